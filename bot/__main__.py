@@ -1,0 +1,63 @@
+"""The `vipbot` command. The only place that reads the process environment."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+
+from bot import __version__
+from bot.cli import content, db, org, serve
+from bot.cli.context import CliContext
+from bot.errors import ConfigError, ContentError, DatabaseNotReadyError, VipbotError
+
+EXIT_FAILURE = 1
+EXIT_CONFIG = 2
+
+# Each module adds its sub-commands; a new command group is one more entry here.
+COMMAND_GROUPS = (serve, db, content, org)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vipbot",
+        description="vipbot — Slack and Teams bot for the proactive confidential counsellor (vertrouwenspersoon).",
+        epilog="Settings come from the environment and an optional .env file; see the README.",
+    )
+    parser.add_argument("--version", action="version", version=f"vipbot {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for group in COMMAND_GROUPS:
+        group.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    ctx = CliContext(environ=dict(os.environ))
+    try:
+        return int(asyncio.run(args.handler(args, ctx)))
+    except ConfigError as exc:
+        print(f"vipbot: configuration error: {exc.variable}: {exc.problem}", file=sys.stderr)
+        return EXIT_CONFIG
+    except ContentError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        print(
+            f"vipbot: the content library has {len(exc.problems)} problem(s); nothing was started",
+            file=sys.stderr,
+        )
+        return EXIT_FAILURE
+    except DatabaseNotReadyError as exc:
+        print(f"vipbot: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except VipbotError as exc:
+        print(f"vipbot: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Command-line commands. Each module registers its sub-commands on the parser built in `bot.__main__`."""

@@ -1,0 +1,77 @@
+"""`vipbot db …`: schema migrations."""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+from bot.cli.context import CliContext
+from bot.storage.db import create_engine
+from bot.storage.migrate import autogenerate_revision, database_heads, upgrade
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "db", help="database schema migrations", description="Database schema migrations."
+    )
+    sub = parser.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
+    up = sub.add_parser(
+        "upgrade",
+        help="bring the database schema up to date",
+        description="Apply every pending migration to VIPBOT_DATABASE_URL (or the embedded SQLite default).",
+    )
+    up.set_defaults(handler=run_upgrade)
+    current = sub.add_parser("current", help="show the schema revision of the database")
+    current.set_defaults(handler=run_current)
+    revision = sub.add_parser(
+        "revision",
+        help="(developers) write a migration for the tables changed in code",
+        description="Autogenerate a migration from the difference between the tables in code and the "
+        "migrations so far, using a scratch SQLite database.",
+    )
+    revision.add_argument("message", help="what the migration does, e.g. 'add outbox'")
+    revision.add_argument("--branch", help="the migration branch (feature label) to extend")
+    revision.set_defaults(handler=run_revision)
+
+
+async def run_upgrade(_args: argparse.Namespace, ctx: CliContext) -> int:
+    settings = ctx.settings()
+    if settings.uses_embedded_database:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(settings.effective_database_url)
+    try:
+        before = await database_heads(engine)
+        await upgrade(engine)
+        after = await database_heads(engine)
+    finally:
+        await engine.dispose()
+    if before == after:
+        ctx.print(f"The database is up to date ({', '.join(sorted(after))}).")
+    else:
+        ctx.print(
+            f"Upgraded the database from {', '.join(sorted(before)) or 'empty'} to {', '.join(sorted(after))}."
+        )
+    return 0
+
+
+async def run_current(_args: argparse.Namespace, ctx: CliContext) -> int:
+    engine = create_engine(ctx.settings().effective_database_url)
+    try:
+        heads = await database_heads(engine)
+    finally:
+        await engine.dispose()
+    ctx.print(", ".join(sorted(heads)) or "empty (no migrations applied)")
+    return 0
+
+
+async def run_revision(args: argparse.Namespace, ctx: CliContext) -> int:
+    with tempfile.TemporaryDirectory() as scratch:
+        engine = create_engine(f"sqlite+aiosqlite:///{Path(scratch) / 'scratch.db'}")
+        try:
+            await upgrade(engine)
+            await autogenerate_revision(engine, args.message, args.branch)
+        finally:
+            await engine.dispose()
+    ctx.print("Wrote a new migration; read it before you commit it.")
+    return 0

@@ -1,0 +1,1 @@
+"""The domain: plain Python, frozen dataclasses and Protocol ports. Imports no framework."""

@@ -1,0 +1,215 @@
+"""Settings, validated once at start.
+
+Only `bot.__main__` reads the process environment; it hands the mapping to `load_settings`, so tests and the
+composition root can build settings from any mapping.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+from dotenv import dotenv_values
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from bot.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+BUNDLED_CONTENT = PROJECT_ROOT / "content"
+SECRET_KEY_FILE = "secret_key"  # noqa: S105  (a file name, not a secret)
+MIN_SECRET_KEY_LENGTH = 32
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class LogFormat(StrEnum):
+    JSON = "json"
+    CONSOLE = "console"
+
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class Settings(BaseModel):
+    """Every setting vipbot knows, keyed by the environment variable that sets it."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=False)
+
+    env: Environment = Field(Environment.DEVELOPMENT, alias="VIPBOT_ENV")
+    data_dir: Path = Field(Path("data"), alias="VIPBOT_DATA_DIR")
+    content_dir: Path = Field(BUNDLED_CONTENT, alias="VIPBOT_CONTENT_DIR")
+    database_url: str | None = Field(None, alias="VIPBOT_DATABASE_URL")
+    host: str = Field("127.0.0.1", alias="VIPBOT_HOST")
+    port: Port = Field(8080, alias="VIPBOT_PORT")
+    base_url: str | None = Field(None, alias="VIPBOT_BASE_URL")
+    portal_url: str | None = Field(None, alias="VIPBOT_PORTAL_URL")
+    secret_key: SecretStr | None = Field(None, alias="VIPBOT_SECRET_KEY")
+    log_level: str = Field("INFO", alias="VIPBOT_LOG_LEVEL")
+    log_format: LogFormat = Field(LogFormat.JSON, alias="VIPBOT_LOG_FORMAT")
+    default_timezone: str = Field("Europe/Amsterdam", alias="VIPBOT_DEFAULT_TIMEZONE")
+    retention_days: Annotated[int, Field(ge=1, le=3650)] = Field(90, alias="VIPBOT_RETENTION_DAYS")
+    scheduler_enabled: bool = Field(True, alias="VIPBOT_SCHEDULER")
+
+    slack_bot_token: SecretStr | None = Field(None, alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(None, alias="SLACK_SIGNING_SECRET")
+    slack_client_id: str | None = Field(None, alias="SLACK_CLIENT_ID")
+    slack_client_secret: SecretStr | None = Field(None, alias="SLACK_CLIENT_SECRET")
+    slack_app_token: SecretStr | None = Field(None, alias="SLACK_APP_TOKEN")
+    slack_api_url: str = Field("https://slack.com/api/", alias="SLACK_API_URL")
+
+    microsoft_app_id: str | None = Field(None, alias="MICROSOFT_APP_ID")
+    microsoft_app_password: SecretStr | None = Field(None, alias="MICROSOFT_APP_PASSWORD")
+    microsoft_app_tenant_id: str | None = Field(None, alias="MICROSOFT_APP_TENANT_ID")
+    microsoft_app_type: str = Field("MultiTenant", alias="MICROSOFT_APP_TYPE")
+
+    smtp_host: str | None = Field(None, alias="VIPBOT_SMTP_HOST")
+    smtp_port: Port = Field(587, alias="VIPBOT_SMTP_PORT")
+    smtp_username: str | None = Field(None, alias="VIPBOT_SMTP_USERNAME")
+    smtp_password: SecretStr | None = Field(None, alias="VIPBOT_SMTP_PASSWORD")
+    smtp_from: str | None = Field(None, alias="VIPBOT_SMTP_FROM")
+    smtp_starttls: bool = Field(True, alias="VIPBOT_SMTP_STARTTLS")
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
+        return level
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not value.startswith(("sqlite", "postgresql", "postgres")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+    @field_validator("base_url", "portal_url", "slack_api_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError("is not a known IANA time zone such as Europe/Amsterdam") from exc
+        return value
+
+    @property
+    def is_production(self) -> bool:
+        return self.env is Environment.PRODUCTION
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return normalise_database_url(self.database_url)
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'vipbot.db').resolve()}"
+
+    @property
+    def uses_embedded_database(self) -> bool:
+        return self.database_url is None
+
+    @property
+    def public_base_url(self) -> str:
+        return (self.base_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def public_portal_url(self) -> str:
+        return (self.portal_url or f"{self.public_base_url}/portal").rstrip("/")
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the plain scheme people paste from their provider and pick the async driver for them."""
+    for plain, driver in (
+        ("postgres://", "postgresql+asyncpg://"),
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("sqlite://", "sqlite+aiosqlite://"),
+    ):
+        if url.startswith(plain):
+            return driver + url[len(plain) :]
+    return url
+
+
+def load_settings(environ: Mapping[str, str], dotenv_path: Path | None = Path(".env")) -> Settings:
+    """Build settings from a `.env` file (if present) overlaid by `environ`; raise ConfigError on the first problem."""
+    values: dict[str, Any] = {}
+    if dotenv_path is not None and dotenv_path.is_file():
+        values.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
+    values.update({k: v for k, v in environ.items() if k.startswith(("VIPBOT_", "SLACK_", "MICROSOFT_APP_"))})
+    values = {k: v for k, v in values.items() if v != ""}
+    try:
+        settings = Settings.model_validate(values)
+    except ValidationError as exc:
+        raise _first_problem(exc) from None
+    _check_consistency(settings)
+    return settings
+
+
+def _first_problem(exc: ValidationError) -> ConfigError:
+    error = exc.errors()[0]
+    variable = str(error["loc"][0]) if error["loc"] else "settings"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return ConfigError(variable, message)
+
+
+def _check_consistency(settings: Settings) -> None:
+    key = settings.secret_key
+    if settings.is_production and key is None:
+        raise ConfigError("VIPBOT_SECRET_KEY", "is required when VIPBOT_ENV=production")
+    if key is not None and len(key.get_secret_value()) < MIN_SECRET_KEY_LENGTH:
+        raise ConfigError("VIPBOT_SECRET_KEY", f"must be at least {MIN_SECRET_KEY_LENGTH} characters")
+    if settings.is_production and settings.base_url is None:
+        raise ConfigError("VIPBOT_BASE_URL", "is required when VIPBOT_ENV=production")
+    if settings.slack_client_id and not settings.slack_client_secret:
+        raise ConfigError("SLACK_CLIENT_SECRET", "is required when SLACK_CLIENT_ID is set")
+    slack_configured = settings.slack_bot_token or settings.slack_client_id
+    if slack_configured and not settings.slack_signing_secret:
+        raise ConfigError("SLACK_SIGNING_SECRET", "is required to accept requests from Slack")
+    if settings.microsoft_app_id and not settings.microsoft_app_password:
+        raise ConfigError("MICROSOFT_APP_PASSWORD", "is required when MICROSOFT_APP_ID is set")
+
+
+def ensure_secret_key(settings: Settings) -> Settings:
+    """Return settings that carry a secret key, generating one into the data directory for the embedded default."""
+    if settings.secret_key is not None:
+        return settings
+    path = settings.data_dir / SECRET_KEY_FILE
+    if path.is_file():
+        key = path.read_text(encoding="ascii").strip()
+    else:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode("ascii").rstrip("=")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(key + "\n")
+        log.warning(
+            "generated a secret key into the data directory; set VIPBOT_SECRET_KEY for anything but local use",
+            extra={"path": str(path)},
+        )
+    if len(key) < MIN_SECRET_KEY_LENGTH:
+        raise ConfigError(
+            "VIPBOT_SECRET_KEY", f"the key in {path} is shorter than {MIN_SECRET_KEY_LENGTH} characters"
+        )
+    return settings.model_copy(update={"secret_key": SecretStr(key)})

@@ -1,0 +1,12 @@
+"""The one place that gathers every table module, for migrations and the drift check."""
+
+from __future__ import annotations
+
+from sqlalchemy import MetaData
+from sqlmodel import SQLModel
+
+from bot.storage import tables  # noqa: F401  (registers the tenancy tables)
+
+
+def target_metadata() -> MetaData:
+    return SQLModel.metadata

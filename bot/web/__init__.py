@@ -1,0 +1,1 @@
+"""Web: routes shared by all (health, metrics), middleware, and the console and portal packages."""

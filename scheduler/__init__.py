@@ -1,0 +1,1 @@
+"""Triggers, materialiser and delivery workers for scheduled outreach."""

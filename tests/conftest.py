@@ -1,0 +1,74 @@
+"""Fixtures shared by the whole suite: real SQLite and real PostgreSQL, settings, content, services."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.app import Services
+from bot.catalog import ContentLibrary, load_content
+from bot.domain.clock import FixedClock
+from bot.settings import BUNDLED_CONTENT, Settings, load_settings
+from bot.storage.db import create_engine
+from bot.storage.migrate import upgrade
+from tests.support.databases import create_database, drop_database, start_postgres
+
+TEST_SECRET_KEY = "test-secret-key-0123456789abcdefghijklmnop"
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return start_postgres(tmp_path_factory.mktemp("postgres"))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """An empty database, once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'vipbot.db'}"
+        return
+    server = request.getfixturevalue("postgres_server")
+    url, name = await create_database(server)
+    yield url
+    await drop_database(server, name)
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """A migrated database, on each backend."""
+    engine = create_engine(database_url)
+    await upgrade(engine)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def content() -> ContentLibrary:
+    return load_content(BUNDLED_CONTENT)
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return load_settings(
+        {
+            "VIPBOT_DATA_DIR": str(tmp_path / "data"),
+            "VIPBOT_DATABASE_URL": database_url,
+            "VIPBOT_SECRET_KEY": TEST_SECRET_KEY,
+            "VIPBOT_BASE_URL": "http://vipbot.test",
+        },
+        dotenv_path=None,
+    )
+
+
+@pytest.fixture
+def services(settings: Settings, engine: AsyncEngine, content: ContentLibrary, clock: FixedClock) -> Services:
+    return Services(settings=settings, clock=clock, engine=engine, content=content)

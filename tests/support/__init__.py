@@ -1,0 +1,1 @@
+"""Test support: databases, free ports, process helpers. Doubles of Slack and Teams live in tests/doubles."""

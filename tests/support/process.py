@@ -1,0 +1,33 @@
+"""Running `vipbot` as a real process, the way an operator does."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import IO
+
+
+def vipbot_env(data_dir: Path, port: int, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VIPBOT_", "SLACK_", "MICROSOFT_APP_"))}
+    env.update({"VIPBOT_DATA_DIR": str(data_dir), "VIPBOT_PORT": str(port), "VIPBOT_HOST": "127.0.0.1"})
+    env.update(extra)
+    return env
+
+
+def start_vipbot(args: list[str], env: dict[str, str], cwd: Path, log: IO[bytes]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", *args], env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT
+    )
+
+
+def stop(process: subprocess.Popen[bytes], timeout: float = 20) -> int:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    try:
+        return process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.wait(timeout=timeout)

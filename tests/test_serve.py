@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import aiohttp
+
+from bot.settings import BUNDLED_CONTENT
+from tests.support.net import free_port, wait_for_http
+from tests.support.process import start_vipbot, stop, vipbot_env
+
+
+async def test_serve_on_the_embedded_default_answers_health_and_metrics(tmp_path: Path) -> None:
+    port = free_port()
+    log_path = tmp_path / "serve.log"
+    with log_path.open("wb") as log:
+        process = start_vipbot(["serve"], vipbot_env(tmp_path / "data", port), tmp_path, log)
+        try:
+            await wait_for_http(f"http://127.0.0.1:{port}/healthz", timeout=30)
+            async with aiohttp.ClientSession() as session:
+                async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
+                    assert await response.json() == {"status": "ok", "database": "ok"}
+                async with session.get(f"http://127.0.0.1:{port}/nowhere") as response:
+                    assert response.status == 404
+                async with session.get(f"http://127.0.0.1:{port}/metrics") as response:
+                    assert response.status == 200
+                    metrics = await response.text()
+            assert 'vipbot_http_requests_total{method="GET",route="/healthz",status="200"}' in metrics
+        finally:
+            code = stop(process)
+    assert code == 0, log_path.read_text()
+    assert (tmp_path / "data" / "vipbot.db").is_file()
+    assert (tmp_path / "data" / "secret_key").is_file()
+    output = log_path.read_text()
+    assert "127.0.0.1" not in output.replace(f"127.0.0.1:{port}", "")  # no client addresses in the access log
+
+
+async def test_serve_refuses_broken_content_with_the_report(tmp_path: Path) -> None:
+    content = tmp_path / "content"
+    shutil.copytree(BUNDLED_CONTENT, content)
+    (content / "locales" / "en.yaml").write_text("door: [\n", encoding="utf-8")
+    log_path = tmp_path / "serve.log"
+    with log_path.open("wb") as log:
+        process = start_vipbot(
+            ["serve"],
+            vipbot_env(tmp_path / "data", free_port(), VIPBOT_CONTENT_DIR=str(content)),
+            tmp_path,
+            log,
+        )
+        code = process.wait(timeout=60)
+    assert code == 1
+    assert "content/locales/en.yaml:2: YAML" in log_path.read_text()
+
+
+async def test_serve_refuses_a_postgres_schema_that_is_behind(tmp_path: Path, postgres_server: str) -> None:
+    from tests.support.databases import create_database, drop_database
+
+    url, name = await create_database(postgres_server)
+    try:
+        log_path = tmp_path / "serve.log"
+        with log_path.open("wb") as log:
+            env = vipbot_env(tmp_path / "data", free_port(), VIPBOT_DATABASE_URL=url)
+            code = start_vipbot(["serve"], env, tmp_path, log).wait(timeout=60)
+        assert code == 1
+        assert "run `vipbot db upgrade`" in log_path.read_text()
+        with log_path.open("wb") as log:
+            assert start_vipbot(["db", "upgrade"], env, tmp_path, log).wait(timeout=60) == 0
+        assert "Upgraded the database from empty" in log_path.read_text()
+    finally:
+        await drop_database(postgres_server, name)
