@@ -155,9 +155,9 @@ class SqlOrganisationRepository:
             raise ConflictError("the organisation's root group cannot be removed")
         doomed = [group.id, *(g.id for g in tree.descendants(group.id))]
         async with transaction(self._sessions) as session:
-            await session.execute(delete(ChannelBindingRow).where(col(ChannelBindingRow.group_id).in_(doomed)))
+            await session.exec(delete(ChannelBindingRow).where(col(ChannelBindingRow.group_id).in_(doomed)))
             for group_id in reversed(doomed):
-                await session.execute(delete(GroupRow).where(col(GroupRow.id) == group_id))
+                await session.exec(delete(GroupRow).where(col(GroupRow.id) == group_id))
 
     async def bind_channel(
         self,
@@ -188,14 +188,14 @@ class SqlOrganisationRepository:
 
     async def unbind_channel(self, organisation_id: UUID, platform: Platform, channel_id: str) -> None:
         async with transaction(self._sessions) as session:
-            result = await session.execute(
+            result = await session.exec(
                 delete(ChannelBindingRow).where(
                     col(ChannelBindingRow.organisation_id) == organisation_id,
                     col(ChannelBindingRow.platform) == platform.value,
                     col(ChannelBindingRow.channel_id) == channel_id,
                 )
             )
-            if result.rowcount == 0:  # type: ignore[attr-defined]
+            if result.rowcount == 0:
                 raise NotFoundError(
                     f"the {platform.value} channel {channel_id} is not bound in this organisation"
                 )
