@@ -31,7 +31,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "migrations so far, using a scratch SQLite database.",
     )
     revision.add_argument("message", help="what the migration does, e.g. 'add outbox'")
-    revision.add_argument("--branch", help="the migration branch (feature label) to extend")
+    revision.add_argument("--head", default="head", help="revision to build on, e.g. 0001_tenancy or slack@head")
+    revision.add_argument("--label", help="branch label, for the first migration of a feature's branch")
+    revision.add_argument("--rev-id", help="a readable revision id, e.g. slack_0001")
     revision.set_defaults(handler=run_revision)
 
 
@@ -70,7 +72,7 @@ async def run_revision(args: argparse.Namespace, ctx: CliContext) -> int:
         engine = create_engine(f"sqlite+aiosqlite:///{Path(scratch) / 'scratch.db'}")
         try:
             await upgrade(engine)
-            await autogenerate_revision(engine, args.message, args.branch)
+            await autogenerate_revision(engine, args.message, args.head, args.label, args.rev_id)
         finally:
             await engine.dispose()
     ctx.print("Wrote a new migration; read it before you commit it.")

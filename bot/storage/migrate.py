@@ -70,14 +70,22 @@ async def drift(engine: AsyncEngine) -> list[Any]:
         )
 
 
-async def autogenerate_revision(engine: AsyncEngine, message: str, branch: str | None = None) -> None:
-    """Write a new migration from the difference between the code and a database at head."""
+async def autogenerate_revision(
+    engine: AsyncEngine, message: str, head: str = "head", label: str | None = None, rev_id: str | None = None
+) -> None:
+    """Write a new migration from the difference between the code and a database at head.
+
+    Features keep their own migration branch: the first revision of a branch starts at `--head 0001_tenancy`
+    with `--label FEATURE`; later ones extend `--head FEATURE@head`.
+    """
     async with engine.begin() as connection:
         await connection.run_sync(
             lambda sync: command.revision(
                 _with_connection(sync),
                 message=message,
                 autogenerate=True,
-                head=f"{branch}@head" if branch else "head",
+                head=head,
+                branch_label=label,
+                rev_id=rev_id,
             )
         )

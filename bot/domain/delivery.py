@@ -1,0 +1,116 @@
+"""Ports of the outreach pipeline: what is posted (a Post), where (a Target), and the platform side
+(a Renderer turns a Post into a platform message; a Gateway sends it).
+
+Each feature defines its own Post types (a column, a reminder, a pulse, a session announcement, a summary);
+each platform adapter registers a renderer for every Post type it can show.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+from bot.domain.content import Column, Reminder
+from bot.domain.tenancy import Platform
+
+
+class TargetKind(StrEnum):
+    CHANNEL = "channel"  # a Slack channel or a Teams channel/group chat
+    PERSON = "person"  # a person's app DM (Slack) or personal chat (Teams)
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where one delivery goes. `address` is a Slack channel/user id or a Teams conversation reference key."""
+
+    platform: Platform
+    workspace_id: str
+    kind: TargetKind
+    address: str
+
+
+class Post:
+    """Base of everything the outreach pipeline can deliver; subclasses are frozen dataclasses."""
+
+    kind: str = "post"
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnPost(Post):
+    column: Column
+    portal_url: str
+    kind: str = "column"
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderPost(Post):
+    reminder: Reminder
+    portal_url: str
+    kind: str = "reminder"
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file sent with a message, e.g. a chart image."""
+
+    filename: str
+    media_type: str
+    data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """A platform message ready to send: the platform's own payload plus the plain-text fallback."""
+
+    platform: Platform
+    payload: dict[str, object]
+    fallback_text: str
+    attachments: tuple[Attachment, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """The platform's id of a sent message, kept to update it later."""
+
+    message_id: str
+
+
+class DeliveryFailureKind(StrEnum):
+    RATE_LIMITED = "rate_limited"  # try again after `retry_after`
+    TRANSIENT = "transient"  # 5xx, timeouts, connection errors: retry with backoff
+    PERMANENT = "permanent"  # channel archived, bot removed, user gone: never retried
+
+
+class DeliveryError(Exception):
+    """A send failed. The message is an operator-facing reason and never holds message content."""
+
+    def __init__(self, kind: DeliveryFailureKind, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.kind = kind
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+class Renderer(Protocol):
+    platform: Platform
+
+    def render(self, post: Post, locale: str) -> Rendered:
+        """The platform message for `post` in `locale`; raises TypeError for a Post type it does not know."""
+        ...
+
+
+class Gateway(Protocol):
+    platform: Platform
+
+    async def send(self, target: Target, message: Rendered) -> Sent:
+        """Send once. Raises DeliveryError; retrying is the caller's decision (the outbox worker's)."""
+        ...
+
+    async def update(self, target: Target, sent: Sent, message: Rendered) -> None:
+        ...
+
+
+def portal_link(portal_base_url: str, organisation_slug: str) -> str:
+    """The organisation's portal address: the same for everybody in it, so it identifies nobody."""
+    return f"{portal_base_url.rstrip('/')}/{organisation_slug}"
