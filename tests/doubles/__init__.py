@@ -1,0 +1,1 @@
+"""Test doubles: loopback servers that speak the platforms' protocols."""

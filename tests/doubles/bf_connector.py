@@ -1,0 +1,229 @@
+"""A Bot Framework connector double on loopback: what the Teams side of the Bot Framework sees of the bot.
+
+Point an Activity's `serviceUrl` (or a stored conversation reference) at `double.url` and every reply, proactive
+send, update and 1:1 conversation creation lands here, recorded with its body and headers. It speaks the
+Connector REST API (v3) paths the bot uses:
+
+- ``POST /v3/conversations`` — create a conversation (proactive 1:1 messages); answers ``{"id": ...}``
+- ``POST /v3/conversations/{conversation}/activities`` — send to a conversation; answers ``{"id": ...}``
+- ``POST /v3/conversations/{conversation}/activities/{activity}`` — reply to an activity
+- ``PUT /v3/conversations/{conversation}/activities/{activity}`` — update a sent activity
+- ``DELETE /v3/conversations/{conversation}/activities/{activity}`` — delete it
+- ``POST /{tenant}/oauth2/v2.0/token`` — a Microsoft identity platform token endpoint (client credentials), so
+  a bot with an app id can fetch its token here instead of from login.microsoftonline.com
+
+Failures are programmable: `fail_next(n, status, retry_after=...)` answers the next `n` connector calls with
+429 (with a Retry-After header) or a 5xx; `remove_conversation(id)` makes every later call to that
+conversation answer 403 "BotNotInConversationRoster" (the bot was removed) or 404 "ConversationNotFound".
+
+Use it through the `bf_connector` fixture: re-export it from your tests' conftest.py
+(``from tests.doubles.bf_connector import bf_connector`` plus ``__all__ = ["bf_connector"]``), then::
+
+    async def test_x(bf_connector: BotConnectorDouble) -> None:
+        ...  # send through a gateway whose reference has service_url=bf_connector.url
+        assert bf_connector.activities("19:channel@thread.tacv2")[0]["type"] == "message"
+
+Confidentiality tests grep `bf_connector.raw_traffic()` for their canary.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+#: The token the double's token endpoint issues; the double accepts calls with or without it unless
+#: `require_token` is set.
+ISSUED_TOKEN = "bf-double-access-token"
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request the bot made to the connector."""
+
+    method: str
+    path: str
+    conversation_id: str | None
+    activity_id: str | None
+    body: Any
+    raw: bytes
+    authorization: str | None
+    status: int
+
+    @property
+    def kind(self) -> str:
+        """send | reply | update | delete | create_conversation | token"""
+        if self.path.endswith("/oauth2/v2.0/token"):
+            return "token"
+        if self.conversation_id is None:
+            return "create_conversation"
+        if self.activity_id is None:
+            return "send"
+        return {"POST": "reply", "PUT": "update", "DELETE": "delete"}.get(self.method, self.method.lower())
+
+
+@dataclass
+class _Failure:
+    remaining: int
+    status: int
+    retry_after: float | None
+
+
+@dataclass
+class BotConnectorDouble:
+    """The Bot Framework connector service on 127.0.0.1, port chosen by the OS."""
+
+    require_token: bool = False
+    requests: list[RecordedRequest] = field(default_factory=list)
+    _failures: list[_Failure] = field(default_factory=list)
+    _removed: dict[str, int] = field(default_factory=dict)
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _runner: web.AppRunner | None = None
+    url: str = ""
+
+    async def start(self) -> str:
+        app = web.Application()
+        app.router.add_post("/v3/conversations", self._create_conversation)
+        app.router.add_post("/v3/conversations/{conversation}/activities", self._activity)
+        app.router.add_route("*", "/v3/conversations/{conversation}/activities/{activity}", self._activity)
+        app.router.add_post("/{tenant}/oauth2/v2.0/token", self._token)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server  # the bound socket is the only way to learn port 0's choice
+        assert server is not None
+        port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        self.url = f"http://127.0.0.1:{port}"
+        return self.url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    # --- programming failures -------------------------------------------------------------------------
+
+    def fail_next(self, count: int, status: int, retry_after: float | None = None) -> None:
+        """Answer the next `count` connector calls (not token calls) with `status` (429 or 5xx)."""
+        self._failures.append(_Failure(count, status, retry_after))
+
+    def remove_conversation(self, conversation_id: str, status: int = 403) -> None:
+        """From now on, calls to this conversation answer 403 (bot removed) or 404 (conversation not found)."""
+        self._removed[conversation_id] = status
+
+    # --- reading what was sent ------------------------------------------------------------------------
+
+    def activities(self, conversation_id: str | None = None, kind: str | None = None) -> list[dict[str, Any]]:
+        """Bodies of activities that were accepted (2xx), optionally for one conversation or of one kind."""
+        return [
+            r.body
+            for r in self.requests
+            if r.kind in {"send", "reply", "update"}
+            and 200 <= r.status < 300
+            and (conversation_id is None or r.conversation_id == conversation_id)
+            and (kind is None or r.kind == kind)
+        ]
+
+    def created_conversations(self) -> list[dict[str, Any]]:
+        return [r.body for r in self.requests if r.kind == "create_conversation" and 200 <= r.status < 300]
+
+    def raw_traffic(self) -> bytes:
+        """Every byte the bot sent to the double (bodies and authorization headers), for canary searches."""
+        return b"\n".join(r.raw + (r.authorization or "").encode() for r in self.requests)
+
+    # --- handlers -------------------------------------------------------------------------------------
+
+    def _planned_failure(self) -> _Failure | None:
+        while self._failures and self._failures[0].remaining <= 0:
+            self._failures.pop(0)
+        if not self._failures:
+            return None
+        failure = self._failures[0]
+        failure.remaining -= 1
+        return failure
+
+    async def _record(self, request: web.Request, status: int) -> RecordedRequest:
+        raw = await request.read()
+        try:
+            body: Any = json.loads(raw) if raw else None
+        except ValueError:
+            body = raw.decode("utf-8", "replace")
+        recorded = RecordedRequest(
+            method=request.method,
+            path=request.path,
+            conversation_id=request.match_info.get("conversation"),
+            activity_id=request.match_info.get("activity"),
+            body=body,
+            raw=raw,
+            authorization=request.headers.get("Authorization"),
+            status=status,
+        )
+        self.requests.append(recorded)
+        return recorded
+
+    def _refusal(self, request: web.Request) -> web.Response | None:
+        if self.require_token and request.headers.get("Authorization") != f"Bearer {ISSUED_TOKEN}":
+            return _error(401, "Unauthorized", "Authorization has been denied for this request.")
+        failure = self._planned_failure()
+        if failure is not None:
+            headers = {"Retry-After": f"{failure.retry_after:g}"} if failure.retry_after is not None else {}
+            code = "Throttled" if failure.status == 429 else "ServiceError"
+            return _error(failure.status, code, "planned failure", headers)
+        conversation = request.match_info.get("conversation")
+        if conversation is not None and conversation in self._removed:
+            status = self._removed[conversation]
+            if status == 404:
+                return _error(404, "ConversationNotFound", "Conversation not found.")
+            return _error(
+                403, "BotNotInConversationRoster", "The bot is not part of the conversation roster."
+            )
+        return None
+
+    async def _activity(self, request: web.Request) -> web.Response:
+        refusal = self._refusal(request)
+        if refusal is not None:
+            await self._record(request, refusal.status)
+            return refusal
+        recorded = await self._record(request, 200)
+        if recorded.kind == "delete":
+            return web.Response(status=200)
+        activity_id = recorded.activity_id if recorded.kind == "update" else f"activity-{next(self._ids)}"
+        return web.json_response({"id": activity_id})
+
+    async def _create_conversation(self, request: web.Request) -> web.Response:
+        refusal = self._refusal(request)
+        if refusal is not None:
+            await self._record(request, refusal.status)
+            return refusal
+        await self._record(request, 201)
+        number = next(self._ids)
+        return web.json_response(
+            {"id": f"a:personal-{number}", "serviceUrl": self.url, "activityId": f"activity-{number}"},
+            status=201,
+        )
+
+    async def _token(self, request: web.Request) -> web.Response:
+        await self._record(request, 200)
+        form = await request.post()
+        if form.get("grant_type") != "client_credentials" or not form.get("client_id"):
+            return web.json_response({"error": "invalid_request"}, status=400)
+        return web.json_response({"token_type": "Bearer", "expires_in": 3599, "access_token": ISSUED_TOKEN})
+
+
+def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message}}, status=status, headers=headers)
+
+
+@pytest.fixture
+async def bf_connector() -> AsyncIterator[BotConnectorDouble]:
+    """A fresh connector double for one test, stopped afterwards."""
+    double = BotConnectorDouble()
+    await double.start()
+    yield double
+    await double.stop()
