@@ -72,6 +72,9 @@ class Settings(BaseModel):
     microsoft_app_password: SecretStr | None = Field(None, alias="MICROSOFT_APP_PASSWORD")
     microsoft_app_tenant_id: str | None = Field(None, alias="MICROSOFT_APP_TENANT_ID")
     microsoft_app_type: str = Field("MultiTenant", alias="MICROSOFT_APP_TYPE")
+    # Teams on/off; unset: on when MICROSOFT_APP_ID is set, and in development (unauthenticated local traffic).
+    teams: bool | None = Field(None, alias="VIPBOT_TEAMS")
+    teams_login_url: str = Field("https://login.microsoftonline.com", alias="VIPBOT_TEAMS_LOGIN_URL")
 
     smtp_host: str | None = Field(None, alias="VIPBOT_SMTP_HOST")
     smtp_port: Port = Field(587, alias="VIPBOT_SMTP_PORT")
@@ -97,7 +100,7 @@ class Settings(BaseModel):
             raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
         return value
 
-    @field_validator("base_url", "portal_url", "slack_api_url")
+    @field_validator("base_url", "portal_url", "slack_api_url", "teams_login_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is None or value == "":
@@ -130,6 +133,12 @@ class Settings(BaseModel):
     @property
     def uses_embedded_database(self) -> bool:
         return self.database_url is None
+
+    @property
+    def teams_enabled(self) -> bool:
+        if self.teams is None:
+            return bool(self.microsoft_app_id) or not self.is_production
+        return self.teams
 
     @property
     def public_base_url(self) -> str:
@@ -189,6 +198,12 @@ def _check_consistency(settings: Settings) -> None:
         raise ConfigError("SLACK_SIGNING_SECRET", "is required to accept requests from Slack")
     if settings.microsoft_app_id and not settings.microsoft_app_password:
         raise ConfigError("MICROSOFT_APP_PASSWORD", "is required when MICROSOFT_APP_ID is set")
+    if settings.is_production and settings.teams and not settings.microsoft_app_id:
+        raise ConfigError(
+            "MICROSOFT_APP_ID",
+            "is required for Teams when VIPBOT_ENV=production (unauthenticated traffic is for development only); "
+            "set VIPBOT_TEAMS=false to run without Teams",
+        )
 
 
 def ensure_secret_key(settings: Settings) -> Settings:
