@@ -1,0 +1,102 @@
+"""Tables of the confidential channel.
+
+Nothing here holds plaintext, an IP address, a user agent or a platform user id. Dates are days, not times.
+`conversation_classification` is the only row that outlives its conversation (for the periodic report) and
+carries no link to it once the conversation is gone.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+from sqlalchemy import Column, LargeBinary, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from bot.storage.tables import utcnow
+
+
+class CounsellorVaultRow(SQLModel, table=True):
+    """A counsellor's key pair: public key in the clear, private key wrapped under their passphrase (Argon2id)."""
+
+    __tablename__ = "counsellor_vault"
+
+    counsellor_id: uuid.UUID = Field(foreign_key="counsellor.id", primary_key=True, ondelete="CASCADE")
+    public_key: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    wrapped_private: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    key_created_on: date
+    digest_sent_at: datetime | None = Field(default=None)
+
+
+class ConversationRow(SQLModel, table=True):
+    __tablename__ = "conversation"
+
+    id: uuid.UUID = Field(primary_key=True)
+    organisation_id: uuid.UUID = Field(foreign_key="organisation.id", index=True, ondelete="CASCADE")
+    receipt_lookup: bytes = Field(sa_column=Column(LargeBinary, nullable=False, unique=True))
+    public_key: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    code_wrapped_key: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    mode: str = Field(max_length=16)
+    status: str = Field(max_length=16, default="open")
+    started_on: date
+    last_activity_on: date
+    expires_on: date = Field(index=True)
+    next_sequence: int = Field(default=0)
+    unread_for_counsellor: bool = Field(default=True)
+    unread_for_employee: bool = Field(default=False)
+    whistleblowing_on: date | None = Field(default=None)
+    acknowledged_on: date | None = Field(default=None)
+    feedback_on: date | None = Field(default=None)
+
+
+class ConversationShareRow(SQLModel, table=True):
+    """The conversation's private key sealed to one counsellor's public key."""
+
+    __tablename__ = "conversation_share"
+
+    conversation_id: uuid.UUID = Field(foreign_key="conversation.id", primary_key=True, ondelete="CASCADE")
+    counsellor_id: uuid.UUID = Field(foreign_key="counsellor.id", primary_key=True, ondelete="CASCADE")
+    sealed_key: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class ConversationMessageRow(SQLModel, table=True):
+    __tablename__ = "conversation_message"
+    __table_args__ = (UniqueConstraint("conversation_id", "sequence", name="uq_conversation_message_sequence"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    conversation_id: uuid.UUID = Field(foreign_key="conversation.id", index=True, ondelete="CASCADE")
+    sequence: int
+    author: str = Field(max_length=16)
+    ciphertext: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    day: date
+
+
+class ConversationClassificationRow(SQLModel, table=True):
+    """The counsellor's anonymous classification; survives expiry and deletion (its link is cleared)."""
+
+    __tablename__ = "conversation_classification"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    organisation_id: uuid.UUID = Field(foreign_key="organisation.id", index=True, ondelete="CASCADE")
+    conversation_id: uuid.UUID | None = Field(
+        default=None, foreign_key="conversation.id", unique=True, ondelete="SET NULL"
+    )
+    month: date = Field(index=True)
+    category: str | None = Field(default=None, max_length=60)
+    contact_type: str | None = Field(default=None, max_length=60)
+    follow_up: str | None = Field(default=None, max_length=60)
+
+
+class InboxUnlockRow(SQLModel, table=True):
+    """An unlocked inbox: the counsellor's private key encrypted under a key that only the browser's cookie holds.
+
+    Neither this row nor the cookie alone opens anything; locking deletes the row; rows past `expires_at` are
+    refused and removed.
+    """
+
+    __tablename__ = "inbox_unlock"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    counsellor_id: uuid.UUID = Field(foreign_key="counsellor.id", index=True, ondelete="CASCADE")
+    sealed_private: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    expires_at: datetime = Field(default_factory=utcnow)
