@@ -6,6 +6,7 @@ from sqlalchemy import MetaData
 from sqlmodel import SQLModel
 
 from bot.storage import tables  # noqa: F401  (registers the tenancy tables)
+from bot.storage import tables_slack  # noqa: F401  (Slack installations and OAuth states)
 from bot.storage import tables_conversations  # noqa: F401  (confidential channel)
 from bot.storage import tables_teams  # noqa: F401  (Teams conversation references)
 
