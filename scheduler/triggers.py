@@ -1,0 +1,136 @@
+"""Fire times of a schedule, in its time zone, with APScheduler's CronTrigger (correct across DST changes).
+
+`plan()` lists the occurrences in a window and what becomes of each under the organisation's calendar;
+`ScheduleTrigger` is the same rule as an APScheduler trigger, used only to wake the materialiser on time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+
+from bot.domain.recurrence import OutreachCalendar, Recurrence, RecurrenceError, WhenBlocked, week_matches
+
+MAX_PLANNED = 1000
+NEVER_HORIZON = timedelta(days=2 * 366)
+_TICK = timedelta(microseconds=1)
+
+
+def cron_trigger(recurrence: Recurrence, timezone: str) -> CronTrigger:
+    try:
+        return CronTrigger(
+            minute=recurrence.minute,
+            hour=recurrence.hour,
+            day=recurrence.day,
+            month=recurrence.month,
+            day_of_week=recurrence.day_of_week,
+            second=0,
+            timezone=ZoneInfo(timezone),
+        )
+    except ValueError as exc:
+        raise RecurrenceError(f"'{recurrence.text}': {exc}") from None
+
+
+class ScheduleTrigger(BaseTrigger):  # type: ignore[misc]
+    """A CronTrigger that fires only in every n-th week counted from the anchor's week."""
+
+    def __init__(self, recurrence: Recurrence, timezone: str, anchor: date) -> None:
+        self.recurrence = recurrence
+        self.zone = ZoneInfo(timezone)
+        self.anchor = anchor
+        self.cron = cron_trigger(recurrence, timezone)
+
+    def next_after(self, moment: datetime) -> datetime | None:
+        """The first fire time strictly after `moment` (UTC), or None when the rule cannot fire any more."""
+        cursor = moment
+        limit = moment + NEVER_HORIZON
+        while True:
+            fire: datetime | None = self.cron.get_next_fire_time(None, cursor + _TICK)
+            if fire is None or fire > limit:
+                return None
+            if week_matches(self.recurrence, self.anchor, fire.astimezone(self.zone).date()):
+                return fire.astimezone(UTC)
+            cursor = fire
+
+    def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime | None:
+        start = now - _TICK if previous_fire_time is None else max(previous_fire_time, now - _TICK)
+        return self.next_after(start)
+
+    def __str__(self) -> str:
+        return f"outreach[{self.recurrence.text}]"
+
+
+class Fate:
+    SEND = "send"
+    SKIPPED_BLOCKED = "skipped"
+    MISSED = "missed"
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """One occurrence in a window: when it fires, when it would be sent, and what becomes of it."""
+
+    occurs_at: datetime  # UTC
+    send_at: datetime | None  # UTC; None when skipped
+    fate: str
+    reason: str | None = None
+
+    def local(self, zone: str) -> datetime:
+        return self.occurs_at.astimezone(ZoneInfo(zone))
+
+
+def plan(
+    trigger: ScheduleTrigger,
+    calendar: OutreachCalendar,
+    when_blocked: WhenBlocked,
+    after: datetime,
+    until: datetime,
+    *,
+    now: datetime | None = None,
+    grace: timedelta | None = None,
+    limit: int = MAX_PLANNED,
+) -> list[Planned]:
+    """Occurrences in (after, until]. With `now` and `grace`, occurrences older than the grace window are MISSED."""
+    found: list[Planned] = []
+    cursor = after
+    while len(found) < limit:
+        fire = trigger.next_after(cursor)
+        if fire is None or fire > until:
+            break
+        cursor = fire
+        local = fire.astimezone(trigger.zone)
+        send_local: datetime | None = local
+        reason = calendar.blocked_because(local)
+        fate = Fate.SEND
+        if reason is not None:
+            if when_blocked is WhenBlocked.SKIP:
+                send_local, fate = None, Fate.SKIPPED_BLOCKED
+            else:
+                send_local = calendar.next_allowed(local)
+                if send_local is None:
+                    fate = Fate.SKIPPED_BLOCKED
+        send_at = None if send_local is None else send_local.astimezone(UTC)
+        if fate == Fate.SEND and now is not None and grace is not None and now - fire > grace:
+            fate, send_at, reason = Fate.MISSED, None, "missed while the service was down"
+        found.append(Planned(fire, send_at, fate, reason))
+    return found
+
+
+def first_sendable(
+    trigger: ScheduleTrigger, calendar: OutreachCalendar, when_blocked: WhenBlocked, after: datetime
+) -> Planned | None:
+    """The first occurrence after `after` that would actually be posted (within two years), or None."""
+    cursor = after
+    horizon = after + NEVER_HORIZON
+    while True:
+        batch = plan(trigger, calendar, when_blocked, cursor, horizon, limit=200)
+        for planned in batch:
+            if planned.fate == Fate.SEND:
+                return planned
+        if len(batch) < 200:
+            return None
+        cursor = batch[-1].occurs_at

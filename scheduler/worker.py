@@ -1,0 +1,284 @@
+"""Outbox workers: claim due deliveries under a lease, render per platform, send through the gateway, record.
+
+- Rows are claimed in small numbers (at most `in_flight` at a time), so a crash re-sends at most that many: their
+  lease runs out and another worker (or this one after a restart) picks them up again.
+- Sending is paced per (platform, workspace) to the configured rate; a 429 pauses that workspace for Retry-After
+  and puts the row back without counting the attempt.
+- Transient failures are retried with exponential backoff and jitter, up to `max_attempts`; permanent ones
+  (channel archived, bot removed, user gone) are recorded as failed at once and never retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from bot.domain.clock import Clock
+from bot.domain.delivery import (
+    DeliveryError,
+    DeliveryFailureKind,
+    Gateway,
+    Post,
+    Rendered,
+    Renderer,
+    TargetKind,
+)
+from bot.domain.outreach import Delivery, Occurrence, PostFactory
+from bot.domain.tenancy import Platform
+from bot.storage.outbox import SqlOutbox
+from bot.storage.schedules import SqlMemberDirectory
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformDelivery:
+    """What a platform adapter hands the outbox: its renderer and its gateway."""
+
+    renderer: Renderer
+    gateway: Gateway
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerConfig:
+    rate_per_second: float = 5.0  # per (platform, workspace)
+    in_flight: int = 16  # deliveries claimed and not yet recorded, at most
+    lease: timedelta = timedelta(seconds=60)
+    max_attempts: int = 8
+    backoff_base: float = 2.0  # seconds; doubled per attempt, with full jitter
+    backoff_max: float = 600.0
+    poll_interval: float = 1.0
+
+
+class Pacer:
+    """Spaces sends to `rate` per second (no bursts above it) and honours pauses (Retry-After)."""
+
+    def __init__(self, rate: float, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._interval = 1.0 / rate if rate > 0 else 0.0
+        self._next = 0.0
+        self._paused_until = 0.0
+        self._monotonic = monotonic
+
+    def pause(self, seconds: float) -> None:
+        self._paused_until = max(self._paused_until, self._monotonic() + seconds)
+
+    def paused_for(self) -> float:
+        return max(0.0, self._paused_until - self._monotonic())
+
+    async def wait_turn(self) -> None:
+        now = self._monotonic()
+        slot = max(now, self._next, self._paused_until)
+        self._next = slot + self._interval
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+
+class OutboxWorker:
+    def __init__(
+        self,
+        outbox: SqlOutbox,
+        platforms: Mapping[Platform, PlatformDelivery] | Callable[[], Mapping[Platform, PlatformDelivery]],
+        posts: PostFactory,
+        clock: Clock,
+        members: SqlMemberDirectory | None = None,
+        config: WorkerConfig | None = None,
+        worker_id: str | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.outbox = outbox
+        self._platforms = platforms
+        self.posts = posts
+        self.clock = clock
+        self.members = members
+        self.config = config or WorkerConfig()
+        self.worker_id = worker_id or f"w-{random.getrandbits(48):012x}"
+        self._rng = rng or random.Random()  # noqa: S311  (jitter)
+        self._pacers: dict[tuple[str, str], Pacer] = {}
+        self._posts: dict[UUID, Post | None] = {}
+        self._occurrences: dict[UUID, Occurrence | None] = {}
+        self._rendered: dict[tuple[UUID, str, str], Rendered] = {}
+        self._wake = asyncio.Event()
+        self.sent = 0
+        self.failed = 0
+
+    def platforms(self) -> Mapping[Platform, PlatformDelivery]:
+        return self._platforms() if callable(self._platforms) else self._platforms
+
+    def wake(self) -> None:
+        """Look for work now (e.g. right after a materialisation) instead of at the next poll."""
+        self._wake.set()
+
+    def pacer(self, platform: Platform, workspace: str) -> Pacer:
+        key = (platform.value, workspace)
+        if key not in self._pacers:
+            self._pacers[key] = Pacer(self.config.rate_per_second)
+        return self._pacers[key]
+
+    # --- the loop ------------------------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        in_flight: set[asyncio.Task[None]] = set()
+        try:
+            while not stop.is_set():
+                room = self.config.in_flight - len(in_flight)
+                claimed: list[Delivery] = []
+                if room > 0:
+                    try:
+                        claimed = await self.outbox.claim(
+                            self.worker_id, self.clock.now(), self.config.lease, room
+                        )
+                    except Exception:
+                        log.exception("outbox claim failed; retrying")
+                        await asyncio.sleep(self.config.poll_interval)
+                        continue
+                for delivery in claimed:
+                    in_flight.add(asyncio.create_task(self.deliver(delivery)))
+                if in_flight and (claimed or room <= 0):
+                    done, in_flight = await asyncio.wait(
+                        in_flight, timeout=self.config.poll_interval, return_when=asyncio.FIRST_COMPLETED
+                    )
+                    for task in done:
+                        task.result()
+                    continue
+                self._wake.clear()
+                signals = [asyncio.create_task(self._wake.wait()), asyncio.create_task(stop.wait())]
+                await asyncio.wait(
+                    [*signals, *in_flight],
+                    timeout=self.config.poll_interval,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                for signal in signals:
+                    signal.cancel()
+                finished = {t for t in in_flight if t.done()}
+                for task in finished:
+                    task.result()
+                in_flight -= finished
+        finally:
+            if in_flight:
+                await asyncio.gather(*in_flight, return_exceptions=True)
+
+    async def drain(self, timeout: float = 60.0) -> int:  # noqa: ASYNC109
+        """Process everything due now and return how many deliveries were handled (for the CLI and tests)."""
+        handled = 0
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            claimed = await self.outbox.claim(
+                self.worker_id, self.clock.now(), self.config.lease, self.config.in_flight
+            )
+            if not claimed:
+                return handled
+            await asyncio.gather(*(self.deliver(d) for d in claimed))
+            handled += len(claimed)
+        return handled
+
+    # --- one delivery -----------------------------------------------------------------------------------
+
+    async def _post(self, delivery: Delivery) -> tuple[Occurrence | None, Post | None]:
+        key = delivery.occurrence_id
+        if key not in self._occurrences:
+            occurrence = await self.outbox.occurrence(delivery.organisation_id, key)
+            self._occurrences[key] = occurrence
+            self._posts[key] = None if occurrence is None else await self.posts.build(occurrence)
+        return self._occurrences[key], self._posts[key]
+
+    def _render(
+        self, occurrence: Occurrence, post: Post, channel: PlatformDelivery, platform: Platform
+    ) -> Rendered:
+        key = (occurrence.id, platform.value, occurrence.locale)
+        if key not in self._rendered:
+            self._rendered[key] = channel.renderer.render(post, occurrence.locale)
+        return self._rendered[key]
+
+    async def deliver(self, delivery: Delivery) -> None:
+        try:
+            await self._deliver(delivery)
+        except Exception as exc:  # one catch-all per entry point: a bug fails this row, not the worker
+            log.exception("outbox delivery crashed", extra={"delivery": str(delivery.id)})
+            await self.outbox.mark_failed(
+                delivery.id, self.worker_id, f"internal error: {type(exc).__name__}"
+            )
+            self.failed += 1
+
+    async def _deliver(self, delivery: Delivery) -> None:
+        target = delivery.target
+        channel = self.platforms().get(target.platform)
+        if channel is None:
+            # The adapter is not configured in this process: try again later rather than lose the row.
+            await self.outbox.retry_later(
+                delivery.id,
+                self.worker_id,
+                self._later(delivery.attempts),
+                f"{target.platform.value} not configured",
+            )
+            return
+        occurrence, post = await self._post(delivery)
+        if occurrence is None or post is None:
+            await self.outbox.mark_failed(
+                delivery.id, self.worker_id, "nothing to post (item removed or cancelled)"
+            )
+            self.failed += 1
+            return
+        rendered = self._render(occurrence, post, channel, target.platform)
+        pacer = self.pacer(target.platform, target.workspace_id)
+        lease_left = self.config.lease.total_seconds() / 2
+        if pacer.paused_for() > lease_left:
+            await self.outbox.release(
+                delivery.id, self.worker_id, self.clock.now() + timedelta(seconds=pacer.paused_for())
+            )
+            return
+        await pacer.wait_turn()
+        try:
+            sent = await channel.gateway.send(target, rendered)
+        except DeliveryError as exc:
+            await self._failed(delivery, exc)
+            return
+        await self.outbox.mark_sent(delivery.id, self.worker_id, sent.message_id, self.clock.now())
+        self.sent += 1
+
+    async def _failed(self, delivery: Delivery, exc: DeliveryError) -> None:
+        target = delivery.target
+        now = self.clock.now()
+        if exc.kind is DeliveryFailureKind.RATE_LIMITED:
+            wait = exc.retry_after if exc.retry_after is not None else self.config.backoff_base
+            self.pacer(target.platform, target.workspace_id).pause(wait)
+            log.info(
+                "rate limited; pausing the workspace",
+                extra={
+                    "platform": target.platform.value,
+                    "workspace": target.workspace_id,
+                    "retry_after": wait,
+                },
+            )
+            await self.outbox.release(delivery.id, self.worker_id, now + timedelta(seconds=wait))
+            return
+        if exc.kind is DeliveryFailureKind.PERMANENT:
+            log.warning(
+                "delivery failed permanently",
+                extra={"delivery": str(delivery.id), "platform": target.platform.value, "reason": exc.reason},
+            )
+            await self.outbox.mark_failed(delivery.id, self.worker_id, exc.reason)
+            self.failed += 1
+            if target.kind is TargetKind.PERSON and self.members is not None:
+                await self.members.deactivate(delivery.organisation_id, target)
+            return
+        if delivery.attempts >= self.config.max_attempts:
+            log.warning(
+                "delivery failed after all attempts",
+                extra={"delivery": str(delivery.id), "attempts": delivery.attempts, "reason": exc.reason},
+            )
+            await self.outbox.mark_failed(
+                delivery.id, self.worker_id, f"gave up after {delivery.attempts} attempts: {exc.reason}"
+            )
+            self.failed += 1
+            return
+        await self.outbox.retry_later(delivery.id, self.worker_id, self._later(delivery.attempts), exc.reason)
+
+    def _later(self, attempts: int) -> datetime:
+        ceiling = min(self.config.backoff_max, self.config.backoff_base * 2 ** max(attempts - 1, 0))
+        return self.clock.now() + timedelta(seconds=self._rng.uniform(ceiling / 2, ceiling))
