@@ -1,0 +1,420 @@
+"""Confidential conversations between an employee and the counsellors of their organisation (DESIGN §4).
+
+Plain Python: the rules of the channel and the ports it needs. Encryption is behind `ConversationCrypto`
+(implemented in `bot.security.conversation_keys`), rows behind `ConversationStore` (`bot.storage.conversations`).
+
+- Every message, both directions, is sealed to the conversation's public key; what is stored is ciphertext,
+  a sequence number, the author and the day (no finer time).
+- The employee reaches the conversation with the receipt code only; the counsellors with their own key.
+- Sequence numbers are bound into each ciphertext, so a message copied to another place does not open; a
+  write must name the sequence number it expects, so a replayed or crossed form is refused, not stored twice.
+- Expiry and deletion remove messages and keys; the anonymous classification stays for the report.
+"""
+
+from __future__ import annotations
+
+import calendar
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from typing import Protocol
+from uuid import UUID, uuid4
+
+from bot.domain.clock import Clock
+from bot.errors import VipbotError
+from bot.security.secret import Secret
+
+MAX_MESSAGE_CHARS = 8000
+MAX_IDENTITY_CHARS = 300
+ACKNOWLEDGE_WITHIN = timedelta(days=7)
+FEEDBACK_WITHIN_MONTHS = 3
+WHISTLEBLOWING_FOLLOW_UP = "whistleblowing-report"
+
+
+class Mode(StrEnum):
+    ANONYMOUS = "anonymous"
+    PSEUDONYMOUS = "pseudonymous"
+
+
+class Status(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class Author(StrEnum):
+    EMPLOYEE = "employee"
+    COUNSELLOR = "counsellor"
+
+
+class MessageKind(StrEnum):
+    TEXT = "text"
+    IDENTITY = "identity"  # the name or contact a pseudonymous employee chose to share
+
+
+class ConversationError(VipbotError):
+    """Base of the channel's refusals. Messages are fixed strings without identifiers."""
+
+
+class ConversationNotFoundError(ConversationError):
+    """No conversation for this code (or it expired, or it was deleted)."""
+
+
+class StaleWriteError(ConversationError):
+    """The write named another sequence number than the next one: a replayed or crossed form."""
+
+
+class DamagedMessageError(ConversationError):
+    """A stored ciphertext did not open in its place: tampered, replayed or reordered in storage."""
+
+
+class ConversationClosedError(ConversationError):
+    """The counsellor closed the conversation; nothing more can be written."""
+
+
+class NoCounsellorError(ConversationError):
+    """The organisation has no counsellor with a key yet: nobody could read a new conversation."""
+
+
+class InvalidTextError(ConversationError):
+    """Empty or too long."""
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day `months` later, clamped to the month's last day (31 Jan + 1 month = 28/29 Feb)."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+@dataclass(frozen=True, slots=True)
+class WhistleblowingClock:
+    """The legal clock of a formal whistleblowing report: acknowledge within 7 days, feedback within 3 months."""
+
+    reported_on: date
+    acknowledged_on: date | None = None
+    feedback_on: date | None = None
+
+    @property
+    def acknowledge_by(self) -> date:
+        return self.reported_on + ACKNOWLEDGE_WITHIN
+
+    @property
+    def feedback_by(self) -> date:
+        return add_months(self.reported_on, FEEDBACK_WITHIN_MONTHS)
+
+    def due(self, today: date) -> list[tuple[str, date, bool]]:
+        """Open duties as (what, deadline, overdue), what being 'acknowledge' or 'feedback'."""
+        duties: list[tuple[str, date, bool]] = []
+        if self.acknowledged_on is None:
+            duties.append(("acknowledge", self.acknowledge_by, today > self.acknowledge_by))
+        if self.feedback_on is None:
+            duties.append(("feedback", self.feedback_by, today > self.feedback_by))
+        return duties
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    category: str | None = None
+    contact_type: str | None = None
+    follow_up: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationSummary:
+    id: UUID
+    organisation_id: UUID
+    mode: Mode
+    status: Status
+    started_on: date
+    last_activity_on: date
+    expires_on: date
+    next_sequence: int
+    unread_for_counsellor: bool
+    unread_for_employee: bool
+    classification: Classification
+    whistleblowing: WhistleblowingClock | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    sequence: int
+    author: Author
+    ciphertext: bytes = field(repr=False)
+    day: date
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    sequence: int
+    author: Author
+    kind: MessageKind
+    text: str = field(repr=False)
+    day: date
+
+
+@dataclass(frozen=True, slots=True)
+class Thread:
+    summary: ConversationSummary
+    messages: tuple[Message, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """A counsellor who can read the organisation's conversations: id and serialized public key."""
+
+    counsellor_id: UUID
+    public_key: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class NewConversationKeys:
+    code: Secret[str]
+    lookup: bytes = field(repr=False)
+    public_key: bytes = field(repr=False)
+    code_wrapped_key: bytes = field(repr=False)
+    shares: dict[UUID, bytes] = field(repr=False)
+
+
+class ConversationKey(Protocol):
+    """An unwrapped conversation private key, parsed once, held in memory only during a request."""
+
+    def open(self, ciphertext: bytes, *, conversation_id: UUID, author: Author, sequence: int) -> bytes: ...
+
+
+class CounsellorKey(Protocol):
+    """A counsellor's unlocked private key."""
+
+    counsellor_id: UUID
+
+    def open_share(self, share: bytes, *, conversation_id: UUID) -> ConversationKey: ...
+
+
+class ConversationCrypto(Protocol):
+    def new_conversation(
+        self, conversation_id: UUID, recipients: Sequence[Recipient]
+    ) -> NewConversationKeys: ...
+
+    def lookup(self, code: Secret[str] | str) -> bytes:
+        """The lookup value of a typed code; raises `ConversationNotFoundError` when it is malformed."""
+        ...
+
+    def key_from_code(
+        self, conversation_id: UUID, code: Secret[str] | str, wrapped: bytes
+    ) -> ConversationKey: ...
+
+    def share_for(self, key: ConversationKey, conversation_id: UUID, recipient: Recipient) -> bytes: ...
+
+    def seal(
+        self, public_key: bytes, payload: bytes, *, conversation_id: UUID, author: Author, sequence: int
+    ) -> bytes: ...
+
+
+class ConversationStore(Protocol):
+    async def recipients(self, organisation_id: UUID) -> list[Recipient]: ...
+
+    async def create(
+        self,
+        summary: ConversationSummary,
+        keys: NewConversationKeys,
+        first: Sequence[StoredMessage],
+    ) -> None: ...
+
+    async def find_by_lookup(self, organisation_id: UUID, lookup: bytes) -> tuple[ConversationSummary, bytes]:
+        """The conversation and its code-wrapped key; `ConversationNotFoundError` otherwise."""
+        ...
+
+    async def get(self, organisation_id: UUID, conversation_id: UUID) -> ConversationSummary: ...
+
+    async def public_key(self, conversation_id: UUID) -> bytes: ...
+
+    async def share(self, conversation_id: UUID, counsellor_id: UUID) -> bytes: ...
+
+    async def messages(self, conversation_id: UUID) -> list[StoredMessage]: ...
+
+    async def append(
+        self,
+        organisation_id: UUID,
+        conversation_id: UUID,
+        message: StoredMessage,
+        expires_on: date,
+    ) -> None:
+        """Store `message` if its sequence is the conversation's next one, else `StaleWriteError`."""
+        ...
+
+    async def mark_read(self, conversation_id: UUID, reader: Author) -> None: ...
+
+    async def delete(self, organisation_id: UUID, conversation_id: UUID) -> None: ...
+
+
+def encode_payload(kind: MessageKind, text: str) -> bytes:
+    return json.dumps({"k": kind.value, "t": text}, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def decode_payload(payload: bytes) -> tuple[MessageKind, str]:
+    try:
+        data = json.loads(payload.decode("utf-8"))
+        return MessageKind(data["k"]), str(data["t"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise DamagedMessageError("a message did not decode") from exc
+
+
+def clean_text(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    value = text.replace("\r\n", "\n").strip()
+    if not value:
+        raise InvalidTextError("the message is empty")
+    if len(value) > limit:
+        raise InvalidTextError("the message is too long")
+    return value
+
+
+def expiry(day: date, retention_days: int) -> date:
+    return day + timedelta(days=retention_days)
+
+
+def today_in(clock: Clock) -> date:
+    """Days are UTC days: coarse enough to say nothing about the hour."""
+    return clock.now().date()
+
+
+class ConversationService:
+    """The employee's side and the counsellor's side of the channel, on top of the two ports."""
+
+    def __init__(self, store: ConversationStore, crypto: ConversationCrypto, clock: Clock) -> None:
+        self._store = store
+        self._crypto = crypto
+        self._clock = clock
+
+    # -- employee ------------------------------------------------------------------------------------
+    async def start(
+        self,
+        organisation_id: UUID,
+        retention_days: int,
+        mode: Mode,
+        text: str,
+        identity: str | None = None,
+    ) -> tuple[UUID, Secret[str]]:
+        """A new conversation with its first message; returns its id and the receipt code (show it once)."""
+        body = clean_text(text)
+        shared = clean_text(identity, MAX_IDENTITY_CHARS) if mode is Mode.PSEUDONYMOUS and identity else None
+        recipients = await self._store.recipients(organisation_id)
+        if not recipients:
+            raise NoCounsellorError("no counsellor can read conversations of this organisation yet")
+        conversation_id = uuid4()
+        keys = self._crypto.new_conversation(conversation_id, recipients)
+        today = today_in(self._clock)
+        payloads: list[tuple[MessageKind, str]] = []
+        if shared is not None:
+            payloads.append((MessageKind.IDENTITY, shared))
+        payloads.append((MessageKind.TEXT, body))
+        first = [
+            StoredMessage(
+                sequence=i,
+                author=Author.EMPLOYEE,
+                ciphertext=self._crypto.seal(
+                    keys.public_key,
+                    encode_payload(kind, value),
+                    conversation_id=conversation_id,
+                    author=Author.EMPLOYEE,
+                    sequence=i,
+                ),
+                day=today,
+            )
+            for i, (kind, value) in enumerate(payloads)
+        ]
+        summary = ConversationSummary(
+            id=conversation_id,
+            organisation_id=organisation_id,
+            mode=mode,
+            status=Status.OPEN,
+            started_on=today,
+            last_activity_on=today,
+            expires_on=expiry(today, retention_days),
+            next_sequence=len(first),
+            unread_for_counsellor=True,
+            unread_for_employee=False,
+            classification=Classification(),
+            whistleblowing=None,
+        )
+        await self._store.create(summary, keys, first)
+        return conversation_id, keys.code
+
+    async def access(self, organisation_id: UUID, code: Secret[str] | str) -> tuple[UUID, ConversationKey]:
+        """Find and unlock the conversation of a receipt code; `ConversationNotFoundError` for any wrong code."""
+        lookup = self._crypto.lookup(code)
+        summary, wrapped = await self._store.find_by_lookup(organisation_id, lookup)
+        key = self._crypto.key_from_code(summary.id, code, wrapped)
+        return summary.id, key
+
+    async def read(
+        self, organisation_id: UUID, conversation_id: UUID, key: ConversationKey, reader: Author
+    ) -> Thread:
+        summary = await self._store.get(organisation_id, conversation_id)
+        stored = await self._store.messages(conversation_id)
+        messages: list[Message] = []
+        for expected, item in enumerate(stored):
+            if item.sequence != expected:
+                raise DamagedMessageError("a message is missing from the conversation")
+            try:
+                payload = key.open(
+                    item.ciphertext,
+                    conversation_id=conversation_id,
+                    author=item.author,
+                    sequence=item.sequence,
+                )
+            except VipbotError as exc:
+                raise DamagedMessageError("a message did not open in its place") from exc
+            kind, text = decode_payload(payload)
+            messages.append(Message(item.sequence, item.author, kind, text, item.day))
+        if len(stored) != summary.next_sequence:
+            raise DamagedMessageError("the conversation has fewer messages than it should")
+        unread = summary.unread_for_employee if reader is Author.EMPLOYEE else summary.unread_for_counsellor
+        if unread:
+            await self._store.mark_read(conversation_id, reader)
+        return Thread(summary, tuple(messages))
+
+    async def write(
+        self,
+        organisation_id: UUID,
+        retention_days: int,
+        conversation_id: UUID,
+        author: Author,
+        text: str,
+        expected_sequence: int,
+    ) -> int:
+        """Seal and store one message at `expected_sequence`; returns the next sequence number."""
+        body = clean_text(text)
+        summary = await self._store.get(organisation_id, conversation_id)
+        if summary.status is Status.CLOSED:
+            raise ConversationClosedError("the conversation is closed")
+        if expected_sequence != summary.next_sequence:
+            raise StaleWriteError("the conversation moved on; this form was sent before or crossed another")
+        public = await self._store.public_key(conversation_id)
+        today = today_in(self._clock)
+        ciphertext = self._crypto.seal(
+            public,
+            encode_payload(MessageKind.TEXT, body),
+            conversation_id=conversation_id,
+            author=author,
+            sequence=expected_sequence,
+        )
+        await self._store.append(
+            organisation_id,
+            conversation_id,
+            StoredMessage(expected_sequence, author, ciphertext, today),
+            expiry(today, retention_days),
+        )
+        return expected_sequence + 1
+
+    async def delete(self, organisation_id: UUID, conversation_id: UUID) -> None:
+        await self._store.delete(organisation_id, conversation_id)
+
+    # -- counsellor ----------------------------------------------------------------------------------
+    async def counsellor_key(self, counsellor: CounsellorKey, conversation_id: UUID) -> ConversationKey:
+        share = await self._store.share(conversation_id, counsellor.counsellor_id)
+        return counsellor.open_share(share, conversation_id=conversation_id)
+
+
+def month_start(moment: date | datetime) -> date:
+    return date(moment.year, moment.month, 1)

@@ -1,0 +1,620 @@
+"""SQL storage of the confidential channel: implements the domain's `ConversationStore` and the counsellor side
+(vaults, inbox listing, classification, whistleblowing dates, retention, digest bookkeeping).
+
+Every query that reads an organisation's conversations filters on `organisation_id`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from uuid import UUID
+
+from sqlalchemy import delete, func, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.domain.conversations import (
+    Author,
+    Classification,
+    ConversationNotFoundError,
+    ConversationSummary,
+    Mode,
+    NewConversationKeys,
+    Recipient,
+    StaleWriteError,
+    Status,
+    StoredMessage,
+    WhistleblowingClock,
+    month_start,
+)
+from bot.domain.tenancy import CounsellorRole
+from bot.errors import NotFoundError
+from bot.storage.db import transaction
+from bot.storage.tables import CounsellorRow, OrganisationCounsellorRow, OrganisationRow
+from bot.storage.tables_conversations import (
+    ConversationClassificationRow,
+    ConversationMessageRow,
+    ConversationRow,
+    ConversationShareRow,
+    CounsellorVaultRow,
+    InboxUnlockRow,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CounsellorInfo:
+    id: UUID
+    display_name: str
+    email: str | None
+    has_key: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ClassificationCount:
+    category: str | None
+    contact_type: str | None
+    follow_up: str | None
+    count: int
+
+
+def _summary(
+    row: ConversationRow, classification: ConversationClassificationRow | None
+) -> ConversationSummary:
+    clock = (
+        WhistleblowingClock(row.whistleblowing_on, row.acknowledged_on, row.feedback_on)
+        if row.whistleblowing_on is not None
+        else None
+    )
+    return ConversationSummary(
+        id=row.id,
+        organisation_id=row.organisation_id,
+        mode=Mode(row.mode),
+        status=Status(row.status),
+        started_on=row.started_on,
+        last_activity_on=row.last_activity_on,
+        expires_on=row.expires_on,
+        next_sequence=row.next_sequence,
+        unread_for_counsellor=row.unread_for_counsellor,
+        unread_for_employee=row.unread_for_employee,
+        classification=Classification(
+            classification.category if classification else None,
+            classification.contact_type if classification else None,
+            classification.follow_up if classification else None,
+        ),
+        whistleblowing=clock,
+    )
+
+
+class SqlConversationStore:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    # -- ConversationStore port -----------------------------------------------------------------------
+    async def recipients(self, organisation_id: UUID) -> list[Recipient]:
+        async with self._sessions() as session:
+            rows = await session.exec(
+                select(CounsellorVaultRow)
+                .join(
+                    OrganisationCounsellorRow,
+                    col(OrganisationCounsellorRow.counsellor_id) == col(CounsellorVaultRow.counsellor_id),
+                )
+                .where(col(OrganisationCounsellorRow.organisation_id) == organisation_id)
+            )
+            return [Recipient(r.counsellor_id, r.public_key) for r in rows]
+
+    async def create(
+        self, summary: ConversationSummary, keys: NewConversationKeys, first: Sequence[StoredMessage]
+    ) -> None:
+        async with transaction(self._sessions) as session:
+            session.add(
+                ConversationRow(
+                    id=summary.id,
+                    organisation_id=summary.organisation_id,
+                    receipt_lookup=keys.lookup,
+                    public_key=keys.public_key,
+                    code_wrapped_key=keys.code_wrapped_key,
+                    mode=summary.mode.value,
+                    status=summary.status.value,
+                    started_on=summary.started_on,
+                    last_activity_on=summary.last_activity_on,
+                    expires_on=summary.expires_on,
+                    next_sequence=summary.next_sequence,
+                    unread_for_counsellor=summary.unread_for_counsellor,
+                    unread_for_employee=summary.unread_for_employee,
+                )
+            )
+            await session.flush()
+            for counsellor_id, sealed in keys.shares.items():
+                session.add(
+                    ConversationShareRow(
+                        conversation_id=summary.id, counsellor_id=counsellor_id, sealed_key=sealed
+                    )
+                )
+            for message in first:
+                session.add(_message_row(summary.id, message))
+            session.add(
+                ConversationClassificationRow(
+                    organisation_id=summary.organisation_id,
+                    conversation_id=summary.id,
+                    month=month_start(summary.started_on),
+                )
+            )
+
+    async def find_by_lookup(self, organisation_id: UUID, lookup: bytes) -> tuple[ConversationSummary, bytes]:
+        async with self._sessions() as session:
+            row = (
+                await session.exec(
+                    select(ConversationRow).where(
+                        col(ConversationRow.receipt_lookup) == lookup,
+                        col(ConversationRow.organisation_id) == organisation_id,
+                    )
+                )
+            ).first()
+            if row is None:
+                raise ConversationNotFoundError("no conversation for this code")
+            return _summary(row, await _classification(session, row.id)), row.code_wrapped_key
+
+    async def get(self, organisation_id: UUID, conversation_id: UUID) -> ConversationSummary:
+        async with self._sessions() as session:
+            row = await _conversation(session, organisation_id, conversation_id)
+            return _summary(row, await _classification(session, row.id))
+
+    async def public_key(self, conversation_id: UUID) -> bytes:
+        async with self._sessions() as session:
+            row = await session.get(ConversationRow, conversation_id)
+            if row is None:
+                raise ConversationNotFoundError("no such conversation")
+            return row.public_key
+
+    async def share(self, conversation_id: UUID, counsellor_id: UUID) -> bytes:
+        async with self._sessions() as session:
+            row = await session.get(ConversationShareRow, (conversation_id, counsellor_id))
+            if row is None:
+                raise ConversationNotFoundError("this counsellor holds no key for the conversation")
+            return row.sealed_key
+
+    async def messages(self, conversation_id: UUID) -> list[StoredMessage]:
+        async with self._sessions() as session:
+            rows = await session.exec(
+                select(ConversationMessageRow)
+                .where(col(ConversationMessageRow.conversation_id) == conversation_id)
+                .order_by(col(ConversationMessageRow.sequence))
+            )
+            return [StoredMessage(r.sequence, Author(r.author), r.ciphertext, r.day) for r in rows]
+
+    async def append(
+        self, organisation_id: UUID, conversation_id: UUID, message: StoredMessage, expires_on: date
+    ) -> None:
+        employee = message.author is Author.EMPLOYEE
+        try:
+            async with transaction(self._sessions) as session:
+                # Compare-and-set on next_sequence: of two writes naming the same sequence, one wins.
+                result = await session.exec(
+                    update(ConversationRow)
+                    .where(
+                        col(ConversationRow.id) == conversation_id,
+                        col(ConversationRow.organisation_id) == organisation_id,
+                        col(ConversationRow.next_sequence) == message.sequence,
+                        col(ConversationRow.status) == Status.OPEN.value,
+                    )
+                    .values(
+                        next_sequence=message.sequence + 1,
+                        last_activity_on=message.day,
+                        expires_on=expires_on,
+                        unread_for_counsellor=True if employee else ConversationRow.unread_for_counsellor,
+                        unread_for_employee=ConversationRow.unread_for_employee if employee else True,
+                    )
+                )
+                if result.rowcount != 1:
+                    raise StaleWriteError("the conversation moved on")
+                session.add(_message_row(conversation_id, message))
+        except IntegrityError as exc:
+            raise StaleWriteError("the conversation moved on") from exc
+
+    async def mark_read(self, conversation_id: UUID, reader: Author) -> None:
+        values = (
+            {"unread_for_employee": False} if reader is Author.EMPLOYEE else {"unread_for_counsellor": False}
+        )
+        async with transaction(self._sessions) as session:
+            await session.exec(
+                update(ConversationRow).where(col(ConversationRow.id) == conversation_id).values(**values)
+            )
+
+    async def delete(self, organisation_id: UUID, conversation_id: UUID) -> None:
+        """Messages, keys and shares go; the classification stays, unlinked."""
+        async with transaction(self._sessions) as session:
+            await _conversation(session, organisation_id, conversation_id)
+            await _destroy(session, [conversation_id])
+
+    # -- counsellors ----------------------------------------------------------------------------------
+    async def add_counsellor(
+        self,
+        organisation_id: UUID,
+        display_name: str,
+        email: str | None,
+        role: CounsellorRole,
+        public_key: bytes,
+        wrapped_private: bytes,
+        today: date,
+        counsellor_id: UUID | None = None,
+    ) -> UUID:
+        async with transaction(self._sessions) as session:
+            org = await session.get(OrganisationRow, organisation_id)
+            if org is None:
+                raise NotFoundError("no such organisation")
+            row = CounsellorRow(
+                id=counsellor_id or uuid.uuid4(),
+                practice_id=org.practice_id,
+                display_name=display_name,
+                email=email,
+            )
+            session.add(row)
+            await session.flush()
+            session.add(
+                OrganisationCounsellorRow(
+                    organisation_id=organisation_id, counsellor_id=row.id, role=role.value
+                )
+            )
+            session.add(
+                CounsellorVaultRow(
+                    counsellor_id=row.id,
+                    public_key=public_key,
+                    wrapped_private=wrapped_private,
+                    key_created_on=today,
+                )
+            )
+            return row.id
+
+    async def link_counsellor(self, organisation_id: UUID, counsellor_id: UUID, role: CounsellorRole) -> None:
+        async with transaction(self._sessions) as session:
+            existing = await session.get(OrganisationCounsellorRow, (organisation_id, counsellor_id))
+            if existing is None:
+                session.add(
+                    OrganisationCounsellorRow(
+                        organisation_id=organisation_id, counsellor_id=counsellor_id, role=role.value
+                    )
+                )
+            else:
+                existing.role = role.value
+                session.add(existing)
+
+    async def counsellors(self, organisation_id: UUID | None = None) -> list[CounsellorInfo]:
+        async with self._sessions() as session:
+            query = select(CounsellorRow).order_by(col(CounsellorRow.display_name))
+            if organisation_id is not None:
+                query = query.join(
+                    OrganisationCounsellorRow,
+                    col(OrganisationCounsellorRow.counsellor_id) == col(CounsellorRow.id),
+                ).where(col(OrganisationCounsellorRow.organisation_id) == organisation_id)
+            rows = list(await session.exec(query))
+            keyed = set(await session.exec(select(CounsellorVaultRow.counsellor_id)))
+            return [CounsellorInfo(r.id, r.display_name, r.email, r.id in keyed) for r in rows]
+
+    async def find_counsellor(self, name_or_id: str) -> CounsellorInfo:
+        everyone = await self.counsellors()
+        matches = [c for c in everyone if str(c.id) == name_or_id or c.display_name == name_or_id]
+        if len(matches) != 1:
+            raise NotFoundError(
+                f"no counsellor '{name_or_id}'"
+                if not matches
+                else f"several counsellors are called '{name_or_id}'"
+            )
+        return matches[0]
+
+    async def vault(self, counsellor_id: UUID) -> CounsellorVaultRow:
+        async with self._sessions() as session:
+            row = await session.get(CounsellorVaultRow, counsellor_id)
+            if row is None:
+                raise NotFoundError("this counsellor has no key yet")
+            return row
+
+    async def organisations_of(self, counsellor_id: UUID) -> list[UUID]:
+        async with self._sessions() as session:
+            rows = await session.exec(
+                select(OrganisationCounsellorRow.organisation_id).where(
+                    col(OrganisationCounsellorRow.counsellor_id) == counsellor_id
+                )
+            )
+            return list(rows)
+
+    async def shares_of(self, counsellor_id: UUID) -> list[tuple[UUID, bytes]]:
+        async with self._sessions() as session:
+            rows = await session.exec(
+                select(ConversationShareRow).where(col(ConversationShareRow.counsellor_id) == counsellor_id)
+            )
+            return [(r.conversation_id, r.sealed_key) for r in rows]
+
+    async def replace_key(
+        self,
+        counsellor_id: UUID,
+        public_key: bytes,
+        wrapped_private: bytes,
+        shares: dict[UUID, bytes],
+        today: date,
+    ) -> None:
+        """Key rotation in one transaction: the new key pair and every share re-sealed to it; unlocks dropped."""
+        async with transaction(self._sessions) as session:
+            vault = await session.get(CounsellorVaultRow, counsellor_id)
+            if vault is None:
+                raise NotFoundError("this counsellor has no key yet")
+            vault.public_key, vault.wrapped_private, vault.key_created_on = public_key, wrapped_private, today
+            session.add(vault)
+            for conversation_id, sealed in shares.items():
+                await session.exec(
+                    update(ConversationShareRow)
+                    .where(
+                        col(ConversationShareRow.conversation_id) == conversation_id,
+                        col(ConversationShareRow.counsellor_id) == counsellor_id,
+                    )
+                    .values(sealed_key=sealed)
+                )
+            await session.exec(
+                delete(InboxUnlockRow).where(col(InboxUnlockRow.counsellor_id) == counsellor_id)
+            )
+
+    async def missing_shares(self, counsellor_id: UUID) -> list[tuple[UUID, Recipient]]:
+        """(conversation, co-counsellor) pairs where this counsellor holds a key and a co-counsellor does not."""
+        found: list[tuple[UUID, Recipient]] = []
+        async with self._sessions() as session:
+            mine = list(
+                await session.exec(
+                    select(ConversationShareRow.conversation_id).where(
+                        col(ConversationShareRow.counsellor_id) == counsellor_id
+                    )
+                )
+            )
+            for conversation_id in mine:
+                conversation = await session.get(ConversationRow, conversation_id)
+                if conversation is None:
+                    continue
+                holders = set(
+                    await session.exec(
+                        select(ConversationShareRow.counsellor_id).where(
+                            col(ConversationShareRow.conversation_id) == conversation_id
+                        )
+                    )
+                )
+                for recipient in await self.recipients(conversation.organisation_id):
+                    if recipient.counsellor_id not in holders:
+                        found.append((conversation_id, recipient))
+        return found
+
+    async def add_share(self, conversation_id: UUID, counsellor_id: UUID, sealed: bytes) -> None:
+        try:
+            async with transaction(self._sessions) as session:
+                session.add(
+                    ConversationShareRow(
+                        conversation_id=conversation_id, counsellor_id=counsellor_id, sealed_key=sealed
+                    )
+                )
+        except IntegrityError:
+            return  # another session shared it first
+
+    # -- inbox ----------------------------------------------------------------------------------------
+    async def inbox(self, counsellor_id: UUID) -> list[ConversationSummary]:
+        """Conversations this counsellor holds a key for, most recent activity first."""
+        async with self._sessions() as session:
+            rows = list(
+                await session.exec(
+                    select(ConversationRow)
+                    .join(
+                        ConversationShareRow,
+                        col(ConversationShareRow.conversation_id) == col(ConversationRow.id),
+                    )
+                    .where(col(ConversationShareRow.counsellor_id) == counsellor_id)
+                    .order_by(
+                        col(ConversationRow.last_activity_on).desc(), col(ConversationRow.started_on).desc()
+                    )
+                )
+            )
+            return [_summary(r, await _classification(session, r.id)) for r in rows]
+
+    async def holds_share(self, conversation_id: UUID, counsellor_id: UUID) -> UUID:
+        """The conversation's organisation, if this counsellor holds a key for it; else not found."""
+        async with self._sessions() as session:
+            share = await session.get(ConversationShareRow, (conversation_id, counsellor_id))
+            conversation = await session.get(ConversationRow, conversation_id)
+            if share is None or conversation is None:
+                raise ConversationNotFoundError("no such conversation in this inbox")
+            return conversation.organisation_id
+
+    async def set_status(self, organisation_id: UUID, conversation_id: UUID, status: Status) -> None:
+        async with transaction(self._sessions) as session:
+            row = await _conversation(session, organisation_id, conversation_id)
+            row.status = status.value
+            session.add(row)
+
+    async def classify(
+        self, organisation_id: UUID, conversation_id: UUID, classification: Classification, today: date
+    ) -> None:
+        """Record category, contact type and follow-up; a whistleblowing follow-up starts the legal clock."""
+        async with transaction(self._sessions) as session:
+            row = await _conversation(session, organisation_id, conversation_id)
+            current = await _classification(session, conversation_id)
+            if current is None:
+                current = ConversationClassificationRow(
+                    organisation_id=organisation_id,
+                    conversation_id=conversation_id,
+                    month=month_start(row.started_on),
+                )
+            current.category = classification.category
+            current.contact_type = classification.contact_type
+            current.follow_up = classification.follow_up
+            session.add(current)
+            if classification.follow_up == "whistleblowing-report" and row.whistleblowing_on is None:
+                row.whistleblowing_on = today
+                session.add(row)
+
+    async def record_whistleblowing(
+        self,
+        organisation_id: UUID,
+        conversation_id: UUID,
+        *,
+        acknowledged_on: date | None,
+        feedback_on: date | None,
+    ) -> None:
+        async with transaction(self._sessions) as session:
+            row = await _conversation(session, organisation_id, conversation_id)
+            if acknowledged_on is not None:
+                row.acknowledged_on = acknowledged_on
+            if feedback_on is not None:
+                row.feedback_on = feedback_on
+            session.add(row)
+
+    # -- unlocked inboxes -----------------------------------------------------------------------------
+    async def add_unlock(self, counsellor_id: UUID, sealed_private: bytes, expires_at: datetime) -> UUID:
+        row = InboxUnlockRow(
+            counsellor_id=counsellor_id, sealed_private=sealed_private, expires_at=expires_at
+        )
+        async with transaction(self._sessions) as session:
+            session.add(row)
+        return row.id
+
+    async def unlock(self, unlock_id: UUID, now: datetime) -> InboxUnlockRow | None:
+        async with self._sessions() as session:
+            row = await session.get(InboxUnlockRow, unlock_id)
+        if row is None:
+            return None
+        expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=now.tzinfo)
+        if expires <= now:
+            await self.remove_unlock(unlock_id)
+            return None
+        return row
+
+    async def remove_unlock(self, unlock_id: UUID) -> None:
+        async with transaction(self._sessions) as session:
+            await session.exec(delete(InboxUnlockRow).where(col(InboxUnlockRow.id) == unlock_id))
+
+    # -- retention and reports ------------------------------------------------------------------------
+    async def expire(self, today: date, now: datetime) -> int:
+        """Destroy every conversation whose expiry day has passed, and stale inbox unlocks. Returns how many."""
+        async with transaction(self._sessions) as session:
+            doomed = list(
+                await session.exec(select(ConversationRow.id).where(col(ConversationRow.expires_on) <= today))
+            )
+            if doomed:
+                await _destroy(session, doomed)
+            await session.exec(delete(InboxUnlockRow).where(col(InboxUnlockRow.expires_at) <= now))
+            return len(doomed)
+
+    async def classification_counts(
+        self, organisation_id: UUID, period_start: date, period_end: date
+    ) -> list[ClassificationCount]:
+        """Counts per (category, contact type, follow-up) of conversations started in [start, end): by month.
+
+        Includes conversations that have since expired or been deleted. Small counts are the report's concern.
+        """
+        async with self._sessions() as session:
+            rows = await session.exec(
+                select(
+                    ConversationClassificationRow.category,
+                    ConversationClassificationRow.contact_type,
+                    ConversationClassificationRow.follow_up,
+                    func.count(),
+                )
+                .where(
+                    col(ConversationClassificationRow.organisation_id) == organisation_id,
+                    col(ConversationClassificationRow.month) >= month_start(period_start),
+                    col(ConversationClassificationRow.month) < period_end,
+                )
+                .group_by(
+                    col(ConversationClassificationRow.category),
+                    col(ConversationClassificationRow.contact_type),
+                    col(ConversationClassificationRow.follow_up),
+                )
+            )
+            return [ClassificationCount(c, t, f, int(n)) for c, t, f, n in rows]
+
+    # -- digest ---------------------------------------------------------------------------------------
+    async def digest_candidates(self) -> list[tuple[CounsellorInfo, datetime | None]]:
+        async with self._sessions() as session:
+            rows = await session.exec(
+                select(CounsellorRow, CounsellorVaultRow).join(
+                    CounsellorVaultRow, col(CounsellorVaultRow.counsellor_id) == col(CounsellorRow.id)
+                )
+            )
+            return [(CounsellorInfo(c.id, c.display_name, c.email, True), v.digest_sent_at) for c, v in rows]
+
+    async def claim_digest(self, counsellor_id: UUID, previous: datetime | None, now: datetime) -> bool:
+        """Compare-and-set the last digest time, so that of several replicas only one sends."""
+        async with transaction(self._sessions) as session:
+            condition = (
+                col(CounsellorVaultRow.digest_sent_at).is_(None)
+                if previous is None
+                else col(CounsellorVaultRow.digest_sent_at) == previous
+            )
+            result = await session.exec(
+                update(CounsellorVaultRow)
+                .where(col(CounsellorVaultRow.counsellor_id) == counsellor_id, condition)
+                .values(digest_sent_at=now)
+            )
+            return bool(result.rowcount == 1)
+
+    async def release_digest(self, counsellor_id: UUID, previous: datetime | None) -> None:
+        async with transaction(self._sessions) as session:
+            await session.exec(
+                update(CounsellorVaultRow)
+                .where(col(CounsellorVaultRow.counsellor_id) == counsellor_id)
+                .values(digest_sent_at=previous)
+            )
+
+
+def _message_row(conversation_id: UUID, message: StoredMessage) -> ConversationMessageRow:
+    return ConversationMessageRow(
+        conversation_id=conversation_id,
+        sequence=message.sequence,
+        author=message.author.value,
+        ciphertext=message.ciphertext,
+        day=message.day,
+    )
+
+
+async def _conversation(
+    session: AsyncSession, organisation_id: UUID, conversation_id: UUID
+) -> ConversationRow:
+    row = (
+        await session.exec(
+            select(ConversationRow).where(
+                col(ConversationRow.id) == conversation_id,
+                col(ConversationRow.organisation_id) == organisation_id,
+            )
+        )
+    ).first()
+    if row is None:
+        raise ConversationNotFoundError("no such conversation")
+    return row
+
+
+async def _classification(
+    session: AsyncSession, conversation_id: UUID
+) -> ConversationClassificationRow | None:
+    return (
+        await session.exec(
+            select(ConversationClassificationRow).where(
+                col(ConversationClassificationRow.conversation_id) == conversation_id
+            )
+        )
+    ).first()
+
+
+async def _destroy(session: AsyncSession, conversation_ids: list[UUID]) -> None:
+    """Delete messages, shares and the conversation row (its keys); unlink the classification."""
+    await session.exec(
+        update(ConversationClassificationRow)
+        .where(col(ConversationClassificationRow.conversation_id).in_(conversation_ids))
+        .values(conversation_id=None)
+    )
+    await session.exec(
+        delete(ConversationMessageRow).where(
+            col(ConversationMessageRow.conversation_id).in_(conversation_ids)
+        )
+    )
+    await session.exec(
+        delete(ConversationShareRow).where(col(ConversationShareRow.conversation_id).in_(conversation_ids))
+    )
+    await session.exec(delete(ConversationRow).where(col(ConversationRow.id).in_(conversation_ids)))
