@@ -1,0 +1,122 @@
+"""Microsoft Teams: the bot at `/api/messages` (botbuilder's CloudAdapter), its Adaptive Cards and its gateway.
+
+Every botbuilder/botframework import of the project lives in this package, so that moving to the Microsoft 365
+Agents SDK is one folder. `install(app, services)` mounts the endpoint and puts the Teams `Renderer` and `Gateway`
+into `services.extras` (keys below) for the outreach pipeline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from bot.adapters.teams.cards import CardKit, TeamsRenderer
+from bot.adapters.teams.gateway import BotCredentials, TeamsGateway
+from bot.app import Services
+from bot.domain.home import HomeInfo, NoSessions, SessionCalendar
+from bot.domain.tenancy import Organisation
+from bot.logs import get_logger
+from bot.settings import Settings
+from bot.storage.home import HomeInfoSource
+from bot.storage.teams_references import TeamsReferenceStore, master_key_from
+
+log = get_logger(__name__)
+
+#: `services.extras` keys this feature fills in.
+RENDERER_KEY = "teams.renderer"
+GATEWAY_KEY = "teams.gateway"
+STORE_KEY = "teams.references"
+#: Read from `services.extras` at request time: the outreach feature's SessionCalendar.
+SESSION_CALENDAR_KEY = "session_calendar"
+
+ENDPOINT = "/api/messages"
+
+
+@dataclass(frozen=True)
+class _BotFrameworkConfig:
+    """The attribute bag botbuilder's ConfigurationBotFrameworkAuthentication reads."""
+
+    APP_ID: str
+    APP_PASSWORD: str
+    APP_TYPE: str
+    APP_TENANTID: str | None
+
+
+def reference_store(services: Services) -> TeamsReferenceStore:
+    key = services.settings.secret_key
+    if key is None:
+        raise RuntimeError("the Teams adapter needs settings with a secret key (ensure_secret_key)")
+    return TeamsReferenceStore(services.sessions, master_key_from(key.get_secret_value()))
+
+
+def credentials_of(settings: Settings) -> BotCredentials | None:
+    if not settings.microsoft_app_id or settings.microsoft_app_password is None:
+        return None
+    single = settings.microsoft_app_type.lower() == "singletenant"
+    return BotCredentials(
+        app_id=settings.microsoft_app_id,
+        password=settings.microsoft_app_password.get_secret_value(),
+        tenant_id=settings.microsoft_app_tenant_id if single else None,
+        login_url=settings.teams_login_url,
+    )
+
+
+def install(app: web.Application, services: Services) -> None:
+    """Mount `/api/messages` and register the Teams renderer and gateway (when Teams is enabled)."""
+    settings = services.settings
+    if not settings.teams_enabled:
+        log.info("teams is off (VIPBOT_TEAMS=false, or production without MICROSOFT_APP_ID)")
+        return
+    from bot.adapters.teams.endpoint import build_endpoint
+
+    store = reference_store(services)
+    kit = CardKit(services.content.translator)
+    services.extras[STORE_KEY] = store
+    services.extras[RENDERER_KEY] = TeamsRenderer(kit)
+
+    async def home(organisation: Organisation) -> HomeInfo:
+        calendar: SessionCalendar = services.extras.get(SESSION_CALENDAR_KEY) or NoSessions()
+        source = HomeInfoSource(
+            services.sessions, services.content.catalog, calendar, services.clock, settings.public_portal_url
+        )
+        return await source.for_organisation(organisation)
+
+    if settings.microsoft_app_id:
+        config = _BotFrameworkConfig(
+            APP_ID=settings.microsoft_app_id,
+            APP_PASSWORD=settings.microsoft_app_password.get_secret_value()
+            if settings.microsoft_app_password
+            else "",
+            APP_TYPE=settings.microsoft_app_type,
+            APP_TENANTID=settings.microsoft_app_tenant_id,
+        )
+    else:
+        config = _BotFrameworkConfig(APP_ID="", APP_PASSWORD="", APP_TYPE="MultiTenant", APP_TENANTID=None)
+        log.warning(
+            "TEAMS ENDPOINT IS UNAUTHENTICATED: MICROSOFT_APP_ID is not set, so /api/messages accepts any local "
+            "traffic (for Microsoft's local test tools). Never expose it; production refuses this.",
+            endpoint=ENDPOINT,
+        )
+    handler = build_endpoint(
+        config, store, kit, home, settings.public_portal_url, services.content.translator
+    )
+    app.router.add_post(ENDPOINT, handler)
+
+    state: dict[str, Any] = {}
+
+    async def start_gateway(_app: web.Application) -> None:
+        http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+        state["http"] = http
+        services.extras[GATEWAY_KEY] = TeamsGateway(store, http, credentials_of(settings))
+
+    async def stop_gateway(_app: web.Application) -> None:
+        http = state.pop("http", None)
+        services.extras.pop(GATEWAY_KEY, None)
+        if http is not None:
+            await http.close()
+
+    app.on_startup.append(start_gateway)
+    app.on_cleanup.append(stop_gateway)

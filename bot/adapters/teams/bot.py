@@ -1,0 +1,176 @@
+"""The Teams conversation logic: install/uninstall bookkeeping and the personal chat as a front door.
+
+Slack and Teams are doors, never rooms: whatever a person types is read only to see whether it is one of the
+bot's command words, then dropped. It is never stored, logged, echoed or forwarded; the answer is a card that
+explains why and links to the portal (the same link for everybody in the organisation).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from botbuilder.core import ActivityHandler, MessageFactory, TurnContext
+from botbuilder.schema import Activity, ActivityTypes, Attachment
+
+from bot.adapters.teams.cards import (
+    ACTION_KEY,
+    ADAPTIVE_CARD,
+    HELP,
+    SESSIONS,
+    SOCIAL_MAP,
+    TALK,
+    Card,
+    CardKit,
+)
+from bot.domain.content import pick_locale
+from bot.domain.delivery import portal_link
+from bot.domain.home import HomeInfo
+from bot.domain.tenancy import Organisation
+from bot.logs import get_logger
+from bot.storage.teams_references import TeamsReference, TeamsReferenceStore, TeamsScope
+
+log = get_logger(__name__)
+
+_MENTION = re.compile(r"<at>.*?</at>", re.DOTALL)
+_SCOPES = {"personal": TeamsScope.PERSONAL, "channel": TeamsScope.CHANNEL, "groupChat": TeamsScope.GROUP_CHAT}
+
+HomeLoader = Callable[[Organisation], Any]  # async: Organisation -> HomeInfo
+
+
+def reference_from(activity: Activity) -> TeamsReference | None:
+    """The conversation reference of an incoming activity, or None when it is not a Teams conversation we serve."""
+    conversation = activity.conversation
+    if conversation is None or not conversation.id or not activity.service_url or activity.recipient is None:
+        return None
+    channel_data: dict[str, Any] = activity.channel_data if isinstance(activity.channel_data, dict) else {}
+    tenant_id = (channel_data.get("tenant") or {}).get("id") or conversation.tenant_id
+    scope = _SCOPES.get(conversation.conversation_type or "personal")
+    if not tenant_id or scope is None:
+        return None
+    team = channel_data.get("team") or {}
+    channel = channel_data.get("channel") or {}
+    return TeamsReference(
+        scope=scope,
+        tenant_id=str(tenant_id),
+        service_url=str(activity.service_url),
+        bot_id=str(activity.recipient.id),
+        # A channel thread's id carries ";messageid=…": posts go to the channel itself.
+        conversation_id=str(conversation.id).split(";", 1)[0],
+        user_id=activity.from_property.id
+        if scope is TeamsScope.PERSONAL and activity.from_property
+        else None,
+        team_id=team.get("id") if scope is TeamsScope.CHANNEL else None,
+        team_name=team.get("name") if scope is TeamsScope.CHANNEL else None,
+        channel_name=(channel.get("name") or conversation.name) if scope is not TeamsScope.PERSONAL else None,
+        locale=activity.locale,
+    )
+
+
+class VipTeamsBot(ActivityHandler):  # type: ignore[misc]
+    def __init__(
+        self, store: TeamsReferenceStore, kit: CardKit, home: HomeLoader, portal_base_url: str
+    ) -> None:
+        self._store = store
+        self._kit = kit
+        self._home = home
+        self._portal_base_url = portal_base_url
+        self._commands = kit.command_words()
+
+    async def on_turn(self, turn_context: TurnContext) -> None:
+        activity: Activity = turn_context.activity
+        if activity.type == ActivityTypes.installation_update:
+            action = str(activity.action or "")
+            if action.startswith("add"):
+                await self._installed(turn_context, welcome=False)
+            elif action.startswith("remove"):
+                await self._uninstalled(activity)
+        elif activity.type == ActivityTypes.conversation_update:
+            bot_id = activity.recipient.id if activity.recipient else None
+            if any(m.id == bot_id for m in activity.members_added or []):
+                await self._installed(turn_context, welcome=True)
+            if any(m.id == bot_id for m in activity.members_removed or []):
+                await self._uninstalled(activity)
+        elif activity.type == ActivityTypes.message:
+            await self._message(turn_context)
+
+    # --- install / uninstall -----------------------------------------------------------------------------
+
+    async def _installed(self, turn_context: TurnContext, *, welcome: bool) -> None:
+        activity: Activity = turn_context.activity
+        reference = reference_from(activity)
+        if reference is None:
+            return
+        organisation = await self._store.organisation_for_tenant(reference.tenant_id)
+        locale = pick_locale(activity.locale or (organisation.locale if organisation else None))
+        if organisation is None:
+            log.warning("teams install from a tenant that is not connected to an organisation")
+            if welcome:
+                await _reply(turn_context, self._kit.not_connected(locale), locale)
+            return
+        await self._store.save(organisation.id, reference)
+        log.info("teams conversation installed", organisation=organisation.slug, scope=reference.scope.value)
+        if not welcome:
+            return
+        if reference.scope is TeamsScope.PERSONAL:
+            home: HomeInfo = await self._home(organisation)
+            await _reply(turn_context, self._kit.welcome(home, locale), locale)
+        else:
+            portal = portal_link(self._portal_base_url, organisation.slug)
+            await _reply(turn_context, self._kit.channel_installed(portal, locale), locale)
+
+    async def _uninstalled(self, activity: Activity) -> None:
+        reference = reference_from(activity)
+        if reference is None:
+            return
+        removed = await self._store.remove(self._store.address_of(reference))
+        if reference.team_id:
+            removed += await self._store.remove_team(reference.team_id)
+        log.info("teams conversation uninstalled", scope=reference.scope.value, removed=removed)
+
+    # --- messages: the door ------------------------------------------------------------------------------
+
+    async def _message(self, turn_context: TurnContext) -> None:
+        activity: Activity = turn_context.activity
+        reference = reference_from(activity)
+        if reference is None:
+            return
+        organisation = await self._store.organisation_for_tenant(reference.tenant_id)
+        locale = pick_locale(activity.locale or (organisation.locale if organisation else None))
+        if organisation is None:
+            await _reply(turn_context, self._kit.not_connected(locale), locale)
+            return
+        if not await self._store.exists(self._store.address_of(reference)):
+            await self._store.save(organisation.id, reference)
+        action, typed = self._action_of(activity)
+        portal = portal_link(self._portal_base_url, organisation.slug)
+        content: Card
+        if action in {SOCIAL_MAP, SESSIONS}:
+            home: HomeInfo = await self._home(organisation)
+            content = (
+                self._kit.social_map(home, locale)
+                if action == SOCIAL_MAP
+                else self._kit.sessions(home, locale)
+            )
+        elif action == HELP:
+            content = self._kit.help(portal, locale)
+        else:
+            content = self._kit.door(portal, locale, typed_text=typed and action != TALK)
+        await _reply(turn_context, content, locale)
+
+    def _action_of(self, activity: Activity) -> tuple[str | None, bool]:
+        """(the action asked for, whether the person typed free text). The text itself goes no further."""
+        value = activity.value if isinstance(activity.value, dict) else None
+        if value is not None and value.get(ACTION_KEY) in {HELP, SOCIAL_MAP, SESSIONS, TALK}:
+            return str(value[ACTION_KEY]), False
+        words = _MENTION.sub(" ", activity.text or "").strip().strip("/").lower()
+        if not words:
+            return None, False
+        return self._commands.get(words), True
+
+
+async def _reply(turn_context: TurnContext, content: Card, locale: str) -> None:
+    reply = MessageFactory.attachment(Attachment(content_type=ADAPTIVE_CARD, content=content))
+    reply.locale = locale
+    await turn_context.send_activity(reply)

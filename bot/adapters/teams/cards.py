@@ -1,0 +1,326 @@
+"""Adaptive Cards for Teams: columns and reminders (through the shared document model), the welcome card, the
+door, the sociale kaart, sessions and help. Plain dicts in, plain dicts out: no botbuilder here.
+
+Cards declare schema version 1.5 (what Teams renders on desktop, web and mobile). Text goes through TextBlocks in
+Teams' Markdown subset (bold, italic, links, "- " lists); everything a person sees comes from the locale files.
+Dates are left to Teams (`{{DATE(...)}}` / `{{TIME(...)}}`), so each reader sees them in their own locale and
+time zone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.catalog.markdown import parse_markdown
+from bot.domain.content import Column, Reminder, SocialMapEntry, pick_locale
+from bot.domain.delivery import ColumnPost, Post, ReminderPost, Rendered
+from bot.domain.document import Block, BulletList, Heading, Paragraph, Span
+from bot.domain.home import HomeInfo, UpcomingSession
+from bot.domain.i18n import Translator
+from bot.domain.tenancy import CounsellorRole, Platform
+
+CARD_VERSION = "1.5"
+ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
+CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
+PLATFORM_NAME = "Teams"
+
+# Actions the bot's own cards submit (Action.Submit `data`); typed commands map onto the same actions.
+ACTION_KEY = "vipbot"
+HELP, SOCIAL_MAP, SESSIONS, TALK = "help", "social_map", "sessions", "talk"
+ACTIONS = (HELP, SOCIAL_MAP, SESSIONS, TALK)
+
+Card = dict[str, Any]
+Element = dict[str, Any]
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\*_\[\]])")
+
+
+def escape(text: str) -> str:
+    """Text shown literally inside a Markdown TextBlock."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+def spans_markdown(spans: tuple[Span, ...]) -> str:
+    parts: list[str] = []
+    for span in spans:
+        piece = escape(span.text)
+        if span.link:
+            piece = f"[{piece}]({span.link})"
+        if span.italic:
+            piece = f"_{piece}_"
+        if span.bold:
+            piece = f"**{piece}**"
+        parts.append(piece)
+    return "".join(parts)
+
+
+def text_block(text: str, **style: Any) -> Element:
+    return {"type": "TextBlock", "text": text, "wrap": True, **style}
+
+
+def blocks_to_elements(blocks: tuple[Block, ...]) -> list[Element]:
+    elements: list[Element] = []
+    for block in blocks:
+        if isinstance(block, Heading):
+            elements.append(text_block(spans_markdown(block.spans), weight="Bolder", spacing="Medium"))
+        elif isinstance(block, Paragraph):
+            elements.append(text_block(spans_markdown(block.spans)))
+        elif isinstance(block, BulletList):
+            elements.append(text_block("\n".join(f"- {spans_markdown(item)}" for item in block.items)))
+    return elements
+
+
+def card(body: list[Element], actions: list[Element] | None = None) -> Card:
+    built: Card = {
+        "type": "AdaptiveCard",
+        "$schema": CARD_SCHEMA,
+        "version": CARD_VERSION,
+        "body": body,
+        "msteams": {"width": "Full"},
+    }
+    if actions:
+        built["actions"] = actions
+    return built
+
+
+def message(content: Card, locale: str, summary: str) -> dict[str, object]:
+    """A message activity (without addressing) that carries one Adaptive Card."""
+    return {
+        "type": "message",
+        "locale": locale,
+        "summary": summary,
+        "attachments": [{"contentType": ADAPTIVE_CARD, "content": content}],
+    }
+
+
+def open_url(title: str, url: str) -> Element:
+    return {"type": "Action.OpenUrl", "title": title, "url": url, "style": "positive"}
+
+
+def submit(title: str, action: str) -> Element:
+    return {"type": "Action.Submit", "title": title, "data": {ACTION_KEY: action}}
+
+
+def iso_utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class CardKit:
+    """Builds every card of the bot in a reader's locale."""
+
+    translator: Translator
+
+    def t(self, locale: str, key: str, /, **params: object) -> str:
+        return self.translator.t(locale, key, **params)
+
+    # --- outreach ----------------------------------------------------------------------------------------
+
+    def column(self, column: Column, portal_url: str, locale: str) -> Card:
+        body = [
+            text_block(escape(self.t(locale, "teams.column_label")), size="Small", isSubtle=True),
+            text_block(
+                escape(column.title.in_locale(locale)), size="Large", weight="Bolder", style="heading"
+            ),
+            text_block(
+                escape(self.t(locale, "teams.reading_time", minutes=column.reading_minutes)),
+                size="Small",
+                isSubtle=True,
+                spacing="None",
+            ),
+            text_block(f"_{escape(column.summary.in_locale(locale))}_"),
+            *blocks_to_elements(parse_markdown(column.body.in_locale(locale))),
+        ]
+        return card(body, [open_url(self.t(locale, "door.button"), portal_url)])
+
+    def reminder(self, reminder: Reminder, portal_url: str, locale: str) -> Card:
+        body = [
+            text_block(escape(self.t(locale, "teams.reminder_label")), size="Small", isSubtle=True),
+            text_block(
+                escape(reminder.title.in_locale(locale)), size="Large", weight="Bolder", style="heading"
+            ),
+            *blocks_to_elements(parse_markdown(reminder.body.in_locale(locale))),
+        ]
+        return card(body, [open_url(self.t(locale, "door.button"), portal_url)])
+
+    # --- the front door ----------------------------------------------------------------------------------
+
+    def _door_elements(self, locale: str, typed_text: bool) -> list[Element]:
+        elements = []
+        if typed_text:
+            elements.append(
+                text_block(
+                    escape(self.t(locale, "door.typed_text_not_stored", platform=PLATFORM_NAME)),
+                    weight="Bolder",
+                )
+            )
+        elements += [
+            text_block(
+                escape(self.t(locale, "door.title")), size="Medium", weight="Bolder", spacing="Medium"
+            ),
+            text_block(escape(self.t(locale, "door.explanation", platform=PLATFORM_NAME))),
+            text_block(escape(self.t(locale, "door.anonymous_hint")), isSubtle=True),
+        ]
+        return elements
+
+    def _menu(self, locale: str, portal_url: str, *, skip: str | None = None) -> list[Element]:
+        actions = [open_url(self.t(locale, "door.button"), portal_url)]
+        labels = {
+            SOCIAL_MAP: "teams.button_social_map",
+            SESSIONS: "teams.button_sessions",
+            HELP: "teams.button_help",
+        }
+        actions += [
+            submit(self.t(locale, label), action) for action, label in labels.items() if action != skip
+        ]
+        return actions
+
+    def door(self, portal_url: str, locale: str, *, typed_text: bool = False) -> Card:
+        return card(self._door_elements(locale, typed_text), self._menu(locale, portal_url))
+
+    def welcome(self, home: HomeInfo, locale: str) -> Card:
+        org = home.organisation
+        body: list[Element] = [
+            text_block(
+                escape(self.t(locale, "teams.welcome_title")), size="Large", weight="Bolder", style="heading"
+            ),
+            text_block(escape(self.t(locale, "teams.welcome_intro", organisation=org.name))),
+            text_block(
+                escape(self.t(locale, "teams.counsellors_heading")), weight="Bolder", spacing="Medium"
+            ),
+        ]
+        if not home.counsellors:
+            body.append(text_block(escape(self.t(locale, "teams.no_counsellors")), isSubtle=True))
+        for counsellor in home.counsellors:
+            role = "teams.role_primary" if counsellor.role is CounsellorRole.PRIMARY else "teams.role_deputy"
+            person: list[Element] = [
+                text_block(f"**{escape(counsellor.name)}**", spacing="None"),
+                text_block(escape(self.t(locale, role)), isSubtle=True, spacing="None", size="Small"),
+            ]
+            if counsellor.intro is not None:
+                person.append(text_block(escape(counsellor.intro.in_locale(locale)), spacing="Small"))
+            columns: list[Element] = []
+            if counsellor.photo_url and counsellor.photo_url.startswith("https://"):
+                image = {"type": "Image", "url": counsellor.photo_url, "style": "Person", "size": "Small"}
+                image["altText"] = counsellor.name
+                columns.append({"type": "Column", "width": "auto", "items": [image]})
+            columns.append({"type": "Column", "width": "stretch", "items": person})
+            body.append({"type": "ColumnSet", "columns": columns})
+        body += self._door_elements(locale, typed_text=False)
+        body += self._sessions_elements(home.sessions, locale)
+        return card(body, self._menu(locale, home.portal_url))
+
+    def social_map(self, home: HomeInfo, locale: str) -> Card:
+        body: list[Element] = [
+            text_block(escape(self.t(locale, "teams.social_map_heading")), size="Large", weight="Bolder"),
+            text_block(escape(self.t(locale, "teams.social_map_intro"))),
+        ]
+        body += [_social_map_entry(entry, locale) for entry in home.social_map]
+        return card(body, self._menu(locale, home.portal_url, skip=SOCIAL_MAP))
+
+    def sessions(self, home: HomeInfo, locale: str) -> Card:
+        return card(
+            self._sessions_elements(home.sessions, locale), self._menu(locale, home.portal_url, skip=SESSIONS)
+        )
+
+    def _sessions_elements(self, sessions: tuple[UpcomingSession, ...], locale: str) -> list[Element]:
+        elements = [
+            text_block(escape(self.t(locale, "teams.sessions_heading")), weight="Bolder", spacing="Medium")
+        ]
+        if not sessions:
+            elements.append(text_block(escape(self.t(locale, "teams.no_sessions")), isSubtle=True))
+        for session in sessions:
+            when = self.t(
+                locale,
+                "teams.session_when",
+                date=f"{{{{DATE({iso_utc(session.starts_at)}, COMPACT)}}}}",
+                start=f"{{{{TIME({iso_utc(session.starts_at)})}}}}",
+                end=f"{{{{TIME({iso_utc(session.ends_at)})}}}}",
+            )
+            lines = [f"**{escape(session.title.in_locale(locale))}**", when]
+            if session.place:
+                lines.append(escape(self.t(locale, "teams.session_place", place=session.place)))
+            if session.online_url and session.online_url.startswith("https://"):
+                lines.append(f"[{escape(self.t(locale, 'teams.session_online'))}]({session.online_url})")
+            elements.append(text_block("\n\n".join(lines), spacing="Small"))
+        return elements
+
+    def help(self, portal_url: str, locale: str) -> Card:
+        lines = [
+            self.t(
+                locale,
+                "teams.help_line",
+                command=escape(self.t(locale, f"teams.command_{action}")),
+                description=escape(self.t(locale, f"teams.command_{action}_description")),
+            )
+            for action in ACTIONS
+        ]
+        body = [
+            text_block(escape(self.t(locale, "teams.help_title")), size="Large", weight="Bolder"),
+            text_block(escape(self.t(locale, "teams.help_intro"))),
+            text_block("\n".join(f"- {line}" for line in lines)),
+        ]
+        return card(body, self._menu(locale, portal_url, skip=HELP))
+
+    def channel_installed(self, portal_url: str, locale: str) -> Card:
+        body = [text_block(escape(self.t(locale, "teams.channel_installed")))]
+        return card(body, [open_url(self.t(locale, "door.button"), portal_url)])
+
+    def not_connected(self, locale: str) -> Card:
+        return card([text_block(escape(self.t(locale, "teams.not_connected")))])
+
+    def command_words(self) -> dict[str, str]:
+        """Every typed command word (all locales, lower case) → its action."""
+        words: dict[str, str] = {}
+        for locale in self.translator.tables:
+            for action in ACTIONS:
+                words[self.t(locale, f"teams.command_{action}").lower()] = action
+        return words
+
+
+def _social_map_entry(entry: SocialMapEntry, locale: str) -> Element:
+    lines = [f"**{escape(entry.name.in_locale(locale))}**", escape(entry.description.in_locale(locale))]
+    contact = []
+    if entry.phone:
+        contact.append(escape(entry.phone))
+    if entry.url and entry.url.startswith(("https://", "mailto:")):
+        contact.append(f"[{escape(entry.url.removeprefix('https://').removeprefix('mailto:'))}]({entry.url})")
+    if entry.hours:
+        contact.append(escape(entry.hours.in_locale(locale)))
+    if contact:
+        lines.append(" · ".join(contact))
+    return text_block("\n\n".join(lines), spacing="Medium")
+
+
+PostRenderer = Callable[[Post, str, CardKit], Rendered]
+
+
+@dataclass(frozen=True)
+class TeamsRenderer:
+    """The `Renderer` port for Teams. Other features add their Post types through `extra` (kind → function)."""
+
+    kit: CardKit
+    extra: Mapping[str, PostRenderer] = field(default_factory=dict)
+    platform: Platform = Platform.TEAMS
+
+    def render(self, post: Post, locale: str) -> Rendered:
+        locale = pick_locale(locale)
+        if isinstance(post, ColumnPost):
+            title = post.column.title.in_locale(locale)
+            content = self.kit.column(post.column, post.portal_url, locale)
+            fallback = f"{title}: {post.column.summary.in_locale(locale)}"
+        elif isinstance(post, ReminderPost):
+            title = post.reminder.title.in_locale(locale)
+            content = self.kit.reminder(post.reminder, post.portal_url, locale)
+            fallback = title
+        elif post.kind in self.extra:
+            return self.extra[post.kind](post, locale, self.kit)
+        else:
+            raise TypeError(f"Teams cannot render a {type(post).__name__}")
+        return Rendered(
+            platform=Platform.TEAMS, payload=message(content, locale, fallback), fallback_text=fallback
+        )

@@ -1,0 +1,242 @@
+"""The `Gateway` port for Teams: proactive posts and updates over the Bot Framework Connector REST API.
+
+A Target's `address` is the opaque address of a stored conversation reference (see `TeamsReferenceStore`). The
+gateway posts to the reference's service URL; for a person without a 1:1 chat yet it first creates one
+(`POST /v3/conversations`) and keeps its id. With an app id configured every call carries a token from the
+Microsoft identity platform (client credentials; the login URL is a setting), without one (development) none.
+
+Failures: 429 honours Retry-After, 5xx and connection errors are retried with backoff, a few times within one
+call (`RetryPolicy`); what is left is a `DeliveryError` — rate_limited, transient or permanent (403 "bot not in
+conversation" and 404 "conversation not found" also forget the reference: the bot was removed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+
+from bot.domain.delivery import DeliveryError, DeliveryFailureKind, Rendered, Sent, Target
+from bot.domain.tenancy import Platform
+from bot.logs import get_logger
+from bot.storage.teams_references import StoredReference, TeamsReferenceStore, TeamsScope
+
+log = get_logger(__name__)
+
+BOT_FRAMEWORK_SCOPE = "https://api.botframework.com/.default"
+MULTI_TENANT_AUTHORITY = "botframework.com"
+_REMOVED_CODES = {"BotNotInConversationRoster", "ConversationNotFound", "BotDisabledByAdmin"}
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    attempts: int = 4
+    base_delay: float = 0.5  # seconds; doubles per transient failure
+    max_delay: float = (
+        30.0  # a longer Retry-After is handed to the caller as rate_limited instead of waited out
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class BotCredentials:
+    app_id: str
+    password: str
+    tenant_id: str | None  # single-tenant bots get their token from their own tenant
+    login_url: str  # https://login.microsoftonline.com, or a double on loopback
+
+
+class TokenSource:
+    """Client-credentials tokens for the Bot Framework, cached until shortly before they expire."""
+
+    def __init__(self, credentials: BotCredentials, http: aiohttp.ClientSession) -> None:
+        self._credentials = credentials
+        self._http = http
+        self._token: str | None = None
+        self._expires = 0.0
+        self._lock = asyncio.Lock()
+
+    async def header(self) -> str:
+        async with self._lock:
+            if self._token is None or time.monotonic() > self._expires:
+                await self._fetch()
+            return f"Bearer {self._token}"
+
+    async def _fetch(self) -> None:
+        c = self._credentials
+        authority = c.tenant_id or MULTI_TENANT_AUTHORITY
+        url = f"{c.login_url.rstrip('/')}/{quote(authority, safe='')}/oauth2/v2.0/token"
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": c.app_id,
+            "client_secret": c.password,
+            "scope": BOT_FRAMEWORK_SCOPE,
+        }
+        try:
+            async with self._http.post(url, data=form) as response:
+                if response.status != 200:
+                    raise DeliveryError(
+                        DeliveryFailureKind.TRANSIENT
+                        if response.status >= 500
+                        else DeliveryFailureKind.PERMANENT,
+                        f"the Microsoft login endpoint refused the bot's credentials (HTTP {response.status})",
+                    )
+                data = await response.json()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise DeliveryError(
+                DeliveryFailureKind.TRANSIENT, "the Microsoft login endpoint is unreachable"
+            ) from exc
+        self._token = str(data["access_token"])
+        self._expires = time.monotonic() + max(60.0, float(data.get("expires_in", 3600)) - 300)
+
+
+class TeamsGateway:
+    platform: Platform = Platform.TEAMS
+
+    def __init__(
+        self,
+        store: TeamsReferenceStore,
+        http: aiohttp.ClientSession,
+        credentials: BotCredentials | None,
+        retry: RetryPolicy | None = None,
+        concurrency: int = 16,
+    ) -> None:
+        self._store = store
+        self._http = http
+        self._tokens = TokenSource(credentials, http) if credentials else None
+        self._retry = retry or RetryPolicy()
+        self._slots = asyncio.Semaphore(concurrency)
+
+    async def send(self, target: Target, message: Rendered) -> Sent:
+        stored = await self._reference(target)
+        conversation_id = stored.reference.conversation_id or await self._open_personal_chat(stored)
+        path = f"/v3/conversations/{quote(conversation_id, safe='')}/activities"
+        body = self._activity(stored, conversation_id, message)
+        answer = await self._call("POST", stored, path, body)
+        return Sent(message_id=str(answer.get("id", "")))
+
+    async def update(self, target: Target, sent: Sent, message: Rendered) -> None:
+        stored = await self._reference(target)
+        conversation_id = stored.reference.conversation_id
+        if conversation_id is None:
+            raise DeliveryError(DeliveryFailureKind.PERMANENT, "nothing was sent to this person yet")
+        path = f"/v3/conversations/{quote(conversation_id, safe='')}/activities/{quote(sent.message_id, safe='')}"
+        body = {**self._activity(stored, conversation_id, message), "id": sent.message_id}
+        await self._call("PUT", stored, path, body)
+
+    # --- internals ---------------------------------------------------------------------------------------
+
+    async def _reference(self, target: Target) -> StoredReference:
+        if target.platform is not Platform.TEAMS:
+            raise DeliveryError(DeliveryFailureKind.PERMANENT, "not a Teams target")
+        stored = await self._store.get(target.address)
+        if stored is None or stored.reference.tenant_id != target.workspace_id:
+            raise DeliveryError(
+                DeliveryFailureKind.PERMANENT, "the bot is not installed in this Teams conversation"
+            )
+        return stored
+
+    @staticmethod
+    def _activity(stored: StoredReference, conversation_id: str, message: Rendered) -> dict[str, Any]:
+        ref = stored.reference
+        return {
+            **message.payload,
+            "from": {"id": ref.bot_id},
+            "conversation": {"id": conversation_id},
+            "channelData": {"tenant": {"id": ref.tenant_id}},
+        }
+
+    async def _open_personal_chat(self, stored: StoredReference) -> str:
+        ref = stored.reference
+        body = {
+            "bot": {"id": ref.bot_id},
+            "members": [{"id": ref.user_id}],
+            "isGroup": False,
+            "tenantId": ref.tenant_id,
+            "channelData": {"tenant": {"id": ref.tenant_id}},
+        }
+        answer = await self._call("POST", stored, "/v3/conversations", body)
+        conversation_id = str(answer["id"])
+        if ref.scope is TeamsScope.MEMBER:
+            await self._store.save(stored.organisation_id, replace(ref, conversation_id=conversation_id))
+        return conversation_id
+
+    async def _call(
+        self, method: str, stored: StoredReference, path: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        def retryable(exc: BaseException) -> bool:
+            if not isinstance(exc, DeliveryError):
+                return False
+            if exc.kind is DeliveryFailureKind.RATE_LIMITED:
+                return (exc.retry_after or 0) <= self._retry.max_delay
+            return exc.kind is DeliveryFailureKind.TRANSIENT
+
+        def wait(state: RetryCallState) -> float:
+            exc = state.outcome.exception() if state.outcome else None
+            if isinstance(exc, DeliveryError) and exc.retry_after is not None:
+                return exc.retry_after
+            return float(min(self._retry.max_delay, self._retry.base_delay * 2 ** (state.attempt_number - 1)))
+
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self._retry.attempts),
+            wait=wait,
+            retry=retry_if_exception(retryable),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await self._once(method, stored, path, body)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _once(
+        self, method: str, stored: StoredReference, path: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        headers = {"Authorization": await self._tokens.header()} if self._tokens else {}
+        url = stored.reference.service_url.rstrip("/") + path
+        async with self._slots:
+            try:
+                async with self._http.request(method, url, json=body, headers=headers) as response:
+                    status = response.status
+                    retry_after = response.headers.get("Retry-After")
+                    try:
+                        answer: Any = await response.json(content_type=None)
+                    except ValueError:
+                        answer = None
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                raise DeliveryError(
+                    DeliveryFailureKind.TRANSIENT, "the Teams connector is unreachable"
+                ) from exc
+        if 200 <= status < 300:
+            return answer if isinstance(answer, dict) else {}
+        code = (answer.get("error") or {}).get("code") if isinstance(answer, dict) else None
+        if status == 429:
+            raise DeliveryError(
+                DeliveryFailureKind.RATE_LIMITED, "Teams throttled the bot (429)", _seconds(retry_after)
+            )
+        if status >= 500:
+            raise DeliveryError(DeliveryFailureKind.TRANSIENT, f"the Teams connector failed (HTTP {status})")
+        if status in {403, 404} and (code in _REMOVED_CODES or status == 404):
+            await self._store.remove(stored.address)
+            log.info("teams conversation gone; reference forgotten", status=status, reason=code)
+            raise DeliveryError(
+                DeliveryFailureKind.PERMANENT, f"the bot was removed from the conversation ({code})"
+            )
+        if status == 401:
+            raise DeliveryError(
+                DeliveryFailureKind.PERMANENT,
+                "the Teams connector refused the bot's token (check MICROSOFT_APP_*)",
+            )
+        raise DeliveryError(
+            DeliveryFailureKind.PERMANENT, f"the Teams connector refused the message (HTTP {status})"
+        )
+
+
+def _seconds(header: str | None) -> float:
+    try:
+        return max(0.0, float(header)) if header else 1.0
+    except ValueError:
+        return 1.0

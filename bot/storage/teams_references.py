@@ -1,0 +1,259 @@
+"""Teams conversation references: stored sealed, addressed by an opaque keyed hash.
+
+A reference is what the Bot Framework needs to post into a conversation later (service URL, conversation id,
+tenant, bot id). It holds Teams ids of people and conversations, so it is sealed with a SecretBox whose purpose is
+"teams-conversation-reference"; the row id of the clear-text `address` is bound as associated data, so a sealed
+reference cannot be moved to another row. Tenant → organisation comes from `platform_connection` rows.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+
+from sqlalchemy import delete, update
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.domain.tenancy import Organisation, Platform
+from bot.errors import VipbotError
+from bot.security import Secret, SecretBox, derive_key, keyed_hash
+from bot.storage.tables import ChannelBindingRow, OrganisationRow, PlatformConnectionRow
+from bot.storage.tables_teams import TeamsConversationRow
+
+REFERENCE_PURPOSE = "teams-conversation-reference"
+_ADDRESS_PURPOSE = "teams-conversation-address"
+ADDRESS_LENGTH = 40
+
+
+class TeamsScope(StrEnum):
+    PERSONAL = "personal"  # the bot's 1:1 chat with a person
+    CHANNEL = "channel"  # a channel of a team
+    GROUP_CHAT = "group_chat"
+    MEMBER = "member"  # a person in a team the bot is in, without a 1:1 chat yet (created on first send)
+
+
+@dataclass(frozen=True, slots=True)
+class TeamsReference:
+    """Everything needed to post into a Teams conversation later. Holds ids: never log it."""
+
+    scope: TeamsScope
+    tenant_id: str
+    service_url: str
+    bot_id: str
+    conversation_id: str | None
+    user_id: str | None = None
+    team_id: str | None = None
+    team_name: str | None = None
+    channel_name: str | None = None
+    locale: str | None = None
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), separators=(",", ":")).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> TeamsReference:
+        values = json.loads(data)
+        values["scope"] = TeamsScope(values["scope"])
+        return cls(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredReference:
+    organisation_id: uuid.UUID
+    address: str
+    reference: TeamsReference
+
+
+class UnknownTenantError(VipbotError):
+    """No organisation is connected to this Teams tenant."""
+
+
+class TeamsReferenceStore:
+    """Conversation references per organisation; every query filters on the organisation or the address."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], master_key: Secret[bytes]) -> None:
+        self._sessions = sessions
+        self._box = SecretBox(master_key, REFERENCE_PURPOSE)
+        self._address_key = derive_key(master_key, _ADDRESS_PURPOSE)
+
+    # --- addresses ---------------------------------------------------------------------------------------
+
+    def _hash(self, *parts: str) -> str:
+        return keyed_hash(self._address_key, "\x1f".join(parts).encode()).hex()[:ADDRESS_LENGTH]
+
+    def address_of(self, reference: TeamsReference) -> str:
+        """The stable, opaque delivery address of a reference (a Target's `address`)."""
+        if reference.scope is TeamsScope.MEMBER:
+            return self._hash("member", reference.tenant_id, reference.user_id or "")
+        return self._hash("conversation", reference.conversation_id or "")
+
+    def address_of_conversation(self, conversation_id: str) -> str:
+        return self._hash("conversation", conversation_id)
+
+    def team_key(self, team_id: str) -> str:
+        return self._hash("team", team_id)
+
+    # --- tenants -----------------------------------------------------------------------------------------
+
+    async def organisation_for_tenant(self, tenant_id: str) -> Organisation | None:
+        async with self._sessions() as session:
+            row = (
+                await session.exec(
+                    select(OrganisationRow)
+                    .join(
+                        PlatformConnectionRow,
+                        col(PlatformConnectionRow.organisation_id) == col(OrganisationRow.id),
+                    )
+                    .where(col(PlatformConnectionRow.platform) == Platform.TEAMS.value)
+                    .where(col(PlatformConnectionRow.workspace_id) == tenant_id)
+                )
+            ).first()
+        if row is None:
+            return None
+        return Organisation(
+            id=row.id,
+            slug=row.slug,
+            name=row.name,
+            timezone=row.timezone,
+            locale=row.locale,
+            retention_days=row.retention_days,
+        )
+
+    async def connect_tenant(self, organisation_id: uuid.UUID, tenant_id: str) -> None:
+        """Link a Teams tenant to an organisation (idempotent; a tenant belongs to one organisation)."""
+        async with self._sessions() as session:
+            existing = (
+                await session.exec(
+                    select(PlatformConnectionRow)
+                    .where(col(PlatformConnectionRow.platform) == Platform.TEAMS.value)
+                    .where(col(PlatformConnectionRow.workspace_id) == tenant_id)
+                )
+            ).first()
+            if existing is not None:
+                if existing.organisation_id != organisation_id:
+                    raise VipbotError("this Teams tenant is already connected to another organisation")
+                return
+            session.add(
+                PlatformConnectionRow(
+                    organisation_id=organisation_id, platform=Platform.TEAMS.value, workspace_id=tenant_id
+                )
+            )
+            await session.commit()
+
+    async def disconnect_tenant(self, organisation_id: uuid.UUID, tenant_id: str) -> int:
+        """Unlink a tenant and forget every reference of it; returns the number of references removed."""
+        async with self._sessions() as session:
+            await session.exec(
+                delete(PlatformConnectionRow)
+                .where(col(PlatformConnectionRow.organisation_id) == organisation_id)
+                .where(col(PlatformConnectionRow.platform) == Platform.TEAMS.value)
+                .where(col(PlatformConnectionRow.workspace_id) == tenant_id)
+            )
+            result = await session.exec(
+                delete(TeamsConversationRow)
+                .where(col(TeamsConversationRow.organisation_id) == organisation_id)
+                .where(col(TeamsConversationRow.tenant_id) == tenant_id)
+            )
+            await session.commit()
+        return int(result.rowcount)
+
+    # --- references --------------------------------------------------------------------------------------
+
+    async def save(self, organisation_id: uuid.UUID, reference: TeamsReference) -> str:
+        """Store (or refresh) a reference; returns its address."""
+        address = self.address_of(reference)
+        sealed = self._box.encrypt(reference.to_json(), address.encode())
+        team_key = self.team_key(reference.team_id) if reference.team_id else None
+        async with self._sessions() as session:
+            row = (
+                await session.exec(
+                    select(TeamsConversationRow).where(col(TeamsConversationRow.address) == address)
+                )
+            ).first()
+            if row is None:
+                session.add(
+                    TeamsConversationRow(
+                        organisation_id=organisation_id,
+                        tenant_id=reference.tenant_id,
+                        address=address,
+                        scope=reference.scope.value,
+                        team_key=team_key,
+                        sealed=sealed,
+                    )
+                )
+            elif row.organisation_id != organisation_id:
+                raise VipbotError("a Teams conversation cannot move to another organisation")
+            else:
+                row.scope = reference.scope.value
+                row.team_key = team_key
+                row.sealed = sealed
+                session.add(row)
+            await session.commit()
+        return address
+
+    async def exists(self, address: str) -> bool:
+        async with self._sessions() as session:
+            found = await session.exec(
+                select(TeamsConversationRow.id).where(col(TeamsConversationRow.address) == address)
+            )
+            return found.first() is not None
+
+    async def get(self, address: str) -> StoredReference | None:
+        async with self._sessions() as session:
+            row = (
+                await session.exec(
+                    select(TeamsConversationRow).where(col(TeamsConversationRow.address) == address)
+                )
+            ).first()
+        return None if row is None else self._open(row)
+
+    async def list(
+        self, organisation_id: uuid.UUID, scope: TeamsScope | None = None
+    ) -> list[StoredReference]:
+        query = select(TeamsConversationRow).where(
+            col(TeamsConversationRow.organisation_id) == organisation_id
+        )
+        if scope is not None:
+            query = query.where(col(TeamsConversationRow.scope) == scope.value)
+        async with self._sessions() as session:
+            rows = (await session.exec(query.order_by(col(TeamsConversationRow.created_at)))).all()
+        return [self._open(row) for row in rows]
+
+    async def remove(self, address: str) -> int:
+        """Forget one conversation; its channel bindings are marked archived. Returns rows removed."""
+        return await self._remove(col(TeamsConversationRow.address) == address)
+
+    async def remove_team(self, team_id: str) -> int:
+        """Forget every channel (and member) reference of a team the bot was removed from."""
+        return await self._remove(col(TeamsConversationRow.team_key) == self.team_key(team_id))
+
+    async def _remove(self, condition: object) -> int:
+        async with self._sessions() as session:
+            rows = (await session.exec(select(TeamsConversationRow).where(condition))).all()  # type: ignore[arg-type]
+            addresses = [row.address for row in rows]
+            if not addresses:
+                return 0
+            await session.exec(
+                update(ChannelBindingRow)
+                .where(col(ChannelBindingRow.platform) == Platform.TEAMS.value)
+                .where(col(ChannelBindingRow.channel_id).in_(addresses))
+                .values(archived=True)
+            )
+            await session.exec(
+                delete(TeamsConversationRow).where(col(TeamsConversationRow.address).in_(addresses))
+            )
+            await session.commit()
+        return len(addresses)
+
+    def _open(self, row: TeamsConversationRow) -> StoredReference:
+        reference = TeamsReference.from_json(self._box.decrypt(row.sealed, row.address.encode()))
+        return StoredReference(organisation_id=row.organisation_id, address=row.address, reference=reference)
+
+
+def master_key_from(secret_key: str) -> Secret[bytes]:
+    """The SecretBox master key from the service's secret key setting (at least 32 characters)."""
+    return Secret(secret_key.encode())
