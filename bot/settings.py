@@ -83,6 +83,10 @@ class Settings(BaseModel):
     smtp_from: str | None = Field(None, alias="VIPBOT_SMTP_FROM")
     smtp_starttls: bool = Field(True, alias="VIPBOT_SMTP_STARTTLS")
 
+    portal_pow_bits: Annotated[int, Field(ge=0, le=24)] = Field(16, alias="VIPBOT_PORTAL_POW_BITS")
+    digest_hours: Annotated[int, Field(ge=1, le=168)] = Field(24, alias="VIPBOT_DIGEST_HOURS")
+    inbox_unlock_minutes: Annotated[int, Field(ge=5, le=480)] = Field(30, alias="VIPBOT_INBOX_UNLOCK_MINUTES")
+
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:
