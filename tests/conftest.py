@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
+import shutil
+import tempfile
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,8 +24,14 @@ TEST_SECRET_KEY = "test-secret-key-0123456789abcdefghijklmnop"
 
 
 @pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return start_postgres(tmp_path_factory.mktemp("postgres"))
+def postgres_server() -> str:
+    # Not under pytest's basetemp: as root the server runs as another user, which needs to reach its data
+    # directory, and pytest keeps its own folders private. The server stops at exit (atexit runs last-in
+    # first-out, so the folder is removed after it).
+    workdir = Path(tempfile.mkdtemp(prefix="vipbot-pg-"))
+    workdir.chmod(0o755)
+    atexit.register(shutil.rmtree, workdir, True)
+    return start_postgres(workdir)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
