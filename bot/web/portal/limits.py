@@ -1,0 +1,149 @@
+"""Abuse limits for the portal: in-memory sliding-window rate limits and a proof-of-work against code guessing.
+
+Nothing here is persisted or logged, and no counter is keyed by an IP address or user agent: limits are per
+receipt-code lookup value (an HMAC, never the code), per conversation, and global.
+
+Proof of work (hashcash-style): the server hands out a challenge ``<payload>.<tag>`` (payload = expiry and 16
+random bytes, tag = HMAC over it). The browser finds a number `n` such that SHA-256(challenge ":" n) starts
+with `bits` zero bits, and sends both. A challenge is accepted once and only before it expires. Browsers
+without JavaScript can still go on, but only inside a small global allowance for unproven attempts.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import struct
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+Monotonic = Callable[[], float]
+
+
+@dataclass(frozen=True, slots=True)
+class PortalLimits:
+    pow_bits: int = 16
+    pow_lifetime_s: int = 600
+    # Code entry: per lookup value, and for all codes together.
+    lookups_per_code: int = 5
+    lookups_per_code_window_s: int = 900
+    lookups_global: int = 120
+    lookups_global_window_s: int = 60
+    # Attempts without proof of work (no JavaScript), all browsers together.
+    unproven_global: int = 10
+    unproven_global_window_s: int = 600
+    # New conversations and messages.
+    starts_global: int = 30
+    starts_global_window_s: int = 60
+    writes_per_conversation: int = 30
+    writes_per_conversation_window_s: int = 3600
+
+
+class RateLimiter:
+    """Sliding-window counters in memory. `hit(key, limit, window)` counts and says whether it is allowed."""
+
+    def __init__(self, monotonic: Monotonic = time.monotonic, max_keys: int = 100_000) -> None:
+        self._now = monotonic
+        self._events: dict[bytes, deque[float]] = {}
+        self._max_keys = max_keys
+
+    def hit(self, key: bytes, limit: int, window: float) -> bool:
+        now = self._now()
+        events = self._events.get(key)
+        if events is None:
+            if len(self._events) >= self._max_keys:
+                self._sweep(now, window)
+            events = self._events.setdefault(key, deque())
+        while events and events[0] <= now - window:
+            events.popleft()
+        if len(events) >= limit:
+            return False
+        events.append(now)
+        return True
+
+    def _sweep(self, now: float, window: float) -> None:
+        for key in [k for k, v in self._events.items() if not v or v[-1] <= now - window]:
+            del self._events[key]
+        if len(self._events) >= self._max_keys:  # still full: forget the oldest half rather than grow
+            for key in list(self._events)[: self._max_keys // 2]:
+                del self._events[key]
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def leading_zero_bits(digest: bytes) -> int:
+    bits = 0
+    for byte in digest:
+        if byte == 0:
+            bits += 8
+            continue
+        return bits + 8 - byte.bit_length()
+    return bits
+
+
+def pow_digest(challenge: str, answer: str) -> bytes:
+    return hashlib.sha256(f"{challenge}:{answer}".encode("ascii", "replace")).digest()
+
+
+class ProofOfWork:
+    def __init__(
+        self, key: bytes, bits: int, lifetime_s: int, *, wall_clock: Callable[[], float] = time.time
+    ) -> None:
+        if not 0 <= bits <= 28:
+            raise ValueError("proof-of-work bits out of range")
+        self._key = key
+        self.bits = bits
+        self._lifetime = lifetime_s
+        self._clock = wall_clock
+        self._spent: dict[str, float] = {}
+
+    def challenge(self) -> str:
+        payload = struct.pack(">Q", int(self._clock()) + self._lifetime) + secrets.token_bytes(16)
+        return f"{_b64(payload)}.{_b64(self._tag(payload))}"
+
+    def _tag(self, payload: bytes) -> bytes:
+        return hmac.new(self._key, b"vipbot/portal-pow/v1|" + payload, hashlib.sha256).digest()[:16]
+
+    def verify(self, challenge: str, answer: str) -> bool:
+        """True once per valid, unexpired, solved challenge."""
+        now = self._clock()
+        try:
+            payload_text, tag_text = challenge.split(".", 1)
+            payload, tag = _unb64(payload_text), _unb64(tag_text)
+        except (ValueError, UnicodeEncodeError):
+            return False
+        if len(payload) != 24 or not hmac.compare_digest(tag, self._tag(payload)):
+            return False
+        expires = struct.unpack(">Q", payload[:8])[0]
+        if expires < now or len(answer) > 20 or not answer.isdigit():
+            return False
+        if leading_zero_bits(pow_digest(challenge, answer)) < self.bits:
+            return False
+        self._forget_expired(now)
+        if challenge in self._spent:
+            return False
+        self._spent[challenge] = expires
+        return True
+
+    def _forget_expired(self, now: float) -> None:
+        if len(self._spent) > 10_000:
+            for key in [k for k, exp in self._spent.items() if exp < now]:
+                del self._spent[key]
+
+
+def solve(challenge: str, bits: int) -> str:
+    """What the browser's script does, for tests and command-line clients."""
+    n = 0
+    while leading_zero_bits(pow_digest(challenge, str(n))) < bits:
+        n += 1
+    return str(n)

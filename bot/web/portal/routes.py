@@ -1,0 +1,411 @@
+"""The portal's pages: `/portal/{organisation}` and below. Server-rendered, works without JavaScript.
+
+The employee's session is one cookie holding the receipt code and conversation id, encrypted under a key
+derived from the service's secret (nothing is kept on the server). The code never appears in a URL, a log
+line or an error; pages are `Cache-Control: no-store`.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from aiohttp import web
+
+from bot.app import Services
+from bot.domain.conversations import (
+    Author,
+    ConversationClosedError,
+    ConversationNotFoundError,
+    DamagedMessageError,
+    InvalidTextError,
+    Mode,
+    NoCounsellorError,
+    StaleWriteError,
+)
+from bot.domain.tenancy import Organisation
+from bot.errors import NotFoundError
+from bot.logs import get_logger
+from bot.security.errors import SecurityError
+from bot.security.secret import Secret
+from bot.security.secretbox import SecretBox, derive_key
+from bot.web.portal.channel import ConfidentialChannel, master_key
+from bot.web.portal.limits import PortalLimits, ProofOfWork, RateLimiter
+from bot.web.shared import TEMPLATES, Templates, add_static, is_secure, middlewares, render
+from bot.web.shared.cookies import cookie_name
+
+log = get_logger(__name__)
+
+HERE = Path(__file__).resolve().parent
+TEMPLATE_DIR = HERE / "templates"
+ASSETS_DIR = HERE / "static"
+SESSION_PURPOSE = "portal/session"
+SESSION_LIFETIME = timedelta(minutes=30)
+
+
+@dataclass
+class Portal:
+    channel: ConfidentialChannel
+    services: Services
+    limits: PortalLimits
+    limiter: RateLimiter
+    pow: ProofOfWork
+    box: SecretBox
+    cookie: str
+    secure: bool
+
+
+PORTAL = web.AppKey("portal", Portal)
+
+
+@dataclass(frozen=True, slots=True)
+class EmployeeSession:
+    organisation_id: UUID
+    conversation_id: UUID
+    code: Secret[str]
+
+
+def build_portal_app(services: Services, limits: PortalLimits | None = None) -> web.Application:
+    settings = services.settings
+    master = master_key(settings)
+    secure = is_secure(settings)
+    limits = limits or PortalLimits(pow_bits=settings.portal_pow_bits)
+    app = web.Application(middlewares=middlewares(settings, derive_key(master, "portal/csrf").reveal()))
+    app[TEMPLATES] = Templates(TEMPLATE_DIR, translator=services.content.translator)
+    app[PORTAL] = Portal(
+        channel=ConfidentialChannel(services.engine, settings, services.clock),
+        services=services,
+        limits=limits,
+        limiter=RateLimiter(),
+        pow=ProofOfWork(derive_key(master, "portal/pow").reveal(), limits.pow_bits, limits.pow_lifetime_s),
+        box=SecretBox(master, SESSION_PURPOSE),
+        cookie=cookie_name("vipbot_portal", secure),
+        secure=secure,
+    )
+    add_static(app)
+    app.router.add_static("/assets/", ASSETS_DIR, name="portal_assets", append_version=True)
+    app.router.add_get("/{org}", landing, name="landing")
+    app.router.add_get("/{org}/start", start_form, name="start")
+    app.router.add_post("/{org}/start", start_submit)
+    app.router.add_get("/{org}/return", return_form, name="comeback")
+    app.router.add_post("/{org}/return", return_submit)
+    app.router.add_get("/{org}/conversation", conversation_page, name="conversation")
+    app.router.add_post("/{org}/conversation", conversation_write)
+    app.router.add_get("/{org}/delete", delete_form, name="delete")
+    app.router.add_post("/{org}/delete", delete_submit)
+    app.router.add_post("/{org}/leave", leave)
+    return app
+
+
+def install(app: web.Application, services: Services) -> None:
+    app.add_subapp("/portal", build_portal_app(services))
+
+
+# -- helpers -------------------------------------------------------------------------------------------
+def _portal(request: web.Request) -> Portal:
+    return request.config_dict[PORTAL]
+
+
+async def _organisation(request: web.Request) -> Organisation:
+    try:
+        return await _portal(request).services.organisations.get_organisation(request.match_info["org"])
+    except NotFoundError:
+        raise web.HTTPNotFound() from None
+
+
+def _url(request: web.Request, name: str, org: Organisation) -> str:
+    return str(request.app.router[name].url_for(org=org.slug))
+
+
+def _asset(request: web.Request, path: str) -> str:
+    return str(request.app.router["portal_assets"].url_for(filename=path))
+
+
+def _page(
+    request: web.Request, name: str, org: Organisation, *, status: int = 200, **context: Any
+) -> web.Response:
+    portal = _portal(request)
+    return render(
+        request,
+        name,
+        status=status,
+        org=org,
+        url=lambda route: _url(request, route, org),
+        asset=lambda path: _asset(request, path),
+        pow_bits=portal.pow.bits,
+        **context,
+    )
+
+
+def _set_session(portal: Portal, response: web.StreamResponse, session: EmployeeSession) -> None:
+    expires = int(time.time() + SESSION_LIFETIME.total_seconds())
+    data = json.dumps(
+        {
+            "o": str(session.organisation_id),
+            "c": str(session.conversation_id),
+            "k": session.code.reveal(),
+            "x": expires,
+        }
+    ).encode()
+    value = base64.urlsafe_b64encode(portal.box.encrypt(data, b"employee-session")).decode("ascii")
+    response.set_cookie(
+        portal.cookie,
+        value,
+        path="/",
+        httponly=True,
+        samesite="Strict",
+        secure=portal.secure,
+        max_age=int(SESSION_LIFETIME.total_seconds()),
+    )
+
+
+def _clear_session(portal: Portal, response: web.StreamResponse) -> None:
+    response.del_cookie(portal.cookie, path="/", secure=portal.secure, httponly=True, samesite="Strict")
+
+
+def _read_session(request: web.Request, org: Organisation) -> EmployeeSession | None:
+    portal = _portal(request)
+    raw = request.cookies.get(portal.cookie)
+    if not raw:
+        return None
+    try:
+        data = json.loads(
+            portal.box.decrypt(base64.urlsafe_b64decode(raw.encode("ascii")), b"employee-session")
+        )
+        session = EmployeeSession(UUID(data["o"]), UUID(data["c"]), Secret(str(data["k"])))
+        expired = int(data["x"]) < time.time()
+    except (SecurityError, ValueError, KeyError, TypeError):
+        return None
+    if expired or session.organisation_id != org.id:
+        return None
+    return session
+
+
+async def _form(request: web.Request) -> dict[str, str]:
+    form = await request.post()
+    return {k: v for k, v in form.items() if isinstance(v, str)}
+
+
+def _proven(portal: Portal, form: dict[str, str]) -> bool:
+    """A solved challenge, or (without JavaScript) a place in the small global allowance for unproven tries."""
+    challenge, answer = form.get("pow_challenge", ""), form.get("pow_answer", "")
+    if answer:
+        return portal.pow.verify(challenge, answer)
+    limits = portal.limits
+    return portal.limiter.hit(b"unproven", limits.unproven_global, limits.unproven_global_window_s)
+
+
+# -- pages ---------------------------------------------------------------------------------------------
+async def landing(request: web.Request) -> web.Response:
+    org = await _organisation(request)
+    portal = _portal(request)
+    available = bool(await portal.channel.recipients(org.id))
+    signed_in = _read_session(request, org) is not None
+    return _page(request, "portal_landing.html", org, available=available, signed_in=signed_in)
+
+
+async def start_form(request: web.Request) -> web.Response:
+    org = await _organisation(request)
+    return _start_page(request, org)
+
+
+def _start_page(
+    request: web.Request,
+    org: Organisation,
+    *,
+    status: int = 200,
+    error: str | None = None,
+    form: dict[str, str] | None = None,
+) -> web.Response:
+    return _page(
+        request,
+        "portal_start.html",
+        org,
+        status=status,
+        error=error,
+        form=form or {},
+        challenge=_portal(request).pow.challenge(),
+    )
+
+
+async def start_submit(request: web.Request) -> web.Response:
+    org = await _organisation(request)
+    portal = _portal(request)
+    form = await _form(request)
+    limits = portal.limits
+    if not _proven(portal, form):
+        return _start_page(request, org, status=429, error="portal.error.busy", form=form)
+    if not portal.limiter.hit(b"starts", limits.starts_global, limits.starts_global_window_s):
+        return _start_page(request, org, status=429, error="portal.error.busy", form=form)
+    mode = Mode.PSEUDONYMOUS if form.get("mode") == Mode.PSEUDONYMOUS.value else Mode.ANONYMOUS
+    try:
+        conversation_id, code = await portal.channel.service.start(
+            org.id, org.retention_days, mode, form.get("text", ""), form.get("identity") or None
+        )
+    except InvalidTextError:
+        return _start_page(request, org, status=400, error="portal.error.text", form=form)
+    except NoCounsellorError:
+        return _start_page(request, org, status=503, error="portal.error.unavailable", form=form)
+    log.info("portal: conversation started")
+    response = _page(request, "portal_code.html", org, code=code.reveal())
+    _set_session(portal, response, EmployeeSession(org.id, conversation_id, code))
+    return response
+
+
+def _return_page(
+    request: web.Request, org: Organisation, *, status: int = 200, error: str | None = None
+) -> web.Response:
+    return _page(
+        request,
+        "portal_return.html",
+        org,
+        status=status,
+        error=error,
+        challenge=_portal(request).pow.challenge(),
+    )
+
+
+async def return_form(request: web.Request) -> web.Response:
+    org = await _organisation(request)
+    return _return_page(request, org)
+
+
+async def return_submit(request: web.Request) -> web.StreamResponse:
+    org = await _organisation(request)
+    portal = _portal(request)
+    form = await _form(request)
+    limits = portal.limits
+    if not _proven(portal, form):
+        return _return_page(request, org, status=429, error="portal.error.busy")
+    if not portal.limiter.hit(b"lookups", limits.lookups_global, limits.lookups_global_window_s):
+        return _return_page(request, org, status=429, error="portal.error.busy")
+    typed = form.get("code", "")
+    try:
+        lookup = portal.channel.crypto.lookup(typed)
+    except ConversationNotFoundError:
+        return _return_page(request, org, status=400, error="portal.error.code")
+    if not portal.limiter.hit(b"code:" + lookup, limits.lookups_per_code, limits.lookups_per_code_window_s):
+        return _return_page(request, org, status=429, error="portal.error.busy")
+    try:
+        conversation_id, _key = await portal.channel.service.access(org.id, typed)
+    except ConversationNotFoundError:
+        return _return_page(request, org, status=400, error="portal.error.code")
+    response = web.HTTPSeeOther(_url(request, "conversation", org))
+    _set_session(portal, response, EmployeeSession(org.id, conversation_id, Secret(typed)))
+    raise response
+
+
+async def _thread_page(
+    request: web.Request,
+    org: Organisation,
+    session: EmployeeSession,
+    *,
+    status: int = 200,
+    error: str | None = None,
+    draft: str = "",
+    notice: str | None = None,
+) -> web.StreamResponse:
+    portal = _portal(request)
+    try:
+        conversation_id, key = await portal.channel.service.access(org.id, session.code)
+        thread = await portal.channel.service.read(org.id, conversation_id, key, Author.EMPLOYEE)
+    except ConversationNotFoundError:
+        response = _return_page(request, org, status=404, error="portal.error.gone")
+        _clear_session(portal, response)
+        return response
+    except DamagedMessageError:
+        log.warning("portal: a conversation did not open (damaged or tampered)")
+        return _page(request, "portal_damaged.html", org, status=500)
+    response = _page(
+        request,
+        "portal_conversation.html",
+        org,
+        status=status,
+        thread=thread,
+        error=error,
+        draft=draft,
+        notice=notice,
+    )
+    _set_session(portal, response, session)  # sliding expiry
+    return response
+
+
+async def conversation_page(request: web.Request) -> web.StreamResponse:
+    org = await _organisation(request)
+    session = _read_session(request, org)
+    if session is None:
+        raise web.HTTPSeeOther(_url(request, "comeback", org))
+    notice = "portal.conversation.sent" if request.query.get("sent") == "1" else None
+    return await _thread_page(request, org, session, notice=notice)
+
+
+async def conversation_write(request: web.Request) -> web.StreamResponse:
+    org = await _organisation(request)
+    portal = _portal(request)
+    session = _read_session(request, org)
+    if session is None:
+        raise web.HTTPSeeOther(_url(request, "comeback", org))
+    form = await _form(request)
+    text = form.get("text", "")
+    limits = portal.limits
+    if not portal.limiter.hit(
+        b"write:" + session.conversation_id.bytes,
+        limits.writes_per_conversation,
+        limits.writes_per_conversation_window_s,
+    ):
+        return await _thread_page(request, org, session, status=429, error="portal.error.busy", draft=text)
+    try:
+        expected = int(form.get("after", "-1"))
+        # The code must still open the conversation before anything is written to it.
+        conversation_id, _key = await portal.channel.service.access(org.id, session.code)
+        await portal.channel.service.write(
+            org.id, org.retention_days, conversation_id, Author.EMPLOYEE, text, expected
+        )
+    except (StaleWriteError, ValueError):
+        return await _thread_page(request, org, session, status=409, error="portal.error.stale", draft=text)
+    except InvalidTextError:
+        return await _thread_page(request, org, session, status=400, error="portal.error.text", draft=text)
+    except ConversationClosedError:
+        return await _thread_page(request, org, session, status=409, error="portal.error.closed", draft=text)
+    raise web.HTTPSeeOther(_url(request, "conversation", org) + "?sent=1#latest")
+
+
+async def delete_form(request: web.Request) -> web.Response:
+    org = await _organisation(request)
+    if _read_session(request, org) is None:
+        raise web.HTTPSeeOther(_url(request, "comeback", org))
+    return _page(request, "portal_delete.html", org, error=None)
+
+
+async def delete_submit(request: web.Request) -> web.Response:
+    org = await _organisation(request)
+    portal = _portal(request)
+    session = _read_session(request, org)
+    if session is None:
+        raise web.HTTPSeeOther(_url(request, "comeback", org))
+    form = await _form(request)
+    if form.get("confirm") != "yes":
+        return _page(request, "portal_delete.html", org, status=400, error="portal.error.confirm")
+    try:
+        conversation_id, _key = await portal.channel.service.access(org.id, session.code)
+        await portal.channel.service.delete(org.id, conversation_id)
+    except ConversationNotFoundError:
+        pass  # gone already: the outcome the employee asked for
+    log.info("portal: conversation deleted by the employee")
+    response = _page(request, "portal_deleted.html", org)
+    _clear_session(portal, response)
+    return response
+
+
+async def leave(request: web.Request) -> web.Response:
+    org = await _organisation(request)
+    portal = _portal(request)
+    response = _page(request, "portal_left.html", org)
+    _clear_session(portal, response)
+    return response
