@@ -1,0 +1,112 @@
+"""`vipbot admin …`: console accounts from the command line (the first administrator, unlocking, resetting)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+
+from bot.cli.context import CliContext
+from bot.domain.accounts import Role, password_problem
+from bot.errors import ConfigError, NotFoundError
+from bot.security import DEFAULT_PASSWORD_POLICY, Secret, hash_password
+from bot.storage.accounts import SqlAccountRepository
+from bot.storage.db import session_factory
+
+_PROBLEMS = {
+    "console.password.mismatch": "the two passwords differ",
+    "console.password.too_short": "use at least 12 characters",
+    "console.password.is_email": "the password may not be the e-mail address",
+}
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "admin",
+        help="console accounts",
+        description="Console accounts: create the first administrator, unlock or reset an account.",
+    )
+    sub = parser.add_subparsers(dest="admin_command", required=True, metavar="COMMAND")
+
+    create = sub.add_parser(
+        "create",
+        help="create an administrator account",
+        description=(
+            "Create a practice administrator for the web console. The password is asked twice, or read from "
+            "standard input with --password-stdin. The administrator sets up an authenticator app at first "
+            "sign-in."
+        ),
+    )
+    create.add_argument(
+        "--email", required=True, help="the administrator's e-mail address (their sign-in name)"
+    )
+    create.add_argument("--name", required=True, help="the name shown in the console")
+    create.add_argument("--locale", choices=["nl", "en"], default="nl", help="console language (default: nl)")
+    create.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of standard input",
+    )
+    create.set_defaults(handler=run_create)
+
+    lst = sub.add_parser("list", help="list console accounts", description="List every console account.")
+    lst.set_defaults(handler=run_list)
+
+    reset = sub.add_parser(
+        "reset-2fa",
+        help="remove an account's authenticator (it sets up a new one at next sign-in) and unlock it",
+        description="Remove an account's authenticator and unlock it; every session of the account ends.",
+    )
+    reset.add_argument("--email", required=True)
+    reset.set_defaults(handler=run_reset_2fa)
+
+
+def _read_password(args: argparse.Namespace, ctx: CliContext) -> str:
+    if args.password_stdin:
+        line = sys.stdin.readline().rstrip("\r\n")
+        problem = password_problem(line, line, args.email)
+    else:
+        first = getpass.getpass("Password: ")
+        second = getpass.getpass("Password again: ")
+        problem = password_problem(first, second, args.email)
+        line = first
+    if problem:
+        raise ConfigError("password", _PROBLEMS[problem])
+    return line
+
+
+async def run_create(args: argparse.Namespace, ctx: CliContext) -> int:
+    if "@" not in args.email:
+        raise ConfigError("--email", "must be an e-mail address")
+    password = _read_password(args, ctx)
+    encoded = await asyncio.to_thread(hash_password, Secret(password), policy=DEFAULT_PASSWORD_POLICY)
+    async with ctx.database() as engine:
+        repo = SqlAccountRepository(session_factory(engine))
+        account = await repo.create_account(args.email, args.name, Role.ADMIN, encoded, locale=args.locale)
+    settings = ctx.settings()
+    ctx.print(f"Created administrator {account.email}.")
+    ctx.print(f"Sign in at {settings.public_base_url}/console/login and set up an authenticator app.")
+    return 0
+
+
+async def run_list(_args: argparse.Namespace, ctx: CliContext) -> int:
+    async with ctx.database() as engine:
+        accounts = await SqlAccountRepository(session_factory(engine)).list_accounts()
+    if not accounts:
+        ctx.print("No console accounts yet. Create the first with: vipbot admin create --email … --name …")
+    for account in accounts:
+        state = "blocked" if account.disabled else ("2FA on" if account.totp_enabled else "2FA not set up")
+        ctx.print(f"{account.email:<40} {account.role.value:<11} {account.display_name}  ({state})")
+    return 0
+
+
+async def run_reset_2fa(args: argparse.Namespace, ctx: CliContext) -> int:
+    async with ctx.database() as engine:
+        repo = SqlAccountRepository(session_factory(engine))
+        credentials = await repo.credentials(args.email)
+        if credentials is None:
+            raise NotFoundError(f"no console account with the e-mail address {args.email}")
+        await repo.reset_second_factor(credentials.account.id)
+    ctx.print(f"Removed the authenticator of {args.email}; it sets up a new one at next sign-in.")
+    return 0

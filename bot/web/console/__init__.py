@@ -1,0 +1,92 @@
+"""The web console for counsellors and management, mounted at /console.
+
+API note:
+- `install(app, services)` mounts the console as an aiohttp sub-application at `/console` with the shared
+  middlewares (security headers, error pages, CSRF) and the console's session middleware.
+- Pages elsewhere in the console (the confidential channel's inbox) live in `bot/web/console/inbox*.py`: if a
+  module `bot.web.console.inbox` exists and defines `register(console: web.Application) -> None`, it is called
+  with the console sub-application, so its routes sit under `/console/…`, get sign-in and CSRF, and render
+  with the console's templates (its own templates may go in `bot/web/console/templates/inbox*.html`; extend
+  `console_base.html`). An optional `NAV_ITEM = ("console.nav.inbox", "<route name>")` adds a menu entry for
+  counsellors. Handlers use `auth.require(...)` / `auth.organisation_for(...)` and `shared.render(...)`.
+- Route names (for `request.app.router[name].url_for(...)`): home, login, logout, organisation, content, …
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from pathlib import Path
+
+from aiohttp import web
+
+from bot.app import Services
+from bot.errors import ConfigError
+from bot.web.console.auth import CONSOLE, make_console, session_middleware
+from bot.web.shared import TEMPLATES, Templates, add_static, is_secure, middlewares
+
+TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
+CONSOLE_PREFIX = "/console"
+NAV_EXTRAS = web.AppKey("console_nav_extras", list[tuple[str, str]])
+
+
+def secret_key_bytes(services: Services) -> bytes:
+    key = services.settings.secret_key
+    if key is None:
+        raise ConfigError("VIPBOT_SECRET_KEY", "the console needs a secret key")
+    return key.get_secret_value().encode("utf-8")
+
+
+def build_console(services: Services) -> web.Application:
+    from bot.web.console import pages_auth, pages_main
+
+    secret = secret_key_bytes(services)
+    secure = is_secure(services.settings)
+    console = web.Application(middlewares=[*middlewares(services.settings, secret), session_middleware()])
+    console[TEMPLATES] = Templates(TEMPLATE_DIR, translator=services.content.translator)
+    console[CONSOLE] = make_console(services, secret, secure)
+    console[NAV_EXTRAS] = []
+    add_static(console)
+    pages_auth.add_routes(console)
+    pages_main.add_routes(console)
+    _register_optional(console, "bot.web.console.inbox")
+    _template_globals(console)
+    return console
+
+
+ORGANISATION_PAGES = (
+    ("content", "console.nav.content"),
+    ("calendar", "console.nav.calendar"),
+    ("sessions", "console.nav.sessions"),
+    ("insights", "console.nav.insights"),
+    ("report", "console.nav.report"),
+)
+
+
+def _template_globals(console: web.Application) -> None:
+    named = console.router.named_resources()
+
+    def has_route(name: str) -> bool:
+        return name in named
+
+    def org_nav(_account: object) -> list[tuple[str, str]]:
+        items = [*ORGANISATION_PAGES, *console[NAV_EXTRAS]]
+        return [(name, label) for name, label in items if name in named]
+
+    console[TEMPLATES].env.globals.update(has_route=has_route, org_nav=org_nav)
+
+
+def _register_optional(console: web.Application, module_name: str) -> None:
+    if importlib.util.find_spec(module_name) is None:
+        return
+    module = importlib.import_module(module_name)
+    register = getattr(module, "register", None)
+    if callable(register):
+        register(console)
+    nav_item = getattr(module, "NAV_ITEM", None)
+    if isinstance(nav_item, tuple) and len(nav_item) == 2:
+        console[NAV_EXTRAS].append((str(nav_item[0]), str(nav_item[1])))
+
+
+def install(app: web.Application, services: Services) -> None:
+    app.add_subapp(CONSOLE_PREFIX, build_console(services))

@@ -1,0 +1,229 @@
+"""Console sign-in: sessions, the role check, passwords, TOTP and lockout.
+
+API note (for pages inside the console, e.g. the inbox):
+- `account = await require(request, Role.COUNSELLOR, organisation_id=org.id)`: the signed-in account, if it has
+  one of the given roles (ADMIN always passes a role check) and may see that organisation. Not signed in:
+  303 to the sign-in page (GET) or 403 (other methods). Wrong role: 403. An organisation it may not see: 404,
+  so existence is not revealed. `require(request)` without roles: any signed-in account.
+- `await organisation_for(request, slug, *roles)`: the organisation in the URL, checked the same way.
+- `current_account(request)`: the account or None, without raising.
+- Sessions are rows in `console_session` keyed by SHA-256 of a 256-bit cookie token; the id is new at every
+  sign-in step (no fixation), idle timeout 2 h, absolute 12 h; sign-out deletes the row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from aiohttp import web
+from aiohttp.typedefs import Middleware
+
+from bot.app import Services
+from bot.domain.accounts import Account, Role, SessionStage, is_locked
+from bot.domain.tenancy import Organisation
+from bot.errors import NotFoundError
+from bot.security import (
+    DEFAULT_PASSWORD_POLICY,
+    PasswordPolicy,
+    Secret,
+    SecretBox,
+    hash_password,
+    match_totp,
+    new_totp_secret,
+    password_needs_rehash,
+    totp_uri,
+    verify_password,
+)
+from bot.storage.accounts import SqlAccountRepository
+from bot.web.shared.cookies import cookie_name
+from bot.web.shared.templates import LOCALE_PREFERENCE
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+ACCOUNT: web.RequestKey[Account | None] = web.RequestKey("account")
+PENDING_ACCOUNT = web.RequestKey("pending_account", Account)
+SESSION_STAGE = web.RequestKey("console_session_stage", SessionStage)
+SESSION_TOKEN = web.RequestKey("console_session_token", str)
+NEW_SESSION: web.RequestKey[str | None] = web.RequestKey("console_new_session")
+PASSWORD_POLICY_EXTRA = "console.password_policy"  # noqa: S105 - a key name
+
+
+@dataclass
+class Console:
+    """What the console's handlers share; kept on the console sub-application under CONSOLE."""
+
+    services: Services
+    accounts: SqlAccountRepository
+    secret_key: bytes
+    secure: bool
+    password_policy: PasswordPolicy
+    _dummy_hash: str | None = None
+
+    @property
+    def session_cookie(self) -> str:
+        return cookie_name("vipbot_session", self.secure)
+
+    def now(self) -> datetime:
+        return self.services.clock.now()
+
+    def totp_box(self) -> SecretBox:
+        return SecretBox(Secret(self.secret_key), "console/totp-secret")
+
+    async def hash(self, password: str) -> str:
+        return await asyncio.to_thread(hash_password, Secret(password), policy=self.password_policy)
+
+    async def verify(self, encoded: str | None, password: str) -> bool:
+        """Verify in a worker thread; an unknown account is verified against a dummy hash (same timing)."""
+        if encoded is None:
+            if self._dummy_hash is None:
+                self._dummy_hash = await self.hash("dummy password for unknown accounts")
+            encoded = self._dummy_hash
+            await asyncio.to_thread(verify_password, encoded, Secret(password))
+            return False
+        return await asyncio.to_thread(verify_password, encoded, Secret(password))
+
+    def needs_rehash(self, encoded: str) -> bool:
+        return password_needs_rehash(encoded, policy=self.password_policy)
+
+    def seal_totp(self, account_id: UUID, secret: Secret[bytes]) -> bytes:
+        return self.totp_box().encrypt(secret.reveal(), associated=account_id.bytes)
+
+    def open_totp(self, account_id: UUID, sealed: bytes) -> Secret[bytes]:
+        return Secret(self.totp_box().decrypt(sealed, associated=account_id.bytes))
+
+    def match_totp(self, account_id: UUID, sealed: bytes, code: str) -> int | None:
+        return match_totp(self.open_totp(account_id, sealed), code, self.now().timestamp())
+
+
+CONSOLE = web.AppKey("console", Console)
+
+
+def console_of(request: web.Request) -> Console:
+    return request.config_dict[CONSOLE]
+
+
+def make_console(services: Services, secret_key: bytes, secure: bool) -> Console:
+    policy = services.extras.get(PASSWORD_POLICY_EXTRA, DEFAULT_PASSWORD_POLICY)
+    return Console(
+        services=services,
+        accounts=SqlAccountRepository(services.sessions),
+        secret_key=secret_key,
+        secure=secure,
+        password_policy=policy,
+    )
+
+
+def session_middleware() -> Middleware:
+    """Loads the signed-in account into `request["account"]` and writes a new session cookie when asked."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        console = console_of(request)
+        token = request.cookies.get(console.session_cookie)
+        request[ACCOUNT] = None
+        if token:
+            loaded = await console.accounts.load_session(token, console.now())
+            if loaded is not None:
+                web_session, account = loaded
+                request[SESSION_TOKEN] = token
+                request[SESSION_STAGE] = web_session.stage
+                request[LOCALE_PREFERENCE] = account.locale
+                if web_session.stage is SessionStage.FULL:
+                    request[ACCOUNT] = account
+                else:
+                    request[PENDING_ACCOUNT] = account
+        response = await handler(request)
+        _write_session_cookie(request, response, console)
+        return response
+
+    return middleware
+
+
+def _write_session_cookie(request: web.Request, response: web.StreamResponse, console: Console) -> None:
+    if NEW_SESSION not in request or response.prepared:
+        return
+    token = request[NEW_SESSION]
+    if token is None:
+        response.del_cookie(console.session_cookie, path="/")
+    else:
+        response.set_cookie(
+            console.session_cookie, token, path="/", httponly=True, samesite="Strict", secure=console.secure
+        )
+
+
+async def begin_session(request: web.Request, account: Account, stage: SessionStage) -> None:
+    """Replace whatever session the browser had by a brand-new one (fixation-proof)."""
+    from bot.web.shared.csrf import rotate_csrf
+
+    console = console_of(request)
+    old = request.get(SESSION_TOKEN)
+    if old:
+        await console.accounts.end_session(old)
+    request[NEW_SESSION] = await console.accounts.start_session(account.id, stage, console.now())
+    rotate_csrf(request)
+
+
+async def end_session(request: web.Request) -> None:
+    console = console_of(request)
+    old = request.get(SESSION_TOKEN)
+    if old:
+        await console.accounts.end_session(old)
+    request[NEW_SESSION] = None
+
+
+def current_account(request: web.Request) -> Account | None:
+    return request.get(ACCOUNT)
+
+
+def login_url(request: web.Request) -> str:
+    return str(request.app.router["login"].url_for())
+
+
+async def require(request: web.Request, *roles: Role, organisation_id: UUID | None = None) -> Account:
+    """The signed-in account with one of `roles` (admins always pass) that may see `organisation_id`."""
+    account = current_account(request)
+    if account is None:
+        if request.method == "GET":
+            raise web.HTTPSeeOther(login_url(request))
+        raise web.HTTPForbidden()
+    if roles and account.role is not Role.ADMIN and account.role not in roles:
+        raise web.HTTPForbidden()
+    if organisation_id is not None and not account.can_see(organisation_id):
+        raise web.HTTPNotFound()
+    return account
+
+
+async def organisation_for(
+    request: web.Request, *roles: Role, slug: str | None = None
+) -> tuple[Account, Organisation]:
+    """The organisation named in the URL (`{org}`), if the account may see it with one of `roles`."""
+    account = await require(request, *roles)
+    handle = slug if slug is not None else request.match_info["org"]
+    try:
+        organisation = await console_of(request).services.organisations.get_organisation(handle)
+    except NotFoundError:
+        raise web.HTTPNotFound() from None
+    if organisation.slug != handle or not account.can_see(organisation.id):
+        raise web.HTTPNotFound()
+    return account, organisation
+
+
+def new_totp_for_enrolment() -> Secret[bytes]:
+    return new_totp_secret()
+
+
+def provisioning_uri(secret: Secret[bytes], email: str) -> Secret[str]:
+    return totp_uri(secret, email, issuer="vipbot")
+
+
+def base32(secret: Secret[bytes]) -> str:
+    return base64.b32encode(secret.reveal()).decode("ascii").rstrip("=")
+
+
+def locked(until: datetime | None, now: datetime) -> bool:
+    return is_locked(until, now)

@@ -1,0 +1,322 @@
+"""Home, organisations (groups, channel bindings, connections, people) and accounts."""
+
+from __future__ import annotations
+
+import contextlib
+from uuid import UUID
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from aiohttp import web
+from sqlmodel import col, func, select
+
+from bot.domain.accounts import Account, Role
+from bot.domain.content import LOCALES
+from bot.domain.tenancy import GroupKind, Organisation, Platform, slugify
+from bot.errors import ConflictError, NotFoundError
+from bot.storage.tables import PlatformConnectionRow
+from bot.web.console.auth import console_of, organisation_for, require
+from bot.web.console.pages_auth import MAX_FIELD, see_other
+from bot.web.shared.templates import render
+
+FLASH = "flash"
+
+
+def url(request: web.Request, name: str, **parts: str) -> str:
+    return str(request.app.router[name].url_for(**parts))
+
+
+def field(form: object, name: str, limit: int = MAX_FIELD) -> str:
+    value = form.get(name) if hasattr(form, "get") else None
+    return value.strip()[:limit] if isinstance(value, str) else ""
+
+
+async def visible_organisations(request: web.Request, account: Account) -> list[Organisation]:
+    organisations = await console_of(request).services.organisations.list_organisations()
+    return [o for o in organisations if account.can_see(o.id)]
+
+
+async def home(request: web.Request) -> web.StreamResponse:
+    account = await require(request)
+    if account.role is Role.VIEWER:
+        organisations = await visible_organisations(request, account)
+        if len(organisations) == 1:
+            return see_other(url(request, "insights", org=organisations[0].slug))
+    return render(
+        request,
+        "home.html",
+        account=account,
+        organisations=await visible_organisations(request, account),
+        page="home",
+    )
+
+
+async def organisation_new_form(request: web.Request) -> web.StreamResponse:
+    account = await require(request, Role.ADMIN)
+    settings = console_of(request).services.settings
+    return render(
+        request,
+        "organisation_new.html",
+        account=account,
+        page="home",
+        error=None,
+        values={"name": "", "slug": "", "timezone": settings.default_timezone, "locale": "nl"},
+    )
+
+
+async def organisation_new_submit(request: web.Request) -> web.StreamResponse:
+    account = await require(request, Role.ADMIN)
+    console = console_of(request)
+    form = await request.post()
+    values = {k: field(form, k, 200) for k in ("name", "slug", "timezone", "locale")}
+    error = None
+    slug = slugify(values["slug"] or values["name"])
+    if not values["name"]:
+        error = "console.organisation.name_missing"
+    elif values["locale"] not in LOCALES:
+        error = "console.organisation.locale_unknown"
+    else:
+        try:
+            ZoneInfo(values["timezone"])
+        except (ZoneInfoNotFoundError, ValueError):
+            error = "console.organisation.timezone_unknown"
+    if error is None:
+        try:
+            organisation = await console.services.organisations.add_organisation(
+                values["name"],
+                slug,
+                values["timezone"],
+                values["locale"],
+                console.services.settings.retention_days,
+            )
+        except ConflictError:
+            error = "console.organisation.slug_taken"
+        else:
+            return see_other(url(request, "organisation", org=organisation.slug))
+    return render(
+        request, "organisation_new.html", status=400, account=account, page="home", error=error, values=values
+    )
+
+
+async def organisation_page(request: web.Request) -> web.StreamResponse:
+    account, organisation = await organisation_for(request, Role.COUNSELLOR)
+    console = console_of(request)
+    repo = console.services.organisations
+    tree = await repo.group_tree(organisation.id)
+    bindings = await repo.bindings(organisation.id)
+    async with console.services.sessions() as session:
+        connections = (
+            await session.exec(
+                select(PlatformConnectionRow).where(
+                    col(PlatformConnectionRow.organisation_id) == organisation.id
+                )
+            )
+        ).all()
+    people = await console.accounts.accounts_of(organisation.id)
+    all_counsellors = (
+        [a for a in await console.accounts.list_accounts() if a.role is Role.COUNSELLOR]
+        if account.role is Role.ADMIN
+        else []
+    )
+    last_delivery = await _last_delivery(request, organisation.id)
+    groups = []
+
+    def visit(group_id: UUID, depth: int) -> None:
+        group = next(g for g in tree.groups if g.id == group_id)
+        groups.append((depth, group, [b for b in bindings if b.group_id == group.id]))
+        for child in tree.children(group.id):
+            visit(child.id, depth + 1)
+
+    visit(tree.root.id, 0)
+    return render(
+        request,
+        "organisation.html",
+        account=account,
+        organisation=organisation,
+        page="organisation",
+        groups=groups,
+        connections={p.value: [c for c in connections if c.platform == p.value] for p in Platform},
+        last_delivery=last_delivery,
+        people=people,
+        assignable=[a for a in all_counsellors if organisation.id not in a.organisation_ids],
+        kinds=[GroupKind.DEPARTMENT, GroupKind.TEAM],
+        platforms=list(Platform),
+        error=request.query.get("error"),
+    )
+
+
+async def _last_delivery(request: web.Request, organisation_id: UUID) -> dict[str, object] | None:
+    """When something last went out for this organisation, per the outbox (if outreach is installed)."""
+    try:
+        from bot.storage.tables_outreach import OutreachDeliveryRow
+    except ImportError:  # pragma: no cover - outreach not installed
+        return None
+    async with console_of(request).services.sessions() as session:
+        sent_at = (
+            await session.exec(
+                select(func.max(OutreachDeliveryRow.sent_at)).where(
+                    col(OutreachDeliveryRow.organisation_id) == organisation_id
+                )
+            )
+        ).one()
+    return {"sent_at": sent_at}
+
+
+async def group_add(request: web.Request) -> web.StreamResponse:
+    _account, organisation = await organisation_for(request, Role.COUNSELLOR)
+    form = await request.post()
+    name, kind, parent = field(form, "name", 200), field(form, "kind"), field(form, "parent") or None
+    target = url(request, "organisation", org=organisation.slug)
+    if not name or kind not in {GroupKind.DEPARTMENT.value, GroupKind.TEAM.value}:
+        return see_other(target + "?error=group")
+    try:
+        await console_of(request).services.organisations.add_group(
+            organisation.id, name, GroupKind(kind), parent
+        )
+    except (ConflictError, NotFoundError, ValueError):
+        return see_other(target + "?error=group")
+    return see_other(target)
+
+
+async def binding_add(request: web.Request) -> web.StreamResponse:
+    _account, organisation = await organisation_for(request, Role.COUNSELLOR)
+    form = await request.post()
+    target = url(request, "organisation", org=organisation.slug)
+    platform, group = field(form, "platform"), field(form, "group")
+    workspace, channel, name = (
+        field(form, "workspace", 64),
+        field(form, "channel", 200),
+        field(form, "name", 200),
+    )
+    if platform not in {p.value for p in Platform} or not (group and workspace and channel):
+        return see_other(target + "?error=binding")
+    try:
+        await console_of(request).services.organisations.bind_channel(
+            organisation.id, group, Platform(platform), workspace, channel, name or None
+        )
+    except (ConflictError, NotFoundError, ValueError):
+        return see_other(target + "?error=binding")
+    return see_other(target)
+
+
+async def binding_remove(request: web.Request) -> web.StreamResponse:
+    _account, organisation = await organisation_for(request, Role.COUNSELLOR)
+    form = await request.post()
+    platform, channel = field(form, "platform"), field(form, "channel", 200)
+    if platform in {p.value for p in Platform}:
+        with contextlib.suppress(NotFoundError):
+            await console_of(request).services.organisations.unbind_channel(
+                organisation.id, Platform(platform), channel
+            )
+    return see_other(url(request, "organisation", org=organisation.slug))
+
+
+async def counsellor_assign(request: web.Request) -> web.StreamResponse:
+    _account, organisation = await organisation_for(request, Role.ADMIN)
+    form = await request.post()
+    try:
+        await console_of(request).accounts.assign_counsellor(UUID(field(form, "account")), organisation.id)
+    except (ValueError, NotFoundError):
+        raise web.HTTPBadRequest() from None
+    return see_other(url(request, "organisation", org=organisation.slug))
+
+
+async def counsellor_unassign(request: web.Request) -> web.StreamResponse:
+    _account, organisation = await organisation_for(request, Role.ADMIN)
+    form = await request.post()
+    try:
+        await console_of(request).accounts.unassign_counsellor(UUID(field(form, "account")), organisation.id)
+    except (ValueError, NotFoundError):
+        raise web.HTTPBadRequest() from None
+    return see_other(url(request, "organisation", org=organisation.slug))
+
+
+async def accounts_page(request: web.Request) -> web.StreamResponse:
+    account = await require(request, Role.ADMIN)
+    return await _accounts_render(request, account, link=None, error=None)
+
+
+async def _accounts_render(
+    request: web.Request, account: Account, *, link: str | None, error: str | None, status: int = 200
+) -> web.Response:
+    console = console_of(request)
+    organisations = await console.services.organisations.list_organisations()
+    return render(
+        request,
+        "accounts.html",
+        status=status,
+        account=account,
+        page="accounts",
+        accounts=await console.accounts.list_accounts(),
+        invitations=await console.accounts.open_invitations(console.now()),
+        organisations=organisations,
+        organisation_names={o.id: o.name for o in organisations},
+        roles=list(Role),
+        link=link,
+        error=error,
+    )
+
+
+async def invite_submit(request: web.Request) -> web.StreamResponse:
+    account = await require(request, Role.ADMIN)
+    console = console_of(request)
+    form = await request.post()
+    email, role_value, org_value = field(form, "email", 320), field(form, "role"), field(form, "organisation")
+    if "@" not in email or role_value not in {r.value for r in Role}:
+        return await _accounts_render(request, account, link=None, error="console.invite.invalid", status=400)
+    role = Role(role_value)
+    organisation_id: UUID | None = None
+    if org_value:
+        try:
+            organisation_id = UUID(org_value)
+        except ValueError:
+            return await _accounts_render(
+                request, account, link=None, error="console.invite.invalid", status=400
+            )
+    if role is Role.VIEWER and organisation_id is None:
+        return await _accounts_render(
+            request, account, link=None, error="console.invite.needs_org", status=400
+        )
+    if role is Role.ADMIN:
+        organisation_id = None
+    try:
+        token = await console.accounts.invite(email, role, organisation_id, account.id, console.now())
+    except ConflictError:
+        return await _accounts_render(request, account, link=None, error="console.invite.exists", status=400)
+    base = console.services.settings.public_base_url
+    link = base + url(request, "invitation", token=token)
+    return await _accounts_render(request, account, link=link, error=None)
+
+
+async def account_disable(request: web.Request) -> web.StreamResponse:
+    account = await require(request, Role.ADMIN)
+    form = await request.post()
+    try:
+        target = UUID(field(form, "account"))
+    except ValueError:
+        raise web.HTTPBadRequest() from None
+    if target == account.id:
+        raise web.HTTPBadRequest()
+    await console_of(request).accounts.set_disabled(target, field(form, "disabled") == "1")
+    return see_other(url(request, "accounts"))
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/", home, name="home")
+    app.router.add_get("/accounts", accounts_page, name="accounts")
+    app.router.add_post("/accounts/invite", invite_submit, name="invite")
+    app.router.add_post("/accounts/disable", account_disable, name="account_disable")
+    app.router.add_get("/organisations/new", organisation_new_form, name="organisation_new")
+    app.router.add_post("/organisations/new", organisation_new_submit)
+    app.router.add_get("/o/{org}", organisation_page, name="organisation")
+    app.router.add_post("/o/{org}/groups", group_add, name="group_add")
+    app.router.add_post("/o/{org}/bindings", binding_add, name="binding_add")
+    app.router.add_post("/o/{org}/bindings/remove", binding_remove, name="binding_remove")
+    app.router.add_post("/o/{org}/counsellors", counsellor_assign, name="counsellor_assign")
+    app.router.add_post("/o/{org}/counsellors/remove", counsellor_unassign, name="counsellor_unassign")
+    # Placeholders replaced as the pages land; the viewer's landing page must exist from the start.
+    app.router.add_get("/o/{org}/insights", insights_placeholder, name="insights")
+
+
+async def insights_placeholder(request: web.Request) -> web.StreamResponse:
+    account, organisation = await organisation_for(request, Role.VIEWER, Role.COUNSELLOR)
+    return render(request, "insights.html", account=account, organisation=organisation, page="insights")

@@ -1,0 +1,239 @@
+"""Sign-in, second factor, lockout, session fixation, CSRF and invitations, against the real app on loopback."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from aiohttp.test_utils import TestClient
+
+from bot.app import Services
+from bot.domain.accounts import MAX_FAILURES, Role
+from bot.domain.clock import FixedClock
+from bot.domain.tenancy import Organisation
+from bot.security import totp_code
+from tests.console.helpers import PASSWORD, csrf_from, form_token, make_person, other_browser, sign_in
+
+
+async def test_pages_need_sign_in_and_carry_security_headers(client: TestClient) -> None:
+    response = await client.get("/console/", allow_redirects=False)
+    assert response.status == 303
+    assert response.headers["Location"] == "/console/login"
+    page = await client.get("/console/login")
+    assert page.status == 200
+    csp = page.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in csp
+    assert "script-src 'self'" in csp
+    assert "unsafe-inline" not in csp
+    assert page.headers["Referrer-Policy"] == "no-referrer"
+    assert page.headers["Cache-Control"] == "no-store"
+    assert '<html lang="nl">' in await page.text()
+
+
+async def test_admin_signs_in_with_password_and_code(
+    client: TestClient, console_services: Services, clock: FixedClock
+) -> None:
+    admin = await make_person(console_services, Role.ADMIN, "admin@practice.test")
+    await sign_in(client, admin, clock)
+    home = await client.get("/console/")
+    assert home.status == 200
+    assert "Admin" in await home.text()
+
+
+async def test_wrong_code_and_replayed_code_are_refused(
+    client: TestClient, console_services: Services, clock: FixedClock
+) -> None:
+    admin = await make_person(console_services, Role.ADMIN, "admin@practice.test")
+    assert admin.totp is not None
+    token = await form_token(client, "/console/login")
+    await client.post(
+        "/console/login", data={"email": admin.email, "password": PASSWORD, "csrf_token": token}
+    )
+    token = await form_token(client, "/console/login/code")
+    code = totp_code(admin.totp, clock.now().timestamp())
+    wrong = "000000" if code != "000000" else "111111"
+    refused = await client.post("/console/login/code", data={"code": wrong, "csrf_token": token})
+    assert refused.status == 401
+    assert (await client.get("/console/", allow_redirects=False)).status == 303  # still not signed in
+    accepted = await client.post(
+        "/console/login/code", data={"code": code, "csrf_token": token}, allow_redirects=False
+    )
+    assert accepted.status == 303
+    # sign out, sign in again within the same 30 s: the same code is refused (used once)
+    token = await form_token(client, "/console/")
+    await client.post("/console/logout", data={"csrf_token": token})
+    token = await form_token(client, "/console/login")
+    await client.post(
+        "/console/login", data={"email": admin.email, "password": PASSWORD, "csrf_token": token}
+    )
+    token = await form_token(client, "/console/login/code")
+    replay = await client.post("/console/login/code", data={"code": code, "csrf_token": token})
+    assert replay.status == 401
+
+
+async def test_lockout_after_repeated_failures(
+    client: TestClient, console_services: Services, clock: FixedClock
+) -> None:
+    viewer_org = await console_services.organisations.add_organisation(
+        "Org", "org", "Europe/Amsterdam", "nl", 90
+    )
+    viewer = await make_person(console_services, Role.VIEWER, "mt@org.test", viewer_org.id)
+    token = await form_token(client, "/console/login")
+    for _ in range(MAX_FAILURES):
+        response = await client.post(
+            "/console/login",
+            data={"email": viewer.email, "password": "wrong password!!", "csrf_token": token},
+        )
+        assert response.status == 401
+    # now even the right password is refused, with the same message (no hint that the account exists)
+    locked = await client.post(
+        "/console/login", data={"email": viewer.email, "password": PASSWORD, "csrf_token": token}
+    )
+    assert locked.status == 401
+    unknown = await client.post(
+        "/console/login", data={"email": "nobody@org.test", "password": PASSWORD, "csrf_token": token}
+    )
+    assert unknown.status == 401
+    assert _message(await locked.text()) == _message(await unknown.text())
+    clock.advance(timedelta(minutes=16))
+    opened = await client.post(
+        "/console/login",
+        data={"email": viewer.email, "password": PASSWORD, "csrf_token": token},
+        allow_redirects=False,
+    )
+    assert opened.status == 303
+
+
+def _message(html: str) -> str:
+    start = html.index('role="alert"')
+    return html[start : html.index("</p>", start)]
+
+
+async def test_session_id_is_rotated_at_sign_in(
+    client: TestClient, console_services: Services, clock: FixedClock
+) -> None:
+    """Session fixation: a session id planted before sign-in never becomes a signed-in session."""
+    admin = await make_person(console_services, Role.ADMIN, "admin@practice.test")
+    assert admin.totp is not None
+    token = await form_token(client, "/console/login")
+    await client.post(
+        "/console/login", data={"email": admin.email, "password": PASSWORD, "csrf_token": token}
+    )
+    pending = client.session.cookie_jar.filter_cookies(client.make_url("/console/"))["vipbot_session"].value
+    token = await form_token(client, "/console/login/code")
+    await client.post(
+        "/console/login/code",
+        data={"code": totp_code(admin.totp, clock.now().timestamp()), "csrf_token": token},
+    )
+    signed_in = client.session.cookie_jar.filter_cookies(client.make_url("/console/"))["vipbot_session"].value
+    assert signed_in != pending
+    # the pre-sign-in id is dead: a browser holding only it is not signed in
+    async with other_browser(client) as attacker:
+        attacker.cookie_jar.update_cookies({"vipbot_session": pending})
+        response = await attacker.get("/console/", allow_redirects=False)
+        assert response.status == 303
+        attacker.cookie_jar.update_cookies({"vipbot_session": "planted-by-attacker"})
+        response = await attacker.get("/console/", allow_redirects=False)
+        assert response.status == 303
+    # and the cookie is HttpOnly and SameSite
+    response = await client.get("/console/")
+    assert response.status == 200
+
+
+async def test_cookie_flags(client: TestClient, console_services: Services) -> None:
+    org = await console_services.organisations.add_organisation("Org", "org", "Europe/Amsterdam", "nl", 90)
+    viewer = await make_person(console_services, Role.VIEWER, "mt@org.test", org.id)
+    token = await form_token(client, "/console/login")
+    response = await client.post(
+        "/console/login",
+        data={"email": viewer.email, "password": PASSWORD, "csrf_token": token},
+        allow_redirects=False,
+    )
+    cookies = response.headers.getall("Set-Cookie")
+    session_cookie = next(c for c in cookies if c.startswith("vipbot_session="))
+    assert "HttpOnly" in session_cookie
+    assert "SameSite=Strict" in session_cookie
+    assert any(c.startswith("vipbot_csrf=") for c in cookies)  # CSRF value rotated at sign-in
+
+
+async def test_csrf_is_required_on_every_form(
+    client: TestClient, console_services: Services, clock: FixedClock
+) -> None:
+    admin = await make_person(console_services, Role.ADMIN, "admin@practice.test")
+    await sign_in(client, admin, clock)
+    form = {"name": "Gemeente Zuid", "slug": "zuid", "timezone": "Europe/Amsterdam", "locale": "nl"}
+    missing = await client.post("/console/organisations/new", data=form)
+    assert missing.status == 403
+    forged = await client.post("/console/organisations/new", data={**form, "csrf_token": "x" * 43})
+    assert forged.status == 403
+    token = await form_token(client, "/console/organisations/new")
+    foreign = await client.post(
+        "/console/organisations/new",
+        data={**form, "csrf_token": token},
+        headers={"Origin": "https://evil.test"},
+    )
+    assert foreign.status == 403
+    assert await console_services.organisations.list_organisations() == []
+    made = await client.post(
+        "/console/organisations/new", data={**form, "csrf_token": token}, allow_redirects=False
+    )
+    assert made.status == 303
+    assert [o.slug for o in await console_services.organisations.list_organisations()] == ["zuid"]
+    # a token from another browser does not work in this one
+    async with other_browser(client) as other:
+        other_token = await form_token(other, "/console/login")
+    assert other_token != token
+    refused = await client.post(
+        "/console/organisations/new", data={**form, "slug": "zuid2", "csrf_token": other_token}
+    )
+    assert refused.status == 403
+
+
+async def test_invitation_is_single_use_and_needs_authenticator(
+    client: TestClient, console_services: Services, clock: FixedClock, org_a: Organisation
+) -> None:
+    admin = await make_person(console_services, Role.ADMIN, "admin@practice.test")
+    await sign_in(client, admin, clock)
+    token = await form_token(client, "/console/accounts")
+    page = await client.post(
+        "/console/accounts/invite",
+        data={
+            "email": "vp@practice.test",
+            "role": "counsellor",
+            "organisation": str(org_a.id),
+            "csrf_token": token,
+        },
+    )
+    html = await page.text()
+    link = html.split('id="invitation-link">', 1)[1].split("<", 1)[0]
+    path = link.removeprefix("http://vipbot.test")
+    assert path.startswith("/console/invitation/")
+    async with other_browser(client) as invitee:
+        form = await invitee.get(path)
+        assert form.status == 200
+        token = csrf_from(await form.text())
+        short = await invitee.post(
+            path,
+            data={
+                "display_name": "Vera",
+                "password": "short",
+                "password_repeat": "short",
+                "csrf_token": token,
+            },
+        )
+        assert short.status == 400
+        accepted = await invitee.post(
+            path,
+            data={
+                "display_name": "Vera",
+                "password": PASSWORD,
+                "password_repeat": PASSWORD,
+                "csrf_token": token,
+            },
+            allow_redirects=False,
+        )
+        assert accepted.status == 303
+        assert accepted.headers["Location"] == "/console/login/authenticator"
+        # no console page before the authenticator is set up
+        assert (await invitee.get("/console/", allow_redirects=False)).status == 303
+        again = await invitee.get(path)
+        assert again.status == 404
