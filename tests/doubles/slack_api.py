@@ -227,6 +227,11 @@ class SlackApiSimulator:
         """Enforce a rate limit on `method` per token: calls closer together get a 429 with Retry-After."""
         self._limits[method] = per_second
 
+    @staticmethod
+    def dm_channel(user_id: str) -> str:
+        """The id of the app's DM with a person: "D" + the user id without its first letter."""
+        return "D" + user_id[1:]
+
     # -- reading what happened ---------------------------------------------------------------------------------
 
     def calls_to(self, method: str) -> list[Call]:
@@ -351,7 +356,11 @@ class SlackApiSimulator:
         if address.startswith(("U", "W")):
             if address not in self.users:
                 raise _SlackError("channel_not_found")
-            return "D" + address[1:]
+            return self.dm_channel(address)
+        if address.startswith("D"):
+            if not any(self.dm_channel(user) == address for user in self.users):
+                raise _SlackError("channel_not_found")
+            return address
         channel = self.channels.get(address)
         if channel is None:
             raise _SlackError("channel_not_found")
@@ -462,7 +471,7 @@ class SlackApiSimulator:
         users = str(params.get("users", ""))
         if users not in self.users:
             raise _SlackError("user_not_found")
-        return {"ok": True, "channel": {"id": "D" + users[1:]}}
+        return {"ok": True, "channel": {"id": self.dm_channel(users)}}
 
     def _m_conversations_history(self, params: dict[str, Any], _w: Workspace | None) -> dict[str, Any]:
         channel = str(params.get("channel", ""))

@@ -1,0 +1,336 @@
+"""The Slack side of delivery: Web API clients per workspace, and the `Gateway` port for the scheduler.
+
+Retries inside one send:
+- 429: slack-sdk's `AsyncRateLimitErrorRetryHandler` waits for `Retry-After` and tries again (a 429 means Slack
+  did nothing). When the limit persists, the send fails as `rate_limited` with `retry_after`.
+- 5xx, timeouts and dropped connections on methods that are safe to repeat (`chat.update`, `views.publish`,
+  `users.info`, …): retried with backoff by `IdempotentServerErrorRetryHandler`.
+- 5xx on `chat.postMessage` is different: Slack may have posted the message and failed afterwards, so blindly
+  posting again can post twice. Every post therefore carries a random delivery marker in its message metadata;
+  after a 5xx (or a timeout) the gateway looks for that marker in the conversation's recent history, and only
+  posts again when the message is not there. When it cannot tell, the send fails as `transient` with an
+  "outcome unknown" reason rather than risk a second post.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
+
+from bot.domain.delivery import (
+    DeliveryError,
+    DeliveryFailureKind,
+    Rendered,
+    Sent,
+    Target,
+    TargetKind,
+)
+from bot.domain.tenancy import Platform
+from bot.logs import get_logger
+from bot.security.secret import Secret
+
+log = get_logger(__name__)
+
+# Methods whose effect a repeat could double: never retried blindly on 5xx.
+NOT_IDEMPOTENT = frozenset({"chat.postMessage", "chat.postEphemeral", "files.completeUploadExternal"})
+PERMANENT_ERRORS = frozenset(
+    {
+        "channel_not_found",
+        "is_archived",
+        "not_in_channel",
+        "account_inactive",
+        "user_not_found",
+        "users_not_found",
+        "user_not_in_channel",
+        "team_access_not_granted",
+        "invalid_auth",
+        "not_authed",
+        "token_revoked",
+        "token_expired",
+        "app_uninstalled",
+        "missing_scope",
+        "restricted_action",
+        "cannot_dm_bot",
+        "message_not_found",
+        "cant_update_message",
+        "msg_too_long",
+        "invalid_blocks",
+        "no_text",
+        "ekm_access_denied",
+    }
+)
+TRANSIENT_ERRORS = frozenset({"internal_error", "fatal_error", "service_unavailable", "request_timeout"})
+DELIVERY_EVENT = "vipbot_delivery"
+POST_5XX_RETRIES = 2
+API_TIMEOUT = 15  # seconds for one Web API call
+
+
+class OAuthFormClient(AsyncWebClient):
+    """An AsyncWebClient whose `oauth.v2.access` sends the client credentials as form fields.
+
+    slack-sdk sends them with aiohttp's `BasicAuth`, which aiohttp deprecates; Slack accepts both.
+    """
+
+    async def oauth_v2_access(
+        self,
+        *,
+        client_id: str,
+        client_secret: str,
+        code: str | None = None,
+        redirect_uri: str | None = None,
+        grant_type: str | None = None,
+        refresh_token: str | None = None,
+        **kwargs: Any,
+    ) -> AsyncSlackResponse:
+        fields = {
+            "client_id": client_id,
+            "client_secret": client_secret,
+            "code": code,
+            "redirect_uri": redirect_uri,
+            "grant_type": grant_type,
+            "refresh_token": refresh_token,
+        }
+        data = {k: v for k, v in fields.items() if v is not None}
+        return await self.api_call("oauth.v2.access", data=data)
+
+
+def _method_of(url: str) -> str:
+    return url.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0]
+
+
+class IdempotentServerErrorRetryHandler(AsyncRetryHandler):
+    """Retries 5xx answers and dropped connections, with backoff, for methods that are safe to repeat."""
+
+    def __init__(self, max_retry_count: int = 2) -> None:
+        super().__init__(
+            max_retry_count=max_retry_count,
+            interval_calculator=BackoffRetryIntervalCalculator(backoff_factor=0.2),
+        )
+
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if _method_of(request.url) in NOT_IDEMPOTENT:
+            return False
+        if response is not None:
+            return response.status_code >= 500
+        return isinstance(error, aiohttp.ClientConnectionError | asyncio.TimeoutError)
+
+
+def retry_handlers() -> list[AsyncRetryHandler]:
+    return [AsyncRateLimitErrorRetryHandler(max_retry_count=2), IdempotentServerErrorRetryHandler()]
+
+
+def make_client(api_url: str, token: Secret[str] | None = None) -> AsyncWebClient:
+    return OAuthFormClient(
+        token=token.reveal() if token else None,
+        base_url=api_url,
+        timeout=API_TIMEOUT,
+        retry_handlers=retry_handlers(),
+    )
+
+
+def delivery_error(exc: SlackApiError, method: str) -> DeliveryError:
+    """Map a Slack error to the delivery failure kinds. The reason names the method and Slack's error code only."""
+    status = exc.response.status_code
+    error = str(exc.response.get("error", "")) if isinstance(exc.response.data, dict) else ""
+    if status == 429 or error == "ratelimited":
+        retry_after = _retry_after(exc.response.headers)
+        return DeliveryError(
+            DeliveryFailureKind.RATE_LIMITED, f"{method}: rate limited", retry_after=retry_after
+        )
+    if status >= 500 or error in TRANSIENT_ERRORS:
+        return DeliveryError(
+            DeliveryFailureKind.TRANSIENT, f"{method}: Slack answered {status} {error}".strip()
+        )
+    if error in PERMANENT_ERRORS:
+        return DeliveryError(DeliveryFailureKind.PERMANENT, f"{method}: {error}")
+    return DeliveryError(DeliveryFailureKind.PERMANENT, f"{method}: {error or f'HTTP {status}'}")
+
+
+def _retry_after(headers: Mapping[str, Any]) -> float:
+    for key, value in headers.items():
+        if key.lower() == "retry-after":
+            raw = value[0] if isinstance(value, list) else value
+            try:
+                return max(0.0, float(raw))
+            except (TypeError, ValueError):
+                break
+    return 1.0
+
+
+class TokenSource:
+    """Where a workspace's bot token comes from: the one SLACK_BOT_TOKEN, or the workspace's OAuth installation."""
+
+    async def token_for(self, workspace_id: str) -> Secret[str] | None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class SlackClients:
+    """One Web API client per workspace, made on first use and remade when the token changes."""
+
+    def __init__(self, api_url: str, tokens: TokenSource) -> None:
+        self._api_url = api_url
+        self._tokens = tokens
+        self._clients: dict[str, tuple[Secret[str], AsyncWebClient]] = {}
+
+    async def for_workspace(self, workspace_id: str) -> AsyncWebClient:
+        token = await self._tokens.token_for(workspace_id)
+        if token is None:
+            raise DeliveryError(
+                DeliveryFailureKind.PERMANENT, f"no Slack installation for workspace {workspace_id}"
+            )
+        cached = self._clients.get(workspace_id)
+        if cached is not None and cached[0] == token:
+            return cached[1]
+        client = make_client(self._api_url, token)
+        self._clients[workspace_id] = (token, client)
+        return client
+
+
+def _message_id(channel: str, ts: str) -> str:
+    return f"{channel}/{ts}"
+
+
+def parse_message_id(message_id: str) -> tuple[str, str]:
+    """`Sent.message_id` of a Slack message is "<channel id>/<ts>" (a DM's channel is its D… id)."""
+    channel, _, ts = message_id.partition("/")
+    if not channel or not ts:
+        raise DeliveryError(DeliveryFailureKind.PERMANENT, "not a Slack message id")
+    return channel, ts
+
+
+class SlackGateway:
+    """The `Gateway` port: post to a channel or into a person's app DM, update, ephemeral."""
+
+    platform = Platform.SLACK
+
+    def __init__(self, clients: SlackClients, *, backoff: float = 0.5) -> None:
+        self._clients = clients
+        self._backoff = backoff
+
+    async def send(self, target: Target, message: Rendered) -> Sent:
+        client = await self._clients.for_workspace(target.workspace_id)
+        marker = uuid.uuid4().hex
+        since = time.time() - 5
+        arguments: dict[str, Any] = {
+            "channel": target.address,  # a user id posts into the app's DM with that person
+            "text": message.fallback_text,
+            "metadata": {"event_type": DELIVERY_EVENT, "event_payload": {"delivery": marker}},
+            "unfurl_links": False,
+            "unfurl_media": False,
+            **message.payload,
+        }
+        for attempt in range(POST_5XX_RETRIES + 1):
+            try:
+                response = await client.chat_postMessage(**arguments)
+            except SlackApiError as exc:
+                if exc.response.status_code < 500:
+                    raise delivery_error(exc, "chat.postMessage") from None
+            except (aiohttp.ClientError, TimeoutError):
+                pass
+            else:
+                sent = Sent(_message_id(str(response["channel"]), str(response["ts"])))
+                await self._attach(client, str(response["channel"]), str(response["ts"]), message)
+                return sent
+            # A 5xx or a lost answer: the message may be there already.
+            found = await self._find_posted(client, target, marker, since)
+            if found is not None:
+                log.info("slack post found after a server error; not posting again", attempt=attempt + 1)
+                await self._attach(client, *parse_message_id(found.message_id), message)
+                return found
+            if attempt < POST_5XX_RETRIES:
+                await asyncio.sleep(self._backoff * 2**attempt)
+        raise DeliveryError(
+            DeliveryFailureKind.TRANSIENT, "chat.postMessage: Slack kept answering with server errors"
+        )
+
+    async def _find_posted(
+        self, client: AsyncWebClient, target: Target, marker: str, since: float
+    ) -> Sent | None:
+        try:
+            channel = target.address
+            if target.kind is TargetKind.PERSON:
+                opened = await client.conversations_open(users=target.address)
+                channel = str(opened["channel"]["id"])
+            history = await client.conversations_history(
+                channel=channel, oldest=f"{since:.6f}", include_all_metadata=True, limit=100
+            )
+        except (SlackApiError, aiohttp.ClientError, TimeoutError):
+            raise DeliveryError(
+                DeliveryFailureKind.TRANSIENT,
+                "chat.postMessage: server error and the outcome is unknown; not posted again to avoid a double post",
+            ) from None
+        messages: list[dict[str, Any]] = history.get("messages") or []
+        for item in messages:
+            metadata = item.get("metadata") or {}
+            payload = metadata.get("event_payload") or {}
+            if metadata.get("event_type") == DELIVERY_EVENT and payload.get("delivery") == marker:
+                return Sent(_message_id(channel, str(item["ts"])))
+        return None
+
+    async def _attach(self, client: AsyncWebClient, channel: str, ts: str, message: Rendered) -> None:
+        if not message.attachments:
+            return
+        uploads = [
+            {"content": a.data, "filename": a.filename, "title": a.filename} for a in message.attachments
+        ]
+        try:
+            await client.files_upload_v2(channel=channel, thread_ts=ts, file_uploads=uploads)
+        except SlackApiError as exc:
+            raise delivery_error(exc, "files.uploadV2") from None
+
+    async def update(self, target: Target, sent: Sent, message: Rendered) -> None:
+        client = await self._clients.for_workspace(target.workspace_id)
+        channel, ts = parse_message_id(sent.message_id)
+        try:
+            payload: dict[str, Any] = dict(message.payload)
+            await client.chat_update(channel=channel, ts=ts, text=message.fallback_text, **payload)
+        except SlackApiError as exc:
+            raise delivery_error(exc, "chat.update") from None
+        except (aiohttp.ClientError, TimeoutError):
+            raise DeliveryError(DeliveryFailureKind.TRANSIENT, "chat.update: no answer from Slack") from None
+
+    async def ephemeral(self, target: Target, user_id: str, message: Rendered) -> None:
+        """Show a message to one person in a channel, visible to them only (never stored by Slack)."""
+        client = await self._clients.for_workspace(target.workspace_id)
+        try:
+            payload: dict[str, Any] = dict(message.payload)
+            await client.chat_postEphemeral(
+                channel=target.address, user=user_id, text=message.fallback_text, **payload
+            )
+        except SlackApiError as exc:
+            raise delivery_error(exc, "chat.postEphemeral") from None
+        except (aiohttp.ClientError, TimeoutError):
+            raise DeliveryError(
+                DeliveryFailureKind.TRANSIENT, "chat.postEphemeral: no answer from Slack"
+            ) from None
+
+
+async def workspace_of_token(api_url: str, token: Secret[str]) -> tuple[str, str]:
+    """(team id, team name) of the workspace a bot token belongs to, from `auth.test`."""
+    client = make_client(api_url, token)
+    try:
+        answer = await client.auth_test()
+    except SlackApiError as exc:
+        raise delivery_error(exc, "auth.test") from None
+    return str(answer["team_id"]), str(answer.get("team", ""))

@@ -1,0 +1,390 @@
+"""The Slack feature: slack-bolt's AsyncApp inside our aiohttp application.
+
+Routes: POST /slack/events (events, interactions, the /vp command — one Request URL for all three), and in
+OAuth mode GET /slack/install and GET /slack/oauth_redirect. With SLACK_APP_TOKEN the same AsyncApp also runs
+over Socket Mode for installs behind a firewall.
+
+Listeners translate; they decide nothing and keep nothing a person typed: the DM listener never reads the
+message text, the /vp listener only compares it to three keywords.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.app.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.context.say.async_say import AsyncSay
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.adapters.slack import blocks
+from bot.adapters.slack.gateway import SlackClients, SlackGateway, TokenSource, make_client
+from bot.adapters.slack.manifest import BOT_SCOPES
+from bot.adapters.slack.oauth import (
+    InstallationTokens,
+    OrganisationOAuthFlow,
+    OrganisationStateStore,
+    SqlInstallationStore,
+    StaticToken,
+)
+from bot.app import Services
+from bot.domain.content import pick_locale
+from bot.domain.delivery import portal_link
+from bot.domain.home import NoSessions, SessionCalendar
+from bot.domain.tenancy import Organisation
+from bot.errors import ConfigError, NotFoundError
+from bot.logs import get_logger
+from bot.security.secret import Secret
+from bot.settings import Settings
+from bot.storage.home import HomeInfoSource
+from bot.storage.slack_channels import SqlSlackChannelBindings
+from bot.storage.slack_installations import SqlSlackInstallations, SqlSlackOAuthStates
+
+log = get_logger(__name__)
+
+EVENTS_PATH = "/slack/events"
+INSTALL_PATH = "/slack/install"
+REDIRECT_PATH = "/slack/oauth_redirect"
+LOCALE_LOOKUP_TIMEOUT = 1.0  # seconds; /vp must answer well within Slack's 3 s
+LOCALE_CACHE_SECONDS = 900.0
+LOCALE_CACHE_SIZE = 10_000
+
+HELP_WORDS = frozenset({"", "help", "hulp", "?", "uitleg"})
+MAP_WORDS = frozenset({"kaart", "map", "sociale kaart", "sociale-kaart", "social map"})
+DOOR_WORDS = frozenset({"gesprek", "spar", "sparren", "talk", "praten", "contact"})
+
+
+def master_key_of(settings: Settings) -> Secret[bytes]:
+    """The master key Slack tokens are sealed under (VIPBOT_SECRET_KEY, or the generated one)."""
+    key = settings.secret_key
+    if key is None:
+        raise ConfigError("VIPBOT_SECRET_KEY", "is needed to keep Slack tokens sealed")
+    return Secret(key.get_secret_value().encode("utf-8"))
+
+
+@dataclass
+class SlackFeature:
+    """Everything the Slack adapter made, kept on `services.extras["slack"]` for tests and other features."""
+
+    bolt: AsyncApp
+    gateway: SlackGateway
+    renderer: blocks.SlackRenderer
+    installations: SqlSlackInstallations
+    oauth: bool
+    socket_mode_handler: Any | None = None
+
+
+class _LocaleCache:
+    """A short-lived, in-memory cache of users' Slack locales (never stored), so /vp needs no lookup each time."""
+
+    def __init__(self, clock_seconds: Callable[[], float]) -> None:
+        self._now = clock_seconds
+        self._items: dict[tuple[str, str], tuple[float, str]] = {}
+
+    def get(self, team: str, user: str) -> str | None:
+        item = self._items.get((team, user))
+        if item is None or self._now() - item[0] > LOCALE_CACHE_SECONDS:
+            return None
+        return item[1]
+
+    def put(self, team: str, user: str, locale: str) -> None:
+        if len(self._items) >= LOCALE_CACHE_SIZE:
+            self._items.clear()
+        self._items[(team, user)] = (self._now(), locale)
+
+
+class _Handlers:
+    def __init__(self, services: Services, installations: SqlSlackInstallations) -> None:
+        self._services = services
+        self._t = services.content.translator
+        self._installations = installations
+        self._bindings = SqlSlackChannelBindings(services.sessions)
+        self._locales = _LocaleCache(time.monotonic)
+
+    async def organisation(self, context: AsyncBoltContext) -> Organisation | None:
+        workspace = context.team_id or context.enterprise_id
+        if not workspace:
+            return None
+        organisation_id = await self._installations.organisation_for(workspace)
+        if organisation_id is None and context.enterprise_id and context.enterprise_id != workspace:
+            organisation_id = await self._installations.organisation_for(context.enterprise_id)
+        if organisation_id is None:
+            return None
+        try:
+            return await self._services.organisations.get_organisation(str(organisation_id))
+        except NotFoundError:
+            return None
+
+    def portal(self, organisation: Organisation) -> str:
+        return portal_link(self._services.settings.public_portal_url, organisation.slug)
+
+    async def locale(
+        self, client: AsyncWebClient, context: AsyncBoltContext, user: str, fallback: str
+    ) -> str:
+        team = context.team_id or context.enterprise_id or ""
+        cached = self._locales.get(team, user)
+        if cached is not None:
+            return cached
+        try:
+            answer = await asyncio.wait_for(
+                client.users_info(user=user, include_locale=True), timeout=LOCALE_LOOKUP_TIMEOUT
+            )
+            locale = pick_locale(str(answer["user"].get("locale") or fallback))
+        except (SlackApiError, TimeoutError, KeyError):
+            return pick_locale(fallback)
+        self._locales.put(team, user, locale)
+        return locale
+
+    def calendar(self) -> SessionCalendar:
+        calendar = self._services.extras.get("session_calendar")
+        return calendar if calendar is not None else NoSessions()
+
+    # -- listeners -------------------------------------------------------------------------------------------
+
+    async def home_opened(
+        self, event: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
+        if event.get("tab") != "home":
+            return
+        user = str(event.get("user", ""))
+        organisation = await self.organisation(context)
+        if organisation is None:
+            locale = await self.locale(client, context, user, "nl")
+            await client.views_publish(user_id=user, view=blocks.not_linked_view(self._t, locale))
+            return
+        locale = await self.locale(client, context, user, organisation.locale)
+        source = HomeInfoSource(
+            self._services.sessions,
+            self._services.content.catalog,
+            self.calendar(),
+            self._services.clock,
+            self._services.settings.public_portal_url,
+        )
+        info = await source.for_organisation(organisation)
+        await client.views_publish(user_id=user, view=blocks.home_view(self._t, locale, info))
+
+    async def command(
+        self, ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
+        # What follows /vp is compared to a few keywords and dropped: it is never stored, logged or echoed.
+        word = " ".join(str(command.get("text", "")).lower().split())
+        organisation = await self.organisation(context)
+        user = str(command.get("user_id", ""))
+        if organisation is None:
+            locale = await self.locale(client, context, user, "nl")
+            await ack(text=self._t.t(locale, "slack.home.not_linked"))
+            return
+        locale = await self.locale(client, context, user, organisation.locale)
+        portal = self.portal(organisation)
+        if word in MAP_WORDS:
+            payload, text = blocks.social_map_reply(
+                self._t, locale, self._services.content.catalog.social_map, portal
+            )
+        elif word in DOOR_WORDS:
+            payload, text = blocks.door_reply(self._t, locale, portal)
+        else:
+            payload, text = blocks.help_reply(self._t, locale, portal, unknown=word not in HELP_WORDS)
+        await ack(blocks=payload, text=text, response_type="ephemeral")
+
+    async def direct_message(
+        self, event: dict[str, Any], say: AsyncSay, client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
+        # The text of the message is never read: the answer is the same whatever was typed.
+        if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
+            return
+        user = str(event.get("user", ""))
+        organisation = await self.organisation(context)
+        if organisation is None:
+            locale = await self.locale(client, context, user, "nl")
+            await say(text=self._t.t(locale, "slack.home.not_linked"))
+            return
+        locale = await self.locale(client, context, user, organisation.locale)
+        payload, text = blocks.dm_reply(self._t, locale, self.portal(organisation))
+        await say(blocks=payload, text=text)
+
+    async def membership(self, event: dict[str, Any], context: AsyncBoltContext) -> None:
+        if event.get("user") != context.bot_user_id:
+            return  # other people's comings and goings are none of our business
+        usable = event.get("type") == "member_joined_channel"
+        await self._channel(context, str(event.get("channel", "")), usable=usable)
+
+    async def renamed(self, event: dict[str, Any], context: AsyncBoltContext) -> None:
+        channel = event.get("channel") or {}
+        organisation = await self.organisation(context)
+        workspace = context.team_id or ""
+        if organisation is not None and channel.get("id") and channel.get("name"):
+            await self._bindings.renamed(organisation.id, workspace, str(channel["id"]), str(channel["name"]))
+
+    async def archived(self, event: dict[str, Any], context: AsyncBoltContext) -> None:
+        await self._channel(context, str(event.get("channel", "")), usable=False)
+
+    async def unarchived(self, event: dict[str, Any], context: AsyncBoltContext) -> None:
+        await self._channel(context, str(event.get("channel", "")), usable=True)
+
+    async def _channel(self, context: AsyncBoltContext, channel: str, *, usable: bool) -> None:
+        organisation = await self.organisation(context)
+        if organisation is not None and channel:
+            await self._bindings.set_usable(organisation.id, context.team_id or "", channel, usable)
+
+    async def uninstalled(self, context: AsyncBoltContext) -> None:
+        for key in (context.team_id, context.enterprise_id):
+            if key and await self._installations.delete(key):
+                log.info("slack installation removed", workspace=key)
+
+    async def only_ack(self, ack: AsyncAck) -> None:
+        await ack()
+
+
+def build_feature(services: Services) -> SlackFeature | None:
+    """The Slack feature for these settings, or None when Slack is not configured."""
+    settings = services.settings
+    signing = settings.slack_signing_secret
+    oauth = bool(settings.slack_client_id and settings.slack_client_secret)
+    if signing is None or not (oauth or settings.slack_bot_token):
+        return None
+    installations = SqlSlackInstallations(services.sessions, master_key_of(services.settings))
+    client = make_client(settings.slack_api_url)
+    tokens: TokenSource
+    if oauth:
+        store = SqlInstallationStore(installations, services.clock)
+        state_store = OrganisationStateStore(SqlSlackOAuthStates(services.sessions), services.clock)
+        base = settings.public_base_url
+        oauth_settings = AsyncOAuthSettings(
+            client_id=settings.slack_client_id,
+            client_secret=settings.slack_client_secret.get_secret_value()
+            if settings.slack_client_secret
+            else None,
+            scopes=list(BOT_SCOPES),
+            user_scopes=[],
+            redirect_uri=f"{base}{REDIRECT_PATH}",
+            install_path=INSTALL_PATH,
+            redirect_uri_path=REDIRECT_PATH,
+            install_page_rendering_enabled=False,
+            installation_store=store,
+            installation_store_bot_only=True,
+            state_store=state_store,
+            authorization_url=_authorize_url(settings.slack_api_url),
+        )
+        flow = OrganisationOAuthFlow(
+            organisations=services.organisations,
+            installation_store=store,
+            state_store=state_store,
+            translator=services.content.translator,
+            client=client,
+            settings=oauth_settings,
+        )
+        bolt = AsyncApp(
+            signing_secret=signing.get_secret_value(),
+            client=client,
+            installation_store=store,
+            installation_store_bot_only=True,
+            oauth_flow=flow,
+        )
+        tokens = InstallationTokens(installations)
+    else:
+        token = settings.slack_bot_token
+        if token is None:  # checked above; this narrows the type
+            return None
+        client = make_client(settings.slack_api_url, Secret(token.get_secret_value()))
+        bolt = AsyncApp(signing_secret=signing.get_secret_value(), client=client)
+        tokens = StaticToken(Secret(token.get_secret_value()))
+
+    handlers = _Handlers(services, installations)
+    bolt.event("app_home_opened")(handlers.home_opened)
+    bolt.command("/vp")(handlers.command)
+    bolt.event("message")(handlers.direct_message)
+    bolt.event("member_joined_channel")(handlers.membership)
+    bolt.event("member_left_channel")(handlers.membership)
+    for name in ("channel_rename", "group_rename"):
+        bolt.event(name)(handlers.renamed)
+    for name in ("channel_archive", "group_archive", "channel_deleted", "group_deleted"):
+        bolt.event(name)(handlers.archived)
+    for name in ("channel_unarchive", "group_unarchive"):
+        bolt.event(name)(handlers.unarchived)
+    for name in ("app_uninstalled", "tokens_revoked"):
+        bolt.event(name)(handlers.uninstalled)
+    bolt.action(blocks.DOOR_ACTION)(handlers.only_ack)
+    bolt.action(re.compile(f"^{blocks.LINK_ACTION_PREFIX}"))(handlers.only_ack)
+
+    gateway = SlackGateway(SlackClients(settings.slack_api_url, tokens))
+    return SlackFeature(
+        bolt=bolt,
+        gateway=gateway,
+        renderer=blocks.SlackRenderer(services.content.translator),
+        installations=installations,
+        oauth=oauth,
+    )
+
+
+def _authorize_url(api_url: str) -> str:
+    """Slack's consent page lives next to its Web API: https://slack.com/oauth/v2/authorize."""
+    root = api_url.rstrip("/").removesuffix("/api")
+    return f"{root}/oauth/v2/authorize"
+
+
+SLACK = web.AppKey("slack", SlackFeature)
+
+
+def install(app: web.Application, services: Services) -> None:
+    """Mount the Slack routes (when Slack is configured) and publish the gateway and renderer for the scheduler."""
+    feature = build_feature(services)
+    if feature is None:
+        return
+    app[SLACK] = feature
+    services.extras["slack"] = feature
+    services.extras["slack_gateway"] = feature.gateway
+    services.extras["slack_renderer"] = feature.renderer
+    bolt = feature.bolt
+
+    async def events(request: web.Request) -> web.Response:
+        response = await bolt.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(response)
+
+    app.router.add_post(EVENTS_PATH, events)
+    flow = bolt.oauth_flow
+    if feature.oauth and flow is not None:
+
+        async def install_page(request: web.Request) -> web.Response:
+            return await to_aiohttp_response(await flow.handle_installation(await to_bolt_request(request)))
+
+        async def redirect(request: web.Request) -> web.Response:
+            return await to_aiohttp_response(await flow.handle_callback(await to_bolt_request(request)))
+
+        app.router.add_get(INSTALL_PATH, install_page)
+        app.router.add_get(REDIRECT_PATH, redirect)
+
+    app_token = services.settings.slack_app_token
+    if app_token is not None:
+        app.on_startup.append(_socket_mode_start(feature, app_token.get_secret_value()))
+        app.on_cleanup.append(_socket_mode_stop(feature))
+
+
+def _socket_mode_start(feature: SlackFeature, app_token: str) -> Any:
+    async def start(_app: web.Application) -> None:
+        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+        handler = AsyncSocketModeHandler(feature.bolt, app_token)
+        feature.socket_mode_handler = handler
+        await handler.connect_async()  # type: ignore[no-untyped-call]
+        log.info("slack socket mode connected")
+
+    return start
+
+
+def _socket_mode_stop(feature: SlackFeature) -> Any:
+    async def stop(_app: web.Application) -> None:
+        handler = feature.socket_mode_handler
+        if handler is not None:
+            await handler.close_async()
+
+    return stop

@@ -1,0 +1,366 @@
+"""The Slack endpoints of the running service, over HTTP, with requests signed the way Slack signs them."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from bot.app import Services
+from bot.domain.tenancy import Platform
+from bot.logs import configure_logging
+from bot.storage.slack_installations import SqlSlackInstallations
+from tests.adapters.slack.support import (
+    RunningService,
+    action_body,
+    add_org,
+    command_body,
+    event_body,
+    eventually,
+    slack_services,
+    start_service,
+    stop_service,
+)
+from tests.conftest import TEST_SECRET_KEY
+from tests.doubles.slack_api import DEFAULT_TEAM, DEFAULT_TOKEN, SlackApiSimulator
+
+
+@pytest.fixture
+async def running(services: Services, slack_api: SlackApiSimulator) -> AsyncIterator[RunningService]:
+    """The service in single-workspace mode, its workspace linked to the organisation 'acme'."""
+    configured = slack_services(services, slack_api, slack_bot_token=DEFAULT_TOKEN)
+    organisation = await add_org(configured, "Acme Zorg", "acme")
+    from bot.security.secret import Secret
+
+    await SqlSlackInstallations(configured.sessions, Secret(TEST_SECRET_KEY.encode())).link(
+        organisation.id, DEFAULT_TEAM
+    )
+    slack_api.add_user("UNL", locale="nl-NL")
+    slack_api.add_user("UEN", locale="en-GB")
+    service = await start_service(configured)
+    yield service
+    await stop_service(service)
+
+
+async def test_url_verification_is_answered(running: RunningService) -> None:
+    body = json.dumps(
+        {
+            "token": "t",
+            "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P",
+            "type": "url_verification",
+        }
+    )
+    response = await running.post_signed((body.encode(), "application/json"))
+    assert response.status == 200
+    assert (await response.json())["challenge"] == "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"
+
+
+async def test_bad_signature_and_stale_timestamp_get_401_and_change_nothing(
+    running: RunningService, slack_api: SlackApiSimulator
+) -> None:
+    home = event_body(
+        DEFAULT_TEAM, {"type": "app_home_opened", "user": "UNL", "channel": "DNL", "tab": "home"}
+    )
+    forged = await running.post_signed(home, secret="not-the-signing-secret-0000000000")
+    assert forged.status == 401
+    stale = await running.post_signed(home, age=6 * 60)
+    assert stale.status == 401
+    unsigned = await running.session.post(f"{running.url}/slack/events", data=home[0])
+    assert unsigned.status == 401
+    rename = event_body(
+        DEFAULT_TEAM, {"type": "channel_rename", "channel": {"id": "C1", "name": "hacked", "created": 1}}
+    )
+    assert (await running.post_signed(rename, secret="x" * 32)).status == 401
+    # A valid request afterwards does reach Slack: the refusals above did not just go unanswered.
+    assert (await running.post_signed(home)).status == 200
+    await eventually(lambda: bool(slack_api.calls_to("views.publish")))
+    assert len(slack_api.calls_to("views.publish")) == 1
+    async with running.services.sessions() as session:
+        names = (await session.exec(text("SELECT channel_name FROM channel_binding"))).all()  # type: ignore[call-overload]
+    assert names == []
+
+
+async def test_app_home_opened_publishes_the_home_view(
+    running: RunningService, slack_api: SlackApiSimulator
+) -> None:
+    response = await running.post_signed(
+        event_body(DEFAULT_TEAM, {"type": "app_home_opened", "user": "UNL", "channel": "DNL", "tab": "home"})
+    )
+    assert response.status == 200
+    await eventually(lambda: "UNL" in slack_api.views)
+    view = slack_api.views["UNL"]
+    dumped = json.dumps(view, ensure_ascii=False)
+    assert view["type"] == "home"
+    assert "De vertrouwenspersoon van Acme Zorg" in dumped
+    assert "http://vipbot.test/portal/acme" in dumped
+    assert "Sociale kaart" in dumped
+    assert slack_api.calls_to("views.publish")[0].token == DEFAULT_TOKEN
+    # English when the reader's Slack is in English.
+    await running.post_signed(
+        event_body(DEFAULT_TEAM, {"type": "app_home_opened", "user": "UEN", "channel": "DEN", "tab": "home"})
+    )
+    await eventually(lambda: "UEN" in slack_api.views)
+    assert "The confidential counsellor of Acme Zorg" in json.dumps(slack_api.views["UEN"])
+    # The messages tab is not the Home tab: nothing is published for it.
+    slack_api.views.clear()
+    await running.post_signed(
+        event_body(
+            DEFAULT_TEAM, {"type": "app_home_opened", "user": "UNL", "channel": "DNL", "tab": "messages"}
+        )
+    )
+    assert (
+        await running.post_signed(
+            event_body(DEFAULT_TEAM, {"type": "app_home_opened", "user": "UEN", "tab": "home"})
+        )
+    ).status == 200
+    await eventually(lambda: "UEN" in slack_api.views)
+    assert "UNL" not in slack_api.views
+
+
+async def test_slash_command_answers_well_within_three_seconds(
+    running: RunningService, slack_api: SlackApiSimulator
+) -> None:
+    started = time.monotonic()
+    response = await running.post_signed(command_body(DEFAULT_TEAM, "UNL", ""))
+    elapsed = time.monotonic() - started
+    assert response.status == 200
+    assert elapsed < 1.0
+    answer = await response.json()
+    assert answer["response_type"] == "ephemeral"
+    dumped = json.dumps(answer, ensure_ascii=False)
+    assert "Zo werkt /vp" in dumped
+    assert "http://vipbot.test/portal/acme" in dumped
+
+    social = await (await running.post_signed(command_body(DEFAULT_TEAM, "UEN", "map"))).json()
+    titles = [b.get("text", {}).get("text") for b in social["blocks"]]
+    assert "Sociale kaart" in titles
+    names = {entry.name.en for entry in running.services.content.catalog.social_map}
+    assert any(name in json.dumps(social) for name in names)
+
+    door = await (await running.post_signed(command_body(DEFAULT_TEAM, "UNL", "gesprek"))).json()
+    assert any(
+        e.get("url") == "http://vipbot.test/portal/acme"
+        for b in door["blocks"]
+        for e in b.get("elements", [])
+    )
+
+    unknown = await (
+        await running.post_signed(command_body(DEFAULT_TEAM, "UNL", "mijn leidinggevende xq7"))
+    ).json()
+    assert "Die opdracht ken ik niet" in json.dumps(unknown, ensure_ascii=False)
+    assert "xq7" not in json.dumps(unknown)
+    assert not slack_api.traffic_contains("xq7")
+
+
+async def _database_contains(services: Services, database_url: str, needle: str) -> bool:
+    """Whether `needle` is anywhere in the database: in the SQLite file (and WAL), or in any PostgreSQL row."""
+    if database_url.startswith("sqlite"):
+        path = Path(database_url.split("///", 1)[1])
+        await services.engine.dispose()  # flush: close connections so the WAL is checkpointed into the file
+        files = [path, Path(f"{path}-wal"), Path(f"{path}-journal")]
+        return any(f.exists() and needle.encode() in f.read_bytes() for f in files)
+    async with services.engine.connect() as connection:
+        tables = (
+            (await connection.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")))
+            .scalars()
+            .all()
+        )
+        for table in tables:
+            rows = (await connection.execute(text(f'SELECT * FROM "{table}"'))).all()  # noqa: S608
+            if needle in repr(rows):
+                return True
+    return False
+
+
+async def test_a_dm_gets_the_door_and_its_text_is_kept_nowhere(
+    running: RunningService, slack_api: SlackApiSimulator, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    stream = io.StringIO()
+    configure_logging("DEBUG", "json", stream)
+    caplog.set_level(logging.DEBUG)
+    canary = "CANARY-7f3e9b1c-mijn-manager-intimideert-mij"
+    response = await running.post_signed(
+        event_body(
+            DEFAULT_TEAM,
+            {
+                "type": "message",
+                "channel": "DNL",
+                "channel_type": "im",
+                "user": "UNL",
+                "text": canary,
+                "ts": "1.1",
+            },
+        )
+    )
+    assert response.status == 200
+    await eventually(lambda: bool(slack_api.messages.get("DNL")))
+    reply = slack_api.messages["DNL"][0]
+    dumped = json.dumps(reply, ensure_ascii=False)
+    assert "http://vipbot.test/portal/acme" in dumped
+    assert "Wat je hier typt, bewaar of lees ik niet" in dumped
+    # Where the canary must not be: Slack traffic, the logs, the database.
+    assert not slack_api.traffic_contains(canary)
+    assert canary not in stream.getvalue()
+    assert all(
+        canary not in record.getMessage() and canary not in repr(record.__dict__) for record in caplog.records
+    )
+    assert not await _database_contains(running.services, database_url, canary)
+    # The check itself can find things: the organisation's name is in the database.
+    assert await _database_contains(running.services, database_url, "Acme Zorg")
+    logging.getLogger().handlers.clear()
+
+
+async def test_bot_messages_and_edits_in_the_dm_get_no_reply(
+    running: RunningService, slack_api: SlackApiSimulator
+) -> None:
+    await running.post_signed(
+        event_body(
+            DEFAULT_TEAM,
+            {
+                "type": "message",
+                "subtype": "message_changed",
+                "channel": "DNL",
+                "channel_type": "im",
+                "ts": "1.2",
+            },
+        )
+    )
+    await running.post_signed(
+        event_body(
+            DEFAULT_TEAM,
+            {
+                "type": "message",
+                "channel": "C0GENERAL",
+                "channel_type": "channel",
+                "user": "UNL",
+                "text": "hi",
+                "ts": "1.3",
+            },
+        )
+    )
+    await running.post_signed(
+        event_body(
+            DEFAULT_TEAM,
+            {
+                "type": "message",
+                "channel": "DEN",
+                "channel_type": "im",
+                "user": "UEN",
+                "text": "hello",
+                "ts": "1.4",
+            },
+        )
+    )
+    await eventually(lambda: bool(slack_api.messages.get("DEN")))
+    assert [c.params["channel"] for c in slack_api.calls_to("chat.postMessage")] == ["DEN"]
+    assert "This chat is not confidential" in json.dumps(slack_api.calls_to("chat.postMessage")[0].params)
+
+
+async def test_door_button_interaction_is_acknowledged(
+    running: RunningService, slack_api: SlackApiSimulator
+) -> None:
+    response = await running.post_signed(action_body(DEFAULT_TEAM, "UNL"))
+    assert response.status == 200
+    assert slack_api.calls == [] or all(c.method == "auth.test" for c in slack_api.calls)
+
+
+async def test_channel_events_keep_bindings_right(running: RunningService) -> None:
+    services = running.services
+    organisation = await services.organisations.get_organisation("acme")
+    await services.organisations.bind_channel(
+        organisation.id, "acme", Platform.SLACK, DEFAULT_TEAM, "C1", "team-a"
+    )
+
+    async def binding() -> tuple[str | None, bool]:
+        (found,) = await services.organisations.bindings(organisation.id)
+        return found.channel_name, found.archived
+
+    await running.post_signed(
+        event_body(
+            DEFAULT_TEAM,
+            {"type": "channel_rename", "channel": {"id": "C1", "name": "team-alpha", "created": 1}},
+        )
+    )
+    await _until(binding, ("team-alpha", False))
+    await running.post_signed(
+        event_body(DEFAULT_TEAM, {"type": "channel_archive", "channel": "C1", "user": "UNL"})
+    )
+    await _until(binding, ("team-alpha", True))
+    await running.post_signed(
+        event_body(DEFAULT_TEAM, {"type": "channel_unarchive", "channel": "C1", "user": "UNL"})
+    )
+    await _until(binding, ("team-alpha", False))
+    # Somebody else leaving changes nothing; the bot being removed makes the binding unusable.
+    await running.post_signed(
+        event_body(
+            DEFAULT_TEAM,
+            {
+                "type": "member_left_channel",
+                "channel": "C1",
+                "user": "UNL",
+                "channel_type": "C",
+                "team": DEFAULT_TEAM,
+            },
+        )
+    )
+    await running.post_signed(
+        event_body(
+            DEFAULT_TEAM,
+            {
+                "type": "member_left_channel",
+                "channel": "C1",
+                "user": f"UB{DEFAULT_TEAM}",
+                "channel_type": "C",
+                "team": DEFAULT_TEAM,
+            },
+        )
+    )
+    await _until(binding, ("team-alpha", True))
+    await running.post_signed(
+        event_body(
+            DEFAULT_TEAM,
+            {
+                "type": "member_joined_channel",
+                "channel": "C1",
+                "user": f"UB{DEFAULT_TEAM}",
+                "channel_type": "C",
+                "team": DEFAULT_TEAM,
+            },
+        )
+    )
+    await _until(binding, ("team-alpha", False))
+
+
+async def _until(read: object, expected: tuple[str | None, bool], timeout: float = 5.0) -> None:  # noqa: ASYNC109
+    import asyncio
+
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = await read()  # type: ignore[operator]
+        if last == expected:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"binding is {last}, expected {expected}")
+
+
+async def test_an_unlinked_workspace_gets_no_door(services: Services, slack_api: SlackApiSimulator) -> None:
+    configured = slack_services(services, slack_api, slack_bot_token=DEFAULT_TOKEN)
+    slack_api.add_user("UNL", locale="nl-NL")
+    service = await start_service(configured)
+    try:
+        response = await service.post_signed(command_body(DEFAULT_TEAM, "UNL", ""))
+        assert "nog niet gekoppeld" in (await response.text())
+        await service.post_signed(
+            event_body(DEFAULT_TEAM, {"type": "app_home_opened", "user": "UNL", "tab": "home"})
+        )
+        await eventually(lambda: "UNL" in slack_api.views)
+        assert "/portal/" not in json.dumps(slack_api.views["UNL"])
+    finally:
+        await stop_service(service)
