@@ -86,7 +86,8 @@ async def test_a_schedule_posts_at_the_right_local_time_across_daylight_saving(p
         assert row.sent_at is not None
         local = row.sent_at.astimezone(__import__("zoneinfo").ZoneInfo(AMS))
         assert (local.hour, local.minute) in {(9, 30), (9, 45)}  # within one step of 09:30 local
-    assert len(p.slack.sent) == 5 * 4 and len(p.teams.sent) == 5
+    assert len(p.slack.sent) == 5 * 4
+    assert len(p.teams.sent) == 5
 
 
 async def test_quiet_hours_weekends_and_holidays_are_skipped(
@@ -113,9 +114,9 @@ async def test_quiet_hours_weekends_and_holidays_are_skipped(
     reasons = [
         r.__dict__.get("reason") for r in caplog.records if r.getMessage() == "outreach occurrence skipped"
     ]
-    assert (
-        reasons.count("weekend") == 4 and reasons.count("holiday") == 2 and reasons.count("quiet hours") == 3
-    )
+    assert reasons.count("weekend") == 4
+    assert reasons.count("holiday") == 2
+    assert reasons.count("quiet hours") == 3
 
 
 async def test_materialising_twice_or_concurrently_adds_nothing(pipeline: Pipeline) -> None:
