@@ -33,7 +33,7 @@ from bot.domain.conversations import (
     month_start,
 )
 from bot.domain.tenancy import CounsellorRole
-from bot.errors import NotFoundError
+from bot.errors import ConflictError, NotFoundError
 from bot.storage.db import transaction
 from bot.storage.tables import CounsellorRow, OrganisationCounsellorRow, OrganisationRow
 from bot.storage.tables_conversations import (
@@ -243,23 +243,43 @@ class SqlConversationStore:
         today: date,
         counsellor_id: UUID | None = None,
     ) -> UUID:
+        """A counsellor with a key pair, assigned to the organisation.
+
+        When a counsellor with this e-mail address exists already (e.g. made with a console account) and has
+        no key yet, the key is given to that counsellor, so the console account and the key belong together.
+        """
         async with transaction(self._sessions) as session:
             org = await session.get(OrganisationRow, organisation_id)
             if org is None:
                 raise NotFoundError("no such organisation")
-            row = CounsellorRow(
-                id=counsellor_id or uuid.uuid4(),
-                practice_id=org.practice_id,
-                display_name=display_name,
-                email=email,
-            )
-            session.add(row)
-            await session.flush()
-            session.add(
-                OrganisationCounsellorRow(
-                    organisation_id=organisation_id, counsellor_id=row.id, role=role.value
+            row: CounsellorRow | None = None
+            if email:
+                row = (
+                    await session.exec(select(CounsellorRow).where(col(CounsellorRow.email) == email))
+                ).first()
+            if row is None:
+                row = CounsellorRow(
+                    id=counsellor_id or uuid.uuid4(),
+                    practice_id=org.practice_id,
+                    display_name=display_name,
+                    email=email,
                 )
-            )
+                session.add(row)
+                await session.flush()
+            elif await session.get(CounsellorVaultRow, row.id) is not None:
+                raise ConflictError(
+                    "this counsellor has a key already; rotate it with 'vipbot counsellor rotate-key'"
+                )
+            link = await session.get(OrganisationCounsellorRow, (organisation_id, row.id))
+            if link is None:
+                session.add(
+                    OrganisationCounsellorRow(
+                        organisation_id=organisation_id, counsellor_id=row.id, role=role.value
+                    )
+                )
+            else:
+                link.role = role.value
+                session.add(link)
             session.add(
                 CounsellorVaultRow(
                     counsellor_id=row.id,
@@ -269,6 +289,15 @@ class SqlConversationStore:
                 )
             )
             return row.id
+
+    async def has_key(self, counsellor_id: UUID) -> bool:
+        async with self._sessions() as session:
+            return await session.get(CounsellorVaultRow, counsellor_id) is not None
+
+    async def counsellor_by_email(self, email: str) -> UUID | None:
+        async with self._sessions() as session:
+            row = (await session.exec(select(CounsellorRow).where(col(CounsellorRow.email) == email))).first()
+            return None if row is None else row.id
 
     async def link_counsellor(self, organisation_id: UUID, counsellor_id: UUID, role: CounsellorRole) -> None:
         async with transaction(self._sessions) as session:

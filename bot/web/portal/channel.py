@@ -5,6 +5,7 @@ Used by the portal, the counsellor's inbox, the `vipbot counsellor` commands and
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -71,8 +72,16 @@ class ConfidentialChannel:
         passphrase: Secret[str],
         role: CounsellorRole = CounsellorRole.PRIMARY,
     ) -> UUID:
-        counsellor_id = UUID(bytes=secrets.token_bytes(16), version=4)
-        material, _unlocked = new_counsellor_key(counsellor_id, passphrase, self.argon2)
+        """A counsellor with a fresh key pair under `passphrase`, assigned to the organisation.
+
+        An existing counsellor with the same e-mail address and no key yet (one made with a console account)
+        gets the key, so that account can unlock the inbox.
+        """
+        existing = await self.store.counsellor_by_email(email) if email else None
+        counsellor_id = existing or UUID(bytes=secrets.token_bytes(16), version=4)
+        material, _unlocked = await asyncio.to_thread(
+            new_counsellor_key, counsellor_id, passphrase, self.argon2
+        )
         return await self.store.add_counsellor(
             organisation_id,
             display_name,
@@ -87,12 +96,14 @@ class ConfidentialChannel:
     async def unlock(self, counsellor_id: UUID, passphrase: Secret[str]) -> UnlockedCounsellorKey:
         """Raises `SecurityError` for a wrong passphrase."""
         vault = await self.store.vault(counsellor_id)
-        return unlock_counsellor_key(counsellor_id, vault.wrapped_private, passphrase)
+        return await asyncio.to_thread(
+            unlock_counsellor_key, counsellor_id, vault.wrapped_private, passphrase
+        )
 
     async def rotate_key(self, counsellor_id: UUID, old: Secret[str], new: Secret[str]) -> int:
         """A fresh key pair under `new`; every conversation key share re-sealed to it. Returns the share count."""
         current = await self.unlock(counsellor_id, old)
-        material, _fresh = new_counsellor_key(counsellor_id, new, self.argon2)
+        material, _fresh = await asyncio.to_thread(new_counsellor_key, counsellor_id, new, self.argon2)
         shares = {
             conversation_id: reseal_share(current, sealed, conversation_id, material.public_key)
             for conversation_id, sealed in await self.store.shares_of(counsellor_id)

@@ -104,7 +104,11 @@ def build_portal_app(services: Services, limits: PortalLimits | None = None) -> 
 
 
 def install(app: web.Application, services: Services) -> None:
+    from bot.web.portal.maintenance import install_maintenance
+
     app.add_subapp("/portal", build_portal_app(services))
+    if services.settings.scheduler_enabled:
+        install_maintenance(app, services)
 
 
 # -- helpers -------------------------------------------------------------------------------------------

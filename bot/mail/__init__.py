@@ -1,0 +1,1 @@
+"""Outgoing e-mail: the counsellors' content-free digest over a configurable SMTP server."""
