@@ -1,0 +1,179 @@
+"""Insights for management: loads closed rounds, sends them through the one anonymity path
+(`bot.domain.aggregation.aggregate`) and words the result. Every output — the chat summary, the console, the
+`vipbot insights` command, an export — is built from the `Insights` value this module returns, never from
+answers directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+from uuid import UUID
+
+from bot.domain.aggregation import (
+    MIN_DISTRIBUTION_ANSWERS,
+    MIN_SCORE_ANSWERS,
+    Cell,
+    Insights,
+    RoundInput,
+    aggregate,
+)
+from bot.domain.content import PulseSet, QuestionKind
+from bot.domain.i18n import Translator
+from bot.domain.pulses import Pulse, PulseStatus
+from bot.domain.tenancy import GroupKind
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerCount:
+    """How many answers of one value one question got directly under one group in one round."""
+
+    pulse_id: UUID
+    group_id: UUID
+    question_id: str
+    value: str
+    count: int
+
+
+class AnswerCounts(Protocol):
+    """The read side insights need: closed rounds and per-value counts. Nothing else reads answers."""
+
+    async def rounds(self, organisation_id: UUID, pulse_set_id: str) -> list[Pulse]: ...
+
+    async def cell_counts(self, organisation_id: UUID, pulse_ids: Sequence[UUID]) -> list[AnswerCount]: ...
+
+
+def build_rounds(pulses: Sequence[Pulse], counts: Sequence[AnswerCount]) -> list[RoundInput]:
+    per_round: dict[UUID, dict[tuple[UUID, str], dict[str, int]]] = {p.id: {} for p in pulses}
+    for c in counts:
+        cells = per_round.get(c.pulse_id)
+        if cells is not None:
+            cells.setdefault((c.group_id, c.question_id), {})[c.value] = c.count
+    return [RoundInput(p.id, p.opened_at, p.tree, per_round[p.id]) for p in pulses]
+
+
+async def load_insights(
+    source: AnswerCounts, pulse_set: PulseSet, organisation_id: UUID, until: datetime | None = None
+) -> Insights:
+    """What may be published about the organisation's closed rounds of `pulse_set` (up to `until`)."""
+    pulses = [
+        p
+        for p in await source.rounds(organisation_id, pulse_set.id)
+        if p.status is PulseStatus.CLOSED and (until is None or p.opened_at <= until)
+    ]
+    counts = await source.cell_counts(organisation_id, [p.id for p in pulses])
+    return aggregate(pulse_set, build_rounds(pulses, counts))
+
+
+def _percent(share: float) -> str:
+    return f"{round(share * 100)}%"
+
+
+def cell_line(cell: Cell, pulse_set: PulseSet, t: Translator, locale: str) -> str:
+    """One group's line: name, then its figures or that it is hidden."""
+    indent = "  " * cell.depth
+    if not cell.shown or cell.index is None or cell.respondents is None:
+        return t.t(locale, "insights.line_hidden", indent=indent, group=cell.group.name)
+    parts = []
+    for figures in cell.figures:
+        question = next(q for q in pulse_set.questions if q.id == figures.question_id)
+        label = question.text.in_locale(locale)
+        if question.kind is QuestionKind.LIKERT and figures.mean is not None:
+            parts.append(
+                t.t(
+                    locale,
+                    "insights.figure_likert",
+                    question=label,
+                    mean=f"{figures.mean:.1f}",
+                    favourable=_percent(figures.favourable_share),
+                )
+            )
+        else:
+            parts.append(
+                t.t(
+                    locale,
+                    "insights.figure_choice",
+                    question=label,
+                    favourable=_percent(figures.favourable_share),
+                )
+            )
+        if figures.distribution is not None:
+            labels = (
+                [s.in_locale(locale) for s in pulse_set.scale]
+                if question.kind is QuestionKind.LIKERT
+                else [o.label.in_locale(locale) for o in question.options]
+            )
+            spread = ", ".join(
+                f"{lab}: {n}" for lab, (_, n) in zip(labels, figures.distribution, strict=False)
+            )
+            parts.append(t.t(locale, "insights.figure_distribution", spread=spread))
+    head = t.t(
+        locale,
+        "insights.line_shown",
+        indent=indent,
+        group=cell.group.name,
+        index=_percent(cell.index),
+        answers=cell.respondents,
+    )
+    return "\n".join([head, *(f"{indent}    {p}" for p in parts)])
+
+
+def trend_line(insights: Insights, t: Translator, locale: str) -> str | None:
+    """The organisation's index over the rounds, with gaps where it is hidden."""
+    latest = insights.latest
+    if latest is None:
+        return None
+    root = latest.cells[0].group
+    points = [
+        f"{view.opened_at:%d-%m}: {_percent(v) if v is not None else '–'}"
+        for view, v in zip(insights.rounds, insights.trend(root.id), strict=True)
+    ]
+    return t.t(locale, "insights.trend", group=root.name, points=" · ".join(points[-8:]))
+
+
+def hidden_explanation(insights: Insights, t: Translator, locale: str) -> str:
+    """Plain language: what is hidden in the latest round and why — the rules, never per-group reasons."""
+    latest = insights.latest
+    hidden = latest.hidden if latest else 0
+    rules = t.t(
+        locale,
+        "insights.hidden_rules",
+        score_min=MIN_SCORE_ANSWERS,
+        distribution_min=MIN_DISTRIBUTION_ANSWERS,
+    )
+    if hidden == 0:
+        return t.t(locale, "insights.hidden_none") + " " + rules
+    return t.t(locale, "insights.hidden_some", count=hidden) + " " + rules
+
+
+def summary_lines(insights: Insights, t: Translator, locale: str) -> list[str]:
+    """The latest round, every group (teams only as deep as they exist), and the trend."""
+    latest = insights.latest
+    if latest is None:
+        return [t.t(locale, "insights.no_rounds")]
+    lines = [
+        t.t(
+            locale,
+            "insights.round_heading",
+            pulse=insights.pulse_set.name.in_locale(locale),
+            date=f"{latest.opened_at:%d-%m-%Y}",
+            rounds=len(insights.rounds),
+        )
+    ]
+    lines.extend(cell_line(c, insights.pulse_set, t, locale) for c in latest.cells)
+    trend = trend_line(insights, t, locale)
+    if trend:
+        lines.append(trend)
+    return lines
+
+
+def chart_groups(insights: Insights, limit: int = 24) -> list[Cell]:
+    """The cells the chart shows for the latest round: organisation and departments first, then teams."""
+    latest = insights.latest
+    if latest is None:
+        return []
+    order = {GroupKind.ORGANISATION: 0, GroupKind.DEPARTMENT: 1, GroupKind.TEAM: 2}
+    ranked = sorted(latest.cells, key=lambda c: (order[c.group.kind], latest.cells.index(c)))
+    return sorted(ranked[:limit], key=latest.cells.index)

@@ -1,0 +1,280 @@
+"""Pulses: short check-ins sent on a schedule, answered with one click, stored anonymously (DESIGN §5).
+
+A pulse is one *round* of a pulse set in an organisation. While it is open it has a key; a person's click is
+recorded as an answer row (pulse, question, group, value — nothing else) plus a participation row holding
+HMAC(pulse key, question, person) that refuses a second answer. Closing the round deletes the key and every
+participation row, so afterwards nothing links anybody to the round at all.
+
+This module is plain Python: the storage port does the keyed hashing and the transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Protocol
+from uuid import UUID
+
+from bot.domain.clock import Clock
+from bot.domain.content import PulseSet, Question, QuestionKind
+from bot.domain.delivery import Attachment, Post
+from bot.domain.tenancy import Group, GroupKind, GroupTree, Platform
+from bot.errors import ConflictError, NotFoundError
+
+LIKERT_VALUES = ("1", "2", "3", "4", "5")
+DEFAULT_WINDOW_DAYS = 3
+ACTION_PREFIX = "vp-pulse"
+
+
+class PulseStatus(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class AnswerOutcome(StrEnum):
+    RECORDED = "recorded"
+    ALREADY_ANSWERED = "already_answered"
+    CLOSED = "closed"
+    INVALID = "invalid"
+
+
+@dataclass(frozen=True, slots=True)
+class Pulse:
+    id: UUID
+    organisation_id: UUID
+    pulse_set_id: str
+    audience_group_id: UUID
+    status: PulseStatus
+    opened_at: datetime
+    closes_at: datetime
+    closed_at: datetime | None
+    tree: GroupTree
+    summary_sent_at: datetime | None = None
+
+    def is_open_at(self, moment: datetime) -> bool:
+        return self.status is PulseStatus.OPEN and moment < self.closes_at
+
+
+@dataclass(frozen=True, slots=True)
+class Participant:
+    """Who clicked, as the platform says. Only ever hashed under the pulse key; never stored as such."""
+
+    platform: Platform
+    workspace_id: str
+    user_id: str
+
+    def identity(self) -> bytes:
+        return "\x1f".join((self.platform.value, self.workspace_id, self.user_id)).encode("utf-8")
+
+
+@dataclass(frozen=True, slots=True)
+class PulsePost(Post):
+    """A pulse in a channel or DM: every question with one-click answers, and the door to the counsellor.
+
+    `group_id` is the group the answers count for (the channel's group, or the person's group for a DM).
+    """
+
+    pulse_id: UUID
+    pulse_set: PulseSet
+    group_id: UUID
+    closes_at: datetime
+    portal_url: str
+    kind: str = "pulse"
+
+
+@dataclass(frozen=True, slots=True)
+class PulseReminderPost(Post):
+    """A reminder to the whole audience — never only to those who have not answered (nobody can know that)."""
+
+    pulse_id: UUID
+    pulse_set: PulseSet
+    group_id: UUID
+    closes_at: datetime
+    portal_url: str
+    kind: str = "pulse_reminder"
+
+
+@dataclass(frozen=True, slots=True)
+class ManagementSummaryPost(Post):
+    """The management summary of a closed round: plain text lines, the chart, what is hidden and why."""
+
+    title: str
+    lines: tuple[str, ...]
+    hidden_explanation: str
+    chart: Attachment
+    kind: str = "insights_summary"
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerAction:
+    """What one answer button carries. Nothing in it identifies the person who clicks."""
+
+    pulse_id: UUID
+    question_id: str
+    group_id: UUID
+    value: str
+
+    def encode(self) -> str:
+        return "|".join((ACTION_PREFIX, str(self.pulse_id), self.question_id, str(self.group_id), self.value))
+
+    @classmethod
+    def decode(cls, raw: str) -> AnswerAction | None:
+        parts = raw.split("|")
+        if len(parts) != 5 or parts[0] != ACTION_PREFIX:
+            return None
+        try:
+            return cls(UUID(parts[1]), parts[2], UUID(parts[3]), parts[4])
+        except ValueError:
+            return None
+
+
+def answer_options(question: Question) -> tuple[str, ...]:
+    """The values a question accepts, in the order the buttons show them."""
+    if question.kind is QuestionKind.LIKERT:
+        return LIKERT_VALUES
+    return tuple(option.id for option in question.options)
+
+
+def tree_to_json(tree: GroupTree) -> str:
+    return json.dumps(
+        [
+            {
+                "id": str(g.id),
+                "organisation_id": str(g.organisation_id),
+                "parent_id": str(g.parent_id) if g.parent_id else None,
+                "kind": g.kind.value,
+                "slug": g.slug,
+                "name": g.name,
+            }
+            for g in tree.groups
+        ],
+        separators=(",", ":"),
+    )
+
+
+def tree_from_json(raw: str) -> GroupTree:
+    return GroupTree(
+        tuple(
+            Group(
+                id=UUID(item["id"]),
+                organisation_id=UUID(item["organisation_id"]),
+                parent_id=UUID(item["parent_id"]) if item["parent_id"] else None,
+                kind=GroupKind(item["kind"]),
+                slug=item["slug"],
+                name=item["name"],
+            )
+            for item in json.loads(raw)
+        )
+    )
+
+
+class PulseStore(Protocol):
+    """Storage port. The implementation hashes the participant under the pulse key inside the transaction."""
+
+    async def open_pulse(
+        self,
+        organisation_id: UUID,
+        pulse_set_id: str,
+        audience_group_id: UUID,
+        opened_at: datetime,
+        closes_at: datetime,
+        tree: GroupTree,
+    ) -> Pulse: ...
+
+    async def get_pulse(self, organisation_id: UUID, pulse_id: UUID) -> Pulse: ...
+
+    async def record_answer(
+        self,
+        organisation_id: UUID,
+        pulse_id: UUID,
+        question_id: str,
+        group_id: UUID,
+        value: str,
+        participant: bytes,
+    ) -> AnswerOutcome: ...
+
+    async def close_pulse(self, organisation_id: UUID, pulse_id: UUID, closed_at: datetime) -> bool: ...
+
+    async def due_for_close(self, moment: datetime) -> list[Pulse]: ...
+
+    async def rounds(self, organisation_id: UUID, pulse_set_id: str) -> list[Pulse]: ...
+
+    async def mark_summary_sent(self, organisation_id: UUID, pulse_id: UUID, moment: datetime) -> bool: ...
+
+
+class PulseService:
+    """Opens rounds, takes answers, closes rounds. Decides; the store persists."""
+
+    def __init__(self, store: PulseStore, pulse_sets: tuple[PulseSet, ...], clock: Clock) -> None:
+        self._store = store
+        self._sets = {s.id: s for s in pulse_sets}
+        self._clock = clock
+
+    def pulse_set(self, pulse_set_id: str) -> PulseSet:
+        found = self._sets.get(pulse_set_id)
+        if found is None:
+            raise NotFoundError(f"no pulse set '{pulse_set_id}' in the content library")
+        return found
+
+    async def open_round(
+        self,
+        organisation_id: UUID,
+        pulse_set_id: str,
+        tree: GroupTree,
+        audience_group_id: UUID | None = None,
+        window_days: int | None = None,
+    ) -> Pulse:
+        """Open a round for `audience_group_id` (default: the whole organisation) with its own fresh key."""
+        pulse_set = self.pulse_set(pulse_set_id)
+        audience = audience_group_id or tree.root.id
+        if not any(g.id == audience for g in tree.groups):
+            raise NotFoundError("the audience group is not in this organisation")
+        if any(g.organisation_id != organisation_id for g in tree.groups):
+            raise ConflictError("the group tree belongs to another organisation")
+        days = window_days or pulse_set.window_days or DEFAULT_WINDOW_DAYS
+        if not 1 <= days <= 31:
+            raise ConflictError("a pulse is open between 1 and 31 days")
+        now = self._clock.now()
+        return await self._store.open_pulse(
+            organisation_id, pulse_set.id, audience, now, now + timedelta(days=days), tree
+        )
+
+    async def answer(
+        self, organisation_id: UUID, action: AnswerAction, participant: Participant
+    ) -> AnswerOutcome:
+        """Record one click. A second click on the same question by the same person is refused."""
+        try:
+            pulse = await self._store.get_pulse(organisation_id, action.pulse_id)
+        except NotFoundError:
+            return AnswerOutcome.INVALID
+        if not pulse.is_open_at(self._clock.now()):
+            return AnswerOutcome.CLOSED
+        pulse_set = self._sets.get(pulse.pulse_set_id)
+        question = (
+            next((q for q in pulse_set.questions if q.id == action.question_id), None) if pulse_set else None
+        )
+        if question is None or action.value not in answer_options(question):
+            return AnswerOutcome.INVALID
+        group_ids = {pulse.audience_group_id} | {
+            g.id for g in pulse.tree.descendants(pulse.audience_group_id)
+        }
+        if action.group_id not in group_ids:
+            return AnswerOutcome.INVALID
+        return await self._store.record_answer(
+            organisation_id, pulse.id, question.id, action.group_id, action.value, participant.identity()
+        )
+
+    async def close_due(self) -> list[Pulse]:
+        """Close every round whose window has passed: key and participation rows are deleted."""
+        now = self._clock.now()
+        closed: list[Pulse] = []
+        for pulse in await self._store.due_for_close(now):
+            if await self._store.close_pulse(pulse.organisation_id, pulse.id, now):
+                closed.append(await self._store.get_pulse(pulse.organisation_id, pulse.id))
+        return closed
+
+    async def close_now(self, organisation_id: UUID, pulse_id: UUID) -> Pulse:
+        await self._store.close_pulse(organisation_id, pulse_id, self._clock.now())
+        return await self._store.get_pulse(organisation_id, pulse_id)

@@ -1,0 +1,271 @@
+"""The SQL implementation of the PulseStore port, and the one query insights read answers through.
+
+The answer click is one short transaction of two INSERTs: the participation row (primary key on pulse and
+HMAC(pulse key, question, person)) and the answer row. A second click by the same person hits the primary key
+and rolls back both; a click after close hits the foreign key to the deleted pulse key and rolls back both.
+That holds under any concurrency, on SQLite (one writer at a time) and PostgreSQL (row locks on the key).
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import and_, delete, func, insert, select, text, update
+from sqlalchemy.engine import Row
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.domain.insights import AnswerCount
+from bot.domain.pulses import AnswerOutcome, Pulse, PulseStatus, tree_from_json, tree_to_json
+from bot.domain.tenancy import GroupTree
+from bot.errors import NotFoundError
+from bot.security import Secret, SecretBox, keyed_hash
+from bot.storage.db import is_sqlite
+from bot.storage.tables_pulses import PulseAnswerRow, PulseKeyRow, PulseParticipationRow, PulseRow
+
+KEY_PURPOSE = "pulse-key"
+PULSE_KEY_BYTES = 32
+
+_pulse = PulseRow.__table__  # type: ignore[attr-defined]
+_key = PulseKeyRow.__table__  # type: ignore[attr-defined]
+_participation = PulseParticipationRow.__table__  # type: ignore[attr-defined]
+_answer = PulseAnswerRow.__table__  # type: ignore[attr-defined]
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _to_pulse(row: Row[Any]) -> Pulse:
+    m = row._mapping
+    return Pulse(
+        id=m["id"],
+        organisation_id=m["organisation_id"],
+        pulse_set_id=m["pulse_set_id"],
+        audience_group_id=m["audience_group_id"],
+        status=PulseStatus(m["status"]),
+        opened_at=_aware(m["opened_at"]),
+        closes_at=_aware(m["closes_at"]),
+        closed_at=_aware(m["closed_at"]) if m["closed_at"] is not None else None,
+        tree=tree_from_json(m["tree"]),
+        summary_sent_at=_aware(m["summary_sent_at"]) if m["summary_sent_at"] is not None else None,
+    )
+
+
+class SqlPulseStore:
+    def __init__(self, engine: AsyncEngine, master_key: Secret[bytes]) -> None:
+        self._engine = engine
+        self._box = SecretBox(master_key, KEY_PURPOSE)
+        self._sqlite = is_sqlite(str(engine.url))
+
+    async def open_pulse(
+        self,
+        organisation_id: UUID,
+        pulse_set_id: str,
+        audience_group_id: UUID,
+        opened_at: datetime,
+        closes_at: datetime,
+        tree: GroupTree,
+    ) -> Pulse:
+        pulse_id = uuid.uuid4()
+        sealed = self._box.encrypt(secrets.token_bytes(PULSE_KEY_BYTES), pulse_id.bytes)
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                insert(_pulse).values(
+                    id=pulse_id,
+                    organisation_id=organisation_id,
+                    pulse_set_id=pulse_set_id,
+                    audience_group_id=audience_group_id,
+                    status=PulseStatus.OPEN.value,
+                    opened_at=opened_at,
+                    closes_at=closes_at,
+                    tree=tree_to_json(tree),
+                )
+            )
+            await conn.execute(
+                insert(_key).values(pulse_id=pulse_id, organisation_id=organisation_id, sealed=sealed)
+            )
+        return await self.get_pulse(organisation_id, pulse_id)
+
+    async def get_pulse(self, organisation_id: UUID, pulse_id: UUID) -> Pulse:
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(_pulse).where(
+                        and_(_pulse.c.id == pulse_id, _pulse.c.organisation_id == organisation_id)
+                    )
+                )
+            ).first()
+        if row is None:
+            raise NotFoundError("no such pulse in this organisation")
+        return _to_pulse(row)
+
+    async def _participant_hash(
+        self, organisation_id: UUID, pulse_id: UUID, question_id: str, who: bytes
+    ) -> bytes | None:
+        async with self._engine.connect() as conn:
+            sealed = (
+                await conn.execute(
+                    select(_key.c.sealed).where(
+                        and_(_key.c.pulse_id == pulse_id, _key.c.organisation_id == organisation_id)
+                    )
+                )
+            ).scalar_one_or_none()
+        if sealed is None:
+            return None
+        key = Secret(self._box.decrypt(sealed, pulse_id.bytes))
+        return keyed_hash(key, question_id.encode("utf-8") + b"\x00" + who)
+
+    async def record_answer(
+        self,
+        organisation_id: UUID,
+        pulse_id: UUID,
+        question_id: str,
+        group_id: UUID,
+        value: str,
+        participant: bytes,
+    ) -> AnswerOutcome:
+        hashed = await self._participant_hash(organisation_id, pulse_id, question_id, participant)
+        if hashed is None:
+            return AnswerOutcome.CLOSED
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(
+                    insert(_participation).values(
+                        pulse_id=pulse_id, organisation_id=organisation_id, participant=hashed
+                    )
+                )
+                await conn.execute(
+                    insert(_answer).values(
+                        id=uuid.uuid4(),
+                        organisation_id=organisation_id,
+                        pulse_id=pulse_id,
+                        question_id=question_id,
+                        group_id=group_id,
+                        value=value,
+                    )
+                )
+        except IntegrityError:
+            # Either this person answered this question already, or the round closed in between.
+            return (
+                AnswerOutcome.CLOSED
+                if await self._participant_hash(organisation_id, pulse_id, question_id, participant) is None
+                else AnswerOutcome.ALREADY_ANSWERED
+            )
+        return AnswerOutcome.RECORDED
+
+    async def close_pulse(self, organisation_id: UUID, pulse_id: UUID, closed_at: datetime) -> bool:
+        """Destroy the key and every participation row, mark the round closed. False if it was closed already."""
+        async with self._engine.begin() as conn:
+            if self._sqlite:
+                # Overwrite deleted key and participation rows in the file instead of leaving them in free pages.
+                await conn.exec_driver_sql("PRAGMA secure_delete=ON")
+            changed = await conn.execute(
+                update(_pulse)
+                .where(
+                    and_(
+                        _pulse.c.id == pulse_id,
+                        _pulse.c.organisation_id == organisation_id,
+                        _pulse.c.status == PulseStatus.OPEN.value,
+                    )
+                )
+                .values(status=PulseStatus.CLOSED.value, closed_at=closed_at)
+            )
+            await conn.execute(
+                delete(_participation).where(
+                    and_(
+                        _participation.c.pulse_id == pulse_id,
+                        _participation.c.organisation_id == organisation_id,
+                    )
+                )
+            )
+            await conn.execute(
+                delete(_key).where(
+                    and_(_key.c.pulse_id == pulse_id, _key.c.organisation_id == organisation_id)
+                )
+            )
+            if not self._sqlite and changed.rowcount:
+                # PostgreSQL keeps rows in arrival order on disk; rewrite the round's answers in the order of
+                # fresh random ids, so the physical order says nothing about who clicked when.
+                await conn.execute(
+                    text(
+                        "WITH moved AS (DELETE FROM pulse_answer WHERE pulse_id = :pulse AND organisation_id = :org "
+                        "RETURNING *) "
+                        "INSERT INTO pulse_answer (id, organisation_id, pulse_id, question_id, group_id, value) "
+                        "SELECT gen_random_uuid(), organisation_id, pulse_id, question_id, group_id, value "
+                        "FROM moved ORDER BY 1"
+                    ),
+                    {"pulse": pulse_id, "org": organisation_id},
+                )
+        if self._sqlite:
+            # Fold the write-ahead log into the file so no older page with participation rows stays behind.
+            async with self._engine.connect() as conn:
+                await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        return bool(changed.rowcount)
+
+    async def due_for_close(self, moment: datetime) -> list[Pulse]:
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(
+                select(_pulse).where(
+                    and_(_pulse.c.status == PulseStatus.OPEN.value, _pulse.c.closes_at <= moment)
+                )
+            )
+            return [_to_pulse(r) for r in rows]
+
+    async def rounds(self, organisation_id: UUID, pulse_set_id: str) -> list[Pulse]:
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(
+                select(_pulse)
+                .where(
+                    and_(_pulse.c.organisation_id == organisation_id, _pulse.c.pulse_set_id == pulse_set_id)
+                )
+                .order_by(_pulse.c.opened_at, _pulse.c.id)
+            )
+            return [_to_pulse(r) for r in rows]
+
+    async def pulse_set_ids(self, organisation_id: UUID) -> list[str]:
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(
+                select(_pulse.c.pulse_set_id).where(_pulse.c.organisation_id == organisation_id).distinct()
+            )
+            return sorted(r[0] for r in rows)
+
+    async def mark_summary_sent(self, organisation_id: UUID, pulse_id: UUID, moment: datetime) -> bool:
+        async with self._engine.begin() as conn:
+            changed = await conn.execute(
+                update(_pulse)
+                .where(
+                    and_(
+                        _pulse.c.id == pulse_id,
+                        _pulse.c.organisation_id == organisation_id,
+                        _pulse.c.summary_sent_at.is_(None),
+                    )
+                )
+                .values(summary_sent_at=moment)
+            )
+        return bool(changed.rowcount)
+
+    async def cell_counts(self, organisation_id: UUID, pulse_ids: Sequence[UUID]) -> list[AnswerCount]:
+        """Answer counts per round, group, question and value: the only read of answers there is."""
+        ids = list(pulse_ids)
+        if not ids:
+            return []
+        count = func.count().label("n")
+        query = (
+            select(_answer.c.pulse_id, _answer.c.group_id, _answer.c.question_id, _answer.c.value, count)
+            .where(and_(_answer.c.organisation_id == organisation_id, _answer.c.pulse_id.in_(ids)))
+            .group_by(_answer.c.pulse_id, _answer.c.group_id, _answer.c.question_id, _answer.c.value)
+        )
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [AnswerCount(r[0], r[1], r[2], r[3], int(r[4])) for r in rows]
+
+
+def master_key_from(secret_key: str) -> Secret[bytes]:
+    """The service's secret key as key material for the pulse-key box."""
+    return Secret(secret_key.encode("utf-8"))

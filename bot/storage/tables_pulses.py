@@ -1,0 +1,92 @@
+"""Tables of pulses and anonymous insights (DESIGN §5).
+
+- `pulse_answer` holds pulse, question, group and value: no user id, no timestamp, a random primary key. On SQLite
+  the table is WITHOUT ROWID, so rows are stored in the order of their random key, not in the order they came in.
+- `pulse_key` holds the per-pulse HMAC key, encrypted, only while the pulse is open.
+- `pulse_participation` holds HMAC(pulse key, question, platform user) while the pulse is open. Its foreign key to
+  `pulse_key` cascades: deleting the key at close deletes every participation row, and an answer arriving after
+  close fails inside its own transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Column, DateTime, ForeignKey, Index, LargeBinary, String, Text
+from sqlmodel import Field, SQLModel
+
+
+class PulseRow(SQLModel, table=True):
+    """One round of a pulse set in an organisation: its window and the group tree it was sent to."""
+
+    __tablename__ = "pulse"
+    __table_args__ = (Index("ix_pulse_series", "organisation_id", "pulse_set_id", "opened_at"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    organisation_id: uuid.UUID = Field(foreign_key="organisation.id", index=True, ondelete="CASCADE")
+    pulse_set_id: str = Field(max_length=80)
+    audience_group_id: uuid.UUID = Field()
+    status: str = Field(max_length=16, default="open")
+    opened_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    closes_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    closed_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    summary_sent_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    # The organisation's group tree when the round opened (JSON), so later changes never rewrite history.
+    tree: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class PulseKeyRow(SQLModel, table=True):
+    """The pulse's HMAC key, sealed under the service key; exists only while the pulse is open."""
+
+    __tablename__ = "pulse_key"
+
+    pulse_id: uuid.UUID = Field(
+        sa_column=Column(ForeignKey("pulse.id", ondelete="CASCADE"), primary_key=True)
+    )
+    organisation_id: uuid.UUID = Field(foreign_key="organisation.id", ondelete="CASCADE")
+    sealed: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class PulseParticipationRow(SQLModel, table=True):
+    """One answer given: HMAC(pulse key, question, person). No time, no group, no link to the answer."""
+
+    __tablename__ = "pulse_participation"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    pulse_id: uuid.UUID = Field(
+        sa_column=Column(ForeignKey("pulse_key.pulse_id", ondelete="CASCADE"), primary_key=True)
+    )
+    organisation_id: uuid.UUID = Field(foreign_key="organisation.id", ondelete="CASCADE")
+    participant: bytes = Field(sa_column=Column(LargeBinary(32), primary_key=True))
+
+
+class PulseAnswerRow(SQLModel, table=True):
+    """One answer: pulse, question, group, value — and nothing that says who or when."""
+
+    __tablename__ = "pulse_answer"
+    __table_args__ = (
+        Index("ix_pulse_answer_cell", "pulse_id", "organisation_id", "group_id", "question_id", "value"),
+        {"sqlite_with_rowid": False},
+    )
+
+    id: uuid.UUID = Field(primary_key=True)
+    organisation_id: uuid.UUID = Field(foreign_key="organisation.id", ondelete="CASCADE")
+    pulse_id: uuid.UUID = Field(sa_column=Column(ForeignKey("pulse.id", ondelete="CASCADE"), nullable=False))
+    question_id: str = Field(sa_column=Column(String(80), nullable=False))
+    group_id: uuid.UUID = Field()
+    value: str = Field(sa_column=Column(String(40), nullable=False))
+
+
+class ManagementChannelRow(SQLModel, table=True):
+    """Where an organisation's management summaries go when not (only) to the viewers' DMs."""
+
+    __tablename__ = "management_channel"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    organisation_id: uuid.UUID = Field(foreign_key="organisation.id", index=True, ondelete="CASCADE")
+    platform: str = Field(max_length=16)
+    workspace_id: str = Field(max_length=64)
+    channel_id: str = Field(max_length=200)

@@ -1,0 +1,177 @@
+"""Storage of answers as DESIGN §5 says: no identifier and no time on answers, one answer per person, and after
+close no participation row and no key — on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect, text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.catalog import ContentLibrary
+from bot.domain.clock import FixedClock
+from bot.domain.pulses import AnswerAction, AnswerOutcome, Participant, PulseStatus
+from bot.domain.tenancy import Platform
+from tests.pulses.conftest import PulseWorld, make_world
+
+CANARY = "U0CANARY7Q3X"
+
+
+def person(user: str) -> Participant:
+    return Participant(Platform.SLACK, "T0WORKSPACE", user)
+
+
+async def table_dump(engine: AsyncEngine, table: str) -> list[tuple[object, ...]]:
+    async with engine.connect() as conn:
+        return [tuple(r) for r in (await conn.execute(text(f"SELECT * FROM {table}"))).all()]  # noqa: S608
+
+
+async def test_answers_hold_no_identifier_and_no_time(world: PulseWorld, engine: AsyncEngine) -> None:
+    pulse = await world.service.open_round(world.org.id, world.pulse_set.id, world.tree)
+    team = world.tree.by_slug("team-noord")
+    assert team is not None
+    action = AnswerAction(pulse.id, "veilig-om-te-zeggen", team.id, "4")
+    assert await world.service.answer(world.org.id, action, person(CANARY)) is AnswerOutcome.RECORDED
+
+    async with engine.connect() as conn:
+        columns = await conn.run_sync(lambda sync: inspect(sync).get_columns("pulse_answer"))
+    assert {c["name"] for c in columns} == {
+        "id",
+        "organisation_id",
+        "pulse_id",
+        "question_id",
+        "group_id",
+        "value",
+    }
+    assert not any("TIME" in str(c["type"]).upper() or "DATE" in str(c["type"]).upper() for c in columns)
+    rows = await table_dump(engine, "pulse_answer")
+    assert len(rows) == 1
+    for table in ("pulse_answer", "pulse_participation", "pulse_key", "pulse"):
+        assert CANARY not in repr(await table_dump(engine, table))
+    participation = await table_dump(engine, "pulse_participation")
+    assert len(participation) == 1
+    assert CANARY.encode() not in bytes(participation[0][2])  # HMAC, not the id
+    if engine.url.get_backend_name() == "sqlite":
+        # No rowid: the physical order of answers is the order of their random keys, not of the clicks.
+        with pytest.raises(OperationalError):
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT rowid FROM pulse_answer"))
+        database = Path(str(engine.url.database))
+        for path in (database, database.with_name(database.name + "-wal")):
+            if path.exists():
+                assert CANARY.encode() not in path.read_bytes()
+
+
+async def test_a_second_answer_by_the_same_person_is_refused(world: PulseWorld, engine: AsyncEngine) -> None:
+    pulse = await world.service.open_round(world.org.id, world.pulse_set.id, world.tree)
+    team = world.tree.by_slug("team-zuid")
+    assert team is not None
+    first = AnswerAction(pulse.id, "veilig-om-te-zeggen", team.id, "5")
+    assert await world.service.answer(world.org.id, first, person("U1")) is AnswerOutcome.RECORDED
+    again = AnswerAction(pulse.id, "veilig-om-te-zeggen", team.id, "1")
+    assert await world.service.answer(world.org.id, again, person("U1")) is AnswerOutcome.ALREADY_ANSWERED
+    # Another question by the same person, and the same question by someone else, are fine.
+    other_question = AnswerAction(pulse.id, "sfeer-deze-week", team.id, "goed")
+    assert await world.service.answer(world.org.id, other_question, person("U1")) is AnswerOutcome.RECORDED
+    assert await world.service.answer(world.org.id, again, person("U2")) is AnswerOutcome.RECORDED
+    # The same user id in another workspace is another person.
+    other_workspace = Participant(Platform.TEAMS, "tenant-2", "U1")
+    assert await world.service.answer(world.org.id, again, other_workspace) is AnswerOutcome.RECORDED
+    values = sorted(str(r[5]) for r in await table_dump(engine, "pulse_answer"))
+    assert values == ["1", "1", "5", "goed"]
+
+
+async def test_invalid_answers_are_refused(world: PulseWorld) -> None:
+    pulse = await world.service.open_round(world.org.id, world.pulse_set.id, world.tree)
+    team = world.tree.by_slug("team-zuid")
+    assert team is not None
+    for action in (
+        AnswerAction(pulse.id, "veilig-om-te-zeggen", team.id, "6"),
+        AnswerAction(pulse.id, "sfeer-deze-week", team.id, "3"),
+        AnswerAction(pulse.id, "bestaat-niet", team.id, "3"),
+        AnswerAction(pulse.id, "veilig-om-te-zeggen", world.org.id, "3"),  # not a group of this round
+    ):
+        assert await world.service.answer(world.org.id, action, person("U1")) is AnswerOutcome.INVALID
+    encoded = AnswerAction(pulse.id, "sfeer-deze-week", team.id, "goed").encode()
+    assert AnswerAction.decode(encoded) == AnswerAction(pulse.id, "sfeer-deze-week", team.id, "goed")
+    assert AnswerAction.decode("vp-pulse|nope") is None
+
+
+async def test_closing_destroys_the_key_and_participation(
+    world: PulseWorld, engine: AsyncEngine, clock: FixedClock
+) -> None:
+    pulse = await world.service.open_round(world.org.id, world.pulse_set.id, world.tree)
+    team = world.tree.by_slug("team-noord")
+    assert team is not None
+    for i in range(7):
+        action = AnswerAction(pulse.id, "werkdruk-haalbaar", team.id, str(1 + i % 5))
+        assert await world.service.answer(world.org.id, action, person(f"U{i}")) is AnswerOutcome.RECORDED
+    hashes = [bytes(r[2]) for r in await table_dump(engine, "pulse_participation")]
+    sealed_key = bytes((await table_dump(engine, "pulse_key"))[0][2])
+    assert len(hashes) == 7
+
+    assert await world.service.close_due() == []  # not due yet
+    clock.advance(timedelta(days=3))
+    late = AnswerAction(pulse.id, "werkdruk-haalbaar", team.id, "3")
+    assert await world.service.answer(world.org.id, late, person("U99")) is AnswerOutcome.CLOSED
+    closed = await world.service.close_due()
+    assert [p.id for p in closed] == [pulse.id]
+    assert closed[0].status is PulseStatus.CLOSED
+
+    assert await table_dump(engine, "pulse_participation") == []
+    assert await table_dump(engine, "pulse_key") == []
+    assert len(await table_dump(engine, "pulse_answer")) == 7  # the anonymous answers stay
+    assert await world.service.close_due() == []  # closing twice is a no-op
+    if engine.url.get_backend_name() == "sqlite":
+        database = Path(str(engine.url.database))
+        await engine.dispose()  # let go of every connection, then look at what is on disk
+        stored = b"".join(p.read_bytes() for p in database.parent.glob(database.name + "*"))
+        assert all(h not in stored for h in hashes)
+        assert sealed_key not in stored
+
+
+async def test_a_click_racing_the_close_is_refused_whole(world: PulseWorld, engine: AsyncEngine) -> None:
+    """The participation row references the key: once the key is gone no answer can be added any more."""
+    pulse = await world.service.open_round(world.org.id, world.pulse_set.id, world.tree)
+    team = world.tree.by_slug("team-noord")
+    assert team is not None
+    await world.store.close_pulse(world.org.id, pulse.id, pulse.opened_at)
+    outcome = await world.store.record_answer(world.org.id, pulse.id, "werkdruk-haalbaar", team.id, "3", b"x")
+    assert outcome is AnswerOutcome.CLOSED
+    assert await table_dump(engine, "pulse_answer") == []
+
+
+async def test_concurrent_clicks_lose_nothing_and_count_nothing_twice(
+    world: PulseWorld, engine: AsyncEngine
+) -> None:
+    pulse = await world.service.open_round(world.org.id, world.pulse_set.id, world.tree)
+    team = world.tree.by_slug("team-zuid")
+    assert team is not None
+    action = AnswerAction(pulse.id, "respectvol-behandeld", team.id, "4")
+    # 150 people, each clicking twice at once.
+    outcomes = await asyncio.gather(
+        *(world.service.answer(world.org.id, action, person(f"U{i % 150}")) for i in range(300))
+    )
+    assert outcomes.count(AnswerOutcome.RECORDED) == 150
+    assert outcomes.count(AnswerOutcome.ALREADY_ANSWERED) == 150
+    assert len(await table_dump(engine, "pulse_answer")) == 150
+    assert len(await table_dump(engine, "pulse_participation")) == 150
+
+
+async def test_one_organisation_cannot_touch_another_s_pulse(
+    world: PulseWorld, engine: AsyncEngine, content: ContentLibrary, clock: FixedClock
+) -> None:
+    other = await make_world(engine, content, clock, "eik", {"Team Een": 5})
+    pulse = await world.service.open_round(world.org.id, world.pulse_set.id, world.tree)
+    team = world.tree.by_slug("team-noord")
+    assert team is not None
+    action = AnswerAction(pulse.id, "werkdruk-haalbaar", team.id, "3")
+    assert await other.service.answer(other.org.id, action, person("U1")) is AnswerOutcome.INVALID
+    assert await other.store.rounds(other.org.id, world.pulse_set.id) == []
+    assert await other.store.cell_counts(other.org.id, [pulse.id]) == []
+    assert await other.store.close_pulse(other.org.id, pulse.id, clock.now()) is False
+    assert len(await table_dump(engine, "pulse_key")) == 1
