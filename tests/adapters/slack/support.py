@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -149,6 +150,13 @@ async def eventually(check: Callable[[], bool], timeout: float = 5.0) -> None:  
         if time.monotonic() > deadline:
             raise AssertionError("the condition did not hold in time")
         await asyncio.sleep(0.02)
+
+
+def sqlite_file_bytes(database_url: str) -> bytes:
+    """The SQLite database file with its write-ahead log and journal, as they are on disk."""
+    path = Path(database_url.split("///", 1)[1])
+    files = [path, Path(f"{path}-wal"), Path(f"{path}-journal")]
+    return b"".join(f.read_bytes() for f in files if f.exists())
 
 
 async def add_org(services: Services, name: str, slug: str, locale: str = "nl") -> Organisation:

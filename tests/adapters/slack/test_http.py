@@ -7,7 +7,6 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -24,6 +23,7 @@ from tests.adapters.slack.support import (
     event_body,
     eventually,
     slack_services,
+    sqlite_file_bytes,
     start_service,
     stop_service,
 )
@@ -161,10 +161,8 @@ async def test_slash_command_answers_well_within_three_seconds(
 async def _database_contains(services: Services, database_url: str, needle: str) -> bool:
     """Whether `needle` is anywhere in the database: in the SQLite file (and WAL), or in any PostgreSQL row."""
     if database_url.startswith("sqlite"):
-        path = Path(database_url.split("///", 1)[1])
-        await services.engine.dispose()  # flush: close connections so the WAL is checkpointed into the file
-        files = [path, Path(f"{path}-wal"), Path(f"{path}-journal")]
-        return any(f.exists() and needle.encode() in f.read_bytes() for f in files)
+        await services.engine.dispose()  # close connections: the WAL is checkpointed into the file
+        return needle.encode() in sqlite_file_bytes(database_url)
     async with services.engine.connect() as connection:
         tables = (
             (await connection.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")))
