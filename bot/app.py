@@ -49,8 +49,9 @@ def feature_installers() -> list[FeatureInstaller]:
     from bot.adapters import slack
     from bot.web import console
     from bot.web.portal import routes as portal
+    from scheduler import service as outreach
 
-    return [console.install, slack.install, portal.install]
+    return [console.install, slack.install, portal.install, outreach.install]
 
 
 def build_app(services: Services, features: list[FeatureInstaller] | None = None) -> web.Application:

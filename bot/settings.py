@@ -60,6 +60,11 @@ class Settings(BaseModel):
     default_timezone: str = Field("Europe/Amsterdam", alias="VIPBOT_DEFAULT_TIMEZONE")
     retention_days: Annotated[int, Field(ge=1, le=3650)] = Field(90, alias="VIPBOT_RETENTION_DAYS")
     scheduler_enabled: bool = Field(True, alias="VIPBOT_SCHEDULER")
+    outreach_rate: Annotated[float, Field(gt=0, le=1000)] = Field(4.0, alias="VIPBOT_OUTREACH_RATE")
+    outreach_in_flight: Annotated[int, Field(ge=1, le=500)] = Field(16, alias="VIPBOT_OUTREACH_IN_FLIGHT")
+    outreach_lease_seconds: Annotated[int, Field(ge=5, le=3600)] = Field(60, alias="VIPBOT_OUTREACH_LEASE")
+    outreach_max_attempts: Annotated[int, Field(ge=1, le=50)] = Field(8, alias="VIPBOT_OUTREACH_MAX_ATTEMPTS")
+    outreach_sync_seconds: Annotated[float, Field(gt=0, le=3600)] = Field(30.0, alias="VIPBOT_OUTREACH_SYNC")
 
     slack_bot_token: SecretStr | None = Field(None, alias="SLACK_BOT_TOKEN")
     slack_signing_secret: SecretStr | None = Field(None, alias="SLACK_SIGNING_SECRET")

@@ -7,6 +7,7 @@ counsellor (and the database) only ever see a number, while the person can see a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -145,3 +146,12 @@ def session_ics(session: TeamSession, *, host: str, stamp: datetime) -> bytes:
 def person_of(platform: str, workspace_id: str, user_id: str) -> str:
     """The string a sign-up is keyed on (hashed before it is stored)."""
     return f"{platform}:{workspace_id}:{user_id}"
+
+
+def count_text(t: Callable[..., str], locale: str, count: int) -> str:
+    """ "No sign-ups yet" / "1 person signed up" / "n people signed up", from the locale files."""
+    if count == 0:
+        return t(locale, "sessions.count_none")
+    if count == 1:
+        return t(locale, "sessions.count_one")
+    return t(locale, "sessions.count", count=count)

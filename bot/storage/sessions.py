@@ -23,6 +23,7 @@ from bot.errors import NotFoundError
 from bot.security.secret import Secret
 from bot.security.secretbox import derive_key, keyed_hash
 from bot.storage.db import transaction
+from bot.storage.tables import PlatformConnectionRow
 from bot.storage.tables_outreach import TeamSessionRow, TeamSessionSignupRow
 
 
@@ -52,6 +53,23 @@ class SqlSessionStore:
     def person_key(self, session_id: UUID, person: str) -> str:
         key = derive_key(self._master, f"vipbot/session-signup/{session_id}")
         return keyed_hash(key, person.encode()).hex()
+
+    async def session_for_member(
+        self, platform: str, workspace_id: str, session_id: UUID
+    ) -> TeamSession | None:
+        """The session, when the clicking person's workspace belongs to the session's organisation (else None)."""
+        async with self._sessions() as db:
+            connection = (
+                await db.exec(
+                    select(PlatformConnectionRow).where(
+                        col(PlatformConnectionRow.platform) == platform,
+                        col(PlatformConnectionRow.workspace_id) == workspace_id,
+                    )
+                )
+            ).first()
+        if connection is None:
+            return None
+        return await self.get(connection.organisation_id, session_id)
 
     async def add(self, session: TeamSession) -> TeamSession:
         session.check()

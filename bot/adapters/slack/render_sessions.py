@@ -1,0 +1,110 @@
+"""Block Kit for team sessions: the announcement and the day-before reminder, each with "count me in" and an
+.ics link. Dates use Slack's <!date^…> so every reader sees their own time zone; the count is shown, names never."""
+
+from __future__ import annotations
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
+
+from bot.adapters.slack.blocks import FALLBACK_LIMIT, SECTION_LIMIT, escape
+from bot.domain.content import pick_locale
+from bot.domain.delivery import Post, Rendered, Renderer
+from bot.domain.i18n import Translator
+from bot.domain.sessions import (
+    SIGNUP_ACTION,
+    SessionAnnouncementPost,
+    SessionReminderPost,
+    TeamSession,
+    count_text,
+)
+from bot.domain.tenancy import Platform
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _date(moment_unix: int, token: str, fallback: str) -> str:
+    return f"<!date^{moment_unix}^{token}|{fallback}>"
+
+
+def session_blocks(
+    t: Translator, session: TeamSession, signups: int, ics_url: str, locale: str, *, reminder: bool
+) -> list[Block]:
+    start, end = int(session.starts_at.timestamp()), int(session.ends_at.timestamp())
+    when = t.t(
+        locale,
+        "sessions.when",
+        date=_date(start, "{date_long_pretty}", session.starts_at.strftime("%Y-%m-%d")),
+        start=_date(start, "{time}", session.starts_at.strftime("%H:%M UTC")),
+        end=_date(end, "{time}", session.ends_at.strftime("%H:%M UTC")),
+    )
+    label = t.t(locale, "sessions.reminder_label" if reminder else "sessions.announcement_label")
+    details = [when]
+    if session.place:
+        details.append(escape(t.t(locale, "sessions.place", place=session.place)))
+    if session.online_url:
+        details.append(f"<{session.online_url}|{escape(t.t(locale, 'sessions.online'))}>")
+    body = f"*{escape(session.title)}*"
+    if session.description:
+        body += "\n" + escape(session.description)
+    return [
+        ContextBlock(elements=[MarkdownTextObject(text=escape(label))]),
+        SectionBlock(text=MarkdownTextObject(text=_clip(body, SECTION_LIMIT))),
+        SectionBlock(text=MarkdownTextObject(text="\n".join(details))),
+        ActionsBlock(
+            elements=[
+                ButtonElement(
+                    text=t.t(locale, "sessions.signup_button"),
+                    action_id=SIGNUP_ACTION,
+                    value=f"{'r' if reminder else 'a'}:{session.id}",
+                    style="primary",
+                ),
+                ButtonElement(
+                    text=t.t(locale, "sessions.calendar_button"), action_id="vip_session_ics", url=ics_url
+                ),
+            ]
+        ),
+        ContextBlock(
+            elements=[
+                MarkdownTextObject(
+                    text=f"{escape(count_text(t.t, locale, signups))} · {escape(t.t(locale, 'sessions.privacy'))}"
+                )
+            ]
+        ),
+    ]
+
+
+def render_session(
+    t: Translator, post: SessionAnnouncementPost | SessionReminderPost, locale: str
+) -> Rendered:
+    locale = pick_locale(locale)
+    reminder = isinstance(post, SessionReminderPost)
+    blocks = session_blocks(t, post.session, post.signups, post.ics_url, locale, reminder=reminder)
+    label = t.t(locale, "sessions.reminder_label" if reminder else "sessions.announcement_label")
+    return Rendered(
+        platform=Platform.SLACK,
+        payload={"blocks": [b.to_dict() for b in blocks]},
+        fallback_text=_clip(f"{label}: {post.session.title}", FALLBACK_LIMIT),
+    )
+
+
+class SlackSessionRenderer:
+    """Wraps the Slack renderer: session posts here, everything else to the wrapped one."""
+
+    platform = Platform.SLACK
+
+    def __init__(self, base: Renderer, translator: Translator) -> None:
+        self._base = base
+        self._t = translator
+
+    def render(self, post: Post, locale: str) -> Rendered:
+        if isinstance(post, SessionAnnouncementPost | SessionReminderPost):
+            return render_session(self._t, post, locale)
+        return self._base.render(post, locale)

@@ -1,0 +1,144 @@
+"""The "count me in" and "withdraw" buttons of team sessions on Slack.
+
+The sign-up is written before Slack's request is acknowledged (work after the ack is lost if the process dies);
+the person then gets an ephemeral confirmation (only they see it, with a withdraw button) and the post's count is
+updated in place. Nothing names the person: the store keeps a keyed hash, the post shows a number.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from uuid import UUID
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.models.blocks import ActionsBlock, ButtonElement, MarkdownTextObject, SectionBlock
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.adapters.slack.blocks import escape
+from bot.adapters.slack.render_sessions import session_blocks
+from bot.domain.i18n import Translator
+from bot.domain.sessions import SIGNUP_ACTION, WITHDRAW_ACTION, SignupState, TeamSession, person_of
+from bot.domain.tenancy import Platform
+from bot.storage.sessions import SqlSessionStore
+from scheduler.posts import OutreachPosts, ics_link
+
+log = logging.getLogger(__name__)
+
+
+def _parse(value: str) -> tuple[bool, UUID, str | None, str | None]:
+    """(is a reminder, session id, original channel, original ts) from a button value."""
+    parts = value.split("|")
+    flag, _, session = parts[0].partition(":")
+    channel = parts[1] if len(parts) > 2 else None
+    ts = parts[2] if len(parts) > 2 else None
+    return flag == "r", UUID(session), channel, ts
+
+
+def register_session_actions(
+    bolt: AsyncApp, store: SqlSessionStore, posts: OutreachPosts, translator: Translator, public_base_url: str
+) -> None:
+    async def answer(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, withdraw: bool) -> None:
+        team = str((body.get("team") or {}).get("id") or body["user"].get("team_id"))
+        user = str(body["user"]["id"])
+        try:
+            reminder, session_id, channel, ts = _parse(str(body["actions"][0].get("value", "")))
+        except (ValueError, KeyError, IndexError):
+            await ack()
+            return
+        session = await store.session_for_member(Platform.SLACK.value, team, session_id)
+        if session is None or session.cancelled:
+            await ack()
+            await _ephemeral(client, body, user, [SectionBlock(text=translator.t(None, "sessions.closed"))])
+            return
+        person = person_of(Platform.SLACK.value, team, user)
+        if withdraw:
+            state = await store.withdraw(session.organisation_id, session.id, person)
+        else:
+            state = await store.sign_up(session.organisation_id, session.id, person)
+        await ack()
+        organisation = await posts.organisation(session.organisation_id)
+        locale = organisation.locale
+        container = body.get("container") or {}
+        if channel is None:  # the click came from the post itself
+            channel, ts = container.get("channel_id"), container.get("message_ts")
+        if channel and ts:
+            await _update_count(
+                client, translator, session, state, str(channel), str(ts), locale, reminder, public_base_url
+            )
+        await _ephemeral(
+            client, body, user, _confirmation(translator, session, state, locale, reminder, channel, ts)
+        )
+
+    async def signup(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await answer(ack, body, client, withdraw=False)
+
+    async def withdraw(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await answer(ack, body, client, withdraw=True)
+
+    bolt.action(SIGNUP_ACTION)(signup)
+    bolt.action(WITHDRAW_ACTION)(withdraw)
+
+
+def _confirmation(
+    t: Translator,
+    session: TeamSession,
+    state: SignupState,
+    locale: str,
+    reminder: bool,
+    channel: str | None,
+    ts: str | None,
+) -> list[Any]:
+    if not state.signed_up:
+        return [
+            SectionBlock(
+                text=MarkdownTextObject(text=escape(t.t(locale, "sessions.withdrawn", title=session.title)))
+            )
+        ]
+    value = f"{'r' if reminder else 'a'}:{session.id}|{channel or ''}|{ts or ''}"
+    return [
+        SectionBlock(
+            text=MarkdownTextObject(text=escape(t.t(locale, "sessions.signed_up", title=session.title)))
+        ),
+        ActionsBlock(
+            elements=[
+                ButtonElement(
+                    text=t.t(locale, "sessions.withdraw_button"), action_id=WITHDRAW_ACTION, value=value
+                )
+            ]
+        ),
+    ]
+
+
+async def _ephemeral(client: AsyncWebClient, body: dict[str, Any], user: str, blocks: list[Any]) -> None:
+    channel = (body.get("container") or {}).get("channel_id") or (body.get("channel") or {}).get("id") or user
+    fallback = next((b.text.text for b in blocks if isinstance(b, SectionBlock) and b.text is not None), "")
+    try:
+        await client.chat_postEphemeral(
+            channel=str(channel), user=user, text=str(fallback), blocks=[b.to_dict() for b in blocks]
+        )
+    except SlackApiError as exc:
+        log.warning("session confirmation not shown", extra={"error": str(exc.response.get("error"))})
+
+
+async def _update_count(
+    client: AsyncWebClient,
+    t: Translator,
+    session: TeamSession,
+    state: SignupState,
+    channel: str,
+    ts: str,
+    locale: str,
+    reminder: bool,
+    public_base_url: str,
+) -> None:
+    blocks = session_blocks(
+        t, session, state.count, ics_link(public_base_url, session.id), locale, reminder=reminder
+    )
+    try:
+        await client.chat_update(
+            channel=channel, ts=ts, blocks=[b.to_dict() for b in blocks], text=session.title
+        )
+    except SlackApiError as exc:
+        log.warning("session post count not updated", extra={"error": str(exc.response.get("error"))})

@@ -1,0 +1,109 @@
+"""Adaptive Cards for team sessions: announcement and day-before reminder, with "count me in" (Action.Submit)
+and an .ics link. Teams formats {{DATE()}}/{{TIME()}} in each reader's own time zone. Counts, never names."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.adapters.teams.cards import ACTION_KEY, Card, card, escape, iso_utc, message, open_url, text_block
+from bot.domain.content import pick_locale
+from bot.domain.delivery import Post, Rendered, Renderer
+from bot.domain.i18n import Translator
+from bot.domain.sessions import (
+    SIGNUP_ACTION,
+    WITHDRAW_ACTION,
+    SessionAnnouncementPost,
+    SessionReminderPost,
+    SignupState,
+    TeamSession,
+    count_text,
+)
+from bot.domain.tenancy import Platform
+
+SESSION_KEY = "session"
+
+
+def _submit(title: str, action: str, session: TeamSession) -> dict[str, Any]:
+    return {
+        "type": "Action.Submit",
+        "title": title,
+        "data": {ACTION_KEY: action, SESSION_KEY: str(session.id)},
+    }
+
+
+def session_card(
+    t: Translator,
+    session: TeamSession,
+    signups: int,
+    ics_url: str,
+    locale: str,
+    *,
+    reminder: bool,
+    own: SignupState | None = None,
+) -> Card:
+    when = t.t(
+        locale,
+        "sessions.when",
+        date=f"{{{{DATE({iso_utc(session.starts_at)}, LONG)}}}}",
+        start=f"{{{{TIME({iso_utc(session.starts_at)})}}}}",
+        end=f"{{{{TIME({iso_utc(session.ends_at)})}}}}",
+    )
+    label = t.t(locale, "sessions.reminder_label" if reminder else "sessions.announcement_label")
+    body = [
+        text_block(escape(label), isSubtle=True, size="Small"),
+        text_block(f"**{escape(session.title)}**", size="Large"),
+    ]
+    if session.description:
+        body.append(text_block(escape(session.description)))
+    details = [when]
+    if session.place:
+        details.append(escape(t.t(locale, "sessions.place", place=session.place)))
+    if session.online_url and session.online_url.startswith("https://"):
+        details.append(f"[{escape(t.t(locale, 'sessions.online'))}]({session.online_url})")
+    body.append(text_block("\n\n".join(details), spacing="Medium"))
+    count = signups if own is None else own.count
+    body.append(
+        text_block(
+            f"{escape(count_text(t.t, locale, count))} · {escape(t.t(locale, 'sessions.privacy'))}",
+            isSubtle=True,
+        )
+    )
+    if own is not None and own.signed_up:
+        body.append(
+            text_block(escape(t.t(locale, "sessions.signed_up", title=session.title)), weight="Bolder")
+        )
+    actions = [
+        _submit(t.t(locale, "sessions.withdraw_button"), WITHDRAW_ACTION, session)
+        if own is not None and own.signed_up
+        else _submit(t.t(locale, "sessions.signup_button"), SIGNUP_ACTION, session),
+        open_url(t.t(locale, "sessions.calendar_button"), ics_url),
+    ]
+    return card(body, actions)
+
+
+def render_session(
+    t: Translator, post: SessionAnnouncementPost | SessionReminderPost, locale: str
+) -> Rendered:
+    locale = pick_locale(locale)
+    reminder = isinstance(post, SessionReminderPost)
+    content = session_card(t, post.session, post.signups, post.ics_url, locale, reminder=reminder)
+    label = t.t(locale, "sessions.reminder_label" if reminder else "sessions.announcement_label")
+    fallback = f"{label}: {post.session.title}"
+    return Rendered(
+        platform=Platform.TEAMS, payload=message(content, locale, fallback), fallback_text=fallback
+    )
+
+
+class TeamsSessionRenderer:
+    """Wraps the Teams renderer: session posts here, everything else to the wrapped one."""
+
+    platform = Platform.TEAMS
+
+    def __init__(self, base: Renderer, translator: Translator) -> None:
+        self._base = base
+        self._t = translator
+
+    def render(self, post: Post, locale: str) -> Rendered:
+        if isinstance(post, SessionAnnouncementPost | SessionReminderPost):
+            return render_session(self._t, post, locale)
+        return self._base.render(post, locale)

@@ -1,0 +1,276 @@
+"""The outreach feature inside `vipbot serve`: the .ics route, the session calendar for the Home tab, the session
+buttons on Slack, and — when VIPBOT_SCHEDULER is on — the triggers and the outbox worker.
+
+APScheduler only wakes the materialiser at fire times; its jobs are rebuilt from the database at start and
+re-synchronised every VIPBOT_OUTREACH_SYNC seconds (schedules added with the CLI in another process show up
+then). There is no APScheduler job store: the database is the source of truth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.app import Services
+from bot.domain.delivery import Renderer
+from bot.domain.sessions import session_ics
+from bot.domain.tenancy import Platform
+from bot.security.secret import Secret
+from bot.settings import Settings
+from bot.storage.db import session_factory
+from bot.storage.outbox import SqlOutbox
+from bot.storage.schedules import SqlMemberDirectory, SqlScheduleRepository
+from bot.storage.sessions import SqlSessionStore
+from scheduler.materialiser import Materialiser
+from scheduler.posts import OutreachPosts
+from scheduler.triggers import ScheduleTrigger
+from scheduler.worker import OutboxWorker, PlatformDelivery, WorkerConfig
+
+log = logging.getLogger(__name__)
+
+OUTREACH_KEY = "outreach"
+SESSION_CALENDAR_KEY = "session_calendar"
+# Tests and other deployments may put a ready mapping here instead of the adapters' renderer/gateway pairs.
+PLATFORMS_KEY = "outreach.platforms"
+ICS_ROUTE = "/outreach/sessions/{session_id}.ics"
+
+
+def master_key(settings: Settings) -> Secret[bytes]:
+    key = settings.secret_key
+    if key is None:
+        # `vipbot serve` always has one (generated for the embedded default); the CLI may run without it.
+        return Secret(b"\0" * 32)
+    return Secret(key.get_secret_value().encode("utf-8"))
+
+
+def worker_config(settings: Settings) -> WorkerConfig:
+    return WorkerConfig(
+        rate_per_second=settings.outreach_rate,
+        in_flight=settings.outreach_in_flight,
+        lease=timedelta(seconds=settings.outreach_lease_seconds),
+        max_attempts=settings.outreach_max_attempts,
+    )
+
+
+@dataclass
+class Outreach:
+    services: Services
+    schedules: SqlScheduleRepository
+    outbox: SqlOutbox
+    members: SqlMemberDirectory
+    sessions: SqlSessionStore
+    posts: OutreachPosts
+    materialiser: Materialiser
+    _wrapped: dict[tuple[Platform, int], Renderer] = field(default_factory=dict)
+
+    def platforms(self) -> Mapping[Platform, PlatformDelivery]:
+        """The platforms this process can deliver to, looked up when needed (adapters start their clients late)."""
+        extras = self.services.extras
+        ready: Mapping[Platform, PlatformDelivery] | None = extras.get(PLATFORMS_KEY)
+        if ready is not None:
+            return ready
+        found: dict[Platform, PlatformDelivery] = {}
+        pairs = (
+            (Platform.SLACK, extras.get("slack_renderer"), extras.get("slack_gateway")),
+            (Platform.TEAMS, extras.get("teams.renderer"), extras.get("teams.gateway")),
+        )
+        for platform, renderer, gateway in pairs:
+            if renderer is not None and gateway is not None:
+                found[platform] = PlatformDelivery(self._with_sessions(platform, renderer), gateway)
+        return found
+
+    def _with_sessions(self, platform: Platform, renderer: Renderer) -> Renderer:
+        key = (platform, id(renderer))
+        if key not in self._wrapped:
+            translator = self.services.content.translator
+            if platform is Platform.SLACK:
+                from bot.adapters.slack.render_sessions import SlackSessionRenderer
+
+                self._wrapped[key] = SlackSessionRenderer(renderer, translator)
+            else:
+                from bot.adapters.teams.render_sessions import TeamsSessionRenderer
+
+                self._wrapped[key] = TeamsSessionRenderer(renderer, translator)
+        return self._wrapped[key]
+
+    def worker(self, config: WorkerConfig | None = None, worker_id: str | None = None) -> OutboxWorker:
+        return OutboxWorker(
+            self.outbox,
+            self.platforms,
+            self.posts,
+            self.services.clock,
+            members=self.members,
+            config=config or worker_config(self.services.settings),
+            worker_id=worker_id,
+        )
+
+
+def build_outreach(services: Services) -> Outreach:
+    settings = services.settings
+    sessions = session_factory(services.engine)
+    schedules = SqlScheduleRepository(sessions)
+    outbox = SqlOutbox(services.engine)
+    members = SqlMemberDirectory(sessions)
+    store = SqlSessionStore(sessions, master_key(settings))
+    posts = OutreachPosts(
+        services.content, services.organisations, store, settings.public_portal_url, settings.public_base_url
+    )
+    materialiser = Materialiser(
+        schedules, outbox, services.organisations, members, services.content, services.clock
+    )
+    return Outreach(services, schedules, outbox, members, store, posts, materialiser)
+
+
+class OutreachRunner:
+    """Triggers (APScheduler, rebuilt from the database) and one outbox worker, started and stopped with the app."""
+
+    def __init__(self, outreach: Outreach, sync_seconds: float, worker: OutboxWorker | None = None) -> None:
+        self.outreach = outreach
+        self.sync_seconds = sync_seconds
+        self.worker = worker or outreach.worker()
+        self.scheduler: AsyncIOScheduler | None = None
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._jobs: dict[str, tuple[Any, ...]] = {}
+
+    async def start(self) -> None:
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self.scheduler.add_job(
+            self.sync,
+            IntervalTrigger(seconds=self.sync_seconds, timezone=UTC),
+            id="outreach-sync",
+            next_run_time=datetime.now(UTC),
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=None,
+        )
+        self.scheduler.start()
+        self._task = asyncio.create_task(self.worker.run(self._stop), name="outreach-worker")
+        log.info("outreach scheduler started", extra={"worker": self.worker.worker_id})
+
+    async def stop(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=False)
+        self._stop.set()
+        if self._task is not None:
+            await self._task
+
+    async def sync(self) -> None:
+        """Bring the trigger jobs in line with the database, then materialise whatever is due (catch-up)."""
+        assert self.scheduler is not None  # noqa: S101  (only called while running)
+        try:
+            rows = await self.outreach.schedules.all_enabled()
+            wanted: dict[str, tuple[Any, ...]] = {}
+            for row, timezone, _locale in rows:
+                wanted[str(row.id)] = (
+                    row.recurrence,
+                    row.timezone or timezone,
+                    row.anchor,
+                    row.grace_minutes,
+                )
+            for job_id in set(self._jobs) - set(wanted):
+                self.scheduler.remove_job(job_id)
+                del self._jobs[job_id]
+            for job_id, spec in wanted.items():
+                if self._jobs.get(job_id) == spec:
+                    continue
+                recurrence, timezone, anchor, grace = spec
+                from bot.domain.recurrence import parse_recurrence
+
+                trigger = ScheduleTrigger(
+                    parse_recurrence(recurrence), timezone, datetime.fromisoformat(anchor).date()
+                )
+                self.scheduler.add_job(
+                    self.fire,
+                    trigger,
+                    args=[UUID(job_id)],
+                    id=job_id,
+                    replace_existing=True,
+                    coalesce=True,
+                    max_instances=1,
+                    misfire_grace_time=int(grace) * 60,
+                )
+                self._jobs[job_id] = spec
+            await self.outreach.materialiser.run_all()
+            self.worker.wake()
+        except Exception:
+            log.exception("outreach sync failed; trying again at the next interval")
+
+    async def fire(self, schedule_id: UUID) -> None:
+        try:
+            await self.outreach.materialiser.run_by_id(schedule_id)
+        except Exception:
+            log.exception(
+                "outreach occurrence could not be materialised", extra={"schedule_id": str(schedule_id)}
+            )
+        self.worker.wake()
+
+
+RUNNER = web.AppKey("outreach_runner", OutreachRunner)
+
+
+def ics_handler(store: SqlSessionStore, services: Services) -> Any:
+    async def handle(request: web.Request) -> web.Response:
+        try:
+            session_id = UUID(request.match_info["session_id"])
+        except ValueError:
+            raise web.HTTPNotFound from None
+        session = await store.find(session_id)
+        if session is None:
+            raise web.HTTPNotFound
+        host = services.settings.public_base_url.split("://", 1)[-1].split("/", 1)[0]
+        body = session_ics(session, host=host, stamp=services.clock.now())
+        return web.Response(
+            body=body,
+            content_type="text/calendar",
+            charset="utf-8",
+            headers={
+                "Content-Disposition": 'attachment; filename="vipbot-session.ics"',
+                "Cache-Control": "no-store",
+            },
+        )
+
+    return handle
+
+
+def install(app: web.Application, services: Services) -> None:
+    outreach = build_outreach(services)
+    services.extras[OUTREACH_KEY] = outreach
+    services.extras[SESSION_CALENDAR_KEY] = outreach.sessions
+    app.router.add_get(ICS_ROUTE, ics_handler(outreach.sessions, services))
+    slack = services.extras.get("slack")
+    if slack is not None:
+        from bot.adapters.slack.sessions import register_session_actions
+
+        register_session_actions(
+            slack.bolt,
+            outreach.sessions,
+            outreach.posts,
+            services.content.translator,
+            services.settings.public_base_url,
+        )
+    if not services.settings.scheduler_enabled:
+        log.info("outreach scheduler is off (VIPBOT_SCHEDULER=false): nothing is sent from this process")
+        return
+
+    async def start(app: web.Application) -> None:
+        runner = OutreachRunner(outreach, services.settings.outreach_sync_seconds)
+        app[RUNNER] = runner
+        await runner.start()
+
+    async def stop(app: web.Application) -> None:
+        runner = app.get(RUNNER)
+        if runner is not None:
+            await runner.stop()
+
+    app.on_startup.append(start)
+    app.on_cleanup.insert(0, stop)
