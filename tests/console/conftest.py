@@ -39,3 +39,15 @@ async def org_b(console_services: Services) -> Organisation:
     return await console_services.organisations.add_organisation(
         "Bouwbedrijf Noord", "noord", "Europe/Amsterdam", "nl", 90
     )
+
+
+from tests.support.browser import browser, page  # noqa: E402, F401  (fixtures)
+
+
+@pytest.fixture
+async def live_url(console_services: Services) -> AsyncIterator[str]:
+    """The whole service (console mounted) on a free loopback port, for Chromium."""
+    from tests.support.browser import serve_app
+
+    async with serve_app(build_app(console_services, features=[console.install])) as base_url:
+        yield base_url

@@ -38,7 +38,7 @@ def secret_key_bytes(services: Services) -> bytes:
 
 
 def build_console(services: Services) -> web.Application:
-    from bot.web.console import pages_auth, pages_main
+    from bot.web.console import pages_auth, pages_content, pages_main
 
     secret = secret_key_bytes(services)
     secure = is_secure(services.settings)
@@ -49,6 +49,7 @@ def build_console(services: Services) -> web.Application:
     add_static(console)
     pages_auth.add_routes(console)
     pages_main.add_routes(console)
+    pages_content.add_routes(console)
     _register_optional(console, "bot.web.console.inbox")
     _template_globals(console)
     return console

@@ -1,0 +1,147 @@
+"""The console in real Chromium: from the first administrator to a counsellor's column with its previews."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import sys
+from datetime import timedelta
+
+import pytest
+from playwright.async_api import Page, expect
+
+from bot.app import Services
+from bot.domain.clock import FixedClock
+from bot.security import Secret, totp_code
+from bot.settings import Settings
+
+pytestmark = pytest.mark.browser
+
+ADMIN_PASSWORD = "admin password for the browser test"
+COUNSELLOR_PASSWORD = "counsellor password for the test"
+
+
+async def run_admin_create(settings: Settings, email: str, name: str, password: str) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VIPBOT_", "SLACK_", "MICROSOFT_APP_"))}
+    env.update(
+        {
+            "VIPBOT_DATABASE_URL": settings.effective_database_url,
+            "VIPBOT_DATA_DIR": str(settings.data_dir),
+            "VIPBOT_SECRET_KEY": settings.secret_key.get_secret_value() if settings.secret_key else "",
+        }
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "admin",
+        "create",
+        "--email",
+        email,
+        "--name",
+        name,
+        "--password-stdin",
+        env=env,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await process.communicate((password + "\n").encode())
+    assert process.returncode == 0, output.decode()
+    return output.decode()
+
+
+async def enrol_authenticator(page: Page, clock: FixedClock) -> Secret[bytes]:
+    await expect(page.locator("h1")).to_have_text("Stel je tweede stap in")
+    text = (await page.locator("#totp-secret").inner_text()).strip()
+    secret = Secret(base64.b32decode(text + "=" * (-len(text) % 8)))
+    await page.fill("#code", totp_code(secret, clock.now().timestamp()))
+    await page.click("main button[type=submit]")
+    clock.advance(timedelta(seconds=30))
+    return secret
+
+
+async def test_first_admin_invites_a_counsellor_who_writes_a_column(  # noqa: PLR0915
+    page: Page, live_url: str, console_services: Services, clock: FixedClock
+) -> None:
+    output = await run_admin_create(
+        console_services.settings, "beheer@praktijk.test", "Bea Beheer", ADMIN_PASSWORD
+    )
+    assert "Created administrator beheer@praktijk.test" in output
+
+    # the administrator signs in and must set up an authenticator first
+    await page.goto(live_url + "/console/")
+    await expect(page).to_have_url(live_url + "/console/login")
+    await page.fill("#email", "beheer@praktijk.test")
+    await page.fill("#password", ADMIN_PASSWORD)
+    await page.click("main button[type=submit]")
+    await enrol_authenticator(page, clock)
+    await expect(page.locator("h1")).to_have_text("Organisaties")
+
+    # a new organisation
+    await page.click("text=Nieuwe organisatie")
+    await page.fill("#name", "Zorggroep De Linde")
+    await page.click("main button[type=submit]")
+    await expect(page.locator("h1")).to_have_text("Zorggroep De Linde")
+    await page.fill("#g-name", "Verpleging")
+    await page.click("form[action$='/groups'] button[type=submit]")
+    await expect(page.locator("table")).to_contain_text("Verpleging")
+
+    # invite a counsellor for it
+    await page.click("nav.main >> text=Accounts")
+    await page.fill("#i-email", "vera@praktijk.test")
+    await page.select_option("#i-role", "counsellor")
+    await page.select_option("#i-org", label="Zorggroep De Linde")
+    await page.click("form[action$='/invite'] button[type=submit]")
+    link = (await page.locator("#invitation-link").inner_text()).strip()
+    invitation_path = link[link.index("/console/invitation/") :]
+
+    # the counsellor, in her own browser, accepts, sets up TOTP and lands on her organisation
+    counsellor = await page.context.browser.new_context(locale="nl-NL")  # type: ignore[union-attr]
+    vera = await counsellor.new_page()
+    vera_errors: list[str] = []
+    vera.on("pageerror", lambda error: vera_errors.append(str(error)))
+    try:
+        await vera.goto(live_url + invitation_path)
+        await vera.fill("#display_name", "Vera de Vries")
+        await vera.fill("#password", COUNSELLOR_PASSWORD)
+        await vera.fill("#password_repeat", COUNSELLOR_PASSWORD)
+        await vera.click("main button[type=submit]")
+        await enrol_authenticator(vera, clock)
+        await expect(vera.locator("main")).to_contain_text("Zorggroep De Linde")
+        # the invitation works once
+        again = await vera.goto(live_url + invitation_path)
+        assert again is not None
+        assert again.status == 404
+
+        # a column, with the live Slack and Teams preview
+        await vera.goto(live_url + "/console/")
+        await vera.click("main >> text=Zorggroep De Linde")
+        await vera.click("nav.main >> text=Inhoud")
+        await vera.click("text=Nieuwe column")
+        await vera.fill("#title_nl", "Samen sterker tegen pesten")
+        await vera.fill("#summary_nl", "Wat je kunt doen als je pesten ziet.")
+        await vera.fill(
+            "#body_nl",
+            "Pesten begint vaak **klein**.\n\n## Wat kun je doen?\n\n"
+            "- Zeg er iets van\n- Praat met de vertrouwenspersoon",
+        )
+        slack = vera.locator(".preview-slack")
+        teams = vera.locator(".preview-teams")
+        await expect(slack).to_contain_text("Samen sterker tegen pesten")
+        await expect(slack).to_contain_text("Zeg er iets van")
+        await expect(teams).to_contain_text("Samen sterker tegen pesten")
+        await expect(teams).to_contain_text("Praat met de vertrouwenspersoon")
+        assert await slack.locator("strong", has_text="klein").count() >= 1
+        # a construct outside the subset is refused, with the line
+        await vera.fill("#body_en", "1. numbered")
+        await expect(vera.locator("#preview .problems")).to_contain_text("EN, regel 1")
+        await vera.fill("#body_en", "")
+        await expect(vera.locator(".preview-slack")).to_be_visible()
+        await vera.click("form#editor button[type=submit]")
+        await expect(vera.locator(".flash.ok")).to_have_text("Opgeslagen.")
+        assert vera_errors == []
+    finally:
+        await counsellor.close()
+    assert page.errors == []  # type: ignore[attr-defined]
