@@ -80,6 +80,7 @@ class Settings(BaseModel):
     # Teams on/off; unset: on when MICROSOFT_APP_ID is set, and in development (unauthenticated local traffic).
     teams: bool | None = Field(None, alias="VIPBOT_TEAMS")
     teams_login_url: str = Field("https://login.microsoftonline.com", alias="VIPBOT_TEAMS_LOGIN_URL")
+    teams_openid_metadata_url: str | None = Field(None, alias="VIPBOT_TEAMS_OPENID_METADATA_URL")
 
     smtp_host: str | None = Field(None, alias="VIPBOT_SMTP_HOST")
     smtp_port: Port = Field(587, alias="VIPBOT_SMTP_PORT")
@@ -109,7 +110,7 @@ class Settings(BaseModel):
             raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
         return value
 
-    @field_validator("base_url", "portal_url", "slack_api_url", "teams_login_url")
+    @field_validator("base_url", "portal_url", "slack_api_url", "teams_login_url", "teams_openid_metadata_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is None or value == "":

@@ -11,6 +11,9 @@ Connector REST API (v3) paths the bot uses:
 - ``DELETE /v3/conversations/{conversation}/activities/{activity}`` — delete it
 - ``POST /{tenant}/oauth2/v2.0/token`` — a Microsoft identity platform token endpoint (client credentials), so
   a bot with an app id can fetch its token here instead of from login.microsoftonline.com
+- ``GET /v1/.well-known/openidconfiguration`` and ``GET /v1/.well-known/keys`` — the Bot Framework's OpenID
+  metadata and signing keys (one RSA key, endorsed for msteams); `channel_token(app_id, service_url)` signs the
+  token the Bot Framework would put on a request to the bot, so a bot with an app id can be tested end to end
 
 Failures are programmable: `fail_next(n, status, retry_after=...)` answers the next `n` connector calls with
 429 (with a Retry-After header) or a 5xx; `remove_conversation(id)` makes every later call to that
@@ -30,16 +33,22 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import jwt
 import pytest
 from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
 
 #: The token the double's token endpoint issues; the double accepts calls with or without it unless
 #: `require_token` is set.
 ISSUED_TOKEN = "bf-double-access-token"
+CHANNEL_ISSUER = "https://api.botframework.com"
+SIGNING_KEY_ID = "bf-double-key-1"
 
 
 @dataclass(frozen=True)
@@ -85,6 +94,35 @@ class BotConnectorDouble:
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _runner: web.AppRunner | None = None
     url: str = ""
+    _signing_key: rsa.RSAPrivateKey = field(
+        default_factory=lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    )
+
+    @property
+    def openid_metadata_url(self) -> str:
+        return f"{self.url}/v1/.well-known/openidconfiguration"
+
+    def channel_token(
+        self,
+        app_id: str,
+        service_url: str,
+        *,
+        key: rsa.RSAPrivateKey | None = None,
+        key_id: str = SIGNING_KEY_ID,
+        expires_in: int = 3600,
+    ) -> str:
+        """A token as the Bot Framework signs it for a request to the bot (pass `key` to forge one)."""
+        now = int(time.time())
+        claims = {
+            "iss": CHANNEL_ISSUER,
+            "aud": app_id,
+            "serviceurl": service_url,
+            "nbf": now - 60,
+            "iat": now - 60,
+            "exp": now + expires_in,
+        }
+        signer = key or self._signing_key
+        return jwt.encode(claims, signer, algorithm="RS256", headers={"kid": key_id})
 
     async def start(self) -> str:
         app = web.Application()
@@ -92,6 +130,8 @@ class BotConnectorDouble:
         app.router.add_post("/v3/conversations/{conversation}/activities", self._activity)
         app.router.add_route("*", "/v3/conversations/{conversation}/activities/{activity}", self._activity)
         app.router.add_post("/{tenant}/oauth2/v2.0/token", self._token)
+        app.router.add_get("/v1/.well-known/openidconfiguration", self._openid_configuration)
+        app.router.add_get("/v1/.well-known/keys", self._keys)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -214,6 +254,22 @@ class BotConnectorDouble:
         if form.get("grant_type") != "client_credentials" or not form.get("client_id"):
             return web.json_response({"error": "invalid_request"}, status=400)
         return web.json_response({"token_type": "Bearer", "expires_in": 3599, "access_token": ISSUED_TOKEN})
+
+    async def _openid_configuration(self, _request: web.Request) -> web.Response:
+        return web.json_response(
+            {
+                "issuer": CHANNEL_ISSUER,
+                "authorization_endpoint": f"{self.url}/v1/.well-known/authorize",
+                "jwks_uri": f"{self.url}/v1/.well-known/keys",
+                "id_token_signing_alg_values_supported": ["RS256"],
+                "token_endpoint_auth_methods_supported": ["private_key_jwt"],
+            }
+        )
+
+    async def _keys(self, _request: web.Request) -> web.Response:
+        jwk = json.loads(RSAAlgorithm.to_jwk(self._signing_key.public_key()))
+        jwk.update({"kid": SIGNING_KEY_ID, "use": "sig", "alg": "RS256", "endorsements": ["msteams"]})
+        return web.json_response({"keys": [jwk]})
 
 
 def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> web.Response:

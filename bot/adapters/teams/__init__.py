@@ -37,12 +37,59 @@ ENDPOINT = "/api/messages"
 
 @dataclass(frozen=True)
 class _BotFrameworkConfig:
-    """The attribute bag botbuilder's ConfigurationBotFrameworkAuthentication reads."""
+    """The attribute bag botbuilder's ConfigurationBotFrameworkAuthentication reads (public cloud defaults)."""
 
     APP_ID: str
     APP_PASSWORD: str
     APP_TYPE: str
     APP_TENANTID: str | None
+
+
+@dataclass(frozen=True)
+class _RedirectedBotFrameworkConfig(_BotFrameworkConfig):
+    """The same with the Microsoft endpoints set explicitly, for VIPBOT_TEAMS_OPENID_METADATA_URL (or a login URL
+    of its own): botbuilder then takes its "parameterized" path, which needs every value, not just the changed one.
+    """
+
+    TO_CHANNEL_FROM_BOT_LOGIN_URL: str
+    TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL: str
+    TO_CHANNEL_FROM_BOT_OAUTH_SCOPE: str = "https://api.botframework.com"
+    TO_BOT_FROM_CHANNEL_TOKEN_ISSUER: str = "https://api.botframework.com"  # noqa: S105  (an issuer URL)
+    OAUTH_URL: str = "https://api.botframework.com"
+    TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL: str = (
+        "https://login.microsoftonline.com/botframework.com/v2.0/.well-known/openid-configuration"
+    )
+    CALLER_ID: str = "urn:botframework:azure"
+
+
+PUBLIC_OPENID_METADATA_URL = "https://login.botframework.com/v1/.well-known/openidconfiguration"
+PUBLIC_LOGIN_URL = "https://login.microsoftonline.com"
+
+
+def bot_framework_config(settings: Settings) -> _BotFrameworkConfig:
+    if not settings.microsoft_app_id:
+        return _BotFrameworkConfig(APP_ID="", APP_PASSWORD="", APP_TYPE="MultiTenant", APP_TENANTID=None)
+    password = settings.microsoft_app_password.get_secret_value() if settings.microsoft_app_password else ""
+    base = _BotFrameworkConfig(
+        APP_ID=settings.microsoft_app_id,
+        APP_PASSWORD=password,
+        APP_TYPE=settings.microsoft_app_type,
+        APP_TENANTID=settings.microsoft_app_tenant_id,
+    )
+    login = settings.teams_login_url.rstrip("/")
+    if settings.teams_openid_metadata_url is None and login == PUBLIC_LOGIN_URL:
+        return base
+    single = settings.microsoft_app_type.lower() == "singletenant" and settings.microsoft_app_tenant_id
+    authority = settings.microsoft_app_tenant_id if single else "botframework.com"
+    return _RedirectedBotFrameworkConfig(
+        APP_ID=base.APP_ID,
+        APP_PASSWORD=base.APP_PASSWORD,
+        APP_TYPE=base.APP_TYPE,
+        APP_TENANTID=base.APP_TENANTID,
+        TO_CHANNEL_FROM_BOT_LOGIN_URL=f"{login}/{authority}",
+        TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL=settings.teams_openid_metadata_url
+        or PUBLIC_OPENID_METADATA_URL,
+    )
 
 
 def reference_store(services: Services) -> TeamsReferenceStore:
@@ -84,22 +131,18 @@ def install(app: web.Application, services: Services) -> None:
         )
         return await source.for_organisation(organisation)
 
-    if settings.microsoft_app_id:
-        config = _BotFrameworkConfig(
-            APP_ID=settings.microsoft_app_id,
-            APP_PASSWORD=settings.microsoft_app_password.get_secret_value()
-            if settings.microsoft_app_password
-            else "",
-            APP_TYPE=settings.microsoft_app_type,
-            APP_TENANTID=settings.microsoft_app_tenant_id,
-        )
-    else:
-        config = _BotFrameworkConfig(APP_ID="", APP_PASSWORD="", APP_TYPE="MultiTenant", APP_TENANTID=None)
+    config = bot_framework_config(settings)
+    if not settings.microsoft_app_id:
         log.warning(
             "TEAMS ENDPOINT IS UNAUTHENTICATED: MICROSOFT_APP_ID is not set, so /api/messages accepts any local "
             "traffic (for Microsoft's local test tools). Never expose it; production refuses this.",
             endpoint=ENDPOINT,
         )
+    if settings.microsoft_app_id:
+        from bot.adapters.teams.endpoint import openid_metadata_refresher
+
+        metadata_url = settings.teams_openid_metadata_url or PUBLIC_OPENID_METADATA_URL
+        app.cleanup_ctx.append(openid_metadata_refresher(metadata_url))
     handler = build_endpoint(
         config, store, kit, home, settings.public_portal_url, services.content.translator
     )

@@ -6,12 +6,15 @@ before the bot sees anything); without one it accepts unauthenticated requests, 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 from botbuilder.core import MessageFactory, TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
+from botframework.connector.auth import JwtTokenExtractor
 
 from bot.adapters.teams.bot import HomeLoader, VipTeamsBot
 from bot.adapters.teams.cards import CardKit
@@ -34,6 +37,7 @@ def build_endpoint(
     translator: Translator,
 ) -> Handler:
     adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(config))
+    authenticated = bool(config.APP_ID)
     bot = VipTeamsBot(store, kit, home, portal_base_url)
 
     async def on_error(turn_context: TurnContext, error: Exception) -> None:
@@ -54,8 +58,49 @@ def build_endpoint(
             raise web.HTTPUnsupportedMediaType()
         try:
             response = await adapter.process(request, bot)
-        except ValueError as exc:  # a body that is not JSON
+        except web.HTTPException:
+            raise
+        except Exception as exc:
+            # Turn errors end in on_error; what escapes is a request botbuilder could not authenticate or parse
+            # (it raises bare Exceptions, IndexError and JWT decoder errors for bad tokens): refuse, fail closed.
+            log.warning("teams request refused", error_type=type(exc).__name__)
+            if authenticated:
+                raise web.HTTPUnauthorized() from exc
             raise web.HTTPBadRequest() from exc
         return response if response is not None else web.Response(status=201)
 
     return messages
+
+
+# botbuilder fetches the Bot Framework's signing keys with a blocking `requests.get` on the event loop whenever its
+# cache is a day old, stalling every request meanwhile. Keeping that cache fresh from a worker thread means the
+# loop never does the fetch itself.
+METADATA_REFRESH_SECONDS = 6 * 3600
+
+
+async def refresh_openid_metadata(url: str) -> None:
+    metadata = JwtTokenExtractor.get_open_id_metadata(url)
+    await asyncio.to_thread(asyncio.run, metadata._refresh())
+
+
+def openid_metadata_refresher(url: str) -> Callable[[web.Application], AsyncIterator[None]]:
+    """An aiohttp cleanup context: refresh at start (best effort), then every few hours until shutdown."""
+
+    async def refresher(_app: web.Application) -> AsyncIterator[None]:
+        async def loop() -> None:
+            while True:
+                try:
+                    await refresh_openid_metadata(url)
+                except Exception as exc:  # network trouble: botbuilder retries on demand
+                    log.warning("teams signing keys could not be refreshed", error_type=type(exc).__name__)
+                await asyncio.sleep(METADATA_REFRESH_SECONDS)
+
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(refresh_openid_metadata(url), timeout=15)
+        task = asyncio.create_task(loop())
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    return refresher

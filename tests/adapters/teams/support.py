@@ -1,0 +1,131 @@
+"""Helpers of the Teams tests: activities as Teams sends them, a running service, log capture."""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import inspect, text
+
+from bot.adapters.teams import install
+from bot.app import Services, build_app
+from bot.domain.tenancy import Organisation
+from bot.logs import configure_logging
+
+TENANT = "tenant-0001"
+OTHER_TENANT = "tenant-0002"
+BOT_ID = "28:vipbot-app-id"
+USER_ID = "29:user-aad-0001"
+PERSONAL_CHAT = "a:personal-chat-0001"
+TEAM_ID = "19:team-general@thread.tacv2"
+CHANNEL_ID = "19:team-general@thread.tacv2"
+
+
+def activity(
+    service_url: str, kind: str, scope: str = "personal", tenant: str = TENANT, **extra: Any
+) -> dict[str, Any]:
+    """An activity shaped like the ones Teams posts to a bot."""
+    conversation: dict[str, Any] = {"conversationType": scope, "tenantId": tenant}
+    channel_data: dict[str, Any] = {"tenant": {"id": tenant}}
+    if scope == "personal":
+        conversation["id"] = PERSONAL_CHAT
+    else:
+        conversation["id"] = CHANNEL_ID
+        conversation["isGroup"] = True
+        channel_data["team"] = {"id": TEAM_ID, "name": "Team Zorg"}
+        channel_data["channel"] = {"id": CHANNEL_ID, "name": "General"}
+    body: dict[str, Any] = {
+        "type": kind,
+        "id": f"activity-in-{abs(hash((kind, scope, str(extra)))) % 10**8}",
+        "channelId": "msteams",
+        "serviceUrl": service_url,
+        "timestamp": "2026-03-02T08:00:00.000Z",
+        "from": {"id": USER_ID, "aadObjectId": "00000000-0000-0000-0000-000000000001"},
+        "recipient": {"id": BOT_ID, "name": "vipbot"},
+        "conversation": conversation,
+        "channelData": channel_data,
+        "locale": "nl-NL",
+    }
+    body.update(extra)
+    return body
+
+
+def cards_of(activities: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [a["content"] for act in activities for a in act.get("attachments") or []]
+
+
+def card_text(content: dict[str, Any]) -> str:
+    """Every text of a card (body and action titles), for assertions."""
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key in ("text", "title"):
+                if isinstance(node.get(key), str):
+                    found.append(node[key])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(content)
+    return "\n".join(found)
+
+
+def open_urls(content: dict[str, Any]) -> list[str]:
+    return [a["url"] for a in content.get("actions", []) if a["type"] == "Action.OpenUrl"]
+
+
+async def connect(services: Services, tenant: str = TENANT, slug: str = "zorg") -> Organisation:
+    org = await services.organisations.add_organisation("Zorg & Welzijn", slug, "Europe/Amsterdam", "nl", 90)
+    from bot.adapters.teams import reference_store
+
+    await reference_store(services).connect_tenant(org.id, tenant)
+    return org
+
+
+@asynccontextmanager
+async def running(services: Services) -> AsyncIterator[str]:
+    """The service with the Teams feature, listening on 127.0.0.1 (port chosen by the OS); yields its base URL."""
+    app = build_app(services, [install])
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    server = site._server
+    assert server is not None
+    port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+@contextmanager
+def captured_logs() -> Iterator[io.StringIO]:
+    """Everything the service logs (at DEBUG, through the real formatter), restored afterwards."""
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    stream = io.StringIO()
+    configure_logging("DEBUG", "json", stream)
+    try:
+        yield stream
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)
+
+
+async def database_text(services: Services) -> str:
+    """Every row of every table, as text (both backends)."""
+    async with services.engine.connect() as connection:
+        tables = await connection.run_sync(lambda sync: inspect(sync).get_table_names())
+        dump = []
+        for table in tables:
+            rows = (await connection.execute(text(f'SELECT * FROM "{table}"'))).all()  # noqa: S608
+            dump.append(f"{table}: {rows!r}")
+    return "\n".join(dump)
