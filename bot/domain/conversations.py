@@ -229,6 +229,10 @@ class ConversationStore(Protocol):
 
     async def public_key(self, conversation_id: UUID) -> bytes: ...
 
+    async def write_target(self, organisation_id: UUID, conversation_id: UUID) -> tuple[bytes, Status, int]:
+        """Public key, status and next sequence number, in one read."""
+        ...
+
     async def share(self, conversation_id: UUID, counsellor_id: UUID) -> bytes: ...
 
     async def messages(self, conversation_id: UUID) -> list[StoredMessage]: ...
@@ -385,12 +389,11 @@ class ConversationService:
     ) -> int:
         """Seal and store one message at `expected_sequence`; returns the next sequence number."""
         body = clean_text(text)
-        summary = await self._store.get(organisation_id, conversation_id)
-        if summary.status is Status.CLOSED:
+        public, status, next_sequence = await self._store.write_target(organisation_id, conversation_id)
+        if status is Status.CLOSED:
             raise ConversationClosedError("the conversation is closed")
-        if expected_sequence != summary.next_sequence:
+        if expected_sequence != next_sequence:
             raise StaleWriteError("the conversation moved on; this form was sent before or crossed another")
-        public = await self._store.public_key(conversation_id)
         today = today_in(self._clock)
         ciphertext = self._crypto.seal(
             public,

@@ -171,6 +171,23 @@ class SqlConversationStore:
                 raise ConversationNotFoundError("no such conversation")
             return row.public_key
 
+    async def write_target(self, organisation_id: UUID, conversation_id: UUID) -> tuple[bytes, Status, int]:
+        async with self._sessions() as session:
+            row = (
+                await session.exec(
+                    select(
+                        ConversationRow.public_key, ConversationRow.status, ConversationRow.next_sequence
+                    ).where(
+                        col(ConversationRow.id) == conversation_id,
+                        col(ConversationRow.organisation_id) == organisation_id,
+                    )
+                )
+            ).first()
+            if row is None:
+                raise ConversationNotFoundError("no such conversation")
+            public, status, next_sequence = row
+            return public, Status(status), next_sequence
+
     async def share(self, conversation_id: UUID, counsellor_id: UUID) -> bytes:
         async with self._sessions() as session:
             row = await session.get(ConversationShareRow, (conversation_id, counsellor_id))
@@ -428,20 +445,21 @@ class SqlConversationStore:
     async def inbox(self, counsellor_id: UUID) -> list[ConversationSummary]:
         """Conversations this counsellor holds a key for, most recent activity first."""
         async with self._sessions() as session:
-            rows = list(
-                await session.exec(
-                    select(ConversationRow)
-                    .join(
-                        ConversationShareRow,
-                        col(ConversationShareRow.conversation_id) == col(ConversationRow.id),
-                    )
-                    .where(col(ConversationShareRow.counsellor_id) == counsellor_id)
-                    .order_by(
-                        col(ConversationRow.last_activity_on).desc(), col(ConversationRow.started_on).desc()
-                    )
+            rows = await session.exec(
+                select(ConversationRow, ConversationClassificationRow)
+                .join(
+                    ConversationShareRow, col(ConversationShareRow.conversation_id) == col(ConversationRow.id)
+                )
+                .outerjoin(
+                    ConversationClassificationRow,
+                    col(ConversationClassificationRow.conversation_id) == col(ConversationRow.id),
+                )
+                .where(col(ConversationShareRow.counsellor_id) == counsellor_id)
+                .order_by(
+                    col(ConversationRow.last_activity_on).desc(), col(ConversationRow.started_on).desc()
                 )
             )
-            return [_summary(r, await _classification(session, r.id)) for r in rows]
+            return [_summary(row, classification) for row, classification in rows]
 
     async def holds_share(self, conversation_id: UUID, counsellor_id: UUID) -> UUID:
         """The conversation's organisation, if this counsellor holds a key for it; else not found."""
