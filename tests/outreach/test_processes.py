@@ -1,0 +1,210 @@
+"""`vipbot serve` as real processes sending through the real Slack gateway to the Slack Web API simulator:
+SIGKILL in the middle of 1,000 deliveries, and two services on one PostgreSQL database."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+import pytest
+from sqlalchemy import func
+from sqlmodel import col, select
+
+from bot.catalog import ContentLibrary
+from bot.domain.clock import SystemClock
+from bot.domain.delivery import Target, TargetKind
+from bot.domain.outreach import Audience, What
+from bot.domain.tenancy import Platform
+from bot.storage.db import create_engine, session_factory
+from bot.storage.migrate import upgrade
+from bot.storage.organisations import SqlOrganisationRepository
+from bot.storage.outbox import SqlOutbox
+from bot.storage.schedules import SqlMemberDirectory, SqlScheduleRepository
+from bot.storage.tables_outreach import OutreachDeliveryRow
+from scheduler.materialiser import Materialiser
+from tests.conftest import TEST_SECRET_KEY
+from tests.doubles.slack_api import DEFAULT_TEAM, DEFAULT_TOKEN, SlackApiSimulator
+from tests.support.net import free_port
+from tests.support.process import start_vipbot, stop, vipbot_env
+
+DELIVERIES = 1000
+IN_FLIGHT = 16
+
+
+async def queue_fan_out(database_url: str, content: ContentLibrary, simulator: SlackApiSimulator) -> None:
+    """An organisation with DELIVERIES Slack members and one column published to all of them."""
+    engine = create_engine(database_url)
+    try:
+        await upgrade(engine)
+        sessions = session_factory(engine)
+        orgs = SqlOrganisationRepository(sessions)
+        org = await orgs.add_organisation("Zorggroep De Linde", "linde", "Europe/Amsterdam", "nl", 90)
+        users = [f"U{i:05d}" for i in range(DELIVERIES)]
+        for user in users:
+            simulator.add_user(user)
+        outbox = SqlOutbox(engine)
+        await outbox.register_members(
+            org.id, [Target(Platform.SLACK, DEFAULT_TEAM, TargetKind.PERSON, u) for u in users]
+        )
+        materialiser = Materialiser(
+            SqlScheduleRepository(sessions),
+            outbox,
+            orgs,
+            SqlMemberDirectory(sessions),
+            content,
+            SystemClock(),
+        )
+        column = content.catalog.columns[0].id
+        done = await materialiser.publish_now(org, What.COLUMN, column, Audience(members=True), None)
+        assert done.deliveries == DELIVERIES
+    finally:
+        await engine.dispose()
+
+
+async def outbox_counts(database_url: str) -> dict[str, int]:
+    engine = create_engine(database_url)
+    try:
+        async with session_factory(engine)() as session:
+            rows = await session.exec(
+                select(OutreachDeliveryRow.status, func.count()).group_by(col(OutreachDeliveryRow.status))
+            )
+            return {str(s): int(n) for s, n in rows}
+    finally:
+        await engine.dispose()
+
+
+async def senders(database_url: str) -> Counter[str]:
+    engine = create_engine(database_url)
+    try:
+        async with session_factory(engine)() as session:
+            rows = await session.exec(select(OutreachDeliveryRow.claimed_by))
+            return Counter(str(r) for r in rows)
+    finally:
+        await engine.dispose()
+
+
+LOGS: list[IO[bytes]] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_logs() -> Iterator[None]:
+    yield
+    while LOGS:
+        LOGS.pop().close()
+
+
+def serve(
+    tmp_path: Path, name: str, database_url: str, simulator: SlackApiSimulator
+) -> subprocess.Popen[bytes]:
+    env = vipbot_env(
+        tmp_path / name,
+        free_port(),
+        VIPBOT_DATABASE_URL=database_url,
+        VIPBOT_SECRET_KEY=TEST_SECRET_KEY,
+        VIPBOT_TEAMS="false",
+        VIPBOT_LOG_LEVEL="WARNING",
+        VIPBOT_OUTREACH_RATE="150",
+        VIPBOT_OUTREACH_IN_FLIGHT=str(IN_FLIGHT),
+        VIPBOT_OUTREACH_LEASE="5",
+        VIPBOT_OUTREACH_SYNC="2",
+        SLACK_BOT_TOKEN=DEFAULT_TOKEN,
+        SLACK_SIGNING_SECRET="8f742231b10e8888abcd99yyyzzz85a5",
+        SLACK_API_URL=simulator.api_url,
+    )
+    log = (tmp_path / f"{name}.log").open("ab")
+    LOGS.append(log)
+    return start_vipbot(["serve"], env, tmp_path, log)
+
+
+def posted(simulator: SlackApiSimulator) -> Counter[str]:
+    """Messages per DM as the simulator holds them."""
+    return Counter({channel: len(messages) for channel, messages in simulator.messages.items()})
+
+
+async def until(check: object, timeout: float, what: str) -> None:  # noqa: ASYNC109
+    deadline = time.monotonic() + timeout
+    while not await check():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+async def test_sigkill_in_the_middle_of_a_fan_out_loses_nothing(
+    tmp_path: Path, database_url: str, content: ContentLibrary, slack_api: SlackApiSimulator
+) -> None:
+    await queue_fan_out(database_url, content, slack_api)
+    first = serve(tmp_path, "first", database_url, slack_api)
+    try:
+
+        async def some_sent() -> bool:
+            assert first.poll() is None, (tmp_path / "first.log").read_text()
+            return sum(posted(slack_api).values()) >= DELIVERIES // 3
+
+        await until(some_sent, 90, "the first third of the fan-out")
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    counts = await outbox_counts(database_url)
+    in_flight_at_kill = counts.get("claimed", 0)
+    sent_before_restart = sum(posted(slack_api).values())
+    assert counts.get("sent", 0) < DELIVERIES  # it really died in the middle
+
+    second = serve(tmp_path, "second", database_url, slack_api)
+    try:
+
+        async def all_sent() -> bool:
+            assert second.poll() is None, (tmp_path / "second.log").read_text()
+            return (await outbox_counts(database_url)).get("sent", 0) == DELIVERIES
+
+        await until(all_sent, 120, "the rest of the fan-out after the restart")
+    finally:
+        assert stop(second) == 0
+    per_person = posted(slack_api)
+    lost = DELIVERIES - len(per_person)
+    duplicates = sum(n - 1 for n in per_person.values())
+    print(
+        f"\nSIGKILL after {sent_before_restart} posts: {in_flight_at_kill} deliveries in flight at the kill, "
+        f"{lost} lost, {duplicates} duplicates"
+    )
+    assert lost == 0
+    assert duplicates <= in_flight_at_kill <= IN_FLIGHT
+    assert await outbox_counts(database_url) == {"sent": DELIVERIES}
+
+
+@pytest.mark.postgres
+async def test_two_services_on_one_postgres_send_every_delivery_exactly_once(
+    tmp_path: Path, postgres_server: str, content: ContentLibrary, slack_api: SlackApiSimulator
+) -> None:
+    from tests.support.databases import create_database, drop_database
+
+    database_url, name = await create_database(postgres_server)
+    try:
+        await queue_fan_out(database_url, content, slack_api)
+        processes = [serve(tmp_path, f"replica{i}", database_url, slack_api) for i in range(2)]
+        try:
+
+            async def all_sent() -> bool:
+                for i, process in enumerate(processes):
+                    assert process.poll() is None, (tmp_path / f"replica{i}.log").read_text()
+                return (await outbox_counts(database_url)).get("sent", 0) == DELIVERIES
+
+            await until(all_sent, 120, "the fan-out by two replicas")
+        finally:
+            codes = [stop(p) for p in processes]
+        assert codes == [0, 0]
+        per_person = posted(slack_api)
+        assert len(per_person) == DELIVERIES
+        assert set(per_person.values()) == {1}  # exactly once, every one
+        by_worker = await senders(database_url)
+        assert len(by_worker) == 2  # both replicas did part of the work
+        assert min(by_worker.values()) > DELIVERIES // 10
+    finally:
+        await drop_database(postgres_server, name)
