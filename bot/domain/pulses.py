@@ -73,12 +73,12 @@ class Participant:
 class PulsePost(Post):
     """A pulse in a channel or DM: every question with one-click answers, and the door to the counsellor.
 
-    `group_id` is the group the answers count for (the channel's group, or the person's group for a DM).
+    The same post goes to every channel and DM of the round; a click counts for the group of the channel it
+    was made in.
     """
 
     pulse_id: UUID
     pulse_set: PulseSet
-    group_id: UUID
     closes_at: datetime
     portal_url: str
     kind: str = "pulse"
@@ -90,7 +90,6 @@ class PulseReminderPost(Post):
 
     pulse_id: UUID
     pulse_set: PulseSet
-    group_id: UUID
     closes_at: datetime
     portal_url: str
     kind: str = "pulse_reminder"
@@ -109,25 +108,34 @@ class ManagementSummaryPost(Post):
 
 @dataclass(frozen=True, slots=True)
 class AnswerAction:
-    """What one answer button carries. Nothing in it identifies the person who clicks."""
+    """What one answer button carries. Nothing in it identifies the person who clicks, or their group: the group
+    is the one of the channel the click came from (or the round's audience group, in a DM)."""
 
     pulse_id: UUID
     question_id: str
-    group_id: UUID
     value: str
 
     def encode(self) -> str:
-        return "|".join((ACTION_PREFIX, str(self.pulse_id), self.question_id, str(self.group_id), self.value))
+        return "|".join((ACTION_PREFIX, str(self.pulse_id), self.question_id, self.value))
 
     @classmethod
     def decode(cls, raw: str) -> AnswerAction | None:
         parts = raw.split("|")
-        if len(parts) != 5 or parts[0] != ACTION_PREFIX:
+        if len(parts) != 4 or parts[0] != ACTION_PREFIX:
             return None
         try:
-            return cls(UUID(parts[1]), parts[2], UUID(parts[3]), parts[4])
+            return cls(UUID(parts[1]), parts[2], parts[3])
         except ValueError:
             return None
+
+
+@dataclass(frozen=True, slots=True)
+class ClickOrigin:
+    """Where a click came from: a channel (bound to a group, or not) or the person's DM with the bot."""
+
+    platform: Platform
+    workspace_id: str
+    channel_id: str | None = None
 
 
 def answer_options(question: Question) -> tuple[str, ...]:
@@ -203,6 +211,10 @@ class PulseStore(Protocol):
 
     async def mark_summary_sent(self, organisation_id: UUID, pulse_id: UUID, moment: datetime) -> bool: ...
 
+    async def group_for_channel(
+        self, organisation_id: UUID, platform: Platform, workspace_id: str, channel_id: str
+    ) -> UUID | None: ...
+
 
 class PulseService:
     """Opens rounds, takes answers, closes rounds. Decides; the store persists."""
@@ -242,7 +254,7 @@ class PulseService:
         )
 
     async def answer(
-        self, organisation_id: UUID, action: AnswerAction, participant: Participant
+        self, organisation_id: UUID, action: AnswerAction, participant: Participant, origin: ClickOrigin
     ) -> AnswerOutcome:
         """Record one click. A second click on the same question by the same person is refused."""
         try:
@@ -257,13 +269,18 @@ class PulseService:
         )
         if question is None or action.value not in answer_options(question):
             return AnswerOutcome.INVALID
-        group_ids = {pulse.audience_group_id} | {
-            g.id for g in pulse.tree.descendants(pulse.audience_group_id)
-        }
-        if action.group_id not in group_ids:
-            return AnswerOutcome.INVALID
+        group_id = pulse.audience_group_id
+        if origin.channel_id is not None:
+            bound = await self._store.group_for_channel(
+                organisation_id, origin.platform, origin.workspace_id, origin.channel_id
+            )
+            audience = {pulse.audience_group_id} | {
+                g.id for g in pulse.tree.descendants(pulse.audience_group_id)
+            }
+            if bound is not None and bound in audience:
+                group_id = bound
         return await self._store.record_answer(
-            organisation_id, pulse.id, question.id, action.group_id, action.value, participant.identity()
+            organisation_id, pulse.id, question.id, group_id, action.value, participant.identity()
         )
 
     async def close_due(self) -> list[Pulse]:

@@ -22,10 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.domain.insights import AnswerCount
 from bot.domain.pulses import AnswerOutcome, Pulse, PulseStatus, tree_from_json, tree_to_json
-from bot.domain.tenancy import GroupTree
+from bot.domain.tenancy import GroupTree, Platform
 from bot.errors import NotFoundError
 from bot.security import Secret, SecretBox, keyed_hash
 from bot.storage.db import is_sqlite
+from bot.storage.tables import ChannelBindingRow, PlatformConnectionRow
 from bot.storage.tables_pulses import PulseAnswerRow, PulseKeyRow, PulseParticipationRow, PulseRow
 
 KEY_PURPOSE = "pulse-key"
@@ -35,6 +36,8 @@ _pulse = PulseRow.__table__  # type: ignore[attr-defined]
 _key = PulseKeyRow.__table__  # type: ignore[attr-defined]
 _participation = PulseParticipationRow.__table__  # type: ignore[attr-defined]
 _answer = PulseAnswerRow.__table__  # type: ignore[attr-defined]
+_binding = ChannelBindingRow.__table__  # type: ignore[attr-defined]
+_connection = PlatformConnectionRow.__table__  # type: ignore[attr-defined]
 
 
 def _aware(moment: datetime) -> datetime:
@@ -121,6 +124,11 @@ class SqlPulseStore:
         key = Secret(self._box.decrypt(sealed, pulse_id.bytes))
         return keyed_hash(key, question_id.encode("utf-8") + b"\x00" + who)
 
+    async def _is_open(self, pulse_id: UUID) -> bool:
+        async with self._engine.connect() as conn:
+            found = (await conn.execute(select(_key.c.pulse_id).where(_key.c.pulse_id == pulse_id))).first()
+        return found is not None
+
     async def record_answer(
         self,
         organisation_id: UUID,
@@ -133,6 +141,18 @@ class SqlPulseStore:
         hashed = await self._participant_hash(organisation_id, pulse_id, question_id, participant)
         if hashed is None:
             return AnswerOutcome.CLOSED
+        return await self.insert_answer(organisation_id, pulse_id, question_id, group_id, value, hashed)
+
+    async def insert_answer(
+        self,
+        organisation_id: UUID,
+        pulse_id: UUID,
+        question_id: str,
+        group_id: UUID,
+        value: str,
+        hashed: bytes,
+    ) -> AnswerOutcome:
+        """The one transaction of a click: participation row and answer row, both or neither."""
         try:
             async with self._engine.begin() as conn:
                 await conn.execute(
@@ -152,11 +172,7 @@ class SqlPulseStore:
                 )
         except IntegrityError:
             # Either this person answered this question already, or the round closed in between.
-            return (
-                AnswerOutcome.CLOSED
-                if await self._participant_hash(organisation_id, pulse_id, question_id, participant) is None
-                else AnswerOutcome.ALREADY_ANSWERED
-            )
+            return AnswerOutcome.ALREADY_ANSWERED if await self._is_open(pulse_id) else AnswerOutcome.CLOSED
         return AnswerOutcome.RECORDED
 
     async def close_pulse(self, organisation_id: UUID, pulse_id: UUID, closed_at: datetime) -> bool:
@@ -249,6 +265,40 @@ class SqlPulseStore:
                 .values(summary_sent_at=moment)
             )
         return bool(changed.rowcount)
+
+    async def group_for_channel(
+        self, organisation_id: UUID, platform: Platform, workspace_id: str, channel_id: str
+    ) -> UUID | None:
+        """The group a channel is bound to in this organisation, if any."""
+        async with self._engine.connect() as conn:
+            found = (
+                await conn.execute(
+                    select(_binding.c.group_id).where(
+                        and_(
+                            _binding.c.organisation_id == organisation_id,
+                            _binding.c.platform == platform.value,
+                            _binding.c.workspace_id == workspace_id,
+                            _binding.c.channel_id == channel_id,
+                        )
+                    )
+                )
+            ).scalar_one_or_none()
+        return found if isinstance(found, UUID) else None
+
+    async def organisation_for(self, platform: Platform, workspace_id: str) -> UUID | None:
+        """The organisation a Slack workspace or Teams tenant belongs to."""
+        async with self._engine.connect() as conn:
+            found = (
+                await conn.execute(
+                    select(_connection.c.organisation_id).where(
+                        and_(
+                            _connection.c.platform == platform.value,
+                            _connection.c.workspace_id == workspace_id,
+                        )
+                    )
+                )
+            ).scalar_one_or_none()
+        return found if isinstance(found, UUID) else None
 
     async def cell_counts(self, organisation_id: UUID, pulse_ids: Sequence[UUID]) -> list[AnswerCount]:
         """Answer counts per round, group, question and value: the only read of answers there is."""

@@ -11,7 +11,7 @@ from bot.catalog import ContentLibrary
 from bot.domain.clock import FixedClock
 from bot.domain.content import PulseSet
 from bot.domain.pulses import PulseService
-from bot.domain.tenancy import GroupKind, GroupTree, Organisation
+from bot.domain.tenancy import GroupKind, GroupTree, Organisation, Platform
 from bot.storage.db import session_factory
 from bot.storage.organisations import SqlOrganisationRepository
 from bot.storage.pulses import SqlPulseStore, master_key_from
@@ -35,7 +35,8 @@ async def make_world(
     org = await repo.add_organisation(f"Organisatie {slug}", slug, "Europe/Amsterdam", "nl", 90)
     await repo.add_group(org.id, f"Zorg {slug}", GroupKind.DEPARTMENT, None)
     for team in teams:
-        await repo.add_group(org.id, team, GroupKind.TEAM, f"zorg-{slug}")
+        added = await repo.add_group(org.id, team, GroupKind.TEAM, f"zorg-{slug}")
+        await repo.bind_channel(org.id, added.slug, Platform.SLACK, "T0WORKSPACE", f"C-{added.slug}", team)
     store = SqlPulseStore(engine, master_key_from(TEST_SECRET_KEY))
     pulse_set = content.catalog.pulse_set("wekelijkse-check-in")
     assert pulse_set is not None

@@ -14,11 +14,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.catalog import ContentLibrary
 from bot.domain.clock import FixedClock
-from bot.domain.pulses import AnswerAction, AnswerOutcome, Participant, PulseStatus
+from bot.domain.pulses import AnswerAction, AnswerOutcome, ClickOrigin, Participant, PulseStatus
 from bot.domain.tenancy import Platform
 from tests.pulses.conftest import PulseWorld, make_world
 
 CANARY = "U0CANARY7Q3X"
+
+
+def channel_of(team_slug: str) -> ClickOrigin:
+    return ClickOrigin(Platform.SLACK, "T0WORKSPACE", f"C-{team_slug}")
 
 
 def person(user: str) -> Participant:
@@ -34,8 +38,9 @@ async def test_answers_hold_no_identifier_and_no_time(world: PulseWorld, engine:
     pulse = await world.service.open_round(world.org.id, world.pulse_set.id, world.tree)
     team = world.tree.by_slug("team-noord")
     assert team is not None
-    action = AnswerAction(pulse.id, "veilig-om-te-zeggen", team.id, "4")
-    assert await world.service.answer(world.org.id, action, person(CANARY)) is AnswerOutcome.RECORDED
+    where = channel_of(team.slug)
+    action = AnswerAction(pulse.id, "veilig-om-te-zeggen", "4")
+    assert await world.service.answer(world.org.id, action, person(CANARY), where) is AnswerOutcome.RECORDED
 
     async with engine.connect() as conn:
         columns = await conn.run_sync(lambda sync: inspect(sync).get_columns("pulse_answer"))
@@ -70,17 +75,23 @@ async def test_a_second_answer_by_the_same_person_is_refused(world: PulseWorld, 
     pulse = await world.service.open_round(world.org.id, world.pulse_set.id, world.tree)
     team = world.tree.by_slug("team-zuid")
     assert team is not None
-    first = AnswerAction(pulse.id, "veilig-om-te-zeggen", team.id, "5")
-    assert await world.service.answer(world.org.id, first, person("U1")) is AnswerOutcome.RECORDED
-    again = AnswerAction(pulse.id, "veilig-om-te-zeggen", team.id, "1")
-    assert await world.service.answer(world.org.id, again, person("U1")) is AnswerOutcome.ALREADY_ANSWERED
+    where = channel_of(team.slug)
+    first = AnswerAction(pulse.id, "veilig-om-te-zeggen", "5")
+    assert await world.service.answer(world.org.id, first, person("U1"), where) is AnswerOutcome.RECORDED
+    again = AnswerAction(pulse.id, "veilig-om-te-zeggen", "1")
+    assert (
+        await world.service.answer(world.org.id, again, person("U1"), where) is AnswerOutcome.ALREADY_ANSWERED
+    )
     # Another question by the same person, and the same question by someone else, are fine.
-    other_question = AnswerAction(pulse.id, "sfeer-deze-week", team.id, "goed")
-    assert await world.service.answer(world.org.id, other_question, person("U1")) is AnswerOutcome.RECORDED
-    assert await world.service.answer(world.org.id, again, person("U2")) is AnswerOutcome.RECORDED
+    other_question = AnswerAction(pulse.id, "sfeer-deze-week", "goed")
+    assert (
+        await world.service.answer(world.org.id, other_question, person("U1"), where)
+        is AnswerOutcome.RECORDED
+    )
+    assert await world.service.answer(world.org.id, again, person("U2"), where) is AnswerOutcome.RECORDED
     # The same user id in another workspace is another person.
     other_workspace = Participant(Platform.TEAMS, "tenant-2", "U1")
-    assert await world.service.answer(world.org.id, again, other_workspace) is AnswerOutcome.RECORDED
+    assert await world.service.answer(world.org.id, again, other_workspace, where) is AnswerOutcome.RECORDED
     values = sorted(str(r[5]) for r in await table_dump(engine, "pulse_answer"))
     assert values == ["1", "1", "5", "goed"]
 
@@ -89,15 +100,15 @@ async def test_invalid_answers_are_refused(world: PulseWorld) -> None:
     pulse = await world.service.open_round(world.org.id, world.pulse_set.id, world.tree)
     team = world.tree.by_slug("team-zuid")
     assert team is not None
+    where = channel_of(team.slug)
     for action in (
-        AnswerAction(pulse.id, "veilig-om-te-zeggen", team.id, "6"),
-        AnswerAction(pulse.id, "sfeer-deze-week", team.id, "3"),
-        AnswerAction(pulse.id, "bestaat-niet", team.id, "3"),
-        AnswerAction(pulse.id, "veilig-om-te-zeggen", world.org.id, "3"),  # not a group of this round
+        AnswerAction(pulse.id, "veilig-om-te-zeggen", "6"),
+        AnswerAction(pulse.id, "sfeer-deze-week", "3"),
+        AnswerAction(pulse.id, "bestaat-niet", "3"),
     ):
-        assert await world.service.answer(world.org.id, action, person("U1")) is AnswerOutcome.INVALID
-    encoded = AnswerAction(pulse.id, "sfeer-deze-week", team.id, "goed").encode()
-    assert AnswerAction.decode(encoded) == AnswerAction(pulse.id, "sfeer-deze-week", team.id, "goed")
+        assert await world.service.answer(world.org.id, action, person("U1"), where) is AnswerOutcome.INVALID
+    encoded = AnswerAction(pulse.id, "sfeer-deze-week", "goed").encode()
+    assert AnswerAction.decode(encoded) == AnswerAction(pulse.id, "sfeer-deze-week", "goed")
     assert AnswerAction.decode("vp-pulse|nope") is None
 
 
@@ -107,17 +118,20 @@ async def test_closing_destroys_the_key_and_participation(
     pulse = await world.service.open_round(world.org.id, world.pulse_set.id, world.tree)
     team = world.tree.by_slug("team-noord")
     assert team is not None
+    where = channel_of(team.slug)
     for i in range(7):
-        action = AnswerAction(pulse.id, "werkdruk-haalbaar", team.id, str(1 + i % 5))
-        assert await world.service.answer(world.org.id, action, person(f"U{i}")) is AnswerOutcome.RECORDED
+        action = AnswerAction(pulse.id, "werkdruk-haalbaar", str(1 + i % 5))
+        assert (
+            await world.service.answer(world.org.id, action, person(f"U{i}"), where) is AnswerOutcome.RECORDED
+        )
     hashes = [bytes(r[2]) for r in await table_dump(engine, "pulse_participation")]
     sealed_key = bytes((await table_dump(engine, "pulse_key"))[0][2])
     assert len(hashes) == 7
 
     assert await world.service.close_due() == []  # not due yet
     clock.advance(timedelta(days=3))
-    late = AnswerAction(pulse.id, "werkdruk-haalbaar", team.id, "3")
-    assert await world.service.answer(world.org.id, late, person("U99")) is AnswerOutcome.CLOSED
+    late = AnswerAction(pulse.id, "werkdruk-haalbaar", "3")
+    assert await world.service.answer(world.org.id, late, person("U99"), where) is AnswerOutcome.CLOSED
     closed = await world.service.close_due()
     assert [p.id for p in closed] == [pulse.id]
     assert closed[0].status is PulseStatus.CLOSED
@@ -139,9 +153,16 @@ async def test_a_click_racing_the_close_is_refused_whole(world: PulseWorld, engi
     pulse = await world.service.open_round(world.org.id, world.pulse_set.id, world.tree)
     team = world.tree.by_slug("team-noord")
     assert team is not None
+    # The click has read the key and hashed the person; then the round closes; then its transaction runs.
+    hashed = b"\x01" * 32
     await world.store.close_pulse(world.org.id, pulse.id, pulse.opened_at)
-    outcome = await world.store.record_answer(world.org.id, pulse.id, "werkdruk-haalbaar", team.id, "3", b"x")
+    outcome = await world.store.insert_answer(
+        world.org.id, pulse.id, "werkdruk-haalbaar", team.id, "3", hashed
+    )
     assert outcome is AnswerOutcome.CLOSED
+    assert await world.store.record_answer(
+        world.org.id, pulse.id, "werkdruk-haalbaar", team.id, "3", b"x"
+    ) is (AnswerOutcome.CLOSED)
     assert await table_dump(engine, "pulse_answer") == []
 
 
@@ -151,10 +172,11 @@ async def test_concurrent_clicks_lose_nothing_and_count_nothing_twice(
     pulse = await world.service.open_round(world.org.id, world.pulse_set.id, world.tree)
     team = world.tree.by_slug("team-zuid")
     assert team is not None
-    action = AnswerAction(pulse.id, "respectvol-behandeld", team.id, "4")
+    where = channel_of(team.slug)
+    action = AnswerAction(pulse.id, "respectvol-behandeld", "4")
     # 150 people, each clicking twice at once.
     outcomes = await asyncio.gather(
-        *(world.service.answer(world.org.id, action, person(f"U{i % 150}")) for i in range(300))
+        *(world.service.answer(world.org.id, action, person(f"U{i % 150}"), where) for i in range(300))
     )
     assert outcomes.count(AnswerOutcome.RECORDED) == 150
     assert outcomes.count(AnswerOutcome.ALREADY_ANSWERED) == 150
@@ -169,9 +191,29 @@ async def test_one_organisation_cannot_touch_another_s_pulse(
     pulse = await world.service.open_round(world.org.id, world.pulse_set.id, world.tree)
     team = world.tree.by_slug("team-noord")
     assert team is not None
-    action = AnswerAction(pulse.id, "werkdruk-haalbaar", team.id, "3")
-    assert await other.service.answer(other.org.id, action, person("U1")) is AnswerOutcome.INVALID
+    where = channel_of(team.slug)
+    action = AnswerAction(pulse.id, "werkdruk-haalbaar", "3")
+    assert await other.service.answer(other.org.id, action, person("U1"), where) is AnswerOutcome.INVALID
     assert await other.store.rounds(other.org.id, world.pulse_set.id) == []
     assert await other.store.cell_counts(other.org.id, [pulse.id]) == []
     assert await other.store.close_pulse(other.org.id, pulse.id, clock.now()) is False
     assert len(await table_dump(engine, "pulse_key")) == 1
+
+
+async def test_an_answer_counts_for_the_channel_s_group_or_the_audience_in_a_dm(
+    world: PulseWorld, engine: AsyncEngine
+) -> None:
+    pulse = await world.service.open_round(world.org.id, world.pulse_set.id, world.tree)
+    action = AnswerAction(pulse.id, "werkdruk-haalbaar", "4")
+    assert await world.service.answer(world.org.id, action, person("U1"), channel_of("team-noord")) is (
+        AnswerOutcome.RECORDED
+    )
+    dm = ClickOrigin(Platform.SLACK, "T0WORKSPACE")
+    assert await world.service.answer(world.org.id, action, person("U2"), dm) is AnswerOutcome.RECORDED
+    unbound = ClickOrigin(Platform.SLACK, "T0WORKSPACE", "C-elsewhere")
+    assert await world.service.answer(world.org.id, action, person("U3"), unbound) is AnswerOutcome.RECORDED
+    counts = await world.store.cell_counts(world.org.id, [pulse.id])
+    by_group = {c.group_id: c.count for c in counts}
+    noord = world.tree.by_slug("team-noord")
+    assert noord is not None
+    assert by_group == {noord.id: 1, world.tree.root.id: 2}

@@ -1,0 +1,92 @@
+"""`vipbot pulse …`: open a pulse round by hand, list rounds, close due rounds.
+
+Scheduled pulses are opened by the outreach schedule (`What.PULSE`); this is for a one-off round and for
+operations. Nothing here shows answers: results are only ever shown by `vipbot insights`.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.cli.context import CliContext
+from bot.domain.clock import SystemClock
+from bot.domain.pulses import PulseService
+from bot.errors import ConfigError, NotFoundError
+from bot.settings import ensure_secret_key
+from bot.storage.db import session_factory
+from bot.storage.organisations import SqlOrganisationRepository
+from bot.storage.pulses import SqlPulseStore, master_key_from
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "pulse", help="pulse rounds", description="Open, list and close pulse rounds."
+    )
+    sub = parser.add_subparsers(dest="pulse_command", required=True, metavar="COMMAND")
+    open_ = sub.add_parser("open", help="open a round now", description="Open a round of a pulse set now.")
+    open_.add_argument("org", help="organisation handle")
+    open_.add_argument("pulse", help="pulse set id, e.g. wekelijkse-check-in")
+    open_.add_argument("--group", help="handle of the group it is for (default: the whole organisation)")
+    open_.add_argument("--days", type=int, help="days the round stays open (default: the pulse set's, 3)")
+    open_.set_defaults(handler=run_open)
+    lst = sub.add_parser("list", help="list rounds", description="List an organisation's pulse rounds.")
+    lst.add_argument("org", help="organisation handle")
+    lst.set_defaults(handler=run_list)
+    close = sub.add_parser(
+        "close-due",
+        help="close rounds whose window has passed",
+        description="Close every round whose window has passed: its key and participation rows are destroyed.",
+    )
+    close.set_defaults(handler=run_close_due)
+
+
+def _store(ctx: CliContext, engine: AsyncEngine) -> SqlPulseStore:
+    settings = ensure_secret_key(ctx.settings())
+    if settings.secret_key is None:
+        raise ConfigError("VIPBOT_SECRET_KEY", "is needed to seal pulse keys")
+    return SqlPulseStore(engine, master_key_from(settings.secret_key.get_secret_value()))
+
+
+async def run_open(args: argparse.Namespace, ctx: CliContext) -> int:
+    content = ctx.content()
+    async with ctx.database() as engine:
+        repo = SqlOrganisationRepository(session_factory(engine))
+        org = await repo.get_organisation(args.org)
+        tree = await repo.group_tree(org.id)
+        audience = None
+        if args.group:
+            group = tree.by_slug(args.group)
+            if group is None:
+                raise NotFoundError(f"no group '{args.group}' in {org.slug}")
+            audience = group.id
+        service = PulseService(_store(ctx, engine), content.catalog.pulse_sets, SystemClock())
+        pulse = await service.open_round(org.id, args.pulse, tree, audience, args.days)
+    ctx.print(
+        f"Opened round {pulse.id} of '{pulse.pulse_set_id}' until {pulse.closes_at:%Y-%m-%d %H:%M} UTC."
+    )
+    return 0
+
+
+async def run_list(args: argparse.Namespace, ctx: CliContext) -> int:
+    async with ctx.database() as engine:
+        org = await SqlOrganisationRepository(session_factory(engine)).get_organisation(args.org)
+        store = _store(ctx, engine)
+        rounds = [
+            p for set_id in await store.pulse_set_ids(org.id) for p in await store.rounds(org.id, set_id)
+        ]
+    if not rounds:
+        ctx.print("No pulse rounds yet. Open one with: vipbot pulse open ORG PULSE_SET")
+    for p in sorted(rounds, key=lambda r: r.opened_at):
+        ctx.print(f"{p.opened_at:%Y-%m-%d %H:%M}  {p.pulse_set_id:<28} {p.status.value:<7} {p.id}")
+    return 0
+
+
+async def run_close_due(_args: argparse.Namespace, ctx: CliContext) -> int:
+    content = ctx.content()
+    async with ctx.database() as engine:
+        service = PulseService(_store(ctx, engine), content.catalog.pulse_sets, SystemClock())
+        closed = await service.close_due()
+    ctx.print(f"Closed {len(closed)} round(s).")
+    return 0

@@ -1,0 +1,85 @@
+"""The chart that goes with a management summary: the trend per round and the latest round per group.
+
+Drawn from an `Insights` value only (the output of the one anonymity path), so a hidden group can only ever be
+drawn as hidden. matplotlib is imported lazily, with the Agg backend, and no global pyplot state is used.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import TYPE_CHECKING
+
+from bot.domain.aggregation import Insights
+from bot.domain.delivery import Attachment
+from bot.domain.i18n import Translator
+from bot.domain.insights import chart_groups
+from bot.domain.tenancy import GroupKind
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+SHOWN = "#2f6f8f"
+HIDDEN = "#c9c9c9"
+LINE_COLOURS = ("#2f6f8f", "#d1773b", "#5b9a5b", "#8a5fa8", "#b8475d", "#6b6b6b")
+MAX_TREND_LINES = 6
+
+
+def _trend(ax: Axes, insights: Insights, t: Translator, locale: str) -> None:
+    latest = insights.latest
+    if latest is None:
+        return
+    groups = [c.group for c in latest.cells if c.group.kind in {GroupKind.ORGANISATION, GroupKind.DEPARTMENT}]
+    xs = list(range(len(insights.rounds)))
+    for colour, group in zip(LINE_COLOURS, groups[:MAX_TREND_LINES], strict=False):
+        values = insights.trend(group.id)
+        ys = [v * 100 if v is not None else float("nan") for v in values]
+        ax.plot(xs, ys, marker="o", color=colour, label=group.name)
+    ax.set_xticks(xs, [f"{r.opened_at:%d-%m}" for r in insights.rounds], rotation=45, fontsize=7)
+    ax.set_ylim(0, 100)
+    ax.set_ylabel(t.t(locale, "insights.chart_axis"))
+    ax.set_title(t.t(locale, "insights.chart_trend"), fontsize=10)
+    ax.legend(fontsize=7, loc="lower left")
+    ax.grid(axis="y", alpha=0.3)
+
+
+def _groups(ax: Axes, insights: Insights, t: Translator, locale: str) -> None:
+    cells = chart_groups(insights)
+    names = [("  " * c.depth) + c.group.name for c in cells]
+    ys = list(range(len(cells)))[::-1]
+    hidden_label = t.t(locale, "insights.chart_hidden")
+    for y, cell in zip(ys, cells, strict=True):
+        if cell.index is None:
+            ax.barh(y, 100, color=HIDDEN, hatch="//", edgecolor="white")
+            ax.text(2, y, hidden_label, va="center", fontsize=7, color="#444444")
+        else:
+            ax.barh(y, cell.index * 100, color=SHOWN)
+            ax.text(cell.index * 100 + 1, y, f"{round(cell.index * 100)}%", va="center", fontsize=7)
+    ax.set_yticks(ys, names, fontsize=7)
+    ax.set_xlim(0, 110)
+    ax.set_xlabel(t.t(locale, "insights.chart_axis"))
+    ax.set_title(t.t(locale, "insights.chart_groups"), fontsize=10)
+
+
+def render_chart(insights: Insights, t: Translator, locale: str) -> bytes:
+    """A PNG of the trend and the latest round per group."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    rows = max(4, len(chart_groups(insights)))
+    figure = Figure(figsize=(11, 2 + rows * 0.28), dpi=100, layout="constrained")
+    FigureCanvasAgg(figure)
+    left, right = figure.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1]})
+    figure.suptitle(t.t(locale, "insights.chart_title", pulse=insights.pulse_set.name.in_locale(locale)))
+    _trend(left, insights, t, locale)
+    _groups(right, insights, t, locale)
+    out = io.BytesIO()
+    figure.savefig(out, format="png", metadata={"Software": None})
+    return out.getvalue()
+
+
+def chart_attachment(insights: Insights, t: Translator, locale: str) -> Attachment:
+    latest = insights.latest
+    stamp = f"-{latest.opened_at:%Y%m%d}" if latest else ""
+    return Attachment(
+        f"check-in-{insights.pulse_set.id}{stamp}.png", "image/png", render_chart(insights, t, locale)
+    )

@@ -1,0 +1,79 @@
+"""`vipbot insights ORG` prints what management gets, through the same anonymity path; `vipbot pulse` opens,
+lists and closes rounds."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+from pathlib import Path
+
+from bot.__main__ import build_parser
+from bot.cli.context import CliContext
+from bot.domain.clock import FixedClock
+from bot.domain.pulses import AnswerAction, AnswerOutcome, ClickOrigin, Participant
+from bot.domain.tenancy import Platform
+from bot.settings import Settings
+from tests.conftest import TEST_SECRET_KEY
+from tests.pulses.conftest import PulseWorld
+
+
+async def cli(settings: Settings, *argv: str) -> str:
+    out = io.StringIO()
+    ctx = CliContext(
+        environ={
+            "VIPBOT_DATABASE_URL": str(settings.database_url),
+            "VIPBOT_SECRET_KEY": TEST_SECRET_KEY,
+            "VIPBOT_DATA_DIR": str(settings.data_dir),
+        },
+        out=out,
+        dotenv=None,
+    )
+    args = build_parser().parse_args(list(argv))
+    assert await args.handler(args, ctx) == 0
+    return out.getvalue()
+
+
+async def fill_round(world: PulseWorld, clock: FixedClock, sizes: dict[str, int], value: str) -> None:
+    pulse = await world.service.open_round(world.org.id, world.pulse_set.id, world.tree)
+    for slug, size in sizes.items():
+        for i in range(size):
+            who = Participant(Platform.SLACK, "T0WORKSPACE", f"{slug}-{i}")
+            where = ClickOrigin(Platform.SLACK, "T0WORKSPACE", f"C-{slug}")
+            for question in world.pulse_set.questions:
+                answer = value if question.kind.value == "likert" else "goed"
+                action = AnswerAction(pulse.id, question.id, answer)
+                assert await world.service.answer(world.org.id, action, who, where) is AnswerOutcome.RECORDED
+    clock.advance(timedelta(days=7))
+    assert len(await world.service.close_due()) == 1
+
+
+async def test_insights_prints_shown_and_hidden_groups(
+    world: PulseWorld, settings: Settings, clock: FixedClock, tmp_path: Path
+) -> None:
+    await fill_round(world, clock, {"team-noord": 3, "team-zuid": 9}, "4")
+    await fill_round(world, clock, {"team-noord": 3, "team-zuid": 9}, "2")
+    output = await cli(settings, "insights", "linde", "--chart", str(tmp_path / "chart.png"))
+    lines = output.splitlines()
+    assert lines[0].startswith("Check-in Wekelijkse check-in: uitkomsten voor Organisatie linde")
+    # The team of 3 is hidden, and with it the team of 9 (else the department minus it gives the 3 away).
+    assert any(line.strip() == "Team Noord: verborgen" for line in lines)
+    assert any(line.strip() == "Team Zuid: verborgen" for line in lines)
+    assert any(line.strip().startswith("Zorg linde: 25% gunstig (12 antwoorden)") for line in lines)
+    assert "gemiddeld 2.0 van 5" in output
+    assert "verdeling: Helemaal oneens: 0, Oneens: 12" in output  # 12 answers: a distribution may be shown
+    assert "Verloop Organisatie linde: " in output
+    assert "100%" in output
+    assert "In deze ronde zijn 2 groepen verborgen." in output
+    assert (tmp_path / "chart.png").read_bytes().startswith(b"\x89PNG")
+
+
+async def test_pulse_commands_open_list_and_close(world: PulseWorld, settings: Settings) -> None:
+    opened = await cli(settings, "pulse", "open", "linde", "wekelijkse-check-in", "--group", "zorg-linde")
+    assert opened.startswith("Opened round ")
+    listed = await cli(settings, "pulse", "list", "linde")
+    assert "wekelijkse-check-in" in listed
+    assert "open" in listed
+    closed = await cli(settings, "pulse", "close-due")
+    assert closed.strip() == "Closed 0 round(s)."
+    nothing = await cli(settings, "insights", "linde")
+    assert "Er is nog geen afgeronde ronde" in nothing
