@@ -11,11 +11,13 @@ message text, the /vp listener only compares it to three keywords.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote_plus
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
@@ -24,7 +26,9 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.say.async_say import AsyncSay
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.slack import blocks
@@ -58,6 +62,7 @@ REDIRECT_PATH = "/slack/oauth_redirect"
 LOCALE_LOOKUP_TIMEOUT = 1.0  # seconds; /vp must answer well within Slack's 3 s
 LOCALE_CACHE_SECONDS = 900.0
 LOCALE_CACHE_SIZE = 10_000
+ORGANISATION_CACHE_SECONDS = 60.0
 
 HELP_WORDS = frozenset({"", "help", "hulp", "?", "uitleg"})
 MAP_WORDS = frozenset({"kaart", "map", "sociale kaart", "sociale-kaart", "social map"})
@@ -110,20 +115,49 @@ class _Handlers:
         self._installations = installations
         self._bindings = SqlSlackChannelBindings(services.sessions)
         self._locales = _LocaleCache(time.monotonic)
+        self._organisations: dict[str, tuple[float, Organisation]] = {}
+        self._replies: dict[tuple[str, str, str], tuple[list[dict[str, object]], str]] = {}
 
     async def organisation(self, context: AsyncBoltContext) -> Organisation | None:
+        """The organisation of the workspace the request came from; found ones are remembered for a minute."""
         workspace = context.team_id or context.enterprise_id
         if not workspace:
             return None
+        now = time.monotonic()
+        cached = self._organisations.get(workspace)
+        if cached is not None and now - cached[0] < ORGANISATION_CACHE_SECONDS:
+            return cached[1]
         organisation_id = await self._installations.organisation_for(workspace)
         if organisation_id is None and context.enterprise_id and context.enterprise_id != workspace:
             organisation_id = await self._installations.organisation_for(context.enterprise_id)
         if organisation_id is None:
-            return None
+            return None  # not remembered: a workspace linked a moment from now works at once
         try:
-            return await self._services.organisations.get_organisation(str(organisation_id))
+            organisation = await self._services.organisations.get_organisation(str(organisation_id))
         except NotFoundError:
             return None
+        if len(self._organisations) >= LOCALE_CACHE_SIZE:
+            self._organisations.clear()
+        self._organisations[workspace] = (now, organisation)
+        return organisation
+
+    def reply(self, kind: str, locale: str, portal: str) -> tuple[list[dict[str, object]], str]:
+        """The /vp answers depend only on their kind, the language and the portal: built once each."""
+        key = (kind, locale, portal)
+        found = self._replies.get(key)
+        if found is None:
+            if kind == "map":
+                found = blocks.social_map_reply(
+                    self._t, locale, self._services.content.catalog.social_map, portal
+                )
+            elif kind == "door":
+                found = blocks.door_reply(self._t, locale, portal)
+            else:
+                found = blocks.help_reply(self._t, locale, portal, unknown=kind == "unknown")
+            if len(self._replies) >= LOCALE_CACHE_SIZE:
+                self._replies.clear()
+            self._replies[key] = found
+        return found
 
     def portal(self, organisation: Organisation) -> str:
         return portal_link(self._services.settings.public_portal_url, organisation.slug)
@@ -140,8 +174,10 @@ class _Handlers:
                 client.users_info(user=user, include_locale=True), timeout=LOCALE_LOOKUP_TIMEOUT
             )
             locale = pick_locale(str(answer["user"].get("locale") or fallback))
-        except (SlackApiError, TimeoutError, KeyError):
-            return pick_locale(fallback)
+        except TimeoutError:
+            return pick_locale(fallback)  # Slack is slow right now: ask again next time
+        except (SlackApiError, KeyError):
+            locale = pick_locale(fallback)
         self._locales.put(team, user, locale)
         return locale
 
@@ -185,15 +221,13 @@ class _Handlers:
             await ack(text=self._t.t(locale, "slack.home.not_linked"))
             return
         locale = await self.locale(client, context, user, organisation.locale)
-        portal = self.portal(organisation)
         if word in MAP_WORDS:
-            payload, text = blocks.social_map_reply(
-                self._t, locale, self._services.content.catalog.social_map, portal
-            )
+            kind = "map"
         elif word in DOOR_WORDS:
-            payload, text = blocks.door_reply(self._t, locale, portal)
+            kind = "door"
         else:
-            payload, text = blocks.help_reply(self._t, locale, portal, unknown=word not in HELP_WORDS)
+            kind = "help" if word in HELP_WORDS else "unknown"
+        payload, text = self.reply(kind, locale, self.portal(organisation))
         await ack(blocks=payload, text=text, response_type="ephemeral")
 
     async def direct_message(
@@ -326,6 +360,33 @@ def build_feature(services: Services) -> SlackFeature | None:
     )
 
 
+def link_clicks_only(body: bytes, content_type: str) -> bool:
+    """Whether a request is a block_actions interaction whose every action is one of our link buttons.
+
+    Link buttons (the door, sociale kaart websites, online sessions) open a URL in the person's browser; Slack
+    still sends the click, and all it needs back is a 200. These are the most frequent interactions (a column
+    goes to a whole organisation), so they are answered right after the signature check instead of going
+    through bolt's full listener pipeline. Nothing in them is read or kept.
+    """
+    if content_type != "application/x-www-form-urlencoded" or not body.startswith(b"payload="):
+        return False
+    try:
+        payload = json.loads(unquote_plus(body[len(b"payload=") :].decode("utf-8")))
+    except (UnicodeDecodeError, ValueError):
+        return False
+    if not isinstance(payload, dict) or payload.get("type") != "block_actions":
+        return False
+    actions = payload.get("actions")
+    if not isinstance(actions, list) or not actions:
+        return False
+    return all(
+        isinstance(a, dict)
+        and isinstance(a.get("action_id"), str)
+        and (a["action_id"] == blocks.DOOR_ACTION or a["action_id"].startswith(blocks.LINK_ACTION_PREFIX))
+        for a in actions
+    )
+
+
 def _authorize_url(api_url: str) -> str:
     """Slack's consent page lives next to its Web API: https://slack.com/oauth/v2/authorize."""
     root = api_url.rstrip("/").removesuffix("/api")
@@ -346,9 +407,25 @@ def install(app: web.Application, services: Services) -> None:
     services.extras["slack_renderer"] = feature.renderer
     bolt = feature.bolt
 
+    signing = services.settings.slack_signing_secret
+    if signing is None:  # build_feature made nothing without it; this narrows the type
+        return
+    verifier = SignatureVerifier(signing.get_secret_value())
+
     async def events(request: web.Request) -> web.Response:
-        response = await bolt.async_dispatch(await to_bolt_request(request))
-        return await to_aiohttp_response(response)
+        body = await request.read()
+        if link_clicks_only(body, request.content_type) and verifier.is_valid_request(
+            body, dict(request.headers)
+        ):
+            return web.Response(
+                status=200
+            )  # a verified click on a link button: acknowledging is all there is
+        bolt_request = AsyncBoltRequest(
+            body=body.decode("utf-8"),
+            query=request.query_string,
+            headers=request.headers,  # type: ignore[arg-type]
+        )
+        return await to_aiohttp_response(await bolt.async_dispatch(bolt_request))
 
     app.router.add_post(EVENTS_PATH, events)
     flow = bolt.oauth_flow

@@ -260,12 +260,18 @@ async def test_bot_messages_and_edits_in_the_dm_get_no_reply(
     assert "This chat is not confidential" in json.dumps(slack_api.calls_to("chat.postMessage")[0].params)
 
 
-async def test_door_button_interaction_is_acknowledged(
+async def test_link_button_clicks_are_acknowledged_only_when_signed(
     running: RunningService, slack_api: SlackApiSimulator
 ) -> None:
-    response = await running.post_signed(action_body(DEFAULT_TEAM, "UNL"))
-    assert response.status == 200
-    assert slack_api.calls == [] or all(c.method == "auth.test" for c in slack_api.calls)
+    for action in ("vp_door_open", "vp_link_map_3"):
+        response = await running.post_signed(action_body(DEFAULT_TEAM, "UNL", action))
+        assert response.status == 200
+        assert await response.text() == ""
+    assert (await running.post_signed(action_body(DEFAULT_TEAM, "UNL"), secret="f" * 32)).status == 401
+    assert (await running.post_signed(action_body(DEFAULT_TEAM, "UNL"), age=301)).status == 401
+    # Any other action goes through bolt's listeners; one nobody registered is answered 404 there.
+    assert (await running.post_signed(action_body(DEFAULT_TEAM, "UNL", "not_ours"))).status == 404
+    assert not slack_api.calls_to("chat.postMessage")
 
 
 async def test_channel_events_keep_bindings_right(running: RunningService) -> None:
