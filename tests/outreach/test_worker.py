@@ -43,6 +43,13 @@ async def drain_with_time(p: Pipeline, worker: OutboxWorker, rounds: int = 40) -
         clock.advance(timedelta(minutes=30))
 
 
+async def sent_at_least(p: Pipeline, count: int, timeout: float) -> None:  # noqa: ASYNC109
+    for _ in range(int(timeout / 0.05)):
+        if (await p.outbox.stats(p.org.id)).sent >= count:
+            return
+        await asyncio.sleep(0.05)
+
+
 async def test_sent_rows_carry_the_platform_message_id(pipeline: Pipeline) -> None:
     p = pipeline
     await publish(p)
@@ -67,7 +74,8 @@ async def test_permanent_failures_are_recorded_never_retried_and_the_member_is_d
     assert (stats.sent, stats.failed) == (4, 2)
     assert dict(stats.failures) == {"user_not_found": 1, "BotNotInConversationRoster": 1}
     attempts = Counter(a for a, _ in p.slack.attempts + p.teams.attempts)
-    assert attempts["U0001"] == 1 and attempts["19:zorg@thread"] == 1
+    assert attempts["U0001"] == 1
+    assert attempts["19:zorg@thread"] == 1
     assert await p.members.count(p.org.id) == 3  # the person who left gets no more DMs
 
 
@@ -85,10 +93,12 @@ async def test_transient_failures_are_retried_with_backoff_then_given_up(pipelin
     assert Counter(a for a, _ in p.slack.attempts)["U0000"] == 1
     await drain_with_time(p, worker)
     stats = await p.outbox.stats(p.org.id)
-    assert stats.sent == 5 and stats.failed == 1
+    assert stats.sent == 5
+    assert stats.failed == 1
     assert dict(stats.failures) == {"gave up after 4 attempts: http 500": 1}
     attempts = Counter(a for a, _ in p.slack.attempts)
-    assert attempts["U0000"] == 3 and attempts["U0002"] == 4
+    assert attempts["U0000"] == 3
+    assert attempts["U0002"] == 4
 
 
 async def test_retry_after_pauses_the_workspace(pipeline: Pipeline) -> None:
@@ -100,9 +110,7 @@ async def test_retry_after_pauses_the_workspace(pipeline: Pipeline) -> None:
     worker = p.worker()
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run(stop))
-    started = time.monotonic()
-    while (await p.outbox.stats(p.org.id)).sent < 3 and time.monotonic() - started < 10:
-        await asyncio.sleep(0.05)
+    await sent_at_least(p, 3, timeout=10)
     stop.set()
     await task
     first_refusal = p.slack.attempts[0][1]
@@ -146,9 +154,7 @@ async def test_slack_storms_are_weathered(
         )
         stop = asyncio.Event()
         task = asyncio.create_task(worker.run(stop))
-        started = time.monotonic()
-        while (await p.outbox.stats(p.org.id)).sent < len(people) and time.monotonic() - started < 30:
-            await asyncio.sleep(0.1)
+        await sent_at_least(p, len(people), timeout=30)
         stop.set()
         await task
     stats = await p.outbox.stats(p.org.id)
@@ -205,4 +211,5 @@ async def test_teams_connector_storms_are_weathered(
     assert (stats.sent, stats.failed) == (expected, 1)
     assert dict(stats.failures) == {"BotNotInConversationRoster": 1}
     accepted = Counter(r.conversation_id for r in bf_connector.requests if r.status == 200)
-    assert len(accepted) == expected and set(accepted.values()) == {1}
+    assert len(accepted) == expected
+    assert set(accepted.values()) == {1}
