@@ -3,7 +3,9 @@
 It records every call (method, params, token) and serves the methods vipbot uses with Slack's own shapes:
 ``auth.test``, ``oauth.v2.access``, ``chat.postMessage`` / ``chat.update`` / ``chat.postEphemeral``,
 ``views.publish``, ``users.info``, ``conversations.info`` / ``conversations.open`` / ``conversations.history``
-and the ``files.uploadV2`` flow (``files.getUploadURLExternal``, the upload itself, ``files.completeUploadExternal``).
+the ``files.uploadV2`` flow (``files.getUploadURLExternal``, the upload itself, ``files.completeUploadExternal``),
+and Socket Mode (``apps.connections.open`` with an app token from ``add_app_token``, a WebSocket that says hello;
+``await sim.socket_send(envelope)`` pushes an envelope, ``sim.socket_acks`` holds what the app acknowledged).
 
 Usage (the ``slack_api`` fixture at the bottom of this module does the first two lines; import it into a
 conftest with ``from tests.doubles.slack_api import slack_api  # noqa: F401``)::
@@ -41,7 +43,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import pytest
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 DEFAULT_TEAM = "T0001"
 DEFAULT_TOKEN = "xoxb-test"
@@ -111,6 +113,9 @@ class SlackApiSimulator:
         self._limits: dict[str, float] = {}
         self._last_call: dict[tuple[str, str | None], float] = {}
         self._ts = itertools.count(1)
+        self.app_tokens: set[str] = set()
+        self.sockets: list[web.WebSocketResponse] = []
+        self.socket_acks: list[dict[str, Any]] = []
         self._runner: web.AppRunner | None = None
         self.port = 0
         self.add_workspace(DEFAULT_TEAM, DEFAULT_TOKEN, team_name="Default workspace")
@@ -121,6 +126,7 @@ class SlackApiSimulator:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._handle)
         app.router.add_post("/upload/{file_id}", self._upload)
+        app.router.add_get("/socket", self._socket)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -130,6 +136,8 @@ class SlackApiSimulator:
         self.port = int(sockets[0].getsockname()[1])
 
     async def stop(self) -> None:
+        for socket in list(self.sockets):
+            await socket.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -196,6 +204,16 @@ class SlackApiSimulator:
         self.grants[code] = OAuthGrant(
             code, team_id, team_name or f"Workspace {team_id}", token, f"UB{team_id}", scopes
         )
+
+    def add_app_token(self, token: str) -> None:
+        """An app-level token (xapp-…) that may open Socket Mode connections."""
+        self.app_tokens.add(token)
+
+    async def socket_send(self, envelope: dict[str, Any]) -> None:
+        """Push a Socket Mode envelope (events_api, interactive, slash_commands) to every connected app."""
+        for socket in list(self.sockets):
+            if not socket.closed:
+                await socket.send_json(envelope)
 
     def fail_next(
         self,
@@ -276,7 +294,7 @@ class SlackApiSimulator:
         token = params.pop("token", None)
         return str(token) if token else None
 
-    async def _handle(self, request: web.Request) -> web.Response:
+    async def _handle(self, request: web.Request) -> web.Response:  # noqa: PLR0911
         method = request.match_info["method"]
         params = await self._params(request)
         token = self._token(request, params)
@@ -284,6 +302,10 @@ class SlackApiSimulator:
         self.calls.append(call)
 
         workspace = next((w for w in self.workspaces.values() if w.token == token), None)
+        if method == "apps.connections.open":
+            if token not in self.app_tokens:
+                return self._answer(call, {"ok": False, "error": "invalid_auth"})
+            return self._answer(call, {"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket"})
         if method not in _NO_TOKEN and workspace is None:
             return self._answer(
                 call, {"ok": False, "error": "not_authed" if token is None else "invalid_auth"}
@@ -508,6 +530,19 @@ class SlackApiSimulator:
                 {"ts": self._next_ts(), "text": params.get("initial_comment", ""), "files": done}
             )
         return {"ok": True, "files": done}
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        socket = web.WebSocketResponse(autoping=True)
+        await socket.prepare(request)
+        self.sockets.append(socket)
+        await socket.send_json({"type": "hello", "num_connections": len(self.sockets)})
+        async for message in socket:
+            if message.type == WSMsgType.TEXT:
+                ack = json.loads(message.data)
+                self.socket_acks.append(ack)
+                self.calls.append(Call(method="(socket ack)", params=ack, token=None))
+        self.sockets.remove(socket)
+        return socket
 
     async def _upload(self, request: web.Request) -> web.Response:
         file_id = request.match_info["file_id"]

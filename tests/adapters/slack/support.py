@@ -104,7 +104,11 @@ def slack_services(services: Services, simulator: SlackApiSimulator, **slack: st
         "slack_api_url": simulator.api_url,
     }
     for key, value in slack.items():
-        values[key] = SecretStr(value) if key in {"slack_bot_token", "slack_client_secret"} else value
+        values[key] = (
+            SecretStr(value)
+            if key in {"slack_bot_token", "slack_client_secret", "slack_app_token"}
+            else value
+        )
     settings = services.settings.model_copy(update=values)
     return Services(
         settings=settings, clock=services.clock, engine=services.engine, content=services.content, extras={}

@@ -368,3 +368,33 @@ async def test_an_unlinked_workspace_gets_no_door(services: Services, slack_api:
         assert "/portal/" not in json.dumps(slack_api.views["UNL"])
     finally:
         await stop_service(service)
+
+
+async def test_socket_mode_serves_the_same_listeners(
+    services: Services, slack_api: SlackApiSimulator
+) -> None:
+    configured = slack_services(
+        services, slack_api, slack_bot_token=DEFAULT_TOKEN, slack_app_token="xapp-1-test"
+    )
+    organisation = await add_org(configured, "Acme Zorg", "acme")
+    from bot.security.secret import Secret
+
+    await SqlSlackInstallations(configured.sessions, Secret(TEST_SECRET_KEY.encode())).link(
+        organisation.id, DEFAULT_TEAM
+    )
+    slack_api.add_user("UNL")
+    slack_api.add_app_token("xapp-1-test")
+    service = await start_service(configured)
+    try:
+        await eventually(lambda: bool(slack_api.sockets))
+        body = json.loads(
+            event_body(DEFAULT_TEAM, {"type": "app_home_opened", "user": "UNL", "tab": "home"})[0]
+        )
+        await slack_api.socket_send(
+            {"envelope_id": "env-1", "type": "events_api", "accepts_response_payload": False, "payload": body}
+        )
+        await eventually(lambda: "UNL" in slack_api.views)
+        assert "De vertrouwenspersoon van Acme Zorg" in json.dumps(slack_api.views["UNL"])
+        await eventually(lambda: any(a.get("envelope_id") == "env-1" for a in slack_api.socket_acks))
+    finally:
+        await stop_service(service)
