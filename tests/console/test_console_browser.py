@@ -87,6 +87,12 @@ async def test_first_admin_invites_a_counsellor_who_writes_a_column(  # noqa: PL
     await page.fill("#g-name", "Verpleging")
     await page.click("form[action$='/groups'] button[type=submit]")
     await expect(page.locator("table")).to_contain_text("Verpleging")
+    await page.select_option("#b-group", label="Verpleging")
+    await page.fill("#b-workspace", "T0LINDE")
+    await page.fill("#b-channel", "C0VERPLEGING")
+    await page.fill("#b-name", "verpleging-algemeen")
+    await page.click("form[action$='/bindings'] button[type=submit]")
+    await expect(page.locator("table")).to_contain_text("verpleging-algemeen")
 
     # invite a counsellor for it
     await page.click("nav.main >> text=Accounts")
@@ -141,6 +147,38 @@ async def test_first_admin_invites_a_counsellor_who_writes_a_column(  # noqa: PL
         await expect(vera.locator(".preview-slack")).to_be_visible()
         await vera.click("form#editor button[type=submit]")
         await expect(vera.locator(".flash.ok")).to_have_text("Opgeslagen.")
+
+        # schedule it every Monday for the nursing department, and find it in the calendar
+        await vera.click("text=Inplannen of nu versturen")
+        await expect(vera.locator("#s-item option:checked")).to_have_text("Samen sterker tegen pesten")
+        await vera.check("input[name=groups][value=verpleging]")
+        await vera.fill("#s-name", "Maandagcolumn")
+        await vera.fill("#s-recurrence", "every monday at 09:30")
+        await vera.click("button[value=schedule]")
+        await expect(vera.locator("h1")).to_have_text("Planning")
+        monday = vera.locator(".calendar .day[data-date='2026-03-09']")
+        await expect(monday).to_contain_text("09:30 Maandagcolumn: Samen sterker tegen pesten")
+        await expect(vera.locator("#h-schedules + table")).to_contain_text("every monday at 09:30")
+        # pause shows it as paused, resume brings it back
+        await vera.click("#h-schedules + table button:has-text('Pauzeren')")
+        await expect(monday.locator(".entry.paused")).to_have_count(1)
+        await vera.click("#h-schedules + table button:has-text('Hervatten')")
+        await expect(monday.locator(".entry.planned")).to_have_count(1)
+
+        # plan a team session; it is announced, counts sign-ups, and can be cancelled
+        await vera.click("nav.main >> text=Teamsessies")
+        await vera.fill("#ss-title", "Intervisie: grenzen aangeven")
+        await vera.fill("#ss-day", "2026-03-11")
+        await vera.fill("#ss-start", "14:00")
+        await vera.fill("#ss-end", "15:30")
+        await vera.fill("#ss-place", "Kantine, 1e verdieping")
+        await vera.check("#h-plan ~ form input[name=groups][value=verpleging]")
+        await vera.click("#h-plan ~ form button[type=submit]")
+        await expect(vera.locator(".flash.ok")).to_have_text("De sessie is gepland en wordt aangekondigd.")
+        row = vera.locator("tr", has_text="Intervisie: grenzen aangeven")
+        await expect(row.locator(".signups")).to_have_text("0")
+        await vera.click("nav.main >> text=Planning")
+        await expect(vera.locator(".calendar .day[data-date='2026-03-11']")).to_contain_text("Intervisie")
         assert vera_errors == []
     finally:
         await counsellor.close()

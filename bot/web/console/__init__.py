@@ -38,7 +38,7 @@ def secret_key_bytes(services: Services) -> bytes:
 
 
 def build_console(services: Services) -> web.Application:
-    from bot.web.console import pages_auth, pages_content, pages_main
+    from bot.web.console import pages_auth, pages_content, pages_main, pages_schedule, pages_sessions
 
     secret = secret_key_bytes(services)
     secure = is_secure(services.settings)
@@ -50,6 +50,8 @@ def build_console(services: Services) -> web.Application:
     pages_auth.add_routes(console)
     pages_main.add_routes(console)
     pages_content.add_routes(console)
+    pages_schedule.add_routes(console)
+    pages_sessions.add_routes(console)
     _register_optional(console, "bot.web.console.inbox")
     _template_globals(console)
     return console
@@ -91,3 +93,11 @@ def _register_optional(console: web.Application, module_name: str) -> None:
 
 def install(app: web.Application, services: Services) -> None:
     app.add_subapp(CONSOLE_PREFIX, build_console(services))
+
+    async def link_outreach(_app: web.Application) -> None:
+        # After every feature is installed: console-written items become postable by the outbox worker.
+        from bot.web.console.outreach_bridge import outreach_of
+
+        outreach_of(services)
+
+    app.on_startup.append(link_outreach)
