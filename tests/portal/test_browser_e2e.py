@@ -225,3 +225,81 @@ async def test_a_whole_conversation_in_the_browser_and_the_canary_is_nowhere(  #
         assert (
             await connection.execute(text("SELECT count(*) FROM conversation_classification"))
         ).scalar_one() == 1
+
+
+async def test_the_portal_works_without_javascript_on_a_phone_and_the_door_leads_there(
+    services: Services,
+    browser: Browser,  # noqa: F811
+    slack_api: SlackApiSimulator,  # noqa: F811
+) -> None:
+    configured = slack_services(services, slack_api, slack_bot_token=DEFAULT_TOKEN)
+    org = await configured.organisations.add_organisation(
+        "Zorggroep De Linde", "de-linde", "Europe/Amsterdam", "nl", 90
+    )
+    await SqlSlackInstallations(configured.sessions, Secret(TEST_SECRET_KEY.encode())).link(
+        org.id, DEFAULT_TEAM
+    )
+    slack_api.add_user("UNL", locale="nl-NL")
+    from bot.adapters import slack
+    from bot.security import INSECURE_TEST_ARGON2_PARAMS
+    from bot.web.portal.channel import ConfidentialChannel
+    from bot.web.portal.routes import build_portal_app
+
+    channel = ConfidentialChannel(
+        configured.engine, configured.settings, configured.clock, argon2=INSECURE_TEST_ARGON2_PARAMS
+    )
+    await channel.add_counsellor(org.id, "Mira", None, Secret(PASSPHRASE))
+
+    def portal(app: aiohttp.web.Application, svc: Services) -> None:
+        app.add_subapp("/portal", build_portal_app(svc, PortalLimits(pow_bits=8)))
+
+    async with (
+        serve_app(build_app(configured, [slack.install, portal])) as base,
+        aiohttp.ClientSession() as http,
+    ):
+        # The Slack door's link is the organisation's portal.
+        body, kind = event_body(
+            DEFAULT_TEAM,
+            {
+                "type": "message",
+                "channel": "DNL",
+                "channel_type": "im",
+                "user": "UNL",
+                "text": "hoi",
+                "ts": "1.2",
+            },
+        )
+        async with http.post(f"{base}/slack/events", data=body, headers=signed_headers(body, kind)) as r:
+            assert r.status == 200
+        await eventually(lambda: bool(slack_api.messages.get("DNL")))
+        links = re.findall(r"https?://[^\s\"'>]+/portal/[a-z0-9-]+", str(slack_api.messages["DNL"]))
+        assert links
+        assert {link.rsplit("/portal/", 1)[1] for link in links} == {"de-linde"}
+
+        context = await browser.new_context(
+            java_script_enabled=False,
+            viewport={"width": 360, "height": 740},
+            is_mobile=True,
+            has_touch=True,
+            locale="en-GB",
+        )
+        phone = await context.new_page()
+        await phone.goto(f"{base}/portal/de-linde?lang=en")
+        await expect(phone.get_by_role("heading", name="Who sees what?")).to_be_visible()
+        assert await phone.evaluate("document.documentElement.scrollWidth") <= 360
+        await phone.get_by_role("link", name="Start a conversation").click()
+        assert await phone.evaluate("document.documentElement.scrollWidth") <= 360
+        await phone.get_by_label("With your name or contact details").check()
+        await phone.get_by_label("Name or how you would like to be reached (optional)").fill(
+            "Sam, 06-12345678"
+        )
+        await phone.get_by_label("What would you like to talk about?").fill("Workload is getting too much.")
+        await phone.get_by_role("button", name="Send and create my code").click()
+        await expect(phone.locator("#receipt-code")).to_be_visible()
+        await phone.get_by_role("link", name="I have kept my code, go to the conversation").click()
+        await expect(phone.locator(".thread")).to_contain_text("Sam, 06-12345678")
+        await phone.get_by_label("Write a message").fill("And one more thing.")
+        await phone.get_by_role("button", name="Send").click()
+        await expect(phone.get_by_role("status")).to_contain_text("Your message was sent encrypted.")
+        await expect(phone.locator(".thread li")).to_have_count(3)
+        await context.close()

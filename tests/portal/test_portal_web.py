@@ -179,3 +179,26 @@ def test_proof_of_work_checks_tag_expiry_and_work() -> None:
     now[0] -= 61
     assert pow_.verify(challenge, answer)
     assert not pow_.verify(challenge, answer)
+
+
+async def test_without_proof_of_work_only_a_small_shared_allowance_remains(site: Site) -> None:
+    response = await site.client.get("/portal/de-linde/return")
+    token = hidden(await response.text(), "csrf_token")
+    statuses = []
+    for i in range(FAST.unproven_global + 1):
+        r = await site.client.post(
+            "/portal/de-linde/return", data={"csrf_token": token, "code": f"{i:04d}-0000-0000-0000-0000"}
+        )
+        statuses.append(r.status)
+    assert statuses == [400] * FAST.unproven_global + [429]
+    # A wrong proof is refused as well.
+    fields = await form_fields(site.client, "/portal/de-linde/return")
+    bad = next(
+        str(n)
+        for n in range(1000)
+        if leading_zero_bits(pow_digest(fields["pow_challenge"], str(n))) < FAST.pow_bits
+    )
+    wrong = await site.client.post(
+        "/portal/de-linde/return", data={**fields, "pow_answer": bad, "code": "2222-2222-2222-2222-2222"}
+    )
+    assert wrong.status == 429
