@@ -31,6 +31,7 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
+from bot.domain.content import pick_locale
 from bot.domain.delivery import (
     DeliveryError,
     DeliveryFailureKind,
@@ -77,6 +78,7 @@ TRANSIENT_ERRORS = frozenset({"internal_error", "fatal_error", "service_unavaila
 DELIVERY_EVENT = "vipbot_delivery"
 POST_5XX_RETRIES = 2
 API_TIMEOUT = 15  # seconds for one Web API call
+LOCALE_MEMORY = 50_000
 
 
 class OAuthFormClient(AsyncWebClient):
@@ -227,6 +229,29 @@ class SlackGateway:
     def __init__(self, clients: SlackClients, *, backoff: float = 0.5) -> None:
         self._clients = clients
         self._backoff = backoff
+        self._locales: dict[tuple[str, str], str] = {}
+
+    async def reader_locale(self, target: Target, default: str) -> str:
+        """The language to render in for `target`: a person's Slack locale ("en" or "nl"), else `default`.
+
+        Looked up with users.info (Tier 4) and remembered in memory only, for the life of the process.
+        """
+        if target.kind is not TargetKind.PERSON:
+            return pick_locale(default)
+        key = (target.workspace_id, target.address)
+        known = self._locales.get(key)
+        if known is not None:
+            return known
+        try:
+            client = await self._clients.for_workspace(target.workspace_id)
+            answer = await client.users_info(user=target.address, include_locale=True)
+        except (DeliveryError, SlackApiError, aiohttp.ClientError, TimeoutError):
+            return pick_locale(default)
+        locale = pick_locale(str(answer["user"].get("locale") or default))
+        if len(self._locales) >= LOCALE_MEMORY:
+            self._locales.clear()
+        self._locales[key] = locale
+        return locale
 
     async def send(self, target: Target, message: Rendered) -> Sent:
         client = await self._clients.for_workspace(target.workspace_id)

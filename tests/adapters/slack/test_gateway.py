@@ -193,3 +193,17 @@ async def test_attachments_are_uploaded_into_the_thread(
     assert upload["channel_id"] == "C1"
     complete = slack_api.calls_to("files.completeUploadExternal")[0]
     assert complete.params["thread_ts"] == parse_message_id(sent.message_id)[1]
+
+
+async def test_reader_locale_follows_a_persons_slack_language(
+    gateway: SlackGateway, slack_api: SlackApiSimulator
+) -> None:
+    slack_api.add_user("UEN", locale="en-GB")
+    assert await gateway.reader_locale(person("UEN"), "nl") == "en"
+    assert await gateway.reader_locale(person("U1"), "en") == "nl"  # U1's Slack is Dutch
+    assert (
+        await gateway.reader_locale(channel(), "en") == "en"
+    )  # a channel reads in the organisation's language
+    assert await gateway.reader_locale(person("UGONE"), "nl") == "nl"  # unknown person: the default
+    await gateway.reader_locale(person("UEN"), "nl")
+    assert len([c for c in slack_api.calls_to("users.info") if c.params["user"] == "UEN"]) == 1
