@@ -212,6 +212,15 @@ class _Handlers:
     async def command(
         self, ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
     ) -> None:
+        try:
+            await self._command(ack, command, client, context)
+        except Exception as exc:  # the one catch-all of /vp: the person gets a plain apology, never the error
+            log.error("slack /vp failed", error=type(exc).__name__)
+            await ack(text=self._t.t("nl", "common.error_generic"), response_type="ephemeral")
+
+    async def _command(
+        self, ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
         # What follows /vp is compared to a few keywords and dropped: it is never stored, logged or echoed.
         word = " ".join(str(command.get("text", "")).lower().split())
         organisation = await self.organisation(context)
@@ -277,6 +286,10 @@ class _Handlers:
 
     async def only_ack(self, ack: AsyncAck) -> None:
         await ack()
+
+    async def failed(self, error: Exception) -> None:
+        """bolt's catch-all for listeners: log what failed, never the exception text (it may quote a payload)."""
+        log.error("slack listener failed", error=type(error).__name__)
 
 
 def build_feature(services: Services) -> SlackFeature | None:
@@ -349,6 +362,7 @@ def build_feature(services: Services) -> SlackFeature | None:
         bolt.event(name)(handlers.uninstalled)
     bolt.action(blocks.DOOR_ACTION)(handlers.only_ack)
     bolt.action(re.compile(f"^{blocks.LINK_ACTION_PREFIX}"))(handlers.only_ack)
+    bolt.error(handlers.failed)
 
     gateway = SlackGateway(SlackClients(settings.slack_api_url, tokens))
     return SlackFeature(

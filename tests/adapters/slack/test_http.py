@@ -177,7 +177,11 @@ async def _database_contains(services: Services, database_url: str, needle: str)
 
 
 async def test_a_dm_gets_the_door_and_its_text_is_kept_nowhere(
-    running: RunningService, slack_api: SlackApiSimulator, database_url: str, caplog: pytest.LogCaptureFixture
+    running: RunningService,
+    slack_api: SlackApiSimulator,
+    database_url: str,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     stream = io.StringIO()
     configure_logging("DEBUG", "json", stream)
@@ -205,6 +209,8 @@ async def test_a_dm_gets_the_door_and_its_text_is_kept_nowhere(
     # Where the canary must not be: Slack traffic, the logs, the database.
     assert not slack_api.traffic_contains(canary)
     assert canary not in stream.getvalue()
+    printed = capsys.readouterr()
+    assert canary not in printed.out + printed.err
     assert all(
         canary not in record.getMessage() and canary not in repr(record.__dict__) for record in caplog.records
     )
@@ -398,3 +404,56 @@ async def test_socket_mode_serves_the_same_listeners(
         await eventually(lambda: any(a.get("envelope_id") == "env-1" for a in slack_api.socket_acks))
     finally:
         await stop_service(service)
+
+
+class _BrokenCalendar:
+    async def upcoming(self, organisation_id: object, now: object, limit: int) -> list[object]:
+        raise RuntimeError("calendar detail CANARY-42")
+
+
+async def test_failures_become_an_apology_and_a_log_line_without_details(
+    services: Services,
+    slack_api: SlackApiSimulator,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configured = slack_services(services, slack_api, slack_bot_token=DEFAULT_TOKEN)
+    organisation = await add_org(configured, "Acme Zorg", "acme")
+    from bot.security.secret import Secret
+
+    await SqlSlackInstallations(configured.sessions, Secret(TEST_SECRET_KEY.encode())).link(
+        organisation.id, DEFAULT_TEAM
+    )
+    configured.extras["session_calendar"] = _BrokenCalendar()
+    slack_api.add_user("UNL")
+    stream = io.StringIO()
+    configure_logging("INFO", "json", stream)
+    caplog.set_level(logging.INFO)
+    seen: list[str] = []
+
+    def logs() -> str:
+        captured = capsys.readouterr()
+        seen.append(captured.out + captured.err)
+        return "".join(seen) + stream.getvalue() + caplog.text
+
+    service = await start_service(configured)
+    try:
+        await service.post_signed(
+            event_body(DEFAULT_TEAM, {"type": "app_home_opened", "user": "UNL", "tab": "home"})
+        )
+        await eventually(lambda: "slack listener failed" in logs())
+        assert "RuntimeError" in logs()
+        assert "CANARY-42" not in logs()
+        assert not slack_api.calls_to("views.publish")
+        async with configured.engine.begin() as connection:
+            await connection.execute(text("DROP TABLE platform_connection"))
+        # A workspace not looked up before (its organisation is not cached) now meets a broken database.
+        response = await service.post_signed(command_body("T0OTHER", "UNL", ""))
+        assert response.status == 200
+        answer = await response.json()
+        assert answer["text"] == "Er ging iets mis aan onze kant. Probeer het over een paar minuten opnieuw."
+        assert "slack /vp failed" in logs()
+    finally:
+        await stop_service(service)
+        logging.getLogger().handlers.clear()
+        logging.getLogger().handlers.clear()
