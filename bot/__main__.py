@@ -9,7 +9,21 @@ import sys
 from collections.abc import Sequence
 
 from bot import __version__
-from bot.cli import admin, content, counsellor, db, insights, org, pulse, serve, slack, teams
+from bot.cli import (
+    admin,
+    content,
+    counsellor,
+    db,
+    insights,
+    org,
+    pulse,
+    schedule,
+    send,
+    serve,
+    session,
+    slack,
+    teams,
+)
 from bot.cli.context import CliContext
 from bot.errors import ConfigError, ContentError, DatabaseNotReadyError, VipbotError
 
@@ -17,7 +31,7 @@ EXIT_FAILURE = 1
 EXIT_CONFIG = 2
 
 # Each module adds its sub-commands; a new command group is one more entry here.
-COMMAND_GROUPS = (serve, db, content, org, admin, slack, counsellor, pulse, insights, teams)
+COMMAND_GROUPS = (serve, db, content, org, admin, slack, counsellor, pulse, insights, teams, schedule, send, session)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,11 +3,11 @@ and an .ics link. Teams formats {{DATE()}}/{{TIME()}} in each reader's own time 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from bot.adapters.teams.cards import ACTION_KEY, Card, card, escape, iso_utc, message, open_url, text_block
 from bot.domain.content import pick_locale
-from bot.domain.delivery import Post, Rendered, Renderer
+from bot.domain.delivery import Post, Rendered
 from bot.domain.i18n import Translator
 from bot.domain.sessions import (
     SIGNUP_ACTION,
@@ -94,12 +94,18 @@ def render_session(
     )
 
 
+class BaseRenderer(Protocol):
+    """The adapter's own renderer, for every Post that is not a session."""
+
+    def render(self, post: Post, locale: str) -> Rendered: ...
+
+
 class TeamsSessionRenderer:
     """Wraps the Teams renderer: session posts here, everything else to the wrapped one."""
 
     platform = Platform.TEAMS
 
-    def __init__(self, base: Renderer, translator: Translator) -> None:
+    def __init__(self, base: BaseRenderer, translator: Translator) -> None:
         self._base = base
         self._t = translator
 

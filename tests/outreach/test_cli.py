@@ -1,0 +1,246 @@
+"""`vipbot schedule`, `vipbot send` and `vipbot session` against real databases."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from pathlib import Path
+
+import pytest
+
+from bot.__main__ import build_parser
+from bot.cli.context import CliContext
+from bot.domain.clock import SystemClock
+from bot.domain.tenancy import Platform
+from bot.errors import ConfigError, VipbotError
+from bot.storage.db import create_engine
+from bot.storage.migrate import upgrade
+from bot.storage.outbox import SqlOutbox
+from scheduler.posts import OutreachPosts
+from scheduler.service import build_outreach
+from scheduler.worker import OutboxWorker, PlatformDelivery, WorkerConfig
+from tests.conftest import TEST_SECRET_KEY
+from tests.outreach.fakes import FakeGateway, FakeRenderer
+
+
+class Cli:
+    def __init__(self, database_url: str, tmp_path: Path) -> None:
+        self.environ = {
+            "VIPBOT_DATABASE_URL": database_url,
+            "VIPBOT_DATA_DIR": str(tmp_path),
+            "VIPBOT_SECRET_KEY": TEST_SECRET_KEY,
+        }
+
+    async def __call__(self, *argv: str) -> tuple[int, str]:
+        args = build_parser().parse_args(list(argv))
+        out = io.StringIO()
+        ctx = CliContext(environ=self.environ, dotenv=None, out=out)
+        code = await args.handler(args, ctx)
+        return code, out.getvalue()
+
+
+@pytest.fixture
+async def cli(database_url: str, tmp_path: Path) -> Cli:
+    engine = create_engine(database_url)
+    await upgrade(engine)
+    await engine.dispose()
+    run = Cli(database_url, tmp_path)
+    await run("org", "add", "Zorggroep De Linde", "--slug", "linde")
+    await run("org", "bind", "linde", "linde", "--platform", "slack", "--workspace", "T1", "--channel", "C1")
+    await run(
+        "org",
+        "bind",
+        "linde",
+        "linde",
+        "--platform",
+        "teams",
+        "--workspace",
+        "tn",
+        "--channel",
+        "19:a@thread",
+    )
+    return run
+
+
+async def test_schedule_add_list_preview_remove(cli: Cli) -> None:
+    code, out = await cli(
+        "schedule", "add", "linde", "cols", "--what", "column", "--every", "every other tuesday at 09:30",
+        "--to", "group:linde",
+    )  # fmt: skip
+    assert code == 0
+    assert "2 target(s)" in out
+    assert "First post: Tue " in out
+    assert "09:30" in out
+
+    code, out = await cli("schedule", "list", "linde")
+    assert "cols" in out
+    assert "every other tuesday at 09:30" in out
+
+    code, out = await cli("schedule", "preview", "linde", "cols", "--count", "2")
+    assert code == 0
+    lines = out.splitlines()
+    occurrences = [line for line in lines if line.startswith("Tue ")]
+    assert len(occurrences) == 2
+    first_item = occurrences[0].rsplit(" ", 1)[1]
+    assert occurrences[1].rsplit(" ", 1)[1] != first_item  # the rotation moves on
+    assert '"type": "header"' in out  # Slack Block Kit
+    assert '"type": "AdaptiveCard"' in out  # Teams Adaptive Card
+
+    code, out = await cli("schedule", "remove", "linde", "cols")
+    assert code == 0
+    code, out = await cli("schedule", "list", "linde")
+    assert "No schedules" in out
+
+
+async def test_schedules_that_cannot_work_are_refused_clearly(cli: Cli) -> None:
+    with pytest.raises(VipbotError, match="can never fire: its times never come"):
+        await cli(
+            "schedule",
+            "add",
+            "linde",
+            "x",
+            "--what",
+            "column",
+            "--every",
+            "cron 0 9 31 2 *",
+            "--to",
+            "group:linde",
+        )
+    with pytest.raises(
+        VipbotError, match="can never fire: every time falls in quiet hours, a weekend or a holiday"
+    ):
+        await cli(
+            "schedule",
+            "add",
+            "linde",
+            "x",
+            "--what",
+            "column",
+            "--every",
+            "daily at 22:00",
+            "--to",
+            "group:linde",
+        )
+    with pytest.raises(VipbotError, match="targets nothing"):
+        await cli(
+            "schedule",
+            "add",
+            "linde",
+            "x",
+            "--what",
+            "column",
+            "--every",
+            "daily at 10:00",
+            "--to",
+            "members",
+        )
+    with pytest.raises(VipbotError, match="targets nothing: there is no group 'nope'"):
+        await cli(
+            "schedule",
+            "add",
+            "linde",
+            "x",
+            "--what",
+            "column",
+            "--every",
+            "daily at 10:00",
+            "--to",
+            "group:nope",
+        )
+    with pytest.raises(ConfigError, match="not a recurrence I understand"):
+        await cli(
+            "schedule",
+            "add",
+            "linde",
+            "x",
+            "--what",
+            "column",
+            "--every",
+            "now and then",
+            "--to",
+            "group:linde",
+        )
+    with pytest.raises(ConfigError, match="there is no column 'nope'"):
+        await cli("schedule", "add", "linde", "x", "--what", "column", "--item", "nope", "--every", "daily at 10:00",
+                  "--to", "group:linde")  # fmt: skip
+    code, out = await cli("schedule", "calendar", "linde", "--weekends", "allow", "--quiet", "00:00-00:00")
+    assert "quiet hours none; weekends allowed" in out
+    code, _ = await cli(
+        "schedule",
+        "add",
+        "linde",
+        "late",
+        "--what",
+        "reminder",
+        "--every",
+        "daily at 22:00",
+        "--to",
+        "group:linde",
+    )
+    assert code == 0
+
+
+async def test_send_now_shows_progress_until_the_service_has_sent_it(
+    cli: Cli, database_url: str, content: object, tmp_path: Path
+) -> None:
+    ids = tmp_path / "members.txt"
+    ids.write_text("U1\nU2\n# a comment\nU1\n", encoding="utf-8")
+    code, out = await cli(
+        "schedule", "members", "linde", "--platform", "slack", "--workspace", "T1", "--add", str(ids)
+    )
+    assert "Added 2 member(s)" in out
+    assert "has 2 member(s)" in out
+    engine = create_engine(database_url)
+    try:
+        from bot.app import Services
+        from bot.settings import load_settings
+
+        settings = load_settings(cli.environ, dotenv_path=None)
+        services = Services(settings=settings, clock=SystemClock(), engine=engine, content=content)  # type: ignore[arg-type]
+        outreach = build_outreach(services)
+        gateway = FakeGateway(Platform.SLACK, delay=0.05)
+        teams = FakeGateway(Platform.TEAMS)
+        worker = OutboxWorker(
+            SqlOutbox(engine),
+            {
+                Platform.SLACK: PlatformDelivery(FakeRenderer(Platform.SLACK), gateway),
+                Platform.TEAMS: PlatformDelivery(FakeRenderer(Platform.TEAMS), teams),
+            },
+            outreach.posts,
+            SystemClock(),
+            config=WorkerConfig(rate_per_second=2, poll_interval=0.1),
+        )
+        assert isinstance(outreach.posts, OutreachPosts)
+        stop = asyncio.Event()
+        task = asyncio.create_task(worker.run(stop))
+        column = services.content.catalog.columns[1].id
+        code, out = await cli("send", "linde", "--column", column, "--to", "group:linde", "--wait")
+        stop.set()
+        await task
+    finally:
+        await engine.dispose()
+    assert code == 0
+    assert "Queued column" in out
+    assert "2 target(s)" in out
+    assert "] 2/2" in out.splitlines()[-1]
+    assert [r.message.payload["ref"] for r in gateway.sent + teams.sent] == [column, column]
+
+
+async def test_sessions_are_planned_listed_and_cancelled(cli: Cli) -> None:
+    code, out = await cli(
+        "session", "add", "linde", "--title", "Intervisie: grenzen aangeven", "--start", "2030-05-14 14:00",
+        "--end", "15:30", "--place", "Zaal 2", "--to", "group:linde",
+    )  # fmt: skip
+    assert code == 0
+    assert "announcing to 2 target(s)" in out
+    assert "Reminder queued for Mon 2030-05-13 10:00 CEST" in out
+    session_id = out.split("(", 2)[1].split(")")[0]
+    code, out = await cli("session", "list", "linde")
+    assert f"{session_id}  Tue 2030-05-14 14:00–15:30  Intervisie: grenzen aangeven: 0 signed up" in out
+    code, out = await cli("session", "cancel", "linde", session_id)
+    assert "Cancelled" in out
+    code, out = await cli("session", "list", "linde")
+    assert "(cancelled)" in out
+    with pytest.raises(ConfigError, match="ends after it starts"):
+        await cli("session", "add", "linde", "--title", "x", "--start", "2030-05-14 14:00", "--end", "13:00",
+                  "--place", "y", "--to", "group:linde")  # fmt: skip
