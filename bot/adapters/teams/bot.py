@@ -34,6 +34,7 @@ from bot.storage.teams_references import TeamsReference, TeamsReferenceStore, Te
 log = get_logger(__name__)
 
 _MENTION = re.compile(r"<at>.*?</at>", re.DOTALL)
+_VP_PREFIX = re.compile(r"^/?(vp\b)?\s*/?")
 _SCOPES = {"personal": TeamsScope.PERSONAL, "channel": TeamsScope.CHANNEL, "groupChat": TeamsScope.GROUP_CHAT}
 
 HomeLoader = Callable[[Organisation], Any]  # async: Organisation -> HomeInfo
@@ -164,10 +165,13 @@ class VipTeamsBot(ActivityHandler):  # type: ignore[misc]
         value = activity.value if isinstance(activity.value, dict) else None
         if value is not None and value.get(ACTION_KEY) in {HELP, SOCIAL_MAP, SESSIONS, TALK}:
             return str(value[ACTION_KEY]), False
-        words = _MENTION.sub(" ", activity.text or "").strip().strip("/").lower()
+        words = _MENTION.sub(" ", activity.text or "").strip().lower()
         if not words:
             return None, False
-        return self._commands.get(words), True
+        command = _VP_PREFIX.sub("", words)  # "/vp kaart" works as in Slack
+        if not command:
+            return HELP, True
+        return self._commands.get(command), True
 
 
 async def _reply(turn_context: TurnContext, content: Card, locale: str) -> None:

@@ -1,0 +1,88 @@
+"""Adaptive Card rendering: the same content as Slack, in the reader's locale, with the organisation's door."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from bot.adapters.teams.cards import ADAPTIVE_CARD, CardKit, TeamsRenderer, blocks_to_elements, escape
+from bot.catalog import ContentLibrary
+from bot.domain.delivery import ColumnPost, Post, ReminderPost, Rendered
+from bot.domain.document import BulletList, Heading, Paragraph, Span
+from bot.domain.tenancy import Platform
+from tests.adapters.teams.support import card_text, open_urls
+
+PORTAL = "https://vp.example.nl/portal/zorg"
+
+
+def test_columns_render_in_the_readers_locale(content: ContentLibrary) -> None:
+    column = content.catalog.columns[0]
+    renderer = TeamsRenderer(CardKit(content.translator))
+    for locale, title, label in (
+        ("nl-NL", column.title.nl, "Column van"),
+        ("en-GB", column.title.en, "Column by"),
+    ):
+        rendered = renderer.render(ColumnPost(column, PORTAL), locale)
+        assert rendered.platform is Platform.TEAMS
+        (attachment,) = rendered.payload["attachments"]  # type: ignore[misc]
+        assert attachment["contentType"] == ADAPTIVE_CARD
+        card = attachment["content"]
+        assert card["version"] == "1.5"
+        assert card["type"] == "AdaptiveCard"
+        text = card_text(card)
+        assert escape(title) in text
+        assert label in text
+        assert open_urls(card) == [PORTAL]
+        assert rendered.fallback_text.startswith(title)
+        assert rendered.payload["locale"] == locale[:2]
+
+
+def test_every_bundled_column_and_reminder_renders(content: ContentLibrary) -> None:
+    renderer = TeamsRenderer(CardKit(content.translator))
+    for column in content.catalog.columns:
+        assert len(renderer.render(ColumnPost(column, PORTAL), "nl").payload["attachments"]) == 1  # type: ignore[arg-type]
+    for reminder in content.catalog.reminders:
+        card = renderer.render(ReminderPost(reminder, PORTAL), "en").payload["attachments"][0]["content"]  # type: ignore[index]
+        assert open_urls(card) == [PORTAL]
+
+
+def test_document_model_to_teams_markdown() -> None:
+    elements = blocks_to_elements(
+        (
+            Heading((Span("Wat kun je doen?"),)),
+            Paragraph(
+                (
+                    Span("Zeg "),
+                    Span("iets", bold=True),
+                    Span(" of "),
+                    Span("niets", italic=True),
+                    Span(" — lees "),
+                    Span("meer", link="https://example.nl/a_b"),
+                    Span(" *niet* vet"),
+                )
+            ),
+            BulletList(((Span("een"),), (Span("twee", bold=True),))),
+        )
+    )
+    assert elements[0]["weight"] == "Bolder"
+    assert (
+        elements[1]["text"] == "Zeg **iets** of _niets_ — lees [meer](https://example.nl/a_b) \\*niet\\* vet"
+    )
+    assert elements[2]["text"] == "- een\n- **twee**"
+    assert all(e["wrap"] for e in elements)
+
+
+def test_unknown_posts_are_refused_and_others_can_be_added(content: ContentLibrary) -> None:
+    @dataclass(frozen=True)
+    class PulsePost(Post):
+        kind: str = "pulse"
+
+    kit = CardKit(content.translator)
+    with pytest.raises(TypeError):
+        TeamsRenderer(kit).render(PulsePost(), "nl")
+
+    def render_pulse(post: Post, locale: str, kit: CardKit) -> Rendered:
+        return Rendered(Platform.TEAMS, {"type": "message", "text": locale}, "pulse")
+
+    assert TeamsRenderer(kit, {"pulse": render_pulse}).render(PulsePost(), "en-US").payload["text"] == "en"
