@@ -92,6 +92,10 @@ async def test_schedule_add_list_preview_remove(cli: Cli) -> None:
     assert "No schedules" in out
 
 
+async def add_x(cli: Cli, every: str, to: str) -> tuple[int, str]:
+    return await cli("schedule", "add", "linde", "x", "--what", "column", "--every", every, "--to", to)
+
+
 async def test_schedules_that_cannot_work_are_refused_clearly(cli: Cli) -> None:
     with pytest.raises(VipbotError, match="can never fire: its times never come"):
         await cli(
