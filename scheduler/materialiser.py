@@ -8,6 +8,7 @@ materialised once if it is still within the schedule's grace window, and skipped
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from uuid import UUID
@@ -18,6 +19,7 @@ from bot.domain.outreach import (
     Addressee,
     Audience,
     AudienceError,
+    Member,
     Occurrence,
     Schedule,
     What,
@@ -32,6 +34,9 @@ from bot.storage.schedules import SqlMemberDirectory, SqlScheduleRepository, sch
 from scheduler.triggers import Fate, Planned, ScheduleTrigger, plan
 
 log = logging.getLogger(__name__)
+
+# More people to DM, from elsewhere (the Teams adapter's personal conversation references).
+MemberSource = Callable[[UUID], Awaitable[list[Member]]]
 
 
 class NothingToPostError(ValueError):
@@ -58,7 +63,9 @@ class Materialiser:
         members: SqlMemberDirectory,
         content: ContentLibrary,
         clock: Clock,
+        member_sources: Sequence[MemberSource] = (),
     ) -> None:
+        self.member_sources = list(member_sources)
         self.schedules = schedules
         self.outbox = outbox
         self.organisations = organisations
@@ -69,7 +76,11 @@ class Materialiser:
     async def addressees(self, organisation: Organisation, audience: Audience) -> list[Addressee]:
         tree = await self.organisations.group_tree(organisation.id)
         bindings = await self.organisations.bindings(organisation.id)
-        members = await self.members.members(organisation.id) if audience.members else []
+        members: list[Member] = []
+        if audience.members:
+            members = await self.members.members(organisation.id)
+            for source in self.member_sources:
+                members.extend(await source(organisation.id))
         return resolve_audience(audience, tree, bindings, members)
 
     def library(self, what: What) -> list[str]:

@@ -21,7 +21,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.app import Services
-from bot.domain.delivery import Renderer
+from bot.domain.delivery import Renderer, Target, TargetKind
+from bot.domain.outreach import Member
 from bot.domain.sessions import session_ics
 from bot.domain.tenancy import Platform
 from bot.security.secret import Secret
@@ -30,7 +31,7 @@ from bot.storage.db import session_factory
 from bot.storage.outbox import SqlOutbox
 from bot.storage.schedules import SqlMemberDirectory, SqlScheduleRepository
 from bot.storage.sessions import SqlSessionStore
-from scheduler.materialiser import Materialiser
+from scheduler.materialiser import Materialiser, MemberSource
 from scheduler.posts import OutreachPosts
 from scheduler.triggers import ScheduleTrigger
 from scheduler.worker import OutboxWorker, PlatformDelivery, WorkerConfig
@@ -41,6 +42,7 @@ OUTREACH_KEY = "outreach"
 SESSION_CALENDAR_KEY = "session_calendar"
 # Tests and other deployments may put a ready mapping here instead of the adapters' renderer/gateway pairs.
 PLATFORMS_KEY = "outreach.platforms"
+TEAMS_REFERENCES_KEY = "teams.references"
 ICS_ROUTE = "/outreach/sessions/{session_id}.ics"
 
 
@@ -114,6 +116,25 @@ class Outreach:
         )
 
 
+def teams_members(services: Services) -> MemberSource:
+    """People the Teams adapter can write to directly: its personal and team-member conversation references."""
+
+    async def members(organisation_id: UUID) -> list[Member]:
+        store = services.extras.get(TEAMS_REFERENCES_KEY)
+        if store is None:
+            return []
+        from bot.storage.teams_references import TeamsScope
+
+        found: list[Member] = []
+        for scope in (TeamsScope.PERSONAL, TeamsScope.MEMBER):
+            for stored in await store.list(organisation_id, scope):
+                target = Target(Platform.TEAMS, stored.reference.tenant_id, TargetKind.PERSON, stored.address)
+                found.append(Member(target, stored.reference.locale))
+        return found
+
+    return members
+
+
 def build_outreach(services: Services) -> Outreach:
     settings = services.settings
     sessions = session_factory(services.engine)
@@ -125,7 +146,13 @@ def build_outreach(services: Services) -> Outreach:
         services.content, services.organisations, store, settings.public_portal_url, settings.public_base_url
     )
     materialiser = Materialiser(
-        schedules, outbox, services.organisations, members, services.content, services.clock
+        schedules,
+        outbox,
+        services.organisations,
+        members,
+        services.content,
+        services.clock,
+        member_sources=[teams_members(services)],
     )
     return Outreach(services, schedules, outbox, members, store, posts, materialiser)
 

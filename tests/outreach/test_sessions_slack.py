@@ -80,7 +80,7 @@ def context_texts(message: dict[str, Any]) -> str:
     )
 
 
-async def test_a_team_session_end_to_end_on_slack(
+async def test_a_team_session_end_to_end_on_slack(  # noqa: PLR0915  (one story, told in order)
     services: Services, slack_api: SlackApiSimulator, database_url: str
 ) -> None:
     configured = slack_services(services, slack_api, slack_bot_token=DEFAULT_TOKEN)
