@@ -39,7 +39,7 @@ def actions(card: dict[str, Any]) -> list[dict[str, Any]]:
     return list(card.get("actions", []))
 
 
-async def test_a_team_session_end_to_end_on_teams(
+async def test_a_team_session_end_to_end_on_teams(  # noqa: PLR0915  (one story, told in order)
     services: Services, bf_connector: BotConnectorDouble
 ) -> None:
     clock = services.clock
