@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import time
 from collections.abc import Callable
@@ -292,6 +293,14 @@ class _Handlers:
         log.error("slack listener failed", error=type(error).__name__)
 
 
+class _OwnTokenNotice(logging.Filter):
+    """bolt reads SLACK_BOT_TOKEN from the environment itself and then warns that our client (which carries
+    that very token) takes precedence: true, expected, and noise for operators."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("As you gave `client` as well")
+
+
 def build_feature(services: Services) -> SlackFeature | None:
     """The Slack feature for these settings, or None when Slack is not configured."""
     settings = services.settings
@@ -300,6 +309,12 @@ def build_feature(services: Services) -> SlackFeature | None:
     if signing is None or not (oauth or settings.slack_bot_token):
         return None
     installations = SqlSlackInstallations(services.sessions, master_key_of(services.settings))
+    # bolt copies the root logger's level into each of its loggers, which would undo bot/logs.py's pin at WARNING
+    # (bolt and slack-sdk log payloads at DEBUG): give it a base logger that stays at WARNING or above.
+    quiet = logging.getLogger("slack_bolt.vipbot")
+    quiet.setLevel(max(logging.WARNING, logging.getLogger().getEffectiveLevel()))
+    if not any(isinstance(f, _OwnTokenNotice) for f in quiet.filters):
+        quiet.addFilter(_OwnTokenNotice())
     client = make_client(settings.slack_api_url)
     tokens: TokenSource
     if oauth:
@@ -323,6 +338,7 @@ def build_feature(services: Services) -> SlackFeature | None:
             authorization_url=_authorize_url(settings.slack_api_url),
         )
         flow = OrganisationOAuthFlow(
+            logger=quiet,
             organisations=services.organisations,
             installation_store=store,
             state_store=state_store,
@@ -331,6 +347,7 @@ def build_feature(services: Services) -> SlackFeature | None:
             settings=oauth_settings,
         )
         bolt = AsyncApp(
+            logger=quiet,
             signing_secret=signing.get_secret_value(),
             client=client,
             installation_store=store,
@@ -343,7 +360,7 @@ def build_feature(services: Services) -> SlackFeature | None:
         if token is None:  # checked above; this narrows the type
             return None
         client = make_client(settings.slack_api_url, Secret(token.get_secret_value()))
-        bolt = AsyncApp(signing_secret=signing.get_secret_value(), client=client)
+        bolt = AsyncApp(logger=quiet, signing_secret=signing.get_secret_value(), client=client)
         tokens = StaticToken(Secret(token.get_secret_value()))
 
     handlers = _Handlers(services, installations)
