@@ -247,6 +247,7 @@ class SqlConversationStore:
         async with transaction(self._sessions) as session:
             await _conversation(session, organisation_id, conversation_id)
             await _destroy(session, [conversation_id])
+        await _checkpoint(self._sessions)
 
     # -- counsellors ----------------------------------------------------------------------------------
     async def add_counsellor(
@@ -547,7 +548,9 @@ class SqlConversationStore:
             if doomed:
                 await _destroy(session, doomed)
             await session.exec(delete(InboxUnlockRow).where(col(InboxUnlockRow.expires_at) <= now))
-            return len(doomed)
+        if doomed:
+            await _checkpoint(self._sessions)
+        return len(doomed)
 
     async def classification_counts(
         self, organisation_id: UUID, period_start: date, period_end: date
@@ -649,8 +652,28 @@ async def _classification(
     ).first()
 
 
+async def _is_sqlite(session: AsyncSession) -> bool:
+    connection = await session.connection()
+    return connection.dialect.name == "sqlite"
+
+
+async def _checkpoint(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """SQLite: fold the write-ahead log back into the (zeroed) database pages and empty it, best effort."""
+    async with sessions() as session:
+        if await _is_sqlite(session):
+            connection = await session.connection()
+            await connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
 async def _destroy(session: AsyncSession, conversation_ids: list[UUID]) -> None:
-    """Delete messages, shares and the conversation row (its keys); unlink the classification."""
+    """Delete messages, shares and the conversation row (its keys); unlink the classification.
+
+    On SQLite `secure_delete` makes the freed pages zeros instead of leaving the old bytes in the file; the
+    caller then checkpoints the write-ahead log. (PostgreSQL reclaims dead rows with (auto)vacuum.)
+    """
+    if await _is_sqlite(session):
+        connection = await session.connection()
+        await connection.exec_driver_sql("PRAGMA secure_delete=ON")
     await session.exec(
         update(ConversationClassificationRow)
         .where(col(ConversationClassificationRow.conversation_id).in_(conversation_ids))

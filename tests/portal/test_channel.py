@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -280,3 +281,48 @@ async def test_closing_stops_writes_and_whistleblowing_starts_the_clock(
 
     with pytest.raises(ConversationClosedError):
         await p.channel.service.write(p.org.id, 90, conv_id, Author.EMPLOYEE, "Nog iets", 1)
+
+
+async def test_erased_key_material_leaves_the_database_file(services: Services, database_url: str) -> None:
+    p = await practice(services)
+    service = p.channel.service
+    doomed_id, _code = await service.start(p.org.id, 90, Mode.ANONYMOUS, "Weg")
+    kept_id, _kept = await service.start(p.org.id, 90, Mode.ANONYMOUS, "Blijft")
+    store = p.channel.store
+    async with services.engine.connect() as connection:
+        row = (
+            await connection.execute(
+                text("SELECT public_key, code_wrapped_key, receipt_lookup FROM conversation WHERE id = :c"),
+                {"c": doomed_id if database_url.startswith("postgres") else doomed_id.hex},
+            )
+        ).one()
+    secrets = [
+        row[1],
+        row[2],
+        await store.share(doomed_id, p.counsellor_id),
+        (await store.messages(doomed_id))[0].ciphertext,
+    ]
+    kept = [await store.share(kept_id, p.counsellor_id)]
+    await service.delete(p.org.id, doomed_id)
+    if database_url.startswith("sqlite"):
+        path = Path(database_url.split("///", 1)[1])
+        raw = b"".join(f.read_bytes() for f in (path, Path(f"{path}-wal")) if f.exists())
+        assert kept[0][:64] in raw  # what is still there can be found
+        for blob in secrets:
+            assert blob[:64] not in raw
+            assert blob[-64:] not in raw
+    else:
+        dump = await _all_rows(services)
+        assert kept[0].hex()[:64] in dump
+        for blob in secrets:
+            assert blob.hex()[:64] not in dump
+
+
+async def _all_rows(services: Services) -> str:
+    async with services.engine.connect() as connection:
+        names = await connection.run_sync(lambda sync: sync.dialect.get_table_names(sync))
+        parts = []
+        for name in names:
+            rows = (await connection.execute(text(f'SELECT * FROM "{name}"'))).all()  # noqa: S608
+            parts.append(" ".join(v.hex() if isinstance(v, bytes) else str(v) for r in rows for v in r))
+    return "\n".join(parts)
