@@ -30,9 +30,11 @@ BOT_EVENTS = (
     "channel_archive",
     "channel_unarchive",
     "channel_deleted",
+    "channel_left",
     "group_archive",
     "group_unarchive",
     "group_deleted",
+    "group_left",
     "app_uninstalled",
     "tokens_revoked",
 )

@@ -371,7 +371,14 @@ def build_feature(services: Services) -> SlackFeature | None:
     bolt.event("member_left_channel")(handlers.membership)
     for name in ("channel_rename", "group_rename"):
         bolt.event(name)(handlers.renamed)
-    for name in ("channel_archive", "group_archive", "channel_deleted", "group_deleted"):
+    for name in (
+        "channel_archive",
+        "group_archive",
+        "channel_deleted",
+        "group_deleted",
+        "channel_left",
+        "group_left",
+    ):
         bolt.event(name)(handlers.archived)
     for name in ("channel_unarchive", "group_unarchive"):
         bolt.event(name)(handlers.unarchived)

@@ -345,6 +345,11 @@ async def test_channel_events_keep_bindings_right(running: RunningService) -> No
         )
     )
     await _until(binding, ("team-alpha", False))
+    # Removed from the channel by someone: Slack tells the bot with channel_left.
+    await running.post_signed(
+        event_body(DEFAULT_TEAM, {"type": "channel_left", "channel": "C1", "actor_id": "UNL"})
+    )
+    await _until(binding, ("team-alpha", True))
 
 
 async def _until(read: object, expected: tuple[str | None, bool], timeout: float = 5.0) -> None:  # noqa: ASYNC109
