@@ -28,6 +28,7 @@ from bot.security.secret import Secret
 
 MAX_MESSAGE_CHARS = 8000
 MAX_IDENTITY_CHARS = 300
+PAD_TO = 512  # bytes; JSON never contains a raw zero byte, so the padding strips off unambiguously
 ACKNOWLEDGE_WITHIN = timedelta(days=7)
 FEEDBACK_WITHIN_MONTHS = 3
 WHISTLEBLOWING_FOLLOW_UP = "whistleblowing-report"
@@ -253,12 +254,14 @@ class ConversationStore(Protocol):
 
 
 def encode_payload(kind: MessageKind, text: str) -> bytes:
-    return json.dumps({"k": kind.value, "t": text}, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    """JSON, padded with zero bytes to a multiple of `PAD_TO`, so a ciphertext's size says little about the text."""
+    data = json.dumps({"k": kind.value, "t": text}, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return data + bytes(-len(data) % PAD_TO)
 
 
 def decode_payload(payload: bytes) -> tuple[MessageKind, str]:
     try:
-        data = json.loads(payload.decode("utf-8"))
+        data = json.loads(payload.rstrip(b"\0").decode("utf-8"))
         return MessageKind(data["k"]), str(data["t"])
     except (ValueError, KeyError, TypeError) as exc:
         raise DamagedMessageError("a message did not decode") from exc

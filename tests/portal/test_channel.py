@@ -326,3 +326,14 @@ async def _all_rows(services: Services) -> str:
             rows = (await connection.execute(text(f'SELECT * FROM "{name}"'))).all()  # noqa: S608
             parts.append(" ".join(v.hex() if isinstance(v, bytes) else str(v) for r in rows for v in r))
     return "\n".join(parts)
+
+
+def test_payloads_are_padded_so_sizes_say_little() -> None:
+    from bot.domain.conversations import PAD_TO, decode_payload, encode_payload
+
+    short, longer = encode_payload(MessageKind.TEXT, "Ja."), encode_payload(MessageKind.TEXT, "Ja. " * 100)
+    assert len(short) == PAD_TO
+    assert len(longer) % PAD_TO == 0
+    assert len(encode_payload(MessageKind.TEXT, "x" * 300)) == len(short)
+    assert decode_payload(short) == (MessageKind.TEXT, "Ja.")
+    assert decode_payload(encode_payload(MessageKind.IDENTITY, "Zoë\n")) == (MessageKind.IDENTITY, "Zoë\n")
