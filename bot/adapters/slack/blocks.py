@@ -333,7 +333,6 @@ def home_view(t: Translator, locale: str, info: HomeInfo) -> dict[str, object]:
     blocks: list[Block] = [
         _heading(t.t(locale, "slack.home.title", organisation=info.organisation.name)),
         SectionBlock(text=MarkdownTextObject(text=escape(t.t(locale, "slack.home.intro")))),
-        *door_blocks(t, locale, info.portal_url),
         DividerBlock(),
         _heading(t.t(locale, "slack.home.counsellors_heading")),
     ]
@@ -343,7 +342,13 @@ def home_view(t: Translator, locale: str, info: HomeInfo) -> dict[str, object]:
         blocks.append(
             SectionBlock(text=MarkdownTextObject(text=escape(t.t(locale, "slack.home.no_counsellor"))))
         )
-    blocks += [DividerBlock(), _heading(t.t(locale, "slack.home.sessions_heading"))]
+    blocks += [
+        DividerBlock(),
+        _heading(t.t(locale, "slack.home.reach_heading")),
+        *door_blocks(t, locale, info.portal_url),
+        DividerBlock(),
+        _heading(t.t(locale, "slack.home.sessions_heading")),
+    ]
     if info.sessions:
         blocks += [_session_block(t, locale, i, s) for i, s in enumerate(info.sessions[:10])]
     else:

@@ -165,6 +165,14 @@ def test_home_view_shows_counsellors_sessions_social_map_and_door(content: Conte
     assert "https://meet.example.nl/x" in dumped
     assert content.catalog.social_map[0].name.nl in dumped
     assert PORTAL in dumped
+    headers = [b["text"]["text"] for b in view["blocks"] if b["type"] == "header"]  # type: ignore[attr-defined]
+    assert headers == [
+        "De vertrouwenspersoon van Acme & Zonen",
+        "Je vertrouwenspersoon",
+        "Zo bereik je de vertrouwenspersoon",
+        "Komende teamsessies",
+        "Sociale kaart: waar kun je nog meer terecht?",
+    ]
     english = json.dumps(home_view(content.translator, "en-GB", _info(content)))
     assert "Peer consultation 0" in english
     assert "Deputy confidential counsellor" in english
