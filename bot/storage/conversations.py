@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from uuid import UUID
 
 from sqlalchemy import delete, func, update
@@ -542,9 +542,26 @@ class SqlConversationStore:
     async def expire(self, today: date, now: datetime) -> int:
         """Destroy every conversation whose expiry day has passed, and stale inbox unlocks. Returns how many."""
         async with transaction(self._sessions) as session:
-            doomed = list(
-                await session.exec(select(ConversationRow.id).where(col(ConversationRow.expires_on) <= today))
+            rows = await session.exec(
+                select(
+                    col(ConversationRow.id),
+                    col(ConversationRow.last_activity_on),
+                    col(ConversationRow.expires_on),
+                    col(OrganisationRow.retention_days),
+                ).join(OrganisationRow, col(OrganisationRow.id) == col(ConversationRow.organisation_id))
             )
+            doomed: list[UUID] = []
+            for conversation_id, last_activity, stored_expiry, retention_days in rows:
+                # A shortened retention of the organisation applies at once; a longer one from the next message.
+                due = min(stored_expiry, last_activity + timedelta(days=retention_days))
+                if due <= today:
+                    doomed.append(conversation_id)
+                elif due < stored_expiry:
+                    await session.exec(
+                        update(ConversationRow)
+                        .where(col(ConversationRow.id) == conversation_id)
+                        .values(expires_on=due)
+                    )
             if doomed:
                 await _destroy(session, doomed)
             await session.exec(delete(InboxUnlockRow).where(col(InboxUnlockRow.expires_at) <= now))

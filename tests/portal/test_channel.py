@@ -337,3 +337,22 @@ def test_payloads_are_padded_so_sizes_say_little() -> None:
     assert len(encode_payload(MessageKind.TEXT, "x" * 300)) == len(short)
     assert decode_payload(short) == (MessageKind.TEXT, "Ja.")
     assert decode_payload(encode_payload(MessageKind.IDENTITY, "Zoë\n")) == (MessageKind.IDENTITY, "Zoë\n")
+
+
+async def test_a_shorter_retention_of_the_organisation_applies_at_once(
+    services: Services, clock: FixedClock
+) -> None:
+    p = await practice(services)
+    service = p.channel.service
+    old_id, _ = await service.start(p.org.id, 90, Mode.ANONYMOUS, "Oud")
+    clock.advance(timedelta(days=20))
+    fresh_id, _ = await service.start(p.org.id, 90, Mode.ANONYMOUS, "Nieuw")
+    async with services.engine.begin() as connection:
+        await connection.execute(text("UPDATE organisation SET retention_days = 14"))
+    clock.advance(timedelta(days=1))
+    assert await p.channel.expire() == 1
+    with pytest.raises(ConversationNotFoundError):
+        await p.channel.store.get(p.org.id, old_id)
+    assert (await p.channel.store.get(p.org.id, fresh_id)).expires_on == date(2026, 3, 22) + timedelta(
+        days=14
+    )
