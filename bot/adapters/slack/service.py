@@ -64,6 +64,7 @@ LOCALE_LOOKUP_TIMEOUT = 1.0  # seconds; /vp must answer well within Slack's 3 s
 LOCALE_CACHE_SECONDS = 900.0
 LOCALE_CACHE_SIZE = 10_000
 ORGANISATION_CACHE_SECONDS = 60.0
+DM_REPLY_INTERVAL = 60.0  # seconds: one door reply per person per minute, however much they type
 
 HELP_WORDS = frozenset({"", "help", "hulp", "?", "uitleg"})
 MAP_WORDS = frozenset({"kaart", "map", "sociale kaart", "sociale-kaart", "social map"})
@@ -118,6 +119,7 @@ class _Handlers:
         self._locales = _LocaleCache(time.monotonic)
         self._organisations: dict[str, tuple[float, Organisation]] = {}
         self._replies: dict[tuple[str, str, str], tuple[list[dict[str, object]], str]] = {}
+        self._dm_replies: dict[tuple[str, str], float] = {}
 
     async def organisation(self, context: AsyncBoltContext) -> Organisation | None:
         """The organisation of the workspace the request came from; found ones are remembered for a minute."""
@@ -247,6 +249,8 @@ class _Handlers:
         if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
             return
         user = str(event.get("user", ""))
+        if not self._first_in_a_while(context.team_id or "", user):
+            return  # several messages in a row (or Slack redelivering one) get one explanation, not a stream
         organisation = await self.organisation(context)
         if organisation is None:
             locale = await self.locale(client, context, user, "nl")
@@ -255,6 +259,17 @@ class _Handlers:
         locale = await self.locale(client, context, user, organisation.locale)
         payload, text = blocks.dm_reply(self._t, locale, self.portal(organisation))
         await say(blocks=payload, text=text)
+
+    def _first_in_a_while(self, team: str, user: str) -> bool:
+        """Whether this person has not had the DM reply in the last minute (kept in memory only)."""
+        now = time.monotonic()
+        last = self._dm_replies.get((team, user))
+        if last is not None and now - last < DM_REPLY_INTERVAL:
+            return False
+        if len(self._dm_replies) >= LOCALE_CACHE_SIZE:
+            self._dm_replies = {k: v for k, v in self._dm_replies.items() if now - v < DM_REPLY_INTERVAL}
+        self._dm_replies[(team, user)] = now
+        return True
 
     async def membership(self, event: dict[str, Any], context: AsyncBoltContext) -> None:
         if event.get("user") != context.bot_user_id:

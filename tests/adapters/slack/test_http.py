@@ -262,7 +262,35 @@ async def test_bot_messages_and_edits_in_the_dm_get_no_reply(
         )
     )
     await eventually(lambda: bool(slack_api.messages.get("DEN")))
-    assert [c.params["channel"] for c in slack_api.calls_to("chat.postMessage")] == ["DEN"]
+    # A second message right after (or Slack delivering the same one again) gets no second reply.
+    await running.post_signed(
+        event_body(
+            DEFAULT_TEAM,
+            {
+                "type": "message",
+                "channel": "DEN",
+                "channel_type": "im",
+                "user": "UEN",
+                "text": "again",
+                "ts": "1.5",
+            },
+        )
+    )
+    await running.post_signed(
+        event_body(
+            DEFAULT_TEAM,
+            {
+                "type": "message",
+                "channel": "DNL",
+                "channel_type": "im",
+                "user": "UNL",
+                "text": "hoi",
+                "ts": "1.6",
+            },
+        )
+    )
+    await eventually(lambda: bool(slack_api.messages.get("DNL")))
+    assert [c.params["channel"] for c in slack_api.calls_to("chat.postMessage")] == ["DEN", "DNL"]
     assert "This chat is not confidential" in json.dumps(slack_api.calls_to("chat.postMessage")[0].params)
 
 
