@@ -33,6 +33,7 @@ from bot.domain.tenancy import Organisation
 from bot.errors import NotFoundError
 from bot.logs import get_logger
 from bot.security.errors import SecurityError
+from bot.security.receipts import normalize_code
 from bot.security.secret import Secret
 from bot.security.secretbox import SecretBox, derive_key
 from bot.web.portal.channel import ConfidentialChannel, master_key
@@ -256,7 +257,6 @@ async def start_submit(request: web.Request) -> web.Response:
         return _start_page(request, org, status=400, error="portal.error.text", form=form)
     except NoCounsellorError:
         return _start_page(request, org, status=503, error="portal.error.unavailable", form=form)
-    log.info("portal: conversation started")
     response = _page(request, "portal_code.html", org, code=code.reveal())
     _set_session(portal, response, EmployeeSession(org.id, conversation_id, code))
     return response
@@ -301,7 +301,7 @@ async def return_submit(request: web.Request) -> web.StreamResponse:
     except ConversationNotFoundError:
         return _return_page(request, org, status=400, error="portal.error.code")
     response = web.HTTPSeeOther(_url(request, "conversation", org))
-    _set_session(portal, response, EmployeeSession(org.id, conversation_id, Secret(typed)))
+    _set_session(portal, response, EmployeeSession(org.id, conversation_id, normalize_code(typed)))
     raise response
 
 
@@ -401,7 +401,6 @@ async def delete_submit(request: web.Request) -> web.Response:
         await portal.channel.service.delete(org.id, conversation_id)
     except ConversationNotFoundError:
         pass  # gone already: the outcome the employee asked for
-    log.info("portal: conversation deleted by the employee")
     response = _page(request, "portal_deleted.html", org)
     _clear_session(portal, response)
     return response
