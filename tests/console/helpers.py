@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from uuid import UUID
 
 import aiohttp
@@ -81,7 +81,7 @@ async def form_token(client: TestClient | aiohttp.ClientSession, path: str) -> s
     return csrf_from(await response.text())
 
 
-async def sign_in(client: TestClient, person: Person, clock: FixedClock) -> None:
+async def sign_in(client: TestClient | aiohttp.ClientSession, person: Person, clock: FixedClock) -> None:
     """Password, then (for admins and counsellors) the current authenticator code; moves the clock on 30 s."""
     token = await form_token(client, "/console/login")
     response = await client.post(
@@ -100,3 +100,36 @@ async def sign_in(client: TestClient, person: Person, clock: FixedClock) -> None
         assert response.status == 303, await response.text()
         clock.advance(timedelta(seconds=30))
     assert response.headers["Location"].startswith("/console/")
+
+
+async def seed_pulse_round(
+    services: Services,
+    organisation_id: UUID,
+    teams: dict[str, int],
+    opened_at: datetime,
+    value: str = "4",
+) -> None:
+    """One closed round of the weekly check-in: `teams` maps a team slug to how many people answered there."""
+    from bot.storage.pulses import SqlPulseStore, master_key_from
+
+    key = services.settings.secret_key
+    assert key is not None
+    store = SqlPulseStore(services.engine, master_key_from(key.get_secret_value()))
+    tree = await services.organisations.group_tree(organisation_id)
+    pulse = await store.open_pulse(
+        organisation_id, "wekelijkse-check-in", tree.root.id, opened_at, opened_at + timedelta(days=3), tree
+    )
+    person = 0
+    for slug, count in teams.items():
+        group = tree.by_slug(slug)
+        assert group is not None
+        for _ in range(count):
+            person += 1
+            for question in ("veilig-om-te-zeggen", "respectvol-behandeld", "werkdruk-haalbaar"):
+                await store.record_answer(
+                    organisation_id, pulse.id, question, group.id, value, f"p{person}".encode()
+                )
+            await store.record_answer(
+                organisation_id, pulse.id, "sfeer-deze-week", group.id, "goed", f"p{person}".encode()
+            )
+    assert await store.close_pulse(organisation_id, pulse.id, opened_at + timedelta(days=3))

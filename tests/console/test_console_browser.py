@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import pytest
 from playwright.async_api import Page, expect
+from pypdf import PdfReader
 
 from bot.app import Services
 from bot.domain.clock import FixedClock
@@ -179,7 +180,57 @@ async def test_first_admin_invites_a_counsellor_who_writes_a_column(  # noqa: PL
         await expect(row.locator(".signups")).to_have_text("0")
         await vera.click("nav.main >> text=Planning")
         await expect(vera.locator(".calendar .day[data-date='2026-03-11']")).to_contain_text("Intervisie")
+
+        # the periodic report: write signals and advice, download the PDF and read it
+        await vera.click("nav.main >> text=Rapportage")
+        await vera.fill("#signals", "Meerdere signalen over de toon in overdrachten.")
+        await vera.fill("#advice", "Bespreek de omgangsvormen in het teamoverleg.")
+        await vera.click("form[action$='/report/notes'] button[type=submit]")
+        await expect(vera.locator(".flash.ok")).to_be_visible()
+        async with vera.expect_download() as download_info:
+            await vera.click("#report-pdf")
+        download = await download_info.value
+        pdf_path = await download.path()
+        reader = PdfReader(str(pdf_path))
+        text = " ".join(" ".join(p.extract_text() for p in reader.pages).split())
+        assert "Rapportage vertrouwenspersoon Zorggroep De Linde, eerste halfjaar 2026" in text
+        assert "Meerdere signalen over de toon in overdrachten." in text
+        assert "Bespreek de omgangsvormen in het teamoverleg." in text
+        assert "Teamsessies gehouden: 1, met samen 0 inschrijvingen." in text
         assert vera_errors == []
     finally:
         await counsellor.close()
+
+    # a management viewer of the organisation: insights and reports only
+    await page.click("nav.main >> text=Accounts")
+    await page.fill("#i-email", "directie@linde.test")
+    await page.select_option("#i-role", "viewer")
+    await page.select_option("#i-org", label="Zorggroep De Linde")
+    await page.click("form[action$='/invite'] button[type=submit]")
+    link = (await page.locator("#invitation-link").inner_text()).strip()
+    management = await page.context.browser.new_context(locale="nl-NL")  # type: ignore[union-attr]
+    mt = await management.new_page()
+    try:
+        await mt.goto(live_url + link[link.index("/console/invitation/") :])
+        await mt.fill("#display_name", "Dirk Directie")
+        await mt.fill("#password", "management password 1")
+        await mt.fill("#password_repeat", "management password 1")
+        await mt.click("main button[type=submit]")
+        await expect(mt.locator("h1")).to_have_text("Inzichten · Zorggroep De Linde")
+        await mt.click("nav.main >> text=Rapportage")
+        await expect(mt.locator("main")).to_contain_text("Bespreek de omgangsvormen in het teamoverleg.")
+        assert await mt.locator("#advice").count() == 0  # read-only for management
+        for path, status in (
+            ("/console/o/zorggroep-de-linde", 403),
+            ("/console/o/zorggroep-de-linde/content", 403),
+            ("/console/o/zorggroep-de-linde/calendar", 403),
+            ("/console/o/zorggroep-de-linde/sessions", 403),
+            ("/console/accounts", 403),
+            ("/console/o/another-org/insights", 404),
+        ):
+            response = await mt.goto(live_url + path)
+            assert response is not None
+            assert response.status == status, path
+    finally:
+        await management.close()
     assert page.errors == []  # type: ignore[attr-defined]

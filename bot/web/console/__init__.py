@@ -38,7 +38,14 @@ def secret_key_bytes(services: Services) -> bytes:
 
 
 def build_console(services: Services) -> web.Application:
-    from bot.web.console import pages_auth, pages_content, pages_main, pages_schedule, pages_sessions
+    from bot.web.console import (
+        pages_auth,
+        pages_content,
+        pages_insights,
+        pages_main,
+        pages_schedule,
+        pages_sessions,
+    )
 
     secret = secret_key_bytes(services)
     secure = is_secure(services.settings)
@@ -52,6 +59,7 @@ def build_console(services: Services) -> web.Application:
     pages_content.add_routes(console)
     pages_schedule.add_routes(console)
     pages_sessions.add_routes(console)
+    pages_insights.add_routes(console)
     _register_optional(console, "bot.web.console.inbox")
     _template_globals(console)
     return console

@@ -313,10 +313,3 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/o/{org}/bindings/remove", binding_remove, name="binding_remove")
     app.router.add_post("/o/{org}/counsellors", counsellor_assign, name="counsellor_assign")
     app.router.add_post("/o/{org}/counsellors/remove", counsellor_unassign, name="counsellor_unassign")
-    # Placeholders replaced as the pages land; the viewer's landing page must exist from the start.
-    app.router.add_get("/o/{org}/insights", insights_placeholder, name="insights")
-
-
-async def insights_placeholder(request: web.Request) -> web.StreamResponse:
-    account, organisation = await organisation_for(request, Role.VIEWER, Role.COUNSELLOR)
-    return render(request, "insights.html", account=account, organisation=organisation, page="insights")

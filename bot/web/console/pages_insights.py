@@ -1,0 +1,208 @@
+"""Insights (the management summary's numbers, through the one anonymity path, with charts) and the periodic
+report (page and PDF). Management viewers reach these pages for their own organisation and nothing else."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from aiohttp import web
+from markupsafe import Markup, escape
+
+from bot.domain.accounts import Account, Role
+from bot.domain.aggregation import Insights
+from bot.domain.insights import chart_groups, hidden_explanation, load_insights, summary_lines
+from bot.domain.tenancy import Organisation
+from bot.storage.console_content import ReportNote, SqlConsoleContent
+from bot.storage.pulses import SqlPulseStore, master_key_from
+from bot.web.console.auth import console_of, organisation_for
+from bot.web.console.pages_auth import see_other
+from bot.web.console.report import (
+    MIN_SHOWN,
+    Period,
+    ReportData,
+    build_report,
+    period_label,
+    report_pdf,
+    shown_text,
+)
+from bot.web.shared.templates import render, request_locale, translate
+
+NOTE_MAX = 8000
+
+
+@dataclass(frozen=True, slots=True)
+class PulseView:
+    title: str
+    lines: tuple[str, ...]
+    hidden: str
+    groups_chart: Markup
+    trend_chart: Markup
+    table: tuple[tuple[str, int, str, str], ...]  # group, depth, index, answers
+
+
+def _bar_chart(insights: Insights, hidden_label: str, title: str) -> Markup:
+    cells = chart_groups(insights)
+    row, width, label_w = 22, 560, 220
+    height = row * len(cells) + 10
+    parts = [
+        f'<svg viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}" '
+        f'xmlns="http://www.w3.org/2000/svg">'
+    ]
+    for i, cell in enumerate(cells):
+        y = i * row + 4
+        name = escape(("\u2003" * cell.depth) + cell.group.name)
+        parts.append(f'<text x="0" y="{y + 14}">{name}</text>')
+        if cell.index is None:
+            parts.append(
+                f'<rect class="bar muted" x="{label_w}" y="{y}" width="{width - label_w - 40}" height="16"/>'
+            )
+            parts.append(f'<text x="{label_w + 4}" y="{y + 12}">{escape(hidden_label)}</text>')
+        else:
+            w = round((width - label_w - 40) * cell.index)
+            parts.append(f'<rect class="bar" x="{label_w}" y="{y}" width="{w}" height="16"/>')
+            parts.append(f'<text x="{label_w + w + 4}" y="{y + 12}">{round(cell.index * 100)}%</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))  # noqa: S704 - every text escaped above
+
+
+def _trend_chart(insights: Insights, title: str) -> Markup:
+    latest = insights.latest
+    if latest is None or len(insights.rounds) < 2:
+        return Markup("")
+    values = insights.trend(latest.cells[0].group.id)
+    width, height, pad = 560, 160, 30
+    step = (width - 2 * pad) / max(1, len(values) - 1)
+    points = []
+    labels = []
+    for i, (view, value) in enumerate(zip(insights.rounds, values, strict=True)):
+        x = pad + i * step
+        labels.append(
+            f'<text x="{x:.0f}" y="{height - 4}" text-anchor="middle">{view.opened_at:%d-%m}</text>'
+        )
+        if value is not None:
+            y = height - pad - (height - 2 * pad) * value
+            points.append((x, y, value))
+    dots = "".join(
+        f'<circle class="bar" cx="{x:.0f}" cy="{y:.0f}" r="4"/><text x="{x:.0f}" y="{y - 8:.0f}" '
+        f'text-anchor="middle">{round(v * 100)}%</text>'
+        for x, y, v in points
+    )
+    line = " ".join(f"{x:.0f},{y:.0f}" for x, y, _ in points)
+    return Markup(  # noqa: S704 - numbers and escaped text only
+        f'<svg viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}" '
+        f'xmlns="http://www.w3.org/2000/svg"><line class="axis" x1="{pad}" y1="{height - pad}" x2="{width - pad}" '
+        f'y2="{height - pad}"/><polyline points="{line}" fill="none" stroke="currentColor"/>'
+        f"{dots}{''.join(labels)}</svg>"
+    )
+
+
+async def insights_page(request: web.Request) -> web.StreamResponse:
+    account, organisation = await organisation_for(request, Role.VIEWER, Role.COUNSELLOR)
+    services = console_of(request).services
+    translator = services.content.translator
+    locale = request_locale(request)
+    t = translate(request)
+    views: list[PulseView] = []
+    secret = services.settings.secret_key
+    if secret is not None:
+        store = SqlPulseStore(services.engine, master_key_from(secret.get_secret_value()))
+        for set_id in await store.pulse_set_ids(organisation.id):
+            pulse_set = services.content.catalog.pulse_set(set_id)
+            if pulse_set is None:
+                continue
+            insights = await load_insights(store, pulse_set, organisation.id)
+            title = translator.t(
+                locale,
+                "insights.summary_title",
+                pulse=pulse_set.name.in_locale(locale),
+                organisation=organisation.name,
+            )
+            latest = insights.latest
+            table = tuple(
+                (
+                    c.group.name,
+                    c.depth,
+                    f"{round(c.index * 100)}%" if c.index is not None else t("console.insights.hidden"),
+                    str(c.respondents) if c.respondents is not None else "–",
+                )
+                for c in (latest.cells if latest else ())
+            )
+            views.append(
+                PulseView(
+                    title=title,
+                    lines=tuple(summary_lines(insights, translator, locale)),
+                    hidden=hidden_explanation(insights, translator, locale) if latest else "",
+                    groups_chart=_bar_chart(
+                        insights, t("console.insights.hidden"), t("console.insights.chart_groups")
+                    )
+                    if latest
+                    else Markup(""),
+                    trend_chart=_trend_chart(insights, t("console.insights.chart_trend")),
+                    table=table,
+                )
+            )
+    return render(
+        request, "insights.html", account=account, organisation=organisation, page="insights", views=views
+    )
+
+
+async def _report(request: web.Request) -> tuple[Account, Organisation, ReportData]:
+    account, organisation = await organisation_for(request, Role.VIEWER, Role.COUNSELLOR)
+    console = console_of(request)
+    period = Period.parse(request.query.get("period"), console.now().date())
+    data = await build_report(
+        console.services, organisation, period, translate(request), request_locale(request)
+    )
+    return account, organisation, data
+
+
+async def report_page(request: web.Request) -> web.StreamResponse:
+    account, organisation, data = await _report(request)
+    t = translate(request)
+    return render(
+        request,
+        "report.html",
+        account=account,
+        organisation=organisation,
+        page="report",
+        data=data,
+        label=period_label(data.period, t),
+        shown=lambda value: shown_text(value, t),
+        min_shown=MIN_SHOWN,
+        saved="saved" in request.query,
+    )
+
+
+async def report_pdf_download(request: web.Request) -> web.StreamResponse:
+    _account, organisation, data = await _report(request)
+    t = translate(request)
+    now = console_of(request).now()
+    pdf = await asyncio.to_thread(report_pdf, data, t, request_locale(request), now)
+    name = f"vipbot-{organisation.slug}-{data.period.key}.pdf"
+    return web.Response(
+        body=pdf,
+        content_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+async def report_note_save(request: web.Request) -> web.StreamResponse:
+    _account, organisation = await organisation_for(request, Role.COUNSELLOR)
+    console = console_of(request)
+    form = await request.post()
+    period = Period.parse(str(form.get("period", "")), console.now().date())
+    signals = str(form.get("signals", "")).replace("\r\n", "\n").strip()[:NOTE_MAX]
+    advice = str(form.get("advice", "")).replace("\r\n", "\n").strip()[:NOTE_MAX]
+    await SqlConsoleContent(console.services.sessions).save_report_note(
+        ReportNote(organisation.id, period.start, period.end, signals, advice), console.now()
+    )
+    url = request.app.router["report"].url_for(org=organisation.slug).with_query(period=period.key, saved="1")
+    return see_other(str(url))
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/o/{org}/insights", insights_page, name="insights")
+    app.router.add_get("/o/{org}/report", report_page, name="report")
+    app.router.add_get("/o/{org}/report.pdf", report_pdf_download, name="report_pdf")
+    app.router.add_post("/o/{org}/report/notes", report_note_save, name="report_notes")
