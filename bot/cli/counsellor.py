@@ -52,6 +52,16 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     link.add_argument("--deputy", action="store_true", help="as deputy counsellor")
     link.set_defaults(handler=run_link)
 
+    unlink = sub.add_parser(
+        "unlink",
+        help="end a counsellor's assignment to an organisation",
+        description="End a counsellor's assignment and delete their copies of the organisation's conversation "
+        "keys, so they can no longer read those conversations.",
+    )
+    unlink.add_argument("counsellor", help="the counsellor's name or id")
+    unlink.add_argument("org", help="organisation handle")
+    unlink.set_defaults(handler=run_unlink)
+
     lst = sub.add_parser(
         "list", help="list counsellors", description="List counsellors and whether they have a key."
     )
@@ -141,6 +151,23 @@ async def run_link(args: argparse.Namespace, ctx: CliContext) -> int:
         counsellor = await store.find_counsellor(args.counsellor)
         await store.link_counsellor(org.id, counsellor.id, role)
     ctx.print(f"{counsellor.display_name} now serves {org.slug} as {role.value} counsellor.")
+    return 0
+
+
+async def run_unlink(args: argparse.Namespace, ctx: CliContext) -> int:
+    from bot.storage.conversations import SqlConversationStore
+    from bot.storage.db import session_factory
+    from bot.storage.organisations import SqlOrganisationRepository
+
+    async with ctx.database() as engine:
+        sessions = session_factory(engine)
+        store = SqlConversationStore(sessions)
+        org = await SqlOrganisationRepository(sessions).get_organisation(args.org)
+        counsellor = await store.find_counsellor(args.counsellor)
+        removed = await store.unlink_counsellor(org.id, counsellor.id)
+    ctx.print(
+        f"{counsellor.display_name} no longer serves {org.slug}; {removed} conversation key copies deleted."
+    )
     return 0
 
 

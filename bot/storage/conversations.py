@@ -330,6 +330,29 @@ class SqlConversationStore:
                 existing.role = role.value
                 session.add(existing)
 
+    async def unlink_counsellor(self, organisation_id: UUID, counsellor_id: UUID) -> int:
+        """End a counsellor's assignment and delete their copies of the organisation's conversation keys.
+
+        Returns how many copies went. The console's "unassign" should call this too.
+        """
+        async with transaction(self._sessions) as session:
+            conversations = select(ConversationRow.id).where(
+                col(ConversationRow.organisation_id) == organisation_id
+            )
+            result = await session.exec(
+                delete(ConversationShareRow).where(
+                    col(ConversationShareRow.counsellor_id) == counsellor_id,
+                    col(ConversationShareRow.conversation_id).in_(conversations),
+                )
+            )
+            await session.exec(
+                delete(OrganisationCounsellorRow).where(
+                    col(OrganisationCounsellorRow.organisation_id) == organisation_id,
+                    col(OrganisationCounsellorRow.counsellor_id) == counsellor_id,
+                )
+            )
+            return int(result.rowcount or 0)
+
     async def counsellors(self, organisation_id: UUID | None = None) -> list[CounsellorInfo]:
         async with self._sessions() as session:
             query = select(CounsellorRow).order_by(col(CounsellorRow.display_name))

@@ -130,6 +130,15 @@ async def test_add_list_rotate_and_expire(
         )
         assert thread.messages[0].text == "Hallo"
 
+        # Unlinking the deputy deletes their copy of the conversation key.
+        out = (
+            await run(["counsellor", "unlink", "Daan", "linde"], database_url, tmp_path, capsys, monkeypatch)
+        )[1]
+        assert "1 conversation key copies deleted" in out
+        daan = await store.find_counsellor("Daan")
+        assert await store.shares_of(daan.id) == []
+        assert [r.counsellor_id for r in await store.recipients(await _org_id(engine))] == [mira.id]
+
         # A conversation whose last activity is 91 days ago is erased by the command; the fresh one stays.
         past = FixedClock(datetime.now(UTC) - timedelta(days=91))
         old_id, old_code = await ConfidentialChannel(engine, settings, past).service.start(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from uuid import UUID
 
@@ -57,6 +57,8 @@ class Inbox:
     cookie: str
     secure: bool
     lifetime: timedelta
+    # Each Argon2id unlock takes 256 MiB for about a second: at most two at a time.
+    unlocking: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
 
 
 INBOX = web.AppKey("inbox", Inbox)
@@ -172,9 +174,10 @@ async def unlock(request: web.Request) -> web.StreamResponse:
     except NotFoundError:
         return _locked_page(request, account, org, status=403, error="portal.inbox.no_key")
     try:
-        key = await asyncio.to_thread(
-            unlock_counsellor_key, account.counsellor_id, vault.wrapped_private, Secret(passphrase)
-        )
+        async with inbox.unlocking:
+            key = await asyncio.to_thread(
+                unlock_counsellor_key, account.counsellor_id, vault.wrapped_private, Secret(passphrase)
+            )
     except SecurityError:
         log.info("inbox: unlock refused")
         return _locked_page(request, account, org, status=400, error="portal.inbox.wrong_passphrase")
