@@ -61,7 +61,9 @@ class ConversationShareRow(SQLModel, table=True):
 
 class ConversationMessageRow(SQLModel, table=True):
     __tablename__ = "conversation_message"
-    __table_args__ = (UniqueConstraint("conversation_id", "sequence", name="uq_conversation_message_sequence"),)
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "sequence", name="uq_conversation_message_sequence"),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     conversation_id: uuid.UUID = Field(foreign_key="conversation.id", index=True, ondelete="CASCADE")
