@@ -64,6 +64,7 @@ LOCALE_LOOKUP_TIMEOUT = 1.0  # seconds; /vp must answer well within Slack's 3 s
 LOCALE_CACHE_SECONDS = 900.0
 LOCALE_CACHE_SIZE = 10_000
 ORGANISATION_CACHE_SECONDS = 60.0
+PERSON_MESSAGE_SUBTYPES = frozenset({None, "file_share", "thread_broadcast"})
 DM_REPLY_INTERVAL = 60.0  # seconds: one door reply per person per minute, however much they type
 
 HELP_WORDS = frozenset({"", "help", "hulp", "?", "uitleg"})
@@ -246,8 +247,10 @@ class _Handlers:
         self, event: dict[str, Any], say: AsyncSay, client: AsyncWebClient, context: AsyncBoltContext
     ) -> None:
         # The text of the message is never read: the answer is the same whatever was typed.
-        if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
+        if event.get("channel_type") != "im" or event.get("bot_id"):
             return
+        if event.get("subtype") not in PERSON_MESSAGE_SUBTYPES:
+            return  # edits, deletions, joins: not someone writing to the bot
         user = str(event.get("user", ""))
         if not self._first_in_a_while(context.team_id or "", user):
             return  # several messages in a row (or Slack redelivering one) get one explanation, not a stream

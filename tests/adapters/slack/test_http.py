@@ -290,7 +290,25 @@ async def test_bot_messages_and_edits_in_the_dm_get_no_reply(
         )
     )
     await eventually(lambda: bool(slack_api.messages.get("DNL")))
-    assert [c.params["channel"] for c in slack_api.calls_to("chat.postMessage")] == ["DEN", "DNL"]
+    # A file sent to the bot is someone writing to it too: it gets the door (and the file is not fetched).
+    slack_api.add_user("UFILE")
+    await running.post_signed(
+        event_body(
+            DEFAULT_TEAM,
+            {
+                "type": "message",
+                "subtype": "file_share",
+                "channel": "DFILE",
+                "channel_type": "im",
+                "user": "UFILE",
+                "files": [{"id": "F1", "name": "verslag.pdf"}],
+                "ts": "1.7",
+            },
+        )
+    )
+    await eventually(lambda: bool(slack_api.messages.get("DFILE")))
+    assert [c.params["channel"] for c in slack_api.calls_to("chat.postMessage")] == ["DEN", "DNL", "DFILE"]
+    assert not [c for c in slack_api.calls if c.method.startswith("files.")]
     assert "This chat is not confidential" in json.dumps(slack_api.calls_to("chat.postMessage")[0].params)
 
 
