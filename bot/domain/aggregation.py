@@ -24,7 +24,7 @@ The computation is plain Python over per-value answer counts (one GROUP BY in st
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final
 from uuid import UUID
@@ -60,29 +60,76 @@ class QuestionFigures:
 
 
 @dataclass(frozen=True, slots=True)
+class _Scoring:
+    """Per question: each accepted value's favourable flag and score on the favourable-up scale."""
+
+    question: Question
+    order: tuple[str, ...]
+    favourable: frozenset[str]
+    oriented: Mapping[str, int] | None
+
+    @classmethod
+    def of(cls, question: Question) -> _Scoring:
+        order = answer_options(question)
+        oriented = None
+        if question.kind is QuestionKind.LIKERT:
+            oriented = {v: (6 - int(v) if question.reverse else int(v)) for v in order}
+        return cls(question, order, frozenset(v for v in order if question.is_favourable(v)), oriented)
+
+    def favourable_share(self, values: Mapping[str, int]) -> float:
+        total = sum(values.values())
+        return sum(n for v, n in values.items() if v in self.favourable) / total
+
+    def figures(self, values: Mapping[str, int], with_distribution: bool) -> QuestionFigures:
+        total = 0
+        favourable = 0
+        oriented = 0
+        for value, n in values.items():
+            total += n
+            if value in self.favourable:
+                favourable += n
+            if self.oriented is not None:
+                oriented += self.oriented.get(value, 0) * n
+        mean = oriented / total if self.oriented is not None else None
+        distribution = tuple((v, values.get(v, 0)) for v in self.order) if with_distribution else None
+        return QuestionFigures(self.question.id, total, favourable / total, mean, distribution)
+
+
+@dataclass(frozen=True, slots=True)
 class Cell:
-    """One group in one round, as it may be published."""
+    """One group in one round, as it may be published. Figures are worked out when asked for."""
 
     group: Group
     depth: int
     shown: bool
-    figures: tuple[QuestionFigures, ...] = ()
+    _values: tuple[Mapping[str, int], ...] = field(default=(), repr=False)
+    _scorings: tuple[_Scoring, ...] = field(default=(), repr=False)
+    _with_distribution: bool = field(default=False, repr=False)
+
+    @property
+    def figures(self) -> tuple[QuestionFigures, ...]:
+        if not self.shown:
+            return ()
+        return tuple(
+            s.figures(v, self._with_distribution) for s, v in zip(self._scorings, self._values, strict=True)
+        )
 
     @property
     def respondents(self) -> int | None:
         """Participation at group level (answers to the most-answered question); None when hidden."""
-        return max(f.answers for f in self.figures) if self.shown and self.figures else None
+        return max(sum(v.values()) for v in self._values) if self.shown and self._values else None
 
     @property
     def index(self) -> float | None:
         """The share of favourable answers, averaged over the questions; None when hidden."""
-        if not self.shown or not self.figures:
+        if not self.shown or not self._values:
             return None
-        return sum(f.favourable_share for f in self.figures) / len(self.figures)
+        shares = [s.favourable_share(v) for s, v in zip(self._scorings, self._values, strict=True)]
+        return sum(shares) / len(shares)
 
     @property
     def distribution_shown(self) -> bool:
-        return self.shown and all(f.distribution is not None for f in self.figures)
+        return self.shown and self._with_distribution
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,76 +166,100 @@ class Insights:
         return tuple(out)
 
 
-@dataclass(frozen=True, slots=True)
-class _Shown:
-    """A cell published in an earlier round, as the differencing guard needs it."""
+class _TreeIndex:
+    """A tree snapshot with integer ids: depth-first order, children, and subtree ranges, so that "is an
+    ancestor or a descendant of" is a range check and a group's subtree is a slice."""
 
-    group_id: UUID
-    counts: tuple[int, ...]
-    related: frozenset[UUID]
+    def __init__(self, tree: GroupTree, ids: dict[UUID, int]) -> None:
+        children: dict[UUID | None, list[Group]] = {}
+        for g in tree.groups:
+            children.setdefault(g.parent_id, []).append(g)
+        for kids in children.values():
+            kids.sort(key=lambda g: (g.name.casefold(), g.slug))
+        self.order: list[tuple[Group, int]] = []
+        self.ids: list[int] = []
+        self.start: dict[int, int] = {}
+        self.end: dict[int, int] = {}
+        self.children: dict[int, list[int]] = {}
+        self.ancestors: dict[int, list[int]] = {}
+        stack: list[tuple[Group, int, list[int], bool]] = [
+            (r, 0, [], False) for r in reversed(children.get(None, []))
+        ]
+        while stack:
+            group, depth, above, done = stack.pop()
+            gid = ids.setdefault(group.id, len(ids))
+            if done:
+                self.end[gid] = len(self.ids)
+                continue
+            self.start[gid] = len(self.ids)
+            self.order.append((group, depth))
+            self.ids.append(gid)
+            self.ancestors[gid] = above
+            kids = children.get(group.id, [])
+            self.children[gid] = [ids.setdefault(k.id, len(ids)) for k in kids]
+            stack.append((group, depth, above, True))
+            stack.extend((k, depth + 1, [gid, *above], False) for k in reversed(kids))
 
+    def subtree(self, gid: int) -> list[int]:
+        return self.ids[self.start[gid] : self.end[gid]]
 
-def _depth_first(tree: GroupTree) -> list[tuple[Group, int]]:
-    order: list[tuple[Group, int]] = []
-    children: dict[UUID | None, list[Group]] = {}
-    for g in tree.groups:
-        children.setdefault(g.parent_id, []).append(g)
-    for kids in children.values():
-        kids.sort(key=lambda g: (g.name.casefold(), g.slug))
-
-    def visit(group: Group, depth: int) -> None:
-        order.append((group, depth))
-        for kid in children.get(group.id, []):
-            visit(kid, depth + 1)
-
-    for root in children.get(None, []):
-        visit(root, 0)
-    return order
-
-
-def _related(tree: GroupTree, group_id: UUID) -> frozenset[UUID]:
-    """The group, its ancestors and its descendants: the groups whose answer sets nest with it."""
-    return frozenset(
-        [group_id, *(g.id for g in tree.ancestors(group_id)), *(g.id for g in tree.descendants(group_id))]
-    )
+    def related(self, gid: int) -> list[int]:
+        """The group, its ancestors and its descendants: the groups whose answer sets nest with it."""
+        if gid not in self.start:
+            return []
+        return [*self.ancestors[gid], *self.subtree(gid)]
 
 
 class _Round:
     """Totals of one round, per group (its own answers plus everything below it)."""
 
-    def __init__(self, data: RoundInput, questions: Sequence[Question]) -> None:
+    def __init__(self, data: RoundInput, questions: Sequence[Question], index: _TreeIndex) -> None:
         self.data = data
-        self.questions = questions
-        self.order = _depth_first(data.tree)
-        self.children: dict[UUID, list[UUID]] = {g.id: [] for g, _ in self.order}
-        for g, _ in self.order:
-            if g.parent_id is not None and g.parent_id in self.children:
-                self.children[g.parent_id].append(g.id)
-        self.dist: dict[UUID, list[dict[str, int]]] = {}
-        for group, _ in reversed(self.order):
+        self.index = index
+        self.dist: dict[int, list[dict[str, int]]] = {}
+        for gid in reversed(index.ids):
+            group = index.order[index.start[gid]][0]
             own = [dict(data.counts.get((group.id, q.id), {})) for q in questions]
-            for kid in self.children[group.id]:
+            for kid in index.children[gid]:
                 for i, values in enumerate(self.dist[kid]):
+                    mine = own[i]
                     for value, n in values.items():
-                        own[i][value] = own[i].get(value, 0) + n
-            self.dist[group.id] = own
-        self.n: dict[UUID, tuple[int, ...]] = {
+                        mine[value] = mine.get(value, 0) + n
+            self.dist[gid] = own
+        self.n: dict[int, tuple[int, ...]] = {
             gid: tuple(sum(v.values()) for v in per_q) for gid, per_q in self.dist.items()
         }
 
-    def subtree(self, group_id: UUID) -> list[UUID]:
-        out = [group_id]
-        for kid in self.children[group_id]:
-            out.extend(self.subtree(kid))
-        return out
-
-    def maximal_shown_below(self, group_id: UUID, shown: set[UUID]) -> list[UUID]:
-        found: list[UUID] = []
-        for kid in self.children[group_id]:
+    def maximal_shown_below(self, gid: int, shown: set[int]) -> list[int]:
+        found: list[int] = []
+        stack = list(self.index.children[gid])
+        while stack:
+            kid = stack.pop()
             if kid in shown:
                 found.append(kid)
             else:
-                found.extend(self.maximal_shown_below(kid, shown))
+                stack.extend(self.index.children[kid])
+        return found
+
+
+class _History:
+    """What earlier rounds published, per tree snapshot: group → the count vectors it was shown with."""
+
+    def __init__(self) -> None:
+        self.by_tree: dict[int, tuple[_TreeIndex, dict[int, set[tuple[int, ...]]]]] = {}
+
+    def add(self, index: _TreeIndex, counts: Mapping[int, tuple[int, ...]], shown: Iterable[int]) -> None:
+        _, published = self.by_tree.setdefault(id(index), (index, {}))
+        for gid in shown:
+            published.setdefault(gid, set()).add(counts[gid])
+
+    def versions(self, groups: Iterable[int]) -> dict[int, set[tuple[int, ...]]]:
+        wanted = set(groups)
+        found: dict[int, set[tuple[int, ...]]] = {}
+        for _, published in self.by_tree.values():
+            for gid, versions in published.items():
+                if gid in wanted:
+                    found.setdefault(gid, set()).update(versions)
         return found
 
 
@@ -196,15 +267,26 @@ def _below_threshold(counts: Iterable[int], threshold: int) -> bool:
     return any(0 < n < threshold for n in counts)
 
 
-def _guard_rounds(rnd: _Round, candidates: set[UUID], history: list[_Shown], threshold: int) -> None:
-    """Differencing guard: drop candidates whose counts differ by 1..threshold-1 from a nested earlier cell."""
+def _near_any(mine: tuple[int, ...], others: Iterable[tuple[int, ...]], threshold: int) -> bool:
+    """Whether some vector differs from `mine` by 1..threshold-1 in some position."""
+    for other in others:
+        if other == mine:
+            continue
+        for a, b in zip(mine, other, strict=True):
+            if 0 < abs(a - b) < threshold:
+                return True
+    return False
+
+
+def _guard_rounds(rnd: _Round, candidates: set[int], history: _History, threshold: int) -> None:
+    """Differencing guard: drop candidates whose counts differ by 1..threshold-1 from a nested earlier cell
+    (nested in this round's tree or in the tree of the round that published it)."""
     for gid in list(candidates):
-        related = _related(rnd.data.tree, gid)
         mine = rnd.n[gid]
-        for earlier in history:
-            if earlier.group_id not in related and gid not in earlier.related:
-                continue
-            if _below_threshold((abs(a - b) for a, b in zip(mine, earlier.counts, strict=True)), threshold):
+        related_now = rnd.index.related(gid)
+        for index, published in history.by_tree.values():
+            related = related_now if index is rnd.index else {*related_now, *index.related(gid)}
+            if _near_any(mine, (v for h in related for v in published.get(h, ())), threshold):
                 candidates.discard(gid)
                 break
 
@@ -238,7 +320,7 @@ def _rest_can_leak(
 
 
 def _complementary(
-    rnd: _Round, shown: set[UUID], threshold: int, earlier: Mapping[UUID, set[tuple[int, ...]]]
+    rnd: _Round, shown: set[int], threshold: int, earlier: Mapping[int, set[tuple[int, ...]]]
 ) -> None:
     """Hide cells until, under every published group P, "P minus its largest published parts" is 0 or at least
     `threshold` answers — for every mix of this round's counts and the counts published in earlier rounds.
@@ -248,82 +330,66 @@ def _complementary(
     round's cells can still be hidden: the smallest part first, else P itself.
     """
 
-    def versions(gid: UUID) -> set[tuple[int, ...]]:
+    def versions(gid: int) -> set[tuple[int, ...]]:
         found = set(earlier.get(gid, ()))
         if gid in shown:
             found.add(rnd.n[gid])
         return found
 
-    def new_here(gid: UUID) -> bool:
+    def new_here(gid: int) -> bool:
         return gid in shown and rnd.n[gid] not in earlier.get(gid, ())
 
     changed = True
     while changed:
         changed = False
-        for group, _ in rnd.order:
-            if group.id not in shown and group.id not in earlier:
+        family = shown | earlier.keys()
+        for gid in rnd.index.ids:
+            if gid not in family:
                 continue
-            family = shown | earlier.keys()
-            parts = rnd.maximal_shown_below(group.id, family)
-            if not (new_here(group.id) or any(new_here(p) for p in parts)):
+            parts = rnd.maximal_shown_below(gid, family)
+            if not (new_here(gid) or any(new_here(p) for p in parts)):
                 continue  # every number involved was checked in the round that published it
-            if not _rest_can_leak(versions(group.id), [versions(p) for p in parts], threshold):
+            if not _rest_can_leak(versions(gid), [versions(p) for p in parts], threshold):
                 continue
             hidable = [p for p in parts if new_here(p)]
             if hidable:
-                smallest = min(hidable, key=lambda p: (min(rnd.n[p]), sum(rnd.n[p]), str(p)))
-                shown.difference_update(rnd.subtree(smallest))
+                smallest = min(hidable, key=lambda p: (min(rnd.n[p]), sum(rnd.n[p]), p))
+                shown.difference_update(rnd.index.subtree(smallest))
             else:
-                shown.discard(group.id)
+                shown.discard(gid)
             changed = True
-
-
-def _figures(question: Question, values: Mapping[str, int], with_distribution: bool) -> QuestionFigures:
-    total = sum(values.values())
-    favourable = sum(n for v, n in values.items() if question.is_favourable(v))
-    mean: float | None = None
-    order: tuple[str, ...] = answer_options(question)
-    if question.kind is QuestionKind.LIKERT:
-        oriented = sum((6 - int(v) if question.reverse else int(v)) * n for v, n in values.items())
-        mean = oriented / total
-    distribution = tuple((v, values.get(v, 0)) for v in order) if with_distribution else None
-    return QuestionFigures(question.id, total, favourable / total, mean, distribution)
-
-
-def _published(history: Sequence[_Shown], rnd: _Round) -> dict[UUID, set[tuple[int, ...]]]:
-    """The counts each group of this round's tree was published with in earlier rounds."""
-    found: dict[UUID, set[tuple[int, ...]]] = {}
-    for earlier in history:
-        if earlier.group_id in rnd.n:
-            found.setdefault(earlier.group_id, set()).add(earlier.counts)
-    return found
+            family = shown | earlier.keys()
 
 
 def aggregate(pulse_set: PulseSet, rounds: Sequence[RoundInput]) -> Insights:
     """Decide, round by round in time order, what may be published; compute only what may."""
     questions = pulse_set.questions
-    score_history: list[_Shown] = []
-    dist_history: list[_Shown] = []
+    scorings = tuple(_Scoring.of(q) for q in questions)
+    ids: dict[UUID, int] = {}
+    indexes: dict[str, _TreeIndex] = {}
+    score_history = _History()
+    dist_history = _History()
     views: list[RoundView] = []
     for data in sorted(rounds, key=lambda r: (r.opened_at, str(r.pulse_id))):
-        rnd = _Round(data, questions)
+        key = repr(sorted((str(g.id), str(g.parent_id), g.name, g.slug) for g in data.tree.groups))
+        index = indexes.get(key)
+        if index is None:
+            index = indexes[key] = _TreeIndex(data.tree, ids)
+        rnd = _Round(data, questions, index)
         shown = {gid for gid, counts in rnd.n.items() if counts and min(counts) >= MIN_SCORE_ANSWERS}
         _guard_rounds(rnd, shown, score_history, MIN_SCORE_ANSWERS)
-        _complementary(rnd, shown, MIN_SCORE_ANSWERS, _published(score_history, rnd))
+        _complementary(rnd, shown, MIN_SCORE_ANSWERS, score_history.versions(index.ids))
         with_dist = {gid for gid in shown if min(rnd.n[gid]) >= MIN_DISTRIBUTION_ANSWERS}
         _guard_rounds(rnd, with_dist, dist_history, MIN_DISTRIBUTION_ANSWERS)
-        _complementary(rnd, with_dist, MIN_DISTRIBUTION_ANSWERS, _published(dist_history, rnd))
+        _complementary(rnd, with_dist, MIN_DISTRIBUTION_ANSWERS, dist_history.versions(index.ids))
 
         cells: list[Cell] = []
-        for group, depth in rnd.order:
-            if group.id not in shown:
+        for gid, (group, depth) in zip(index.ids, index.order, strict=True):
+            if gid not in shown:
                 cells.append(Cell(group, depth, shown=False))
                 continue
-            figures = tuple(
-                _figures(q, rnd.dist[group.id][i], group.id in with_dist) for i, q in enumerate(questions)
-            )
-            cells.append(Cell(group, depth, shown=True, figures=figures))
+            cells.append(Cell(group, depth, True, tuple(rnd.dist[gid]), scorings, gid in with_dist))
         views.append(RoundView(data.pulse_id, data.opened_at, tuple(cells)))
-        score_history.extend(_Shown(g, rnd.n[g], _related(data.tree, g)) for g in shown)
-        dist_history.extend(_Shown(g, rnd.n[g], _related(data.tree, g)) for g in with_dist)
+        score_history.add(index, rnd.n, shown)
+        dist_history.add(index, rnd.n, with_dist)
     return Insights(pulse_set, tuple(views))

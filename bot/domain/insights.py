@@ -7,9 +7,8 @@ answers directly.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 from uuid import UUID
 
 from bot.domain.aggregation import (
@@ -26,15 +25,14 @@ from bot.domain.pulses import Pulse, PulseStatus
 from bot.domain.tenancy import GroupKind
 
 
-@dataclass(frozen=True, slots=True)
-class AnswerCount:
+class AnswerCount(NamedTuple):
     """How many answers of one value one question got directly under one group in one round."""
 
     pulse_id: UUID
     group_id: UUID
     question_id: str
     value: str
-    count: int
+    answers: int
 
 
 class AnswerCounts(Protocol):
@@ -47,10 +45,10 @@ class AnswerCounts(Protocol):
 
 def build_rounds(pulses: Sequence[Pulse], counts: Sequence[AnswerCount]) -> list[RoundInput]:
     per_round: dict[UUID, dict[tuple[UUID, str], dict[str, int]]] = {p.id: {} for p in pulses}
-    for c in counts:
-        cells = per_round.get(c.pulse_id)
+    for pulse_id, group_id, question_id, value, count in counts:
+        cells = per_round.get(pulse_id)
         if cells is not None:
-            cells.setdefault((c.group_id, c.question_id), {})[c.value] = c.count
+            cells.setdefault((group_id, question_id), {})[value] = count
     return [RoundInput(p.id, p.opened_at, p.tree, per_round[p.id]) for p in pulses]
 
 

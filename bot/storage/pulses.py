@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import and_, delete, func, insert, select, text, update
+from sqlalchemy import String, and_, delete, func, insert, select, text, type_coerce, update
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -305,15 +305,25 @@ class SqlPulseStore:
         ids = list(pulse_ids)
         if not ids:
             return []
-        count = func.count().label("n")
+        # The id columns are read raw and turned into UUIDs once per distinct value, not once per row.
+        pulse_col = type_coerce(_answer.c.pulse_id, String()).label("pulse_id")
+        group_col = type_coerce(_answer.c.group_id, String()).label("group_id")
         query = (
-            select(_answer.c.pulse_id, _answer.c.group_id, _answer.c.question_id, _answer.c.value, count)
+            select(pulse_col, group_col, _answer.c.question_id, _answer.c.value, func.count().label("n"))
             .where(and_(_answer.c.organisation_id == organisation_id, _answer.c.pulse_id.in_(ids)))
             .group_by(_answer.c.pulse_id, _answer.c.group_id, _answer.c.question_id, _answer.c.value)
         )
         async with self._engine.connect() as conn:
             rows = (await conn.execute(query)).all()
-        return [AnswerCount(r[0], r[1], r[2], r[3], int(r[4])) for r in rows]
+        memo: dict[object, UUID] = {}
+
+        def as_uuid(raw: object) -> UUID:
+            found = memo.get(raw)
+            if found is None:
+                found = memo[raw] = raw if type(raw) is UUID else UUID(str(raw))
+            return found
+
+        return [AnswerCount(as_uuid(p), as_uuid(g), q, v, n) for p, g, q, v, n in rows]
 
 
 def master_key_from(secret_key: str) -> Secret[bytes]:

@@ -213,7 +213,7 @@ async def test_an_answer_counts_for_the_channel_s_group_or_the_audience_in_a_dm(
     unbound = ClickOrigin(Platform.SLACK, "T0WORKSPACE", "C-elsewhere")
     assert await world.service.answer(world.org.id, action, person("U3"), unbound) is AnswerOutcome.RECORDED
     counts = await world.store.cell_counts(world.org.id, [pulse.id])
-    by_group = {c.group_id: c.count for c in counts}
+    by_group = {c.group_id: c.answers for c in counts}
     noord = world.tree.by_slug("team-noord")
     assert noord is not None
     assert by_group == {noord.id: 1, world.tree.root.id: 2}

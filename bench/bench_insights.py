@@ -1,0 +1,258 @@
+"""Figures for pulses and insights. Run by hand: python bench/bench_insights.py [--answers N] [--clicks N]
+
+1. Insights over 1,000,000 answers in 500 groups (1 organisation, 19 departments, 480 teams) and 26 rounds,
+   on SQLite and on PostgreSQL (an embedded server), each next to one hand-written GROUP BY over the same rows.
+   "insights" is the whole path management output goes through: rounds and tree snapshots, the per-value
+   GROUP BY, thresholds, complementary suppression and the cross-round differencing guard. Target: under 1 s and
+   within 2x the hand-written query.
+2. 5,000 concurrent answer clicks through PulseService.answer (4,000 people, 1,000 of them clicking twice):
+   expected 4,000 answers stored, 1,000 refused — 0 lost, 0 counted twice.
+
+Everything runs against local databases only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import Uuid, bindparam, insert, text, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.catalog import load_content
+from bot.domain.clock import FixedClock
+from bot.domain.content import PulseSet
+from bot.domain.insights import load_insights
+from bot.domain.pulses import AnswerAction, AnswerOutcome, ClickOrigin, Participant, PulseService, answer_options
+from bot.domain.tenancy import GroupKind, GroupTree, Platform
+from bot.settings import BUNDLED_CONTENT
+from bot.storage.db import create_engine, session_factory
+from bot.storage.migrate import upgrade
+from bot.storage.organisations import SqlOrganisationRepository
+from bot.storage.pulses import SqlPulseStore, master_key_from
+from bot.storage.tables_pulses import PulseAnswerRow, PulseRow
+
+KEY = "bench-secret-key-0123456789abcdefghijklmnop"
+DEPARTMENTS = 19
+TEAMS_PER_DEPARTMENT = 480 // DEPARTMENTS + 1
+TEAMS = 480
+ROUNDS = 26
+START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+HAND_WRITTEN = (
+    "SELECT pulse_id, group_id, question_id, value, COUNT(*) FROM pulse_answer "
+    "WHERE organisation_id = :org GROUP BY pulse_id, group_id, question_id, value"
+)
+
+
+async def build_organisation(engine: AsyncEngine) -> tuple[uuid.UUID, GroupTree]:
+    repo = SqlOrganisationRepository(session_factory(engine))
+    org = await repo.add_organisation("Bench BV", "bench", "Europe/Amsterdam", "nl", 90)
+    made = 0
+    for d in range(DEPARTMENTS):
+        dept = await repo.add_group(org.id, f"Afdeling {d:02d}", GroupKind.DEPARTMENT, None)
+        for t in range(TEAMS_PER_DEPARTMENT):
+            if made == TEAMS:
+                break
+            team = await repo.add_group(org.id, f"Team {d:02d}-{t:02d}", GroupKind.TEAM, dept.slug)
+            await repo.bind_channel(org.id, team.slug, Platform.SLACK, "TBENCH", f"C{d:02d}{t:02d}", None)
+            made += 1
+    tree = await repo.group_tree(org.id)
+    assert len(tree.groups) == 1 + DEPARTMENTS + TEAMS, len(tree.groups)
+    return org.id, tree
+
+
+async def load_answers(
+    engine: AsyncEngine, org_id: uuid.UUID, tree: GroupTree, pulse_set: PulseSet, total: int
+) -> int:
+    """26 closed rounds with `total` answers spread over the teams (team sizes 3..40, everyone answering)."""
+    store = SqlPulseStore(engine, master_key_from(KEY))
+    clock = FixedClock(START)
+    service = PulseService(store, (pulse_set,), clock)
+    rng = random.Random(42)
+    teams = [g for g in tree.groups if g.kind is GroupKind.TEAM]
+    per_round = total // ROUNDS
+    people_per_round = per_round // len(pulse_set.questions)
+    weights = [rng.randint(3, 40) for _ in teams]
+    scale = people_per_round / sum(weights)
+    sizes = [max(1, round(w * scale)) for w in weights]
+    options = {q.id: answer_options(q) for q in pulse_set.questions}
+    written = 0
+    answer_table = PulseAnswerRow.__table__  # type: ignore[attr-defined]
+    pulse_table = PulseRow.__table__  # type: ignore[attr-defined]
+    for r in range(ROUNDS):
+        pulse = await service.open_round(org_id, pulse_set.id, tree)
+        # a little churn: a few teams change size by one person every round
+        for _ in range(10):
+            i = rng.randrange(len(sizes))
+            sizes[i] = max(1, sizes[i] + rng.choice((-1, 1)))
+        rows = [
+            {
+                "id": uuid.uuid4(),
+                "organisation_id": org_id,
+                "pulse_id": pulse.id,
+                "question_id": q.id,
+                "group_id": team.id,
+                "value": rng.choice(options[q.id]),
+            }
+            for team, size in zip(teams, sizes, strict=True)
+            for _ in range(size)
+            for q in pulse_set.questions
+        ]
+        for start in range(0, len(rows), 20_000):
+            async with engine.begin() as conn:
+                await conn.execute(insert(answer_table), rows[start : start + 20_000])
+        written += len(rows)
+        await store.close_pulse(org_id, pulse.id, pulse.closes_at)
+        async with engine.begin() as conn:  # spread the rounds a week apart
+            await conn.execute(
+                update(pulse_table)
+                .where(pulse_table.c.id == pulse.id)
+                .values(opened_at=START + timedelta(weeks=r), closes_at=START + timedelta(weeks=r, days=3))
+            )
+        clock.advance(timedelta(weeks=1))
+    if engine.url.get_backend_name() == "postgresql":
+        async with engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text("VACUUM ANALYZE pulse_answer"))
+    else:
+        async with engine.begin() as conn:
+            await conn.execute(text("ANALYZE"))
+    return written
+
+
+async def best_of(action: Callable[[], Awaitable[object]], runs: int = 5) -> tuple[float, float]:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        await action()
+        times.append(time.perf_counter() - start)
+    return min(times), statistics.median(times)
+
+
+async def bench_insights(url: str, label: str, total: int, pulse_set: PulseSet) -> None:
+    engine = create_engine(url)
+    await upgrade(engine)
+    org_id, tree = await build_organisation(engine)
+    started = time.perf_counter()
+    written = await load_answers(engine, org_id, tree, pulse_set, total)
+    print(f"[{label}] loaded {written:,} answers in {time.perf_counter() - started:.1f} s")
+    store = SqlPulseStore(engine, master_key_from(KEY))
+
+    async def hand_written() -> object:
+        async with engine.connect() as conn:
+            query = text(HAND_WRITTEN).bindparams(bindparam("org", type_=Uuid()))
+            return (await conn.execute(query, {"org": org_id})).all()
+
+    async def insights() -> object:
+        return await load_insights(store, pulse_set, org_id)
+
+    await hand_written()
+    result = await insights()
+    base_min, base_med = await best_of(hand_written)
+    ins_min, ins_med = await best_of(insights)
+    latest = result.latest  # type: ignore[attr-defined]
+    shown = sum(1 for c in latest.cells if c.shown)
+    print(
+        f"[{label}] hand-written GROUP BY: best {base_min * 1000:.0f} ms, median {base_med * 1000:.0f} ms | "
+        f"insights: best {ins_min * 1000:.0f} ms, median {ins_med * 1000:.0f} ms | "
+        f"ratio {ins_med / base_med:.2f}x | latest round: {shown} of {len(latest.cells)} groups shown"
+    )
+    await engine.dispose()
+
+
+async def bench_clicks(url: str, label: str, clicks: int, pulse_set: PulseSet) -> None:
+    engine = create_engine(url)
+    await upgrade(engine)
+    repo = SqlOrganisationRepository(session_factory(engine))
+    org = await repo.add_organisation("Klik BV", "klik", "Europe/Amsterdam", "nl", 90)
+    dept = await repo.add_group(org.id, "Afdeling", GroupKind.DEPARTMENT, None)
+    team = await repo.add_group(org.id, "Team", GroupKind.TEAM, dept.slug)
+    await repo.bind_channel(org.id, team.slug, Platform.SLACK, "TKLIK", "CKLIK", None)
+    tree = await repo.group_tree(org.id)
+    store = SqlPulseStore(engine, master_key_from(KEY))
+    service = PulseService(store, (pulse_set,), FixedClock(datetime.now(UTC)))
+    pulse = await service.open_round(org.id, pulse_set.id, tree)
+    people = clicks * 4 // 5
+    action = AnswerAction(pulse.id, pulse_set.questions[0].id, "4")
+    where = ClickOrigin(Platform.SLACK, "TKLIK", "CKLIK")
+    who = [Participant(Platform.SLACK, "TKLIK", f"U{i % people:06d}") for i in range(clicks)]
+    random.Random(1).shuffle(who)
+    start = time.perf_counter()
+    outcomes = await asyncio.gather(*(service.answer(org.id, action, p, where) for p in who))
+    elapsed = time.perf_counter() - start
+    async with engine.connect() as conn:
+        stored = (
+            await conn.execute(
+                text("SELECT COUNT(*) FROM pulse_answer WHERE pulse_id = :p").bindparams(bindparam("p", type_=Uuid())),
+                {"p": pulse.id},
+            )
+        ).scalar_one()
+        participation = (
+            await conn.execute(
+                text("SELECT COUNT(*) FROM pulse_participation WHERE pulse_id = :p").bindparams(
+                    bindparam("p", type_=Uuid())
+                ),
+                {"p": pulse.id},
+            )
+        ).scalar_one()
+    recorded = outcomes.count(AnswerOutcome.RECORDED)
+    refused = outcomes.count(AnswerOutcome.ALREADY_ANSWERED)
+    other = len(outcomes) - recorded - refused
+    lost = people - stored
+    twice = stored - people if stored > people else 0
+    print(
+        f"[{label}] {clicks:,} concurrent clicks by {people:,} people in {elapsed:.1f} s "
+        f"({clicks / elapsed:,.0f}/s): stored {stored:,}, participation rows {participation:,}, "
+        f"refused as second answer {refused:,}, other outcomes {other} -> lost {max(lost, 0)}, counted twice {twice}"
+    )
+    await engine.dispose()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--answers", type=int, default=1_000_000)
+    parser.add_argument("--clicks", type=int, default=5_000)
+    parser.add_argument("--only", choices=["sqlite", "postgresql"])
+    args = parser.parse_args()
+    pulse_set = load_content(BUNDLED_CONTENT).catalog.pulse_set("wekelijkse-check-in")
+    assert pulse_set is not None
+    with tempfile.TemporaryDirectory() as scratch:
+        backends: list[tuple[str, Callable[[str], Awaitable[str]]]] = []
+
+        async def sqlite_url(name: str) -> str:
+            return f"sqlite+aiosqlite:///{Path(scratch) / name}.db"
+
+        async def postgres_url(name: str) -> str:
+            from tests.support.databases import create_database, start_postgres
+
+            if "server" not in postgres_url.__dict__:
+                postgres_url.__dict__["server"] = start_postgres(Path(scratch) / "pg")
+            url, _ = await create_database(postgres_url.__dict__["server"])
+            return url
+
+        if args.only != "postgresql":
+            backends.append(("sqlite", sqlite_url))
+        if args.only != "sqlite":
+            backends.append(("postgresql", postgres_url))
+        print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
+        for label, make in backends:
+            await bench_insights(await make("insights"), label, args.answers, pulse_set)
+        for label, make in backends:
+            await bench_clicks(await make("clicks"), label, args.clicks, pulse_set)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
