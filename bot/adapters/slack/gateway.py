@@ -17,10 +17,11 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Awaitable, Mapping
+from typing import Any, TypeVar
 
 import aiohttp
+from prometheus_client import Counter
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
@@ -45,6 +46,7 @@ from bot.logs import get_logger
 from bot.security.secret import Secret
 
 log = get_logger(__name__)
+T = TypeVar("T")
 
 # Methods whose effect a repeat could double: never retried blindly on 5xx.
 NOT_IDEMPOTENT = frozenset({"chat.postMessage", "chat.postEphemeral", "files.completeUploadExternal"})
@@ -226,10 +228,28 @@ class SlackGateway:
 
     platform = Platform.SLACK
 
-    def __init__(self, clients: SlackClients, *, backoff: float = 0.5) -> None:
+    def __init__(
+        self, clients: SlackClients, *, backoff: float = 0.5, outcomes: Counter | None = None
+    ) -> None:
         self._clients = clients
         self._backoff = backoff
         self._locales: dict[tuple[str, str], str] = {}
+        self._outcomes = (
+            outcomes  # labels: method, outcome (sent | recovered | rate_limited | transient | permanent)
+        )
+
+    def _count(self, method: str, outcome: str) -> None:
+        if self._outcomes is not None:
+            self._outcomes.labels(method=method, outcome=outcome).inc()
+
+    async def _counted(self, method: str, call: Awaitable[T]) -> T:
+        try:
+            result = await call
+        except DeliveryError as exc:
+            self._count(method, exc.kind.value)
+            raise
+        self._count(method, "sent")
+        return result
 
     async def reader_locale(self, target: Target, default: str) -> str:
         """The language to render in for `target`: a person's Slack locale ("en" or "nl"), else `default`.
@@ -254,6 +274,9 @@ class SlackGateway:
         return locale
 
     async def send(self, target: Target, message: Rendered) -> Sent:
+        return await self._counted("chat.postMessage", self._send(target, message))
+
+    async def _send(self, target: Target, message: Rendered) -> Sent:
         client = await self._clients.for_workspace(target.workspace_id)
         marker = uuid.uuid4().hex
         since = time.time() - 5
@@ -281,6 +304,7 @@ class SlackGateway:
             found = await self._find_posted(client, target, marker, since)
             if found is not None:
                 log.info("slack post found after a server error; not posting again", attempt=attempt + 1)
+                self._count("chat.postMessage", "recovered")
                 await self._attach(client, *parse_message_id(found.message_id), message)
                 return found
             if attempt < POST_5XX_RETRIES:
@@ -325,6 +349,9 @@ class SlackGateway:
             raise delivery_error(exc, "files.uploadV2") from None
 
     async def update(self, target: Target, sent: Sent, message: Rendered) -> None:
+        await self._counted("chat.update", self._update(target, sent, message))
+
+    async def _update(self, target: Target, sent: Sent, message: Rendered) -> None:
         client = await self._clients.for_workspace(target.workspace_id)
         channel, ts = parse_message_id(sent.message_id)
         try:
@@ -337,6 +364,9 @@ class SlackGateway:
 
     async def ephemeral(self, target: Target, user_id: str, message: Rendered) -> None:
         """Show a message to one person in a channel, visible to them only (never stored by Slack)."""
+        await self._counted("chat.postEphemeral", self._ephemeral(target, user_id, message))
+
+    async def _ephemeral(self, target: Target, user_id: str, message: Rendered) -> None:
         client = await self._clients.for_workspace(target.workspace_id)
         try:
             payload: dict[str, Any] = dict(message.payload)

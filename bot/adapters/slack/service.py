@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from aiohttp import web
+from prometheus_client import Counter
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
@@ -406,7 +407,13 @@ def build_feature(services: Services) -> SlackFeature | None:
     bolt.action(re.compile(f"^{blocks.LINK_ACTION_PREFIX}"))(handlers.only_ack)
     bolt.error(handlers.failed)
 
-    gateway = SlackGateway(SlackClients(settings.slack_api_url, tokens))
+    outcomes = Counter(
+        "vipbot_slack_sends",
+        "Slack sends by Web API method and outcome (sent, recovered after a 5xx, rate_limited, transient, permanent)",
+        ["method", "outcome"],
+        registry=services.metrics.registry,
+    )
+    gateway = SlackGateway(SlackClients(settings.slack_api_url, tokens), outcomes=outcomes)
     return SlackFeature(
         bolt=bolt,
         gateway=gateway,

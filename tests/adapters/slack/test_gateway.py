@@ -207,3 +207,28 @@ async def test_reader_locale_follows_a_persons_slack_language(
     assert await gateway.reader_locale(person("UGONE"), "nl") == "nl"  # unknown person: the default
     await gateway.reader_locale(person("UEN"), "nl")
     assert len([c for c in slack_api.calls_to("users.info") if c.params["user"] == "UEN"]) == 1
+
+
+async def test_outcomes_are_counted_for_metrics(slack_api: SlackApiSimulator) -> None:
+    from prometheus_client import CollectorRegistry, Counter
+
+    registry = CollectorRegistry()
+    outcomes = Counter("vipbot_slack_sends", "sends", ["method", "outcome"], registry=registry)
+    slack_api.add_channel("C1", "team-a")
+    gateway = SlackGateway(
+        SlackClients(slack_api.api_url, _Tokens({DEFAULT_TEAM: DEFAULT_TOKEN})),
+        backoff=0.01,
+        outcomes=outcomes,
+    )
+    await gateway.send(channel(), MESSAGE)
+    slack_api.fail_next("chat.postMessage", status=503, accept=True)
+    await gateway.send(channel(), MESSAGE)
+    with pytest.raises(DeliveryError):
+        await gateway.send(channel("C404"), MESSAGE)
+
+    def count(outcome: str) -> float | None:
+        return registry.get_sample_value(
+            "vipbot_slack_sends_total", {"method": "chat.postMessage", "outcome": outcome}
+        )
+
+    assert (count("sent"), count("recovered"), count("permanent")) == (2.0, 1.0, 1.0)
