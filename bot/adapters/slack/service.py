@@ -58,6 +58,7 @@ from bot.storage.slack_installations import SqlSlackInstallations, SqlSlackOAuth
 
 log = get_logger(__name__)
 
+SENDS_METRIC = "slack.sends_metric"
 EVENTS_PATH = "/slack/events"
 INSTALL_PATH = "/slack/install"
 REDIRECT_PATH = "/slack/oauth_redirect"
@@ -407,12 +408,15 @@ def build_feature(services: Services) -> SlackFeature | None:
     bolt.action(re.compile(f"^{blocks.LINK_ACTION_PREFIX}"))(handlers.only_ack)
     bolt.error(handlers.failed)
 
-    outcomes = Counter(
-        "vipbot_slack_sends",
-        "Slack sends by Web API method and outcome (sent, recovered after a 5xx, rate_limited, transient, permanent)",
-        ["method", "outcome"],
-        registry=services.metrics.registry,
-    )
+    outcomes = services.extras.get(SENDS_METRIC)
+    if outcomes is None:  # once per registry, even when an app is built twice from the same services
+        outcomes = services.extras[SENDS_METRIC] = Counter(
+            "vipbot_slack_sends",
+            "Slack sends by Web API method and outcome (sent, recovered after a 5xx, rate_limited, transient, "
+            "permanent)",
+            ["method", "outcome"],
+            registry=services.metrics.registry,
+        )
     gateway = SlackGateway(SlackClients(settings.slack_api_url, tokens), outcomes=outcomes)
     return SlackFeature(
         bolt=bolt,
