@@ -182,16 +182,37 @@ def test_proof_of_work_checks_tag_expiry_and_work() -> None:
     assert not pow_.verify(challenge, answer)
 
 
+async def test_a_start_form_sent_twice_without_javascript_starts_one_conversation(site: Site) -> None:
+    fields = await form_fields(site.client, "/portal/de-linde/start")
+    unproven = {"csrf_token": fields["csrf_token"], "pow_challenge": fields["pow_challenge"]}
+    first = await site.client.post(
+        "/portal/de-linde/start", data={**unproven, "mode": "anonymous", "text": "Eén keer"}
+    )
+    assert first.status == 200
+    again = await site.client.post(
+        "/portal/de-linde/start", data={**unproven, "mode": "anonymous", "text": "Eén keer"}
+    )
+    assert again.status == 429
+    assert "Eén keer" in await again.text()  # the text is handed back
+    assert len(await site.p.channel.store.inbox(site.p.counsellor_id)) == 1
+
+
 async def test_without_proof_of_work_only_a_small_shared_allowance_remains(site: Site) -> None:
-    response = await site.client.get("/portal/de-linde/return")
-    token = hidden(await response.text(), "csrf_token")
     statuses = []
     for i in range(FAST.unproven_global + 1):
+        fields = await form_fields(site.client, "/portal/de-linde/return")
+        unproven = {"csrf_token": fields["csrf_token"], "pow_challenge": fields["pow_challenge"]}
         r = await site.client.post(
-            "/portal/de-linde/return", data={"csrf_token": token, "code": f"{i:04d}-0000-0000-0000-0000"}
+            "/portal/de-linde/return", data={**unproven, "code": f"{i:04d}-0000-0000-0000-0000"}
         )
         statuses.append(r.status)
     assert statuses == [400] * FAST.unproven_global + [429]
+    # Without a challenge, or with one used before, nothing happens at all.
+    no_challenge = await site.client.post(
+        "/portal/de-linde/return",
+        data={"csrf_token": fields["csrf_token"], "code": "3333-3333-3333-3333-3333"},
+    )
+    assert no_challenge.status == 429
     # A wrong proof is refused as well.
     fields = await form_fields(site.client, "/portal/de-linde/return")
     bad = next(

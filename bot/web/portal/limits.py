@@ -6,7 +6,8 @@ receipt-code lookup value (an HMAC, never the code), per conversation, and globa
 Proof of work (hashcash-style): the server hands out a challenge ``<payload>.<tag>`` (payload = expiry and 16
 random bytes, tag = HMAC over it). The browser finds a number `n` such that SHA-256(challenge ":" n) starts
 with `bits` zero bits, and sends both. A challenge is accepted once and only before it expires. Browsers
-without JavaScript can still go on, but only inside a small global allowance for unproven attempts.
+without JavaScript can still go on, but only inside a small global allowance for unproven attempts, and
+their challenge still works as a one-time form token.
 """
 
 from __future__ import annotations
@@ -116,6 +117,18 @@ class ProofOfWork:
 
     def verify(self, challenge: str, answer: str) -> bool:
         """True once per valid, unexpired, solved challenge."""
+        if len(answer) > 20 or not answer.isdigit():
+            return False
+        if leading_zero_bits(pow_digest(challenge, answer)) < self.bits:
+            return False
+        return self.spend(challenge)
+
+    def spend(self, challenge: str) -> bool:
+        """True once per challenge this server signed and that has not expired (no work asked).
+
+        Used for forms sent without JavaScript: the challenge is then a one-time form token, so a resent form
+        is refused rather than acted on twice.
+        """
         now = self._clock()
         try:
             payload_text, tag_text = challenge.split(".", 1)
@@ -125,9 +138,7 @@ class ProofOfWork:
         if len(payload) != 24 or not hmac.compare_digest(tag, self._tag(payload)):
             return False
         expires = struct.unpack(">Q", payload[:8])[0]
-        if expires < now or len(answer) > 20 or not answer.isdigit():
-            return False
-        if leading_zero_bits(pow_digest(challenge, answer)) < self.bits:
+        if expires < now:
             return False
         self._forget_expired(now)
         if challenge in self._spent:

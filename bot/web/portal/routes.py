@@ -198,10 +198,12 @@ async def _form(request: web.Request) -> dict[str, str]:
 
 
 def _proven(portal: Portal, form: dict[str, str]) -> bool:
-    """A solved challenge, or (without JavaScript) a place in the small global allowance for unproven tries."""
+    """A solved challenge; or, without JavaScript, a fresh challenge and a place in the small global allowance."""
     challenge, answer = form.get("pow_challenge", ""), form.get("pow_answer", "")
     if answer:
         return portal.pow.verify(challenge, answer)
+    if not portal.pow.spend(challenge):
+        return False
     limits = portal.limits
     return portal.limiter.hit(b"unproven", limits.unproven_global, limits.unproven_global_window_s)
 
