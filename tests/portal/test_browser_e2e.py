@@ -35,7 +35,7 @@ from tests.adapters.slack.support import (
     slack_services,
     sqlite_file_bytes,
 )
-from tests.adapters.teams.support import TENANT, activity, connect
+from tests.adapters.teams.support import TENANT, activity, cards_of, connect, open_urls
 from tests.conftest import TEST_SECRET_KEY
 from tests.console.helpers import make_person
 from tests.doubles.bf_connector import BotConnectorDouble, bf_connector  # noqa: F401 - fixture
@@ -173,7 +173,9 @@ async def test_a_whole_conversation_in_the_browser_and_the_canary_is_nowhere(  #
                 typed = activity(bf_connector.url, "message", text=canary)
                 async with http.post(f"{base}/api/messages", json=typed) as r:
                     assert r.status in {200, 201}
-            assert bf_connector.activities()  # the Teams door answered: there was traffic to search
+            door_urls = [url for card in cards_of(bf_connector.activities()) for url in open_urls(card)]
+            assert door_urls  # the Teams door answered, with a link to this organisation's portal
+            assert {url.rsplit("/portal/", 1)[1] for url in door_urls} == {"de-linde"}
             assert slack_api.calls  # and to Slack
             for needle in (canary, reply_canary, code, code.replace("-", "")):
                 assert not slack_api.traffic_contains(needle)
