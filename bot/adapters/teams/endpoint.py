@@ -18,6 +18,7 @@ from botframework.connector.auth import JwtTokenExtractor
 
 from bot.adapters.teams.bot import HomeLoader, VipTeamsBot
 from bot.adapters.teams.cards import CardKit
+from bot.adapters.teams.clients import ReusingClientsAuthentication
 from bot.domain.content import pick_locale
 from bot.domain.i18n import Translator
 from bot.logs import get_logger
@@ -36,7 +37,7 @@ def build_endpoint(
     portal_base_url: str,
     translator: Translator,
 ) -> Handler:
-    adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(config))
+    adapter = CloudAdapter(ReusingClientsAuthentication(ConfigurationBotFrameworkAuthentication(config)))
     authenticated = bool(config.APP_ID)
     bot = VipTeamsBot(store, kit, home, portal_base_url)
 

@@ -1,0 +1,269 @@
+"""Teams card-submit latency: vipbot's /api/messages next to a bare botbuilder bot that does nothing.
+
+Run by hand:  .venv/bin/python bench/bench_teams.py [--requests 2000] [--concurrency 100]
+
+Each server runs in its own process on 127.0.0.1 (a free port); the Bot Framework connector double runs in a
+third. The client posts Adaptive Card submits (message activities with a `value`, as Teams sends them for an
+Action.Submit) from 500 different personal chats and measures the time to each HTTP answer. vipbot answers every
+submit with a card, which botbuilder posts to the connector double *before* it answers the HTTP request, so each
+vipbot request includes one loopback round trip to the connector and its database reads; the bare bot
+(CloudAdapter + an ActivityHandler that does nothing) includes neither. No authentication on either side (no app
+id), as in development.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import statistics
+import sys
+import tempfile
+import time
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+TENANT = "bench-tenant-0001"
+BOT_ID = "28:bench-bot"
+
+
+def _submit(i: int, service_url: str, action: str) -> bytes:
+    activity = {
+        "type": "message",
+        "id": f"submit-{i}",
+        "channelId": "msteams",
+        "serviceUrl": service_url,
+        "timestamp": "2026-03-02T08:00:00.000Z",
+        "from": {"id": f"29:user-{i % 500:04d}", "aadObjectId": f"00000000-0000-0000-0000-{i % 500:012d}"},
+        "recipient": {"id": BOT_ID, "name": "vipbot"},
+        "conversation": {
+            "id": f"a:personal-{i % 500:04d}",
+            "conversationType": "personal",
+            "tenantId": TENANT,
+        },
+        "channelData": {"tenant": {"id": TENANT}, "source": {"name": "message"}},
+        "locale": "nl-NL" if i % 2 else "en-US",
+        "value": {"vipbot": action},
+    }
+    return json.dumps(activity).encode()
+
+
+WORKLOADS = {"submit-help": "help", "submit-map": "social_map"}
+
+
+# -- servers (each in its own process) ------------------------------------------------------------------------
+
+
+async def _serve_connector(conn: Connection) -> None:
+    from tests.doubles.bf_connector import BotConnectorDouble
+
+    double = BotConnectorDouble()
+    await double.start()
+    conn.send(double.url)
+
+    async def trim() -> None:  # the double records every body: keep its memory flat during long runs
+        while True:
+            await asyncio.sleep(1)
+            del double.requests[:]
+
+    task = asyncio.create_task(trim())
+    await asyncio.get_running_loop().run_in_executor(None, conn.recv)
+    task.cancel()
+    await double.stop()
+
+
+async def _serve_bare(conn: Connection) -> None:
+    from aiohttp import web
+    from botbuilder.core import ActivityHandler
+    from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
+
+    class Config:
+        APP_ID = ""
+        APP_PASSWORD = ""
+        APP_TYPE = "MultiTenant"
+        APP_TENANTID = None
+
+    adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(Config()))
+    bot = ActivityHandler()
+
+    async def messages(request: web.Request) -> web.StreamResponse:
+        response = await adapter.process(request, bot)
+        return response if response is not None else web.Response(status=201)
+
+    app = web.Application()
+    app.router.add_post("/api/messages", messages)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    conn.send(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
+    await asyncio.get_running_loop().run_in_executor(None, conn.recv)
+    await runner.cleanup()
+
+
+async def _serve_vipbot(conn: Connection, data_dir: str) -> None:
+    import logging
+
+    from aiohttp import web
+
+    from bot.adapters.teams import install, reference_store
+    from bot.app import Services, build_app
+    from bot.catalog import load_content
+    from bot.domain.clock import SystemClock
+    from bot.logs import configure_logging
+    from bot.settings import load_settings
+    from bot.storage.db import create_engine
+    from bot.storage.migrate import upgrade
+    from bot.web.observability import AccessLogger
+
+    settings = load_settings(
+        {
+            "VIPBOT_DATA_DIR": data_dir,
+            "VIPBOT_SECRET_KEY": "bench-secret-key-0123456789abcdefghijkl",
+            "VIPBOT_LOG_LEVEL": "WARNING",
+        },
+        dotenv_path=None,
+    )
+    configure_logging("WARNING", "json")
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    engine = create_engine(settings.effective_database_url)
+    await upgrade(engine)
+    services = Services(
+        settings=settings, clock=SystemClock(), engine=engine, content=load_content(settings.content_dir)
+    )
+    organisation = await services.organisations.add_organisation(
+        "Bench", "bench", "Europe/Amsterdam", "nl", 90
+    )
+    await reference_store(services).connect_tenant(organisation.id, TENANT)
+    runner = web.AppRunner(build_app(services, features=[install]), access_log_class=AccessLogger)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    conn.send(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
+    await asyncio.get_running_loop().run_in_executor(None, conn.recv)
+    await runner.cleanup()
+
+
+def _process(target: str, conn: Connection, *args: str) -> None:
+    function = {"connector": _serve_connector, "bare": _serve_bare, "vipbot": _serve_vipbot}[target]
+    asyncio.run(function(conn, *args))  # type: ignore[operator]
+
+
+# -- the client -----------------------------------------------------------------------------------------------
+
+
+async def _load(
+    url: str, requests: int, concurrency: int, action: str, service_url: str
+) -> tuple[list[float], float, int]:
+    bodies = [_submit(i, service_url, action) for i in range(requests)]
+    latencies: list[float] = []
+    failures = 0
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for body in bodies:
+        queue.put_nowait(body)
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    headers = {"Content-Type": "application/json"}
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def worker() -> None:
+            nonlocal failures
+            while not queue.empty():
+                body = queue.get_nowait()
+                started = time.perf_counter()
+                async with session.post(url, data=body, headers=headers) as response:
+                    await response.read()
+                    if response.status not in {200, 201}:
+                        failures += 1
+                latencies.append(time.perf_counter() - started)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        wall = time.perf_counter() - started
+    return latencies, wall, failures
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def _report(name: str, latencies: list[float], wall: float, failures: int) -> float:
+    throughput = len(latencies) / wall
+    print(
+        f"{name:<9} requests={len(latencies)} failures={failures} "
+        f"p50={_percentile(latencies, 0.50) * 1000:6.1f} ms  p99={_percentile(latencies, 0.99) * 1000:6.1f} ms  "
+        f"mean={statistics.mean(latencies) * 1000:6.1f} ms  throughput={throughput:7.0f} req/s"
+    )
+    return throughput
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=2, help="alternate the two servers this many times")
+    parser.add_argument(
+        "--workload",
+        nargs="+",
+        choices=sorted(WORKLOADS),
+        default=["submit-help", "submit-map"],
+        help="submit-help: the welcome card's help button (tenant lookup, card, reply); "
+        "submit-map: the sociale kaart button (also reads the counsellors and the session calendar)",
+    )
+    args = parser.parse_args()
+    context = multiprocessing.get_context("spawn")
+    processes = []
+
+    def spawn(target: str, *extra: str) -> object:
+        mine, theirs = context.Pipe()
+        process = context.Process(target=_process, args=(target, theirs, *extra), daemon=True)
+        process.start()
+        processes.append((process, mine))
+        return mine.recv()
+
+    with tempfile.TemporaryDirectory() as data_dir:
+        service_url = str(spawn("connector"))
+        bare_port = spawn("bare")
+        vip_port = spawn("vipbot", data_dir)
+        urls = {
+            "bare": f"http://127.0.0.1:{bare_port}/api/messages",
+            "vipbot": f"http://127.0.0.1:{vip_port}/api/messages",
+        }
+        for workload in args.workload:
+            action = WORKLOADS[workload]
+            print(f"== {workload}: {args.requests} card submits, {args.concurrency} concurrent, loopback")
+            results: dict[str, list[tuple[list[float], float, int]]] = {"bare": [], "vipbot": []}
+            for (
+                url
+            ) in urls.values():  # warm-up: first contact of each chat stores its reference, pools, imports
+                asyncio.run(_load(url, 500, args.concurrency, action, service_url))
+            for round_ in range(args.rounds):
+                for name, url in urls.items():
+                    result = asyncio.run(_load(url, args.requests, args.concurrency, action, service_url))
+                    results[name].append(result)
+                    _report(f"{name}#{round_ + 1}", *result)
+            merged = {
+                name: ([x for r in runs for x in r[0]], sum(r[1] for r in runs), sum(r[2] for r in runs))
+                for name, runs in results.items()
+            }
+            print("-- all rounds together")
+            bare = _report("bare", *merged["bare"])
+            ours = _report("vipbot", *merged["vipbot"])
+            p99 = _percentile(merged["vipbot"][0], 0.99) * 1000
+            print(f"vipbot/bare throughput {ours / bare:.2f}; vipbot p99 {p99:.1f} ms")
+        for process, conn in processes:
+            conn.send("stop")
+            process.join(timeout=10)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

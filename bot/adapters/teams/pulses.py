@@ -1,0 +1,167 @@
+"""Pulses on Teams as Adaptive Cards: the pulse (every question with one-click Action.Submit buttons and the
+"I'd like to talk" door), the reminder to the whole audience, and the management summary with its chart.
+
+Teams sends a bot message of at most about 28 KB, and an Adaptive Card can show an image from a data URI: the
+chart is redrawn small with a 16-colour palette so that it travels inside the card, with no link to it anywhere.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+
+from bot.adapters.teams.cards import (
+    ACTION_KEY,
+    Card,
+    Element,
+    card,
+    escape,
+    iso_utc,
+    message,
+    open_url,
+    text_block,
+)
+from bot.domain.content import QuestionKind, pick_locale
+from bot.domain.delivery import Post, Rendered, Renderer
+from bot.domain.i18n import Translator
+from bot.domain.pulses import (
+    ACTION_PREFIX,
+    AnswerAction,
+    ManagementSummaryPost,
+    PulsePost,
+    PulseReminderPost,
+    answer_options,
+)
+from bot.domain.tenancy import Platform
+
+ANSWER_KEY = "answer"
+MAX_INLINE_IMAGE = 18_000  # bytes of PNG, before base64
+
+
+def _when(t: Translator, locale: str, key: str, post: PulsePost | PulseReminderPost) -> str:
+    moment = iso_utc(post.closes_at)
+    return escape(t.t(locale, key, date="\x00")).replace(
+        "\x00", f"{{{{DATE({moment}, SHORT)}}}} {{{{TIME({moment})}}}}"
+    )
+
+
+def _door(t: Translator, locale: str, portal_url: str) -> tuple[Element, Element]:
+    hint = text_block(escape(t.t(locale, "pulses.talk_hint", platform="Teams")), isSubtle=True, wrap=True)
+    return hint, open_url(t.t(locale, "pulses.talk_button"), portal_url)
+
+
+def pulse_card(t: Translator, post: PulsePost, locale: str) -> Card:
+    pulse_set = post.pulse_set
+    body: list[Element] = [
+        text_block(escape(t.t(locale, "pulses.label")), size="Small", isSubtle=True),
+        text_block(escape(pulse_set.name.in_locale(locale)), size="Large", weight="Bolder"),
+        text_block(
+            escape(t.t(locale, "pulses.intro", description=pulse_set.description.in_locale(locale))),
+            wrap=True,
+        ),
+    ]
+    for question in pulse_set.questions:
+        if question.kind is QuestionKind.LIKERT:
+            labels = [f"{v}" for v in answer_options(question)]
+            scale = " · ".join(
+                f"{v} = {s.in_locale(locale)}"
+                for v, s in zip(answer_options(question), pulse_set.scale, strict=True)
+            )
+        else:
+            labels = [o.label.in_locale(locale) for o in question.options]
+            scale = ""
+        body.append(text_block(f"**{escape(question.text.in_locale(locale))}**", wrap=True, spacing="Medium"))
+        if scale:
+            body.append(text_block(escape(scale), size="Small", isSubtle=True, wrap=True))
+        body.append(
+            {
+                "type": "ActionSet",
+                "actions": [
+                    {
+                        "type": "Action.Submit",
+                        "title": label,
+                        "data": {
+                            ACTION_KEY: ACTION_PREFIX,
+                            ANSWER_KEY: AnswerAction(post.pulse_id, question.id, value).encode(),
+                        },
+                    }
+                    for label, value in zip(labels, answer_options(question), strict=True)
+                ],
+            }
+        )
+    body.append(text_block(_when(t, locale, "pulses.closes", post), size="Small", isSubtle=True))
+    hint, door = _door(t, locale, post.portal_url)
+    body.append(hint)
+    return card(body, [door])
+
+
+def reminder_card(t: Translator, post: PulseReminderPost, locale: str) -> Card:
+    hint, door = _door(t, locale, post.portal_url)
+    return card(
+        [
+            text_block(escape(t.t(locale, "pulses.reminder_label")), size="Small", isSubtle=True),
+            text_block(_when(t, locale, "pulses.reminder_intro", post), wrap=True),
+            hint,
+        ],
+        [door],
+    )
+
+
+def small_png(png: bytes) -> bytes:
+    """The chart as a 16-colour PNG, scaled down until it fits in a Teams message."""
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    width = image.width
+    while True:
+        scaled = (
+            image
+            if width == image.width
+            else image.resize((width, round(image.height * width / image.width)))
+        )
+        out = io.BytesIO()
+        scaled.quantize(colors=16).save(out, format="PNG", optimize=True)
+        if out.tell() <= MAX_INLINE_IMAGE or width < 300:
+            return out.getvalue()
+        width = int(width * 0.8)
+
+
+def summary_card(post: ManagementSummaryPost, alt: str) -> Card:
+    image = base64.b64encode(small_png(post.chart.data)).decode("ascii")
+    body: list[Element] = [
+        text_block(escape(post.title), size="Large", weight="Bolder", wrap=True),
+        {"type": "Image", "url": f"data:image/png;base64,{image}", "altText": alt, "size": "Stretch"},
+        *(
+            text_block(escape(line), wrap=True, spacing="None", fontType="Monospace", size="Small")
+            for line in post.lines
+        ),
+        text_block(escape(post.hidden_explanation), wrap=True, isSubtle=True, size="Small"),
+    ]
+    return card(body)
+
+
+class TeamsPulseRenderer:
+    """Wraps the Teams renderer: pulse posts here, everything else to the wrapped one."""
+
+    platform = Platform.TEAMS
+
+    def __init__(self, base: Renderer, translator: Translator) -> None:
+        self._base = base
+        self._t = translator
+
+    def render(self, post: Post, locale: str) -> Rendered:
+        locale = pick_locale(locale)
+        if isinstance(post, PulsePost):
+            content, fallback = pulse_card(self._t, post, locale), post.pulse_set.name.in_locale(locale)
+        elif isinstance(post, PulseReminderPost):
+            content, fallback = (
+                reminder_card(self._t, post, locale),
+                self._t.t(locale, "pulses.reminder_label"),
+            )
+        elif isinstance(post, ManagementSummaryPost):
+            content, fallback = summary_card(post, self._t.t(locale, "insights.chart_alt")), post.title
+        else:
+            return self._base.render(post, locale)
+        return Rendered(
+            platform=Platform.TEAMS, payload=message(content, locale, fallback), fallback_text=fallback
+        )
