@@ -16,8 +16,9 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from aiohttp import web
@@ -40,6 +41,7 @@ from bot.security import (
     verify_password,
 )
 from bot.storage.accounts import SqlAccountRepository
+from bot.web.console.cache import Lru
 from bot.web.shared.cookies import cookie_name
 from bot.web.shared.templates import LOCALE_PREFERENCE
 
@@ -63,6 +65,11 @@ class Console:
     secure: bool
     password_policy: PasswordPolicy
     _dummy_hash: str | None = None
+    _caches: dict[str, Lru[Any]] = field(default_factory=dict)
+
+    def cache(self, name: str) -> Lru[Any]:
+        """A per-application LRU for derived page data (see `bot.web.console.cache`)."""
+        return self._caches.setdefault(name, Lru())
 
     @property
     def session_cookie(self) -> str:

@@ -11,16 +11,20 @@ from markupsafe import Markup, escape
 
 from bot.domain.accounts import Account, Role
 from bot.domain.aggregation import Insights
+from bot.domain.i18n import Translator
 from bot.domain.insights import chart_groups, hidden_explanation, load_insights, summary_lines
+from bot.domain.pulses import PulseStatus
 from bot.domain.tenancy import Organisation
 from bot.storage.console_content import ReportNote, SqlConsoleContent
 from bot.storage.pulses import SqlPulseStore, master_key_from
 from bot.web.console.auth import console_of, organisation_for
+from bot.web.console.cache import Lru
 from bot.web.console.pages_auth import see_other
 from bot.web.console.report import (
     MIN_SHOWN,
     Period,
     ReportData,
+    T,
     build_report,
     period_label,
     report_pdf,
@@ -97,6 +101,38 @@ def _trend_chart(insights: Insights, title: str) -> Markup:
     )
 
 
+def _view(
+    insights: Insights, organisation: Organisation, translator: Translator, t: T, locale: str
+) -> PulseView:
+    pulse_set = insights.pulse_set
+    title = translator.t(
+        locale,
+        "insights.summary_title",
+        pulse=pulse_set.name.in_locale(locale),
+        organisation=organisation.name,
+    )
+    latest = insights.latest
+    table = tuple(
+        (
+            c.group.name,
+            c.depth,
+            f"{round(c.index * 100)}%" if c.index is not None else t("console.insights.hidden"),
+            str(c.respondents) if c.respondents is not None else "–",
+        )
+        for c in (latest.cells if latest else ())
+    )
+    return PulseView(
+        title=title,
+        lines=tuple(summary_lines(insights, translator, locale)),
+        hidden=hidden_explanation(insights, translator, locale) if latest else "",
+        groups_chart=_bar_chart(insights, t("console.insights.hidden"), t("console.insights.chart_groups"))
+        if latest
+        else Markup(""),
+        trend_chart=_trend_chart(insights, t("console.insights.chart_trend")),
+        table=table,
+    )
+
+
 async def insights_page(request: web.Request) -> web.StreamResponse:
     account, organisation = await organisation_for(request, Role.VIEWER, Role.COUNSELLOR)
     services = console_of(request).services
@@ -107,41 +143,20 @@ async def insights_page(request: web.Request) -> web.StreamResponse:
     secret = services.settings.secret_key
     if secret is not None:
         store = SqlPulseStore(services.engine, master_key_from(secret.get_secret_value()))
+        # Aggregated views, keyed by the closed rounds they were computed from (see cache.py).
+        cache: Lru[PulseView] = console_of(request).cache("insights")
         for set_id in await store.pulse_set_ids(organisation.id):
             pulse_set = services.content.catalog.pulse_set(set_id)
             if pulse_set is None:
                 continue
-            insights = await load_insights(store, pulse_set, organisation.id)
-            title = translator.t(
-                locale,
-                "insights.summary_title",
-                pulse=pulse_set.name.in_locale(locale),
-                organisation=organisation.name,
-            )
-            latest = insights.latest
-            table = tuple(
-                (
-                    c.group.name,
-                    c.depth,
-                    f"{round(c.index * 100)}%" if c.index is not None else t("console.insights.hidden"),
-                    str(c.respondents) if c.respondents is not None else "–",
-                )
-                for c in (latest.cells if latest else ())
-            )
-            views.append(
-                PulseView(
-                    title=title,
-                    lines=tuple(summary_lines(insights, translator, locale)),
-                    hidden=hidden_explanation(insights, translator, locale) if latest else "",
-                    groups_chart=_bar_chart(
-                        insights, t("console.insights.hidden"), t("console.insights.chart_groups")
-                    )
-                    if latest
-                    else Markup(""),
-                    trend_chart=_trend_chart(insights, t("console.insights.chart_trend")),
-                    table=table,
-                )
-            )
+            rounds = await store.rounds(organisation.id, set_id)
+            closed = tuple(p.id for p in rounds if p.status is PulseStatus.CLOSED)
+            key = (organisation.id, organisation.name, set_id, closed, locale)
+            view = cache.get(key)
+            if view is None:
+                insights = await load_insights(store, pulse_set, organisation.id)
+                view = cache.put(key, _view(insights, organisation, translator, t, locale))
+            views.append(view)
     return render(
         request, "insights.html", account=account, organisation=organisation, page="insights", views=views
     )

@@ -24,6 +24,7 @@ from bot.storage.console_content import SqlConsoleContent, parse_own_id
 from bot.storage.db import transaction
 from bot.storage.tables_outreach import OutreachDeliveryRow, OutreachOccurrenceRow, OutreachScheduleRow
 from bot.web.console.auth import console_of, organisation_for
+from bot.web.console.cache import Lru
 from bot.web.console.outreach_bridge import CANCELLED_PREFIX, outreach_of, publish
 from bot.web.console.pages_auth import see_other
 from bot.web.shared.templates import render, request_locale, translate
@@ -153,16 +154,25 @@ async def calendar_page(request: web.Request) -> web.StreamResponse:
     zone = ZoneInfo(organisation.timezone)
     first, start, end = _window(request, organisation, now)
     from scheduler.materialiser import trigger_of
-    from scheduler.triggers import plan
+    from scheduler.triggers import Planned, plan
 
     schedules = await outreach.schedules.list_schedules(organisation)
+    # Planned occurrences depend only on the rule, the calendar and the window: cached on exactly those.
+    plans: Lru[tuple[Planned, ...]] = console.cache("plans")
     calendar = await outreach.schedules.calendar(organisation.id)
     entries: dict[date, list[Entry]] = defaultdict(list)
     next_send: dict[UUID, datetime | None] = {}
     for schedule in schedules:
         what_text = await item_label(services, organisation, schedule.what, schedule.item_id, t, locale)
         label = f"{schedule.name}: {what_text}"
-        planned = plan(trigger_of(schedule), calendar, schedule.when_blocked, max(start, now), end, limit=60)
+        key = (schedule.id, schedule.recurrence, schedule.anchor, schedule.timezone, schedule.when_blocked)
+        window = plans.get((*key, calendar, start, end))
+        if window is None:
+            window = plans.put(
+                (*key, calendar, start, end),
+                tuple(plan(trigger_of(schedule), calendar, schedule.when_blocked, start, end, limit=60)),
+            )
+        planned = [p for p in window if p.occurs_at > now]
         sendable = [p for p in planned if p.send_at is not None]
         next_send[schedule.id] = (
             sendable[0].send_at.astimezone(zone) if sendable and sendable[0].send_at else None
