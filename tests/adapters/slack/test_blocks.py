@@ -195,3 +195,27 @@ def test_dm_reply_explains_and_opens_the_door(content: ContentLibrary) -> None:
     assert "melding" not in dumped.lower()
     assert "klacht" not in dumped.lower()
     assert "Dit gesprek is niet vertrouwelijk" in fallback
+
+
+def test_only_pure_link_clicks_take_the_fast_path() -> None:
+    import json as _json
+    from urllib.parse import urlencode
+
+    from bot.adapters.slack.service import link_clicks_only
+
+    def body(payload: object) -> bytes:
+        return urlencode({"payload": _json.dumps(payload)}).encode()
+
+    form = "application/x-www-form-urlencoded"
+    door = {"action_id": "vp_door_open", "type": "button"}
+    signup = {"action_id": "vip_session_signup", "type": "button"}
+    assert link_clicks_only(body({"type": "block_actions", "actions": [door]}), form)
+    assert link_clicks_only(
+        body({"type": "block_actions", "actions": [{"action_id": "vp_link_map_2"}]}), form
+    )
+    assert not link_clicks_only(body({"type": "block_actions", "actions": [door, signup]}), form)
+    assert not link_clicks_only(body({"type": "block_actions", "actions": []}), form)
+    assert not link_clicks_only(body({"type": "view_submission", "actions": [door]}), form)
+    assert not link_clicks_only(body({"type": "block_actions", "actions": [door]}), "application/json")
+    assert not link_clicks_only(b"payload=%7Bnot-json", form)
+    assert not link_clicks_only(b"command=%2Fvp&text=", form)
