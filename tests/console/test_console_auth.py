@@ -237,3 +237,28 @@ async def test_invitation_is_single_use_and_needs_authenticator(
         assert (await invitee.get("/console/", allow_redirects=False)).status == 303
         again = await invitee.get(path)
         assert again.status == 404
+
+
+async def test_behind_https_cookies_are_secure_and_host_prefixed(console_services: Services) -> None:
+    from aiohttp.test_utils import TestServer
+
+    from bot.app import build_app
+    from bot.web import console
+
+    secure = console_services.settings.model_copy(update={"base_url": "https://vp.example.test"})
+    services = Services(
+        settings=secure,
+        clock=console_services.clock,
+        engine=console_services.engine,
+        content=console_services.content,
+    )
+    async with TestClient(
+        TestServer(build_app(services, features=[console.install]), host="127.0.0.1")
+    ) as https:
+        page = await https.get("/console/login")
+        cookie = page.headers["Set-Cookie"]
+        assert cookie.startswith("__Host-vipbot_csrf=")
+        assert "Secure" in cookie
+        assert "HttpOnly" in cookie
+        assert "SameSite=Strict" in cookie
+        assert page.headers["Strict-Transport-Security"].startswith("max-age=")
