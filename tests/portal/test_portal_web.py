@@ -224,3 +224,32 @@ async def test_without_proof_of_work_only_a_small_shared_allowance_remains(site:
         "/portal/de-linde/return", data={**fields, "pow_answer": bad, "code": "2222-2222-2222-2222-2222"}
     )
     assert wrong.status == 429
+
+
+async def test_a_tampered_message_gives_a_clear_refusal_and_nothing_is_lost(
+    site: Site, services: Services
+) -> None:
+    from sqlalchemy import text
+
+    await start(site, "Eerste bericht")
+    conv_id = (await site.p.channel.store.inbox(site.p.counsellor_id))[0].id
+    original = (await site.p.channel.store.messages(conv_id))[0].ciphertext
+    tampered = original[:-1] + bytes([original[-1] ^ 1])
+    key = conv_id if services.settings.effective_database_url.startswith("postgres") else conv_id.hex
+
+    async def put(blob: bytes) -> None:
+        async with services.engine.begin() as connection:
+            await connection.execute(
+                text("UPDATE conversation_message SET ciphertext = :x WHERE conversation_id = :c"),
+                {"x": blob, "c": key},
+            )
+
+    await put(tampered)
+    refused = await site.client.get("/portal/de-linde/conversation")
+    assert refused.status == 500
+    body = await refused.text()
+    assert "kan niet veilig worden geopend" in body
+    assert "Eerste bericht" not in body
+    await put(original)
+    restored = await site.client.get("/portal/de-linde/conversation")
+    assert "Eerste bericht" in await restored.text()
