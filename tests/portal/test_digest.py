@@ -52,3 +52,27 @@ async def test_digest_is_content_free_batched_and_retried(
     smtp_sink.refuse = False
     assert await send_due_digests(services.engine, settings, clock, translator) == 2
     assert len(smtp_sink.received) == 4
+
+
+async def test_housekeeping_round_erases_expired_and_sends_due_digests(
+    services: Services,
+    clock: FixedClock,
+    smtp_sink: SmtpSink,  # noqa: F811
+) -> None:
+    from bot.app import Services as ServicesType
+    from bot.web.portal.maintenance import run_once
+
+    configured = ServicesType(
+        settings=with_smtp(services.settings, smtp_sink),
+        clock=clock,
+        engine=services.engine,
+        content=services.content,
+    )
+    p = await practice(configured, deputy=False)
+    await p.channel.service.start(p.org.id, 30, Mode.ANONYMOUS, "Oud")
+    clock.advance(timedelta(days=29))
+    await p.channel.service.start(p.org.id, 30, Mode.ANONYMOUS, "Nieuw")
+    clock.advance(timedelta(days=2))
+    assert await run_once(configured) == (1, 1)
+    assert len(smtp_sink.received) == 1
+    assert await run_once(configured) == (0, 0)
