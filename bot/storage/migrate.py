@@ -87,5 +87,7 @@ async def autogenerate_revision(
                 head=head,
                 branch_label=label,
                 rev_id=rev_id,
+                # Branching off a revision that is no longer a head (a new feature off 0001_tenancy).
+                splice=label is not None,
             )
         )
