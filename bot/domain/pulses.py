@@ -189,6 +189,7 @@ class PulseStore(Protocol):
         opened_at: datetime,
         closes_at: datetime,
         tree: GroupTree,
+        occurrence_id: UUID | None = None,
     ) -> Pulse: ...
 
     async def get_pulse(self, organisation_id: UUID, pulse_id: UUID) -> Pulse: ...
@@ -237,6 +238,7 @@ class PulseService:
         tree: GroupTree,
         audience_group_id: UUID | None = None,
         window_days: int | None = None,
+        occurrence_id: UUID | None = None,
     ) -> Pulse:
         """Open a round for `audience_group_id` (default: the whole organisation) with its own fresh key."""
         pulse_set = self.pulse_set(pulse_set_id)
@@ -250,7 +252,7 @@ class PulseService:
             raise ConflictError("a pulse is open between 1 and 31 days")
         now = self._clock.now()
         return await self._store.open_pulse(
-            organisation_id, pulse_set.id, audience, now, now + timedelta(days=days), tree
+            organisation_id, pulse_set.id, audience, now, now + timedelta(days=days), tree, occurrence_id
         )
 
     async def answer(

@@ -20,14 +20,21 @@ from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.domain.delivery import Target, TargetKind
 from bot.domain.insights import AnswerCount
 from bot.domain.pulses import AnswerOutcome, Pulse, PulseStatus, tree_from_json, tree_to_json
 from bot.domain.tenancy import GroupTree, Platform
 from bot.errors import NotFoundError
 from bot.security import Secret, SecretBox, keyed_hash
 from bot.storage.db import is_sqlite
-from bot.storage.tables import ChannelBindingRow, PlatformConnectionRow
-from bot.storage.tables_pulses import PulseAnswerRow, PulseKeyRow, PulseParticipationRow, PulseRow
+from bot.storage.tables import ChannelBindingRow, ManagementViewerRow, PlatformConnectionRow
+from bot.storage.tables_pulses import (
+    ManagementChannelRow,
+    PulseAnswerRow,
+    PulseKeyRow,
+    PulseParticipationRow,
+    PulseRow,
+)
 
 KEY_PURPOSE = "pulse-key"
 PULSE_KEY_BYTES = 32
@@ -38,6 +45,8 @@ _participation = PulseParticipationRow.__table__  # type: ignore[attr-defined]
 _answer = PulseAnswerRow.__table__  # type: ignore[attr-defined]
 _binding = ChannelBindingRow.__table__  # type: ignore[attr-defined]
 _connection = PlatformConnectionRow.__table__  # type: ignore[attr-defined]
+_viewer = ManagementViewerRow.__table__  # type: ignore[attr-defined]
+_management = ManagementChannelRow.__table__  # type: ignore[attr-defined]
 
 
 def _aware(moment: datetime) -> datetime:
@@ -74,26 +83,111 @@ class SqlPulseStore:
         opened_at: datetime,
         closes_at: datetime,
         tree: GroupTree,
+        occurrence_id: UUID | None = None,
     ) -> Pulse:
+        """A new round with a fresh random key; for an occurrence that already opened one, that round."""
         pulse_id = uuid.uuid4()
         sealed = self._box.encrypt(secrets.token_bytes(PULSE_KEY_BYTES), pulse_id.bytes)
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(
+                    insert(_pulse).values(
+                        id=pulse_id,
+                        organisation_id=organisation_id,
+                        pulse_set_id=pulse_set_id,
+                        audience_group_id=audience_group_id,
+                        status=PulseStatus.OPEN.value,
+                        opened_at=opened_at,
+                        closes_at=closes_at,
+                        tree=tree_to_json(tree),
+                        occurrence_id=occurrence_id,
+                    )
+                )
+                await conn.execute(
+                    insert(_key).values(pulse_id=pulse_id, organisation_id=organisation_id, sealed=sealed)
+                )
+        except IntegrityError:
+            existing = (
+                await self.pulse_for_occurrence(organisation_id, occurrence_id) if occurrence_id else None
+            )
+            if existing is None:
+                raise
+            return existing
+        return await self.get_pulse(organisation_id, pulse_id)
+
+    async def pulse_for_occurrence(self, organisation_id: UUID, occurrence_id: UUID) -> Pulse | None:
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(_pulse).where(
+                        and_(
+                            _pulse.c.occurrence_id == occurrence_id,
+                            _pulse.c.organisation_id == organisation_id,
+                        )
+                    )
+                )
+            ).first()
+        return None if row is None else _to_pulse(row)
+
+    async def set_management_channel(
+        self, organisation_id: UUID, platform: Platform, workspace_id: str, channel_id: str
+    ) -> None:
+        """Where management summaries go on this platform (one channel per platform)."""
         async with self._engine.begin() as conn:
             await conn.execute(
-                insert(_pulse).values(
-                    id=pulse_id,
-                    organisation_id=organisation_id,
-                    pulse_set_id=pulse_set_id,
-                    audience_group_id=audience_group_id,
-                    status=PulseStatus.OPEN.value,
-                    opened_at=opened_at,
-                    closes_at=closes_at,
-                    tree=tree_to_json(tree),
+                delete(_management).where(
+                    and_(
+                        _management.c.organisation_id == organisation_id,
+                        _management.c.platform == platform.value,
+                    )
                 )
             )
             await conn.execute(
-                insert(_key).values(pulse_id=pulse_id, organisation_id=organisation_id, sealed=sealed)
+                insert(_management).values(
+                    id=uuid.uuid4(),
+                    organisation_id=organisation_id,
+                    platform=platform.value,
+                    workspace_id=workspace_id,
+                    channel_id=channel_id,
+                )
             )
-        return await self.get_pulse(organisation_id, pulse_id)
+
+    async def management_targets(self, organisation_id: UUID) -> list[Target]:
+        """The management channels, and the DMs of management viewers who have a chat address."""
+        async with self._engine.connect() as conn:
+            channels = (
+                await conn.execute(
+                    select(_management).where(_management.c.organisation_id == organisation_id)
+                )
+            ).all()
+            viewers = (
+                await conn.execute(
+                    select(_viewer.c.platform, _viewer.c.platform_user_id).where(
+                        and_(
+                            _viewer.c.organisation_id == organisation_id,
+                            _viewer.c.platform.is_not(None),
+                            _viewer.c.platform_user_id.is_not(None),
+                        )
+                    )
+                )
+            ).all()
+            connections = (
+                await conn.execute(
+                    select(_connection.c.platform, _connection.c.workspace_id).where(
+                        _connection.c.organisation_id == organisation_id
+                    )
+                )
+            ).all()
+        workspaces = {str(platform): str(workspace) for platform, workspace in connections}
+        known = {p.value for p in Platform}
+        targets = [
+            Target(Platform(c.platform), c.workspace_id, TargetKind.CHANNEL, c.channel_id) for c in channels
+        ]
+        for platform, user in viewers:
+            workspace = workspaces.get(str(platform))
+            if workspace is not None and platform in known:
+                targets.append(Target(Platform(platform), workspace, TargetKind.PERSON, str(user)))
+        return targets
 
     async def get_pulse(self, organisation_id: UUID, pulse_id: UUID) -> Pulse:
         async with self._engine.connect() as conn:
@@ -250,6 +344,15 @@ class SqlPulseStore:
                 select(_pulse.c.pulse_set_id).where(_pulse.c.organisation_id == organisation_id).distinct()
             )
             return sorted(r[0] for r in rows)
+
+    async def closed_without_summary(self) -> list[Pulse]:
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(
+                select(_pulse).where(
+                    and_(_pulse.c.status == PulseStatus.CLOSED.value, _pulse.c.summary_sent_at.is_(None))
+                )
+            )
+            return [_to_pulse(r) for r in rows]
 
     async def mark_summary_sent(self, organisation_id: UUID, pulse_id: UUID, moment: datetime) -> bool:
         async with self._engine.begin() as conn:

@@ -36,6 +36,8 @@ class PulseRow(SQLModel, table=True):
     )
     # The organisation's group tree when the round opened (JSON), so later changes never rewrite history.
     tree: str = Field(sa_column=Column(Text, nullable=False))
+    # The outreach occurrence that opened it: every replica building the same occurrence gets the same round.
+    occurrence_id: uuid.UUID | None = Field(default=None, unique=True)
 
 
 class PulseKeyRow(SQLModel, table=True):

@@ -16,6 +16,10 @@ from bot.storage.db import session_factory
 from bot.storage.organisations import SqlOrganisationRepository
 from bot.storage.pulses import SqlPulseStore, master_key_from
 from tests.conftest import TEST_SECRET_KEY
+from tests.doubles.bf_connector import bf_connector
+from tests.doubles.slack_api import slack_api
+
+__all__ = ["bf_connector", "slack_api"]
 
 
 @dataclass

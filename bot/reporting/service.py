@@ -1,0 +1,246 @@
+"""Pulses and insights inside `vipbot serve`.
+
+- A schedule with `What.PULSE` and the pulse set's id as item opens a round when it fires (one round per
+  occurrence, however many replicas build it) and posts it to the schedule's audience. An item
+  `reminder:<pulse set id>` posts a reminder for the open round to the schedule's audience — the whole audience:
+  nobody can know who has not answered.
+- Every minute, rounds whose window has passed are closed (key and participation rows destroyed) and the
+  management summary of each is sent, with its chart, to the organisation's management channels and to the DMs
+  of management viewers with a chat address. On the first day of a month the latest summary is sent again.
+- The Slack renderer and the Teams renderer learn the pulse posts; Slack's answer buttons are registered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from aiohttp import web
+
+from bot.app import Services
+from bot.domain.delivery import DeliveryError, Gateway, Renderer, portal_link
+from bot.domain.insights import hidden_explanation, load_insights, summary_lines
+from bot.domain.outreach import Occurrence
+from bot.domain.pulses import (
+    ManagementSummaryPost,
+    Pulse,
+    PulsePost,
+    PulseReminderPost,
+    PulseService,
+    PulseStatus,
+)
+from bot.domain.tenancy import Platform
+from bot.errors import ConfigError, NotFoundError
+from bot.storage.pulses import SqlPulseStore, master_key_from
+
+log = logging.getLogger(__name__)
+
+PULSES_KEY = "pulses"
+REMINDER_PREFIX = "reminder:"
+TICK_SECONDS = 60.0
+_RENDERERS = (
+    (Platform.SLACK, "slack_renderer", "slack_gateway"),
+    (Platform.TEAMS, "teams.renderer", "teams.gateway"),
+)
+
+
+@dataclass
+class Pulses:
+    services: Services
+    store: SqlPulseStore
+    service: PulseService
+
+    # --- outreach: the PostFactory for What.PULSE --------------------------------------------------------
+
+    async def build(self, occurrence: Occurrence) -> PulsePost | PulseReminderPost | None:
+        item = occurrence.item_id or ""
+        organisation = await self.services.organisations.get_organisation(str(occurrence.organisation_id))
+        portal = portal_link(self.services.settings.public_portal_url, organisation.slug)
+        if item.startswith(REMINDER_PREFIX):
+            set_id = item.removeprefix(REMINDER_PREFIX)
+            now = self.services.clock.now()
+            open_rounds = [p for p in await self.store.rounds(organisation.id, set_id) if p.is_open_at(now)]
+            if not open_rounds:
+                return None
+            pulse = open_rounds[-1]
+            return PulseReminderPost(pulse.id, self.service.pulse_set(set_id), pulse.closes_at, portal)
+        tree = await self.services.organisations.group_tree(organisation.id)
+        pulse = await self.service.open_round(organisation.id, item, tree, occurrence_id=occurrence.id)
+        if pulse.status is not PulseStatus.OPEN:
+            return None
+        return PulsePost(pulse.id, self.service.pulse_set(item), pulse.closes_at, portal)
+
+    # --- management summaries ----------------------------------------------------------------------------
+
+    async def summary_post(
+        self,
+        organisation_id: UUID,
+        pulse_set_id: str,
+        *,
+        monthly: bool = False,
+        until: datetime | None = None,
+    ) -> tuple[ManagementSummaryPost, str] | None:
+        """The summary, in the organisation's language, built from the one anonymity path."""
+        from bot.reporting.charts import chart_attachment
+
+        organisation = await self.services.organisations.get_organisation(str(organisation_id))
+        pulse_set = self.service.pulse_set(pulse_set_id)
+        insights = await load_insights(self.store, pulse_set, organisation_id, until)
+        if insights.latest is None:
+            return None
+        t = self.services.content.translator
+        locale = organisation.locale
+        title = t.t(
+            locale,
+            "insights.monthly_title" if monthly else "insights.summary_title",
+            pulse=pulse_set.name.in_locale(locale),
+            organisation=organisation.name,
+        )
+        post = ManagementSummaryPost(
+            title=title,
+            lines=tuple(summary_lines(insights, t, locale)),
+            hidden_explanation=hidden_explanation(insights, t, locale),
+            chart=chart_attachment(insights, t, locale),
+        )
+        return post, locale
+
+    def platforms(self) -> dict[Platform, tuple[Renderer, Gateway]]:
+        found: dict[Platform, tuple[Renderer, Gateway]] = {}
+        for platform, renderer_key, gateway_key in _RENDERERS:
+            renderer, gateway = self.services.extras.get(renderer_key), self.services.extras.get(gateway_key)
+            if renderer is not None and gateway is not None:
+                found[platform] = (renderer, gateway)
+        return found
+
+    async def send_summary(self, organisation_id: UUID, pulse_set_id: str, *, monthly: bool = False) -> int:
+        """Send the summary to every management target; returns how many received it."""
+        built = await self.summary_post(organisation_id, pulse_set_id, monthly=monthly)
+        if built is None:
+            return 0
+        post, locale = built
+        targets = await self.store.management_targets(organisation_id)
+        if not targets:
+            log.warning(
+                "no management channel or viewer for pulse summaries",
+                extra={"organisation": str(organisation_id)},
+            )
+            return 0
+        platforms = self.platforms()
+        sent = 0
+        for target in targets:
+            pair = platforms.get(target.platform)
+            if pair is None:
+                continue
+            renderer, gateway = pair
+            try:
+                await gateway.send(target, renderer.render(post, locale))
+                sent += 1
+            except DeliveryError as exc:
+                log.warning(
+                    "pulse summary not delivered",
+                    extra={"platform": target.platform.value, "reason": exc.reason},
+                )
+        return sent
+
+    async def tick(self) -> list[UUID]:
+        """Close due rounds and send each one's summary once (claimed in the database first)."""
+        closed = await self.service.close_due()
+        done: list[UUID] = []
+        now = self.services.clock.now()
+        for pulse in closed + await self._unsent():
+            if await self.store.mark_summary_sent(pulse.organisation_id, pulse.id, now):
+                await self.send_summary(pulse.organisation_id, pulse.pulse_set_id)
+                done.append(pulse.id)
+        return done
+
+    async def _unsent(self) -> list[Pulse]:
+        """Closed rounds whose summary was never sent (e.g. closed by `vipbot pulse close-due`)."""
+        return await self.store.closed_without_summary()
+
+    async def monthly(self, organisation_id: UUID, pulse_set_id: str) -> int:
+        return await self.send_summary(organisation_id, pulse_set_id, monthly=True)
+
+
+def build_pulses(services: Services) -> Pulses:
+    key = services.settings.secret_key
+    if key is None:
+        raise ConfigError("VIPBOT_SECRET_KEY", "is needed to seal pulse keys")
+    store = SqlPulseStore(services.engine, master_key_from(key.get_secret_value()))
+    service = PulseService(store, services.content.catalog.pulse_sets, services.clock)
+    return Pulses(services, store, service)
+
+
+def _wrap_renderers(services: Services) -> None:
+    translator = services.content.translator
+    slack = services.extras.get("slack_renderer")
+    if slack is not None:
+        from bot.adapters.slack.pulses import SlackPulseRenderer
+
+        services.extras["slack_renderer"] = SlackPulseRenderer(slack, translator)
+    teams = services.extras.get("teams.renderer")
+    if teams is not None:
+        from bot.adapters.teams.pulses import TeamsPulseRenderer
+
+        services.extras["teams.renderer"] = TeamsPulseRenderer(teams, translator)
+
+
+async def _monthly_due(pulses: Pulses, last: dict[str, str]) -> None:
+    now = pulses.services.clock.now()
+    month = f"{now:%Y-%m}"
+    if now.day != 1 or last.get("month") == month:
+        return
+    last["month"] = month
+    for organisation in await pulses.services.organisations.list_organisations():
+        for set_id in await pulses.store.pulse_set_ids(organisation.id):
+            with contextlib.suppress(NotFoundError):
+                await pulses.monthly(organisation.id, set_id)
+
+
+def install(app: web.Application, services: Services) -> None:
+    if services.settings.secret_key is None:
+        log.warning("pulses are off: no VIPBOT_SECRET_KEY to seal pulse keys with")
+        return
+    pulses = build_pulses(services)
+    services.extras[PULSES_KEY] = pulses
+    _wrap_renderers(services)
+    outreach = services.extras.get("outreach")
+    if outreach is not None:
+        from bot.domain.outreach import What
+
+        outreach.posts.register(What.PULSE, pulses)
+    slack = services.extras.get("slack")
+    if slack is not None:
+        from bot.adapters.slack.pulses import register_pulse_actions
+
+        register_pulse_actions(slack.bolt, pulses.store, pulses.service, services.content.translator)
+    if not services.settings.scheduler_enabled:
+        return
+    state: dict[str, Any] = {}
+
+    async def loop() -> None:
+        last: dict[str, str] = {}
+        while True:
+            try:
+                await pulses.tick()
+                await _monthly_due(pulses, last)
+            except Exception:  # one catch-all per entry point: log, keep the loop alive
+                log.exception("pulse housekeeping failed")
+            await asyncio.sleep(TICK_SECONDS)
+
+    async def start(_app: web.Application) -> None:
+        state["task"] = asyncio.get_running_loop().create_task(loop())
+
+    async def stop(_app: web.Application) -> None:
+        task = state.pop("task", None)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    app.on_startup.append(start)
+    app.on_cleanup.insert(0, stop)

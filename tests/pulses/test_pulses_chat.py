@@ -1,0 +1,213 @@
+"""Pulses end to end on the real adapters: the round goes out through the outreach pipeline to Slack channels
+(Web API simulator), people answer with one click (signed requests to /slack/events), a second click is refused,
+the confirmation is ephemeral and never repeats the answer; after close the management summary arrives with its
+chart in Slack and in Teams (Bot Framework connector double)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from bot.adapters import slack
+from bot.adapters.teams import reference_store
+from bot.adapters.teams.cards import CardKit, TeamsRenderer
+from bot.adapters.teams.gateway import RetryPolicy, TeamsGateway
+from bot.app import Services, build_app
+from bot.domain.clock import FixedClock
+from bot.domain.outreach import Audience, What
+from bot.domain.pulses import AnswerAction, ClickOrigin, Participant
+from bot.domain.tenancy import GroupKind, Platform
+from bot.reporting import service as pulses_feature
+from bot.reporting.service import Pulses
+from bot.security.secret import Secret
+from bot.storage.slack_installations import SqlSlackInstallations
+from bot.storage.teams_references import TeamsReference, TeamsScope
+from scheduler import service as outreach_feature
+from scheduler.service import Outreach
+from scheduler.worker import WorkerConfig
+from tests.adapters.slack.support import add_org, eventually, signed_headers, slack_services
+from tests.conftest import TEST_SECRET_KEY
+from tests.doubles.bf_connector import BotConnectorDouble
+from tests.doubles.slack_api import DEFAULT_TEAM, DEFAULT_TOKEN, SlackApiSimulator
+
+TENANT = "tenant-acme"
+TEAMS_CHANNEL = "19:management@thread.tacv2"
+CLICKER = "U0CANARY42"
+
+
+def click(user: str, action_id: str, value: str, channel: str, ts: str) -> tuple[bytes, str]:
+    payload = {
+        "type": "block_actions",
+        "team": {"id": DEFAULT_TEAM, "domain": "acme"},
+        "user": {"id": user, "team_id": DEFAULT_TEAM},
+        "api_app_id": "A0SIM",
+        "token": "legacy-verification-token",
+        "container": {"type": "message", "channel_id": channel, "message_ts": ts, "is_ephemeral": False},
+        "channel": {"id": channel},
+        "trigger_id": "1.2.3",
+        "actions": [
+            {
+                "action_id": action_id,
+                "block_id": "b1",
+                "type": "button",
+                "value": value,
+                "text": {"type": "plain_text", "text": "x"},
+                "action_ts": f"{time.time():.6f}",
+            }
+        ],
+    }
+    return urlencode({"payload": json.dumps(payload)}).encode(), "application/x-www-form-urlencoded"
+
+
+def buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
+    found = [e for b in message.get("blocks") or [] if b["type"] == "actions" for e in b["elements"]]
+    return found + [b["accessory"] for b in message.get("blocks") or [] if "accessory" in b]
+
+
+async def test_a_pulse_round_end_to_end(  # noqa: PLR0915  (one story, told in order)
+    services: Services, slack_api: SlackApiSimulator, bf_connector: BotConnectorDouble
+) -> None:
+    configured = slack_services(services, slack_api, slack_bot_token=DEFAULT_TOKEN)
+    configured = Services(
+        settings=configured.settings.model_copy(update={"scheduler_enabled": False}),
+        clock=configured.clock,
+        engine=configured.engine,
+        content=configured.content,
+    )
+    clock = configured.clock
+    assert isinstance(clock, FixedClock)
+    org = await add_org(configured, "Acme Zorg", "acme")
+    await SqlSlackInstallations(configured.sessions, Secret(TEST_SECRET_KEY.encode())).link(
+        org.id, DEFAULT_TEAM
+    )
+    await configured.organisations.add_group(org.id, "Zorg", GroupKind.DEPARTMENT, None)
+    for slug, channel in (("noord", "C0NOORD"), ("zuid", "C0ZUID")):
+        await configured.organisations.add_group(org.id, slug.title(), GroupKind.TEAM, "zorg")
+        await configured.organisations.bind_channel(org.id, slug, Platform.SLACK, DEFAULT_TEAM, channel, slug)
+        slack_api.add_channel(channel, slug)
+        slack_api.channels[channel]["is_member"] = True
+    slack_api.add_user(CLICKER)
+    slack_api.add_channel("C0MGMT", "management")
+    slack_api.channels["C0MGMT"]["is_member"] = True
+
+    # Teams: the management channel's conversation reference, the real renderer and gateway on the double.
+    store = reference_store(configured)
+    await store.connect_tenant(org.id, TENANT)
+    address = await store.save(
+        org.id,
+        TeamsReference(
+            scope=TeamsScope.CHANNEL,
+            tenant_id=TENANT,
+            service_url=bf_connector.url,
+            bot_id="28:bot",
+            conversation_id=TEAMS_CHANNEL,
+            team_id="19:team",
+            team_name="Management",
+            channel_name="General",
+        ),
+    )
+    http = aiohttp.ClientSession()
+    configured.extras["teams.renderer"] = TeamsRenderer(CardKit(configured.content.translator))
+    configured.extras["teams.gateway"] = TeamsGateway(
+        store, http, None, RetryPolicy(attempts=2, base_delay=0.01)
+    )
+
+    app: web.Application = build_app(
+        configured, features=[slack.install, outreach_feature.install, pulses_feature.install]
+    )
+    server = TestServer(app, host="127.0.0.1", port=0)
+    await server.start_server()
+    try:
+        outreach: Outreach = configured.extras[outreach_feature.OUTREACH_KEY]
+        pulses: Pulses = configured.extras[pulses_feature.PULSES_KEY]
+        await pulses.store.set_management_channel(org.id, Platform.SLACK, DEFAULT_TEAM, "C0MGMT")
+        await pulses.store.set_management_channel(org.id, Platform.TEAMS, TENANT, address)
+
+        # The round goes out to both team channels through the outreach pipeline: one round, two posts.
+        published = await outreach.materialiser.publish_now(
+            org, What.PULSE, "wekelijkse-check-in", Audience(groups=("noord", "zuid")), None
+        )
+        assert published.deliveries == 2
+        assert await outreach.worker(WorkerConfig(rate_per_second=100, poll_interval=0.05)).drain() == 2
+        (round_,) = await pulses.store.rounds(org.id, "wekelijkse-check-in")
+        post = slack_api.messages["C0NOORD"][0]
+        assert "Wekelijkse check-in" in post["text"]
+        answer_buttons = [b for b in buttons(post) if b["action_id"].startswith("vp-pulse:")]
+        assert len(answer_buttons) == 3 * 5 + 3  # three Likert questions, one with three options
+        talk = next(b for b in buttons(post) if b["action_id"] == "vp-pulse-talk")
+        assert talk["url"] == "http://vipbot.test/portal/acme"  # the door, the same for everybody
+        assert "Ik wil graag praten" in json.dumps(talk)
+
+        async def post_click(user: str, button: dict[str, Any], channel: str, ts: str) -> None:
+            data, content_type = click(user, button["action_id"], button["value"], channel, ts)
+            url = str(server.make_url("/slack/events"))
+            async with http.post(url, data=data, headers=signed_headers(data, content_type)) as response:
+                assert response.status == 200
+
+        # One click answers; a second click by the same person is refused politely.
+        first = next(b for b in answer_buttons if b["action_id"] == "vp-pulse:veilig-om-te-zeggen:2")
+        await post_click(CLICKER, first, "C0NOORD", post["ts"])
+        await eventually(lambda: len(slack_api.ephemerals) == 1)
+        await post_click(CLICKER, first, "C0NOORD", post["ts"])
+        await eventually(lambda: len(slack_api.ephemerals) == 2)
+        thanks, refused = slack_api.ephemerals
+        assert thanks["user"] == CLICKER
+        assert thanks["channel"] == "C0NOORD"
+        assert thanks["text"] == "Dank je wel. Je antwoord is anoniem opgeslagen."
+        assert "al beantwoord" in refused["text"]
+        assert "Oneens" not in json.dumps([thanks, refused])  # the answer is never repeated
+        assert not slack_api.calls_to("chat.postMessage")[2:]  # nothing went to a DM
+
+        # Enough people answer (the rest through the service, as the handler does) for the department to show.
+        for i in range(11):
+            for question in configured.content.catalog.pulse_set("wekelijkse-check-in").questions:  # type: ignore[union-attr]
+                value = "goed" if question.kind.value == "choice" else "4"
+                channel = "C0ZUID" if i < 8 else "C0NOORD"
+                await pulses.service.answer(
+                    org.id,
+                    AnswerAction(round_.id, question.id, value),
+                    Participant(Platform.SLACK, DEFAULT_TEAM, f"U{i:04d}"),
+                    ClickOrigin(Platform.SLACK, DEFAULT_TEAM, channel),
+                )
+
+        # After the window: closed, and the summary goes to management on Slack and Teams, with the chart.
+        clock.advance(timedelta(days=3, minutes=1))
+        assert await pulses.tick() == [round_.id]
+        assert await pulses.tick() == []  # sent once
+        summary = slack_api.messages["C0MGMT"][0]
+        text = json.dumps(summary["blocks"], ensure_ascii=False)
+        assert "Check-in Wekelijkse check-in: uitkomsten voor Acme Zorg" in summary["text"]
+        # Noord has 3 answers (4 to the first question): hidden. Zuid has 8, but Zorg minus Zuid would give Noord
+        # away, so Zuid is hidden too and the department of 11 is shown, with its distribution.
+        assert "Noord: verborgen" in text
+        assert "Zuid: verborgen" in text
+        assert "Zorg: 98% gunstig (12 antwoorden)" in text
+        assert "verdeling: Helemaal oneens: 0, Oneens: 1, Neutraal: 0, Eens: 11" in text
+        uploads = slack_api.calls_to("files.completeUploadExternal")
+        assert len(uploads) == 1
+        assert uploads[0].params["channel_id"] == "C0MGMT"
+        assert ".png" in json.dumps(uploads[0].params)
+
+        (activity,) = bf_connector.activities(TEAMS_CHANNEL, kind="send")
+        card = activity["attachments"][0]["content"]
+        image = next(e for e in card["body"] if e["type"] == "Image")
+        assert image["url"].startswith("data:image/png;base64,")
+        assert base64.b64decode(image["url"].split(",", 1)[1]).startswith(b"\x89PNG")
+        assert len(json.dumps(activity)) < 28_000  # fits in one Teams message
+        card_text = json.dumps(card, ensure_ascii=False)
+        assert "Noord: verborgen" in card_text
+
+        # Nobody's id reached management, and the clicker's id went nowhere but the confirmation to them.
+        assert CLICKER not in text
+        assert CLICKER not in card_text
+    finally:
+        await http.close()
+        await server.close()
