@@ -41,7 +41,7 @@ from bot.security import (
     verify_password,
 )
 from bot.storage.accounts import SqlAccountRepository
-from bot.web.console.cache import Lru
+from bot.web.console.cache import Expiring, Lru
 from bot.web.shared.cookies import cookie_name
 from bot.web.shared.templates import LOCALE_PREFERENCE
 
@@ -52,6 +52,8 @@ PENDING_ACCOUNT = web.RequestKey("pending_account", Account)
 SESSION_STAGE = web.RequestKey("console_session_stage", SessionStage)
 SESSION_TOKEN = web.RequestKey("console_session_token", str)
 NEW_SESSION: web.RequestKey[str | None] = web.RequestKey("console_new_session")
+CHANGED_ORGANISATION = web.RequestKey("console_changed_organisation", UUID)
+ORGANISATION_TTL = 30.0
 PASSWORD_POLICY_EXTRA = "console.password_policy"  # noqa: S105 - a key name
 
 
@@ -66,10 +68,22 @@ class Console:
     password_policy: PasswordPolicy
     _dummy_hash: str | None = None
     _caches: dict[str, Lru[Any]] = field(default_factory=dict)
+    _expiring: dict[str, Expiring[Any]] = field(default_factory=dict)
+    _versions: dict[UUID, int] = field(default_factory=dict)
 
     def cache(self, name: str) -> Lru[Any]:
         """A per-application LRU for derived page data (see `bot.web.console.cache`)."""
         return self._caches.setdefault(name, Lru())
+
+    def expiring(self, name: str, ttl: float) -> Expiring[Any]:
+        return self._expiring.setdefault(name, Expiring(ttl))
+
+    def version(self, organisation_id: UUID) -> int:
+        """Bumped by every change made through the console to the organisation (part of cache keys)."""
+        return self._versions.get(organisation_id, 0)
+
+    def bump(self, organisation_id: UUID) -> None:
+        self._versions[organisation_id] = self.version(organisation_id) + 1
 
     @property
     def session_cookie(self) -> str:
@@ -144,7 +158,11 @@ def session_middleware() -> Middleware:
                     request[ACCOUNT] = account
                 else:
                     request[PENDING_ACCOUNT] = account
-        response = await handler(request)
+        try:
+            response = await handler(request)
+        finally:
+            if CHANGED_ORGANISATION in request:
+                console.bump(request[CHANGED_ORGANISATION])  # after the change: caches recompute from here
         _write_session_cookie(request, response, console)
         return response
 
@@ -208,15 +226,28 @@ async def require(request: web.Request, *roles: Role, organisation_id: UUID | No
 async def organisation_for(
     request: web.Request, *roles: Role, slug: str | None = None
 ) -> tuple[Account, Organisation]:
-    """The organisation named in the URL (`{org}`), if the account may see it with one of `roles`."""
+    """The organisation named in the URL (`{org}`), if the account may see it with one of `roles`.
+
+    The organisation row is cached for a few seconds (its name and time zone); who may see it is always checked
+    against the signed-in account. A POST counts as a change to the organisation (see `Console.bump`).
+    """
     account = await require(request, *roles)
     handle = slug if slug is not None else request.match_info["org"]
-    try:
-        organisation = await console_of(request).services.organisations.get_organisation(handle)
-    except NotFoundError:
-        raise web.HTTPNotFound() from None
-    if organisation.slug != handle or not account.can_see(organisation.id):
+    console = console_of(request)
+    organisations: Expiring[Organisation] = console.expiring("organisations", ORGANISATION_TTL)
+    organisation = organisations.get(handle)
+    if organisation is None:
+        try:
+            organisation = await console.services.organisations.get_organisation(handle)
+        except NotFoundError:
+            raise web.HTTPNotFound() from None
+        if organisation.slug != handle:
+            raise web.HTTPNotFound()
+        organisations.put(handle, organisation)
+    if not account.can_see(organisation.id):
         raise web.HTTPNotFound()
+    if request.method == "POST":
+        request[CHANGED_ORGANISATION] = organisation.id
     return account, organisation
 
 

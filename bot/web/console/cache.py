@@ -1,11 +1,14 @@
-"""A small in-process LRU for derived, non-secret page data (aggregated insights, planned occurrences).
+"""Small in-process caches for derived, non-secret page data (aggregated insights, the calendar, organisations).
 
-Keys always include what the value was derived from (e.g. the ids of the closed rounds, a schedule's rule and
-the calendar), so a stale entry is never hit: a change in the source makes a new key. Each replica has its own.
+`Lru` keys include what the value was derived from (a schedule's rule and the calendar), so a stale entry is never
+hit. `Expiring` entries also lapse after a few seconds, for data that other processes change (the outbox worker,
+a pulse closing, another replica); the console's own changes to an organisation bump its version, which is part
+of those keys, so a counsellor sees their own change at once. Access checks never use a cache.
 """
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from collections.abc import Hashable
 from typing import Generic, TypeVar
@@ -33,3 +36,21 @@ class Lru(Generic[V]):
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+class Expiring(Generic[V]):
+    """Like Lru, but entries also expire after `ttl` seconds (monotonic clock): for data other processes change."""
+
+    def __init__(self, ttl: float, size: int = 512) -> None:
+        self._ttl = ttl
+        self._items: Lru[tuple[float, V]] = Lru(size)
+
+    def get(self, key: Hashable) -> V | None:
+        found = self._items.get(key)
+        if found is None or time.monotonic() - found[0] > self._ttl:
+            return None
+        return found[1]
+
+    def put(self, key: Hashable, value: V) -> V:
+        self._items.put(key, (time.monotonic(), value))
+        return value

@@ -18,7 +18,7 @@ from bot.domain.tenancy import Organisation
 from bot.storage.console_content import ReportNote, SqlConsoleContent
 from bot.storage.pulses import SqlPulseStore, master_key_from
 from bot.web.console.auth import console_of, organisation_for
-from bot.web.console.cache import Lru
+from bot.web.console.cache import Expiring, Lru
 from bot.web.console.pages_auth import see_other
 from bot.web.console.report import (
     MIN_SHOWN,
@@ -133,30 +133,45 @@ def _view(
     )
 
 
-async def insights_page(request: web.Request) -> web.StreamResponse:
-    account, organisation = await organisation_for(request, Role.VIEWER, Role.COUNSELLOR)
+INSIGHTS_TTL = 15.0
+
+
+async def _views(request: web.Request, organisation: Organisation, locale: str) -> list[PulseView]:
     services = console_of(request).services
     translator = services.content.translator
-    locale = request_locale(request)
     t = translate(request)
     views: list[PulseView] = []
     secret = services.settings.secret_key
-    if secret is not None:
-        store = SqlPulseStore(services.engine, master_key_from(secret.get_secret_value()))
-        # Aggregated views, keyed by the closed rounds they were computed from (see cache.py).
-        cache: Lru[PulseView] = console_of(request).cache("insights")
-        for set_id in await store.pulse_set_ids(organisation.id):
-            pulse_set = services.content.catalog.pulse_set(set_id)
-            if pulse_set is None:
-                continue
-            rounds = await store.rounds(organisation.id, set_id)
-            closed = tuple(p.id for p in rounds if p.status is PulseStatus.CLOSED)
-            key = (organisation.id, organisation.name, set_id, closed, locale)
-            view = cache.get(key)
-            if view is None:
-                insights = await load_insights(store, pulse_set, organisation.id)
-                view = cache.put(key, _view(insights, organisation, translator, t, locale))
-            views.append(view)
+    if secret is None:
+        return views
+    store = SqlPulseStore(services.engine, master_key_from(secret.get_secret_value()))
+    # Aggregated views, keyed by the closed rounds they were computed from (see cache.py).
+    cache: Lru[PulseView] = console_of(request).cache("insights")
+    for set_id in await store.pulse_set_ids(organisation.id):
+        pulse_set = services.content.catalog.pulse_set(set_id)
+        if pulse_set is None:
+            continue
+        rounds = await store.rounds(organisation.id, set_id)
+        closed = tuple(p.id for p in rounds if p.status is PulseStatus.CLOSED)
+        key = (organisation.id, organisation.name, set_id, closed, locale)
+        view = cache.get(key)
+        if view is None:
+            insights = await load_insights(store, pulse_set, organisation.id)
+            view = cache.put(key, _view(insights, organisation, translator, t, locale))
+        views.append(view)
+    return views
+
+
+async def insights_page(request: web.Request) -> web.StreamResponse:
+    account, organisation = await organisation_for(request, Role.VIEWER, Role.COUNSELLOR)
+    locale = request_locale(request)
+    console = console_of(request)
+    # Insights change when a round closes (another process): computed views live 15 s, keyed by the closed rounds.
+    recent: Expiring[list[PulseView]] = console.expiring("insights_pages", INSIGHTS_TTL)
+    page_key = (organisation.id, organisation.name, locale, console.version(organisation.id))
+    views = recent.get(page_key)
+    if views is None:
+        views = recent.put(page_key, await _views(request, organisation, locale))
     return render(
         request, "insights.html", account=account, organisation=organisation, page="insights", views=views
     )

@@ -24,7 +24,7 @@ from bot.storage.console_content import SqlConsoleContent, parse_own_id
 from bot.storage.db import transaction
 from bot.storage.tables_outreach import OutreachDeliveryRow, OutreachOccurrenceRow, OutreachScheduleRow
 from bot.web.console.auth import console_of, organisation_for
-from bot.web.console.cache import Lru
+from bot.web.console.cache import Expiring, Lru
 from bot.web.console.outreach_bridge import CANCELLED_PREFIX, outreach_of, publish
 from bot.web.console.pages_auth import see_other
 from bot.web.shared.templates import render, request_locale, translate
@@ -143,8 +143,37 @@ async def _past(services: Services, organisation: Organisation, since: datetime,
     return [(o, counts.get(o.id, {}), tuple(reasons.get(o.id, ()))) for o in occurrences]
 
 
+CALENDAR_TTL = 10.0
+
+
 async def calendar_page(request: web.Request) -> web.StreamResponse:
     account, organisation = await organisation_for(request, Role.COUNSELLOR)
+    console = console_of(request)
+    locale = request_locale(request)
+    now = console.now()
+    first, start, end = _window(request, organisation, now)
+    # Deliveries change in the worker (another task or process): the computed page lives 10 s; the console's own
+    # changes bump the organisation's version, so they show at once.
+    pages: Expiring[dict[str, Any]] = console.expiring("calendar_pages", CALENDAR_TTL)
+    key = (
+        organisation.id,
+        organisation.timezone,
+        first,
+        locale,
+        console.version(organisation.id),
+        int(now.timestamp() // 60),
+    )
+    context = pages.get(key)
+    if context is None:
+        context = pages.put(key, await _calendar_context(request, organisation, first, start, end))
+    return render(
+        request, "calendar.html", account=account, organisation=organisation, page="calendar", **context
+    )
+
+
+async def _calendar_context(
+    request: web.Request, organisation: Organisation, first: date, start: datetime, end: datetime
+) -> dict[str, Any]:
     console = console_of(request)
     services = console.services
     outreach = outreach_of(services)
@@ -152,7 +181,6 @@ async def calendar_page(request: web.Request) -> web.StreamResponse:
     locale = request_locale(request)
     now = console.now()
     zone = ZoneInfo(organisation.timezone)
-    first, start, end = _window(request, organisation, now)
     from scheduler.materialiser import trigger_of
     from scheduler.triggers import Planned, plan
 
@@ -207,22 +235,17 @@ async def calendar_page(request: web.Request) -> web.StreamResponse:
         day = first + timedelta(days=offset)
         days.append((day, sorted(entries.get(day, []), key=lambda e: e.local)))
     recent = await _recent(services, organisation, t, locale)
-    return render(
-        request,
-        "calendar.html",
-        account=account,
-        organisation=organisation,
-        page="calendar",
-        days=days,
-        today=now.astimezone(zone).date(),
-        previous=(first - timedelta(weeks=WEEKS)).isoformat(),
-        following=(first + timedelta(weeks=WEEKS)).isoformat(),
-        schedules=[
+    return {
+        "days": days,
+        "today": now.astimezone(zone).date(),
+        "previous": (first - timedelta(weeks=WEEKS)).isoformat(),
+        "following": (first + timedelta(weeks=WEEKS)).isoformat(),
+        "schedules": [
             (s, next_send.get(s.id), await item_label(services, organisation, s.what, s.item_id, t, locale))
             for s in schedules
         ],
-        recent=recent,
-    )
+        "recent": recent,
+    }
 
 
 def _aware(moment: datetime) -> datetime:
