@@ -8,6 +8,7 @@ explains why and links to the portal (the same link for everybody in the organis
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -38,6 +39,13 @@ _VP_PREFIX = re.compile(r"^/?(vp\b)?\s*/?")
 _SCOPES = {"personal": TeamsScope.PERSONAL, "channel": TeamsScope.CHANNEL, "groupChat": TeamsScope.GROUP_CHAT}
 
 HomeLoader = Callable[[Organisation], Any]  # async: Organisation -> HomeInfo
+
+# Every message would otherwise cost two database reads before the card is sent. Tenants are linked by an
+# operator (a new link shows within this time); references only ever disappear through uninstall events,
+# which clear this process's cache (another replica re-saves a reference at most this late).
+TENANT_CACHE_SECONDS = 30.0
+KNOWN_REFERENCE_SECONDS = 300.0
+_CACHE_LIMIT = 10_000
 
 
 def reference_from(activity: Activity) -> TeamsReference | None:
@@ -78,6 +86,31 @@ class VipTeamsBot(ActivityHandler):  # type: ignore[misc]
         self._home = home
         self._portal_base_url = portal_base_url
         self._commands = kit.command_words()
+        self._tenants: dict[str, tuple[float, Organisation | None]] = {}
+        self._known: dict[str, float] = {}
+
+    async def _organisation(self, tenant_id: str) -> Organisation | None:
+        now = time.monotonic()
+        cached = self._tenants.get(tenant_id)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        organisation = await self._store.organisation_for_tenant(tenant_id)
+        if len(self._tenants) >= _CACHE_LIMIT:
+            self._tenants.clear()
+        self._tenants[tenant_id] = (now + TENANT_CACHE_SECONDS, organisation)
+        return organisation
+
+    async def _remember(self, organisation: Organisation, reference: TeamsReference) -> None:
+        """Store the reference of a conversation the bot hears from, unless it is known already."""
+        address = self._store.address_of(reference)
+        now = time.monotonic()
+        if self._known.get(address, 0.0) > now:
+            return
+        if not await self._store.exists(address):
+            await self._store.save(organisation.id, reference)
+        if len(self._known) >= _CACHE_LIMIT:
+            self._known.clear()
+        self._known[address] = now + KNOWN_REFERENCE_SECONDS
 
     async def on_turn(self, turn_context: TurnContext) -> None:
         activity: Activity = turn_context.activity
@@ -103,14 +136,15 @@ class VipTeamsBot(ActivityHandler):  # type: ignore[misc]
         reference = reference_from(activity)
         if reference is None:
             return
-        organisation = await self._store.organisation_for_tenant(reference.tenant_id)
+        organisation = await self._organisation(reference.tenant_id)
         locale = pick_locale(activity.locale or (organisation.locale if organisation else None))
         if organisation is None:
             log.warning("teams install from a tenant that is not connected to an organisation")
             if welcome:
                 await _reply(turn_context, self._kit.not_connected(locale), locale)
             return
-        await self._store.save(organisation.id, reference)
+        address = await self._store.save(organisation.id, reference)
+        self._known[address] = time.monotonic() + KNOWN_REFERENCE_SECONDS
         log.info("teams conversation installed", organisation=organisation.slug, scope=reference.scope.value)
         if not welcome:
             return
@@ -125,8 +159,11 @@ class VipTeamsBot(ActivityHandler):  # type: ignore[misc]
         reference = reference_from(activity)
         if reference is None:
             return
-        removed = await self._store.remove(self._store.address_of(reference))
+        address = self._store.address_of(reference)
+        self._known.pop(address, None)
+        removed = await self._store.remove(address)
         if reference.team_id:
+            self._known.clear()  # the team's other channels are gone too
             removed += await self._store.remove_team(reference.team_id)
         log.info("teams conversation uninstalled", scope=reference.scope.value, removed=removed)
 
@@ -137,13 +174,12 @@ class VipTeamsBot(ActivityHandler):  # type: ignore[misc]
         reference = reference_from(activity)
         if reference is None:
             return
-        organisation = await self._store.organisation_for_tenant(reference.tenant_id)
+        organisation = await self._organisation(reference.tenant_id)
         locale = pick_locale(activity.locale or (organisation.locale if organisation else None))
         if organisation is None:
             await _reply(turn_context, self._kit.not_connected(locale), locale)
             return
-        if not await self._store.exists(self._store.address_of(reference)):
-            await self._store.save(organisation.id, reference)
+        await self._remember(organisation, reference)
         action, typed = self._action_of(activity)
         portal = portal_link(self._portal_base_url, organisation.slug)
         content: Card
