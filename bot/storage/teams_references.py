@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.domain.delivery import Target, TargetKind
 from bot.domain.tenancy import Organisation, Platform
 from bot.errors import VipbotError
 from bot.security import Secret, SecretBox, derive_key, keyed_hash
@@ -222,6 +223,20 @@ class TeamsReferenceStore:
         async with self._sessions() as session:
             rows = (await session.exec(query.order_by(col(TeamsConversationRow.created_at)))).all()
         return [self._open(row) for row in rows]
+
+    async def targets(self, organisation_id: uuid.UUID, kind: TargetKind) -> list[Target]:
+        """Delivery targets of an organisation: its people's personal chats, or its channels and group chats."""
+        people = {TeamsScope.PERSONAL, TeamsScope.MEMBER}
+        query = select(TeamsConversationRow).where(
+            col(TeamsConversationRow.organisation_id) == organisation_id
+        )
+        async with self._sessions() as session:
+            rows = (await session.exec(query.order_by(col(TeamsConversationRow.created_at)))).all()
+        return [
+            Target(Platform.TEAMS, row.tenant_id, kind, row.address)
+            for row in rows
+            if (TeamsScope(row.scope) in people) == (kind is TargetKind.PERSON)
+        ]
 
     async def remove(self, address: str) -> int:
         """Forget one conversation; its channel bindings are marked archived. Returns rows removed."""

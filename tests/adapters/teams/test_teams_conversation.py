@@ -150,3 +150,26 @@ async def test_tenants_stay_apart(services: Services) -> None:
     await say(teams_adapter(services, tenant=OTHER_TENANT), "hulp")
     assert await reference_store(services).list(first.id) == []
     assert len(await reference_store(services).list(second.id)) == 1
+
+
+async def test_group_chats_install_and_uninstall_and_targets(services: Services) -> None:
+    from bot.domain.delivery import TargetKind
+
+    org = await connect(services)
+    adapter = teams_adapter(services)
+    group = ConversationAccount(id="19:groupchat@thread.v2", conversation_type="groupChat", tenant_id=TENANT)
+    added = Activity(type="conversationUpdate", conversation=group, members_added=[ChannelAccount(id=BOT_ID)])
+    await adapter.receive_activity(added)
+    assert "columns en herinneringen" in card_text(adapter.get_next_activity().attachments[0].content)
+    await say(adapter, "hulp")  # and a personal chat
+    store = reference_store(services)
+    (chat,) = await store.targets(org.id, TargetKind.CHANNEL)
+    (person,) = await store.targets(org.id, TargetKind.PERSON)
+    assert chat.workspace_id == person.workspace_id == TENANT
+    stored = await store.get(chat.address)
+    assert stored is not None
+    assert stored.reference.conversation_id == "19:groupchat@thread.v2"
+    removed = Activity(type="installationUpdate", action="remove", conversation=group)
+    await adapter.receive_activity(removed)
+    assert await store.targets(org.id, TargetKind.CHANNEL) == []
+    assert len(await store.targets(org.id, TargetKind.PERSON)) == 1
