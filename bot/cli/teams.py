@@ -122,7 +122,7 @@ async def run_conversations(args: argparse.Namespace, ctx: CliContext) -> int:
 
     async with ctx.database() as engine:
         org = await SqlOrganisationRepository(session_factory(engine)).get_organisation(args.organisation)
-        stored = await _store(ctx, engine).list(org.id)
+        stored = await _store(ctx, engine).list_references(org.id)
     people = [s for s in stored if s.reference.scope in {TeamsScope.PERSONAL, TeamsScope.MEMBER}]
     for item in stored:
         ref = item.reference

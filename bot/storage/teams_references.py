@@ -212,7 +212,7 @@ class TeamsReferenceStore:
             ).first()
         return None if row is None else self._open(row)
 
-    async def list(
+    async def list_references(
         self, organisation_id: uuid.UUID, scope: TeamsScope | None = None
     ) -> list[StoredReference]:
         query = select(TeamsConversationRow).where(

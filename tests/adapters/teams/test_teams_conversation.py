@@ -132,7 +132,7 @@ async def test_a_message_stores_the_personal_chat_once(services: Services) -> No
     adapter = teams_adapter(services)
     await say(adapter, "hulp")
     await say(adapter, "kaart")
-    (stored,) = await reference_store(services).list(org.id)
+    (stored,) = await reference_store(services).list_references(org.id)
     assert stored.reference.conversation_id == PERSONAL_CHAT
     assert stored.reference.user_id == USER_ID
 
@@ -141,15 +141,15 @@ async def test_unknown_tenant_gets_told_and_nothing_is_stored(services: Services
     org = await connect(services)
     text = await say(teams_adapter(services, tenant=OTHER_TENANT), "hulp")
     assert "nog niet gekoppeld" in text
-    assert await reference_store(services).list(org.id) == []
+    assert await reference_store(services).list_references(org.id) == []
 
 
 async def test_tenants_stay_apart(services: Services) -> None:
     first = await connect(services)
     second = await connect(services, tenant=OTHER_TENANT, slug="bouw")
     await say(teams_adapter(services, tenant=OTHER_TENANT), "hulp")
-    assert await reference_store(services).list(first.id) == []
-    assert len(await reference_store(services).list(second.id)) == 1
+    assert await reference_store(services).list_references(first.id) == []
+    assert len(await reference_store(services).list_references(second.id)) == 1
 
 
 async def test_group_chats_install_and_uninstall_and_targets(services: Services) -> None:

@@ -53,7 +53,7 @@ async def test_install_welcome_door_proactive_uninstall(
             # Installing the app in personal scope stores the reference and greets with the welcome card.
             added = activity(bf_connector.url, "conversationUpdate", membersAdded=[{"id": BOT_ID}])
             assert await post(http, base, added) in {200, 201}
-            stored = await store.list(org.id)
+            stored = await store.list_references(org.id)
             assert [(s.reference.scope, s.reference.conversation_id) for s in stored] == [
                 (TeamsScope.PERSONAL, PERSONAL_CHAT)
             ]
@@ -94,7 +94,7 @@ async def test_install_welcome_door_proactive_uninstall(
             # Uninstalling removes the reference; the gateway then refuses the target for good.
             removed = activity(bf_connector.url, "installationUpdate", action="remove")
             assert await post(http, base, removed) in {200, 201}
-            assert await store.list(org.id) == []
+            assert await store.list_references(org.id) == []
             with pytest.raises(DeliveryError) as refused:
                 await gateway.send(target, rendered)
             assert refused.value.kind is DeliveryFailureKind.PERMANENT
@@ -127,7 +127,7 @@ async def test_team_install_and_uninstall(services: Services, bf_connector: BotC
             bf_connector.url, "conversationUpdate", scope="channel", membersAdded=[{"id": BOT_ID}]
         )
         assert await post(http, base, added) in {200, 201}
-        (stored,) = await store.list(org.id)
+        (stored,) = await store.list_references(org.id)
         assert stored.reference.scope is TeamsScope.CHANNEL
         assert stored.reference.team_name == "Team Zorg"
         greeting = cards_of(bf_connector.activities(CHANNEL_ID))
@@ -140,7 +140,7 @@ async def test_team_install_and_uninstall(services: Services, bf_connector: BotC
             bf_connector.url, "conversationUpdate", scope="channel", membersRemoved=[{"id": BOT_ID}]
         )
         assert await post(http, base, removed) in {200, 201}
-        assert await store.list(org.id) == []
+        assert await store.list_references(org.id) == []
         (binding,) = await services.organisations.bindings(org.id)
         assert binding.archived
 
@@ -154,7 +154,7 @@ async def test_unknown_tenant_is_told_and_nothing_is_stored(
             bf_connector.url, "conversationUpdate", tenant=OTHER_TENANT, membersAdded=[{"id": BOT_ID}]
         )
         assert await post(http, base, added) in {200, 201}
-    assert await reference_store(services).list(org.id) == []
+    assert await reference_store(services).list_references(org.id) == []
     assert "nog niet gekoppeld" in card_text(cards_of(bf_connector.activities(PERSONAL_CHAT))[0])
 
 
@@ -202,7 +202,7 @@ async def test_with_an_app_id_requests_without_a_valid_token_get_401_and_change_
         assert await post(http, base, added, Authorization=f"Bearer {expired}") == 401
         other_bot = bf_connector.channel_token("another-bot", bf_connector.url)
         assert await post(http, base, added, Authorization=f"Bearer {other_bot}") == 401
-    assert await reference_store(services).list(org.id) == []
+    assert await reference_store(services).list_references(org.id) == []
     assert await database_text(services) == before
     assert [r.kind for r in bf_connector.requests if r.kind != "token"] == []
 
@@ -216,7 +216,7 @@ async def test_with_an_app_id_a_signed_request_is_served(
         added = activity(bf_connector.url, "installationUpdate", action="add")
         token = bf_connector.channel_token(APP_ID, bf_connector.url)
         assert await post(http, base, added, Authorization=f"Bearer {token}") in {200, 201}
-    assert len(await reference_store(services).list(org.id)) == 1
+    assert len(await reference_store(services).list_references(org.id)) == 1
 
 
 async def test_public_cloud_configuration_refuses_requests_without_a_token(
@@ -235,5 +235,5 @@ async def test_public_cloud_configuration_refuses_requests_without_a_token(
         added = activity(bf_connector.url, "conversationUpdate", membersAdded=[{"id": BOT_ID}])
         assert await post(http, base, added) == 401
         assert await post(http, base, added, Authorization="Bearer not-a-token") == 401
-    assert await reference_store(public).list(org.id) == []
+    assert await reference_store(public).list_references(org.id) == []
     assert bf_connector.requests == []
