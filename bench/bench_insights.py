@@ -35,7 +35,14 @@ from bot.catalog import load_content
 from bot.domain.clock import FixedClock
 from bot.domain.content import PulseSet
 from bot.domain.insights import load_insights
-from bot.domain.pulses import AnswerAction, AnswerOutcome, ClickOrigin, Participant, PulseService, answer_options
+from bot.domain.pulses import (
+    AnswerAction,
+    AnswerOutcome,
+    ClickOrigin,
+    Participant,
+    PulseService,
+    answer_options,
+)
 from bot.domain.tenancy import GroupKind, GroupTree, Platform
 from bot.settings import BUNDLED_CONTENT
 from bot.storage.db import create_engine, session_factory
@@ -70,7 +77,8 @@ async def build_organisation(engine: AsyncEngine) -> tuple[uuid.UUID, GroupTree]
             await repo.bind_channel(org.id, team.slug, Platform.SLACK, "TBENCH", f"C{d:02d}{t:02d}", None)
             made += 1
     tree = await repo.group_tree(org.id)
-    assert len(tree.groups) == 1 + DEPARTMENTS + TEAMS, len(tree.groups)
+    if len(tree.groups) != 1 + DEPARTMENTS + TEAMS:
+        raise SystemExit(f"expected 500 groups, made {len(tree.groups)}")
     return org.id, tree
 
 
@@ -196,7 +204,9 @@ async def bench_clicks(url: str, label: str, clicks: int, pulse_set: PulseSet) -
     async with engine.connect() as conn:
         stored = (
             await conn.execute(
-                text("SELECT COUNT(*) FROM pulse_answer WHERE pulse_id = :p").bindparams(bindparam("p", type_=Uuid())),
+                text("SELECT COUNT(*) FROM pulse_answer WHERE pulse_id = :p").bindparams(
+                    bindparam("p", type_=Uuid())
+                ),
                 {"p": pulse.id},
             )
         ).scalar_one()
@@ -222,13 +232,18 @@ async def bench_clicks(url: str, label: str, clicks: int, pulse_set: PulseSet) -
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--answers", type=int, default=1_000_000)
     parser.add_argument("--clicks", type=int, default=5_000)
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
+    parser.add_argument("--skip-insights", action="store_true")
+    parser.add_argument("--skip-clicks", action="store_true")
     args = parser.parse_args()
     pulse_set = load_content(BUNDLED_CONTENT).catalog.pulse_set("wekelijkse-check-in")
-    assert pulse_set is not None
+    if pulse_set is None:
+        raise SystemExit("the bundled pulse set 'wekelijkse-check-in' is missing")
     with tempfile.TemporaryDirectory() as scratch:
         backends: list[tuple[str, Callable[[str], Awaitable[str]]]] = []
 
@@ -248,9 +263,9 @@ async def main() -> None:
         if args.only != "sqlite":
             backends.append(("postgresql", postgres_url))
         print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
-        for label, make in backends:
+        for label, make in backends if not args.skip_insights else []:
             await bench_insights(await make("insights"), label, args.answers, pulse_set)
-        for label, make in backends:
+        for label, make in backends if not args.skip_clicks else []:
             await bench_clicks(await make("clicks"), label, args.clicks, pulse_set)
 
 

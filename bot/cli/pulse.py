@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.cli.context import CliContext
 from bot.domain.clock import SystemClock
 from bot.domain.pulses import PulseService
+from bot.domain.tenancy import Platform
 from bot.errors import ConfigError, NotFoundError
 from bot.settings import ensure_secret_key
 from bot.storage.db import session_factory
@@ -40,6 +41,21 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         description="Close every round whose window has passed: its key and participation rows are destroyed.",
     )
     close.set_defaults(handler=run_close_due)
+    management = sub.add_parser(
+        "management-channel",
+        help="where management summaries go",
+        description=(
+            "Set the channel that receives the organisation's management summaries on a platform (one per "
+            "platform). Management viewers with a chat address also get them in their DM."
+        ),
+    )
+    management.add_argument("org", help="organisation handle")
+    management.add_argument("--platform", choices=[p.value for p in Platform], required=True)
+    management.add_argument("--workspace", required=True, help="Slack team id (T…) or Teams tenant id")
+    management.add_argument(
+        "--channel", required=True, help="Slack channel id (C…) or the Teams conversation reference key"
+    )
+    management.set_defaults(handler=run_management_channel)
 
 
 def _store(ctx: CliContext, engine: AsyncEngine) -> SqlPulseStore:
@@ -80,6 +96,16 @@ async def run_list(args: argparse.Namespace, ctx: CliContext) -> int:
         ctx.print("No pulse rounds yet. Open one with: vipbot pulse open ORG PULSE_SET")
     for p in sorted(rounds, key=lambda r: r.opened_at):
         ctx.print(f"{p.opened_at:%Y-%m-%d %H:%M}  {p.pulse_set_id:<28} {p.status.value:<7} {p.id}")
+    return 0
+
+
+async def run_management_channel(args: argparse.Namespace, ctx: CliContext) -> int:
+    async with ctx.database() as engine:
+        org = await SqlOrganisationRepository(session_factory(engine)).get_organisation(args.org)
+        await _store(ctx, engine).set_management_channel(
+            org.id, Platform(args.platform), args.workspace, args.channel
+        )
+    ctx.print(f"Management summaries for '{org.slug}' on {args.platform} go to {args.channel}.")
     return 0
 
 

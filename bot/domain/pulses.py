@@ -10,6 +10,8 @@ This module is plain Python: the storage port does the keyed hashing and the tra
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -162,7 +164,9 @@ def tree_to_json(tree: GroupTree) -> str:
     )
 
 
+@functools.lru_cache(maxsize=256)
 def tree_from_json(raw: str) -> GroupTree:
+    """The tree of a snapshot (cached: rounds of one organisation usually share the same snapshot text)."""
     return GroupTree(
         tuple(
             Group(
@@ -220,10 +224,25 @@ class PulseStore(Protocol):
 class PulseService:
     """Opens rounds, takes answers, closes rounds. Decides; the store persists."""
 
-    def __init__(self, store: PulseStore, pulse_sets: tuple[PulseSet, ...], clock: Clock) -> None:
+    def __init__(
+        self,
+        store: PulseStore,
+        pulse_sets: tuple[PulseSet, ...],
+        clock: Clock,
+        *,
+        concurrency: int = 16,
+        cache_seconds: float = 30.0,
+    ) -> None:
         self._store = store
         self._sets = {s.id: s for s in pulse_sets}
         self._clock = clock
+        # A burst of clicks queues here instead of timing out on the connection pool.
+        self._slots = asyncio.Semaphore(concurrency)
+        # Rounds and channel bindings seen recently. Safe to reuse: a round that closed meanwhile is refused by
+        # the database (its key is gone), and a binding changes rarely. The pulse key itself is never cached.
+        self._ttl = timedelta(seconds=cache_seconds)
+        self._pulses: dict[tuple[UUID, UUID], tuple[datetime, Pulse]] = {}
+        self._bindings: dict[tuple[UUID, Platform, str, str], tuple[datetime, UUID | None]] = {}
 
     def pulse_set(self, pulse_set_id: str) -> PulseSet:
         found = self._sets.get(pulse_set_id)
@@ -259,8 +278,39 @@ class PulseService:
         self, organisation_id: UUID, action: AnswerAction, participant: Participant, origin: ClickOrigin
     ) -> AnswerOutcome:
         """Record one click. A second click on the same question by the same person is refused."""
+        async with self._slots:
+            return await self._answer(organisation_id, action, participant, origin)
+
+    async def _pulse(self, organisation_id: UUID, pulse_id: UUID) -> Pulse:
+        now = self._clock.now()
+        cached = self._pulses.get((organisation_id, pulse_id))
+        if cached is not None and now - cached[0] < self._ttl:
+            return cached[1]
+        pulse = await self._store.get_pulse(organisation_id, pulse_id)
+        if len(self._pulses) > 1024:
+            self._pulses.clear()
+        self._pulses[(organisation_id, pulse_id)] = (now, pulse)
+        return pulse
+
+    async def _bound_group(self, organisation_id: UUID, origin: ClickOrigin) -> UUID | None:
+        if origin.channel_id is None:
+            return None
+        key = (organisation_id, origin.platform, origin.workspace_id, origin.channel_id)
+        now = self._clock.now()
+        cached = self._bindings.get(key)
+        if cached is not None and now - cached[0] < self._ttl:
+            return cached[1]
+        bound = await self._store.group_for_channel(*key)
+        if len(self._bindings) > 4096:
+            self._bindings.clear()
+        self._bindings[key] = (now, bound)
+        return bound
+
+    async def _answer(
+        self, organisation_id: UUID, action: AnswerAction, participant: Participant, origin: ClickOrigin
+    ) -> AnswerOutcome:
         try:
-            pulse = await self._store.get_pulse(organisation_id, action.pulse_id)
+            pulse = await self._pulse(organisation_id, action.pulse_id)
         except NotFoundError:
             return AnswerOutcome.INVALID
         if not pulse.is_open_at(self._clock.now()):
@@ -272,18 +322,18 @@ class PulseService:
         if question is None or action.value not in answer_options(question):
             return AnswerOutcome.INVALID
         group_id = pulse.audience_group_id
-        if origin.channel_id is not None:
-            bound = await self._store.group_for_channel(
-                organisation_id, origin.platform, origin.workspace_id, origin.channel_id
-            )
-            audience = {pulse.audience_group_id} | {
-                g.id for g in pulse.tree.descendants(pulse.audience_group_id)
-            }
-            if bound is not None and bound in audience:
-                group_id = bound
-        return await self._store.record_answer(
+        bound = await self._bound_group(organisation_id, origin)
+        if bound is not None and (
+            bound == pulse.audience_group_id
+            or any(g.id == bound for g in pulse.tree.descendants(pulse.audience_group_id))
+        ):
+            group_id = bound
+        outcome = await self._store.record_answer(
             organisation_id, pulse.id, question.id, group_id, action.value, participant.identity()
         )
+        if outcome is AnswerOutcome.CLOSED:
+            self._pulses.pop((organisation_id, pulse.id), None)
+        return outcome
 
     async def close_due(self) -> list[Pulse]:
         """Close every round whose window has passed: key and participation rows are deleted."""

@@ -414,7 +414,14 @@ class SqlPulseStore:
         query = (
             select(pulse_col, group_col, _answer.c.question_id, _answer.c.value, func.count().label("n"))
             .where(and_(_answer.c.organisation_id == organisation_id, _answer.c.pulse_id.in_(ids)))
-            .group_by(_answer.c.pulse_id, _answer.c.group_id, _answer.c.question_id, _answer.c.value)
+            # In the order of ix_pulse_answer_cell, so the database walks the index instead of sorting.
+            .group_by(
+                _answer.c.pulse_id,
+                _answer.c.organisation_id,
+                _answer.c.group_id,
+                _answer.c.question_id,
+                _answer.c.value,
+            )
         )
         async with self._engine.connect() as conn:
             rows = (await conn.execute(query)).all()

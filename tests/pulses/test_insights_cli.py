@@ -75,5 +75,22 @@ async def test_pulse_commands_open_list_and_close(world: PulseWorld, settings: S
     assert "open" in listed
     closed = await cli(settings, "pulse", "close-due")
     assert closed.strip() == "Closed 0 round(s)."
+    channel = await cli(
+        settings,
+        "pulse",
+        "management-channel",
+        "linde",
+        "--platform",
+        "slack",
+        "--workspace",
+        "T1",
+        "--channel",
+        "C9",
+    )
+    assert channel.strip() == "Management summaries for 'linde' on slack go to C9."
+    targets = await world.store.management_targets(world.org.id)
+    assert [(t.platform.value, t.workspace_id, t.kind.value, t.address) for t in targets] == [
+        ("slack", "T1", "channel", "C9")
+    ]
     nothing = await cli(settings, "insights", "linde")
     assert "Er is nog geen afgeronde ronde" in nothing
