@@ -139,7 +139,11 @@ class VipTeamsBot(ActivityHandler):  # type: ignore[misc]
         organisation = await self._organisation(reference.tenant_id)
         locale = pick_locale(activity.locale or (organisation.locale if organisation else None))
         if organisation is None:
-            log.warning("teams install from a tenant that is not connected to an organisation")
+            log.warning(
+                "teams install from a tenant that is not connected to an organisation; "
+                "link it with `vipbot teams connect ORG TENANT`",
+                tenant=reference.tenant_id,
+            )
             if welcome:
                 await _reply(turn_context, self._kit.not_connected(locale), locale)
             return
@@ -177,6 +181,7 @@ class VipTeamsBot(ActivityHandler):  # type: ignore[misc]
         organisation = await self._organisation(reference.tenant_id)
         locale = pick_locale(activity.locale or (organisation.locale if organisation else None))
         if organisation is None:
+            log.warning("teams message from a tenant that is not connected", tenant=reference.tenant_id)
             await _reply(turn_context, self._kit.not_connected(locale), locale)
             return
         await self._remember(organisation, reference)
