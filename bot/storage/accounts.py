@@ -344,24 +344,35 @@ class SqlAccountRepository:
     ) -> tuple[WebSession, Account] | None:
         """The session and its account, or None when unknown or expired (expired rows are removed)."""
         key = token_hash(token)
+        # One query: the session, its account, and (for a counsellor) each assigned organisation as a row.
         async with self._sessions() as session:
             found = (
                 await session.exec(
-                    select(ConsoleSessionRow, ConsoleAccountRow)
+                    select(ConsoleSessionRow, ConsoleAccountRow, OrganisationCounsellorRow.organisation_id)
                     .join(ConsoleAccountRow, col(ConsoleAccountRow.id) == col(ConsoleSessionRow.account_id))
+                    .outerjoin(
+                        OrganisationCounsellorRow,
+                        col(OrganisationCounsellorRow.counsellor_id) == col(ConsoleAccountRow.counsellor_id),
+                    )
                     .where(col(ConsoleSessionRow.id) == key)
                 )
-            ).first()
-            if found is None:
-                return None
-            row, account_row = found
-            web_session = WebSession(
-                account_id=row.account_id,
-                stage=SessionStage(row.stage),
-                created_at=aware(row.created_at),
-                last_seen_at=aware(row.last_seen_at),
-            )
-            account = _account(account_row, await _organisation_ids(session, account_row))
+            ).all()
+        if not found:
+            return None
+        row, account_row, _ = found[0]
+        web_session = WebSession(
+            account_id=row.account_id,
+            stage=SessionStage(row.stage),
+            created_at=aware(row.created_at),
+            last_seen_at=aware(row.last_seen_at),
+        )
+        if account_row.role == Role.COUNSELLOR.value:
+            organisation_ids = frozenset(org for _, _, org in found if org is not None)
+        elif account_row.role == Role.VIEWER.value and account_row.organisation_id is not None:
+            organisation_ids = frozenset({account_row.organisation_id})
+        else:
+            organisation_ids = frozenset()
+        account = _account(account_row, organisation_ids)
         if web_session.expired(now) or account.disabled:
             await self.end_session(token)
             return None

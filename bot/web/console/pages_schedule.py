@@ -27,7 +27,7 @@ from bot.web.console.auth import console_of, organisation_for
 from bot.web.console.cache import Expiring, Lru
 from bot.web.console.outreach_bridge import CANCELLED_PREFIX, outreach_of, publish
 from bot.web.console.pages_auth import see_other
-from bot.web.shared.templates import render, request_locale, translate
+from bot.web.shared.templates import TEMPLATES, Fragment, render, request_locale, translate
 
 WEEKS = 5
 RECENT = 30
@@ -154,7 +154,7 @@ async def calendar_page(request: web.Request) -> web.StreamResponse:
     first, start, end = _window(request, organisation, now)
     # Deliveries change in the worker (another task or process): the computed page lives 10 s; the console's own
     # changes bump the organisation's version, so they show at once.
-    pages: Expiring[dict[str, Any]] = console.expiring("calendar_pages", CALENDAR_TTL)
+    pages: Expiring[Fragment] = console.expiring("calendar_pages", CALENDAR_TTL)
     key = (
         organisation.id,
         organisation.timezone,
@@ -163,11 +163,20 @@ async def calendar_page(request: web.Request) -> web.StreamResponse:
         console.version(organisation.id),
         int(now.timestamp() // 60),
     )
-    context = pages.get(key)
-    if context is None:
-        context = pages.put(key, await _calendar_context(request, organisation, first, start, end))
+    body = pages.get(key)
+    if body is None:
+        context = await _calendar_context(request, organisation, first, start, end)
+        templates = request.config_dict[TEMPLATES]
+        body = pages.put(
+            key, templates.fragment(request, "calendar_main.html", organisation=organisation, **context)
+        )
     return render(
-        request, "calendar.html", account=account, organisation=organisation, page="calendar", **context
+        request,
+        "calendar.html",
+        account=account,
+        organisation=organisation,
+        page="calendar",
+        body=body.fill(request),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from markupsafe import Markup
 
 from bot.domain.content import DEFAULT_LOCALE, LOCALES, pick_locale
 from bot.domain.i18n import Translator
-from bot.web.shared.csrf import csrf_field, csrf_token
+from bot.web.shared.csrf import csrf_token
 
 SHARED_TEMPLATES = Path(__file__).resolve().parent / "templates"
 LANG_COOKIE = "vipbot_lang"
@@ -40,9 +41,7 @@ class Templates:
         )
         self.env.filters["localtime"] = localtime
 
-    def render(
-        self, request: web.Request, template: str, /, *, status: int = 200, **context: Any
-    ) -> web.Response:
+    def _globals(self, request: web.Request, *, token: str) -> dict[str, Any]:
         locale = request_locale(request)
         translator = self.translator
 
@@ -60,16 +59,23 @@ class Templates:
             query[LANG_PARAM] = code
             return f"{request.path}?{urlencode(query)}"
 
+        field = Markup('<input type="hidden" name="csrf_token" value="{}">').format(token)
+        return {
+            "t": t,
+            "locale": locale,
+            "locales": LOCALES,
+            "csrf_field": lambda: field,
+            "csrf_token": token,
+            "static": static,
+            "lang_url": lang_url,
+            "request": request,
+        }
+
+    def render(
+        self, request: web.Request, template: str, /, *, status: int = 200, **context: Any
+    ) -> web.Response:
         html = self.env.get_template(template).render(
-            t=t,
-            locale=locale,
-            locales=LOCALES,
-            csrf_field=lambda: csrf_field(request),
-            csrf_token=csrf_token(request),
-            static=static,
-            lang_url=lang_url,
-            request=request,
-            **context,
+            **self._globals(request, token=csrf_token(request)), **context
         )
         response = web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
         chosen = request.query.get(LANG_PARAM)
@@ -78,6 +84,25 @@ class Templates:
                 LANG_COOKIE, chosen, path="/", httponly=True, samesite="Lax", max_age=31536000
             )
         return response
+
+    def fragment(self, request: web.Request, template: str, /, **context: Any) -> Fragment:
+        """Render a part of a page once for many browsers: its CSRF fields hold a placeholder that
+        `Fragment.fill(request)` replaces with the browser's own token. Only for content that is the same for
+        everyone who may see it."""
+        return Fragment(
+            self.env.get_template(template).render(**self._globals(request, token=_PLACEHOLDER), **context)
+        )
+
+
+_PLACEHOLDER = "__csrf_token_placeholder__"
+
+
+@dataclass(frozen=True, slots=True)
+class Fragment:
+    html: str
+
+    def fill(self, request: web.Request) -> Markup:
+        return Markup(self.html.replace(_PLACEHOLDER, csrf_token(request)))  # noqa: S704 - rendered autoescaped
 
 
 TEMPLATES = web.AppKey("templates", Templates)
