@@ -47,6 +47,21 @@ def test_every_bundled_column_and_reminder_renders(content: ContentLibrary) -> N
         assert open_urls(card) == [PORTAL]
 
 
+def test_every_card_fits_in_a_teams_message(content: ContentLibrary) -> None:
+    """Teams refuses messages over about 28 KB."""
+    import json
+
+    renderer = TeamsRenderer(CardKit(content.translator))
+    posts: list[Post] = [ColumnPost(c, PORTAL) for c in content.catalog.columns]
+    posts += [ReminderPost(r, PORTAL) for r in content.catalog.reminders]
+    sizes = [
+        len(json.dumps(renderer.render(post, locale).payload).encode())
+        for post in posts
+        for locale in ("nl", "en")
+    ]
+    assert max(sizes) < 28 * 1024
+
+
 def test_document_model_to_teams_markdown() -> None:
     elements = blocks_to_elements(
         (

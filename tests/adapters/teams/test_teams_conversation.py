@@ -9,6 +9,7 @@ from uuid import UUID, uuid4
 import pytest
 from botbuilder.core.adapters import TestAdapter
 from botbuilder.schema import Activity, ChannelAccount, ConversationAccount
+from sqlmodel import select
 
 from bot.adapters.teams import SESSION_CALENDAR_KEY, reference_store
 from bot.adapters.teams.bot import VipTeamsBot
@@ -173,3 +174,52 @@ async def test_group_chats_install_and_uninstall_and_targets(services: Services)
     await adapter.receive_activity(removed)
     assert await store.targets(org.id, TargetKind.CHANNEL) == []
     assert len(await store.targets(org.id, TargetKind.PERSON)) == 1
+
+
+async def test_welcome_card_introduces_the_counsellors(services: Services) -> None:
+    from bot.storage.tables import CounsellorRow, OrganisationCounsellorRow, PracticeRow
+
+    org = await connect(services)
+    async with services.sessions() as session:
+        practice = (await session.exec(select(PracticeRow))).first()
+        assert practice is not None
+        anna = CounsellorRow(
+            practice_id=practice.id,
+            display_name="Anna de Vries",
+            intro_nl="Ik luister.",
+            intro_en="I listen.",
+        )
+        bram = CounsellorRow(practice_id=practice.id, display_name="Bram Jansen")
+        session.add_all([anna, bram])
+        await session.flush()
+        session.add_all(
+            [
+                OrganisationCounsellorRow(organisation_id=org.id, counsellor_id=anna.id, role="primary"),
+                OrganisationCounsellorRow(organisation_id=org.id, counsellor_id=bram.id, role="deputy"),
+            ]
+        )
+        await session.commit()
+    adapter = teams_adapter(services, locale="en-US")
+    await adapter.receive_activity(
+        Activity(type="conversationUpdate", members_added=[ChannelAccount(id=BOT_ID)])
+    )
+    welcome = card_text(adapter.get_next_activity().attachments[0].content)
+    assert welcome.index("Anna de Vries") < welcome.index("Bram Jansen")
+    assert "I listen." in welcome
+    assert "Deputy confidential counsellor" in welcome
+    assert "No sessions are planned right now." in welcome
+
+
+async def test_in_a_channel_the_bot_answers_mentions_the_same_way(services: Services) -> None:
+    await connect(services)
+    adapter = teams_adapter(services)
+    channel = ConversationAccount(
+        id="19:c@thread.tacv2;messageid=1700", conversation_type="channel", tenant_id=TENANT
+    )
+    mention = "<at>vipbot</at> "
+    await adapter.receive_activity(Activity(type="message", text=mention + "kaart", conversation=channel))
+    assert "Ook hier kun je terecht" in card_text(adapter.get_next_activity().attachments[0].content)
+    await adapter.receive_activity(
+        Activity(type="message", text=mention + "iets vertrouwelijks", conversation=channel)
+    )
+    assert "bewaar of lees ik niet" in card_text(adapter.get_next_activity().attachments[0].content)
