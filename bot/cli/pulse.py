@@ -11,8 +11,10 @@ import argparse
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.cli.context import CliContext
+from bot.cli.schedule import add_audience_arguments, audience_from, check_item, materialiser_for
 from bot.domain.clock import SystemClock
-from bot.domain.pulses import PulseService
+from bot.domain.outreach import AudienceError, What
+from bot.domain.pulses import REMINDER_PREFIX, PulseService
 from bot.domain.tenancy import Platform
 from bot.errors import ConfigError, NotFoundError
 from bot.settings import ensure_secret_key
@@ -32,6 +34,16 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     open_.add_argument("--group", help="handle of the group it is for (default: the whole organisation)")
     open_.add_argument("--days", type=int, help="days the round stays open (default: the pulse set's, 3)")
     open_.set_defaults(handler=run_open)
+    for name, helptext in (
+        ("send", "send a pulse now: opens a round and posts it to the audience"),
+        ("remind", "remind the whole audience of the open round (never only those who have not answered)"),
+    ):
+        command = sub.add_parser(name, help=helptext, description=helptext[0].upper() + helptext[1:] + ".")
+        command.add_argument("org", help="organisation handle")
+        command.add_argument("pulse", help="pulse set id, e.g. wekelijkse-check-in")
+        add_audience_arguments(command)
+        command.add_argument("--locale", choices=["nl", "en"], help="language (default: the organisation's)")
+        command.set_defaults(handler=run_send, reminder=name == "remind")
     lst = sub.add_parser("list", help="list rounds", description="List an organisation's pulse rounds.")
     lst.add_argument("org", help="organisation handle")
     lst.set_defaults(handler=run_list)
@@ -82,6 +94,24 @@ async def run_open(args: argparse.Namespace, ctx: CliContext) -> int:
     ctx.print(
         f"Opened round {pulse.id} of '{pulse.pulse_set_id}' until {pulse.closes_at:%Y-%m-%d %H:%M} UTC."
     )
+    return 0
+
+
+async def run_send(args: argparse.Namespace, ctx: CliContext) -> int:
+    content = ctx.content()
+    check_item(content, What.PULSE, args.pulse)
+    audience = audience_from(args)
+    item = f"{REMINDER_PREFIX}{args.pulse}" if args.reminder else args.pulse
+    async with ctx.database() as engine:
+        materialiser = materialiser_for(engine, content)
+        org = await materialiser.organisations.get_organisation(args.org)
+        try:
+            done = await materialiser.publish_now(org, What.PULSE, item, audience, args.locale)
+        except AudienceError as exc:
+            raise ConfigError("--to", str(exc)) from None
+    kind = "reminder for" if args.reminder else "round of"
+    ctx.print(f"Queued a {kind} '{args.pulse}' for {done.deliveries} target(s) in {org.slug}.")
+    ctx.print("A running `vipbot serve` sends it; see `vipbot schedule status` for the outcome.")
     return 0
 
 

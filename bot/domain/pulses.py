@@ -28,6 +28,9 @@ from bot.errors import ConflictError, NotFoundError
 LIKERT_VALUES = ("1", "2", "3", "4", "5")
 DEFAULT_WINDOW_DAYS = 3
 ACTION_PREFIX = "vp-pulse"
+REMINDER_PREFIX = (
+    "reminder:"  # an outreach item "reminder:<pulse set>" reminds the audience of the open round
+)
 
 
 class PulseStatus(StrEnum):

@@ -27,6 +27,7 @@ from bot.domain.delivery import DeliveryError, Gateway, Renderer, portal_link
 from bot.domain.insights import hidden_explanation, load_insights, summary_lines
 from bot.domain.outreach import Occurrence
 from bot.domain.pulses import (
+    REMINDER_PREFIX,
     ManagementSummaryPost,
     Pulse,
     PulsePost,
@@ -41,7 +42,6 @@ from bot.storage.pulses import SqlPulseStore, master_key_from
 log = logging.getLogger(__name__)
 
 PULSES_KEY = "pulses"
-REMINDER_PREFIX = "reminder:"
 TICK_SECONDS = 60.0
 _RENDERERS = (
     (Platform.SLACK, "slack_renderer", "slack_gateway"),

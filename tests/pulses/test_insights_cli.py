@@ -16,6 +16,8 @@ from bot.settings import Settings
 from tests.conftest import TEST_SECRET_KEY
 from tests.pulses.conftest import PulseWorld
 
+AUDIENCE = ("--to", "group:team-noord", "--to", "group:team-zuid")
+
 
 async def cli(settings: Settings, *argv: str) -> str:
     out = io.StringIO()
@@ -70,6 +72,10 @@ async def test_insights_prints_shown_and_hidden_groups(
 async def test_pulse_commands_open_list_and_close(world: PulseWorld, settings: Settings) -> None:
     opened = await cli(settings, "pulse", "open", "linde", "wekelijkse-check-in", "--group", "zorg-linde")
     assert opened.startswith("Opened round ")
+    sent = await cli(settings, "pulse", "send", "linde", "wekelijkse-check-in", *AUDIENCE)
+    assert sent.startswith("Queued a round of 'wekelijkse-check-in' for 2 target(s) in linde.")
+    reminded = await cli(settings, "pulse", "remind", "linde", "wekelijkse-check-in", *AUDIENCE)
+    assert reminded.startswith("Queued a reminder for 'wekelijkse-check-in' for 2 target(s) in linde.")
     listed = await cli(settings, "pulse", "list", "linde")
     assert "wekelijkse-check-in" in listed
     assert "open" in listed

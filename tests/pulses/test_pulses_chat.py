@@ -164,7 +164,16 @@ async def test_a_pulse_round_end_to_end(  # noqa: PLR0915  (one story, told in o
         assert thanks["text"] == "Dank je wel. Je antwoord is anoniem opgeslagen."
         assert "al beantwoord" in refused["text"]
         assert "Oneens" not in json.dumps([thanks, refused])  # the answer is never repeated
-        assert not slack_api.calls_to("chat.postMessage")[2:]  # nothing went to a DM
+        assert len(slack_api.calls_to("chat.postMessage")) == 2  # nothing else was posted, no DM
+
+        # A reminder goes to the whole audience: both channels, whoever answered.
+        reminded = await outreach.materialiser.publish_now(
+            org, What.PULSE, "reminder:wekelijkse-check-in", Audience(groups=("noord", "zuid")), None
+        )
+        assert reminded.deliveries == 2
+        assert await outreach.worker(WorkerConfig(rate_per_second=100, poll_interval=0.05)).drain() == 2
+        for channel in ("C0NOORD", "C0ZUID"):
+            assert "Herinnering: de check-in staat nog open" in slack_api.messages[channel][-1]["text"]
 
         # Enough people answer (the rest through the service, as the handler does) for the department to show.
         for i in range(11):
