@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import base64
 import io
+from collections.abc import Mapping
+from typing import Any
+from uuid import UUID
 
 from bot.adapters.teams.cards import (
     ACTION_KEY,
@@ -27,14 +30,24 @@ from bot.domain.i18n import Translator
 from bot.domain.pulses import (
     ACTION_PREFIX,
     AnswerAction,
+    AnswerOutcome,
+    ClickOrigin,
     ManagementSummaryPost,
+    Participant,
     PulsePost,
     PulseReminderPost,
+    PulseService,
     answer_options,
 )
 from bot.domain.tenancy import Platform
 
 ANSWER_KEY = "answer"
+_OUTCOME_KEYS = {
+    AnswerOutcome.RECORDED: "pulses.thanks",
+    AnswerOutcome.ALREADY_ANSWERED: "pulses.already_answered",
+    AnswerOutcome.CLOSED: "pulses.closed",
+    AnswerOutcome.INVALID: "pulses.invalid",
+}
 MAX_INLINE_IMAGE = 18_000  # bytes of PNG, before base64
 
 
@@ -165,3 +178,41 @@ class TeamsPulseRenderer:
         return Rendered(
             platform=Platform.TEAMS, payload=message(content, locale, fallback), fallback_text=fallback
         )
+
+
+def is_pulse_submit(value: object) -> bool:
+    return isinstance(value, Mapping) and value.get(ACTION_KEY) == ACTION_PREFIX
+
+
+async def answer_pulse_submit(
+    value: Mapping[str, Any],
+    organisation_id: UUID,
+    tenant_id: str,
+    user_id: str,
+    conversation_id: str | None,
+    personal: bool,
+    service: PulseService,
+    translator: Translator,
+    locale: str,
+) -> Card | None:
+    """Record a pulse answer from an Action.Submit; the card to show the person, or None to show nothing.
+
+    Teams has no message only one person sees in a channel, and a reply in the person's own chat would leave a
+    trace there that they took part. So only in a personal chat — where the card is their own copy — the card
+    is updated to a thank-you; a click in a channel gets no reply at all. The answer itself is never repeated.
+    """
+    if not is_pulse_submit(value):
+        return None
+    action = AnswerAction.decode(str(value.get(ANSWER_KEY, "")))
+    if action is None:
+        outcome = AnswerOutcome.INVALID
+    else:
+        outcome = await service.answer(
+            organisation_id,
+            action,
+            Participant(Platform.TEAMS, tenant_id, user_id),
+            ClickOrigin(Platform.TEAMS, tenant_id, None if personal else conversation_id),
+        )
+    if not personal:
+        return None
+    return card([text_block(escape(translator.t(locale, _OUTCOME_KEYS[outcome])), wrap=True)])
