@@ -189,7 +189,8 @@ def _wrap_renderers(services: Services) -> None:
         services.extras["teams.renderer"] = TeamsPulseRenderer(teams, translator)
 
 
-async def _monthly_due(pulses: Pulses, last: dict[str, str]) -> None:
+async def monthly_due(pulses: Pulses, last: dict[str, str]) -> None:
+    """On the first day of a month (once per process), send every organisation's latest summaries again."""
     now = pulses.services.clock.now()
     month = f"{now:%Y-%m}"
     if now.day != 1 or last.get("month") == month:
@@ -227,7 +228,7 @@ def install(app: web.Application, services: Services) -> None:
         while True:
             try:
                 await pulses.tick()
-                await _monthly_due(pulses, last)
+                await monthly_due(pulses, last)
             except Exception:  # one catch-all per entry point: log, keep the loop alive
                 log.exception("pulse housekeeping failed")
             await asyncio.sleep(TICK_SECONDS)

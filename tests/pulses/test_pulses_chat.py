@@ -8,11 +8,12 @@ from __future__ import annotations
 import base64
 import json
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
@@ -26,14 +27,20 @@ from bot.domain.outreach import Audience, What
 from bot.domain.pulses import AnswerAction, ClickOrigin, Participant
 from bot.domain.tenancy import GroupKind, Platform
 from bot.reporting import service as pulses_feature
-from bot.reporting.service import Pulses
+from bot.reporting.service import Pulses, monthly_due
 from bot.security.secret import Secret
 from bot.storage.slack_installations import SqlSlackInstallations
 from bot.storage.teams_references import TeamsReference, TeamsScope
 from scheduler import service as outreach_feature
 from scheduler.service import Outreach
 from scheduler.worker import WorkerConfig
-from tests.adapters.slack.support import add_org, eventually, signed_headers, slack_services
+from tests.adapters.slack.support import (
+    add_org,
+    eventually,
+    signed_headers,
+    slack_services,
+    sqlite_file_bytes,
+)
 from tests.conftest import TEST_SECRET_KEY
 from tests.doubles.bf_connector import BotConnectorDouble
 from tests.doubles.slack_api import DEFAULT_TEAM, DEFAULT_TOKEN, SlackApiSimulator
@@ -73,7 +80,11 @@ def buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 async def test_a_pulse_round_end_to_end(  # noqa: PLR0915  (one story, told in order)
-    services: Services, slack_api: SlackApiSimulator, bf_connector: BotConnectorDouble
+    services: Services,
+    slack_api: SlackApiSimulator,
+    bf_connector: BotConnectorDouble,
+    database_url: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     configured = slack_services(services, slack_api, slack_bot_token=DEFAULT_TOKEN)
     configured = Services(
@@ -217,6 +228,18 @@ async def test_a_pulse_round_end_to_end(  # noqa: PLR0915  (one story, told in o
         # Nobody's id reached management, and the clicker's id went nowhere but the confirmation to them.
         assert CLICKER not in text
         assert CLICKER not in card_text
+        assert CLICKER not in caplog.text
+        if database_url.startswith("sqlite"):
+            await configured.engine.dispose()
+            assert CLICKER.encode() not in sqlite_file_bytes(database_url)
+
+        # On the first of the month the latest summary goes out again as the monthly overview.
+        clock.set(datetime(2026, 4, 1, 7, 0, tzinfo=UTC))
+        await monthly_due(pulses, {})
+        titles = [m.get("text", "") for m in slack_api.messages["C0MGMT"]]
+        assert sum(t.startswith("Maandoverzicht check-in Wekelijkse check-in voor Acme Zorg") for t in titles) == 1
+        assert len(slack_api.calls_to("files.completeUploadExternal")) == 2
+        assert len(bf_connector.activities(TEAMS_CHANNEL, kind="send")) == 2
     finally:
         await http.close()
         await server.close()
