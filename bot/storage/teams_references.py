@@ -87,10 +87,17 @@ class TeamsReferenceStore:
         return keyed_hash(self._address_key, "\x1f".join(parts).encode()).hex()[:ADDRESS_LENGTH]
 
     def address_of(self, reference: TeamsReference) -> str:
-        """The stable, opaque delivery address of a reference (a Target's `address`)."""
-        if reference.scope is TeamsScope.MEMBER:
-            return self._hash("member", reference.tenant_id, reference.user_id or "")
+        """The stable, opaque delivery address of a reference (a Target's `address`).
+
+        A person has one address whether the bot knows them from a team's roster or from their personal chat,
+        so a person is never two delivery targets.
+        """
+        if reference.scope in {TeamsScope.MEMBER, TeamsScope.PERSONAL} and reference.user_id:
+            return self.address_of_person(reference.tenant_id, reference.user_id)
         return self._hash("conversation", reference.conversation_id or "")
+
+    def address_of_person(self, tenant_id: str, user_id: str) -> str:
+        return self._hash("member", tenant_id, user_id)
 
     def address_of_conversation(self, conversation_id: str) -> str:
         return self._hash("conversation", conversation_id)
@@ -188,6 +195,8 @@ class TeamsReferenceStore:
                 )
             elif row.organisation_id != organisation_id:
                 raise VipbotError("a Teams conversation cannot move to another organisation")
+            elif row.scope == TeamsScope.PERSONAL.value and reference.scope is TeamsScope.MEMBER:
+                return address  # a roster entry never replaces the person's own chat
             else:
                 row.scope = reference.scope.value
                 row.team_key = team_key
@@ -241,6 +250,14 @@ class TeamsReferenceStore:
     async def remove(self, address: str) -> int:
         """Forget one conversation; its channel bindings are marked archived. Returns rows removed."""
         return await self._remove(col(TeamsConversationRow.address) == address)
+
+    async def remove_member(self, tenant_id: str, user_id: str) -> int:
+        """Forget a person who left a team, unless they have a personal chat with the bot."""
+        address = self.address_of_person(tenant_id, user_id)
+        return await self._remove(
+            (col(TeamsConversationRow.address) == address)
+            & (col(TeamsConversationRow.scope) == TeamsScope.MEMBER.value)
+        )
 
     async def remove_team(self, team_id: str) -> int:
         """Forget every channel (and member) reference of a team the bot was removed from."""

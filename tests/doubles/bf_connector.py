@@ -9,6 +9,8 @@ Connector REST API (v3) paths the bot uses:
 - ``POST /v3/conversations/{conversation}/activities/{activity}`` — reply to an activity
 - ``PUT /v3/conversations/{conversation}/activities/{activity}`` — update a sent activity
 - ``DELETE /v3/conversations/{conversation}/activities/{activity}`` — delete it
+- ``GET /v3/conversations/{conversation}/pagedmembers`` — the roster of a team or chat, paged
+  (`set_members(conversation, [...])` programs it; empty by default)
 - ``POST /{tenant}/oauth2/v2.0/token`` — a Microsoft identity platform token endpoint (client credentials), so
   a bot with an app id can fetch its token here instead of from login.microsoftonline.com
 - ``GET /v1/.well-known/openidconfiguration`` and ``GET /v1/.well-known/keys`` — the Bot Framework's OpenID
@@ -66,9 +68,11 @@ class RecordedRequest:
 
     @property
     def kind(self) -> str:
-        """send | reply | update | delete | create_conversation | token"""
+        """send | reply | update | delete | create_conversation | members | token"""
         if self.path.endswith("/oauth2/v2.0/token"):
             return "token"
+        if self.path.endswith("/pagedmembers"):
+            return "members"
         if self.conversation_id is None:
             return "create_conversation"
         if self.activity_id is None:
@@ -91,6 +95,7 @@ class BotConnectorDouble:
     requests: list[RecordedRequest] = field(default_factory=list)
     _failures: list[_Failure] = field(default_factory=list)
     _removed: dict[str, int] = field(default_factory=dict)
+    _members: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _runner: web.AppRunner | None = None
     url: str = ""
@@ -129,6 +134,7 @@ class BotConnectorDouble:
         app.router.add_post("/v3/conversations", self._create_conversation)
         app.router.add_post("/v3/conversations/{conversation}/activities", self._activity)
         app.router.add_route("*", "/v3/conversations/{conversation}/activities/{activity}", self._activity)
+        app.router.add_get("/v3/conversations/{conversation}/pagedmembers", self._paged_members)
         app.router.add_post("/{tenant}/oauth2/v2.0/token", self._token)
         app.router.add_get("/v1/.well-known/openidconfiguration", self._openid_configuration)
         app.router.add_get("/v1/.well-known/keys", self._keys)
@@ -152,6 +158,10 @@ class BotConnectorDouble:
     def fail_next(self, count: int, status: int, retry_after: float | None = None) -> None:
         """Answer the next `count` connector calls (not token calls) with `status` (429 or 5xx)."""
         self._failures.append(_Failure(count, status, retry_after))
+
+    def set_members(self, conversation_id: str, members: list[dict[str, Any]]) -> None:
+        """The roster `pagedmembers` answers for a team (its id) or chat: dicts like {"id": "29:…", "name": …}."""
+        self._members[conversation_id] = members
 
     def remove_conversation(self, conversation_id: str, status: int = 403) -> None:
         """From now on, calls to this conversation answer 403 (bot removed) or 404 (conversation not found)."""
@@ -235,6 +245,19 @@ class BotConnectorDouble:
             return web.Response(status=200)
         activity_id = recorded.activity_id if recorded.kind == "update" else f"activity-{next(self._ids)}"
         return web.json_response({"id": activity_id})
+
+    async def _paged_members(self, request: web.Request) -> web.Response:
+        refusal = self._refusal(request)
+        if refusal is not None:
+            await self._record(request, refusal.status)
+            return refusal
+        await self._record(request, 200)
+        members = self._members.get(request.match_info["conversation"], [])
+        size = int(request.query.get("pageSize") or 200)
+        start = int(request.query.get("continuationToken") or 0)
+        page = members[start : start + size]
+        token = str(start + size) if start + size < len(members) else None
+        return web.json_response({"members": page, "continuationToken": token})
 
     async def _create_conversation(self, request: web.Request) -> web.Response:
         refusal = self._refusal(request)

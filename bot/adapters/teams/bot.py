@@ -10,9 +10,11 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from botbuilder.core import ActivityHandler, MessageFactory, TurnContext
+from botbuilder.core.teams import TeamsInfo
 from botbuilder.schema import Activity, ActivityTypes, Attachment
 
 from bot.adapters.teams.cards import (
@@ -46,6 +48,7 @@ HomeLoader = Callable[[Organisation], Any]  # async: Organisation -> HomeInfo
 TENANT_CACHE_SECONDS = 30.0
 KNOWN_REFERENCE_SECONDS = 300.0
 _CACHE_LIMIT = 10_000
+ROSTER_LIMIT = 20_000  # people read from one team's roster at install
 
 
 def reference_from(activity: Activity) -> TeamsReference | None:
@@ -122,10 +125,16 @@ class VipTeamsBot(ActivityHandler):  # type: ignore[misc]
                 await self._uninstalled(activity)
         elif activity.type == ActivityTypes.conversation_update:
             bot_id = activity.recipient.id if activity.recipient else None
-            if any(m.id == bot_id for m in activity.members_added or []):
+            added = [m.id for m in activity.members_added or [] if m.id]
+            removed = [m.id for m in activity.members_removed or [] if m.id]
+            if bot_id in added:
                 await self._installed(turn_context, welcome=True)
-            if any(m.id == bot_id for m in activity.members_removed or []):
+            elif added:
+                await self._members_joined(activity, added)
+            if bot_id in removed:
                 await self._uninstalled(activity)
+            elif removed:
+                await self._members_left(activity, removed)
         elif activity.type == ActivityTypes.message:
             await self._message(turn_context)
 
@@ -150,6 +159,8 @@ class VipTeamsBot(ActivityHandler):  # type: ignore[misc]
         address = await self._store.save(organisation.id, reference)
         self._known[address] = time.monotonic() + KNOWN_REFERENCE_SECONDS
         log.info("teams conversation installed", organisation=organisation.slug, scope=reference.scope.value)
+        if reference.scope is not TeamsScope.PERSONAL:
+            await self._read_roster(turn_context, organisation, reference)
         if not welcome:
             return
         if reference.scope is TeamsScope.PERSONAL:
@@ -158,6 +169,62 @@ class VipTeamsBot(ActivityHandler):  # type: ignore[misc]
         else:
             portal = portal_link(self._portal_base_url, organisation.slug)
             await _reply(turn_context, self._kit.channel_installed(portal, locale), locale)
+
+    # --- people of a team or group chat: the addresses for their personal chats -----------------------------
+
+    @staticmethod
+    def _member(reference: TeamsReference, user_id: str) -> TeamsReference:
+        return replace(
+            reference,
+            scope=TeamsScope.MEMBER,
+            conversation_id=None,
+            user_id=user_id,
+            channel_name=None,
+            team_name=None,
+            locale=None,
+        )
+
+    async def _read_roster(
+        self, turn_context: TurnContext, organisation: Organisation, reference: TeamsReference
+    ) -> None:
+        """Remember everybody in the team or group chat the bot was added to, so the scheduler can reach each
+        of them in a personal chat (created on first send)."""
+        bot_id = reference.bot_id
+        token: str | None = None
+        count = 0
+        try:
+            while count < ROSTER_LIMIT:
+                page = await TeamsInfo.get_paged_members(turn_context, token, 500)
+                for member in page.members or []:
+                    if member.id and member.id != bot_id:
+                        await self._store.save(organisation.id, self._member(reference, member.id))
+                        count += 1
+                token = page.continuation_token
+                if not token:
+                    break
+        except Exception as exc:  # the roster is a bonus: the install itself stands
+            log.warning("teams roster could not be read", error_type=type(exc).__name__)
+        log.info("teams roster read", organisation=organisation.slug, people=count)
+
+    async def _members_joined(self, activity: Activity, user_ids: list[str]) -> None:
+        reference = reference_from(activity)
+        if reference is None or reference.scope is TeamsScope.PERSONAL:
+            return
+        organisation = await self._organisation(reference.tenant_id)
+        if organisation is None or not await self._store.exists(self._store.address_of(reference)):
+            return  # only for conversations the bot is installed in
+        for user_id in user_ids:
+            await self._store.save(organisation.id, self._member(reference, user_id))
+        log.info("teams members joined", organisation=organisation.slug, people=len(user_ids))
+
+    async def _members_left(self, activity: Activity, user_ids: list[str]) -> None:
+        reference = reference_from(activity)
+        if reference is None or reference.scope is TeamsScope.PERSONAL:
+            return
+        removed = 0
+        for user_id in user_ids:
+            removed += await self._store.remove_member(reference.tenant_id, user_id)
+        log.info("teams members left", removed=removed)
 
     async def _uninstalled(self, activity: Activity) -> None:
         reference = reference_from(activity)

@@ -20,6 +20,7 @@ from tests.adapters.teams.support import (
     CHANNEL_ID,
     OTHER_TENANT,
     PERSONAL_CHAT,
+    TEAM_ID,
     TENANT,
     USER_ID,
     activity,
@@ -122,12 +123,18 @@ def assert_not_in_database_files(canary: str, settings: Settings) -> None:
 async def test_team_install_and_uninstall(services: Services, bf_connector: BotConnectorDouble) -> None:
     org = await connect(services)
     store = reference_store(services)
+    roster = [{"id": f"29:member-{i}", "name": f"Member {i}"} for i in range(3)] + [
+        {"id": BOT_ID, "name": "vipbot"}
+    ]
+    bf_connector.set_members(TEAM_ID, roster)
     async with running(services) as base, aiohttp.ClientSession() as http:
         added = activity(
             bf_connector.url, "conversationUpdate", scope="channel", membersAdded=[{"id": BOT_ID}]
         )
         assert await post(http, base, added) in {200, 201}
-        (stored,) = await store.list_references(org.id)
+        people = await store.targets(org.id, TargetKind.PERSON)
+        assert len(people) == 3
+        (stored,) = await store.list_references(org.id, TeamsScope.CHANNEL)
         assert stored.reference.scope is TeamsScope.CHANNEL
         assert stored.reference.team_name == "Team Zorg"
         greeting = cards_of(bf_connector.activities(CHANNEL_ID))
@@ -136,6 +143,26 @@ async def test_team_install_and_uninstall(services: Services, bf_connector: BotC
         await services.organisations.bind_channel(
             org.id, "zorg", Platform.TEAMS, TENANT, stored.address, "Team Zorg / General"
         )
+        # A roster member is reached in a personal chat the gateway creates on first send.
+        gateway = services.extras[GATEWAY_KEY]
+        column = services.content.catalog.columns[0]
+        rendered = services.extras[RENDERER_KEY].render(
+            ColumnPost(column, "http://vipbot.test/portal/zorg"), "nl"
+        )
+        await gateway.send(people[0], rendered)
+        (created,) = bf_connector.created_conversations()
+        assert created["members"][0]["id"].startswith("29:member-")
+        # Members who join later are added, members who leave are forgotten.
+        joined = activity(
+            bf_connector.url, "conversationUpdate", scope="channel", membersAdded=[{"id": "29:new"}]
+        )
+        assert await post(http, base, joined) in {200, 201}
+        left = activity(
+            bf_connector.url, "conversationUpdate", scope="channel", membersRemoved=[{"id": "29:member-2"}]
+        )
+        assert await post(http, base, left) in {200, 201}
+        assert len(await store.targets(org.id, TargetKind.PERSON)) == 3
+        # Uninstalling from the team forgets its channel and its roster.
         removed = activity(
             bf_connector.url, "conversationUpdate", scope="channel", membersRemoved=[{"id": BOT_ID}]
         )
@@ -143,6 +170,29 @@ async def test_team_install_and_uninstall(services: Services, bf_connector: BotC
         assert await store.list_references(org.id) == []
         (binding,) = await services.organisations.bindings(org.id)
         assert binding.archived
+
+
+async def test_a_person_is_one_target_from_a_roster_and_a_personal_chat(
+    services: Services, bf_connector: BotConnectorDouble
+) -> None:
+    org = await connect(services)
+    store = reference_store(services)
+    bf_connector.set_members(TEAM_ID, [{"id": USER_ID}, {"id": BOT_ID}])
+    async with running(services) as base, aiohttp.ClientSession() as http:
+        team = activity(
+            bf_connector.url, "conversationUpdate", scope="channel", membersAdded=[{"id": BOT_ID}]
+        )
+        assert await post(http, base, team) in {200, 201}
+        personal = activity(bf_connector.url, "conversationUpdate", membersAdded=[{"id": BOT_ID}])
+        assert await post(http, base, personal) in {200, 201}
+        again = activity(
+            bf_connector.url, "conversationUpdate", scope="channel", membersAdded=[{"id": BOT_ID}]
+        )
+        assert await post(http, base, again) in {200, 201}
+    (person,) = await store.targets(org.id, TargetKind.PERSON)
+    stored = await store.get(person.address)
+    assert stored is not None
+    assert (stored.reference.scope, stored.reference.conversation_id) == (TeamsScope.PERSONAL, PERSONAL_CHAT)
 
 
 async def test_unknown_tenant_is_told_and_nothing_is_stored(
