@@ -25,7 +25,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from bot.app import Services
-from bot.domain.accounts import Account, Role, SessionStage, is_locked
+from bot.domain.accounts import Account, Role, SessionStage, WebSession, is_locked
 from bot.domain.tenancy import Organisation
 from bot.errors import NotFoundError
 from bot.security import (
@@ -40,7 +40,7 @@ from bot.security import (
     totp_uri,
     verify_password,
 )
-from bot.storage.accounts import SqlAccountRepository
+from bot.storage.accounts import SqlAccountRepository, token_hash
 from bot.web.console.cache import Expiring, Lru
 from bot.web.shared.cookies import cookie_name
 from bot.web.shared.templates import LOCALE_PREFERENCE
@@ -54,6 +54,7 @@ SESSION_TOKEN = web.RequestKey("console_session_token", str)
 NEW_SESSION: web.RequestKey[str | None] = web.RequestKey("console_new_session")
 CHANGED_ORGANISATION = web.RequestKey("console_changed_organisation", UUID)
 ORGANISATION_TTL = 30.0
+SESSION_CACHE_TTL = 2.0
 PASSWORD_POLICY_EXTRA = "console.password_policy"  # noqa: S105 - a key name
 
 
@@ -148,7 +149,7 @@ def session_middleware() -> Middleware:
         token = request.cookies.get(console.session_cookie)
         request[ACCOUNT] = None
         if token:
-            loaded = await console.accounts.load_session(token, console.now())
+            loaded = await _load_session(console, token)
             if loaded is not None:
                 web_session, account = loaded
                 request[SESSION_TOKEN] = token
@@ -167,6 +168,32 @@ def session_middleware() -> Middleware:
         return response
 
     return middleware
+
+
+async def _load_session(console: Console, token: str) -> tuple[WebSession, Account] | None:
+    """The session behind a cookie. Lookups are remembered for SESSION_CACHE_TTL seconds: signing out, a new
+    sign-in step and account changes made here forget them at once; on other replicas a blocked account or a
+    removed assignment takes effect within that time."""
+    now = console.now()
+    cache: Expiring[tuple[WebSession, Account]] = console.expiring("sessions", SESSION_CACHE_TTL)
+    key = token_hash(token)
+    hit = cache.get(key)
+    if hit is not None and not hit[0].expired(now):
+        return hit
+    loaded = await console.accounts.load_session(token, now)
+    if loaded is None:
+        cache.pop(key)
+        return None
+    return cache.put(key, loaded)
+
+
+def forget_sessions(request: web.Request, token: str | None = None) -> None:
+    """Drop remembered session lookups: one (by cookie token) or all (after an account change)."""
+    cache = console_of(request).expiring("sessions", SESSION_CACHE_TTL)
+    if token is None:
+        cache.clear()
+    else:
+        cache.pop(token_hash(token))
 
 
 def _write_session_cookie(request: web.Request, response: web.StreamResponse, console: Console) -> None:
@@ -188,6 +215,7 @@ async def begin_session(request: web.Request, account: Account, stage: SessionSt
     console = console_of(request)
     old = request.get(SESSION_TOKEN)
     if old:
+        forget_sessions(request, old)
         await console.accounts.end_session(old)
     request[NEW_SESSION] = await console.accounts.start_session(account.id, stage, console.now())
     rotate_csrf(request)
@@ -197,6 +225,7 @@ async def end_session(request: web.Request) -> None:
     console = console_of(request)
     old = request.get(SESSION_TOKEN)
     if old:
+        forget_sessions(request, old)
         await console.accounts.end_session(old)
     request[NEW_SESSION] = None
 

@@ -34,6 +34,12 @@ class Lru(Generic[V]):
             self._items.popitem(last=False)
         return value
 
+    def pop(self, key: Hashable) -> None:
+        self._items.pop(key, None)
+
+    def clear(self) -> None:
+        self._items.clear()
+
     def __len__(self) -> int:
         return len(self._items)
 
@@ -54,3 +60,9 @@ class Expiring(Generic[V]):
     def put(self, key: Hashable, value: V) -> V:
         self._items.put(key, (time.monotonic(), value))
         return value
+
+    def pop(self, key: Hashable) -> None:
+        self._items.pop(key)
+
+    def clear(self) -> None:
+        self._items.clear()

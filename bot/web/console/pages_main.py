@@ -14,7 +14,7 @@ from bot.domain.content import LOCALES
 from bot.domain.tenancy import GroupKind, Organisation, Platform, slugify
 from bot.errors import ConflictError, NotFoundError
 from bot.storage.tables import PlatformConnectionRow
-from bot.web.console.auth import console_of, organisation_for, require
+from bot.web.console.auth import console_of, forget_sessions, organisation_for, require
 from bot.web.console.pages_auth import MAX_FIELD, see_other
 from bot.web.shared.templates import render
 
@@ -217,6 +217,7 @@ async def counsellor_assign(request: web.Request) -> web.StreamResponse:
         await console_of(request).accounts.assign_counsellor(UUID(field(form, "account")), organisation.id)
     except (ValueError, NotFoundError):
         raise web.HTTPBadRequest() from None
+    forget_sessions(request)
     return see_other(url(request, "organisation", org=organisation.slug))
 
 
@@ -227,6 +228,7 @@ async def counsellor_unassign(request: web.Request) -> web.StreamResponse:
         await console_of(request).accounts.unassign_counsellor(UUID(field(form, "account")), organisation.id)
     except (ValueError, NotFoundError):
         raise web.HTTPBadRequest() from None
+    forget_sessions(request)
     return see_other(url(request, "organisation", org=organisation.slug))
 
 
@@ -297,6 +299,7 @@ async def account_disable(request: web.Request) -> web.StreamResponse:
     if target == account.id:
         raise web.HTTPBadRequest()
     await console_of(request).accounts.set_disabled(target, field(form, "disabled") == "1")
+    forget_sessions(request)
     return see_other(url(request, "accounts"))
 
 
