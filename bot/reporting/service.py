@@ -63,12 +63,17 @@ class Pulses:
         portal = portal_link(self.services.settings.public_portal_url, organisation.slug)
         if item.startswith(REMINDER_PREFIX):
             set_id = item.removeprefix(REMINDER_PREFIX)
+            if set_id not in {p.id for p in self.services.content.catalog.pulse_sets}:
+                return None
             now = self.services.clock.now()
             open_rounds = [p for p in await self.store.rounds(organisation.id, set_id) if p.is_open_at(now)]
             if not open_rounds:
                 return None
             pulse = open_rounds[-1]
             return PulseReminderPost(pulse.id, self.service.pulse_set(set_id), pulse.closes_at, portal)
+        if item not in {p.id for p in self.services.content.catalog.pulse_sets}:
+            log.warning("a pulse occurrence names no known pulse set; nothing is sent")
+            return None
         tree = await self.services.organisations.group_tree(organisation.id)
         pulse = await self.service.open_round(organisation.id, item, tree, occurrence_id=occurrence.id)
         if pulse.status is not PulseStatus.OPEN:

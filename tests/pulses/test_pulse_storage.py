@@ -4,6 +4,7 @@ close no participation row and no key — on SQLite and on PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -217,3 +218,15 @@ async def test_an_answer_counts_for_the_channel_s_group_or_the_audience_in_a_dm(
     noord = world.tree.by_slug("team-noord")
     assert noord is not None
     assert by_group == {noord.id: 1, world.tree.root.id: 2}
+
+
+async def test_one_occurrence_opens_one_round_however_often_it_is_built(world: PulseWorld) -> None:
+    occurrence = uuid.uuid4()
+    rounds = await asyncio.gather(
+        *(
+            world.service.open_round(world.org.id, world.pulse_set.id, world.tree, occurrence_id=occurrence)
+            for _ in range(5)
+        )
+    )
+    assert len({r.id for r in rounds}) == 1
+    assert len(await world.store.rounds(world.org.id, world.pulse_set.id)) == 1

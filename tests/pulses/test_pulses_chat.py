@@ -237,7 +237,10 @@ async def test_a_pulse_round_end_to_end(  # noqa: PLR0915  (one story, told in o
         clock.set(datetime(2026, 4, 1, 7, 0, tzinfo=UTC))
         await monthly_due(pulses, {})
         titles = [m.get("text", "") for m in slack_api.messages["C0MGMT"]]
-        assert sum(t.startswith("Maandoverzicht check-in Wekelijkse check-in voor Acme Zorg") for t in titles) == 1
+        assert (
+            sum(t.startswith("Maandoverzicht check-in Wekelijkse check-in voor Acme Zorg") for t in titles)
+            == 1
+        )
         assert len(slack_api.calls_to("files.completeUploadExternal")) == 2
         assert len(bf_connector.activities(TEAMS_CHANNEL, kind="send")) == 2
     finally:
