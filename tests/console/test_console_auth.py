@@ -262,3 +262,34 @@ async def test_behind_https_cookies_are_secure_and_host_prefixed(console_service
         assert "HttpOnly" in cookie
         assert "SameSite=Strict" in cookie
         assert page.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+async def test_blocking_an_account_and_signing_out_take_effect_at_once(
+    client: TestClient, console_services: Services, clock: FixedClock, org_a: Organisation
+) -> None:
+    viewer = await make_person(console_services, Role.VIEWER, "mt@linde.test", org_a.id)
+    admin = await make_person(console_services, Role.ADMIN, "admin@practice.test")
+    await sign_in(client, viewer, clock)
+    assert (await client.get("/console/o/de-linde/insights")).status == 200
+    cookie = client.session.cookie_jar.filter_cookies(client.make_url("/console/"))["vipbot_session"].value
+    async with other_browser(client) as admin_browser:
+        await sign_in(admin_browser, admin, clock)
+        token = await form_token(admin_browser, "/console/accounts")
+        blocked = await admin_browser.post(
+            "/console/accounts/disable",
+            data={"csrf_token": token, "account": str(viewer.account.id), "disabled": "1"},
+            allow_redirects=False,
+        )
+        assert blocked.status == 303
+    assert (await client.get("/console/o/de-linde/insights", allow_redirects=False)).status == 303
+    # signing out kills the cookie for anyone who copied it
+    async with other_browser(client) as admin_browser:
+        await sign_in(admin_browser, admin, clock)
+        copied = admin_browser.cookie_jar.filter_cookies(client.make_url("/console/"))["vipbot_session"].value
+        assert (await admin_browser.get("/console/accounts")).status == 200
+        token = await form_token(admin_browser, "/console/accounts")
+        await admin_browser.post("/console/logout", data={"csrf_token": token})
+    async with other_browser(client) as thief:
+        thief.cookie_jar.update_cookies({"vipbot_session": copied})
+        assert (await thief.get("/console/accounts", allow_redirects=False)).status == 303
+    assert cookie != copied
