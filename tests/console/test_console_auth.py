@@ -293,3 +293,16 @@ async def test_blocking_an_account_and_signing_out_take_effect_at_once(
         thief.cookie_jar.update_cookies({"vipbot_session": copied})
         assert (await thief.get("/console/accounts", allow_redirects=False)).status == 303
     assert cookie != copied
+
+
+async def test_english_switch_is_remembered(client: TestClient) -> None:
+    dutch = await client.get("/console/login")
+    assert "<h1>Aanmelden</h1>" in await dutch.text()
+    english = await client.get("/console/login?lang=en")
+    html = await english.text()
+    assert '<html lang="en">' in html
+    assert "<h1>Sign in</h1>" in html
+    again = await client.get("/console/login")
+    assert "<h1>Sign in</h1>" in await again.text()
+    missing = await client.get("/console/o/nowhere/insights", allow_redirects=False)
+    assert missing.status == 303  # not signed in: to the sign-in page, whatever the address
