@@ -30,7 +30,7 @@ from bot.web.console.report import (
     report_pdf,
     shown_text,
 )
-from bot.web.shared.templates import render, request_locale, translate
+from bot.web.shared.templates import TEMPLATES, Fragment, render, request_locale, translate
 
 NOTE_MAX = 8000
 
@@ -167,13 +167,20 @@ async def insights_page(request: web.Request) -> web.StreamResponse:
     locale = request_locale(request)
     console = console_of(request)
     # Insights change when a round closes (another process): computed views live 15 s, keyed by the closed rounds.
-    recent: Expiring[list[PulseView]] = console.expiring("insights_pages", INSIGHTS_TTL)
+    recent: Expiring[Fragment] = console.expiring("insights_pages", INSIGHTS_TTL)
     page_key = (organisation.id, organisation.name, locale, console.version(organisation.id))
-    views = recent.get(page_key)
-    if views is None:
-        views = recent.put(page_key, await _views(request, organisation, locale))
+    body = recent.get(page_key)
+    if body is None:
+        views = await _views(request, organisation, locale)
+        templates = request.config_dict[TEMPLATES]
+        body = recent.put(page_key, templates.fragment(request, "insights_main.html", views=views))
     return render(
-        request, "insights.html", account=account, organisation=organisation, page="insights", views=views
+        request,
+        "insights.html",
+        account=account,
+        organisation=organisation,
+        page="insights",
+        body=body.fill(request),
     )
 
 
