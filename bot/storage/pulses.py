@@ -34,6 +34,7 @@ from bot.storage.tables_pulses import (
     PulseKeyRow,
     PulseParticipationRow,
     PulseRow,
+    PulseTallyRow,
 )
 
 KEY_PURPOSE = "pulse-key"
@@ -47,6 +48,7 @@ _binding = ChannelBindingRow.__table__  # type: ignore[attr-defined]
 _connection = PlatformConnectionRow.__table__  # type: ignore[attr-defined]
 _viewer = ManagementViewerRow.__table__  # type: ignore[attr-defined]
 _management = ManagementChannelRow.__table__  # type: ignore[attr-defined]
+_tally = PulseTallyRow.__table__  # type: ignore[attr-defined]
 
 
 def _aware(moment: datetime) -> datetime:
@@ -299,6 +301,33 @@ class SqlPulseStore:
                     and_(_key.c.pulse_id == pulse_id, _key.c.organisation_id == organisation_id)
                 )
             )
+            if changed.rowcount:
+                # The round's tally: what insights read from now on (after the key is gone, so every click that
+                # made it in is counted and no other can follow).
+                counted = (
+                    select(
+                        _answer.c.pulse_id,
+                        _answer.c.organisation_id,
+                        _answer.c.group_id,
+                        _answer.c.question_id,
+                        _answer.c.value,
+                        func.count(),
+                    )
+                    .where(and_(_answer.c.pulse_id == pulse_id, _answer.c.organisation_id == organisation_id))
+                    .group_by(
+                        _answer.c.pulse_id,
+                        _answer.c.organisation_id,
+                        _answer.c.group_id,
+                        _answer.c.question_id,
+                        _answer.c.value,
+                    )
+                )
+                await conn.execute(
+                    insert(_tally).from_select(
+                        ["pulse_id", "organisation_id", "group_id", "question_id", "value", "answers"],
+                        counted,
+                    )
+                )
             if not self._sqlite and changed.rowcount:
                 # PostgreSQL keeps rows in arrival order on disk; rewrite the round's answers in the order of
                 # fresh random ids, so the physical order says nothing about who clicked when.
@@ -404,24 +433,15 @@ class SqlPulseStore:
         return found if isinstance(found, UUID) else None
 
     async def cell_counts(self, organisation_id: UUID, pulse_ids: Sequence[UUID]) -> list[AnswerCount]:
-        """Answer counts per round, group, question and value: the only read of answers there is."""
+        """Answer counts of closed rounds per group, question and value (their tallies): what insights read."""
         ids = list(pulse_ids)
         if not ids:
             return []
         # The id columns are read raw and turned into UUIDs once per distinct value, not once per row.
-        pulse_col = type_coerce(_answer.c.pulse_id, String()).label("pulse_id")
-        group_col = type_coerce(_answer.c.group_id, String()).label("group_id")
-        query = (
-            select(pulse_col, group_col, _answer.c.question_id, _answer.c.value, func.count().label("n"))
-            .where(and_(_answer.c.organisation_id == organisation_id, _answer.c.pulse_id.in_(ids)))
-            # In the order of ix_pulse_answer_cell, so the database walks the index instead of sorting.
-            .group_by(
-                _answer.c.pulse_id,
-                _answer.c.organisation_id,
-                _answer.c.group_id,
-                _answer.c.question_id,
-                _answer.c.value,
-            )
+        pulse_col = type_coerce(_tally.c.pulse_id, String()).label("pulse_id")
+        group_col = type_coerce(_tally.c.group_id, String()).label("group_id")
+        query = select(pulse_col, group_col, _tally.c.question_id, _tally.c.value, _tally.c.answers).where(
+            and_(_tally.c.organisation_id == organisation_id, _tally.c.pulse_id.in_(ids))
         )
         async with self._engine.connect() as conn:
             rows = (await conn.execute(query)).all()

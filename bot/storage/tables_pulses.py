@@ -92,3 +92,24 @@ class ManagementChannelRow(SQLModel, table=True):
     platform: str = Field(max_length=16)
     workspace_id: str = Field(max_length=64)
     channel_id: str = Field(max_length=200)
+
+
+class PulseTallyRow(SQLModel, table=True):
+    """A closed round's answers counted per group, question and value — what insights read.
+
+    Written in the transaction that closes the round; the same information as the answer rows (which hold
+    nothing else), counted once instead of on every read.
+    """
+
+    __tablename__ = "pulse_tally"
+
+    pulse_id: uuid.UUID = Field(
+        sa_column=Column(ForeignKey("pulse.id", ondelete="CASCADE"), primary_key=True)
+    )
+    organisation_id: uuid.UUID = Field(
+        sa_column=Column(ForeignKey("organisation.id", ondelete="CASCADE"), primary_key=True)
+    )
+    group_id: uuid.UUID = Field(primary_key=True)
+    question_id: str = Field(sa_column=Column(String(80), primary_key=True))
+    value: str = Field(sa_column=Column(String(40), primary_key=True))
+    answers: int = Field()

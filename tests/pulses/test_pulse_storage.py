@@ -140,6 +140,8 @@ async def test_closing_destroys_the_key_and_participation(
     assert await table_dump(engine, "pulse_participation") == []
     assert await table_dump(engine, "pulse_key") == []
     assert len(await table_dump(engine, "pulse_answer")) == 7  # the anonymous answers stay
+    tallies = await world.store.cell_counts(world.org.id, [pulse.id])  # counted once, at close
+    assert sorted((c.value, c.answers) for c in tallies) == [("1", 2), ("2", 2), ("3", 1), ("4", 1), ("5", 1)]
     assert await world.service.close_due() == []  # closing twice is a no-op
     if engine.url.get_backend_name() == "sqlite":
         database = Path(str(engine.url.database))
@@ -213,6 +215,8 @@ async def test_an_answer_counts_for_the_channel_s_group_or_the_audience_in_a_dm(
     assert await world.service.answer(world.org.id, action, person("U2"), dm) is AnswerOutcome.RECORDED
     unbound = ClickOrigin(Platform.SLACK, "T0WORKSPACE", "C-elsewhere")
     assert await world.service.answer(world.org.id, action, person("U3"), unbound) is AnswerOutcome.RECORDED
+    assert await world.store.cell_counts(world.org.id, [pulse.id]) == []  # nothing is read while open
+    await world.service.close_now(world.org.id, pulse.id)
     counts = await world.store.cell_counts(world.org.id, [pulse.id])
     by_group = {c.group_id: c.answers for c in counts}
     noord = world.tree.by_slug("team-noord")

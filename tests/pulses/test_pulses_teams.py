@@ -84,6 +84,7 @@ async def test_a_pulse_on_teams(
     again = await click("29:person-b", personal=True)
     assert "al beantwoord" in json.dumps(again, ensure_ascii=False)
 
+    await world.service.close_now(world.org.id, pulse.id)
     counts = await world.store.cell_counts(world.org.id, [pulse.id])
     noord = world.tree.by_slug("team-noord")
     assert noord is not None
