@@ -205,6 +205,42 @@ class TeamsReferenceStore:
             await session.commit()
         return address
 
+    async def save_people(self, organisation_id: uuid.UUID, references: list[TeamsReference]) -> int:
+        """Store a page of a roster (MEMBER references) in one transaction; people who have their own chat with
+        the bot keep it. Returns how many people were new."""
+        by_address = {self.address_of(r): r for r in references if r.scope is TeamsScope.MEMBER}
+        if not by_address:
+            return 0
+        async with self._sessions() as session:
+            rows = (
+                await session.exec(
+                    select(TeamsConversationRow).where(
+                        col(TeamsConversationRow.address).in_(list(by_address))
+                    )
+                )
+            ).all()
+            existing = {row.address: row for row in rows}
+            for address, reference in by_address.items():
+                row = existing.get(address)
+                team_key = self.team_key(reference.team_id) if reference.team_id else None
+                if row is None:
+                    session.add(
+                        TeamsConversationRow(
+                            organisation_id=organisation_id,
+                            tenant_id=reference.tenant_id,
+                            address=address,
+                            scope=reference.scope.value,
+                            team_key=team_key,
+                            sealed=self._box.encrypt(reference.to_json(), address.encode()),
+                        )
+                    )
+                elif row.organisation_id == organisation_id and row.scope == TeamsScope.MEMBER.value:
+                    row.team_key = team_key
+                    row.sealed = self._box.encrypt(reference.to_json(), address.encode())
+                    session.add(row)
+            await session.commit()
+        return len(by_address) - len(existing)
+
     async def exists(self, address: str) -> bool:
         async with self._sessions() as session:
             found = await session.exec(

@@ -143,10 +143,11 @@ def install(app: web.Application, services: Services) -> None:
 
         metadata_url = settings.teams_openid_metadata_url or PUBLIC_OPENID_METADATA_URL
         app.cleanup_ctx.append(openid_metadata_refresher(metadata_url))
-    handler = build_endpoint(
+    handler, drain = build_endpoint(
         config, store, kit, home, settings.public_portal_url, services.content.translator
     )
     app.router.add_post(ENDPOINT, handler)
+    app.on_shutdown.append(drain)
 
     state: dict[str, Any] = {}
 

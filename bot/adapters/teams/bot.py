@@ -7,14 +7,14 @@ explains why and links to the portal (the same link for everybody in the organis
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from botbuilder.core import ActivityHandler, MessageFactory, TurnContext
-from botbuilder.core.teams import TeamsInfo
+from botbuilder.core import ActivityHandler, BotAdapter, MessageFactory, TurnContext
 from botbuilder.schema import Activity, ActivityTypes, Attachment
 
 from bot.adapters.teams.cards import (
@@ -91,6 +91,7 @@ class VipTeamsBot(ActivityHandler):  # type: ignore[misc]
         self._commands = kit.command_words()
         self._tenants: dict[str, tuple[float, Organisation | None]] = {}
         self._known: dict[str, float] = {}
+        self._background: set[asyncio.Task[None]] = set()
 
     async def _organisation(self, tenant_id: str) -> Organisation | None:
         now = time.monotonic()
@@ -160,7 +161,7 @@ class VipTeamsBot(ActivityHandler):  # type: ignore[misc]
         self._known[address] = time.monotonic() + KNOWN_REFERENCE_SECONDS
         log.info("teams conversation installed", organisation=organisation.slug, scope=reference.scope.value)
         if reference.scope is not TeamsScope.PERSONAL:
-            await self._read_roster(turn_context, organisation, reference)
+            self._read_roster(turn_context, organisation, reference)
         if not welcome:
             return
         if reference.scope is TeamsScope.PERSONAL:
@@ -184,27 +185,46 @@ class VipTeamsBot(ActivityHandler):  # type: ignore[misc]
             locale=None,
         )
 
-    async def _read_roster(
+    def _read_roster(
         self, turn_context: TurnContext, organisation: Organisation, reference: TeamsReference
     ) -> None:
-        """Remember everybody in the team or group chat the bot was added to, so the scheduler can reach each
-        of them in a personal chat (created on first send)."""
-        bot_id = reference.bot_id
+        """Remember everybody in the team or group chat the bot was added to, so the scheduler can reach each of
+        them in a personal chat (created on first send). Runs after the turn: a large team's roster takes longer
+        than Teams waits for an answer."""
+        connector = turn_context.turn_state.get(BotAdapter.BOT_CONNECTOR_CLIENT_KEY)
+        if connector is None:
+            return
+        roster_of = reference.team_id or reference.conversation_id or ""
+        task = asyncio.create_task(self._import_roster(connector, roster_of, organisation, reference))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _import_roster(
+        self, connector: Any, roster_of: str, organisation: Organisation, reference: TeamsReference
+    ) -> None:
         token: str | None = None
-        count = 0
+        seen = new = 0
         try:
-            while count < ROSTER_LIMIT:
-                page = await TeamsInfo.get_paged_members(turn_context, token, 500)
-                for member in page.members or []:
-                    if member.id and member.id != bot_id:
-                        await self._store.save(organisation.id, self._member(reference, member.id))
-                        count += 1
+            while seen < ROSTER_LIMIT:
+                page = await connector.conversations.get_conversation_paged_members(roster_of, 500, token)
+                people = [
+                    self._member(reference, m.id)
+                    for m in page.members or []
+                    if m.id and m.id != reference.bot_id
+                ]
+                new += await self._store.save_people(organisation.id, people)
+                seen += len(people)
                 token = page.continuation_token
                 if not token:
                     break
         except Exception as exc:  # the roster is a bonus: the install itself stands
             log.warning("teams roster could not be read", error_type=type(exc).__name__)
-        log.info("teams roster read", organisation=organisation.slug, people=count)
+        log.info("teams roster read", organisation=organisation.slug, people=seen, new=new)
+
+    async def drain(self) -> None:
+        """Wait for background work (roster imports); for shutdown and tests."""
+        while self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
 
     async def _members_joined(self, activity: Activity, user_ids: list[str]) -> None:
         reference = reference_from(activity)
@@ -213,8 +233,7 @@ class VipTeamsBot(ActivityHandler):  # type: ignore[misc]
         organisation = await self._organisation(reference.tenant_id)
         if organisation is None or not await self._store.exists(self._store.address_of(reference)):
             return  # only for conversations the bot is installed in
-        for user_id in user_ids:
-            await self._store.save(organisation.id, self._member(reference, user_id))
+        await self._store.save_people(organisation.id, [self._member(reference, u) for u in user_ids])
         log.info("teams members joined", organisation=organisation.slug, people=len(user_ids))
 
     async def _members_left(self, activity: Activity, user_ids: list[str]) -> None:

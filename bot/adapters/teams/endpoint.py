@@ -36,7 +36,7 @@ def build_endpoint(
     home: HomeLoader,
     portal_base_url: str,
     translator: Translator,
-) -> Handler:
+) -> tuple[Handler, Callable[[web.Application], Awaitable[None]]]:
     adapter = CloudAdapter(ReusingClientsAuthentication(ConfigurationBotFrameworkAuthentication(config)))
     authenticated = bool(config.APP_ID)
     bot = VipTeamsBot(store, kit, home, portal_base_url)
@@ -70,7 +70,10 @@ def build_endpoint(
             raise web.HTTPBadRequest() from exc
         return response if response is not None else web.Response(status=201)
 
-    return messages
+    async def drain(_app: web.Application) -> None:
+        await bot.drain()
+
+    return messages, drain
 
 
 # botbuilder fetches the Bot Framework's signing keys with a blocking `requests.get` on the event loop whenever its

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
@@ -129,3 +131,11 @@ async def database_text(services: Services) -> str:
             rows = (await connection.execute(text(f'SELECT * FROM "{table}"'))).all()  # noqa: S608
             dump.append(f"{table}: {rows!r}")
     return "\n".join(dump)
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:  # noqa: ASYNC109
+    """Wait until `check()` holds (for work the service does after answering, such as reading a roster)."""
+    deadline = time.monotonic() + timeout
+    while not await check():
+        assert time.monotonic() < deadline, "the condition did not hold in time"
+        await asyncio.sleep(0.02)

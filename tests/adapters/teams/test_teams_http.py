@@ -29,6 +29,7 @@ from tests.adapters.teams.support import (
     cards_of,
     connect,
     database_text,
+    eventually,
     open_urls,
     running,
 )
@@ -132,8 +133,12 @@ async def test_team_install_and_uninstall(services: Services, bf_connector: BotC
             bf_connector.url, "conversationUpdate", scope="channel", membersAdded=[{"id": BOT_ID}]
         )
         assert await post(http, base, added) in {200, 201}
+
+        async def roster_read() -> bool:
+            return len(await store.targets(org.id, TargetKind.PERSON)) == 3
+
+        await eventually(roster_read)
         people = await store.targets(org.id, TargetKind.PERSON)
-        assert len(people) == 3
         (stored,) = await store.list_references(org.id, TeamsScope.CHANNEL)
         assert stored.reference.scope is TeamsScope.CHANNEL
         assert stored.reference.team_name == "Team Zorg"
@@ -183,6 +188,11 @@ async def test_a_person_is_one_target_from_a_roster_and_a_personal_chat(
             bf_connector.url, "conversationUpdate", scope="channel", membersAdded=[{"id": BOT_ID}]
         )
         assert await post(http, base, team) in {200, 201}
+
+        async def roster_read() -> bool:
+            return len(await store.targets(org.id, TargetKind.PERSON)) == 1
+
+        await eventually(roster_read)
         personal = activity(bf_connector.url, "conversationUpdate", membersAdded=[{"id": BOT_ID}])
         assert await post(http, base, personal) in {200, 201}
         again = activity(
