@@ -107,6 +107,7 @@ async def test_install_welcome_door_proactive_uninstall(
     assert CANARY not in logs.getvalue()
     assert CANARY.encode() not in bf_connector.raw_traffic()
     assert USER_ID not in logs.getvalue()
+    assert PERSONAL_CHAT not in logs.getvalue()
     assert "teams conversation installed" in logs.getvalue()  # the log capture itself works
 
 
