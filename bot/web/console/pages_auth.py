@@ -65,6 +65,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         await console.verify(None, password or "x")
         return render(request, "login.html", status=401, error="console.login.failed", email=email)
     if is_locked(credentials.locked_until, now):
+        await console.verify(None, password or "x")  # the same work as any refusal: lockout reveals nothing
         return render(request, "login.html", status=401, error="console.login.failed", email=email)
     if not password or not await console.verify(credentials.password_hash, password):
         await console.accounts.record_failure(credentials.account.id, now)
