@@ -40,6 +40,7 @@ class Templates:
             auto_reload=False,
         )
         self.env.filters["localtime"] = localtime
+        self._static_urls: dict[tuple[int, str], str] = {}
 
     def _globals(self, request: web.Request, *, token: str) -> dict[str, Any]:
         locale = request_locale(request)
@@ -49,10 +50,16 @@ class Templates:
             return translator.t(locale, key, **params)
 
         def static(path: str) -> str:
-            try:
-                return str(request.app.router["static"].url_for(filename=path))
-            except KeyError:
-                return "/static/" + path
+            # aiohttp hashes the file for its version suffix on every call: remember the URL per application.
+            key = (id(request.app), path)
+            found = self._static_urls.get(key)
+            if found is None:
+                try:
+                    found = str(request.app.router["static"].url_for(filename=path))
+                except KeyError:
+                    found = "/static/" + path
+                self._static_urls[key] = found
+            return found
 
         def lang_url(code: str) -> str:
             query = {k: v for k, v in request.query.items() if k != LANG_PARAM}
