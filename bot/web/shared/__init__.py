@@ -6,6 +6,8 @@ API note:
   (sub)application with `app[TEMPLATES] = …`, then `render(request, "page.html", **context)` answers a page.
   Every template sees `t(key, **params)` (the Translator bound to the request's locale), `locale`,
   `csrf_field()` (the hidden input for forms), `csrf_token`, `static(path)`, `lang_url(code)` and `request`.
+- `Templates.fragment(request, "part.html", **context)` renders a part once for many browsers (CSRF fields get a
+  placeholder); `fragment.fill(request)` puts in this browser's token. For content equal for all who may see it.
 - `templates.request_locale(request)`: Dutch unless `?lang=en` (remembered in a cookie) or the signed-in
   account's preference says English.
 - `csrf.csrf_middleware(secret_key, secure=…)`: refuses every POST/PUT/PATCH/DELETE without a valid token
