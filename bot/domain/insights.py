@@ -6,7 +6,7 @@ answers directly.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import NamedTuple, Protocol
 from uuid import UUID
@@ -35,21 +35,20 @@ class AnswerCount(NamedTuple):
     answers: int
 
 
+# Per round: per (group, question), the number of answers per value.
+RoundCounts = Mapping[UUID, Mapping[tuple[UUID, str], Mapping[str, int]]]
+
+
 class AnswerCounts(Protocol):
-    """The read side insights need: closed rounds and per-value counts. Nothing else reads answers."""
+    """The read side insights need: rounds and their tallies. Nothing else reads answers."""
 
     async def rounds(self, organisation_id: UUID, pulse_set_id: str) -> list[Pulse]: ...
 
-    async def cell_counts(self, organisation_id: UUID, pulse_ids: Sequence[UUID]) -> list[AnswerCount]: ...
+    async def tallies(self, organisation_id: UUID, pulse_ids: Sequence[UUID]) -> RoundCounts: ...
 
 
-def build_rounds(pulses: Sequence[Pulse], counts: Sequence[AnswerCount]) -> list[RoundInput]:
-    per_round: dict[UUID, dict[tuple[UUID, str], dict[str, int]]] = {p.id: {} for p in pulses}
-    for pulse_id, group_id, question_id, value, count in counts:
-        cells = per_round.get(pulse_id)
-        if cells is not None:
-            cells.setdefault((group_id, question_id), {})[value] = count
-    return [RoundInput(p.id, p.opened_at, p.tree, per_round[p.id]) for p in pulses]
+def build_rounds(pulses: Sequence[Pulse], tallies: RoundCounts) -> list[RoundInput]:
+    return [RoundInput(p.id, p.opened_at, p.tree, tallies.get(p.id, {})) for p in pulses]
 
 
 async def load_insights(
@@ -61,8 +60,8 @@ async def load_insights(
         for p in await source.rounds(organisation_id, pulse_set.id)
         if p.status is PulseStatus.CLOSED and (until is None or p.opened_at <= until)
     ]
-    counts = await source.cell_counts(organisation_id, [p.id for p in pulses])
-    return aggregate(pulse_set, build_rounds(pulses, counts))
+    tallies = await source.tallies(organisation_id, [p.id for p in pulses])
+    return aggregate(pulse_set, build_rounds(pulses, tallies))
 
 
 def _percent(share: float) -> str:

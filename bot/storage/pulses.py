@@ -8,6 +8,7 @@ That holds under any concurrency, on SQLite (one writer at a time) and PostgreSQ
 
 from __future__ import annotations
 
+import json
 import secrets
 import uuid
 from collections.abc import Sequence
@@ -18,10 +19,10 @@ from uuid import UUID
 from sqlalchemy import String, and_, delete, func, insert, select, text, type_coerce, update
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.domain.delivery import Target, TargetKind
-from bot.domain.insights import AnswerCount
+from bot.domain.insights import AnswerCount, RoundCounts
 from bot.domain.pulses import AnswerOutcome, Pulse, PulseStatus, tree_from_json, tree_to_json
 from bot.domain.tenancy import GroupTree, Platform
 from bot.errors import NotFoundError
@@ -304,30 +305,7 @@ class SqlPulseStore:
             if changed.rowcount:
                 # The round's tally: what insights read from now on (after the key is gone, so every click that
                 # made it in is counted and no other can follow).
-                counted = (
-                    select(
-                        _answer.c.pulse_id,
-                        _answer.c.organisation_id,
-                        _answer.c.group_id,
-                        _answer.c.question_id,
-                        _answer.c.value,
-                        func.count(),
-                    )
-                    .where(and_(_answer.c.pulse_id == pulse_id, _answer.c.organisation_id == organisation_id))
-                    .group_by(
-                        _answer.c.pulse_id,
-                        _answer.c.organisation_id,
-                        _answer.c.group_id,
-                        _answer.c.question_id,
-                        _answer.c.value,
-                    )
-                )
-                await conn.execute(
-                    insert(_tally).from_select(
-                        ["pulse_id", "organisation_id", "group_id", "question_id", "value", "answers"],
-                        counted,
-                    )
-                )
+                await self._write_tally(conn, organisation_id, pulse_id)
             if not self._sqlite and changed.rowcount:
                 # PostgreSQL keeps rows in arrival order on disk; rewrite the round's answers in the order of
                 # fresh random ids, so the physical order says nothing about who clicked when.
@@ -346,6 +324,31 @@ class SqlPulseStore:
             async with self._engine.connect() as conn:
                 await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         return bool(changed.rowcount)
+
+    @staticmethod
+    async def _write_tally(conn: AsyncConnection, organisation_id: UUID, pulse_id: UUID) -> None:
+        keys = (_answer.c.group_id, _answer.c.question_id, _answer.c.value)
+        rows = await conn.execute(
+            select(*keys, func.count())
+            .where(and_(_answer.c.pulse_id == pulse_id, _answer.c.organisation_id == organisation_id))
+            .group_by(*keys)
+        )
+        per_group: dict[UUID, dict[str, dict[str, int]]] = {}
+        for group_id, question_id, value, count in rows:
+            per_group.setdefault(group_id, {}).setdefault(question_id, {})[value] = int(count)
+        if per_group:
+            await conn.execute(
+                insert(_tally),
+                [
+                    {
+                        "pulse_id": pulse_id,
+                        "organisation_id": organisation_id,
+                        "group_id": group_id,
+                        "counts": json.dumps(counts, sort_keys=True, separators=(",", ":")),
+                    }
+                    for group_id, counts in per_group.items()
+                ],
+            )
 
     async def due_for_close(self, moment: datetime) -> list[Pulse]:
         async with self._engine.connect() as conn:
@@ -432,15 +435,15 @@ class SqlPulseStore:
             ).scalar_one_or_none()
         return found if isinstance(found, UUID) else None
 
-    async def cell_counts(self, organisation_id: UUID, pulse_ids: Sequence[UUID]) -> list[AnswerCount]:
-        """Answer counts of closed rounds per group, question and value (their tallies): what insights read."""
+    async def tallies(self, organisation_id: UUID, pulse_ids: Sequence[UUID]) -> RoundCounts:
+        """The tallies of closed rounds: per round, per (group, question), answers per value."""
         ids = list(pulse_ids)
         if not ids:
-            return []
+            return {}
         # The id columns are read raw and turned into UUIDs once per distinct value, not once per row.
         pulse_col = type_coerce(_tally.c.pulse_id, String()).label("pulse_id")
         group_col = type_coerce(_tally.c.group_id, String()).label("group_id")
-        query = select(pulse_col, group_col, _tally.c.question_id, _tally.c.value, _tally.c.answers).where(
+        query = select(pulse_col, group_col, _tally.c.counts).where(
             and_(_tally.c.organisation_id == organisation_id, _tally.c.pulse_id.in_(ids))
         )
         async with self._engine.connect() as conn:
@@ -453,7 +456,22 @@ class SqlPulseStore:
                 found = memo[raw] = raw if type(raw) is UUID else UUID(str(raw))
             return found
 
-        return [AnswerCount(as_uuid(p), as_uuid(g), q, v, n) for p, g, q, v, n in rows]
+        result: dict[UUID, dict[tuple[UUID, str], dict[str, int]]] = {}
+        for raw_pulse, raw_group, counts in rows:
+            cells = result.setdefault(as_uuid(raw_pulse), {})
+            group_id = as_uuid(raw_group)
+            for question_id, values in json.loads(counts).items():
+                cells[(group_id, question_id)] = values
+        return result
+
+    async def cell_counts(self, organisation_id: UUID, pulse_ids: Sequence[UUID]) -> list[AnswerCount]:
+        """The same tallies, one row per round, group, question and value."""
+        return [
+            AnswerCount(pulse_id, group_id, question_id, value, n)
+            for pulse_id, cells in (await self.tallies(organisation_id, pulse_ids)).items()
+            for (group_id, question_id), values in cells.items()
+            for value, n in values.items()
+        ]
 
 
 def master_key_from(secret_key: str) -> Secret[bytes]:

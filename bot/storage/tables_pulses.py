@@ -95,13 +95,13 @@ class ManagementChannelRow(SQLModel, table=True):
 
 
 class PulseTallyRow(SQLModel, table=True):
-    """A closed round's answers counted per group, question and value — what insights read.
+    """A closed round's answers under one group, counted per question and value — what insights read.
 
-    Written in the transaction that closes the round; the same information as the answer rows (which hold
-    nothing else), counted once instead of on every read.
+    `counts` is JSON, {"question id": {"value": answers}}. Written in the transaction that closes the round; the
+    same information as the answer rows (which hold nothing else), counted once instead of on every read.
     """
 
-    __tablename__ = "pulse_tally"
+    __tablename__ = "pulse_round_tally"
 
     pulse_id: uuid.UUID = Field(
         sa_column=Column(ForeignKey("pulse.id", ondelete="CASCADE"), primary_key=True)
@@ -110,6 +110,4 @@ class PulseTallyRow(SQLModel, table=True):
         sa_column=Column(ForeignKey("organisation.id", ondelete="CASCADE"), primary_key=True)
     )
     group_id: uuid.UUID = Field(primary_key=True)
-    question_id: str = Field(sa_column=Column(String(80), primary_key=True))
-    value: str = Field(sa_column=Column(String(40), primary_key=True))
-    answers: int = Field()
+    counts: str = Field(sa_column=Column(Text, nullable=False))
