@@ -124,3 +124,53 @@ async def test_own_column_published_now_and_a_session_planned_then_cancelled(
     assert "12-03-2026 14:00" in post.reminder.body.nl
     # the announcement and the reminder now build nothing: the outbox drops them
     assert await outreach.posts.build(occurrence_from_row(announcement)) is None
+
+
+async def test_calendar_settings_and_a_skipped_holiday(
+    client: TestClient, console_services: Services, clock: FixedClock, org_a: Organisation
+) -> None:
+    counsellor = await make_person(console_services, Role.COUNSELLOR, "vp@praktijk.test", org_a.id)
+    await sign_in(client, counsellor, clock)
+    token = await form_token(client, "/console/o/de-linde/schedules/new")
+    made = await client.post(
+        "/console/o/de-linde/schedules/new",
+        data={
+            "csrf_token": token,
+            "what": "reminder",
+            "item": "",
+            "groups": "de-linde",
+            "name": "maandag",
+            "recurrence": "every monday at 09:30",
+            "when_blocked": "skip",
+            "action": "schedule",
+        },
+        allow_redirects=False,
+    )
+    assert made.status == 303
+    page = await (await client.get("/console/o/de-linde/calendar")).text()
+    day = page.split('data-date="2026-03-09"', 1)[1].split("</div>\n<div", 1)[0]
+    assert "entry planned" in day
+    token = await form_token(client, "/console/o/de-linde/calendar")
+    saved = await client.post(
+        "/console/o/de-linde/calendar/settings",
+        data={
+            "csrf_token": token,
+            "quiet_start": "19:00",
+            "quiet_end": "07:30",
+            "skip_weekends": "1",
+            "holidays": "2026-03-09, 2026-12-25",
+        },
+        allow_redirects=False,
+    )
+    assert saved.headers["Location"].endswith("settings=saved")
+    page = await (await client.get("/console/o/de-linde/calendar")).text()
+    day = page.split('data-date="2026-03-09"', 1)[1].split("</div>\n<div", 1)[0]
+    assert "entry skipped" in day
+    assert "holiday" in day
+    assert 'value="2026-03-09, 2026-12-25"' in page
+    bad = await client.post(
+        "/console/o/de-linde/calendar/settings",
+        data={"csrf_token": token, "quiet_start": "25:99", "quiet_end": "07:30", "holidays": ""},
+        allow_redirects=False,
+    )
+    assert bad.headers["Location"].endswith("settings=invalid")

@@ -17,7 +17,14 @@ from sqlmodel import col, func, select
 from bot.app import Services
 from bot.domain.accounts import Role
 from bot.domain.outreach import Audience, AudienceError, Schedule, What
-from bot.domain.recurrence import HELP, RecurrenceError, WhenBlocked, parse_recurrence
+from bot.domain.recurrence import (
+    HELP,
+    OutreachCalendar,
+    RecurrenceError,
+    WhenBlocked,
+    parse_clock,
+    parse_recurrence,
+)
 from bot.domain.tenancy import Organisation, Platform
 from bot.errors import ConflictError, NotFoundError
 from bot.storage.console_content import SqlConsoleContent, parse_own_id
@@ -254,6 +261,7 @@ async def _calendar_context(
             for s in schedules
         ],
         "recent": recent,
+        "quiet": calendar,
     }
 
 
@@ -459,8 +467,34 @@ async def schedule_remove(request: web.Request) -> web.StreamResponse:
     return see_other(_url(request, "calendar", org=organisation.slug))
 
 
+async def calendar_settings(request: web.Request) -> web.StreamResponse:
+    """Quiet hours, weekends and holidays: when nothing is posted to the organisation."""
+    _account, organisation = await organisation_for(request, Role.COUNSELLOR)
+    form = await request.post()
+    target = _url(request, "calendar", org=organisation.slug)
+    try:
+        quiet_start = parse_clock(str(form.get("quiet_start", "")))
+        quiet_end = parse_clock(str(form.get("quiet_end", "")))
+        holidays = frozenset(
+            date.fromisoformat(part.strip())
+            for part in str(form.get("holidays", "")).replace("\n", ",").split(",")
+            if part.strip()
+        )
+    except (RecurrenceError, ValueError):
+        return see_other(target + "?settings=invalid")
+    calendar = OutreachCalendar(
+        quiet_start=quiet_start,
+        quiet_end=quiet_end,
+        skip_weekends=form.get("skip_weekends") == "1",
+        holidays=holidays,
+    )
+    await outreach_of(console_of(request).services).schedules.set_calendar(organisation.id, calendar)
+    return see_other(target + "?settings=saved")
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/o/{org}/calendar", calendar_page, name="calendar")
+    app.router.add_post("/o/{org}/calendar/settings", calendar_settings, name="calendar_settings")
     app.router.add_get("/o/{org}/schedules/new", schedule_new, name="schedule_new")
     app.router.add_post("/o/{org}/schedules/new", schedule_submit)
     app.router.add_post(
