@@ -8,9 +8,10 @@ of those keys, so a counsellor sees their own change at once. Access checks neve
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
 
 V = TypeVar("V")
@@ -50,6 +51,28 @@ class Expiring(Generic[V]):
     def __init__(self, ttl: float, size: int = 512) -> None:
         self._ttl = ttl
         self._items: Lru[tuple[float, V]] = Lru(size)
+        self._computing: dict[Hashable, asyncio.Future[V]] = {}
+
+    async def get_or_compute(self, key: Hashable, compute: Callable[[], Awaitable[V]]) -> V:
+        """The cached value, or `compute()` — once: concurrent callers for the same key wait for the same run."""
+        found = self.get(key)
+        if found is not None:
+            return found
+        running = self._computing.get(key)
+        if running is not None:
+            return await asyncio.shield(running)
+        future: asyncio.Future[V] = asyncio.get_running_loop().create_future()
+        self._computing[key] = future
+        try:
+            value = await compute()
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved here, so an unobserved failure is not logged as never retrieved
+            raise
+        finally:
+            self._computing.pop(key, None)
+        future.set_result(value)
+        return self.put(key, value)
 
     def get(self, key: Hashable) -> V | None:
         found = self._items.get(key)

@@ -169,11 +169,12 @@ async def insights_page(request: web.Request) -> web.StreamResponse:
     # Insights change when a round closes (another process): computed views live 15 s, keyed by the closed rounds.
     recent: Expiring[Fragment] = console.expiring("insights_pages", INSIGHTS_TTL)
     page_key = (organisation.id, organisation.name, locale, console.version(organisation.id))
-    body = recent.get(page_key)
-    if body is None:
+
+    async def compute() -> Fragment:
         views = await _views(request, organisation, locale)
-        templates = request.config_dict[TEMPLATES]
-        body = recent.put(page_key, templates.fragment(request, "insights_main.html", views=views))
+        return request.config_dict[TEMPLATES].fragment(request, "insights_main.html", views=views)
+
+    body = await recent.get_or_compute(page_key, compute)
     return render(
         request,
         "insights.html",
