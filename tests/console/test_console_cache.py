@@ -40,8 +40,16 @@ async def test_concurrent_misses_compute_once_and_entries_expire() -> None:
     assert runs == 1
     await asyncio.sleep(0.25)
     assert cache.get("k") is None
+    # expired but recent: answered at once while one background run refreshes it
     assert await cache.get_or_compute("k", compute) == "page"
+    assert await cache.get_or_compute("k", compute) == "page"
+    await asyncio.sleep(0.01)
     assert runs == 2
+    assert cache.get("k") == "page"
+    # far too old: callers wait for a fresh value
+    await asyncio.sleep(1.3)
+    assert await cache.get_or_compute("k", compute) == "page"
+    assert runs == 3
 
 
 async def test_a_failed_computation_is_not_cached() -> None:

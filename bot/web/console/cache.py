@@ -12,9 +12,20 @@ import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
+
+from bot.logs import get_logger
+
+log = get_logger(__name__)
 
 V = TypeVar("V")
+STALE_FACTOR = 6
+
+
+def _observe(task: asyncio.Future[Any]) -> None:
+    """A background refresh that failed is retried by the next request; its error is logged, not lost."""
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("a console page could not be refreshed", exc_info=task.exception())
 
 
 class Lru(Generic[V]):
@@ -54,25 +65,34 @@ class Expiring(Generic[V]):
         self._computing: dict[Hashable, asyncio.Future[V]] = {}
 
     async def get_or_compute(self, key: Hashable, compute: Callable[[], Awaitable[V]]) -> V:
-        """The cached value, or `compute()` — once: concurrent callers for the same key wait for the same run."""
-        found = self.get(key)
-        if found is not None:
-            return found
-        running = self._computing.get(key)
-        if running is not None:
-            return await asyncio.shield(running)
-        future: asyncio.Future[V] = asyncio.get_running_loop().create_future()
-        self._computing[key] = future
+        """The cached value, or `compute()` run once for all concurrent callers of the key.
+
+        An entry past its `ttl` (but younger than `STALE_FACTOR` × ttl) is still answered while one background
+        run refreshes it, so no caller waits when a busy page expires.
+        """
+        entry = self._items.get(key)
+        if entry is not None:
+            age = time.monotonic() - entry[0]
+            if age <= self._ttl:
+                return entry[1]
+            if age <= self._ttl * STALE_FACTOR:
+                if key not in self._computing:
+                    self._start(key, compute)
+                return entry[1]
+        running = self._computing.get(key) or self._start(key, compute)
+        return await asyncio.shield(running)
+
+    def _start(self, key: Hashable, compute: Callable[[], Awaitable[V]]) -> asyncio.Future[V]:
+        task = asyncio.ensure_future(self._run(key, compute))
+        task.add_done_callback(_observe)
+        self._computing[key] = task
+        return task
+
+    async def _run(self, key: Hashable, compute: Callable[[], Awaitable[V]]) -> V:
         try:
-            value = await compute()
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved here, so an unobserved failure is not logged as never retrieved
-            raise
+            return self.put(key, await compute())
         finally:
             self._computing.pop(key, None)
-        future.set_result(value)
-        return self.put(key, value)
 
     def get(self, key: Hashable) -> V | None:
         found = self._items.get(key)

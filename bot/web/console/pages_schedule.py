@@ -168,7 +168,6 @@ async def calendar_page(request: web.Request) -> web.StreamResponse:
         first,
         locale,
         console.version(organisation.id),
-        int(now.timestamp() // 60),
     )
     body = pages.get(key)
     if body is None:
