@@ -7,8 +7,10 @@ into `services.extras` (keys below) for the outreach pipeline.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 import aiohttp
 from aiohttp import web
@@ -33,6 +35,8 @@ STORE_KEY = "teams.references"
 SESSION_CALENDAR_KEY = "session_calendar"
 
 ENDPOINT = "/api/messages"
+# Counsellors, sociale kaart and sessions change rarely; a card shows them at most this stale.
+HOME_CACHE_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -124,12 +128,21 @@ def install(app: web.Application, services: Services) -> None:
     services.extras[STORE_KEY] = store
     services.extras[RENDERER_KEY] = TeamsRenderer(kit)
 
+    homes: dict[UUID, tuple[float, HomeInfo]] = {}
+
     async def home(organisation: Organisation) -> HomeInfo:
+        """The organisation's front-door information, read at most every HOME_CACHE_SECONDS per process."""
+        now = time.monotonic()
+        cached = homes.get(organisation.id)
+        if cached is not None and cached[0] > now:
+            return cached[1]
         calendar: SessionCalendar = services.extras.get(SESSION_CALENDAR_KEY) or NoSessions()
         source = HomeInfoSource(
             services.sessions, services.content.catalog, calendar, services.clock, settings.public_portal_url
         )
-        return await source.for_organisation(organisation)
+        info = await source.for_organisation(organisation)
+        homes[organisation.id] = (now + HOME_CACHE_SECONDS, info)
+        return info
 
     config = bot_framework_config(settings)
     if not settings.microsoft_app_id:

@@ -82,9 +82,15 @@ def build_endpoint(
 METADATA_REFRESH_SECONDS = 6 * 3600
 
 
-async def refresh_openid_metadata(url: str) -> None:
+def _refresh_in_this_thread(url: str) -> None:
+    # The coroutine is made here, in the worker thread: a refresh cancelled before the thread starts leaves none
+    # behind unawaited.
     metadata = JwtTokenExtractor.get_open_id_metadata(url)
-    await asyncio.to_thread(asyncio.run, metadata._refresh())
+    asyncio.run(metadata._refresh())
+
+
+async def refresh_openid_metadata(url: str) -> None:
+    await asyncio.to_thread(_refresh_in_this_thread, url)
 
 
 def openid_metadata_refresher(url: str) -> Callable[[web.Application], AsyncIterator[None]]:
