@@ -115,6 +115,11 @@ async def test_report_page_and_pdf(
     html = await page.text()
     assert page.status == 200
     assert "Aantal gesprekken: 16" in html
+    assert html.count("<svg") == 2  # prevention activity and conversations by subject
+    chart = html.split("<svg", 3)[2]
+    assert ">7</text>" in chart  # the one category shown
+    assert ">3</text>" not in chart  # the hidden ones are drawn without their count
+    assert ">6</text>" not in chart
     assert html.count("minder dan 5") >= 2
     assert "Pesten" in html or "pesten" in html.lower()
     token = await form_token(client, "/console/o/de-linde/report?period=2026-H1")

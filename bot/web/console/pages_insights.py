@@ -70,6 +70,30 @@ def _bar_chart(insights: Insights, hidden_label: str, title: str) -> Markup:
     return Markup("".join(parts))  # noqa: S704 - every text escaped above
 
 
+def bars(items: list[tuple[str, int | None]], title: str, hidden_label: str) -> Markup:
+    """A horizontal bar chart of counts; None is drawn as hidden (its count is not published)."""
+    if not items:
+        return Markup("")
+    row, width, label_w = 22, 560, 240
+    top = max([v for _, v in items if v is not None] or [1]) or 1
+    parts = [
+        f'<svg viewBox="0 0 {width} {row * len(items) + 10}" role="img" aria-label="{escape(title)}" '
+        f'xmlns="http://www.w3.org/2000/svg">'
+    ]
+    for i, (label, value) in enumerate(items):
+        y = i * row + 4
+        parts.append(f'<text x="0" y="{y + 14}">{escape(label)}</text>')
+        if value is None:
+            parts.append(f'<rect class="bar muted" x="{label_w}" y="{y}" width="40" height="16"/>')
+            parts.append(f'<text x="{label_w + 46}" y="{y + 12}">{escape(hidden_label)}</text>')
+        else:
+            w = round((width - label_w - 50) * value / top)
+            parts.append(f'<rect class="bar" x="{label_w}" y="{y}" width="{w}" height="16"/>')
+            parts.append(f'<text x="{label_w + w + 4}" y="{y + 12}">{value}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))  # noqa: S704 - every text escaped above
+
+
 def _trend_chart(insights: Insights, title: str) -> Markup:
     latest = insights.latest
     if latest is None or len(insights.rounds) < 2:
@@ -207,6 +231,17 @@ async def report_page(request: web.Request) -> web.StreamResponse:
         data=data,
         label=period_label(data.period, t),
         shown=lambda value: shown_text(value, t),
+        activity_chart=bars(
+            [(a.label, a.count) for a in data.activity]
+            + [(t("console.report.activity.signups"), data.signups)],
+            t("console.report.prevention"),
+            t("console.report.fewer_than", n=MIN_SHOWN),
+        ),
+        category_chart=bars(
+            [(c.label, c.count) for c in data.categories],
+            t("console.report.by_category"),
+            t("console.report.fewer_than", n=MIN_SHOWN),
+        ),
         min_shown=MIN_SHOWN,
         saved="saved" in request.query,
     )
