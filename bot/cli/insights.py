@@ -7,10 +7,11 @@ to lower a threshold, filter on anything, or list individual answers.
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from bot.cli.context import CliContext
-from bot.domain.insights import hidden_explanation, load_insights, summary_lines
+from bot.domain.insights import export_rows, hidden_explanation, load_insights, summary_lines
 from bot.errors import NotFoundError
 from bot.settings import ensure_secret_key
 from bot.storage.db import session_factory
@@ -31,6 +32,12 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser.add_argument("--pulse", help="pulse set id (default: every pulse set the organisation has used)")
     parser.add_argument("--locale", choices=["nl", "en"], help="language (default: the organisation's)")
     parser.add_argument("--chart", type=Path, help="also write the chart as a PNG file (one pulse set only)")
+    parser.add_argument(
+        "--format",
+        choices=["text", "json"],
+        default="text",
+        help="text (as management reads it) or json (every published number, hidden groups marked hidden)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -56,6 +63,11 @@ async def run(args: argparse.Namespace, ctx: CliContext) -> int:
             if pulse_set is None:
                 raise NotFoundError(f"no pulse set '{set_id}' in the content library")
             insights = await load_insights(store, pulse_set, org.id)
+            if args.format == "json":
+                ctx.print(
+                    json.dumps({"pulse_set": set_id, "rows": export_rows(insights)}, ensure_ascii=False)
+                )
+                continue
             ctx.print(
                 t.t(
                     locale,

@@ -166,6 +166,35 @@ def summary_lines(insights: Insights, t: Translator, locale: str) -> list[str]:
     return lines
 
 
+def export_rows(insights: Insights) -> list[dict[str, object]]:
+    """Every published number, one row per round, group and question — hidden cells as a row saying so and
+    nothing more. An export of what management may see, never of answers."""
+    rows: list[dict[str, object]] = []
+    for view in insights.rounds:
+        for cell in view.cells:
+            base: dict[str, object] = {
+                "round": view.opened_at.date().isoformat(),
+                "group": cell.group.slug,
+                "kind": cell.group.kind.value,
+            }
+            if not cell.shown:
+                rows.append({**base, "shown": False})
+                continue
+            for figures in cell.figures:
+                rows.append(
+                    {
+                        **base,
+                        "shown": True,
+                        "question": figures.question_id,
+                        "answers": figures.answers,
+                        "favourable_share": round(figures.favourable_share, 4),
+                        "mean": None if figures.mean is None else round(figures.mean, 3),
+                        "distribution": None if figures.distribution is None else dict(figures.distribution),
+                    }
+                )
+    return rows
+
+
 def chart_groups(insights: Insights, limit: int = 24) -> list[Cell]:
     """The cells the chart shows for the latest round: organisation and departments first, then teams."""
     latest = insights.latest

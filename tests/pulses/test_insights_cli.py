@@ -4,6 +4,7 @@ lists and closes rounds."""
 from __future__ import annotations
 
 import io
+import json
 from datetime import timedelta
 from pathlib import Path
 
@@ -67,6 +68,14 @@ async def test_insights_prints_shown_and_hidden_groups(
     assert "100%" in output
     assert "In deze ronde zijn 2 groepen verborgen." in output
     assert (tmp_path / "chart.png").read_bytes().startswith(b"\x89PNG")
+
+    exported = json.loads(await cli(settings, "insights", "linde", "--format", "json"))
+    rows = exported["rows"]
+    hidden = [r for r in rows if not r["shown"]]
+    assert {r["group"] for r in hidden} == {"team-noord", "team-zuid"}
+    assert all(set(r) == {"round", "group", "kind", "shown"} for r in hidden)  # nothing else about them
+    department = [r for r in rows if r["group"] == "zorg-linde" and r["round"] == "2026-03-09"]
+    assert {r["question"]: r["answers"] for r in department} == {q.id: 12 for q in world.pulse_set.questions}
 
 
 async def test_pulse_commands_open_list_and_close(world: PulseWorld, settings: Settings) -> None:
