@@ -194,17 +194,22 @@ def _wrap_renderers(services: Services) -> None:
         services.extras["teams.renderer"] = TeamsPulseRenderer(teams, translator)
 
 
-async def monthly_due(pulses: Pulses, last: dict[str, str]) -> None:
-    """On the first day of a month (once per process), send every organisation's latest summaries again."""
+async def monthly_due(pulses: Pulses) -> int:
+    """On the first day of a month, send every organisation's latest summaries again — once, whichever replica
+    gets there first. Returns how many overviews this process sent."""
     now = pulses.services.clock.now()
+    if now.day != 1:
+        return 0
     month = f"{now:%Y-%m}"
-    if now.day != 1 or last.get("month") == month:
-        return
-    last["month"] = month
+    sent = 0
     for organisation in await pulses.services.organisations.list_organisations():
         for set_id in await pulses.store.pulse_set_ids(organisation.id):
+            if not await pulses.store.claim_monthly(organisation.id, set_id, month):
+                continue
             with contextlib.suppress(NotFoundError):
                 await pulses.monthly(organisation.id, set_id)
+                sent += 1
+    return sent
 
 
 def install(app: web.Application, services: Services) -> None:
@@ -229,11 +234,10 @@ def install(app: web.Application, services: Services) -> None:
     state: dict[str, Any] = {}
 
     async def loop() -> None:
-        last: dict[str, str] = {}
         while True:
             try:
                 await pulses.tick()
-                await monthly_due(pulses, last)
+                await monthly_due(pulses)
             except Exception:  # one catch-all per entry point: log, keep the loop alive
                 log.exception("pulse housekeeping failed")
             await asyncio.sleep(TICK_SECONDS)

@@ -33,6 +33,7 @@ from bot.storage.tables_pulses import (
     ManagementChannelRow,
     PulseAnswerRow,
     PulseKeyRow,
+    PulseMonthlyRow,
     PulseParticipationRow,
     PulseRow,
     PulseTallyRow,
@@ -50,6 +51,7 @@ _connection = PlatformConnectionRow.__table__  # type: ignore[attr-defined]
 _viewer = ManagementViewerRow.__table__  # type: ignore[attr-defined]
 _management = ManagementChannelRow.__table__  # type: ignore[attr-defined]
 _tally = PulseTallyRow.__table__  # type: ignore[attr-defined]
+_monthly = PulseMonthlyRow.__table__  # type: ignore[attr-defined]
 
 
 def _aware(moment: datetime) -> datetime:
@@ -376,6 +378,19 @@ class SqlPulseStore:
                 select(_pulse.c.pulse_set_id).where(_pulse.c.organisation_id == organisation_id).distinct()
             )
             return sorted(r[0] for r in rows)
+
+    async def claim_monthly(self, organisation_id: UUID, pulse_set_id: str, month: str) -> bool:
+        """True for the one caller (of any replica) that may send this month's overview."""
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(
+                    insert(_monthly).values(
+                        organisation_id=organisation_id, pulse_set_id=pulse_set_id, month=month
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True
 
     async def closed_without_summary(self) -> list[Pulse]:
         async with self._engine.connect() as conn:

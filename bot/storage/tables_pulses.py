@@ -111,3 +111,15 @@ class PulseTallyRow(SQLModel, table=True):
     )
     group_id: uuid.UUID = Field(primary_key=True)
     counts: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class PulseMonthlyRow(SQLModel, table=True):
+    """The monthly overview of a pulse set sent for an organisation in a month: claimed once across replicas."""
+
+    __tablename__ = "pulse_monthly"
+
+    organisation_id: uuid.UUID = Field(
+        sa_column=Column(ForeignKey("organisation.id", ondelete="CASCADE"), primary_key=True)
+    )
+    pulse_set_id: str = Field(sa_column=Column(String(80), primary_key=True))
+    month: str = Field(sa_column=Column(String(7), primary_key=True))  # "2026-04"
