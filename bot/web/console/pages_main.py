@@ -177,6 +177,20 @@ async def group_add(request: web.Request) -> web.StreamResponse:
     return see_other(target)
 
 
+async def group_remove(request: web.Request) -> web.StreamResponse:
+    _account, organisation = await organisation_for(request, Role.COUNSELLOR)
+    form = await request.post()
+    target = url(request, "organisation", org=organisation.slug)
+    slug = field(form, "group", 60)
+    if not slug or slug == organisation.slug:
+        return see_other(target + "?error=group")
+    try:
+        await console_of(request).services.organisations.remove_group(organisation.id, slug)
+    except (ConflictError, NotFoundError):
+        return see_other(target + "?error=group")
+    return see_other(target)
+
+
 async def binding_add(request: web.Request) -> web.StreamResponse:
     _account, organisation = await organisation_for(request, Role.COUNSELLOR)
     form = await request.post()
@@ -312,6 +326,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/organisations/new", organisation_new_submit)
     app.router.add_get("/o/{org}", organisation_page, name="organisation")
     app.router.add_post("/o/{org}/groups", group_add, name="group_add")
+    app.router.add_post("/o/{org}/groups/remove", group_remove, name="group_remove")
     app.router.add_post("/o/{org}/bindings", binding_add, name="binding_add")
     app.router.add_post("/o/{org}/bindings/remove", binding_remove, name="binding_remove")
     app.router.add_post("/o/{org}/counsellors", counsellor_assign, name="counsellor_assign")
