@@ -7,7 +7,6 @@ into `services.extras` (keys below) for the outreach pipeline.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -15,6 +14,7 @@ from uuid import UUID
 import aiohttp
 from aiohttp import web
 
+from bot.adapters.teams.cache import TtlCache
 from bot.adapters.teams.cards import CardKit, TeamsRenderer
 from bot.adapters.teams.gateway import BotCredentials, TeamsGateway
 from bot.app import Services
@@ -128,21 +128,23 @@ def install(app: web.Application, services: Services) -> None:
     services.extras[STORE_KEY] = store
     services.extras[RENDERER_KEY] = TeamsRenderer(kit)
 
-    homes: dict[UUID, tuple[float, HomeInfo]] = {}
+    homes: TtlCache[UUID, HomeInfo] = TtlCache(HOME_CACHE_SECONDS)
 
     async def home(organisation: Organisation) -> HomeInfo:
         """The organisation's front-door information, read at most every HOME_CACHE_SECONDS per process."""
-        now = time.monotonic()
-        cached = homes.get(organisation.id)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        calendar: SessionCalendar = services.extras.get(SESSION_CALENDAR_KEY) or NoSessions()
-        source = HomeInfoSource(
-            services.sessions, services.content.catalog, calendar, services.clock, settings.public_portal_url
-        )
-        info = await source.for_organisation(organisation)
-        homes[organisation.id] = (now + HOME_CACHE_SECONDS, info)
-        return info
+
+        async def load() -> HomeInfo:
+            calendar: SessionCalendar = services.extras.get(SESSION_CALENDAR_KEY) or NoSessions()
+            source = HomeInfoSource(
+                services.sessions,
+                services.content.catalog,
+                calendar,
+                services.clock,
+                settings.public_portal_url,
+            )
+            return await source.for_organisation(organisation)
+
+        return await homes.get(organisation.id, load)
 
     config = bot_framework_config(settings)
     if not settings.microsoft_app_id:

@@ -17,6 +17,7 @@ from typing import Any
 from botbuilder.core import ActivityHandler, BotAdapter, MessageFactory, TurnContext
 from botbuilder.schema import Activity, ActivityTypes, Attachment
 
+from bot.adapters.teams.cache import TtlCache
 from bot.adapters.teams.cards import (
     ACTION_KEY,
     ADAPTIVE_CARD,
@@ -89,20 +90,12 @@ class VipTeamsBot(ActivityHandler):  # type: ignore[misc]
         self._home = home
         self._portal_base_url = portal_base_url
         self._commands = kit.command_words()
-        self._tenants: dict[str, tuple[float, Organisation | None]] = {}
+        self._tenants: TtlCache[str, Organisation | None] = TtlCache(TENANT_CACHE_SECONDS, _CACHE_LIMIT)
         self._known: dict[str, float] = {}
         self._background: set[asyncio.Task[None]] = set()
 
     async def _organisation(self, tenant_id: str) -> Organisation | None:
-        now = time.monotonic()
-        cached = self._tenants.get(tenant_id)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        organisation = await self._store.organisation_for_tenant(tenant_id)
-        if len(self._tenants) >= _CACHE_LIMIT:
-            self._tenants.clear()
-        self._tenants[tenant_id] = (now + TENANT_CACHE_SECONDS, organisation)
-        return organisation
+        return await self._tenants.get(tenant_id, lambda: self._store.organisation_for_tenant(tenant_id))
 
     async def _remember(self, organisation: Organisation, reference: TeamsReference) -> None:
         """Store the reference of a conversation the bot hears from, unless it is known already."""
