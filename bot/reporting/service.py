@@ -228,7 +228,12 @@ def install(app: web.Application, services: Services) -> None:
     if slack is not None:
         from bot.adapters.slack.pulses import register_pulse_actions
 
-        register_pulse_actions(slack.bolt, pulses.store, pulses.service, services.content.translator)
+        async def locale_of(organisation_id: UUID) -> str:
+            return (await services.organisations.get_organisation(str(organisation_id))).locale
+
+        register_pulse_actions(
+            slack.bolt, pulses.store, pulses.service, services.content.translator, locale_of
+        )
     if not services.settings.scheduler_enabled:
         return
     state: dict[str, Any] = {}

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
+from uuid import UUID
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.errors import SlackApiError
@@ -181,17 +183,25 @@ class SlackPulseRenderer:
 
 
 def register_pulse_actions(
-    bolt: AsyncApp, store: SqlPulseStore, service: PulseService, translator: Translator
+    bolt: AsyncApp,
+    store: SqlPulseStore,
+    service: PulseService,
+    translator: Translator,
+    locale_of: Callable[[UUID], Awaitable[str]] | None = None,
 ) -> None:
-    """Answer buttons (`vp-pulse:…`) and the door button (a link: only acknowledged)."""
+    """Answer buttons (`vp-pulse:…`) and the door button (a link: only acknowledged). Confirmations are in the
+    person's Slack language when Slack says it, else in the organisation's (`locale_of`)."""
 
     async def answer(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         team = str((body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id") or "")
         user = str((body.get("user") or {}).get("id") or "")
         action = AnswerAction.decode(str(((body.get("actions") or [{}])[0]).get("value", "")))
         channel = (body.get("container") or {}).get("channel_id") or (body.get("channel") or {}).get("id")
-        locale = pick_locale((body.get("user") or {}).get("locale"))
         organisation = await store.organisation_for(Platform.SLACK, team) if team else None
+        stated = (body.get("user") or {}).get("locale")
+        if stated is None and organisation is not None and locale_of is not None:
+            stated = await locale_of(organisation)
+        locale = pick_locale(stated)
         if organisation is None or action is None or not user:
             outcome_key = "pulses.not_linked" if organisation is None else "pulses.invalid"
         else:
