@@ -160,3 +160,33 @@ async def test_report_page_and_pdf(
             "/console/o/de-linde/report/notes", data={"csrf_token": token, "period": "2026-H1", "advice": "x"}
         )
         assert refused.status == 403
+
+
+def test_overlapping_periods_cannot_be_subtracted() -> None:
+    from bot.web.console.report import hidden_everywhere
+
+    first = {"bullying": 7, "integrity": 8}
+    second = {"bullying": 6, "integrity": 2}
+    year = {"bullying": 13, "integrity": 10}
+    hidden = hidden_everywhere([first, second, year])
+    # integrity is small in the second half; hiding it only there would let year - first reveal the 2
+    assert hidden == {"bullying", "integrity"}
+    assert hidden_everywhere([{"a": 9, "b": 7}, {"a": 6, "b": 5}, {"a": 15, "b": 12}]) == set()
+
+
+async def test_a_total_that_would_reveal_another_period_is_withheld(
+    client: TestClient, console_services: Services, clock: FixedClock, org_a: Organisation
+) -> None:
+    await _classify(console_services, org_a, "bullying", 7, date(2026, 2, 1))
+    await _classify(console_services, org_a, "bullying", 3, date(2026, 8, 1))
+    counsellor = await make_person(console_services, Role.COUNSELLOR, "vp@praktijk.test", org_a.id)
+    await sign_in(client, counsellor, clock)
+    first = await (await client.get("/console/o/de-linde/report?period=2026-H1")).text()
+    second = await (await client.get("/console/o/de-linde/report?period=2026-H2")).text()
+    year = await (await client.get("/console/o/de-linde/report?period=2026")).text()
+    assert "Aantal gesprekken: niet getoond" in first
+    assert "Aantal gesprekken: minder dan 5" in second
+    assert "Aantal gesprekken: niet getoond" in year
+    for page in (first, second, year):
+        assert "Aantal gesprekken: 7" not in page
+        assert "Aantal gesprekken: 10" not in page

@@ -29,6 +29,7 @@ from bot.web.console.report import (
     period_label,
     report_pdf,
     shown_text,
+    total_text,
 )
 from bot.web.shared.templates import TEMPLATES, Fragment, render, request_locale, translate
 
@@ -231,6 +232,7 @@ async def report_page(request: web.Request) -> web.StreamResponse:
         data=data,
         label=period_label(data.period, t),
         shown=lambda value: shown_text(value, t),
+        total=total_text(data, t),
         activity_chart=bars(
             [(a.label, a.count) for a in data.activity]
             + [(t("console.report.activity.signups"), data.signups)],

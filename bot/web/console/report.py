@@ -14,7 +14,7 @@ import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlmodel import col, func, select
@@ -89,6 +89,7 @@ class ReportData:
     signups: int
     trends: tuple[Trend, ...]
     conversations_total: int | None
+    total_withheld: bool  # at least 5, but withheld: another period's small total could be worked out from it
     categories: tuple[Shown, ...]
     contact_types: tuple[Shown, ...]
     follow_ups: tuple[Shown, ...]
@@ -96,20 +97,50 @@ class ReportData:
 
 
 def suppress(
-    counts: dict[str, int], labels: Sequence[TaxonomyItem], locale: str, extra: dict[str, str] | None = None
+    counts: dict[str, int],
+    labels: Sequence[TaxonomyItem],
+    locale: str,
+    extra: dict[str, str] | None = None,
+    hidden: set[str] | None = None,
 ) -> tuple[Shown, ...]:
-    """Counts of one dimension, small ones hidden, plus one more when a single hidden value could be derived."""
+    """Counts of one dimension as they may be shown: `hidden` (from `hidden_everywhere`) or, alone, small ones
+    plus one more when a single hidden value could be derived from the total."""
     names = {item.id: item.label.in_locale(locale) for item in labels} | (extra or {})
     present = {k: v for k, v in counts.items() if v > 0}
-    hidden = {k for k, v in present.items() if v < MIN_SHOWN}
-    if len(hidden) == 1:
-        shown = sorted((v, k) for k, v in present.items() if k not in hidden)
-        if shown:
-            hidden.add(shown[0][1])
+    if hidden is None:
+        hidden = hidden_everywhere([counts])
     order = [item.id for item in labels] + sorted(k for k in present if k not in {i.id for i in labels})
     return tuple(
         Shown(names.get(key, key), None if key in hidden else present[key]) for key in order if key in present
     )
+
+
+def hidden_everywhere(reports: Sequence[dict[str, int]]) -> set[str]:
+    """The values of one dimension hidden in every one of overlapping reports (a year and its two halves).
+
+    Small counts in any of them are hidden in all, so no report can be subtracted from another to find one;
+    then, in each report, a lone hidden value gets the smallest shown one as company, until nothing changes.
+    """
+    hidden: set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for counts in reports:
+            present = {k: v for k, v in counts.items() if v > 0}
+            small = {k for k, v in present.items() if v < MIN_SHOWN} - hidden
+            if small:
+                hidden |= small
+                changed = True
+            if len(hidden & present.keys()) == 1:
+                shown = sorted((v, k) for k, v in present.items() if k not in hidden)
+                if shown:
+                    hidden.add(shown[0][1])
+                    changed = True
+    return hidden
+
+
+def _halves(year: int) -> tuple[tuple[date, date], tuple[date, date]]:
+    return (date(year, 1, 1), date(year, 7, 1)), (date(year, 7, 1), date(year + 1, 1, 1))
 
 
 async def build_report(
@@ -159,20 +190,32 @@ async def build_report(
         for kind in ("column", "reminder", "session", "pulse")
     )
     trends = await _trends(services, organisation, start, end, locale)
-    counts = await SqlConversationStore(services.sessions).classification_counts(
-        organisation.id, period.start, period.end
-    )
+    # A year and its halves overlap: every value is judged across all three, so none can be subtracted out.
+    store = SqlConversationStore(services.sessions)
+    halves = [await store.classification_counts(organisation.id, a, b) for a, b in _halves(period.start.year)]
+    counts = [*halves[0], *halves[1]] if period.key.isdigit() else halves[0 if period.start.month == 1 else 1]
     total = sum(c.count for c in counts)
+    totals = [sum(c.count for c in h) for h in halves]
+    totals.append(sum(totals))
+    total_shown = total >= MIN_SHOWN and not any(0 < n < MIN_SHOWN for n in totals)
     taxonomy = services.content.catalog.taxonomy
+
+    def per(attribute: str, rows: Sequence[Any]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for c in rows:
+            key = getattr(c, attribute) or "unclassified"
+            found[key] = found.get(key, 0) + c.count
+        return found
 
     def dimension(attribute: str, items: Sequence[TaxonomyItem]) -> tuple[Shown, ...]:
         if total < MIN_SHOWN:
             return ()
-        per: dict[str, int] = {}
-        for c in counts:
-            key = getattr(c, attribute) or "unclassified"
-            per[key] = per.get(key, 0) + c.count
-        return suppress(per, items, locale, {"unclassified": t("console.report.unclassified")})
+        first, second = per(attribute, halves[0]), per(attribute, halves[1])
+        year = {k: first.get(k, 0) + second.get(k, 0) for k in first.keys() | second.keys()}
+        hidden = hidden_everywhere([first, second, year])
+        return suppress(
+            per(attribute, counts), items, locale, {"unclassified": t("console.report.unclassified")}, hidden
+        )
 
     note = await SqlConsoleContent(services.sessions).report_note(organisation.id, period.start, period.end)
     return ReportData(
@@ -182,7 +225,8 @@ async def build_report(
         sessions_held=len(held),
         signups=signups,
         trends=trends,
-        conversations_total=total if total >= MIN_SHOWN else None,
+        conversations_total=total if total_shown else None,
+        total_withheld=not total_shown and total >= MIN_SHOWN,
         categories=dimension("category", taxonomy.categories),
         contact_types=dimension("contact_type", taxonomy.contact_types),
         follow_ups=dimension("follow_up", taxonomy.follow_ups),
@@ -214,6 +258,12 @@ async def _trends(
         if points:
             found.append(Trend(pulse_set.name.in_locale(locale), points))
     return tuple(found)
+
+
+def total_text(data: ReportData, t: T) -> str:
+    if data.total_withheld:
+        return t("console.report.withheld")
+    return shown_text(data.conversations_total, t)
 
 
 def shown_text(shown: Shown | int | None, t: T) -> str:
@@ -294,7 +344,7 @@ def _summary_lines(data: ReportData, t: T, generated: datetime) -> list[tuple[st
         lines.append(("p", f"{trend.pulse}: {points}"))
     lines.append(("h", t("console.report.conversations")))
     lines.append(
-        ("p", t("console.report.conversations_total", count=shown_text(data.conversations_total, t)))
+        ("p", t("console.report.conversations_total", count=total_text(data, t)))
     )
     lines.append(("small", t("console.report.small_counts", n=MIN_SHOWN)))
     for heading, values in (
