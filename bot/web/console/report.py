@@ -343,9 +343,7 @@ def _summary_lines(data: ReportData, t: T, generated: datetime) -> list[tuple[st
         )
         lines.append(("p", f"{trend.pulse}: {points}"))
     lines.append(("h", t("console.report.conversations")))
-    lines.append(
-        ("p", t("console.report.conversations_total", count=total_text(data, t)))
-    )
+    lines.append(("p", t("console.report.conversations_total", count=total_text(data, t))))
     lines.append(("small", t("console.report.small_counts", n=MIN_SHOWN)))
     for heading, values in (
         ("console.report.by_category", data.categories),
