@@ -53,6 +53,19 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     lst = sub.add_parser("list", help="list console accounts", description="List every console account.")
     lst.set_defaults(handler=run_list)
 
+    password = sub.add_parser(
+        "reset-password",
+        help="give an account a new password (asked twice, or --password-stdin) and unlock it",
+        description="Set a new password for a console account, unlock it and end its sessions.",
+    )
+    password.add_argument("--email", required=True)
+    password.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of standard input",
+    )
+    password.set_defaults(handler=run_reset_password)
+
     reset = sub.add_parser(
         "reset-2fa",
         help="remove an account's authenticator (it sets up a new one at next sign-in) and unlock it",
@@ -109,4 +122,19 @@ async def run_reset_2fa(args: argparse.Namespace, ctx: CliContext) -> int:
             raise NotFoundError(f"no console account with the e-mail address {args.email}")
         await repo.reset_second_factor(credentials.account.id)
     ctx.print(f"Removed the authenticator of {args.email}; it sets up a new one at next sign-in.")
+    return 0
+
+
+async def run_reset_password(args: argparse.Namespace, ctx: CliContext) -> int:
+    password = _read_password(args, ctx)
+    encoded = await asyncio.to_thread(hash_password, Secret(password), policy=DEFAULT_PASSWORD_POLICY)
+    async with ctx.database() as engine:
+        repo = SqlAccountRepository(session_factory(engine))
+        credentials = await repo.credentials(args.email)
+        if credentials is None:
+            raise NotFoundError(f"no console account with the e-mail address {args.email}")
+        await repo.set_password_hash(credentials.account.id, encoded)
+        await repo.record_success(credentials.account.id)
+        await repo.end_all_sessions(credentials.account.id)
+    ctx.print(f"Set a new password for {args.email}; its sessions have ended.")
     return 0

@@ -75,6 +75,15 @@ async def test_admin_create_list_and_reset(tmp_path: Path) -> None:
         await repo.record_failure(credentials.account.id, datetime.now(UTC))
     finally:
         await engine.dispose()
+    new_password = _vipbot(
+        tmp_path,
+        "reset-password",
+        "--email",
+        "beheer@p.test",
+        "--password-stdin",
+        stdin="another long password\n",
+    )
+    assert new_password.returncode == 0, new_password.stderr
     reset = _vipbot(tmp_path, "reset-2fa", "--email", "beheer@p.test")
     assert reset.returncode == 0, reset.stderr
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'data' / 'vipbot.db'}")
@@ -83,5 +92,7 @@ async def test_admin_create_list_and_reset(tmp_path: Path) -> None:
         assert credentials is not None
         assert credentials.totp_secret is None
         assert credentials.failed_attempts == 0
+        assert verify_password(credentials.password_hash, Secret("another long password"))
+        assert not verify_password(credentials.password_hash, Secret("a long enough password"))
     finally:
         await engine.dispose()
