@@ -4,20 +4,15 @@ database; other features (pulses) add their own factories for their kinds."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from urllib.parse import quote
 from uuid import UUID
 
 from bot.catalog import ContentLibrary
 from bot.domain.delivery import ColumnPost, Post, ReminderPost, portal_link
 from bot.domain.outreach import Occurrence, PostFactory, What
-from bot.domain.sessions import SessionAnnouncementPost, SessionReminderPost
+from bot.domain.sessions import SessionAnnouncementPost, SessionReminderPost, ics_link
 from bot.domain.tenancy import Organisation
 from bot.storage.organisations import SqlOrganisationRepository
 from bot.storage.sessions import SqlSessionStore
-
-
-def ics_link(public_base_url: str, session_id: UUID) -> str:
-    return f"{public_base_url.rstrip('/')}/outreach/sessions/{quote(str(session_id))}.ics"
 
 
 class OutreachPosts:

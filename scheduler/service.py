@@ -23,7 +23,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot.app import Services
 from bot.domain.delivery import Renderer, Target, TargetKind
 from bot.domain.outreach import Member
-from bot.domain.sessions import session_ics
+from bot.domain.sessions import ICS_PATH, session_ics
 from bot.domain.tenancy import Platform
 from bot.security.secret import Secret
 from bot.settings import Settings
@@ -43,7 +43,6 @@ SESSION_CALENDAR_KEY = "session_calendar"
 # Tests and other deployments may put a ready mapping here instead of the adapters' renderer/gateway pairs.
 PLATFORMS_KEY = "outreach.platforms"
 TEAMS_REFERENCES_KEY = "teams.references"
-ICS_ROUTE = "/outreach/sessions/{session_id}.ics"
 
 
 def master_key(settings: Settings) -> Secret[bytes]:
@@ -120,14 +119,14 @@ def teams_members(services: Services) -> MemberSource:
     """People the Teams adapter can write to directly: its personal and team-member conversation references."""
 
     async def members(organisation_id: UUID) -> list[Member]:
-        store = services.extras.get(TEAMS_REFERENCES_KEY)
-        if store is None:
-            return []
-        from bot.storage.teams_references import TeamsScope
+        from bot.storage.teams_references import TeamsReferenceStore, TeamsScope
 
+        store = services.extras.get(TEAMS_REFERENCES_KEY)
+        if not isinstance(store, TeamsReferenceStore):
+            return []
         found: list[Member] = []
         for scope in (TeamsScope.PERSONAL, TeamsScope.MEMBER):
-            for stored in await store.list(organisation_id, scope):
+            for stored in await store.list_references(organisation_id, scope):
                 target = Target(Platform.TEAMS, stored.reference.tenant_id, TargetKind.PERSON, stored.address)
                 found.append(Member(target, stored.reference.locale))
         return found
@@ -273,7 +272,7 @@ def install(app: web.Application, services: Services) -> None:
     outreach = build_outreach(services)
     services.extras[OUTREACH_KEY] = outreach
     services.extras[SESSION_CALENDAR_KEY] = outreach.sessions
-    app.router.add_get(ICS_ROUTE, ics_handler(outreach.sessions, services))
+    app.router.add_get(ICS_PATH, ics_handler(outreach.sessions, services))
     slack = services.extras.get("slack")
     if slack is not None:
         from bot.adapters.slack.sessions import register_session_actions
@@ -284,6 +283,13 @@ def install(app: web.Application, services: Services) -> None:
             outreach.posts,
             services.content.translator,
             services.settings.public_base_url,
+        )
+    teams_submits = services.extras.get("teams.submits")
+    if teams_submits is not None:
+        from bot.adapters.teams.sessions import register_session_submits
+
+        register_session_submits(
+            teams_submits, outreach.sessions, services.content.translator, services.settings.public_base_url
         )
     if not services.settings.scheduler_enabled:
         log.info("outreach scheduler is off (VIPBOT_SCHEDULER=false): nothing is sent from this process")

@@ -1,1 +1,2 @@
-"""Platform adapters: slack/ and teams/. They translate payloads in and render messages out; they never import each other."""
+"""Platform adapters: slack/ and teams/. They translate payloads in and render messages out; they never import
+each other."""

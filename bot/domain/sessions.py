@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
+from urllib.parse import quote
 from uuid import UUID
 
 from icalendar import Calendar, Event
@@ -19,6 +20,7 @@ from bot.domain.content import Text
 from bot.domain.delivery import Post
 from bot.domain.outreach import Audience
 
+ICS_PATH = "/outreach/sessions/{session_id}.ics"
 SIGNUP_ACTION = "vip_session_signup"
 WITHDRAW_ACTION = "vip_session_withdraw"
 TITLE_MAX = 150
@@ -155,3 +157,8 @@ def count_text(t: Callable[..., str], locale: str, count: int) -> str:
     if count == 1:
         return t(locale, "sessions.count_one")
     return t(locale, "sessions.count", count=count)
+
+
+def ics_link(public_base_url: str, session_id: UUID) -> str:
+    """The public address of a session's calendar file (served by the outreach feature at ICS_PATH)."""
+    return public_base_url.rstrip("/") + ICS_PATH.format(session_id=quote(str(session_id)))

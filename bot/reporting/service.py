@@ -234,6 +234,11 @@ def install(app: web.Application, services: Services) -> None:
         register_pulse_actions(
             slack.bolt, pulses.store, pulses.service, services.content.translator, locale_of
         )
+    teams_submits = services.extras.get("teams.submits")
+    if teams_submits is not None:
+        from bot.adapters.teams.pulses import register_pulse_submits
+
+        register_pulse_submits(teams_submits, pulses.service, pulses.store, services.content.translator)
     if not services.settings.scheduler_enabled:
         return
     state: dict[str, Any] = {}

@@ -37,7 +37,7 @@ import itertools
 import json
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import jwt
@@ -65,6 +65,7 @@ class RecordedRequest:
     raw: bytes
     authorization: str | None
     status: int
+    answered_id: str | None = None  # the activity id the double gave back (sends, replies, updates)
 
     @property
     def kind(self) -> str:
@@ -244,6 +245,8 @@ class BotConnectorDouble:
         if recorded.kind == "delete":
             return web.Response(status=200)
         activity_id = recorded.activity_id if recorded.kind == "update" else f"activity-{next(self._ids)}"
+        where = next(i for i in range(len(self.requests) - 1, -1, -1) if self.requests[i] is recorded)
+        self.requests[where] = replace(recorded, answered_id=activity_id)
         return web.json_response({"id": activity_id})
 
     async def _paged_members(self, request: web.Request) -> web.Response:

@@ -1,71 +1,96 @@
-"""Team sessions on Teams: the real Teams renderer and gateway against the Bot Framework connector double
-(announcement and reminder to a channel and to a personal chat found through the adapter's references), and the
-"count me in" / "withdraw" submit answered with the updated card."""
+"""Team sessions end to end on Teams, over HTTP: the service with the Teams adapter and the outreach feature, the
+Bot Framework connector double as Teams. The bot is installed in a personal chat and a team channel; the session is
+announced to both; "count me in" and "withdraw" are Action.Submit activities posted into /api/messages and answered
+with an update of the clicked card; the day-before reminder goes to everybody; the .ics file is served. Counts,
+never names."""
 
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
 import aiohttp
+from aiohttp.test_utils import TestServer
+from icalendar import Calendar
 
-from bot.adapters.teams.cards import ACTION_KEY, CardKit, TeamsRenderer
-from bot.adapters.teams.gateway import TeamsGateway
-from bot.adapters.teams.sessions import answer_session_submit
-from bot.app import Services
+from bot.adapters import teams
+from bot.adapters.teams import reference_store
+from bot.adapters.teams.cards import ACTION_KEY
+from bot.app import Services, build_app
 from bot.domain.clock import FixedClock
 from bot.domain.outreach import Audience, What
 from bot.domain.sessions import SIGNUP_ACTION, WITHDRAW_ACTION, TeamSession
 from bot.domain.tenancy import Platform
-from bot.security.secret import Secret
-from bot.storage.teams_references import TeamsReference, TeamsReferenceStore, TeamsScope
-from scheduler.service import TEAMS_REFERENCES_KEY, build_outreach
+from bot.storage.teams_references import TeamsScope
+from scheduler import service as outreach_feature
+from scheduler.service import Outreach
 from scheduler.worker import WorkerConfig
-from tests.conftest import TEST_SECRET_KEY
+from tests.adapters.teams.support import BOT_ID, CHANNEL_ID, PERSONAL_CHAT, TENANT, USER_ID, activity, connect
 from tests.doubles.bf_connector import BotConnectorDouble
 
-TENANT = "tenant-linde"
-PERSONAL = "a:personal-chat-1"
-CHANNEL = "19:zorg@thread.tacv2"
+OTHER_USER = "29:user-aad-0002"
 
 
-def card_of(activity: dict[str, Any]) -> dict[str, Any]:
-    return dict(activity["attachments"][0]["content"])
+def card_of(sent: dict[str, Any]) -> dict[str, Any]:
+    return dict(sent["attachments"][0]["content"])
 
 
-def actions(card: dict[str, Any]) -> list[dict[str, Any]]:
-    return list(card.get("actions", []))
+def submits(card: dict[str, Any]) -> list[dict[str, Any]]:
+    return [a for a in card.get("actions", []) if a["type"] == "Action.Submit"]
+
+
+def text_of(card: dict[str, Any]) -> str:
+    return json.dumps(card, ensure_ascii=False)
+
+
+@asynccontextmanager
+async def serving(services: Services) -> AsyncIterator[tuple[TestServer, aiohttp.ClientSession]]:
+    app = build_app(services, features=[teams.install, outreach_feature.install])
+    server = TestServer(app, host="127.0.0.1", port=0)
+    await server.start_server()
+    http = aiohttp.ClientSession()
+    try:
+        yield server, http
+    finally:
+        await http.close()
+        await server.close()
 
 
 async def test_a_team_session_end_to_end_on_teams(  # noqa: PLR0915  (one story, told in order)
     services: Services, bf_connector: BotConnectorDouble
 ) -> None:
-    clock = services.clock
+    configured = Services(
+        settings=services.settings.model_copy(update={"scheduler_enabled": False}),
+        clock=services.clock,
+        engine=services.engine,
+        content=services.content,
+    )
+    clock = configured.clock
     assert isinstance(clock, FixedClock)
-    org = await services.organisations.add_organisation(
-        "Zorggroep De Linde", "linde", "Europe/Amsterdam", "nl", 90
-    )
-    store = TeamsReferenceStore(services.sessions, Secret(TEST_SECRET_KEY.encode()))
-    await store.connect_tenant(org.id, TENANT)
-    common = {"tenant_id": TENANT, "service_url": bf_connector.url, "bot_id": "28:vipbot"}
-    personal = TeamsReference(
-        scope=TeamsScope.PERSONAL, conversation_id=PERSONAL, user_id="29:person", **common
-    )
-    channel = TeamsReference(scope=TeamsScope.CHANNEL, conversation_id=CHANNEL, team_id="team-1", **common)
-    await store.save(org.id, personal)
-    channel_address = await store.save(org.id, channel)
-    await services.organisations.bind_channel(
-        org.id, "linde", Platform.TEAMS, TENANT, channel_address, "Zorg"
-    )
+    org = await connect(configured, slug="linde")
+    store = reference_store(configured)
 
-    async with aiohttp.ClientSession() as http:
-        translator = services.content.translator
-        services.extras["teams.renderer"] = TeamsRenderer(CardKit(translator))
-        services.extras["teams.gateway"] = TeamsGateway(store, http, None)
-        services.extras[TEAMS_REFERENCES_KEY] = store
-        outreach = build_outreach(services)
+    async with serving(configured) as (server, http):
+
+        async def post(body: dict[str, Any]) -> None:
+            async with http.post(str(server.make_url("/api/messages")), json=body) as response:
+                assert response.status in {200, 201}, await response.text()
+
+        # The bot is installed in a personal chat and in a team's channel; the channel is bound to the org.
+        await post(activity(bf_connector.url, "conversationUpdate", membersAdded=[{"id": BOT_ID}]))
+        await post(
+            activity(bf_connector.url, "conversationUpdate", scope="channel", membersAdded=[{"id": BOT_ID}])
+        )
+        (channel,) = await store.list_references(org.id, TeamsScope.CHANNEL)
+        await configured.organisations.bind_channel(
+            org.id, "linde", Platform.TEAMS, TENANT, channel.address, "Algemeen"
+        )
+
+        outreach: Outreach = configured.extras[outreach_feature.OUTREACH_KEY]
         starts = clock.now() + timedelta(days=2)
         session = TeamSession(
             id=uuid.uuid4(),
@@ -83,63 +108,129 @@ async def test_a_team_session_end_to_end_on_teams(  # noqa: PLR0915  (one story,
         done = await outreach.materialiser.publish_now(
             org, What.SESSION, str(session.id), session.audience, "en"
         )
-        targets = await outreach.materialiser.addressees(org, session.audience)
-        assert done.deliveries == 2, targets  # the bound channel and the personal chat the adapter knows
-        worker = outreach.worker(WorkerConfig(rate_per_second=100))
+        assert done.deliveries == 2  # the bound channel and the personal chat the adapter knows
+        worker = outreach.worker(WorkerConfig(rate_per_second=100, poll_interval=0.05))
         assert await worker.drain() == 2
 
-        announcement = card_of(bf_connector.activities(PERSONAL)[0])
-        assert card_of(bf_connector.activities(CHANNEL)[0]) == announcement
-        text = json.dumps(announcement)
-        assert "Team session with the confidential counsellor" in text
-        assert "No sign-ups yet" in text
-        signup = actions(announcement)[0]
-        assert signup["type"] == "Action.Submit"
+        # (each conversation's first card is the bot's hello at install)
+        in_chat = bf_connector.activities(PERSONAL_CHAT, kind="send")[-1]
+        in_channel = bf_connector.activities(CHANNEL_ID, kind="send")[-1]
+        announcement = card_of(in_chat)
+        assert card_of(in_channel) == announcement
+        assert "Team session with the confidential counsellor" in text_of(announcement)
+        assert "No sign-ups yet" in text_of(announcement)
+        (signup,) = submits(announcement)
         assert signup["data"] == {ACTION_KEY: SIGNUP_ACTION, "session": str(session.id)}
-        ics = actions(announcement)[1]
-        assert ics["type"] == "Action.OpenUrl"
-        assert ics["url"].endswith(f"/outreach/sessions/{session.id}.ics")
+        (ics,) = [a for a in announcement["actions"] if a["type"] == "Action.OpenUrl"]
+        assert ics["url"] == f"http://vipbot.test/outreach/sessions/{session.id}.ics"
 
-        async def press(data: dict[str, Any], tenant: str = TENANT) -> dict[str, Any]:
-            answered = await answer_session_submit(
-                data, tenant, "29:person", outreach.sessions, translator, "en", ics["url"]
+        def sent_id(conversation: str) -> str:
+            """The id Teams gave the latest card sent to a conversation: a click names it in replyToId."""
+            found = [
+                r for r in bf_connector.requests if r.kind == "send" and r.conversation_id == conversation
+            ]
+            assert found[-1].answered_id is not None
+            return found[-1].answered_id
+
+        chat_card, channel_card = sent_id(PERSONAL_CHAT), sent_id(CHANNEL_ID)
+
+        async def press(
+            data: dict[str, Any], *, scope: str = "personal", user: str = USER_ID, card_id: str | None = None
+        ) -> dict[str, Any] | None:
+            card_id = card_id or chat_card
+            before = len(bf_connector.requests)
+            await post(
+                activity(
+                    bf_connector.url,
+                    "message",
+                    scope=scope,
+                    value=data,
+                    replyToId=card_id,
+                    locale="en-US",  # the card answers in the clicking person's Teams language
+                    **{"from": {"id": user, "aadObjectId": "00000000-0000-0000-0000-00000000000f"}},
+                )
             )
-            assert answered is not None
-            return answered
+            answered = [r for r in bf_connector.requests[before:] if r.kind in {"update", "reply", "send"}]
+            if not answered:
+                return None
+            (request,) = answered
+            assert (request.kind, request.activity_id) == ("update", card_id)
+            return card_of(request.body)
 
-        after = await press(signup["data"])
-        assert "1 person signed up" in json.dumps(after)
-        assert "You're signed up for" in json.dumps(after)
-        assert "29:person" not in json.dumps(after)
-        withdraw = actions(after)[0]
+        # Count me in, from the personal chat: the person's own copy shows the count and their sign-up.
+        mine = await press(signup["data"])
+        assert mine is not None
+        assert "1 person signed up" in text_of(mine)
+        assert "You're signed up for" in text_of(mine)
+        assert USER_ID not in text_of(mine)
+        (withdraw,) = submits(mine)
         assert withdraw["data"] == {ACTION_KEY: WITHDRAW_ACTION, "session": str(session.id)}
         await press(signup["data"])  # a repeated submit counts once
         assert await outreach.sessions.count(org.id, session.id) == 1
 
-        # Another tenant cannot sign up for this organisation's session.
-        refused = await press(signup["data"], tenant="tenant-elsewhere")
-        assert "This session is over or cancelled." in json.dumps(refused)
+        # Someone else signs up in the channel: everybody there sees the new count, nobody's name or state.
+        shared = await press(signup["data"], scope="channel", user=OTHER_USER, card_id=channel_card)
+        assert shared is not None
+        assert "2 people signed up" in text_of(shared)
+        assert "You're signed up" not in text_of(shared)
+        assert OTHER_USER not in text_of(shared)
+        assert [a["data"][ACTION_KEY] for a in submits(shared)] == [SIGNUP_ACTION, WITHDRAW_ACTION]
+        assert await outreach.sessions.count(org.id, session.id) == 2
+
+        # The first person withdraws with the button on their own copy.
+        back = await press(withdraw["data"])
+        assert back is not None
+        assert "1 person signed up" in text_of(back)
+        assert "You're signed up" not in text_of(back)
+        assert [a["data"][ACTION_KEY] for a in submits(back)] == [SIGNUP_ACTION]
         assert await outreach.sessions.count(org.id, session.id) == 1
 
-        back = await press(withdraw["data"])
-        assert "No sign-ups yet" in json.dumps(back)
-        assert actions(back)[0]["data"][ACTION_KEY] == SIGNUP_ACTION
+        # Another tenant's person cannot sign up for this organisation's session.
+        await connect(configured, tenant="tenant-elsewhere", slug="elders")
+        stranger = activity(
+            bf_connector.url,
+            "message",
+            tenant="tenant-elsewhere",
+            value=signup["data"],
+            replyToId=chat_card,
+            locale="en-US",
+        )
+        before = len(bf_connector.requests)
+        await post(stranger)
+        (refusal,) = [r for r in bf_connector.requests[before:] if r.kind == "update"]
+        assert "This session is over or cancelled." in text_of(card_of(refusal.body))
+        assert await outreach.sessions.count(org.id, session.id) == 1
 
+        # The day-before reminder goes to the whole audience with the current count; its buttons still work.
         await outreach.materialiser.publish_now(
             org, What.SESSION_REMINDER, str(session.id), session.audience, "en", send_at=clock.now()
         )
         assert await worker.drain() == 2
-        reminder = json.dumps(card_of(bf_connector.activities(PERSONAL)[-1]))
-        assert "Tomorrow: team session" in reminder
+        reminder = card_of(bf_connector.activities(PERSONAL_CHAT, kind="send")[-1])
+        assert "Tomorrow: team session" in text_of(reminder)
+        assert "1 person signed up" in text_of(reminder)
+        (again,) = submits(reminder)
+        from_reminder = await press(again["data"], card_id=sent_id(PERSONAL_CHAT))
+        assert from_reminder is not None
+        assert "Tomorrow: team session" in text_of(from_reminder)
+        assert "2 people signed up" in text_of(from_reminder)
 
-        # A cancelled session is not posted any more; queued posts about it fail visibly instead.
+        # The .ics file behind the calendar button.
+        async with http.get(str(server.make_url(f"/outreach/sessions/{session.id}.ics"))) as response:
+            assert response.status == 200
+            assert response.content_type == "text/calendar"
+            (event,) = Calendar.from_ical(await response.read()).walk("VEVENT")
+        assert str(event["SUMMARY"]) == session.title
+        assert event.decoded("DTSTART") == session.starts_at
+
+        # A cancelled session is not posted any more; queued posts about it fail visibly instead, and a click
+        # on an old card in a channel changes nothing there.
         await outreach.sessions.cancel(org.id, session.id)
+        assert await press(signup["data"], scope="channel", user=OTHER_USER, card_id=channel_card) is None
         await outreach.materialiser.publish_now(
             org, What.SESSION_REMINDER, str(session.id), session.audience, "en", send_at=clock.now()
         )
-        fresh = outreach.worker(WorkerConfig(rate_per_second=100))
-        assert await fresh.drain() == 2
+        assert await outreach.worker(WorkerConfig(rate_per_second=100)).drain() == 2
         stats = await outreach.outbox.stats(org.id)
         assert stats.failed == 2
         assert dict(stats.failures) == {"nothing to post (item removed or cancelled)": 2}
-        assert len(bf_connector.activities(PERSONAL)) == 2

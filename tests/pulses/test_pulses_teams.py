@@ -1,92 +1,176 @@
-"""Pulses on Teams: the card goes out through the real gateway to the connector double with one-click
-Action.Submit buttons and the door; a submit records the answer, a second is refused, a personal-chat click gets
-a thank-you card that never repeats the answer, and a channel click gets no reply at all."""
+"""Pulses on Teams end to end, over HTTP: the service with the Teams adapter, outreach and pulses, the Bot Framework
+connector double as Teams. The round goes out through the outreach pipeline to a bound channel and a personal chat
+as a card with one-click Action.Submit buttons and the door; clicks are activities posted into /api/messages. A
+click in the personal chat updates the person's own copy with a thank-you in place of that question's buttons
+(never showing the answer), a second click on the same question is refused, and a click in a channel gets no reply
+at all. Answers count for the channel's team or the round's audience."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
+from aiohttp.test_utils import TestServer
 
+from bot.adapters import teams
 from bot.adapters.teams import reference_store
-from bot.adapters.teams.cards import CardKit, TeamsRenderer
-from bot.adapters.teams.gateway import RetryPolicy, TeamsGateway
-from bot.adapters.teams.pulses import TeamsPulseRenderer, answer_pulse_submit
-from bot.app import Services
-from bot.domain.delivery import Target, TargetKind
-from bot.domain.pulses import PulsePost
-from bot.domain.tenancy import Platform
-from bot.storage.teams_references import TeamsReference, TeamsScope
+from bot.adapters.teams.cards import ACTION_KEY
+from bot.app import Services, build_app
+from bot.domain.outreach import Audience, What
+from bot.domain.pulses import ACTION_PREFIX
+from bot.domain.tenancy import GroupKind, Platform
+from bot.reporting import service as pulses_feature
+from bot.reporting.service import Pulses
+from bot.storage.teams_references import TeamsScope
+from scheduler import service as outreach_feature
+from scheduler.service import Outreach
+from scheduler.worker import WorkerConfig
+from tests.adapters.teams.support import BOT_ID, CHANNEL_ID, PERSONAL_CHAT, TENANT, activity, connect
 from tests.doubles.bf_connector import BotConnectorDouble
-from tests.pulses.conftest import PulseWorld
-
-TENANT = "tenant-linde"
-CHANNEL = "19:noord@thread.tacv2"
 
 
-def submits(card: dict[str, Any]) -> list[dict[str, Any]]:
-    return [a for e in card["body"] if e["type"] == "ActionSet" for a in e["actions"]]
+def card_of(sent: dict[str, Any]) -> dict[str, Any]:
+    return dict(sent["attachments"][0]["content"])
 
 
-async def test_a_pulse_on_teams(
-    world: PulseWorld, services: Services, bf_connector: BotConnectorDouble
+def answer_sets(card: dict[str, Any]) -> list[list[dict[str, Any]]]:
+    return [e["actions"] for e in card["body"] if e["type"] == "ActionSet"]
+
+
+@asynccontextmanager
+async def serving(services: Services) -> AsyncIterator[tuple[TestServer, aiohttp.ClientSession]]:
+    app = build_app(services, features=[teams.install, outreach_feature.install, pulses_feature.install])
+    server = TestServer(app, host="127.0.0.1", port=0)
+    await server.start_server()
+    http = aiohttp.ClientSession()
+    try:
+        yield server, http
+    finally:
+        await http.close()
+        await server.close()
+
+
+async def test_a_pulse_on_teams_over_http(  # noqa: PLR0915  (one story, told in order)
+    services: Services, bf_connector: BotConnectorDouble
 ) -> None:
-    store = reference_store(services)
-    await store.connect_tenant(world.org.id, TENANT)
-    address = await store.save(
-        world.org.id,
-        TeamsReference(
-            scope=TeamsScope.CHANNEL,
-            tenant_id=TENANT,
-            service_url=bf_connector.url,
-            bot_id="28:bot",
-            conversation_id=CHANNEL,
-            team_id="19:team",
-            team_name="Noord",
-            channel_name="General",
-        ),
+    configured = Services(
+        settings=services.settings.model_copy(update={"scheduler_enabled": False}),
+        clock=services.clock,
+        engine=services.engine,
+        content=services.content,
     )
-    await world.repo.bind_channel(world.org.id, "team-noord", Platform.TEAMS, TENANT, CHANNEL, "Noord")
-    pulse = await world.service.open_round(world.org.id, world.pulse_set.id, world.tree)
-    t = services.content.translator
-    renderer = TeamsPulseRenderer(TeamsRenderer(CardKit(t)), t)
-    post = PulsePost(pulse.id, world.pulse_set, pulse.closes_at, "http://vipbot.test/portal/linde")
-    async with aiohttp.ClientSession() as http:
-        gateway = TeamsGateway(store, http, None, RetryPolicy(attempts=2, base_delay=0.01))
-        await gateway.send(
-            Target(Platform.TEAMS, TENANT, TargetKind.CHANNEL, address), renderer.render(post, "nl")
-        )
-    (activity,) = bf_connector.activities(CHANNEL, kind="send")
-    card = activity["attachments"][0]["content"]
-    buttons = submits(card)
-    assert len(buttons) == 3 * 5 + 3
-    assert card["actions"][0] == {
-        "type": "Action.OpenUrl",
-        "title": "Ik wil graag praten",
-        "url": "http://vipbot.test/portal/linde",
-        "style": "positive",
-    }
-    value = buttons[0]["data"]
+    org = await connect(configured, slug="linde")
+    await configured.organisations.add_group(org.id, "Zorg Noord", GroupKind.DEPARTMENT, None)
+    await configured.organisations.add_group(org.id, "Team Noord", GroupKind.TEAM, "zorg-noord")
+    store = reference_store(configured)
 
-    async def click(user: str, *, personal: bool) -> dict[str, Any] | None:
-        return await answer_pulse_submit(
-            value, world.org.id, TENANT, user, CHANNEL, personal, world.service, t, "nl"
+    async with serving(configured) as (server, http):
+
+        async def post(body: dict[str, Any]) -> list[Any]:
+            before = len(bf_connector.requests)
+            async with http.post(str(server.make_url("/api/messages")), json=body) as response:
+                assert response.status in {200, 201}, await response.text()
+            return [r for r in bf_connector.requests[before:] if r.kind in {"send", "reply", "update"}]
+
+        await post(activity(bf_connector.url, "conversationUpdate", membersAdded=[{"id": BOT_ID}]))
+        await post(
+            activity(bf_connector.url, "conversationUpdate", scope="channel", membersAdded=[{"id": BOT_ID}])
+        )
+        (channel,) = await store.list_references(org.id, TeamsScope.CHANNEL)
+        await configured.organisations.bind_channel(
+            org.id, "team-noord", Platform.TEAMS, TENANT, channel.address, "Noord"
         )
 
-    # In a channel nothing is said back (no message only the clicker would see exists there).
-    assert await click("29:person-a", personal=False) is None
-    # In a personal chat the person's own copy becomes a thank-you, without the answer.
-    thanks = await click("29:person-b", personal=True)
-    assert thanks is not None
-    assert "Dank je wel" in json.dumps(thanks, ensure_ascii=False)
-    assert "Helemaal oneens" not in json.dumps(thanks, ensure_ascii=False)
-    again = await click("29:person-b", personal=True)
-    assert "al beantwoord" in json.dumps(again, ensure_ascii=False)
+        outreach: Outreach = configured.extras[outreach_feature.OUTREACH_KEY]
+        pulses: Pulses = configured.extras[pulses_feature.PULSES_KEY]
+        done = await outreach.materialiser.publish_now(
+            org,
+            What.PULSE,
+            "wekelijkse-check-in",
+            Audience(groups=("zorg-noord", "team-noord"), members=True),
+            "nl",
+        )
+        assert done.deliveries == 2
+        assert await outreach.worker(WorkerConfig(rate_per_second=100, poll_interval=0.05)).drain() == 2
 
-    await world.service.close_now(world.org.id, pulse.id)
-    counts = await world.store.cell_counts(world.org.id, [pulse.id])
-    noord = world.tree.by_slug("team-noord")
-    assert noord is not None
-    # The channel click counts for the channel's team, the personal-chat click for the round's audience.
-    assert sorted((c.group_id == noord.id, c.answers) for c in counts) == [(False, 1), (True, 1)]
+        def latest(conversation: str) -> Any:
+            return [
+                r for r in bf_connector.requests if r.kind == "send" and r.conversation_id == conversation
+            ][-1]
+
+        chat_post, channel_post = latest(PERSONAL_CHAT), latest(CHANNEL_ID)
+        card = card_of(chat_post.body)
+        assert card_of(channel_post.body) == card
+        questions = answer_sets(card)
+        # The weekly check-in: three statements on a five-point scale and one question with three choices.
+        assert [len(buttons) for buttons in questions] == [5, 5, 5, 3]
+        assert all(
+            b["type"] == "Action.Submit" and b["data"][ACTION_KEY] == ACTION_PREFIX for b in questions[0]
+        )
+        assert card["actions"][0]["type"] == "Action.OpenUrl"  # the door: "Ik wil graag praten"
+        assert card["actions"][0]["url"] == "http://vipbot.test/portal/linde"
+
+        def click(
+            value: dict[str, Any], user: str, *, scope: str = "personal", card_id: str
+        ) -> dict[str, Any]:
+            return activity(
+                bf_connector.url,
+                "message",
+                scope=scope,
+                value=value,
+                replyToId=card_id,
+                **{"from": {"id": user, "aadObjectId": "00000000-0000-0000-0000-0000000000aa"}},
+            )
+
+        # A click in a channel: recorded, and nothing at all is said back there.
+        assert (
+            await post(
+                click(
+                    questions[0][3]["data"], "29:person-a", scope="channel", card_id=channel_post.answered_id
+                )
+            )
+            == []
+        )
+
+        # In the personal chat the person's own copy is updated: a thank-you where the clicked question's
+        # buttons were, the other questions still answerable — and the card is the same whatever was answered.
+        (low,) = await post(click(questions[0][0]["data"], "29:person-b", card_id=chat_post.answered_id))
+        (high,) = await post(click(questions[0][4]["data"], "29:person-c", card_id=chat_post.answered_id))
+        assert (low.kind, low.activity_id) == ("update", chat_post.answered_id)
+        thanks = card_of(low.body)
+        assert thanks == card_of(high.body)
+        assert "Dank je wel" in json.dumps(thanks, ensure_ascii=False)
+        assert len(answer_sets(thanks)) == 3
+        assert answer_sets(thanks) == questions[1:]
+
+        # The same question again: refused politely, counted once.
+        (again,) = await post(click(questions[0][1]["data"], "29:person-b", card_id=chat_post.answered_id))
+        assert "al beantwoord" in json.dumps(card_of(again.body), ensure_ascii=False)
+        # Another question of the same pulse still counts.
+        (second,) = await post(click(questions[1][2]["data"], "29:person-b", card_id=chat_post.answered_id))
+        assert "Dank je wel" in json.dumps(card_of(second.body), ensure_ascii=False)
+
+        # A forged answer value changes nothing and gets the plain refusal.
+        forged = {ACTION_KEY: ACTION_PREFIX, "answer": "vp-pulse|not-a-round|q|9"}
+        (refused,) = await post(click(forged, "29:person-d", card_id=chat_post.answered_id))
+        assert "Dank je wel" not in json.dumps(card_of(refused.body), ensure_ascii=False)
+
+        (pulse,) = await pulses.store.rounds(org.id, "wekelijkse-check-in")
+        await pulses.service.close_now(org.id, pulse.id)
+        counts = await pulses.store.cell_counts(org.id, [pulse.id])
+        tree = await configured.organisations.group_tree(org.id)
+        noord = tree.by_slug("team-noord")
+        assert noord is not None
+        # person-a's channel click counts for the channel's team; the personal-chat clicks (b, c on question 1;
+        # b on question 2) count for the round's audience.
+        by_group: dict[bool, int] = {}
+        for cell in counts:
+            by_group[cell.group_id == noord.id] = by_group.get(cell.group_id == noord.id, 0) + cell.answers
+        assert by_group == {True: 1, False: 3}
+
+        # After the close a click is refused and says so.
+        (closed,) = await post(click(questions[2][0]["data"], "29:person-e", card_id=chat_post.answered_id))
+        assert "gesloten" in json.dumps(card_of(closed.body), ensure_ascii=False)

@@ -19,10 +19,17 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.adapters.slack.blocks import escape
 from bot.adapters.slack.render_sessions import session_blocks
 from bot.domain.i18n import Translator
-from bot.domain.sessions import SIGNUP_ACTION, WITHDRAW_ACTION, SignupState, TeamSession, person_of
+from bot.domain.sessions import (
+    SIGNUP_ACTION,
+    WITHDRAW_ACTION,
+    SignupState,
+    TeamSession,
+    ics_link,
+    person_of,
+)
 from bot.domain.tenancy import Platform
 from bot.storage.sessions import SqlSessionStore
-from scheduler.posts import OutreachPosts, ics_link
+from scheduler.posts import OutreachPosts
 
 log = logging.getLogger(__name__)
 

@@ -17,6 +17,7 @@ from aiohttp import web
 from bot.adapters.teams.cache import TtlCache
 from bot.adapters.teams.cards import CardKit, TeamsRenderer
 from bot.adapters.teams.gateway import BotCredentials, TeamsGateway
+from bot.adapters.teams.submits import SubmitRoutes
 from bot.app import Services
 from bot.domain.home import HomeInfo, NoSessions, SessionCalendar
 from bot.domain.tenancy import Organisation
@@ -31,6 +32,8 @@ log = get_logger(__name__)
 RENDERER_KEY = "teams.renderer"
 GATEWAY_KEY = "teams.gateway"
 STORE_KEY = "teams.references"
+#: The SubmitRoutes where later features register the buttons of their cards (sessions, pulses).
+SUBMITS_KEY = "teams.submits"
 #: Read from `services.extras` at request time: the outreach feature's SessionCalendar.
 SESSION_CALENDAR_KEY = "session_calendar"
 
@@ -127,6 +130,8 @@ def install(app: web.Application, services: Services) -> None:
     kit = CardKit(services.content.translator)
     services.extras[STORE_KEY] = store
     services.extras[RENDERER_KEY] = TeamsRenderer(kit)
+    submits = SubmitRoutes()
+    services.extras[SUBMITS_KEY] = submits
 
     homes: TtlCache[UUID, HomeInfo] = TtlCache(HOME_CACHE_SECONDS)
 
@@ -159,7 +164,7 @@ def install(app: web.Application, services: Services) -> None:
         metadata_url = settings.teams_openid_metadata_url or PUBLIC_OPENID_METADATA_URL
         app.cleanup_ctx.append(openid_metadata_refresher(metadata_url))
     handler, drain = build_endpoint(
-        config, store, kit, home, settings.public_portal_url, services.content.translator
+        config, store, kit, home, settings.public_portal_url, services.content.translator, submits
     )
     app.router.add_post(ENDPOINT, handler)
     app.on_shutdown.append(drain)

@@ -28,6 +28,7 @@ from bot.adapters.teams.cards import (
     Card,
     CardKit,
 )
+from bot.adapters.teams.submits import CardSubmit, SubmitAnswer, SubmitRoutes
 from bot.domain.content import pick_locale
 from bot.domain.delivery import portal_link
 from bot.domain.home import HomeInfo
@@ -83,9 +84,15 @@ def reference_from(activity: Activity) -> TeamsReference | None:
 
 class VipTeamsBot(ActivityHandler):  # type: ignore[misc]
     def __init__(
-        self, store: TeamsReferenceStore, kit: CardKit, home: HomeLoader, portal_base_url: str
+        self,
+        store: TeamsReferenceStore,
+        kit: CardKit,
+        home: HomeLoader,
+        portal_base_url: str,
+        submits: SubmitRoutes | None = None,
     ) -> None:
         self._store = store
+        self._submits = submits or SubmitRoutes()
         self._kit = kit
         self._home = home
         self._portal_base_url = portal_base_url
@@ -264,8 +271,12 @@ class VipTeamsBot(ActivityHandler):  # type: ignore[misc]
             await _reply(turn_context, self._kit.not_connected(locale), locale)
             return
         await self._remember(organisation, reference)
-        action, typed = self._action_of(activity)
         portal = portal_link(self._portal_base_url, organisation.slug)
+        answer = self._submits.find(activity.value)
+        if answer is not None:
+            await self._card_submit(turn_context, answer, organisation, reference, locale, portal)
+            return
+        action, typed = self._action_of(activity)
         content: Card
         if action in {SOCIAL_MAP, SESSIONS}:
             home: HomeInfo = await self._home(organisation)
@@ -280,6 +291,34 @@ class VipTeamsBot(ActivityHandler):  # type: ignore[misc]
             content = self._kit.door(portal, locale, typed_text=typed and action != TALK)
         await _reply(turn_context, content, locale)
 
+    async def _card_submit(
+        self,
+        turn_context: TurnContext,
+        answer: SubmitAnswer,
+        organisation: Organisation,
+        reference: TeamsReference,
+        locale: str,
+        portal: str,
+    ) -> None:
+        """A button of a feature's card (a pulse answer, "count me in"): that feature answers it."""
+        activity: Activity = turn_context.activity
+        user_id = activity.from_property.id if activity.from_property else None
+        if not user_id:
+            return
+        submit = CardSubmit(
+            value=activity.value,
+            organisation=organisation,
+            tenant_id=reference.tenant_id,
+            user_id=str(user_id),
+            address=self._store.address_of(reference),
+            personal=reference.scope is TeamsScope.PERSONAL,
+            locale=locale,
+            portal_url=portal,
+        )
+        content: Card | None = await answer(submit)
+        if content is not None:
+            await _replace_clicked(turn_context, content, locale)
+
     def _action_of(self, activity: Activity) -> tuple[str | None, bool]:
         """(the action asked for, whether the person typed free text). The text itself goes no further."""
         value = activity.value if isinstance(activity.value, dict) else None
@@ -292,6 +331,21 @@ class VipTeamsBot(ActivityHandler):  # type: ignore[misc]
         if not command:
             return HELP, True
         return self._commands.get(command), True
+
+
+async def _replace_clicked(turn_context: TurnContext, content: Card, locale: str) -> None:
+    """Show the answer in place of the clicked card (Teams names it in replyToId), or below it when it cannot."""
+    clicked = turn_context.activity.reply_to_id
+    if clicked:
+        update = MessageFactory.attachment(Attachment(content_type=ADAPTIVE_CARD, content=content))
+        update.id = clicked
+        update.locale = locale
+        try:
+            await turn_context.update_activity(update)
+            return
+        except Exception as exc:  # an old card Teams no longer lets us edit: answer below it instead
+            log.warning("teams card could not be updated; replying instead", error_type=type(exc).__name__)
+    await _reply(turn_context, content, locale)
 
 
 async def _reply(turn_context: TurnContext, content: Card, locale: str) -> None:

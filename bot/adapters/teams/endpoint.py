@@ -19,6 +19,7 @@ from botframework.connector.auth import JwtTokenExtractor
 from bot.adapters.teams.bot import HomeLoader, VipTeamsBot
 from bot.adapters.teams.cards import CardKit
 from bot.adapters.teams.clients import ReusingClientsAuthentication
+from bot.adapters.teams.submits import SubmitRoutes
 from bot.domain.content import pick_locale
 from bot.domain.i18n import Translator
 from bot.logs import get_logger
@@ -36,10 +37,11 @@ def build_endpoint(
     home: HomeLoader,
     portal_base_url: str,
     translator: Translator,
+    submits: SubmitRoutes | None = None,
 ) -> tuple[Handler, Callable[[web.Application], Awaitable[None]]]:
     adapter = CloudAdapter(ReusingClientsAuthentication(ConfigurationBotFrameworkAuthentication(config)))
     authenticated = bool(config.APP_ID)
-    bot = VipTeamsBot(store, kit, home, portal_base_url)
+    bot = VipTeamsBot(store, kit, home, portal_base_url, submits)
 
     async def on_error(turn_context: TurnContext, error: Exception) -> None:
         # The exception's text may quote the activity: only its type is logged.

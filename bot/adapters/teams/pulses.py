@@ -10,8 +10,6 @@ from __future__ import annotations
 import base64
 import io
 from collections.abc import Mapping
-from typing import Any
-from uuid import UUID
 
 from bot.adapters.teams.cards import (
     ACTION_KEY,
@@ -24,6 +22,7 @@ from bot.adapters.teams.cards import (
     open_url,
     text_block,
 )
+from bot.adapters.teams.submits import CardSubmit, SubmitAnswer, SubmitRoutes
 from bot.domain.content import QuestionKind, pick_locale
 from bot.domain.delivery import Post, Rendered, Renderer
 from bot.domain.i18n import Translator
@@ -37,9 +36,11 @@ from bot.domain.pulses import (
     PulsePost,
     PulseReminderPost,
     PulseService,
+    PulseStore,
     answer_options,
 )
 from bot.domain.tenancy import Platform
+from bot.errors import NotFoundError
 
 ANSWER_KEY = "answer"
 _OUTCOME_KEYS = {
@@ -63,7 +64,11 @@ def _door(t: Translator, locale: str, portal_url: str) -> tuple[Element, Element
     return hint, open_url(t.t(locale, "pulses.talk_button"), portal_url)
 
 
-def pulse_card(t: Translator, post: PulsePost, locale: str) -> Card:
+def pulse_card(
+    t: Translator, post: PulsePost, locale: str, answered: Mapping[str, str] | None = None
+) -> Card:
+    """The pulse; `answered` maps question ids to a notice shown instead of that question's buttons."""
+    answered = answered or {}
     pulse_set = post.pulse_set
     body: list[Element] = [
         text_block(escape(t.t(locale, "pulses.label")), size="Small", isSubtle=True),
@@ -84,6 +89,9 @@ def pulse_card(t: Translator, post: PulsePost, locale: str) -> Card:
             labels = [o.label.in_locale(locale) for o in question.options]
             scale = ""
         body.append(text_block(f"**{escape(question.text.in_locale(locale))}**", wrap=True, spacing="Medium"))
+        if question.id in answered:
+            body.append(text_block(answered[question.id], wrap=True, weight="Bolder"))
+            continue
         if scale:
             body.append(text_block(escape(scale), size="Small", isSubtle=True, wrap=True))
         body.append(
@@ -180,39 +188,44 @@ class TeamsPulseRenderer:
         )
 
 
-def is_pulse_submit(value: object) -> bool:
-    return isinstance(value, Mapping) and value.get(ACTION_KEY) == ACTION_PREFIX
-
-
-async def answer_pulse_submit(
-    value: Mapping[str, Any],
-    organisation_id: UUID,
-    tenant_id: str,
-    user_id: str,
-    conversation_id: str | None,
-    personal: bool,
-    service: PulseService,
-    translator: Translator,
-    locale: str,
-) -> Card | None:
-    """Record a pulse answer from an Action.Submit; the card to show the person, or None to show nothing.
+def pulse_submits(service: PulseService, store: PulseStore, translator: Translator) -> SubmitAnswer:
+    """Records a pulse answer from an Action.Submit.
 
     Teams has no message only one person sees in a channel, and a reply in the person's own chat would leave a
-    trace there that they took part. So only in a personal chat — where the card is their own copy — the card
-    is updated to a thank-you; a click in a channel gets no reply at all. The answer itself is never repeated.
+    trace there that they took part. So a click in a channel gets no reply at all; in a personal chat — where the
+    card is the person's own copy — the card is shown again with a thank-you in place of the clicked question's
+    buttons (the other questions stay answerable). The card never shows which answer was given.
     """
-    if not is_pulse_submit(value):
-        return None
-    action = AnswerAction.decode(str(value.get(ANSWER_KEY, "")))
-    if action is None:
-        outcome = AnswerOutcome.INVALID
-    else:
-        outcome = await service.answer(
-            organisation_id,
-            action,
-            Participant(Platform.TEAMS, tenant_id, user_id),
-            ClickOrigin(Platform.TEAMS, tenant_id, None if personal else conversation_id),
-        )
-    if not personal:
-        return None
-    return card([text_block(escape(translator.t(locale, _OUTCOME_KEYS[outcome])), wrap=True)])
+
+    async def answer(submit: CardSubmit) -> Card | None:
+        action = AnswerAction.decode(str(submit.value.get(ANSWER_KEY, "")))
+        if action is None:
+            outcome = AnswerOutcome.INVALID
+        else:
+            outcome = await service.answer(
+                submit.organisation.id,
+                action,
+                Participant(Platform.TEAMS, submit.tenant_id, submit.user_id),
+                ClickOrigin(
+                    Platform.TEAMS, submit.tenant_id, None if submit.personal else submit.address
+                ),
+            )
+        if not submit.personal:
+            return None
+        notice = escape(translator.t(submit.locale, _OUTCOME_KEYS[outcome]))
+        if action is None or outcome is AnswerOutcome.CLOSED:
+            return card([text_block(notice, wrap=True)])
+        try:
+            pulse = await store.get_pulse(submit.organisation.id, action.pulse_id)
+        except NotFoundError:
+            return card([text_block(notice, wrap=True)])
+        post = PulsePost(pulse.id, service.pulse_set(pulse.pulse_set_id), pulse.closes_at, submit.portal_url)
+        return pulse_card(translator, post, submit.locale, answered={action.question_id: notice})
+
+    return answer
+
+
+def register_pulse_submits(
+    routes: SubmitRoutes, service: PulseService, store: PulseStore, translator: Translator
+) -> None:
+    routes.register(ACTION_PREFIX, pulse_submits(service, store, translator))

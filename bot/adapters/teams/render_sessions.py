@@ -21,14 +21,14 @@ from bot.domain.sessions import (
 from bot.domain.tenancy import Platform
 
 SESSION_KEY = "session"
+REMINDER_KEY = "reminder"  # in the data of a reminder's buttons, so the updated card stays a reminder
 
 
-def _submit(title: str, action: str, session: TeamSession) -> dict[str, Any]:
-    return {
-        "type": "Action.Submit",
-        "title": title,
-        "data": {ACTION_KEY: action, SESSION_KEY: str(session.id)},
-    }
+def _submit(title: str, action: str, session: TeamSession, *, reminder: bool) -> dict[str, Any]:
+    data: dict[str, Any] = {ACTION_KEY: action, SESSION_KEY: str(session.id)}
+    if reminder:
+        data[REMINDER_KEY] = True
+    return {"type": "Action.Submit", "title": title, "data": data}
 
 
 def session_card(
@@ -40,7 +40,10 @@ def session_card(
     *,
     reminder: bool,
     own: SignupState | None = None,
+    shared: bool = False,
 ) -> Card:
+    """The session card. `own`: the person's own copy, showing their sign-up; `shared`: a card everybody in a
+    channel sees after clicks, with both buttons since it cannot show whose sign-up is whose."""
     when = t.t(
         locale,
         "sessions.when",
@@ -72,13 +75,15 @@ def session_card(
         body.append(
             text_block(escape(t.t(locale, "sessions.signed_up", title=session.title)), weight="Bolder")
         )
-    actions = [
-        _submit(t.t(locale, "sessions.withdraw_button"), WITHDRAW_ACTION, session)
-        if own is not None and own.signed_up
-        else _submit(t.t(locale, "sessions.signup_button"), SIGNUP_ACTION, session),
-        open_url(t.t(locale, "sessions.calendar_button"), ics_url),
-    ]
-    return card(body, actions)
+    signup = _submit(t.t(locale, "sessions.signup_button"), SIGNUP_ACTION, session, reminder=reminder)
+    withdraw = _submit(t.t(locale, "sessions.withdraw_button"), WITHDRAW_ACTION, session, reminder=reminder)
+    if shared:
+        buttons = [signup, withdraw]
+    elif own is not None and own.signed_up:
+        buttons = [withdraw]
+    else:
+        buttons = [signup]
+    return card(body, [*buttons, open_url(t.t(locale, "sessions.calendar_button"), ics_url)])
 
 
 def render_session(
