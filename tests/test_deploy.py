@@ -65,3 +65,29 @@ def test_image_runs_as_a_user_with_a_health_check_on_healthz() -> None:
     assert re.search(rf"HEALTHCHECK .*127\.0\.0\.1:{port}/healthz", DOCKERFILE, flags=re.DOTALL)
     assert f"EXPOSE {port}" in DOCKERFILE
     assert Path(PROJECT_ROOT / _dockerfile_env()["VIPBOT_CONTENT_DIR"].removeprefix("/app/")).is_dir()
+
+
+def test_the_distribution_ships_every_template_and_static_file() -> None:
+    """The image installs a wheel, not the source tree: a page template or stylesheet left out of the package
+    data stops `vipbot serve` there at start."""
+    package_data: dict[str, list[str]] = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["tool"][
+        "setuptools"
+    ]["package-data"]
+    root = PROJECT_ROOT / "bot"
+    data_files = [
+        p for p in root.rglob("*") if p.is_file() and p.suffix not in {".py", ".pyc"} and "__pycache__" not in p.parts
+    ]
+    assert data_files, "expected templates and static files under bot/"
+    missing = []
+    for path in data_files:
+        relative = path.relative_to(PROJECT_ROOT)
+        shipped = any(
+            relative.is_relative_to(Path(*package.split(".")))
+            and any(
+                path.relative_to(PROJECT_ROOT / Path(*package.split("."))).match(pattern) for pattern in patterns
+            )
+            for package, patterns in package_data.items()
+        )
+        if not shipped:
+            missing.append(str(relative))
+    assert missing == [], f"add these to [tool.setuptools.package-data]: {missing}"
