@@ -10,6 +10,7 @@ import base64
 import logging
 import os
 import secrets
+import tempfile
 from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
@@ -17,6 +18,8 @@ from typing import Annotated, Any
 
 from dotenv import dotenv_values
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 
 from bot.errors import ConfigError
 
@@ -26,6 +29,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_CONTENT = PROJECT_ROOT / "content"
 SECRET_KEY_FILE = "secret_key"  # noqa: S105  (a file name, not a secret)
 MIN_SECRET_KEY_LENGTH = 32
+# The async drivers vipbot ships with; the plain schemes people paste are mapped onto them.
+DATABASE_DRIVERS = frozenset({"sqlite+aiosqlite", "postgresql+asyncpg"})
 
 
 class Environment(StrEnum):
@@ -106,8 +111,17 @@ class Settings(BaseModel):
     def _supported_database(cls, value: str | None) -> str | None:
         if value is None or value == "":
             return None
-        if not value.startswith(("sqlite", "postgresql", "postgres")):
-            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        # The messages never repeat the value: a database URL may carry a password.
+        try:
+            parsed = make_url(normalise_database_url(value))
+        except (ArgumentError, ValueError):
+            raise ValueError(
+                "is not a database URL such as postgresql://user:password@host:5432/vipbot"
+            ) from None
+        if parsed.drivername not in DATABASE_DRIVERS:
+            raise ValueError(
+                "must start with postgresql:// (postgresql+asyncpg://) or sqlite:// (sqlite+aiosqlite://)"
+            )
         return value
 
     @field_validator("base_url", "portal_url", "slack_api_url", "teams_login_url", "teams_openid_metadata_url")
@@ -216,6 +230,47 @@ def _check_consistency(settings: Settings) -> None:
         )
 
 
+def describe_database(url: str) -> str:
+    """Where a database URL points, for messages: backend, host, port and database, never user or password."""
+    parsed: URL = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return f"the SQLite file {parsed.database}"
+    socket = parsed.query.get("host")
+    host = parsed.host or (socket if isinstance(socket, str) else None) or "localhost"
+    where = f"{host}:{parsed.port}" if parsed.port else host
+    return f"{backend} on {where}, database {parsed.database or '(default)'}"
+
+
+def prepare_data_dir(settings: Settings) -> Path:
+    """The data directory, created when missing and checked to take files; ConfigError naming VIPBOT_DATA_DIR."""
+    path = settings.data_dir
+    if path.exists() and not path.is_dir():
+        raise ConfigError("VIPBOT_DATA_DIR", f"{path} is a file, not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ConfigError("VIPBOT_DATA_DIR", f"cannot create the folder {path} ({reason})") from None
+    try:
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".vipbot-write-check-"):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ConfigError("VIPBOT_DATA_DIR", f"cannot write into the folder {path} ({reason})") from None
+    return path
+
+
+def require_content_dir(settings: Settings) -> Path:
+    """The content folder, which must exist; ConfigError naming VIPBOT_CONTENT_DIR otherwise."""
+    path = settings.content_dir
+    if not path.exists():
+        raise ConfigError("VIPBOT_CONTENT_DIR", f"the folder {path} does not exist")
+    if not path.is_dir():
+        raise ConfigError("VIPBOT_CONTENT_DIR", f"{path} is a file, not a folder")
+    return path
+
+
 def ensure_secret_key(settings: Settings) -> Settings:
     """Return settings that carry a secret key, generating one into the data directory for the embedded default."""
     if settings.secret_key is not None:
@@ -224,7 +279,7 @@ def ensure_secret_key(settings: Settings) -> Settings:
     if path.is_file():
         key = path.read_text(encoding="ascii").strip()
     else:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        prepare_data_dir(settings)
         key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode("ascii").rstrip("=")
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="ascii") as handle:

@@ -1,14 +1,22 @@
 from __future__ import annotations
 
+import logging
 import os
+import socket
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from bot.errors import ConfigError
-from bot.settings import ensure_secret_key, load_settings
+from bot.settings import describe_database, ensure_secret_key, load_settings
+from tests.support.net import free_port
+from tests.support.process import vipbot_env
+
+# A password that must never be printed, whatever goes wrong with the URL that carries it.
+PASSWORD = "pw-9c41e7d2-never-print"
 
 
 def test_defaults_are_the_embedded_service(tmp_path: Path) -> None:
@@ -32,6 +40,9 @@ def test_plain_postgres_url_gets_the_async_driver() -> None:
         ({"VIPBOT_PORT": "70000"}, "VIPBOT_PORT"),
         ({"VIPBOT_ENV": "staging"}, "VIPBOT_ENV"),
         ({"VIPBOT_DATABASE_URL": "mysql://x"}, "VIPBOT_DATABASE_URL"),
+        ({"VIPBOT_DATABASE_URL": "postgresql+psycopg2://u@db/vipbot"}, "VIPBOT_DATABASE_URL"),
+        ({"VIPBOT_DATABASE_URL": "postgresql://u:p@db:five/vipbot"}, "VIPBOT_DATABASE_URL"),
+        ({"VIPBOT_DATABASE_URL": "not a url"}, "VIPBOT_DATABASE_URL"),
         ({"VIPBOT_BASE_URL": "vipbot.example"}, "VIPBOT_BASE_URL"),
         ({"VIPBOT_DEFAULT_TIMEZONE": "Mars/Olympus"}, "VIPBOT_DEFAULT_TIMEZONE"),
         ({"VIPBOT_ENV": "production", "VIPBOT_BASE_URL": "https://vp.example"}, "VIPBOT_SECRET_KEY"),
@@ -54,10 +65,37 @@ def test_dotenv_is_read_and_the_environment_wins(tmp_path: Path) -> None:
     assert settings.host == "0.0.0.0"  # noqa: S104
 
 
-def test_secret_key_is_generated_once_into_the_data_dir(tmp_path: Path) -> None:
+def test_accepted_database_urls() -> None:
+    for url in (
+        "postgresql://u:p@db:5432/vipbot",
+        "postgresql+asyncpg://u@db/vipbot",
+        "sqlite:////var/lib/vipbot/vipbot.db",
+        "sqlite+aiosqlite:///vipbot.db",
+        "postgresql://postgres@/postgres?host=/run/postgresql",
+    ):
+        assert load_settings({"VIPBOT_DATABASE_URL": url}, dotenv_path=None).database_url == url
+
+
+def test_a_database_is_described_without_user_or_password() -> None:
+    described = describe_database(f"postgresql+asyncpg://vipbot:{PASSWORD}@db.internal:6543/vp")
+    assert described == "postgresql on db.internal:6543, database vp"
+    assert describe_database("postgresql+asyncpg://postgres@/postgres?host=/run/pg") == (
+        "postgresql on /run/pg, database postgres"
+    )
+
+
+def test_secret_key_is_generated_once_into_the_data_dir(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     settings = load_settings({"VIPBOT_DATA_DIR": str(tmp_path)}, dotenv_path=None)
-    first = ensure_secret_key(settings)
-    second = ensure_secret_key(settings)
+    with caplog.at_level(logging.WARNING, logger="bot.settings"):
+        first = ensure_secret_key(settings)
+        second = ensure_secret_key(settings)
+    warnings = [r for r in caplog.records if r.name == "bot.settings" and r.levelno == logging.WARNING]
+    assert len(warnings) == 1, "the warning comes with the generation, not with every later read"
+    assert "generated a secret key" in warnings[0].getMessage()
+    assert "VIPBOT_SECRET_KEY" in warnings[0].getMessage()
+    assert warnings[0].__dict__["path"] == str(tmp_path / "secret_key")
     assert first.secret_key is not None
     assert second.secret_key is not None
     assert first.secret_key.get_secret_value() == second.secret_key.get_secret_value()
@@ -82,3 +120,126 @@ def test_cli_reports_a_bad_setting_in_one_line_with_exit_code_2(tmp_path: Path) 
     assert len(lines) == 1, result.stderr
     assert "VIPBOT_PORT" in lines[0]
     assert not (tmp_path / "vipbot.db").exists()
+
+
+def _bad_data_dir_file(tmp_path: Path) -> dict[str, str]:
+    (tmp_path / "a-file").write_text("not a folder\n", encoding="utf-8")
+    return {"VIPBOT_DATA_DIR": str(tmp_path / "a-file")}
+
+
+def _data_dir_under_a_file(tmp_path: Path) -> dict[str, str]:
+    (tmp_path / "a-file").write_text("not a folder\n", encoding="utf-8")
+    return {"VIPBOT_DATA_DIR": str(tmp_path / "a-file" / "data")}
+
+
+def _unreachable_postgres(_tmp_path: Path) -> dict[str, str]:
+    # A loopback port nobody listens on: refused at once, even as root.
+    return {"VIPBOT_DATABASE_URL": f"postgresql://vipbot:{PASSWORD}@127.0.0.1:{free_port()}/vipbot"}
+
+
+BAD_STARTS: list[tuple[str, Callable[[Path], dict[str, str]], str]] = [
+    ("port out of range", lambda _p: {"VIPBOT_PORT": "70000"}, "VIPBOT_PORT"),
+    ("data dir is a file", _bad_data_dir_file, "VIPBOT_DATA_DIR"),
+    ("data dir cannot be created", _data_dir_under_a_file, "VIPBOT_DATA_DIR"),
+    # /proc exists and is a folder, but nobody can create files in it, root included.
+    ("data dir unwritable", lambda _p: {"VIPBOT_DATA_DIR": "/proc"}, "VIPBOT_DATA_DIR"),
+    ("content dir missing", lambda p: {"VIPBOT_CONTENT_DIR": str(p / "no-content")}, "VIPBOT_CONTENT_DIR"),
+    (
+        "database url with an unknown scheme",
+        lambda _p: {"VIPBOT_DATABASE_URL": f"mysql://vipbot:{PASSWORD}@db/vipbot"},
+        "VIPBOT_DATABASE_URL",
+    ),
+    (
+        "database url that does not parse",
+        lambda _p: {"VIPBOT_DATABASE_URL": f"postgresql://vipbot:{PASSWORD}@db:port/vipbot"},
+        "VIPBOT_DATABASE_URL",
+    ),
+    ("database unreachable", _unreachable_postgres, "VIPBOT_DATABASE_URL"),
+    (
+        "production without a secret key",
+        lambda _p: {"VIPBOT_ENV": "production", "VIPBOT_BASE_URL": "https://vp.example"},
+        "VIPBOT_SECRET_KEY",
+    ),
+]
+
+
+def _run_vipbot(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+
+
+def _assert_one_line_naming(result: subprocess.CompletedProcess[str], variable: str) -> None:
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"vipbot: configuration error: {variable}: "), lines[0]
+    assert "Traceback" not in result.stderr
+    assert PASSWORD not in result.stderr
+    assert PASSWORD not in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("make_env", "variable"), [pytest.param(m, v, id=name) for name, m, v in BAD_STARTS]
+)
+def test_serve_stops_on_a_bad_setting_with_one_line_and_exit_code_2(
+    tmp_path: Path, make_env: Callable[[Path], dict[str, str]], variable: str
+) -> None:
+    data = tmp_path / "data"
+    env = vipbot_env(data, free_port(), **make_env(tmp_path))
+    result = _run_vipbot(["serve"], env, tmp_path)
+    _assert_one_line_naming(result, variable)
+    # Nothing was written on the way to the refusal: no secret key generated, no database created.
+    assert not (data / "secret_key").exists()
+    assert not (data / "vipbot.db").exists()
+
+
+@pytest.mark.parametrize(
+    "args", [["db", "upgrade"], ["db", "current"], ["org", "list"], ["admin", "list"]], ids=" ".join
+)
+def test_other_commands_report_an_unreachable_database_the_same_way(tmp_path: Path, args: list[str]) -> None:
+    env = vipbot_env(tmp_path / "data", free_port(), **_unreachable_postgres(tmp_path))
+    _assert_one_line_naming(_run_vipbot(args, env, tmp_path), "VIPBOT_DATABASE_URL")
+
+
+@pytest.mark.parametrize("args", [["db", "upgrade"], ["org", "list"]], ids=" ".join)
+def test_other_commands_report_an_unusable_data_dir_the_same_way(tmp_path: Path, args: list[str]) -> None:
+    env = vipbot_env(tmp_path / "data", free_port(), **_data_dir_under_a_file(tmp_path))
+    _assert_one_line_naming(_run_vipbot(args, env, tmp_path), "VIPBOT_DATA_DIR")
+
+
+@pytest.mark.postgres
+async def test_a_database_missing_on_a_running_server_is_a_configuration_error(
+    tmp_path: Path, postgres_server: str
+) -> None:
+    from tests.support.databases import create_database, drop_database
+
+    url, name = await create_database(postgres_server)
+    await drop_database(postgres_server, name)  # the server answers, the database is gone
+    env = vipbot_env(tmp_path / "data", free_port(), VIPBOT_DATABASE_URL=url)
+    result = _run_vipbot(["db", "upgrade"], env, tmp_path)
+    _assert_one_line_naming(result, "VIPBOT_DATABASE_URL")
+    assert name in result.stderr  # says which database, so the operator can tell a typo from an outage
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield int(sock.getsockname()[1])
+
+
+def test_serve_stops_on_a_taken_port_before_starting_anything(tmp_path: Path, taken_port: int) -> None:
+    data = tmp_path / "data"
+    result = _run_vipbot(["serve"], vipbot_env(data, taken_port), tmp_path)
+    _assert_one_line_naming(result, "VIPBOT_PORT")
+    assert str(taken_port) in result.stderr
+    assert not (data / "vipbot.db").exists()
+    assert not (data / "secret_key").exists()

@@ -1,7 +1,13 @@
-"""What every command gets: the environment it was started with, and lazily the settings and services."""
+"""What every command gets: the environment it was started with, and lazily the settings and services.
+
+The checks that need the file system or the network (the data and content folders, reaching the database) live
+here too, so that `serve`, `db upgrade` and every other command fail the same way: a ConfigError naming the
+variable, which `main` prints as one line before exiting with code 2.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -9,12 +15,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.catalog import ContentLibrary, load_content
-from bot.settings import Settings, load_settings
-from bot.storage.db import create_engine
+from bot.errors import ConfigError
+from bot.settings import Settings, describe_database, load_settings, prepare_data_dir, require_content_dir
+from bot.storage.db import create_engine, ping
 from bot.storage.migrate import ensure_current, upgrade
+
+CONNECT_TIMEOUT_SECONDS = 30.0
 
 
 @dataclass
@@ -32,23 +42,63 @@ class CliContext:
         return self._settings
 
     def content(self) -> ContentLibrary:
-        return load_content(self.settings().content_dir)
+        """The content library; a missing folder is a ConfigError, problems inside it a ContentError."""
+        return load_content(require_content_dir(self.settings()))
 
     def print(self, *parts: object) -> None:
         print(*parts, file=self.out)
 
-    @asynccontextmanager
-    async def database(self) -> AsyncIterator[AsyncEngine]:
-        """An engine on a current schema: the embedded default is upgraded in place, others must be current."""
+    async def current_engine(self) -> AsyncEngine:
+        """An engine on a current schema: the embedded default is upgraded in place, others must be current.
+
+        The caller disposes of it.
+        """
         settings = self.settings()
-        if settings.uses_embedded_database:
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(settings.effective_database_url)
+        engine = await connect(settings)
         try:
             if settings.uses_embedded_database:
                 await upgrade(engine)
             else:
                 await ensure_current(engine)
+        except BaseException:
+            await engine.dispose()
+            raise
+        return engine
+
+    @asynccontextmanager
+    async def database(self) -> AsyncIterator[AsyncEngine]:
+        """`current_engine`, disposed of on the way out."""
+        engine = await self.current_engine()
+        try:
             yield engine
         finally:
             await engine.dispose()
+
+
+async def connect(settings: Settings) -> AsyncEngine:
+    """An engine whose database answered, or a ConfigError that says where it points (never with a password)."""
+    variable = "VIPBOT_DATA_DIR" if settings.uses_embedded_database else "VIPBOT_DATABASE_URL"
+    if settings.uses_embedded_database:
+        prepare_data_dir(settings)
+    url = settings.effective_database_url
+    engine = create_engine(url)
+    try:
+        async with asyncio.timeout(CONNECT_TIMEOUT_SECONDS):
+            await ping(engine)
+    except (OSError, TimeoutError, DBAPIError) as exc:
+        await engine.dispose()
+        reason = _reason(exc, engine.url.password)
+        raise ConfigError(variable, f"cannot reach {describe_database(url)}: {reason}") from None
+    return engine
+
+
+def _reason(exc: OSError | DBAPIError, password: str | None) -> str:
+    if isinstance(exc, TimeoutError):
+        reason = f"no answer within {CONNECT_TIMEOUT_SECONDS:.0f} s"
+    elif isinstance(exc, DBAPIError):
+        reason = str(exc.orig if exc.orig is not None else exc)
+    else:
+        reason = exc.strerror or str(exc)
+    reason = " ".join(reason.split()) or type(exc).__name__  # one line
+    # Drivers do not repeat the password, but a message is printed, so make sure of it.
+    return reason.replace(password, "***") if password else reason

@@ -6,7 +6,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from bot.cli.context import CliContext
+from bot.cli.context import CliContext, connect
 from bot.storage.db import create_engine
 from bot.storage.migrate import autogenerate_revision, database_heads, upgrade
 
@@ -38,10 +38,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 async def run_upgrade(_args: argparse.Namespace, ctx: CliContext) -> int:
-    settings = ctx.settings()
-    if settings.uses_embedded_database:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(settings.effective_database_url)
+    engine = await connect(ctx.settings())
     try:
         before = await database_heads(engine)
         await upgrade(engine)
@@ -58,7 +55,7 @@ async def run_upgrade(_args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 async def run_current(_args: argparse.Namespace, ctx: CliContext) -> int:
-    engine = create_engine(ctx.settings().effective_database_url)
+    engine = await connect(ctx.settings())
     try:
         heads = await database_heads(engine)
     finally:

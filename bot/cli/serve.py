@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import signal
+import socket
 
 from aiohttp import web
 
 from bot.app import Services, build_app
-from bot.catalog import load_content
 from bot.cli.context import CliContext
 from bot.domain.clock import SystemClock
+from bot.errors import ConfigError
 from bot.logs import configure_logging, get_logger
-from bot.settings import ensure_secret_key
-from bot.storage.db import create_engine
-from bot.storage.migrate import ensure_current, upgrade
+from bot.settings import Settings, ensure_secret_key, prepare_data_dir
 from bot.web.observability import AccessLogger
 
 log = get_logger(__name__)
@@ -34,33 +34,51 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 async def run(_args: argparse.Namespace, ctx: CliContext) -> int:
     settings = ctx.settings()
     configure_logging(settings.log_level, settings.log_format.value, ctx.err)
-    settings = ensure_secret_key(settings)
-    content = load_content(settings.content_dir)
-    if settings.uses_embedded_database:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(settings.effective_database_url)
-    if settings.uses_embedded_database:
-        await upgrade(engine)
-    else:
-        await ensure_current(engine)
-    services = Services(settings=settings, clock=SystemClock(), engine=engine, content=content)
-    app = build_app(services)
-    runner = web.AppRunner(app, access_log_class=AccessLogger, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port, reuse_address=True)
-    await site.start()
-    log.info(
-        "serving",
-        url=settings.public_base_url,
-        listen=f"{settings.host}:{settings.port}",
-        env=settings.env.value,
-        database="sqlite" if settings.uses_embedded_database else "postgresql",
-    )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    await stop.wait()
-    log.info("stopping")
-    await runner.cleanup()
+    # Every check before anything is written: a bad setting stops the start with one line and nothing changed.
+    content = ctx.content()
+    if settings.secret_key is None:
+        prepare_data_dir(settings)
+    listener = _listen(settings)
+    try:
+        engine = await ctx.current_engine()
+        settings = ensure_secret_key(settings)
+        services = Services(settings=settings, clock=SystemClock(), engine=engine, content=content)
+        app = build_app(services)
+        runner = web.AppRunner(app, access_log_class=AccessLogger, handle_signals=False)
+        await runner.setup()  # runs the features' start hooks
+        try:
+            await web.SockSite(runner, listener).start()
+            log.info(
+                "serving",
+                url=settings.public_base_url,
+                listen=f"{settings.host}:{settings.port}",
+                env=settings.env.value,
+                database="sqlite" if settings.uses_embedded_database else "postgresql",
+            )
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(signum, stop.set)
+            await stop.wait()
+            log.info("stopping")
+        finally:
+            await runner.cleanup()
+    finally:
+        listener.close()
     return 0
+
+
+def _listen(settings: Settings) -> socket.socket:
+    """The listening socket, bound before anything starts so that a taken port stops the start cleanly."""
+    try:
+        family = socket.getaddrinfo(settings.host, settings.port, type=socket.SOCK_STREAM)[0][0]
+    except socket.gaierror as exc:
+        problem = f"{settings.host} is not an address to listen on ({exc.strerror})"
+        raise ConfigError("VIPBOT_HOST", problem) from None
+    try:
+        return socket.create_server((settings.host, settings.port), family=family, backlog=128)
+    except OSError as exc:
+        variable = "VIPBOT_PORT" if exc.errno in {errno.EADDRINUSE, errno.EACCES} else "VIPBOT_HOST"
+        raise ConfigError(
+            variable, f"cannot listen on {settings.host}:{settings.port} ({exc.strerror or exc})"
+        ) from None
