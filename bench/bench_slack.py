@@ -2,9 +2,10 @@
 
 Run by hand:  .venv/bin/python bench/bench_slack.py [--requests 2000] [--concurrency 100]
 
-Each server runs in its own process on 127.0.0.1 (a free port), both against the Slack Web API simulator on
-loopback (it only answers the one auth.test a single-workspace app makes). The client sends signed block_actions
-requests (the "start a confidential conversation" door button) and measures the time to each acknowledgement.
+vipbot runs as `vipbot serve` does (every feature mounted, scheduler and workers on); each server runs in its own
+process on 127.0.0.1 (a free port), both against the Slack Web API simulator on loopback (it only answers the one
+auth.test a single-workspace app makes). The client sends signed block_actions requests (the "start a confidential
+conversation" door button) or `/vp` commands and measures the time to each acknowledgement.
 Target: vipbot's p99 < 100 ms and at least half the bare app's throughput.
 """
 
@@ -132,7 +133,6 @@ async def _serve_vipbot(conn: multiprocessing.connection.Connection, api_url: st
 
     from aiohttp import web
 
-    from bot.adapters.slack import install
     from bot.app import Services, build_app
     from bot.catalog import load_content
     from bot.domain.clock import SystemClock
@@ -168,7 +168,8 @@ async def _serve_vipbot(conn: multiprocessing.connection.Connection, api_url: st
     )
     key = Secret(b"bench-secret-key-0123456789abcdefghijkl")
     await SqlSlackInstallations(services.sessions, key).link(organisation.id, TEAM)
-    runner = web.AppRunner(build_app(services, features=[install]), access_log_class=AccessLogger)
+    # The whole service, as `vipbot serve` runs it: every feature mounted, scheduler and workers running.
+    runner = web.AppRunner(build_app(services), access_log_class=AccessLogger)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
