@@ -2,13 +2,13 @@
 
 Run by hand:  .venv/bin/python bench/bench_teams.py [--requests 2000] [--concurrency 100]
 
-Each server runs in its own process on 127.0.0.1 (a free port); the Bot Framework connector double runs in a
-third. The client posts Adaptive Card submits (message activities with a `value`, as Teams sends them for an
-Action.Submit) from 500 different personal chats and measures the time to each HTTP answer. vipbot answers every
-submit with a card, which botbuilder posts to the connector double *before* it answers the HTTP request, so each
-vipbot request includes one loopback round trip to the connector and its database reads; the bare bot
-(CloudAdapter + an ActivityHandler that does nothing) includes neither. No authentication on either side (no app
-id), as in development.
+vipbot runs as `vipbot serve` does (every feature mounted, scheduler on). Each server runs in its own process on
+127.0.0.1 (a free port); the Bot Framework connector double runs in a third. The client posts Adaptive Card
+submits (message activities with a `value`, as Teams sends them for an Action.Submit) from 500 different personal
+chats and measures the time to each HTTP answer. vipbot answers every submit with a card, which botbuilder posts
+to the connector double *before* it answers the HTTP request, so each vipbot request includes one loopback round
+trip to the connector and its database reads; the bare bot (CloudAdapter + an ActivityHandler that does nothing)
+includes neither. No authentication on either side (no app id), as in development.
 """
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ async def _serve_vipbot(conn: Connection, data_dir: str) -> None:
 
     from aiohttp import web
 
-    from bot.adapters.teams import install, reference_store
+    from bot.adapters.teams import reference_store
     from bot.app import Services, build_app
     from bot.catalog import load_content
     from bot.domain.clock import SystemClock
@@ -141,7 +141,8 @@ async def _serve_vipbot(conn: Connection, data_dir: str) -> None:
         "Bench", "bench", "Europe/Amsterdam", "nl", 90
     )
     await reference_store(services).connect_tenant(organisation.id, TENANT)
-    runner = web.AppRunner(build_app(services, features=[install]), access_log_class=AccessLogger)
+    # The whole service, as `vipbot serve` runs it: every feature mounted, scheduler and workers running.
+    runner = web.AppRunner(build_app(services), access_log_class=AccessLogger)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
