@@ -16,7 +16,9 @@ from bot.domain.tenancy import GroupKind, Organisation, Platform
 from bot.storage.outbox import occurrence_from_row
 from bot.storage.tables_outreach import OutreachDeliveryRow, OutreachOccurrenceRow
 from bot.web.console.outreach_bridge import outreach_of
+from scheduler.worker import OutboxWorker, PlatformDelivery, WorkerConfig
 from tests.console.helpers import form_token, make_person, sign_in
+from tests.outreach.fakes import FakeGateway, FakeRenderer, permanent
 
 
 async def _occurrences(services: Services, org: Organisation) -> list[OutreachOccurrenceRow]:
@@ -174,3 +176,83 @@ async def test_calendar_settings_and_a_skipped_holiday(
         allow_redirects=False,
     )
     assert bad.headers["Location"].endswith("settings=invalid")
+
+
+async def test_the_calendar_shows_what_failed_and_why(
+    client: TestClient, console_services: Services, clock: FixedClock, org_a: Organisation
+) -> None:
+    """A reminder sent now to a department with two channels: Teams takes it, Slack says the channel is
+    archived (a permanent failure). The calendar's day and the list of what was sent say which failed and why."""
+    repo = console_services.organisations
+    await repo.add_group(org_a.id, "Zorg", GroupKind.DEPARTMENT, None)
+    await repo.bind_channel(org_a.id, "zorg", Platform.SLACK, "T1", "C-OUD", "oud-kanaal")
+    await repo.bind_channel(org_a.id, "zorg", Platform.TEAMS, "tenant", "19:abc", "zorg")
+    counsellor = await make_person(console_services, Role.COUNSELLOR, "vp@praktijk.test", org_a.id)
+    await sign_in(client, counsellor, clock)
+    reminder = console_services.content.catalog.reminders[0]
+    token = await form_token(client, "/console/o/de-linde/schedules/new")
+    published = await client.post(
+        "/console/o/de-linde/schedules/new",
+        data={
+            "csrf_token": token,
+            "what": "reminder",
+            "item": reminder.id,
+            "groups": "zorg",
+            "platforms": ["slack", "teams"],
+            "action": "now",
+        },
+        allow_redirects=False,
+    )
+    assert published.headers["Location"].endswith("?published=2")
+
+    outreach = outreach_of(console_services)
+    slack, teams = FakeGateway(Platform.SLACK), FakeGateway(Platform.TEAMS)
+    slack.fail("C-OUD", permanent("chat.postMessage: is_archived"))
+    worker = OutboxWorker(
+        outreach.outbox,
+        {
+            Platform.SLACK: PlatformDelivery(FakeRenderer(Platform.SLACK), slack),
+            Platform.TEAMS: PlatformDelivery(FakeRenderer(Platform.TEAMS), teams),
+        },
+        outreach.posts,
+        clock,
+        config=WorkerConfig(rate_per_second=1000, backoff_base=0.01, poll_interval=0.05),
+    )
+    assert await worker.drain() == 2
+    assert slack.addresses() == []
+    assert teams.addresses() == ["19:abc"]
+
+    page = await (await client.get("/console/o/de-linde/calendar")).text()
+    today = page.split('data-date="2026-03-02"', 1)[1].split("</div>\n<div", 1)[0]
+    entry = today.split('<span class="entry failed"', 1)[1].split("</span>\n", 1)[0]
+    assert 'title="chat.postMessage: is_archived"' in entry
+    assert reminder.title.nl in entry
+    assert "(mislukt: chat.postMessage: is_archived)" in entry  # read out, not only on hover
+    recent = page.split('id="h-recent"', 1)[1].split("</section>", 1)[0]
+    [row] = [r for r in recent.split("<tr>")[2:] if reminder.title.nl in r]
+    cells = [c.split("</td>", 1)[0] for c in row.split("<td>")[1:]]
+    assert cells[0] == "2026-03-02 09:00"
+    assert cells[2:] == ["1", '<span class="status-bad">1</span>', "0", "chat.postMessage: is_archived"]
+
+
+async def test_every_calendar_day_reads_as_a_full_date(
+    client: TestClient, console_services: Services, clock: FixedClock, org_a: Organisation
+) -> None:
+    """No grid roles without grid keyboard behaviour; each day says its full date to a screen reader (the
+    visible number and the weekday columns are hidden from it), and an empty day says so."""
+    counsellor = await make_person(console_services, Role.COUNSELLOR, "vp@praktijk.test", org_a.id)
+    await sign_in(client, counsellor, clock)
+    for lang, monday, sunday in (
+        ("nl", "maandag 2 maart 2026", "zondag 5 april 2026: niets gepland"),
+        ("en", "Monday 2 March 2026", "Sunday 5 April 2026: nothing planned"),
+    ):
+        page = await (await client.get(f"/console/o/de-linde/calendar?lang={lang}")).text()
+        calendar = page.split('<div class="calendar">', 1)[1].split("</section>", 1)[0]
+        assert 'role="grid' not in calendar
+        assert 'role="columnheader"' not in calendar
+        days = calendar.split('<div class="day')[1:]
+        assert len(days) == 35
+        assert f'<span class="visually-hidden">{monday}' in days[0]
+        assert f'<span class="visually-hidden">{sunday}</span>' in days[-1]
+        assert '<div aria-hidden="true"><strong>2</strong>' in days[0]
+        assert calendar.count('class="dow" aria-hidden="true"') == 7
