@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import aiohttp
 from aiohttp.test_utils import TestClient
@@ -13,6 +13,7 @@ from aiohttp.test_utils import TestClient
 from bot.app import Services
 from bot.domain.accounts import Account, Role
 from bot.domain.clock import FixedClock
+from bot.domain.tenancy import Organisation
 from bot.security import (
     INSECURE_TEST_PASSWORD_POLICY,
     Secret,
@@ -133,3 +134,119 @@ async def seed_pulse_round(
                 organisation_id, pulse.id, "sfeer-deze-week", group.id, "goed", f"p{person}".encode()
             )
     assert await store.close_pulse(organisation_id, pulse.id, opened_at + timedelta(days=3))
+
+
+@dataclass
+class Seeded:
+    """Real objects in one organisation, for walking every console route with ids that exist."""
+
+    organisation: Organisation
+    counsellor: Person
+    item: str  # an own column's uuid
+    schedule: str  # a schedule's name
+    session: str  # a team session's uuid
+    conversation: str  # a confidential conversation's uuid
+    library_column: str  # a bundled column's id
+
+
+INBOX_PASSPHRASE = "de wachtwoordzin van de vertrouwenspersoon"
+
+
+async def seed_organisation(services: Services, organisation: Organisation, counsellor_email: str) -> Seeded:
+    """A department and a team with a Slack channel, an own column scheduled weekly, a team session ahead, and
+    a conversation held by the organisation's counsellor (whose console account can unlock the inbox)."""
+    from bot.domain.content import Text
+    from bot.domain.conversations import Mode
+    from bot.domain.outreach import Audience, What, WhenBlocked
+    from bot.domain.sessions import TeamSession
+    from bot.domain.tenancy import GroupKind, Platform
+    from bot.security import INSECURE_TEST_ARGON2_PARAMS
+    from bot.storage.console_content import ItemDraft, SqlConsoleContent
+    from bot.web.console.outreach_bridge import outreach_of
+    from bot.web.portal.channel import ConfidentialChannel
+
+    orgs = services.organisations
+    now = services.clock.now()
+    await orgs.add_group(organisation.id, "Zorg", GroupKind.DEPARTMENT, None)
+    await orgs.add_group(organisation.id, "Team Noord", GroupKind.TEAM, "zorg")
+    await orgs.bind_channel(organisation.id, "zorg", Platform.SLACK, "T1", f"C-{organisation.slug}", "zorg")
+    counsellor = await make_person(services, Role.COUNSELLOR, counsellor_email, organisation.id)
+    item = await SqlConsoleContent(services.sessions).save(
+        organisation.id,
+        ItemDraft(
+            kind="column",
+            slug="eigen-column",
+            theme="",
+            reading_minutes=3,
+            title=Text("Eigen column", ""),
+            summary=Text("", ""),
+            body=Text("Tekst van **ons**.", ""),
+        ),
+        now,
+        counsellor.account.id,
+    )
+    outreach = outreach_of(services)
+    audience = Audience(groups=("zorg",))
+    await outreach.schedules.add(
+        organisation,
+        name="maandagcolumn",
+        what=What.COLUMN,
+        item_id=item.item_id,
+        audience=audience,
+        recurrence="every monday at 09:30",
+        anchor=now.date(),
+        timezone=None,
+        locale=None,
+        when_blocked=WhenBlocked.DEFER,
+        grace_minutes=120,
+        now=now,
+    )
+    session = await outreach.sessions.add(
+        TeamSession(
+            id=uuid4(),
+            organisation_id=organisation.id,
+            title="Intervisie",
+            description="",
+            starts_at=now + timedelta(days=10),
+            ends_at=now + timedelta(days=10, hours=1),
+            place="Kantine",
+            online_url=None,
+            audience=audience,
+            locale=None,
+        )
+    )
+    channel = ConfidentialChannel(
+        services.engine, services.settings, services.clock, argon2=INSECURE_TEST_ARGON2_PARAMS
+    )
+    counsellor_id = await channel.add_counsellor(
+        organisation.id, counsellor_email, counsellor_email, Secret(INBOX_PASSPHRASE)
+    )
+    assert counsellor_id == counsellor.account.counsellor_id
+    conversation, _code = await channel.service.start(
+        organisation.id, organisation.retention_days, Mode.ANONYMOUS, "Een eerste bericht."
+    )
+    return Seeded(
+        organisation=organisation,
+        counsellor=counsellor,
+        item=str(item.id),
+        schedule="maandagcolumn",
+        session=str(session.id),
+        conversation=str(conversation),
+        library_column=services.content.catalog.columns[0].id,
+    )
+
+
+async def database_rows(services: Services, *, skip: frozenset[str] = frozenset()) -> dict[str, list[str]]:
+    """Every row of every table (but `skip`), as sorted text: compare two of these to see that nothing changed."""
+    from sqlalchemy import select as select_all
+
+    from bot.storage.metadata import target_metadata
+
+    found: dict[str, list[str]] = {}
+    async with services.engine.connect() as connection:
+        for table in target_metadata().sorted_tables:
+            if table.name in skip:
+                continue
+            rows = (await connection.execute(select_all(table))).all()
+            found[table.name] = sorted(repr(tuple(row)) for row in rows)
+    return found

@@ -12,7 +12,17 @@ from bot.app import Services
 from bot.domain.accounts import Role
 from bot.domain.clock import FixedClock
 from bot.domain.tenancy import Organisation
-from tests.console.helpers import form_token, make_person, sign_in
+from tests.console.helpers import (
+    INBOX_PASSPHRASE,
+    Seeded,
+    csrf_from,
+    database_rows,
+    form_token,
+    make_person,
+    other_browser,
+    seed_organisation,
+    sign_in,
+)
 
 VIEWER_ALLOWED = {
     "/console/o/{org}/insights",
@@ -51,10 +61,73 @@ def console_routes(client: TestClient) -> list[tuple[str, str]]:
     return sorted(set(found))
 
 
-def fill(template: str, org: str) -> str:
+# What a viewer's walk may change in the database: their own session's bookkeeping, nothing else.
+WALK_MAY_TOUCH = frozenset({"console_session"})
+
+
+def fill(template: str, org: str, seeded: Seeded) -> str:
+    """A route template with the real ids of objects in `seeded`'s organisation."""
     path = template.replace("{org}", org)
+    path = path.replace("{kind}/{item}", f"column/{seeded.library_column}")
+    values = {
+        "item": seeded.item,
+        "session": seeded.session,
+        "conversation": seeded.conversation,
+        "name": seeded.schedule,
+    }
     path = re.sub(r"\{action[^}]*\}", "pause", path)
-    return re.sub(r"\{[^}]+\}", "00000000-0000-0000-0000-000000000000", path)
+    for placeholder, value in values.items():
+        path = re.sub(r"\{" + placeholder + r"(:[^}]*)?\}", value, path)
+    assert "{" not in path, f"the walk does not know how to fill {template}: seed an object for it"
+    return path
+
+
+def form_for(seeded: Seeded, token: str) -> dict[str, str]:
+    """One form that every POST handler would accept from a counsellor or an administrator: real groups,
+    channels, accounts and items of the organisation, so a refusal can only come from the role check."""
+    org = seeded.organisation
+    return {
+        "csrf_token": token,
+        "name": "Nieuwe planning",
+        "kind": "team",
+        "parent": "zorg",
+        "group": "team-noord",
+        "platform": "slack",
+        "workspace": "T1",
+        "channel": f"C-{org.slug}",
+        "account": str(seeded.counsellor.account.id),
+        "disabled": "1",
+        "email": "nieuw@linde.test",
+        "role": "counsellor",
+        "organisation": str(org.id),
+        "title_nl": "Nieuwe titel",
+        "body_nl": "Nieuwe tekst.",
+        "reading_minutes": "2",
+        "what": "column",
+        "item": f"own:{seeded.item}",
+        "groups": "zorg",
+        "recurrence": "every tuesday at 10:00",
+        "action": "schedule",
+        "title": "Nog een sessie",
+        "day": "2026-03-20",
+        "start": "14:00",
+        "end": "15:00",
+        "quiet_start": "19:00",
+        "quiet_end": "07:00",
+        "holidays": "2026-12-25",
+        "signals": "Signalen van de viewer.",
+        "advice": "Advies van de viewer.",
+        "passphrase": INBOX_PASSPHRASE,
+        "text": "Een antwoord van de viewer.",
+        "after": "1",
+        "status": "closed",
+        "duty": "acknowledge",
+    }
+
+
+def refusal_page(html: str) -> bool:
+    """The console's own 403/404 page (not a page of the feature that happens to answer 403 or 404)."""
+    return "<h1>Geen toegang</h1>" in html or "<h1>Niet gevonden</h1>" in html
 
 
 async def test_route_walk_for_a_management_viewer(
@@ -64,21 +137,47 @@ async def test_route_walk_for_a_management_viewer(
     org_a: Organisation,
     org_b: Organisation,
 ) -> None:
+    """Real objects in the viewer's organisation and in another one: every route with real ids answers the
+    viewer 403 or 404 (but insights and the report of their own organisation), changes nothing, and the same
+    routes with the same ids do answer their counsellors, so the refusals come from the role check."""
+    own = await seed_organisation(console_services, org_a, "vp@linde.test")
+    other = await seed_organisation(console_services, org_b, "vp@noord.test")
     viewer = await make_person(console_services, Role.VIEWER, "mt@linde.test", org_a.id)
-    await sign_in(client, viewer, clock)
-    token = await form_token(client, "/console/o/de-linde/insights")
     routes = console_routes(client)
     assert len(routes) > 25  # the walk sees the whole console, the inbox included when installed
+    assert any("{conversation}" in t for _m, t in routes)
+
+    # the control: each organisation's counsellor reaches every page of it with these very ids
+    for seeded in (own, other):
+        async with other_browser(client) as counsellor:
+            await sign_in(counsellor, seeded.counsellor, clock)
+            slug = seeded.organisation.slug
+            inbox = await counsellor.get(f"/console/{slug}/inbox")
+            unlocked = await counsellor.post(
+                f"/console/{slug}/inbox/unlock",
+                data={"passphrase": INBOX_PASSPHRASE, "csrf_token": csrf_from(await inbox.text())},
+                allow_redirects=False,
+            )
+            assert unlocked.status == 303
+            for method, template in routes:
+                if method == "GET" and "{org}" in template:
+                    path = fill(template, slug, seeded)
+                    response = await counsellor.get(path, allow_redirects=False)
+                    assert response.status == 200, (path, response.status)
+
+    await sign_in(client, viewer, clock)
+    token = await form_token(client, "/console/o/de-linde/insights")
+    before = await database_rows(console_services, skip=WALK_MAY_TOUCH)
     checked = 0
     for method, template in routes:
         if template in PUBLIC or template.startswith("/console/invitation"):
             continue
-        for org in ("de-linde", "noord", "does-not-exist"):
-            path = fill(template, org)
+        for org, seeded in (("de-linde", own), ("noord", other), ("does-not-exist", own)):
+            path = fill(template, org, seeded)
             if method == "GET":
                 response = await client.get(path, allow_redirects=False)
             else:
-                response = await client.post(path, data={"csrf_token": token}, allow_redirects=False)
+                response = await client.post(path, data=form_for(seeded, token), allow_redirects=False)
             allowed = org == "de-linde" and method == "GET" and template in VIEWER_ALLOWED
             if template == "/console/" and method == "GET":
                 assert response.status == 303, path  # the viewer's home sends them to their insights
@@ -87,8 +186,11 @@ async def test_route_walk_for_a_management_viewer(
                 assert response.status == 200, (method, path, response.status)
             else:
                 assert response.status in {403, 404}, (method, path, response.status)
+                assert refusal_page(await response.text()), (method, path)
             checked += 1
     assert checked > 60
+    # nothing the viewer sent changed anything: no item, schedule, session, group, account or note
+    assert await database_rows(console_services, skip=WALK_MAY_TOUCH) == before
 
 
 async def test_counsellor_sees_only_assigned_organisations(
