@@ -4,6 +4,10 @@
   lease runs out and another worker (or this one after a restart) picks them up again.
 - Sending is paced per (platform, workspace) to the configured rate; a 429 pauses that workspace for Retry-After
   and puts the row back without counting the attempt.
+- Sends are recorded in small batches (one statement every `record_interval`); a delivery counts as in flight
+  until its batch is written. A failed write is retried a few times; if the database stays away the rows are
+  left claimed (their lease makes them sendable again), never marked failed: a message that went out is not
+  reported lost, and only that batch (at most `in_flight` deliveries) may be sent a second time.
 - Transient failures are retried with exponential backoff and jitter, up to `max_attempts`; permanent ones
   (channel archived, bot removed, user gone) are recorded as failed at once and never retried.
 """
@@ -54,6 +58,9 @@ class WorkerConfig:
     backoff_base: float = 2.0  # seconds; doubled per attempt, with full jitter
     backoff_max: float = 600.0
     poll_interval: float = 1.0
+    record_interval: float = 0.02  # sends are recorded in batches this often (seconds)
+    record_attempts: int = 5  # tries to write one batch before leaving its rows to their lease
+    record_backoff: float = 0.1  # seconds before the second try; doubled after each
 
 
 class Pacer:
@@ -72,11 +79,15 @@ class Pacer:
         return max(0.0, self._paused_until - self._monotonic())
 
     async def wait_turn(self) -> None:
-        now = self._monotonic()
-        slot = max(now, self._next, self._paused_until)
-        self._next = slot + self._interval
-        if slot > now:
-            await asyncio.sleep(slot - now)
+        while True:
+            now = self._monotonic()
+            slot = max(now, self._next, self._paused_until)
+            self._next = slot + self._interval
+            if slot > now:
+                await asyncio.sleep(slot - now)
+            if self._monotonic() >= self._paused_until:
+                return
+            # A pause (Retry-After) began while this send waited for its slot: queue again behind it.
 
 
 class OutboxWorker:
@@ -104,7 +115,10 @@ class OutboxWorker:
         self._occurrences: dict[UUID, Occurrence | None] = {}
         self._rendered: dict[tuple[UUID, str, str], Rendered] = {}
         self._wake = asyncio.Event()
-        self.sent = 0
+        self._sent_batch: list[tuple[UUID, str, asyncio.Future[bool]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+        self.sent = 0  # sent and recorded
+        self.unrecorded = 0  # sent, but the row could not be recorded (lease lost, or the database was away)
         self.failed = 0
 
     def platforms(self) -> Mapping[Platform, PlatformDelivery]:
@@ -200,9 +214,17 @@ class OutboxWorker:
             await self._deliver(delivery)
         except Exception as exc:  # one catch-all per entry point: a bug fails this row, not the worker
             log.exception("outbox delivery crashed", extra={"delivery": str(delivery.id)})
-            await self.outbox.mark_failed(
-                delivery.id, self.worker_id, f"internal error: {type(exc).__name__}"
-            )
+            try:
+                await self.outbox.mark_failed(
+                    delivery.id, self.worker_id, f"internal error: {type(exc).__name__}"
+                )
+            except Exception as again:
+                # The database is away too: the row stays claimed and is tried again after its lease.
+                log.error(  # not log.exception: a database error's text shows the bound values
+                    "outbox delivery could not be marked failed; it stays claimed until its lease runs out",
+                    extra={"delivery": str(delivery.id), "error": type(again).__name__},
+                )
+                return
             self.failed += 1
 
     async def _deliver(self, delivery: Delivery) -> None:
@@ -238,8 +260,75 @@ class OutboxWorker:
         except DeliveryError as exc:
             await self._failed(delivery, exc)
             return
-        await self.outbox.mark_sent(delivery.id, self.worker_id, sent.message_id, self.clock.now())
-        self.sent += 1
+        if await self._record_sent(delivery.id, sent.message_id):
+            self.sent += 1
+        else:
+            self.unrecorded += 1
+
+    async def _record_sent(self, delivery_id: UUID, message_id: str) -> bool:
+        """Queue the outcome and wait until its batch is written: a delivery counts as in flight until then.
+
+        Returns whether the row was recorded as sent. Never raises: a send that happened must not be turned into
+        a failure because the database was away for a moment (see `_write_sent`).
+        """
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._sent_batch.append((delivery_id, message_id, done))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_sent())
+        return await done
+
+    async def _flush_sent(self) -> None:
+        batch: list[tuple[UUID, str, asyncio.Future[bool]]] = []
+        try:
+            await asyncio.sleep(self.config.record_interval)
+            while self._sent_batch:
+                batch, self._sent_batch = self._sent_batch, []
+                recorded = await self._write_sent([(i, m) for i, m, _ in batch])
+                for delivery_id, _, done in batch:
+                    if not done.done():
+                        done.set_result(delivery_id in recorded)
+                batch = []
+        finally:
+            # Only left with waiters when cancelled (the loop is shutting down): nobody may wait for ever.
+            # Their rows stay claimed and are sent again once the lease runs out.
+            for _, _, done in [*batch, *self._sent_batch]:
+                if not done.done():
+                    done.set_result(False)
+            self._sent_batch = []
+
+    async def _write_sent(self, sent: list[tuple[UUID, str]]) -> set[UUID]:
+        """Write one batch of sends, retrying a failed write a few times with a short backoff.
+
+        When it still fails, the rows are left claimed: once their lease runs out they are sent again, so at most
+        the deliveries in flight are duplicated — never marked failed, which would lose a message that was sent.
+        """
+        delay = self.config.record_backoff
+        attempt = 1
+        while True:
+            try:
+                recorded = await self.outbox.mark_sent_many(self.worker_id, sent, self.clock.now())
+            except Exception as exc:
+                if attempt >= self.config.record_attempts:
+                    log.error(  # not log.exception: a database error's text shows the bound values
+                        "sent deliveries could not be recorded; they stay claimed until their lease runs out "
+                        "and may then be sent again",
+                        extra={"deliveries": len(sent), "attempts": attempt, "error": type(exc).__name__},
+                    )
+                    return set()
+                log.warning(
+                    "recording sent deliveries failed; retrying",
+                    extra={"deliveries": len(sent), "attempt": attempt, "error": type(exc).__name__},
+                )
+                await asyncio.sleep(delay * self._rng.uniform(0.5, 1.0))
+                delay = min(delay * 2, self.config.backoff_max)
+                attempt += 1
+                continue
+            if len(recorded) < len(sent):
+                log.warning(
+                    "sent deliveries whose lease was lost were not recorded; another worker may send them again",
+                    extra={"deliveries": len(sent), "not_recorded": len(sent) - len(recorded)},
+                )
+            return recorded
 
     async def _failed(self, delivery: Delivery, exc: DeliveryError) -> None:
         target = delivery.target

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
-from sqlalchemy import and_, func, or_, update
+from sqlalchemy import and_, case, func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel import col, select
@@ -25,6 +25,7 @@ from bot.storage.db import session_factory, transaction
 from bot.storage.tables_outreach import OutreachDeliveryRow, OutreachMemberRow, OutreachOccurrenceRow
 
 _INSERT_CHUNK = 500
+_RECORD_CHUNK = 200  # rows per statement when recording sends (three bound values each)
 ERROR_MAX = 300
 
 
@@ -226,6 +227,38 @@ class SqlOutbox:
                 .values(claimed_until=None, **values)
             )
             return bool(result.rowcount)
+
+    async def mark_sent_many(
+        self, worker_id: str, sent: Sequence[tuple[UUID, str]], now: datetime
+    ) -> set[UUID]:
+        """Record many sends (delivery id, platform message id) at once, as the worker does in batches.
+
+        Only rows this worker still holds are changed: a row whose lease ran out and was claimed by another
+        worker (or given back) is left alone. Returns the ids that were recorded; the caller compares.
+        """
+        recorded: set[UUID] = set()
+        for start in range(0, len(sent), _RECORD_CHUNK):
+            chunk = sent[start : start + _RECORD_CHUNK]
+            ids = col(OutreachDeliveryRow.id)
+            statement = (
+                update(OutreachDeliveryRow)
+                .where(
+                    ids.in_([delivery_id for delivery_id, _ in chunk]),
+                    col(OutreachDeliveryRow.claimed_by) == worker_id,
+                    col(OutreachDeliveryRow.status) == DeliveryStatus.CLAIMED.value,
+                )
+                .values(
+                    status=DeliveryStatus.SENT.value,
+                    message_id=case(*[(ids == delivery_id, message_id) for delivery_id, message_id in chunk]),
+                    sent_at=now,
+                    claimed_until=None,
+                    error=None,
+                )
+                .returning(ids)
+            )
+            async with transaction(self._sessions) as session:
+                recorded.update(row[0] for row in (await session.exec(statement)).all())
+        return recorded
 
     async def mark_sent(self, delivery_id: UUID, worker_id: str, message_id: str, now: datetime) -> bool:
         return await self._finish(
