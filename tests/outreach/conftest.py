@@ -42,13 +42,18 @@ class Pipeline:
     slack: FakeGateway
     teams: FakeGateway
 
-    def worker(self, config: WorkerConfig | None = None, worker_id: str | None = None) -> OutboxWorker:
+    def worker(
+        self,
+        config: WorkerConfig | None = None,
+        worker_id: str | None = None,
+        outbox: SqlOutbox | None = None,
+    ) -> OutboxWorker:
         platforms = {
             Platform.SLACK: PlatformDelivery(FakeRenderer(Platform.SLACK), self.slack),
             Platform.TEAMS: PlatformDelivery(FakeRenderer(Platform.TEAMS), self.teams),
         }
         return OutboxWorker(
-            self.outbox,
+            outbox or self.outbox,
             platforms,
             self.posts,
             self.services.clock,

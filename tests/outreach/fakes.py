@@ -1,6 +1,6 @@
-"""Fakes for the outreach pipeline: an in-memory renderer and gateway, and small HTTP gateways that speak to the
-loopback doubles of Slack (Web API simulator) and Teams (Bot Framework connector) until the adapters' own
-gateways are wired in."""
+"""Fakes for the outreach pipeline: an in-memory renderer and gateway, and the delivery errors tests program.
+
+Tests that talk HTTP use the adapters' own gateways against the loopback doubles (tests/doubles) instead."""
 
 from __future__ import annotations
 
@@ -9,9 +9,6 @@ import itertools
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
-
-import aiohttp
 
 from bot.domain.delivery import (
     ColumnPost,
@@ -108,90 +105,3 @@ def transient(reason: str = "server error") -> DeliveryError:
 
 def permanent(reason: str = "user_not_found") -> DeliveryError:
     return DeliveryError(DeliveryFailureKind.PERMANENT, reason)
-
-
-_SLACK_PERMANENT = {
-    "channel_not_found",
-    "is_archived",
-    "not_in_channel",
-    "user_not_found",
-    "account_inactive",
-    "invalid_auth",
-    "token_revoked",
-    "missing_scope",
-}
-
-
-def _retry_after(headers: Any) -> float:
-    try:
-        return float(headers.get("Retry-After", "1"))
-    except ValueError:
-        return 1.0
-
-
-class LoopbackSlackGateway:
-    """chat.postMessage against the Slack Web API simulator (a stand-in until the Slack adapter's gateway)."""
-
-    platform = Platform.SLACK
-
-    def __init__(self, api_url: str, token: str, session: aiohttp.ClientSession) -> None:
-        self._url = api_url.rstrip("/") + "/"
-        self._token = token
-        self._session = session
-
-    async def send(self, target: Target, message: Rendered) -> Sent:
-        body = {"channel": target.address, "text": message.fallback_text, "metadata": message.payload}
-        try:
-            async with self._session.post(
-                self._url + "chat.postMessage", json=body, headers={"Authorization": f"Bearer {self._token}"}
-            ) as response:
-                data = await response.json(content_type=None)
-                if response.status == 429:
-                    raise DeliveryError(
-                        DeliveryFailureKind.RATE_LIMITED, "ratelimited", _retry_after(response.headers)
-                    )
-                if response.status >= 500:
-                    raise DeliveryError(DeliveryFailureKind.TRANSIENT, f"http {response.status}")
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise DeliveryError(DeliveryFailureKind.TRANSIENT, type(exc).__name__) from None
-        if not data.get("ok"):
-            error = str(data.get("error"))
-            kind = (
-                DeliveryFailureKind.PERMANENT if error in _SLACK_PERMANENT else DeliveryFailureKind.TRANSIENT
-            )
-            raise DeliveryError(kind, error)
-        return Sent(message_id=f"{data['channel']}:{data['ts']}")
-
-    async def update(self, target: Target, sent: Sent, message: Rendered) -> None:
-        return None
-
-
-class LoopbackTeamsGateway:
-    """Send activity against the Bot Framework connector double (a stand-in until the Teams adapter's gateway)."""
-
-    platform = Platform.TEAMS
-
-    def __init__(self, service_url: str, session: aiohttp.ClientSession) -> None:
-        self._url = service_url.rstrip("/")
-        self._session = session
-
-    async def send(self, target: Target, message: Rendered) -> Sent:
-        activity = {"type": "message", "text": message.fallback_text, "channelData": message.payload}
-        url = f"{self._url}/v3/conversations/{target.address}/activities"
-        try:
-            async with self._session.post(url, json=activity) as response:
-                data = await response.json(content_type=None)
-                if response.status == 429:
-                    raise DeliveryError(
-                        DeliveryFailureKind.RATE_LIMITED, "throttled", _retry_after(response.headers)
-                    )
-                if response.status in {403, 404}:
-                    raise DeliveryError(DeliveryFailureKind.PERMANENT, str(data.get("error", {}).get("code")))
-                if response.status >= 400:
-                    raise DeliveryError(DeliveryFailureKind.TRANSIENT, f"http {response.status}")
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise DeliveryError(DeliveryFailureKind.TRANSIENT, type(exc).__name__) from None
-        return Sent(message_id=str(data["id"]))
-
-    async def update(self, target: Target, sent: Sent, message: Rendered) -> None:
-        return None
