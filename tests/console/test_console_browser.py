@@ -201,6 +201,19 @@ async def test_first_admin_invites_a_counsellor_who_writes_a_column(  # noqa: PL
     finally:
         await counsellor.close()
 
+    # a second organisation, real and with a report of its own: the administrator sees it
+    await console_services.organisations.add_organisation(
+        "Bouwbedrijf Noord", "noord", "Europe/Amsterdam", "nl", 90
+    )
+    for path, heading in (
+        ("/console/o/noord/insights", "Inzichten · Bouwbedrijf Noord"),
+        ("/console/o/noord/report", "Rapportage · Bouwbedrijf Noord"),
+    ):
+        response = await page.goto(live_url + path)
+        assert response is not None
+        assert response.status == 200, path
+        await expect(page.locator("h1")).to_have_text(heading)
+
     # a management viewer of the organisation: insights and reports only
     await page.click("nav.main >> text=Accounts")
     await page.fill("#i-email", "directie@linde.test")
@@ -226,11 +239,14 @@ async def test_first_admin_invites_a_counsellor_who_writes_a_column(  # noqa: PL
             ("/console/o/zorggroep-de-linde/calendar", 403),
             ("/console/o/zorggroep-de-linde/sessions", 403),
             ("/console/accounts", 403),
-            ("/console/o/another-org/insights", 404),
+            ("/console/o/noord/insights", 404),
+            ("/console/o/noord/report", 404),
+            ("/console/o/noord/report.pdf", 404),
         ):
             response = await mt.goto(live_url + path)
             assert response is not None
             assert response.status == status, path
+            assert "Bouwbedrijf Noord" not in await mt.content(), path
     finally:
         await management.close()
     assert page.errors == []  # type: ignore[attr-defined]
