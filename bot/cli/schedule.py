@@ -11,6 +11,7 @@ import sys
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import TextIO
+from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -18,14 +19,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.catalog import ContentLibrary
 from bot.cli.context import CliContext
 from bot.domain.clock import SystemClock
-from bot.domain.delivery import ColumnPost, Post, ReminderPost, Renderer, Target, TargetKind, portal_link
+from bot.domain.delivery import Post, Renderer, Target, TargetKind, portal_link
 from bot.domain.outreach import (
     Audience,
     AudienceError,
+    Occurrence,
     What,
     parse_channel,
     rotation_pick,
 )
+from bot.domain.pulses import REMINDER_PREFIX, PulsePost, PulseReminderPost
 from bot.domain.recurrence import (
     OutreachCalendar,
     RecurrenceError,
@@ -39,7 +42,10 @@ from bot.storage.db import session_factory
 from bot.storage.organisations import SqlOrganisationRepository
 from bot.storage.outbox import SqlOutbox
 from bot.storage.schedules import SqlMemberDirectory, SqlScheduleRepository
+from bot.storage.sessions import SqlSessionStore
 from scheduler.materialiser import Materialiser
+from scheduler.posts import OutreachPosts
+from scheduler.service import master_key
 from scheduler.triggers import Fate, Planned, ScheduleTrigger, first_sendable, plan
 
 WHAT_CHOICES = [What.COLUMN.value, What.REMINDER.value, What.PULSE.value]
@@ -380,26 +386,46 @@ async def run_remove(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def preview_renderers(content: ContentLibrary) -> dict[Platform, Renderer]:
+    """The renderers `vipbot serve` delivers with: the adapters' own, wrapped by the sessions and pulses ones."""
     from bot.adapters.slack.blocks import SlackRenderer
+    from bot.adapters.slack.pulses import SlackPulseRenderer
     from bot.adapters.slack.render_sessions import SlackSessionRenderer
     from bot.adapters.teams.cards import CardKit, TeamsRenderer
+    from bot.adapters.teams.pulses import TeamsPulseRenderer
     from bot.adapters.teams.render_sessions import TeamsSessionRenderer
 
     t = content.translator
     return {
-        Platform.SLACK: SlackSessionRenderer(SlackRenderer(t), t),
-        Platform.TEAMS: TeamsSessionRenderer(TeamsRenderer(CardKit(t)), t),
+        Platform.SLACK: SlackPulseRenderer(SlackSessionRenderer(SlackRenderer(t), t), t),
+        Platform.TEAMS: TeamsPulseRenderer(TeamsSessionRenderer(TeamsRenderer(CardKit(t)), t), t),
     }
 
 
-def _post(content: ContentLibrary, what: What, item: str | None, portal: str) -> Post | None:
-    if what is What.COLUMN:
-        column = content.catalog.column(item or "")
-        return None if column is None else ColumnPost(column=column, portal_url=portal)
-    if what is What.REMINDER:
-        reminder = content.catalog.reminder(item or "")
-        return None if reminder is None else ReminderPost(reminder=reminder, portal_url=portal)
-    return None
+#: A pulse round is opened when the pulse is sent, so the preview shows its card under a placeholder id.
+PREVIEW_ROUND = UUID(int=0)
+
+
+async def _preview_post(
+    posts: OutreachPosts,
+    content: ContentLibrary,
+    organisation: Organisation,
+    what: What,
+    item: str | None,
+    send_at: datetime,
+    locale: str,
+    portal: str,
+) -> Post | None:
+    """The Post an occurrence would send, built the way the service builds it (without opening a pulse round)."""
+    if what is What.PULSE:
+        set_id = (item or "").removeprefix(REMINDER_PREFIX)
+        pulse_set = content.catalog.pulse_set(set_id)
+        if pulse_set is None:
+            return None
+        closes_at = send_at + timedelta(days=pulse_set.window_days)
+        kind = PulseReminderPost if (item or "").startswith(REMINDER_PREFIX) else PulsePost
+        return kind(PREVIEW_ROUND, pulse_set, closes_at, portal)
+    occurrence = Occurrence(uuid4(), organisation.id, None, send_at, send_at, what, item, locale)
+    return await posts.build(occurrence)
 
 
 async def run_preview(args: argparse.Namespace, ctx: CliContext) -> int:  # noqa: PLR0915
@@ -417,58 +443,72 @@ async def run_preview(args: argparse.Namespace, ctx: CliContext) -> int:  # noqa
         except AudienceError as exc:
             raise ScheduleError(str(exc)) from None
         used = await materialiser.outbox.item_use(org.id, schedule.id)
-    trigger = ScheduleTrigger(schedule.recurrence, schedule.timezone, schedule.anchor)
-    now = datetime.now(UTC)
-    found: list[Planned] = []
-    cursor = now
-    while len(found) < args.count:
-        batch = plan(
-            trigger, calendar, schedule.when_blocked, cursor, now + timedelta(days=2 * 366), limit=args.count
+        posts = OutreachPosts(
+            content,
+            materialiser.organisations,
+            SqlSessionStore(session_factory(engine), master_key(settings)),
+            settings.public_portal_url,
+            settings.public_base_url,
         )
-        if not batch:
-            break
-        found.extend(batch)
-        cursor = batch[-1].occurs_at
-    found = found[: args.count]
-    platforms = {t.target.platform for t in targets}
-    ctx.print(
-        f"Schedule '{schedule.name}' in {org.slug}: {schedule.what.value}, {schedule.recurrence.text} "
-        f"({schedule.timezone}, {schedule.locale}), to {schedule.audience.describe()}: {len(targets)} target(s) "
-        f"({', '.join(sorted(p.value for p in platforms)) or 'none'})."
-    )
-    if not found:
-        ctx.print("It never fires.")
+        trigger = ScheduleTrigger(schedule.recurrence, schedule.timezone, schedule.anchor)
+        now = datetime.now(UTC)
+        found: list[Planned] = []
+        cursor = now
+        while len(found) < args.count:
+            batch = plan(
+                trigger,
+                calendar,
+                schedule.when_blocked,
+                cursor,
+                now + timedelta(days=2 * 366),
+                limit=args.count,
+            )
+            if not batch:
+                break
+            found.extend(batch)
+            cursor = batch[-1].occurs_at
+        found = found[: args.count]
+        platforms = {t.target.platform for t in targets}
+        ctx.print(
+            f"Schedule '{schedule.name}' in {org.slug}: {schedule.what.value}, {schedule.recurrence.text} "
+            f"({schedule.timezone}, {schedule.locale}), to {schedule.audience.describe()}: {len(targets)} target(s) "
+            f"({', '.join(sorted(p.value for p in platforms)) or 'none'})."
+        )
+        if not found:
+            ctx.print("It never fires.")
+            return 0
+        portal = portal_link(settings.public_portal_url, org.slug)
+        renderers = preview_renderers(content)
+        counts = dict(used)
+        for planned in found:
+            when = _local(planned.occurs_at, schedule.timezone)
+            if planned.fate != Fate.SEND or planned.send_at is None:
+                ctx.print(f"\n{when}: skipped ({planned.reason})")
+                continue
+            moved = (
+                f", deferred to {_local(planned.send_at, schedule.timezone)} ({planned.reason})"
+                if planned.reason
+                else ""
+            )
+            item = schedule.item_id
+            if item is None and schedule.what.rotates:
+                item = rotation_pick(schedule.id, materialiser.library(schedule.what), counts)
+                if item is not None:
+                    counts[item] = counts.get(item, 0) + 1
+            ctx.print(f"\n{when}{moved}: {schedule.what.value} {item or ''}".rstrip())
+            if args.no_payload:
+                continue
+            post = await _preview_post(
+                posts, content, org, schedule.what, item, planned.send_at, schedule.locale, portal
+            )
+            if post is None:
+                ctx.print("  (nothing would be sent: the item is unknown, cancelled or has no open round)")
+                continue
+            for platform in sorted(platforms if not args.platform else {Platform(args.platform)}, key=str):
+                rendered = renderers[platform].render(post, schedule.locale)
+                ctx.print(f"  {platform.value}: {rendered.fallback_text}")
+                ctx.print(_indent(json.dumps(rendered.payload, ensure_ascii=False, indent=2), "    "))
         return 0
-    portal = portal_link(settings.public_portal_url, org.slug)
-    renderers = preview_renderers(content)
-    counts = dict(used)
-    for planned in found:
-        when = _local(planned.occurs_at, schedule.timezone)
-        if planned.fate != Fate.SEND or planned.send_at is None:
-            ctx.print(f"\n{when}: skipped ({planned.reason})")
-            continue
-        moved = (
-            f", deferred to {_local(planned.send_at, schedule.timezone)} ({planned.reason})"
-            if planned.reason
-            else ""
-        )
-        item = schedule.item_id
-        if item is None and schedule.what.rotates:
-            item = rotation_pick(schedule.id, materialiser.library(schedule.what), counts)
-            if item is not None:
-                counts[item] = counts.get(item, 0) + 1
-        ctx.print(f"\n{when}{moved}: {schedule.what.value} {item or ''}".rstrip())
-        if args.no_payload:
-            continue
-        post = _post(content, schedule.what, item, portal)
-        if post is None:
-            ctx.print("  (the message is built by the pulses feature when it is sent)")
-            continue
-        for platform in sorted(platforms if not args.platform else {Platform(args.platform)}, key=str):
-            rendered = renderers[platform].render(post, schedule.locale)
-            ctx.print(f"  {platform.value}: {rendered.fallback_text}")
-            ctx.print(_indent(json.dumps(rendered.payload, ensure_ascii=False, indent=2), "    "))
-    return 0
 
 
 def _indent(text: str, prefix: str) -> str:

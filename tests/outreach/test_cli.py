@@ -7,6 +7,7 @@ import io
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from bot.__main__ import build_parser
 from bot.cli.context import CliContext
@@ -248,3 +249,24 @@ async def test_sessions_are_planned_listed_and_cancelled(cli: Cli) -> None:
     with pytest.raises(ConfigError, match="ends after it starts"):
         await cli("session", "add", "linde", "--title", "x", "--start", "2030-05-14 14:00", "--end", "13:00",
                   "--place", "y", "--to", "group:linde")  # fmt: skip
+
+
+async def test_preview_shows_the_pulse_card_without_opening_a_round(cli: Cli, database_url: str) -> None:
+    code, _ = await cli(
+        "schedule", "add", "linde", "check", "--what", "pulse", "--item", "wekelijkse-check-in",
+        "--every", "every monday at 10:00", "--to", "group:linde",
+    )  # fmt: skip
+    assert code == 0
+    code, out = await cli("schedule", "preview", "linde", "check", "--count", "1")
+    assert code == 0
+    assert "nothing would be sent" not in out
+    assert "vp-pulse" in out  # the answer buttons, on both platforms
+    assert '"type": "AdaptiveCard"' in out
+    assert '"type": "actions"' in out
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            rounds = (await conn.execute(text("SELECT count(*) FROM pulse"))).scalar_one()
+    finally:
+        await engine.dispose()
+    assert rounds == 0  # a preview opens nothing
