@@ -33,7 +33,7 @@ TENANT = "bench-tenant-0001"
 BOT_ID = "28:bench-bot"
 
 
-def _submit(i: int, service_url: str, action: str) -> bytes:
+def _submit(i: int, service_url: str, action: str, pulse: tuple[str, list[str]] | None) -> bytes:
     activity = {
         "type": "message",
         "id": f"submit-{i}",
@@ -51,10 +51,17 @@ def _submit(i: int, service_url: str, action: str) -> bytes:
         "locale": "nl-NL" if i % 2 else "en-US",
         "value": {"vipbot": action},
     }
+    if action == "vp-pulse" and pulse is not None:
+        # A one-click answer: each person answers each question once; later rounds hit "already answered".
+        round_id, questions = pulse
+        question = questions[(i // 500) % len(questions)]
+        activity["value"]["answer"] = f"vp-pulse|{round_id}|{question}|{i % 3 + 1}"
+        activity["replyToId"] = f"pulse-card-{i % 500:04d}"
+    return json.dumps(activity).encode()
     return json.dumps(activity).encode()
 
 
-WORKLOADS = {"submit-help": "help", "submit-map": "social_map"}
+WORKLOADS = {"submit-help": "help", "submit-map": "social_map", "submit-pulse": "vp-pulse"}
 
 
 # -- servers (each in its own process) ------------------------------------------------------------------------
@@ -116,7 +123,9 @@ async def _serve_vipbot(conn: Connection, data_dir: str) -> None:
     from bot.app import Services, build_app
     from bot.catalog import load_content
     from bot.domain.clock import SystemClock
+    from bot.domain.tenancy import GroupKind
     from bot.logs import configure_logging
+    from bot.reporting.service import PULSES_KEY
     from bot.settings import load_settings
     from bot.storage.db import create_engine
     from bot.storage.migrate import upgrade
@@ -142,11 +151,19 @@ async def _serve_vipbot(conn: Connection, data_dir: str) -> None:
     )
     await reference_store(services).connect_tenant(organisation.id, TENANT)
     # The whole service, as `vipbot serve` runs it: every feature mounted, scheduler and workers running.
-    runner = web.AppRunner(build_app(services), access_log_class=AccessLogger)
+    app = build_app(services)
+    await services.organisations.add_group(organisation.id, "Zorg", GroupKind.DEPARTMENT, None)
+    pulses = services.extras[PULSES_KEY]
+    tree = await services.organisations.group_tree(organisation.id)
+    round_ = await pulses.service.open_round(organisation.id, "wekelijkse-check-in", tree)
+    questions = [
+        q.id for q in pulses.service.pulse_set("wekelijkse-check-in").questions if q.kind.value == "likert"
+    ]
+    runner = web.AppRunner(app, access_log_class=AccessLogger)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    conn.send(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
+    conn.send((site._server.sockets[0].getsockname()[1], str(round_.id), questions))  # type: ignore[union-attr]
     await asyncio.get_running_loop().run_in_executor(None, conn.recv)
     await runner.cleanup()
 
@@ -160,9 +177,14 @@ def _process(target: str, conn: Connection, *args: str) -> None:
 
 
 async def _load(
-    url: str, requests: int, concurrency: int, action: str, service_url: str
+    url: str,
+    requests: int,
+    concurrency: int,
+    action: str,
+    service_url: str,
+    pulse: tuple[str, list[str]] | None,
 ) -> tuple[list[float], float, int]:
-    bodies = [_submit(i, service_url, action) for i in range(requests)]
+    bodies = [_submit(i, service_url, action, pulse) for i in range(requests)]
     latencies: list[float] = []
     failures = 0
     queue: asyncio.Queue[bytes] = asyncio.Queue()
@@ -217,7 +239,8 @@ def main() -> int:
         choices=sorted(WORKLOADS),
         default=["submit-help", "submit-map"],
         help="submit-help: the welcome card's help button (tenant lookup, card, reply); "
-        "submit-map: the sociale kaart button (also reads the counsellors and the session calendar)",
+        "submit-map: the sociale kaart button (also reads the counsellors and the session calendar); "
+        "submit-pulse: a one-click pulse answer (records it or refuses a second one, updates the card)",
     )
     args = parser.parse_args()
     context = multiprocessing.get_context("spawn")
@@ -233,7 +256,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as data_dir:
         service_url = str(spawn("connector"))
         bare_port = spawn("bare")
-        vip_port = spawn("vipbot", data_dir)
+        vip_port, round_id, questions = spawn("vipbot", data_dir)  # type: ignore[misc]
+        pulse = (str(round_id), list(questions))
         urls = {
             "bare": f"http://127.0.0.1:{bare_port}/api/messages",
             "vipbot": f"http://127.0.0.1:{vip_port}/api/messages",
@@ -245,10 +269,12 @@ def main() -> int:
             for (
                 url
             ) in urls.values():  # warm-up: first contact of each chat stores its reference, pools, imports
-                asyncio.run(_load(url, 500, args.concurrency, action, service_url))
+                asyncio.run(_load(url, 500, args.concurrency, action, service_url, pulse))
             for round_ in range(args.rounds):
                 for name, url in urls.items():
-                    result = asyncio.run(_load(url, args.requests, args.concurrency, action, service_url))
+                    result = asyncio.run(
+                        _load(url, args.requests, args.concurrency, action, service_url, pulse)
+                    )
                     results[name].append(result)
                     _report(f"{name}#{round_ + 1}", *result)
             merged = {
