@@ -6,6 +6,10 @@ import pytest
 
 from bot.__main__ import build_parser
 from bot.cli.context import CliContext
+from bot.errors import ConflictError, NotFoundError
+from bot.storage.db import create_engine, session_factory
+from bot.storage.migrate import upgrade
+from bot.storage.organisations import SqlOrganisationRepository
 
 
 async def _run(
@@ -19,15 +23,44 @@ async def _run(
     return code, capsys.readouterr().out
 
 
-async def test_org_commands_build_a_tree(
-    database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    from bot.storage.db import create_engine
-    from bot.storage.migrate import upgrade
-
+async def _migrate(database_url: str) -> None:
     engine = create_engine(database_url)
     await upgrade(engine)
     await engine.dispose()
+
+
+async def _bound_channels(database_url: str, org_slug: str) -> set[str]:
+    engine = create_engine(database_url)
+    try:
+        repo = SqlOrganisationRepository(session_factory(engine))
+        org = await repo.get_organisation(org_slug)
+        return {b.channel_id for b in await repo.bindings(org.id)}
+    finally:
+        await engine.dispose()
+
+
+async def _linde_with_two_departments(
+    database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Linde: Zorg Noord (team Wijk 3 on C3, itself on C1) and Zorg Zuid (on C2)."""
+    await _migrate(database_url)
+    for argv in (
+        ["org", "add", "Zorggroep De Linde", "--slug", "linde"],
+        ["org", "group", "add", "linde", "Zorg Noord", "--kind", "department"],
+        ["org", "group", "add", "linde", "Wijk 3", "--kind", "team", "--parent", "zorg-noord"],
+        ["org", "group", "add", "linde", "Zorg Zuid", "--kind", "department"],
+        ["org", "bind", "linde", "zorg-noord", "--platform", "slack", "--workspace", "T1", "--channel", "C1"],
+        ["org", "bind", "linde", "zorg-zuid", "--platform", "slack", "--workspace", "T1", "--channel", "C2"],
+        ["org", "bind", "linde", "wijk-3", "--platform", "slack", "--workspace", "T1", "--channel", "C3"],
+    ):
+        code, _ = await _run(argv, database_url, tmp_path, capsys)
+        assert code == 0, argv
+
+
+async def test_org_commands_build_a_tree(
+    database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await _migrate(database_url)
     assert (
         await _run(["org", "add", "Zorggroep De Linde", "--slug", "linde"], database_url, tmp_path, capsys)
     )[0] == 0
@@ -70,18 +103,60 @@ async def test_org_commands_build_a_tree(
     assert out.startswith("linde")
 
 
-def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
-    parser = build_parser()
-    for argv in (
-        ["serve"],
-        ["db", "upgrade"],
-        ["content", "check"],
-        ["org", "add"],
-        ["org", "list"],
-        ["org", "group", "add"],
-        ["org", "bind"],
-    ):
-        with pytest.raises(SystemExit) as exited:
-            parser.parse_args([*argv, "--help"])
-        assert exited.value.code == 0
-        assert "usage: vipbot" in capsys.readouterr().out
+async def test_org_group_list_shows_the_groups_with_their_channels(
+    database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await _linde_with_two_departments(database_url, tmp_path, capsys)
+    code, out = await _run(["org", "group", "list", "linde"], database_url, tmp_path, capsys)
+    assert code == 0
+    assert out.splitlines() == [
+        "Zorggroep De Linde [organisation: linde]",
+        "  Zorg Noord [department: zorg-noord]  → slack:C1",
+        "    Wijk 3 [team: wijk-3]  → slack:C3",
+        "  Zorg Zuid [department: zorg-zuid]  → slack:C2",
+    ]
+    with pytest.raises(NotFoundError):
+        await _run(["org", "group", "list", "nobody"], database_url, tmp_path, capsys)
+
+
+async def test_org_group_remove_takes_the_group_its_teams_and_their_bindings(
+    database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await _linde_with_two_departments(database_url, tmp_path, capsys)
+    code, out = await _run(["org", "group", "remove", "linde", "zorg-noord"], database_url, tmp_path, capsys)
+    assert code == 0
+    assert "zorg-noord" in out
+    _, shown = await _run(["org", "show", "linde"], database_url, tmp_path, capsys)
+    assert shown.splitlines() == [
+        "Zorggroep De Linde [organisation: linde]",
+        "  Zorg Zuid [department: zorg-zuid]  → slack:C2",
+    ]
+    assert await _bound_channels(database_url, "linde") == {"C2"}
+    with pytest.raises(NotFoundError):
+        await _run(["org", "group", "remove", "linde", "wijk-3"], database_url, tmp_path, capsys)
+    with pytest.raises(ConflictError):
+        await _run(["org", "group", "remove", "linde", "linde"], database_url, tmp_path, capsys)
+    assert await _bound_channels(database_url, "linde") == {"C2"}
+
+
+async def test_org_unbind_removes_that_binding_only(
+    database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await _linde_with_two_departments(database_url, tmp_path, capsys)
+    code, out = await _run(
+        ["org", "unbind", "linde", "--platform", "slack", "--channel", "C1"], database_url, tmp_path, capsys
+    )
+    assert code == 0
+    assert "C1" in out
+    assert await _bound_channels(database_url, "linde") == {"C2", "C3"}
+    _, shown = await _run(["org", "group", "list", "linde"], database_url, tmp_path, capsys)
+    assert "  Zorg Noord [department: zorg-noord]" in shown.splitlines()  # the group stays, unbound
+    with pytest.raises(NotFoundError):
+        await _run(
+            ["org", "unbind", "linde", "--platform", "slack", "--channel", "C1"], database_url, tmp_path, capsys
+        )
+    with pytest.raises(NotFoundError):  # same channel id on the other platform: not bound there
+        await _run(
+            ["org", "unbind", "linde", "--platform", "teams", "--channel", "C2"], database_url, tmp_path, capsys
+        )
+    assert await _bound_channels(database_url, "linde") == {"C2", "C3"}
