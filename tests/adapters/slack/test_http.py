@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 
+import aiohttp
 import pytest
+from aiohttp.test_utils import TestServer
 from sqlalchemy import text
+from sqlmodel import select
 
-from bot.app import Services
+from bot.adapters import slack
+from bot.app import Services, build_app
+from bot.domain.outreach import Audience
+from bot.domain.sessions import TeamSession
 from bot.domain.tenancy import Platform
 from bot.logs import configure_logging
 from bot.storage.slack_installations import SqlSlackInstallations
+from bot.storage.tables import CounsellorRow, OrganisationCounsellorRow, PracticeRow
+from scheduler import service as outreach_feature
+from scheduler.service import Outreach
 from tests.adapters.slack.support import (
     RunningService,
     action_body,
@@ -64,6 +76,15 @@ async def test_url_verification_is_answered(running: RunningService) -> None:
 async def test_bad_signature_and_stale_timestamp_get_401_and_change_nothing(
     running: RunningService, slack_api: SlackApiSimulator
 ) -> None:
+    services = running.services
+    organisation = await services.organisations.get_organisation("acme")
+    await services.organisations.bind_channel(
+        organisation.id, "acme", Platform.SLACK, DEFAULT_TEAM, "C1", "team-a"
+    )
+
+    async def channel_names() -> list[str | None]:
+        return [b.channel_name for b in await services.organisations.bindings(organisation.id)]
+
     home = event_body(
         DEFAULT_TEAM, {"type": "app_home_opened", "user": "UNL", "channel": "DNL", "tab": "home"}
     )
@@ -73,17 +94,37 @@ async def test_bad_signature_and_stale_timestamp_get_401_and_change_nothing(
     assert stale.status == 401
     unsigned = await running.session.post(f"{running.url}/slack/events", data=home[0])
     assert unsigned.status == 401
-    rename = event_body(
-        DEFAULT_TEAM, {"type": "channel_rename", "channel": {"id": "C1", "name": "hacked", "created": 1}}
+
+    def rename(name: str) -> tuple[bytes, str]:
+        return event_body(
+            DEFAULT_TEAM, {"type": "channel_rename", "channel": {"id": "C1", "name": name, "created": 1}}
+        )
+
+    assert (await running.post_signed(rename("forged"), secret="x" * 32)).status == 401
+    assert (await running.post_signed(rename("stale"), age=6 * 60)).status == 401
+    assert (await running.post_signed(rename("future"), age=-6 * 60)).status == 401
+    body, content_type = rename("unsigned")
+    unsigned = await running.session.post(
+        f"{running.url}/slack/events", data=body, headers={"Content-Type": content_type}
     )
-    assert (await running.post_signed(rename, secret="x" * 32)).status == 401
+    assert unsigned.status == 401
     # A valid request afterwards does reach Slack: the refusals above did not just go unanswered.
     assert (await running.post_signed(home)).status == 200
     await eventually(lambda: bool(slack_api.calls_to("views.publish")))
     assert len(slack_api.calls_to("views.publish")) == 1
-    async with running.services.sessions() as session:
-        names = (await session.exec(text("SELECT channel_name FROM channel_binding"))).all()  # type: ignore[call-overload]
-    assert names == []
+    assert await channel_names() == ["team-a"]
+    # The control: the same rename, signed and on time, does change the name.
+    assert (await running.post_signed(rename("team-alpha"))).status == 200
+    await _until_names(channel_names, ["team-alpha"])
+
+
+async def _until_names(read: Callable[[], Awaitable[list[str | None]]], expected: list[str | None]) -> None:
+    deadline = time.monotonic() + 5.0
+    last = await read()
+    while last != expected and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+        last = await read()
+    assert last == expected
 
 
 async def test_app_home_opened_publishes_the_home_view(
@@ -121,6 +162,115 @@ async def test_app_home_opened_publishes_the_home_view(
     ).status == 200
     await eventually(lambda: "UEN" in slack_api.views)
     assert "UNL" not in slack_api.views
+
+
+async def test_home_shows_the_counsellors_and_the_upcoming_sessions_from_the_database(  # noqa: PLR0915
+    services: Services, slack_api: SlackApiSimulator
+) -> None:
+    """The Home tab end to end with the outreach feature installed, as `vipbot serve` mounts them."""
+    configured = slack_services(services, slack_api, slack_bot_token=DEFAULT_TOKEN)
+    configured = Services(
+        settings=configured.settings.model_copy(update={"scheduler_enabled": False}),
+        clock=configured.clock,
+        engine=configured.engine,
+        content=configured.content,
+    )
+    org = await add_org(configured, "Acme Zorg", "acme")
+    other = await add_org(configured, "Bouwbedrijf Noord", "noord")
+    from bot.security.secret import Secret
+
+    await SqlSlackInstallations(configured.sessions, Secret(TEST_SECRET_KEY.encode())).link(org.id, DEFAULT_TEAM)
+    slack_api.add_user("UNL", locale="nl-NL")
+    slack_api.add_user("UEN", locale="en-GB")
+    async with configured.sessions() as db:
+        practice = (await db.exec(select(PracticeRow))).first()
+        assert practice is not None
+        anna = CounsellorRow(
+            practice_id=practice.id,
+            display_name="Anna de Vries",
+            intro_nl="Ik luister, zonder oordeel.",
+            intro_en="I listen, without judgement.",
+            photo_url="https://photos.example/anna.jpg",
+            email="anna@vp.example",
+        )
+        bram = CounsellorRow(practice_id=practice.id, display_name="Bram Jansen")
+        elsewhere = CounsellorRow(practice_id=practice.id, display_name="Carla Elders")
+        db.add_all([anna, bram, elsewhere])
+        await db.flush()
+        db.add_all(
+            [
+                OrganisationCounsellorRow(organisation_id=org.id, counsellor_id=anna.id, role="primary"),
+                OrganisationCounsellorRow(organisation_id=org.id, counsellor_id=bram.id, role="deputy"),
+                OrganisationCounsellorRow(organisation_id=other.id, counsellor_id=elsewhere.id, role="primary"),
+            ]
+        )
+        await db.commit()
+
+    app = build_app(configured, features=[slack.install, outreach_feature.install])
+    server = TestServer(app, host="127.0.0.1", port=0)
+    await server.start_server()
+    running = RunningService(server=server, session=aiohttp.ClientSession(), services=configured)
+    try:
+        outreach: Outreach = configured.extras[outreach_feature.OUTREACH_KEY]
+        now = configured.clock.now()
+
+        def team_session(title: str, organisation_id: uuid.UUID, starts_in: timedelta) -> TeamSession:
+            starts = now + starts_in
+            return TeamSession(
+                id=uuid.uuid4(),
+                organisation_id=organisation_id,
+                title=title,
+                description="Een uur samen oefenen.",
+                starts_at=starts,
+                ends_at=starts + timedelta(hours=1),
+                place="Vergaderzaal 2",
+                online_url="https://meet.example/abc",
+                audience=Audience(groups=(), members=True),
+                locale=None,
+            )
+
+        await outreach.sessions.add(team_session("Intervisie: grenzen aangeven", org.id, timedelta(days=3)))
+        await outreach.sessions.add(team_session("Gisteren geweest", org.id, -timedelta(days=1)))
+        await outreach.sessions.add(team_session("Sessie van Noord", other.id, timedelta(days=2)))
+
+        response = await running.post_signed(
+            event_body(DEFAULT_TEAM, {"type": "app_home_opened", "user": "UNL", "channel": "DNL", "tab": "home"})
+        )
+        assert response.status == 200
+        await eventually(lambda: "UNL" in slack_api.views)
+        view = slack_api.views["UNL"]
+        dumped = json.dumps(view, ensure_ascii=False)
+        assert view["type"] == "home"
+        # The counsellors, the primary first, with intro, photo and address.
+        assert dumped.index("Anna de Vries") < dumped.index("Bram Jansen")
+        assert "Ik luister, zonder oordeel." in dumped
+        assert "anna@vp.example" in dumped
+        photos = [
+            b["accessory"]
+            for b in view["blocks"]
+            if b.get("accessory", {}).get("type") == "image"
+        ]
+        assert [p["image_url"] for p in photos] == ["https://photos.example/anna.jpg"]
+        assert "Anna de Vries" in photos[0]["alt_text"]
+        # The session to come, not the one that has been, and nothing of the other organisation.
+        assert "Intervisie: grenzen aangeven" in dumped
+        assert "Vergaderzaal 2" in dumped
+        assert "https://meet.example/abc" in dumped
+        assert "Gisteren geweest" not in dumped
+        assert "Sessie van Noord" not in dumped
+        assert "Carla Elders" not in dumped
+        assert configured.content.translator.t("nl", "slack.home.no_sessions") not in dumped
+        # In English for an English reader: the English intro.
+        await running.post_signed(
+            event_body(DEFAULT_TEAM, {"type": "app_home_opened", "user": "UEN", "channel": "DEN", "tab": "home"})
+        )
+        await eventually(lambda: "UEN" in slack_api.views)
+        english = json.dumps(slack_api.views["UEN"], ensure_ascii=False)
+        assert "I listen, without judgement." in english
+        assert "Ik luister" not in english
+        assert "Intervisie: grenzen aangeven" in english
+    finally:
+        await stop_service(running)
 
 
 async def test_slash_command_answers_well_within_three_seconds(
