@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
 import aiohttp
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from bot.app import Services
@@ -250,3 +251,88 @@ async def database_rows(services: Services, *, skip: frozenset[str] = frozenset(
             rows = (await connection.execute(select_all(table))).all()
             found[table.name] = sorted(repr(tuple(row)) for row in rows)
     return found
+
+
+def routes_of(app: web.Application) -> list[tuple[str, str]]:
+    """Every (method, path template) an application serves, its sub-applications' included (static files
+    left out), read from the routers themselves so that no route can be forgotten. (A mounted
+    sub-application's resources carry its prefix already.)"""
+    found: list[tuple[str, str]] = []
+    for resource in app.router.resources():
+        info = resource.get_info()
+        sub = info.get("app")
+        if isinstance(sub, web.Application):
+            found.extend(routes_of(sub))
+            continue
+        if "directory" in info:
+            continue
+        path = info.get("formatter") or info.get("path")
+        if path is None:
+            continue
+        found.extend((route.method, str(path)) for route in resource)
+    return sorted(set(found))
+
+
+def fill(template: str, org: str, seeded: Seeded) -> str:
+    """A route template with the real ids of objects in `seeded`'s organisation."""
+    path = template.replace("{org}", org)
+    path = path.replace("{kind}/{item}", f"column/{seeded.library_column}")
+    values = {
+        "item": seeded.item,
+        "session": seeded.session,
+        "conversation": seeded.conversation,
+        "name": seeded.schedule,
+    }
+    path = re.sub(r"\{action[^}]*\}", "pause", path)
+    for placeholder, value in values.items():
+        path = re.sub(r"\{" + placeholder + r"(:[^}]*)?\}", value, path)
+    assert "{" not in path, f"the walk does not know how to fill {template}: seed an object for it"
+    return path
+
+
+def form_for(seeded: Seeded, token: str) -> dict[str, str]:
+    """One form that every POST handler would accept from a counsellor or an administrator: real groups,
+    channels, accounts and items of the organisation, so a refusal can only come from the role check."""
+    org = seeded.organisation
+    return {
+        "csrf_token": token,
+        "name": "Nieuwe planning",
+        "kind": "team",
+        "parent": "zorg",
+        "group": "team-noord",
+        "platform": "slack",
+        "workspace": "T1",
+        "channel": f"C-{org.slug}",
+        "account": str(seeded.counsellor.account.id),
+        "disabled": "1",
+        "email": "nieuw@linde.test",
+        "role": "counsellor",
+        "organisation": str(org.id),
+        "title_nl": "Nieuwe titel",
+        "body_nl": "Nieuwe tekst.",
+        "reading_minutes": "2",
+        "what": "column",
+        "item": f"own:{seeded.item}",
+        "groups": "zorg",
+        "recurrence": "every tuesday at 10:00",
+        "action": "schedule",
+        "title": "Nog een sessie",
+        "day": "2026-03-20",
+        "start": "14:00",
+        "end": "15:00",
+        "quiet_start": "19:00",
+        "quiet_end": "07:00",
+        "holidays": "2026-12-25",
+        "signals": "Signalen van de viewer.",
+        "advice": "Advies van de viewer.",
+        "passphrase": INBOX_PASSPHRASE,
+        "text": "Een antwoord van de viewer.",
+        "after": "1",
+        "status": "closed",
+        "duty": "acknowledge",
+    }
+
+
+def refusal_page(html: str) -> bool:
+    """The console's own 403/404 page (not a page of the feature that happens to answer 403 or 404)."""
+    return "<h1>Geen toegang</h1>" in html or "<h1>Niet gevonden</h1>" in html

@@ -3,8 +3,6 @@ console route and every other organisation answers 403 or 404. Counsellors stay 
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from aiohttp.test_utils import TestClient
 
@@ -14,12 +12,15 @@ from bot.domain.clock import FixedClock
 from bot.domain.tenancy import Organisation
 from tests.console.helpers import (
     INBOX_PASSPHRASE,
-    Seeded,
     csrf_from,
     database_rows,
+    fill,
+    form_for,
     form_token,
     make_person,
     other_browser,
+    refusal_page,
+    routes_of,
     seed_organisation,
     sign_in,
 )
@@ -41,93 +42,15 @@ PUBLIC = {
 
 def console_routes(client: TestClient) -> list[tuple[str, str]]:
     """Every (method, path template) the console serves, from the router itself: nothing can be forgotten."""
-    app = client.server.app
-    found: list[tuple[str, str]] = []
-    for resource in app.router.resources():
-        info = resource.get_info()
-        sub = info.get("app")
-        if sub is None:
-            continue
-        for inner in sub.router.resources():
-            inner_info = inner.get_info()
-            path = inner_info.get("formatter") or inner_info.get("path")
-            if path is None or "static" in str(inner_info.get("prefix", "")) or inner_info.get("directory"):
-                continue
-            for route in inner:
-                if route.method in {"GET", "POST"}:
-                    found.append(
-                        (route.method, "/console" + path if not path.startswith("/console") else path)
-                    )
-    return sorted(set(found))
+    return [
+        (method, path)
+        for method, path in routes_of(client.server.app)
+        if path.startswith("/console") and method in {"GET", "POST"}
+    ]
 
 
 # What a viewer's walk may change in the database: their own session's bookkeeping, nothing else.
 WALK_MAY_TOUCH = frozenset({"console_session"})
-
-
-def fill(template: str, org: str, seeded: Seeded) -> str:
-    """A route template with the real ids of objects in `seeded`'s organisation."""
-    path = template.replace("{org}", org)
-    path = path.replace("{kind}/{item}", f"column/{seeded.library_column}")
-    values = {
-        "item": seeded.item,
-        "session": seeded.session,
-        "conversation": seeded.conversation,
-        "name": seeded.schedule,
-    }
-    path = re.sub(r"\{action[^}]*\}", "pause", path)
-    for placeholder, value in values.items():
-        path = re.sub(r"\{" + placeholder + r"(:[^}]*)?\}", value, path)
-    assert "{" not in path, f"the walk does not know how to fill {template}: seed an object for it"
-    return path
-
-
-def form_for(seeded: Seeded, token: str) -> dict[str, str]:
-    """One form that every POST handler would accept from a counsellor or an administrator: real groups,
-    channels, accounts and items of the organisation, so a refusal can only come from the role check."""
-    org = seeded.organisation
-    return {
-        "csrf_token": token,
-        "name": "Nieuwe planning",
-        "kind": "team",
-        "parent": "zorg",
-        "group": "team-noord",
-        "platform": "slack",
-        "workspace": "T1",
-        "channel": f"C-{org.slug}",
-        "account": str(seeded.counsellor.account.id),
-        "disabled": "1",
-        "email": "nieuw@linde.test",
-        "role": "counsellor",
-        "organisation": str(org.id),
-        "title_nl": "Nieuwe titel",
-        "body_nl": "Nieuwe tekst.",
-        "reading_minutes": "2",
-        "what": "column",
-        "item": f"own:{seeded.item}",
-        "groups": "zorg",
-        "recurrence": "every tuesday at 10:00",
-        "action": "schedule",
-        "title": "Nog een sessie",
-        "day": "2026-03-20",
-        "start": "14:00",
-        "end": "15:00",
-        "quiet_start": "19:00",
-        "quiet_end": "07:00",
-        "holidays": "2026-12-25",
-        "signals": "Signalen van de viewer.",
-        "advice": "Advies van de viewer.",
-        "passphrase": INBOX_PASSPHRASE,
-        "text": "Een antwoord van de viewer.",
-        "after": "1",
-        "status": "closed",
-        "duty": "acknowledge",
-    }
-
-
-def refusal_page(html: str) -> bool:
-    """The console's own 403/404 page (not a page of the feature that happens to answer 403 or 404)."""
-    return "<h1>Geen toegang</h1>" in html or "<h1>Niet gevonden</h1>" in html
 
 
 async def test_route_walk_for_a_management_viewer(

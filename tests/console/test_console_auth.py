@@ -4,14 +4,28 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from aiohttp.test_utils import TestClient
+import aiohttp
+from aiohttp.test_utils import TestClient, TestServer
 
-from bot.app import Services
+from bot.app import Services, build_app
 from bot.domain.accounts import MAX_FAILURES, Role
 from bot.domain.clock import FixedClock
 from bot.domain.tenancy import Organisation
-from bot.security import totp_code
-from tests.console.helpers import PASSWORD, csrf_from, form_token, make_person, other_browser, sign_in
+from bot.security import Secret, totp_code
+from bot.storage.accounts import SqlAccountRepository
+from tests.console.helpers import (
+    PASSWORD,
+    csrf_from,
+    database_rows,
+    fill,
+    form_for,
+    form_token,
+    make_person,
+    other_browser,
+    routes_of,
+    seed_organisation,
+    sign_in,
+)
 
 
 async def test_pages_need_sign_in_and_carry_security_headers(client: TestClient) -> None:
@@ -306,3 +320,133 @@ async def test_english_switch_is_remembered(client: TestClient) -> None:
     assert "<h1>Sign in</h1>" in await again.text()
     missing = await client.get("/console/o/nowhere/insights", allow_redirects=False)
     assert missing.status == 303  # not signed in: to the sign-in page, whatever the address
+
+
+def _wrong_code(secret: Secret[bytes], now: float) -> str:
+    """A six-digit code that no step near `now` accepts."""
+    near = {totp_code(secret, now + offset) for offset in (-90, -60, -30, 0, 30, 60, 90)}
+    return next(code for code in (f"{n:06d}" for n in range(1000000)) if code not in near)
+
+
+async def test_lockout_after_repeated_wrong_codes(
+    client: TestClient, console_services: Services, clock: FixedClock
+) -> None:
+    """The right password and then five wrong authenticator codes: the session ends and the account is locked
+    (a second browser waiting at the code step cannot finish either) until the lockout has passed."""
+    admin = await make_person(console_services, Role.ADMIN, "admin@practice.test")
+    assert admin.totp is not None
+
+    async def password_step(browser: TestClient | aiohttp.ClientSession) -> int:
+        token = await form_token(browser, "/console/login")
+        response = await browser.post(
+            "/console/login",
+            data={"email": admin.email, "password": PASSWORD, "csrf_token": token},
+            allow_redirects=False,
+        )
+        return response.status
+
+    async with other_browser(client) as waiting:
+        assert await password_step(waiting) == 303  # a second browser stops at the code step
+        assert await password_step(client) == 303
+        token = await form_token(client, "/console/login/code")
+        wrong = _wrong_code(admin.totp, clock.now().timestamp())
+        for _ in range(MAX_FAILURES - 1):
+            refused = await client.post(
+                "/console/login/code", data={"code": wrong, "csrf_token": token}, allow_redirects=False
+            )
+            assert refused.status == 401
+        last = await client.post(
+            "/console/login/code", data={"code": wrong, "csrf_token": token}, allow_redirects=False
+        )
+        assert last.status == 303
+        assert last.headers["Location"] == "/console/login"
+        back = await client.get("/console/login/code", allow_redirects=False)
+        assert back.headers["Location"] == "/console/login"  # the half-signed-in session is gone
+
+        # locked: the right code from the other browser, and the right password, are refused
+        token = await form_token(waiting, "/console/login/code")
+        right = totp_code(admin.totp, clock.now().timestamp())
+        late = await waiting.post(
+            "/console/login/code", data={"code": right, "csrf_token": token}, allow_redirects=False
+        )
+        assert late.status == 303
+        assert late.headers["Location"] == "/console/login"
+        assert (await waiting.get("/console/", allow_redirects=False)).status == 303
+    assert await password_step(client) == 401
+
+    clock.advance(timedelta(minutes=14))
+    assert await password_step(client) == 401  # still locked
+
+    # a quarter of an hour after the last wrong code the account opens again: password and a fresh code
+    clock.advance(timedelta(minutes=1, seconds=30))
+    assert await password_step(client) == 303
+    token = await form_token(client, "/console/login/code")
+    signed_in = await client.post(
+        "/console/login/code",
+        data={"code": totp_code(admin.totp, clock.now().timestamp()), "csrf_token": token},
+        allow_redirects=False,
+    )
+    assert signed_in.status == 303
+    assert (await client.get("/console/accounts")).status == 200
+
+
+async def test_every_post_route_of_the_console_and_the_portal_needs_its_csrf_token(
+    console_services: Services, clock: FixedClock, org_a: Organisation
+) -> None:
+    """The whole service as `vipbot serve` mounts it: every POST route under /console and /portal, with real
+    ids and a form that would be accepted, is refused by the CSRF check (without a token, with a forged one,
+    with a valid token from another site, and from a browser without the CSRF cookie), by a signed-in
+    administrator who could otherwise do anything; and nothing in the database changes."""
+    services = Services(
+        settings=console_services.settings.model_copy(update={"scheduler_enabled": False}),
+        clock=clock,
+        engine=console_services.engine,
+        content=console_services.content,
+        extras=console_services.extras,
+    )
+    seeded = await seed_organisation(services, org_a, "vp@linde.test")
+    admin = await make_person(services, Role.ADMIN, "admin@practice.test")
+    invitation = await SqlAccountRepository(services.sessions).invite(
+        "nieuw@linde.test", Role.VIEWER, org_a.id, admin.account.id, clock.now()
+    )
+    app = build_app(services)
+    forms = [(m, p) for m, p in routes_of(app) if m == "POST" and p.startswith(("/console/", "/portal/"))]
+    paths = {p for _m, p in forms}
+    assert {
+        "/console/login",
+        "/console/logout",
+        "/console/o/{org}/content/own/{item}/delete",
+        "/console/{org}/inbox/unlock",
+        "/portal/{org}/start",
+        "/portal/{org}/return",
+        "/portal/{org}/conversation",
+        "/portal/{org}/delete",
+        "/portal/{org}/leave",
+    } <= paths
+    assert not [m for m, p in routes_of(app) if m in {"PUT", "PATCH", "DELETE"} and p.startswith("/console/")]
+    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+        await sign_in(client, admin, clock)
+        token = await form_token(client, "/console/")
+        await client.get("/portal/de-linde")
+        before = await database_rows(services, skip=frozenset({"console_session"}))
+        raw = {"Accept": "application/json"}  # the bare refusal, with its reason, instead of the error page
+        async with other_browser(client) as fresh:
+            for _method, template in forms:
+                path = fill(template.replace("{token}", invitation), "de-linde", seeded)
+                form = form_for(seeded, token)
+                without = {k: v for k, v in form.items() if k != "csrf_token"}
+                tries = (
+                    (client, without, raw, "invalid CSRF token"),
+                    (client, {**form, "csrf_token": "x" * 43}, raw, "invalid CSRF token"),
+                    (client, form, {**raw, "Origin": "https://evil.test"}, "cross-origin request refused"),
+                    (client, form, {**raw, "Sec-Fetch-Site": "cross-site"}, "cross-origin request refused"),
+                    (fresh, form, raw, "missing CSRF cookie"),
+                )
+                for browser, data, headers, reason in tries:
+                    response = await browser.post(path, data=data, headers=headers, allow_redirects=False)
+                    assert (response.status, response.reason) == (403, reason), (path, headers, reason)
+                assert (await client.post(path, data=without, allow_redirects=False)).status == 403
+        assert await database_rows(services, skip=frozenset({"console_session"})) == before
+        assert (
+            await client.get("/console/accounts")
+        ).status == 200  # still signed in: logout was refused too
