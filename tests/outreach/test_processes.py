@@ -1,32 +1,37 @@
 """`vipbot serve` as real processes sending through the real Slack gateway to the Slack Web API simulator:
-SIGKILL in the middle of 1,000 deliveries, and two services on one PostgreSQL database."""
+SIGKILL in the middle of 1,000 deliveries, and two services on one PostgreSQL database — with rows queued before
+they start, and with a schedule that fires in both while they run."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import subprocess
-import time
+import time as clock
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime, time
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import pytest
 from sqlalchemy import func
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 
 from bot.catalog import ContentLibrary
 from bot.domain.clock import SystemClock
 from bot.domain.delivery import Target, TargetKind
 from bot.domain.outreach import Audience, What
-from bot.domain.tenancy import Platform
+from bot.domain.recurrence import OutreachCalendar
+from bot.domain.tenancy import Organisation, Platform
 from bot.storage.db import create_engine, session_factory
 from bot.storage.migrate import upgrade
 from bot.storage.organisations import SqlOrganisationRepository
 from bot.storage.outbox import SqlOutbox
 from bot.storage.schedules import SqlMemberDirectory, SqlScheduleRepository
-from bot.storage.tables_outreach import OutreachDeliveryRow
+from bot.storage.tables_outreach import OutreachDeliveryRow, OutreachOccurrenceRow
 from scheduler.materialiser import Materialiser
 from tests.conftest import TEST_SECRET_KEY
 from tests.doubles.slack_api import DEFAULT_TEAM, DEFAULT_TOKEN, SlackApiSimulator
@@ -37,21 +42,33 @@ DELIVERIES = 1000
 IN_FLIGHT = 16
 
 
+async def add_organisation(
+    database_url: str, simulator: SlackApiSimulator, people: int = DELIVERIES
+) -> tuple[SqlOrganisationRepository, Organisation, SqlOutbox, AsyncEngine]:
+    """An organisation with `people` Slack members and no quiet hours, weekends or holidays in the way."""
+    engine = create_engine(database_url)
+    await upgrade(engine)
+    sessions = session_factory(engine)
+    orgs = SqlOrganisationRepository(sessions)
+    org = await orgs.add_organisation("Zorggroep De Linde", "linde", "Europe/Amsterdam", "nl", 90)
+    users = [f"U{i:05d}" for i in range(people)]
+    for user in users:
+        simulator.add_user(user)
+    outbox = SqlOutbox(engine)
+    await outbox.register_members(
+        org.id, [Target(Platform.SLACK, DEFAULT_TEAM, TargetKind.PERSON, u) for u in users]
+    )
+    await SqlScheduleRepository(sessions).set_calendar(
+        org.id, OutreachCalendar(time(0, 0), time(0, 0), skip_weekends=False)
+    )
+    return orgs, org, outbox, engine
+
+
 async def queue_fan_out(database_url: str, content: ContentLibrary, simulator: SlackApiSimulator) -> None:
     """An organisation with DELIVERIES Slack members and one column published to all of them."""
-    engine = create_engine(database_url)
+    orgs, org, outbox, engine = await add_organisation(database_url, simulator)
     try:
-        await upgrade(engine)
         sessions = session_factory(engine)
-        orgs = SqlOrganisationRepository(sessions)
-        org = await orgs.add_organisation("Zorggroep De Linde", "linde", "Europe/Amsterdam", "nl", 90)
-        users = [f"U{i:05d}" for i in range(DELIVERIES)]
-        for user in users:
-            simulator.add_user(user)
-        outbox = SqlOutbox(engine)
-        await outbox.register_members(
-            org.id, [Target(Platform.SLACK, DEFAULT_TEAM, TargetKind.PERSON, u) for u in users]
-        )
         materialiser = Materialiser(
             SqlScheduleRepository(sessions),
             outbox,
@@ -100,7 +117,7 @@ def _close_logs() -> Iterator[None]:
 
 
 def serve(
-    tmp_path: Path, name: str, database_url: str, simulator: SlackApiSimulator
+    tmp_path: Path, name: str, database_url: str, simulator: SlackApiSimulator, log_level: str = "WARNING"
 ) -> subprocess.Popen[bytes]:
     env = vipbot_env(
         tmp_path / name,
@@ -108,7 +125,7 @@ def serve(
         VIPBOT_DATABASE_URL=database_url,
         VIPBOT_SECRET_KEY=TEST_SECRET_KEY,
         VIPBOT_TEAMS="false",
-        VIPBOT_LOG_LEVEL="WARNING",
+        VIPBOT_LOG_LEVEL=log_level,
         VIPBOT_OUTREACH_RATE="150",
         VIPBOT_OUTREACH_IN_FLIGHT=str(IN_FLIGHT),
         VIPBOT_OUTREACH_LEASE="5",
@@ -128,9 +145,9 @@ def posted(simulator: SlackApiSimulator) -> Counter[str]:
 
 
 async def until(check: object, timeout: float, what: str) -> None:  # noqa: ASYNC109
-    deadline = time.monotonic() + timeout
+    deadline = clock.monotonic() + timeout
     while not await check():  # type: ignore[operator]
-        if time.monotonic() > deadline:
+        if clock.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.05)
 
@@ -170,9 +187,11 @@ async def test_sigkill_in_the_middle_of_a_fan_out_loses_nothing(
     per_person = posted(slack_api)
     lost = DELIVERIES - len(per_person)
     duplicates = sum(n - 1 for n in per_person.values())
+    backend = "PostgreSQL" if database_url.startswith("postgresql") else "SQLite"
     print(
-        f"\nSIGKILL after {sent_before_restart} posts: {in_flight_at_kill} deliveries in flight at the kill, "
-        f"{lost} lost, {duplicates} duplicates"
+        f"\nSIGKILL ({backend}, {DELIVERIES} deliveries, {IN_FLIGHT} in flight at most) after "
+        f"{sent_before_restart} posts, {counts.get('sent', 0)} recorded as sent: {in_flight_at_kill} deliveries "
+        f"in flight at the kill, {lost} lost, {duplicates} duplicates"
     )
     assert lost == 0
     assert duplicates <= in_flight_at_kill <= IN_FLIGHT
@@ -206,5 +225,98 @@ async def test_two_services_on_one_postgres_send_every_delivery_exactly_once(
         by_worker = await senders(database_url)
         assert len(by_worker) == 2  # both replicas did part of the work
         assert min(by_worker.values()) > DELIVERIES // 10
+    finally:
+        await drop_database(postgres_server, name)
+
+
+SCHEDULED = 400
+
+
+def materialised_lines(log: Path, schedule: str) -> list[dict[str, Any]]:
+    """The JSON log lines in which a process materialised an occurrence of `schedule`."""
+    found = []
+    for line in log.read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if record.get("event") == "outreach occurrence materialised" and record.get("schedule") == schedule:
+            found.append(record)
+    return found
+
+
+@pytest.mark.postgres
+async def test_a_schedule_firing_in_two_services_is_sent_once(
+    tmp_path: Path, postgres_server: str, slack_api: SlackApiSimulator
+) -> None:
+    """Both replicas have the schedule's trigger; it fires in both at the same minute and both materialise the
+    occurrence. The unique keys make it one occurrence with one delivery per person, sent once."""
+    from tests.support.databases import create_database, drop_database
+
+    database_url, name = await create_database(postgres_server)
+    try:
+        _orgs, _org, _outbox, engine = await add_organisation(database_url, slack_api, SCHEDULED)
+        await engine.dispose()
+        processes = [serve(tmp_path, f"replica{i}", database_url, slack_api, "INFO") for i in range(2)]
+        try:
+            # Add the schedule with at least three sync rounds (VIPBOT_OUTREACH_SYNC=2) before the minute turns,
+            # so both replicas have its trigger when it fires.
+            if datetime.now(UTC).second > 53:
+                await asyncio.sleep(61 - datetime.now(UTC).second)
+            env = vipbot_env(
+                tmp_path / "cli",
+                free_port(),
+                VIPBOT_DATABASE_URL=database_url,
+                VIPBOT_SECRET_KEY=TEST_SECRET_KEY,
+            )
+            with (tmp_path / "cli.log").open("wb") as log:
+                added = start_vipbot(
+                    [
+                        *("schedule", "add", "linde", "every-minute", "--what", "column"),
+                        *("--every", "cron * * * * *", "--to", "members", "--platform", "slack"),
+                    ],
+                    env,
+                    tmp_path,
+                    log,
+                )
+
+                async def added_it() -> bool:
+                    return added.poll() is not None
+
+                await until(added_it, 60, "vipbot schedule add")  # the simulator keeps answering meanwhile
+                assert added.returncode == 0, (tmp_path / "cli.log").read_text()
+
+            async def all_sent() -> bool:
+                for i, process in enumerate(processes):
+                    assert process.poll() is None, (tmp_path / f"replica{i}.log").read_text()
+                return (await outbox_counts(database_url)).get("sent", 0) >= SCHEDULED
+
+            await until(all_sent, 90, "the scheduled fan-out by two replicas")
+            await asyncio.sleep(1)  # a second materialisation or send would show up by now
+        finally:
+            codes = [stop(p) for p in processes]
+        assert codes == [0, 0]
+
+        per_person = posted(slack_api)
+        assert len(per_person) == SCHEDULED
+        assert set(per_person.values()) == {1}  # exactly once, every one
+        assert await outbox_counts(database_url) == {"sent": SCHEDULED}
+        engine = create_engine(database_url)
+        try:
+            async with session_factory(engine)() as session:
+                occurrences = (await session.exec(select(OutreachOccurrenceRow))).all()
+        finally:
+            await engine.dispose()
+        assert len(occurrences) == 1  # the first minute only: stopped before the next one
+        lines = [materialised_lines(tmp_path / f"replica{i}.log", "every-minute") for i in range(2)]
+        first = [r for found in lines for r in found if r.get("first")]
+        assert len(first) == 1  # one replica created the occurrence; any other found it there
+        assert sum(r["deliveries"] for found in lines for r in found) == SCHEDULED
+        replicas = sum(1 for found in lines if found)
+        print(
+            f"\nscheduled occurrence materialised by {replicas} of 2 replicas; {SCHEDULED} posts, each once"
+        )
+        by_worker = await senders(database_url)
+        assert len(by_worker) == 2  # both replicas sent part of it
     finally:
         await drop_database(postgres_server, name)
