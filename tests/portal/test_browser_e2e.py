@@ -128,6 +128,8 @@ async def test_a_whole_conversation_in_the_browser_and_the_canary_is_nowhere(  #
             assert re.fullmatch(r"[0-9A-Z]{4}(-[0-9A-Z]{4}){4}", code)
             await employee.get_by_role("link", name="Ik heb mijn code bewaard, ga naar het gesprek").click()
             await expect(employee.locator(".thread")).to_contain_text(canary)
+            user_agent = str(await employee.evaluate("navigator.userAgent"))
+            assert "Chrome/" in user_agent
             await employee.context.close()
 
             # -- the counsellor signs in, unlocks and replies --------------------------------------------------
@@ -184,10 +186,13 @@ async def test_a_whole_conversation_in_the_browser_and_the_canary_is_nowhere(  #
             assert "de-linde" in dump  # the dump holds the database
             for needle in (canary, reply_canary, code, code.replace("-", "")):
                 assert needle not in dump
+            # DESIGN 4.4: no IP address or user agent is kept (the browsers came from 127.0.0.1)
+            for needle in ("127.0.0.1", user_agent, "HeadlessChrome"):
+                assert needle not in dump, needle
             if database_url.startswith("sqlite"):
                 raw = sqlite_file_bytes(database_url)
                 assert b"de-linde" in raw  # the search can find what is there
-                for needle in (canary, reply_canary, code.replace("-", "")):
+                for needle in (canary, reply_canary, code.replace("-", ""), "127.0.0.1", user_agent):
                     assert needle.encode() not in raw
                     assert needle.encode("utf-16-le") not in raw
             async with configured.engine.connect() as connection:
