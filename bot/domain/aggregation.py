@@ -11,8 +11,19 @@ What it guarantees, for one pulse set in one organisation, over all its rounds:
    threshold. If not, the smallest shown sub-group (with everything under it) is hidden too, until they do.
 3. **Differencing guard across rounds**: two shown cells of the same group, or of nested groups (parent and
    descendant, in either round's tree), in different rounds whose answer counts differ by 1–4 (1–9 for
-   distributions) are never both shown. Rounds are decided in order and an earlier round's figures never change,
-   so the later cell is the one hidden. This is what stops "the team had 6 answers last round and 5 now".
+   distributions) are never both shown. This is what stops "the team had 6 answers last round and 5 now".
+   The same holds for what a round makes computable without showing it — the *rest* of a shown group, "P minus
+   its largest shown parts" — against the cells and rests of earlier rounds it nests with: "last round's
+   department minus this round's department outside its shown team" is a difference too. A conflicting rest
+   hides this round's smallest shown part under it.
+
+**Order of decisions.** Rounds are decided in the order they were *published* — when they closed (`closed_at`;
+rounds closed at the same moment by when they opened, then by id) — each against everything published before it.
+So a round's figures are fixed the moment it closes: a later round can only hide its own cells, never change or
+hide what is already out, and the number it does show has been checked against every number out by then. Rounds
+of one pulse set may overlap (each round has its own window): one that opened later can close first, and then it
+is decided first. Display (the trend, the export) lists rounds in the order they opened; `Insights.latest` is the
+round published last.
 
 Hidden cells show no figures and no answer count: a count alone would tell who took part. Which rule hid a cell
 is not shown either (that would say whether a hidden group has fewer than five answers); the explanation lists
@@ -39,13 +50,15 @@ MIN_DISTRIBUTION_ANSWERS: Final = 10
 
 @dataclass(frozen=True, slots=True)
 class RoundInput:
-    """One closed round: its tree snapshot and its answers counted per (group, question) and value.
+    """One closed round: when it opened and closed (was published), its tree snapshot, and its answers counted
+    per (group, question) and value.
 
     `counts` holds the answers stored directly under each group (usually a team); parents add up their children.
     """
 
     pulse_id: UUID
     opened_at: datetime
+    closed_at: datetime
     tree: GroupTree
     counts: Mapping[tuple[UUID, str], Mapping[str, int]]
 
@@ -136,6 +149,7 @@ class Cell:
 class RoundView:
     pulse_id: UUID
     opened_at: datetime
+    closed_at: datetime
     cells: tuple[Cell, ...]  # the tree in depth-first order, the organisation first
 
     @property
@@ -148,14 +162,17 @@ class RoundView:
 
 @dataclass(frozen=True, slots=True)
 class Insights:
-    """Everything that may be published about a pulse set's rounds, oldest round first."""
+    """Everything that may be published about a pulse set's rounds: `rounds` in the order they opened (for
+    display), `published` in the order they closed (the order they were decided in)."""
 
     pulse_set: PulseSet
     rounds: tuple[RoundView, ...]
+    published: tuple[RoundView, ...]
 
     @property
     def latest(self) -> RoundView | None:
-        return self.rounds[-1] if self.rounds else None
+        """The round published last: the one a summary sent at its close is about."""
+        return self.published[-1] if self.published else None
 
     def trend(self, group_id: UUID) -> tuple[float | None, ...]:
         """The group's index per round; None where it is hidden or did not exist."""
@@ -242,53 +259,138 @@ class _Round:
         return found
 
 
+Counts = tuple[int, ...]  # one number per question
+
+
+@dataclass(frozen=True, slots=True)
+class _Rest:
+    """What a round makes computable without showing it: "P minus its largest shown parts" — the answers directly
+    under P and under its hidden groups. It lies inside P (and P's ancestors) and outside the shown parts."""
+
+    owner: int
+    outside: frozenset[int]  # every group inside one of P's shown parts (in that round's tree)
+    n: Counts
+
+
+class _Published:
+    """What one tree snapshot's rounds published: per group the count vectors it was shown with, and the rests
+    those rounds made computable, per owner."""
+
+    def __init__(self, index: _TreeIndex) -> None:
+        self.index = index
+        self.cells: dict[int, set[Counts]] = {}
+        self.rests: dict[int, set[_Rest]] = {}
+
+
 class _History:
-    """What earlier rounds published, per tree snapshot: group → the count vectors it was shown with."""
+    """What earlier rounds published, per tree snapshot."""
 
     def __init__(self) -> None:
-        self.by_tree: dict[int, tuple[_TreeIndex, dict[int, set[tuple[int, ...]]]]] = {}
+        self.by_tree: dict[int, _Published] = {}
 
-    def add(self, index: _TreeIndex, counts: Mapping[int, tuple[int, ...]], shown: Iterable[int]) -> None:
-        _, published = self.by_tree.setdefault(id(index), (index, {}))
+    def add(
+        self,
+        index: _TreeIndex,
+        counts: Mapping[int, Counts],
+        shown: Iterable[int],
+        rests: Iterable[_Rest],
+    ) -> None:
+        published = self.by_tree.setdefault(id(index), _Published(index))
         for gid in shown:
-            published.setdefault(gid, set()).add(counts[gid])
+            published.cells.setdefault(gid, set()).add(counts[gid])
+        for rest in rests:
+            published.rests.setdefault(rest.owner, set()).add(rest)
 
-    def versions(self, groups: Iterable[int]) -> dict[int, set[tuple[int, ...]]]:
+    def versions(self, groups: Iterable[int]) -> dict[int, set[Counts]]:
         wanted = set(groups)
-        found: dict[int, set[tuple[int, ...]]] = {}
-        for _, published in self.by_tree.values():
-            for gid, versions in published.items():
+        found: dict[int, set[Counts]] = {}
+        for published in self.by_tree.values():
+            for gid, versions in published.cells.items():
                 if gid in wanted:
                     found.setdefault(gid, set()).update(versions)
         return found
 
 
-def _below_threshold(counts: Iterable[int], threshold: int) -> bool:
-    return any(0 < n < threshold for n in counts)
+def _near(mine: Counts, other: Counts, threshold: int) -> bool:
+    """Whether `other` differs from `mine` by 1..threshold-1 for some question."""
+    return any(0 < abs(a - b) < threshold for a, b in zip(mine, other, strict=True))
 
 
-def _near_any(mine: tuple[int, ...], others: Iterable[tuple[int, ...]], threshold: int) -> bool:
+def _near_any(mine: Counts, others: Iterable[Counts], threshold: int) -> bool:
     """Whether some vector differs from `mine` by 1..threshold-1 in some position."""
-    for other in others:
-        if other == mine:
-            continue
-        for a, b in zip(mine, other, strict=True):
-            if 0 < abs(a - b) < threshold:
-                return True
-    return False
+    return any(other != mine and _near(mine, other, threshold) for other in others)
+
+
+def _related(rnd: _Round, published: _Published, gid: int) -> Iterable[int]:
+    """The groups whose answer sets nest with `gid`'s, in this round's tree or in the earlier round's."""
+    related_now = rnd.index.related(gid)
+    if published.index is rnd.index:
+        return related_now
+    return {*related_now, *published.index.related(gid)}
 
 
 def _guard_rounds(rnd: _Round, candidates: set[int], history: _History, threshold: int) -> None:
     """Differencing guard: drop candidates whose counts differ by 1..threshold-1 from a nested earlier cell
-    (nested in this round's tree or in the tree of the round that published it)."""
+    (nested in this round's tree or in the tree of the round that published it), or from an earlier rest they
+    nest with (a rest lies inside its owner and outside the owner's shown parts)."""
     for gid in list(candidates):
         mine = rnd.n[gid]
-        related_now = rnd.index.related(gid)
-        for index, published in history.by_tree.values():
-            related = related_now if index is rnd.index else {*related_now, *index.related(gid)}
-            if _near_any(mine, (v for h in related for v in published.get(h, ())), threshold):
+        for published in history.by_tree.values():
+            related = _related(rnd, published, gid)
+            if _near_any(mine, (v for h in related for v in published.cells.get(h, ())), threshold) or any(
+                gid not in rest.outside and _near(mine, rest.n, threshold)
+                for h in related
+                for rest in published.rests.get(h, ())
+            ):
                 candidates.discard(gid)
                 break
+
+
+def _rests(rnd: _Round, shown: set[int]) -> dict[int, tuple[_Rest, list[int]]]:
+    """Per shown group, its rest and its largest shown parts."""
+    found: dict[int, tuple[_Rest, list[int]]] = {}
+    for gid in shown:
+        parts = rnd.maximal_shown_below(gid, shown)
+        n = list(rnd.n[gid])
+        outside: set[int] = set()
+        for part in parts:
+            for q, k in enumerate(rnd.n[part]):
+                n[q] -= k
+            outside.update(rnd.index.subtree(part))
+        found[gid] = (_Rest(gid, frozenset(outside), tuple(n)), parts)
+    return found
+
+
+def _rest_conflicts(rnd: _Round, rest: _Rest, history: _History, threshold: int) -> bool:
+    """Whether a rest of this round differs by 1..threshold-1 from an earlier cell or rest it nests with."""
+    for published in history.by_tree.values():
+        for h in _related(rnd, published, rest.owner):
+            if h in rest.outside:
+                continue
+            if _near_any(rest.n, published.cells.get(h, ()), threshold):
+                return True
+            for other in published.rests.get(h, ()):
+                if (
+                    rest.owner not in other.outside
+                    and other.n != rest.n
+                    and _near(rest.n, other.n, threshold)
+                ):
+                    return True
+    return False
+
+
+def _guard_rests(rnd: _Round, shown: set[int], history: _History, threshold: int) -> bool:
+    """The differencing guard for what a round makes computable: "this round's department minus its shown
+    teams" next to last round's department is a difference too. Hides this round's smallest shown part under
+    the first conflicting rest (which makes that rest larger), or the group itself. Returns whether it hid
+    anything."""
+    for _gid, (rest, parts) in sorted(_rests(rnd, shown).items()):
+        if not parts or not _rest_conflicts(rnd, rest, history, threshold):
+            continue
+        smallest = min(parts, key=lambda p: (min(rnd.n[p]), sum(rnd.n[p]), p))
+        shown.difference_update(rnd.index.subtree(smallest))
+        return True
+    return False
 
 
 def _rest_can_leak(
@@ -361,8 +463,27 @@ def _complementary(
             family = shown | earlier.keys()
 
 
+def _decide(rnd: _Round, shown: set[int], history: _History, threshold: int) -> list[_Rest]:
+    """Narrow `shown` (groups over the threshold) to what this round may publish next to everything published
+    before it; returns the rests it makes computable."""
+    _guard_rounds(rnd, shown, history, threshold)
+    while True:
+        _complementary(rnd, shown, threshold, history.versions(rnd.index.ids))
+        if not _guard_rests(rnd, shown, history, threshold):
+            break
+    return [rest for rest, parts in _rests(rnd, shown).values() if parts]
+
+
+def publication_order(data: RoundInput) -> tuple[datetime, datetime, str]:
+    """The order rounds are decided in: when they closed, then when they opened, then by id."""
+    return (data.closed_at, data.opened_at, str(data.pulse_id))
+
+
 def aggregate(pulse_set: PulseSet, rounds: Sequence[RoundInput]) -> Insights:
-    """Decide, round by round in time order, what may be published; compute only what may."""
+    """Decide, round by round in the order they were published, what may be published; compute only what may.
+
+    Any set of rounds closed by some moment gives the same decisions for those rounds as all rounds do: what was
+    published at that moment is what is published now."""
     questions = pulse_set.questions
     scorings = tuple(_Scoring.of(q) for q in questions)
     ids: dict[UUID, int] = {}
@@ -370,18 +491,16 @@ def aggregate(pulse_set: PulseSet, rounds: Sequence[RoundInput]) -> Insights:
     score_history = _History()
     dist_history = _History()
     views: list[RoundView] = []
-    for data in sorted(rounds, key=lambda r: (r.opened_at, str(r.pulse_id))):
+    for data in sorted(rounds, key=publication_order):
         key = repr(sorted((str(g.id), str(g.parent_id), g.name, g.slug) for g in data.tree.groups))
         index = indexes.get(key)
         if index is None:
             index = indexes[key] = _TreeIndex(data.tree, ids)
         rnd = _Round(data, questions, index)
         shown = {gid for gid, counts in rnd.n.items() if counts and min(counts) >= MIN_SCORE_ANSWERS}
-        _guard_rounds(rnd, shown, score_history, MIN_SCORE_ANSWERS)
-        _complementary(rnd, shown, MIN_SCORE_ANSWERS, score_history.versions(index.ids))
+        score_rests = _decide(rnd, shown, score_history, MIN_SCORE_ANSWERS)
         with_dist = {gid for gid in shown if min(rnd.n[gid]) >= MIN_DISTRIBUTION_ANSWERS}
-        _guard_rounds(rnd, with_dist, dist_history, MIN_DISTRIBUTION_ANSWERS)
-        _complementary(rnd, with_dist, MIN_DISTRIBUTION_ANSWERS, dist_history.versions(index.ids))
+        dist_rests = _decide(rnd, with_dist, dist_history, MIN_DISTRIBUTION_ANSWERS)
 
         cells: list[Cell] = []
         for gid, (group, depth) in zip(index.ids, index.order, strict=True):
@@ -389,7 +508,8 @@ def aggregate(pulse_set: PulseSet, rounds: Sequence[RoundInput]) -> Insights:
                 cells.append(Cell(group, depth, shown=False))
                 continue
             cells.append(Cell(group, depth, True, tuple(rnd.dist[gid]), scorings, gid in with_dist))
-        views.append(RoundView(data.pulse_id, data.opened_at, tuple(cells)))
-        score_history.add(index, rnd.n, shown)
-        dist_history.add(index, rnd.n, with_dist)
-    return Insights(pulse_set, tuple(views))
+        views.append(RoundView(data.pulse_id, data.opened_at, data.closed_at, tuple(cells)))
+        score_history.add(index, rnd.n, shown, score_rests)
+        dist_history.add(index, rnd.n, with_dist, dist_rests)
+    shown_order = sorted(views, key=lambda v: (v.opened_at, v.closed_at, str(v.pulse_id)))
+    return Insights(pulse_set, tuple(shown_order), tuple(views))

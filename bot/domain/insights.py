@@ -47,18 +47,29 @@ class AnswerCounts(Protocol):
     async def tallies(self, organisation_id: UUID, pulse_ids: Sequence[UUID]) -> RoundCounts: ...
 
 
+def published_at(pulse: Pulse) -> datetime:
+    """When a closed round became visible: its close (its tally is written in the same transaction)."""
+    return pulse.closed_at or pulse.closes_at
+
+
 def build_rounds(pulses: Sequence[Pulse], tallies: RoundCounts) -> list[RoundInput]:
-    return [RoundInput(p.id, p.opened_at, p.tree, tallies.get(p.id, {})) for p in pulses]
+    return [
+        RoundInput(p.id, p.opened_at, published_at(p), p.tree, tallies.get(p.id, {}))
+        for p in pulses
+        if p.status is PulseStatus.CLOSED
+    ]
 
 
 async def load_insights(
     source: AnswerCounts, pulse_set: PulseSet, organisation_id: UUID, until: datetime | None = None
 ) -> Insights:
-    """What may be published about the organisation's closed rounds of `pulse_set` (up to `until`)."""
+    """What may be published about the organisation's closed rounds of `pulse_set` — with `until`, what was
+    published by then (rounds closed by `until`: decisions never depend on rounds closed later, so this is
+    exactly what management could see at that moment)."""
     pulses = [
         p
         for p in await source.rounds(organisation_id, pulse_set.id)
-        if p.status is PulseStatus.CLOSED and (until is None or p.opened_at <= until)
+        if p.status is PulseStatus.CLOSED and (until is None or published_at(p) <= until)
     ]
     tallies = await source.tallies(organisation_id, [p.id for p in pulses])
     return aggregate(pulse_set, build_rounds(pulses, tallies))
