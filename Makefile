@@ -7,7 +7,9 @@ STAMP := $(VENV)/.installed-stamp
 .PHONY: serve test lint typecheck check bench clean
 
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+	@$(PYTHON) -m venv $(VENV) || { \
+	  echo "$(PYTHON) -m venv failed: install python3-venv (Debian/Ubuntu: apt-get install python3-venv)" >&2; \
+	  exit 1; }
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
