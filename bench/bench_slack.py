@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import json
 import multiprocessing
+import re
 import statistics
 import sys
 import tempfile
@@ -34,8 +35,8 @@ TOKEN = "xoxb-test"  # noqa: S105  (the simulator's token)
 TEAM = "T0001"
 
 
-def _payload(i: int) -> bytes:
-    payload = {
+def _payload(i: int, pulse: tuple[str, list[str]] | None = None) -> bytes:
+    payload: dict[str, object] = {
         "type": "block_actions",
         "team": {"id": TEAM, "domain": "bench"},
         "user": {"id": f"U{i % 500:05d}", "team_id": TEAM},
@@ -56,7 +57,7 @@ def _payload(i: int) -> bytes:
     return urlencode({"payload": json.dumps(payload)}).encode()
 
 
-def _command(i: int) -> bytes:
+def _command(i: int, pulse: tuple[str, list[str]] | None = None) -> bytes:
     form = {
         "token": "legacy",
         "team_id": TEAM,
@@ -74,7 +75,38 @@ def _command(i: int) -> bytes:
     return urlencode(form).encode()
 
 
-WORKLOADS = {"door-click": _payload, "slash-vp": _command}
+def _answer(i: int, pulse: tuple[str, list[str]] | None = None) -> bytes:
+    """A one-click pulse answer from a channel post: each person answers each question once, later rounds are
+    refused as second answers (both paths write or read the database before the ack)."""
+    if pulse is None:
+        raise ValueError("the pulse-answer workload needs the open round")
+    round_id, questions = pulse
+    question = questions[(i // 500) % len(questions)]
+    value = str(i % 5 + 1)
+    payload = {
+        "type": "block_actions",
+        "team": {"id": TEAM, "domain": "bench"},
+        "user": {"id": f"U{i % 500:05d}", "team_id": TEAM},
+        "api_app_id": "A0SIM",
+        "token": "legacy",
+        "container": {"type": "message", "channel_id": "C0GENERAL", "message_ts": "1700000000.000100"},
+        "channel": {"id": "C0GENERAL"},
+        "trigger_id": f"{i}.1.2",
+        "actions": [
+            {
+                "action_id": f"vp-pulse:{question}:{value}",
+                "block_id": f"q-{question}",
+                "type": "button",
+                "value": f"vp-pulse|{round_id}|{question}|{value}",
+                "text": {"type": "plain_text", "text": value},
+                "action_ts": f"{time.time():.6f}",
+            }
+        ],
+    }
+    return urlencode({"payload": json.dumps(payload)}).encode()
+
+
+WORKLOADS = {"door-click": _payload, "slash-vp": _command, "pulse-answer": _answer}
 
 
 def _signed(body: bytes) -> dict[str, str]:
@@ -97,6 +129,7 @@ async def _serve_simulator(conn: multiprocessing.connection.Connection) -> None:
     sim = SlackApiSimulator()
     for i in range(500):
         sim.add_user(f"U{i:05d}", locale="nl-NL" if i % 2 else "en-US")
+    sim.add_channel("C0GENERAL", "general")
     await sim.start()
     conn.send(sim.api_url)
     await asyncio.get_running_loop().run_in_executor(None, conn.recv)
@@ -112,6 +145,10 @@ async def _serve_bare(conn: multiprocessing.connection.Connection, api_url: str)
 
     @app.action("vp_door_open")
     async def _ack(ack) -> None:  # type: ignore[no-untyped-def]
+        await ack()
+
+    @app.action(re.compile(r"^vp-pulse:"))
+    async def _answer(ack) -> None:  # type: ignore[no-untyped-def]
         await ack()
 
     @app.command("/vp")
@@ -136,7 +173,9 @@ async def _serve_vipbot(conn: multiprocessing.connection.Connection, api_url: st
     from bot.app import Services, build_app
     from bot.catalog import load_content
     from bot.domain.clock import SystemClock
+    from bot.domain.tenancy import GroupKind
     from bot.logs import configure_logging
+    from bot.reporting.service import PULSES_KEY
     from bot.security.secret import Secret
     from bot.settings import load_settings
     from bot.storage.db import create_engine
@@ -169,12 +208,20 @@ async def _serve_vipbot(conn: multiprocessing.connection.Connection, api_url: st
     key = Secret(b"bench-secret-key-0123456789abcdefghijkl")
     await SqlSlackInstallations(services.sessions, key).link(organisation.id, TEAM)
     # The whole service, as `vipbot serve` runs it: every feature mounted, scheduler and workers running.
-    runner = web.AppRunner(build_app(services), access_log_class=AccessLogger)
+    app = build_app(services)
+    await services.organisations.add_group(organisation.id, "Zorg", GroupKind.DEPARTMENT, None)
+    pulses = services.extras[PULSES_KEY]
+    tree = await services.organisations.group_tree(organisation.id)
+    round_ = await pulses.service.open_round(organisation.id, "wekelijkse-check-in", tree)
+    questions = [
+        q.id for q in pulses.service.pulse_set("wekelijkse-check-in").questions if q.kind.value == "likert"
+    ]
+    runner = web.AppRunner(app, access_log_class=AccessLogger)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    conn.send(port)
+    conn.send((port, str(round_.id), questions))
     await asyncio.get_running_loop().run_in_executor(None, conn.recv)
     await runner.cleanup()
 
@@ -187,9 +234,11 @@ def _process(target: str, conn: multiprocessing.connection.Connection, *args: st
 # -- the client -----------------------------------------------------------------------------------------------
 
 
-async def _load(url: str, requests: int, concurrency: int, workload: str) -> tuple[list[float], float, int]:
+async def _load(
+    url: str, requests: int, concurrency: int, workload: str, pulse: tuple[str, list[str]]
+) -> tuple[list[float], float, int]:
     make = WORKLOADS[workload]
-    bodies = [make(i) for i in range(requests)]
+    bodies = [make(i, pulse) for i in range(requests)]
     latencies: list[float] = []
     failures = 0
     queue: asyncio.Queue[bytes] = asyncio.Queue()
@@ -242,7 +291,8 @@ def main() -> int:
         choices=sorted(WORKLOADS),
         default=["door-click", "slash-vp"],
         help="door-click: block_actions on the door link button (the interaction the target is set for); "
-        "slash-vp: the /vp command, through bolt's listeners, the database and the locale lookup",
+        "slash-vp: the /vp command, through bolt's listeners, the database and the locale lookup; "
+        "pulse-answer: a one-click pulse answer, written (or refused as a second answer) before the ack",
     )
     args = parser.parse_args()
     context = multiprocessing.get_context("spawn")
@@ -258,7 +308,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as data_dir:
         api_url, _ = spawn("simulator")
         bare_port, _ = spawn("bare", str(api_url))
-        vip_port, _ = spawn("vipbot", str(api_url), data_dir)
+        (vip_port, round_id, questions), _ = spawn("vipbot", str(api_url), data_dir)  # type: ignore[misc]
+        pulse = (str(round_id), list(questions))
         urls = {
             "bare": f"http://127.0.0.1:{bare_port}/slack/events",
             "vipbot": f"http://127.0.0.1:{vip_port}/slack/events",
@@ -267,10 +318,10 @@ def main() -> int:
             print(f"== {workload}: {args.requests} signed requests, {args.concurrency} concurrent, loopback")
             results: dict[str, list[tuple[list[float], float, int]]] = {"bare": [], "vipbot": []}
             for url in urls.values():  # warm-up: first auth.test, connection pools, imports, locale cache
-                asyncio.run(_load(url, 500, args.concurrency, workload))
+                asyncio.run(_load(url, 500, args.concurrency, workload, pulse))
             for round_ in range(args.rounds):
                 for name, url in urls.items():
-                    result = asyncio.run(_load(url, args.requests, args.concurrency, workload))
+                    result = asyncio.run(_load(url, args.requests, args.concurrency, workload, pulse))
                     results[name].append(result)
                     _report(f"{name}#{round_ + 1}", *result)
             merged = {

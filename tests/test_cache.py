@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.adapters.teams.cache import TtlCache
+from bot.cache import TtlCache
 
 
 async def test_concurrent_misses_share_one_load() -> None:

@@ -27,7 +27,7 @@ from bot.domain.pulses import AnswerOutcome, Pulse, PulseStatus, tree_from_json,
 from bot.domain.tenancy import GroupTree, Platform
 from bot.errors import NotFoundError
 from bot.security import Secret, SecretBox, keyed_hash
-from bot.storage.db import is_sqlite
+from bot.storage.db import is_sqlite, one_writer
 from bot.storage.tables import ChannelBindingRow, ManagementViewerRow, PlatformConnectionRow
 from bot.storage.tables_pulses import (
     ManagementChannelRow,
@@ -253,7 +253,7 @@ class SqlPulseStore:
     ) -> AnswerOutcome:
         """The one transaction of a click: participation row and answer row, both or neither."""
         try:
-            async with self._engine.begin() as conn:
+            async with one_writer(self._engine), self._engine.begin() as conn:
                 await conn.execute(
                     insert(_participation).values(
                         pulse_id=pulse_id, organisation_id=organisation_id, participant=hashed

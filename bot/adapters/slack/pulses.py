@@ -28,6 +28,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.slack.blocks import FALLBACK_LIMIT, HEADER_LIMIT, SECTION_LIMIT, escape
+from bot.cache import TtlCache
 from bot.domain.content import QuestionKind, pick_locale
 from bot.domain.delivery import Post, Rendered, Renderer
 from bot.domain.i18n import Translator
@@ -45,6 +46,8 @@ from bot.domain.pulses import (
 )
 from bot.domain.tenancy import Platform
 from bot.storage.pulses import SqlPulseStore
+
+LOOKUP_CACHE_SECONDS = 30.0
 
 log = logging.getLogger(__name__)
 
@@ -192,16 +195,21 @@ def register_pulse_actions(
     """Answer buttons (`vp-pulse:…`) and the door button (a link: only acknowledged). Confirmations are in the
     person's Slack language when Slack says it, else in the organisation's (`locale_of`)."""
 
+    # A burst of clicks (a pulse just posted to a large channel) would otherwise read the same workspace link and
+    # organisation language for every click; a new link or language shows within this time.
+    organisations: TtlCache[str, UUID | None] = TtlCache(LOOKUP_CACHE_SECONDS)
+    languages: TtlCache[UUID, str] = TtlCache(LOOKUP_CACHE_SECONDS)
+
     async def answer(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         team = str((body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id") or "")
         user = str((body.get("user") or {}).get("id") or "")
         action = AnswerAction.decode(str(((body.get("actions") or [{}])[0]).get("value", "")))
         channel = (body.get("container") or {}).get("channel_id") or (body.get("channel") or {}).get("id")
-        organisation = await store.organisation_for(Platform.SLACK, team) if team else None
-        stated = (body.get("user") or {}).get("locale")
-        if stated is None and organisation is not None and locale_of is not None:
-            stated = await locale_of(organisation)
-        locale = pick_locale(stated)
+        organisation = (
+            await organisations.get(team, lambda: store.organisation_for(Platform.SLACK, team))
+            if team
+            else None
+        )
         if organisation is None or action is None or not user:
             outcome_key = "pulses.not_linked" if organisation is None else "pulses.invalid"
         else:
@@ -213,7 +221,11 @@ def register_pulse_actions(
             )
             outcome_key = _OUTCOME_KEYS[outcome]
         await ack()
-        text = translator.t(locale, outcome_key)
+        stated = (body.get("user") or {}).get("locale")
+        if stated is None and organisation is not None and locale_of is not None:
+            linked = organisation
+            stated = await languages.get(linked, lambda: locale_of(linked))
+        text = translator.t(pick_locale(stated), outcome_key)
         try:
             await client.chat_postEphemeral(channel=str(channel or user), user=user, text=text)
         except SlackApiError as exc:

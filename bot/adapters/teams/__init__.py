@@ -14,11 +14,11 @@ from uuid import UUID
 import aiohttp
 from aiohttp import web
 
-from bot.adapters.teams.cache import TtlCache
 from bot.adapters.teams.cards import CardKit, TeamsRenderer
 from bot.adapters.teams.gateway import BotCredentials, TeamsGateway
 from bot.adapters.teams.submits import SubmitRoutes
 from bot.app import Services
+from bot.cache import TtlCache
 from bot.domain.home import HomeInfo, NoSessions, SessionCalendar
 from bot.domain.tenancy import Organisation
 from bot.logs import get_logger

@@ -17,7 +17,6 @@ from typing import Any
 from botbuilder.core import ActivityHandler, BotAdapter, MessageFactory, TurnContext
 from botbuilder.schema import Activity, ActivityTypes, Attachment
 
-from bot.adapters.teams.cache import TtlCache
 from bot.adapters.teams.cards import (
     ACTION_KEY,
     ADAPTIVE_CARD,
@@ -29,6 +28,7 @@ from bot.adapters.teams.cards import (
     CardKit,
 )
 from bot.adapters.teams.submits import CardSubmit, SubmitAnswer, SubmitRoutes
+from bot.cache import TtlCache
 from bot.domain.content import pick_locale
 from bot.domain.delivery import portal_link
 from bot.domain.home import HomeInfo
