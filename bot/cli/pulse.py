@@ -7,15 +7,17 @@ operations. Nothing here shows answers: results are only ever shown by `vipbot i
 from __future__ import annotations
 
 import argparse
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.catalog import ContentLibrary
 from bot.cli.context import CliContext
 from bot.cli.schedule import add_audience_arguments, audience_from, check_item, materialiser_for
 from bot.domain.clock import SystemClock
 from bot.domain.outreach import AudienceError, What
-from bot.domain.pulses import REMINDER_PREFIX, PulseService
-from bot.domain.tenancy import Platform
+from bot.domain.pulses import REMINDER_PREFIX, Pulse, PulseService, RoundStillOpenError
+from bot.domain.tenancy import GroupTree, Organisation, Platform
 from bot.errors import ConfigError, NotFoundError
 from bot.settings import ensure_secret_key
 from bot.storage.db import session_factory
@@ -90,7 +92,10 @@ async def run_open(args: argparse.Namespace, ctx: CliContext) -> int:
                 raise NotFoundError(f"no group '{args.group}' in {org.slug}")
             audience = group.id
         service = PulseService(_store(ctx, engine), content.catalog.pulse_sets, SystemClock())
-        pulse = await service.open_round(org.id, args.pulse, tree, audience, args.days)
+        try:
+            pulse = await service.open_round(org.id, args.pulse, tree, audience, args.days)
+        except RoundStillOpenError as exc:
+            return _still_open(ctx, content, org, tree, exc.pulse)
     ctx.print(
         f"Opened round {pulse.id} of '{pulse.pulse_set_id}' until {pulse.closes_at:%Y-%m-%d %H:%M} UTC."
     )
@@ -113,6 +118,24 @@ async def run_send(args: argparse.Namespace, ctx: CliContext) -> int:
     ctx.print(f"Queued a {kind} '{args.pulse}' for {done.deliveries} target(s) in {org.slug}.")
     ctx.print("A running `vipbot serve` sends it; see `vipbot schedule status` for the outcome.")
     return 0
+
+
+def _still_open(
+    ctx: CliContext, content: ContentLibrary, org: Organisation, tree: GroupTree, pulse: Pulse
+) -> int:
+    """The refusal, in the organisation's language and time zone."""
+    pulse_set = content.catalog.pulse_set(pulse.pulse_set_id)
+    group = next((g.name for g in (*tree.groups, *pulse.tree.groups) if g.id == pulse.audience_group_id), "")
+    until = pulse.closes_at.astimezone(ZoneInfo(org.timezone))
+    message = content.translator.t(
+        org.locale,
+        "pulses.round_still_open",
+        pulse=pulse_set.name.in_locale(org.locale) if pulse_set else pulse.pulse_set_id,
+        group=group,
+        date=f"{until:%d-%m-%Y %H:%M}",
+    )
+    print(f"vipbot: {message}", file=ctx.err)
+    return 1
 
 
 async def run_list(args: argparse.Namespace, ctx: CliContext) -> int:

@@ -185,6 +185,31 @@ def tree_from_json(raw: str) -> GroupTree:
     )
 
 
+class RoundStillOpenError(ConflictError):
+    """A round opened by hand while a round of the same pulse set for the same people is still open.
+
+    `open_round` refuses it: one round at a time per pulse set and group scope, so people get one card to answer
+    and reminders point at one round. (The anonymity rules do not depend on it: `aggregate` decides overlapping
+    rounds in the order they close.)"""
+
+    def __init__(self, pulse: Pulse) -> None:
+        super().__init__("a round of this pulse set for an overlapping group is still open")
+        self.pulse = pulse
+
+
+def groups_overlap(first: UUID, second: UUID, *trees: GroupTree) -> bool:
+    """Whether two audience groups share people: the same group, or one above the other in any of the trees."""
+    if first == second:
+        return True
+    for tree in trees:
+        known = {g.id for g in tree.groups}
+        if first in known and any(a.id == second for a in tree.ancestors(first)):
+            return True
+        if second in known and any(a.id == first for a in tree.ancestors(second)):
+            return True
+    return False
+
+
 class PulseStore(Protocol):
     """Storage port. The implementation hashes the participant under the pulse key inside the transaction."""
 
@@ -262,7 +287,12 @@ class PulseService:
         window_days: int | None = None,
         occurrence_id: UUID | None = None,
     ) -> Pulse:
-        """Open a round for `audience_group_id` (default: the whole organisation) with its own fresh key."""
+        """Open a round for `audience_group_id` (default: the whole organisation) with its own fresh key.
+
+        A round opened by hand (no `occurrence_id`) is refused with `RoundStillOpenError` while a round of the
+        same pulse set for an overlapping group is open. A schedule's occurrence is not: its cadence was chosen
+        when it was planned (a weekly pulse with a seven-day window may fire a moment before the last round
+        closes), and skipping it would silently drop a round."""
         pulse_set = self.pulse_set(pulse_set_id)
         audience = audience_group_id or tree.root.id
         if not any(g.id == audience for g in tree.groups):
@@ -272,10 +302,28 @@ class PulseService:
         days = window_days or pulse_set.window_days or DEFAULT_WINDOW_DAYS
         if not 1 <= days <= 31:
             raise ConflictError("a pulse is open between 1 and 31 days")
+        if occurrence_id is None:
+            blocking = await self.open_overlapping(organisation_id, pulse_set.id, tree, audience)
+            if blocking is not None:
+                raise RoundStillOpenError(blocking)
         now = self._clock.now()
         return await self._store.open_pulse(
             organisation_id, pulse_set.id, audience, now, now + timedelta(days=days), tree, occurrence_id
         )
+
+    async def open_overlapping(
+        self, organisation_id: UUID, pulse_set_id: str, tree: GroupTree, audience_group_id: UUID | None = None
+    ) -> Pulse | None:
+        """The open round of this pulse set whose audience shares people with `audience_group_id` (default: the
+        whole organisation), if any — the one that closes last."""
+        audience = audience_group_id or tree.root.id
+        now = self._clock.now()
+        found = [
+            p
+            for p in await self._store.rounds(organisation_id, pulse_set_id)
+            if p.is_open_at(now) and groups_overlap(audience, p.audience_group_id, tree, p.tree)
+        ]
+        return max(found, key=lambda p: (p.closes_at, str(p.id))) if found else None
 
     async def answer(
         self, organisation_id: UUID, action: AnswerAction, participant: Participant, origin: ClickOrigin

@@ -4,6 +4,7 @@ close no participation row and no key — on SQLite and on PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import io
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -13,10 +14,21 @@ from sqlalchemy import inspect, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.__main__ import build_parser
 from bot.catalog import ContentLibrary
+from bot.cli.context import CliContext
 from bot.domain.clock import FixedClock
-from bot.domain.pulses import AnswerAction, AnswerOutcome, ClickOrigin, Participant, PulseStatus
+from bot.domain.pulses import (
+    AnswerAction,
+    AnswerOutcome,
+    ClickOrigin,
+    Participant,
+    PulseStatus,
+    RoundStillOpenError,
+)
 from bot.domain.tenancy import Platform
+from bot.settings import Settings
+from tests.conftest import TEST_SECRET_KEY
 from tests.pulses.conftest import PulseWorld, make_world
 
 CANARY = "U0CANARY7Q3X"
@@ -233,4 +245,66 @@ async def test_one_occurrence_opens_one_round_however_often_it_is_built(world: P
         )
     )
     assert len({r.id for r in rounds}) == 1
+    assert len(await world.store.rounds(world.org.id, world.pulse_set.id)) == 1
+
+
+async def test_a_second_round_for_the_same_people_is_refused_while_one_is_open(
+    world: PulseWorld, content: ContentLibrary, clock: FixedClock
+) -> None:
+    """By hand, one round at a time per pulse set and group scope: the same group, above or below it."""
+    noord, zuid = world.tree.by_slug("team-noord"), world.tree.by_slug("team-zuid")
+    department = world.tree.by_slug("zorg-linde")
+    assert noord is not None
+    assert zuid is not None
+    assert department is not None
+    first = await world.service.open_round(world.org.id, world.pulse_set.id, world.tree, noord.id, 5)
+    for audience in (noord.id, department.id, world.tree.root.id):
+        with pytest.raises(RoundStillOpenError) as refused:
+            await world.service.open_round(world.org.id, world.pulse_set.id, world.tree, audience, 1)
+        assert refused.value.pulse.id == first.id
+    # Other people, or another pulse set, may have their round at the same time.
+    other_team = await world.service.open_round(world.org.id, world.pulse_set.id, world.tree, zuid.id)
+    safety = content.catalog.pulse_set("psychologische-veiligheid")
+    assert safety is not None
+    await world.service.open_round(world.org.id, safety.id, world.tree)
+    # A schedule's occurrence is not refused (its cadence was chosen when it was planned).
+    scheduled = await world.service.open_round(
+        world.org.id, world.pulse_set.id, world.tree, occurrence_id=uuid.uuid4()
+    )
+    assert scheduled.status is PulseStatus.OPEN
+    # Once the windows have passed (even before the close runs) a new round may open.
+    clock.set(max(first.closes_at, other_team.closes_at, scheduled.closes_at))
+    again = await world.service.open_round(world.org.id, world.pulse_set.id, world.tree)
+    assert again.status is PulseStatus.OPEN
+    rounds = await world.store.rounds(world.org.id, world.pulse_set.id)
+    assert len(rounds) == 4
+
+
+async def test_vipbot_pulse_open_refuses_in_the_organisation_s_language(
+    world: PulseWorld, settings: Settings
+) -> None:
+    env = {
+        "VIPBOT_DATABASE_URL": str(settings.database_url),
+        "VIPBOT_SECRET_KEY": TEST_SECRET_KEY,
+        "VIPBOT_DATA_DIR": str(settings.data_dir),
+    }
+
+    async def run(*argv: str) -> tuple[int, str, str]:
+        out, err = io.StringIO(), io.StringIO()
+        args = build_parser().parse_args(list(argv))
+        code = await args.handler(args, CliContext(environ=env, out=out, err=err, dotenv=None))
+        return code, out.getvalue(), err.getvalue()
+
+    code, out, _ = await run(
+        "pulse", "open", "linde", "wekelijkse-check-in", "--group", "zorg-linde", "--days", "2"
+    )
+    assert code == 0
+    assert out.startswith("Opened round ")
+    code, out, err = await run("pulse", "open", "linde", "wekelijkse-check-in", "--group", "team-noord")
+    assert code == 1
+    assert out == ""
+    assert err.startswith(
+        "vipbot: Er staat al een ronde van 'Wekelijkse check-in' open voor Zorg linde, tot "
+    )
+    assert "Er is één ronde tegelijk voor dezelfde mensen" in err
     assert len(await world.store.rounds(world.org.id, world.pulse_set.id)) == 1
