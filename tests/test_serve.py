@@ -124,7 +124,12 @@ async def test_serve_on_postgres_reports_503_when_its_database_goes_away(
             assert start_vipbot(["db", "upgrade"], env, tmp_path, log).wait(timeout=60) == 0
             process = start_vipbot(["serve"], env, tmp_path, log)
             try:
-                await wait_for_http(f"http://127.0.0.1:{port}/healthz", timeout=30)
+                try:
+                    await wait_for_http(f"http://127.0.0.1:{port}/healthz", timeout=30)
+                except TimeoutError:
+                    log.flush()
+                    raise AssertionError(f"the service did not come up:\n{log_path.read_text()}") from None
+                assert process.poll() is None, log_path.read_text()  # ours answered, not a stranger on the port
                 await drop_database(postgres_server, name)  # WITH (FORCE): the service's connections end too
                 async with (
                     aiohttp.ClientSession() as session,
