@@ -222,17 +222,31 @@ async def test_the_calendar_shows_what_failed_and_why(
     assert slack.addresses() == []
     assert teams.addresses() == ["19:abc"]
 
-    page = await (await client.get("/console/o/de-linde/calendar")).text()
-    today = page.split('data-date="2026-03-02"', 1)[1].split("</div>\n<div", 1)[0]
-    entry = today.split('<span class="entry failed"', 1)[1].split("</span>\n", 1)[0]
-    assert 'title="chat.postMessage: is_archived"' in entry
-    assert reminder.title.nl in entry
-    assert "(mislukt: chat.postMessage: is_archived)" in entry  # read out, not only on hover
-    recent = page.split('id="h-recent"', 1)[1].split("</section>", 1)[0]
-    [row] = [r for r in recent.split("<tr>")[2:] if reminder.title.nl in r]
-    cells = [c.split("</td>", 1)[0] for c in row.split("<td>")[1:]]
-    assert cells[0] == "2026-03-02 09:00"
-    assert cells[2:] == ["1", '<span class="status-bad">1</span>', "0", "chat.postMessage: is_archived"]
+    # The outbox keeps the technical reason for operators; the console says what happened and what to do.
+    async with console_services.sessions() as session:
+        errors = (await session.exec(select(OutreachDeliveryRow.error))).all()
+    assert "chat.postMessage: is_archived" in errors
+    for lang, failed, why in (
+        (
+            "nl",
+            "mislukt",
+            "Het kanaal is gearchiveerd. Koppel de groep aan een ander kanaal of verwijder de koppeling.",
+        ),
+        ("en", "failed", "The channel is archived. Link the group to another channel or remove the link."),
+    ):
+        page = await (await client.get(f"/console/o/de-linde/calendar?lang={lang}")).text()
+        assert "is_archived" not in page
+        assert "chat.postMessage" not in page
+        today = page.split('data-date="2026-03-02"', 1)[1].split("</div>\n<div", 1)[0]
+        entry = today.split('<span class="entry failed"', 1)[1].split("</span>\n", 1)[0]
+        assert f'title="{why}"' in entry
+        assert reminder.title.in_locale(lang) in entry
+        assert f"({failed}: {why})" in entry  # read out, not only on hover
+        recent = page.split('id="h-recent"', 1)[1].split("</section>", 1)[0]
+        [row] = [r for r in recent.split("<tr>")[2:] if reminder.title.in_locale(lang) in r]
+        cells = [c.split("</td>", 1)[0] for c in row.split("<td>")[1:]]
+        assert cells[0] == "2026-03-02 09:00"
+        assert cells[2:] == ["1", '<span class="status-bad">1</span>', "0", why]
 
 
 async def test_every_calendar_day_reads_as_a_full_date(

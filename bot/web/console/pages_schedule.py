@@ -32,6 +32,7 @@ from bot.storage.db import transaction
 from bot.storage.tables_outreach import OutreachDeliveryRow, OutreachOccurrenceRow, OutreachScheduleRow
 from bot.web.console.auth import console_of, organisation_for
 from bot.web.console.cache import Expiring, Lru
+from bot.web.console.failures import explain_all
 from bot.web.console.outreach_bridge import CANCELLED_PREFIX, outreach_of, publish
 from bot.web.console.pages_auth import see_other
 from bot.web.shared.templates import TEMPLATES, Fragment, render, request_locale, translate
@@ -237,7 +238,7 @@ async def _calendar_context(
         what = What(occurrence.kind)
         label = await item_label(services, organisation, what, occurrence.item_id, t, locale)
         state = "failed" if counts.get("failed") else ("sent" if counts.get("sent") else "pending")
-        entries[moment.date()].append(Entry(moment, label, state, "; ".join(reasons)))
+        entries[moment.date()].append(Entry(moment, label, state, " ".join(explain_all(reasons, t))))
     for session, signups in await outreach.sessions.list_sessions(organisation.id, after=start):
         local = session.starts_at.astimezone(zone)
         if local < end:
@@ -284,7 +285,7 @@ async def _recent(
                 sent=counts.get("sent", 0),
                 failed=counts.get("failed", 0),
                 pending=counts.get("pending", 0) + counts.get("claimed", 0),
-                reasons=reasons,
+                reasons=explain_all(reasons, t),
             )
         )
     return found
