@@ -35,8 +35,8 @@ class AnswerCount(NamedTuple):
     answers: int
 
 
-# Per round: per (group, question), the number of answers per value.
-RoundCounts = Mapping[UUID, Mapping[tuple[UUID, str], Mapping[str, int]]]
+# Per round: per group and question, the number of answers per value.
+RoundCounts = Mapping[UUID, Mapping[UUID, Mapping[str, Mapping[str, int]]]]
 
 
 class AnswerCounts(Protocol):

@@ -35,7 +35,7 @@ def checkin(content: ContentLibrary) -> PulseSet:
     return found
 
 
-def one_round(tree: GroupTree, counts: dict[tuple[uuid.UUID, str], dict[str, int]]) -> RoundInput:
+def one_round(tree: GroupTree, counts: dict[uuid.UUID, dict[str, dict[str, int]]]) -> RoundInput:
     return RoundInput(uuid.uuid4(), START, START + timedelta(days=7), tree, counts)
 
 
@@ -48,7 +48,7 @@ def test_reverse_scored_items_count_a_low_answer_as_favourable(
     assert straight
     tree, ids = build_tree({"dept": ["team"]})
     spread = {"1": 2, "2": 3, "3": 1, "4": 2, "5": 2}  # ten answers, the same raw answers to every question
-    counts = {(ids["team"], q.id): dict(spread) for q in safety.questions}
+    counts = {ids["team"]: {q.id: dict(spread) for q in safety.questions}}
     insights = aggregate(safety, [one_round(tree, counts)])
     assert insights.latest is not None
     team = insights.latest.cell(ids["team"])
@@ -71,7 +71,7 @@ def test_reverse_scored_items_count_a_low_answer_as_favourable(
     assert team.index == pytest.approx(sum(shares) / len(shares))
 
     # Everybody answering 1 (strongly disagree): favourable on a reverse item, unfavourable on the others.
-    ones = {(ids["team"], q.id): {"1": 10} for q in safety.questions}
+    ones = {ids["team"]: {q.id: {"1": 10} for q in safety.questions}}
     cell = aggregate(safety, [one_round(tree, ones)]).rounds[0].cell(ids["team"])
     assert cell is not None
     for f in cell.figures:
@@ -86,11 +86,11 @@ def test_reverse_scored_items_count_a_low_answer_as_favourable(
 def test_answers_directly_on_a_department_count_for_it_and_above(checkin: PulseSet) -> None:
     """DM clicks land on the round's audience group: they count there and above, never for a team."""
     tree, ids = build_tree({"dept": ["team"]})
-    counts = {}
-    for q in checkin.questions:
-        value = "4" if q.kind.value == "likert" else "goed"
-        counts[(ids["team"], q.id)] = {value: 6}
-        counts[(ids["dept"], q.id)] = {value: 5}
+
+    def answers(n: int) -> dict[str, dict[str, int]]:
+        return {q.id: {"4" if q.kind.value == "likert" else "goed": n} for q in checkin.questions}
+
+    counts = {ids["team"]: answers(6), ids["dept"]: answers(5)}
     view = aggregate(checkin, [one_round(tree, counts)]).rounds[0]
     team, dept, org = view.cell(ids["team"]), view.cell(ids["dept"]), view.cell(ids["org"])
     assert team is not None
@@ -98,17 +98,16 @@ def test_answers_directly_on_a_department_count_for_it_and_above(checkin: PulseS
     assert org is not None
     assert (team.respondents, dept.respondents, org.respondents) == (6, 11, 11)
     # With 4 on the department itself, "department minus team" would be 4 people: the team is hidden.
-    fewer = {k: ({next(iter(v)): 4} if k[0] == ids["dept"] else v) for k, v in counts.items()}
+    fewer = {ids["team"]: answers(6), ids["dept"]: answers(4)}
     view = aggregate(checkin, [one_round(tree, fewer)]).rounds[0]
     assert [c.group.slug for c in view.cells if c.shown] == ["org", "dept"]
 
 
 def test_a_question_fewer_people_answered_hides_the_group(checkin: PulseSet) -> None:
     tree, ids = build_tree({"dept": ["team"]})
-    counts = {
-        (ids["team"], q.id): {"4" if q.kind.value == "likert" else "goed": 7} for q in checkin.questions
-    }
-    counts[(ids["team"], checkin.questions[-1].id)] = {"goed": 4}  # three people skipped the last question
+    team = {q.id: {"4" if q.kind.value == "likert" else "goed": 7} for q in checkin.questions}
+    team[checkin.questions[-1].id] = {"goed": 4}  # three people skipped the last question
+    counts = {ids["team"]: team}
     view = aggregate(checkin, [one_round(tree, counts)]).rounds[0]
     assert not any(c.shown for c in view.cells)
 
