@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -33,15 +33,17 @@ from sqlalchemy import Uuid, bindparam, insert, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.catalog import load_content
+from bot.domain.aggregation import Insights, QuestionFigures, aggregate
 from bot.domain.clock import FixedClock
-from bot.domain.content import PulseSet
-from bot.domain.insights import load_insights
+from bot.domain.content import PulseSet, Question, QuestionKind
+from bot.domain.insights import build_rounds, load_insights
 from bot.domain.pulses import (
     AnswerAction,
     AnswerOutcome,
     ClickOrigin,
     Participant,
     PulseService,
+    PulseStatus,
     answer_options,
 )
 from bot.domain.tenancy import GroupKind, GroupTree, Platform
@@ -158,7 +160,88 @@ async def best_of(action: Callable[[], Awaitable[object]], runs: int = 5) -> tup
     return min(times), statistics.median(times)
 
 
-async def bench_insights(url: str, label: str, total: int, pulse_set: PulseSet) -> None:
+def _subtree(below: dict[str, list[str]], gid: str) -> list[str]:
+    found, stack = [], [gid]
+    while stack:
+        g = stack.pop()
+        found.append(g)
+        stack.extend(below.get(g, []))
+    return found
+
+
+def _matches(figures: QuestionFigures, question: Question, values: dict[str, int]) -> bool:
+    """Whether one published question's figures are what the raw counts give."""
+    answers = sum(values.values())
+    if answers == 0:
+        return False
+    favourable = sum(n for v, n in values.items() if question.is_favourable(v)) / answers
+    expected_mean: float | None = None
+    if question.kind is QuestionKind.LIKERT:
+        oriented = sum((6 - int(v) if question.reverse else int(v)) * n for v, n in values.items())
+        expected_mean = oriented / answers
+    same = (
+        figures.answers == answers
+        and abs(figures.favourable_share - favourable) < 1e-12
+        and (figures.mean is None) == (expected_mean is None)
+        and (expected_mean is None or abs((figures.mean or 0.0) - expected_mean) < 1e-12)
+    )
+    if figures.distribution is not None:
+        same = same and all(values.get(v, 0) == n for v, n in figures.distribution)
+        same = same and sum(n for _, n in figures.distribution) == answers
+    return same
+
+
+def check_against_group_by(insights: Insights, pulse_set: PulseSet, rows: Sequence[Sequence[object]]) -> str:
+    """Every published number recomputed from the hand-written GROUP BY over the raw answer rows: answers, mean,
+    favourable share and (where shown) the distribution of every shown group, question and round."""
+    direct: dict[tuple[str, str], dict[str, dict[str, int]]] = {}
+    for pulse_id, group_id, question_id, value, count in rows:
+        # SQLite gives the ids as hex, PostgreSQL as UUIDs
+        key = (str(uuid.UUID(str(pulse_id))), str(uuid.UUID(str(group_id))))
+        counted = direct.setdefault(key, {}).setdefault(str(question_id), {})
+        counted[str(value)] = counted.get(str(value), 0) + int(str(count))
+    questions = {q.id: q for q in pulse_set.questions}
+    cells = with_distribution = 0
+    for view in insights.rounds:
+        below: dict[str, list[str]] = {}
+        for cell in view.cells:
+            if cell.group.parent_id is not None:
+                below.setdefault(str(cell.group.parent_id), []).append(str(cell.group.id))
+        for cell in (c for c in view.cells if c.shown):
+            cells += 1
+            with_distribution += cell.distribution_shown
+            groups = _subtree(below, str(cell.group.id))
+            for figures in cell.figures:
+                values: dict[str, int] = {}
+                for g in groups:
+                    for value, n in (
+                        direct.get((str(view.pulse_id), g), {}).get(figures.question_id, {}).items()
+                    ):
+                        values[value] = values.get(value, 0) + n
+                if not _matches(figures, questions[figures.question_id], values):
+                    raise SystemExit(
+                        f"MISMATCH: {cell.group.slug}, {figures.question_id}, round {view.opened_at:%Y-%m-%d}"
+                    )
+    return f"{cells:,} published group cells ({with_distribution:,} with distribution) equal the GROUP BY"
+
+
+async def profile_insights(store: SqlPulseStore, pulse_set: PulseSet, org_id: uuid.UUID) -> None:
+    """cProfile of one insights call (loading and aggregating; SQLite's own work runs in aiosqlite's thread and
+    shows as waiting), the most expensive functions by their own time."""
+    import cProfile
+    import io
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    await load_insights(store, pulse_set, org_id)
+    profiler.disable()
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(18)
+    print(out.getvalue())
+
+
+async def bench_insights(url: str, label: str, total: int, pulse_set: PulseSet, profile: bool) -> None:
     engine = create_engine(url)
     await upgrade(engine)
     org_id, tree = await build_organisation(engine)
@@ -167,25 +250,38 @@ async def bench_insights(url: str, label: str, total: int, pulse_set: PulseSet) 
     print(f"[{label}] loaded {written:,} answers in {time.perf_counter() - started:.1f} s")
     store = SqlPulseStore(engine, master_key_from(KEY))
 
-    async def hand_written() -> object:
+    async def hand_written() -> Sequence[Sequence[object]]:
         async with engine.connect() as conn:
             query = text(HAND_WRITTEN).bindparams(bindparam("org", type_=Uuid()))
             return (await conn.execute(query, {"org": org_id})).all()
 
-    async def insights() -> object:
+    async def insights() -> Insights:
         return await load_insights(store, pulse_set, org_id)
 
-    await hand_written()
+    rows = await hand_written()
     result = await insights()
+    print(f"[{label}] check: {check_against_group_by(result, pulse_set, rows)}")
     base_min, base_med = await best_of(hand_written)
     ins_min, ins_med = await best_of(insights)
-    latest = result.latest  # type: ignore[attr-defined]
+    pulses = [p for p in await store.rounds(org_id, pulse_set.id) if p.status is PulseStatus.CLOSED]
+    rounds = build_rounds(pulses, await store.tallies(org_id, [p.id for p in pulses]))
+
+    async def aggregation_only() -> Insights:
+        return aggregate(pulse_set, rounds)
+
+    agg_min, agg_med = await best_of(aggregation_only)
+    latest = result.latest
+    if latest is None:
+        raise SystemExit("no round was published")
     shown = sum(1 for c in latest.cells if c.shown)
     print(
         f"[{label}] hand-written GROUP BY: best {base_min * 1000:.0f} ms, median {base_med * 1000:.0f} ms | "
-        f"insights: best {ins_min * 1000:.0f} ms, median {ins_med * 1000:.0f} ms | "
+        f"insights: best {ins_min * 1000:.0f} ms, median {ins_med * 1000:.0f} ms "
+        f"(of which aggregation: best {agg_min * 1000:.0f} ms, median {agg_med * 1000:.0f} ms) | "
         f"ratio {ins_med / base_med:.2f}x | latest round: {shown} of {len(latest.cells)} groups shown"
     )
+    if profile:
+        await profile_insights(store, pulse_set, org_id)
     await engine.dispose()
 
 
@@ -248,6 +344,7 @@ async def main() -> None:
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
     parser.add_argument("--skip-insights", action="store_true")
     parser.add_argument("--skip-clicks", action="store_true")
+    parser.add_argument("--profile", action="store_true", help="also print a cProfile of one insights call")
     args = parser.parse_args()
     pulse_set = load_content(BUNDLED_CONTENT).catalog.pulse_set("wekelijkse-check-in")
     if pulse_set is None:
@@ -272,7 +369,7 @@ async def main() -> None:
             backends.append(("postgresql", postgres_url))
         print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
         for label, make in backends if not args.skip_insights else []:
-            await bench_insights(await make("insights"), label, args.answers, pulse_set)
+            await bench_insights(await make("insights"), label, args.answers, pulse_set, args.profile)
         for label, make in backends if not args.skip_clicks else []:
             await bench_clicks(await make("clicks"), label, args.clicks, pulse_set)
 
