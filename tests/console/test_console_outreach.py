@@ -168,7 +168,13 @@ async def test_calendar_settings_and_a_skipped_holiday(
     page = await (await client.get("/console/o/de-linde/calendar")).text()
     day = page.split('data-date="2026-03-09"', 1)[1].split("</div>\n<div", 1)[0]
     assert "entry skipped" in day
-    assert "holiday" in day
+    assert "overgeslagen: feestdag of vrije dag" in day  # the reason in the console's words
+    assert "holiday" not in day
+    english = await (await client.get("/console/o/de-linde/calendar?lang=en")).text()
+    assert (
+        "skipped: holiday or day off"
+        in english.split('data-date="2026-03-09"', 1)[1].split("</div>\n<div", 1)[0]
+    )
     assert 'value="2026-03-09, 2026-12-25"' in page
     bad = await client.post(
         "/console/o/de-linde/calendar/settings",

@@ -64,6 +64,20 @@ def _url(request: web.Request, name: str, **parts: str) -> str:
     return str(request.app.router[name].url_for(**parts))
 
 
+
+#: The scheduler's reasons for not posting at a planned moment, in the console's words.
+_SKIP_REASONS = {
+    "holiday": "console.schedule.skip_reason.holiday",
+    "weekend": "console.schedule.skip_reason.weekend",
+    "quiet hours": "console.schedule.skip_reason.quiet_hours",
+    "missed while the service was down": "console.schedule.skip_reason.missed",
+}
+
+
+def skip_reason(reason: str | None, t: Callable[..., str]) -> str:
+    key = _SKIP_REASONS.get(reason or "")
+    return t(key) if key else ""
+
 async def item_label(
     services: Services,
     organisation: Organisation,
@@ -226,7 +240,7 @@ async def _calendar_context(
             if not schedule.enabled:
                 state, detail = "paused", t("console.schedule.paused")
             elif p.send_at is None:
-                state, detail = "skipped", t("console.schedule.skipped", reason=p.reason or "")
+                state, detail = "skipped", t("console.schedule.skipped", reason=skip_reason(p.reason, t))
             else:
                 state, detail = "planned", ""
             entries[moment.date()].append(Entry(moment, label, state, detail))
