@@ -154,13 +154,12 @@ async def seed(database_url: str) -> tuple[str, str, str]:
 def serve(database_url: str, port: int) -> None:
     from aiohttp import web
 
-    from bot.app import Services, build_app
+    from bot.app import Services, build_app, settle_heap
     from bot.catalog import load_content
     from bot.domain.clock import SystemClock
     from bot.logs import configure_logging
     from bot.settings import BUNDLED_CONTENT
     from bot.storage.db import create_engine
-    from bot.web import console
 
     settings = settings_for(database_url, port)
     configure_logging("WARNING")
@@ -170,8 +169,14 @@ def serve(database_url: str, port: int) -> None:
         engine=create_engine(settings.effective_database_url),
         content=load_content(BUNDLED_CONTENT),
     )
+    app = build_app(services)  # the whole service, as `vipbot serve` runs it
+
+    async def settle(_app: web.Application) -> None:
+        settle_heap()  # as `vipbot serve` does once started
+
+    app.on_startup.append(settle)
     web.run_app(
-        build_app(services, features=[console.install]),
+        app,
         host="127.0.0.1",
         port=port,
         print=None,

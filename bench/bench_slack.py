@@ -170,7 +170,7 @@ async def _serve_vipbot(conn: multiprocessing.connection.Connection, api_url: st
 
     from aiohttp import web
 
-    from bot.app import Services, build_app
+    from bot.app import Services, build_app, settle_heap
     from bot.catalog import load_content
     from bot.domain.clock import SystemClock
     from bot.domain.tenancy import GroupKind
@@ -218,6 +218,7 @@ async def _serve_vipbot(conn: multiprocessing.connection.Connection, api_url: st
     ]
     runner = web.AppRunner(app, access_log_class=AccessLogger)
     await runner.setup()
+    settle_heap()  # as `vipbot serve` does once started
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]

@@ -120,7 +120,7 @@ async def _serve_vipbot(conn: Connection, data_dir: str) -> None:
     from aiohttp import web
 
     from bot.adapters.teams import reference_store
-    from bot.app import Services, build_app
+    from bot.app import Services, build_app, settle_heap
     from bot.catalog import load_content
     from bot.domain.clock import SystemClock
     from bot.domain.tenancy import GroupKind
@@ -161,6 +161,7 @@ async def _serve_vipbot(conn: Connection, data_dir: str) -> None:
     ]
     runner = web.AppRunner(app, access_log_class=AccessLogger)
     await runner.setup()
+    settle_heap()  # as `vipbot serve` does once started
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     conn.send((site._server.sockets[0].getsockname()[1], str(round_.id), questions))  # type: ignore[union-attr]

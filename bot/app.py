@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,3 +69,14 @@ def build_app(services: Services, features: list[FeatureInstaller] | None = None
 
     app.on_cleanup.append(dispose_engine)
     return app
+
+
+def settle_heap() -> None:
+    """Once the service has started: move everything built so far out of the garbage collector's way.
+
+    Imports, content and the route tables are some 180,000 objects that live as long as the process. A full
+    collection walks them all (about 70 ms here), and under load that pause lands on whichever requests are in
+    flight; frozen, a full collection costs next to nothing.
+    """
+    gc.collect()
+    gc.freeze()

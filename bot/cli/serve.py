@@ -10,7 +10,7 @@ import socket
 
 from aiohttp import web
 
-from bot.app import Services, build_app
+from bot.app import Services, build_app, settle_heap
 from bot.cli.context import CliContext
 from bot.domain.clock import SystemClock
 from bot.errors import ConfigError
@@ -46,6 +46,7 @@ async def run(_args: argparse.Namespace, ctx: CliContext) -> int:
         app = build_app(services)
         runner = web.AppRunner(app, access_log_class=AccessLogger, handle_signals=False)
         await runner.setup()  # runs the features' start hooks
+        settle_heap()
         try:
             await web.SockSite(runner, listener).start()
             log.info(
