@@ -1,7 +1,8 @@
 """Outbox workers: claim due deliveries under a lease, render per platform, send through the gateway, record.
 
-- Rows are claimed in small numbers (at most `in_flight` at a time), so a crash re-sends at most that many: their
-  lease runs out and another worker (or this one after a restart) picks them up again.
+- Rows are claimed in small numbers (at most `in_flight` at a time, topped up once half of them are done), so a
+  crash re-sends at most that many: their lease runs out and another worker (or this one after a restart) picks
+  them up again.
 - Sending is paced per (platform, workspace) to the configured rate; a 429 pauses that workspace for Retry-After
   and puts the row back without counting the attempt.
 - Sends are recorded in small batches (one statement every `record_interval`); a delivery counts as in flight
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -64,13 +66,20 @@ class WorkerConfig:
 
 
 class Pacer:
-    """Spaces sends to `rate` per second (no bursts above it) and honours pauses (Retry-After)."""
+    """Spaces sends to `rate` per second and honours pauses (Retry-After).
+
+    Sends take turns in arrival order. A turn starts at least one interval after the previous one actually
+    started — measured when it did, not when it was planned — so an event loop that wakes a send late never
+    makes the next gap shorter (a burst above the rate, which a strict limiter answers with 429). A pause that
+    begins while a send waits for its turn holds that send too.
+    """
 
     def __init__(self, rate: float, monotonic: Callable[[], float] = time.monotonic) -> None:
         self._interval = 1.0 / rate if rate > 0 else 0.0
-        self._next = 0.0
+        self._last = -math.inf
         self._paused_until = 0.0
         self._monotonic = monotonic
+        self._turns = asyncio.Lock()
 
     def pause(self, seconds: float) -> None:
         self._paused_until = max(self._paused_until, self._monotonic() + seconds)
@@ -79,15 +88,14 @@ class Pacer:
         return max(0.0, self._paused_until - self._monotonic())
 
     async def wait_turn(self) -> None:
-        while True:
-            now = self._monotonic()
-            slot = max(now, self._next, self._paused_until)
-            self._next = slot + self._interval
-            if slot > now:
-                await asyncio.sleep(slot - now)
-            if self._monotonic() >= self._paused_until:
-                return
-            # A pause (Retry-After) began while this send waited for its slot: queue again behind it.
+        async with self._turns:
+            while True:
+                ready = max(self._last + self._interval, self._paused_until)
+                now = self._monotonic()
+                if now >= ready:
+                    break
+                await asyncio.sleep(ready - now)
+            self._last = self._monotonic()
 
 
 class OutboxWorker:
@@ -115,6 +123,7 @@ class OutboxWorker:
         self._occurrences: dict[UUID, Occurrence | None] = {}
         self._rendered: dict[tuple[UUID, str, str], Rendered] = {}
         self._wake = asyncio.Event()
+        self._active: set[UUID] = set()  # deliveries a task of this worker is on
         self._sent_batch: list[tuple[UUID, str, asyncio.Future[bool]]] = []
         self._flusher: asyncio.Task[None] | None = None
         self.sent = 0  # sent and recorded
@@ -138,11 +147,13 @@ class OutboxWorker:
 
     async def run(self, stop: asyncio.Event) -> None:
         in_flight: set[asyncio.Task[None]] = set()
+        # Claim again once half the slots are free, not for every slot: one claim statement per few deliveries.
+        refill = max(1, self.config.in_flight // 2)
         try:
             while not stop.is_set():
                 room = self.config.in_flight - len(in_flight)
                 claimed: list[Delivery] = []
-                if room > 0:
+                if room >= refill or (room > 0 and not in_flight):
                     try:
                         claimed = await self.outbox.claim(
                             self.worker_id, self.clock.now(), self.config.lease, room
@@ -153,7 +164,7 @@ class OutboxWorker:
                         continue
                 for delivery in claimed:
                     in_flight.add(asyncio.create_task(self.deliver(delivery)))
-                if in_flight and (claimed or room <= 0):
+                if in_flight and (claimed or room < refill):
                     done, in_flight = await asyncio.wait(
                         in_flight, timeout=self.config.poll_interval, return_when=asyncio.FIRST_COMPLETED
                     )
@@ -210,6 +221,11 @@ class OutboxWorker:
         return self._rendered[key]
 
     async def deliver(self, delivery: Delivery) -> None:
+        if delivery.id in self._active:
+            # This worker's own lease on the row ran out while it was still busy with it, and it claimed the row
+            # again: the task already on it finishes it. Starting a second one would post twice.
+            return
+        self._active.add(delivery.id)
         try:
             await self._deliver(delivery)
         except Exception as exc:  # one catch-all per entry point: a bug fails this row, not the worker
@@ -226,8 +242,11 @@ class OutboxWorker:
                 )
                 return
             self.failed += 1
+        finally:
+            self._active.discard(delivery.id)
 
     async def _deliver(self, delivery: Delivery) -> None:
+        started = time.monotonic()
         target = delivery.target
         channel = self.platforms().get(target.platform)
         if channel is None:
@@ -255,6 +274,11 @@ class OutboxWorker:
             )
             return
         await pacer.wait_turn()
+        if time.monotonic() - started > lease_left:
+            # Pauses kept it waiting so long that the lease could run out while sending, and another worker
+            # could send it too: give the row back (the attempt is not counted) instead.
+            await self.outbox.release(delivery.id, self.worker_id, self.clock.now())
+            return
         try:
             sent = await channel.gateway.send(target, rendered)
         except DeliveryError as exc:

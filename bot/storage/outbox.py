@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
-from sqlalchemy import and_, case, func, or_, update
+from sqlalchemy import and_, case, func, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel import col, select
@@ -161,23 +161,33 @@ class SqlOutbox:
     # --- claiming and outcomes ---------------------------------------------------------------------------
 
     async def claim(self, worker_id: str, now: datetime, lease: timedelta, limit: int) -> list[Delivery]:
-        """Hand out up to `limit` due rows (pending and due, or claimed with an expired lease) to this worker."""
-        due = or_(
-            and_(
+        """Hand out up to `limit` due rows to this worker: first rows whose lease ran out (their worker died or
+        stalled), then pending rows in the order they became due."""
+        if limit <= 0:
+            return []
+        expired = and_(
+            col(OutreachDeliveryRow.status) == DeliveryStatus.CLAIMED.value,
+            col(OutreachDeliveryRow.claimed_until) < now,
+        )
+        claimed = await self._claim(
+            worker_id, now, lease, limit, expired, col(OutreachDeliveryRow.claimed_until)
+        )
+        if len(claimed) < limit:
+            pending = and_(
                 col(OutreachDeliveryRow.status) == DeliveryStatus.PENDING.value,
                 col(OutreachDeliveryRow.not_before) <= now,
-            ),
-            and_(
-                col(OutreachDeliveryRow.status) == DeliveryStatus.CLAIMED.value,
-                col(OutreachDeliveryRow.claimed_until) < now,
-            ),
-        )
-        pick = (
-            select(OutreachDeliveryRow.id)
-            .where(due)
-            .order_by(col(OutreachDeliveryRow.not_before))
-            .limit(limit)
-        )
+            )
+            claimed += await self._claim(
+                worker_id, now, lease, limit - len(claimed), pending, col(OutreachDeliveryRow.not_before)
+            )
+        return claimed
+
+    async def _claim(
+        self, worker_id: str, now: datetime, lease: timedelta, limit: int, due: Any, order: Any
+    ) -> list[Delivery]:
+        # One condition per statement, ordered along the (status, not_before) index: an OR of both would make
+        # the database sort every pending row on each claim.
+        pick = select(OutreachDeliveryRow.id).where(due).order_by(order).limit(limit)
         if self._postgres:
             pick = pick.with_for_update(skip_locked=True)
         statement = (
@@ -201,8 +211,10 @@ class SqlOutbox:
                 col(OutreachDeliveryRow.attempts),
             )
         )
-        async with transaction(self._sessions) as session:
-            rows = (await session.exec(statement)).all()
+        # A plain connection, not an ORM session: this runs for every few deliveries, and the session's
+        # bookkeeping costs more CPU than the statement.
+        async with self._engine.begin() as connection:
+            rows = (await connection.execute(statement)).all()
         return [
             Delivery(
                 id=r[0],
@@ -256,8 +268,8 @@ class SqlOutbox:
                 )
                 .returning(ids)
             )
-            async with transaction(self._sessions) as session:
-                recorded.update(row[0] for row in (await session.exec(statement)).all())
+            async with self._engine.begin() as connection:  # no ORM session: see `_claim`
+                recorded.update(row[0] for row in (await connection.execute(statement)).all())
         return recorded
 
     async def mark_sent(self, delivery_id: UUID, worker_id: str, message_id: str, now: datetime) -> bool:

@@ -133,6 +133,37 @@ async def test_retry_after_pauses_the_workspace(pipeline: Pipeline) -> None:
     assert sorted(p.slack.addresses()) == ["U0000", "U0001", "U0002"]
 
 
+async def test_a_row_this_worker_claims_again_while_still_on_it_is_sent_once(pipeline: Pipeline) -> None:
+    p = pipeline
+    await publish(p, Audience(members=True, platforms=(Platform.SLACK,)))
+    p.slack.delay = 0.1
+    worker = p.worker(worker_id="w1")
+    (delivery, *_) = await p.outbox.claim("w1", p.services.clock.now(), timedelta(seconds=60), 1)
+    # Its lease ran out while the first task was still sending, and the worker claimed the row again.
+    await asyncio.gather(worker.deliver(delivery), worker.deliver(delivery))
+    assert [a for a, _ in p.slack.attempts] == [delivery.target.address]
+    assert (await p.outbox.stats(p.org.id)).sent == 1
+
+
+async def test_a_send_kept_waiting_past_half_its_lease_is_given_back(pipeline: Pipeline) -> None:
+    p = pipeline
+    await publish(p, Audience(members=True, platforms=(Platform.SLACK,)))
+    worker = p.worker(WorkerConfig(rate_per_second=1000, lease=timedelta(seconds=2)), worker_id="w1")
+    (delivery, *_) = await p.outbox.claim("w1", p.services.clock.now(), worker.config.lease, 1)
+    pacer = worker.pacer(Platform.SLACK, SLACK_TEAM)
+    pacer.pause(0.6)  # short enough to wait for (under half the lease) …
+    task = asyncio.create_task(worker.deliver(delivery))
+    await asyncio.sleep(0.4)
+    pacer.pause(0.8)  # … but a second Retry-After keeps it waiting past half the lease
+    await task
+    assert p.slack.attempts == []
+    stats = await p.outbox.stats(p.org.id)
+    assert (stats.claimed, stats.sent, stats.failed) == (0, 0, 0)
+    claimed = await p.outbox.claim("w2", p.services.clock.now(), worker.config.lease, 10)
+    again = next(d for d in claimed if d.id == delivery.id)  # due again at once, for any worker
+    assert again.attempts == delivery.attempts  # giving it back did not count as an attempt
+
+
 async def test_the_pacer_keeps_to_the_rate() -> None:
     pacer = Pacer(rate=50)
     started = time.monotonic()
