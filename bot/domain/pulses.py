@@ -211,7 +211,10 @@ def groups_overlap(first: UUID, second: UUID, *trees: GroupTree) -> bool:
 
 
 class PulseStore(Protocol):
-    """Storage port. The implementation hashes the participant under the pulse key inside the transaction."""
+    """Storage port. The implementation hashes the participant under the pulse key inside the transaction.
+
+    `record_answer` returns once the click is durably written (or refused). Many clicks may wait in it at once:
+    the SQL store writes the clicks that arrive together in one transaction on one connection."""
 
     async def open_pulse(
         self,
@@ -259,13 +262,18 @@ class PulseService:
         clock: Clock,
         *,
         concurrency: int = 16,
+        in_flight: int = 1024,
         cache_seconds: float = 30.0,
     ) -> None:
         self._store = store
         self._sets = {s.id: s for s in pulse_sets}
         self._clock = clock
-        # A burst of clicks queues here instead of timing out on the connection pool.
-        self._slots = asyncio.Semaphore(concurrency)
+        # Looking up a round or a channel binding (on a cache miss) takes a connection: at most `concurrency`
+        # clicks do that at once, so a burst queues here instead of timing out on the connection pool.
+        self._lookups = asyncio.Semaphore(concurrency)
+        # Waiting for the write takes no connection of its own (the store groups the clicks that arrive together
+        # into one transaction), so many more clicks may wait at once — `in_flight` at most; the rest queue here.
+        self._in_flight = asyncio.Semaphore(in_flight)
         # Rounds and channel bindings seen recently. Safe to reuse: a round that closed meanwhile is refused by
         # the database (its key is gone), and a binding changes rarely. The pulse key itself is never cached.
         self._ttl = timedelta(seconds=cache_seconds)
@@ -328,9 +336,21 @@ class PulseService:
     async def answer(
         self, organisation_id: UUID, action: AnswerAction, participant: Participant, origin: ClickOrigin
     ) -> AnswerOutcome:
-        """Record one click. A second click on the same question by the same person is refused."""
-        async with self._slots:
-            return await self._answer(organisation_id, action, participant, origin)
+        """Record one click. A second click on the same question by the same person is refused.
+
+        Returns once the click is written (or refused): an acknowledgement sent after it cannot lose it."""
+        async with self._in_flight:
+            async with self._lookups:
+                decided = await self._decide(organisation_id, action, origin)
+            if isinstance(decided, AnswerOutcome):
+                return decided
+            pulse, question_id, group_id = decided
+            outcome = await self._store.record_answer(
+                organisation_id, pulse.id, question_id, group_id, action.value, participant.identity()
+            )
+            if outcome is AnswerOutcome.CLOSED:
+                self._pulses.pop((organisation_id, pulse.id), None)
+            return outcome
 
     async def _pulse(self, organisation_id: UUID, pulse_id: UUID) -> Pulse:
         now = self._clock.now()
@@ -357,9 +377,10 @@ class PulseService:
         self._bindings[key] = (now, bound)
         return bound
 
-    async def _answer(
-        self, organisation_id: UUID, action: AnswerAction, participant: Participant, origin: ClickOrigin
-    ) -> AnswerOutcome:
+    async def _decide(
+        self, organisation_id: UUID, action: AnswerAction, origin: ClickOrigin
+    ) -> AnswerOutcome | tuple[Pulse, str, UUID]:
+        """The outcome of a click that is refused before any write, else its round, question and group."""
         try:
             pulse = await self._pulse(organisation_id, action.pulse_id)
         except NotFoundError:
@@ -379,12 +400,7 @@ class PulseService:
             or any(g.id == bound for g in pulse.tree.descendants(pulse.audience_group_id))
         ):
             group_id = bound
-        outcome = await self._store.record_answer(
-            organisation_id, pulse.id, question.id, group_id, action.value, participant.identity()
-        )
-        if outcome is AnswerOutcome.CLOSED:
-            self._pulses.pop((organisation_id, pulse.id), None)
-        return outcome
+        return pulse, question.id, group_id
 
     async def close_due(self) -> list[Pulse]:
         """Close every round whose window has passed: key and participation rows are deleted."""

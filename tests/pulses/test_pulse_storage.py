@@ -6,11 +6,14 @@ from __future__ import annotations
 import asyncio
 import io
 import uuid
+from collections import Counter
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import inspect, text
+from sqlalchemy import Uuid, bindparam, inspect, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -28,6 +31,7 @@ from bot.domain.pulses import (
 )
 from bot.domain.tenancy import Platform
 from bot.settings import Settings
+from bot.storage.pulses import BatchStats, SqlPulseStore, master_key_from
 from tests.conftest import TEST_SECRET_KEY
 from tests.pulses.conftest import PulseWorld, make_world
 
@@ -197,6 +201,239 @@ async def test_concurrent_clicks_lose_nothing_and_count_nothing_twice(
     assert outcomes.count(AnswerOutcome.ALREADY_ANSWERED) == 150
     assert len(await table_dump(engine, "pulse_answer")) == 150
     assert len(await table_dump(engine, "pulse_participation")) == 150
+
+
+async def test_clicks_arriving_together_share_a_transaction_and_each_gets_its_own_outcome(
+    world: PulseWorld, engine: AsyncEngine
+) -> None:
+    """Group commit: a burst is one transaction; a second click on the same question, earlier in the same batch
+    or in an earlier one, is refused and its value is not counted."""
+    pulse = await world.service.open_round(world.org.id, world.pulse_set.id, world.tree)
+    team = world.tree.by_slug("team-noord")
+    assert team is not None
+    workload, respect = "werkdruk-haalbaar", "respectvol-behandeld"
+
+    async def burst(store: SqlPulseStore, clicks: Sequence[tuple[str, str, str]]) -> list[AnswerOutcome]:
+        return list(
+            await asyncio.gather(
+                *(
+                    store.record_answer(world.org.id, pulse.id, q, team.id, v, person(u).identity())
+                    for u, q, v in clicks
+                )
+            )
+        )
+
+    # 40 people answer; 10 of them click the same question again (another value) in the same burst; 5 answer a
+    # second question, which is fine.
+    first = (
+        [(f"U{i}", workload, "4") for i in range(40)]
+        + [(f"U{i}", workload, "1") for i in range(10)]
+        + [(f"U{i}", respect, "5") for i in range(5)]
+    )
+    assert await burst(world.store, first) == (
+        [AnswerOutcome.RECORDED] * 40 + [AnswerOutcome.ALREADY_ANSWERED] * 10 + [AnswerOutcome.RECORDED] * 5
+    )
+    assert world.store.stats == BatchStats(batches=1, clicks=55, fallbacks=0)
+    # The next burst: 10 of these people answered in the first one, and U45 clicks twice.
+    second = [(f"U{i}", workload, "2") for i in range(30, 50)] + [("U45", workload, "3")]
+    assert await burst(world.store, second) == (
+        [AnswerOutcome.ALREADY_ANSWERED] * 10
+        + [AnswerOutcome.RECORDED] * 10
+        + [AnswerOutcome.ALREADY_ANSWERED]
+    )
+    assert world.store.stats == BatchStats(batches=2, clicks=76, fallbacks=0)
+    # Another store on the same database (another replica) writes at most `batch_limit` clicks per transaction.
+    other = SqlPulseStore(engine, master_key_from(TEST_SECRET_KEY), batch_limit=8)
+    third = [(f"V{i}", workload, "5") for i in range(20)] + [("U0", workload, "5")]
+    assert await burst(other, third) == [AnswerOutcome.RECORDED] * 20 + [AnswerOutcome.ALREADY_ANSWERED]
+    assert other.stats == BatchStats(batches=3, clicks=21, fallbacks=0)
+
+    answers = Counter((str(r[3]), str(r[5])) for r in await table_dump(engine, "pulse_answer"))
+    assert answers == {(workload, "4"): 40, (workload, "2"): 10, (workload, "5"): 20, (respect, "5"): 5}
+    assert len(await table_dump(engine, "pulse_participation")) == 75
+
+
+async def test_a_burst_through_the_service_counts_everyone_once(
+    world: PulseWorld, engine: AsyncEngine
+) -> None:
+    pulse = await world.service.open_round(world.org.id, world.pulse_set.id, world.tree)
+    noord, zuid = world.tree.by_slug("team-noord"), world.tree.by_slug("team-zuid")
+    assert noord is not None
+    assert zuid is not None
+    questions = ("werkdruk-haalbaar", "respectvol-behandeld", "veilig-om-te-zeggen")
+    # 120 people, three questions each; every third person clicks every question twice (once in the same burst,
+    # and once more in the next one).
+    clicks = [
+        (f"U{i}", q, channel_of((noord if i % 2 else zuid).slug))
+        for repeat in range(2)
+        for i in range(120)
+        for q in questions
+        if repeat == 0 or i % 3 == 0
+    ]
+
+    async def burst(batch: Sequence[tuple[str, str, ClickOrigin]]) -> list[AnswerOutcome]:
+        return list(
+            await asyncio.gather(
+                *(
+                    world.service.answer(world.org.id, AnswerAction(pulse.id, q, "4"), person(u), where)
+                    for u, q, where in batch
+                )
+            )
+        )
+
+    outcomes = await burst(clicks)
+    again = [(u, q, where) for u, q, where in clicks if int(u[1:]) % 3 == 0][:60]
+    outcomes += await burst(again)
+    recorded = Counter(
+        (u, q)
+        for (u, q, _), o in zip([*clicks, *again], outcomes, strict=True)
+        if o is AnswerOutcome.RECORDED
+    )
+    assert set(outcomes) == {AnswerOutcome.RECORDED, AnswerOutcome.ALREADY_ANSWERED}
+    assert recorded == {(f"U{i}", q): 1 for i in range(120) for q in questions}
+    assert outcomes.count(AnswerOutcome.ALREADY_ANSWERED) == len(clicks) + len(again) - 360
+    assert len(await table_dump(engine, "pulse_answer")) == 360
+    assert len(await table_dump(engine, "pulse_participation")) == 360
+    stats = world.store.stats
+    assert stats.fallbacks == 0
+    assert stats.clicks == len(clicks) + len(again)
+    assert stats.batches < stats.clicks / 10  # written together, not one transaction per click
+
+
+async def test_a_participation_written_by_another_replica_refuses_only_that_click(
+    world: PulseWorld, engine: AsyncEngine
+) -> None:
+    """Another replica has just inserted one person's participation (not yet committed when this batch starts):
+    that click is ALREADY_ANSWERED, the rest of the batch is recorded, and the batch is not aborted."""
+    pulse = await world.service.open_round(world.org.id, world.pulse_set.id, world.tree)
+    team = world.tree.by_slug("team-zuid")
+    assert team is not None
+    question = "veilig-om-te-zeggen"
+    hashed = await world.store._participant_hash(world.org.id, pulse.id, question, person("U7").identity())
+    assert hashed is not None
+    async with engine.connect() as replica:
+        transaction = await replica.begin()
+        await replica.execute(
+            text(
+                "INSERT INTO pulse_participation (pulse_id, organisation_id, participant) VALUES (:p, :o, :h)"
+            ).bindparams(bindparam("p", type_=Uuid()), bindparam("o", type_=Uuid())),
+            {"p": pulse.id, "o": world.org.id, "h": hashed},
+        )
+        clicks = asyncio.gather(
+            *(
+                world.store.record_answer(
+                    world.org.id, pulse.id, question, team.id, "3", person(f"U{i}").identity()
+                )
+                for i in range(12)
+            )
+        )
+        # The batch waits for the replica's row (PostgreSQL) or for its write lock (SQLite).
+        await asyncio.sleep(0.3)
+        assert not clicks.done()
+        await transaction.commit()
+        outcomes = await clicks
+    refused = [AnswerOutcome.ALREADY_ANSWERED]
+    assert outcomes == [AnswerOutcome.RECORDED] * 7 + refused + [AnswerOutcome.RECORDED] * 4
+    assert world.store.stats == BatchStats(batches=1, clicks=12, fallbacks=0)
+    # 11 answer rows: this test leaves out the replica's own answer row.
+    assert len(await table_dump(engine, "pulse_answer")) == 11
+    assert len(await table_dump(engine, "pulse_participation")) == 12
+
+
+async def test_clicks_racing_the_close_are_counted_or_refused_whole(
+    world: PulseWorld, engine: AsyncEngine
+) -> None:
+    """Bursts before, during and after the close: every click is RECORDED or CLOSED, every RECORDED one is in
+    the tally, and nothing of a refused one stays behind."""
+    pulse = await world.service.open_round(world.org.id, world.pulse_set.id, world.tree)
+    team = world.tree.by_slug("team-noord")
+    assert team is not None
+
+    def click(user: str) -> asyncio.Task[AnswerOutcome]:
+        return asyncio.ensure_future(
+            world.store.record_answer(
+                world.org.id, pulse.id, "werkdruk-haalbaar", team.id, "2", person(user).identity()
+            )
+        )
+
+    before = await asyncio.gather(*(click(f"A{i}") for i in range(50)))
+    assert before == [AnswerOutcome.RECORDED] * 50
+    # Waves of clicks a little apart, the close starting in the middle of them (while a batch is being written).
+    during: list[asyncio.Task[AnswerOutcome]] = []
+    closing: asyncio.Future[bool] | None = None
+    for wave in range(10):
+        during += [click(f"B{wave}-{i}") for i in range(20)]
+        await asyncio.sleep(0.002)
+        if wave == 4:
+            closing = asyncio.ensure_future(world.store.close_pulse(world.org.id, pulse.id, pulse.opened_at))
+    assert closing is not None
+    assert await closing is True
+    outcomes = [*before, *await asyncio.gather(*during)]
+    after = await asyncio.gather(*(click(f"D{i}") for i in range(20)))
+    assert after == [AnswerOutcome.CLOSED] * 20
+    assert set(outcomes) <= {AnswerOutcome.RECORDED, AnswerOutcome.CLOSED}
+    recorded = outcomes.count(AnswerOutcome.RECORDED)
+    assert len(await table_dump(engine, "pulse_answer")) == recorded
+    tally = await world.store.cell_counts(world.org.id, [pulse.id])
+    assert sum(c.answers for c in tally) == recorded
+    assert await table_dump(engine, "pulse_participation") == []
+    assert await table_dump(engine, "pulse_key") == []
+    assert world.store.stats.fallbacks == 0
+
+
+class FailingBatchStore(SqlPulseStore):
+    """A store whose next batch transaction fails: before it writes anything, or after its commit went through
+    (the answer to COMMIT lost on the way)."""
+
+    def __init__(self, engine: AsyncEngine, fail: str) -> None:
+        super().__init__(engine, master_key_from(TEST_SECRET_KEY))
+        self.fail = fail
+
+    async def _write_batch(self, batch: Sequence[Any]) -> list[AnswerOutcome]:
+        fail, self.fail = self.fail, ""
+        if fail == "before":
+            raise ConnectionResetError("the database connection was lost")
+        outcomes = await super()._write_batch(batch)
+        if fail == "after":
+            raise ConnectionResetError("the database connection was lost")
+        return outcomes
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+async def test_a_failed_batch_is_written_click_by_click(
+    world: PulseWorld, engine: AsyncEngine, when: str
+) -> None:
+    pulse = await world.service.open_round(world.org.id, world.pulse_set.id, world.tree)
+    team = world.tree.by_slug("team-zuid")
+    assert team is not None
+    store = FailingBatchStore(engine, when)
+    users = [f"U{i}" for i in range(30)] + [f"U{i}" for i in range(10)]
+    outcomes = await asyncio.gather(
+        *(
+            store.record_answer(
+                world.org.id, pulse.id, "sfeer-deze-week", team.id, "goed", person(u).identity()
+            )
+            for u in users
+        )
+    )
+    assert store.stats == BatchStats(batches=0, clicks=0, fallbacks=1)
+    if when == "before":  # nothing was written: click by click, the outcomes are exact
+        assert outcomes == [AnswerOutcome.RECORDED] * 30 + [AnswerOutcome.ALREADY_ANSWERED] * 10
+    else:  # it was all written: nobody is counted twice (a first click is told it counted already)
+        assert outcomes == [AnswerOutcome.ALREADY_ANSWERED] * 40
+    assert len(await table_dump(engine, "pulse_answer")) == 30
+    assert len(await table_dump(engine, "pulse_participation")) == 30
+    # The next burst goes in one transaction again.
+    more = await asyncio.gather(
+        *(
+            store.record_answer(
+                world.org.id, pulse.id, "sfeer-deze-week", team.id, "goed", person(u).identity()
+            )
+            for u in ("U0", "W1", "W2")
+        )
+    )
+    assert more == [AnswerOutcome.ALREADY_ANSWERED, AnswerOutcome.RECORDED, AnswerOutcome.RECORDED]
+    assert store.stats == BatchStats(batches=1, clicks=3, fallbacks=1)
 
 
 async def test_one_organisation_cannot_touch_another_s_pulse(
