@@ -144,12 +144,15 @@ def retry_handlers() -> list[AsyncRetryHandler]:
     return [AsyncRateLimitErrorRetryHandler(max_retry_count=2), IdempotentServerErrorRetryHandler()]
 
 
-def make_client(api_url: str, token: Secret[str] | None = None) -> AsyncWebClient:
+def make_client(
+    api_url: str, token: Secret[str] | None = None, session: aiohttp.ClientSession | None = None
+) -> AsyncWebClient:
     return OAuthFormClient(
         token=token.reveal() if token else None,
         base_url=api_url,
         timeout=API_TIMEOUT,
         retry_handlers=retry_handlers(),
+        session=session,
     )
 
 
@@ -196,6 +199,13 @@ class SlackClients:
         self._api_url = api_url
         self._tokens = tokens
         self._clients: dict[str, tuple[Secret[str], AsyncWebClient]] = {}
+        self._session: aiohttp.ClientSession | None = None
+
+    def use_session(self, session: aiohttp.ClientSession | None) -> None:
+        """Send every call through this HTTP session (kept-alive connections); None: a new one per call."""
+        self._session = session
+        for _token, client in self._clients.values():
+            client.session = session
 
     async def for_workspace(self, workspace_id: str) -> AsyncWebClient:
         token = await self._tokens.token_for(workspace_id)
@@ -206,7 +216,7 @@ class SlackClients:
         cached = self._clients.get(workspace_id)
         if cached is not None and cached[0] == token:
             return cached[1]
-        client = make_client(self._api_url, token)
+        client = make_client(self._api_url, token, self._session)
         self._clients[workspace_id] = (token, client)
         return client
 

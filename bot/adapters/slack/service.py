@@ -15,11 +15,12 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
+import aiohttp
 from aiohttp import web
 from prometheus_client import Counter
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
@@ -34,7 +35,7 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.slack import blocks
-from bot.adapters.slack.gateway import SlackClients, SlackGateway, TokenSource, make_client
+from bot.adapters.slack.gateway import API_TIMEOUT, SlackClients, SlackGateway, TokenSource, make_client
 from bot.adapters.slack.manifest import BOT_SCOPES
 from bot.adapters.slack.oauth import (
     InstallationTokens,
@@ -91,7 +92,13 @@ class SlackFeature:
     renderer: blocks.SlackRenderer
     installations: SqlSlackInstallations
     oauth: bool
+    clients: SlackClients
     socket_mode_handler: Any | None = None
+
+    def use_session(self, session: aiohttp.ClientSession | None) -> None:
+        """One HTTP session for every Web API call of this process: bolt's listeners, OAuth and the gateway."""
+        self.bolt.client.session = session
+        self.clients.use_session(session)
 
 
 class _LocaleCache:
@@ -417,13 +424,15 @@ def build_feature(services: Services) -> SlackFeature | None:
             ["method", "outcome"],
             registry=services.metrics.registry,
         )
-    gateway = SlackGateway(SlackClients(settings.slack_api_url, tokens), outcomes=outcomes)
+    clients = SlackClients(settings.slack_api_url, tokens)
+    gateway = SlackGateway(clients, outcomes=outcomes)
     return SlackFeature(
         bolt=bolt,
         gateway=gateway,
         renderer=blocks.SlackRenderer(services.content.translator),
         installations=installations,
         oauth=oauth,
+        clients=clients,
     )
 
 
@@ -436,6 +445,9 @@ def link_clicks_only(body: bytes, content_type: str) -> bool:
     through bolt's full listener pipeline. Nothing in them is read or kept.
     """
     if content_type != "application/x-www-form-urlencoded" or not body.startswith(b"payload="):
+        return False
+    # Action ids are plain ASCII, unchanged by the form encoding: most other requests are ruled out unparsed.
+    if blocks.DOOR_ACTION.encode() not in body and blocks.LINK_ACTION_PREFIX.encode() not in body:
         return False
     try:
         payload = json.loads(unquote_plus(body[len(b"payload=") :].decode("utf-8")))
@@ -495,6 +507,7 @@ def install(app: web.Application, services: Services) -> None:
         return await to_aiohttp_response(await bolt.async_dispatch(bolt_request))
 
     app.router.add_post(EVENTS_PATH, events)
+    app.cleanup_ctx.append(_shared_http(feature))
     flow = bolt.oauth_flow
     if feature.oauth and flow is not None:
 
@@ -511,6 +524,22 @@ def install(app: web.Application, services: Services) -> None:
     if app_token is not None:
         app.on_startup.append(_socket_mode_start(feature, app_token.get_secret_value()))
         app.on_cleanup.append(_socket_mode_stop(feature))
+
+
+def _shared_http(feature: SlackFeature) -> Callable[[web.Application], AsyncIterator[None]]:
+    """slack-sdk opens (and closes) a connection for every Web API call unless it is given a session: a burst of
+    clicks, each confirmed with an ephemeral message, then pays a TCP (and TLS) handshake per click."""
+
+    async def shared(_app: web.Application) -> AsyncIterator[None]:
+        http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=API_TIMEOUT))
+        feature.use_session(http)
+        try:
+            yield
+        finally:
+            feature.use_session(None)
+            await http.close()
+
+    return shared
 
 
 def _socket_mode_start(feature: SlackFeature, app_token: str) -> Any:
