@@ -68,15 +68,18 @@ class WorkerConfig:
 class Pacer:
     """Spaces sends to `rate` per second and honours pauses (Retry-After).
 
-    Sends take turns in arrival order. A turn starts at least one interval after the previous one actually
-    started — measured when it did, not when it was planned — so an event loop that wakes a send late never
-    makes the next gap shorter (a burst above the rate, which a strict limiter answers with 429). A pause that
-    begins while a send waits for its turn holds that send too.
+    Sends take turns in arrival order, on a fixed plan of one turn per interval. The event loop wakes a turn a
+    little late now and then (epoll counts in milliseconds): the next turn keeps to the plan, but never starts
+    less than `interval - slack` after the previous one really started (slack: 1 ms, at most a fifth of the
+    interval), so late wake-ups cost no rate and a stalled loop never releases a burst. A pause that begins
+    while a send waits for its turn holds that send too.
     """
 
     def __init__(self, rate: float, monotonic: Callable[[], float] = time.monotonic) -> None:
         self._interval = 1.0 / rate if rate > 0 else 0.0
-        self._last = -math.inf
+        self._slack = min(0.001, self._interval / 5)
+        self._next = -math.inf  # the planned start of the next turn
+        self._last = -math.inf  # when the previous turn really started
         self._paused_until = 0.0
         self._monotonic = monotonic
         self._turns = asyncio.Lock()
@@ -90,12 +93,13 @@ class Pacer:
     async def wait_turn(self) -> None:
         async with self._turns:
             while True:
-                ready = max(self._last + self._interval, self._paused_until)
+                ready = max(self._next, self._last + self._interval - self._slack, self._paused_until)
                 now = self._monotonic()
                 if now >= ready:
                     break
                 await asyncio.sleep(ready - now)
-            self._last = self._monotonic()
+            self._last = now
+            self._next = max(ready, now - self._slack) + self._interval
 
 
 class OutboxWorker:

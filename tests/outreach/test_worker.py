@@ -172,6 +172,22 @@ async def test_the_pacer_keeps_to_the_rate() -> None:
     assert 0.48 <= time.monotonic() - started < 0.8
 
 
+async def test_a_stalled_loop_never_releases_a_burst() -> None:
+    pacer = Pacer(rate=100)  # a turn every 10 ms; the next may start 1 ms early to keep to the plan
+    started: list[float] = []
+
+    async def send(i: int) -> None:
+        await pacer.wait_turn()
+        started.append(time.monotonic())
+        if i == 5:
+            time.sleep(0.05)  # noqa: ASYNC251  (the event loop is stuck for five turns' worth)
+
+    await asyncio.gather(*(send(i) for i in range(20)))
+    gaps = [b - a for a, b in itertools.pairwise(started)]
+    assert min(gaps) >= 0.009 - 0.0002, [round(g * 1000, 2) for g in gaps]
+    assert started[-1] - started[0] >= 19 * 0.009 + 0.04  # the stall was not made up for by a burst
+
+
 async def test_a_send_waiting_for_its_slot_queues_again_behind_a_pause() -> None:
     pacer = Pacer(rate=20)  # a slot every 50 ms
     released: list[float] = []
