@@ -1,0 +1,346 @@
+"""Fan-out of one column to 10,000 Slack DMs through the outbox, against the Slack Web API simulator enforcing a
+rate limit on chat.postMessage.
+
+Run by hand:  .venv/bin/python bench/bench_fanout.py [--users 10000] [--limit 200] [--burst 2]
+              [--no-sdk-429-retries]
+
+The simulator runs in a child process (its CPU is not counted), with its garbage collector off: it stamps a call
+when it handles it, so a pause of its own would bunch the calls waiting meanwhile into a refused burst. This
+process materialises the occurrence and runs one outbox worker with the real Slack renderer and gateway, on a
+fresh SQLite file (or --database URL). The gateway's client keeps slack-sdk's AsyncRateLimitErrorRetryHandler, as
+in production; --no-sdk-429-retries takes it out, so every 429 reaches the worker, which pauses the workspace for
+Retry-After.
+
+The limiter: by default a token bucket of `--limit` calls a second that saves up at most 2 calls (`--burst 2`):
+the long-run limit is the same, but a call that arrives a few milliseconds early after a slow one is not refused.
+`--burst 1` uses the simulator's own limiter, which refuses any two calls closer together than 1/limit as they
+arrive; client-side latency varies by a few milliseconds per call (the event loop, a new HTTP connection per
+slack-sdk call), so at high limits that limiter refuses calls that left on time, and each refusal costs a
+Retry-After of at least a second.
+
+Prints the achieved send rate as a share of the limit, lost and duplicate messages (counted in the simulator),
+the 429s it answered, and CPU time per delivery of this process, split three ways:
+- materialiser: `publish_now` (audience, occurrence, 10,000 outbox rows), measured alone;
+- scheduler while sending: the worker — claims, rendering, pacing, recording — with its database driver, measured
+  in a second, identical run whose gateway answers at once without any HTTP (same pace, same database work);
+- Slack client: the rest of the real run's sending CPU (the Slack gateway, slack-sdk and aiohttp), by difference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import itertools
+import math
+import multiprocessing
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+
+from bot.adapters.slack.blocks import SlackRenderer
+from bot.adapters.slack.gateway import SlackClients, SlackGateway
+from bot.adapters.slack.oauth import StaticToken
+from bot.catalog import ContentLibrary, load_content
+from bot.domain.clock import SystemClock
+from bot.domain.delivery import Gateway, Rendered, Sent, Target, TargetKind
+from bot.domain.outreach import Audience, What
+from bot.domain.tenancy import Platform
+from bot.security.secret import Secret
+from bot.settings import BUNDLED_CONTENT
+from bot.storage.db import create_engine, session_factory
+from bot.storage.migrate import upgrade
+from bot.storage.organisations import SqlOrganisationRepository
+from bot.storage.outbox import SqlOutbox
+from bot.storage.schedules import SqlMemberDirectory, SqlScheduleRepository
+from bot.storage.sessions import SqlSessionStore
+from scheduler.materialiser import Materialiser
+from scheduler.posts import OutreachPosts
+from scheduler.worker import OutboxWorker, PlatformDelivery, WorkerConfig
+
+TEAM, TOKEN = "T0001", "xoxb-test"
+
+
+def simulator_process(conn: Connection, users: int, limit: float, burst: int) -> None:
+    from tests.doubles.slack_api import SlackApiSimulator
+
+    class BucketSimulator(SlackApiSimulator):
+        """The simulator with a token bucket instead of its strict spacing: `limit` calls a second on average,
+        up to `burst` in a row after a quiet moment. The refusal is the same (429, Retry-After ≥ 1 s)."""
+
+        buckets: dict[tuple[str, str | None], tuple[float, float]]
+
+        def _rate_limited(self, method: str, token: str | None) -> int | None:
+            per_second = self._limits.get(method)
+            if per_second is None:
+                return None
+            now = time.monotonic()
+            tokens, then = self.buckets.get((method, token), (float(burst), now))
+            tokens = min(float(burst), tokens + (now - then) * per_second)
+            if tokens < 1:
+                self.buckets[(method, token)] = (tokens, now)
+                return max(1, math.ceil((1 - tokens) / per_second))
+            self.buckets[(method, token)] = (tokens - 1, now)
+            return None
+
+    async def main() -> None:
+        # The simulator stamps a call when it handles it, not when it arrives: a garbage-collector pause of its
+        # own (it keeps every call and message) would bunch the calls queued meanwhile and refuse them as a
+        # burst the client never sent. It is a measuring instrument here, so it runs without the collector.
+        gc.disable()
+        sim = SlackApiSimulator()
+        if burst > 1:
+            sim = BucketSimulator()
+            sim.buckets = {}
+        await sim.start()
+        for i in range(users):
+            sim.add_user(f"U{i:06d}")
+        sim.limit("chat.postMessage", per_second=limit)
+        conn.send(sim.api_url)
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, conn.recv)  # "stop"
+        calls = sim.calls_to("chat.postMessage")
+        times = sorted(c.at for c in calls if c.status == 200)
+        conn.send(
+            {
+                "per_dm": {channel: len(messages) for channel, messages in sim.messages.items()},
+                "refused": sum(1 for c in calls if c.status == 429),
+                "first": times[0] if times else 0.0,
+                "last": times[-1] if times else 0.0,
+            }
+        )
+        await sim.stop()
+
+    asyncio.run(main())
+
+
+class AnswerAtOnce:
+    """A gateway that sends nothing: the calibration run measures the scheduler's CPU without a Slack client."""
+
+    platform = Platform.SLACK
+
+    def __init__(self) -> None:
+        self._ids = itertools.count(1)
+
+    async def send(self, target: Target, message: Rendered) -> Sent:
+        return Sent(f"D{target.address[1:]}/{next(self._ids)}")
+
+    async def update(self, target: Target, sent: Sent, message: Rendered) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class Options:
+    users: int
+    limit: float
+    headroom: float
+    in_flight: int
+    database: str | None
+    sdk_429_retries: bool
+    burst: int
+    give_up: float
+
+
+@dataclass(frozen=True)
+class Run:
+    deliveries: int
+    sent: int
+    failed: int
+    materialise_wall: float
+    materialise_cpu: float
+    send_wall: float
+    send_cpu: float
+
+
+async def fan_out(options: Options, content: ContentLibrary, gateway: Gateway, label: str) -> Run:
+    url = options.database or f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='vipbot-bench-')}/bench.db"
+    engine = create_engine(url)
+    await upgrade(engine)
+    sessions = session_factory(engine)
+    orgs = SqlOrganisationRepository(sessions)
+    org = await orgs.add_organisation(
+        "Bench", f"bench-{label}-{time.time_ns()}", "Europe/Amsterdam", "nl", 90
+    )
+    outbox = SqlOutbox(engine)
+    await outbox.register_members(
+        org.id, [Target(Platform.SLACK, TEAM, TargetKind.PERSON, f"U{i:06d}") for i in range(options.users)]
+    )
+    clock = SystemClock()
+    materialiser = Materialiser(
+        SqlScheduleRepository(sessions), outbox, orgs, SqlMemberDirectory(sessions), content, clock
+    )
+    posts = OutreachPosts(
+        content,
+        orgs,
+        SqlSessionStore(sessions, Secret(b"b" * 32)),
+        "https://portal.example",
+        "https://bot.example",
+    )
+    worker = OutboxWorker(
+        outbox,
+        {Platform.SLACK: PlatformDelivery(SlackRenderer(content.translator), gateway)},
+        posts,
+        clock,
+        config=WorkerConfig(
+            rate_per_second=options.limit * options.headroom,
+            in_flight=options.in_flight,
+            lease=timedelta(seconds=60),
+            poll_interval=0.2,
+        ),
+    )
+
+    cpu0, wall0 = time.process_time(), time.monotonic()
+    done = await materialiser.publish_now(
+        org, What.COLUMN, content.catalog.columns[0].id, Audience(members=True), None
+    )
+    cpu1, wall1 = time.process_time(), time.monotonic()
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    # Watch the worker's own counters: polling the database here would add CPU that is not the scheduler's.
+    deadline = time.monotonic() + options.give_up
+    while True:
+        finished = worker.sent + worker.failed + worker.unrecorded >= done.deliveries
+        if finished or task.done() or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.1)
+    stop.set()
+    await task
+    cpu2, wall2 = time.process_time(), time.monotonic()
+    stats = await outbox.stats(org.id)
+    await engine.dispose()
+    return Run(
+        done.deliveries, stats.sent, stats.failed, wall1 - wall0, cpu1 - cpu0, wall2 - wall1, cpu2 - cpu1
+    )
+
+
+async def run(options: Options) -> None:
+    content = load_content(BUNDLED_CONTENT)
+    parent, child = multiprocessing.Pipe()
+    sim = multiprocessing.Process(
+        target=simulator_process, args=(child, options.users, options.limit, options.burst), daemon=True
+    )
+    sim.start()
+    api_url = parent.recv()
+    clients = SlackClients(api_url, StaticToken(Secret(TOKEN)))
+    client = await clients.for_workspace(TEAM)
+    if not options.sdk_429_retries:
+        client.retry_handlers = [
+            h for h in client.retry_handlers if not isinstance(h, AsyncRateLimitErrorRetryHandler)
+        ]
+    real = await fan_out(options, content, SlackGateway(clients), "slack")
+    parent.send("stop")
+    seen = parent.recv()
+    sim.join(timeout=10)
+    calibration = await fan_out(options, content, AnswerAtOnce(), "calibration")
+
+    users = options.users
+    per_dm: dict[str, int] = seen["per_dm"]
+    unsent = real.deliveries - real.sent - real.failed  # only when a run was stopped by --give-up
+    lost = users - len(per_dm) - real.failed - unsent  # neither posted, nor failed, nor still queued
+    duplicates = sum(n - 1 for n in per_dm.values())
+    span = seen["last"] - seen["first"]
+    achieved = (sum(per_dm.values()) - 1) / span if span > 0 else float("inf")
+    per = 1000 / users
+    own = calibration.materialise_cpu + calibration.send_cpu
+    client_cpu = real.send_cpu - calibration.send_cpu
+    pace = options.limit * options.headroom
+    print(
+        f"fan-out of one column to {users:,} Slack DMs, simulator limit {options.limit:g}/s on chat.postMessage"
+    )
+    limiter = (
+        "strict spacing (the simulator's own: any two calls closer than 1/limit, a 429)"
+        if options.burst <= 1
+        else f"token bucket, bursts of up to {options.burst}"
+    )
+    print(f"  limiter:                   {limiter}")
+    print(f"  database:                  {'SQLite file' if options.database is None else 'given URL'}")
+    print(
+        "  slack-sdk 429 handler:     "
+        + (
+            "attached (as in production)"
+            if options.sdk_429_retries
+            else "removed (the worker pauses on Retry-After)"
+        )
+    )
+    print(
+        f"  worker pace:               {pace:g}/s ({options.headroom:.0%} of the limit), {options.in_flight} in flight"
+    )
+    print(f"  materialised:              {real.deliveries:,} outbox rows in {real.materialise_wall:.2f} s")
+    print(f"  sent / failed:             {real.sent:,} / {real.failed:,} in {real.send_wall:.1f} s")
+    if real.sent + real.failed < real.deliveries:
+        print(
+            f"  (stopped after {options.give_up:g} s with {real.deliveries - real.sent - real.failed:,} unsent)"
+        )
+    print(f"  achieved rate:             {achieved:.1f}/s = {achieved / options.limit:.1%} of the limit")
+    print(f"  429s from the simulator:   {seen['refused']}")
+    print(f"  lost:                      {lost}")
+    print(f"  duplicates:                {duplicates}")
+    print("  CPU of this process per delivery (the simulator runs in another process):")
+    print(f"    total:                   {(real.materialise_cpu + real.send_cpu) * per:.3f} ms")
+    print(f"    materialiser:            {real.materialise_cpu * per:.3f} ms")
+    print(
+        f"    scheduler while sending: {calibration.send_cpu * per:.3f} ms "
+        "(worker + database driver, from the run without HTTP)"
+    )
+    print(
+        f"    Slack client:            {client_cpu * per:.3f} ms (gateway, slack-sdk, aiohttp: by difference)"
+    )
+    print(
+        f"    scheduler's own:         {own * per:.3f} ms (materialiser + worker, calibration run: "
+        f"{calibration.sent:,} recorded in {calibration.send_wall:.1f} s)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--users", type=int, default=10_000)
+    parser.add_argument(
+        "--limit", type=float, default=200.0, help="the simulator's chat.postMessage limit per second"
+    )
+    parser.add_argument("--headroom", type=float, default=0.98, help="worker pace as a share of the limit")
+    parser.add_argument(
+        "--in-flight",
+        type=int,
+        default=32,
+        help="deliveries claimed and not yet recorded (VIPBOT_OUTREACH_IN_FLIGHT)",
+    )
+    parser.add_argument("--database", help="a database URL instead of a fresh SQLite file")
+    parser.add_argument(
+        "--no-sdk-429-retries",
+        dest="sdk_429_retries",
+        action="store_false",
+        help="take slack-sdk's 429 retry handler out of the gateway's client (the worker then pauses on Retry-After)",
+    )
+    parser.add_argument(
+        "--burst",
+        type=int,
+        default=2,
+        help="calls the simulator's token bucket saves up (1: the simulator's own strict spacing)",
+    )
+    parser.add_argument("--give-up", type=float, default=1800, help="stop a run after this many seconds")
+    args = parser.parse_args()
+    options = Options(
+        args.users,
+        args.limit,
+        args.headroom,
+        args.in_flight,
+        args.database,
+        args.sdk_429_retries,
+        args.burst,
+        args.give_up,
+    )
+    asyncio.run(run(options))
+
+
+if __name__ == "__main__":
+    main()
