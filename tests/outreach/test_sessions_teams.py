@@ -8,31 +8,36 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
-import aiohttp
-from aiohttp.test_utils import TestServer
 from icalendar import Calendar
 
 from bot.adapters import teams
-from bot.adapters.teams import reference_store
 from bot.adapters.teams.cards import ACTION_KEY
-from bot.app import Services, build_app
+from bot.app import Services
 from bot.domain.clock import FixedClock
 from bot.domain.outreach import Audience, What
 from bot.domain.sessions import SIGNUP_ACTION, WITHDRAW_ACTION, TeamSession
 from bot.domain.tenancy import Platform
-from bot.storage.teams_references import TeamsScope
 from scheduler import service as outreach_feature
 from scheduler.service import Outreach
 from scheduler.worker import WorkerConfig
-from tests.adapters.teams.support import BOT_ID, CHANNEL_ID, PERSONAL_CHAT, TENANT, USER_ID, activity, connect
+from tests.adapters.teams.support import (
+    CHANNEL_ID,
+    PERSONAL_CHAT,
+    USER_ID,
+    activity,
+    connect,
+    install_in_chat_and_channel,
+    serving,
+)
 from tests.doubles.bf_connector import BotConnectorDouble
 
 OTHER_USER = "29:user-aad-0002"
+
+
+FEATURES = [teams.install, outreach_feature.install]
 
 
 def card_of(sent: dict[str, Any]) -> dict[str, Any]:
@@ -47,19 +52,6 @@ def text_of(card: dict[str, Any]) -> str:
     return json.dumps(card, ensure_ascii=False)
 
 
-@asynccontextmanager
-async def serving(services: Services) -> AsyncIterator[tuple[TestServer, aiohttp.ClientSession]]:
-    app = build_app(services, features=[teams.install, outreach_feature.install])
-    server = TestServer(app, host="127.0.0.1", port=0)
-    await server.start_server()
-    http = aiohttp.ClientSession()
-    try:
-        yield server, http
-    finally:
-        await http.close()
-        await server.close()
-
-
 async def test_a_team_session_end_to_end_on_teams(  # noqa: PLR0915  (one story, told in order)
     services: Services, bf_connector: BotConnectorDouble
 ) -> None:
@@ -72,23 +64,15 @@ async def test_a_team_session_end_to_end_on_teams(  # noqa: PLR0915  (one story,
     clock = configured.clock
     assert isinstance(clock, FixedClock)
     org = await connect(configured, slug="linde")
-    store = reference_store(configured)
 
-    async with serving(configured) as (server, http):
+    async with serving(configured, FEATURES) as (server, http):
 
         async def post(body: dict[str, Any]) -> None:
             async with http.post(str(server.make_url("/api/messages")), json=body) as response:
                 assert response.status in {200, 201}, await response.text()
 
         # The bot is installed in a personal chat and in a team's channel; the channel is bound to the org.
-        await post(activity(bf_connector.url, "conversationUpdate", membersAdded=[{"id": BOT_ID}]))
-        await post(
-            activity(bf_connector.url, "conversationUpdate", scope="channel", membersAdded=[{"id": BOT_ID}])
-        )
-        (channel,) = await store.list_references(org.id, TeamsScope.CHANNEL)
-        await configured.organisations.bind_channel(
-            org.id, "linde", Platform.TEAMS, TENANT, channel.address, "Algemeen"
-        )
+        await install_in_chat_and_channel(post, bf_connector.url, configured, org, "linde")
 
         outreach: Outreach = configured.extras[outreach_feature.OUTREACH_KEY]
         starts = clock.now() + timedelta(days=2)

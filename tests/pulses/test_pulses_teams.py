@@ -8,28 +8,30 @@ at all. Answers count for the channel's team or the round's audience."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
-import aiohttp
-from aiohttp.test_utils import TestServer
-
 from bot.adapters import teams
-from bot.adapters.teams import reference_store
 from bot.adapters.teams.cards import ACTION_KEY
-from bot.app import Services, build_app
+from bot.app import Services
 from bot.domain.outreach import Audience, What
 from bot.domain.pulses import ACTION_PREFIX
-from bot.domain.tenancy import GroupKind, Platform
+from bot.domain.tenancy import GroupKind
 from bot.reporting import service as pulses_feature
 from bot.reporting.service import Pulses
-from bot.storage.teams_references import TeamsScope
 from scheduler import service as outreach_feature
 from scheduler.service import Outreach
 from scheduler.worker import WorkerConfig
-from tests.adapters.teams.support import BOT_ID, CHANNEL_ID, PERSONAL_CHAT, TENANT, activity, connect
+from tests.adapters.teams.support import (
+    CHANNEL_ID,
+    PERSONAL_CHAT,
+    activity,
+    connect,
+    install_in_chat_and_channel,
+    serving,
+)
 from tests.doubles.bf_connector import BotConnectorDouble
+
+FEATURES = [teams.install, outreach_feature.install, pulses_feature.install]
 
 
 def card_of(sent: dict[str, Any]) -> dict[str, Any]:
@@ -38,19 +40,6 @@ def card_of(sent: dict[str, Any]) -> dict[str, Any]:
 
 def answer_sets(card: dict[str, Any]) -> list[list[dict[str, Any]]]:
     return [e["actions"] for e in card["body"] if e["type"] == "ActionSet"]
-
-
-@asynccontextmanager
-async def serving(services: Services) -> AsyncIterator[tuple[TestServer, aiohttp.ClientSession]]:
-    app = build_app(services, features=[teams.install, outreach_feature.install, pulses_feature.install])
-    server = TestServer(app, host="127.0.0.1", port=0)
-    await server.start_server()
-    http = aiohttp.ClientSession()
-    try:
-        yield server, http
-    finally:
-        await http.close()
-        await server.close()
 
 
 async def test_a_pulse_on_teams_over_http(  # noqa: PLR0915  (one story, told in order)
@@ -65,9 +54,8 @@ async def test_a_pulse_on_teams_over_http(  # noqa: PLR0915  (one story, told in
     org = await connect(configured, slug="linde")
     await configured.organisations.add_group(org.id, "Zorg Noord", GroupKind.DEPARTMENT, None)
     await configured.organisations.add_group(org.id, "Team Noord", GroupKind.TEAM, "zorg-noord")
-    store = reference_store(configured)
 
-    async with serving(configured) as (server, http):
+    async with serving(configured, FEATURES) as (server, http):
 
         async def post(body: dict[str, Any]) -> list[Any]:
             before = len(bf_connector.requests)
@@ -75,14 +63,7 @@ async def test_a_pulse_on_teams_over_http(  # noqa: PLR0915  (one story, told in
                 assert response.status in {200, 201}, await response.text()
             return [r for r in bf_connector.requests[before:] if r.kind in {"send", "reply", "update"}]
 
-        await post(activity(bf_connector.url, "conversationUpdate", membersAdded=[{"id": BOT_ID}]))
-        await post(
-            activity(bf_connector.url, "conversationUpdate", scope="channel", membersAdded=[{"id": BOT_ID}])
-        )
-        (channel,) = await store.list_references(org.id, TeamsScope.CHANNEL)
-        await configured.organisations.bind_channel(
-            org.id, "team-noord", Platform.TEAMS, TENANT, channel.address, "Noord"
-        )
+        await install_in_chat_and_channel(post, bf_connector.url, configured, org, "team-noord")
 
         outreach: Outreach = configured.extras[outreach_feature.OUTREACH_KEY]
         pulses: Pulses = configured.extras[pulses_feature.PULSES_KEY]

@@ -10,7 +10,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
+import aiohttp
 from aiohttp import web
+from aiohttp.test_utils import TestServer
 from sqlalchemy import inspect, text
 
 from bot.adapters.teams import install
@@ -139,3 +141,39 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10.0
     while not await check():
         assert time.monotonic() < deadline, "the condition did not hold in time"
         await asyncio.sleep(0.02)
+
+
+@asynccontextmanager
+async def serving(
+    services: Services, features: list[Callable[[web.Application, Services], None]]
+) -> AsyncIterator[tuple[TestServer, aiohttp.ClientSession]]:
+    """The service with these features on 127.0.0.1 (port chosen by the OS), and a client session for it."""
+    server = TestServer(build_app(services, features=features), host="127.0.0.1", port=0)
+    await server.start_server()
+    http = aiohttp.ClientSession()
+    try:
+        yield server, http
+    finally:
+        await http.close()
+        await server.close()
+
+
+async def install_in_chat_and_channel(
+    post: Callable[[dict[str, Any]], Awaitable[Any]],
+    connector_url: str,
+    services: Services,
+    organisation: Organisation,
+    group: str,
+) -> None:
+    """Teams installs the bot in the person's personal chat and in the team's channel; the channel is bound to
+    `group`, as `vipbot org bind` does."""
+    from bot.adapters.teams import reference_store
+    from bot.domain.tenancy import Platform
+    from bot.storage.teams_references import TeamsScope
+
+    await post(activity(connector_url, "conversationUpdate", membersAdded=[{"id": BOT_ID}]))
+    await post(activity(connector_url, "conversationUpdate", scope="channel", membersAdded=[{"id": BOT_ID}]))
+    (channel,) = await reference_store(services).list_references(organisation.id, TeamsScope.CHANNEL)
+    await services.organisations.bind_channel(
+        organisation.id, group, Platform.TEAMS, TENANT, channel.address, "Algemeen"
+    )
