@@ -7,16 +7,15 @@ Run by hand:  .venv/bin/python bench/bench_fanout.py [--users 10000] [--limit 20
 The simulator runs in a child process (its CPU is not counted), with its garbage collector off: it stamps a call
 when it handles it, so a pause of its own would bunch the calls waiting meanwhile into a refused burst. This
 process materialises the occurrence and runs one outbox worker with the real Slack renderer and gateway, on a
-fresh SQLite file (or --database URL). The gateway's client keeps slack-sdk's AsyncRateLimitErrorRetryHandler, as
-in production; --no-sdk-429-retries takes it out, so every 429 reaches the worker, which pauses the workspace for
-Retry-After.
+fresh SQLite file (or --database URL), through one kept-alive HTTP session as `vipbot serve` does. The gateway's
+client keeps slack-sdk's AsyncRateLimitErrorRetryHandler, as in production; --no-sdk-429-retries takes it out, so
+every 429 reaches the worker, which pauses the workspace for Retry-After.
 
 The limiter: by default a token bucket of `--limit` calls a second that saves up at most 2 calls (`--burst 2`):
 the long-run limit is the same, but a call that arrives a few milliseconds early after a slow one is not refused.
 `--burst 1` uses the simulator's own limiter, which refuses any two calls closer together than 1/limit as they
-arrive; client-side latency varies by a few milliseconds per call (the event loop, a new HTTP connection per
-slack-sdk call), so at high limits that limiter refuses calls that left on time, and each refusal costs a
-Retry-After of at least a second.
+arrive; client-side latency varies by a few milliseconds per call (the event loop), so at high limits that
+limiter refuses calls that left on time, and each refusal costs a Retry-After of at least a second.
 
 Prints the achieved send rate as a share of the limit, lost and duplicate messages (counted in the simulator),
 the 429s it answered, and CPU time per delivery of this process, split three ways:
@@ -44,10 +43,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import aiohttp
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 
 from bot.adapters.slack.blocks import SlackRenderer
-from bot.adapters.slack.gateway import SlackClients, SlackGateway
+from bot.adapters.slack.gateway import API_TIMEOUT, SlackClients, SlackGateway
 from bot.adapters.slack.oauth import StaticToken
 from bot.catalog import ContentLibrary, load_content
 from bot.domain.clock import SystemClock
@@ -230,12 +230,16 @@ async def run(options: Options) -> None:
     sim.start()
     api_url = parent.recv()
     clients = SlackClients(api_url, StaticToken(Secret(TOKEN)))
+    # As `vipbot serve` does: one kept-alive HTTP session for every Web API call.
+    http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=API_TIMEOUT))
+    clients.use_session(http)
     client = await clients.for_workspace(TEAM)
     if not options.sdk_429_retries:
         client.retry_handlers = [
             h for h in client.retry_handlers if not isinstance(h, AsyncRateLimitErrorRetryHandler)
         ]
     real = await fan_out(options, content, SlackGateway(clients), "slack")
+    await http.close()
     parent.send("stop")
     seen = parent.recv()
     sim.join(timeout=10)
