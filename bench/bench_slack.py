@@ -170,12 +170,11 @@ async def _serve_vipbot(conn: multiprocessing.connection.Connection, api_url: st
 
     from aiohttp import web
 
+    from bench.pulse_round import open_pulse_round
     from bot.app import Services, build_app, settle_heap
     from bot.catalog import load_content
     from bot.domain.clock import SystemClock
-    from bot.domain.tenancy import GroupKind
     from bot.logs import configure_logging
-    from bot.reporting.service import PULSES_KEY
     from bot.security.secret import Secret
     from bot.settings import load_settings
     from bot.storage.db import create_engine
@@ -209,20 +208,14 @@ async def _serve_vipbot(conn: multiprocessing.connection.Connection, api_url: st
     await SqlSlackInstallations(services.sessions, key).link(organisation.id, TEAM)
     # The whole service, as `vipbot serve` runs it: every feature mounted, scheduler and workers running.
     app = build_app(services)
-    await services.organisations.add_group(organisation.id, "Zorg", GroupKind.DEPARTMENT, None)
-    pulses = services.extras[PULSES_KEY]
-    tree = await services.organisations.group_tree(organisation.id)
-    round_ = await pulses.service.open_round(organisation.id, "wekelijkse-check-in", tree)
-    questions = [
-        q.id for q in pulses.service.pulse_set("wekelijkse-check-in").questions if q.kind.value == "likert"
-    ]
+    round_id, questions = await open_pulse_round(services, organisation.id)
     runner = web.AppRunner(app, access_log_class=AccessLogger)
     await runner.setup()
     settle_heap()  # as `vipbot serve` does once started
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    conn.send((port, str(round_.id), questions))
+    conn.send((port, round_id, questions))
     await asyncio.get_running_loop().run_in_executor(None, conn.recv)
     await runner.cleanup()
 
