@@ -200,6 +200,9 @@ class SqlPulseStore:
             if existing is None:
                 raise
             return existing
+        if self._sqlite:
+            # The counters in their places in the file before the first click: clicks only rewrite them there.
+            await self._checkpoint()
         return await self.get_pulse(organisation_id, pulse_id)
 
     async def pulse_for_occurrence(self, organisation_id: UUID, occurrence_id: UUID) -> Pulse | None:
