@@ -174,5 +174,5 @@ class GroupLineageRow(SQLModel, table=True):
     )
     group_id: uuid.UUID = Field(primary_key=True)
     related_id: uuid.UUID = Field()  # merged: the group it went into; split: the group it came from
-    operation: str = Field(max_length=16)  # "merged" | "split"
+    operation: str = Field(max_length=16, primary_key=True)  # "merged" | "split"
     at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

@@ -30,7 +30,7 @@ def upgrade() -> None:
     sa.Column('operation', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['organisation_id'], ['organisation.id'], name=op.f('fk_group_lineage_organisation_id_organisation'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('organisation_id', 'group_id', name=op.f('pk_group_lineage'))
+    sa.PrimaryKeyConstraint('organisation_id', 'group_id', 'operation', name=op.f('pk_group_lineage'))
     )
     op.create_table('pulse_release',
     sa.Column('organisation_id', sa.Uuid(), nullable=False),
