@@ -24,7 +24,7 @@ What a release is:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Final
@@ -139,8 +139,79 @@ class _Resolver:
         return found
 
 
-def _question_values(question: Question) -> tuple[str, ...]:
-    return answer_options(question)
+Pooled = dict[UUID, list[list[int]]]  # per group (with everything below it): per question, per value
+
+
+def _pool(
+    rounds: Sequence[RoundInput], target: GroupTree, resolver: _Resolver, pulse_set: PulseSet
+) -> tuple[Pooled, dict[UUID, int]]:
+    """The period's answers per group of the release's tree, and each group's respondents (the most that
+    answered it in one round)."""
+    parent = {g.id: g.parent_id for g in target.groups}
+    questions = pulse_set.questions
+    values = [values_of(q) for q in questions]
+    pooled: Pooled = {g.id: [[0] * len(v) for v in values] for g in target.groups}
+    respondents: dict[UUID, int] = dict.fromkeys(pooled, 0)
+    for rnd in rounds:
+        per_round: dict[UUID, list[int]] = {g.id: [0] * len(questions) for g in target.groups}
+        for raw_group, answers in rnd.counts.items():
+            gid = resolver.resolve(raw_group, rnd.tree)
+            for qi, question in enumerate(questions):
+                given = answers.get(question.id, {})
+                for vi, value in enumerate(values[qi]):
+                    n = given.get(value, 0)
+                    node: UUID | None = gid if n else None
+                    while node is not None:  # every group on the path up gets the answer
+                        pooled[node][qi][vi] += n
+                        per_round[node][qi] += n
+                        node = parent[node]
+        for gid, answered in per_round.items():
+            respondents[gid] = max(respondents[gid], max(answered, default=0))
+    return pooled, respondents
+
+
+def _visibility(respondents: int, epsilon: float) -> Visibility:
+    """What a group publishes: decided on the floors alone, before any noise is drawn."""
+    if epsilon <= 0 or respondents < MIN_SCORE_ANSWERS:
+        return Visibility.HIDDEN
+    return Visibility.BANDED if respondents < MIN_DISTRIBUTION_ANSWERS else Visibility.FULL
+
+
+def _draw(
+    pulse_set: PulseSet,
+    order: Sequence[tuple[Group, int]],
+    pooled: Pooled,
+    visible: Mapping[UUID, Visibility],
+    epsilon: float,
+    sensitivity: int,
+    noise: NoiseSource,
+) -> tuple[dict[UUID, tuple[int, int]], dict[UUID, tuple[int, ...]]]:
+    """One draw per level and kind of count: the groups of a level are disjoint in what each answer counts for,
+    so the level's vectors side by side have the same sensitivity as one group's (parallel composition)."""
+    flags = [[q.is_favourable(v) for v in values_of(q)] for q in pulse_set.questions]
+    width = sum(len(f) for f in flags)
+    index_noisy: dict[UUID, tuple[int, int]] = {}
+    table_noisy: dict[UUID, tuple[int, ...]] = {}
+    for kind, share in LEVEL_SHARE.items():
+        level = [g.id for g, _ in order if g.kind is kind and visible[g.id] is not Visibility.HIDDEN]
+        if not level:
+            continue
+        flat_index: list[int] = []
+        for gid in level:
+            favourable = sum(
+                n for row, fs in zip(pooled[gid], flags, strict=True) for n, f in zip(row, fs, strict=True) if f
+            )
+            flat_index.extend((favourable, sum(sum(row) for row in pooled[gid]) - favourable))
+        drawn = noise.noisy_counts(flat_index, sensitivity, epsilon * share * INDEX_SHARE)
+        for i, gid in enumerate(level):
+            index_noisy[gid] = (drawn[2 * i], drawn[2 * i + 1])
+        full = [gid for gid in level if visible[gid] is Visibility.FULL]
+        if full:
+            flat = [n for gid in full for row in pooled[gid] for n in row]
+            drawn = noise.noisy_counts(flat, sensitivity, epsilon * share * (1 - INDEX_SHARE))
+            for i, gid in enumerate(full):
+                table_noisy[gid] = tuple(drawn[i * width : (i + 1) * width])
+    return index_noisy, table_noisy
 
 
 def build_release(
@@ -160,73 +231,46 @@ def build_release(
     if not ordered:
         raise ValueError("a release needs at least one closed round")
     target = ordered[-1].tree
-    resolver = _Resolver(target, successors or {})
     order = _depth_first(target)
-    parent = {g.id: g.parent_id for g in target.groups}
+    pooled, respondents = _pool(ordered, target, _Resolver(target, successors or {}), pulse_set)
+    visible = {g.id: _visibility(respondents[g.id], epsilon) for g, _ in order}
     questions = pulse_set.questions
-    values = [_question_values(q) for q in questions]
-    # per group (own answers only, then with everything below): per question, per value
-    pooled: dict[UUID, list[list[int]]] = {g.id: [[0] * len(v) for v in values] for g in target.groups}
-    respondents: dict[UUID, int] = dict.fromkeys(pooled, 0)
-    for rnd in ordered:
-        per_round: dict[UUID, list[int]] = {g.id: [0] * len(questions) for g in target.groups}
-        for raw_group, answers in rnd.counts.items():
-            gid = resolver.resolve(raw_group, rnd.tree)
-            for qi, question in enumerate(questions):
-                given = answers.get(question.id, {})
-                for vi, value in enumerate(values[qi]):
-                    n = given.get(value, 0)
-                    if n:
-                        # every group on the path up gets the answer (totals per subtree)
-                        node: UUID | None = gid
-                        while node is not None:
-                            pooled[node][qi][vi] += n
-                            per_round[node][qi] += n
-                            node = parent[node]
-        for gid, answered in per_round.items():
-            respondents[gid] = max(respondents[gid], max(answered, default=0))
     sensitivity = max(1, len(ordered) * len(questions))
+    index_noisy, table_noisy = _draw(pulse_set, order, pooled, visible, epsilon, sensitivity, noise)
     cells: list[StoredCell] = []
     for group, _depth in order:
-        seen = respondents[group.id]
-        if epsilon <= 0 or seen < MIN_SCORE_ANSWERS:
+        seen_as = visible[group.id]
+        if seen_as is Visibility.HIDDEN:
             cells.append(StoredCell(group.id, Visibility.HIDDEN))
             continue
-        level = epsilon * LEVEL_SHARE[group.kind]
-        index_eps = level * INDEX_SHARE
-        table_eps = level - index_eps
-        counts = pooled[group.id]
-        favourable = sum(
-            n for q, row in zip(questions, counts, strict=True) for v, n in zip(values_of(q), row, strict=True)
-            if q.is_favourable(v)
-        )
-        total = sum(sum(row) for row in counts)
-        noisy_index = noise.noisy_counts((favourable, total - favourable), sensitivity, index_eps)
-        index_counts = (noisy_index[0], noisy_index[1])
-        if seen < MIN_DISTRIBUTION_ANSWERS:
-            cells.append(StoredCell(group.id, Visibility.BANDED, index_counts, sensitivity / index_eps))
+        share = LEVEL_SHARE[group.kind]
+        index_scale = sensitivity / (epsilon * share * INDEX_SHARE)
+        if seen_as is Visibility.BANDED:
+            cells.append(StoredCell(group.id, Visibility.BANDED, index_noisy[group.id], index_scale))
             continue
-        flat = noise.noisy_counts([n for row in counts for n in row], sensitivity, table_eps)
+        flat_row = table_noisy[group.id]
         table: list[tuple[str, tuple[int, ...]]] = []
         at = 0
-        for question, row in zip(questions, counts, strict=True):
-            table.append((question.id, tuple(flat[at : at + len(row)])))
-            at += len(row)
+        for question in questions:
+            width = len(values_of(question))
+            table.append((question.id, tuple(flat_row[at : at + width])))
+            at += width
         cells.append(
             StoredCell(
                 group.id,
                 Visibility.FULL,
-                index_counts,
-                sensitivity / index_eps,
+                index_noisy[group.id],
+                index_scale,
                 tuple(table),
-                sensitivity / table_eps,
+                sensitivity / (epsilon * share * (1 - INDEX_SHARE)),
             )
         )
     return Release(pulse_set.id, period, released_at, target, epsilon, len(ordered), tuple(cells))
 
 
 def values_of(question: Question) -> tuple[str, ...]:
-    return _question_values(question)
+    """The values a question's counts are kept for, in the order its buttons show them."""
+    return answer_options(question)
 
 
 # --- reading releases: what every output shows ---------------------------------------------------------------
@@ -243,26 +287,43 @@ class QuestionFigures:
     distribution: tuple[tuple[str, int], ...]
 
 
-def _question_figures(question: Question, noisy: Sequence[int], scale: float) -> QuestionFigures:
-    counts = [max(0, n) for n in noisy]
-    order = values_of(question)
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """Per question, worked out once per read: its values in order, which are favourable, and their scores on
+    the favourable-up scale (Likert only)."""
+
+    question: Question
+    order: tuple[str, ...]
+    favourable: tuple[bool, ...]
+    scores: tuple[int, ...] | None
+
+    @classmethod
+    def of(cls, question: Question) -> _Shape:
+        order = values_of(question)
+        scores = None
+        if question.kind is QuestionKind.LIKERT:
+            scores = tuple(6 - int(v) if question.reverse else int(v) for v in order)
+        return cls(question, order, tuple(question.is_favourable(v) for v in order), scores)
+
+
+def _question_figures(shape: _Shape, noisy: Sequence[int], scale: float) -> QuestionFigures:
+    counts = [n if n > 0 else 0 for n in noisy]
     total = sum(counts)
-    fav = [n for v, n in zip(order, counts, strict=True) if question.is_favourable(v)]
-    other = [n for v, n in zip(order, counts, strict=True) if not question.is_favourable(v)]
+    fav = [n for n, f in zip(counts, shape.favourable, strict=True) if f]
+    other = [n for n, f in zip(counts, shape.favourable, strict=True) if not f]
     share = sum(fav) / total if total else 0.0
     mean = spread = None
-    if question.kind is QuestionKind.LIKERT and total:
-        scores = [6 - int(v) if question.reverse else int(v) for v in order]
-        mean = sum(s * n for s, n in zip(scores, counts, strict=True)) / total
-        spread = mean_margin(scores, counts, scale)
+    if shape.scores is not None and total:
+        mean = sum(s * n for s, n in zip(shape.scores, counts, strict=True)) / total
+        spread = mean_margin(shape.scores, counts, scale)
     return QuestionFigures(
-        question.id,
+        shape.question.id,
         total,
         share,
         share_margin(fav, other, scale),
         mean,
         spread,
-        tuple(zip(order, counts, strict=True)),
+        tuple(zip(shape.order, counts, strict=True)),
     )
 
 
@@ -276,8 +337,21 @@ class Cell:
     index: float | None = None  # the favourable share over all questions; None unless FULL
     margin: float | None = None  # points
     band: tuple[int, int] | None = None  # BANDED (and FULL): the 20-point band the index falls in
-    figures: tuple[QuestionFigures, ...] = ()
-    respondents: int | None = None  # FULL only: noisy answers to the most-answered question
+    # FULL only: the stored noisy counts per question and their noise scale; figures are worked out when asked
+    _table: tuple[tuple[_Shape, tuple[int, ...]], ...] = field(default=(), repr=False)
+    _scale: float = field(default=0.0, repr=False)
+
+    @property
+    def figures(self) -> tuple[QuestionFigures, ...]:
+        """Per question: favourable share, mean and distribution, each with its margin (FULL cells only)."""
+        return tuple(_question_figures(shape, noisy, self._scale) for shape, noisy in self._table)
+
+    @property
+    def respondents(self) -> int | None:
+        """FULL only: the (noisy) answers to the most-answered question."""
+        if self.visibility is not Visibility.FULL:
+            return None
+        return max((sum(n for n in noisy if n > 0) for _, noisy in self._table), default=0)
 
     @property
     def shown(self) -> bool:
@@ -297,18 +371,17 @@ class Cell:
         return None
 
 
-def _cell(stored: StoredCell, group: Group, depth: int, pulse_set: PulseSet) -> Cell:
+def _cell(stored: StoredCell, group: Group, depth: int, shapes: Mapping[str, _Shape]) -> Cell:
     if stored.visibility is Visibility.HIDDEN or stored.index_counts is None:
         return Cell(group, depth, Visibility.HIDDEN)
     fav, other = (max(0, n) for n in stored.index_counts)
     share = fav / (fav + other) if fav + other else 0.0
     if stored.visibility is Visibility.BANDED:
         return Cell(group, depth, Visibility.BANDED, band=band(share))
-    by_id = {q.id: q for q in pulse_set.questions}
-    figures = tuple(
-        _question_figures(by_id[qid], noisy, stored.table_scale)
+    table = tuple(
+        (shapes[qid], noisy)
         for qid, noisy in stored.table or ()
-        if qid in by_id and len(noisy) == len(values_of(by_id[qid]))
+        if qid in shapes and len(noisy) == len(shapes[qid].order)
     )
     return Cell(
         group,
@@ -317,8 +390,8 @@ def _cell(stored: StoredCell, group: Group, depth: int, pulse_set: PulseSet) -> 
         index=share,
         margin=index_margin(fav, other, stored.index_scale),
         band=band(share),
-        figures=figures,
-        respondents=max((f.answers for f in figures), default=0),
+        _table=table,
+        _scale=stored.table_scale,
     )
 
 
@@ -341,10 +414,11 @@ class RoundView:
         return next((c for c in self.cells if c.group.id == group_id), None)
 
 
-def view_of(release: Release, pulse_set: PulseSet) -> RoundView:
+def view_of(release: Release, pulse_set: PulseSet, shapes: Mapping[str, _Shape] | None = None) -> RoundView:
+    shapes = shapes if shapes is not None else {q.id: _Shape.of(q) for q in pulse_set.questions}
     stored = {c.group_id: c for c in release.cells}
     cells = tuple(
-        _cell(stored.get(g.id, StoredCell(g.id, Visibility.HIDDEN)), g, depth, pulse_set)
+        _cell(stored.get(g.id, StoredCell(g.id, Visibility.HIDDEN)), g, depth, shapes)
         for g, depth in _depth_first(release.tree)
     )
     return RoundView(
@@ -380,5 +454,6 @@ class Insights:
 
 
 def insights_from(pulse_set: PulseSet, releases: Sequence[Release]) -> Insights:
-    views = [view_of(r, pulse_set) for r in sorted(releases, key=lambda r: (r.released_at, r.period))]
+    shapes = {q.id: _Shape.of(q) for q in pulse_set.questions}
+    views = [view_of(r, pulse_set, shapes) for r in sorted(releases, key=lambda r: (r.released_at, r.period))]
     return Insights(pulse_set, tuple(sorted(views, key=lambda v: v.period)), tuple(views))

@@ -21,7 +21,7 @@ from bot.domain.tenancy import Platform
 from bot.security import keyed_hash
 from bot.storage.db import create_engine
 from bot.storage.migrate import upgrade
-from tests.pulses.conftest import PulseWorld, make_world
+from tests.pulses.conftest import make_world
 
 QUESTION = "veilig-om-te-zeggen"
 # Twelve people in Team Zuid click in this order with these answers: a pattern that would show in any trace that
