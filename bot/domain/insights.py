@@ -230,15 +230,29 @@ def cell_line(cell: Cell, pulse_set: PulseSet, t: Translator, locale: str) -> st
     return "\n".join(lines)
 
 
+def monthly_trend(insights: Insights, group_id: UUID) -> list[tuple[str, float | None]]:
+    """The group's index for every month from the first release to the last — None where nothing was published
+    (hidden, only a band, refused, or no release at all that month), so charts draw a gap there, never a line."""
+    values = dict(zip((v.period for v in insights.rounds), insights.trend(group_id), strict=True))
+    if not values:
+        return []
+    months: list[tuple[str, float | None]] = []
+    year, month = (int(p) for p in min(values).split("-"))
+    last = max(values)
+    while (period := f"{year:04d}-{month:02d}") <= last:
+        months.append((period, values.get(period)))
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return months
+
+
 def trend_line(insights: Insights, t: Translator, locale: str) -> str | None:
-    """The organisation's index per period, with a gap ("–") where it was not published."""
+    """The organisation's index per month, with a gap ("–") where it was not published."""
     latest = insights.latest
     if latest is None:
         return None
     root = latest.cells[0].group
     points = [
-        f"{view.period}: {_percent(v) if v is not None else '–'}"
-        for view, v in zip(insights.rounds, insights.trend(root.id), strict=True)
+        f"{period}: {_percent(v) if v is not None else '–'}" for period, v in monthly_trend(insights, root.id)
     ]
     return t.t(locale, "insights.trend", group=root.name, points=" · ".join(points[-12:]))
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from bot.domain.aggregation import Insights
 from bot.domain.delivery import Attachment
 from bot.domain.i18n import Translator
-from bot.domain.insights import chart_groups
+from bot.domain.insights import chart_groups, monthly_trend
 from bot.domain.tenancy import GroupKind
 
 if TYPE_CHECKING:
@@ -29,13 +29,14 @@ def _trend(ax: Axes, insights: Insights, t: Translator, locale: str) -> None:
     if latest is None:
         return
     groups = [c.group for c in latest.cells if c.group.kind in {GroupKind.ORGANISATION, GroupKind.DEPARTMENT}]
-    xs = list(range(len(insights.rounds)))
+    months = [period for period, _ in monthly_trend(insights, latest.cells[0].group.id)]
+    xs = list(range(len(months)))
     for colour, group in zip(LINE_COLOURS, groups[:MAX_TREND_LINES], strict=False):
-        values = insights.trend(group.id)
-        # NaN where a period was not published: matplotlib leaves a gap there instead of drawing across it
+        values = [v for _, v in monthly_trend(insights, group.id)]
+        # NaN where a month was not published: matplotlib leaves a gap there instead of drawing across it
         ys = [v * 100 if v is not None else float("nan") for v in values]
         ax.plot(xs, ys, marker="o", color=colour, label=group.name)
-    ax.set_xticks(xs, [r.period for r in insights.rounds], rotation=45, fontsize=7)
+    ax.set_xticks(xs, months, rotation=45, fontsize=7)
     ax.set_ylim(0, 100)
     ax.set_ylabel(t.t(locale, "insights.chart_axis"))
     ax.set_title(t.t(locale, "insights.chart_trend"), fontsize=10)

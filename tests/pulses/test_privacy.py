@@ -12,16 +12,18 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.catalog import ContentLibrary
-from bot.domain.aggregation import RoundInput, Visibility, build_release, view_of
+from bot.domain.aggregation import Release, RoundInput, Visibility, build_release, insights_from, view_of
 from bot.domain.clock import FixedClock
 from bot.domain.content import PulseSet
 from bot.domain.insights import (
     export_rows,
     hidden_explanation,
     load_insights,
+    monthly_trend,
     release_due,
     release_period,
     summary_lines,
+    trend_line,
 )
 from bot.domain.privacy import (
     EPSILON_PER_PERIOD,
@@ -33,6 +35,7 @@ from bot.domain.privacy import (
 )
 from bot.domain.pulses import AnswerAction, AnswerOutcome, ClickOrigin, Participant
 from bot.domain.tenancy import Group, GroupKind, GroupTree, Platform
+from bot.reporting.charts import render_chart
 from bot.security.noise import OpenDpNoise
 from tests.pulses.conftest import PulseWorld
 from tests.pulses.simulation import SeededLaplace, make_world, simulate
@@ -298,3 +301,26 @@ def test_the_35_person_organisation_stays_visible(checkin: PulseSet) -> None:
     assert org_shown == months
     assert dept_shown >= 0.9 * dept_months
     assert statistics.quantiles(errors, n=10)[-1] <= 5.0
+
+
+def test_unpublished_months_are_gaps(checkin: PulseSet, content: ContentLibrary) -> None:
+    """January published, no round in February, March refused by the accountant, April published: the trend
+    has a gap for February and March, never a line across them."""
+    tree, ids = tree_of(["large"])
+
+    def month(period: str, epsilon: float) -> Release:
+        start = datetime.fromisoformat(f"{period}-05T09:00:00+00:00")
+        rounds = [RoundInput(uuid.uuid4(), start, start, tree, {ids["large"]: answers(checkin, 30)})]
+        return build_release(checkin, period, rounds, epsilon, SeededLaplace(6), start + timedelta(days=30))
+
+    insights = insights_from(
+        checkin, [month("2026-01", EPSILON_PER_PERIOD), month("2026-03", 0.0), month("2026-04", EPSILON_PER_PERIOD)]
+    )
+    trend = monthly_trend(insights, ids["org"])
+    assert [p for p, _ in trend] == ["2026-01", "2026-02", "2026-03", "2026-04"]
+    assert [v is None for _, v in trend] == [False, True, True, False]
+    line = trend_line(insights, content.translator, "nl")
+    assert line is not None
+    assert "2026-02: –" in line
+    assert "2026-03: –" in line
+    assert render_chart(insights, content.translator, "nl").startswith(b"\x89PNG")

@@ -12,7 +12,7 @@ from markupsafe import Markup, escape
 from bot.domain.accounts import Account, Role
 from bot.domain.aggregation import Cell, Insights, insights_from
 from bot.domain.i18n import Translator
-from bot.domain.insights import chart_groups, hidden_explanation, summary_lines
+from bot.domain.insights import chart_groups, hidden_explanation, monthly_trend, summary_lines
 from bot.domain.tenancy import Organisation
 from bot.storage.console_content import ReportNote, SqlConsoleContent
 from bot.storage.pulses import SqlPulseStore, master_key_from
@@ -117,14 +117,14 @@ def _trend_chart(insights: Insights, title: str) -> Markup:
     latest = insights.latest
     if latest is None or len(insights.rounds) < 2:
         return Markup("")
-    values = insights.trend(latest.cells[0].group.id)
+    months = monthly_trend(insights, latest.cells[0].group.id)
     width, height, pad = 560, 160, 30
-    step = (width - 2 * pad) / max(1, len(values) - 1)
+    step = (width - 2 * pad) / max(1, len(months) - 1)
     labels = []
-    runs: list[list[tuple[float, float, float]]] = [[]]  # a new line after every unpublished period: gaps
-    for i, (view, value) in enumerate(zip(insights.rounds, values, strict=True)):
+    runs: list[list[tuple[float, float, float]]] = [[]]  # a new line after every unpublished month: gaps
+    for i, (period, value) in enumerate(months):
         x = pad + i * step
-        labels.append(f'<text x="{x:.0f}" y="{height - 4}" text-anchor="middle">{escape(view.period)}</text>')
+        labels.append(f'<text x="{x:.0f}" y="{height - 4}" text-anchor="middle">{escape(period)}</text>')
         if value is None:
             runs.append([])
             continue
