@@ -329,29 +329,58 @@ def _question_figures(shape: _Shape, noisy: Sequence[int], scale: float) -> Ques
 
 @dataclass(frozen=True, slots=True)
 class Cell:
-    """One group in one period, as published: index with margin (or its band), and per-question figures."""
+    """One group in one period, as published: index with margin (or its band), and per-question figures — all
+    worked out from the stored noisy counts when asked, so reading a year of releases stays cheap."""
 
     group: Group
     depth: int
     visibility: Visibility
-    index: float | None = None  # the favourable share over all questions; None unless FULL
-    margin: float | None = None  # points
-    band: tuple[int, int] | None = None  # BANDED (and FULL): the 20-point band the index falls in
-    # FULL only: the stored noisy counts per question and their noise scale; figures are worked out when asked
-    _table: tuple[tuple[_Shape, tuple[int, ...]], ...] = field(default=(), repr=False)
-    _scale: float = field(default=0.0, repr=False)
+    _stored: StoredCell | None = field(default=None, repr=False)
+    _shapes: Mapping[str, _Shape] = field(default_factory=dict, repr=False)
+
+    def _share(self) -> float | None:
+        if self._stored is None or self._stored.index_counts is None:
+            return None
+        fav, other = self._stored.index_counts
+        fav, other = max(0, fav), max(0, other)
+        return fav / (fav + other) if fav + other else 0.0
+
+    @property
+    def index(self) -> float | None:
+        """The favourable share over all questions; None unless FULL."""
+        return self._share() if self.visibility is Visibility.FULL else None
+
+    @property
+    def margin(self) -> float | None:
+        """The index's margin in points (9 times out of 10); None unless FULL."""
+        if self.visibility is not Visibility.FULL or self._stored is None or self._stored.index_counts is None:
+            return None
+        fav, other = self._stored.index_counts
+        return index_margin(max(0, fav), max(0, other), self._stored.index_scale)
+
+    @property
+    def band(self) -> tuple[int, int] | None:
+        """The 20-point band the index falls in (BANDED and FULL)."""
+        share = self._share() if self.visibility is not Visibility.HIDDEN else None
+        return None if share is None else band(share)
 
     @property
     def figures(self) -> tuple[QuestionFigures, ...]:
         """Per question: favourable share, mean and distribution, each with its margin (FULL cells only)."""
-        return tuple(_question_figures(shape, noisy, self._scale) for shape, noisy in self._table)
+        if self.visibility is not Visibility.FULL or self._stored is None:
+            return ()
+        return tuple(
+            _question_figures(self._shapes[qid], noisy, self._stored.table_scale)
+            for qid, noisy in self._stored.table or ()
+            if qid in self._shapes and len(noisy) == len(self._shapes[qid].order)
+        )
 
     @property
     def respondents(self) -> int | None:
         """FULL only: the (noisy) answers to the most-answered question."""
-        if self.visibility is not Visibility.FULL:
+        if self.visibility is not Visibility.FULL or self._stored is None:
             return None
-        return max((sum(n for n in noisy if n > 0) for _, noisy in self._table), default=0)
+        return max((sum(n for n in noisy if n > 0) for _, noisy in self._stored.table or ()), default=0)
 
     @property
     def shown(self) -> bool:
@@ -366,33 +395,14 @@ class Cell:
         """The best single figure for a chart: the index, or the middle of the band."""
         if self.index is not None:
             return self.index
-        if self.band is not None:
-            return (self.band[0] + self.band[1]) / 200
-        return None
+        found = self.band
+        return None if found is None else (found[0] + found[1]) / 200
 
 
 def _cell(stored: StoredCell, group: Group, depth: int, shapes: Mapping[str, _Shape]) -> Cell:
     if stored.visibility is Visibility.HIDDEN or stored.index_counts is None:
         return Cell(group, depth, Visibility.HIDDEN)
-    fav, other = (max(0, n) for n in stored.index_counts)
-    share = fav / (fav + other) if fav + other else 0.0
-    if stored.visibility is Visibility.BANDED:
-        return Cell(group, depth, Visibility.BANDED, band=band(share))
-    table = tuple(
-        (shapes[qid], noisy)
-        for qid, noisy in stored.table or ()
-        if qid in shapes and len(noisy) == len(shapes[qid].order)
-    )
-    return Cell(
-        group,
-        depth,
-        Visibility.FULL,
-        index=share,
-        margin=index_margin(fav, other, stored.index_scale),
-        band=band(share),
-        _table=table,
-        _scale=stored.table_scale,
-    )
+    return Cell(group, depth, stored.visibility, stored, shapes)
 
 
 @dataclass(frozen=True, slots=True)

@@ -885,9 +885,9 @@ def _cells_from_json(raw: str) -> tuple[StoredCell, ...]:
         StoredCell(
             UUID(item["g"]),
             Visibility(item["v"]),
-            (int(item["i"][0]), int(item["i"][1])) if item["i"] is not None else None,
+            (item["i"][0], item["i"][1]) if item["i"] is not None else None,
             float(item["is"]),
-            tuple((str(q), tuple(int(n) for n in ns)) for q, ns in item["t"]) if item["t"] is not None else None,
+            tuple((q, tuple(ns)) for q, ns in item["t"]) if item["t"] is not None else None,
             float(item["ts"]),
         )
         for item in json.loads(raw)
