@@ -871,7 +871,8 @@ def _cells_to_json(cells: Sequence[StoredCell]) -> str:
                 "v": c.visibility.value,
                 "i": list(c.index_counts) if c.index_counts is not None else None,
                 "is": c.index_scale,
-                "t": [[q, list(ns)] for q, ns in c.table] if c.table is not None else None,
+                # question ids and their counts side by side: read back without a Python loop per question
+                "t": [[q for q, _ in c.table], [list(ns) for _, ns in c.table]] if c.table is not None else None,
                 "ts": c.table_scale,
             }
             for c in cells
@@ -887,7 +888,7 @@ def _cells_from_json(raw: str) -> tuple[StoredCell, ...]:
             Visibility(item["v"]),
             (item["i"][0], item["i"][1]) if item["i"] is not None else None,
             float(item["is"]),
-            tuple((q, tuple(ns)) for q, ns in item["t"]) if item["t"] is not None else None,
+            tuple(zip(item["t"][0], map(tuple, item["t"][1]), strict=True)) if item["t"] is not None else None,
             float(item["ts"]),
         )
         for item in json.loads(raw)
