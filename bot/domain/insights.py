@@ -6,6 +6,7 @@ built from the stored releases through `load_insights`, never from answers, and 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import NamedTuple, Protocol
@@ -148,14 +149,10 @@ async def release_period(
     except ConflictError:
         granted = 0.0
     tallies = await store.tallies(organisation_id, [p.id for p in pulses])
-    release = build_release(
-        pulse_set,
-        period,
-        build_rounds(pulses, tallies),
-        granted,
-        noise,
-        now,
-        await store.successors(organisation_id),
+    successors = await store.successors(organisation_id)
+    # Pooling a large organisation's month takes a moment of CPU: not on the event loop, where requests wait.
+    release = await asyncio.to_thread(
+        build_release, pulse_set, period, build_rounds(pulses, tallies), granted, noise, now, successors
     )
     return release if await store.save_release(organisation_id, release) else None
 
