@@ -9,7 +9,7 @@ the group results. Figures from larger runs: `python bench/bench_privacy.py`.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 import pytest
@@ -87,11 +87,16 @@ def test_random_organisations_with_people_and_team_changes(checkin: PulseSet) ->
 
 
 def _scenario(
-    checkin: PulseSet, epsilon: float, seed: int, change: Callable[[World, random.Random], None], rate: float
+    checkin: PulseSet,
+    epsilon: float,
+    seed: int,
+    change: Callable[[World, random.Random], None],
+    rate: float,
+    layout: Sequence[Sequence[int]] = ((6, 9),),
 ) -> AttackResult:
     """A department with Team Noord (6) and Team Zuid (9) answering four weeks, `change`, four weeks more."""
     rng = random.Random(seed)
-    world = make_world(checkin, [[6, 9]], seed)
+    world = make_world(checkin, layout, seed)
     world.rng = rng
     for week in range(8):
         if week == 4:
@@ -153,6 +158,14 @@ def merge_noord_into_zuid(world: World, rng: random.Random) -> None:
     world.successors[team.id] = zuid.id
 
 
+def move_noord(world: World, rng: random.Random) -> None:
+    """Team Noord moves to the other department (the same team: lineage keeps its id)."""
+    team, members = _noord(world)
+    other = next(d for d in world.departments() if d.id != team.parent_id)
+    world.groups[team.id] = Group(team.id, team.organisation_id, other.id, team.kind, team.slug, team.name)
+    world.involved.update(p.name for p in members)
+
+
 def seed_of(rng: random.Random) -> int:
     return rng.getrandbits(32)
 
@@ -163,22 +176,29 @@ def everyone_answers_or_not(world: World, rng: random.Random) -> None:
 
 
 @pytest.mark.parametrize(
-    ("change", "rate", "naive_leaks"),
+    ("change", "rate", "layout", "naive_leaks"),
     [
-        (recreate_without_one, 1.0, True),
-        (leaver_and_joiner, 1.0, True),
-        (merge_noord_into_zuid, 1.0, False),
-        (everyone_answers_or_not, 0.85, False),
+        (recreate_without_one, 1.0, ((6, 9),), True),
+        (leaver_and_joiner, 1.0, ((6, 9),), True),
+        (merge_noord_into_zuid, 1.0, ((6, 9),), False),
+        (move_noord, 1.0, ((6, 9), (8, 4)), False),
+        (everyone_answers_or_not, 0.85, ((6, 9),), False),
+        (recreate_without_one, 0.85, ((7,),), False),  # small n: 5–9 respondents, only bands anywhere
     ],
-    ids=["re-created-team", "leaver-and-joiner", "merged-team", "non-response-swap"],
+    ids=["re-created-team", "leaver-and-joiner", "merged-team", "moved-team", "non-response-swap", "small-n"],
 )
 def test_the_issue_s_cases(
-    checkin: PulseSet, change: Callable[[World, random.Random], None], rate: float, naive_leaks: bool
+    checkin: PulseSet,
+    change: Callable[[World, random.Random], None],
+    rate: float,
+    layout: Sequence[Sequence[int]],
+    naive_leaks: bool,
 ) -> None:
-    """Team Noord (6) and Team Zuid (9) in one department, everyone answering alike every week; the change
-    happens between the two months. Without noise the department's two months give the changed people away."""
-    naive = _sum([_scenario(checkin, NO_NOISE, seed, change, rate) for seed in range(25)])
-    private = _sum([_scenario(checkin, EPSILON_PER_PERIOD, seed, change, rate) for seed in range(25)])
+    """Team Noord (6) and Team Zuid (9) in one department (or as given), everyone answering alike every week; the
+    change happens between the two months. Without noise the department's two months give the changed people
+    away."""
+    naive = _sum([_scenario(checkin, NO_NOISE, seed, change, rate, layout) for seed in range(25)])
+    private = _sum([_scenario(checkin, EPSILON_PER_PERIOD, seed, change, rate, layout) for seed in range(25)])
     if naive_leaks:
         assert involved_gain(naive) > 2 * MAX_GAIN
     assert private.involved_targets >= 25
