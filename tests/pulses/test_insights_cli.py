@@ -124,3 +124,26 @@ async def test_pulse_commands_open_list_and_close(world: PulseWorld, settings: S
     ]
     nothing = await cli(settings, "insights", "linde")
     assert "Er is nog geen afgeronde ronde" in nothing
+
+
+async def test_org_group_restructuring_commands_keep_identity(world: PulseWorld, settings: Settings) -> None:
+    noord = world.tree.by_slug("team-noord")
+    assert noord is not None
+    assert "Renamed 'team-noord' to 'Team Noordoost'" in await cli(
+        settings, "org", "group", "rename", "linde", "team-noord", "Team Noordoost"
+    )
+    await cli(settings, "org", "group", "add", "linde", "Zorg twee", "--kind", "department")
+    await cli(settings, "org", "group", "move", "linde", "team-noordoost", "--parent", "zorg-twee")
+    split = await cli(settings, "org", "group", "split", "linde", "team-zuid", "Team West", "--channel", "C-team-zuid")
+    assert split.startswith("Split 'Team West' (team-west) off 'team-zuid'")
+    await cli(settings, "org", "group", "merge", "linde", "team-west", "--into", "team-zuid")
+    tree = await world.repo.group_tree(world.org.id)
+    moved = tree.by_slug("team-noordoost")
+    assert moved is not None
+    assert moved.id == noord.id
+    assert moved.parent_id == tree.by_slug("zorg-twee").id  # type: ignore[union-attr]
+    assert tree.by_slug("team-west") is None
+    zuid = tree.by_slug("team-zuid")
+    assert zuid is not None
+    assert {b.channel_id: b.group_id for b in await world.repo.bindings(world.org.id)}["C-team-zuid"] == zuid.id
+    assert list((await world.store.successors(world.org.id)).values()) == [zuid.id]
