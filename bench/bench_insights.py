@@ -1,7 +1,7 @@
 """Figures for pulses and insights. Run by hand: python bench/bench_insights.py [--answers N] [--clicks N]
 
 1. Insights over 1,000,000 answers in 500 groups (1 organisation, 19 departments, 480 teams) and 26 weekly
-   rounds (seven months), on SQLite and on PostgreSQL (an embedded server). Answers go into the rounds'
+   rounds (six months), on SQLite and on PostgreSQL (an embedded server). Answers go into the rounds'
    counters as clicks do; each round's tally is written when it closes. Then every month is released once
    (pooled per group, floors, OpenDP noise drawn and stored, charged to the accountant) and "insights" — what
    every output reads — is timed: the stored releases, worded into cells with margins. Target: under 0.5 s. The
