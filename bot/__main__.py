@@ -8,6 +8,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+import aiohttp
+
 from bot import __version__
 from bot.cli import (
     admin,
@@ -69,8 +71,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except VipbotError as exc:
         print(f"vipbot: {exc}", file=sys.stderr)
         return EXIT_FAILURE
+    except (OSError, TimeoutError, aiohttp.ClientError) as exc:
+        # The last net under every command: a platform or file that did not answer is one line, not a traceback.
+        print(f"vipbot: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_FAILURE
     except KeyboardInterrupt:
         return 130
+
+
+def _one_line(exc: BaseException) -> str:
+    detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    detail = " ".join(detail.split())
+    what = "no answer in time" if isinstance(exc, TimeoutError) else "a connection or file operation failed"
+    return f"{what} ({type(exc).__name__}{': ' + detail if detail else ''})"
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import aiohttp
@@ -393,9 +394,31 @@ class SlackGateway:
 
 async def workspace_of_token(api_url: str, token: Secret[str]) -> tuple[str, str]:
     """(team id, team name) of the workspace a bot token belongs to, from `auth.test`."""
+    identity = await token_identity(api_url, token)
+    return identity.team_id, identity.team_name
+
+
+@dataclass(frozen=True, slots=True)
+class TokenIdentity:
+    """What `auth.test` says about a bot token: its workspace and the scopes it was granted."""
+
+    team_id: str
+    team_name: str
+    scopes: frozenset[str] | None  # None when Slack sent no X-OAuth-Scopes header
+
+
+async def token_identity(api_url: str, token: Secret[str]) -> TokenIdentity:
+    """`auth.test` for a bot token. Raises DeliveryError for every failure, unreachable Slack included."""
     client = make_client(api_url, token)
     try:
         answer = await client.auth_test()
     except SlackApiError as exc:
         raise delivery_error(exc, "auth.test") from None
-    return str(answer["team_id"]), str(answer.get("team", ""))
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise DeliveryError(
+            DeliveryFailureKind.TRANSIENT, f"auth.test: no answer from Slack ({type(exc).__name__})"
+        ) from None
+    header = next((v for k, v in answer.headers.items() if k.lower() == "x-oauth-scopes"), None)
+    raw = header[0] if isinstance(header, list) else header
+    scopes = frozenset(s.strip() for s in str(raw).split(",") if s.strip()) if raw is not None else None
+    return TokenIdentity(str(answer["team_id"]), str(answer.get("team", "")), scopes)

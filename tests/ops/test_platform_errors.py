@@ -1,0 +1,60 @@
+"""A platform that does not answer is one line and exit code 1 in every command that talks to one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.doubles.slack_api import DEFAULT_TOKEN, SlackApiSimulator
+from tests.ops.cli import Outcome, run_vipbot
+from tests.support.net import free_port
+
+
+def assert_one_line(outcome: Outcome, *needles: str) -> None:
+    assert outcome.code == 1, outcome.err
+    assert len(outcome.err_lines) == 1, outcome.err
+    assert "Traceback" not in outcome.err
+    for needle in needles:
+        assert needle in outcome.err
+
+
+async def test_slack_link_with_slack_unreachable_is_one_line(tmp_path: Path) -> None:
+    closed = f"http://127.0.0.1:{free_port()}/api/"
+    outcome = await run_vipbot(
+        ["slack", "link", "acme"],
+        tmp_path / "data",
+        SLACK_API_URL=closed,
+        SLACK_BOT_TOKEN=DEFAULT_TOKEN,
+        SLACK_SIGNING_SECRET="s" * 32,
+        VIPBOT_SECRET_KEY="k" * 40,
+    )
+    assert_one_line(outcome, "cannot reach Slack", closed)
+
+
+@pytest.mark.parametrize(("status", "needle"), [(500, "cannot reach Slack"), (429, "rate limiting")])
+async def test_slack_link_with_slack_failing_is_one_line(
+    tmp_path: Path, slack_api: SlackApiSimulator, status: int, needle: str
+) -> None:
+    slack_api.fail_next("auth.test", status=status, retry_after=0 if status == 429 else None, count=10)
+    outcome = await run_vipbot(
+        ["slack", "link", "acme"],
+        tmp_path / "data",
+        SLACK_API_URL=slack_api.api_url,
+        SLACK_BOT_TOKEN=DEFAULT_TOKEN,
+        SLACK_SIGNING_SECRET="s" * 32,
+        VIPBOT_SECRET_KEY="k" * 40,
+    )
+    assert_one_line(outcome, needle)
+
+
+async def test_slack_link_with_a_revoked_token_is_one_line(tmp_path: Path, slack_api: SlackApiSimulator) -> None:
+    outcome = await run_vipbot(
+        ["slack", "link", "acme"],
+        tmp_path / "data",
+        SLACK_API_URL=slack_api.api_url,
+        SLACK_BOT_TOKEN="xoxb-revoked",
+        SLACK_SIGNING_SECRET="s" * 32,
+        VIPBOT_SECRET_KEY="k" * 40,
+    )
+    assert_one_line(outcome, "Slack refused the bot token (auth.test: invalid_auth)")
