@@ -13,9 +13,11 @@ import aiohttp
 from bot import __version__
 from bot.cli import (
     admin,
+    backup,
     content,
     counsellor,
     db,
+    doctor,
     insights,
     org,
     pulse,
@@ -33,7 +35,23 @@ EXIT_FAILURE = 1
 EXIT_CONFIG = 2
 
 # Each module adds its sub-commands; a new command group is one more entry here.
-COMMAND_GROUPS = (serve, db, content, org, admin, slack, counsellor, pulse, insights, teams, schedule, send, session)
+COMMAND_GROUPS = (
+    serve,
+    doctor,
+    backup,
+    db,
+    content,
+    org,
+    admin,
+    slack,
+    counsellor,
+    pulse,
+    insights,
+    teams,
+    schedule,
+    send,
+    session,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

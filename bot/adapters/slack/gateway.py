@@ -19,6 +19,8 @@ import time
 import uuid
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
 import aiohttp
@@ -405,6 +407,7 @@ class TokenIdentity:
     team_id: str
     team_name: str
     scopes: frozenset[str] | None  # None when Slack sent no X-OAuth-Scopes header
+    server_time: datetime | None = None  # Slack's Date header, to tell whether this machine's clock is off
 
 
 async def token_identity(api_url: str, token: Secret[str]) -> TokenIdentity:
@@ -418,7 +421,23 @@ async def token_identity(api_url: str, token: Secret[str]) -> TokenIdentity:
         raise DeliveryError(
             DeliveryFailureKind.TRANSIENT, f"auth.test: no answer from Slack ({type(exc).__name__})"
         ) from None
-    header = next((v for k, v in answer.headers.items() if k.lower() == "x-oauth-scopes"), None)
-    raw = header[0] if isinstance(header, list) else header
-    scopes = frozenset(s.strip() for s in str(raw).split(",") if s.strip()) if raw is not None else None
-    return TokenIdentity(str(answer["team_id"]), str(answer.get("team", "")), scopes)
+    raw = _header(answer.headers, "x-oauth-scopes")
+    scopes = frozenset(s.strip() for s in raw.split(",") if s.strip()) if raw is not None else None
+    return TokenIdentity(
+        str(answer["team_id"]), str(answer.get("team", "")), scopes, _http_date(_header(answer.headers, "date"))
+    )
+
+
+def _header(headers: Mapping[str, Any], name: str) -> str | None:
+    value = next((v for k, v in headers.items() if k.lower() == name), None)
+    value = value[0] if isinstance(value, list) and value else value
+    return str(value) if value is not None else None
+
+
+def _http_date(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
