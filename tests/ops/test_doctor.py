@@ -1,0 +1,174 @@
+"""`vipbot doctor` against the doubles: each misconfiguration it is fed is one line, and a good set-up passes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from bot.adapters.slack.manifest import BOT_SCOPES
+from bot.ops.doctor import Doctor, Status
+from bot.cli.context import connect
+from bot.settings import load_settings
+from tests.doubles.bf_connector import BotConnectorDouble
+from tests.doubles.slack_api import DEFAULT_TOKEN, SlackApiSimulator
+from tests.doubles.smtp_sink import SmtpSink
+from tests.ops.cli import Outcome, run_vipbot
+from tests.support.net import free_port
+
+APP_ID = "00000000-0000-0000-0000-00000000b0b0"
+APP_PASSWORD = "the-right-app-password"  # noqa: S105
+
+
+@pytest.fixture
+async def bf_double() -> AsyncIterator[BotConnectorDouble]:
+    double = BotConnectorDouble(client_secret=APP_PASSWORD)
+    await double.start()
+    yield double
+    await double.stop()
+
+
+@pytest.fixture
+async def vipbot_health() -> AsyncIterator[str]:
+    """Something that answers /healthz as vipbot does, standing in for the running service."""
+
+    async def health(_request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok", "database": "ok"})
+
+    app = web.Application()
+    app.router.add_get("/healthz", health)
+    async with TestServer(app, host="127.0.0.1") as server:
+        yield str(server.make_url("")).rstrip("/")
+
+
+def lines(outcome: Outcome, check: str) -> list[str]:
+    return [line for line in outcome.out.splitlines() if line[6:].startswith(check + " ")]
+
+
+def failures(outcome: Outcome) -> list[str]:
+    return [line for line in outcome.out.splitlines() if line.startswith("FAIL")]
+
+
+async def test_a_good_setup_passes_every_check(
+    tmp_path: Path,
+    slack_api: SlackApiSimulator,
+    smtp_sink: SmtpSink,
+    bf_double: BotConnectorDouble,
+    vipbot_health: str,
+) -> None:
+    slack_api.workspaces["T0001"].scopes = ",".join(BOT_SCOPES)
+    assert (await run_vipbot(["db", "upgrade"], tmp_path / "data")).code == 0
+    outcome = await run_vipbot(
+        ["doctor"],
+        tmp_path / "data",
+        VIPBOT_SECRET_KEY="k" * 40,
+        VIPBOT_BASE_URL=vipbot_health,
+        SLACK_API_URL=slack_api.api_url,
+        SLACK_BOT_TOKEN=DEFAULT_TOKEN,
+        SLACK_SIGNING_SECRET="s" * 32,
+        MICROSOFT_APP_ID=APP_ID,
+        MICROSOFT_APP_PASSWORD=APP_PASSWORD,
+        VIPBOT_TEAMS_LOGIN_URL=bf_double.url,
+        VIPBOT_SMTP_HOST=smtp_sink.host,
+        VIPBOT_SMTP_PORT=str(smtp_sink.port),
+        VIPBOT_SMTP_FROM="vipbot@practice.test",
+        VIPBOT_SMTP_STARTTLS="false",
+    )
+    assert outcome.code == 0, outcome.out + outcome.err
+    assert failures(outcome) == []
+    assert "Traceback" not in outcome.err
+    for check in ("database", "key", "base-url", "portal", "slack", "teams", "smtp", "clock"):
+        assert any(line.startswith("ok") for line in lines(outcome, check)), (check, outcome.out)
+
+
+async def test_each_misconfiguration_is_one_line(
+    tmp_path: Path, slack_api: SlackApiSimulator, bf_double: BotConnectorDouble
+) -> None:
+    wrong_base = f"http://127.0.0.1:{free_port()}"
+    outcome = await run_vipbot(
+        ["doctor"],
+        tmp_path / "data",
+        VIPBOT_SECRET_KEY="k" * 40,
+        VIPBOT_BASE_URL=wrong_base,
+        SLACK_API_URL=slack_api.api_url,
+        SLACK_BOT_TOKEN="xoxb-not-a-token-slack-knows",
+        SLACK_SIGNING_SECRET="s" * 32,
+        MICROSOFT_APP_ID=APP_ID,
+        MICROSOFT_APP_PASSWORD="a-wrong-password",
+        VIPBOT_TEAMS_LOGIN_URL=bf_double.url,
+        VIPBOT_SMTP_HOST="127.0.0.1",
+        VIPBOT_SMTP_PORT=str(free_port()),
+        VIPBOT_SMTP_FROM="vipbot@practice.test",
+        VIPBOT_SMTP_STARTTLS="false",
+    )
+    assert outcome.code == 1
+    assert "Traceback" not in outcome.err
+    assert outcome.err.strip() == ""
+    failed = failures(outcome)
+    assert len(failed) == 4, outcome.out
+    assert [line for line in failed if "base-url" in line] == [lines(outcome, "base-url")[-1]]
+    assert wrong_base in lines(outcome, "base-url")[-1]
+    assert "VIPBOT_BASE_URL" in lines(outcome, "base-url")[-1]
+    (slack,) = lines(outcome, "slack")
+    assert slack.startswith("FAIL") and "invalid_auth" in slack
+    (teams,) = lines(outcome, "teams")
+    assert teams.startswith("FAIL") and "MICROSOFT_APP_PASSWORD" in teams
+    (smtp,) = lines(outcome, "smtp")
+    assert smtp.startswith("FAIL") and "connect failed" in smtp and "VIPBOT_SMTP_PORT" in smtp
+    assert outcome.out.strip().endswith("4 problem(s) to fix.")
+
+
+async def test_missing_scopes_are_named(tmp_path: Path, slack_api: SlackApiSimulator, vipbot_health: str) -> None:
+    slack_api.workspaces["T0001"].scopes = "chat:write,commands"
+    outcome = await run_vipbot(
+        ["doctor"],
+        tmp_path / "data",
+        VIPBOT_SECRET_KEY="k" * 40,
+        VIPBOT_BASE_URL=vipbot_health,
+        SLACK_API_URL=slack_api.api_url,
+        SLACK_BOT_TOKEN=DEFAULT_TOKEN,
+        SLACK_SIGNING_SECRET="s" * 32,
+    )
+    assert outcome.code == 1
+    (slack,) = lines(outcome, "slack")
+    assert slack.startswith("FAIL")
+    assert "im:history" in slack and "users:read" in slack and "chat:write" not in slack.split("scopes", 1)[1]
+    assert len(failures(outcome)) == 1, outcome.out
+
+
+async def test_starttls_that_the_server_does_not_offer_is_one_line(tmp_path: Path, smtp_sink: SmtpSink) -> None:
+    settings = load_settings(
+        {
+            "VIPBOT_DATA_DIR": str(tmp_path / "data"),
+            "VIPBOT_SMTP_HOST": smtp_sink.host,
+            "VIPBOT_SMTP_PORT": str(smtp_sink.port),
+            "VIPBOT_SMTP_FROM": "vipbot@practice.test",
+            "VIPBOT_SMTP_STARTTLS": "true",
+        },
+        dotenv_path=None,
+    )
+    (finding,) = await Doctor(settings, connect).smtp()
+    assert finding.status is Status.FAIL
+    assert "STARTTLS failed" in finding.detail
+
+
+async def test_a_clock_far_off_slacks_is_reported(tmp_path: Path, slack_api: SlackApiSimulator) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    settings = load_settings(
+        {
+            "VIPBOT_DATA_DIR": str(tmp_path / "data"),
+            "SLACK_API_URL": slack_api.api_url,
+            "SLACK_BOT_TOKEN": DEFAULT_TOKEN,
+            "SLACK_SIGNING_SECRET": "s" * 32,
+        },
+        dotenv_path=None,
+    )
+    doctor = Doctor(settings, connect, now=lambda: datetime.now(UTC) + timedelta(minutes=10))
+    await doctor.slack()
+    (finding,) = doctor.clock()
+    assert finding.status is Status.WARN
+    assert "off Slack's" in finding.detail
