@@ -29,7 +29,7 @@ from bot.cli import (
     teams,
 )
 from bot.cli.context import CliContext
-from bot.errors import ConfigError, ContentError, DatabaseNotReadyError, VipbotError
+from bot.errors import ConfigError, ContentError, VipbotError
 
 EXIT_FAILURE = 1
 EXIT_CONFIG = 2
@@ -83,10 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_FAILURE
-    except DatabaseNotReadyError as exc:
-        print(f"vipbot: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
-    except VipbotError as exc:
+    except VipbotError as exc:  # DatabaseNotReadyError, PlatformError, … : one line each
         print(f"vipbot: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     except (OSError, TimeoutError, aiohttp.ClientError) as exc:

@@ -53,7 +53,15 @@ def feature_installers() -> list[FeatureInstaller]:
     from bot.web.portal import routes as portal
     from scheduler import service as outreach
 
-    return [root.install, console.install, slack.install, teams.install, portal.install, outreach.install, pulses.install]
+    return [
+        root.install,
+        console.install,
+        slack.install,
+        teams.install,
+        portal.install,
+        outreach.install,
+        pulses.install,
+    ]
 
 
 def build_app(services: Services, features: list[FeatureInstaller] | None = None) -> web.Application:

@@ -63,9 +63,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 async def run_backup(args: argparse.Namespace, ctx: CliContext) -> int:
     settings = ctx.settings()
-    output: Path = args.output or Path(f"vipbot-backup-{datetime.now(UTC):%Y%m%d-%H%M%S}.tar.gz")
-    if output.exists():
-        raise ConfigError("--output", f"{output} exists already; name another file")
+    output = _new_output(args.output)
     engine = await connect(settings)
     try:
         schema = sorted(await database_heads(engine))
@@ -74,8 +72,10 @@ async def run_backup(args: argparse.Namespace, ctx: CliContext) -> int:
     if not schema:
         raise BackupError(f"{describe_database(settings.effective_database_url)} is empty: nothing to back up")
     manifest = await asyncio.to_thread(make_backup, settings, schema, output)
-    ctx.print(f"Wrote {output} ({output.stat().st_size} bytes): the {manifest.backend} database, schema "
-              f"{', '.join(manifest.schema)}.")
+    ctx.print(
+        f"Wrote {output} ({_size(output)} bytes): the {manifest.backend} database, schema "
+        f"{', '.join(manifest.schema)}."
+    )
     info = key_info(settings)
     if info.source is KeySource.NONE:
         ctx.print("There is no secret key yet, so nothing in it is sealed.")
@@ -83,16 +83,15 @@ async def run_backup(args: argparse.Namespace, ctx: CliContext) -> int:
         where = str(info.path) if info.path else "VIPBOT_SECRET_KEY"
         ctx.print(
             f"The secret key is NOT in the archive. Keep a copy of it ({where}, fingerprint "
-            f"{info.fingerprint}) apart from the backups: without it the backup cannot be read."
+            f"{info.fingerprint}) apart from the backups: without it, the Slack and Teams tokens, the receipt "
+            "codes and the console's authenticators in the backup are lost."
         )
     return 0
 
 
 async def run_restore(args: argparse.Namespace, ctx: CliContext) -> int:
     settings = ctx.settings()
-    archive: Path = args.archive
-    if not archive.is_file():
-        raise ConfigError("archive", f"{archive} is not a file")
+    archive = _existing_archive(args.archive)
     manifest = read_manifest(archive)
     backend = backend_of(settings)
     if manifest.backend != backend:
@@ -115,10 +114,30 @@ async def run_restore(args: argparse.Namespace, ctx: CliContext) -> int:
     return 0
 
 
+def _new_output(given: Path | None) -> Path:
+    output = given or Path(f"vipbot-backup-{datetime.now(UTC):%Y%m%d-%H%M%S}.tar.gz")
+    if output.exists():
+        raise ConfigError("--output", f"{output} exists already; name another file")
+    return output
+
+
+def _size(path: Path) -> int:
+    return path.stat().st_size
+
+
+def _existing_archive(archive: Path) -> Path:
+    if not archive.is_file():
+        raise ConfigError("archive", f"{archive} is not a file")
+    return archive
+
+
+def _sqlite_holds_data(path: Path) -> bool:
+    return path.is_file() and path.stat().st_size > 0
+
+
 async def _holds_data(settings: Settings) -> bool:
     if backend_of(settings) == "sqlite":
-        path = sqlite_path(settings)
-        return path.is_file() and path.stat().st_size > 0
+        return _sqlite_holds_data(sqlite_path(settings))
     engine = await connect(settings)
     try:
         return bool(await database_heads(engine))

@@ -6,12 +6,13 @@ first unreachable server tells the operator nothing about the rest.
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -24,6 +25,9 @@ from bot.errors import ConfigError
 from bot.ops.keys import KeySource, key_info
 from bot.security.secret import Secret
 from bot.settings import SECRET_KEY_FILE, Settings, describe_database
+
+if TYPE_CHECKING:  # the Slack adapter is imported only when a check needs it
+    from bot.adapters.slack.gateway import TokenIdentity
 
 HTTP_TIMEOUT_S = 10.0
 SMTP_TIMEOUT_S = 10.0
@@ -219,9 +223,8 @@ class Doctor:
         self,
         label: str,
         token: Secret[str],
-        token_identity: Callable[[str, Secret[str]], Awaitable[object]],
+        token_identity: Callable[[str, Secret[str]], Awaitable[TokenIdentity]],
     ) -> tuple[Finding, str | None]:
-        from bot.adapters.slack.gateway import TokenIdentity
         from bot.adapters.slack.manifest import BOT_SCOPES
 
         api = self.settings.slack_api_url
@@ -229,7 +232,6 @@ class Doctor:
             identity = await token_identity(api, token)
         except DeliveryError as exc:
             return Finding("slack", Status.FAIL, f"{label}: {_slack_problem(exc, api)}"), None
-        assert isinstance(identity, TokenIdentity)
         if identity.server_time is not None:
             self.server_times.append(("Slack", identity.server_time))
         where = f"{label}: workspace {identity.team_id} ({identity.team_name})"
@@ -255,7 +257,7 @@ class Doctor:
 
         try:
             return [workspace for _org, workspace in await linked_workspaces(self.engine, platform)]
-        except Exception:  # noqa: BLE001  (a schema behind the code was reported by the database check)
+        except Exception:
             return []
 
     async def _installation(self, workspace: str) -> Secret[str] | None:
@@ -330,14 +332,16 @@ class Doctor:
                 password = settings.smtp_password.get_secret_value() if settings.smtp_password else ""
                 await client.login(settings.smtp_username, password)
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            return [Finding("smtp", Status.FAIL, f"{where}: {step} failed ({type(exc).__name__}): {_smtp_advice(step)}")]
+            problem = f"{where}: {step} failed ({type(exc).__name__}): {_smtp_advice(step)}"
+            return [Finding("smtp", Status.FAIL, problem)]
         finally:
             if client.is_connected:
                 try:
                     await client.quit()
                 except (aiosmtplib.SMTPException, OSError, TimeoutError):
                     client.close()
-        done = " + ".join(s for s, on in (("STARTTLS", settings.smtp_starttls), ("login", settings.smtp_username)) if on)
+        steps = (("STARTTLS", settings.smtp_starttls), ("login", bool(settings.smtp_username)))
+        done = " + ".join(name for name, on in steps if on)
         return [Finding("smtp", Status.OK, f"{where}: connected" + (f", {done}" if done else ""))]
 
     # -- clock ---------------------------------------------------------------------------------------------
@@ -345,7 +349,8 @@ class Doctor:
     def clock(self) -> list[Finding]:
         now = self.now()
         if now.year < EARLIEST_SANE_YEAR:
-            return [Finding("clock", Status.FAIL, f"this machine says it is {now:%Y-%m-%d}: set the clock (NTP)")]
+            problem = f"this machine says it is {now:%Y-%m-%d}: set the clock (NTP)"
+            return [Finding("clock", Status.FAIL, problem)]
         for name, theirs in self.server_times:
             skew = (now - theirs).total_seconds()
             if abs(skew) > CLOCK_SKEW_WARNING_S:
@@ -358,16 +363,15 @@ class Doctor:
                     )
                 ]
         compared = ", ".join(sorted({name for name, _ in self.server_times}))
-        return [Finding("clock", Status.OK, f"{now:%Y-%m-%d %H:%M} UTC" + (f", agrees with {compared}" if compared else ""))]
+        agrees = f", agrees with {compared}" if compared else ""
+        return [Finding("clock", Status.OK, f"{now:%Y-%m-%d %H:%M} UTC{agrees}")]
 
     def _server_time(self, name: str, header: str | None) -> None:
         from email.utils import parsedate_to_datetime
 
         if header:
-            try:
+            with contextlib.suppress(TypeError, ValueError):
                 self.server_times.append((name, parsedate_to_datetime(header)))
-            except (TypeError, ValueError):
-                pass
 
 
 def _slack_problem(exc: DeliveryError, api_url: str) -> str:

@@ -7,8 +7,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support.process import vipbot_env
 from tests.support.net import free_port
+from tests.support.process import vipbot_env
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,7 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-async def test_backup_erase_restore_round_trip(
+async def test_backup_erase_restore_round_trip(  # noqa: PLR0915
     backend: str, tmp_path: Path, content: ContentLibrary, request: pytest.FixtureRequest, monkeypatch
 ) -> None:
     data = tmp_path / "data"

@@ -10,8 +10,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from bot.adapters.slack.manifest import BOT_SCOPES
-from bot.ops.doctor import Doctor, Status
 from bot.cli.context import connect
+from bot.ops.doctor import Doctor, Status
 from bot.settings import load_settings
 from tests.doubles.bf_connector import BotConnectorDouble
 from tests.doubles.slack_api import DEFAULT_TOKEN, SlackApiSimulator
@@ -20,7 +20,7 @@ from tests.ops.cli import Outcome, run_vipbot
 from tests.support.net import free_port
 
 APP_ID = "00000000-0000-0000-0000-00000000b0b0"
-APP_PASSWORD = "the-right-app-password"  # noqa: S105
+APP_PASSWORD = "the-right-app-password"
 
 
 @pytest.fixture
@@ -113,11 +113,15 @@ async def test_each_misconfiguration_is_one_line(
     assert wrong_base in lines(outcome, "base-url")[-1]
     assert "VIPBOT_BASE_URL" in lines(outcome, "base-url")[-1]
     (slack,) = lines(outcome, "slack")
-    assert slack.startswith("FAIL") and "invalid_auth" in slack
+    assert slack.startswith("FAIL")
+    assert "invalid_auth" in slack
     (teams,) = lines(outcome, "teams")
-    assert teams.startswith("FAIL") and "MICROSOFT_APP_PASSWORD" in teams
+    assert teams.startswith("FAIL")
+    assert "MICROSOFT_APP_PASSWORD" in teams
     (smtp,) = lines(outcome, "smtp")
-    assert smtp.startswith("FAIL") and "connect failed" in smtp and "VIPBOT_SMTP_PORT" in smtp
+    assert smtp.startswith("FAIL")
+    assert "connect failed" in smtp
+    assert "VIPBOT_SMTP_PORT" in smtp
     assert outcome.out.strip().endswith("4 problem(s) to fix.")
 
 
@@ -135,7 +139,9 @@ async def test_missing_scopes_are_named(tmp_path: Path, slack_api: SlackApiSimul
     assert outcome.code == 1
     (slack,) = lines(outcome, "slack")
     assert slack.startswith("FAIL")
-    assert "im:history" in slack and "users:read" in slack and "chat:write" not in slack.split("scopes", 1)[1]
+    assert "im:history" in slack
+    assert "users:read" in slack
+    assert "chat:write" not in slack.split("scopes", 1)[1]
     assert len(failures(outcome)) == 1, outcome.out
 
 

@@ -19,7 +19,7 @@ from tests.support.net import free_port, wait_for_http
 from tests.support.process import start_vipbot, stop, vipbot_env
 
 EMAIL = "it@praktijk.test"
-PASSWORD = "a long and new password"  # noqa: S105
+PASSWORD = "a long and new password"
 
 pytestmark = pytest.mark.browser
 
@@ -74,7 +74,7 @@ async def _wait_for_ready(log_path: Path) -> None:
     import asyncio
 
     for _ in range(200):
-        if re.search(r"ready: open the console", log_path.read_text()):
+        if re.search(r"ready: open the console", log_path.read_text()):  # noqa: ASYNC240
             return
         await asyncio.sleep(0.05)
-    raise AssertionError(log_path.read_text())
+    raise AssertionError(log_path.read_text())  # noqa: ASYNC240

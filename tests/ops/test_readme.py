@@ -7,7 +7,6 @@ import importlib.machinery
 import importlib.util
 import re
 import tomllib
-from pathlib import Path
 
 from bot.__main__ import build_parser
 from bot.settings import PROJECT_ROOT
@@ -57,7 +56,7 @@ def test_the_quick_start_commands_exist_and_serve_installs_no_dev_extras() -> No
         name: recipe
         for name, _deps, recipe in re.findall(r"^([\w.$()/-]+):([^\n]*)\n((?:\t[^\n]*\n)*)", MAKEFILE, re.MULTILINE)
     }
-    targets = {name: deps for name, deps in re.findall(r"^([\w.$()/-]+):([^\n=]*)$", MAKEFILE, flags=re.MULTILINE)}
+    targets = dict(re.findall(r"^([\w.$()/-]+):([^\n=]*)$", MAKEFILE, flags=re.MULTILINE))
     assert targets["serve"].split() == ["$(RUNTIME_STAMP)"]
     assert "[dev]" not in rules["$(RUNTIME_STAMP)"]
     for dev_target in ("test", "lint", "typecheck", "bench"):
