@@ -125,7 +125,9 @@ async def test_each_misconfiguration_is_one_line(
     assert outcome.out.strip().endswith("4 problem(s) to fix.")
 
 
-async def test_missing_scopes_are_named(tmp_path: Path, slack_api: SlackApiSimulator, vipbot_health: str) -> None:
+async def test_missing_scopes_are_named(
+    tmp_path: Path, slack_api: SlackApiSimulator, vipbot_health: str
+) -> None:
     slack_api.workspaces["T0001"].scopes = "chat:write,commands"
     outcome = await run_vipbot(
         ["doctor"],
@@ -145,7 +147,9 @@ async def test_missing_scopes_are_named(tmp_path: Path, slack_api: SlackApiSimul
     assert len(failures(outcome)) == 1, outcome.out
 
 
-async def test_starttls_that_the_server_does_not_offer_is_one_line(tmp_path: Path, smtp_sink: SmtpSink) -> None:
+async def test_starttls_that_the_server_does_not_offer_is_one_line(
+    tmp_path: Path, smtp_sink: SmtpSink
+) -> None:
     settings = load_settings(
         {
             "VIPBOT_DATA_DIR": str(tmp_path / "data"),
@@ -178,3 +182,49 @@ async def test_a_clock_far_off_slacks_is_reported(tmp_path: Path, slack_api: Sla
     (finding,) = doctor.clock()
     assert finding.status is Status.WARN
     assert "off Slack's" in finding.detail
+
+
+@pytest.mark.parametrize(
+    ("status", "needle"), [(None, "cannot reach Slack"), (500, "cannot reach Slack"), (429, "rate limiting")]
+)
+async def test_slack_failures_are_one_finding_each(
+    tmp_path: Path, slack_api: SlackApiSimulator, status: int | None, needle: str
+) -> None:
+    api = f"http://127.0.0.1:{free_port()}/api/" if status is None else slack_api.api_url
+    if status is not None:
+        slack_api.fail_next("auth.test", status=status, retry_after=0 if status == 429 else None, count=10)
+    settings = load_settings(
+        {
+            "VIPBOT_DATA_DIR": str(tmp_path / "data"),
+            "SLACK_API_URL": api,
+            "SLACK_BOT_TOKEN": DEFAULT_TOKEN,
+            "SLACK_SIGNING_SECRET": "s" * 32,
+        },
+        dotenv_path=None,
+    )
+    (finding,) = await Doctor(settings, connect).slack()
+    assert finding.status is Status.FAIL
+    assert needle in finding.detail
+    assert "\n" not in finding.line()
+
+
+async def test_teams_token_endpoint_unreachable_or_failing_is_one_finding(
+    tmp_path: Path, bf_double: BotConnectorDouble
+) -> None:
+    for login, needle in ((f"http://127.0.0.1:{free_port()}", "unreachable"), (bf_double.url, "")):
+        settings = load_settings(
+            {
+                "VIPBOT_DATA_DIR": str(tmp_path / "data"),
+                "MICROSOFT_APP_ID": APP_ID,
+                "MICROSOFT_APP_PASSWORD": APP_PASSWORD,
+                "VIPBOT_TEAMS_LOGIN_URL": login,
+            },
+            dotenv_path=None,
+        )
+        (finding,) = await Doctor(settings, connect).teams()
+        if needle:
+            assert finding.status is Status.FAIL
+            assert needle in finding.detail
+            assert "VIPBOT_TEAMS_LOGIN_URL" in finding.detail
+        else:
+            assert finding.status is Status.OK
