@@ -228,3 +228,64 @@ async def test_teams_token_endpoint_unreachable_or_failing_is_one_finding(
             assert "VIPBOT_TEAMS_LOGIN_URL" in finding.detail
         else:
             assert finding.status is Status.OK
+
+
+async def test_every_linked_workspace_is_asked_with_its_own_token(
+    tmp_path: Path, slack_api: SlackApiSimulator, content
+) -> None:
+    from datetime import UTC, datetime
+
+    from bot.adapters.slack.service import master_key_of
+    from bot.security import Secret
+    from bot.storage.db import create_engine, session_factory
+    from bot.storage.migrate import upgrade
+    from bot.storage.organisations import SqlOrganisationRepository
+    from bot.storage.slack_installations import SlackInstallation, SqlSlackInstallations
+    from tests.conftest import TEST_SECRET_KEY
+
+    slack_api.add_workspace("T0002", "xoxb-second", team_name="Second").scopes = ",".join(BOT_SCOPES)
+    settings = load_settings(
+        {
+            "VIPBOT_DATA_DIR": str(tmp_path / "data"),
+            "VIPBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'vipbot.db'}",
+            "VIPBOT_SECRET_KEY": TEST_SECRET_KEY,
+            "SLACK_API_URL": slack_api.api_url,
+        },
+        dotenv_path=None,
+    )
+    engine = create_engine(settings.effective_database_url)
+    try:
+        await upgrade(engine)
+        sessions = session_factory(engine)
+        org = await SqlOrganisationRepository(sessions).add_organisation(
+            "De Linde", "de-linde", "Europe/Amsterdam", "nl", 90
+        )
+        installations = SqlSlackInstallations(sessions, master_key_of(settings))
+        await installations.link(org.id, "T0002")
+        await installations.link(org.id, "T0009")  # linked, never installed
+        await installations.save(
+            SlackInstallation(
+                organisation_id=org.id,
+                workspace_key="T0002",
+                team_id="T0002",
+                enterprise_id=None,
+                is_enterprise_install=False,
+                app_id="A1",
+                bot_id="BT0002",
+                bot_user_id="UBT0002",
+                bot_scopes=",".join(BOT_SCOPES),
+                bot_token=Secret("xoxb-second"),
+                installed_at=datetime.now(UTC),
+            )
+        )
+    finally:
+        await engine.dispose()
+    doctor = Doctor(settings, connect)
+    await doctor.database()
+    findings = await doctor.slack()
+    await doctor.engine.dispose()
+    assert [(f.status, f.detail.split(":")[0]) for f in findings] == [
+        (Status.OK, "workspace T0002"),
+        (Status.FAIL, "workspace T0009 is linked but vipbot has no token for it"),
+    ]
+    assert [c.token for c in slack_api.calls_to("auth.test")] == ["xoxb-second"]

@@ -58,3 +58,41 @@ async def test_slack_link_with_a_revoked_token_is_one_line(tmp_path: Path, slack
         VIPBOT_SECRET_KEY="k" * 40,
     )
     assert_one_line(outcome, "Slack refused the bot token (auth.test: invalid_auth)")
+
+
+async def test_digest_with_the_mail_server_unreachable_is_one_line(tmp_path: Path) -> None:
+    from bot.app import Services
+    from bot.catalog import load_content
+    from bot.domain.clock import SystemClock
+    from bot.domain.conversations import Mode
+    from bot.settings import BUNDLED_CONTENT, load_settings
+    from bot.storage.db import create_engine
+    from bot.storage.migrate import upgrade
+    from tests.conftest import TEST_SECRET_KEY
+    from tests.portal.support import practice
+
+    environ = {
+        "VIPBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'vipbot.db'}",
+        "VIPBOT_SECRET_KEY": TEST_SECRET_KEY,
+    }
+    settings = load_settings({**environ, "VIPBOT_DATA_DIR": str(tmp_path / "data")}, dotenv_path=None)
+    engine = create_engine(settings.effective_database_url)
+    try:
+        await upgrade(engine)
+        services = Services(settings, SystemClock(), engine, load_content(BUNDLED_CONTENT))
+        p = await practice(services, deputy=False)
+        await p.channel.service.start(p.org.id, 90, Mode.ANONYMOUS, "Er speelt iets.", None)
+    finally:
+        await engine.dispose()
+    outcome = await run_vipbot(
+        ["conversations", "digest"],
+        tmp_path / "data",
+        **environ,
+        VIPBOT_SMTP_HOST="127.0.0.1",
+        VIPBOT_SMTP_PORT=str(free_port()),
+        VIPBOT_SMTP_FROM="vipbot@practice.test",
+    )
+    said = [line for line in (outcome.out + outcome.err).splitlines() if line.strip()]
+    assert "Traceback" not in outcome.out + outcome.err
+    assert [line for line in said if "SMTP" in line and "tried again later" in line] == said[:1], said
+    assert said[1:] == ["Sent 0 digest e-mail(s)."]
