@@ -25,3 +25,18 @@ def test_compose_carries_the_settings_the_issue_named() -> None:
         "MICROSOFT_APP_TYPE",
     ):
         assert variable in passed
+
+
+def test_the_image_build_copies_every_file_the_package_metadata_names() -> None:
+    """The wheel is built inside the image: a readme or licence file left out of the COPY fails the build."""
+    import re
+    import tomllib
+
+    from bot.settings import PROJECT_ROOT
+    from tests.test_deploy import DOCKERFILE
+
+    project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]
+    copied = {name for line in re.findall(r"^COPY (?!--)(.+) \S+$", DOCKERFILE, re.MULTILINE) for name in line.split()}
+    for name in [project["readme"], *project.get("license-files", [])]:
+        assert name in copied, name
+        assert (PROJECT_ROOT / name).is_file(), name
