@@ -96,3 +96,39 @@ async def test_digest_with_the_mail_server_unreachable_is_one_line(tmp_path: Pat
     assert "Traceback" not in outcome.out + outcome.err
     assert [line for line in said if "SMTP" in line and "tried again later" in line] == said[:1], said
     assert said[1:] == ["Sent 0 digest e-mail(s)."]
+
+
+async def test_serve_in_socket_mode_starts_and_logs_one_line_while_slack_is_unreachable(tmp_path: Path) -> None:
+    import asyncio
+
+    from tests.support.net import wait_for_http
+    from tests.support.process import start_vipbot, stop, vipbot_env
+
+    port = free_port()
+    env = vipbot_env(
+        tmp_path / "data",
+        port,
+        SLACK_API_URL=f"http://127.0.0.1:{free_port()}/api/",
+        SLACK_APP_TOKEN="xapp-1-unreachable",
+        SLACK_BOT_TOKEN=DEFAULT_TOKEN,
+        SLACK_SIGNING_SECRET="s" * 32,
+        VIPBOT_SECRET_KEY="k" * 40,
+        VIPBOT_LOG_FORMAT="console",
+    )
+    log_path = tmp_path / "serve.log"
+    with log_path.open("wb") as log:
+        process = start_vipbot(["serve"], env, tmp_path, log)
+        try:
+            await wait_for_http(f"http://127.0.0.1:{port}/healthz", timeout=60)
+            for _ in range(300):
+                if "Failed to connect" in log_path.read_text():
+                    break
+                await asyncio.sleep(0.1)
+        finally:
+            code = stop(process)
+    output = log_path.read_text()
+    assert code == 0, output
+    failed = [line for line in output.splitlines() if "Failed to connect" in line]
+    assert failed, output
+    assert "Traceback" not in output
+    assert "ready: open the console" in output
