@@ -26,11 +26,12 @@ from bot.web.console.report import (
     ReportData,
     T,
     build_report,
+    number,
     period_label,
-    report_pdf,
     shown_text,
     total_text,
 )
+from bot.web.console.report_pdf import report_pdf, sessions_sentence
 from bot.web.shared.templates import TEMPLATES, Fragment, render, request_locale, translate
 
 NOTE_MAX = 8000
@@ -223,6 +224,8 @@ async def _report(request: web.Request) -> tuple[Account, Organisation, ReportDa
 async def report_page(request: web.Request) -> web.StreamResponse:
     account, organisation, data = await _report(request)
     t = translate(request)
+    locale = request_locale(request)
+    fewer = t("console.report.fewer_than", n=MIN_SHOWN)
     return render(
         request,
         "report.html",
@@ -231,18 +234,22 @@ async def report_page(request: web.Request) -> web.StreamResponse:
         page="report",
         data=data,
         label=period_label(data.period, t),
-        shown=lambda value: shown_text(value, t),
-        total=total_text(data, t),
+        shown=lambda value: shown_text(value, t, locale),
+        number=lambda value: number(value, locale),
+        total=total_text(data, t, locale),
+        sessions_line=sessions_sentence(data, t),
         activity_chart=bars(
             [(a.label, a.count) for a in data.activity]
             + [(t("console.report.activity.signups"), data.signups)],
             t("console.report.prevention"),
-            t("console.report.fewer_than", n=MIN_SHOWN),
-        ),
+            fewer,
+        )
+        if any(a.count for a in data.activity) or data.signups or data.sessions_held
+        else Markup(""),
         category_chart=bars(
             [(c.label, c.count) for c in data.categories],
             t("console.report.by_category"),
-            t("console.report.fewer_than", n=MIN_SHOWN),
+            fewer,
         ),
         min_shown=MIN_SHOWN,
         saved="saved" in request.query,
