@@ -88,6 +88,10 @@ class Translator:
     def has(self, key: str) -> bool:
         return key in self.tables[DEFAULT_LOCALE] or key in self.plurals.get(DEFAULT_LOCALE, {})
 
+    def keys(self, locale: str) -> frozenset[str]:
+        """Every key of a locale, plain and plural texts alike."""
+        return frozenset(self.tables.get(locale, {})) | frozenset(self.plurals.get(locale, {}))
+
     def is_plural(self, key: str) -> bool:
         return key in self.plurals.get(DEFAULT_LOCALE, {})
 

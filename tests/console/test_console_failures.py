@@ -200,9 +200,9 @@ def test_every_sentence_exists_in_both_languages_and_never_repeats_the_reason(
             assert "secret-canary" not in sentence
             assert "chat.postMessage" not in sentence
     # Every key in the locale files is one the mapping can give.
-    keys = {k.removeprefix(PREFIX) for k in translator.tables["nl"] if k.startswith(PREFIX)}
+    keys = {k.removeprefix(PREFIX) for k in translator.keys("nl") if k.startswith(PREFIX)}
     assert keys == used
-    assert {k.removeprefix(PREFIX) for k in translator.tables["en"] if k.startswith(PREFIX)} == keys
+    assert {k.removeprefix(PREFIX) for k in translator.keys("en") if k.startswith(PREFIX)} == keys
 
 
 def test_the_dutch_and_english_sentences(content: ContentLibrary) -> None:
