@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import math
+import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -23,6 +24,7 @@ HIDDEN = "#d9d9d9"
 LINE_COLOURS = ("#2f5d62", "#d1773b", "#5b9a5b", "#8a5fa8", "#b8475d", "#6b6b6b")
 WIDTH_INCHES = 6.7  # the text width of an A4 page with 20 mm margins
 DPI = 200
+LABEL_WIDTH = 34  # characters of a bar's label per line
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,12 +40,15 @@ class Line:
     points: tuple[tuple[date, float | None], ...]  # share 0..1, None where hidden
 
 
-def count_bars(bars: Sequence[Bar], axis_label: str, floor: int) -> bytes:
-    """Horizontal bars of counts; an unpublished one is a hatched bar up to `floor` with its text."""
+def count_bars(bars: Sequence[Bar], axis_label: str, floor: int, write: Callable[[int], str]) -> bytes:
+    """Horizontal bars of counts; an unpublished one is a hatched bar up to `floor` with its text. `write`
+    writes a whole number as the report's language does (the axis says 1.200 where the table says 1.234)."""
     from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-    figure = Figure(figsize=(WIDTH_INCHES, 0.9 + 0.38 * len(bars)), dpi=DPI, layout="constrained")
+    labels = [textwrap.fill(b.label, LABEL_WIDTH) for b in bars]  # a long subject takes two lines, not half the page
+    rows = sum(max(1, label.count("\n") + 0.6) for label in labels)
+    figure = Figure(figsize=(WIDTH_INCHES, 0.9 + 0.38 * rows), dpi=DPI, layout="constrained")
     ax = figure.subplots()
     ys = list(range(len(bars)))[::-1]
     top = max([b.value for b in bars if b.value is not None] + [floor if any(b.value is None for b in bars) else 1])
@@ -54,9 +59,10 @@ def count_bars(bars: Sequence[Bar], axis_label: str, floor: int) -> bytes:
         else:
             ax.barh(y, bar.value, color=SHOWN)
             ax.text(bar.value + top * 0.02, y, bar.text, va="center", fontsize=8)
-    ax.set_yticks(ys, [b.label for b in bars], fontsize=8)
+    ax.set_yticks(ys, labels, fontsize=8)
     ax.set_xlim(0, max(1, math.ceil(top * 1.3)))
     ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _position: write(round(value))))
     ax.set_xlabel(axis_label, fontsize=8)
     ax.tick_params(axis="x", labelsize=8)
     _tidy(ax)

@@ -5,9 +5,11 @@ reminders of an open check-in are not "held")."""
 from __future__ import annotations
 
 import io
+import itertools
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from uuid import UUID
+from typing import Any
+from uuid import UUID, uuid4
 
 import pdfplumber
 import pypdfium2
@@ -15,6 +17,7 @@ from aiohttp.test_utils import TestClient
 from sqlmodel import col, func, select
 
 from bot.app import Services
+from bot.catalog import ContentLibrary
 from bot.domain.accounts import Role
 from bot.domain.clock import FixedClock
 from bot.domain.tenancy import GroupKind, Organisation
@@ -159,6 +162,21 @@ async def _expected(services: Services, org_id: UUID, now: datetime) -> dict[str
     }
 
 
+def _overlapping(chars: list[dict[str, Any]]) -> list[str]:
+    """Characters on one line that run into the next one (a label over its value, a title over a number)."""
+    lines: dict[int, list[dict[str, Any]]] = {}
+    for c in chars:
+        if c["text"].strip():
+            lines.setdefault(round(c["top"]), []).append(c)
+    found = []
+    for line in lines.values():
+        line.sort(key=lambda c: c["x0"])
+        for before, after in itertools.pairwise(line):
+            if after["x0"] < before["x1"] - 1.0:
+                found.append(before["text"] + after["text"])
+    return found
+
+
 def _pages_as_images(pdf: bytes, folder: Path) -> list[Path]:
     document = pypdfium2.PdfDocument(pdf)
     paths = []
@@ -192,6 +210,29 @@ def _ink_in_outer_strips(path: Path) -> list[tuple[int, int]]:
         return found
 
 
+def _fits_its_pages(pdf: bytes, folder: Path) -> list[str]:
+    """Every text box lies inside the page, at least 10 mm from each edge, and the rendered pages show nothing
+    cut off at the paper's edge. Returns each page's text."""
+    with pdfplumber.open(io.BytesIO(pdf)) as document:
+        texts = [page.extract_text() or "" for page in document.pages]
+        for number, page in enumerate(document.pages, start=1):
+            outside = [
+                c["text"]
+                for c in page.chars
+                if c["x0"] < INSIDE
+                or c["x1"] > page.width - INSIDE
+                or c["top"] < INSIDE
+                or c["bottom"] > page.height - INSIDE
+            ]
+            assert outside == [], f"page {number}: text outside the margins: {''.join(outside)[:80]}"
+            assert _overlapping(page.chars) == [], f"page {number}: text written over other text"
+    images = _pages_as_images(pdf, folder)
+    assert len(images) >= 3
+    for path in images:
+        assert _ink_in_outer_strips(path) == [], f"{path.name}: ink at the edge of the paper"
+    return texts
+
+
 async def test_report_pdf_fits_its_pages_and_matches_the_database(
     client: TestClient, console_services: Services, clock: FixedClock, org_a: Organisation, tmp_path: Path
 ) -> None:
@@ -205,24 +246,7 @@ async def test_report_pdf_fits_its_pages_and_matches_the_database(
     assert response.status == 200
     pdf = await response.read()
 
-    # every text box lies inside the page, at least 10 mm from each edge
-    with pdfplumber.open(io.BytesIO(pdf)) as document:
-        texts = [page.extract_text() or "" for page in document.pages]
-        for number, page in enumerate(document.pages, start=1):
-            outside = [
-                c["text"]
-                for c in page.chars
-                if c["x0"] < INSIDE
-                or c["x1"] > page.width - INSIDE
-                or c["top"] < INSIDE
-                or c["bottom"] > page.height - INSIDE
-            ]
-            assert outside == [], f"page {number}: text outside the margins: {''.join(outside)[:80]}"
-    # and the rendered pages show nothing cut off at the paper's edge
-    images = _pages_as_images(pdf, tmp_path)
-    assert len(images) >= 3
-    for path in images:
-        assert _ink_in_outer_strips(path) == [], f"{path.name}: ink at the edge of the paper"
+    texts = _fits_its_pages(pdf, tmp_path)
 
     cover = " ".join(texts[0].split())
     assert "Rapportage van de vertrouwenspersoon" in cover
@@ -250,3 +274,49 @@ async def test_report_pdf_fits_its_pages_and_matches_the_database(
     assert f"Check-ins gehouden: {expected['pulse']}" in page
     assert "1 teamsessie gehouden, met 3 inschrijvingen." in page
     assert page.count("minder dan 5") >= 3
+
+
+def test_long_names_many_subjects_and_long_notes_stay_on_the_paper(content: ContentLibrary, tmp_path: Path) -> None:
+    from bot.storage.console_content import ReportNote
+    from bot.web.console.report import Period, ReportData, Shown, Trend
+    from bot.web.console.report_pdf import report_pdf
+
+    period = Period.parse("2026", date(2026, 3, 1))
+    categories = content.catalog.taxonomy.categories
+    counts = [12, None, 8, None, 23, 6, None, 5, 9, 14, 7, 30]
+    long_name = "Stichting Samenwerkende Zorgorganisaties Regio Midden- en West-Brabant (Thuiszorg en Wijkverpleging)"
+    paragraph = "Medewerkers uit verschillende afdelingen noemen de toon in overdrachten tussen diensten. " * 6
+    organisation = Organisation(uuid4(), "brabant", long_name, "Europe/Amsterdam", "en", 90)
+    data = ReportData(
+        organisation=organisation,
+        period=period,
+        activity=tuple(Shown(f"Activity {n}", 1000 + n) for n in range(4)),
+        sessions_held=1,
+        signups=1,
+        trends=(
+            Trend("Weekly check-in", ((date(2026, 1, 5), 0.7), (date(2026, 1, 12), None), (date(2026, 2, 2), 0.8))),
+        ),
+        conversations_total=120,
+        total_withheld=False,
+        categories=tuple(
+            Shown(c.label.in_locale("en") + " (and a long explanation of the subject)", n)
+            for c, n in zip(categories, counts, strict=False)
+        ),
+        contact_types=(Shown("Spar", 100), Shown("Advice", None)),
+        follow_ups=(Shown("Listening", 120),),
+        note=ReportNote(organisation.id, period.start, period.end, "\n".join([paragraph] * 12), paragraph),
+        counsellors=("Vera de Vries-van den Heuvel", "Daan Jansen", "Mira Bakker"),
+    )
+    pdf = report_pdf(
+        data,
+        lambda key, **params: content.translator.t("en", key, **params),
+        "en",
+        datetime(2027, 1, 4, tzinfo=UTC),
+    )
+    texts = _fits_its_pages(pdf, tmp_path)
+    flat = " ".join(" ".join(texts).split())
+    assert "1 team session held, with 1 sign-up." in flat
+    assert "January 1, 2026 to December 31, 2026" in flat
+    assert "1,003" in flat
+    assert flat.count("fewer than 5") >= 4
+    assert "Confidential counsellors Vera de Vries-van den Heuvel, Daan Jansen, Mira Bakker" in flat

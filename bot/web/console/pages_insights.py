@@ -4,6 +4,7 @@ report (page and PDF). Management viewers reach these pages for their own organi
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -28,6 +29,7 @@ from bot.web.console.report import (
     build_report,
     number,
     period_label,
+    short_date,
     shown_text,
     total_text,
 )
@@ -72,12 +74,16 @@ def _bar_chart(insights: Insights, hidden_label: str, title: str) -> Markup:
     return Markup("".join(parts))  # noqa: S704 - every text escaped above
 
 
-def bars(items: list[tuple[str, int | None]], title: str, hidden_label: str) -> Markup:
-    """A horizontal bar chart of counts; None is drawn as hidden (its count is not published)."""
+def bars(
+    items: list[tuple[str, int | None]], title: str, hidden_label: str, write: Callable[[int], str] = str
+) -> Markup:
+    """A horizontal bar chart of counts; None is drawn as in the PDF: a muted bar up to the floor (5) with
+    "minder dan 5" beside it, its count not published."""
     if not items:
         return Markup("")
     row, width, label_w = 22, 560, 240
-    top = max([v for _, v in items if v is not None] or [1]) or 1
+    floors = [MIN_SHOWN] if any(v is None for _, v in items) else []
+    top = max([v for _, v in items if v is not None] + floors or [1]) or 1
     parts = [
         f'<svg viewBox="0 0 {width} {row * len(items) + 10}" role="img" aria-label="{escape(title)}" '
         f'xmlns="http://www.w3.org/2000/svg">'
@@ -86,12 +92,13 @@ def bars(items: list[tuple[str, int | None]], title: str, hidden_label: str) -> 
         y = i * row + 4
         parts.append(f'<text x="0" y="{y + 14}">{escape(label)}</text>')
         if value is None:
-            parts.append(f'<rect class="bar muted" x="{label_w}" y="{y}" width="40" height="16"/>')
-            parts.append(f'<text x="{label_w + 46}" y="{y + 12}">{escape(hidden_label)}</text>')
+            w = round((width - label_w - 110) * MIN_SHOWN / top)
+            parts.append(f'<rect class="bar muted" x="{label_w}" y="{y}" width="{w}" height="16"/>')
+            parts.append(f'<text x="{label_w + w + 4}" y="{y + 12}">{escape(hidden_label)}</text>')
         else:
-            w = round((width - label_w - 50) * value / top)
+            w = round((width - label_w - 110) * value / top)
             parts.append(f'<rect class="bar" x="{label_w}" y="{y}" width="{w}" height="16"/>')
-            parts.append(f'<text x="{label_w + w + 4}" y="{y + 12}">{value}</text>')
+            parts.append(f'<text x="{label_w + w + 4}" y="{y + 12}">{escape(write(value))}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - every text escaped above
 
@@ -236,6 +243,7 @@ async def report_page(request: web.Request) -> web.StreamResponse:
         label=period_label(data.period, t),
         shown=lambda value: shown_text(value, t, locale),
         number=lambda value: number(value, locale),
+        short_date=lambda day: short_date(day, locale),
         total=total_text(data, t, locale),
         sessions_line=sessions_sentence(data, t),
         activity_chart=bars(
@@ -243,6 +251,7 @@ async def report_page(request: web.Request) -> web.StreamResponse:
             + [(t("console.report.activity.signups"), data.signups)],
             t("console.report.prevention"),
             fewer,
+            lambda value: number(value, locale),
         )
         if any(a.count for a in data.activity) or data.signups or data.sessions_held
         else Markup(""),
@@ -250,6 +259,7 @@ async def report_page(request: web.Request) -> web.StreamResponse:
             [(c.label, c.count) for c in data.categories],
             t("console.report.by_category"),
             fewer,
+            lambda value: number(value, locale),
         ),
         min_shown=MIN_SHOWN,
         saved="saved" in request.query,

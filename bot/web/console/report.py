@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_date
 from babel.numbers import format_decimal
 from sqlmodel import col, func, or_, select
 
@@ -294,7 +295,13 @@ def shown_text(shown: Shown | int | None, t: T, locale: str) -> str:
 
 
 def number(value: int, locale: str) -> str:
+    """1.234 in Dutch, 1,234 in English."""
     return format_decimal(value, locale=locale)
+
+
+def short_date(day: date, locale: str) -> str:
+    """A round's date in a trend: "12 jan." in Dutch, "12 Jan" in English."""
+    return format_date(day, format="d MMM", locale=locale)
 
 
 def period_label(period: Period, t: T) -> str:

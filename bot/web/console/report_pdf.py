@@ -23,6 +23,7 @@ from bot.web.console.report import (
     T,
     number,
     period_label,
+    short_date,
     shown_text,
     total_text,
 )
@@ -48,7 +49,7 @@ class _Words:
         return format_date(day, format="long", locale=self.locale)
 
     def short_date(self, day: date) -> str:
-        return format_date(day, format="d MMM", locale=self.locale)
+        return short_date(day, self.locale)
 
 
 class _Document(FPDF):
@@ -70,10 +71,10 @@ class _Document(FPDF):
         self.set_y(-MARGIN + 2)
         self.set_font("DejaVu", "", 8)
         self.set_text_color(*MUTED)
-        width = self.epw
-        self.cell(width * 0.75, 5, self.running_title, align="L")
         page = self.words.t("console.report.page", page=self.page_no(), pages="{nb}")
-        self.cell(width * 0.25, 5, page, align="R")
+        room = self.epw - self.get_string_width(page.replace("{nb}", "999")) - 6
+        self.cell(room, 5, _fit(self, self.running_title, room), align="L")
+        self.cell(0, 5, page, align="R")
         self.set_text_color(*INK)
 
     # --- building blocks -----------------------------------------------------------------------------------
@@ -122,6 +123,15 @@ class _Document(FPDF):
             self.add_page()
         self.image(BytesIO(png), x=self.l_margin, w=self.epw)
         self.ln(3)
+
+
+def _fit(pdf: FPDF, text: str, width: float) -> str:
+    """`text`, shortened with an ellipsis where it would not fit in `width` (a long organisation name)."""
+    if pdf.get_string_width(text) <= width:
+        return text
+    while text and pdf.get_string_width(text + "…") > width:
+        text = text[:-1]
+    return text.rstrip() + "…"
 
 
 def _headings_style() -> object:
@@ -180,9 +190,11 @@ def _cover(pdf: _Document, data: ReportData, words: _Words, generated: datetime)
         ),
         (t("console.report.cover_counsellor", count=max(1, len(data.counsellors))), counsellors),
     )
+    pdf.set_font("DejaVu", "B", 11)
+    label_width = max(pdf.get_string_width(label) for label, _ in rows) + 6
     for label, value in rows:
         pdf.set_font("DejaVu", "B", 11)
-        pdf.cell(50, 7, label)
+        pdf.cell(label_width, 7, label)
         pdf.set_font("DejaVu", "", 11)
         pdf.multi_cell(0, 7, value, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         pdf.ln(2)
@@ -208,7 +220,7 @@ def _prevention(pdf: _Document, data: ReportData, words: _Words) -> None:
         return
     labels = [a.label for a in data.activity] + [t("console.report.activity.signups")]
     bars = [Bar(label, value, number(value, locale)) for label, value in zip(labels, values, strict=True)]
-    pdf.chart(count_bars(bars, t("console.report.axis_count"), MIN_SHOWN))
+    pdf.chart(count_bars(bars, t("console.report.axis_count"), MIN_SHOWN, lambda n: number(n, locale)))
 
 
 def sessions_sentence(data: ReportData, t: T) -> str:
@@ -254,7 +266,10 @@ def _conversations(pdf: _Document, data: ReportData, words: _Words) -> None:
         if values:
             pdf.heading(t(heading), size=12)
             if values is data.categories:  # every subject drawn, the unpublished ones as "minder dan 5"
-                pdf.chart(count_bars(_bars(values, t, locale), t("console.report.axis_count"), MIN_SHOWN))
+                chart = count_bars(
+                    _bars(values, t, locale), t("console.report.axis_count"), MIN_SHOWN, lambda n: number(n, locale)
+                )
+                pdf.chart(chart)
             pdf.figures(
                 [(v.label, shown_text(v, t, locale)) for v in values],
                 (t("console.report.what"), t("console.report.how_many")),
