@@ -81,7 +81,9 @@ def bars(
     "minder dan 5" beside it, its count not published."""
     if not items:
         return Markup("")
-    row, width, label_w = 22, 560, 240
+    # room for the longest label at the chart's 11px (about 6.5 units a character), so no label runs into its bar
+    label_w = max(240, round(max(len(label) for label, _ in items) * 6.5) + 12)
+    row, width = 22, label_w + 330
     floors = [MIN_SHOWN] if any(v is None for _, v in items) else []
     top = max([v for _, v in items if v is not None] + floors or [1]) or 1
     parts = [
@@ -241,6 +243,7 @@ async def report_page(request: web.Request) -> web.StreamResponse:
         page="report",
         data=data,
         label=period_label(data.period, t),
+        period_name=lambda key: period_label(Period.parse(key, data.period.start), t),
         shown=lambda value: shown_text(value, t, locale),
         number=lambda value: number(value, locale),
         short_date=lambda day: short_date(day, locale),

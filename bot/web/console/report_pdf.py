@@ -240,7 +240,8 @@ def _check_ins(pdf: _Document, data: ReportData, words: _Words) -> None:
         return
     for trend in data.trends:
         points = " · ".join(
-            f"{words.short_date(d)}: " + (f"{number(round(v * 100), locale)}%" if v is not None else "–")
+            f"{words.short_date(d)}: "
+            + (f"{number(round(v * 100), locale)}%" if v is not None else t("console.insights.hidden"))
             for d, v in trend.points
         )
         pdf.paragraph(f"{trend.pulse}: {points}")
