@@ -43,6 +43,10 @@ class Line:
 def count_bars(bars: Sequence[Bar], axis_label: str, floor: int, write: Callable[[int], str]) -> bytes:
     """Horizontal bars of counts; an unpublished one is a hatched bar up to `floor` with its text. `write`
     writes a whole number as the report's language does (the axis says 1.200 where the table says 1.234)."""
+    return _png(count_figure(bars, axis_label, floor, write))
+
+
+def count_figure(bars: Sequence[Bar], axis_label: str, floor: int, write: Callable[[int], str]) -> Figure:
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter, MaxNLocator
 
@@ -66,7 +70,7 @@ def count_bars(bars: Sequence[Bar], axis_label: str, floor: int, write: Callable
     ax.set_xlabel(axis_label, fontsize=8)
     ax.tick_params(axis="x", labelsize=8)
     _tidy(ax)
-    return _png(figure)
+    return figure
 
 
 def trend_lines(lines: Sequence[Line], axis_label: str, date_label: Callable[[date], str]) -> bytes:

@@ -320,3 +320,20 @@ def test_long_names_many_subjects_and_long_notes_stay_on_the_paper(content: Cont
     assert "1,003" in flat
     assert flat.count("fewer than 5") >= 4
     assert "Confidential counsellors Vera de Vries-van den Heuvel, Daan Jansen, Mira Bakker" in flat
+
+
+def test_count_axes_are_whole_numbers_from_zero() -> None:
+    from bot.reporting.report_charts import Bar, count_figure
+
+    for bars in (
+        [Bar("a", 0, "0"), Bar("b", 1, "1"), Bar("c", 0, "0")],
+        [Bar("a", 0, "0"), Bar("b", None, "minder dan 5")],
+        [Bar("a", 1234, "1.234"), Bar("b", 3, "3")],
+    ):
+        axes = count_figure(bars, "aantal", 5, str).axes[0]
+        low, high = axes.get_xlim()
+        assert low == 0
+        assert high >= 1
+        ticks = [t for t in axes.get_xticks() if low <= t <= high]
+        assert ticks
+        assert all(float(t).is_integer() and t >= 0 for t in ticks)
