@@ -310,5 +310,3 @@ def period_label(period: Period, t: T) -> str:
     if period.key.endswith("-H2"):
         return t("console.report.period_h2", year=period.start.year)
     return t("console.report.period_year", year=period.start.year)
-
-
