@@ -266,9 +266,7 @@ def hidden_explanation(insights: Insights, t: Translator, locale: str) -> str:
     )
     if latest is not None and latest.refused:
         return t.t(locale, "insights.hidden_refused") + " " + rules
-    if hidden == 0:
-        return t.t(locale, "insights.hidden_none") + " " + rules
-    return t.t(locale, "insights.hidden_some", count=hidden) + " " + rules
+    return t.t(locale, "insights.hidden", count=hidden) + " " + rules
 
 
 def summary_lines(insights: Insights, t: Translator, locale: str) -> list[str]:
@@ -282,7 +280,7 @@ def summary_lines(insights: Insights, t: Translator, locale: str) -> list[str]:
             "insights.round_heading",
             pulse=insights.pulse_set.name.in_locale(locale),
             period=latest.period,
-            rounds=latest.rounds,
+            count=latest.rounds,
         )
     ]
     lines.extend(cell_line(c, insights.pulse_set, t, locale) for c in latest.cells)

@@ -73,7 +73,7 @@ async def test_insights_prints_shown_banded_and_hidden_groups_with_margins(
     assert re.fullmatch(r"Zorg linde: \d+ % gunstig, ± \d+", department), department
     assert any(line.startswith("vraag | gunstig | gemiddeld (van 5) | verdeling") for line in lines)
     assert "Verloop Organisatie linde: 2026-03: " in output
-    assert "In deze periode zijn 1 groepen verborgen." in output
+    assert "In deze periode is 1 groep verborgen." in output  # plural rules
     assert (tmp_path / "chart.png").read_bytes().startswith(b"\x89PNG")
 
     exported = json.loads(await cli(settings, "insights", "linde", "--format", "json"))
