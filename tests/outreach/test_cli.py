@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.__main__ import build_parser
 from bot.cli.context import CliContext
@@ -15,7 +16,6 @@ from bot.domain.clock import SystemClock
 from bot.domain.tenancy import Platform
 from bot.errors import ConfigError, VipbotError
 from bot.storage.db import create_engine
-from bot.storage.migrate import upgrade
 from bot.storage.outbox import SqlOutbox
 from scheduler.posts import OutreachPosts
 from scheduler.service import build_outreach
@@ -41,10 +41,9 @@ class Cli:
 
 
 @pytest.fixture
-async def cli(database_url: str, tmp_path: Path) -> Cli:
-    engine = create_engine(database_url)
-    await upgrade(engine)
-    await engine.dispose()
+async def cli(database_url: str, engine: AsyncEngine, tmp_path: Path) -> Cli:
+    """The CLI on a migrated database (`engine` makes `database_url` one) with an organisation bound to both
+    platforms."""
     run = Cli(database_url, tmp_path)
     await run("org", "add", "Zorggroep De Linde", "--slug", "linde")
     await run("org", "bind", "linde", "linde", "--platform", "slack", "--workspace", "T1", "--channel", "C1")
