@@ -9,7 +9,6 @@ then). There is no APScheduler job store: the database is the source of truth.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -25,6 +24,7 @@ from bot.domain.delivery import Renderer, Target, TargetKind
 from bot.domain.outreach import Member
 from bot.domain.sessions import ICS_PATH, session_ics
 from bot.domain.tenancy import Platform
+from bot.logs import get_logger, log_failure
 from bot.security.secret import Secret
 from bot.settings import Settings
 from bot.storage.db import session_factory
@@ -36,7 +36,7 @@ from scheduler.posts import OutreachPosts
 from scheduler.triggers import ScheduleTrigger
 from scheduler.worker import OutboxWorker, PlatformDelivery, WorkerConfig
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 OUTREACH_KEY = "outreach"
 SESSION_CALENDAR_KEY = "session_calendar"
@@ -181,7 +181,7 @@ class OutreachRunner:
         )
         self.scheduler.start()
         self._task = asyncio.create_task(self.worker.run(self._stop), name="outreach-worker")
-        log.info("outreach scheduler started", extra={"worker": self.worker.worker_id})
+        log.info("outreach scheduler started", worker=self.worker.worker_id)
 
     async def stop(self) -> None:
         if self.scheduler is not None:
@@ -229,15 +229,13 @@ class OutreachRunner:
             await self.outreach.materialiser.run_all()
             self.worker.wake()
         except Exception:
-            log.exception("outreach sync failed; trying again at the next interval")
+            log_failure(log, "outreach sync failed; trying again at the next interval")
 
     async def fire(self, schedule_id: UUID) -> None:
         try:
             await self.outreach.materialiser.run_by_id(schedule_id)
         except Exception:
-            log.exception(
-                "outreach occurrence could not be materialised", extra={"schedule_id": str(schedule_id)}
-            )
+            log_failure(log, "outreach occurrence could not be materialised", schedule_id=str(schedule_id))
         self.worker.wake()
 
 

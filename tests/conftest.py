@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.app import Services
 from bot.catalog import ContentLibrary, load_content
 from bot.domain.clock import FixedClock
+from bot.logs import route_structlog_to_stdlib
 from bot.settings import BUNDLED_CONTENT, Settings, load_settings
 from bot.storage.db import create_engine
 from tests.support.databases import (
@@ -28,6 +29,12 @@ from tests.support.databases import (
 )
 
 TEST_SECRET_KEY = "test-secret-key-0123456789abcdefghijklmnop"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # structlog loggers bind their configuration on first use: route them to stdlib logging (and so to pytest's
+    # log capture) before any test logs anything.
+    route_structlog_to_stdlib()
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -37,9 +36,10 @@ from bot.domain.pulses import (
 )
 from bot.domain.tenancy import Platform
 from bot.errors import ConfigError, NotFoundError
+from bot.logs import get_logger, log_failure
 from bot.storage.pulses import SqlPulseStore, master_key_from
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 PULSES_KEY = "pulses"
 TICK_SECONDS = 60.0
@@ -129,7 +129,7 @@ class Pulses:
         if not targets:
             log.warning(
                 "no management channel or viewer for pulse summaries",
-                extra={"organisation": str(organisation_id)},
+                organisation=str(organisation_id),
             )
             return 0
         built = await self.summary_post(organisation_id, pulse_set_id, monthly=monthly)
@@ -149,7 +149,7 @@ class Pulses:
             except DeliveryError as exc:
                 log.warning(
                     "pulse summary not delivered",
-                    extra={"platform": target.platform.value, "reason": exc.reason},
+                    platform=target.platform.value, reason=exc.reason,
                 )
         return sent
 
@@ -250,7 +250,7 @@ def install(app: web.Application, services: Services) -> None:
                 await pulses.tick()
                 await monthly_due(pulses)
             except Exception:  # one catch-all per entry point: log, keep the loop alive
-                log.exception("pulse housekeeping failed")
+                log_failure(log, "pulse housekeeping failed")
             await asyncio.sleep(TICK_SECONDS)
 
     async def start(_app: web.Application) -> None:

@@ -7,7 +7,6 @@ only they see it, and it never repeats the answer. Nothing about who answered is
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -45,11 +44,12 @@ from bot.domain.pulses import (
     answer_options,
 )
 from bot.domain.tenancy import Platform
+from bot.logs import get_logger
 from bot.storage.pulses import SqlPulseStore
 
 LOOKUP_CACHE_SECONDS = 30.0
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 TALK_ACTION = "vp-pulse-talk"
 _OUTCOME_KEYS = {
@@ -229,7 +229,7 @@ def register_pulse_actions(
         try:
             await client.chat_postEphemeral(channel=str(channel or user), user=user, text=text)
         except SlackApiError as exc:
-            log.warning("pulse confirmation not delivered", extra={"error": exc.response.get("error")})
+            log.warning("pulse confirmation not delivered", error=exc.response.get("error"))
 
     async def talk(ack: AsyncAck) -> None:
         await ack()

@@ -14,7 +14,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, Generic, TypeVar
 
-from bot.logs import get_logger
+from bot.logs import failure_fields, get_logger
 
 log = get_logger(__name__)
 
@@ -24,8 +24,9 @@ STALE_FACTOR = 6
 
 def _observe(task: asyncio.Future[Any]) -> None:
     """A background refresh that failed is retried by the next request; its error is logged, not lost."""
-    if not task.cancelled() and task.exception() is not None:
-        log.warning("a console page could not be refreshed", exc_info=task.exception())
+    error = None if task.cancelled() else task.exception()
+    if error is not None:
+        log.warning("a console page could not be refreshed", **failure_fields(error))
 
 
 class Lru(Generic[V]):
