@@ -37,3 +37,7 @@ class ConflictError(VipbotError):
 
 class DatabaseNotReadyError(VipbotError):
     """The database schema is behind the code: migrations have to run first."""
+
+
+class MigrationError(VipbotError):
+    """A migration cannot be written as asked (`vipbot db revision`); the message says what to pass instead."""
