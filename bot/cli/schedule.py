@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.catalog import ContentLibrary
 from bot.cli.context import CliContext
-from bot.domain.clock import SystemClock
 from bot.domain.delivery import Post, Renderer, Target, TargetKind, portal_link
 from bot.domain.outreach import (
     Audience,
@@ -116,16 +115,11 @@ def check_item(content: ContentLibrary, what: What, item: str | None) -> None:
         raise ConfigError("--item", f"there is no {what.value} '{item}'; known: {', '.join(known) or 'none'}")
 
 
-def materialiser_for(engine: AsyncEngine, content: ContentLibrary) -> Materialiser:
-    sessions = session_factory(engine)
-    return Materialiser(
-        SqlScheduleRepository(sessions),
-        SqlOutbox(engine),
-        SqlOrganisationRepository(sessions),
-        SqlMemberDirectory(sessions),
-        content,
-        SystemClock(),
-    )
+def materialiser_for(ctx: CliContext, engine: AsyncEngine) -> Materialiser:
+    """The materialiser `vipbot serve` has (the same member sources: Teams people included)."""
+    from scheduler.service import build_outreach
+
+    return build_outreach(ctx.services(engine)).materialiser
 
 
 class Progress:
@@ -295,7 +289,7 @@ async def run_add(args: argparse.Namespace, ctx: CliContext) -> int:
     audience = audience_from(args)
     async with ctx.database() as engine:
         org = await _org(engine, args.org)
-        materialiser = materialiser_for(engine, content)
+        materialiser = materialiser_for(ctx, engine)
         if what.rotates and args.item is None and not materialiser.library(what):
             raise ScheduleError(f"the content library has no {what.value}s to rotate")
         try:
@@ -386,19 +380,10 @@ async def run_remove(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def preview_renderers(content: ContentLibrary) -> dict[Platform, Renderer]:
-    """The renderers `vipbot serve` delivers with: the adapters' own, wrapped by the sessions and pulses ones."""
-    from bot.adapters.slack.blocks import SlackRenderer
-    from bot.adapters.slack.pulses import SlackPulseRenderer
-    from bot.adapters.slack.render_sessions import SlackSessionRenderer
-    from bot.adapters.teams.cards import CardKit, TeamsRenderer
-    from bot.adapters.teams.pulses import TeamsPulseRenderer
-    from bot.adapters.teams.render_sessions import TeamsSessionRenderer
+    """The renderers `vipbot serve` delivers with: each platform's registry of post types."""
+    from bot.app import platform_registries
 
-    t = content.translator
-    return {
-        Platform.SLACK: SlackPulseRenderer(SlackSessionRenderer(SlackRenderer(t), t), t),
-        Platform.TEAMS: TeamsPulseRenderer(TeamsSessionRenderer(TeamsRenderer(CardKit(t)), t), t),
-    }
+    return {platform: registry.renderers for platform, registry in platform_registries(content.translator).items()}
 
 
 #: A pulse round is opened when the pulse is sent, so the preview shows its card under a placeholder id.
@@ -435,7 +420,7 @@ async def run_preview(args: argparse.Namespace, ctx: CliContext) -> int:  # noqa
         raise ConfigError("--count", "must be between 1 and 100")
     async with ctx.database() as engine:
         org = await _org(engine, args.org)
-        materialiser = materialiser_for(engine, content)
+        materialiser = materialiser_for(ctx, engine)
         schedule = await materialiser.schedules.get(org, args.name)
         calendar = await materialiser.schedules.calendar(org.id)
         try:

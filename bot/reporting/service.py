@@ -7,7 +7,8 @@
 - Every minute, rounds whose window has passed are closed (key and participation rows destroyed) and the
   management summary of each is sent, with its chart, to the organisation's management channels and to the DMs
   of management viewers with a chat address. On the first day of a month the latest summary is sent again.
-- The Slack renderer and the Teams renderer learn the pulse posts; Slack's answer buttons are registered.
+- The pulse posts are rendered through each platform's registry (`bot/adapters/<platform>/posts.py`); Slack's
+  answer buttons and Teams' card submits are registered here.
 """
 
 from __future__ import annotations
@@ -41,12 +42,7 @@ from bot.storage.pulses import SqlPulseStore, master_key_from
 
 log = get_logger(__name__)
 
-PULSES_KEY = "pulses"
 TICK_SECONDS = 60.0
-_RENDERERS = (
-    (Platform.SLACK, "slack_renderer", "slack_gateway"),
-    (Platform.TEAMS, "teams.renderer", "teams.gateway"),
-)
 
 
 @dataclass
@@ -116,12 +112,11 @@ class Pulses:
         return post, locale
 
     def platforms(self) -> dict[Platform, tuple[Renderer, Gateway]]:
-        found: dict[Platform, tuple[Renderer, Gateway]] = {}
-        for platform, renderer_key, gateway_key in _RENDERERS:
-            renderer, gateway = self.services.extras.get(renderer_key), self.services.extras.get(gateway_key)
-            if renderer is not None and gateway is not None:
-                found[platform] = (renderer, gateway)
-        return found
+        return {
+            platform: (registry.renderers, registry.gateway)
+            for platform, registry in self.services.platforms.items()
+            if registry.gateway is not None
+        }
 
     async def send_summary(self, organisation_id: UUID, pulse_set_id: str, *, monthly: bool = False) -> int:
         """Send the summary to every management target; returns how many received it."""
@@ -181,20 +176,6 @@ def build_pulses(services: Services) -> Pulses:
     return Pulses(services, store, service)
 
 
-def _wrap_renderers(services: Services) -> None:
-    translator = services.content.translator
-    slack = services.extras.get("slack_renderer")
-    if slack is not None:
-        from bot.adapters.slack.pulses import SlackPulseRenderer
-
-        services.extras["slack_renderer"] = SlackPulseRenderer(slack, translator)
-    teams = services.extras.get("teams.renderer")
-    if teams is not None:
-        from bot.adapters.teams.pulses import TeamsPulseRenderer
-
-        services.extras["teams.renderer"] = TeamsPulseRenderer(teams, translator)
-
-
 async def monthly_due(pulses: Pulses) -> int:
     """On the first day of a month, send every organisation's latest summaries again — once, whichever replica
     gets there first. Returns how many overviews this process sent."""
@@ -218,14 +199,13 @@ def install(app: web.Application, services: Services) -> None:
         log.warning("pulses are off: no VIPBOT_SECRET_KEY to seal pulse keys with")
         return
     pulses = build_pulses(services)
-    services.extras[PULSES_KEY] = pulses
-    _wrap_renderers(services)
-    outreach = services.extras.get("outreach")
+    services.pulses = pulses
+    outreach = services.outreach
     if outreach is not None:
         from bot.domain.outreach import What
 
         outreach.posts.register(What.PULSE, pulses)
-    slack = services.extras.get("slack")
+    slack = services.slack
     if slack is not None:
         from bot.adapters.slack.pulses import register_pulse_actions
 
@@ -235,7 +215,7 @@ def install(app: web.Application, services: Services) -> None:
         register_pulse_actions(
             slack.bolt, pulses.store, pulses.service, services.content.translator, locale_of
         )
-    teams_submits = services.extras.get("teams.submits")
+    teams_submits = services.teams_submits
     if teams_submits is not None:
         from bot.adapters.teams.pulses import register_pulse_submits
 

@@ -155,7 +155,7 @@ def _previews(request: web.Request, form: Form, organisation: Organisation, loca
         return {"slack": None, "teams": None}
     services = console_of(request).services
     post = post_of(form, organisation, services.settings.public_portal_url)
-    return preview(post, locale, services.content.translator)
+    return preview(post, locale, services.platforms)
 
 
 def _values_of(item: OwnItem) -> dict[str, str]:
@@ -329,7 +329,7 @@ async def library_item(request: web.Request) -> web.StreamResponse:
         title=title.in_locale(locale),
         body=body.in_locale(locale),
         preview_locale=locale,
-        previews=preview(post, locale, services.content.translator),
+        previews=preview(post, locale, services.platforms),
     )
 
 

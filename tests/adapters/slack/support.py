@@ -110,7 +110,7 @@ def slack_services(services: Services, simulator: SlackApiSimulator, **slack: st
         )
     settings = services.settings.model_copy(update=values)
     return Services(
-        settings=settings, clock=services.clock, engine=services.engine, content=services.content, extras={}
+        settings=settings, clock=services.clock, engine=services.engine, content=services.content
     )
 
 

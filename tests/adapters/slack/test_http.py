@@ -25,7 +25,6 @@ from bot.logs import configure_logging
 from bot.storage.slack_installations import SqlSlackInstallations
 from bot.storage.tables import CounsellorRow, OrganisationCounsellorRow, PracticeRow
 from scheduler import service as outreach_feature
-from scheduler.service import Outreach
 from tests.adapters.slack.support import (
     RunningService,
     action_body,
@@ -208,7 +207,8 @@ async def test_home_shows_the_counsellors_and_the_upcoming_sessions_from_the_dat
     await server.start_server()
     running = RunningService(server=server, session=aiohttp.ClientSession(), services=configured)
     try:
-        outreach: Outreach = configured.extras[outreach_feature.OUTREACH_KEY]
+        outreach = configured.outreach
+        assert outreach is not None
         now = configured.clock.now()
 
         def team_session(title: str, organisation_id: uuid.UUID, starts_in: timedelta) -> TeamSession:
@@ -616,7 +616,7 @@ async def test_failures_become_an_apology_and_a_log_line_without_details(
     await SqlSlackInstallations(configured.sessions, Secret(TEST_SECRET_KEY.encode())).link(
         organisation.id, DEFAULT_TEAM
     )
-    configured.extras["session_calendar"] = _BrokenCalendar()
+    configured.session_calendar = _BrokenCalendar()
     slack_api.add_user("UNL")
     stream = io.StringIO()
     configure_logging("INFO", "json", stream)
