@@ -21,6 +21,7 @@ from bot.domain.recurrence import (
     HELP,
     OutreachCalendar,
     RecurrenceError,
+    SkipReason,
     WhenBlocked,
     parse_clock,
     parse_recurrence,
@@ -66,17 +67,16 @@ def _url(request: web.Request, name: str, **parts: str) -> str:
 
 
 #: The scheduler's reasons for not posting at a planned moment, in the console's words.
-_SKIP_REASONS = {
-    "holiday": "console.schedule.skip_reason.holiday",
-    "weekend": "console.schedule.skip_reason.weekend",
-    "quiet hours": "console.schedule.skip_reason.quiet_hours",
-    "missed while the service was down": "console.schedule.skip_reason.missed",
+SKIP_REASON_KEYS: dict[SkipReason, str] = {
+    SkipReason.HOLIDAY: "console.schedule.skip_reason.holiday",
+    SkipReason.WEEKEND: "console.schedule.skip_reason.weekend",
+    SkipReason.QUIET_HOURS: "console.schedule.skip_reason.quiet_hours",
+    SkipReason.MISSED: "console.schedule.skip_reason.missed",
 }
 
 
-def skip_reason(reason: str | None, t: Callable[..., str]) -> str:
-    key = _SKIP_REASONS.get(reason or "")
-    return t(key) if key else ""
+def skip_reason(reason: SkipReason | None, t: Callable[..., str]) -> str:
+    return "" if reason is None else t(SKIP_REASON_KEYS[reason])
 
 async def item_label(
     services: Services,
