@@ -115,8 +115,24 @@ class Services:
 
 
 def build_services(settings: Settings, clock: Clock, engine: AsyncEngine, content: ContentLibrary) -> Services:
-    """The composition root's first step, shared by `vipbot serve` and the CLI."""
-    return Services(settings=settings, clock=clock, engine=engine, content=content)
+    """The composition root, shared by `vipbot serve` and the CLI: everything built once, in dependency order.
+
+    The platform registries first (renderers, the Teams member source), then outreach (its materialiser takes
+    the member sources), then pulses (their post factory is registered with outreach). The features' `install`
+    functions then mount routes and start what runs in the background.
+    """
+    from bot.domain.outreach import What
+    from scheduler.service import outreach_of
+
+    services = Services(settings=settings, clock=clock, engine=engine, content=content)
+    outreach = outreach_of(services)
+    services.session_calendar = outreach.sessions
+    if settings.secret_key is not None:
+        from bot.reporting.service import build_pulses
+
+        services.pulses = build_pulses(services)
+        outreach.posts.register(What.PULSE, services.pulses)
+    return services
 
 
 def teams_members(store: TeamsReferenceStore) -> MemberSource:

@@ -117,9 +117,9 @@ def check_item(content: ContentLibrary, what: What, item: str | None) -> None:
 
 def materialiser_for(ctx: CliContext, engine: AsyncEngine) -> Materialiser:
     """The materialiser `vipbot serve` has (the same member sources: Teams people included)."""
-    from scheduler.service import build_outreach
+    from scheduler.service import outreach_of
 
-    return build_outreach(ctx.services(engine)).materialiser
+    return outreach_of(ctx.services(engine)).materialiser
 
 
 class Progress:

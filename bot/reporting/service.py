@@ -198,13 +198,14 @@ def install(app: web.Application, services: Services) -> None:
     if services.settings.secret_key is None:
         log.warning("pulses are off: no VIPBOT_SECRET_KEY to seal pulse keys with")
         return
-    pulses = build_pulses(services)
+    pulses = services.pulses or build_pulses(services)
     services.pulses = pulses
     outreach = services.outreach
     if outreach is not None:
         from bot.domain.outreach import What
 
-        outreach.posts.register(What.PULSE, pulses)
+        if outreach.posts.registered(What.PULSE) is None:
+            outreach.posts.register(What.PULSE, pulses)
     slack = services.slack
     if slack is not None:
         from bot.adapters.slack.pulses import register_pulse_actions
