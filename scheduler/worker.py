@@ -34,6 +34,7 @@ from bot.domain.delivery import (
     Renderer,
     TargetKind,
 )
+from bot.domain.failures import Failure, FailureCode
 from bot.domain.outreach import Delivery, Occurrence, PostFactory
 from bot.domain.tenancy import Platform
 from bot.logs import get_logger, log_failure
@@ -236,7 +237,10 @@ class OutboxWorker:
             log_failure(log, "outbox delivery crashed", delivery=str(delivery.id))
             try:
                 await self.outbox.mark_failed(
-                    delivery.id, self.worker_id, f"internal error: {type(exc).__name__}"
+                    delivery.id,
+                    self.worker_id,
+                    f"internal error: {type(exc).__name__}",
+                    Failure(FailureCode.INTERNAL),
                 )
             except Exception as again:
                 # The database is away too: the row stays claimed and is tried again after its lease.
@@ -265,7 +269,10 @@ class OutboxWorker:
         occurrence, post = await self._post(delivery)
         if occurrence is None or post is None:
             await self.outbox.mark_failed(
-                delivery.id, self.worker_id, "nothing to post (item removed or cancelled)"
+                delivery.id,
+                self.worker_id,
+                "nothing to post (item removed or cancelled)",
+                Failure(FailureCode.NOTHING_TO_POST),
             )
             self.failed += 1
             return
@@ -375,7 +382,7 @@ class OutboxWorker:
                 "delivery failed permanently",
                 delivery=str(delivery.id), platform=target.platform.value, reason=exc.reason,
             )
-            await self.outbox.mark_failed(delivery.id, self.worker_id, exc.reason)
+            await self.outbox.mark_failed(delivery.id, self.worker_id, exc.reason, exc.failure)
             self.failed += 1
             if target.kind is TargetKind.PERSON and self.members is not None:
                 await self.members.deactivate(delivery.organisation_id, target)

@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any, Protocol, TypeVar
 
 from bot.domain.content import Column, Reminder
+from bot.domain.failures import Failure
 from bot.domain.tenancy import Platform
 
 
@@ -89,10 +90,18 @@ class DeliveryFailureKind(StrEnum):
 class DeliveryError(Exception):
     """A send failed. The message is an operator-facing reason and never holds message content."""
 
-    def __init__(self, kind: DeliveryFailureKind, reason: str, retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        kind: DeliveryFailureKind,
+        reason: str,
+        retry_after: float | None = None,
+        failure: Failure | None = None,
+    ) -> None:
         super().__init__(reason)
         self.kind = kind
         self.reason = reason
+        # The code the outbox stores when this failure is final; None: it is classified from `reason`.
+        self.failure = failure
         self.retry_after = retry_after
 
 

@@ -231,7 +231,9 @@ async def test_the_calendar_shows_what_failed_and_why(
     # The outbox keeps the technical reason for operators; the console says what happened and what to do.
     async with console_services.sessions() as session:
         errors = (await session.exec(select(OutreachDeliveryRow.error))).all()
+        codes = (await session.exec(select(OutreachDeliveryRow.failure_code))).all()
     assert "chat.postMessage: is_archived" in errors
+    assert "channel_archived" in codes  # what the console reads: a code, not the reason
     for lang, failed, why in (
         (
             "nl",

@@ -16,6 +16,7 @@ from sqlmodel import col, func, select
 
 from bot.app import Services
 from bot.domain.accounts import Role
+from bot.domain.failures import Failure
 from bot.domain.outreach import Audience, AudienceError, Schedule, What
 from bot.domain.recurrence import (
     HELP,
@@ -33,7 +34,7 @@ from bot.storage.db import transaction
 from bot.storage.tables_outreach import OutreachDeliveryRow, OutreachOccurrenceRow, OutreachScheduleRow
 from bot.web.console.auth import console_of, organisation_for
 from bot.web.console.cache import Expiring, Lru
-from bot.web.console.failures import explain_all
+from bot.web.console.failures import explain_all, stored_failure
 from bot.web.console.outreach_bridge import CANCELLED_PREFIX, outreach_of, publish
 from bot.web.console.pages_auth import see_other
 from bot.web.shared.templates import TEMPLATES, Fragment, render, request_locale, translate
@@ -139,7 +140,7 @@ async def _past(services: Services, organisation: Organisation, since: datetime,
         ).all()
         ids = [o.id for o in occurrences]
         counts: dict[UUID, dict[str, int]] = defaultdict(dict)
-        reasons: dict[UUID, list[str]] = defaultdict(list)
+        reasons: dict[UUID, list[Failure]] = defaultdict(list)
         if ids:
             rows = (
                 await session.exec(
@@ -153,15 +154,20 @@ async def _past(services: Services, organisation: Organisation, since: datetime,
                 counts[occurrence_id][status] = int(count)
             failures = (
                 await session.exec(
-                    select(OutreachDeliveryRow.occurrence_id, OutreachDeliveryRow.error)
+                    select(
+                        OutreachDeliveryRow.occurrence_id,
+                        OutreachDeliveryRow.failure_code,
+                        OutreachDeliveryRow.failure_detail,
+                    )
                     .where(col(OutreachDeliveryRow.organisation_id) == organisation.id)
                     .where(col(OutreachDeliveryRow.occurrence_id).in_(ids))
                     .where(col(OutreachDeliveryRow.status) == "failed")
                 )
             ).all()
-            for occurrence_id, error in failures:
-                if error and error not in reasons[occurrence_id]:
-                    reasons[occurrence_id].append(error)
+            for occurrence_id, code, detail in failures:
+                failure = stored_failure(code, detail)
+                if failure not in reasons[occurrence_id]:
+                    reasons[occurrence_id].append(failure)
     return [(o, counts.get(o.id, {}), tuple(reasons.get(o.id, ()))) for o in occurrences]
 
 
