@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import TextIO
 from uuid import UUID, uuid4
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -33,7 +33,6 @@ from bot.domain.recurrence import (
     RecurrenceError,
     WhenBlocked,
     parse_clock,
-    parse_recurrence,
 )
 from bot.domain.tenancy import Organisation, Platform
 from bot.errors import ConfigError, VipbotError
@@ -42,6 +41,7 @@ from bot.storage.organisations import SqlOrganisationRepository
 from bot.storage.outbox import SqlOutbox
 from bot.storage.schedules import SqlMemberDirectory, SqlScheduleRepository
 from bot.storage.sessions import SqlSessionStore
+from bot.usecases.schedules import ScheduleProblem, ScheduleRefusedError, check_rule, first_post
 from scheduler.materialiser import Materialiser
 from scheduler.posts import OutreachPosts
 from scheduler.service import master_key
@@ -52,6 +52,16 @@ WHAT_CHOICES = [What.COLUMN.value, What.REMINDER.value, What.PULSE.value]
 
 class ScheduleError(VipbotError):
     """A schedule that cannot work as asked (never fires, targets nothing, names unknown content)."""
+
+
+#: The option to name when the shared schedule check refuses the rule.
+_OPTION_OF = {
+    ScheduleProblem.RECURRENCE: "--every",
+    ScheduleProblem.TIMEZONE: "--timezone",
+    ScheduleProblem.GRACE: "--grace",
+    ScheduleProblem.NEVER_FIRES: "--every",
+    ScheduleProblem.ALWAYS_BLOCKED: "--every",
+}
 
 
 # --- arguments shared with `vipbot send` and `vipbot session` ------------------------------------------------
@@ -276,16 +286,9 @@ async def run_add(args: argparse.Namespace, ctx: CliContext) -> int:
     what = What(args.what)
     check_item(content, what, args.item)
     try:
-        parse_recurrence(args.every)
-    except RecurrenceError as exc:
-        raise ConfigError("--every", str(exc)) from None
-    if args.timezone:
-        try:
-            ZoneInfo(args.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ConfigError("--timezone", f"'{args.timezone}' is not a known IANA time zone") from None
-    if not 0 <= args.grace <= 7 * 24 * 60:
-        raise ConfigError("--grace", "must be between 0 and 10080 minutes (a week)")
+        recurrence = check_rule(args.every, args.timezone, args.grace)
+    except ScheduleRefusedError as exc:
+        raise ConfigError(_OPTION_OF[exc.problem], str(exc)) from None
     audience = audience_from(args)
     async with ctx.database() as engine:
         org = await _org(engine, args.org)
@@ -306,22 +309,10 @@ async def run_add(args: argparse.Namespace, ctx: CliContext) -> int:
         anchor = args.anchor or now.astimezone(ZoneInfo(timezone)).date()
         calendar = await materialiser.schedules.calendar(org.id)
         blocked = WhenBlocked(args.when_blocked)
-        trigger = ScheduleTrigger(parse_recurrence(args.every), timezone, anchor)
-        first = first_sendable(trigger, calendar, blocked, now)
-        if first is None:
-            why = (
-                "its times never come"
-                if trigger.next_after(now) is None
-                else "every time falls in quiet hours, "
-            )
-            raise ScheduleError(
-                f"the schedule can never fire: {why}"
-                + (
-                    "a weekend or a holiday; change the time or use --when-blocked defer"
-                    if why.endswith(", ")
-                    else ""
-                )
-            )
+        try:
+            first = first_post(recurrence, timezone, anchor, calendar, blocked, now)
+        except ScheduleRefusedError as exc:
+            raise ScheduleError(str(exc)) from None
         schedule = await materialiser.schedules.add(
             org,
             name=args.name,

@@ -25,13 +25,13 @@ from bot.domain.recurrence import (
     SkipReason,
     WhenBlocked,
     parse_clock,
-    parse_recurrence,
 )
 from bot.domain.tenancy import Organisation, Platform
 from bot.errors import ConflictError, NotFoundError
 from bot.storage.console_content import SqlConsoleContent, parse_own_id
 from bot.storage.db import transaction
 from bot.storage.tables_outreach import OutreachDeliveryRow, OutreachOccurrenceRow, OutreachScheduleRow
+from bot.usecases.schedules import ScheduleProblem, ScheduleRefusedError, check_rule, first_post
 from bot.web.console.auth import console_of, organisation_for
 from bot.web.console.cache import Expiring, Lru
 from bot.web.console.failures import explain_all, stored_failure
@@ -66,6 +66,15 @@ def _url(request: web.Request, name: str, **parts: str) -> str:
     return str(request.app.router[name].url_for(**parts))
 
 
+
+#: Schedules made in the console use the organisation's time zone and this grace window.
+CONSOLE_GRACE_MINUTES = 120
+#: Why the shared schedule check refused a schedule, in the console's words.
+PROBLEM_KEYS: dict[ScheduleProblem, str] = {
+    ScheduleProblem.RECURRENCE: "console.schedule.recurrence_bad",
+    ScheduleProblem.NEVER_FIRES: "console.schedule.never_fires",
+    ScheduleProblem.ALWAYS_BLOCKED: "console.schedule.always_blocked",
+}
 
 #: The scheduler's reasons for not posting at a planned moment, in the console's words.
 SKIP_REASON_KEYS: dict[SkipReason, str] = {
@@ -420,16 +429,18 @@ async def schedule_submit(request: web.Request) -> web.StreamResponse:  # noqa: 
         return await _schedule_form(
             request, organisation, account, values, "console.schedule.name_missing", 400
         )
-    try:
-        parse_recurrence(recurrence)
-    except RecurrenceError:
-        return await _schedule_form(
-            request, organisation, account, values, "console.schedule.recurrence_bad", 400
-        )
     when_blocked = WhenBlocked.SKIP if values["when_blocked"] == "skip" else WhenBlocked.DEFER
     from scheduler.materialiser import anchor_today
 
     outreach = outreach_of(services)
+    anchor = anchor_today(console.now(), organisation.timezone)
+    try:  # the same checks as `vipbot schedule add`
+        rule = check_rule(recurrence, None, CONSOLE_GRACE_MINUTES)
+        calendar = await outreach.schedules.calendar(organisation.id)
+        first_post(rule, organisation.timezone, anchor, calendar, when_blocked, console.now())
+    except ScheduleRefusedError as exc:
+        key = PROBLEM_KEYS.get(exc.problem, "console.schedule.recurrence_bad")
+        return await _schedule_form(request, organisation, account, values, key, 400)
     try:
         await outreach.schedules.add(
             organisation,
@@ -438,11 +449,11 @@ async def schedule_submit(request: web.Request) -> web.StreamResponse:  # noqa: 
             item_id=item,
             audience=audience,
             recurrence=recurrence,
-            anchor=anchor_today(console.now(), organisation.timezone),
+            anchor=anchor,
             timezone=None,
             locale=None,
             when_blocked=when_blocked,
-            grace_minutes=120,
+            grace_minutes=CONSOLE_GRACE_MINUTES,
             now=console.now(),
         )
     except ConflictError:
