@@ -194,6 +194,7 @@ def route_structlog_to_stdlib() -> None:
     """
     structlog.configure(
         processors=[
+            structlog.stdlib.filter_by_level,  # a disabled level costs one check, as with stdlib loggers
             structlog.contextvars.merge_contextvars,
             _render_positional_arguments,
             _keep_record_attributes,
