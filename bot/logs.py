@@ -156,8 +156,17 @@ _STANDARD_RECORD_KEYS = frozenset(logging.makeLogRecord({}).__dict__) | {
 }
 
 
+def resolve_format(fmt: str, stream: TextIO) -> str:
+    """`auto`: readable lines for a person at a terminal, JSON for a log collector (anything that is not one)."""
+    if fmt != "auto":
+        return fmt
+    isatty = getattr(stream, "isatty", None)
+    return "console" if callable(isatty) and isatty() else "json"
+
+
 def configure_logging(level: str = "INFO", fmt: str = "json", stream: TextIO | None = None) -> None:
     """Route stdlib logging and structlog through one redacting formatter."""
+    stream = stream or sys.stderr
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[
             _withhold_request_arguments,
@@ -173,10 +182,10 @@ def configure_logging(level: str = "INFO", fmt: str = "json", stream: TextIO | N
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
             redact,
-            make_renderer(fmt),
+            make_renderer(resolve_format(fmt, stream)),
         ],
     )
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]

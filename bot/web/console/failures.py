@@ -28,7 +28,7 @@ class Explained:
 
 def explain_failure(failure: Failure) -> Explained:
     if failure.code is FailureCode.GAVE_UP and failure.detail:
-        return Explained(failure.code.value, (("attempts", failure.detail),))
+        return Explained(failure.code.value, (("count", failure.detail),))
     if failure.code is FailureCode.OTHER_CODE and failure.detail:
         return Explained(failure.code.value, (("code", failure.detail),))
     if failure.code in {FailureCode.GAVE_UP, FailureCode.OTHER_CODE}:
