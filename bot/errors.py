@@ -41,3 +41,7 @@ class PlatformError(VipbotError):
 
 class DatabaseNotReadyError(VipbotError):
     """The database schema is behind the code: migrations have to run first."""
+
+
+class MigrationError(VipbotError):
+    """A migration cannot be written as asked (`vipbot db revision`); the message says what to pass instead."""

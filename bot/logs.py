@@ -1,7 +1,10 @@
-"""Structured logging with redaction.
+"""Structured logging with redaction: the one logging API of vipbot (`get_logger`, `log_failure`).
 
 Every record — ours and the libraries' — passes the same redaction before it is written, so message bodies,
-tokens and secrets cannot reach a log line through a careless `extra=` or a library's debug output.
+tokens and secrets cannot reach a log line through a careless keyword or a library's debug output. Library
+messages are rendered with their arguments (APScheduler's `Added job "outreach-sync"`, Alembic's
+`Running upgrade …`), except those of loggers whose arguments carry request data: there each argument is
+replaced by a marker.
 """
 
 from __future__ import annotations
@@ -9,7 +12,9 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import traceback
 from collections.abc import MutableMapping
+from pathlib import Path
 from typing import Any, TextIO
 
 import structlog
@@ -62,6 +67,25 @@ _CREDENTIAL_PATTERNS = (
 _CHATTY_LIBRARIES = ("slack_bolt", "slack_sdk", "botbuilder", "botframework", "msrest", "aiohttp.client")
 
 
+# Libraries whose %-arguments can hold request data (payloads, client addresses): their messages keep the template,
+# with each argument replaced by REDACTED.
+_ARGUMENTS_WITHHELD = (
+    "aiohttp.server",
+    "aiohttp.access",
+    "aiohttp.web",
+    "aiohttp.client",
+    "slack_bolt",
+    "slack_sdk",
+    "botbuilder",
+    "botframework",
+    "microsoft_agents",
+    "msrest",
+)
+
+# A %-placeholder: `%s`, `%r`, `%d`, `%(name)s`, `%-5.2f` …
+_PLACEHOLDER = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(?:\*|\d+)?(?:\.(?:\*|\d+))?[diouxXeEfFgGcrsa]")
+
+
 def scrub_text(value: str) -> str:
     for pattern in _CREDENTIAL_PATTERNS:
         value = pattern.sub(REDACTED, value)
@@ -88,6 +112,17 @@ def redact(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> 
     return event_dict
 
 
+def _withhold_request_arguments(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """For a library record: keep its arguments for rendering, unless its logger's arguments carry request data."""
+    record = event_dict.get("_record")
+    if isinstance(record, logging.LogRecord) and record.name.startswith(_ARGUMENTS_WITHHELD):
+        event_dict["event"] = _PLACEHOLDER.sub(REDACTED, str(record.msg)).replace("%%", "%")
+        event_dict.pop("positional_args", None)
+    return event_dict
+
+
 def _drop_stdlib_extras(
     _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
@@ -97,10 +132,21 @@ def _drop_stdlib_extras(
         for key, value in record.__dict__.items():
             if key not in _STANDARD_RECORD_KEYS and not key.startswith("_"):
                 event_dict.setdefault(key, value)
-        if event_dict.get("_from_structlog") is False:
-            # A library's %-arguments could carry anything (payloads, addresses): keep its template only.
-            event_dict["event"] = scrub_text(str(record.msg))
     return event_dict
+
+
+def _render_positional_arguments(
+    logger: Any, method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """`PositionalArgumentsFormatter`, tolerant of a library's broken format string (kept as it is)."""
+    try:
+        return _POSITIONAL(logger, method, event_dict)
+    except (TypeError, ValueError, KeyError):
+        event_dict.pop("positional_args", None)
+        return event_dict
+
+
+_POSITIONAL = structlog.stdlib.PositionalArgumentsFormatter()
 
 
 _STANDARD_RECORD_KEYS = frozenset(logging.makeLogRecord({}).__dict__) | {
@@ -120,26 +166,23 @@ def resolve_format(fmt: str, stream: TextIO) -> str:
 
 def configure_logging(level: str = "INFO", fmt: str = "json", stream: TextIO | None = None) -> None:
     """Route stdlib logging and structlog through one redacting formatter."""
-    shared: list[Any] = [
-        structlog.contextvars.merge_contextvars,
-        structlog.stdlib.add_log_level,
-        structlog.stdlib.add_logger_name,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
-    ]
     stream = stream or sys.stderr
-    renderer: Any = (
-        structlog.processors.JSONRenderer()
-        if resolve_format(fmt, stream) == "json"
-        else structlog.dev.ConsoleRenderer(colors=False)
-    )
     formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=shared,
+        foreign_pre_chain=[
+            _withhold_request_arguments,
+            structlog.stdlib.add_log_level,
+            structlog.stdlib.add_logger_name,
+            _render_positional_arguments,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+        ],
+        use_get_message=False,
+        pass_foreign_args=True,
         processors=[
             _drop_stdlib_extras,
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
             redact,
-            renderer,
+            make_renderer(resolve_format(fmt, stream)),
         ],
     )
     handler = logging.StreamHandler(stream)
@@ -149,14 +192,81 @@ def configure_logging(level: str = "INFO", fmt: str = "json", stream: TextIO | N
     root.setLevel(level)
     for name in _CHATTY_LIBRARIES:
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    route_structlog_to_stdlib()
+
+
+def route_structlog_to_stdlib() -> None:
+    """Make every structlog call a plain stdlib record: the message rendered, the keywords as record attributes.
+
+    So there is one pipeline (the handler's formatter above) and whatever listens to stdlib logging — pytest's
+    log capture included — sees our lines like any library's. Idempotent; tests call it before anything logs.
+    """
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        processors=[
+            structlog.stdlib.filter_by_level,  # a disabled level costs one check, as with stdlib loggers
+            structlog.contextvars.merge_contextvars,
+            _render_positional_arguments,
+            _keep_record_attributes,
+            structlog.stdlib.render_to_log_kwargs,
+        ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
 
 
+def _keep_record_attributes(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """A keyword named like a LogRecord attribute (`name`, `module` …) would make logging raise: prefix it."""
+    for key in [k for k in event_dict if k in _STANDARD_RECORD_KEYS and k not in _LOG_KWARGS]:
+        event_dict[f"field_{key}"] = event_dict.pop(key)
+    return event_dict
+
+
+_LOG_KWARGS = frozenset({"exc_info", "stack_info", "stacklevel"})
+
+
+def make_renderer(fmt: str) -> Any:
+    """The last processor: one JSON object per line, or a readable line for a terminal."""
+    if fmt == "json":
+        return structlog.processors.JSONRenderer()
+    return structlog.dev.ConsoleRenderer(colors=False)
+
+
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
+    """The logger of a module: `log = get_logger(__name__)`, then `log.info("event", key=value)`."""
     logger: structlog.stdlib.BoundLogger = structlog.stdlib.get_logger(name)
     return logger
+
+
+def failure_fields(error: BaseException) -> dict[str, Any]:
+    """What a log line may say about a failure: its type and where it happened, never its message.
+
+    An exception's text can hold bound SQL values, a payload or a token; its type and frames cannot.
+    """
+    frames = traceback.extract_tb(error.__traceback__)
+    return {
+        "error": type(error).__name__,
+        "frames": [f"{_short_path(frame.filename)}:{frame.lineno} in {frame.name}" for frame in frames],
+    }
+
+
+def log_failure(logger: Any, event: str, error: BaseException | None = None, **fields: Any) -> None:
+    """Log at ERROR that `event` failed, with the failure's type and frames (see `failure_fields`).
+
+    Inside an `except` block `error` may be left out: the exception being handled is used.
+    """
+    failure = error if error is not None else sys.exception()
+    details = failure_fields(failure) if failure is not None else {}
+    logger.error(event, **details, **fields)
+
+
+def _short_path(filename: str) -> str:
+    """`bot/storage/outbox.py` rather than a machine's absolute path; libraries by their package path."""
+    parts = Path(filename).parts
+    for anchor in ("site-packages", "bot", "scheduler"):
+        if anchor in parts:
+            index = len(parts) - 1 - parts[::-1].index(anchor)
+            return "/".join(parts[index + 1 :] if anchor == "site-packages" else parts[index:])
+    return Path(filename).name

@@ -7,7 +7,6 @@ composition root can build settings from any mapping.
 from __future__ import annotations
 
 import base64
-import logging
 import os
 import secrets
 import tempfile
@@ -22,8 +21,9 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from bot.errors import ConfigError
+from bot.logs import get_logger
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_CONTENT = PROJECT_ROOT / "content"
@@ -287,7 +287,7 @@ def ensure_secret_key(settings: Settings) -> Settings:
             handle.write(key + "\n")
         log.warning(
             "generated a secret key into the data directory; set VIPBOT_SECRET_KEY for anything but local use",
-            extra={"path": str(path)},
+            path=str(path),
         )
     if len(key) < MIN_SECRET_KEY_LENGTH:
         raise ConfigError(

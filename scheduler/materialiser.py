@@ -7,7 +7,6 @@ materialised once if it is still within the schedule's grace window, and skipped
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -28,12 +27,13 @@ from bot.domain.outreach import (
 )
 from bot.domain.recurrence import OutreachCalendar
 from bot.domain.tenancy import Organisation
+from bot.logs import get_logger, log_failure
 from bot.storage.organisations import SqlOrganisationRepository
 from bot.storage.outbox import SqlOutbox
 from bot.storage.schedules import SqlMemberDirectory, SqlScheduleRepository, schedule_from_row
 from scheduler.triggers import Fate, Planned, ScheduleTrigger, plan
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 # More people to DM, from elsewhere (the Teams adapter's personal conversation references).
 MemberSource = Callable[[UUID], Awaitable[list[Member]]]
@@ -119,17 +119,13 @@ class Materialiser:
             if item.fate == Fate.SKIPPED_BLOCKED:
                 log.info(
                     "outreach occurrence skipped",
-                    extra={"schedule": schedule.name, "occurs_at": local, "reason": item.reason},
+                    schedule=schedule.name, occurs_at=local, reason=item.reason,
                 )
                 continue
             if item.fate == Fate.MISSED:
                 log.warning(
                     "outreach occurrence missed beyond the grace window; skipped",
-                    extra={
-                        "schedule": schedule.name,
-                        "occurs_at": local,
-                        "grace_minutes": schedule.grace_minutes,
-                    },
+                    schedule=schedule.name, occurs_at=local, grace_minutes=schedule.grace_minutes,
                 )
                 continue
             assert item.send_at is not None  # noqa: S101  (Fate.SEND always has a send time)
@@ -157,19 +153,17 @@ class Materialiser:
             addressees = await self.addressees(organisation, schedule.audience)
         except AudienceError as exc:
             log.error(
-                "outreach audience cannot be resolved", extra={"schedule": schedule.name, "problem": str(exc)}
+                "outreach audience cannot be resolved", schedule=schedule.name, problem=str(exc)
             )
             addressees = []
         count = await self.outbox.add_deliveries(occurrence, addressees)
         log.info(
             "outreach occurrence materialised",
-            extra={
-                "schedule": schedule.name,
-                "occurs_at": occurs_at.isoformat(),
-                "item": occurrence.item_id,
-                "deliveries": count,
-                "first": created,
-            },
+            schedule=schedule.name,
+            occurs_at=occurs_at.isoformat(),
+            item=occurrence.item_id,
+            deliveries=count,
+            first=created,
         )
         return Materialised(occurrence, created, count)
 
@@ -181,7 +175,7 @@ class Materialiser:
             try:
                 await self.run_schedule(schedule_from_row(row, organisation))
             except Exception:
-                log.exception("outreach schedule could not be materialised", extra={"schedule": row.name})
+                log_failure(log, "outreach schedule could not be materialised", schedule=row.name)
                 continue
             done += 1
         return done

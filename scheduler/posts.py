@@ -38,6 +38,10 @@ class OutreachPosts:
     def register(self, what: What, factory: PostFactory) -> None:
         self._others[what] = factory
 
+    def registered(self, what: What) -> PostFactory | None:
+        """The factory another feature registered for `what` (None: this one builds it)."""
+        return self._others.get(what)
+
     async def organisation(self, organisation_id: UUID) -> Organisation:
         if organisation_id not in self._orgs:
             self._orgs[organisation_id] = await self._organisations.get_organisation(str(organisation_id))

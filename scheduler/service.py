@@ -9,7 +9,6 @@ then). There is no APScheduler job store: the database is the source of truth.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -21,29 +20,21 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.app import Services
-from bot.domain.delivery import Renderer, Target, TargetKind
-from bot.domain.outreach import Member
 from bot.domain.sessions import ICS_PATH, session_ics
 from bot.domain.tenancy import Platform
+from bot.logs import get_logger, log_failure
 from bot.security.secret import Secret
 from bot.settings import Settings
 from bot.storage.db import session_factory
 from bot.storage.outbox import SqlOutbox
 from bot.storage.schedules import SqlMemberDirectory, SqlScheduleRepository
 from bot.storage.sessions import SqlSessionStore
-from scheduler.materialiser import Materialiser, MemberSource
+from scheduler.materialiser import Materialiser
 from scheduler.posts import OutreachPosts
 from scheduler.triggers import ScheduleTrigger
 from scheduler.worker import OutboxWorker, PlatformDelivery, WorkerConfig
 
-log = logging.getLogger(__name__)
-
-OUTREACH_KEY = "outreach"
-SESSION_CALENDAR_KEY = "session_calendar"
-# Tests and other deployments may put a ready mapping here instead of the adapters' renderer/gateway pairs.
-PLATFORMS_KEY = "outreach.platforms"
-TEAMS_REFERENCES_KEY = "teams.references"
-
+log = get_logger(__name__)
 
 def master_key(settings: Settings) -> Secret[bytes]:
     key = settings.secret_key
@@ -71,37 +62,18 @@ class Outreach:
     sessions: SqlSessionStore
     posts: OutreachPosts
     materialiser: Materialiser
-    _wrapped: dict[tuple[Platform, int], Renderer] = field(default_factory=dict)
+    # Tests may deliver through their own pairs instead of the platform registries.
+    deliveries: Mapping[Platform, PlatformDelivery] | None = field(default=None)
 
     def platforms(self) -> Mapping[Platform, PlatformDelivery]:
         """The platforms this process can deliver to, looked up when needed (adapters start their clients late)."""
-        extras = self.services.extras
-        ready: Mapping[Platform, PlatformDelivery] | None = extras.get(PLATFORMS_KEY)
-        if ready is not None:
-            return ready
-        found: dict[Platform, PlatformDelivery] = {}
-        pairs = (
-            (Platform.SLACK, extras.get("slack_renderer"), extras.get("slack_gateway")),
-            (Platform.TEAMS, extras.get("teams.renderer"), extras.get("teams.gateway")),
-        )
-        for platform, renderer, gateway in pairs:
-            if renderer is not None and gateway is not None:
-                found[platform] = PlatformDelivery(self._with_sessions(platform, renderer), gateway)
-        return found
-
-    def _with_sessions(self, platform: Platform, renderer: Renderer) -> Renderer:
-        key = (platform, id(renderer))
-        if key not in self._wrapped:
-            translator = self.services.content.translator
-            if platform is Platform.SLACK:
-                from bot.adapters.slack.render_sessions import SlackSessionRenderer
-
-                self._wrapped[key] = SlackSessionRenderer(renderer, translator)
-            else:
-                from bot.adapters.teams.render_sessions import TeamsSessionRenderer
-
-                self._wrapped[key] = TeamsSessionRenderer(renderer, translator)
-        return self._wrapped[key]
+        if self.deliveries is not None:
+            return self.deliveries
+        return {
+            platform: PlatformDelivery(registry.renderers, registry.gateway)
+            for platform, registry in self.services.platforms.items()
+            if registry.gateway is not None
+        }
 
     def worker(self, config: WorkerConfig | None = None, worker_id: str | None = None) -> OutboxWorker:
         return OutboxWorker(
@@ -115,23 +87,11 @@ class Outreach:
         )
 
 
-def teams_members(services: Services) -> MemberSource:
-    """People the Teams adapter can write to directly: its personal and team-member conversation references."""
-
-    async def members(organisation_id: UUID) -> list[Member]:
-        from bot.storage.teams_references import TeamsReferenceStore, TeamsScope
-
-        store = services.extras.get(TEAMS_REFERENCES_KEY)
-        if not isinstance(store, TeamsReferenceStore):
-            return []
-        found: list[Member] = []
-        for scope in (TeamsScope.PERSONAL, TeamsScope.MEMBER):
-            for stored in await store.list_references(organisation_id, scope):
-                target = Target(Platform.TEAMS, stored.reference.tenant_id, TargetKind.PERSON, stored.address)
-                found.append(Member(target, stored.reference.locale))
-        return found
-
-    return members
+def outreach_of(services: Services) -> Outreach:
+    """The process's one Outreach: made on first use and kept on `services.outreach`."""
+    if services.outreach is None:
+        services.outreach = build_outreach(services)
+    return services.outreach
 
 
 def build_outreach(services: Services) -> Outreach:
@@ -151,7 +111,7 @@ def build_outreach(services: Services) -> Outreach:
         members,
         services.content,
         services.clock,
-        member_sources=[teams_members(services)],
+        member_sources=services.member_sources(),
     )
     return Outreach(services, schedules, outbox, members, store, posts, materialiser)
 
@@ -181,7 +141,7 @@ class OutreachRunner:
         )
         self.scheduler.start()
         self._task = asyncio.create_task(self.worker.run(self._stop), name="outreach-worker")
-        log.info("outreach scheduler started", extra={"worker": self.worker.worker_id})
+        log.info("outreach scheduler started", worker=self.worker.worker_id)
 
     async def stop(self) -> None:
         if self.scheduler is not None:
@@ -229,15 +189,13 @@ class OutreachRunner:
             await self.outreach.materialiser.run_all()
             self.worker.wake()
         except Exception:
-            log.exception("outreach sync failed; trying again at the next interval")
+            log_failure(log, "outreach sync failed; trying again at the next interval")
 
     async def fire(self, schedule_id: UUID) -> None:
         try:
             await self.outreach.materialiser.run_by_id(schedule_id)
         except Exception:
-            log.exception(
-                "outreach occurrence could not be materialised", extra={"schedule_id": str(schedule_id)}
-            )
+            log_failure(log, "outreach occurrence could not be materialised", schedule_id=str(schedule_id))
         self.worker.wake()
 
 
@@ -269,11 +227,10 @@ def ics_handler(store: SqlSessionStore, services: Services) -> Any:
 
 
 def install(app: web.Application, services: Services) -> None:
-    outreach = build_outreach(services)
-    services.extras[OUTREACH_KEY] = outreach
-    services.extras[SESSION_CALENDAR_KEY] = outreach.sessions
+    outreach = outreach_of(services)
+    services.session_calendar = outreach.sessions
     app.router.add_get(ICS_PATH, ics_handler(outreach.sessions, services))
-    slack = services.extras.get("slack")
+    slack = services.slack
     if slack is not None:
         from bot.adapters.slack.sessions import register_session_actions
 
@@ -284,7 +241,7 @@ def install(app: web.Application, services: Services) -> None:
             services.content.translator,
             services.settings.public_base_url,
         )
-    teams_submits = services.extras.get("teams.submits")
+    teams_submits = services.teams_submits
     if teams_submits is not None:
         from bot.adapters.teams.sessions import register_session_submits
 

@@ -13,7 +13,14 @@ from zoneinfo import ZoneInfo
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 
-from bot.domain.recurrence import OutreachCalendar, Recurrence, RecurrenceError, WhenBlocked, week_matches
+from bot.domain.recurrence import (
+    OutreachCalendar,
+    Recurrence,
+    RecurrenceError,
+    SkipReason,
+    WhenBlocked,
+    week_matches,
+)
 
 MAX_PLANNED = 1000
 NEVER_HORIZON = timedelta(days=2 * 366)
@@ -77,7 +84,7 @@ class Planned:
     occurs_at: datetime  # UTC
     send_at: datetime | None  # UTC; None when skipped
     fate: str
-    reason: str | None = None
+    reason: SkipReason | None = None
 
     def local(self, zone: str) -> datetime:
         return self.occurs_at.astimezone(ZoneInfo(zone))
@@ -115,7 +122,7 @@ def plan(
                     fate = Fate.SKIPPED_BLOCKED
         send_at = None if send_local is None else send_local.astimezone(UTC)
         if fate == Fate.SEND and now is not None and grace is not None and now - fire > grace:
-            fate, send_at, reason = Fate.MISSED, None, "missed while the service was down"
+            fate, send_at, reason = Fate.MISSED, None, SkipReason.MISSED
         found.append(Planned(fire, send_at, fate, reason))
     return found
 

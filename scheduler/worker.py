@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import math
 import random
 import time
@@ -35,12 +34,14 @@ from bot.domain.delivery import (
     Renderer,
     TargetKind,
 )
+from bot.domain.failures import Failure, FailureCode
 from bot.domain.outreach import Delivery, Occurrence, PostFactory
 from bot.domain.tenancy import Platform
+from bot.logs import get_logger, log_failure
 from bot.storage.outbox import SqlOutbox
 from bot.storage.schedules import SqlMemberDirectory
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +164,7 @@ class OutboxWorker:
                             self.worker_id, self.clock.now(), self.config.lease, room
                         )
                     except Exception:
-                        log.exception("outbox claim failed; retrying")
+                        log_failure(log, "outbox claim failed; retrying")
                         await asyncio.sleep(self.config.poll_interval)
                         continue
                 for delivery in claimed:
@@ -233,16 +234,19 @@ class OutboxWorker:
         try:
             await self._deliver(delivery)
         except Exception as exc:  # one catch-all per entry point: a bug fails this row, not the worker
-            log.exception("outbox delivery crashed", extra={"delivery": str(delivery.id)})
+            log_failure(log, "outbox delivery crashed", delivery=str(delivery.id))
             try:
                 await self.outbox.mark_failed(
-                    delivery.id, self.worker_id, f"internal error: {type(exc).__name__}"
+                    delivery.id,
+                    self.worker_id,
+                    f"internal error: {type(exc).__name__}",
+                    Failure(FailureCode.INTERNAL),
                 )
             except Exception as again:
                 # The database is away too: the row stays claimed and is tried again after its lease.
                 log.error(  # not log.exception: a database error's text shows the bound values
                     "outbox delivery could not be marked failed; it stays claimed until its lease runs out",
-                    extra={"delivery": str(delivery.id), "error": type(again).__name__},
+                    delivery=str(delivery.id), error=type(again).__name__,
                 )
                 return
             self.failed += 1
@@ -265,7 +269,10 @@ class OutboxWorker:
         occurrence, post = await self._post(delivery)
         if occurrence is None or post is None:
             await self.outbox.mark_failed(
-                delivery.id, self.worker_id, "nothing to post (item removed or cancelled)"
+                delivery.id,
+                self.worker_id,
+                "nothing to post (item removed or cancelled)",
+                Failure(FailureCode.NOTHING_TO_POST),
             )
             self.failed += 1
             return
@@ -340,12 +347,12 @@ class OutboxWorker:
                     log.error(  # not log.exception: a database error's text shows the bound values
                         "sent deliveries could not be recorded; they stay claimed until their lease runs out "
                         "and may then be sent again",
-                        extra={"deliveries": len(sent), "attempts": attempt, "error": type(exc).__name__},
+                        deliveries=len(sent), attempts=attempt, error=type(exc).__name__,
                     )
                     return set()
                 log.warning(
                     "recording sent deliveries failed; retrying",
-                    extra={"deliveries": len(sent), "attempt": attempt, "error": type(exc).__name__},
+                    deliveries=len(sent), attempt=attempt, error=type(exc).__name__,
                 )
                 await asyncio.sleep(delay * self._rng.uniform(0.5, 1.0))
                 delay = min(delay * 2, self.config.backoff_max)
@@ -354,7 +361,7 @@ class OutboxWorker:
             if len(recorded) < len(sent):
                 log.warning(
                     "sent deliveries whose lease was lost were not recorded; another worker may send them again",
-                    extra={"deliveries": len(sent), "not_recorded": len(sent) - len(recorded)},
+                    deliveries=len(sent), not_recorded=len(sent) - len(recorded),
                 )
             return recorded
 
@@ -366,20 +373,16 @@ class OutboxWorker:
             self.pacer(target.platform, target.workspace_id).pause(wait)
             log.info(
                 "rate limited; pausing the workspace",
-                extra={
-                    "platform": target.platform.value,
-                    "workspace": target.workspace_id,
-                    "retry_after": wait,
-                },
+                platform=target.platform.value, workspace=target.workspace_id, retry_after=wait,
             )
             await self.outbox.release(delivery.id, self.worker_id, now + timedelta(seconds=wait))
             return
         if exc.kind is DeliveryFailureKind.PERMANENT:
             log.warning(
                 "delivery failed permanently",
-                extra={"delivery": str(delivery.id), "platform": target.platform.value, "reason": exc.reason},
+                delivery=str(delivery.id), platform=target.platform.value, reason=exc.reason,
             )
-            await self.outbox.mark_failed(delivery.id, self.worker_id, exc.reason)
+            await self.outbox.mark_failed(delivery.id, self.worker_id, exc.reason, exc.failure)
             self.failed += 1
             if target.kind is TargetKind.PERSON and self.members is not None:
                 await self.members.deactivate(delivery.organisation_id, target)
@@ -387,7 +390,7 @@ class OutboxWorker:
         if delivery.attempts >= self.config.max_attempts:
             log.warning(
                 "delivery failed after all attempts",
-                extra={"delivery": str(delivery.id), "attempts": delivery.attempts, "reason": exc.reason},
+                delivery=str(delivery.id), attempts=delivery.attempts, reason=exc.reason,
             )
             await self.outbox.mark_failed(
                 delivery.id, self.worker_id, f"gave up after {delivery.attempts} attempts: {exc.reason}"

@@ -15,12 +15,26 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.app import Services
 from bot.catalog import ContentLibrary, load_content
 from bot.domain.clock import FixedClock
+from bot.logs import route_structlog_to_stdlib
 from bot.settings import BUNDLED_CONTENT, Settings, load_settings
 from bot.storage.db import create_engine
-from bot.storage.migrate import upgrade
-from tests.support.databases import create_database, drop_database, start_postgres
+from tests.support.databases import (
+    clone_postgres,
+    clone_sqlite,
+    create_database,
+    drop_database,
+    migrated_postgres_template,
+    migrated_sqlite_template,
+    start_postgres,
+)
 
 TEST_SECRET_KEY = "test-secret-key-0123456789abcdefghijklmnop"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # structlog loggers bind their configuration on first use: route them to stdlib logging (and so to pytest's
+    # log capture) before any test logs anything.
+    route_structlog_to_stdlib()
 
 
 @pytest.fixture(scope="session")
@@ -34,23 +48,45 @@ def postgres_server() -> str:
     return start_postgres(workdir)
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated once per test session; `engine` copies it."""
+    return migrated_sqlite_template(tmp_path_factory.mktemp("template"))
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_server: str) -> str:
+    """A PostgreSQL database migrated once per test session; `engine` clones it."""
+    return migrated_postgres_template(postgres_server)
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """An empty database, once on SQLite and once on PostgreSQL."""
+    """An empty database, once on SQLite and once on PostgreSQL.
+
+    A test that asks for `engine` (which migrates this database) gets a copy of a database migrated once per
+    session instead: the same schema, without running every migration again.
+    """
+    migrated = "engine" in request.fixturenames
     if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'vipbot.db'}"
+        url = f"sqlite+aiosqlite:///{tmp_path / 'vipbot.db'}"
+        if migrated:
+            clone_sqlite(request.getfixturevalue("sqlite_template"), url)
+        yield url
         return
     server = request.getfixturevalue("postgres_server")
-    url, name = await create_database(server)
+    if migrated:
+        url, name = await clone_postgres(server, request.getfixturevalue("postgres_template"))
+    else:
+        url, name = await create_database(server)
     yield url
     await drop_database(server, name)
 
 
 @pytest.fixture
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    """A migrated database, on each backend."""
+    """A migrated database, on each backend (cloned from the session's template by `database_url`)."""
     engine = create_engine(database_url)
-    await upgrade(engine)
     yield engine
     await engine.dispose()
 

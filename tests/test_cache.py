@@ -48,7 +48,8 @@ async def test_failures_reach_every_waiter_and_are_not_cached() -> None:
 
 
 async def test_entries_expire_and_can_be_forgotten() -> None:
-    cache: TtlCache[str, int] = TtlCache(ttl=0.05)
+    now = [1000.0]
+    cache: TtlCache[str, int] = TtlCache(ttl=0.05, clock=lambda: now[0])
     values = iter(range(10))
 
     async def load() -> int:
@@ -56,7 +57,7 @@ async def test_entries_expire_and_can_be_forgotten() -> None:
 
     assert await cache.get("k", load) == 0
     assert await cache.get("k", load) == 0
-    await asyncio.sleep(0.06)
+    now[0] += 0.06
     assert await cache.get("k", load) == 1
     cache.forget("k")
     assert await cache.get("k", load) == 2

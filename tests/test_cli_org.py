@@ -8,8 +8,10 @@ from bot.__main__ import build_parser
 from bot.cli.context import CliContext
 from bot.errors import ConflictError, NotFoundError
 from bot.storage.db import create_engine, session_factory
-from bot.storage.migrate import upgrade
 from bot.storage.organisations import SqlOrganisationRepository
+
+# Every test here runs the commands on a migrated database (the `engine` fixture makes `database_url` one).
+pytestmark = pytest.mark.usefixtures("engine")
 
 
 async def _run(
@@ -21,12 +23,6 @@ async def _run(
     )
     code = await args.handler(args, ctx)
     return code, capsys.readouterr().out
-
-
-async def _migrate(database_url: str) -> None:
-    engine = create_engine(database_url)
-    await upgrade(engine)
-    await engine.dispose()
 
 
 async def _bound_channels(database_url: str, org_slug: str) -> set[str]:
@@ -43,7 +39,6 @@ async def _linde_with_two_departments(
     database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Linde: Zorg Noord (team Wijk 3 on C3, itself on C1) and Zorg Zuid (on C2)."""
-    await _migrate(database_url)
     for argv in (
         ["org", "add", "Zorggroep De Linde", "--slug", "linde"],
         ["org", "group", "add", "linde", "Zorg Noord", "--kind", "department"],
@@ -60,7 +55,6 @@ async def _linde_with_two_departments(
 async def test_org_commands_build_a_tree(
     database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    await _migrate(database_url)
     assert (
         await _run(["org", "add", "Zorggroep De Linde", "--slug", "linde"], database_url, tmp_path, capsys)
     )[0] == 0

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,6 +42,9 @@ async def test_serve_on_the_embedded_default_answers_health_and_metrics(tmp_path
     output = log_path.read_text()
     assert "127.0.0.1" not in output.replace(f"127.0.0.1:{port}", "")  # no client addresses in the access log
     assert output.count("generated a secret key into the data directory") == 1
+    first_lines = "\n".join(output.splitlines()[:100])
+    assert "Running upgrade" in first_lines  # library lines are there, with their arguments rendered:
+    assert not re.search(r"%[sdr]|%\(", first_lines), first_lines
 
 
 async def test_serve_refuses_broken_content_with_the_report(tmp_path: Path) -> None:

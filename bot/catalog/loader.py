@@ -184,7 +184,7 @@ def _read_article(path: Path, report: _Report, model: type[Model], body_max: int
             f"the body has {len(document.body)} characters; at most {body_max}",
         )
         ok = False
-    for line, message in markdown_problems(document.body, document.body_first_line):
+    for line, _code, message in markdown_problems(document.body, document.body_first_line):
         report.add(path, line, message)
         ok = False
     return _Article(meta=meta, body=document.body, path=path) if ok else None

@@ -6,6 +6,9 @@ refused by the content check, because Slack Block Kit and Teams Adaptive Cards c
 
 from __future__ import annotations
 
+from enum import StrEnum
+from typing import NamedTuple
+
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
@@ -13,26 +16,55 @@ from bot.domain.document import Block, BulletList, Heading, Paragraph, Span
 
 _PARSER = MarkdownIt("commonmark").disable(["image", "html_block", "html_inline"], ignoreInvalid=True)
 
+
+
+class MarkdownCode(StrEnum):
+    """What is outside the subset: the console shows `console.content.markdown.<code>` in the reader's language."""
+
+    NUMBERED = "numbered"
+    QUOTES = "quotes"
+    CODE = "code"
+    RULE = "rule"
+    HTML = "html"
+    TABLE = "table"
+    HEADING = "heading"
+    NESTED = "nested"
+    IMAGE = "image"
+    LINE_BREAK = "line_break"
+    LINK = "link"
+
+
+class MarkdownProblem(NamedTuple):
+    """A construct outside the subset: its line in the file, its code, and the English for content reports."""
+
+    line: int
+    code: MarkdownCode
+    message: str
+
+
 _REFUSED_BLOCKS = {
-    "ordered_list_open": "numbered lists are not supported; use '- ' bullets",
-    "blockquote_open": "quotes ('>') are not supported",
-    "code_block": "code blocks are not supported",
-    "fence": "code blocks are not supported",
-    "hr": "horizontal rules are not supported",
-    "html_block": "HTML is not supported",
-    "table_open": "tables are not supported",
+    "ordered_list_open": (MarkdownCode.NUMBERED, "numbered lists are not supported; use '- ' bullets"),
+    "blockquote_open": (MarkdownCode.QUOTES, "quotes ('>') are not supported"),
+    "code_block": (MarkdownCode.CODE, "code blocks are not supported"),
+    "fence": (MarkdownCode.CODE, "code blocks are not supported"),
+    "hr": (MarkdownCode.RULE, "horizontal rules are not supported"),
+    "html_block": (MarkdownCode.HTML, "HTML is not supported"),
+    "table_open": (MarkdownCode.TABLE, "tables are not supported"),
 }
 _REFUSED_INLINE = {
-    "code_inline": "inline code is not supported",
-    "image": "images are not supported",
-    "html_inline": "HTML is not supported",
-    "hardbreak": "line breaks inside a paragraph are not supported; start a new paragraph",
+    "code_inline": (MarkdownCode.CODE, "inline code is not supported"),
+    "image": (MarkdownCode.IMAGE, "images are not supported"),
+    "html_inline": (MarkdownCode.HTML, "HTML is not supported"),
+    "hardbreak": (
+        MarkdownCode.LINE_BREAK,
+        "line breaks inside a paragraph are not supported; start a new paragraph",
+    ),
 }
 
 
-def markdown_problems(source: str, first_line: int = 1) -> list[tuple[int, str]]:
-    """Every construct outside the subset, as (line in the file, message)."""
-    problems: list[tuple[int, str]] = []
+def markdown_problems(source: str, first_line: int = 1) -> list[MarkdownProblem]:
+    """Every construct outside the subset, with its line in the file."""
+    problems: list[MarkdownProblem] = []
     # html tokens are disabled in the renderer; parse again with them on so they can be reported.
     tokens = MarkdownIt("commonmark").parse(source)
     depth = 0
@@ -41,13 +73,14 @@ def markdown_problems(source: str, first_line: int = 1) -> list[tuple[int, str]]
         if token.map:
             block_line = first_line + token.map[0]
         if token.type in _REFUSED_BLOCKS:
-            problems.append((block_line, _REFUSED_BLOCKS[token.type]))
+            problems.append(MarkdownProblem(block_line, *_REFUSED_BLOCKS[token.type]))
         elif token.type == "heading_open" and token.tag != "h2":
-            problems.append((block_line, f"only level-2 headings ('## ') are supported, not {token.tag}"))
+            message = f"only level-2 headings ('## ') are supported, not {token.tag}"
+            problems.append(MarkdownProblem(block_line, MarkdownCode.HEADING, message))
         elif token.type == "bullet_list_open":
             depth += 1
             if depth > 1:
-                problems.append((block_line, "nested lists are not supported"))
+                problems.append(MarkdownProblem(block_line, MarkdownCode.NESTED, "nested lists are not supported"))
         elif token.type == "bullet_list_close":
             depth -= 1
         elif token.type == "inline":
@@ -55,15 +88,16 @@ def markdown_problems(source: str, first_line: int = 1) -> list[tuple[int, str]]
     return problems
 
 
-def _inline_problems(token: Token, line: int) -> list[tuple[int, str]]:
-    found: list[tuple[int, str]] = []
+def _inline_problems(token: Token, line: int) -> list[MarkdownProblem]:
+    found: list[MarkdownProblem] = []
     for child in token.children or []:
         if child.type in _REFUSED_INLINE:
-            found.append((line, _REFUSED_INLINE[child.type]))
+            found.append(MarkdownProblem(line, *_REFUSED_INLINE[child.type]))
         elif child.type == "link_open":
             href = str(child.attrs.get("href", ""))
             if not href.startswith(("https://", "mailto:")):
-                found.append((line, f"links must be https:// (or mailto:), not '{href}'"))
+                message = f"links must be https:// (or mailto:), not '{href}'"
+                found.append(MarkdownProblem(line, MarkdownCode.LINK, message))
     return found
 
 

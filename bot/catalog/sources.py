@@ -10,6 +10,9 @@ import yaml
 
 Location = tuple[str | int, ...]
 
+# libyaml's parser, when PyYAML was built with it (the wheels are): the same documents and marks, ten times faster.
+_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 class SourceError(Exception):
     """A file could not be read or parsed; `line` is 1-based in the file."""
@@ -39,8 +42,8 @@ class Parsed:
 def parse_yaml(text: str, first_line: int = 1) -> Parsed:
     offset = first_line - 1
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=_LOADER)
+        data = yaml.load(text, Loader=_LOADER)  # noqa: S506  (a safe loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = (mark.line + 1 if mark else 1) + offset

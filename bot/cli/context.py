@@ -13,12 +13,16 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+if TYPE_CHECKING:
+    from bot.app import Services
+
 from bot.catalog import ContentLibrary, load_content
+from bot.domain.clock import SystemClock
 from bot.errors import ConfigError
 from bot.settings import Settings, describe_database, load_settings, prepare_data_dir, require_content_dir
 from bot.storage.db import create_engine, ping
@@ -34,6 +38,7 @@ class CliContext:
     err: TextIO = field(default_factory=lambda: sys.stderr)
     dotenv: Path | None = Path(".env")
     _settings: Settings | None = None
+    _content: ContentLibrary | None = None
 
     def settings(self) -> Settings:
         """The validated settings; ConfigError propagates to `main`, which prints one line and exits 2."""
@@ -43,7 +48,15 @@ class CliContext:
 
     def content(self) -> ContentLibrary:
         """The content library; a missing folder is a ConfigError, problems inside it a ContentError."""
-        return load_content(require_content_dir(self.settings()))
+        if self._content is None:
+            self._content = load_content(require_content_dir(self.settings()))
+        return self._content
+
+    def services(self, engine: AsyncEngine) -> Services:
+        """The services on `engine`, built by the same composition root as `vipbot serve`'s."""
+        from bot.app import build_services
+
+        return build_services(self.settings(), SystemClock(), engine, self.content())
 
     def print(self, *parts: object) -> None:
         print(*parts, file=self.out)

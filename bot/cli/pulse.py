@@ -117,7 +117,7 @@ async def run_send(args: argparse.Namespace, ctx: CliContext) -> int:
     audience = audience_from(args)
     item = f"{REMINDER_PREFIX}{args.pulse}" if args.reminder else args.pulse
     async with ctx.database() as engine:
-        materialiser = materialiser_for(engine, content)
+        materialiser = materialiser_for(ctx, engine)
         org = await materialiser.organisations.get_organisation(args.org)
         try:
             done = await materialiser.publish_now(org, What.PULSE, item, audience, args.locale)

@@ -12,13 +12,12 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import TextIO
 from uuid import UUID, uuid4
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.catalog import ContentLibrary
 from bot.cli.context import CliContext
-from bot.domain.clock import SystemClock
 from bot.domain.delivery import Post, Renderer, Target, TargetKind, portal_link
 from bot.domain.outreach import (
     Audience,
@@ -34,7 +33,6 @@ from bot.domain.recurrence import (
     RecurrenceError,
     WhenBlocked,
     parse_clock,
-    parse_recurrence,
 )
 from bot.domain.tenancy import Organisation, Platform
 from bot.errors import ConfigError, VipbotError
@@ -43,6 +41,7 @@ from bot.storage.organisations import SqlOrganisationRepository
 from bot.storage.outbox import SqlOutbox
 from bot.storage.schedules import SqlMemberDirectory, SqlScheduleRepository
 from bot.storage.sessions import SqlSessionStore
+from bot.usecases.schedules import ScheduleProblem, ScheduleRefusedError, check_rule, first_post
 from scheduler.materialiser import Materialiser
 from scheduler.posts import OutreachPosts
 from scheduler.service import master_key
@@ -53,6 +52,16 @@ WHAT_CHOICES = [What.COLUMN.value, What.REMINDER.value, What.PULSE.value]
 
 class ScheduleError(VipbotError):
     """A schedule that cannot work as asked (never fires, targets nothing, names unknown content)."""
+
+
+#: The option to name when the shared schedule check refuses the rule.
+_OPTION_OF = {
+    ScheduleProblem.RECURRENCE: "--every",
+    ScheduleProblem.TIMEZONE: "--timezone",
+    ScheduleProblem.GRACE: "--grace",
+    ScheduleProblem.NEVER_FIRES: "--every",
+    ScheduleProblem.ALWAYS_BLOCKED: "--every",
+}
 
 
 # --- arguments shared with `vipbot send` and `vipbot session` ------------------------------------------------
@@ -116,16 +125,11 @@ def check_item(content: ContentLibrary, what: What, item: str | None) -> None:
         raise ConfigError("--item", f"there is no {what.value} '{item}'; known: {', '.join(known) or 'none'}")
 
 
-def materialiser_for(engine: AsyncEngine, content: ContentLibrary) -> Materialiser:
-    sessions = session_factory(engine)
-    return Materialiser(
-        SqlScheduleRepository(sessions),
-        SqlOutbox(engine),
-        SqlOrganisationRepository(sessions),
-        SqlMemberDirectory(sessions),
-        content,
-        SystemClock(),
-    )
+def materialiser_for(ctx: CliContext, engine: AsyncEngine) -> Materialiser:
+    """The materialiser `vipbot serve` has (the same member sources: Teams people included)."""
+    from scheduler.service import outreach_of
+
+    return outreach_of(ctx.services(engine)).materialiser
 
 
 class Progress:
@@ -282,20 +286,13 @@ async def run_add(args: argparse.Namespace, ctx: CliContext) -> int:
     what = What(args.what)
     check_item(content, what, args.item)
     try:
-        parse_recurrence(args.every)
-    except RecurrenceError as exc:
-        raise ConfigError("--every", str(exc)) from None
-    if args.timezone:
-        try:
-            ZoneInfo(args.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ConfigError("--timezone", f"'{args.timezone}' is not a known IANA time zone") from None
-    if not 0 <= args.grace <= 7 * 24 * 60:
-        raise ConfigError("--grace", "must be between 0 and 10080 minutes (a week)")
+        recurrence = check_rule(args.every, args.timezone, args.grace)
+    except ScheduleRefusedError as exc:
+        raise ConfigError(_OPTION_OF[exc.problem], str(exc)) from None
     audience = audience_from(args)
     async with ctx.database() as engine:
         org = await _org(engine, args.org)
-        materialiser = materialiser_for(engine, content)
+        materialiser = materialiser_for(ctx, engine)
         if what.rotates and args.item is None and not materialiser.library(what):
             raise ScheduleError(f"the content library has no {what.value}s to rotate")
         try:
@@ -312,22 +309,10 @@ async def run_add(args: argparse.Namespace, ctx: CliContext) -> int:
         anchor = args.anchor or now.astimezone(ZoneInfo(timezone)).date()
         calendar = await materialiser.schedules.calendar(org.id)
         blocked = WhenBlocked(args.when_blocked)
-        trigger = ScheduleTrigger(parse_recurrence(args.every), timezone, anchor)
-        first = first_sendable(trigger, calendar, blocked, now)
-        if first is None:
-            why = (
-                "its times never come"
-                if trigger.next_after(now) is None
-                else "every time falls in quiet hours, "
-            )
-            raise ScheduleError(
-                f"the schedule can never fire: {why}"
-                + (
-                    "a weekend or a holiday; change the time or use --when-blocked defer"
-                    if why.endswith(", ")
-                    else ""
-                )
-            )
+        try:
+            first = first_post(recurrence, timezone, anchor, calendar, blocked, now)
+        except ScheduleRefusedError as exc:
+            raise ScheduleError(str(exc)) from None
         schedule = await materialiser.schedules.add(
             org,
             name=args.name,
@@ -386,19 +371,10 @@ async def run_remove(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def preview_renderers(content: ContentLibrary) -> dict[Platform, Renderer]:
-    """The renderers `vipbot serve` delivers with: the adapters' own, wrapped by the sessions and pulses ones."""
-    from bot.adapters.slack.blocks import SlackRenderer
-    from bot.adapters.slack.pulses import SlackPulseRenderer
-    from bot.adapters.slack.render_sessions import SlackSessionRenderer
-    from bot.adapters.teams.cards import CardKit, TeamsRenderer
-    from bot.adapters.teams.pulses import TeamsPulseRenderer
-    from bot.adapters.teams.render_sessions import TeamsSessionRenderer
+    """The renderers `vipbot serve` delivers with: each platform's registry of post types."""
+    from bot.app import platform_registries
 
-    t = content.translator
-    return {
-        Platform.SLACK: SlackPulseRenderer(SlackSessionRenderer(SlackRenderer(t), t), t),
-        Platform.TEAMS: TeamsPulseRenderer(TeamsSessionRenderer(TeamsRenderer(CardKit(t)), t), t),
-    }
+    return {platform: registry.renderers for platform, registry in platform_registries(content.translator).items()}
 
 
 #: A pulse round is opened when the pulse is sent, so the preview shows its card under a placeholder id.
@@ -435,7 +411,7 @@ async def run_preview(args: argparse.Namespace, ctx: CliContext) -> int:  # noqa
         raise ConfigError("--count", "must be between 1 and 100")
     async with ctx.database() as engine:
         org = await _org(engine, args.org)
-        materialiser = materialiser_for(engine, content)
+        materialiser = materialiser_for(ctx, engine)
         schedule = await materialiser.schedules.get(org, args.name)
         calendar = await materialiser.schedules.calendar(org.id)
         try:

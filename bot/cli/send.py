@@ -48,7 +48,7 @@ async def run(args: argparse.Namespace, ctx: CliContext) -> int:
     if args.timeout <= 0:
         raise ConfigError("--timeout", "must be positive")
     async with ctx.database() as engine:
-        materialiser = materialiser_for(engine, content)
+        materialiser = materialiser_for(ctx, engine)
         org = await materialiser.organisations.get_organisation(args.org)
         try:
             done = await materialiser.publish_now(org, what, item, audience, args.locale)

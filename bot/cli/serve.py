@@ -10,7 +10,7 @@ import socket
 
 from aiohttp import web
 
-from bot.app import Services, build_app, settle_heap
+from bot.app import Services, build_app, build_services, settle_heap
 from bot.cli.context import CliContext
 from bot.domain.clock import SystemClock
 from bot.errors import ConfigError
@@ -42,7 +42,7 @@ async def run(_args: argparse.Namespace, ctx: CliContext) -> int:
     try:
         engine = await ctx.current_engine()
         settings = ensure_secret_key(settings)
-        services = Services(settings=settings, clock=SystemClock(), engine=engine, content=content)
+        services = build_services(settings, SystemClock(), engine, content)
         app = build_app(services)
         runner = web.AppRunner(app, access_log_class=AccessLogger, handle_signals=False)
         await runner.setup()  # runs the features' start hooks

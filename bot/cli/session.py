@@ -72,11 +72,11 @@ def _moment(text: str, zone: str, day: datetime | None = None) -> datetime:
 
 
 async def run_add(args: argparse.Namespace, ctx: CliContext) -> int:
-    content = ctx.content()
+    ctx.content()  # content problems stop the command before the database is touched
     settings = ctx.settings()
     audience = audience_from(args)
     async with ctx.database() as engine:
-        materialiser = materialiser_for(engine, content)
+        materialiser = materialiser_for(ctx, engine)
         org = await materialiser.organisations.get_organisation(args.org)
         starts = _moment(args.start, org.timezone)
         ends = _moment(args.end, org.timezone, day=starts)
@@ -134,7 +134,7 @@ async def run_add(args: argparse.Namespace, ctx: CliContext) -> int:
 
 async def run_list(args: argparse.Namespace, ctx: CliContext) -> int:
     async with ctx.database() as engine:
-        materialiser = materialiser_for(engine, ctx.content())
+        materialiser = materialiser_for(ctx, engine)
         org = await materialiser.organisations.get_organisation(args.org)
         store = SqlSessionStore(session_factory(engine), master_key(ctx.settings()))
         listed = await store.list_sessions(org.id, after=None if args.all else datetime.now(UTC))
@@ -156,7 +156,7 @@ async def run_cancel(args: argparse.Namespace, ctx: CliContext) -> int:
     except ValueError:
         raise ConfigError("session", f"'{args.session}' is not a session id") from None
     async with ctx.database() as engine:
-        materialiser = materialiser_for(engine, ctx.content())
+        materialiser = materialiser_for(ctx, engine)
         org = await materialiser.organisations.get_organisation(args.org)
         store = SqlSessionStore(session_factory(engine), master_key(ctx.settings()))
         session = await store.cancel(org.id, session_id)

@@ -7,11 +7,13 @@ each platform adapter registers a renderer for every Post type it can show.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 from bot.domain.content import Column, Reminder
+from bot.domain.failures import Failure
 from bot.domain.tenancy import Platform
 
 
@@ -34,6 +36,9 @@ class Post:
     """Base of everything the outreach pipeline can deliver; subclasses are frozen dataclasses."""
 
     kind: str = "post"
+
+
+P = TypeVar("P", bound=Post)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,10 +90,18 @@ class DeliveryFailureKind(StrEnum):
 class DeliveryError(Exception):
     """A send failed. The message is an operator-facing reason and never holds message content."""
 
-    def __init__(self, kind: DeliveryFailureKind, reason: str, retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        kind: DeliveryFailureKind,
+        reason: str,
+        retry_after: float | None = None,
+        failure: Failure | None = None,
+    ) -> None:
         super().__init__(reason)
         self.kind = kind
         self.reason = reason
+        # The code the outbox stores when this failure is final; None: it is classified from `reason`.
+        self.failure = failure
         self.retry_after = retry_after
 
 
@@ -109,6 +122,36 @@ class Gateway(Protocol):
 
     async def update(self, target: Target, sent: Sent, message: Rendered) -> None:
         ...
+
+
+RenderFunction = Callable[[Any, str], Rendered]
+
+
+class RendererRegistry:
+    """One platform's `Renderer`: a render function per Post type, each registered by the feature that owns the type.
+
+    `register(ColumnPost, render_column)`; `render(post, locale)` calls the function of the post's type (or of the
+    nearest base class registered). Delivery, the CLI's preview and the console's preview all render through it.
+    """
+
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+        self._renders: dict[type[Post], RenderFunction] = {}
+
+    def register(self, post_type: type[P], render: Callable[[P, str], Rendered]) -> None:
+        if post_type in self._renders:
+            raise ValueError(f"{post_type.__name__} already has a {self.platform.value} renderer")
+        self._renders[post_type] = render
+
+    def knows(self, post_type: type[Post]) -> bool:
+        return any(cls in self._renders for cls in post_type.__mro__)
+
+    def render(self, post: Post, locale: str) -> Rendered:
+        for cls in type(post).__mro__:
+            render = self._renders.get(cls)
+            if render is not None:
+                return render(post, locale)
+        raise TypeError(f"no {self.platform.value} renderer for {type(post).__name__}")
 
 
 def portal_link(portal_base_url: str, organisation_slug: str) -> str:

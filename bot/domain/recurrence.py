@@ -151,6 +151,15 @@ class WhenBlocked(StrEnum):
     DEFER = "defer"  # it is sent at the next allowed moment instead
 
 
+
+class SkipReason(StrEnum):
+    """Why an occurrence is not posted at its moment: a code the console and the logs map to their own words."""
+
+    HOLIDAY = "holiday"
+    WEEKEND = "weekend"
+    QUIET_HOURS = "quiet hours"
+    MISSED = "missed while the service was down"
+
 @dataclass(frozen=True, slots=True)
 class OutreachCalendar:
     """When an organisation may be written to, in its local time."""
@@ -167,14 +176,14 @@ class OutreachCalendar:
             return self.quiet_start <= moment < self.quiet_end
         return moment >= self.quiet_start or moment < self.quiet_end
 
-    def blocked_because(self, local: datetime) -> str | None:
-        """Why nothing may be posted at this local moment ('holiday', 'weekend', 'quiet hours'), or None."""
+    def blocked_because(self, local: datetime) -> SkipReason | None:
+        """Why nothing may be posted at this local moment (a holiday, the weekend, quiet hours), or None."""
         if local.date() in self.holidays:
-            return "holiday"
+            return SkipReason.HOLIDAY
         if self.skip_weekends and local.weekday() >= 5:
-            return "weekend"
+            return SkipReason.WEEKEND
         if self.in_quiet_hours(local.time()):
-            return "quiet hours"
+            return SkipReason.QUIET_HOURS
         return None
 
     def next_allowed(self, local: datetime) -> datetime | None:

@@ -10,14 +10,14 @@
   with its chart, to the organisation's management channels and to the DMs of management viewers with a chat
   address, as the monthly overview. On the first day of a month the latest overview is sent again unless a
   release just sent it. Every summary reads the stored release: sending again spends nothing.
-- The Slack renderer and the Teams renderer learn the pulse posts; Slack's answer buttons are registered.
+- The pulse posts are rendered through each platform's registry (`bot/adapters/<platform>/posts.py`); Slack's
+  answer buttons and Teams' card submits are registered here.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -40,17 +40,13 @@ from bot.domain.pulses import (
 )
 from bot.domain.tenancy import Platform
 from bot.errors import ConfigError, NotFoundError
+from bot.logs import get_logger, log_failure
 from bot.security.noise import OpenDpNoise
 from bot.storage.pulses import SqlPulseStore, master_key_from
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
-PULSES_KEY = "pulses"
 TICK_SECONDS = 60.0
-_RENDERERS = (
-    (Platform.SLACK, "slack_renderer", "slack_gateway"),
-    (Platform.TEAMS, "teams.renderer", "teams.gateway"),
-)
 
 
 @dataclass
@@ -121,12 +117,11 @@ class Pulses:
         return post, locale
 
     def platforms(self) -> dict[Platform, tuple[Renderer, Gateway]]:
-        found: dict[Platform, tuple[Renderer, Gateway]] = {}
-        for platform, renderer_key, gateway_key in _RENDERERS:
-            renderer, gateway = self.services.extras.get(renderer_key), self.services.extras.get(gateway_key)
-            if renderer is not None and gateway is not None:
-                found[platform] = (renderer, gateway)
-        return found
+        return {
+            platform: (registry.renderers, registry.gateway)
+            for platform, registry in self.services.platforms.items()
+            if registry.gateway is not None
+        }
 
     async def send_summary(self, organisation_id: UUID, pulse_set_id: str, *, monthly: bool = False) -> int:
         """Send the summary to every management target; returns how many received it."""
@@ -134,7 +129,7 @@ class Pulses:
         if not targets:
             log.warning(
                 "no management channel or viewer for pulse summaries",
-                extra={"organisation": str(organisation_id)},
+                organisation=str(organisation_id),
             )
             return 0
         built = await self.summary_post(organisation_id, pulse_set_id, monthly=monthly)
@@ -154,7 +149,7 @@ class Pulses:
             except DeliveryError as exc:
                 log.warning(
                     "pulse summary not delivered",
-                    extra={"platform": target.platform.value, "reason": exc.reason},
+                    platform=target.platform.value, reason=exc.reason,
                 )
         return sent
 
@@ -185,20 +180,6 @@ def build_pulses(services: Services) -> Pulses:
     return Pulses(services, store, service, OpenDpNoise())
 
 
-def _wrap_renderers(services: Services) -> None:
-    translator = services.content.translator
-    slack = services.extras.get("slack_renderer")
-    if slack is not None:
-        from bot.adapters.slack.pulses import SlackPulseRenderer
-
-        services.extras["slack_renderer"] = SlackPulseRenderer(slack, translator)
-    teams = services.extras.get("teams.renderer")
-    if teams is not None:
-        from bot.adapters.teams.pulses import TeamsPulseRenderer
-
-        services.extras["teams.renderer"] = TeamsPulseRenderer(teams, translator)
-
-
 async def monthly_due(pulses: Pulses) -> int:
     """On the first day of a month, send every organisation's latest summaries again — once, whichever replica
     gets there first. Returns how many overviews this process sent."""
@@ -224,15 +205,15 @@ def install(app: web.Application, services: Services) -> None:
     if services.settings.secret_key is None:
         log.warning("pulses are off: no VIPBOT_SECRET_KEY to seal pulse keys with")
         return
-    pulses = build_pulses(services)
-    services.extras[PULSES_KEY] = pulses
-    _wrap_renderers(services)
-    outreach = services.extras.get("outreach")
+    pulses = services.pulses or build_pulses(services)
+    services.pulses = pulses
+    outreach = services.outreach
     if outreach is not None:
         from bot.domain.outreach import What
 
-        outreach.posts.register(What.PULSE, pulses)
-    slack = services.extras.get("slack")
+        if outreach.posts.registered(What.PULSE) is None:
+            outreach.posts.register(What.PULSE, pulses)
+    slack = services.slack
     if slack is not None:
         from bot.adapters.slack.pulses import register_pulse_actions
 
@@ -242,7 +223,7 @@ def install(app: web.Application, services: Services) -> None:
         register_pulse_actions(
             slack.bolt, pulses.store, pulses.service, services.content.translator, locale_of
         )
-    teams_submits = services.extras.get("teams.submits")
+    teams_submits = services.teams_submits
     if teams_submits is not None:
         from bot.adapters.teams.pulses import register_pulse_submits
 
@@ -257,7 +238,7 @@ def install(app: web.Application, services: Services) -> None:
                 await pulses.tick()
                 await monthly_due(pulses)
             except Exception:  # one catch-all per entry point: log, keep the loop alive
-                log.exception("pulse housekeeping failed")
+                log_failure(log, "pulse housekeeping failed")
             await asyncio.sleep(TICK_SECONDS)
 
     async def start(_app: web.Application) -> None:

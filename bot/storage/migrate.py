@@ -10,10 +10,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.errors import DatabaseNotReadyError
+from bot.errors import DatabaseNotReadyError, MigrationError
 from bot.storage.metadata import target_metadata
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -40,6 +41,38 @@ async def upgrade(engine: AsyncEngine, target: str = "heads") -> None:
 
 def code_heads() -> set[str]:
     return set(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
+def branch_heads() -> dict[str, str]:
+    """The head revision of every feature's migration branch, by branch label (a head without one by its id)."""
+    script = ScriptDirectory.from_config(alembic_config())
+    found: dict[str, str] = {}
+    for head in script.get_heads():
+        revision = script.get_revision(head)
+        labels = sorted(revision.branch_labels) if revision is not None else []
+        found[labels[0] if labels else head] = head
+    return dict(sorted(found.items()))
+
+
+def revision_base_problem(head: str, label: str | None) -> str | None:
+    """Why `db revision` cannot build on `head` as given, in one line saying what to pass; None when it can.
+
+    Every feature keeps its own branch, so there are several heads and a bare "head" names none of them.
+    """
+    heads = branch_heads()
+    if head != "head" or len(heads) < 2:
+        return None
+    branches = ", ".join(f"{name} ({revision})" for name, revision in heads.items())
+    if label:
+        return (
+            f"there are {len(heads)} migration heads ({branches}): a new feature's branch starts with "
+            f"--head 0001_tenancy --label {label} --rev-id {label}_0001"
+        )
+    return (
+        f"there are {len(heads)} migration heads ({branches}): pass the branch of your feature, "
+        "e.g. --head outreach@head --rev-id outreach_000N, or start a new one with "
+        "--head 0001_tenancy --label FEATURE --rev-id FEATURE_0001"
+    )
 
 
 async def database_heads(engine: AsyncEngine) -> set[str]:
@@ -78,16 +111,25 @@ async def autogenerate_revision(
     Features keep their own migration branch: the first revision of a branch starts at `--head 0001_tenancy`
     with `--label FEATURE`; later ones extend `--head FEATURE@head`.
     """
-    async with engine.begin() as connection:
-        await connection.run_sync(
-            lambda sync: command.revision(
-                _with_connection(sync),
-                message=message,
-                autogenerate=True,
-                head=head,
-                branch_label=label,
-                rev_id=rev_id,
-                # Branching off a revision that is no longer a head (a new feature off 0001_tenancy).
-                splice=label is not None,
-            )
-        )
+    problem = revision_base_problem(head, label)
+    if problem is not None:
+        raise MigrationError(problem)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(lambda sync: _revision(sync, message, head, label, rev_id))
+    except CommandError as exc:
+        # Alembic's own refusals (an unknown --head, a taken --rev-id) are one line too.
+        raise MigrationError(str(exc).splitlines()[0]) from None
+
+
+def _revision(sync: Connection, message: str, head: str, label: str | None, rev_id: str | None) -> None:
+    command.revision(
+        _with_connection(sync),
+        message=message,
+        autogenerate=True,
+        head=head,
+        branch_label=label,
+        rev_id=rev_id,
+        # Branching off a revision that is no longer a head (a new feature off 0001_tenancy).
+        splice=label is not None,
+    )

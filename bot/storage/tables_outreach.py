@@ -94,6 +94,9 @@ class OutreachDeliveryRow(SQLModel, table=True):
     claimed_by: str | None = Field(default=None, max_length=64)
     message_id: str | None = Field(default=None, max_length=200)
     error: str | None = Field(default=None, max_length=300)
+    # What went wrong as a code (bot.domain.failures.FailureCode) and its short detail: what the console shows.
+    failure_code: str | None = Field(default=None, max_length=32)
+    failure_detail: str | None = Field(default=None, max_length=64)
     created_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = Field(default=None)
 

@@ -12,7 +12,7 @@ from aiohttp.typedefs import Middleware
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.logs import get_logger
+from bot.logs import get_logger, log_failure
 from bot.storage.db import ping
 
 log = get_logger(__name__)
@@ -53,7 +53,7 @@ def health_handler(engine: AsyncEngine) -> Handler:
         try:
             await ping(engine)
         except Exception:  # any failure of the database makes us unready, whatever its kind
-            log.exception("health check: database unreachable")
+            log_failure(log, "health check: database unreachable")
             return web.json_response({"status": "unavailable", "database": "unreachable"}, status=503)
         return web.json_response({"status": "ok", "database": "ok"})
 
@@ -88,7 +88,7 @@ def observe(metrics: Metrics) -> Middleware:
             status = exc.status
             raise
         except Exception:
-            log.exception("unhandled error", route=_route_name(request), method=request.method)
+            log_failure(log, "unhandled error", route=_route_name(request), method=request.method)
             return web.json_response({"error": "internal"}, status=500)
         finally:
             route = _route_name(request)

@@ -11,12 +11,11 @@ from bot.app import Services, build_app
 from bot.domain.tenancy import Organisation
 from bot.security import INSECURE_TEST_PASSWORD_POLICY
 from bot.web import console
-from bot.web.console.auth import PASSWORD_POLICY_EXTRA
 
 
 @pytest.fixture
 def console_services(services: Services) -> Services:
-    services.extras[PASSWORD_POLICY_EXTRA] = INSECURE_TEST_PASSWORD_POLICY
+    services.password_policy = INSECURE_TEST_PASSWORD_POLICY
     return services
 
 

@@ -402,7 +402,7 @@ async def test_every_post_route_of_the_console_and_the_portal_needs_its_csrf_tok
         clock=clock,
         engine=console_services.engine,
         content=console_services.content,
-        extras=console_services.extras,
+        password_policy=console_services.password_policy,
     )
     seeded = await seed_organisation(services, org_a, "vp@linde.test")
     admin = await make_person(services, Role.ADMIN, "admin@practice.test")

@@ -20,8 +20,19 @@ def test_lru_keeps_the_most_recent() -> None:
     assert len(cache) == 2
 
 
+class Ticks:
+    """A monotonic clock that moves only when told to."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 async def test_concurrent_misses_compute_once_and_entries_expire() -> None:
-    cache: Expiring[str] = Expiring(ttl=0.2)
+    ticks = Ticks()
+    cache: Expiring[str] = Expiring(ttl=0.2, clock=ticks)
     runs = 0
     gate = asyncio.Event()
 
@@ -38,7 +49,7 @@ async def test_concurrent_misses_compute_once_and_entries_expire() -> None:
     assert runs == 1
     assert await cache.get_or_compute("k", compute) == "page"
     assert runs == 1
-    await asyncio.sleep(0.25)
+    ticks.now += 0.25
     assert cache.get("k") is None
     # expired but recent: answered at once while one background run refreshes it
     assert await cache.get_or_compute("k", compute) == "page"
@@ -47,7 +58,7 @@ async def test_concurrent_misses_compute_once_and_entries_expire() -> None:
     assert runs == 2
     assert cache.get("k") == "page"
     # far too old: callers wait for a fresh value
-    await asyncio.sleep(1.3)
+    ticks.now += 1.3
     assert await cache.get_or_compute("k", compute) == "page"
     assert runs == 3
 

@@ -14,8 +14,9 @@ from bot.adapters.slack import gateway as slack_gateway
 from bot.adapters.slack.gateway import PERMANENT_ERRORS, TRANSIENT_ERRORS, delivery_error
 from bot.adapters.teams import gateway as teams_gateway
 from bot.catalog.loader import ContentLibrary
+from bot.domain.failures import FIXED, classify
 from bot.domain.i18n import Translator
-from bot.web.console.failures import FIXED, PREFIX, Explained, explain, explain_all
+from bot.web.console.failures import PREFIX, Explained, explain, explain_all
 
 
 def _in(translator: Translator, locale: str) -> Callable[..., str]:
@@ -228,10 +229,10 @@ def test_several_reasons_give_each_sentence_once_in_order(content: ContentLibrar
     t = _in(content.translator, "nl")
     sentences = explain_all(
         [
-            "chat.postMessage: is_archived",
-            "chat.postMessage: user_not_found",
-            "chat.postMessage: users_not_found",
-            "chat.postMessage: is_archived",
+            classify("chat.postMessage: is_archived"),
+            classify("chat.postMessage: user_not_found"),
+            classify("chat.postMessage: users_not_found"),
+            classify("chat.postMessage: is_archived"),
         ],
         t,
     )

@@ -3,6 +3,7 @@ cancelled (the audience is told)."""
 
 from __future__ import annotations
 
+import pytest
 from aiohttp.test_utils import TestClient
 from sqlmodel import col, select
 
@@ -231,7 +232,9 @@ async def test_the_calendar_shows_what_failed_and_why(
     # The outbox keeps the technical reason for operators; the console says what happened and what to do.
     async with console_services.sessions() as session:
         errors = (await session.exec(select(OutreachDeliveryRow.error))).all()
+        codes = (await session.exec(select(OutreachDeliveryRow.failure_code))).all()
     assert "chat.postMessage: is_archived" in errors
+    assert "channel_archived" in codes  # what the console reads: a code, not the reason
     for lang, failed, why in (
         (
             "nl",
@@ -276,3 +279,44 @@ async def test_every_calendar_day_reads_as_a_full_date(
         assert f'<span class="visually-hidden">{sunday}</span>' in days[-1]
         assert '<div aria-hidden="true"><strong>2</strong>' in days[0]
         assert calendar.count('class="dow" aria-hidden="true"') == 7
+
+
+@pytest.mark.parametrize(
+    ("recurrence", "when_blocked", "english"),
+    [
+        ("cron 0 9 31 2 *", "skip", "those moments do not exist"),  # 31 February
+        ("every saturday at 10:00", "skip", "falls in quiet hours, a weekend or a holiday"),
+    ],
+    ids=["never fires", "always blocked"],
+)
+async def test_a_schedule_that_can_never_post_is_refused_as_by_the_cli(
+    client: TestClient,
+    console_services: Services,
+    clock: FixedClock,
+    org_a: Organisation,
+    recurrence: str,
+    when_blocked: str,
+    english: str,
+) -> None:
+    counsellor = await make_person(console_services, Role.COUNSELLOR, "vp@praktijk.test", org_a.id)
+    await sign_in(client, counsellor, clock)
+    token = await form_token(client, "/console/o/de-linde/schedules/new")
+    refused = await client.post(
+        "/console/o/de-linde/schedules/new?lang=en",
+        data={
+            "csrf_token": token,
+            "what": "reminder",
+            "item": "",
+            "groups": "de-linde",
+            "name": "nooit",
+            "recurrence": recurrence,
+            "when_blocked": when_blocked,
+            "action": "schedule",
+        },
+        allow_redirects=False,
+    )
+    assert refused.status == 400
+    assert english in await refused.text()
+    outreach = console_services.outreach
+    assert outreach is not None
+    assert await outreach.schedules.list_schedules(org_a) == []

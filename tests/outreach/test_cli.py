@@ -8,14 +8,16 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.__main__ import build_parser
+from bot.catalog import ContentLibrary
 from bot.cli.context import CliContext
 from bot.domain.clock import SystemClock
+from bot.domain.outreach import Audience
 from bot.domain.tenancy import Platform
 from bot.errors import ConfigError, VipbotError
 from bot.storage.db import create_engine
-from bot.storage.migrate import upgrade
 from bot.storage.outbox import SqlOutbox
 from scheduler.posts import OutreachPosts
 from scheduler.service import build_outreach
@@ -41,10 +43,9 @@ class Cli:
 
 
 @pytest.fixture
-async def cli(database_url: str, tmp_path: Path) -> Cli:
-    engine = create_engine(database_url)
-    await upgrade(engine)
-    await engine.dispose()
+async def cli(database_url: str, engine: AsyncEngine, tmp_path: Path) -> Cli:
+    """The CLI on a migrated database (`engine` makes `database_url` one) with an organisation bound to both
+    platforms."""
     run = Cli(database_url, tmp_path)
     await run("org", "add", "Zorggroep De Linde", "--slug", "linde")
     await run("org", "bind", "linde", "linde", "--platform", "slack", "--workspace", "T1", "--channel", "C1")
@@ -270,3 +271,37 @@ async def test_preview_shows_the_pulse_card_without_opening_a_round(cli: Cli, da
     finally:
         await engine.dispose()
     assert rounds == 0  # a preview opens nothing
+
+
+async def test_send_to_members_reaches_teams_people_as_the_service_does(
+    cli: Cli, database_url: str, engine: AsyncEngine, content: ContentLibrary, tmp_path: Path
+) -> None:
+    """A person the Teams bot has a chat with is a member: `vipbot send --to members` reaches them, exactly like
+    the service's materialiser (both are built by the one composition root)."""
+    from bot.app import build_services
+    from bot.settings import load_settings
+    from bot.storage.organisations import SqlOrganisationRepository
+    from bot.storage.teams_references import TeamsReference, TeamsScope
+
+    ids = tmp_path / "members.txt"
+    ids.write_text("U1\n", encoding="utf-8")
+    await cli("schedule", "members", "linde", "--platform", "slack", "--workspace", "T1", "--add", str(ids))
+    services = build_services(load_settings(cli.environ, dotenv_path=None), SystemClock(), engine, content)
+    assert services.teams_references is not None
+    org = await SqlOrganisationRepository(services.sessions).get_organisation("linde")
+    person = TeamsReference(
+        TeamsScope.PERSONAL, "tn", "https://smba.example", "28:bot", "a:chat-1", user_id="29:person", locale="en"
+    )
+    address = await services.teams_references.save(org.id, person)
+
+    service_side = await build_outreach(services).materialiser.addressees(org, Audience(members=True))
+    column = content.catalog.columns[0].id
+    code, out = await cli("send", "linde", "--column", column, "--to", "members")
+    assert code == 0
+    async with engine.connect() as connection:
+        rows = (await connection.execute(text("SELECT platform, address FROM outreach_delivery"))).all()
+    sent_to = {(str(platform), str(to)) for platform, to in rows}
+    assert ("teams", address) in sent_to
+    assert ("slack", "U1") in sent_to
+    assert sent_to == {(a.target.platform.value, a.target.address) for a in service_side}
+    assert f"for {len(service_side)} target(s)" in out

@@ -8,7 +8,6 @@ import asyncio
 import json
 import signal
 import subprocess
-import time as clock
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, time
@@ -37,6 +36,7 @@ from tests.conftest import TEST_SECRET_KEY
 from tests.doubles.slack_api import DEFAULT_TEAM, DEFAULT_TOKEN, SlackApiSimulator
 from tests.support.net import free_port
 from tests.support.process import start_vipbot, stop, vipbot_env
+from tests.support.waiting import eventually
 
 DELIVERIES = 1000
 IN_FLIGHT = 16
@@ -144,14 +144,6 @@ def posted(simulator: SlackApiSimulator) -> Counter[str]:
     return Counter({channel: len(messages) for channel, messages in simulator.messages.items()})
 
 
-async def until(check: object, timeout: float, what: str) -> None:  # noqa: ASYNC109
-    deadline = clock.monotonic() + timeout
-    while not await check():  # type: ignore[operator]
-        if clock.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
-
-
 async def test_sigkill_in_the_middle_of_a_fan_out_loses_nothing(
     tmp_path: Path, database_url: str, content: ContentLibrary, slack_api: SlackApiSimulator
 ) -> None:
@@ -163,7 +155,7 @@ async def test_sigkill_in_the_middle_of_a_fan_out_loses_nothing(
             assert first.poll() is None, (tmp_path / "first.log").read_text()
             return sum(posted(slack_api).values()) >= DELIVERIES // 3
 
-        await until(some_sent, 90, "the first third of the fan-out")
+        await eventually(some_sent, 90, "the first third of the fan-out")
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
     finally:
@@ -181,7 +173,7 @@ async def test_sigkill_in_the_middle_of_a_fan_out_loses_nothing(
             assert second.poll() is None, (tmp_path / "second.log").read_text()
             return (await outbox_counts(database_url)).get("sent", 0) == DELIVERIES
 
-        await until(all_sent, 120, "the rest of the fan-out after the restart")
+        await eventually(all_sent, 120, "the rest of the fan-out after the restart")
     finally:
         assert stop(second) == 0
     per_person = posted(slack_api)
@@ -215,7 +207,7 @@ async def test_two_services_on_one_postgres_send_every_delivery_exactly_once(
                     assert process.poll() is None, (tmp_path / f"replica{i}.log").read_text()
                 return (await outbox_counts(database_url)).get("sent", 0) == DELIVERIES
 
-            await until(all_sent, 120, "the fan-out by two replicas")
+            await eventually(all_sent, 120, "the fan-out by two replicas")
         finally:
             codes = [stop(p) for p in processes]
         assert codes == [0, 0]
@@ -283,7 +275,7 @@ async def test_a_schedule_firing_in_two_services_is_sent_once(
                 async def added_it() -> bool:
                     return added.poll() is not None
 
-                await until(added_it, 60, "vipbot schedule add")  # the simulator keeps answering meanwhile
+                await eventually(added_it, 60, "vipbot schedule add")  # the simulator keeps answering meanwhile
                 assert added.returncode == 0, (tmp_path / "cli.log").read_text()
 
             async def all_sent() -> bool:
@@ -291,7 +283,7 @@ async def test_a_schedule_firing_in_two_services_is_sent_once(
                     assert process.poll() is None, (tmp_path / f"replica{i}.log").read_text()
                 return (await outbox_counts(database_url)).get("sent", 0) >= SCHEDULED
 
-            await until(all_sent, 90, "the scheduled fan-out by two replicas")
+            await eventually(all_sent, 90, "the scheduled fan-out by two replicas")
             await asyncio.sleep(1)  # a second materialisation or send would show up by now
         finally:
             codes = [stop(p) for p in processes]

@@ -29,7 +29,6 @@ from bot.storage.db import session_factory
 from bot.storage.slack_installations import SqlSlackInstallations
 from bot.storage.tables_outreach import TeamSessionSignupRow
 from scheduler import service as outreach_feature
-from scheduler.service import Outreach
 from scheduler.worker import WorkerConfig
 from tests.adapters.slack.support import add_org, eventually, signed_headers, slack_services
 from tests.conftest import TEST_SECRET_KEY
@@ -109,7 +108,8 @@ async def test_a_team_session_end_to_end_on_slack(  # noqa: PLR0915  (one story,
     await server.start_server()
     http = aiohttp.ClientSession()
     try:
-        outreach: Outreach = configured.extras[outreach_feature.OUTREACH_KEY]
+        outreach = configured.outreach
+        assert outreach is not None
         await outreach.outbox.register_members(
             org.id, [Target(Platform.SLACK, DEFAULT_TEAM, TargetKind.PERSON, u) for u in (PERSON, OTHER)]
         )
@@ -206,7 +206,8 @@ async def test_a_team_session_end_to_end_on_slack(  # noqa: PLR0915  (one story,
             assert response.status == 404
 
         # The Home tab's calendar shows the session with its count.
-        upcoming = await configured.extras["session_calendar"].upcoming(org.id, clock.now(), 5)
+        assert configured.session_calendar is not None
+        upcoming = await configured.session_calendar.upcoming(org.id, clock.now(), 5)
         assert [(u.title.nl, u.signups) for u in upcoming] == [(session.title, 1)]
     finally:
         await http.close()

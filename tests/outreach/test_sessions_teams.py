@@ -21,7 +21,6 @@ from bot.domain.outreach import Audience, What
 from bot.domain.sessions import SIGNUP_ACTION, WITHDRAW_ACTION, TeamSession
 from bot.domain.tenancy import Platform
 from scheduler import service as outreach_feature
-from scheduler.service import Outreach
 from scheduler.worker import WorkerConfig
 from tests.adapters.teams.support import (
     CHANNEL_ID,
@@ -74,7 +73,8 @@ async def test_a_team_session_end_to_end_on_teams(  # noqa: PLR0915  (one story,
         # The bot is installed in a personal chat and in a team's channel; the channel is bound to the org.
         await install_in_chat_and_channel(post, bf_connector.url, configured, org, "linde")
 
-        outreach: Outreach = configured.extras[outreach_feature.OUTREACH_KEY]
+        outreach = configured.outreach
+        assert outreach is not None
         starts = clock.now() + timedelta(days=2)
         session = TeamSession(
             id=uuid.uuid4(),

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.__main__ import build_parser
 from bot.cli.context import CliContext
@@ -17,8 +18,7 @@ from bot.security import Secret, WrongPassphraseError
 from bot.security.counsellor_keys import DEFAULT_ARGON2_PARAMS, WrappedKey
 from bot.settings import load_settings
 from bot.storage.conversations import SqlConversationStore
-from bot.storage.db import create_engine, session_factory
-from bot.storage.migrate import upgrade
+from bot.storage.db import session_factory
 from bot.web.portal.channel import ConfidentialChannel
 from tests.conftest import TEST_SECRET_KEY
 
@@ -43,10 +43,12 @@ async def run(
 
 
 async def test_add_list_rotate_and_expire(
-    database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    database_url: str,
+    engine: AsyncEngine,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    engine = create_engine(database_url)
-    await upgrade(engine)
     try:
         assert (
             await run(

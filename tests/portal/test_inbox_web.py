@@ -16,7 +16,6 @@ from bot.domain.clock import FixedClock
 from bot.domain.conversations import Author, ConversationClosedError, Mode
 from bot.security import INSECURE_TEST_ARGON2_PARAMS, INSECURE_TEST_PASSWORD_POLICY, Secret
 from bot.web import console
-from bot.web.console.auth import PASSWORD_POLICY_EXTRA
 from bot.web.portal.channel import ConfidentialChannel
 from tests.console.helpers import Person, csrf_from, make_person, sign_in
 
@@ -25,7 +24,7 @@ PASSPHRASE = "de wachtwoordzin van mira"
 
 @pytest.fixture
 async def client(services: Services) -> AsyncIterator[TestClient]:
-    services.extras[PASSWORD_POLICY_EXTRA] = INSECURE_TEST_PASSWORD_POLICY
+    services.password_policy = INSECURE_TEST_PASSWORD_POLICY
     app = build_app(services, features=[console.install])
     async with TestClient(TestServer(app, host="127.0.0.1")) as test_client:
         yield test_client

@@ -20,7 +20,6 @@ from aiohttp.test_utils import TestServer
 
 from bot.adapters import slack
 from bot.adapters.teams import reference_store
-from bot.adapters.teams.cards import CardKit, TeamsRenderer
 from bot.adapters.teams.gateway import RetryPolicy, TeamsGateway
 from bot.app import Services, build_app
 from bot.domain.clock import FixedClock
@@ -28,12 +27,11 @@ from bot.domain.outreach import Audience, What
 from bot.domain.pulses import AnswerAction, ClickOrigin, Participant
 from bot.domain.tenancy import GroupKind, Platform
 from bot.reporting import service as pulses_feature
-from bot.reporting.service import Pulses, monthly_due
+from bot.reporting.service import monthly_due
 from bot.security.secret import Secret
 from bot.storage.slack_installations import SqlSlackInstallations
 from bot.storage.teams_references import TeamsReference, TeamsScope
 from scheduler import service as outreach_feature
-from scheduler.service import Outreach
 from scheduler.worker import WorkerConfig
 from tests.adapters.slack.support import (
     add_org,
@@ -127,8 +125,7 @@ async def test_a_pulse_round_end_to_end(  # noqa: PLR0915  (one story, told in o
         ),
     )
     http = aiohttp.ClientSession()
-    configured.extras["teams.renderer"] = TeamsRenderer(CardKit(configured.content.translator))
-    configured.extras["teams.gateway"] = TeamsGateway(
+    configured.platforms[Platform.TEAMS].gateway = TeamsGateway(
         store, http, None, RetryPolicy(attempts=2, base_delay=0.01)
     )
 
@@ -138,8 +135,9 @@ async def test_a_pulse_round_end_to_end(  # noqa: PLR0915  (one story, told in o
     server = TestServer(app, host="127.0.0.1", port=0)
     await server.start_server()
     try:
-        outreach: Outreach = configured.extras[outreach_feature.OUTREACH_KEY]
-        pulses: Pulses = configured.extras[pulses_feature.PULSES_KEY]
+        outreach, pulses = configured.outreach, configured.pulses
+        assert outreach is not None
+        assert pulses is not None
         await pulses.store.set_management_channel(org.id, Platform.SLACK, DEFAULT_TEAM, "C0MGMT")
         await pulses.store.set_management_channel(org.id, Platform.TEAMS, TENANT, address)
 

@@ -17,9 +17,7 @@ from bot.domain.outreach import Audience, What
 from bot.domain.pulses import ACTION_PREFIX
 from bot.domain.tenancy import GroupKind
 from bot.reporting import service as pulses_feature
-from bot.reporting.service import Pulses
 from scheduler import service as outreach_feature
-from scheduler.service import Outreach
 from scheduler.worker import WorkerConfig
 from tests.adapters.teams.support import (
     CHANNEL_ID,
@@ -65,8 +63,9 @@ async def test_a_pulse_on_teams_over_http(  # noqa: PLR0915  (one story, told in
 
         await install_in_chat_and_channel(post, bf_connector.url, configured, org, "team-noord")
 
-        outreach: Outreach = configured.extras[outreach_feature.OUTREACH_KEY]
-        pulses: Pulses = configured.extras[pulses_feature.PULSES_KEY]
+        outreach, pulses = configured.outreach, configured.pulses
+        assert outreach is not None
+        assert pulses is not None
         done = await outreach.materialiser.publish_now(
             org,
             What.PULSE,

@@ -44,6 +44,7 @@ from bot.domain.delivery import (
     Target,
     TargetKind,
 )
+from bot.domain.failures import DETAIL_MAX, SLACK_CODES, Failure, FailureCode
 from bot.domain.tenancy import Platform
 from bot.logs import get_logger
 from bot.security.secret import Secret
@@ -172,9 +173,12 @@ def delivery_error(exc: SlackApiError, method: str) -> DeliveryError:
         return DeliveryError(
             DeliveryFailureKind.TRANSIENT, f"{method}: Slack answered {status} {error}".strip()
         )
+    code = error or f"HTTP {status}"
+    known = SLACK_CODES.get(error)
+    failure = Failure(FailureCode(known)) if known else Failure(FailureCode.OTHER_CODE, code[:DETAIL_MAX])
     if error in PERMANENT_ERRORS:
-        return DeliveryError(DeliveryFailureKind.PERMANENT, f"{method}: {error}")
-    return DeliveryError(DeliveryFailureKind.PERMANENT, f"{method}: {error or f'HTTP {status}'}")
+        return DeliveryError(DeliveryFailureKind.PERMANENT, f"{method}: {error}", failure=failure)
+    return DeliveryError(DeliveryFailureKind.PERMANENT, f"{method}: {code}", failure=failure)
 
 
 def _retry_after(headers: Mapping[str, Any]) -> float:

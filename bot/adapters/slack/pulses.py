@@ -7,9 +7,9 @@ only they see it, and it never repeats the answer. Nothing about who answered is
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 from uuid import UUID
 
@@ -30,7 +30,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.adapters.slack.blocks import FALLBACK_LIMIT, HEADER_LIMIT, SECTION_LIMIT, escape
 from bot.cache import TtlCache
 from bot.domain.content import QuestionKind, pick_locale
-from bot.domain.delivery import Post, Rendered, Renderer
+from bot.domain.delivery import Rendered
 from bot.domain.i18n import Translator
 from bot.domain.pulses import (
     ACTION_PREFIX,
@@ -45,11 +45,12 @@ from bot.domain.pulses import (
     answer_options,
 )
 from bot.domain.tenancy import Platform
+from bot.logs import get_logger
 from bot.storage.pulses import SqlPulseStore
 
 LOOKUP_CACHE_SECONDS = 30.0
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 TALK_ACTION = "vp-pulse-talk"
 _OUTCOME_KEYS = {
@@ -151,38 +152,27 @@ def summary_blocks(post: ManagementSummaryPost) -> list[Block]:
     return blocks
 
 
-class SlackPulseRenderer:
-    """Wraps the Slack renderer: pulse posts here, everything else to the wrapped one."""
+def _message(blocks: list[Block], fallback: str) -> Rendered:
+    return Rendered(
+        platform=Platform.SLACK,
+        payload={"blocks": [b.to_dict() for b in blocks]},
+        fallback_text=_clip(fallback, FALLBACK_LIMIT),
+    )
 
-    platform = Platform.SLACK
 
-    def __init__(self, base: Renderer, translator: Translator) -> None:
-        self._base = base
-        self._t = translator
+def render_pulse(t: Translator, post: PulsePost, locale: str) -> Rendered:
+    locale = pick_locale(locale)
+    return _message(pulse_blocks(t, post, locale), post.pulse_set.name.in_locale(locale))
 
-    def render(self, post: Post, locale: str) -> Rendered:
-        locale = pick_locale(locale)
-        if isinstance(post, PulsePost):
-            blocks = pulse_blocks(self._t, post, locale)
-            fallback = post.pulse_set.name.in_locale(locale)
-        elif isinstance(post, PulseReminderPost):
-            blocks = reminder_blocks(self._t, post, locale)
-            fallback = self._t.t(locale, "pulses.reminder_label")
-        elif isinstance(post, ManagementSummaryPost):
-            blocks = summary_blocks(post)
-            return Rendered(
-                platform=Platform.SLACK,
-                payload={"blocks": [b.to_dict() for b in blocks]},
-                fallback_text=_clip(post.title, FALLBACK_LIMIT),
-                attachments=(post.chart,),
-            )
-        else:
-            return self._base.render(post, locale)
-        return Rendered(
-            platform=Platform.SLACK,
-            payload={"blocks": [b.to_dict() for b in blocks]},
-            fallback_text=_clip(fallback, FALLBACK_LIMIT),
-        )
+
+def render_pulse_reminder(t: Translator, post: PulseReminderPost, locale: str) -> Rendered:
+    locale = pick_locale(locale)
+    return _message(reminder_blocks(t, post, locale), t.t(locale, "pulses.reminder_label"))
+
+
+def render_summary(post: ManagementSummaryPost, _locale: str) -> Rendered:
+    rendered = _message(summary_blocks(post), post.title)
+    return replace(rendered, attachments=(post.chart,))
 
 
 def register_pulse_actions(
@@ -229,7 +219,7 @@ def register_pulse_actions(
         try:
             await client.chat_postEphemeral(channel=str(channel or user), user=user, text=text)
         except SlackApiError as exc:
-            log.warning("pulse confirmation not delivered", extra={"error": exc.response.get("error")})
+            log.warning("pulse confirmation not delivered", error=exc.response.get("error"))
 
     async def talk(ack: AsyncAck) -> None:
         await ack()

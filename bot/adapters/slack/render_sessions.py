@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from typing import Protocol
-
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
@@ -16,7 +14,7 @@ from slack_sdk.models.blocks import (
 
 from bot.adapters.slack.blocks import FALLBACK_LIMIT, SECTION_LIMIT, escape
 from bot.domain.content import pick_locale
-from bot.domain.delivery import Post, Rendered
+from bot.domain.delivery import Rendered
 from bot.domain.i18n import Translator
 from bot.domain.sessions import (
     SIGNUP_ACTION,
@@ -96,23 +94,3 @@ def render_session(
         fallback_text=_clip(f"{label}: {post.session.title}", FALLBACK_LIMIT),
     )
 
-
-class BaseRenderer(Protocol):
-    """The adapter's own renderer, for every Post that is not a session."""
-
-    def render(self, post: Post, locale: str) -> Rendered: ...
-
-
-class SlackSessionRenderer:
-    """Wraps the Slack renderer: session posts here, everything else to the wrapped one."""
-
-    platform = Platform.SLACK
-
-    def __init__(self, base: BaseRenderer, translator: Translator) -> None:
-        self._base = base
-        self._t = translator
-
-    def render(self, post: Post, locale: str) -> Rendered:
-        if isinstance(post, SessionAnnouncementPost | SessionReminderPost):
-            return render_session(self._t, post, locale)
-        return self._base.render(post, locale)

@@ -49,7 +49,7 @@ from bot.app import Services
 from bot.domain.content import pick_locale
 from bot.domain.delivery import portal_link
 from bot.domain.home import NoSessions, SessionCalendar
-from bot.domain.tenancy import Organisation
+from bot.domain.tenancy import Organisation, Platform
 from bot.errors import ConfigError, NotFoundError
 from bot.logs import get_logger
 from bot.security.secret import Secret
@@ -60,7 +60,6 @@ from bot.storage.slack_installations import SqlSlackInstallations, SqlSlackOAuth
 
 log = get_logger(__name__)
 
-SENDS_METRIC = "slack.sends_metric"
 EVENTS_PATH = "/slack/events"
 INSTALL_PATH = "/slack/install"
 REDIRECT_PATH = "/slack/oauth_redirect"
@@ -86,7 +85,7 @@ def master_key_of(settings: Settings) -> Secret[bytes]:
 
 @dataclass
 class SlackFeature:
-    """Everything the Slack adapter made, kept on `services.extras["slack"]` for tests and other features."""
+    """Everything the Slack adapter made, kept on `services.slack` for tests and other features."""
 
     bolt: AsyncApp
     gateway: SlackGateway
@@ -197,7 +196,7 @@ class _Handlers:
         return locale
 
     def calendar(self) -> SessionCalendar:
-        calendar = self._services.extras.get("session_calendar")
+        calendar = self._services.session_calendar
         return calendar if calendar is not None else NoSessions()
 
     # -- listeners -------------------------------------------------------------------------------------------
@@ -417,9 +416,9 @@ def build_feature(services: Services) -> SlackFeature | None:
     bolt.action(re.compile(f"^{blocks.LINK_ACTION_PREFIX}"))(handlers.only_ack)
     bolt.error(handlers.failed)
 
-    outcomes = services.extras.get(SENDS_METRIC)
+    outcomes = services.slack_sends
     if outcomes is None:  # once per registry, even when an app is built twice from the same services
-        outcomes = services.extras[SENDS_METRIC] = Counter(
+        outcomes = services.slack_sends = Counter(
             "vipbot_slack_sends",
             "Slack sends by Web API method and outcome (sent, recovered after a 5xx, rate_limited, transient, "
             "permanent)",
@@ -478,14 +477,13 @@ SLACK = web.AppKey("slack", SlackFeature)
 
 
 def install(app: web.Application, services: Services) -> None:
-    """Mount the Slack routes (when Slack is configured) and publish the gateway and renderer for the scheduler."""
+    """Mount the Slack routes (when Slack is configured) and set the Slack gateway for every feature that sends."""
     feature = build_feature(services)
     if feature is None:
         return
     app[SLACK] = feature
-    services.extras["slack"] = feature
-    services.extras["slack_gateway"] = feature.gateway
-    services.extras["slack_renderer"] = feature.renderer
+    services.slack = feature
+    services.platforms[Platform.SLACK].gateway = feature.gateway
     bolt = feature.bolt
 
     signing = services.settings.slack_signing_secret

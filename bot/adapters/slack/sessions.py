@@ -7,7 +7,6 @@ updated in place. Nothing names the person: the store keeps a keyed hash, the po
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 from uuid import UUID
 
@@ -28,10 +27,11 @@ from bot.domain.sessions import (
     person_of,
 )
 from bot.domain.tenancy import Platform
+from bot.logs import get_logger
 from bot.storage.sessions import SqlSessionStore
 from scheduler.posts import OutreachPosts
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 def _parse(value: str) -> tuple[bool, UUID, str | None, str | None]:
@@ -126,7 +126,7 @@ async def _ephemeral(client: AsyncWebClient, body: dict[str, Any], user: str, bl
             channel=str(channel), user=user, text=str(fallback), blocks=[b.to_dict() for b in blocks]
         )
     except SlackApiError as exc:
-        log.warning("session confirmation not shown", extra={"error": str(exc.response.get("error"))})
+        log.warning("session confirmation not shown", error=str(exc.response.get("error")))
 
 
 async def _update_count(
@@ -148,4 +148,4 @@ async def _update_count(
             channel=channel, ts=ts, blocks=[b.to_dict() for b in blocks], text=session.title
         )
     except SlackApiError as exc:
-        log.warning("session post count not updated", extra={"error": str(exc.response.get("error"))})
+        log.warning("session post count not updated", error=str(exc.response.get("error")))

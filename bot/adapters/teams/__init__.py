@@ -1,8 +1,9 @@
 """Microsoft Teams: the bot at `/api/messages` (botbuilder's CloudAdapter), its Adaptive Cards and its gateway.
 
 Every botbuilder/botframework import of the project lives in this package, so that moving to the Microsoft 365
-Agents SDK is one folder. `install(app, services)` mounts the endpoint and puts the Teams `Renderer` and `Gateway`
-into `services.extras` (keys below) for the outreach pipeline.
+Agents SDK is one folder. `install(app, services)` mounts the endpoint, sets the Teams gateway on
+`services.platforms[Platform.TEAMS]` while it runs and the card submit routes on `services.teams_submits`. The
+Teams renderers are registered in `posts.py`.
 """
 
 from __future__ import annotations
@@ -14,28 +15,19 @@ from uuid import UUID
 import aiohttp
 from aiohttp import web
 
-from bot.adapters.teams.cards import CardKit, TeamsRenderer
+from bot.adapters.teams.cards import CardKit
 from bot.adapters.teams.gateway import BotCredentials, TeamsGateway
 from bot.adapters.teams.submits import SubmitRoutes
-from bot.app import Services
+from bot.app import Services, teams_members
 from bot.cache import TtlCache
 from bot.domain.home import HomeInfo, NoSessions, SessionCalendar
-from bot.domain.tenancy import Organisation
+from bot.domain.tenancy import Organisation, Platform
 from bot.logs import get_logger
 from bot.settings import Settings
 from bot.storage.home import HomeInfoSource
 from bot.storage.teams_references import TeamsReferenceStore, master_key_from
 
 log = get_logger(__name__)
-
-#: `services.extras` keys this feature fills in.
-RENDERER_KEY = "teams.renderer"
-GATEWAY_KEY = "teams.gateway"
-STORE_KEY = "teams.references"
-#: The SubmitRoutes where later features register the buttons of their cards (sessions, pulses).
-SUBMITS_KEY = "teams.submits"
-#: Read from `services.extras` at request time: the outreach feature's SessionCalendar.
-SESSION_CALENDAR_KEY = "session_calendar"
 
 ENDPOINT = "/api/messages"
 # Counsellors, sociale kaart and sessions change rarely; a card shows them at most this stale.
@@ -126,12 +118,14 @@ def install(app: web.Application, services: Services) -> None:
         return
     from bot.adapters.teams.endpoint import build_endpoint
 
-    store = reference_store(services)
+    store = services.teams_references or reference_store(services)
+    services.teams_references = store
+    registry = services.platforms[Platform.TEAMS]
+    if registry.members is None:
+        registry.members = teams_members(store)
     kit = CardKit(services.content.translator)
-    services.extras[STORE_KEY] = store
-    services.extras[RENDERER_KEY] = TeamsRenderer(kit)
     submits = SubmitRoutes()
-    services.extras[SUBMITS_KEY] = submits
+    services.teams_submits = submits
 
     homes: TtlCache[UUID, HomeInfo] = TtlCache(HOME_CACHE_SECONDS)
 
@@ -139,7 +133,7 @@ def install(app: web.Application, services: Services) -> None:
         """The organisation's front-door information, read at most every HOME_CACHE_SECONDS per process."""
 
         async def load() -> HomeInfo:
-            calendar: SessionCalendar = services.extras.get(SESSION_CALENDAR_KEY) or NoSessions()
+            calendar: SessionCalendar = services.session_calendar or NoSessions()
             source = HomeInfoSource(
                 services.sessions,
                 services.content.catalog,
@@ -174,11 +168,11 @@ def install(app: web.Application, services: Services) -> None:
     async def start_gateway(_app: web.Application) -> None:
         http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
         state["http"] = http
-        services.extras[GATEWAY_KEY] = TeamsGateway(store, http, credentials_of(settings))
+        registry.gateway = TeamsGateway(store, http, credentials_of(settings))
 
     async def stop_gateway(_app: web.Application) -> None:
         http = state.pop("http", None)
-        services.extras.pop(GATEWAY_KEY, None)
+        registry.gateway = None
         if http is not None:
             await http.close()
 

@@ -3,11 +3,11 @@ and an .ics link. Teams formats {{DATE()}}/{{TIME()}} in each reader's own time 
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
 from bot.adapters.teams.cards import ACTION_KEY, Card, card, escape, iso_utc, message, open_url, text_block
 from bot.domain.content import pick_locale
-from bot.domain.delivery import Post, Rendered
+from bot.domain.delivery import Rendered
 from bot.domain.i18n import Translator
 from bot.domain.sessions import (
     SIGNUP_ACTION,
@@ -98,23 +98,3 @@ def render_session(
         platform=Platform.TEAMS, payload=message(content, locale, fallback), fallback_text=fallback
     )
 
-
-class BaseRenderer(Protocol):
-    """The adapter's own renderer, for every Post that is not a session."""
-
-    def render(self, post: Post, locale: str) -> Rendered: ...
-
-
-class TeamsSessionRenderer:
-    """Wraps the Teams renderer: session posts here, everything else to the wrapped one."""
-
-    platform = Platform.TEAMS
-
-    def __init__(self, base: BaseRenderer, translator: Translator) -> None:
-        self._base = base
-        self._t = translator
-
-    def render(self, post: Post, locale: str) -> Rendered:
-        if isinstance(post, SessionAnnouncementPost | SessionReminderPost):
-            return render_session(self._t, post, locale)
-        return self._base.render(post, locale)

@@ -1,8 +1,8 @@
 """Action.Submit clicks on our cards, routed by the card's action key to the feature that owns the card.
 
 Features mount after the Teams adapter (outreach for team sessions, pulses for answers), so the adapter offers a
-routing table in `services.extras` and each feature registers the actions of its own cards there. A click carries
-only what the card put in its data and who clicked where; there is never typed text in it.
+routing table in `services.teams_submits` and each feature registers the actions of its own cards there. A click
+carries only what the card put in its data and who clicked where; there is never typed text in it.
 """
 
 from __future__ import annotations

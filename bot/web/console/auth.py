@@ -29,7 +29,6 @@ from bot.domain.accounts import Account, Role, SessionStage, WebSession, is_lock
 from bot.domain.tenancy import Organisation
 from bot.errors import NotFoundError
 from bot.security import (
-    DEFAULT_PASSWORD_POLICY,
     PasswordPolicy,
     Secret,
     SecretBox,
@@ -55,7 +54,6 @@ NEW_SESSION: web.RequestKey[str | None] = web.RequestKey("console_new_session")
 CHANGED_ORGANISATION = web.RequestKey("console_changed_organisation", UUID)
 ORGANISATION_TTL = 30.0
 SESSION_CACHE_TTL = 2.0
-PASSWORD_POLICY_EXTRA = "console.password_policy"  # noqa: S105 - a key name
 
 
 @dataclass
@@ -130,7 +128,7 @@ def console_of(request: web.Request) -> Console:
 
 
 def make_console(services: Services, secret_key: bytes, secure: bool) -> Console:
-    policy = services.extras.get(PASSWORD_POLICY_EXTRA, DEFAULT_PASSWORD_POLICY)
+    policy = services.password_policy
     return Console(
         services=services,
         accounts=SqlAccountRepository(services.sessions),

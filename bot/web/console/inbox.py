@@ -183,7 +183,7 @@ async def unlock(request: web.Request) -> web.StreamResponse:
         return _locked_page(request, account, org, status=400, error="portal.inbox.wrong_passphrase")
     shared = await inbox.channel.share_with_colleagues(key)
     if shared:
-        log.info("inbox: conversation keys shared with co-counsellors", extra={"count": shared})
+        log.info("inbox: conversation keys shared with co-counsellors", count=shared)
     session = await inbox.channel.open_inbox(key, inbox.lifetime)
     response = web.HTTPSeeOther(_url(request, "inbox", org=org.slug))
     value = base64.urlsafe_b64encode(session.unlock_id.bytes + session.key.reveal()).decode("ascii")

@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from scheduler.service import Outreach
 
 CANCELLED_PREFIX = "cancelled:"
-_REGISTERED = "console.posts_registered"
 
 
 class ConsoleItemPosts:
@@ -81,17 +80,13 @@ def _zone(name: str) -> ZoneInfo:
 
 def outreach_of(services: Services) -> Outreach:
     """The service's Outreach (made by the outreach feature, or here when the console runs without it)."""
-    from scheduler.service import OUTREACH_KEY, build_outreach
+    from scheduler.service import outreach_of as made
 
-    outreach: Outreach | None = services.extras.get(OUTREACH_KEY)
-    if outreach is None:
-        outreach = build_outreach(services)
-        services.extras[OUTREACH_KEY] = outreach
-    if not services.extras.get(_REGISTERED):
+    outreach = made(services)
+    if not isinstance(outreach.posts.registered(What.COLUMN), ConsoleItemPosts):
         factory = ConsoleItemPosts(services, outreach)
         outreach.posts.register(What.COLUMN, factory)
         outreach.posts.register(What.REMINDER, factory)
-        services.extras[_REGISTERED] = True
     return outreach
 
 

@@ -63,30 +63,6 @@ def read_form(form: MultiDictProxy[Any], kind: str) -> Form:
     return Form(kind=kind, values=values, problems=[])
 
 
-# The content check's messages (written for content files) in the console's words.
-_MARKDOWN_WORDS = (
-    ("numbered lists", "numbered"),
-    ("quotes", "quotes"),
-    ("code blocks", "code"),
-    ("inline code", "code"),
-    ("horizontal rules", "rule"),
-    ("HTML", "html"),
-    ("tables", "table"),
-    ("only level-2 headings", "heading"),
-    ("nested lists", "nested"),
-    ("images", "image"),
-    ("line breaks", "line_break"),
-    ("links must be https", "link"),
-)
-
-
-def _words(message: str, t: Any) -> str:
-    for start, key in _MARKDOWN_WORDS:
-        if message.startswith(start):
-            return str(t(f"console.content.markdown.{key}"))
-    return message
-
-
 def check(form: Form, t: Any) -> Form:
     """Validate with the same rules as content files (the Markdown subset), plus lengths."""
     v = form.values
@@ -98,13 +74,13 @@ def check(form: Form, t: Any) -> Form:
     for lang in LOCALES:
         if len(v[f"title_{lang}"]) > TITLE_MAX:
             problems.append(t("console.content.problem.title_long", max=TITLE_MAX))
-        for line, message in markdown_problems(v[f"body_{lang}"]):
+        for line, code, _english in markdown_problems(v[f"body_{lang}"]):
             problems.append(
                 t(
                     "console.content.problem.markdown",
                     language=lang.upper(),
                     line=line,
-                    message=_words(message, t),
+                    message=t(f"console.content.markdown.{code.value}"),
                 )
             )
     if form.kind == "column":
@@ -155,7 +131,7 @@ def _previews(request: web.Request, form: Form, organisation: Organisation, loca
         return {"slack": None, "teams": None}
     services = console_of(request).services
     post = post_of(form, organisation, services.settings.public_portal_url)
-    return preview(post, locale, services.content.translator)
+    return preview(post, locale, services.platforms)
 
 
 def _values_of(item: OwnItem) -> dict[str, str]:
@@ -329,7 +305,7 @@ async def library_item(request: web.Request) -> web.StreamResponse:
         title=title.in_locale(locale),
         body=body.in_locale(locale),
         preview_locale=locale,
-        previews=preview(post, locale, services.content.translator),
+        previews=preview(post, locale, services.platforms),
     )
 
 

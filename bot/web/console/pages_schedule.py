@@ -16,23 +16,25 @@ from sqlmodel import col, func, select
 
 from bot.app import Services
 from bot.domain.accounts import Role
+from bot.domain.failures import Failure
 from bot.domain.outreach import Audience, AudienceError, Schedule, What
 from bot.domain.recurrence import (
     HELP,
     OutreachCalendar,
     RecurrenceError,
+    SkipReason,
     WhenBlocked,
     parse_clock,
-    parse_recurrence,
 )
 from bot.domain.tenancy import Organisation, Platform
 from bot.errors import ConflictError, NotFoundError
 from bot.storage.console_content import SqlConsoleContent, parse_own_id
 from bot.storage.db import transaction
 from bot.storage.tables_outreach import OutreachDeliveryRow, OutreachOccurrenceRow, OutreachScheduleRow
+from bot.usecases.schedules import ScheduleProblem, ScheduleRefusedError, check_rule, first_post
 from bot.web.console.auth import console_of, organisation_for
 from bot.web.console.cache import Expiring, Lru
-from bot.web.console.failures import explain_all
+from bot.web.console.failures import explain_all, stored_failure
 from bot.web.console.outreach_bridge import CANCELLED_PREFIX, outreach_of, publish
 from bot.web.console.pages_auth import see_other
 from bot.web.shared.templates import TEMPLATES, Fragment, render, request_locale, translate
@@ -65,18 +67,26 @@ def _url(request: web.Request, name: str, **parts: str) -> str:
 
 
 
+#: Schedules made in the console use the organisation's time zone and this grace window.
+CONSOLE_GRACE_MINUTES = 120
+#: Why the shared schedule check refused a schedule, in the console's words.
+PROBLEM_KEYS: dict[ScheduleProblem, str] = {
+    ScheduleProblem.RECURRENCE: "console.schedule.recurrence_bad",
+    ScheduleProblem.NEVER_FIRES: "console.schedule.never_fires",
+    ScheduleProblem.ALWAYS_BLOCKED: "console.schedule.always_blocked",
+}
+
 #: The scheduler's reasons for not posting at a planned moment, in the console's words.
-_SKIP_REASONS = {
-    "holiday": "console.schedule.skip_reason.holiday",
-    "weekend": "console.schedule.skip_reason.weekend",
-    "quiet hours": "console.schedule.skip_reason.quiet_hours",
-    "missed while the service was down": "console.schedule.skip_reason.missed",
+SKIP_REASON_KEYS: dict[SkipReason, str] = {
+    SkipReason.HOLIDAY: "console.schedule.skip_reason.holiday",
+    SkipReason.WEEKEND: "console.schedule.skip_reason.weekend",
+    SkipReason.QUIET_HOURS: "console.schedule.skip_reason.quiet_hours",
+    SkipReason.MISSED: "console.schedule.skip_reason.missed",
 }
 
 
-def skip_reason(reason: str | None, t: Callable[..., str]) -> str:
-    key = _SKIP_REASONS.get(reason or "")
-    return t(key) if key else ""
+def skip_reason(reason: SkipReason | None, t: Callable[..., str]) -> str:
+    return "" if reason is None else t(SKIP_REASON_KEYS[reason])
 
 async def item_label(
     services: Services,
@@ -139,7 +149,7 @@ async def _past(services: Services, organisation: Organisation, since: datetime,
         ).all()
         ids = [o.id for o in occurrences]
         counts: dict[UUID, dict[str, int]] = defaultdict(dict)
-        reasons: dict[UUID, list[str]] = defaultdict(list)
+        reasons: dict[UUID, list[Failure]] = defaultdict(list)
         if ids:
             rows = (
                 await session.exec(
@@ -153,15 +163,20 @@ async def _past(services: Services, organisation: Organisation, since: datetime,
                 counts[occurrence_id][status] = int(count)
             failures = (
                 await session.exec(
-                    select(OutreachDeliveryRow.occurrence_id, OutreachDeliveryRow.error)
+                    select(
+                        OutreachDeliveryRow.occurrence_id,
+                        OutreachDeliveryRow.failure_code,
+                        OutreachDeliveryRow.failure_detail,
+                    )
                     .where(col(OutreachDeliveryRow.organisation_id) == organisation.id)
                     .where(col(OutreachDeliveryRow.occurrence_id).in_(ids))
                     .where(col(OutreachDeliveryRow.status) == "failed")
                 )
             ).all()
-            for occurrence_id, error in failures:
-                if error and error not in reasons[occurrence_id]:
-                    reasons[occurrence_id].append(error)
+            for occurrence_id, code, detail in failures:
+                failure = stored_failure(code, detail)
+                if failure not in reasons[occurrence_id]:
+                    reasons[occurrence_id].append(failure)
     return [(o, counts.get(o.id, {}), tuple(reasons.get(o.id, ()))) for o in occurrences]
 
 
@@ -414,16 +429,18 @@ async def schedule_submit(request: web.Request) -> web.StreamResponse:  # noqa: 
         return await _schedule_form(
             request, organisation, account, values, "console.schedule.name_missing", 400
         )
-    try:
-        parse_recurrence(recurrence)
-    except RecurrenceError:
-        return await _schedule_form(
-            request, organisation, account, values, "console.schedule.recurrence_bad", 400
-        )
     when_blocked = WhenBlocked.SKIP if values["when_blocked"] == "skip" else WhenBlocked.DEFER
     from scheduler.materialiser import anchor_today
 
     outreach = outreach_of(services)
+    anchor = anchor_today(console.now(), organisation.timezone)
+    try:  # the same checks as `vipbot schedule add`
+        rule = check_rule(recurrence, None, CONSOLE_GRACE_MINUTES)
+        calendar = await outreach.schedules.calendar(organisation.id)
+        first_post(rule, organisation.timezone, anchor, calendar, when_blocked, console.now())
+    except ScheduleRefusedError as exc:
+        key = PROBLEM_KEYS.get(exc.problem, "console.schedule.recurrence_bad")
+        return await _schedule_form(request, organisation, account, values, key, 400)
     try:
         await outreach.schedules.add(
             organisation,
@@ -432,11 +449,11 @@ async def schedule_submit(request: web.Request) -> web.StreamResponse:  # noqa: 
             item_id=item,
             audience=audience,
             recurrence=recurrence,
-            anchor=anchor_today(console.now(), organisation.timezone),
+            anchor=anchor,
             timezone=None,
             locale=None,
             when_blocked=when_blocked,
-            grace_minutes=120,
+            grace_minutes=CONSOLE_GRACE_MINUTES,
             now=console.now(),
         )
     except ConflictError:

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup, escape
 
-from bot.domain.delivery import Post, Rendered
-from bot.domain.i18n import Translator
+from bot.domain.delivery import Post
+from bot.domain.tenancy import Platform
+
+if TYPE_CHECKING:
+    from bot.app import PlatformRegistry
 
 _SLACK_LINK = re.compile(r"<([^<>|]+)\|([^<>]+)>|<([^<>|]+)>")
 _SLACK_BOLD = re.compile(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])")
@@ -207,33 +210,10 @@ def _actions(actions: Iterable[Any]) -> str:
     return "".join(out)
 
 
-class _Renders(Protocol):
-    def render(self, post: Post, locale: str) -> Rendered: ...
-
-
-def renderers(translator: Translator) -> tuple[_Renders | None, _Renders | None]:
-    """The platform renderers, when their adapters are installed."""
-    slack: _Renders | None = None
-    teams: _Renders | None = None
-    try:
-        from bot.adapters.slack.blocks import SlackRenderer
-
-        slack = SlackRenderer(translator)
-    except ImportError:  # pragma: no cover - the adapter is part of the package
-        slack = None
-    try:
-        from bot.adapters.teams.cards import CardKit, TeamsRenderer
-
-        teams = TeamsRenderer(CardKit(translator))
-    except ImportError:  # pragma: no cover
-        teams = None
-    return slack, teams
-
-
-def preview(post: Post, locale: str, translator: Translator) -> dict[str, Markup | None]:
-    """HTML of `post` as Slack and as Teams would show it."""
-    slack, teams = renderers(translator)
+def preview(post: Post, locale: str, platforms: Mapping[Platform, PlatformRegistry]) -> dict[str, Markup | None]:
+    """HTML of `post` as Slack and as Teams would show it, rendered by the registries delivery uses."""
+    slack, teams = platforms.get(Platform.SLACK), platforms.get(Platform.TEAMS)
     return {
-        "slack": None if slack is None else slack_html(slack.render(post, locale).payload),
-        "teams": None if teams is None else teams_html(teams.render(post, locale).payload),
+        "slack": None if slack is None else slack_html(slack.renderers.render(post, locale).payload),
+        "teams": None if teams is None else teams_html(teams.renderers.render(post, locale).payload),
     }

@@ -12,7 +12,7 @@ import contextlib
 from aiohttp import web
 
 from bot.app import Services
-from bot.logs import get_logger
+from bot.logs import get_logger, log_failure
 from bot.mail.digest import send_due_digests
 from bot.web.portal.channel import ConfidentialChannel
 
@@ -25,7 +25,7 @@ async def run_once(services: Services) -> tuple[int, int]:
     channel = ConfidentialChannel(services.engine, services.settings, services.clock)
     expired = await channel.expire()
     if expired:
-        log.info("retention: conversations erased", extra={"count": expired})
+        log.info("retention: conversations erased", count=expired)
     sent = await send_due_digests(
         services.engine, services.settings, services.clock, services.content.translator
     )
@@ -37,7 +37,7 @@ async def _loop(services: Services, interval: float) -> None:
         try:
             await run_once(services)
         except Exception:  # keep the loop alive whatever one round met; the next round tries again
-            log.exception("confidential channel housekeeping failed")
+            log_failure(log, "confidential channel housekeeping failed")
         await asyncio.sleep(interval)
 
 

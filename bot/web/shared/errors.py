@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from bot.logs import get_logger
+from bot.logs import get_logger, log_failure
 from bot.web.shared.templates import TEMPLATES
 
 log = get_logger(__name__)
@@ -31,7 +31,7 @@ def error_pages_middleware() -> Middleware:
                 raise
             return _page(request, exc.status, kind)
         except Exception:
-            log.exception("unhandled error in a page handler", extra={"route": request.match_info.route.name})
+            log_failure(log, "unhandled error in a page handler", route=request.match_info.route.name)
             if TEMPLATES not in request.config_dict:
                 raise
             return _page(request, 500, "server_error")

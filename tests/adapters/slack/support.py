@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ from pydantic import SecretStr
 from bot.app import Services, build_app
 from bot.domain.tenancy import Organisation
 from tests.doubles.slack_api import SlackApiSimulator
+from tests.support.waiting import eventually  # noqa: F401  (the one polling helper, re-exported)
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 
@@ -111,7 +110,7 @@ def slack_services(services: Services, simulator: SlackApiSimulator, **slack: st
         )
     settings = services.settings.model_copy(update=values)
     return Services(
-        settings=settings, clock=services.clock, engine=services.engine, content=services.content, extras={}
+        settings=settings, clock=services.clock, engine=services.engine, content=services.content
     )
 
 
@@ -145,15 +144,6 @@ async def start_service(services: Services) -> RunningService:
 async def stop_service(running: RunningService) -> None:
     await running.session.close()
     await running.server.close()
-
-
-async def eventually(check: Callable[[], bool], timeout: float = 5.0) -> None:  # noqa: ASYNC109
-    """Wait until `check()` holds: listeners run after Slack's request was acknowledged."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("the condition did not hold in time")
-        await asyncio.sleep(0.02)
 
 
 def sqlite_file_bytes(database_url: str) -> bytes:

@@ -6,13 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.__main__ import build_parser
 from bot.cli.context import CliContext
 from bot.errors import ConfigError, VipbotError
 from bot.security.secret import Secret
-from bot.storage.db import create_engine, session_factory
-from bot.storage.migrate import upgrade
+from bot.storage.db import session_factory
 from bot.storage.organisations import SqlOrganisationRepository
 from bot.storage.slack_installations import SqlSlackInstallations
 from tests.conftest import TEST_SECRET_KEY
@@ -66,10 +66,12 @@ async def test_manifest_describes_the_whole_app(tmp_path: Path, capsys: pytest.C
 
 
 async def test_link_asks_slack_which_workspace_the_token_is_for(
-    database_url: str, tmp_path: Path, slack_api: SlackApiSimulator, capsys: pytest.CaptureFixture[str]
+    database_url: str,
+    engine: AsyncEngine,
+    tmp_path: Path,
+    slack_api: SlackApiSimulator,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    engine = create_engine(database_url)
-    await upgrade(engine)
     organisation = await SqlOrganisationRepository(session_factory(engine)).add_organisation(
         "Acme Zorg", "acme", "Europe/Amsterdam", "nl", 90
     )
@@ -101,10 +103,8 @@ async def test_link_asks_slack_which_workspace_the_token_is_for(
 
 
 async def test_install_url_names_the_organisation(
-    database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    database_url: str, engine: AsyncEngine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    engine = create_engine(database_url)
-    await upgrade(engine)
     await SqlOrganisationRepository(session_factory(engine)).add_organisation(
         "Acme Zorg", "acme", "Europe/Amsterdam", "nl", 90
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import logging
@@ -26,7 +25,6 @@ from bot.logs import configure_logging
 from bot.storage.slack_installations import SqlSlackInstallations
 from bot.storage.tables import CounsellorRow, OrganisationCounsellorRow, PracticeRow
 from scheduler import service as outreach_feature
-from scheduler.service import Outreach
 from tests.adapters.slack.support import (
     RunningService,
     action_body,
@@ -119,12 +117,10 @@ async def test_bad_signature_and_stale_timestamp_get_401_and_change_nothing(
 
 
 async def _until_names(read: Callable[[], Awaitable[list[str | None]]], expected: list[str | None]) -> None:
-    deadline = time.monotonic() + 5.0
-    last = await read()
-    while last != expected and time.monotonic() < deadline:
-        await asyncio.sleep(0.02)
-        last = await read()
-    assert last == expected
+    async def reached() -> bool:
+        return await read() == expected
+
+    await eventually(reached, 5.0, f"the channel names {expected}")
 
 
 async def test_app_home_opened_publishes_the_home_view(
@@ -211,7 +207,8 @@ async def test_home_shows_the_counsellors_and_the_upcoming_sessions_from_the_dat
     await server.start_server()
     running = RunningService(server=server, session=aiohttp.ClientSession(), services=configured)
     try:
-        outreach: Outreach = configured.extras[outreach_feature.OUTREACH_KEY]
+        outreach = configured.outreach
+        assert outreach is not None
         now = configured.clock.now()
 
         def team_session(title: str, organisation_id: uuid.UUID, starts_in: timedelta) -> TeamSession:
@@ -549,16 +546,10 @@ async def test_channel_events_keep_bindings_right(running: RunningService) -> No
 
 
 async def _until(read: object, expected: tuple[str | None, bool], timeout: float = 5.0) -> None:  # noqa: ASYNC109
-    import asyncio
+    async def reached() -> bool:
+        return await read() == expected  # type: ignore[operator,no-any-return]
 
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = await read()  # type: ignore[operator]
-        if last == expected:
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"binding is {last}, expected {expected}")
+    await eventually(reached, timeout, f"the binding {expected}")
 
 
 async def test_an_unlinked_workspace_gets_no_door(services: Services, slack_api: SlackApiSimulator) -> None:
@@ -625,7 +616,7 @@ async def test_failures_become_an_apology_and_a_log_line_without_details(
     await SqlSlackInstallations(configured.sessions, Secret(TEST_SECRET_KEY.encode())).link(
         organisation.id, DEFAULT_TEAM
     )
-    configured.extras["session_calendar"] = _BrokenCalendar()
+    configured.session_calendar = _BrokenCalendar()
     slack_api.add_user("UNL")
     stream = io.StringIO()
     configure_logging("INFO", "json", stream)

@@ -172,10 +172,4 @@ async def test_uninstalling_removes_the_installation(
     async def gone() -> bool:
         return await installations.find("TA") is None
 
-    for _ in range(100):
-        if await gone():
-            break
-        import asyncio
-
-        await asyncio.sleep(0.02)
-    assert await gone()
+    await eventually(gone, 2.0, "the installation to be deleted")

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import logging
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
@@ -19,6 +17,7 @@ from bot.adapters.teams import install
 from bot.app import Services, build_app
 from bot.domain.tenancy import Organisation
 from bot.logs import configure_logging
+from tests.support.waiting import eventually  # noqa: F401  (the one polling helper, re-exported)
 
 TENANT = "tenant-0001"
 OTHER_TENANT = "tenant-0002"
@@ -133,14 +132,6 @@ async def database_text(services: Services) -> str:
             rows = (await connection.execute(text(f'SELECT * FROM "{table}"'))).all()  # noqa: S608
             dump.append(f"{table}: {rows!r}")
     return "\n".join(dump)
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:  # noqa: ASYNC109
-    """Wait until `check()` holds (for work the service does after answering, such as reading a roster)."""
-    deadline = time.monotonic() + timeout
-    while not await check():
-        assert time.monotonic() < deadline, "the condition did not hold in time"
-        await asyncio.sleep(0.02)
 
 
 @asynccontextmanager

@@ -11,7 +11,7 @@ from botbuilder.core.adapters import TestAdapter
 from botbuilder.schema import Activity, ChannelAccount, ConversationAccount
 from sqlmodel import select
 
-from bot.adapters.teams import SESSION_CALENDAR_KEY, reference_store
+from bot.adapters.teams import reference_store
 from bot.adapters.teams.bot import VipTeamsBot
 from bot.adapters.teams.cards import CardKit
 from bot.app import Services
@@ -57,7 +57,7 @@ def teams_adapter(services: Services, tenant: str = TENANT, locale: str = "nl-NL
     kit = CardKit(services.content.translator)
 
     async def home(organisation: Organisation) -> HomeInfo:
-        calendar = services.extras.get(SESSION_CALENDAR_KEY) or NoSessions()
+        calendar = services.session_calendar or NoSessions()
         source = HomeInfoSource(services.sessions, services.content.catalog, calendar, services.clock, PORTAL)
         return await source.for_organisation(organisation)
 
@@ -112,7 +112,7 @@ async def test_free_text_gets_the_door_and_why(services: Services) -> None:
 async def test_card_submits_and_sessions_from_the_calendar(services: Services) -> None:
     org = await connect(services)
     calendar = OneSession()
-    services.extras[SESSION_CALENDAR_KEY] = calendar
+    services.session_calendar = calendar
     text = await say(teams_adapter(services), value={"vipbot": "sessions"})
     assert "Intervisie: grenzen aangeven" in text
     assert "{{DATE(2026-03-05T08:00:00Z, COMPACT)}}" in text

@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from bot.adapters.teams import GATEWAY_KEY, RENDERER_KEY, reference_store
+from bot.adapters.teams import reference_store
 from bot.app import Services
 from bot.domain.delivery import ColumnPost, DeliveryError, DeliveryFailureKind, Target, TargetKind
 from bot.domain.tenancy import Platform
@@ -78,8 +78,9 @@ async def test_install_welcome_door_proactive_uninstall(
             assert "Sociale kaart" in card_text(cards_of(bf_connector.activities(PERSONAL_CHAT))[-1])
 
             # The gateway posts proactively into the stored personal chat.
-            gateway = services.extras[GATEWAY_KEY]
-            renderer = services.extras[RENDERER_KEY]
+            gateway = services.platforms[Platform.TEAMS].gateway
+            assert gateway is not None
+            renderer = services.platforms[Platform.TEAMS].renderers
             column = services.content.catalog.columns[0]
             rendered = renderer.render(ColumnPost(column, "http://vipbot.test/portal/zorg"), "nl-NL")
             target = Target(Platform.TEAMS, TENANT, TargetKind.PERSON, stored[0].address)
@@ -150,9 +151,10 @@ async def test_team_install_and_uninstall(services: Services, bf_connector: BotC
             org.id, "zorg", Platform.TEAMS, TENANT, stored.address, "Team Zorg / General"
         )
         # A roster member is reached in a personal chat the gateway creates on first send.
-        gateway = services.extras[GATEWAY_KEY]
+        gateway = services.platforms[Platform.TEAMS].gateway
+        assert gateway is not None
         column = services.content.catalog.columns[0]
-        rendered = services.extras[RENDERER_KEY].render(
+        rendered = services.platforms[Platform.TEAMS].renderers.render(
             ColumnPost(column, "http://vipbot.test/portal/zorg"), "nl"
         )
         await gateway.send(people[0], rendered)

@@ -1,0 +1,27 @@
+"""Every Post type Slack shows, with the function that renders it: the one place a post kind is registered for Slack.
+
+A new post kind adds its render function (next to the feature's other Slack code) and one line here.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+from bot.adapters.slack.blocks import SlackRenderer
+from bot.adapters.slack.pulses import render_pulse, render_pulse_reminder, render_summary
+from bot.adapters.slack.render_sessions import render_session
+from bot.domain.delivery import ColumnPost, ReminderPost, RendererRegistry
+from bot.domain.i18n import Translator
+from bot.domain.pulses import ManagementSummaryPost, PulsePost, PulseReminderPost
+from bot.domain.sessions import SessionAnnouncementPost, SessionReminderPost
+
+
+def register_posts(renderers: RendererRegistry, translator: Translator) -> None:
+    library = SlackRenderer(translator)
+    renderers.register(ColumnPost, library.render)
+    renderers.register(ReminderPost, library.render)
+    renderers.register(SessionAnnouncementPost, partial(render_session, translator))
+    renderers.register(SessionReminderPost, partial(render_session, translator))
+    renderers.register(PulsePost, partial(render_pulse, translator))
+    renderers.register(PulseReminderPost, partial(render_pulse_reminder, translator))
+    renderers.register(ManagementSummaryPost, render_summary)
