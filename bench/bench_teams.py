@@ -195,7 +195,7 @@ async def _load(
                 started = time.perf_counter()
                 async with session.post(url, data=body, headers=headers) as response:
                     await response.read()
-                    if response.status not in {200, 201}:
+                    if response.status not in {200, 201, 202}:
                         failures += 1
                 latencies.append(time.perf_counter() - started)
 

@@ -116,11 +116,12 @@ class BotConnectorDouble:
         key: rsa.RSAPrivateKey | None = None,
         key_id: str = SIGNING_KEY_ID,
         expires_in: int = 3600,
+        issuer: str = CHANNEL_ISSUER,
     ) -> str:
         """A token as the Bot Framework signs it for a request to the bot (pass `key` to forge one)."""
         now = int(time.time())
         claims = {
-            "iss": CHANNEL_ISSUER,
+            "iss": issuer,
             "aud": app_id,
             "serviceurl": service_url,
             "nbf": now - 60,
@@ -129,6 +130,13 @@ class BotConnectorDouble:
         }
         signer = key or self._signing_key
         return jwt.encode(claims, signer, algorithm="RS256", headers={"kid": key_id})
+
+    def public_key_pem(self) -> bytes:
+        from cryptography.hazmat.primitives import serialization
+
+        return self._signing_key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
 
     async def start(self) -> str:
         app = web.Application()

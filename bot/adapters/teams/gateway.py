@@ -61,12 +61,17 @@ class TokenSource:
         self._lock = asyncio.Lock()
 
     async def header(self) -> str:
+        return f"Bearer {await self.token()}"
+
+    async def token(self) -> str:
+        if self._token is not None and time.monotonic() <= self._expires:
+            return self._token
         async with self._lock:
             if self._token is None or time.monotonic() > self._expires:
-                await self._fetch()
-            return f"Bearer {self._token}"
+                return await self._fetch()
+            return self._token
 
-    async def _fetch(self) -> None:
+    async def _fetch(self) -> str:
         c = self._credentials
         authority = c.tenant_id or MULTI_TENANT_AUTHORITY
         url = f"{c.login_url.rstrip('/')}/{quote(authority, safe='')}/oauth2/v2.0/token"
@@ -90,8 +95,9 @@ class TokenSource:
             raise DeliveryError(
                 DeliveryFailureKind.TRANSIENT, "the Microsoft login endpoint is unreachable"
             ) from exc
-        self._token = str(data["access_token"])
+        self._token = token = str(data["access_token"])
         self._expires = time.monotonic() + max(60.0, float(data.get("expires_in", 3600)) - 300)
+        return token
 
 
 class TeamsGateway:
@@ -101,13 +107,14 @@ class TeamsGateway:
         self,
         store: TeamsReferenceStore,
         http: aiohttp.ClientSession,
-        credentials: BotCredentials | None,
+        credentials: BotCredentials | TokenSource | None,
         retry: RetryPolicy | None = None,
         concurrency: int = 16,
     ) -> None:
         self._store = store
         self._http = http
-        self._tokens = TokenSource(credentials, http) if credentials else None
+        # A TokenSource is shared with the endpoint's connector clients (one token for the process).
+        self._tokens = TokenSource(credentials, http) if isinstance(credentials, BotCredentials) else credentials
         self._retry = retry or RetryPolicy()
         self._slots = asyncio.Semaphore(concurrency)
 

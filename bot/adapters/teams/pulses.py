@@ -12,17 +12,18 @@ import io
 from collections.abc import Mapping
 
 from bot.adapters.teams.cards import (
-    ACTION_KEY,
+    LOCALE_KEY,
     Card,
     Element,
     card,
     escape,
+    execute,
     iso_utc,
     message,
     open_url,
     text_block,
 )
-from bot.adapters.teams.submits import CardSubmit, SubmitAnswer, SubmitRoutes
+from bot.adapters.teams.submits import CardSubmit, ClickAnswer, SubmitAnswer, SubmitRoutes, Transient
 from bot.domain.content import QuestionKind, pick_locale
 from bot.domain.delivery import Post, Rendered, Renderer
 from bot.domain.i18n import Translator
@@ -40,7 +41,6 @@ from bot.domain.pulses import (
     answer_options,
 )
 from bot.domain.tenancy import Platform
-from bot.errors import NotFoundError
 
 ANSWER_KEY = "answer"
 _OUTCOME_KEYS = {
@@ -98,14 +98,14 @@ def pulse_card(
             {
                 "type": "ActionSet",
                 "actions": [
-                    {
-                        "type": "Action.Submit",
-                        "title": label,
-                        "data": {
-                            ACTION_KEY: ACTION_PREFIX,
+                    execute(
+                        label,
+                        ACTION_PREFIX,
+                        {
                             ANSWER_KEY: AnswerAction(post.pulse_id, question.id, value).encode(),
+                            LOCALE_KEY: locale,
                         },
-                    }
+                    )
                     for label, value in zip(labels, answer_options(question), strict=True)
                 ],
             }
@@ -189,15 +189,18 @@ class TeamsPulseRenderer:
 
 
 def pulse_submits(service: PulseService, store: PulseStore, translator: Translator) -> SubmitAnswer:
-    """Records a pulse answer from an Action.Submit.
+    """Records a pulse answer from a click.
 
-    Teams has no message only one person sees in a channel, and a reply in the person's own chat would leave a
-    trace there that they took part. So a click in a channel gets no reply at all; in a personal chat — where the
-    card is the person's own copy — the card is shown again with a thank-you in place of the clicked question's
-    buttons (the other questions stay answerable). The card never shows which answer was given.
+    Nothing that stays in Teams may show that someone took part: Teams chats are the employer's, searchable and
+    exportable. So the card is never rewritten — not in a channel, not in the person's own chat (a card turned
+    into "thank you" would be a lasting record of who answered which question, and when). The click on a
+    Universal Action button (`Action.Execute`, what pulse cards carry) is answered with a transient notice that
+    Teams shows to the person who clicked, for a moment, and keeps nowhere; a click on an older Action.Submit card
+    gets no answer at all. The card stays as it was sent, so it cannot forget earlier answers either: a second
+    click on an answered question is told "already answered" in the same transient way.
     """
 
-    async def answer(submit: CardSubmit) -> Card | None:
+    async def answer(submit: CardSubmit) -> ClickAnswer:
         action = AnswerAction.decode(str(submit.value.get(ANSWER_KEY, "")))
         if action is None:
             outcome = AnswerOutcome.INVALID
@@ -210,17 +213,9 @@ def pulse_submits(service: PulseService, store: PulseStore, translator: Translat
                     Platform.TEAMS, submit.tenant_id, None if submit.personal else submit.address
                 ),
             )
-        if not submit.personal:
+        if not submit.execute:
             return None
-        notice = escape(translator.t(submit.locale, _OUTCOME_KEYS[outcome]))
-        if action is None or outcome is AnswerOutcome.CLOSED:
-            return card([text_block(notice, wrap=True)])
-        try:
-            pulse = await store.get_pulse(submit.organisation.id, action.pulse_id)
-        except NotFoundError:
-            return card([text_block(notice, wrap=True)])
-        post = PulsePost(pulse.id, service.pulse_set(pulse.pulse_set_id), pulse.closes_at, submit.portal_url)
-        return pulse_card(translator, post, submit.locale, answered={action.question_id: notice})
+        return Transient(translator.t(submit.locale, _OUTCOME_KEYS[outcome]))
 
     return answer
 
