@@ -19,6 +19,7 @@ serve: $(STAMP)
 
 test: $(STAMP)
 	scripts/ensure-chromium
+	scripts/ensure-node-tools
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)

@@ -59,7 +59,10 @@ _CREDENTIAL_PATTERNS = (
 )
 
 # Libraries that log request payloads at DEBUG: never let them below WARNING.
-_CHATTY_LIBRARIES = ("slack_bolt", "slack_sdk", "botbuilder", "botframework", "msrest", "aiohttp.client")
+_CHATTY_LIBRARIES = ("slack_bolt", "slack_sdk", "aiohttp.client")
+# Libraries that put identifiers (conversation ids, service URLs, tokens' claims) into their lines at every level,
+# errors included: silenced; the code that calls them logs what happened in its own words.
+_IDENTIFYING_LIBRARIES = ("microsoft_agents",)
 
 
 def scrub_text(value: str) -> str:
@@ -138,6 +141,8 @@ def configure_logging(level: str = "INFO", fmt: str = "json", stream: TextIO | N
     root.setLevel(level)
     for name in _CHATTY_LIBRARIES:
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    for name in _IDENTIFYING_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),

@@ -46,6 +46,8 @@ from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
+from tests.doubles.card_check import card_problems, entries_of_activity
+
 #: The token the double's token endpoint issues; the double accepts calls with or without it unless
 #: `require_token` is set.
 ISSUED_TOKEN = "bf-double-access-token"
@@ -196,6 +198,14 @@ class BotConnectorDouble:
         """Every byte the bot sent to the double (bodies and authorization headers), for canary searches."""
         return b"\n".join(r.raw + (r.authorization or "").encode() for r in self.requests)
 
+    def sent_cards(self) -> list[dict[str, Any]]:
+        """Every card the bot sent or updated (accepted or not), ready for `card_problems`."""
+        entries: list[dict[str, Any]] = []
+        for number, request in enumerate(self.requests):
+            if request.kind in {"send", "reply", "update"}:
+                entries += entries_of_activity(f"{request.kind} #{number} to {request.conversation_id}", request.body)
+        return entries
+
     # --- handlers -------------------------------------------------------------------------------------
 
     def _planned_failure(self) -> _Failure | None:
@@ -312,8 +322,11 @@ def _error(status: int, code: str, message: str, headers: dict[str, str] | None 
 
 @pytest.fixture
 async def bf_connector() -> AsyncIterator[BotConnectorDouble]:
-    """A fresh connector double for one test, stopped afterwards."""
+    """A fresh connector double for one test, stopped afterwards. Every card the bot sent to it during the test is
+    then checked with Microsoft's `adaptivecards` package (see tests/doubles/card_check.py)."""
     double = BotConnectorDouble()
     await double.start()
     yield double
     await double.stop()
+    problems = card_problems(double.sent_cards())
+    assert not problems, "cards Teams would not render as sent:\n" + "\n".join(problems)

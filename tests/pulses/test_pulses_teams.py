@@ -104,7 +104,10 @@ async def test_a_pulse_on_teams_over_http(  # noqa: PLR0915  (one story, told in
                 "invoke",
                 scope=scope,
                 name="adaptiveCard/action",
-                value={"action": {"type": "Action.Execute", "verb": data[ACTION_KEY], "data": data}, "trigger": "manual"},
+                value={
+                    "action": {"type": "Action.Execute", "verb": data[ACTION_KEY], "data": data},
+                    "trigger": "manual",
+                },
                 replyToId=card_id,
                 **{"from": {"id": user, "aadObjectId": "00000000-0000-0000-0000-0000000000aa"}},
             )
@@ -120,7 +123,9 @@ async def test_a_pulse_on_teams_over_http(  # noqa: PLR0915  (one story, told in
             return str(answer["value"])
 
         # A click in a channel: recorded; the clicker alone is thanked, nothing is said in the channel.
-        answer, sent = await click(questions[0][3]["data"], "29:person-a", scope="channel", card_id=channel_post.answered_id)
+        answer, sent = await click(
+            questions[0][3]["data"], "29:person-a", scope="channel", card_id=channel_post.answered_id
+        )
         assert "Dank je wel" in notice(answer)
         assert sent == []
 

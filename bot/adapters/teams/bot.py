@@ -8,6 +8,7 @@ explains why and links to the portal (the same link for everybody in the organis
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -54,6 +55,9 @@ TENANT_CACHE_SECONDS = 30.0
 KNOWN_REFERENCE_SECONDS = 300.0
 _CACHE_LIMIT = 10_000
 ROSTER_LIMIT = 20_000  # people read from one team's roster at install
+# Teams sends its two install events within milliseconds of each other; a greeting waits at most this long for the
+# other's locale (only when its own event has none and the chat's language is not known yet).
+SIBLING_EVENT_SECONDS = 2.0
 
 
 def reference_from(activity: Activity) -> TeamsReference | None:
@@ -106,7 +110,8 @@ class VipTeamsBot:
         self._commands = kit.command_words()
         self._tenants: TtlCache[str, Organisation | None] = TtlCache(TENANT_CACHE_SECONDS, _CACHE_LIMIT)
         self._known: dict[str, float] = {}
-        self._locales: dict[str, str] = {}  # address -> the locale last seen in that chat
+        self._locales: dict[str, str] = {}  # address -> the personal chat's language
+        self._locale_known: dict[str, asyncio.Event] = {}  # a greeting waiting for its sibling event's locale
         self._background: set[asyncio.Task[None]] = set()
 
     async def _organisation(self, tenant_id: str) -> Organisation | None:
@@ -170,7 +175,7 @@ class VipTeamsBot:
             if welcome:
                 await _reply(turn_context, self._kit.not_connected(locale), locale, self._kit.summary(locale))
             return
-        locale = await self._locale(activity, organisation, reference)
+        locale = await self._locale(activity, organisation, reference, opening=welcome)
         if reference.scope is TeamsScope.PERSONAL:
             reference = replace(reference, locale=locale)
         address = await self._store.save(organisation.id, reference)
@@ -273,10 +278,20 @@ class VipTeamsBot:
 
     # --- locale: one language per chat ------------------------------------------------------------------
 
-    async def _locale(self, activity: Activity, organisation: Organisation | None, reference: TeamsReference) -> str:
-        """One language per personal chat: the one its first card was sent in (the locale of the event that opened
-        it, or the organisation's when Teams left it out, as it often does in the "bot added" event), remembered
-        with the chat. In channels and group chats each reader's own locale (their answers are theirs alone)."""
+    async def _locale(
+        self,
+        activity: Activity,
+        organisation: Organisation | None,
+        reference: TeamsReference,
+        *,
+        opening: bool = False,
+    ) -> str:
+        """One language per personal chat: the one its first card was sent in, remembered with the chat. In
+        channels and group chats each reader's own locale (their answers are theirs alone).
+
+        Teams sends the install events (installationUpdate, conversationUpdate) together and often leaves the locale
+        out of one of them. The event that greets (`opening`) and has no locale of its own waits a moment for its
+        sibling's, so the greeting is in the language of the rest of the chat; the organisation's otherwise."""
         if reference.scope is not TeamsScope.PERSONAL:
             return pick_locale(activity.locale or (organisation.locale if organisation else None))
         address = self._store.address_of(reference)
@@ -284,12 +299,24 @@ class VipTeamsBot:
         if chosen is None:
             stored = await self._store.get(address)
             chosen = stored.reference.locale if stored is not None and stored.reference.locale else None
+        if chosen is None and not activity.locale and opening:
+            chosen = await self._sibling_locale(address)
         if chosen is None:
             chosen = pick_locale(activity.locale or (organisation.locale if organisation else None))
         if len(self._locales) >= _CACHE_LIMIT:
             self._locales.clear()
         self._locales[address] = chosen
+        waiting = self._locale_known.pop(address, None)
+        if waiting is not None:
+            waiting.set()
         return pick_locale(chosen)
+
+    async def _sibling_locale(self, address: str) -> str | None:
+        known = self._locale_known.setdefault(address, asyncio.Event())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(known.wait(), SIBLING_EVENT_SECONDS)
+        self._locale_known.pop(address, None)
+        return self._locales.get(address)
 
     # --- messages: the door ------------------------------------------------------------------------------
 
