@@ -48,6 +48,7 @@ async def playground(bot_url: str, log: Path) -> AsyncIterator[str]:
             ["node", str(cli), "-e", f"{bot_url}/api/messages", "-c", "msteams", "-p", str(port), "--dt"],
             stdout=out,
             stderr=subprocess.STDOUT,
+            cwd=log.parent,  # it writes devTools/ into its working directory
         )
         try:
             await wait_for_http(f"http://127.0.0.1:{port}/", timeout=60)
