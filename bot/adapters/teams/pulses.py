@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import io
 from collections.abc import Mapping
+from typing import Any
 
 from bot.adapters.teams.cards import (
     LOCALE_KEY,
@@ -128,11 +129,46 @@ def reminder_card(t: Translator, post: PulseReminderPost, locale: str) -> Card:
     )
 
 
+PALETTE_SIZE = 16
+_MIN_SATURATION = 60  # max-min of the channels: below this a colour reads as a grey
+_MIN_DISTANCE = 48  # channels apart for two palette entries to count as different colours
+_MAX_COLOURED = 10  # palette entries kept for colours (lines, bars); the rest for white and the greys of text
+
+
+def chart_palette(image: Any) -> Any:
+    """A 16-colour palette for this chart that keeps its colours: the most used distinct saturated colours (trend
+    lines, bars) first, then the most used greys (background, text). A plain median-cut reduction gives the many
+    greys of antialiased text every entry and maps the thin blue and orange lines onto grey."""
+    from PIL import Image
+
+    counted = image.getcolors(maxcolors=image.width * image.height) or []
+    counted.sort(key=lambda entry: entry[0], reverse=True)
+    coloured = [c for _, c in counted if max(c) - min(c) >= _MIN_SATURATION]
+    greys = [c for _, c in counted if max(c) - min(c) < _MIN_SATURATION]
+    chosen: list[tuple[int, int, int]] = []
+
+    def take(candidates: list[tuple[int, int, int]], limit: int, distance: int) -> None:
+        for colour in candidates:
+            if len(chosen) >= limit:
+                return
+            if all(max(abs(a - b) for a, b in zip(colour, other, strict=True)) > distance for other in chosen):
+                chosen.append(colour)
+
+    take(coloured, _MAX_COLOURED, _MIN_DISTANCE)
+    take(greys, PALETTE_SIZE, _MIN_DISTANCE // 3)  # finer steps of grey keep text's edges smooth
+    palette = Image.new("P", (1, 1))
+    flat = [channel for colour in chosen for channel in colour]
+    palette.putpalette(flat + flat[:3] * (256 - len(chosen)))
+    return palette
+
+
 def small_png(png: bytes) -> bytes:
-    """The chart as a 16-colour PNG, scaled down until it fits in a Teams message."""
+    """The chart as a 16-colour PNG (a palette that keeps its colours), scaled down until it fits in a Teams
+    message."""
     from PIL import Image
 
     image = Image.open(io.BytesIO(png)).convert("RGB")
+    palette = chart_palette(image)
     width = image.width
     while True:
         scaled = (
@@ -141,10 +177,16 @@ def small_png(png: bytes) -> bytes:
             else image.resize((width, round(image.height * width / image.width)))
         )
         out = io.BytesIO()
-        scaled.quantize(colors=16).save(out, format="PNG", optimize=True)
+        scaled.quantize(palette=palette, dither=Image.Dither.NONE).save(out, format="PNG", optimize=True)
         if out.tell() <= MAX_INLINE_IMAGE or width < 300:
             return out.getvalue()
         width = int(width * 0.8)
+
+
+def _keep_indent(text: str) -> str:
+    """Markdown drops leading spaces, and with them the indentation of the group tree: no-break spaces stay."""
+    stripped = text.lstrip(" ")
+    return "\u00a0" * (len(text) - len(stripped)) + stripped
 
 
 def summary_card(post: ManagementSummaryPost, alt: str) -> Card:
@@ -153,7 +195,7 @@ def summary_card(post: ManagementSummaryPost, alt: str) -> Card:
         text_block(escape(post.title), size="Large", weight="Bolder", wrap=True),
         {"type": "Image", "url": f"data:image/png;base64,{image}", "altText": alt, "size": "Stretch"},
         *(
-            text_block(escape(line), wrap=True, spacing="None", fontType="Monospace", size="Small")
+            text_block(_keep_indent(escape(line)), wrap=True, spacing="None", fontType="Monospace", size="Small")
             for line in post.lines
         ),
         text_block(escape(post.hidden_explanation), wrap=True, isSubtle=True, size="Small"),
