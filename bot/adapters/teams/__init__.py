@@ -7,16 +7,13 @@ endpoint and puts the Teams `Renderer` and `Gateway` into `services.extras` (key
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 import aiohttp
 from aiohttp import web
 
-from bot.adapters.teams.auth import ChannelTokenValidator, SigningKeys
-from bot.adapters.teams.bot import HomeLoader, VipTeamsBot
 from bot.adapters.teams.cards import CardKit, TeamsRenderer
-from bot.adapters.teams.clients import ConnectorClients
-from bot.adapters.teams.endpoint import Handler, build_adapter, build_endpoint
 from bot.adapters.teams.gateway import BotCredentials, TeamsGateway, TokenSource
 from bot.adapters.teams.submits import SubmitRoutes
 from bot.app import Services
@@ -27,6 +24,13 @@ from bot.logs import get_logger
 from bot.settings import Settings
 from bot.storage.home import HomeInfoSource
 from bot.storage.teams_references import TeamsReferenceStore, master_key_from
+
+if TYPE_CHECKING:  # the Agents SDK is imported when Teams starts, not by every command that imports this package
+    from collections.abc import Awaitable, Callable
+
+    from bot.adapters.teams.bot import VipTeamsBot
+    from bot.adapters.teams.clients import ConnectorClients
+    from bot.adapters.teams.endpoint import Handler
 
 log = get_logger(__name__)
 
@@ -73,7 +77,7 @@ def credentials_of(settings: Settings) -> BotCredentials | None:
     )
 
 
-def home_loader(services: Services) -> HomeLoader:
+def home_loader(services: Services) -> Callable[[Organisation], Awaitable[HomeInfo]]:
     """The organisation's front-door information (counsellors, sociale kaart, sessions), read at most every
     HOME_CACHE_SECONDS per process."""
     homes: TtlCache[UUID, HomeInfo] = TtlCache(HOME_CACHE_SECONDS)
@@ -115,6 +119,11 @@ class _Runtime:
         return await self._handler(request)
 
     async def start(self, _app: web.Application) -> None:
+        from bot.adapters.teams.auth import ChannelTokenValidator, SigningKeys
+        from bot.adapters.teams.bot import VipTeamsBot
+        from bot.adapters.teams.clients import ConnectorClients
+        from bot.adapters.teams.endpoint import build_adapter, build_endpoint
+
         settings = self._services.settings
         self._http = http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
         credentials = credentials_of(settings)
