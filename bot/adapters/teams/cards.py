@@ -1,5 +1,5 @@
 """Adaptive Cards for Teams: columns and reminders (through the shared document model), the welcome card, the
-door, the sociale kaart, sessions and help. Plain dicts in, plain dicts out: no botbuilder here.
+door, the sociale kaart, sessions and help. Plain dicts in, plain dicts out: no Agents SDK here.
 
 Cards declare schema version 1.5 (what Teams renders on desktop, web and mobile). Text goes through TextBlocks in
 Teams' Markdown subset (bold, italic, links, "- " lists); everything a person sees comes from the locale files.
