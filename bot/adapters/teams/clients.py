@@ -114,16 +114,3 @@ async def paged_members(
     ids = [str(m["id"]) for m in members or [] if isinstance(m, dict) and m.get("id")]
     token = data.get("continuationToken") if isinstance(data, dict) else None
     return ids, str(token) if token else None
-
-
-async def team_channels(client: TeamsConnectorClient, team_id: str) -> list[tuple[str, str | None]]:
-    """The channels of a team: Bot Connector REST `GET /v3/teams/{id}/conversations` → [(channel id, name)]."""
-    async with client.client.get(f"v3/teams/{quote(team_id, safe='')}/conversations") as response:
-        response.raise_for_status()
-        data: Any = await response.json(content_type=None)
-    channels = data.get("conversations") if isinstance(data, dict) else None
-    return [
-        (str(c["id"]), str(c["name"]) if c.get("name") else None)
-        for c in channels or []
-        if isinstance(c, dict) and c.get("id")
-    ]
