@@ -1,11 +1,12 @@
 """Figures for pulses and insights. Run by hand: python bench/bench_insights.py [--answers N] [--clicks N]
 
-1. Insights over 1,000,000 answers in 500 groups (1 organisation, 19 departments, 480 teams) and 26 rounds,
-   on SQLite and on PostgreSQL (an embedded server), each next to one hand-written GROUP BY over the same rows.
-   "insights" is the whole path management output goes through: rounds and tree snapshots, the per-value
-   counts (each round's tally, written once when the round closed), thresholds, complementary suppression and the
-   cross-round differencing guard. The hand-written GROUP BY counts the raw answer rows. Target: under 1 s and
-   within 2x the hand-written query. The cost of writing a tally is printed as the time to close a round.
+1. Insights over 1,000,000 answers in 500 groups (1 organisation, 19 departments, 480 teams) and 26 weekly
+   rounds (six months), on SQLite and on PostgreSQL (an embedded server). Answers go into the rounds'
+   counters as clicks do; each round's tally is written when it closes. Then every month is released once
+   (pooled per group, floors, OpenDP noise drawn and stored, charged to the accountant) and "insights" — what
+   every output reads — is timed: the stored releases, worded into cells with margins. Target: under 0.5 s. The
+   release itself (once per month, in the background) and closing a round are timed too. Before timing, every
+   pooled count of every shown cell is checked against the counts the benchmark generated.
 2. 5,000 concurrent answer clicks through PulseService.answer (4,000 people, 1,000 of them clicking twice):
    expected 4,000 answers stored, 1,000 refused — 0 lost, 0 counted twice.
 
@@ -29,14 +30,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import Uuid, bindparam, insert, text, update
+from sqlalchemy import Uuid, and_, bindparam, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.catalog import load_content
-from bot.domain.aggregation import Insights, QuestionFigures, aggregate
+from bot.domain.aggregation import Insights, Release, Visibility, build_release
 from bot.domain.clock import FixedClock
-from bot.domain.content import PulseSet, Question, QuestionKind
-from bot.domain.insights import build_rounds, load_insights
+from bot.domain.content import PulseSet
+from bot.domain.insights import build_rounds, load_insights, release_due
+from bot.domain.privacy import EPSILON_PER_PERIOD, period_end, period_of
 from bot.domain.pulses import (
     AnswerAction,
     AnswerOutcome,
@@ -47,12 +49,13 @@ from bot.domain.pulses import (
     answer_options,
 )
 from bot.domain.tenancy import GroupKind, GroupTree, Platform
+from bot.security.noise import OpenDpNoise
 from bot.settings import BUNDLED_CONTENT
 from bot.storage.db import create_engine, session_factory
 from bot.storage.migrate import upgrade
 from bot.storage.organisations import SqlOrganisationRepository
 from bot.storage.pulses import SqlPulseStore, master_key_from
-from bot.storage.tables_pulses import PulseAnswerRow, PulseRow
+from bot.storage.tables_pulses import COUNTER_BIAS, PulseCounterRow, PulseRow
 
 KEY = "bench-secret-key-0123456789abcdefghijklmnop"
 DEPARTMENTS = 19
@@ -61,10 +64,15 @@ TEAMS = 480
 ROUNDS = 26
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
-HAND_WRITTEN = (
-    "SELECT pulse_id, group_id, question_id, value, COUNT(*) FROM pulse_answer "
-    "WHERE organisation_id = :org GROUP BY pulse_id, group_id, question_id, value"
-)
+# (period, team id, question id, value) -> answers, as generated
+Truth = dict[tuple[str, uuid.UUID, str, str], int]
+
+
+class NoNoise:
+    """Counts as they are: to check the pooling, never to publish."""
+
+    def noisy_counts(self, counts: Sequence[int], sensitivity: int, epsilon: float) -> tuple[int, ...]:
+        return tuple(counts)
 
 
 async def build_organisation(engine: AsyncEngine) -> tuple[uuid.UUID, GroupTree]:
@@ -87,8 +95,9 @@ async def build_organisation(engine: AsyncEngine) -> tuple[uuid.UUID, GroupTree]
 
 async def load_answers(
     engine: AsyncEngine, org_id: uuid.UUID, tree: GroupTree, pulse_set: PulseSet, total: int
-) -> int:
-    """26 closed rounds with `total` answers spread over the teams (team sizes 3..40, everyone answering)."""
+) -> tuple[int, Truth]:
+    """26 closed rounds with `total` answers spread over the teams (team sizes 3..40, everyone answering),
+    added to the rounds' counters as clicks add to them."""
     store = SqlPulseStore(engine, master_key_from(KEY))
     clock = FixedClock(START)
     service = PulseService(store, (pulse_set,), clock)
@@ -101,32 +110,42 @@ async def load_answers(
     sizes = [max(1, round(w * scale)) for w in weights]
     options = {q.id: answer_options(q) for q in pulse_set.questions}
     written = 0
+    truth: Truth = {}
     closing: list[float] = []
-    answer_table = PulseAnswerRow.__table__  # type: ignore[attr-defined]
+    counter = PulseCounterRow.__table__  # type: ignore[attr-defined]
     pulse_table = PulseRow.__table__  # type: ignore[attr-defined]
+    add = (
+        update(counter)
+        .where(
+            and_(
+                counter.c.pulse_id == bindparam("p"),
+                counter.c.group_id == bindparam("g"),
+                counter.c.question_id == bindparam("q"),
+                counter.c.value == bindparam("v"),
+            )
+        )
+        .values(n=counter.c.n + bindparam("k"))
+    )
     for r in range(ROUNDS):
         pulse = await service.open_round(org_id, pulse_set.id, tree)
+        period = period_of(START + timedelta(weeks=r))
         # a little churn: a few teams change size by one person every round
         for _ in range(10):
             i = rng.randrange(len(sizes))
             sizes[i] = max(1, sizes[i] + rng.choice((-1, 1)))
-        rows = [
-            {
-                "id": uuid.uuid4(),
-                "organisation_id": org_id,
-                "pulse_id": pulse.id,
-                "question_id": q.id,
-                "group_id": team.id,
-                "value": rng.choice(options[q.id]),
-            }
-            for team, size in zip(teams, sizes, strict=True)
-            for _ in range(size)
-            for q in pulse_set.questions
-        ]
-        for start in range(0, len(rows), 20_000):
+        counted: dict[tuple[uuid.UUID, str, str], int] = {}
+        for team, size in zip(teams, sizes, strict=True):
+            for _ in range(size):
+                for q in pulse_set.questions:
+                    key = (team.id, q.id, rng.choice(options[q.id]))
+                    counted[key] = counted.get(key, 0) + 1
+        rows = [{"p": pulse.id, "g": g, "q": q, "v": v, "k": n} for (g, q, v), n in counted.items()]
+        for start in range(0, len(rows), 5_000):
             async with engine.begin() as conn:
-                await conn.execute(insert(answer_table), rows[start : start + 20_000])
-        written += len(rows)
+                await conn.execute(add, rows[start : start + 5_000])
+        for (g, q, v), n in counted.items():
+            truth[(period, g, q, v)] = truth.get((period, g, q, v), 0) + n
+        written += sum(counted.values())
         started = time.perf_counter()
         await store.close_pulse(org_id, pulse.id, pulse.closes_at)
         closing.append(time.perf_counter() - started)
@@ -134,21 +153,20 @@ async def load_answers(
             await conn.execute(
                 update(pulse_table)
                 .where(pulse_table.c.id == pulse.id)
-                .values(opened_at=START + timedelta(weeks=r), closes_at=START + timedelta(weeks=r, days=3))
+                .values(
+                    opened_at=START + timedelta(weeks=r),
+                    closes_at=START + timedelta(weeks=r, days=3),
+                    closed_at=START + timedelta(weeks=r, days=3),
+                )
             )
         clock.advance(timedelta(weeks=1))
     print(
-        f"[{engine.url.get_backend_name()}] closing a round of ~{per_round:,} answers (key and participation "
-        f"destroyed, tally written): median {statistics.median(closing) * 1000:.0f} ms"
+        f"[{engine.url.get_backend_name()}] closing a round of ~{per_round:,} answers (key, participation and "
+        f"counters destroyed, tally written): median {statistics.median(closing) * 1000:.0f} ms"
     )
-    if engine.url.get_backend_name() == "postgresql":
-        async with engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text("VACUUM ANALYZE pulse_answer"))
-    else:
-        async with engine.begin() as conn:
-            await conn.execute(text("ANALYZE"))
-    return written
+    async with engine.begin() as conn:
+        await conn.execute(text("ANALYZE"))
+    return written, truth
 
 
 async def best_of(action: Callable[[], Awaitable[object]], runs: int = 5) -> tuple[float, float]:
@@ -160,69 +178,35 @@ async def best_of(action: Callable[[], Awaitable[object]], runs: int = 5) -> tup
     return min(times), statistics.median(times)
 
 
-def _subtree(below: dict[str, list[str]], gid: str) -> list[str]:
-    found, stack = [], [gid]
-    while stack:
-        g = stack.pop()
-        found.append(g)
-        stack.extend(below.get(g, []))
-    return found
-
-
-def _matches(figures: QuestionFigures, question: Question, values: dict[str, int]) -> bool:
-    """Whether one published question's figures are what the raw counts give."""
-    answers = sum(values.values())
-    if answers == 0:
-        return False
-    favourable = sum(n for v, n in values.items() if question.is_favourable(v)) / answers
-    expected_mean: float | None = None
-    if question.kind is QuestionKind.LIKERT:
-        oriented = sum((6 - int(v) if question.reverse else int(v)) * n for v, n in values.items())
-        expected_mean = oriented / answers
-    same = (
-        figures.answers == answers
-        and abs(figures.favourable_share - favourable) < 1e-12
-        and (figures.mean is None) == (expected_mean is None)
-        and (expected_mean is None or abs((figures.mean or 0.0) - expected_mean) < 1e-12)
-    )
-    if figures.distribution is not None:
-        same = same and all(values.get(v, 0) == n for v, n in figures.distribution)
-        same = same and sum(n for _, n in figures.distribution) == answers
-    return same
-
-
-def check_against_group_by(insights: Insights, pulse_set: PulseSet, rows: Sequence[Sequence[object]]) -> str:
-    """Every published number recomputed from the hand-written GROUP BY over the raw answer rows: answers, mean,
-    favourable share and (where shown) the distribution of every shown group, question and round."""
-    direct: dict[tuple[str, str], dict[str, dict[str, int]]] = {}
-    for pulse_id, group_id, question_id, value, count in rows:
-        # SQLite gives the ids as hex, PostgreSQL as UUIDs
-        key = (str(uuid.UUID(str(pulse_id))), str(uuid.UUID(str(group_id))))
-        counted = direct.setdefault(key, {}).setdefault(str(question_id), {})
-        counted[str(value)] = counted.get(str(value), 0) + int(str(count))
-    questions = {q.id: q for q in pulse_set.questions}
-    cells = with_distribution = 0
-    for view in insights.rounds:
-        below: dict[str, list[str]] = {}
-        for cell in view.cells:
-            if cell.group.parent_id is not None:
-                below.setdefault(str(cell.group.parent_id), []).append(str(cell.group.id))
-        for cell in (c for c in view.cells if c.shown):
+def check_pooling(releases: Sequence[Release], pulse_set: PulseSet, truth: Truth) -> str:
+    """Every count a shown cell's figures come from (pooled over the month, over the group's subtree) equals
+    the counts the benchmark generated: releases made with no noise at all."""
+    cells = full = 0
+    for release in releases:
+        below: dict[uuid.UUID, list[uuid.UUID]] = {}
+        for g in release.tree.groups:
+            if g.parent_id is not None:
+                below.setdefault(g.parent_id, []).append(g.id)
+        for cell in release.cells:
+            if cell.visibility is Visibility.HIDDEN:
+                continue
             cells += 1
-            with_distribution += cell.distribution_shown
-            groups = _subtree(below, str(cell.group.id))
-            for figures in cell.figures:
-                values: dict[str, int] = {}
-                for g in groups:
-                    for value, n in (
-                        direct.get((str(view.pulse_id), g), {}).get(figures.question_id, {}).items()
-                    ):
-                        values[value] = values.get(value, 0) + n
-                if not _matches(figures, questions[figures.question_id], values):
-                    raise SystemExit(
-                        f"MISMATCH: {cell.group.slug}, {figures.question_id}, round {view.opened_at:%Y-%m-%d}"
-                    )
-    return f"{cells:,} published group cells ({with_distribution:,} with distribution) equal the GROUP BY"
+            stack, groups = [cell.group_id], []
+            while stack:
+                g = stack.pop()
+                groups.append(g)
+                stack.extend(below.get(g, []))
+            expected_fav = expected_all = 0
+            for q in pulse_set.questions:
+                values = [sum(truth.get((release.period, g, q.id, v), 0) for g in groups) for v in answer_options(q)]
+                expected_all += sum(values)
+                expected_fav += sum(n for v, n in zip(answer_options(q), values, strict=True) if q.is_favourable(v))
+                if cell.table is not None and dict(cell.table)[q.id] != tuple(values):
+                    raise SystemExit(f"MISMATCH: {cell.group_id}, {q.id}, {release.period}")
+            if cell.index_counts != (expected_fav, expected_all - expected_fav):
+                raise SystemExit(f"MISMATCH: index of {cell.group_id} in {release.period}")
+            full += cell.visibility is Visibility.FULL
+    return f"{cells:,} shown group-months ({full:,} in full) pooled exactly as generated"
 
 
 async def profile_insights(store: SqlPulseStore, pulse_set: PulseSet, org_id: uuid.UUID) -> None:
@@ -246,39 +230,56 @@ async def bench_insights(url: str, label: str, total: int, pulse_set: PulseSet, 
     await upgrade(engine)
     org_id, tree = await build_organisation(engine)
     started = time.perf_counter()
-    written = await load_answers(engine, org_id, tree, pulse_set, total)
+    written, truth = await load_answers(engine, org_id, tree, pulse_set, total)
     print(f"[{label}] loaded {written:,} answers in {time.perf_counter() - started:.1f} s")
     store = SqlPulseStore(engine, master_key_from(KEY))
+    pulses = [p for p in await store.rounds(org_id, pulse_set.id) if p.status is PulseStatus.CLOSED]
+    rounds = build_rounds(pulses, await store.tallies(org_id, [p.id for p in pulses]))
+    periods = sorted({period_of(r.opened_at) for r in rounds})
 
-    async def hand_written() -> Sequence[Sequence[object]]:
-        async with engine.connect() as conn:
-            query = text(HAND_WRITTEN).bindparams(bindparam("org", type_=Uuid()))
-            return (await conn.execute(query, {"org": org_id})).all()
+    def pool(noise: object) -> list[Release]:
+        return [
+            build_release(
+                pulse_set,
+                period,
+                [r for r in rounds if period_of(r.opened_at) == period],
+                EPSILON_PER_PERIOD,
+                noise,  # type: ignore[arg-type]
+                period_end(period),
+            )
+            for period in periods
+        ]
+
+    print(f"[{label}] check: {check_pooling(pool(NoNoise()), pulse_set, truth)}")
+    noise = OpenDpNoise()
+    started = time.perf_counter()
+    released = await release_due(
+        store, {pulse_set.id: pulse_set}, org_id, period_end(periods[-1]) + timedelta(hours=1), noise
+    )
+    release_time = time.perf_counter() - started
+    if len(released) != len(periods):
+        raise SystemExit(f"released {len(released)} of {len(periods)} months")
 
     async def insights() -> Insights:
         return await load_insights(store, pulse_set, org_id)
 
-    rows = await hand_written()
+    async def pooling_only() -> list[Release]:
+        return pool(noise)
+
     result = await insights()
-    print(f"[{label}] check: {check_against_group_by(result, pulse_set, rows)}")
-    base_min, base_med = await best_of(hand_written)
     ins_min, ins_med = await best_of(insights)
-    pulses = [p for p in await store.rounds(org_id, pulse_set.id) if p.status is PulseStatus.CLOSED]
-    rounds = build_rounds(pulses, await store.tallies(org_id, [p.id for p in pulses]))
-
-    async def aggregation_only() -> Insights:
-        return aggregate(pulse_set, rounds)
-
-    agg_min, agg_med = await best_of(aggregation_only)
+    pool_min, pool_med = await best_of(pooling_only, runs=3)
     latest = result.latest
     if latest is None:
-        raise SystemExit("no round was published")
-    shown = sum(1 for c in latest.cells if c.shown)
+        raise SystemExit("nothing was published")
+    full = sum(1 for c in latest.cells if c.visibility is Visibility.FULL)
+    banded = sum(1 for c in latest.cells if c.visibility is Visibility.BANDED)
     print(
-        f"[{label}] hand-written GROUP BY: best {base_min * 1000:.0f} ms, median {base_med * 1000:.0f} ms | "
-        f"insights: best {ins_min * 1000:.0f} ms, median {ins_med * 1000:.0f} ms "
-        f"(of which aggregation: best {agg_min * 1000:.0f} ms, median {agg_med * 1000:.0f} ms) | "
-        f"ratio {ins_med / base_med:.2f}x | latest round: {shown} of {len(latest.cells)} groups shown"
+        f"[{label}] insights (every output reads this): best {ins_min * 1000:.0f} ms, median "
+        f"{ins_med * 1000:.0f} ms | releasing {len(periods)} months once (tallies, pooling, noise, storing): "
+        f"{release_time * 1000:.0f} ms, of which pooling and noise best {pool_min * 1000:.0f} ms, median "
+        f"{pool_med * 1000:.0f} ms | latest month: {full} in full, {banded} as a band, "
+        f"{len(latest.cells) - full - banded} hidden of {len(latest.cells)} groups"
     )
     if profile:
         await profile_insights(store, pulse_set, org_id)
@@ -308,10 +309,10 @@ async def bench_clicks(url: str, label: str, clicks: int, pulse_set: PulseSet) -
     async with engine.connect() as conn:
         stored = (
             await conn.execute(
-                text("SELECT COUNT(*) FROM pulse_answer WHERE pulse_id = :p").bindparams(
+                text("SELECT COALESCE(SUM(n - :bias), 0) FROM pulse_counter WHERE pulse_id = :p").bindparams(
                     bindparam("p", type_=Uuid())
                 ),
-                {"p": pulse.id},
+                {"p": pulse.id, "bias": COUNTER_BIAS},
             )
         ).scalar_one()
         participation = (

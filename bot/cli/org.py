@@ -6,6 +6,7 @@ import argparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.cli.context import CliContext
+from bot.domain.clock import SystemClock
 from bot.domain.tenancy import GroupKind, GroupTree, Platform, slugify
 from bot.errors import ConfigError
 from bot.storage.db import session_factory
@@ -67,6 +68,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     gremove.add_argument("org", help="organisation handle")
     gremove.add_argument("group", help="group handle")
     gremove.set_defaults(handler=run_group_remove)
+    _register_restructuring(gsub)
 
     bind = sub.add_parser(
         "bind",
@@ -88,6 +90,42 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     unbind.add_argument("--platform", choices=[p.value for p in Platform], required=True)
     unbind.add_argument("--channel", required=True)
     unbind.set_defaults(handler=run_unbind)
+
+
+def _register_restructuring(gsub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Restructuring keeps a group's identity (its lineage), so pulse results stay with its people: use these
+    instead of remove + add."""
+    grename = gsub.add_parser("rename", help="rename a group", description="Give a group a new name.")
+    grename.add_argument("org", help="organisation handle")
+    grename.add_argument("group", help="group handle")
+    grename.add_argument("name", help="the new name")
+    grename.set_defaults(handler=run_group_rename)
+    gmove = gsub.add_parser(
+        "move", help="move a team to another department", description="Put a group under another parent."
+    )
+    gmove.add_argument("org", help="organisation handle")
+    gmove.add_argument("group", help="group handle")
+    gmove.add_argument("--parent", required=True, help="handle of the new parent group")
+    gmove.set_defaults(handler=run_group_move)
+    gmerge = gsub.add_parser(
+        "merge",
+        help="merge a group into another",
+        description="Merge a group into another of the same kind: its sub-groups and channels move over.",
+    )
+    gmerge.add_argument("org", help="organisation handle")
+    gmerge.add_argument("group", help="handle of the group that goes")
+    gmerge.add_argument("--into", required=True, help="handle of the group it goes into")
+    gmerge.set_defaults(handler=run_group_merge)
+    gsplit = gsub.add_parser(
+        "split",
+        help="split a new group off a group",
+        description="Make a new group beside a group (same parent, same kind), taking the given channels.",
+    )
+    gsplit.add_argument("org", help="organisation handle")
+    gsplit.add_argument("group", help="handle of the group that is split")
+    gsplit.add_argument("name", help="the new group's name")
+    gsplit.add_argument("--channel", action="append", default=[], help="a channel id that moves to the new group")
+    gsplit.set_defaults(handler=run_group_split)
 
 
 async def run_add(args: argparse.Namespace, ctx: CliContext) -> int:
@@ -185,4 +223,40 @@ async def run_unbind(args: argparse.Namespace, ctx: CliContext) -> int:
         org = await repo.get_organisation(args.org)
         await repo.unbind_channel(org.id, Platform(args.platform), args.channel)
     ctx.print(f"Removed the binding of {args.platform} channel {args.channel} in {org.slug}.")
+    return 0
+
+
+async def run_group_rename(args: argparse.Namespace, ctx: CliContext) -> int:
+    async with ctx.database() as engine:
+        repo = SqlOrganisationRepository(session_factory(engine))
+        org = await repo.get_organisation(args.org)
+        group = await repo.rename_group(org.id, args.group, args.name)
+    ctx.print(f"Renamed '{args.group}' to '{group.name}' ({group.slug}) in {org.slug}.")
+    return 0
+
+
+async def run_group_move(args: argparse.Namespace, ctx: CliContext) -> int:
+    async with ctx.database() as engine:
+        repo = SqlOrganisationRepository(session_factory(engine))
+        org = await repo.get_organisation(args.org)
+        await repo.move_group(org.id, args.group, args.parent)
+    ctx.print(f"Moved '{args.group}' under '{args.parent}' in {org.slug}.")
+    return 0
+
+
+async def run_group_merge(args: argparse.Namespace, ctx: CliContext) -> int:
+    async with ctx.database() as engine:
+        repo = SqlOrganisationRepository(session_factory(engine))
+        org = await repo.get_organisation(args.org)
+        await repo.merge_groups(org.id, args.group, args.into, SystemClock().now())
+    ctx.print(f"Merged '{args.group}' into '{args.into}' in {org.slug}.")
+    return 0
+
+
+async def run_group_split(args: argparse.Namespace, ctx: CliContext) -> int:
+    async with ctx.database() as engine:
+        repo = SqlOrganisationRepository(session_factory(engine))
+        org = await repo.get_organisation(args.org)
+        group = await repo.split_group(org.id, args.group, args.name, SystemClock().now(), args.channel)
+    ctx.print(f"Split '{group.name}' ({group.slug}) off '{args.group}' in {org.slug}.")
     return 0

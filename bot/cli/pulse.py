@@ -55,6 +55,15 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         description="Close every round whose window has passed: its key and participation rows are destroyed.",
     )
     close.set_defaults(handler=run_close_due)
+    release = sub.add_parser(
+        "release-due",
+        help="publish the months whose rounds have all closed",
+        description=(
+            "Release every ended month whose rounds have all closed: pooled, the privacy noise drawn once and "
+            "stored, charged to the month's privacy budget. The service does this every minute by itself."
+        ),
+    )
+    release.set_defaults(handler=run_release_due)
     management = sub.add_parser(
         "management-channel",
         help="where management summaries go",
@@ -168,4 +177,20 @@ async def run_close_due(_args: argparse.Namespace, ctx: CliContext) -> int:
         service = PulseService(_store(ctx, engine), content.catalog.pulse_sets, SystemClock())
         closed = await service.close_due()
     ctx.print(f"Closed {len(closed)} round(s).")
+    return 0
+
+
+async def run_release_due(_args: argparse.Namespace, ctx: CliContext) -> int:
+    from bot.domain.insights import release_due
+    from bot.security.noise import OpenDpNoise
+
+    content = ctx.content()
+    sets = {p.id: p for p in content.catalog.pulse_sets}
+    released = 0
+    async with ctx.database() as engine:
+        store = _store(ctx, engine)
+        noise = OpenDpNoise()
+        for organisation_id in await store.organisation_ids():
+            released += len(await release_due(store, sets, organisation_id, SystemClock().now(), noise))
+    ctx.print(f"Released {released} period(s).")
     return 0

@@ -1,64 +1,57 @@
-"""THE anonymity path (DESIGN §5). Every number management sees — chat summary, console, CLI, export — comes out
-of `aggregate()`, and nothing else reads answers for display.
+"""THE anonymity path (DESIGN §5). Every number management sees — chat summary, monthly overview, console, chart,
+`vipbot insights` and its JSON export, the periodic report — is read from a stored `Release`, and a release is
+made here, once per pulse set, organisation and period, from the tallies of the period's closed rounds.
 
-What it guarantees, for one pulse set in one organisation, over all its rounds:
+What a release is:
 
-1. **Thresholds** (constants; no setting can lower them): a group's figures are shown with at least
-   `MIN_SCORE_ANSWERS` (5) answers to every question; a full distribution with at least `MIN_DISTRIBUTION_ANSWERS`
-   (10).
-2. **Complementary suppression**: within a round, for every shown group P the answers that are in P but in none of
-   its largest shown sub-groups — what anyone can compute as "P minus the shown parts" — number 0 or at least the
-   threshold. If not, the smallest shown sub-group (with everything under it) is hidden too, until they do.
-3. **Differencing guard across rounds**: two shown cells of the same group, or of nested groups (parent and
-   descendant, in either round's tree), in different rounds whose answer counts differ by 1–4 (1–9 for
-   distributions) are never both shown. This is what stops "the team had 6 answers last round and 5 now".
-   The same holds for what a round makes computable without showing it — the *rest* of a shown group, "P minus
-   its largest shown parts" — against the cells and rests of earlier rounds it nests with: "last round's
-   department minus this round's department outside its shown team" is a difference too. A conflicting rest
-   hides this round's smallest shown part under it.
-
-**Order of decisions.** Rounds are decided in the order they were *published* — when they closed (`closed_at`;
-rounds closed at the same moment by when they opened, then by id) — each against everything published before it.
-So a round's figures are fixed the moment it closes: a later round can only hide its own cells, never change or
-hide what is already out, and the number it does show has been checked against every number out by then. Rounds
-of one pulse set may overlap (each round has its own window): one that opened later can close first, and then it
-is decided first. Display (the trend, the export) lists rounds in the order they opened; `Insights.latest` is the
-round published last.
-
-Hidden cells show no figures and no answer count: a count alone would tell who took part. Which rule hid a cell
-is not shown either (that would say whether a hidden group has fewer than five answers); the explanation lists
-the rules and how many groups they hid in total.
-
-The computation is plain Python over per-value answer counts (one GROUP BY in storage).
+1. **Pooled over the period.** Every closed round of the pulse set that opened in the period (a calendar month,
+   `bot.domain.privacy`) is added up per group, so a group is judged on a month of answers, not on one week's.
+   Groups are pooled by *lineage*: a renamed or moved group keeps its id; a merged group's answers count for the
+   group it was merged into; a group that is gone from the tree counts for its nearest ancestor that is still
+   there. The release uses the tree of the period's latest round.
+2. **Floors on respondents** (constants, DESIGN §5.3): respondents of a group in a period are at least the most
+   that answered it in any one round (answers are never linked across rounds, so this is the count that can be
+   known, and it is never more than the true number of people). Under `MIN_SCORE_ANSWERS` (5) nothing is
+   published; from 5 to 9 only a *band* of the favourable share ("60–80 %"), which determines no distribution;
+   from `MIN_DISTRIBUTION_ANSWERS` (10) the per-question table with the distribution.
+3. **Noise drawn once.** The counts a cell publishes (favourable and other answers over all questions for the
+   index, and every value's count per question for the table) get discrete Laplace noise calibrated to what one
+   person's answers in the period can change (`rounds × questions` in L1, at each level of the tree), from the
+   `NoiseSource` port. The noisy integers and their noise scale are what is stored; everything shown —
+   share, mean, distribution, margin, band — is computed from them, so reading a release again spends nothing.
 """
 
 from __future__ import annotations
 
-import functools
-import operator
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Final
 from uuid import UUID
 
 from bot.domain.content import PulseSet, Question, QuestionKind
+from bot.domain.privacy import (
+    INDEX_SHARE,
+    LEVEL_SHARE,
+    NoiseSource,
+    band,
+    index_margin,
+    mean_margin,
+    period_start,
+    share_margin,
+)
 from bot.domain.pulses import answer_options
 from bot.domain.tenancy import Group, GroupTree
 
 MIN_SCORE_ANSWERS: Final = 5
 MIN_DISTRIBUTION_ANSWERS: Final = 10
 
-Counts = tuple[int, ...]  # one number per question
-
 
 @dataclass(frozen=True, slots=True)
 class RoundInput:
-    """One closed round: when it opened and closed (was published), its tree snapshot, and its answers counted
-    per group, question and value.
-
-    `counts` holds the answers stored directly under each group (usually a team); parents add up their children.
-    """
+    """One closed round: when it opened and closed, its tree snapshot, and its answers counted per group,
+    question and value (`counts` holds the answers stored directly under each group)."""
 
     pulse_id: UUID
     opened_at: datetime
@@ -67,102 +60,361 @@ class RoundInput:
     counts: Mapping[UUID, Mapping[str, Mapping[str, int]]]  # group → question → value → answers
 
 
+class Visibility(StrEnum):
+    HIDDEN = "hidden"  # fewer than 5 respondents: nothing
+    BANDED = "banded"  # 5–9: the band of the favourable share only
+    FULL = "full"  # 10 or more: index and per-question table with distribution
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCell:
+    """What is stored for one group in one release: noisy integers and the scale of their noise, nothing else."""
+
+    group_id: UUID
+    visibility: Visibility
+    index_counts: tuple[int, int] | None = None  # noisy (favourable, other answers) over all questions
+    index_scale: float = 0.0
+    table: tuple[tuple[str, tuple[int, ...]], ...] | None = None  # per question: noisy count per offered value
+    table_scale: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """A pulse set's published figures for one organisation and period, as stored."""
+
+    pulse_set_id: str
+    period: str
+    released_at: datetime
+    tree: GroupTree
+    epsilon: float
+    rounds: int
+    cells: tuple[StoredCell, ...]
+
+
+# --- making a release ----------------------------------------------------------------------------------------
+
+
+def _depth_first(tree: GroupTree) -> list[tuple[Group, int]]:
+    children: dict[UUID | None, list[Group]] = {}
+    for g in tree.groups:
+        children.setdefault(g.parent_id, []).append(g)
+    for kids in children.values():
+        kids.sort(key=lambda g: (g.name.casefold(), g.slug))
+    order: list[tuple[Group, int]] = []
+    stack = [(g, 0) for g in reversed(children.get(None, []))]
+    while stack:
+        group, depth = stack.pop()
+        order.append((group, depth))
+        stack.extend((k, depth + 1) for k in reversed(children.get(group.id, [])))
+    return order
+
+
+class _Resolver:
+    """Maps a group id of any round to the group of the release's tree that its answers count for."""
+
+    def __init__(self, target: GroupTree, successors: Mapping[UUID, UUID]) -> None:
+        self._known = {g.id for g in target.groups}
+        self._root = target.root.id
+        self._successors = successors
+        self._memo: dict[tuple[int, UUID], UUID] = {}
+
+    def _follow(self, gid: UUID) -> UUID | None:
+        seen: set[UUID] = set()
+        current = gid
+        while current not in self._known and current in self._successors and current not in seen:
+            seen.add(current)
+            current = self._successors[current]
+        return current if current in self._known else None
+
+    def resolve(self, gid: UUID, tree: GroupTree) -> UUID:
+        key = (id(tree), gid)
+        found = self._memo.get(key)
+        if found is None:
+            found = self._follow(gid)
+            if found is None and any(g.id == gid for g in tree.groups):
+                found = next(
+                    (r for a in tree.ancestors(gid) if (r := self._follow(a.id)) is not None), self._root
+                )
+            self._memo[key] = found = found or self._root
+        return found
+
+
+Pooled = dict[UUID, list[list[int]]]  # per group (with everything below it): per question, per value
+
+
+def _pool(
+    rounds: Sequence[RoundInput], target: GroupTree, resolver: _Resolver, pulse_set: PulseSet
+) -> tuple[Pooled, dict[UUID, int]]:
+    """The period's answers per group of the release's tree, and each group's respondents (the most that
+    answered it in one round)."""
+    parent = {g.id: g.parent_id for g in target.groups}
+    questions = pulse_set.questions
+    values = [values_of(q) for q in questions]
+    pooled: Pooled = {g.id: [[0] * len(v) for v in values] for g in target.groups}
+    respondents: dict[UUID, int] = dict.fromkeys(pooled, 0)
+    for rnd in rounds:
+        per_round: dict[UUID, list[int]] = {g.id: [0] * len(questions) for g in target.groups}
+        for raw_group, answers in rnd.counts.items():
+            gid = resolver.resolve(raw_group, rnd.tree)
+            for qi, question in enumerate(questions):
+                given = answers.get(question.id, {})
+                for vi, value in enumerate(values[qi]):
+                    n = given.get(value, 0)
+                    node: UUID | None = gid if n else None
+                    while node is not None:  # every group on the path up gets the answer
+                        pooled[node][qi][vi] += n
+                        per_round[node][qi] += n
+                        node = parent[node]
+        for gid, answered in per_round.items():
+            respondents[gid] = max(respondents[gid], max(answered, default=0))
+    return pooled, respondents
+
+
+def _visibility(respondents: int, epsilon: float) -> Visibility:
+    """What a group publishes: decided on the floors alone, before any noise is drawn."""
+    if epsilon <= 0 or respondents < MIN_SCORE_ANSWERS:
+        return Visibility.HIDDEN
+    return Visibility.BANDED if respondents < MIN_DISTRIBUTION_ANSWERS else Visibility.FULL
+
+
+def _draw(
+    pulse_set: PulseSet,
+    order: Sequence[tuple[Group, int]],
+    pooled: Pooled,
+    visible: Mapping[UUID, Visibility],
+    epsilon: float,
+    sensitivity: int,
+    noise: NoiseSource,
+) -> tuple[dict[UUID, tuple[int, int]], dict[UUID, tuple[int, ...]]]:
+    """One draw per level and kind of count: the groups of a level are disjoint in what each answer counts for,
+    so the level's vectors side by side have the same sensitivity as one group's (parallel composition)."""
+    flags = [[q.is_favourable(v) for v in values_of(q)] for q in pulse_set.questions]
+    width = sum(len(f) for f in flags)
+    index_noisy: dict[UUID, tuple[int, int]] = {}
+    table_noisy: dict[UUID, tuple[int, ...]] = {}
+    for kind, share in LEVEL_SHARE.items():
+        level = [g.id for g, _ in order if g.kind is kind and visible[g.id] is not Visibility.HIDDEN]
+        if not level:
+            continue
+        flat_index: list[int] = []
+        for gid in level:
+            favourable = sum(
+                n for row, fs in zip(pooled[gid], flags, strict=True) for n, f in zip(row, fs, strict=True) if f
+            )
+            flat_index.extend((favourable, sum(sum(row) for row in pooled[gid]) - favourable))
+        drawn = noise.noisy_counts(flat_index, sensitivity, epsilon * share * INDEX_SHARE)
+        for i, gid in enumerate(level):
+            index_noisy[gid] = (drawn[2 * i], drawn[2 * i + 1])
+        full = [gid for gid in level if visible[gid] is Visibility.FULL]
+        if full:
+            flat = [n for gid in full for row in pooled[gid] for n in row]
+            drawn = noise.noisy_counts(flat, sensitivity, epsilon * share * (1 - INDEX_SHARE))
+            for i, gid in enumerate(full):
+                table_noisy[gid] = tuple(drawn[i * width : (i + 1) * width])
+    return index_noisy, table_noisy
+
+
+def build_release(
+    pulse_set: PulseSet,
+    period: str,
+    rounds: Sequence[RoundInput],
+    epsilon: float,
+    noise: NoiseSource,
+    released_at: datetime,
+    successors: Mapping[UUID, UUID] | None = None,
+) -> Release:
+    """Pool the period's rounds per group and draw the noise for every cell that may be published.
+
+    `epsilon` is what the accountant granted this release (0: refused — every cell hidden); `successors` maps a
+    merged group to the group it was merged into."""
+    ordered = sorted(rounds, key=lambda r: (r.opened_at, str(r.pulse_id)))
+    if not ordered:
+        raise ValueError("a release needs at least one closed round")
+    target = ordered[-1].tree
+    order = _depth_first(target)
+    pooled, respondents = _pool(ordered, target, _Resolver(target, successors or {}), pulse_set)
+    visible = {g.id: _visibility(respondents[g.id], epsilon) for g, _ in order}
+    questions = pulse_set.questions
+    sensitivity = max(1, len(ordered) * len(questions))
+    index_noisy, table_noisy = _draw(pulse_set, order, pooled, visible, epsilon, sensitivity, noise)
+    cells: list[StoredCell] = []
+    for group, _depth in order:
+        seen_as = visible[group.id]
+        if seen_as is Visibility.HIDDEN:
+            cells.append(StoredCell(group.id, Visibility.HIDDEN))
+            continue
+        share = LEVEL_SHARE[group.kind]
+        index_scale = sensitivity / (epsilon * share * INDEX_SHARE)
+        if seen_as is Visibility.BANDED:
+            cells.append(StoredCell(group.id, Visibility.BANDED, index_noisy[group.id], index_scale))
+            continue
+        flat_row = table_noisy[group.id]
+        table: list[tuple[str, tuple[int, ...]]] = []
+        at = 0
+        for question in questions:
+            width = len(values_of(question))
+            table.append((question.id, tuple(flat_row[at : at + width])))
+            at += width
+        cells.append(
+            StoredCell(
+                group.id,
+                Visibility.FULL,
+                index_noisy[group.id],
+                index_scale,
+                tuple(table),
+                sensitivity / (epsilon * share * (1 - INDEX_SHARE)),
+            )
+        )
+    return Release(pulse_set.id, period, released_at, target, epsilon, len(ordered), tuple(cells))
+
+
+def values_of(question: Question) -> tuple[str, ...]:
+    """The values a question's counts are kept for, in the order its buttons show them."""
+    return answer_options(question)
+
+
+# --- reading releases: what every output shows ---------------------------------------------------------------
+
+
 @dataclass(frozen=True, slots=True)
 class QuestionFigures:
     question_id: str
     answers: int
     favourable_share: float
+    margin: float | None  # points, 9 times out of 10
     mean: float | None  # Likert only, on the favourable-up scale (reverse-scored items turned round)
-    distribution: tuple[tuple[str, int], ...] | None  # None unless the distribution may be shown
+    mean_margin: float | None
+    distribution: tuple[tuple[str, int], ...]
 
 
 @dataclass(frozen=True, slots=True)
-class _Scoring:
-    """Per question: where its values sit in a round's count vector, and each value's favourable flag and score
-    on the favourable-up scale. A value the question no longer offers counts in a last slot of its own (it is an
-    answer, neither favourable nor scored)."""
+class _Shape:
+    """Per question, worked out once per read: its values in order, which are favourable, and their scores on
+    the favourable-up scale (Likert only)."""
 
     question: Question
     order: tuple[str, ...]
-    offset: int  # where this question's counts start in a group's count vector
-    slots: Mapping[str, int]  # each value's place in that vector
-    favourable: tuple[int, ...]  # positions of the favourable values
-    oriented: tuple[int, ...] | None  # per position; Likert only
+    favourable: tuple[bool, ...]
+    scores: tuple[int, ...] | None
 
     @classmethod
-    def of(cls, question: Question, offset: int) -> _Scoring:
-        order = answer_options(question)
-        oriented = None
+    def of(cls, question: Question) -> _Shape:
+        order = values_of(question)
+        scores = None
         if question.kind is QuestionKind.LIKERT:
-            oriented = (*(6 - int(v) if question.reverse else int(v) for v in order), 0)
-        favourable = tuple(i for i, v in enumerate(order) if question.is_favourable(v))
-        return cls(
-            question, order, offset, {v: offset + i for i, v in enumerate(order)}, favourable, oriented
-        )
+            scores = tuple(6 - int(v) if question.reverse else int(v) for v in order)
+        return cls(question, order, tuple(question.is_favourable(v) for v in order), scores)
 
-    @property
-    def width(self) -> int:
-        return len(self.order) + 1
 
-    def favourable_share(self, counts: Sequence[int]) -> float:
-        return sum(counts[i] for i in self.favourable) / sum(counts)
-
-    def figures(self, counts: Sequence[int], with_distribution: bool) -> QuestionFigures:
-        total = sum(counts)
-        mean = None
-        if self.oriented is not None:
-            mean = sum(score * n for score, n in zip(self.oriented, counts, strict=True)) / total
-        distribution = tuple(zip(self.order, counts, strict=False)) if with_distribution else None
-        return QuestionFigures(self.question.id, total, self.favourable_share(counts), mean, distribution)
+def _question_figures(shape: _Shape, noisy: Sequence[int], scale: float) -> QuestionFigures:
+    counts = [n if n > 0 else 0 for n in noisy]
+    total = sum(counts)
+    fav = [n for n, f in zip(counts, shape.favourable, strict=True) if f]
+    other = [n for n, f in zip(counts, shape.favourable, strict=True) if not f]
+    share = sum(fav) / total if total else 0.0
+    mean = spread = None
+    if shape.scores is not None and total:
+        mean = sum(s * n for s, n in zip(shape.scores, counts, strict=True)) / total
+        spread = mean_margin(shape.scores, counts, scale)
+    return QuestionFigures(
+        shape.question.id,
+        total,
+        share,
+        share_margin(fav, other, scale),
+        mean,
+        spread,
+        tuple(zip(shape.order, counts, strict=True)),
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class Cell:
-    """One group in one round, as it may be published. Figures are worked out when asked for."""
+    """One group in one period, as published: index with margin (or its band), and per-question figures — all
+    worked out from the stored noisy counts when asked, so reading a year of releases stays cheap."""
 
     group: Group
     depth: int
-    shown: bool
-    _counts: tuple[int, ...] = field(default=(), repr=False)  # answers per value, every question side by side
-    _scorings: tuple[_Scoring, ...] = field(default=(), repr=False)
-    _with_distribution: bool = field(default=False, repr=False)
+    visibility: Visibility
+    _stored: StoredCell | None = field(default=None, repr=False)
+    _shapes: Mapping[str, _Shape] = field(default_factory=dict, repr=False)
 
-    @property
-    def figures(self) -> tuple[QuestionFigures, ...]:
-        if not self.shown:
-            return ()
-        return tuple(
-            s.figures(v, self._with_distribution) for s, v in zip(self._scorings, self._values(), strict=True)
-        )
-
-    def _values(self) -> tuple[tuple[int, ...], ...]:
-        """Per question, its answers per value."""
-        return tuple(self._counts[s.offset : s.offset + s.width] for s in self._scorings)
-
-    @property
-    def respondents(self) -> int | None:
-        """Participation at group level (answers to the most-answered question); None when hidden."""
-        return max(sum(v) for v in self._values()) if self.shown and self._scorings else None
+    def _share(self) -> float | None:
+        if self._stored is None or self._stored.index_counts is None:
+            return None
+        fav, other = self._stored.index_counts
+        fav, other = max(0, fav), max(0, other)
+        return fav / (fav + other) if fav + other else 0.0
 
     @property
     def index(self) -> float | None:
-        """The share of favourable answers, averaged over the questions; None when hidden."""
-        if not self.shown or not self._scorings:
+        """The favourable share over all questions; None unless FULL."""
+        return self._share() if self.visibility is Visibility.FULL else None
+
+    @property
+    def margin(self) -> float | None:
+        """The index's margin in points (9 times out of 10); None unless FULL."""
+        if self.visibility is not Visibility.FULL or self._stored is None or self._stored.index_counts is None:
             return None
-        shares = [s.favourable_share(v) for s, v in zip(self._scorings, self._values(), strict=True)]
-        return sum(shares) / len(shares)
+        fav, other = self._stored.index_counts
+        return index_margin(max(0, fav), max(0, other), self._stored.index_scale)
+
+    @property
+    def band(self) -> tuple[int, int] | None:
+        """The 20-point band the index falls in (BANDED and FULL)."""
+        share = self._share() if self.visibility is not Visibility.HIDDEN else None
+        return None if share is None else band(share)
+
+    @property
+    def figures(self) -> tuple[QuestionFigures, ...]:
+        """Per question: favourable share, mean and distribution, each with its margin (FULL cells only)."""
+        if self.visibility is not Visibility.FULL or self._stored is None:
+            return ()
+        return tuple(
+            _question_figures(self._shapes[qid], noisy, self._stored.table_scale)
+            for qid, noisy in self._stored.table or ()
+            if qid in self._shapes and len(noisy) == len(self._shapes[qid].order)
+        )
+
+    @property
+    def respondents(self) -> int | None:
+        """FULL only: the (noisy) answers to the most-answered question."""
+        if self.visibility is not Visibility.FULL or self._stored is None:
+            return None
+        return max((sum(n for n in noisy if n > 0) for _, noisy in self._stored.table or ()), default=0)
+
+    @property
+    def shown(self) -> bool:
+        return self.visibility is not Visibility.HIDDEN
 
     @property
     def distribution_shown(self) -> bool:
-        return self.shown and self._with_distribution
+        return self.visibility is Visibility.FULL
+
+    @property
+    def approximate(self) -> float | None:
+        """The best single figure for a chart: the index, or the middle of the band."""
+        if self.index is not None:
+            return self.index
+        found = self.band
+        return None if found is None else (found[0] + found[1]) / 200
+
+
+def _cell(stored: StoredCell, group: Group, depth: int, shapes: Mapping[str, _Shape]) -> Cell:
+    if stored.visibility is Visibility.HIDDEN or stored.index_counts is None:
+        return Cell(group, depth, Visibility.HIDDEN)
+    return Cell(group, depth, stored.visibility, stored, shapes)
 
 
 @dataclass(frozen=True, slots=True)
 class RoundView:
-    pulse_id: UUID
-    opened_at: datetime
-    closed_at: datetime
+    """One published period."""
+
+    period: str
+    opened_at: datetime  # the period's start
+    closed_at: datetime  # when it was released
     cells: tuple[Cell, ...]  # the tree in depth-first order, the organisation first
+    refused: bool = False  # the privacy budget of the period was spent: nothing published
+    rounds: int = 0  # how many rounds the period pooled
 
     @property
     def hidden(self) -> int:
@@ -172,10 +424,27 @@ class RoundView:
         return next((c for c in self.cells if c.group.id == group_id), None)
 
 
+def view_of(release: Release, pulse_set: PulseSet, shapes: Mapping[str, _Shape] | None = None) -> RoundView:
+    shapes = shapes if shapes is not None else {q.id: _Shape.of(q) for q in pulse_set.questions}
+    stored = {c.group_id: c for c in release.cells}
+    cells = tuple(
+        _cell(stored.get(g.id, StoredCell(g.id, Visibility.HIDDEN)), g, depth, shapes)
+        for g, depth in _depth_first(release.tree)
+    )
+    return RoundView(
+        release.period,
+        period_start(release.period),
+        release.released_at,
+        cells,
+        refused=release.epsilon <= 0,
+        rounds=release.rounds,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Insights:
-    """Everything that may be published about a pulse set's rounds: `rounds` in the order they opened (for
-    display), `published` in the order they closed (the order they were decided in)."""
+    """Every published period of a pulse set: `rounds` in period order (for display), `published` in the order
+    they were released."""
 
     pulse_set: PulseSet
     rounds: tuple[RoundView, ...]
@@ -183,11 +452,10 @@ class Insights:
 
     @property
     def latest(self) -> RoundView | None:
-        """The round published last: the one a summary sent at its close is about."""
         return self.published[-1] if self.published else None
 
     def trend(self, group_id: UUID) -> tuple[float | None, ...]:
-        """The group's index per round; None where it is hidden or did not exist."""
+        """The group's index per period; None where it is hidden, banded or absent (a gap, never a line)."""
         out: list[float | None] = []
         for view in self.rounds:
             cell = view.cell(group_id)
@@ -195,456 +463,7 @@ class Insights:
         return tuple(out)
 
 
-class _TreeIndex:
-    """A tree snapshot with integer ids: depth-first order, children, and subtree ranges, so that "is an
-    ancestor or a descendant of" is a range check and a group's subtree is a slice."""
-
-    def __init__(self, tree: GroupTree, ids: dict[UUID, int]) -> None:
-        children: dict[UUID | None, list[Group]] = {}
-        for g in tree.groups:
-            children.setdefault(g.parent_id, []).append(g)
-        for kids in children.values():
-            kids.sort(key=lambda g: (g.name.casefold(), g.slug))
-        self.order: list[tuple[Group, int]] = []
-        self.ids: list[int] = []
-        self.start: dict[int, int] = {}
-        self.end: dict[int, int] = {}
-        self.children: dict[int, list[int]] = {}
-        self.ancestors: dict[int, list[int]] = {}
-        stack: list[tuple[Group, int, list[int], bool]] = [
-            (r, 0, [], False) for r in reversed(children.get(None, []))
-        ]
-        while stack:
-            group, depth, above, done = stack.pop()
-            gid = ids.setdefault(group.id, len(ids))
-            if done:
-                self.end[gid] = len(self.ids)
-                continue
-            self.start[gid] = len(self.ids)
-            self.order.append((group, depth))
-            self.ids.append(gid)
-            self.ancestors[gid] = above
-            kids = children.get(group.id, [])
-            self.children[gid] = [ids.setdefault(k.id, len(ids)) for k in kids]
-            stack.append((group, depth, above, True))
-            stack.extend((k, depth + 1, [gid, *above], False) for k in reversed(kids))
-
-    def subtree(self, gid: int) -> list[int]:
-        return self.ids[self.start[gid] : self.end[gid]]
-
-    def nests(self, a: int, b: int) -> bool:
-        """Whether one of the two groups is the other or lies below it: their answer sets nest."""
-        start = self.start
-        if a not in start or b not in start:
-            return False
-        sa, sb = start[a], start[b]
-        return sa <= sb < self.end[a] or sb <= sa < self.end[b]
-
-    def related(self, gid: int) -> list[int]:
-        """The group, its ancestors and its descendants: the groups whose answer sets nest with it."""
-        if gid not in self.start:
-            return []
-        return [*self.ancestors[gid], *self.subtree(gid)]
-
-    def size(self, gid: int) -> int:
-        """How many groups the group's subtree has (0 if it is not in this tree)."""
-        return self.end[gid] - self.start[gid] if gid in self.start else 0
-
-    def within(self, gid: int, tops: frozenset[int]) -> bool:
-        """Whether the group is one of `tops` or lies below one of them."""
-        return gid in tops or (gid in self.ancestors and any(a in tops for a in self.ancestors[gid]))
-
-
-class _Round:
-    """Totals of one round, per group (its own answers plus everything below it): one flat count vector per group,
-    every question's answers per value side by side (see `_Scoring.offset`), and the answers per question."""
-
-    def __init__(
-        self, data: RoundInput, scorings: Sequence[_Scoring], index: _TreeIndex, ids: Mapping[UUID, int]
-    ) -> None:
-        self.data = data
-        self.index = index
-        self.scorings = scorings
-        width = sum(s.width for s in scorings)
-        # per question id: the slot of each value, and the slot for any other value
-        slots = {s.question.id: (s.slots, s.offset + len(s.order)) for s in scorings}
-        vectors: dict[int, list[int]] = {}
-        for group_id, questions in data.counts.items():
-            gid = ids.get(group_id)
-            if gid is None or gid not in index.start:
-                continue  # a group that is not in this round's tree
-            vector = vectors[gid] = [0] * width
-            for question_id, values in questions.items():
-                where = slots.get(question_id)
-                if where is None:
-                    continue  # a question the pulse set no longer has
-                known, other = where
-                for value, n in values.items():
-                    vector[known.get(value, other)] += n
-        zero = [0] * width
-        self.totals: dict[int, list[int]] = {}
-        for gid in reversed(index.ids):
-            total = vectors.get(gid, zero)
-            for kid in index.children[gid]:
-                total = list(map(operator.add, total, self.totals[kid]))
-            self.totals[gid] = total
-        slices = [(s.offset, s.offset + s.width) for s in scorings]
-        self.n: dict[int, Counts] = {
-            gid: tuple(sum(total[a:b]) for a, b in slices) for gid, total in self.totals.items()
-        }
-
-    def maximal_shown_below(self, gid: int, shown: set[int]) -> list[int]:
-        found: list[int] = []
-        stack = list(self.index.children[gid])
-        while stack:
-            kid = stack.pop()
-            if kid in shown:
-                found.append(kid)
-            else:
-                stack.extend(self.index.children[kid])
-        return found
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class _Rest:
-    """What a round makes computable without showing it: "P minus its largest shown parts" — the answers directly
-    under P and under its hidden groups. It lies inside P (and P's ancestors) and outside the shown parts."""
-
-    owner: int
-    parts: frozenset[int]  # P's largest shown parts in that round
-    n: Counts
-    index: _TreeIndex  # the tree of that round
-    keys: frozenset[int]  # `n` as in `_keys`
-
-    def excludes(self, gid: int) -> bool:
-        """Whether the group lies inside one of the shown parts (so its answers are not in the rest)."""
-        return self.index.within(gid, self.parts)
-
-
-class _Published:
-    """What the rounds with one tree snapshot published: per group the count vectors it was shown with; and,
-    per question and count, which groups and which rests were published with that count — so "is anything
-    nested within 1..threshold-1 of these counts" is a few lookups, not a scan."""
-
-    def __init__(self, index: _TreeIndex, questions: int) -> None:
-        self.index = index
-        self.cells: dict[int, set[Counts]] = {}
-        # per group: every (question, count) it was shown with, as in `_keys`
-        self.keys_of: dict[int, set[int]] = {}
-        self.rest_keys: set[tuple[int, frozenset[int], Counts]] = set()
-        self.rests: dict[int, list[_Rest]] = {}  # per owner
-        self.cells_at: list[dict[int, set[int]]] = [{} for _ in range(questions)]
-        self.rests_at: list[dict[int, list[_Rest]]] = [{} for _ in range(questions)]
-
-    def add_cell(self, gid: int, n: Counts) -> None:
-        versions = self.cells.setdefault(gid, set())
-        if n in versions:
-            return
-        versions.add(n)
-        self.keys_of.setdefault(gid, set()).update(_keys(n))
-        for q, k in enumerate(n):
-            self.cells_at[q].setdefault(k, set()).add(gid)
-
-    def add_rest(self, rest: _Rest) -> None:
-        key = (rest.owner, rest.parts, rest.n)
-        if key in self.rest_keys:
-            return
-        self.rest_keys.add(key)
-        self.rests.setdefault(rest.owner, []).append(rest)
-        for q, k in enumerate(rest.n):
-            self.rests_at[q].setdefault(k, []).append(rest)
-
-    def cells_near(self, windows: Sequence[frozenset[int]]) -> Iterator[int]:
-        """Groups published with a count in the window of some question (see `_windows`)."""
-        for table, window in zip(self.cells_at, windows, strict=True):
-            for k in window:
-                yield from table.get(k, ())
-
-    def rests_near(self, windows: Sequence[frozenset[int]]) -> Iterator[_Rest]:
-        for table, window in zip(self.rests_at, windows, strict=True):
-            for k in window:
-                yield from table.get(k, ())
-
-    def shown_near(self, gid: int, near: frozenset[int]) -> bool:
-        """Whether the group was shown with a count 1..threshold-1 away for some question (`near`: see
-        `_near_keys`)."""
-        keys = self.keys_of.get(gid)
-        return keys is not None and not keys.isdisjoint(near)
-
-
-class _History:
-    """What earlier rounds published, per tree snapshot."""
-
-    def __init__(self, questions: int) -> None:
-        self.questions = questions
-        self.by_tree: dict[int, _Published] = {}
-
-    def add(
-        self,
-        index: _TreeIndex,
-        counts: Mapping[int, Counts],
-        shown: Iterable[int],
-        rests: Iterable[_Rest],
-    ) -> None:
-        published = self.by_tree.get(id(index))
-        if published is None:
-            published = self.by_tree[id(index)] = _Published(index, self.questions)
-        for gid in shown:
-            published.add_cell(gid, counts[gid])
-        for rest in rests:
-            published.add_rest(rest)
-
-    def versions(self) -> dict[int, set[Counts]]:
-        if len(self.by_tree) == 1:
-            return next(iter(self.by_tree.values())).cells
-        found: dict[int, set[Counts]] = {}
-        for published in self.by_tree.values():
-            for gid, versions in published.cells.items():
-                found.setdefault(gid, set()).update(versions)
-        return found
-
-
-def _near(mine: Counts, other: Counts, threshold: int) -> bool:
-    """Whether `other` differs from `mine` by 1..threshold-1 for some question."""
-    return any(0 < abs(a - b) < threshold for a, b in zip(mine, other, strict=True))
-
-
-def _nest(rnd: _Round, published: _Published, a: int, b: int) -> bool:
-    """Whether two groups' answer sets nest, in this round's tree or in the earlier round's."""
-    return rnd.index.nests(a, b) or (published.index is not rnd.index and published.index.nests(a, b))
-
-
-# A group with a subtree this small (a team) has few groups it nests with: scanning their published counts is
-# cheaper than looking up every count near its own, which many other small groups share.
-_SCAN_SUBTREE = 4
-
-
-def _keys(n: Counts) -> frozenset[int]:
-    """A count vector as a set of (question, count) pairs, each as one int: count · questions + question."""
-    width = len(n)
-    return frozenset(k * width + q for q, k in enumerate(n))
-
-
-@functools.lru_cache(maxsize=8192)
-def _near_keys(n: Counts, threshold: int) -> frozenset[int]:
-    """The (question, count) pairs, as in `_keys`, of every count 1..threshold-1 away from `n`."""
-    width = len(n)
-    return frozenset(
-        (k + d) * width + q for q, k in enumerate(n) for d in range(1 - threshold, threshold) if d
-    )
-
-
-@functools.lru_cache(maxsize=8192)
-def _window(count: int, threshold: int) -> frozenset[int]:
-    return frozenset(count + d for d in range(1 - threshold, threshold) if d)
-
-
-def _windows(n: Counts, threshold: int) -> list[frozenset[int]]:
-    """Per question, the counts 1..threshold-1 away from this one: the ones that must not sit beside it."""
-    return [_window(k, threshold) for k in n]
-
-
-def _near_nested_earlier(rnd: _Round, published: _Published, gid: int, threshold: int) -> bool:
-    """Whether an earlier cell or rest the group nests with differs from its counts by 1..threshold-1."""
-    mine = rnd.n[gid]
-    if rnd.index.size(gid) <= _SCAN_SUBTREE and published.index.size(gid) <= _SCAN_SUBTREE:
-        near = _near_keys(mine, threshold)
-        related = rnd.index.related(gid)
-        if published.index is not rnd.index:
-            related = list({*related, *published.index.related(gid)})
-        return any(published.shown_near(h, near) for h in related) or any(
-            not rest.keys.isdisjoint(near) and not rest.excludes(gid)
-            for h in related
-            for rest in published.rests.get(h, ())
-        )
-    windows = _windows(mine, threshold)
-    return any(_nest(rnd, published, gid, h) for h in published.cells_near(windows)) or any(
-        _nest(rnd, published, gid, rest.owner) and not rest.excludes(gid)
-        for rest in published.rests_near(windows)
-    )
-
-
-def _guard_rounds(rnd: _Round, candidates: set[int], history: _History, threshold: int) -> None:
-    """Differencing guard: drop candidates whose counts differ by 1..threshold-1 (for some question) from a
-    nested earlier cell (nested in this round's tree or in the tree of the round that published it), or from an
-    earlier rest they nest with (a rest lies inside its owner and outside the owner's shown parts)."""
-    for gid in list(candidates):
-        if any(_near_nested_earlier(rnd, p, gid, threshold) for p in history.by_tree.values()):
-            candidates.discard(gid)
-
-
-def _rests(rnd: _Round, shown: set[int]) -> list[_Rest]:
-    """The rest of every shown group that has shown parts, children before parents."""
-    index = rnd.index
-    frontier: dict[int, list[int]] = {}  # per group: the highest shown groups in its subtree
-    found: list[_Rest] = []
-    for gid in reversed(index.ids):
-        below = [top for kid in index.children[gid] for top in frontier[kid]]
-        if gid not in shown:
-            frontier[gid] = below
-            continue
-        frontier[gid] = [gid]
-        if below:
-            n = list(rnd.n[gid])
-            for part in below:
-                n = list(map(operator.sub, n, rnd.n[part]))
-            if any(n):  # an empty rest tells nothing: every published count is 0 or at least the threshold
-                found.append(_Rest(gid, frozenset(below), tuple(n), index, _keys(tuple(n))))
-    return found
-
-
-def _rest_conflicts(rnd: _Round, rest: _Rest, history: _History, threshold: int) -> bool:
-    """Whether a rest of this round differs by 1..threshold-1 from an earlier cell or rest it nests with."""
-    owner = rest.owner
-    windows = _windows(rest.n, threshold)
-    for published in history.by_tree.values():
-        for h in published.cells_near(windows):
-            if _nest(rnd, published, owner, h) and not rest.excludes(h):
-                return True
-        for other in published.rests_near(windows):
-            if (
-                _nest(rnd, published, owner, other.owner)
-                and not rest.excludes(other.owner)
-                and not other.excludes(owner)
-            ):
-                return True
-    return False
-
-
-def _guard_rests(rnd: _Round, shown: set[int], history: _History, threshold: int) -> bool:
-    """The differencing guard for what a round makes computable: "this round's department minus its shown
-    teams" next to last round's department is a difference too. Hides this round's smallest shown part under
-    the first conflicting rest (which makes that rest larger). Returns whether it hid anything."""
-    for rest in sorted(_rests(rnd, shown), key=lambda r: r.owner):
-        if not _rest_conflicts(rnd, rest, history, threshold):
-            continue
-        smallest = min(rest.parts, key=lambda p: (min(rnd.n[p]), sum(rnd.n[p]), p))
-        shown.difference_update(rnd.index.subtree(smallest))
-        return True
-    return False
-
-
-def _rest_can_leak(
-    whole: Iterable[tuple[int, ...]], parts: Sequence[Iterable[tuple[int, ...]]], threshold: int
-) -> bool:
-    """Whether "whole minus some of its parts" can come to 1..threshold-1 answers, or to minus that, for some
-    question — taking for every group any count it was published with, or leaving a part out.
-
-    Within one round the parts are disjoint and only "all parts" matters. Across rounds a person who moved or
-    joined can sit in two parts, or in the parts but not the whole: then every subset counts, and a negative
-    remainder ("the two departments now minus the organisation then") is as telling as a positive one. Per
-    question this is a subset-sum on an integer bit set: bit `threshold + k` set means k answers left over.
-    """
-    wholes = list(whole)
-    part_versions = [list(p) for p in parts]
-    window = ((1 << threshold) - 2) | (((1 << threshold) - 2) << threshold)  # -(t-1)..-1 and 1..t-1
-    for q in range(len(wholes[0]) if wholes else 0):
-        bits = 0
-        for version in wholes:
-            bits |= 1 << (version[q] + threshold)
-        for versions in part_versions:
-            shifted = bits
-            for version in versions:
-                shifted |= bits >> version[q]
-            bits = shifted
-        if bits & window:
-            return True
-    return False
-
-
-def _complementary(rnd: _Round, shown: set[int], threshold: int, earlier: Mapping[int, set[Counts]]) -> None:
-    """Hide cells until, under every published group P, "P minus its largest published parts" is 0 or at least
-    `threshold` answers — for every mix of this round's counts and the counts published in earlier rounds.
-
-    Earlier rounds count because their figures stay out there: with stable teams, "last round's department minus
-    last round's team minus this round's other team" is as good as a subtraction within one round. Only this
-    round's cells can still be hidden: the smallest part first, else P itself.
-    """
-
-    def versions(gid: int) -> set[Counts]:
-        found = set(earlier.get(gid, ()))
-        if gid in shown:
-            found.add(rnd.n[gid])
-        return found
-
-    def new_here(gid: int) -> bool:
-        return gid in shown and rnd.n[gid] not in earlier.get(gid, ())
-
-    changed = True
-    while changed:
-        changed = False
-        family = shown | earlier.keys()
-        for gid in rnd.index.ids:
-            if gid not in family:
-                continue
-            parts = rnd.maximal_shown_below(gid, family)
-            if not (new_here(gid) or any(new_here(p) for p in parts)):
-                continue  # every number involved was checked in the round that published it
-            if not _rest_can_leak(versions(gid), [versions(p) for p in parts], threshold):
-                continue
-            hidable = [p for p in parts if new_here(p)]
-            if hidable:
-                smallest = min(hidable, key=lambda p: (min(rnd.n[p]), sum(rnd.n[p]), p))
-                shown.difference_update(rnd.index.subtree(smallest))
-            else:
-                shown.discard(gid)
-            changed = True
-            family = shown | earlier.keys()
-
-
-def _decide(rnd: _Round, shown: set[int], history: _History, threshold: int) -> list[_Rest]:
-    """Narrow `shown` (groups over the threshold) to what this round may publish next to everything published
-    before it; returns the rests it makes computable."""
-    _guard_rounds(rnd, shown, history, threshold)
-    while True:
-        _complementary(rnd, shown, threshold, history.versions())
-        if not _guard_rests(rnd, shown, history, threshold):
-            break
-    return _rests(rnd, shown)
-
-
-def publication_order(data: RoundInput) -> tuple[datetime, datetime, str]:
-    """The order rounds are decided in: when they closed, then when they opened, then by id."""
-    return (data.closed_at, data.opened_at, str(data.pulse_id))
-
-
-def aggregate(pulse_set: PulseSet, rounds: Sequence[RoundInput]) -> Insights:
-    """Decide, round by round in the order they were published, what may be published; compute only what may.
-
-    Any set of rounds closed by some moment gives the same decisions for those rounds as all rounds do: what was
-    published at that moment is what is published now."""
-    scorings: list[_Scoring] = []
-    for question in pulse_set.questions:
-        scorings.append(_Scoring.of(question, sum(s.width for s in scorings)))
-    frozen_scorings = tuple(scorings)
-    ids: dict[UUID, int] = {}
-    indexes: dict[str, _TreeIndex] = {}
-    same_tree: dict[int, _TreeIndex] = {}  # by the tree object: rounds read together usually share one
-    score_history = _History(len(scorings))
-    dist_history = _History(len(scorings))
-    views: list[RoundView] = []
-    for data in sorted(rounds, key=publication_order):
-        index = same_tree.get(id(data.tree))
-        if index is None:
-            key = repr(sorted((str(g.id), str(g.parent_id), g.name, g.slug) for g in data.tree.groups))
-            index = indexes.get(key)
-            if index is None:
-                index = indexes[key] = _TreeIndex(data.tree, ids)
-            same_tree[id(data.tree)] = index
-        rnd = _Round(data, scorings, index, ids)
-        shown = {gid for gid, counts in rnd.n.items() if counts and min(counts) >= MIN_SCORE_ANSWERS}
-        score_rests = _decide(rnd, shown, score_history, MIN_SCORE_ANSWERS)
-        with_dist = {gid for gid in shown if min(rnd.n[gid]) >= MIN_DISTRIBUTION_ANSWERS}
-        dist_rests = _decide(rnd, with_dist, dist_history, MIN_DISTRIBUTION_ANSWERS)
-
-        cells: list[Cell] = []
-        for gid, (group, depth) in zip(index.ids, index.order, strict=True):
-            if gid not in shown:
-                cells.append(Cell(group, depth, shown=False))
-                continue
-            cells.append(Cell(group, depth, True, tuple(rnd.totals[gid]), frozen_scorings, gid in with_dist))
-        views.append(RoundView(data.pulse_id, data.opened_at, data.closed_at, tuple(cells)))
-        score_history.add(index, rnd.n, shown, score_rests)
-        dist_history.add(index, rnd.n, with_dist, dist_rests)
-    shown_order = sorted(views, key=lambda v: (v.opened_at, v.closed_at, str(v.pulse_id)))
-    return Insights(pulse_set, tuple(shown_order), tuple(views))
+def insights_from(pulse_set: PulseSet, releases: Sequence[Release]) -> Insights:
+    shapes = {q.id: _Shape.of(q) for q in pulse_set.questions}
+    views = [view_of(r, pulse_set, shapes) for r in sorted(releases, key=lambda r: (r.released_at, r.period))]
+    return Insights(pulse_set, tuple(sorted(views, key=lambda v: v.period)), tuple(views))

@@ -1,8 +1,8 @@
 """Pulses: short check-ins sent on a schedule, answered with one click, stored anonymously (DESIGN §5).
 
-A pulse is one *round* of a pulse set in an organisation. While it is open it has a key; a person's click is
-recorded as an answer row (pulse, question, group, value — nothing else) plus a participation row holding
-HMAC(pulse key, question, person) that refuses a second answer. Closing the round deletes the key and every
+A pulse is one *round* of a pulse set in an organisation. While it is open it has a key; a person's click adds
+one to a counter (pulse, group, question, value — created when the round opens) and writes a participation row
+holding HMAC(pulse key, question, person) that refuses a second answer. Closing the round deletes the key and every
 participation row, so afterwards nothing links anybody to the round at all.
 
 This module is plain Python: the storage port does the keyed hashing and the transaction.
@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -225,6 +226,7 @@ class PulseStore(Protocol):
         closes_at: datetime,
         tree: GroupTree,
         occurrence_id: UUID | None = None,
+        answers: Sequence[tuple[str, str]] = (),
     ) -> Pulse: ...
 
     async def get_pulse(self, organisation_id: UUID, pulse_id: UUID) -> Pulse: ...
@@ -315,8 +317,9 @@ class PulseService:
             if blocking is not None:
                 raise RoundStillOpenError(blocking)
         now = self._clock.now()
+        answers = tuple((q.id, v) for q in pulse_set.questions for v in answer_options(q))
         return await self._store.open_pulse(
-            organisation_id, pulse_set.id, audience, now, now + timedelta(days=days), tree, occurrence_id
+            organisation_id, pulse_set.id, audience, now, now + timedelta(days=days), tree, occurrence_id, answers
         )
 
     async def open_overlapping(

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 from uuid import UUID
@@ -149,6 +151,17 @@ class OrganisationRepository(Protocol):
     ) -> Group: ...
 
     async def remove_group(self, organisation_id: UUID, slug: str) -> None: ...
+
+    # Restructuring keeps a group's identity (its lineage): never remove + add for these.
+    async def rename_group(self, organisation_id: UUID, slug: str, name: str) -> Group: ...
+
+    async def move_group(self, organisation_id: UUID, slug: str, parent_slug: str) -> Group: ...
+
+    async def merge_groups(self, organisation_id: UUID, slug: str, into_slug: str, at: datetime) -> Group: ...
+
+    async def split_group(
+        self, organisation_id: UUID, slug: str, name: str, at: datetime, channels: Sequence[str] = ()
+    ) -> Group: ...
 
     async def bind_channel(
         self,

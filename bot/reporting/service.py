@@ -4,9 +4,12 @@
   occurrence, however many replicas build it) and posts it to the schedule's audience. An item
   `reminder:<pulse set id>` posts a reminder for the open round to the schedule's audience — the whole audience:
   nobody can know who has not answered.
-- Every minute, rounds whose window has passed are closed (key and participation rows destroyed) and the
-  management summary of each is sent, with its chart, to the organisation's management channels and to the DMs
-  of management viewers with a chat address. On the first day of a month the latest summary is sent again.
+- Every minute, rounds whose window has passed are closed (key, participation rows and counters destroyed, the
+  tally written). A period (a month) whose rounds have all closed is then released once — pooled, noise drawn
+  and stored, charged to the privacy accountant (`bot.domain.insights.release_due`) — and its summary is sent,
+  with its chart, to the organisation's management channels and to the DMs of management viewers with a chat
+  address, as the monthly overview. On the first day of a month the latest overview is sent again unless a
+  release just sent it. Every summary reads the stored release: sending again spends nothing.
 - The Slack renderer and the Teams renderer learn the pulse posts; Slack's answer buttons are registered.
 """
 
@@ -24,12 +27,12 @@ from aiohttp import web
 
 from bot.app import Services
 from bot.domain.delivery import DeliveryError, Gateway, Renderer, portal_link
-from bot.domain.insights import hidden_explanation, load_insights, summary_lines
+from bot.domain.insights import hidden_explanation, load_insights, release_due, summary_lines
 from bot.domain.outreach import Occurrence
+from bot.domain.privacy import NoiseSource
 from bot.domain.pulses import (
     REMINDER_PREFIX,
     ManagementSummaryPost,
-    Pulse,
     PulsePost,
     PulseReminderPost,
     PulseService,
@@ -37,6 +40,7 @@ from bot.domain.pulses import (
 )
 from bot.domain.tenancy import Platform
 from bot.errors import ConfigError, NotFoundError
+from bot.security.noise import OpenDpNoise
 from bot.storage.pulses import SqlPulseStore, master_key_from
 
 log = logging.getLogger(__name__)
@@ -54,6 +58,7 @@ class Pulses:
     services: Services
     store: SqlPulseStore
     service: PulseService
+    noise: NoiseSource
 
     # --- outreach: the PostFactory for What.PULSE --------------------------------------------------------
 
@@ -153,20 +158,19 @@ class Pulses:
                 )
         return sent
 
-    async def tick(self) -> list[UUID]:
-        """Close due rounds and send each one's summary once (claimed in the database first)."""
-        closed = await self.service.close_due()
-        done: list[UUID] = []
+    async def tick(self) -> list[tuple[UUID, str, str]]:
+        """Close due rounds, release due periods, and send each release's summary once (claimed first)."""
+        await self.service.close_due()
         now = self.services.clock.now()
-        for pulse in closed + await self._unsent():
-            if await self.store.mark_summary_sent(pulse.organisation_id, pulse.id, now):
-                await self.send_summary(pulse.organisation_id, pulse.pulse_set_id)
-                done.append(pulse.id)
+        sets = {p.id: p for p in self.services.content.catalog.pulse_sets}
+        for organisation_id in await self.store.organisation_ids():
+            await release_due(self.store, sets, organisation_id, now, self.noise)
+        done: list[tuple[UUID, str, str]] = []
+        for organisation_id, set_id, period in await self.store.releases_without_summary():
+            if await self.store.mark_release_sent(organisation_id, set_id, period, now):
+                await self.send_summary(organisation_id, set_id, monthly=True)
+                done.append((organisation_id, set_id, period))
         return done
-
-    async def _unsent(self) -> list[Pulse]:
-        """Closed rounds whose summary was never sent (e.g. closed by `vipbot pulse close-due`)."""
-        return await self.store.closed_without_summary()
 
     async def monthly(self, organisation_id: UUID, pulse_set_id: str) -> int:
         return await self.send_summary(organisation_id, pulse_set_id, monthly=True)
@@ -178,7 +182,7 @@ def build_pulses(services: Services) -> Pulses:
         raise ConfigError("VIPBOT_SECRET_KEY", "is needed to seal pulse keys")
     store = SqlPulseStore(services.engine, master_key_from(key.get_secret_value()))
     service = PulseService(store, services.content.catalog.pulse_sets, services.clock)
-    return Pulses(services, store, service)
+    return Pulses(services, store, service, OpenDpNoise())
 
 
 def _wrap_renderers(services: Services) -> None:
@@ -207,6 +211,9 @@ async def monthly_due(pulses: Pulses) -> int:
         for set_id in await pulses.store.pulse_set_ids(organisation.id):
             if not await pulses.store.claim_monthly(organisation.id, set_id, month):
                 continue
+            releases = await pulses.store.releases(organisation.id, set_id)
+            if releases and max(r.released_at for r in releases) >= now.replace(hour=0, minute=0, second=0):
+                continue  # released today: its summary was the overview
             with contextlib.suppress(NotFoundError):
                 await pulses.monthly(organisation.id, set_id)
                 sent += 1

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
@@ -24,6 +26,7 @@ from bot.domain.tenancy import (
 from bot.errors import ConflictError, NotFoundError
 from bot.storage.db import transaction
 from bot.storage.tables import ChannelBindingRow, GroupRow, OrganisationRow, PracticeRow
+from bot.storage.tables_pulses import GroupLineageRow
 
 
 def _organisation(row: OrganisationRow) -> Organisation:
@@ -158,6 +161,120 @@ class SqlOrganisationRepository:
             await session.exec(delete(ChannelBindingRow).where(col(ChannelBindingRow.group_id).in_(doomed)))
             for group_id in reversed(doomed):
                 await session.exec(delete(GroupRow).where(col(GroupRow.id) == group_id))
+
+    # --- lineage: a group keeps its identity when the tree changes ---------------------------------------
+
+    async def _existing(self, organisation_id: UUID, slug: str) -> tuple[GroupTree, Group]:
+        tree = await self.group_tree(organisation_id)
+        group = tree.by_slug(slug)
+        if group is None:
+            raise NotFoundError(f"no group '{slug}' in this organisation")
+        return tree, group
+
+    async def rename_group(self, organisation_id: UUID, slug: str, name: str) -> Group:
+        """A new name (and handle) for the same group: its history and pooled answers stay with it."""
+        tree, group = await self._existing(organisation_id, slug)
+        new_slug = slugify(name)
+        if new_slug != group.slug and tree.by_slug(new_slug):
+            raise ConflictError(f"a group with the handle '{new_slug}' exists already in this organisation")
+        async with transaction(self._sessions) as session:
+            await session.exec(
+                update(GroupRow).where(col(GroupRow.id) == group.id).values(name=name, slug=new_slug)
+            )
+        return Group(group.id, organisation_id, group.parent_id, group.kind, new_slug, name)
+
+    async def move_group(self, organisation_id: UUID, slug: str, parent_slug: str) -> Group:
+        """The same group under another parent (a team to another department)."""
+        tree, group = await self._existing(organisation_id, slug)
+        parent = tree.by_slug(parent_slug)
+        if parent is None:
+            raise NotFoundError(f"no group '{parent_slug}' in this organisation")
+        problem = check_parent(group.kind, parent)
+        if problem:
+            raise ConflictError(problem)
+        async with transaction(self._sessions) as session:
+            await session.exec(update(GroupRow).where(col(GroupRow.id) == group.id).values(parent_id=parent.id))
+        return Group(group.id, organisation_id, parent.id, group.kind, group.slug, group.name)
+
+    async def merge_groups(self, organisation_id: UUID, slug: str, into_slug: str, at: datetime) -> Group:
+        """`slug` goes into `into_slug` (the same kind): its sub-groups and channels move over, and its lineage
+        says where it went, so what it answered keeps counting for the people in the merged group."""
+        tree, group = await self._existing(organisation_id, slug)
+        into = tree.by_slug(into_slug)
+        if into is None:
+            raise NotFoundError(f"no group '{into_slug}' in this organisation")
+        if into.id == group.id or into.kind is not group.kind or group.parent_id is None:
+            raise ConflictError("only two different departments, or two different teams, can be merged")
+        async with transaction(self._sessions) as session:
+            await session.exec(
+                update(GroupRow).where(col(GroupRow.parent_id) == group.id).values(parent_id=into.id)
+            )
+            await session.exec(
+                update(ChannelBindingRow)
+                .where(col(ChannelBindingRow.group_id) == group.id)
+                .values(group_id=into.id)
+            )
+            await session.exec(
+                update(GroupLineageRow)
+                .where(col(GroupLineageRow.related_id) == group.id)
+                .where(col(GroupLineageRow.operation) == "merged")
+                .values(related_id=into.id)
+            )
+            session.add(
+                GroupLineageRow(
+                    organisation_id=organisation_id,
+                    group_id=group.id,
+                    related_id=into.id,
+                    operation="merged",
+                    at=at,
+                )
+            )
+            await session.exec(delete(GroupRow).where(col(GroupRow.id) == group.id))
+        return into
+
+    async def split_group(
+        self,
+        organisation_id: UUID,
+        slug: str,
+        name: str,
+        at: datetime,
+        channels: Sequence[str] = (),
+    ) -> Group:
+        """A new group beside `slug` (same parent, same kind) that takes the given channels with it; its
+        lineage says where it came from."""
+        tree, group = await self._existing(organisation_id, slug)
+        if group.parent_id is None:
+            raise ConflictError("the organisation's root group cannot be split")
+        new_slug = slugify(name)
+        if tree.by_slug(new_slug):
+            raise ConflictError(f"a group with the handle '{new_slug}' exists already in this organisation")
+        row = GroupRow(
+            organisation_id=organisation_id,
+            parent_id=group.parent_id,
+            kind=group.kind.value,
+            slug=new_slug,
+            name=name,
+        )
+        async with transaction(self._sessions) as session:
+            session.add(row)
+            await session.flush()
+            if channels:
+                await session.exec(
+                    update(ChannelBindingRow)
+                    .where(col(ChannelBindingRow.group_id) == group.id)
+                    .where(col(ChannelBindingRow.channel_id).in_(list(channels)))
+                    .values(group_id=row.id)
+                )
+            session.add(
+                GroupLineageRow(
+                    organisation_id=organisation_id,
+                    group_id=row.id,
+                    related_id=group.id,
+                    operation="split",
+                    at=at,
+                )
+            )
+        return _group(row)
 
     async def bind_channel(
         self,

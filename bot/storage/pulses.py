@@ -26,27 +26,32 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import String, and_, delete, func, insert, select, text, type_coerce, update
+from sqlalchemy import String, and_, delete, insert, select, type_coerce, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot.domain.aggregation import Release, StoredCell, Visibility
 from bot.domain.delivery import Target, TargetKind
 from bot.domain.insights import AnswerCount, RoundCounts
+from bot.domain.privacy import Spend, charge
 from bot.domain.pulses import AnswerOutcome, Pulse, PulseStatus, tree_from_json, tree_to_json
 from bot.domain.tenancy import GroupTree, Platform
 from bot.errors import NotFoundError
 from bot.logs import get_logger
 from bot.security import Secret, SecretBox, keyed_hash
 from bot.storage.db import is_sqlite, one_writer
-from bot.storage.tables import ChannelBindingRow, ManagementViewerRow, PlatformConnectionRow
+from bot.storage.tables import ChannelBindingRow, ManagementViewerRow, OrganisationRow, PlatformConnectionRow
 from bot.storage.tables_pulses import (
+    COUNTER_BIAS,
+    GroupLineageRow,
     ManagementChannelRow,
-    PulseAnswerRow,
+    PulseCounterRow,
     PulseKeyRow,
     PulseMonthlyRow,
     PulseParticipationRow,
+    PulseReleaseRow,
     PulseRow,
     PulseTallyRow,
 )
@@ -64,7 +69,10 @@ log = get_logger(__name__)
 _pulse = PulseRow.__table__  # type: ignore[attr-defined]
 _key = PulseKeyRow.__table__  # type: ignore[attr-defined]
 _participation = PulseParticipationRow.__table__  # type: ignore[attr-defined]
-_answer = PulseAnswerRow.__table__  # type: ignore[attr-defined]
+_counter = PulseCounterRow.__table__  # type: ignore[attr-defined]
+_release = PulseReleaseRow.__table__  # type: ignore[attr-defined]
+_lineage = GroupLineageRow.__table__  # type: ignore[attr-defined]
+_organisation = OrganisationRow.__table__  # type: ignore[attr-defined]
 _binding = ChannelBindingRow.__table__  # type: ignore[attr-defined]
 _connection = PlatformConnectionRow.__table__  # type: ignore[attr-defined]
 _viewer = ManagementViewerRow.__table__  # type: ignore[attr-defined]
@@ -144,9 +152,26 @@ class SqlPulseStore:
         closes_at: datetime,
         tree: GroupTree,
         occurrence_id: UUID | None = None,
+        answers: Sequence[tuple[str, str]] = (),
     ) -> Pulse:
-        """A new round with a fresh random key; for an occurrence that already opened one, that round."""
+        """A new round with a fresh random key; for an occurrence that already opened one, that round.
+
+        `answers` (question, value) are the answers the round takes: a counter at 0 is created for each of them
+        under every group of the audience, so that a click only ever adds to a row that is already there."""
         pulse_id = uuid.uuid4()
+        audience = [audience_group_id, *(g.id for g in tree.descendants(audience_group_id))]
+        counters = [
+            {
+                "pulse_id": pulse_id,
+                "organisation_id": organisation_id,
+                "group_id": group_id,
+                "question_id": question_id,
+                "value": value,
+                "n": COUNTER_BIAS,
+            }
+            for group_id in sorted(audience)
+            for question_id, value in sorted(answers)
+        ]
         sealed = self._box.encrypt(secrets.token_bytes(PULSE_KEY_BYTES), pulse_id.bytes)
         try:
             async with self._engine.begin() as conn:
@@ -166,6 +191,8 @@ class SqlPulseStore:
                 await conn.execute(
                     insert(_key).values(pulse_id=pulse_id, organisation_id=organisation_id, sealed=sealed)
                 )
+                if counters:
+                    await conn.execute(insert(_counter), counters)
         except IntegrityError:
             existing = (
                 await self.pulse_for_occurrence(organisation_id, occurrence_id) if occurrence_id else None
@@ -173,6 +200,9 @@ class SqlPulseStore:
             if existing is None:
                 raise
             return existing
+        if self._sqlite:
+            # The counters in their places in the file before the first click: clicks only rewrite them there.
+            await self._checkpoint()
         return await self.get_pulse(organisation_id, pulse_id)
 
     async def pulse_for_occurrence(self, organisation_id: UUID, occurrence_id: UUID) -> Pulse | None:
@@ -441,27 +471,19 @@ class SqlPulseStore:
                 (pulse, bytes(hashed))
                 for pulse, hashed in await conn.execute(self._insert_participation(), participation)
             }
-            answers: list[dict[str, Any]] = []
+            added: dict[tuple[UUID, UUID, UUID, str, str], int] = {}
             for where, i in first.items():
                 if where not in went_in:
                     outcomes[i] = AnswerOutcome.ALREADY_ANSWERED  # in an earlier batch, or by another replica
                     continue
                 outcomes[i] = AnswerOutcome.RECORDED
                 click = batch[i]
-                answers.append(
-                    {
-                        "id": uuid.uuid4(),
-                        "organisation_id": click.organisation_id,
-                        "pulse_id": click.pulse_id,
-                        "question_id": click.question_id,
-                        "group_id": click.group_id,
-                        "value": click.value,
-                    }
-                )
-            if answers:
-                # In the order of their random ids, not of the clicks.
-                answers.sort(key=lambda row: row["id"])
-                await conn.execute(insert(_answer), answers)
+                cell = (click.organisation_id, click.pulse_id, click.group_id, click.question_id, click.value)
+                added[cell] = added.get(cell, 0) + 1
+            if added:
+                await self._add_to_counters(conn, added)
+        if self._sqlite:
+            await self._checkpoint()
         return outcomes
 
     async def insert_answer(
@@ -481,20 +503,46 @@ class SqlPulseStore:
                         pulse_id=pulse_id, organisation_id=organisation_id, participant=hashed
                     )
                 )
-                await conn.execute(
-                    insert(_answer).values(
-                        id=uuid.uuid4(),
-                        organisation_id=organisation_id,
-                        pulse_id=pulse_id,
-                        question_id=question_id,
-                        group_id=group_id,
-                        value=value,
-                    )
+                await self._add_to_counters(
+                    conn, {(organisation_id, pulse_id, group_id, question_id, value): 1}
                 )
         except IntegrityError:
             # Either this person answered this question already, or the round closed in between.
             return AnswerOutcome.ALREADY_ANSWERED if await self._is_open(pulse_id) else AnswerOutcome.CLOSED
+        if self._sqlite:
+            await self._checkpoint()
         return AnswerOutcome.RECORDED
+
+    async def _add_to_counters(
+        self, conn: AsyncConnection, added: dict[tuple[UUID, UUID, UUID, str, str], int]
+    ) -> None:
+        """Add to the round's counters (created at open; a counter a round did not create goes in at its count)."""
+        dialect = sqlite if self._sqlite else postgresql
+        statement = dialect.insert(_counter)
+        statement = statement.on_conflict_do_update(
+            index_elements=[_counter.c.pulse_id, _counter.c.group_id, _counter.c.question_id, _counter.c.value],
+            set_={"n": _counter.c.n + statement.excluded.n - COUNTER_BIAS},
+        )
+        await conn.execute(
+            statement,
+            [
+                {
+                    "organisation_id": org,
+                    "pulse_id": pulse,
+                    "group_id": group,
+                    "question_id": question,
+                    "value": value,
+                    "n": COUNTER_BIAS + n,
+                }
+                for (org, pulse, group, question, value), n in sorted(added.items(), key=lambda kv: str(kv[0]))
+            ],
+        )
+
+    async def _checkpoint(self) -> None:
+        """Fold the write-ahead log into the database file and empty it: the log would otherwise keep one page
+        image per commit, i.e. the counters and participation rows in the order people clicked."""
+        async with self._engine.connect() as conn:
+            await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
     async def close_pulse(self, organisation_id: UUID, pulse_id: UUID, closed_at: datetime) -> bool:
         """Destroy the key and every participation row, mark the round closed. False if it was closed already.
@@ -534,36 +582,31 @@ class SqlPulseStore:
                 # The round's tally: what insights read from now on (after the key is gone, so every click that
                 # made it in is counted and no other can follow).
                 await self._write_tally(conn, organisation_id, pulse_id)
-            if not self._sqlite and changed.rowcount:
-                # PostgreSQL keeps rows in arrival order on disk; rewrite the round's answers in the order of
-                # fresh random ids, so the physical order says nothing about who clicked when.
-                await conn.execute(
-                    text(
-                        "WITH moved AS (DELETE FROM pulse_answer WHERE pulse_id = :pulse AND organisation_id = :org "
-                        "RETURNING *) "
-                        "INSERT INTO pulse_answer (id, organisation_id, pulse_id, question_id, group_id, value) "
-                        "SELECT gen_random_uuid(), organisation_id, pulse_id, question_id, group_id, value "
-                        "FROM moved ORDER BY 1"
-                    ),
-                    {"pulse": pulse_id, "org": organisation_id},
+            # The counters go: after close nothing is left that was written click by click.
+            await conn.execute(
+                delete(_counter).where(
+                    and_(_counter.c.pulse_id == pulse_id, _counter.c.organisation_id == organisation_id)
                 )
+            )
         if self._sqlite:
             # Fold the write-ahead log into the file so no older page with participation rows stays behind.
-            async with self._engine.connect() as conn:
-                await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            await self._checkpoint()
         return bool(changed.rowcount)
 
     @staticmethod
     async def _write_tally(conn: AsyncConnection, organisation_id: UUID, pulse_id: UUID) -> None:
-        keys = (_answer.c.group_id, _answer.c.question_id, _answer.c.value)
         rows = await conn.execute(
-            select(*keys, func.count())
-            .where(and_(_answer.c.pulse_id == pulse_id, _answer.c.organisation_id == organisation_id))
-            .group_by(*keys)
+            select(_counter.c.group_id, _counter.c.question_id, _counter.c.value, _counter.c.n).where(
+                and_(
+                    _counter.c.pulse_id == pulse_id,
+                    _counter.c.organisation_id == organisation_id,
+                    _counter.c.n > COUNTER_BIAS,
+                )
+            )
         )
         per_group: dict[UUID, dict[str, dict[str, int]]] = {}
-        for group_id, question_id, value, count in rows:
-            per_group.setdefault(group_id, {}).setdefault(question_id, {})[value] = int(count)
+        for group_id, question_id, value, n in rows:
+            per_group.setdefault(group_id, {}).setdefault(question_id, {})[value] = int(n) - COUNTER_BIAS
         if per_group:
             await conn.execute(
                 insert(_tally),
@@ -574,7 +617,7 @@ class SqlPulseStore:
                         "group_id": group_id,
                         "counts": json.dumps(counts, sort_keys=True, separators=(",", ":")),
                     }
-                    for group_id, counts in per_group.items()
+                    for group_id, counts in sorted(per_group.items())
                 ],
             )
 
@@ -713,6 +756,156 @@ class SqlPulseStore:
             for question_id, values in questions.items()
             for value, n in values.items()
         ]
+
+
+    # --- releases: the published figures and the privacy accountant's ledger ----------------------------
+
+    async def releases(self, organisation_id: UUID, pulse_set_id: str) -> list[Release]:
+        """The stored releases of a pulse set, oldest period first. Reading them spends nothing."""
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(
+                select(_release)
+                .where(
+                    and_(
+                        _release.c.organisation_id == organisation_id,
+                        _release.c.pulse_set_id == pulse_set_id,
+                    )
+                )
+                .order_by(_release.c.period)
+            )
+            return [_to_release(r) for r in rows]
+
+    async def ledger(self, organisation_id: UUID, period: str) -> list[Spend]:
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(
+                select(_release.c.period, _release.c.pulse_set_id, _release.c.epsilon).where(
+                    and_(_release.c.organisation_id == organisation_id, _release.c.period == period)
+                )
+            )
+            return [Spend(p, s, float(e)) for p, s, e in rows]
+
+    async def successors(self, organisation_id: UUID) -> dict[UUID, UUID]:
+        """Merged groups and the group each went into."""
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(
+                select(_lineage.c.group_id, _lineage.c.related_id).where(
+                    and_(_lineage.c.organisation_id == organisation_id, _lineage.c.operation == "merged")
+                )
+            )
+            return {UUID(str(g)): UUID(str(r)) for g, r in rows.all()}
+
+    async def save_release(self, organisation_id: UUID, release: Release) -> bool:
+        """Store a release once (False if this period of the pulse set is out already), charging its ε.
+
+        The ledger is read again under a lock on the organisation's row, so two releases of one period (other
+        pulse sets, other replicas) cannot together go past the budget: the later one is refused."""
+        async with one_writer(self._engine), self._engine.begin() as conn:
+            await conn.execute(
+                select(_organisation.c.id).where(_organisation.c.id == organisation_id).with_for_update()
+            )
+            spent = await conn.execute(
+                select(_release.c.period, _release.c.pulse_set_id, _release.c.epsilon).where(
+                    and_(_release.c.organisation_id == organisation_id, _release.c.period == release.period)
+                )
+            )
+            ledger = [Spend(p, s, float(e)) for p, s, e in spent]
+            if any(s.pulse_set_id == release.pulse_set_id for s in ledger):
+                return False
+            if release.epsilon > 0:
+                charge(ledger, Spend(release.period, release.pulse_set_id, release.epsilon))
+            await conn.execute(
+                insert(_release).values(
+                    organisation_id=organisation_id,
+                    pulse_set_id=release.pulse_set_id,
+                    period=release.period,
+                    released_at=release.released_at,
+                    epsilon=release.epsilon,
+                    rounds=release.rounds,
+                    tree=tree_to_json(release.tree),
+                    cells=_cells_to_json(release.cells),
+                )
+            )
+        return True
+
+    async def releases_without_summary(self) -> list[tuple[UUID, str, str]]:
+        """(organisation, pulse set, period) of releases whose summary was not sent yet."""
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(
+                select(_release.c.organisation_id, _release.c.pulse_set_id, _release.c.period).where(
+                    _release.c.summary_sent_at.is_(None)
+                )
+            )
+            return [(o, s, p) for o, s, p in rows]
+
+    async def mark_release_sent(
+        self, organisation_id: UUID, pulse_set_id: str, period: str, moment: datetime
+    ) -> bool:
+        """True for the one caller (of any replica) that sends this release's summary."""
+        async with self._engine.begin() as conn:
+            changed = await conn.execute(
+                update(_release)
+                .where(
+                    and_(
+                        _release.c.organisation_id == organisation_id,
+                        _release.c.pulse_set_id == pulse_set_id,
+                        _release.c.period == period,
+                        _release.c.summary_sent_at.is_(None),
+                    )
+                )
+                .values(summary_sent_at=moment)
+            )
+        return bool(changed.rowcount)
+
+    async def organisation_ids(self) -> list[UUID]:
+        """Organisations that have pulse rounds."""
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(select(_pulse.c.organisation_id).distinct())
+            return sorted(r[0] for r in rows)
+
+
+def _cells_to_json(cells: Sequence[StoredCell]) -> str:
+    return json.dumps(
+        [
+            {
+                "g": str(c.group_id),
+                "v": c.visibility.value,
+                "i": list(c.index_counts) if c.index_counts is not None else None,
+                "is": c.index_scale,
+                # question ids and their counts side by side: read back without a Python loop per question
+                "t": [[q for q, _ in c.table], [list(ns) for _, ns in c.table]] if c.table is not None else None,
+                "ts": c.table_scale,
+            }
+            for c in cells
+        ],
+        separators=(",", ":"),
+    )
+
+
+def _cells_from_json(raw: str) -> tuple[StoredCell, ...]:
+    return tuple(
+        StoredCell(
+            UUID(item["g"]),
+            Visibility(item["v"]),
+            (item["i"][0], item["i"][1]) if item["i"] is not None else None,
+            float(item["is"]),
+            tuple(zip(item["t"][0], map(tuple, item["t"][1]), strict=True)) if item["t"] is not None else None,
+            float(item["ts"]),
+        )
+        for item in json.loads(raw)
+    )
+
+
+def _to_release(row: Row[Any]) -> Release:
+    m = row._mapping
+    return Release(
+        pulse_set_id=m["pulse_set_id"],
+        period=m["period"],
+        released_at=_aware(m["released_at"]),
+        tree=tree_from_json(m["tree"]),
+        epsilon=float(m["epsilon"]),
+        rounds=int(m["rounds"]),
+        cells=_cells_from_json(m["cells"]),
+    )
 
 
 def master_key_from(secret_key: str) -> Secret[bytes]:

@@ -1,7 +1,7 @@
 """Tables of pulses and anonymous insights (DESIGN §5).
 
-- `pulse_answer` holds pulse, question, group and value: no user id, no timestamp, a random primary key. On SQLite
-  the table is WITHOUT ROWID, so rows are stored in the order of their random key, not in the order they came in.
+- `pulse_counter` holds, while a round is open, answers per group, question and value as counters created at open
+  and only added to: no answer row, no order, nothing next to a person.
 - `pulse_key` holds the per-pulse HMAC key, encrypted, only while the pulse is open.
 - `pulse_participation` holds HMAC(pulse key, question, platform user) while the pulse is open. Its foreign key to
   `pulse_key` cascades: deleting the key at close deletes every participation row, and an answer arriving after
@@ -13,7 +13,18 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime, ForeignKey, Index, LargeBinary, String, Text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
 from sqlmodel import Field, SQLModel
 
 
@@ -65,21 +76,27 @@ class PulseParticipationRow(SQLModel, table=True):
     participant: bytes = Field(sa_column=Column(LargeBinary(32), primary_key=True))
 
 
-class PulseAnswerRow(SQLModel, table=True):
-    """One answer: pulse, question, group, value — and nothing that says who or when."""
+# Counters are stored as COUNTER_BIAS + n: every value then takes the same number of bytes in a SQLite record (a
+# six-byte integer), so adding one rewrites the row in place instead of moving it within its page.
+COUNTER_BIAS = 1 << 40
 
-    __tablename__ = "pulse_answer"
-    __table_args__ = (
-        Index("ix_pulse_answer_cell", "pulse_id", "organisation_id", "group_id", "question_id", "value"),
-        {"sqlite_with_rowid": False},
+
+class PulseCounterRow(SQLModel, table=True):
+    """While a round is open: how many answers of one value one question got under one group — a counter that is
+    only ever added to. Rows are created when the round opens (every group, question and value), so neither the
+    rows nor their order say anything about who clicked what, or when. Turned into the tally and deleted at close.
+    """
+
+    __tablename__ = "pulse_counter"
+
+    pulse_id: uuid.UUID = Field(
+        sa_column=Column(ForeignKey("pulse.id", ondelete="CASCADE"), primary_key=True)
     )
-
-    id: uuid.UUID = Field(primary_key=True)
     organisation_id: uuid.UUID = Field(foreign_key="organisation.id", ondelete="CASCADE")
-    pulse_id: uuid.UUID = Field(sa_column=Column(ForeignKey("pulse.id", ondelete="CASCADE"), nullable=False))
-    question_id: str = Field(sa_column=Column(String(80), nullable=False))
-    group_id: uuid.UUID = Field()
-    value: str = Field(sa_column=Column(String(40), nullable=False))
+    group_id: uuid.UUID = Field(primary_key=True)
+    question_id: str = Field(sa_column=Column(String(80), primary_key=True))
+    value: str = Field(sa_column=Column(String(40), primary_key=True))
+    n: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
 class ManagementChannelRow(SQLModel, table=True):
@@ -123,3 +140,39 @@ class PulseMonthlyRow(SQLModel, table=True):
     )
     pulse_set_id: str = Field(sa_column=Column(String(80), primary_key=True))
     month: str = Field(sa_column=Column(String(7), primary_key=True))  # "2026-04"
+
+
+class PulseReleaseRow(SQLModel, table=True):
+    """A pulse set's published figures for one organisation and period: noisy counts drawn once (JSON `cells`),
+    the tree they refer to, and the ε the release cost everybody (the privacy accountant's ledger)."""
+
+    __tablename__ = "pulse_release"
+
+    organisation_id: uuid.UUID = Field(
+        sa_column=Column(ForeignKey("organisation.id", ondelete="CASCADE"), primary_key=True)
+    )
+    pulse_set_id: str = Field(sa_column=Column(String(80), primary_key=True))
+    period: str = Field(sa_column=Column(String(7), primary_key=True))  # "2026-04"
+    released_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    epsilon: float = Field(sa_column=Column(Float, nullable=False))
+    rounds: int = Field(sa_column=Column(Integer, nullable=False))
+    tree: str = Field(sa_column=Column(Text, nullable=False))
+    cells: str = Field(sa_column=Column(Text, nullable=False))
+    summary_sent_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+
+
+class GroupLineageRow(SQLModel, table=True):
+    """A group that was merged into another (or split off from one): the lineage that keeps pooled answers and
+    published history with the people, whatever the tree's shape becomes. Rename and move keep a group's id."""
+
+    __tablename__ = "group_lineage"
+
+    organisation_id: uuid.UUID = Field(
+        sa_column=Column(ForeignKey("organisation.id", ondelete="CASCADE"), primary_key=True)
+    )
+    group_id: uuid.UUID = Field(primary_key=True)
+    related_id: uuid.UUID = Field()  # merged: the group it went into; split: the group it came from
+    operation: str = Field(max_length=16, primary_key=True)  # "merged" | "split"
+    at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from datetime import UTC, date, datetime
 
 from aiohttp.test_utils import TestClient
@@ -11,8 +12,9 @@ from pypdf import PdfReader
 from bot.app import Services
 from bot.domain.accounts import Role
 from bot.domain.clock import FixedClock
-from bot.domain.insights import load_insights, summary_lines
+from bot.domain.insights import load_insights, release_due, summary_lines
 from bot.domain.tenancy import GroupKind, Organisation
+from bot.security.noise import OpenDpNoise
 from bot.storage.db import transaction
 from bot.storage.pulses import SqlPulseStore, master_key_from
 from bot.storage.tables_conversations import ConversationClassificationRow
@@ -55,31 +57,40 @@ async def test_insights_show_the_summary_numbers_with_small_groups_hidden(
         datetime(2026, 2, 16, tzinfo=UTC),
         "5",
     )
+    secret = console_services.settings.secret_key
+    assert secret is not None
+    store = SqlPulseStore(console_services.engine, master_key_from(secret.get_secret_value()))
+    # February is over: its rounds are released (pooled, the noise drawn once and stored).
+    sets = {p.id: p for p in console_services.content.catalog.pulse_sets}
+    assert len(await release_due(store, sets, org_a.id, datetime(2026, 3, 1, 1, tzinfo=UTC), OpenDpNoise())) == 1
     viewer = await make_person(console_services, Role.VIEWER, "mt@linde.test", org_a.id)
     await sign_in(client, viewer, clock)
     page = await client.get("/console/o/de-linde/insights")
     html = await page.text()
     assert page.status == 200
-    # the very lines of the management summary, from the same anonymity path
-    secret = console_services.settings.secret_key
-    assert secret is not None
-    store = SqlPulseStore(console_services.engine, master_key_from(secret.get_secret_value()))
+    # the heading and trend of the management summary, and its numbers in tables, from the stored release
     pulse_set = console_services.content.catalog.pulse_set("wekelijkse-check-in")
     assert pulse_set is not None
     insights = await load_insights(store, pulse_set, org_a.id)
     from html import unescape
 
     text = unescape(html)
-    for line in summary_lines(insights, console_services.content.translator, "nl"):
-        assert line.strip() in text
+    lines = summary_lines(insights, console_services.content.translator, "nl")
+    assert lines[0].strip() in text
+    assert lines[-1].strip() in text
     assert "<svg" in html
     latest = insights.latest
     assert latest is not None
     hidden = [c.group.name for c in latest.cells if not c.shown]
-    assert "Team C" in hidden
+    assert hidden == ["Team C"]
     row = html.split("<td>— — Team C</td>", 1)[1].split("</tr>", 1)[0]
     assert "verborgen" in row
     assert "%" not in row
+    team_a = html.split("<td>— — Team A</td>", 1)[1].split("</tr>", 1)[0]  # 7 respondents: a band only
+    assert re.search(r"<td>\d+–\d+ %</td><td>–</td>", team_a), team_a
+    department = text.split("<td>— Zorg</td>", 1)[1].split("</tr>", 1)[0]  # 15: figures with a margin
+    assert re.search(r"<td>\d+ % ± \d+</td><td>\d+</td>", department), department
+    assert "Per vraag: Zorg" in text
 
 
 def test_small_counts_are_suppressed_with_a_complement(content) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -50,32 +51,46 @@ async def fill_round(world: PulseWorld, clock: FixedClock, sizes: dict[str, int]
     assert len(await world.service.close_due()) == 1
 
 
-async def test_insights_prints_shown_and_hidden_groups(
+async def test_insights_prints_shown_banded_and_hidden_groups_with_margins(
     world: PulseWorld, settings: Settings, clock: FixedClock, tmp_path: Path
 ) -> None:
     await fill_round(world, clock, {"team-noord": 3, "team-zuid": 9}, "4")
     await fill_round(world, clock, {"team-noord": 3, "team-zuid": 9}, "2")
+    # Nothing is published before the month has ended and been released.
+    assert "Er is nog geen afgeronde ronde" in await cli(settings, "insights", "linde")
+    released = await cli(settings, "pulse", "release-due")  # the command's clock is the real one: March is over
+    assert released.strip() == "Released 1 period(s)."
+    assert (await cli(settings, "pulse", "release-due")).strip() == "Released 0 period(s)."  # once
+
     output = await cli(settings, "insights", "linde", "--chart", str(tmp_path / "chart.png"))
-    lines = output.splitlines()
+    lines = [line.strip() for line in output.splitlines()]
     assert lines[0].startswith("Check-in Wekelijkse check-in: uitkomsten voor Organisatie linde")
-    # The team of 3 is hidden, and with it the team of 9 (else the department minus it gives the 3 away).
-    assert any(line.strip() == "Team Noord: verborgen" for line in lines)
-    assert any(line.strip() == "Team Zuid: verborgen" for line in lines)
-    assert any(line.strip().startswith("Zorg linde: 25% gunstig (12 antwoorden)") for line in lines)
-    assert "gemiddeld 2.0 van 5" in output
-    assert "verdeling: Helemaal oneens: 0, Oneens: 12" in output  # 12 answers: a distribution may be shown
-    assert "Verloop Organisatie linde: " in output
-    assert "100%" in output
-    assert "In deze ronde zijn 2 groepen verborgen." in output
+    assert "Wekelijkse check-in, 2026-03 (2 rondes samengenomen)" in lines
+    assert "Team Noord: verborgen" in lines  # 3 respondents
+    zuid = next(line for line in lines if line.startswith("Team Zuid: "))  # 9 respondents: a band, no figures
+    assert re.fullmatch(r"Team Zuid: tussen \d+ en \d+ % gunstig", zuid), zuid
+    department = next(line for line in lines if line.startswith("Zorg linde: "))  # 12: figures with a margin
+    assert re.fullmatch(r"Zorg linde: \d+ % gunstig, ± \d+", department), department
+    assert any(line.startswith("vraag | gunstig | gemiddeld (van 5) | verdeling") for line in lines)
+    assert "Verloop Organisatie linde: 2026-03: " in output
+    assert "In deze periode is 1 groep verborgen." in output  # plural rules
     assert (tmp_path / "chart.png").read_bytes().startswith(b"\x89PNG")
 
     exported = json.loads(await cli(settings, "insights", "linde", "--format", "json"))
+    assert json.loads(await cli(settings, "insights", "linde", "--format", "json")) == exported  # stored
     rows = exported["rows"]
-    hidden = [r for r in rows if not r["shown"]]
-    assert {r["group"] for r in hidden} == {"team-noord", "team-zuid"}
-    assert all(set(r) == {"round", "group", "kind", "shown"} for r in hidden)  # nothing else about them
-    department = [r for r in rows if r["group"] == "zorg-linde" and r["round"] == "2026-03-09"]
-    assert {r["question"]: r["answers"] for r in department} == {q.id: 12 for q in world.pulse_set.questions}
+    hidden = [r for r in rows if r["shown"] == "hidden"]
+    assert [r["group"] for r in hidden] == ["team-noord"]
+    assert all(set(r) == {"period", "group", "kind", "shown"} for r in hidden)  # nothing else about them
+    banded = [r for r in rows if r["shown"] == "banded"]
+    assert [set(r) for r in banded] == [{"period", "group", "kind", "shown", "favourable_band"}]
+    full = [r for r in rows if r["group"] == "zorg-linde"]
+    assert {r["question"] for r in full} == {q.id for q in world.pulse_set.questions}
+    for row in full:
+        assert row["period"] == "2026-03"
+        assert row["favourable_margin"] > 0
+        assert row["index_margin"] > 0
+        assert set(row["distribution"]) <= {"1", "2", "3", "4", "5", "goed", "wisselend", "gespannen"}
 
 
 async def test_pulse_commands_open_list_and_close(world: PulseWorld, settings: Settings) -> None:
@@ -109,3 +124,26 @@ async def test_pulse_commands_open_list_and_close(world: PulseWorld, settings: S
     ]
     nothing = await cli(settings, "insights", "linde")
     assert "Er is nog geen afgeronde ronde" in nothing
+
+
+async def test_org_group_restructuring_commands_keep_identity(world: PulseWorld, settings: Settings) -> None:
+    noord = world.tree.by_slug("team-noord")
+    assert noord is not None
+    assert "Renamed 'team-noord' to 'Team Noordoost'" in await cli(
+        settings, "org", "group", "rename", "linde", "team-noord", "Team Noordoost"
+    )
+    await cli(settings, "org", "group", "add", "linde", "Zorg twee", "--kind", "department")
+    await cli(settings, "org", "group", "move", "linde", "team-noordoost", "--parent", "zorg-twee")
+    split = await cli(settings, "org", "group", "split", "linde", "team-zuid", "Team West", "--channel", "C-team-zuid")
+    assert split.startswith("Split 'Team West' (team-west) off 'team-zuid'")
+    await cli(settings, "org", "group", "merge", "linde", "team-west", "--into", "team-zuid")
+    tree = await world.repo.group_tree(world.org.id)
+    moved = tree.by_slug("team-noordoost")
+    assert moved is not None
+    assert moved.id == noord.id
+    assert moved.parent_id == tree.by_slug("zorg-twee").id  # type: ignore[union-attr]
+    assert tree.by_slug("team-west") is None
+    zuid = tree.by_slug("team-zuid")
+    assert zuid is not None
+    assert {b.channel_id: b.group_id for b in await world.repo.bindings(world.org.id)}["C-team-zuid"] == zuid.id
+    assert list((await world.store.successors(world.org.id)).values()) == [zuid.id]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -198,19 +199,24 @@ async def test_a_pulse_round_end_to_end(  # noqa: PLR0915  (one story, told in o
                     ClickOrigin(Platform.SLACK, DEFAULT_TEAM, channel),
                 )
 
-        # After the window: closed, and the summary goes to management on Slack and Teams, with the chart.
+        # After the window the round closes; nothing is published before the month is over.
         clock.advance(timedelta(days=3, minutes=1))
-        assert await pulses.tick() == [round_.id]
+        assert await pulses.tick() == []
+        assert "C0MGMT" not in slack_api.messages
+        # When March has ended, its rounds are pooled, released once (noise drawn and stored) and the overview
+        # goes to management on Slack and Teams, with the chart.
+        clock.set(datetime(2026, 4, 1, 0, 5, tzinfo=UTC))
+        assert await pulses.tick() == [(org.id, "wekelijkse-check-in", "2026-03")]
         assert await pulses.tick() == []  # sent once
         summary = slack_api.messages["C0MGMT"][0]
         text = json.dumps(summary["blocks"], ensure_ascii=False)
-        assert "Check-in Wekelijkse check-in: uitkomsten voor Acme Zorg" in summary["text"]
-        # Noord has 3 answers (4 to the first question): hidden. Zuid has 8, but Zorg minus Zuid would give Noord
-        # away, so Zuid is hidden too and the department of 11 is shown, with its distribution.
+        assert "Maandoverzicht check-in Wekelijkse check-in voor Acme Zorg" in summary["text"]
+        # Noord has at most 4 respondents to a question: hidden. Zuid has 8: only a band. The department of 12
+        # is shown with a margin, and a table per question.
         assert "Noord: verborgen" in text
-        assert "Zuid: verborgen" in text
-        assert "Zorg: 98% gunstig (12 antwoorden)" in text
-        assert "verdeling: Helemaal oneens: 0, Oneens: 1, Neutraal: 0, Eens: 11" in text
+        assert re.search(r"Zuid: tussen \d+ en \d+ % gunstig", text)
+        assert re.search(r"Zorg: \d+ % gunstig, ± \d+", text)
+        assert "vraag | gunstig | gemiddeld (van 5) | verdeling" in text
         uploads = slack_api.calls_to("files.completeUploadExternal")
         assert len(uploads) == 1
         assert uploads[0].params["channel_id"] == "C0MGMT"
@@ -233,15 +239,20 @@ async def test_a_pulse_round_end_to_end(  # noqa: PLR0915  (one story, told in o
             await configured.engine.dispose()
             assert CLICKER.encode() not in sqlite_file_bytes(database_url)
 
-        # On the first of the month the latest summary goes out again as the monthly overview.
+        # The release's own overview was this month's: no second one today. On the first of the next month the
+        # latest overview goes out again (read from the stored release: nothing is drawn again).
         clock.set(datetime(2026, 4, 1, 7, 0, tzinfo=UTC))
+        assert await monthly_due(pulses) == 0
+        clock.set(datetime(2026, 5, 1, 7, 0, tzinfo=UTC))
         assert await monthly_due(pulses) == 1
         assert await monthly_due(pulses) == 0  # once a month, whichever replica asks
         titles = [m.get("text", "") for m in slack_api.messages["C0MGMT"]]
         assert (
             sum(t.startswith("Maandoverzicht check-in Wekelijkse check-in voor Acme Zorg") for t in titles)
-            == 1
+            == 2
         )
+        overviews = [m for m in slack_api.messages["C0MGMT"] if m.get("text", "").startswith("Maandoverzicht")]
+        assert json.dumps(overviews[-1]["blocks"], ensure_ascii=False) == text  # the same stored numbers
         assert len(slack_api.calls_to("files.completeUploadExternal")) == 2
         assert len(bf_connector.activities(TEAMS_CHANNEL, kind="send")) == 2
     finally:

@@ -11,10 +11,9 @@ from aiohttp import web
 from markupsafe import Markup, escape
 
 from bot.domain.accounts import Account, Role
-from bot.domain.aggregation import Insights
+from bot.domain.aggregation import Cell, Insights, insights_from
 from bot.domain.i18n import Translator
-from bot.domain.insights import chart_groups, hidden_explanation, load_insights, summary_lines
-from bot.domain.pulses import PulseStatus
+from bot.domain.insights import chart_groups, hidden_explanation, monthly_trend, summary_lines
 from bot.domain.tenancy import Organisation
 from bot.storage.console_content import ReportNote, SqlConsoleContent
 from bot.storage.pulses import SqlPulseStore, master_key_from
@@ -46,7 +45,16 @@ class PulseView:
     hidden: str
     groups_chart: Markup
     trend_chart: Markup
-    table: tuple[tuple[str, int, str, str], ...]  # group, depth, index, answers
+    table: tuple[tuple[str, int, str, str], ...]  # group, depth, index (± margin, or band), answers
+    questions: tuple[QuestionTable, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class QuestionTable:
+    """Per question, for one group shown in full: favourable share ± margin, mean ± margin, distribution."""
+
+    group: str
+    rows: tuple[tuple[str, str, str, str], ...]
 
 
 def _bar_chart(insights: Insights, hidden_label: str, title: str) -> Markup:
@@ -61,15 +69,25 @@ def _bar_chart(insights: Insights, hidden_label: str, title: str) -> Markup:
         y = i * row + 4
         name = escape(("\u2003" * cell.depth) + cell.group.name)
         parts.append(f'<text x="0" y="{y + 14}">{name}</text>')
-        if cell.index is None:
-            parts.append(
-                f'<rect class="bar muted" x="{label_w}" y="{y}" width="{width - label_w - 40}" height="16"/>'
-            )
-            parts.append(f'<text x="{label_w + 4}" y="{y + 12}">{escape(hidden_label)}</text>')
-        else:
-            w = round((width - label_w - 40) * cell.index)
+        span = width - label_w - 40
+        if cell.index is not None:
+            w = round(span * cell.index)
+            m = round(span * (cell.margin or 0) / 100)
             parts.append(f'<rect class="bar" x="{label_w}" y="{y}" width="{w}" height="16"/>')
-            parts.append(f'<text x="{label_w + w + 4}" y="{y + 12}">{round(cell.index * 100)}%</text>')
+            parts.append(
+                f'<line class="axis" x1="{label_w + max(0, w - m)}" y1="{y + 8}" x2="{label_w + min(span, w + m)}" '
+                f'y2="{y + 8}"/>'
+            )
+            parts.append(f'<text x="{label_w + min(span, w + m) + 4}" y="{y + 12}">{_index_text(cell)}</text>')
+        elif cell.band is not None:
+            low, high = (round(span * b / 100) for b in cell.band)
+            parts.append(
+                f'<rect class="bar muted" x="{label_w + low}" y="{y}" width="{high - low}" height="16"/>'
+            )
+            parts.append(f'<text x="{label_w + high + 4}" y="{y + 12}">{_index_text(cell)}</text>')
+        else:
+            parts.append(f'<rect class="bar muted" x="{label_w}" y="{y}" width="{span}" height="16"/>')
+            parts.append(f'<text x="{label_w + 4}" y="{y + 12}">{escape(hidden_label)}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - every text escaped above
 
@@ -109,31 +127,75 @@ def _trend_chart(insights: Insights, title: str) -> Markup:
     latest = insights.latest
     if latest is None or len(insights.rounds) < 2:
         return Markup("")
-    values = insights.trend(latest.cells[0].group.id)
+    months = monthly_trend(insights, latest.cells[0].group.id)
     width, height, pad = 560, 160, 30
-    step = (width - 2 * pad) / max(1, len(values) - 1)
-    points = []
+    step = (width - 2 * pad) / max(1, len(months) - 1)
     labels = []
-    for i, (view, value) in enumerate(zip(insights.rounds, values, strict=True)):
+    runs: list[list[tuple[float, float, float]]] = [[]]  # a new line after every unpublished month: gaps
+    for i, (period, value) in enumerate(months):
         x = pad + i * step
-        labels.append(
-            f'<text x="{x:.0f}" y="{height - 4}" text-anchor="middle">{view.opened_at:%d-%m}</text>'
-        )
-        if value is not None:
-            y = height - pad - (height - 2 * pad) * value
-            points.append((x, y, value))
+        labels.append(f'<text x="{x:.0f}" y="{height - 4}" text-anchor="middle">{escape(period)}</text>')
+        if value is None:
+            runs.append([])
+            continue
+        runs[-1].append((x, height - pad - (height - 2 * pad) * value, value))
+    points = [p for run in runs for p in run]
     dots = "".join(
         f'<circle class="bar" cx="{x:.0f}" cy="{y:.0f}" r="4"/><text x="{x:.0f}" y="{y - 8:.0f}" '
         f'text-anchor="middle">{round(v * 100)}%</text>'
         for x, y, v in points
     )
-    line = " ".join(f"{x:.0f},{y:.0f}" for x, y, _ in points)
+    lines = "".join(
+        '<polyline points="{}" fill="none" stroke="currentColor"/>'.format(
+            " ".join(f"{x:.0f},{y:.0f}" for x, y, _ in run)
+        )
+        for run in runs
+        if len(run) > 1
+    )
     return Markup(  # noqa: S704 - numbers and escaped text only
         f'<svg viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}" '
         f'xmlns="http://www.w3.org/2000/svg"><line class="axis" x1="{pad}" y1="{height - pad}" x2="{width - pad}" '
-        f'y2="{height - pad}"/><polyline points="{line}" fill="none" stroke="currentColor"/>'
+        f'y2="{height - pad}"/>{lines}'
         f"{dots}{''.join(labels)}</svg>"
     )
+
+
+def _index_text(cell: Cell) -> str:
+    if cell.index is not None:
+        return f"{round(cell.index * 100)} % ± {max(1, round(cell.margin or 0))}"
+    if cell.band is not None:
+        return f"{cell.band[0]}–{cell.band[1]} %"
+    return ""
+
+
+def _heading_and_trend(lines: list[str]) -> tuple[str, ...]:
+    """Of the summary's lines the heading and the trend: the figures themselves are in the page's tables."""
+    return (lines[0], lines[-1]) if len(lines) > 2 else tuple(lines[:1])
+
+
+def _question_tables(insights: Insights, locale: str) -> tuple[QuestionTable, ...]:
+    latest = insights.latest
+    if latest is None:
+        return ()
+    by_id = {q.id: q for q in insights.pulse_set.questions}
+    tables: list[QuestionTable] = []
+    for cell in latest.cells:
+        if not cell.distribution_shown:
+            continue
+        rows = []
+        for f in cell.figures:
+            question = by_id[f.question_id]
+            total = sum(n for _, n in f.distribution) or 1
+            rows.append(
+                (
+                    question.text.in_locale(locale),
+                    f"{round(f.favourable_share * 100)} % ± {max(1, round(f.margin or 0))}",
+                    "–" if f.mean is None else f"{f.mean:.1f} ± {f.mean_margin or 0:.1f}",
+                    " · ".join(f"{v}: {round(100 * n / total)} %" for v, n in f.distribution),
+                )
+            )
+        tables.append(QuestionTable(cell.group.name, tuple(rows)))
+    return tuple(tables)
 
 
 def _view(
@@ -151,20 +213,22 @@ def _view(
         (
             c.group.name,
             c.depth,
-            f"{round(c.index * 100)}%" if c.index is not None else t("console.insights.hidden"),
+            _index_text(c) if c.shown else t("console.insights.hidden"),
             str(c.respondents) if c.respondents is not None else "–",
         )
         for c in (latest.cells if latest else ())
     )
     return PulseView(
         title=title,
-        lines=tuple(summary_lines(insights, translator, locale)),
+        # the heading and the trend in words; the figures are in the tables below
+        lines=_heading_and_trend(summary_lines(insights, translator, locale)),
         hidden=hidden_explanation(insights, translator, locale) if latest else "",
         groups_chart=_bar_chart(insights, t("console.insights.hidden"), t("console.insights.chart_groups"))
         if latest
         else Markup(""),
         trend_chart=_trend_chart(insights, t("console.insights.chart_trend")),
         table=table,
+        questions=_question_tables(insights, locale),
     )
 
 
@@ -186,12 +250,12 @@ async def _views(request: web.Request, organisation: Organisation, locale: str) 
         pulse_set = services.content.catalog.pulse_set(set_id)
         if pulse_set is None:
             continue
-        rounds = await store.rounds(organisation.id, set_id)
-        closed = tuple(p.id for p in rounds if p.status is PulseStatus.CLOSED)
-        key = (organisation.id, organisation.name, set_id, closed, locale)
+        releases = await store.releases(organisation.id, set_id)
+        released = tuple((r.period, r.released_at) for r in releases)
+        key = (organisation.id, organisation.name, set_id, released, locale)
         view = cache.get(key)
         if view is None:
-            insights = await load_insights(store, pulse_set, organisation.id)
+            insights = insights_from(pulse_set, releases)
             view = cache.put(key, _view(insights, organisation, translator, t, locale))
         views.append(view)
     return views

@@ -191,6 +191,32 @@ async def group_remove(request: web.Request) -> web.StreamResponse:
     return see_other(target)
 
 
+async def group_restructure(request: web.Request) -> web.StreamResponse:
+    """Rename, move, merge or split a group: operations that keep its lineage (see docs/pulses.md)."""
+    _account, organisation = await organisation_for(request, Role.COUNSELLOR)
+    form = await request.post()
+    target = url(request, "organisation", org=organisation.slug)
+    slug, operation, other = field(form, "group", 60), field(form, "operation"), field(form, "target", 200)
+    if not slug or not other or slug == organisation.slug:
+        return see_other(target + "?error=group")
+    repo = console_of(request).services.organisations
+    now = console_of(request).services.clock.now()
+    try:
+        if operation == "rename":
+            await repo.rename_group(organisation.id, slug, other)
+        elif operation == "move":
+            await repo.move_group(organisation.id, slug, other)
+        elif operation == "merge":
+            await repo.merge_groups(organisation.id, slug, other, now)
+        elif operation == "split":
+            await repo.split_group(organisation.id, slug, other, now)
+        else:
+            return see_other(target + "?error=group")
+    except (ConflictError, NotFoundError):
+        return see_other(target + "?error=group")
+    return see_other(target)
+
+
 async def binding_add(request: web.Request) -> web.StreamResponse:
     _account, organisation = await organisation_for(request, Role.COUNSELLOR)
     form = await request.post()
@@ -327,6 +353,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/o/{org}", organisation_page, name="organisation")
     app.router.add_post("/o/{org}/groups", group_add, name="group_add")
     app.router.add_post("/o/{org}/groups/remove", group_remove, name="group_remove")
+    app.router.add_post("/o/{org}/groups/restructure", group_restructure, name="group_restructure")
     app.router.add_post("/o/{org}/bindings", binding_add, name="binding_add")
     app.router.add_post("/o/{org}/bindings/remove", binding_remove, name="binding_remove")
     app.router.add_post("/o/{org}/counsellors", counsellor_assign, name="counsellor_assign")
