@@ -26,6 +26,7 @@ serve: $(RUNTIME_STAMP)
 
 test: $(STAMP)
 	scripts/ensure-chromium
+	scripts/ensure-node-tools
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)

@@ -64,7 +64,10 @@ _CREDENTIAL_PATTERNS = (
 )
 
 # Libraries that log request payloads at DEBUG: never let them below WARNING.
-_CHATTY_LIBRARIES = ("slack_bolt", "slack_sdk", "botbuilder", "botframework", "msrest", "aiohttp.client")
+_CHATTY_LIBRARIES = ("slack_bolt", "slack_sdk", "aiohttp.client")
+# Libraries that put identifiers (conversation ids, service URLs, tokens' claims) into their lines at every level,
+# errors included: silenced; the code that calls them logs what happened in its own words.
+_IDENTIFYING_LIBRARIES = ("microsoft_agents",)
 
 
 # Libraries whose %-arguments can hold request data (payloads, client addresses): their messages keep the template,
@@ -192,6 +195,8 @@ def configure_logging(level: str = "INFO", fmt: str = "json", stream: TextIO | N
     root.setLevel(level)
     for name in _CHATTY_LIBRARIES:
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    for name in _IDENTIFYING_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
     route_structlog_to_stdlib()
 
 

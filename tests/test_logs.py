@@ -31,7 +31,8 @@ def test_library_debug_output_is_silenced() -> None:
     stream = io.StringIO()
     configure_logging("DEBUG", "json", stream)
     logging.getLogger("slack_bolt.App").debug("request body: %s", "CANARY")
-    logging.getLogger("botbuilder.core").info("activity %s", "CANARY")
+    logging.getLogger("microsoft_agents.hosting.core").info("activity %s", "CANARY")
+    logging.getLogger("microsoft_agents.hosting.core.connector").error("v3/conversations/%s failed", "CANARY")
     assert "CANARY" not in stream.getvalue()
 
 

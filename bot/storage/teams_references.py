@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 
 from sqlalchemy import delete, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -22,7 +24,7 @@ from bot.domain.delivery import Target, TargetKind
 from bot.domain.tenancy import Organisation, Platform
 from bot.errors import VipbotError
 from bot.security import Secret, SecretBox, derive_key, keyed_hash
-from bot.storage.tables import ChannelBindingRow, OrganisationRow, PlatformConnectionRow
+from bot.storage.tables import ChannelBindingRow, OrganisationRow, PlatformConnectionRow, utcnow
 from bot.storage.tables_teams import TeamsConversationRow
 
 REFERENCE_PURPOSE = "teams-conversation-reference"
@@ -172,36 +174,51 @@ class TeamsReferenceStore:
     # --- references --------------------------------------------------------------------------------------
 
     async def save(self, organisation_id: uuid.UUID, reference: TeamsReference) -> str:
-        """Store (or refresh) a reference; returns its address."""
+        """Store (or refresh) a reference; returns its address.
+
+        One INSERT … ON CONFLICT statement, so that Teams' two install events (installationUpdate and
+        conversationUpdate, sent together and handled concurrently) both succeed: the second refreshes the row
+        the first wrote. A roster entry (MEMBER) never replaces a person's own chat, and a conversation never
+        moves to another organisation (refused below).
+        """
         address = self.address_of(reference)
         sealed = self._box.encrypt(reference.to_json(), address.encode())
         team_key = self.team_key(reference.team_id) if reference.team_id else None
+        table = TeamsConversationRow.__table__  # type: ignore[attr-defined]
+        values = {
+            "id": uuid.uuid4(),
+            "organisation_id": organisation_id,
+            "tenant_id": reference.tenant_id,
+            "address": address,
+            "scope": reference.scope.value,
+            "team_key": team_key,
+            "sealed": sealed,
+            "created_at": utcnow(),
+        }
         async with self._sessions() as session:
-            row = (
-                await session.exec(
-                    select(TeamsConversationRow).where(col(TeamsConversationRow.address) == address)
-                )
-            ).first()
-            if row is None:
-                session.add(
-                    TeamsConversationRow(
-                        organisation_id=organisation_id,
-                        tenant_id=reference.tenant_id,
-                        address=address,
-                        scope=reference.scope.value,
-                        team_key=team_key,
-                        sealed=sealed,
+            dialect = (await session.connection()).dialect.name
+            insert = postgresql_insert(table) if dialect == "postgresql" else sqlite_insert(table)
+            statement = insert.values(**values)
+            new = statement.excluded
+            roster_over_own_chat = (table.c.scope == TeamsScope.PERSONAL.value) & (
+                new.scope == TeamsScope.MEMBER.value
+            )
+            refreshed = statement.on_conflict_do_update(
+                index_elements=[table.c.address],
+                set_={"scope": new.scope, "team_key": new.team_key, "sealed": new.sealed},
+                where=(table.c.organisation_id == new.organisation_id) & ~roster_over_own_chat,
+            )
+            result = await session.exec(refreshed)
+            if result.rowcount == 0:
+                owner = (
+                    await session.exec(
+                        select(TeamsConversationRow.organisation_id).where(
+                            col(TeamsConversationRow.address) == address
+                        )
                     )
-                )
-            elif row.organisation_id != organisation_id:
-                raise VipbotError("a Teams conversation cannot move to another organisation")
-            elif row.scope == TeamsScope.PERSONAL.value and reference.scope is TeamsScope.MEMBER:
-                return address  # a roster entry never replaces the person's own chat
-            else:
-                row.scope = reference.scope.value
-                row.team_key = team_key
-                row.sealed = sealed
-                session.add(row)
+                ).first()
+                if owner is not None and owner != organisation_id:
+                    raise VipbotError("a Teams conversation cannot move to another organisation")
             await session.commit()
         return address
 

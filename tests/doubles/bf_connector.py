@@ -46,6 +46,8 @@ from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
+from tests.doubles.card_check import card_problems, entries_of_activity
+
 #: The token the double's token endpoint issues; the double accepts calls with or without it unless
 #: `require_token` is set.
 ISSUED_TOKEN = "bf-double-access-token"
@@ -117,11 +119,12 @@ class BotConnectorDouble:
         key: rsa.RSAPrivateKey | None = None,
         key_id: str = SIGNING_KEY_ID,
         expires_in: int = 3600,
+        issuer: str = CHANNEL_ISSUER,
     ) -> str:
         """A token as the Bot Framework signs it for a request to the bot (pass `key` to forge one)."""
         now = int(time.time())
         claims = {
-            "iss": CHANNEL_ISSUER,
+            "iss": issuer,
             "aud": app_id,
             "serviceurl": service_url,
             "nbf": now - 60,
@@ -130,6 +133,13 @@ class BotConnectorDouble:
         }
         signer = key or self._signing_key
         return jwt.encode(claims, signer, algorithm="RS256", headers={"kid": key_id})
+
+    def public_key_pem(self) -> bytes:
+        from cryptography.hazmat.primitives import serialization
+
+        return self._signing_key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
 
     async def start(self) -> str:
         app = web.Application()
@@ -188,6 +198,14 @@ class BotConnectorDouble:
     def raw_traffic(self) -> bytes:
         """Every byte the bot sent to the double (bodies and authorization headers), for canary searches."""
         return b"\n".join(r.raw + (r.authorization or "").encode() for r in self.requests)
+
+    def sent_cards(self) -> list[dict[str, Any]]:
+        """Every card the bot sent or updated (accepted or not), ready for `card_problems`."""
+        entries: list[dict[str, Any]] = []
+        for number, request in enumerate(self.requests):
+            if request.kind in {"send", "reply", "update"}:
+                entries += entries_of_activity(f"{request.kind} #{number} to {request.conversation_id}", request.body)
+        return entries
 
     # --- handlers -------------------------------------------------------------------------------------
 
@@ -307,8 +325,11 @@ def _error(status: int, code: str, message: str, headers: dict[str, str] | None 
 
 @pytest.fixture
 async def bf_connector() -> AsyncIterator[BotConnectorDouble]:
-    """A fresh connector double for one test, stopped afterwards."""
+    """A fresh connector double for one test, stopped afterwards. Every card the bot sent to it during the test is
+    then checked with Microsoft's `adaptivecards` package (see tests/doubles/card_check.py)."""
     double = BotConnectorDouble()
     await double.start()
     yield double
     await double.stop()
+    problems = card_problems(double.sent_cards())
+    assert not problems, "cards Teams would not render as sent:\n" + "\n".join(problems)

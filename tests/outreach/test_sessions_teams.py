@@ -1,8 +1,9 @@
 """Team sessions end to end on Teams, over HTTP: the service with the Teams adapter and the outreach feature, the
 Bot Framework connector double as Teams. The bot is installed in a personal chat and a team channel; the session is
-announced to both; "count me in" and "withdraw" are Action.Submit activities posted into /api/messages and answered
-with an update of the clicked card; the day-before reminder goes to everybody; the .ics file is served. Counts,
-never names."""
+announced to both; "count me in" and "withdraw" are Universal Actions (`adaptiveCard/action` invokes posted into
+/api/messages), answered with the clicker's own view of the card, which Teams shows to them only — the message
+everybody sees never changes; the day-before reminder goes to everybody; the .ics file is served. Counts, never
+names."""
 
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ def card_of(sent: dict[str, Any]) -> dict[str, Any]:
 
 
 def submits(card: dict[str, Any]) -> list[dict[str, Any]]:
-    return [a for a in card.get("actions", []) if a["type"] == "Action.Submit"]
+    return [a for a in card.get("actions", []) if a["type"] == "Action.Execute"]
 
 
 def text_of(card: dict[str, Any]) -> str:
@@ -68,7 +69,7 @@ async def test_a_team_session_end_to_end_on_teams(  # noqa: PLR0915  (one story,
 
         async def post(body: dict[str, Any]) -> None:
             async with http.post(str(server.make_url("/api/messages")), json=body) as response:
-                assert response.status in {200, 201}, await response.text()
+                assert response.status in {200, 201, 202}, await response.text()
 
         # The bot is installed in a personal chat and in a team's channel; the channel is bound to the org.
         await install_in_chat_and_channel(post, bf_connector.url, configured, org, "linde")
@@ -104,7 +105,8 @@ async def test_a_team_session_end_to_end_on_teams(  # noqa: PLR0915  (one story,
         assert "Team session with the confidential counsellor" in text_of(announcement)
         assert "No sign-ups yet" in text_of(announcement)
         (signup,) = submits(announcement)
-        assert signup["data"] == {ACTION_KEY: SIGNUP_ACTION, "session": str(session.id)}
+        assert signup["data"] == {ACTION_KEY: SIGNUP_ACTION, "session": str(session.id), "lang": "en"}
+        assert announcement["refresh"]["action"]["data"][ACTION_KEY] == "session_view"
         (ics,) = [a for a in announcement["actions"] if a["type"] == "Action.OpenUrl"]
         assert ics["url"] == f"http://vipbot.test/outreach/sessions/{session.id}.ics"
 
@@ -121,25 +123,28 @@ async def test_a_team_session_end_to_end_on_teams(  # noqa: PLR0915  (one story,
         async def press(
             data: dict[str, Any], *, scope: str = "personal", user: str = USER_ID, card_id: str | None = None
         ) -> dict[str, Any] | None:
+            """A click as Teams sends it; returns the card shown to the clicker (None: the card stays as it is).
+            Nothing is ever sent to the conversation: the answer travels in the invoke's response only."""
             card_id = card_id or chat_card
             before = len(bf_connector.requests)
-            await post(
-                activity(
-                    bf_connector.url,
-                    "message",
-                    scope=scope,
-                    value=data,
-                    replyToId=card_id,
-                    locale="en-US",  # the card answers in the clicking person's Teams language
-                    **{"from": {"id": user, "aadObjectId": "00000000-0000-0000-0000-00000000000f"}},
-                )
+            body = activity(
+                bf_connector.url,
+                "invoke",
+                scope=scope,
+                name="adaptiveCard/action",
+                value={"action": {"type": "Action.Execute", "verb": data[ACTION_KEY], "data": data}},
+                replyToId=card_id,
+                locale="nl-NL",  # the answer is in the clicked card's language, not the clicker's Teams language
+                **{"from": {"id": user, "aadObjectId": "00000000-0000-0000-0000-00000000000f"}},
             )
-            answered = [r for r in bf_connector.requests[before:] if r.kind in {"update", "reply", "send"}]
-            if not answered:
+            async with http.post(str(server.make_url("/api/messages")), json=body) as response:
+                assert response.status == 200, await response.text()
+                answer = await response.json()
+            assert [r for r in bf_connector.requests[before:] if r.kind != "token"] == []
+            assert answer["statusCode"] == 200
+            if answer["type"] != "application/vnd.microsoft.card.adaptive":
                 return None
-            (request,) = answered
-            assert (request.kind, request.activity_id) == ("update", card_id)
-            return card_of(request.body)
+            return dict(answer["value"])
 
         # Count me in, from the personal chat: the person's own copy shows the count and their sign-up.
         mine = await press(signup["data"])
@@ -148,17 +153,23 @@ async def test_a_team_session_end_to_end_on_teams(  # noqa: PLR0915  (one story,
         assert "You're signed up for" in text_of(mine)
         assert USER_ID not in text_of(mine)
         (withdraw,) = submits(mine)
-        assert withdraw["data"] == {ACTION_KEY: WITHDRAW_ACTION, "session": str(session.id)}
+        assert withdraw["data"] == {ACTION_KEY: WITHDRAW_ACTION, "session": str(session.id), "lang": "en"}
         await press(signup["data"])  # a repeated submit counts once
         assert await outreach.sessions.count(org.id, session.id) == 1
 
-        # Someone else signs up in the channel: everybody there sees the new count, nobody's name or state.
-        shared = await press(signup["data"], scope="channel", user=OTHER_USER, card_id=channel_card)
-        assert shared is not None
-        assert "2 people signed up" in text_of(shared)
-        assert "You're signed up" not in text_of(shared)
-        assert OTHER_USER not in text_of(shared)
-        assert [a["data"][ACTION_KEY] for a in submits(shared)] == [SIGNUP_ACTION, WITHDRAW_ACTION]
+        # Someone else signs up in the channel: they alone see their own sign-up (the channel's message stays as
+        # it was for everybody else, in its own language), never anyone's name.
+        theirs = await press(signup["data"], scope="channel", user=OTHER_USER, card_id=channel_card)
+        assert theirs is not None
+        assert "2 people signed up" in text_of(theirs)
+        assert "You're signed up" in text_of(theirs)
+        assert OTHER_USER not in text_of(theirs)
+        assert [a["data"][ACTION_KEY] for a in submits(theirs)] == [WITHDRAW_ACTION]
+        assert await outreach.sessions.count(org.id, session.id) == 2
+        # Opening the card again (its refresh) shows each reader their own state and changes nothing.
+        view = announcement["refresh"]["action"]["data"]
+        assert "You're signed up" in text_of(await press(view, scope="channel", user=OTHER_USER) or {})
+        assert "You're signed up" not in text_of(await press(view, scope="channel", user="29:third") or {})
         assert await outreach.sessions.count(org.id, session.id) == 2
 
         # The first person withdraws with the button on their own copy.
@@ -173,16 +184,15 @@ async def test_a_team_session_end_to_end_on_teams(  # noqa: PLR0915  (one story,
         await connect(configured, tenant="tenant-elsewhere", slug="elders")
         stranger = activity(
             bf_connector.url,
-            "message",
+            "invoke",
             tenant="tenant-elsewhere",
-            value=signup["data"],
+            name="adaptiveCard/action",
+            value={"action": {"type": "Action.Execute", "verb": SIGNUP_ACTION, "data": signup["data"]}},
             replyToId=chat_card,
-            locale="en-US",
         )
-        before = len(bf_connector.requests)
-        await post(stranger)
-        (refusal,) = [r for r in bf_connector.requests[before:] if r.kind == "update"]
-        assert "This session is over or cancelled." in text_of(card_of(refusal.body))
+        async with http.post(str(server.make_url("/api/messages")), json=stranger) as response:
+            refusal = await response.json()
+        assert "This session is over or cancelled." in text_of(refusal["value"])
         assert await outreach.sessions.count(org.id, session.id) == 1
 
         # The day-before reminder goes to the whole audience with the current count; its buttons still work.
@@ -208,9 +218,11 @@ async def test_a_team_session_end_to_end_on_teams(  # noqa: PLR0915  (one story,
         assert event.decoded("DTSTART") == session.starts_at
 
         # A cancelled session is not posted any more; queued posts about it fail visibly instead, and a click
-        # on an old card in a channel changes nothing there.
+        # on an old card in a channel tells the clicker alone.
         await outreach.sessions.cancel(org.id, session.id)
-        assert await press(signup["data"], scope="channel", user=OTHER_USER, card_id=channel_card) is None
+        closed = await press(signup["data"], scope="channel", user=OTHER_USER, card_id=channel_card)
+        assert closed is not None
+        assert "This session is over or cancelled." in text_of(closed)
         await outreach.materialiser.publish_now(
             org, What.SESSION_REMINDER, str(session.id), session.audience, "en", send_at=clock.now()
         )

@@ -1,13 +1,13 @@
 """Pulses on Teams end to end, over HTTP: the service with the Teams adapter, outreach and pulses, the Bot Framework
 connector double as Teams. The round goes out through the outreach pipeline to a bound channel and a personal chat
-as a card with one-click Action.Submit buttons and the door; clicks are activities posted into /api/messages. A
-click in the personal chat updates the person's own copy with a thank-you in place of that question's buttons
-(never showing the answer), a second click on the same question is refused, and a click in a channel gets no reply
-at all. Answers count for the channel's team or the round's audience."""
+as a card with one-click Universal Action (Action.Execute) buttons and the door; clicks are `adaptiveCard/action`
+invokes posted into /api/messages. Nothing that stays in Teams shows who took part: no click, in a channel or in
+the person's own chat, changes the card or sends anything to the conversation; the clicker alone gets a transient
+notice in the invoke's answer ("thank you", "already answered", "closed"). An older Action.Submit click is recorded
+and answered with nothing at all. Answers count for the channel's team or the round's audience."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from bot.adapters import teams
@@ -58,7 +58,7 @@ async def test_a_pulse_on_teams_over_http(  # noqa: PLR0915  (one story, told in
         async def post(body: dict[str, Any]) -> list[Any]:
             before = len(bf_connector.requests)
             async with http.post(str(server.make_url("/api/messages")), json=body) as response:
-                assert response.status in {200, 201}, await response.text()
+                assert response.status in {200, 201, 202}, await response.text()
             return [r for r in bf_connector.requests[before:] if r.kind in {"send", "reply", "update"}]
 
         await install_in_chat_and_channel(post, bf_connector.url, configured, org, "team-noord")
@@ -88,55 +88,78 @@ async def test_a_pulse_on_teams_over_http(  # noqa: PLR0915  (one story, told in
         # The weekly check-in: three statements on a five-point scale and one question with three choices.
         assert [len(buttons) for buttons in questions] == [5, 5, 5, 3]
         assert all(
-            b["type"] == "Action.Submit" and b["data"][ACTION_KEY] == ACTION_PREFIX for b in questions[0]
+            b["type"] == "Action.Execute" and b["data"][ACTION_KEY] == ACTION_PREFIX and b["data"]["lang"] == "nl"
+            for b in questions[0]
         )
         assert card["actions"][0]["type"] == "Action.OpenUrl"  # the door: "Ik wil graag praten"
         assert card["actions"][0]["url"] == "http://vipbot.test/portal/linde"
 
-        def click(
-            value: dict[str, Any], user: str, *, scope: str = "personal", card_id: str
-        ) -> dict[str, Any]:
-            return activity(
+        async def click(
+            data: dict[str, Any], user: str, *, scope: str = "personal", card_id: str
+        ) -> tuple[dict[str, Any], list[Any]]:
+            """A click as Teams sends it: (the invoke's answer, what the bot sent to the conversation)."""
+            body = activity(
                 bf_connector.url,
-                "message",
+                "invoke",
                 scope=scope,
-                value=value,
+                name="adaptiveCard/action",
+                value={
+                    "action": {"type": "Action.Execute", "verb": data[ACTION_KEY], "data": data},
+                    "trigger": "manual",
+                },
                 replyToId=card_id,
                 **{"from": {"id": user, "aadObjectId": "00000000-0000-0000-0000-0000000000aa"}},
             )
+            before = len(bf_connector.requests)
+            async with http.post(str(server.make_url("/api/messages")), json=body) as response:
+                assert response.status == 200, await response.text()
+                answer = await response.json()
+            return answer, [r for r in bf_connector.requests[before:] if r.kind != "token"]
 
-        # A click in a channel: recorded, and nothing at all is said back there.
-        assert (
-            await post(
-                click(
-                    questions[0][3]["data"], "29:person-a", scope="channel", card_id=channel_post.answered_id
-                )
-            )
-            == []
+        def notice(answer: dict[str, Any]) -> str:
+            assert answer["statusCode"] == 200
+            assert answer["type"] == "application/vnd.microsoft.activity.message"  # transient, kept nowhere
+            return str(answer["value"])
+
+        # A click in a channel: recorded; the clicker alone is thanked, nothing is said in the channel.
+        answer, sent = await click(
+            questions[0][3]["data"], "29:person-a", scope="channel", card_id=channel_post.answered_id
         )
+        assert "Dank je wel" in notice(answer)
+        assert sent == []
 
-        # In the personal chat the person's own copy is updated: a thank-you where the clicked question's
-        # buttons were, the other questions still answerable — and the card is the same whatever was answered.
-        (low,) = await post(click(questions[0][0]["data"], "29:person-b", card_id=chat_post.answered_id))
-        (high,) = await post(click(questions[0][4]["data"], "29:person-c", card_id=chat_post.answered_id))
-        assert (low.kind, low.activity_id) == ("update", chat_post.answered_id)
-        thanks = card_of(low.body)
-        assert thanks == card_of(high.body)
-        assert "Dank je wel" in json.dumps(thanks, ensure_ascii=False)
-        assert len(answer_sets(thanks)) == 3
-        assert answer_sets(thanks) == questions[1:]
+        # In the personal chat the same: the card is not rewritten (no lasting record of who answered which
+        # question, and when), and the notice is the same whatever was answered.
+        low, sent_low = await click(questions[0][0]["data"], "29:person-b", card_id=chat_post.answered_id)
+        high, sent_high = await click(questions[0][4]["data"], "29:person-c", card_id=chat_post.answered_id)
+        assert sent_low == sent_high == []
+        assert notice(low) == notice(high)
+        assert "Dank je wel" in notice(low)
 
         # The same question again: refused politely, counted once.
-        (again,) = await post(click(questions[0][1]["data"], "29:person-b", card_id=chat_post.answered_id))
-        assert "al beantwoord" in json.dumps(card_of(again.body), ensure_ascii=False)
-        # Another question of the same pulse still counts.
-        (second,) = await post(click(questions[1][2]["data"], "29:person-b", card_id=chat_post.answered_id))
-        assert "Dank je wel" in json.dumps(card_of(second.body), ensure_ascii=False)
+        again, sent = await click(questions[0][1]["data"], "29:person-b", card_id=chat_post.answered_id)
+        assert "al beantwoord" in notice(again)
+        assert sent == []
+        # Another question of the same pulse still counts: the card never forgot the first answer, since it
+        # never changed.
+        second, _ = await click(questions[1][2]["data"], "29:person-b", card_id=chat_post.answered_id)
+        assert "Dank je wel" in notice(second)
 
         # A forged answer value changes nothing and gets the plain refusal.
         forged = {ACTION_KEY: ACTION_PREFIX, "answer": "vp-pulse|not-a-round|q|9"}
-        (refused,) = await post(click(forged, "29:person-d", card_id=chat_post.answered_id))
-        assert "Dank je wel" not in json.dumps(card_of(refused.body), ensure_ascii=False)
+        refused, _ = await click(forged, "29:person-d", card_id=chat_post.answered_id)
+        assert "Dank je wel" not in notice(refused)
+
+        # A card sent before (Action.Submit) in the personal chat: the click counts, and nothing is sent back —
+        # in particular the card is not rewritten with a thank-you.
+        legacy = activity(
+            bf_connector.url,
+            "message",
+            value=questions[2][1]["data"],
+            replyToId=chat_post.answered_id,
+            **{"from": {"id": "29:person-f", "aadObjectId": "00000000-0000-0000-0000-0000000000aa"}},
+        )
+        assert await post(legacy) == []
 
         (pulse,) = await pulses.store.rounds(org.id, "wekelijkse-check-in")
         await pulses.service.close_now(org.id, pulse.id)
@@ -149,8 +172,9 @@ async def test_a_pulse_on_teams_over_http(  # noqa: PLR0915  (one story, told in
         by_group: dict[bool, int] = {}
         for cell in counts:
             by_group[cell.group_id == noord.id] = by_group.get(cell.group_id == noord.id, 0) + cell.answers
-        assert by_group == {True: 1, False: 3}
+        assert by_group == {True: 1, False: 4}
 
         # After the close a click is refused and says so.
-        (closed,) = await post(click(questions[2][0]["data"], "29:person-e", card_id=chat_post.answered_id))
-        assert "gesloten" in json.dumps(card_of(closed.body), ensure_ascii=False)
+        closed, sent = await click(questions[2][0]["data"], "29:person-e", card_id=chat_post.answered_id)
+        assert "gesloten" in notice(closed)
+        assert sent == []

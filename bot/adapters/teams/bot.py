@@ -8,26 +8,31 @@ explains why and links to the portal (the same link for everybody in the organis
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
+from http import HTTPStatus
 from typing import Any
 
-from botbuilder.core import ActivityHandler, BotAdapter, MessageFactory, TurnContext
-from botbuilder.schema import Activity, ActivityTypes, Attachment
+from microsoft_agents.activity import Activity, ActivityTypes, Attachment, DeliveryModes, InvokeResponse
+from microsoft_agents.hosting.core import TurnContext
+from microsoft_agents.hosting.core.connector import ConnectorClientBase
 
 from bot.adapters.teams.cards import (
     ACTION_KEY,
     ADAPTIVE_CARD,
     HELP,
+    LOCALE_KEY,
     SESSIONS,
     SOCIAL_MAP,
     TALK,
     Card,
     CardKit,
 )
-from bot.adapters.teams.submits import CardSubmit, SubmitAnswer, SubmitRoutes
+from bot.adapters.teams.clients import ConnectorClients, paged_members
+from bot.adapters.teams.submits import CardSubmit, ClickAnswer, SubmitAnswer, SubmitRoutes, Transient
 from bot.cache import TtlCache
 from bot.domain.content import pick_locale
 from bot.domain.delivery import portal_link
@@ -51,6 +56,9 @@ TENANT_CACHE_SECONDS = 30.0
 KNOWN_REFERENCE_SECONDS = 300.0
 _CACHE_LIMIT = 10_000
 ROSTER_LIMIT = 20_000  # people read from one team's roster at install
+# Teams sends its two install events within milliseconds of each other; a greeting waits at most this long for the
+# other's locale (only when its own event has none and the chat's language is not known yet).
+SIBLING_EVENT_SECONDS = 2.0
 
 
 def reference_from(activity: Activity) -> TeamsReference | None:
@@ -82,7 +90,9 @@ def reference_from(activity: Activity) -> TeamsReference | None:
     )
 
 
-class VipTeamsBot(ActivityHandler):  # type: ignore[misc]
+class VipTeamsBot:
+    """The Agents SDK `Agent`: one `on_turn` for every activity Teams sends."""
+
     def __init__(
         self,
         store: TeamsReferenceStore,
@@ -90,8 +100,10 @@ class VipTeamsBot(ActivityHandler):  # type: ignore[misc]
         home: HomeLoader,
         portal_base_url: str,
         submits: SubmitRoutes | None = None,
+        clients: ConnectorClients | None = None,
     ) -> None:
         self._store = store
+        self._clients = clients
         self._submits = submits or SubmitRoutes()
         self._kit = kit
         self._home = home
@@ -99,6 +111,8 @@ class VipTeamsBot(ActivityHandler):  # type: ignore[misc]
         self._commands = kit.command_words()
         self._tenants: TtlCache[str, Organisation | None] = TtlCache(TENANT_CACHE_SECONDS, _CACHE_LIMIT)
         self._known: dict[str, float] = {}
+        self._locales: dict[str, str] = {}  # address -> the personal chat's language
+        self._locale_known: dict[str, asyncio.Event] = {}  # a greeting waiting for its sibling event's locale
         self._background: set[asyncio.Task[None]] = set()
 
     async def _organisation(self, tenant_id: str) -> Organisation | None:
@@ -138,6 +152,11 @@ class VipTeamsBot(ActivityHandler):  # type: ignore[misc]
                 await self._members_left(activity, removed)
         elif activity.type == ActivityTypes.message:
             await self._message(turn_context)
+        elif activity.type == ActivityTypes.invoke:
+            response = await self._invoke(turn_context)
+            await turn_context.send_activity(
+                Activity(type=ActivityTypes.invoke_response, value=response.model_dump(by_alias=True))
+            )
 
     # --- install / uninstall -----------------------------------------------------------------------------
 
@@ -147,16 +166,19 @@ class VipTeamsBot(ActivityHandler):  # type: ignore[misc]
         if reference is None:
             return
         organisation = await self._organisation(reference.tenant_id)
-        locale = pick_locale(activity.locale or (organisation.locale if organisation else None))
         if organisation is None:
+            locale = pick_locale(activity.locale)
             log.warning(
                 "teams install from a tenant that is not connected to an organisation; "
                 "link it with `vipbot teams connect ORG TENANT`",
                 tenant=reference.tenant_id,
             )
             if welcome:
-                await _reply(turn_context, self._kit.not_connected(locale), locale)
+                await _reply(turn_context, self._kit.not_connected(locale), locale, self._kit.summary(locale))
             return
+        locale = await self._locale(activity, organisation, reference, opening=welcome)
+        if reference.scope is TeamsScope.PERSONAL:
+            reference = replace(reference, locale=locale)
         address = await self._store.save(organisation.id, reference)
         self._known[address] = time.monotonic() + KNOWN_REFERENCE_SECONDS
         log.info("teams conversation installed", organisation=organisation.slug, scope=reference.scope.value)
@@ -166,10 +188,12 @@ class VipTeamsBot(ActivityHandler):  # type: ignore[misc]
             return
         if reference.scope is TeamsScope.PERSONAL:
             home: HomeInfo = await self._home(organisation)
-            await _reply(turn_context, self._kit.welcome(home, locale), locale)
+            await _reply(turn_context, self._kit.welcome(home, locale), locale, self._kit.summary(locale))
         else:
             portal = portal_link(self._portal_base_url, organisation.slug)
-            await _reply(turn_context, self._kit.channel_installed(portal, locale), locale)
+            await _reply(
+                turn_context, self._kit.channel_installed(portal, locale), locale, self._kit.summary(locale)
+            )
 
     # --- people of a team or group chat: the addresses for their personal chats -----------------------------
 
@@ -191,30 +215,26 @@ class VipTeamsBot(ActivityHandler):  # type: ignore[misc]
         """Remember everybody in the team or group chat the bot was added to, so the scheduler can reach each of
         them in a personal chat (created on first send). Runs after the turn: a large team's roster takes longer
         than Teams waits for an answer."""
-        connector = turn_context.turn_state.get(BotAdapter.BOT_CONNECTOR_CLIENT_KEY)
-        if connector is None:
+        if self._clients is None:
             return
         roster_of = reference.team_id or reference.conversation_id or ""
-        task = asyncio.create_task(self._import_roster(connector, roster_of, organisation, reference))
+        task = asyncio.create_task(self._import_roster(roster_of, organisation, reference))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _import_roster(
-        self, connector: Any, roster_of: str, organisation: Organisation, reference: TeamsReference
-    ) -> None:
+    async def _import_roster(self, roster_of: str, organisation: Organisation, reference: TeamsReference) -> None:
+        """Bot Connector REST `GET /v3/conversations/{team or chat}/pagedmembers`, 500 people a page."""
+        if self._clients is None:
+            return
         token: str | None = None
         seen = new = 0
         try:
+            client = await self._clients.client(reference.service_url)
             while seen < ROSTER_LIMIT:
-                page = await connector.conversations.get_conversation_paged_members(roster_of, 500, token)
-                people = [
-                    self._member(reference, m.id)
-                    for m in page.members or []
-                    if m.id and m.id != reference.bot_id
-                ]
+                ids, token = await paged_members(client, roster_of, 500, token)
+                people = [self._member(reference, member) for member in ids if member != reference.bot_id]
                 new += await self._store.save_people(organisation.id, people)
                 seen += len(people)
-                token = page.continuation_token
                 if not token:
                     break
         except Exception as exc:  # the roster is a bonus: the install itself stands
@@ -257,6 +277,48 @@ class VipTeamsBot(ActivityHandler):  # type: ignore[misc]
             removed += await self._store.remove_team(reference.team_id)
         log.info("teams conversation uninstalled", scope=reference.scope.value, removed=removed)
 
+    # --- locale: one language per chat ------------------------------------------------------------------
+
+    async def _locale(
+        self,
+        activity: Activity,
+        organisation: Organisation | None,
+        reference: TeamsReference,
+        *,
+        opening: bool = False,
+    ) -> str:
+        """One language per personal chat: the one its first card was sent in, remembered with the chat. In
+        channels and group chats each reader's own locale (their answers are theirs alone).
+
+        Teams sends the install events (installationUpdate, conversationUpdate) together and often leaves the locale
+        out of one of them. The event that greets (`opening`) and has no locale of its own waits a moment for its
+        sibling's, so the greeting is in the language of the rest of the chat; the organisation's otherwise."""
+        if reference.scope is not TeamsScope.PERSONAL:
+            return pick_locale(activity.locale or (organisation.locale if organisation else None))
+        address = self._store.address_of(reference)
+        chosen = self._locales.get(address)
+        if chosen is None:
+            stored = await self._store.get(address)
+            chosen = stored.reference.locale if stored is not None and stored.reference.locale else None
+        if chosen is None and not activity.locale and opening:
+            chosen = await self._sibling_locale(address)
+        if chosen is None:
+            chosen = pick_locale(activity.locale or (organisation.locale if organisation else None))
+        if len(self._locales) >= _CACHE_LIMIT:
+            self._locales.clear()
+        self._locales[address] = chosen
+        waiting = self._locale_known.pop(address, None)
+        if waiting is not None:
+            waiting.set()
+        return pick_locale(chosen)
+
+    async def _sibling_locale(self, address: str) -> str | None:
+        known = self._locale_known.setdefault(address, asyncio.Event())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(known.wait(), SIBLING_EVENT_SECONDS)
+        self._locale_known.pop(address, None)
+        return self._locales.get(address)
+
     # --- messages: the door ------------------------------------------------------------------------------
 
     async def _message(self, turn_context: TurnContext) -> None:
@@ -265,12 +327,13 @@ class VipTeamsBot(ActivityHandler):  # type: ignore[misc]
         if reference is None:
             return
         organisation = await self._organisation(reference.tenant_id)
-        locale = pick_locale(activity.locale or (organisation.locale if organisation else None))
         if organisation is None:
+            locale = pick_locale(activity.locale)
             log.warning("teams message from a tenant that is not connected", tenant=reference.tenant_id)
-            await _reply(turn_context, self._kit.not_connected(locale), locale)
+            await _reply(turn_context, self._kit.not_connected(locale), locale, self._kit.summary(locale))
             return
-        await self._remember(organisation, reference)
+        locale = await self._locale(activity, organisation, reference)
+        await self._remember(organisation, replace(reference, locale=locale))
         portal = portal_link(self._portal_base_url, organisation.slug)
         answer = self._submits.find(activity.value)
         if answer is not None:
@@ -289,7 +352,34 @@ class VipTeamsBot(ActivityHandler):  # type: ignore[misc]
             content = self._kit.help(portal, locale)
         else:
             content = self._kit.door(portal, locale, typed_text=typed and action != TALK)
-        await _reply(turn_context, content, locale)
+        await _reply(turn_context, content, locale, self._kit.summary(locale))
+
+    def _submit_of(
+        self,
+        activity: Activity,
+        value: Mapping[str, Any],
+        organisation: Organisation,
+        reference: TeamsReference,
+        locale: str,
+        *,
+        execute: bool,
+    ) -> CardSubmit | None:
+        user_id = activity.from_property.id if activity.from_property else None
+        if not user_id:
+            return None
+        card_locale = value.get(LOCALE_KEY)
+        return CardSubmit(
+            value=value,
+            organisation=organisation,
+            tenant_id=reference.tenant_id,
+            user_id=str(user_id),
+            address=self._store.address_of(reference),
+            personal=reference.scope is TeamsScope.PERSONAL,
+            # the answer is in the clicked card's language (older cards do not say: the reader's)
+            locale=pick_locale(card_locale) if isinstance(card_locale, str) else locale,
+            portal_url=portal_link(self._portal_base_url, organisation.slug),
+            execute=execute,
+        )
 
     async def _card_submit(
         self,
@@ -300,24 +390,41 @@ class VipTeamsBot(ActivityHandler):  # type: ignore[misc]
         locale: str,
         portal: str,
     ) -> None:
-        """A button of a feature's card (a pulse answer, "count me in"): that feature answers it."""
+        """An Action.Submit button of a feature's card (cards sent before Universal Actions): that feature answers
+        it. A card answer replaces the clicked card; a transient notice has no Action.Submit form and is dropped."""
         activity: Activity = turn_context.activity
-        user_id = activity.from_property.id if activity.from_property else None
-        if not user_id:
+        value = activity.value if isinstance(activity.value, Mapping) else {}
+        submit = self._submit_of(activity, value, organisation, reference, locale, execute=False)
+        if submit is None:
             return
-        submit = CardSubmit(
-            value=activity.value,
-            organisation=organisation,
-            tenant_id=reference.tenant_id,
-            user_id=str(user_id),
-            address=self._store.address_of(reference),
-            personal=reference.scope is TeamsScope.PERSONAL,
-            locale=locale,
-            portal_url=portal,
-        )
-        content: Card | None = await answer(submit)
-        if content is not None:
-            await _replace_clicked(turn_context, content, locale)
+        content: ClickAnswer = await answer(submit)
+        if isinstance(content, dict):
+            await _replace_clicked(turn_context, content, locale, self._kit.summary(locale))
+
+    # --- Universal Actions: Action.Execute -----------------------------------------------------------------
+
+    async def _invoke(self, turn_context: TurnContext) -> InvokeResponse:
+        activity: Activity = turn_context.activity
+        if activity.name != ADAPTIVE_CARD_ACTION:
+            return InvokeResponse(status=HTTPStatus.NOT_IMPLEMENTED)
+        value = activity.value if isinstance(activity.value, Mapping) else {}
+        action = value.get("action")
+        data = action.get("data") if isinstance(action, Mapping) else None
+        if not isinstance(action, Mapping) or action.get("type") != "Action.Execute" or not isinstance(data, Mapping):
+            return _card_error(HTTPStatus.BAD_REQUEST, "BadRequest")
+        reference = reference_from(activity)
+        answer = self._submits.find(data)
+        if reference is None or answer is None:
+            return _card_error(HTTPStatus.BAD_REQUEST, "NotSupported")
+        organisation = await self._organisation(reference.tenant_id)
+        if organisation is None:
+            return _invoke_answer(Transient(self._kit.t(pick_locale(activity.locale), "teams.not_connected")))
+        locale = await self._locale(activity, organisation, reference)
+        await self._remember(organisation, replace(reference, locale=locale))
+        submit = self._submit_of(activity, data, organisation, reference, locale, execute=True)
+        if submit is None:
+            return _card_error(HTTPStatus.BAD_REQUEST, "BadRequest")
+        return _invoke_answer(await answer(submit))
 
     def _action_of(self, activity: Activity) -> tuple[str | None, bool]:
         """(the action asked for, whether the person typed free text). The text itself goes no further."""
@@ -333,22 +440,67 @@ class VipTeamsBot(ActivityHandler):  # type: ignore[misc]
         return self._commands.get(command), True
 
 
-async def _replace_clicked(turn_context: TurnContext, content: Card, locale: str) -> None:
+ADAPTIVE_CARD_ACTION = "adaptiveCard/action"
+CONNECTOR_CLIENT_KEY = "ConnectorClient"  # where the SDK's adapter leaves the turn's connector client
+_MESSAGE_RESPONSE = "application/vnd.microsoft.activity.message"
+
+
+def _invoke_answer(answer: ClickAnswer) -> InvokeResponse:
+    """The answer to an Action.Execute: a card shown to the clicker only, or a notice that stays nowhere."""
+    if isinstance(answer, dict):
+        body: dict[str, Any] = {"statusCode": 200, "type": ADAPTIVE_CARD, "value": answer}
+    else:
+        body = {"statusCode": 200, "type": _MESSAGE_RESPONSE, "value": answer.text if answer else ""}
+    return InvokeResponse(status=HTTPStatus.OK, body=body)
+
+
+def _card_error(status: HTTPStatus, code: str) -> InvokeResponse:
+    body = {
+        "statusCode": int(status),
+        "type": "application/vnd.microsoft.error",
+        "value": {"code": code, "message": code},
+    }
+    return InvokeResponse(status=HTTPStatus.OK, body=body)
+
+
+def _card_activity(content: Card, locale: str, summary: str) -> Activity:
+    return Activity(
+        type=ActivityTypes.message,
+        locale=locale,
+        summary=summary,
+        attachments=[Attachment(content_type=ADAPTIVE_CARD, content=content)],
+    )
+
+
+async def _replace_clicked(turn_context: TurnContext, content: Card, locale: str, summary: str) -> None:
     """Show the answer in place of the clicked card (Teams names it in replyToId), or below it when it cannot."""
     clicked = turn_context.activity.reply_to_id
     if clicked:
-        update = MessageFactory.attachment(Attachment(content_type=ADAPTIVE_CARD, content=content))
+        update = _card_activity(content, locale, summary)
         update.id = clicked
-        update.locale = locale
         try:
             await turn_context.update_activity(update)
             return
         except Exception as exc:  # an old card Teams no longer lets us edit: answer below it instead
             log.warning("teams card could not be updated; replying instead", error_type=type(exc).__name__)
-    await _reply(turn_context, content, locale)
+    await _reply(turn_context, content, locale, summary)
 
 
-async def _reply(turn_context: TurnContext, content: Card, locale: str) -> None:
-    reply = MessageFactory.attachment(Attachment(content_type=ADAPTIVE_CARD, content=content))
-    reply.locale = locale
-    await turn_context.send_activity(reply)
+async def _reply(turn_context: TurnContext, content: Card, locale: str, summary: str) -> None:
+    """Answer below the incoming activity. The card goes straight to the turn's connector client: the SDK's own
+    send path deep-copies every outgoing activity (the whole card) and opens two telemetry spans, about a fifth of
+    the CPU of a menu click, for middleware vipbot does not use. "expectReplies" delivery (replies returned in the
+    HTTP answer) still goes through the SDK."""
+    reply = _card_activity(content, locale, summary)
+    incoming = turn_context.activity
+    client = turn_context.turn_state.get(CONNECTOR_CLIENT_KEY)
+    if (
+        not isinstance(client, ConnectorClientBase)
+        or incoming.delivery_mode == DeliveryModes.expect_replies
+        or not incoming.id
+        or incoming.conversation is None
+    ):
+        await turn_context.send_activity(reply)
+        return
+    reply.apply_conversation_reference(incoming.get_conversation_reference())
+    await client.conversations.reply_to_activity(incoming.conversation.id, incoming.id, reply)

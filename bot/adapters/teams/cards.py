@@ -1,5 +1,5 @@
 """Adaptive Cards for Teams: columns and reminders (through the shared document model), the welcome card, the
-door, the sociale kaart, sessions and help. Plain dicts in, plain dicts out: no botbuilder here.
+door, the sociale kaart, sessions and help. Plain dicts in, plain dicts out: no Agents SDK here.
 
 Cards declare schema version 1.5 (what Teams renders on desktop, web and mobile). Text goes through TextBlocks in
 Teams' Markdown subset (bold, italic, links, "- " lists); everything a person sees comes from the locale files.
@@ -30,6 +30,9 @@ PLATFORM_NAME = "Teams"
 
 # Actions the bot's own cards submit (Action.Submit `data`); typed commands map onto the same actions.
 ACTION_KEY = "vipbot"
+# In the data of a feature's buttons: the card's language, so the answer to a click is in the language of the card
+# it answers (not the clicker's Teams language: a channel card must not switch language after one click).
+LOCALE_KEY = "lang"
 HELP, SOCIAL_MAP, SESSIONS, TALK = "help", "social_map", "sessions", "talk"
 ACTIONS = (HELP, SOCIAL_MAP, SESSIONS, TALK)
 
@@ -37,11 +40,16 @@ Card = dict[str, Any]
 Element = dict[str, Any]
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\*_\[\]])")
+# Teams hands TextBlock text to an HTML-aware renderer: "<Bakker>" is taken for a tag and vanishes, and "&" can
+# start an entity that swallows what follows. An invisible word joiner after "<" and "&" makes neither a tag nor
+# an entity in any HTML parser, and shows nothing, whether or not a client parses the text as HTML.
+_HTML_START = re.compile(r"([<&])")
+WORD_JOINER = "\u2060"
 
 
 def escape(text: str) -> str:
-    """Text shown literally inside a Markdown TextBlock."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    """Text shown literally inside a Markdown TextBlock (Teams' Markdown subset and its HTML-aware renderer)."""
+    return _HTML_START.sub(rf"\1{WORD_JOINER}", _MARKDOWN_SPECIAL.sub(r"\\\1", text))
 
 
 def spans_markdown(spans: tuple[Span, ...]) -> str:
@@ -101,6 +109,18 @@ def open_url(title: str, url: str) -> Element:
     return {"type": "Action.OpenUrl", "title": title, "url": url, "style": "positive"}
 
 
+def execute(title: str, verb: str, data: dict[str, Any]) -> Element:
+    """A Universal Action button: Teams sends it to the bot as an `adaptiveCard/action` invoke, and the card the bot
+    answers with is shown to the person who clicked only (it is not written into the message)."""
+    return {"type": "Action.Execute", "title": title, "verb": verb, "data": {ACTION_KEY: verb, **data}}
+
+
+def refresh(verb: str, data: dict[str, Any]) -> dict[str, Any]:
+    """The card's `refresh`: Teams asks the bot for each reader's own view when they open the card (automatically
+    in chats of up to 60 people, by the card's "refresh" menu elsewhere)."""
+    return {"action": {"type": "Action.Execute", "verb": verb, "data": {ACTION_KEY: verb, **data}}}
+
+
 def submit(title: str, action: str) -> Element:
     return {"type": "Action.Submit", "title": title, "data": {ACTION_KEY: action}}
 
@@ -118,6 +138,14 @@ class CardKit:
     def t(self, locale: str, key: str, /, **params: object) -> str:
         return self.translator.t(locale, key, **params)
 
+    def summary(self, locale: str) -> str:
+        """What Teams' chat list and notifications show for a card reply (instead of "sent a card")."""
+        return self.t(locale, "teams.card_summary")
+
+    def outside_line(self, locale: str) -> Element:
+        """The line every post carries, as on Slack: the conversation itself happens outside Teams."""
+        return text_block(escape(self.t(locale, "door.explanation", platform=PLATFORM_NAME)), isSubtle=True)
+
     # --- outreach ----------------------------------------------------------------------------------------
 
     def column(self, column: Column, portal_url: str, locale: str) -> Card:
@@ -134,6 +162,7 @@ class CardKit:
             ),
             text_block(f"_{escape(column.summary.in_locale(locale))}_"),
             *blocks_to_elements(parse_markdown(column.body.in_locale(locale))),
+            self.outside_line(locale),
         ]
         return card(body, [open_url(self.t(locale, "door.button"), portal_url)])
 
@@ -144,6 +173,7 @@ class CardKit:
                 escape(reminder.title.in_locale(locale)), size="Large", weight="Bolder", style="heading"
             ),
             *blocks_to_elements(parse_markdown(reminder.body.in_locale(locale))),
+            self.outside_line(locale),
         ]
         return card(body, [open_url(self.t(locale, "door.button"), portal_url)])
 
@@ -267,7 +297,7 @@ class CardKit:
         return card(body, self._menu(locale, portal_url, skip=HELP))
 
     def channel_installed(self, portal_url: str, locale: str) -> Card:
-        body = [text_block(escape(self.t(locale, "teams.channel_installed")))]
+        body = [text_block(escape(self.t(locale, "teams.channel_installed"))), self.outside_line(locale)]
         return card(body, [open_url(self.t(locale, "door.button"), portal_url)])
 
     def not_connected(self, locale: str) -> Card:

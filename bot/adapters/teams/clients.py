@@ -1,92 +1,116 @@
-"""Reuse of botbuilder's per-turn clients.
+"""The Agents SDK's connector clients, authenticated with the bot's own token and kept alive between turns.
 
-CloudAdapter builds a new ConnectorClient and a new UserTokenClient for every incoming activity. Each build
-constructs msrest's `ClientRetryPolicy`, whose status list is computed with a quadratic list scan (~13 ms of CPU
-per client on these machines): two of them made a bare botbuilder bot top out near 40 requests a second. The
-clients are stateless apart from their credentials (which cache their own tokens), so one per (bot app id,
-service URL, audience) serves every turn. Authentication itself is untouched: every request is still validated.
+The SDK's `RestChannelServiceClientFactory` opens a new HTTP session (and so a new TCP connection) for every turn
+and closes it afterwards. The factory here hands the SDK one `TeamsConnectorClient` per (service URL, token),
+whose session stays open until the service stops, so replies reuse kept-alive connections. The token comes from
+the same `TokenSource` as the gateway's (client credentials at `VIPBOT_TEAMS_LOGIN_URL`); without an app id
+(development) calls carry none. Roster reads use the same clients (Bot Connector REST, `/v3/conversations/{id}/
+pagedmembers`); the SDK's Teams helpers for them live in a package that needs Python 3.12.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from typing import Any
+from urllib.parse import quote
 
-from botframework.connector.auth import (
-    BotFrameworkAuthentication,
-    ClaimsIdentity,
-    ConnectorFactory,
-    JwtTokenValidation,
-)
+from aiohttp import ClientSession, ClientTimeout
+from microsoft_agents.hosting.core import ChannelServiceClientFactoryBase, TurnContext
+from microsoft_agents.hosting.core.authorization import ClaimsIdentity
+from microsoft_agents.hosting.core.connector import ConnectorClientBase, UserTokenClientBase
+from microsoft_agents.hosting.core.connector.client import UserTokenClient
+from microsoft_agents.hosting.core.connector.teams import TeamsConnectorClient
 
-MAX_CONNECTORS = 256  # service URLs are a handful per cloud; the bound only matters for hostile dev traffic
+from bot.adapters.teams.gateway import TokenSource
 
-
-def _app_id(claims_identity: ClaimsIdentity | None) -> str:
-    if claims_identity is None or not claims_identity.claims:
-        return ""
-    return str(JwtTokenValidation.get_app_id_from_claims(claims_identity.claims) or "")
-
-
-class _ReusingConnectorFactory(ConnectorFactory):  # type: ignore[misc]
-    def __init__(
-        self, inner: ConnectorFactory, app_id: str, cache: OrderedDict[tuple[str, str, str], Any]
-    ) -> None:
-        self._inner = inner
-        self._app_id = app_id
-        self._cache = cache
-
-    async def create(self, service_url: str, audience: str) -> Any:
-        key = (self._app_id, service_url, audience or "")
-        client = self._cache.get(key)
-        if client is None:
-            client = await self._inner.create(service_url, audience)
-            self._cache[key] = client
-            while len(self._cache) > MAX_CONNECTORS:
-                self._cache.popitem(last=False)
-        else:
-            self._cache.move_to_end(key)
-        return client
+MAX_CLIENTS = 64  # service URLs are a handful per cloud; the bound only matters for hostile dev traffic
+TOKEN_SERVICE_URL = "https://api.botframework.com"  # noqa: S105  (a URL; never called: vipbot has no sign-in cards)
+REQUEST_TIMEOUT = ClientTimeout(total=30)
 
 
-class ReusingClientsAuthentication(BotFrameworkAuthentication):  # type: ignore[misc]
-    """Delegates everything to botbuilder's authentication; only hands out cached clients."""
+class KeptConnectorClient(TeamsConnectorClient):
+    """A connector client the SDK may "close" after every turn: the session stays for the next one."""
 
-    def __init__(self, inner: BotFrameworkAuthentication) -> None:
-        self._inner = inner
-        self._connectors: OrderedDict[tuple[str, str, str], Any] = OrderedDict()
-        self._token_clients: dict[str, Any] = {}
+    async def close(self) -> None:
+        return None
 
-    def _wrap(self, result: Any) -> Any:
-        if result is not None and result.connector_factory is not None:
-            result.connector_factory = _ReusingConnectorFactory(
-                result.connector_factory, _app_id(result.claims_identity), self._connectors
-            )
-        return result
+    async def really_close(self) -> None:
+        await super().close()
 
-    async def authenticate_request(self, activity: Any, auth_header: str) -> Any:
-        return self._wrap(await self._inner.authenticate_request(activity, auth_header))
 
-    async def authenticate_streaming_request(self, auth_header: str, channel_id_header: str) -> Any:
-        return self._wrap(await self._inner.authenticate_streaming_request(auth_header, channel_id_header))
+class _IdleUserTokenClient(UserTokenClient):
+    async def close(self) -> None:
+        return None
 
-    def create_connector_factory(self, claims_identity: ClaimsIdentity) -> ConnectorFactory:
-        inner = self._inner.create_connector_factory(claims_identity)
-        return _ReusingConnectorFactory(inner, _app_id(claims_identity), self._connectors)
 
-    async def create_user_token_client(self, claims_identity: ClaimsIdentity) -> Any:
-        key = _app_id(claims_identity)
-        client = self._token_clients.get(key)
-        if client is None:
-            client = await self._inner.create_user_token_client(claims_identity)
-            self._token_clients[key] = client
-        return client
+class ConnectorClients(ChannelServiceClientFactoryBase):
+    """The SDK's channel-service client factory, with clients reused across turns."""
 
-    def create_bot_framework_client(self) -> Any:
-        return self._inner.create_bot_framework_client()
+    def __init__(self, tokens: TokenSource | None) -> None:
+        self._tokens = tokens
+        self._clients: OrderedDict[tuple[str, str], KeptConnectorClient] = OrderedDict()
+        self._user_tokens: _IdleUserTokenClient | None = None
 
-    def get_originating_audience(self) -> str:
-        return str(self._inner.get_originating_audience())
+    async def client(self, service_url: str) -> KeptConnectorClient:
+        token = await self._tokens.token() if self._tokens else ""
+        key = (service_url.rstrip("/") + "/", token)
+        found = self._clients.get(key)
+        if found is not None:
+            self._clients.move_to_end(key)
+            return found
+        session = ClientSession(base_url=key[0], timeout=REQUEST_TIMEOUT)
+        created = KeptConnectorClient(endpoint=key[0], token=token, session=session)
+        self._clients[key] = created
+        stale = [k for k in self._clients if k[0] == key[0] and k != key]  # an expired token's client
+        while len(self._clients) > MAX_CLIENTS:
+            stale.append(next(iter(self._clients)))
+        for old in stale:
+            dropped = self._clients.pop(old, None)
+            if dropped is not None:
+                await dropped.really_close()
+        return created
 
-    async def authenticate_channel_request(self, auth_header: str) -> ClaimsIdentity:
-        return await self._inner.authenticate_channel_request(auth_header)
+    async def create_connector_client(
+        self,
+        context: TurnContext | None,
+        claims_identity: ClaimsIdentity,
+        service_url: str,
+        audience: str,
+        scopes: list[str] | None = None,
+        use_anonymous: bool = False,
+    ) -> ConnectorClientBase:
+        return await self.client(service_url)
+
+    async def create_user_token_client(
+        self, context: TurnContext, claims_identity: ClaimsIdentity, use_anonymous: bool = False
+    ) -> UserTokenClientBase:
+        if self._user_tokens is None:
+            self._user_tokens = _IdleUserTokenClient(endpoint=TOKEN_SERVICE_URL, token="")
+        return self._user_tokens
+
+    async def close(self) -> None:
+        clients, self._clients = list(self._clients.values()), OrderedDict()
+        for client in clients:
+            await client.really_close()
+        if self._user_tokens is not None:
+            user_tokens, self._user_tokens = self._user_tokens, None
+            await UserTokenClient.close(user_tokens)
+
+
+async def paged_members(
+    client: TeamsConnectorClient, conversation_id: str, page_size: int, continuation: str | None
+) -> tuple[list[str], str | None]:
+    """One page of a team's or chat's roster: Bot Connector REST `GET /v3/conversations/{id}/pagedmembers`, on
+    the SDK client's authenticated session. Returns (member ids, continuation token); read as plain JSON, since
+    Teams leaves fields out or sends nulls that the SDK's models refuse."""
+    params = {"pageSize": str(page_size)}
+    if continuation:
+        params["continuationToken"] = continuation
+    path = f"v3/conversations/{quote(conversation_id, safe='')}/pagedmembers"
+    async with client.client.get(path, params=params) as response:
+        response.raise_for_status()
+        data: Any = await response.json(content_type=None)
+    members = data.get("members") if isinstance(data, dict) else None
+    ids = [str(m["id"]) for m in members or [] if isinstance(m, dict) and m.get("id")]
+    token = data.get("continuationToken") if isinstance(data, dict) else None
+    return ids, str(token) if token else None

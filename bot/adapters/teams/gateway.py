@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote
 
 import aiohttp
+from aiolimiter import AsyncLimiter
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from bot.domain.delivery import DeliveryError, DeliveryFailureKind, Rendered, Sent, Target
@@ -43,6 +45,50 @@ class RetryPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class TeamsLimits:
+    """Teams' documented rate limits for bots ("Optimize your bot with rate limiting in Teams"): per bot per
+    conversation ("thread") 7 operations a second, 8 in 2 s, 60 in 30 s, 1,800 in an hour; per app per tenant
+    50 requests a second. The gateway keeps under the tightest of each; a 429 is still honoured."""
+
+    per_conversation_second: float = 7
+    per_conversation_30s: float = 60
+    per_conversation_hour: float = 1800
+    per_tenant_second: float = 50
+
+
+class _Pacer:
+    """Leaky buckets (aiolimiter) per conversation and per tenant, for the sends of this process."""
+
+    MAX_CONVERSATIONS = 10_000  # buckets of idle conversations are dropped beyond this (they are full again)
+
+    def __init__(self, limits: TeamsLimits) -> None:
+        self._limits = limits
+        self._conversations: OrderedDict[str, tuple[AsyncLimiter, ...]] = OrderedDict()
+        self._tenants: dict[str, AsyncLimiter] = {}
+
+    async def wait(self, tenant_id: str, conversation: str) -> None:
+        limits = self._limits
+        buckets = self._conversations.get(conversation)
+        if buckets is None:
+            buckets = (
+                AsyncLimiter(limits.per_conversation_second, 1),
+                AsyncLimiter(limits.per_conversation_30s, 30),
+                AsyncLimiter(limits.per_conversation_hour, 3600),
+            )
+            self._conversations[conversation] = buckets
+            while len(self._conversations) > self.MAX_CONVERSATIONS:
+                self._conversations.popitem(last=False)
+        else:
+            self._conversations.move_to_end(conversation)
+        tenant = self._tenants.get(tenant_id)
+        if tenant is None:
+            tenant = self._tenants[tenant_id] = AsyncLimiter(limits.per_tenant_second, 1)
+        for bucket in buckets:
+            await bucket.acquire()
+        await tenant.acquire()
+
+
+@dataclass(frozen=True, slots=True)
 class BotCredentials:
     app_id: str
     password: str
@@ -61,12 +107,17 @@ class TokenSource:
         self._lock = asyncio.Lock()
 
     async def header(self) -> str:
+        return f"Bearer {await self.token()}"
+
+    async def token(self) -> str:
+        if self._token is not None and time.monotonic() <= self._expires:
+            return self._token
         async with self._lock:
             if self._token is None or time.monotonic() > self._expires:
-                await self._fetch()
-            return f"Bearer {self._token}"
+                return await self._fetch()
+            return self._token
 
-    async def _fetch(self) -> None:
+    async def _fetch(self) -> str:
         c = self._credentials
         authority = c.tenant_id or MULTI_TENANT_AUTHORITY
         url = f"{c.login_url.rstrip('/')}/{quote(authority, safe='')}/oauth2/v2.0/token"
@@ -90,8 +141,9 @@ class TokenSource:
             raise DeliveryError(
                 DeliveryFailureKind.TRANSIENT, "the Microsoft login endpoint is unreachable"
             ) from exc
-        self._token = str(data["access_token"])
+        self._token = token = str(data["access_token"])
         self._expires = time.monotonic() + max(60.0, float(data.get("expires_in", 3600)) - 300)
+        return token
 
 
 class TeamsGateway:
@@ -101,15 +153,18 @@ class TeamsGateway:
         self,
         store: TeamsReferenceStore,
         http: aiohttp.ClientSession,
-        credentials: BotCredentials | None,
+        credentials: BotCredentials | TokenSource | None,
         retry: RetryPolicy | None = None,
         concurrency: int = 16,
+        limits: TeamsLimits | None = None,
     ) -> None:
         self._store = store
         self._http = http
-        self._tokens = TokenSource(credentials, http) if credentials else None
+        # A TokenSource is shared with the endpoint's connector clients (one token for the process).
+        self._tokens = TokenSource(credentials, http) if isinstance(credentials, BotCredentials) else credentials
         self._retry = retry or RetryPolicy()
         self._slots = asyncio.Semaphore(concurrency)
+        self._pacer = _Pacer(limits or TeamsLimits())
 
     async def send(self, target: Target, message: Rendered) -> Sent:
         stored = await self._reference(target)
@@ -197,6 +252,8 @@ class TeamsGateway:
     ) -> dict[str, Any]:
         headers = {"Authorization": await self._tokens.header()} if self._tokens else {}
         url = stored.reference.service_url.rstrip("/") + path
+        # A new 1:1 chat has no id yet: its creation counts against the person's address.
+        await self._pacer.wait(stored.reference.tenant_id, stored.reference.conversation_id or stored.address)
         async with self._slots:
             try:
                 async with self._http.request(method, url, json=body, headers=headers) as response:

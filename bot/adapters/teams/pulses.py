@@ -10,19 +10,21 @@ from __future__ import annotations
 import base64
 import io
 from collections.abc import Mapping
+from typing import Any
 
 from bot.adapters.teams.cards import (
-    ACTION_KEY,
+    LOCALE_KEY,
     Card,
     Element,
     card,
     escape,
+    execute,
     iso_utc,
     message,
     open_url,
     text_block,
 )
-from bot.adapters.teams.submits import CardSubmit, SubmitAnswer, SubmitRoutes
+from bot.adapters.teams.submits import CardSubmit, ClickAnswer, SubmitAnswer, SubmitRoutes, Transient
 from bot.domain.content import QuestionKind, pick_locale
 from bot.domain.delivery import Post, Rendered, Renderer
 from bot.domain.i18n import Translator
@@ -40,7 +42,6 @@ from bot.domain.pulses import (
     answer_options,
 )
 from bot.domain.tenancy import Platform
-from bot.errors import NotFoundError
 
 ANSWER_KEY = "answer"
 _OUTCOME_KEYS = {
@@ -98,14 +99,14 @@ def pulse_card(
             {
                 "type": "ActionSet",
                 "actions": [
-                    {
-                        "type": "Action.Submit",
-                        "title": label,
-                        "data": {
-                            ACTION_KEY: ACTION_PREFIX,
+                    execute(
+                        label,
+                        ACTION_PREFIX,
+                        {
                             ANSWER_KEY: AnswerAction(post.pulse_id, question.id, value).encode(),
+                            LOCALE_KEY: locale,
                         },
-                    }
+                    )
                     for label, value in zip(labels, answer_options(question), strict=True)
                 ],
             }
@@ -128,11 +129,46 @@ def reminder_card(t: Translator, post: PulseReminderPost, locale: str) -> Card:
     )
 
 
+PALETTE_SIZE = 16
+_MIN_SATURATION = 60  # max-min of the channels: below this a colour reads as a grey
+_MIN_DISTANCE = 48  # channels apart for two palette entries to count as different colours
+_MAX_COLOURED = 10  # palette entries kept for colours (lines, bars); the rest for white and the greys of text
+
+
+def chart_palette(image: Any) -> Any:
+    """A 16-colour palette for this chart that keeps its colours: the most used distinct saturated colours (trend
+    lines, bars) first, then the most used greys (background, text). A plain median-cut reduction gives the many
+    greys of antialiased text every entry and maps the thin blue and orange lines onto grey."""
+    from PIL import Image
+
+    counted = image.getcolors(maxcolors=image.width * image.height) or []
+    counted.sort(key=lambda entry: entry[0], reverse=True)
+    coloured = [c for _, c in counted if max(c) - min(c) >= _MIN_SATURATION]
+    greys = [c for _, c in counted if max(c) - min(c) < _MIN_SATURATION]
+    chosen: list[tuple[int, int, int]] = []
+
+    def take(candidates: list[tuple[int, int, int]], limit: int, distance: int) -> None:
+        for colour in candidates:
+            if len(chosen) >= limit:
+                return
+            if all(max(abs(a - b) for a, b in zip(colour, other, strict=True)) > distance for other in chosen):
+                chosen.append(colour)
+
+    take(coloured, _MAX_COLOURED, _MIN_DISTANCE)
+    take(greys, PALETTE_SIZE, _MIN_DISTANCE // 3)  # finer steps of grey keep text's edges smooth
+    palette = Image.new("P", (1, 1))
+    flat = [channel for colour in chosen for channel in colour]
+    palette.putpalette(flat + flat[:3] * (256 - len(chosen)))
+    return palette
+
+
 def small_png(png: bytes) -> bytes:
-    """The chart as a 16-colour PNG, scaled down until it fits in a Teams message."""
+    """The chart as a 16-colour PNG (a palette that keeps its colours), scaled down until it fits in a Teams
+    message."""
     from PIL import Image
 
     image = Image.open(io.BytesIO(png)).convert("RGB")
+    palette = chart_palette(image)
     width = image.width
     while True:
         scaled = (
@@ -141,10 +177,16 @@ def small_png(png: bytes) -> bytes:
             else image.resize((width, round(image.height * width / image.width)))
         )
         out = io.BytesIO()
-        scaled.quantize(colors=16).save(out, format="PNG", optimize=True)
+        scaled.quantize(palette=palette, dither=Image.Dither.NONE).save(out, format="PNG", optimize=True)
         if out.tell() <= MAX_INLINE_IMAGE or width < 300:
             return out.getvalue()
         width = int(width * 0.8)
+
+
+def _keep_indent(text: str) -> str:
+    """Markdown drops leading spaces, and with them the indentation of the group tree: no-break spaces stay."""
+    stripped = text.lstrip(" ")
+    return "\u00a0" * (len(text) - len(stripped)) + stripped
 
 
 def summary_card(post: ManagementSummaryPost, alt: str) -> Card:
@@ -153,7 +195,7 @@ def summary_card(post: ManagementSummaryPost, alt: str) -> Card:
         text_block(escape(post.title), size="Large", weight="Bolder", wrap=True),
         {"type": "Image", "url": f"data:image/png;base64,{image}", "altText": alt, "size": "Stretch"},
         *(
-            text_block(escape(line), wrap=True, spacing="None", fontType="Monospace", size="Small")
+            text_block(_keep_indent(escape(line)), wrap=True, spacing="None", fontType="Monospace", size="Small")
             for line in post.lines
         ),
         text_block(escape(post.hidden_explanation), wrap=True, isSubtle=True, size="Small"),
@@ -189,15 +231,18 @@ class TeamsPulseRenderer:
 
 
 def pulse_submits(service: PulseService, store: PulseStore, translator: Translator) -> SubmitAnswer:
-    """Records a pulse answer from an Action.Submit.
+    """Records a pulse answer from a click.
 
-    Teams has no message only one person sees in a channel, and a reply in the person's own chat would leave a
-    trace there that they took part. So a click in a channel gets no reply at all; in a personal chat — where the
-    card is the person's own copy — the card is shown again with a thank-you in place of the clicked question's
-    buttons (the other questions stay answerable). The card never shows which answer was given.
+    Nothing that stays in Teams may show that someone took part: Teams chats are the employer's, searchable and
+    exportable. So the card is never rewritten — not in a channel, not in the person's own chat (a card turned
+    into "thank you" would be a lasting record of who answered which question, and when). The click on a
+    Universal Action button (`Action.Execute`, what pulse cards carry) is answered with a transient notice that
+    Teams shows to the person who clicked, for a moment, and keeps nowhere; a click on an older Action.Submit card
+    gets no answer at all. The card stays as it was sent, so it cannot forget earlier answers either: a second
+    click on an answered question is told "already answered" in the same transient way.
     """
 
-    async def answer(submit: CardSubmit) -> Card | None:
+    async def answer(submit: CardSubmit) -> ClickAnswer:
         action = AnswerAction.decode(str(submit.value.get(ANSWER_KEY, "")))
         if action is None:
             outcome = AnswerOutcome.INVALID
@@ -210,17 +255,9 @@ def pulse_submits(service: PulseService, store: PulseStore, translator: Translat
                     Platform.TEAMS, submit.tenant_id, None if submit.personal else submit.address
                 ),
             )
-        if not submit.personal:
+        if not submit.execute:
             return None
-        notice = escape(translator.t(submit.locale, _OUTCOME_KEYS[outcome]))
-        if action is None or outcome is AnswerOutcome.CLOSED:
-            return card([text_block(notice, wrap=True)])
-        try:
-            pulse = await store.get_pulse(submit.organisation.id, action.pulse_id)
-        except NotFoundError:
-            return card([text_block(notice, wrap=True)])
-        post = PulsePost(pulse.id, service.pulse_set(pulse.pulse_set_id), pulse.closes_at, submit.portal_url)
-        return pulse_card(translator, post, submit.locale, answered={action.question_id: notice})
+        return Transient(translator.t(submit.locale, _OUTCOME_KEYS[outcome]))
 
     return answer
 

@@ -1,11 +1,26 @@
-"""Adaptive Cards for team sessions: announcement and day-before reminder, with "count me in" (Action.Submit)
-and an .ics link. Teams formats {{DATE()}}/{{TIME()}} in each reader's own time zone. Counts, never names."""
+"""Adaptive Cards for team sessions: announcement and day-before reminder, with "count me in" and an .ics link.
+Teams formats {{DATE()}}/{{TIME()}} in each reader's own time zone. Counts, never names.
+
+The buttons are Universal Actions (`Action.Execute`): a click is answered with the clicker's own view of the card
+(their sign-up, with "withdraw"), shown to them only; the card's `refresh` gives each reader that view when they
+open it. The message itself, which everybody in a channel sees, never changes after a click."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from bot.adapters.teams.cards import ACTION_KEY, Card, card, escape, iso_utc, message, open_url, text_block
+from bot.adapters.teams.cards import (
+    LOCALE_KEY,
+    Card,
+    card,
+    escape,
+    execute,
+    iso_utc,
+    message,
+    open_url,
+    refresh,
+    text_block,
+)
 from bot.domain.content import pick_locale
 from bot.domain.delivery import Rendered
 from bot.domain.i18n import Translator
@@ -22,13 +37,14 @@ from bot.domain.tenancy import Platform
 
 SESSION_KEY = "session"
 REMINDER_KEY = "reminder"  # in the data of a reminder's buttons, so the updated card stays a reminder
+VIEW_ACTION = "session_view"  # the card's refresh: the reader's own view, changes nothing
 
 
-def _submit(title: str, action: str, session: TeamSession, *, reminder: bool) -> dict[str, Any]:
-    data: dict[str, Any] = {ACTION_KEY: action, SESSION_KEY: str(session.id)}
+def _data(session: TeamSession, locale: str, *, reminder: bool) -> dict[str, Any]:
+    data: dict[str, Any] = {SESSION_KEY: str(session.id), LOCALE_KEY: locale}
     if reminder:
         data[REMINDER_KEY] = True
-    return {"type": "Action.Submit", "title": title, "data": data}
+    return data
 
 
 def session_card(
@@ -75,15 +91,18 @@ def session_card(
         body.append(
             text_block(escape(t.t(locale, "sessions.signed_up", title=session.title)), weight="Bolder")
         )
-    signup = _submit(t.t(locale, "sessions.signup_button"), SIGNUP_ACTION, session, reminder=reminder)
-    withdraw = _submit(t.t(locale, "sessions.withdraw_button"), WITHDRAW_ACTION, session, reminder=reminder)
+    data = _data(session, locale, reminder=reminder)
+    signup = execute(t.t(locale, "sessions.signup_button"), SIGNUP_ACTION, data)
+    withdraw = execute(t.t(locale, "sessions.withdraw_button"), WITHDRAW_ACTION, data)
     if shared:
         buttons = [signup, withdraw]
     elif own is not None and own.signed_up:
         buttons = [withdraw]
     else:
         buttons = [signup]
-    return card(body, [*buttons, open_url(t.t(locale, "sessions.calendar_button"), ics_url)])
+    built = card(body, [*buttons, open_url(t.t(locale, "sessions.calendar_button"), ics_url)])
+    built["refresh"] = refresh(VIEW_ACTION, data)
+    return built
 
 
 def render_session(

@@ -1,9 +1,10 @@
-"""The "count me in" / "withdraw" buttons of a team-session card in Teams.
+"""The "count me in" / "withdraw" buttons of a team-session card in Teams, and the card's refresh.
 
-The outreach feature registers `session_submits(...)` in the Teams adapter's SubmitRoutes; the bot shows the card
-it returns in place of the clicked one. Teams has no message that only one person sees in a channel, so:
-- in a personal chat the card is the person's own copy: it shows the count and their own sign-up, with withdraw;
-- in a channel or group chat everybody sees the card: it shows the new count and both buttons, never who clicked.
+The outreach feature registers these answers in the Teams adapter's SubmitRoutes. A Universal Action click (the
+cards' buttons are `Action.Execute`) is answered with the clicker's own view — the count and their own sign-up,
+with "withdraw" — which Teams shows to them only, in a channel as in a personal chat; the refresh gives the same
+view without changing anything. A click on an older Action.Submit card (sent before) keeps the old answers: in a
+personal chat the person's own copy; in a channel the new count and both buttons, never who clicked.
 Nothing stores the person: the store keeps a keyed hash, the card shows a number.
 """
 
@@ -11,9 +12,9 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from bot.adapters.teams.cards import ACTION_KEY, Card, card, escape, text_block
-from bot.adapters.teams.render_sessions import REMINDER_KEY, SESSION_KEY, session_card
-from bot.adapters.teams.submits import CardSubmit, SubmitAnswer, SubmitRoutes
+from bot.adapters.teams.cards import ACTION_KEY, card, escape, text_block
+from bot.adapters.teams.render_sessions import REMINDER_KEY, SESSION_KEY, VIEW_ACTION, session_card
+from bot.adapters.teams.submits import CardSubmit, ClickAnswer, SubmitAnswer, SubmitRoutes
 from bot.domain.i18n import Translator
 from bot.domain.sessions import SIGNUP_ACTION, WITHDRAW_ACTION, ics_link, person_of
 from bot.domain.tenancy import Platform
@@ -21,19 +22,23 @@ from bot.storage.sessions import SqlSessionStore
 
 
 def session_submits(store: SqlSessionStore, translator: Translator, public_base_url: str) -> SubmitAnswer:
-    async def answer(submit: CardSubmit) -> Card | None:
+    async def answer(submit: CardSubmit) -> ClickAnswer:
         try:
             session_id = UUID(str(submit.value.get(SESSION_KEY)))
         except ValueError:
             return None
         locale = submit.locale
+        own_view = submit.personal or submit.execute
         session = await store.session_for_member(Platform.TEAMS.value, submit.tenant_id, session_id)
         if session is None or session.cancelled:
-            if not submit.personal:
+            if not own_view:
                 return None  # a stale card in a channel stays as it is; nobody's click is announced
             return card([text_block(escape(translator.t(locale, "sessions.closed")), wrap=True)])
         person = person_of(Platform.TEAMS.value, submit.tenant_id, submit.user_id)
-        if submit.value.get(ACTION_KEY) == WITHDRAW_ACTION:
+        action = submit.value.get(ACTION_KEY)
+        if action == VIEW_ACTION:
+            state = await store.state(session.organisation_id, session.id, person)
+        elif action == WITHDRAW_ACTION:
             state = await store.withdraw(session.organisation_id, session.id, person)
         else:
             state = await store.sign_up(session.organisation_id, session.id, person)
@@ -44,8 +49,8 @@ def session_submits(store: SqlSessionStore, translator: Translator, public_base_
             ics_link(public_base_url, session.id),
             locale,
             reminder=bool(submit.value.get(REMINDER_KEY)),
-            own=state if submit.personal else None,
-            shared=not submit.personal,
+            own=state if own_view else None,
+            shared=not own_view,
         )
 
     return answer
@@ -57,3 +62,4 @@ def register_session_submits(
     answer = session_submits(store, translator, public_base_url)
     routes.register(SIGNUP_ACTION, answer)
     routes.register(WITHDRAW_ACTION, answer)
+    routes.register(VIEW_ACTION, answer)

@@ -1,4 +1,10 @@
-"""Action.Submit clicks on our cards, routed by the card's action key to the feature that owns the card.
+"""Clicks on our cards' buttons, routed by the card's action key to the feature that owns the card.
+
+Two kinds of button reach a feature. `Action.Execute` (Universal Actions, the kind new cards carry) arrives as an
+`adaptiveCard/action` invoke: the card the feature answers with is shown to the person who clicked only, and is
+not written into the message, so it may show their own state (their sign-up); a `Transient` answer is a short
+notice Teams shows to that person for a moment. `Action.Submit` (cards sent before) arrives as a message: a card
+answer replaces the clicked card for everybody who sees it.
 
 Features mount after the Teams adapter (outreach for team sessions, pulses for answers), so the adapter offers a
 routing table in `services.teams_submits` and each feature registers the actions of its own cards there. A click
@@ -27,10 +33,19 @@ class CardSubmit:
     personal: bool  # a personal chat: the card is the clicking person's own copy
     locale: str
     portal_url: str
+    execute: bool = False  # Action.Execute: the answer is the clicker's own view, never stored in the chat
 
 
-#: Answers a click with the card that replaces the clicked one, or None to leave the chat as it is.
-SubmitAnswer = Callable[[CardSubmit], Awaitable[Card | None]]
+@dataclass(frozen=True, slots=True)
+class Transient:
+    """A notice shown to the person who clicked, for a moment; it stays nowhere in the chat."""
+
+    text: str
+
+
+#: A click's answer: a card (see above), a transient notice, or None to leave the chat as it is.
+ClickAnswer = Card | Transient | None
+SubmitAnswer = Callable[[CardSubmit], Awaitable[ClickAnswer]]
 
 
 class SubmitRoutes:

@@ -62,7 +62,7 @@ def cards_of(activities: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def card_text(content: dict[str, Any]) -> str:
-    """Every text of a card (body and action titles), for assertions."""
+    """Every text of a card (body and action titles) as a reader sees it, for assertions."""
     found: list[str] = []
 
     def walk(node: Any) -> None:
@@ -77,7 +77,7 @@ def card_text(content: dict[str, Any]) -> str:
                 walk(value)
 
     walk(content)
-    return "\n".join(found)
+    return "\n".join(found).replace("\u2060", "")  # the invisible joiner that keeps "<" and "&" literal
 
 
 def open_urls(content: dict[str, Any]) -> list[str]:

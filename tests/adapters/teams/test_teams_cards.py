@@ -12,6 +12,7 @@ from bot.domain.delivery import ColumnPost, Post, ReminderPost, Rendered
 from bot.domain.document import BulletList, Heading, Paragraph, Span
 from bot.domain.tenancy import Platform
 from tests.adapters.teams.support import card_text, open_urls
+from tests.doubles.card_check import card_problems, entries_of_activity
 
 PORTAL = "https://vp.example.nl/portal/zorg"
 
@@ -101,3 +102,50 @@ def test_unknown_posts_are_refused_and_others_can_be_added(content: ContentLibra
         return Rendered(Platform.TEAMS, {"type": "message", "text": locale}, "pulse")
 
     assert TeamsRenderer(kit, {"pulse": render_pulse}).render(PulsePost(), "en-US").payload["text"] == "en"
+
+
+def test_text_is_escaped_for_what_teams_renders() -> None:
+    """Teams' renderer takes "<Bakker>" for an HTML tag (it vanished) and "&" for the start of an entity (a title
+    was cut there); Markdown's "*" and "_" would format. An invisible word joiner after "<" and "&" keeps both
+    literal in any HTML parser; Markdown characters are backslash-escaped."""
+    shown = escape("Jan <Bakker> & *Zn*_ … & <respect>")
+    assert shown == "Jan <\u2060Bakker> &\u2060 \\*Zn\\*\\_ … &\u2060 <\u2060respect>"
+    assert shown.replace("\u2060", "").replace("\\", "") == "Jan <Bakker> & *Zn*_ … & <respect>"
+    assert "<B" not in shown
+    assert "&amp;" not in shown
+    assert "& " not in shown
+
+
+def test_the_card_check_flags_what_teams_would_not_render() -> None:
+    good = {"type": "AdaptiveCard", "version": "1.5", "body": [{"type": "TextBlock", "text": "x"}]}
+    newer = {**good, "version": "1.6"}
+    unknown = {**good, "body": [{"type": "Carousel"}]}
+    entries = [
+        {"where": "good", "card": good, "summary": "s", "message": True},
+        {"where": "newer", "card": newer, "summary": "s", "message": True},
+        {"where": "unknown", "card": unknown, "summary": "s", "message": True},
+        {"where": "no summary", "card": good, "summary": None, "message": True},
+        {"where": "invoke answer", "card": good, "summary": None, "message": False},
+    ]
+    problems = card_problems(entries)
+    assert [p.split(":")[0] for p in problems] == ["newer", "unknown", "no summary"]
+
+
+def test_every_card_of_the_kit_passes_microsofts_adaptivecards(content: ContentLibrary) -> None:
+    kit = CardKit(content.translator)
+    renderer = TeamsRenderer(kit)
+    entries: list[dict[str, object]] = []
+    for locale in ("nl", "en"):
+        posts: list[Post] = [ColumnPost(c, PORTAL) for c in content.catalog.columns]
+        posts += [ReminderPost(r, PORTAL) for r in content.catalog.reminders]
+        for number, post in enumerate(posts):
+            entries += entries_of_activity(f"post {number} {locale}", renderer.render(post, locale).payload)
+        for name, built in (
+            ("door", kit.door(PORTAL, locale, typed_text=True)),
+            ("help", kit.help(PORTAL, locale)),
+            ("not connected", kit.not_connected(locale)),
+            ("channel installed", kit.channel_installed(PORTAL, locale)),
+        ):
+            entry = {"where": f"{name} {locale}", "card": built, "summary": kit.summary(locale), "message": True}
+            entries.append(entry)
+    assert card_problems(entries) == []

@@ -1,35 +1,34 @@
-"""Conversation logic with botbuilder's TestAdapter: commands, card submits, locales, unknown tenants."""
+"""Conversation logic through the Agents SDK endpoint: activities posted to /api/messages of the running service,
+replies read from the Bot Connector double (commands, card submits, locales, unknown tenants)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
+import aiohttp
 import pytest
-from botbuilder.core.adapters import TestAdapter
-from botbuilder.schema import Activity, ChannelAccount, ConversationAccount
 from sqlmodel import select
 
 from bot.adapters.teams import reference_store
-from bot.adapters.teams.bot import VipTeamsBot
-from bot.adapters.teams.cards import CardKit
 from bot.app import Services
 from bot.domain.content import Text
-from bot.domain.home import HomeInfo, NoSessions, UpcomingSession
-from bot.domain.tenancy import Organisation
-from bot.storage.home import HomeInfoSource
+from bot.domain.home import UpcomingSession
 from tests.adapters.teams.support import (
     BOT_ID,
     OTHER_TENANT,
     PERSONAL_CHAT,
     TENANT,
     USER_ID,
+    activity,
     card_text,
+    cards_of,
     connect,
+    running,
 )
-
-PORTAL = "http://vipbot.test/portal"
+from tests.doubles.bf_connector import BotConnectorDouble
 
 
 class OneSession:
@@ -52,35 +51,48 @@ class OneSession:
         ]
 
 
-def teams_adapter(services: Services, tenant: str = TENANT, locale: str = "nl-NL") -> TestAdapter:
-    store = reference_store(services)
-    kit = CardKit(services.content.translator)
+class Chat:
+    """One Teams chat with the bot: posts activities as Teams does, returns the cards the bot answered with."""
 
-    async def home(organisation: Organisation) -> HomeInfo:
-        calendar = services.session_calendar or NoSessions()
-        source = HomeInfoSource(services.sessions, services.content.catalog, calendar, services.clock, PORTAL)
-        return await source.for_organisation(organisation)
+    def __init__(
+        self, http: aiohttp.ClientSession, base: str, connector: BotConnectorDouble, **defaults: Any
+    ) -> None:
+        self._http = http
+        self._base = base
+        self._connector = connector
+        self._defaults = defaults
 
-    bot = VipTeamsBot(store, kit, home, PORTAL)
-    template = Activity(
-        channel_id="msteams",
-        service_url="https://smba.trafficmanager.net/emea/",
-        from_property=ChannelAccount(id=USER_ID),
-        recipient=ChannelAccount(id=BOT_ID),
-        conversation=ConversationAccount(id=PERSONAL_CHAT, conversation_type="personal", tenant_id=tenant),
-        channel_data={"tenant": {"id": tenant}},
-        locale=locale,
-    )
-    return TestAdapter(bot.on_turn, template)
+    def with_(self, **defaults: Any) -> Chat:
+        return Chat(self._http, self._base, self._connector, **{**self._defaults, **defaults})
+
+    async def post(self, kind: str, **extra: Any) -> list[dict[str, Any]]:
+        values = {**self._defaults, **extra}
+        tenant = values.pop("tenant", TENANT)
+        scope = values.pop("scope", "personal")
+        values.setdefault("locale", "nl-NL")
+        body = activity(self._connector.url, kind, scope=scope, tenant=tenant, **values)
+        if body["locale"] is None:
+            del body["locale"]
+        before = len(self._connector.requests)
+        async with self._http.post(f"{self._base}/api/messages", json=body) as response:
+            await response.read()
+            assert response.status in {200, 201, 202}, response.status
+        return cards_of([r.body for r in self._connector.requests[before:] if r.kind in {"send", "reply"}])
+
+    async def say(self, text: str | None = None, value: dict[str, Any] | None = None) -> str:
+        extra: dict[str, Any] = {}
+        if text is not None:
+            extra["text"] = text
+        if value is not None:
+            extra["value"] = value
+        (reply,) = await self.post("message", **extra)
+        return card_text(reply)
 
 
-async def say(adapter: TestAdapter, text: str | None = None, value: dict[str, Any] | None = None) -> str:
-    await adapter.receive_activity(Activity(type="message", text=text, value=value))
-    reply = adapter.get_next_activity()
-    assert reply is not None
-    assert adapter.get_next_activity() is None
-    (attachment,) = reply.attachments
-    return card_text(attachment.content)
+@pytest.fixture
+async def chat(services: Services, bf_connector: BotConnectorDouble) -> AsyncIterator[Chat]:
+    async with running(services) as base, aiohttp.ClientSession() as http:
+        yield Chat(http, base, bf_connector)
 
 
 @pytest.mark.parametrize(
@@ -94,89 +106,95 @@ async def say(adapter: TestAdapter, text: str | None = None, value: dict[str, An
         ("gesprek", "Start een vertrouwelijk gesprek"),
     ],
 )
-async def test_commands_mirror_slack(services: Services, typed: str, expected: str) -> None:
+async def test_commands_mirror_slack(services: Services, chat: Chat, typed: str, expected: str) -> None:
     await connect(services)
-    text = await say(teams_adapter(services), typed)
+    text = await chat.say(typed)
     assert expected in text
     assert "bewaar of lees ik niet" not in text
 
 
-async def test_free_text_gets_the_door_and_why(services: Services) -> None:
+async def test_free_text_gets_the_door_and_why(services: Services, chat: Chat) -> None:
     await connect(services)
-    text = await say(teams_adapter(services), "ik wil iets kwijt over mijn team")
+    text = await chat.say("ik wil iets kwijt over mijn team")
     assert "bewaar of lees ik niet" in text
     assert "Start een vertrouwelijk gesprek" in text
     assert "ik wil iets kwijt" not in text
 
 
-async def test_card_submits_and_sessions_from_the_calendar(services: Services) -> None:
+async def test_card_submits_and_sessions_from_the_calendar(services: Services, chat: Chat) -> None:
     org = await connect(services)
     calendar = OneSession()
     services.session_calendar = calendar
-    text = await say(teams_adapter(services), value={"vipbot": "sessions"})
+    text = await chat.say(value={"vipbot": "sessions"})
     assert "Intervisie: grenzen aangeven" in text
     assert "{{DATE(2026-03-05T08:00:00Z, COMPACT)}}" in text
     assert "Zaal 2" in text
     assert calendar.asked == [org.id]
 
 
-async def test_english_readers_get_english(services: Services) -> None:
+async def test_english_readers_get_english(services: Services, chat: Chat) -> None:
     await connect(services)
-    adapter = teams_adapter(services, locale="en-US")
-    assert "Type one of these words" in await say(adapter, "help")
-    assert "Where to go" in await say(adapter, "map")
-    assert "I do not keep, read or forward" in await say(adapter, "something personal")
+    english = chat.with_(locale="en-US")
+    assert "Type one of these words" in await english.say("help")
+    assert "Where to go" in await english.say("map")
+    assert "I do not keep, read or forward" in await english.say("something personal")
 
 
-async def test_a_message_stores_the_personal_chat_once(services: Services) -> None:
+async def test_one_language_per_chat_when_the_bot_added_event_has_no_locale(services: Services, chat: Chat) -> None:
+    """Teams often leaves the locale out of the "bot added" event: the welcome is then in the organisation's
+    language, and the chat stays in it rather than switching to English halfway."""
+    await connect(services)
+    (welcome,) = await chat.post("conversationUpdate", membersAdded=[{"id": BOT_ID}], locale=None)
+    assert "Hier vind je de vertrouwenspersoon" in card_text(welcome)
+    english = chat.with_(locale="en-US")
+    assert "Typ een van deze woorden" in await english.say("help")
+
+
+async def test_a_message_stores_the_personal_chat_once(services: Services, chat: Chat) -> None:
     org = await connect(services)
-    adapter = teams_adapter(services)
-    await say(adapter, "hulp")
-    await say(adapter, "kaart")
+    await chat.say("hulp")
+    await chat.say("kaart")
     (stored,) = await reference_store(services).list_references(org.id)
     assert stored.reference.conversation_id == PERSONAL_CHAT
     assert stored.reference.user_id == USER_ID
 
 
-async def test_unknown_tenant_gets_told_and_nothing_is_stored(services: Services) -> None:
+async def test_unknown_tenant_gets_told_and_nothing_is_stored(services: Services, chat: Chat) -> None:
     org = await connect(services)
-    text = await say(teams_adapter(services, tenant=OTHER_TENANT), "hulp")
+    text = await chat.with_(tenant=OTHER_TENANT).say("hulp")
     assert "nog niet gekoppeld" in text
     assert await reference_store(services).list_references(org.id) == []
 
 
-async def test_tenants_stay_apart(services: Services) -> None:
+async def test_tenants_stay_apart(services: Services, chat: Chat) -> None:
     first = await connect(services)
     second = await connect(services, tenant=OTHER_TENANT, slug="bouw")
-    await say(teams_adapter(services, tenant=OTHER_TENANT), "hulp")
+    await chat.with_(tenant=OTHER_TENANT).say("hulp")
     assert await reference_store(services).list_references(first.id) == []
     assert len(await reference_store(services).list_references(second.id)) == 1
 
 
-async def test_group_chats_install_and_uninstall_and_targets(services: Services) -> None:
+async def test_group_chats_install_and_uninstall_and_targets(services: Services, chat: Chat) -> None:
     from bot.domain.delivery import TargetKind
 
     org = await connect(services)
-    adapter = teams_adapter(services)
-    group = ConversationAccount(id="19:groupchat@thread.v2", conversation_type="groupChat", tenant_id=TENANT)
-    added = Activity(type="conversationUpdate", conversation=group, members_added=[ChannelAccount(id=BOT_ID)])
-    await adapter.receive_activity(added)
-    assert "columns en herinneringen" in card_text(adapter.get_next_activity().attachments[0].content)
-    await say(adapter, "hulp")  # and a personal chat
+    group = {"id": "19:groupchat@thread.v2", "conversationType": "groupChat", "tenantId": TENANT}
+    (greeting,) = await chat.post("conversationUpdate", conversation=group, membersAdded=[{"id": BOT_ID}])
+    assert "columns en herinneringen" in card_text(greeting)
+    await chat.say("hulp")  # and a personal chat
     store = reference_store(services)
-    (chat,) = await store.targets(org.id, TargetKind.CHANNEL)
+    (group_chat,) = await store.targets(org.id, TargetKind.CHANNEL)
     (person,) = await store.targets(org.id, TargetKind.PERSON)
-    assert chat.workspace_id == person.workspace_id == TENANT
-    stored = await store.get(chat.address)
+    assert group_chat.workspace_id == person.workspace_id == TENANT
+    stored = await store.get(group_chat.address)
     assert stored is not None
     assert stored.reference.conversation_id == "19:groupchat@thread.v2"
-    removed = Activity(type="installationUpdate", action="remove", conversation=group)
-    await adapter.receive_activity(removed)
+    await chat.post("installationUpdate", action="remove", conversation=group)
     assert await store.targets(org.id, TargetKind.CHANNEL) == []
     assert len(await store.targets(org.id, TargetKind.PERSON)) == 1
 
 
-async def test_welcome_card_introduces_the_counsellors(services: Services) -> None:
+async def test_welcome_card_introduces_the_counsellors(services: Services, chat: Chat) -> None:
     from bot.storage.tables import CounsellorRow, OrganisationCounsellorRow, PracticeRow
 
     org = await connect(services)
@@ -199,27 +217,19 @@ async def test_welcome_card_introduces_the_counsellors(services: Services) -> No
             ]
         )
         await session.commit()
-    adapter = teams_adapter(services, locale="en-US")
-    await adapter.receive_activity(
-        Activity(type="conversationUpdate", members_added=[ChannelAccount(id=BOT_ID)])
-    )
-    welcome = card_text(adapter.get_next_activity().attachments[0].content)
+    (card,) = await chat.post("conversationUpdate", membersAdded=[{"id": BOT_ID}], locale="en-US")
+    welcome = card_text(card)
     assert welcome.index("Anna de Vries") < welcome.index("Bram Jansen")
     assert "I listen." in welcome
     assert "Deputy confidential counsellor" in welcome
     assert "No sessions are planned right now." in welcome
 
 
-async def test_in_a_channel_the_bot_answers_mentions_the_same_way(services: Services) -> None:
+async def test_in_a_channel_the_bot_answers_mentions_the_same_way(services: Services, chat: Chat) -> None:
     await connect(services)
-    adapter = teams_adapter(services)
-    channel = ConversationAccount(
-        id="19:c@thread.tacv2;messageid=1700", conversation_type="channel", tenant_id=TENANT
+    channel = chat.with_(
+        conversation={"id": "19:c@thread.tacv2;messageid=1700", "conversationType": "channel", "tenantId": TENANT}
     )
     mention = "<at>vipbot</at> "
-    await adapter.receive_activity(Activity(type="message", text=mention + "kaart", conversation=channel))
-    assert "Ook hier kun je terecht" in card_text(adapter.get_next_activity().attachments[0].content)
-    await adapter.receive_activity(
-        Activity(type="message", text=mention + "iets vertrouwelijks", conversation=channel)
-    )
-    assert "bewaar of lees ik niet" in card_text(adapter.get_next_activity().attachments[0].content)
+    assert "Ook hier kun je terecht" in await channel.say(mention + "kaart")
+    assert "bewaar of lees ik niet" in await channel.say(mention + "iets vertrouwelijks")

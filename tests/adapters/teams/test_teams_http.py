@@ -3,6 +3,12 @@ proactive sends seen by the Bot Framework connector double on loopback."""
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import time
 from pathlib import Path
 
 import aiohttp
@@ -34,7 +40,14 @@ from tests.adapters.teams.support import (
     running,
 )
 from tests.conftest import TEST_SECRET_KEY
-from tests.doubles.bf_connector import BotConnectorDouble
+from tests.doubles.bf_connector import CHANNEL_ISSUER, ISSUED_TOKEN, SIGNING_KEY_ID, BotConnectorDouble
+
+
+def _unsigned(header: dict[str, object], claims: dict[str, object]) -> str:
+    def part(value: dict[str, object]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+    return f"{part(header)}.{part(claims)}."
 
 CANARY = "CANARY-7f3a9c-mijn-leidinggevende-intimideert-mij"
 
@@ -54,7 +67,7 @@ async def test_install_welcome_door_proactive_uninstall(
         async with running(services) as base, aiohttp.ClientSession() as http:
             # Installing the app in personal scope stores the reference and greets with the welcome card.
             added = activity(bf_connector.url, "conversationUpdate", membersAdded=[{"id": BOT_ID}])
-            assert await post(http, base, added) in {200, 201}
+            assert await post(http, base, added) in {200, 201, 202}
             stored = await store.list_references(org.id)
             assert [(s.reference.scope, s.reference.conversation_id) for s in stored] == [
                 (TeamsScope.PERSONAL, PERSONAL_CHAT)
@@ -67,14 +80,14 @@ async def test_install_welcome_door_proactive_uninstall(
 
             # Typed text gets the door card — and goes nowhere else.
             typed = activity(bf_connector.url, "message", text=CANARY)
-            assert await post(http, base, typed) in {200, 201}
+            assert await post(http, base, typed) in {200, 201, 202}
             door = cards_of(bf_connector.activities(PERSONAL_CHAT))[-1]
             assert "bewaar of lees ik niet" in card_text(door)
             assert open_urls(door) == ["http://vipbot.test/portal/zorg"]
 
             # A card submit (the welcome card's "Sociale kaart" button) answers with the sociale kaart.
             submit = activity(bf_connector.url, "message", value={"vipbot": "social_map"})
-            assert await post(http, base, submit) in {200, 201}
+            assert await post(http, base, submit) in {200, 201, 202}
             assert "Sociale kaart" in card_text(cards_of(bf_connector.activities(PERSONAL_CHAT))[-1])
 
             # The gateway posts proactively into the stored personal chat.
@@ -96,7 +109,7 @@ async def test_install_welcome_door_proactive_uninstall(
 
             # Uninstalling removes the reference; the gateway then refuses the target for good.
             removed = activity(bf_connector.url, "installationUpdate", action="remove")
-            assert await post(http, base, removed) in {200, 201}
+            assert await post(http, base, removed) in {200, 201, 202}
             assert await store.list_references(org.id) == []
             with pytest.raises(DeliveryError) as refused:
                 await gateway.send(target, rendered)
@@ -134,7 +147,7 @@ async def test_team_install_and_uninstall(services: Services, bf_connector: BotC
         added = activity(
             bf_connector.url, "conversationUpdate", scope="channel", membersAdded=[{"id": BOT_ID}]
         )
-        assert await post(http, base, added) in {200, 201}
+        assert await post(http, base, added) in {200, 201, 202}
 
         async def roster_read() -> bool:
             return len(await store.targets(org.id, TargetKind.PERSON)) == 3
@@ -164,17 +177,17 @@ async def test_team_install_and_uninstall(services: Services, bf_connector: BotC
         joined = activity(
             bf_connector.url, "conversationUpdate", scope="channel", membersAdded=[{"id": "29:new"}]
         )
-        assert await post(http, base, joined) in {200, 201}
+        assert await post(http, base, joined) in {200, 201, 202}
         left = activity(
             bf_connector.url, "conversationUpdate", scope="channel", membersRemoved=[{"id": "29:member-2"}]
         )
-        assert await post(http, base, left) in {200, 201}
+        assert await post(http, base, left) in {200, 201, 202}
         assert len(await store.targets(org.id, TargetKind.PERSON)) == 3
         # Uninstalling from the team forgets its channel and its roster.
         removed = activity(
             bf_connector.url, "conversationUpdate", scope="channel", membersRemoved=[{"id": BOT_ID}]
         )
-        assert await post(http, base, removed) in {200, 201}
+        assert await post(http, base, removed) in {200, 201, 202}
         assert await store.list_references(org.id) == []
         (binding,) = await services.organisations.bindings(org.id)
         assert binding.archived
@@ -190,18 +203,18 @@ async def test_a_person_is_one_target_from_a_roster_and_a_personal_chat(
         team = activity(
             bf_connector.url, "conversationUpdate", scope="channel", membersAdded=[{"id": BOT_ID}]
         )
-        assert await post(http, base, team) in {200, 201}
+        assert await post(http, base, team) in {200, 201, 202}
 
         async def roster_read() -> bool:
             return len(await store.targets(org.id, TargetKind.PERSON)) == 1
 
         await eventually(roster_read)
         personal = activity(bf_connector.url, "conversationUpdate", membersAdded=[{"id": BOT_ID}])
-        assert await post(http, base, personal) in {200, 201}
+        assert await post(http, base, personal) in {200, 201, 202}
         again = activity(
             bf_connector.url, "conversationUpdate", scope="channel", membersAdded=[{"id": BOT_ID}]
         )
-        assert await post(http, base, again) in {200, 201}
+        assert await post(http, base, again) in {200, 201, 202}
     (person,) = await store.targets(org.id, TargetKind.PERSON)
     stored = await store.get(person.address)
     assert stored is not None
@@ -216,7 +229,7 @@ async def test_unknown_tenant_is_told_and_nothing_is_stored(
         added = activity(
             bf_connector.url, "conversationUpdate", tenant=OTHER_TENANT, membersAdded=[{"id": BOT_ID}]
         )
-        assert await post(http, base, added) in {200, 201}
+        assert await post(http, base, added) in {200, 201, 202}
     assert await reference_store(services).list_references(org.id) == []
     assert "nog niet gekoppeld" in card_text(cards_of(bf_connector.activities(PERSONAL_CHAT))[0])
 
@@ -265,6 +278,25 @@ async def test_with_an_app_id_requests_without_a_valid_token_get_401_and_change_
         assert await post(http, base, added, Authorization=f"Bearer {expired}") == 401
         other_bot = bf_connector.channel_token("another-bot", bf_connector.url)
         assert await post(http, base, added, Authorization=f"Bearer {other_bot}") == 401
+        other_issuer = bf_connector.channel_token(APP_ID, bf_connector.url, issuer="https://evil.example")
+        assert await post(http, base, added, Authorization=f"Bearer {other_issuer}") == 401
+        # A genuine token for one service URL must not send the bot's answers to another.
+        elsewhere = bf_connector.channel_token(APP_ID, "https://smba.trafficmanager.net/emea/")
+        assert await post(http, base, added, Authorization=f"Bearer {elsewhere}") == 401
+        # The public key used as an HMAC secret ("alg confusion") and an unsigned token with a known key id.
+        public_pem = bf_connector.public_key_pem()
+        unsigned_hs256 = _unsigned(
+            {"alg": "HS256", "kid": SIGNING_KEY_ID},
+            {"iss": CHANNEL_ISSUER, "aud": APP_ID, "serviceurl": bf_connector.url, "exp": int(time.time()) + 600},
+        )
+        mac = hmac.new(public_pem, unsigned_hs256[:-1].encode(), hashlib.sha256).digest()
+        hs256 = unsigned_hs256 + base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+        assert await post(http, base, added, Authorization=f"Bearer {hs256}") == 401
+        unsigned_with_kid = _unsigned(
+            {"alg": "none", "kid": SIGNING_KEY_ID},
+            {"iss": CHANNEL_ISSUER, "aud": APP_ID, "serviceurl": bf_connector.url, "exp": int(time.time()) + 600},
+        )
+        assert await post(http, base, added, Authorization=f"Bearer {unsigned_with_kid}") == 401
     assert await reference_store(services).list_references(org.id) == []
     assert await database_text(services) == before
     assert [r.kind for r in bf_connector.requests if r.kind != "token"] == []
@@ -273,20 +305,27 @@ async def test_with_an_app_id_requests_without_a_valid_token_get_401_and_change_
 async def test_with_an_app_id_a_signed_request_is_served(
     authenticated_services: Services, bf_connector: BotConnectorDouble
 ) -> None:
+    """The same install activity as above, with a valid token: served, and the welcome goes out with the bot's
+    own token from the login endpoint (the connector double refuses calls without it)."""
     services = authenticated_services
     org = await connect(services)
+    bf_connector.require_token = True
     async with running(services) as base, aiohttp.ClientSession() as http:
-        added = activity(bf_connector.url, "installationUpdate", action="add")
-        token = bf_connector.channel_token(APP_ID, bf_connector.url)
-        assert await post(http, base, added, Authorization=f"Bearer {token}") in {200, 201}
+        added = activity(bf_connector.url, "conversationUpdate", membersAdded=[{"id": BOT_ID}])
+        token = bf_connector.channel_token(APP_ID, bf_connector.url + "/")
+        assert await post(http, base, added, Authorization=f"Bearer {token}") in {200, 201, 202}
     assert len(await reference_store(services).list_references(org.id)) == 1
+    (welcome,) = cards_of(bf_connector.activities(PERSONAL_CHAT))
+    assert "Hier vind je de vertrouwenspersoon" in card_text(welcome)
+    (reply,) = [r for r in bf_connector.requests if r.kind in {"send", "reply"}]
+    assert reply.authorization == f"Bearer {ISSUED_TOKEN}"
 
 
 async def test_public_cloud_configuration_refuses_requests_without_a_token(
     services: Services, bf_connector: BotConnectorDouble, tmp_path: Path
 ) -> None:
-    """Without endpoint overrides botbuilder's built-in public-cloud validation runs; no network is needed to
-    refuse a request without a token or with a malformed one."""
+    """Without endpoint overrides the keys come from Microsoft's public metadata; no network is needed to refuse a
+    request without a token or with a malformed one."""
     settings = services.settings.model_copy(
         update={"microsoft_app_id": APP_ID, "microsoft_app_password": services.settings.secret_key}
     )
@@ -300,3 +339,24 @@ async def test_public_cloud_configuration_refuses_requests_without_a_token(
         assert await post(http, base, added, Authorization="Bearer not-a-token") == 401
     assert await reference_store(public).list_references(org.id) == []
     assert bf_connector.requests == []
+
+
+@pytest.mark.parametrize("scope", ["personal", "channel"])
+async def test_the_two_install_events_sent_together_store_one_reference_and_welcome(
+    services: Services, bf_connector: BotConnectorDouble, scope: str
+) -> None:
+    """Teams sends installationUpdate and conversationUpdate together on install; both store the same reference.
+    Both must succeed (no "something went wrong" card) and leave one row."""
+    org = await connect(services)
+    conversation = PERSONAL_CHAT if scope == "personal" else CHANNEL_ID
+    async with running(services) as base, aiohttp.ClientSession() as http:
+        for _ in range(3):
+            installed = activity(bf_connector.url, "installationUpdate", scope=scope, action="add")
+            added = activity(bf_connector.url, "conversationUpdate", scope=scope, membersAdded=[{"id": BOT_ID}])
+            statuses = await asyncio.gather(*(post(http, base, body) for body in (installed, added, installed)))
+            assert all(status in {200, 201, 202} for status in statuses)
+    texts = [r.body.get("text") for r in bf_connector.requests if r.kind in {"send", "reply"}]
+    assert all(text is None for text in texts), texts  # no error message
+    assert len(cards_of(bf_connector.activities(conversation))) == 3  # one welcome per install
+    stored = await reference_store(services).list_references(org.id)
+    assert len([s for s in stored if s.reference.scope is not TeamsScope.MEMBER]) == 1

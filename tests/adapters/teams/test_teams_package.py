@@ -1,4 +1,5 @@
-"""`vipbot teams package`: the zip validates against Microsoft's schema for the manifest version it declares."""
+"""`vipbot teams package`: the zip validates against Microsoft's schema for the manifest version it declares, as
+shipped in the npm package `@microsoft/app-manifest` (installed from tests/js/package-lock.json)."""
 
 from __future__ import annotations
 
@@ -14,14 +15,15 @@ from PIL import Image
 from bot.__main__ import main
 from bot.adapters.teams.manifest import PackageSpec, build_package
 from bot.catalog import ContentLibrary
+from tests.doubles.card_check import node_tools
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "teams"
 APP_ID = "0a1b2c3d-1111-2222-3333-444455556666"
 
 
 def schema_for(version: str, kind: str = "") -> dict[str, object]:
-    path = FIXTURES / f"MicrosoftTeams{kind}.v{version}.schema.json"
-    assert path.exists(), f"no schema shipped for manifest version {version}"
+    schemas = node_tools() / "node_modules" / "@microsoft" / "app-manifest" / "build" / "json-schemas" / "teams"
+    path = schemas / f"v{version}" / f"MicrosoftTeams{kind}.schema.json"
+    assert path.exists(), f"@microsoft/app-manifest ships no schema for manifest version {version}"
     return json.loads(path.read_text(encoding="utf-8"))
 
 
