@@ -47,6 +47,23 @@ def occurrence_from_row(row: OutreachOccurrenceRow) -> Occurrence:
     )
 
 
+def _workspace_turns(addressees: Sequence[Addressee]) -> list[int]:
+    """Each addressee's place within its workspace (0, 1, 2, … per platform and workspace).
+
+    Added to `not_before` as microseconds, it makes workers claim the deliveries of an occurrence (or of several
+    due at once) round-robin over the workspaces instead of one workspace after another: every workspace's
+    rate limit is then used from the first second, while the whole occurrence still falls due within
+    milliseconds.
+    """
+    seen: dict[tuple[str, str], int] = {}
+    turns = []
+    for a in addressees:
+        key = (a.target.platform.value, a.target.workspace_id)
+        turns.append(seen.get(key, 0))
+        seen[key] = turns[-1] + 1
+    return turns
+
+
 class SqlOutbox:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -133,6 +150,7 @@ class SqlOutbox:
         """Queue one delivery per addressee; existing (occurrence, target) rows are left alone. Returns the count
         of rows this call inserted."""
         inserted = 0
+        turns = _workspace_turns(addressees)
         for start in range(0, len(addressees), _INSERT_CHUNK):
             chunk = addressees[start : start + _INSERT_CHUNK]
             values = [
@@ -147,10 +165,10 @@ class SqlOutbox:
                     "locale": a.locale,
                     "status": DeliveryStatus.PENDING.value,
                     "attempts": 0,
-                    "not_before": occurrence.send_at,
+                    "not_before": occurrence.send_at + timedelta(microseconds=turn),
                     "created_at": occurrence.send_at,
                 }
-                for a in chunk
+                for a, turn in zip(chunk, turns[start : start + _INSERT_CHUNK], strict=True)
             ]
             statement = _insert(self._engine, OutreachDeliveryRow).values(values).on_conflict_do_nothing()
             async with transaction(self._sessions) as session:

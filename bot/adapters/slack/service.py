@@ -481,6 +481,9 @@ def install(app: web.Application, services: Services) -> None:
     if feature is None:
         return
     app[SLACK] = feature
+    from bot.adapters.slack.members import install_member_sync
+
+    install_member_sync(app, services, feature.bolt, feature.clients, feature.installations)
     services.extras["slack"] = feature
     services.extras["slack_gateway"] = feature.gateway
     services.extras["slack_renderer"] = feature.renderer

@@ -1,0 +1,114 @@
+"""Pacing shared by every replica: each workspace's send slots are reserved in the database (`SqlRateBudget`).
+
+`SharedPacer` has the same face as the in-process `Pacer` (`wait_turn`, `pause`, `paused_for`), so the outbox
+worker does not know which one it has. A pacer reserves a few slots at a time — as many as it has senders
+waiting, and never more than `batch_seconds` worth — so the database sees one short UPDATE per few sends, and a
+slot reserved but not used is lost only for that moment. A 429's Retry-After is written to the shared row at once
+and drops the slots this replica still held: every replica waits it out, not only the one that was refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from typing import Protocol
+
+from bot.domain.tenancy import Platform
+from bot.storage.rate_budget import SqlRateBudget
+
+log = logging.getLogger(__name__)
+
+# The Web API method a platform's outreach sends count against (the budget is kept per method).
+SEND_METHODS: Mapping[Platform, str] = {Platform.SLACK: "chat.postMessage", Platform.TEAMS: "activities"}
+
+
+class PacerLike(Protocol):
+    async def wait_turn(self) -> None: ...
+
+    def pause(self, seconds: float) -> None: ...
+
+    def paused_for(self) -> float: ...
+
+
+class SharedPacer:
+    def __init__(
+        self,
+        budget: SqlRateBudget,
+        platform: Platform,
+        workspace: str,
+        rate: float,
+        *,
+        method: str | None = None,
+        batch_seconds: float = 0.05,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        self._budget = budget
+        self._key = (platform.value, workspace, method or SEND_METHODS.get(platform, "send"))
+        self._interval = 1.0 / rate if rate > 0 else 0.0
+        self._batch = max(1, math.floor(rate * batch_seconds)) if rate > 0 else 1
+        self._wall = wall
+        self._slots: deque[float] = deque()
+        self._paused_until = 0.0
+        self._turns = asyncio.Lock()
+        self._waiting = 0
+        self._writes: set[asyncio.Task[None]] = set()
+
+    def pause(self, seconds: float) -> None:
+        until = self._wall() + seconds
+        self._paused_until = max(self._paused_until, until)
+        self._slots.clear()  # they fall inside the pause
+        task = asyncio.get_running_loop().create_task(self._write_pause(until))
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
+    async def _write_pause(self, until: float) -> None:
+        try:
+            await self._budget.pause(*self._key, until)
+        except Exception as exc:  # the local pause still holds; other replicas learn from their own 429
+            log.warning("rate budget pause not shared", extra={"error": type(exc).__name__})
+
+    def paused_for(self) -> float:
+        return max(0.0, self._paused_until - self._wall())
+
+    async def wait_turn(self) -> None:
+        self._waiting += 1
+        counted = True
+        try:
+            async with self._turns:
+                self._waiting -= 1
+                counted = False
+                while True:
+                    if not self._slots:
+                        await self._reserve(min(self._batch, self._waiting + 1))
+                    slot = self._slots.popleft()
+                    if slot >= self._paused_until:
+                        break
+                delay = slot - self._wall()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+        finally:
+            if counted:  # cancelled while queueing for the lock
+                self._waiting -= 1
+
+    async def _reserve(self, count: int) -> None:
+        first, paused = await self._budget.reserve(
+            *self._key, interval=self._interval, count=count, now=max(self._wall(), self._paused_until)
+        )
+        self._paused_until = max(self._paused_until, paused)
+        self._slots.extend(first + i * self._interval for i in range(count))
+
+
+class SharedPacers:
+    """The pacer factory the outbox worker takes: one `SharedPacer` per (platform, workspace)."""
+
+    def __init__(self, budget: SqlRateBudget, rate: float, *, batch_seconds: float = 0.05) -> None:
+        self._budget = budget
+        self._rate = rate
+        self._batch_seconds = batch_seconds
+
+    def __call__(self, platform: Platform, workspace: str) -> SharedPacer:
+        return SharedPacer(self._budget, platform, workspace, self._rate, batch_seconds=self._batch_seconds)
