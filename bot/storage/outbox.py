@@ -50,10 +50,10 @@ def occurrence_from_row(row: OutreachOccurrenceRow) -> Occurrence:
 def _workspace_turns(addressees: Sequence[Addressee]) -> list[int]:
     """Each addressee's place within its workspace (0, 1, 2, … per platform and workspace).
 
-    Added to `not_before` as microseconds, it makes workers claim the deliveries of an occurrence (or of several
-    due at once) round-robin over the workspaces instead of one workspace after another: every workspace's
-    rate limit is then used from the first second, while the whole occurrence still falls due within
-    milliseconds.
+    Put into `not_before` as microseconds (the last turn due exactly at the send time, the first ones a few
+    microseconds earlier), it makes workers claim the deliveries of an occurrence (or of several due at once)
+    round-robin over the workspaces instead of one workspace after another: every workspace's rate limit is
+    then used from the first second, and everything is due by the send time.
     """
     seen: dict[tuple[str, str], int] = {}
     turns = []
@@ -61,7 +61,8 @@ def _workspace_turns(addressees: Sequence[Addressee]) -> list[int]:
         key = (a.target.platform.value, a.target.workspace_id)
         turns.append(seen.get(key, 0))
         seen[key] = turns[-1] + 1
-    return turns
+    last = max(seen.values(), default=1) - 1
+    return [turn - last for turn in turns]
 
 
 class SqlOutbox:

@@ -354,7 +354,9 @@ class SlackGateway:
             {"content": a.data, "filename": a.filename, "title": a.filename} for a in message.attachments
         ]
         try:
-            await client.files_upload_v2(channel=channel, thread_ts=ts, file_uploads=uploads)
+            # Shared in the channel itself, right under the message: in a thread the chart is hidden behind
+            # "1 reply" and most readers never see it.
+            await client.files_upload_v2(channel=channel, file_uploads=uploads)
         except SlackApiError as exc:
             raise delivery_error(exc, "files.uploadV2") from None
 

@@ -183,7 +183,7 @@ async def test_real_permanent_conditions(gateway: SlackGateway, slack_api: Slack
     assert "invalid_auth" in bad_token.value.reason
 
 
-async def test_attachments_are_uploaded_into_the_thread(
+async def test_attachments_are_posted_visibly_in_the_channel_right_under_the_message(
     gateway: SlackGateway, slack_api: SlackApiSimulator
 ) -> None:
     chart = Attachment("pulse.png", "image/png", b"\x89PNG-chart-bytes")
@@ -192,7 +192,10 @@ async def test_attachments_are_uploaded_into_the_thread(
     assert upload["data"] == b"\x89PNG-chart-bytes"
     assert upload["channel_id"] == "C1"
     complete = slack_api.calls_to("files.completeUploadExternal")[0]
-    assert complete.params["thread_ts"] == parse_message_id(sent.message_id)[1]
+    assert not complete.params.get("thread_ts")  # not hidden in a thread
+    message, shared = slack_api.messages["C1"]
+    assert message["ts"] == parse_message_id(sent.message_id)[1]
+    assert shared["files"][0]["name"] == "pulse.png"
 
 
 async def test_reader_locale_follows_a_persons_slack_language(

@@ -51,7 +51,9 @@ async def test_a_linked_workspace_fills_the_directory_and_deactivated_members_le
     slack_api.add_user("UOTHERTEAM", team_id="T0002")
     configured = slack_services(services, slack_api, slack_bot_token=DEFAULT_TOKEN)
     org = await add_org(configured, "Zorggroep De Linde", "linde")
-    await SqlSlackInstallations(configured.sessions, Secret(TEST_SECRET_KEY.encode())).link(org.id, DEFAULT_TEAM)
+    await SqlSlackInstallations(configured.sessions, Secret(TEST_SECRET_KEY.encode())).link(
+        org.id, DEFAULT_TEAM
+    )
 
     running = await start_service(configured)
     try:
@@ -96,7 +98,9 @@ async def test_a_resync_removes_whoever_slack_no_longer_lists_and_brings_back_th
     configured = slack_services(services, slack_api, slack_bot_token=DEFAULT_TOKEN)
     configured.settings = configured.settings.model_copy(update={"scheduler_enabled": False})
     org = await add_org(configured, "Zorggroep De Linde", "linde")
-    await SqlSlackInstallations(configured.sessions, Secret(TEST_SECRET_KEY.encode())).link(org.id, DEFAULT_TEAM)
+    await SqlSlackInstallations(configured.sessions, Secret(TEST_SECRET_KEY.encode())).link(
+        org.id, DEFAULT_TEAM
+    )
     running = await start_service(configured)
     try:
         sync = running.server.app[MEMBER_SYNC]
