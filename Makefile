@@ -19,6 +19,7 @@ serve: $(STAMP)
 
 test: $(STAMP)
 	scripts/ensure-chromium
+	scripts/ensure-slack-types
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
