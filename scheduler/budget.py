@@ -71,6 +71,11 @@ class SharedPacer:
         except Exception as exc:  # the local pause still holds; other replicas learn from their own 429
             log.warning("rate budget pause not shared", extra={"error": type(exc).__name__})
 
+    async def shared(self) -> None:
+        """Wait until the pauses this pacer saw are written to the shared budget (for shutdown and tests)."""
+        if self._writes:
+            await asyncio.gather(*self._writes, return_exceptions=True)
+
     def paused_for(self) -> float:
         return max(0.0, self._paused_until - self._wall())
 

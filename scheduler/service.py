@@ -29,8 +29,10 @@ from bot.security.secret import Secret
 from bot.settings import Settings
 from bot.storage.db import session_factory
 from bot.storage.outbox import SqlOutbox
+from bot.storage.rate_budget import SqlRateBudget
 from bot.storage.schedules import SqlMemberDirectory, SqlScheduleRepository
 from bot.storage.sessions import SqlSessionStore
+from scheduler.budget import SharedPacers
 from scheduler.materialiser import Materialiser, MemberSource
 from scheduler.posts import OutreachPosts
 from scheduler.triggers import ScheduleTrigger
@@ -104,14 +106,17 @@ class Outreach:
         return self._wrapped[key]
 
     def worker(self, config: WorkerConfig | None = None, worker_id: str | None = None) -> OutboxWorker:
+        config = config or worker_config(self.services.settings)
         return OutboxWorker(
             self.outbox,
             self.platforms,
             self.posts,
             self.services.clock,
             members=self.members,
-            config=config or worker_config(self.services.settings),
+            config=config,
             worker_id=worker_id,
+            # Each workspace's budget lives in the database: every replica's sends together keep to the rate.
+            pacers=SharedPacers(SqlRateBudget(self.services.engine), config.rate_per_second),
         )
 
 
