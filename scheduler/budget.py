@@ -51,6 +51,8 @@ class SharedPacer:
         self._interval = 1.0 / rate if rate > 0 else 0.0
         self._batch = max(1, math.floor(rate * batch_seconds)) if rate > 0 else 1
         self._wall = wall
+        self._slack = min(0.001, self._interval / 5)
+        self._last = -math.inf  # when this replica's previous turn really started
         self._slots: deque[float] = deque()
         self._paused_until = 0.0
         self._turns = asyncio.Lock()
@@ -92,9 +94,14 @@ class SharedPacer:
                     slot = self._slots.popleft()
                     if slot >= self._paused_until:
                         break
-                delay = slot - self._wall()
+                # A turn this replica takes late (a slow event loop) must not make its next one early: keep the
+                # spacing between its own sends too, as the in-process Pacer does, so a late wake-up never turns
+                # into a burst the platform would refuse.
+                start = max(slot, self._last + self._interval - self._slack)
+                delay = start - self._wall()
                 if delay > 0:
                     await asyncio.sleep(delay)
+                self._last = self._wall()
         finally:
             if counted:  # cancelled while queueing for the lock
                 self._waiting -= 1

@@ -157,6 +157,7 @@ def build_outreach(services: Services) -> Outreach:
         services.content,
         services.clock,
         member_sources=[teams_members(services)],
+        pace=settings.outreach_rate,
     )
     return Outreach(services, schedules, outbox, members, store, posts, materialiser)
 

@@ -7,6 +7,7 @@ single UPDATE … RETURNING statement.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -47,13 +48,15 @@ def occurrence_from_row(row: OutreachOccurrenceRow) -> Occurrence:
     )
 
 
-def _workspace_turns(addressees: Sequence[Addressee]) -> list[int]:
-    """Each addressee's place within its workspace (0, 1, 2, … per platform and workspace).
+def _due_offsets(addressees: Sequence[Addressee], pace: float) -> list[timedelta]:
+    """When each delivery falls due, relative to the send time, from its place within its workspace.
 
-    Put into `not_before` as microseconds (the last turn due exactly at the send time, the first ones a few
-    microseconds earlier), it makes workers claim the deliveries of an occurrence (or of several due at once)
-    round-robin over the workspaces instead of one workspace after another: every workspace's rate limit is
-    then used from the first second, and everything is due by the send time.
+    With a `pace` (the sends a second one workspace takes), a workspace's first second's worth is due at the
+    send time and the n-th delivery after that n/pace seconds later: workers, which claim in order of due time,
+    then take every workspace's deliveries as fast as that workspace can take them, side by side — a workspace
+    never waits behind another's thousands, whichever occurrence was materialised first — and nothing is claimed
+    long before it can go out. Without a pace, all are due at the send time, in round-robin order over the
+    workspaces (a microsecond apart).
     """
     seen: dict[tuple[str, str], int] = {}
     turns = []
@@ -61,8 +64,11 @@ def _workspace_turns(addressees: Sequence[Addressee]) -> list[int]:
         key = (a.target.platform.value, a.target.workspace_id)
         turns.append(seen.get(key, 0))
         seen[key] = turns[-1] + 1
+    if pace > 0:
+        head = math.ceil(pace)
+        return [timedelta(seconds=max(0, turn - head) / pace) for turn in turns]
     last = max(seen.values(), default=1) - 1
-    return [turn - last for turn in turns]
+    return [timedelta(microseconds=turn - last) for turn in turns]
 
 
 class SqlOutbox:
@@ -147,11 +153,13 @@ class SqlOutbox:
             raise RuntimeError("the occurrence vanished right after it was inserted")
         return stored, stored.id == new_id
 
-    async def add_deliveries(self, occurrence: Occurrence, addressees: Sequence[Addressee]) -> int:
+    async def add_deliveries(
+        self, occurrence: Occurrence, addressees: Sequence[Addressee], pace: float = 0.0
+    ) -> int:
         """Queue one delivery per addressee; existing (occurrence, target) rows are left alone. Returns the count
-        of rows this call inserted."""
+        of rows this call inserted. `pace`: see `_due_offsets`."""
         inserted = 0
-        turns = _workspace_turns(addressees)
+        offsets = _due_offsets(addressees, pace)
         for start in range(0, len(addressees), _INSERT_CHUNK):
             chunk = addressees[start : start + _INSERT_CHUNK]
             values = [
@@ -166,10 +174,10 @@ class SqlOutbox:
                     "locale": a.locale,
                     "status": DeliveryStatus.PENDING.value,
                     "attempts": 0,
-                    "not_before": occurrence.send_at + timedelta(microseconds=turn),
+                    "not_before": occurrence.send_at + offset,
                     "created_at": occurrence.send_at,
                 }
-                for a, turn in zip(chunk, turns[start : start + _INSERT_CHUNK], strict=True)
+                for a, offset in zip(chunk, offsets[start : start + _INSERT_CHUNK], strict=True)
             ]
             statement = _insert(self._engine, OutreachDeliveryRow).values(values).on_conflict_do_nothing()
             async with transaction(self._sessions) as session:

@@ -78,12 +78,24 @@ async def test_update_and_ephemeral(gateway: SlackGateway, slack_api: SlackApiSi
     assert slack_api.messages["C1"] == []
 
 
-async def test_honours_429_retry_after(gateway: SlackGateway, slack_api: SlackApiSimulator) -> None:
-    slack_api.fail_next("chat.postMessage", status=429, retry_after=1)
+async def test_a_429_on_a_post_goes_back_to_the_worker_and_other_methods_wait_for_retry_after(
+    gateway: SlackGateway, slack_api: SlackApiSimulator
+) -> None:
+    # chat.postMessage is paced by the budget all replicas share: its 429 is not retried behind that budget's
+    # back, it returns to the outbox worker (which pauses the workspace for every replica).
+    slack_api.fail_next("chat.postMessage", status=429, retry_after=7)
+    with pytest.raises(DeliveryError) as failure:
+        await gateway.send(channel(), MESSAGE)
+    assert failure.value.kind is DeliveryFailureKind.RATE_LIMITED
+    assert failure.value.retry_after == 7
+    assert [c.status for c in slack_api.calls_to("chat.postMessage")] == [429]
+    sent = await gateway.send(channel(), MESSAGE)
+    # Other methods keep slack-sdk's handler: it waits for Retry-After and tries again.
+    slack_api.fail_next("chat.update", status=429, retry_after=1)
     started = time.monotonic()
-    await gateway.send(channel(), MESSAGE)
+    await gateway.update(channel(), sent, MESSAGE)
     assert time.monotonic() - started >= 1.0
-    calls = slack_api.calls_to("chat.postMessage")
+    calls = slack_api.calls_to("chat.update")
     assert [c.status for c in calls] == [429, 200]
     assert calls[1].at - calls[0].at >= 1.0
     assert len(slack_api.messages["C1"]) == 1
