@@ -33,3 +33,14 @@ class RateBudgetRow(SQLModel, table=True):
     method: str = Field(max_length=64, primary_key=True)
     next_at: float = Field(default=0.0)  # epoch seconds: the first slot nobody has reserved yet
     paused_until: float = Field(default=0.0)  # epoch seconds: a Retry-After seen by any replica
+
+
+class SlackGridWorkspaceRow(SQLModel, table=True):
+    """A workspace of an Enterprise Grid organisation served by an org-wide install (keyed by the enterprise):
+    its events, member sync and sends use the enterprise's token and belong to the same organisation."""
+
+    __tablename__ = "slack_grid_workspace"
+
+    team_id: str = Field(max_length=64, primary_key=True)
+    enterprise_id: str = Field(max_length=64, index=True)
+    organisation_id: uuid.UUID = Field(foreign_key="organisation.id", index=True, ondelete="CASCADE")

@@ -112,6 +112,8 @@ class SlackApiSimulator:
         self.views: dict[str, dict[str, Any]] = {}
         self.uploads: dict[str, dict[str, Any]] = {}
         self.grants: dict[str, OAuthGrant] = {}
+        self.grid_grants: dict[str, tuple[str, str]] = {}  # code -> (enterprise id, token)
+        self.grids: dict[str, list[str]] = {}  # enterprise id -> the workspaces an org-wide install reaches
         self._failures: dict[str, deque[Failure]] = defaultdict(deque)
         self._limits: dict[str, float] = {}
         self._last_call: dict[tuple[str, str | None], float] = {}
@@ -230,6 +232,12 @@ class SlackApiSimulator:
         self.grants[code] = OAuthGrant(
             code, team_id, team_name or f"Workspace {team_id}", token, f"UB{team_id}", scopes
         )
+
+    def add_grid_grant(self, code: str, enterprise_id: str, token: str, teams: list[str]) -> None:
+        """`oauth.v2.access` with this code installs the app org-wide in Enterprise Grid `enterprise_id`, reaching
+        `teams` (what `auth.teams.list` answers with that token)."""
+        self.grid_grants[code] = (enterprise_id, token)
+        self.grids[enterprise_id] = list(teams)
 
     def add_app_token(self, token: str) -> None:
         """An app-level token (xapp-…) that may open Socket Mode connections."""
@@ -433,12 +441,30 @@ class SlackApiSimulator:
             "team_id": w.team_id,
             "user_id": w.bot_user_id,
             "bot_id": w.bot_id,
-            "is_enterprise_install": False,
+            "enterprise_id": w.enterprise_id,
+            "is_enterprise_install": w.enterprise_id is not None,
         }
 
     def _m_oauth_v2_access(self, params: dict[str, Any], _w: Workspace | None) -> dict[str, Any]:
         if params.get("client_id") != self.client_id or params.get("client_secret") != self.client_secret:
             raise _SlackError("invalid_client_id")
+        grid = self.grid_grants.pop(str(params.get("code")), None)
+        if grid is not None:
+            enterprise_id, token = grid
+            workspace = self.add_workspace(enterprise_id, token, team_name=f"Grid {enterprise_id}")
+            workspace.enterprise_id = enterprise_id
+            return {
+                "ok": True,
+                "app_id": "A0SIM",
+                "authed_user": {"id": "UINSTALLER"},
+                "scope": "chat:write,commands,im:history,users:read",
+                "token_type": "bot",
+                "access_token": token,
+                "bot_user_id": workspace.bot_user_id,
+                "team": None,
+                "enterprise": {"id": enterprise_id, "name": f"Grid {enterprise_id}"},
+                "is_enterprise_install": True,
+            }
         grant = self.grants.pop(str(params.get("code")), None)
         if grant is None:
             raise _SlackError("invalid_code")
@@ -508,6 +534,14 @@ class SlackApiSimulator:
         if str(params.get("include_locale", "")).lower() not in {"1", "true"}:
             shown.pop("locale")
         return {"ok": True, "user": shown}
+
+    def _m_auth_teams_list(self, params: dict[str, Any], w: Workspace | None) -> dict[str, Any]:
+        teams = self.grids.get(w.team_id, []) if w is not None else []
+        return {
+            "ok": True,
+            "teams": [{"id": t, "name": f"Workspace {t}"} for t in teams],
+            "response_metadata": {"next_cursor": ""},
+        }
 
     def _m_users_list(self, params: dict[str, Any], w: Workspace | None) -> dict[str, Any]:
         """Every user of the token's workspace (or of `team_id`), `limit` a page, with an opaque cursor."""

@@ -39,6 +39,7 @@ BOT_EVENTS = (
     "tokens_revoked",
     "team_join",  # a newcomer joins the member directory
     "user_change",  # a deactivated account leaves it
+    "team_access_granted",  # Enterprise Grid: the org-wide install reaches more workspaces
 )
 
 

@@ -35,6 +35,7 @@ from bot.domain.delivery import DeliveryError
 from bot.domain.tenancy import Platform
 from bot.logs import get_logger
 from bot.storage.members import SqlMemberSource
+from bot.storage.slack_grid import SqlSlackGrid
 from bot.storage.slack_installations import SqlSlackInstallations
 
 log = get_logger(__name__)
@@ -72,7 +73,9 @@ class SlackMemberSync:
         clock: Clock,
         policy: MemberPolicy,
         every: timedelta,
+        grid: SqlSlackGrid | None = None,
     ) -> None:
+        self._grid = grid
         self._clients = clients
         self._directory = directory
         self._installations = installations
@@ -109,7 +112,14 @@ class SlackMemberSync:
             ):
                 continue
             try:
-                await self.sync_workspace(organisation_id, workspace)
+                installation = await self._installations.find(workspace)
+                if installation is not None and installation.is_enterprise_install:
+                    # An org-wide install has no members of its own: read which workspaces it serves; they
+                    # are linked to the organisation and synced like any other from the next look on.
+                    await self.map_grid(organisation_id, workspace)
+                    await self._directory.synced(Platform.SLACK, workspace, self._clock.now(), 0)
+                else:
+                    await self.sync_workspace(organisation_id, workspace)
             except (SlackApiError, DeliveryError, aiohttp.ClientError, TimeoutError) as exc:
                 # One line, no payload: the claim runs out and the next look tries again.
                 log.warning("slack member sync failed", workspace=workspace, error=type(exc).__name__)
@@ -117,7 +127,34 @@ class SlackMemberSync:
             done += 1
         return done
 
+    async def map_grid(self, organisation_id: UUID, enterprise_id: str) -> int:
+        """The workspaces of an Enterprise Grid install (`auth.teams.list`), linked to its organisation."""
+        if self._grid is None:
+            return 0
+        client = await self._clients.for_workspace(enterprise_id)
+        teams: list[str] = []
+        cursor: str | None = None
+        while True:
+            page = await client.auth_teams_list(limit=PAGE_SIZE, cursor=cursor)
+            teams += [str(t["id"]) for t in page.get("teams") or [] if t.get("id")]
+            cursor = str((page.get("response_metadata") or {}).get("next_cursor") or "") or None
+            if cursor is None:
+                break
+        new = await self._grid.map(organisation_id, enterprise_id, teams)
+        log.info("slack grid workspaces mapped", enterprise=enterprise_id, workspaces=len(teams), new=new)
+        return new
+
     # -- events ----------------------------------------------------------------------------------------------
+
+    async def access_granted(self, event: dict[str, Any], context: AsyncBoltContext) -> None:
+        """`team_access_granted`: an org-wide install was added to more workspaces of the grid."""
+        enterprise = context.enterprise_id
+        teams = [str(t) for t in event.get("team_ids") or [] if t]
+        if self._grid is None or not enterprise or not teams:
+            return
+        organisation_id = await self._installations.organisation_for(enterprise)
+        if organisation_id is not None:
+            await self._grid.map(organisation_id, enterprise, teams)
 
     async def _organisation(self, context: AsyncBoltContext) -> UUID | None:
         for key in (context.team_id, context.enterprise_id):
@@ -159,6 +196,7 @@ class SlackMemberSync:
 def register_member_events(bolt: AsyncApp, sync: SlackMemberSync) -> None:
     bolt.event("team_join")(sync.changed)
     bolt.event("user_change")(sync.changed)
+    bolt.event("team_access_granted")(sync.access_granted)
 
 
 def member_sync_job(
@@ -201,6 +239,7 @@ def install_member_sync(
         services.clock,
         MemberPolicy(guests=settings.slack_members_guests),
         timedelta(hours=settings.slack_member_sync_hours),
+        SqlSlackGrid(services.engine, installations),
     )
     register_member_events(bolt, sync)
     app[MEMBER_SYNC] = sync

@@ -55,6 +55,7 @@ from bot.security.secret import Secret
 from bot.settings import Settings
 from bot.storage.home import HomeInfoSource
 from bot.storage.slack_channels import SqlSlackChannelBindings
+from bot.storage.slack_grid import SqlSlackGrid
 from bot.storage.slack_installations import SqlSlackInstallations, SqlSlackOAuthStates
 
 log = get_logger(__name__)
@@ -381,7 +382,7 @@ def build_feature(services: Services) -> SlackFeature | None:
             installation_store_bot_only=True,
             oauth_flow=flow,
         )
-        tokens = InstallationTokens(installations)
+        tokens = InstallationTokens(installations, SqlSlackGrid(services.engine, installations))
     else:
         token = settings.slack_bot_token
         if token is None:  # checked above; this narrows the type
