@@ -522,9 +522,11 @@ async def run_many(options: Options, workspaces: int, users: int, replicas: int)
     )
     cpu0, wall0 = time.process_time(), time.monotonic()
     deliveries = 0
+    # One moment for every organisation, as when their weekly schedules fire at the same minute.
+    moment = SystemClock().now()
     for org in organisations:
         done = await materialiser.publish_now(
-            org, What.COLUMN, content.catalog.columns[0].id, Audience(members=True), None
+            org, What.COLUMN, content.catalog.columns[0].id, Audience(members=True), None, send_at=moment
         )
         deliveries += done.deliveries
     materialise_cpu, materialise_wall = time.process_time() - cpu0, time.monotonic() - wall0

@@ -1,10 +1,12 @@
 """Pacing shared by every replica: each workspace's send slots are reserved in the database (`SqlRateBudget`).
 
 `SharedPacer` has the same face as the in-process `Pacer` (`wait_turn`, `pause`, `paused_for`), so the outbox
-worker does not know which one it has. A pacer reserves a few slots at a time — as many as it has senders
-waiting, and never more than `batch_seconds` worth — so the database sees one short UPDATE per few sends, and a
-slot reserved but not used is lost only for that moment. A 429's Retry-After is written to the shared row at once
-and drops the slots this replica still held: every replica waits it out, not only the one that was refused.
+worker does not know which one it has. A pacer reserves several slots at a time — as many as it has senders
+waiting, and at least `MIN_BATCH` (a second's worth at low rates: 4 slots at 4 a second), at most `batch_seconds`
+worth — so the database sees one short UPDATE per few sends, not one per send. A slot reserved but not used (the
+sender gave its row back, or no more rows came) is lost only for that moment. A 429's Retry-After is written to
+the shared row at once and drops the slots this replica still held: every replica waits it out, not only the one
+that was refused.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ log = logging.getLogger(__name__)
 SEND_METHODS: Mapping[Platform, str] = {Platform.SLACK: "chat.postMessage", Platform.TEAMS: "activities"}
 
 
+MIN_BATCH = 8  # slots reserved at once even for one waiting sender (fewer when the rate is below 8 a second)
+
+
 class PacerLike(Protocol):
     async def wait_turn(self) -> None: ...
 
@@ -43,13 +48,14 @@ class SharedPacer:
         rate: float,
         *,
         method: str | None = None,
-        batch_seconds: float = 0.05,
+        batch_seconds: float = 1.0,
         wall: Callable[[], float] = time.time,
     ) -> None:
         self._budget = budget
         self._key = (platform.value, workspace, method or SEND_METHODS.get(platform, "send"))
         self._interval = 1.0 / rate if rate > 0 else 0.0
         self._batch = max(1, math.floor(rate * batch_seconds)) if rate > 0 else 1
+        self._min_batch = min(MIN_BATCH, max(1, math.ceil(rate)))
         self._wall = wall
         self._slack = min(0.001, self._interval / 5)
         self._last = -math.inf  # when this replica's previous turn really started
@@ -90,7 +96,7 @@ class SharedPacer:
                 counted = False
                 while True:
                     if not self._slots:
-                        await self._reserve(min(self._batch, self._waiting + 1))
+                        await self._reserve(min(self._batch, max(self._waiting + 1, self._min_batch)))
                     slot = self._slots.popleft()
                     if slot >= self._paused_until:
                         break
@@ -117,7 +123,7 @@ class SharedPacer:
 class SharedPacers:
     """The pacer factory the outbox worker takes: one `SharedPacer` per (platform, workspace)."""
 
-    def __init__(self, budget: SqlRateBudget, rate: float, *, batch_seconds: float = 0.05) -> None:
+    def __init__(self, budget: SqlRateBudget, rate: float, *, batch_seconds: float = 1.0) -> None:
         self._budget = budget
         self._rate = rate
         self._batch_seconds = batch_seconds
