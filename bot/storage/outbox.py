@@ -52,11 +52,12 @@ def _due_offsets(addressees: Sequence[Addressee], pace: float) -> list[timedelta
     """When each delivery falls due, relative to the send time, from its place within its workspace.
 
     With a `pace` (the sends a second one workspace takes), a workspace's first second's worth is due at the
-    send time and the n-th delivery after that n/pace seconds later: workers, which claim in order of due time,
-    then take every workspace's deliveries as fast as that workspace can take them, side by side — a workspace
-    never waits behind another's thousands, whichever occurrence was materialised first — and nothing is claimed
-    long before it can go out. Without a pace, all are due at the send time, in round-robin order over the
-    workspaces (a microsecond apart).
+    send time and the rest follow at twice that pace: workers, which claim in order of due time, then take every
+    workspace's deliveries side by side — a workspace never waits behind another's thousands, whichever
+    occurrence was materialised first — and nothing is claimed long before it can go out. (Twice: a worker that
+    fell behind for a moment finds the next rows already due and catches up; at exactly the pace, lost time would
+    stay lost.) Without a pace, all are due at the send time, in round-robin order over the workspaces (a
+    microsecond apart).
     """
     seen: dict[tuple[str, str], int] = {}
     turns = []
@@ -66,7 +67,7 @@ def _due_offsets(addressees: Sequence[Addressee], pace: float) -> list[timedelta
         seen[key] = turns[-1] + 1
     if pace > 0:
         head = math.ceil(pace)
-        return [timedelta(seconds=max(0, turn - head) / pace) for turn in turns]
+        return [timedelta(seconds=max(0, turn - head) / (2 * pace)) for turn in turns]
     last = max(seen.values(), default=1) - 1
     return [timedelta(microseconds=turn - last) for turn in turns]
 
