@@ -95,10 +95,17 @@ class SharedPacer:
                 self._waiting -= 1
                 counted = False
                 while True:
-                    if not self._slots:
+                    fresh = not self._slots
+                    if fresh:
                         await self._reserve(min(self._batch, max(self._waiting + 1, self._min_batch)))
                     slot = self._slots.popleft()
-                    if slot >= self._paused_until:
+                    if slot < self._paused_until:
+                        continue
+                    # A slot held from earlier that this replica reaches more than half an interval late is left
+                    # unused: the next slot may be another replica's, and two sends that close could be refused
+                    # (a 429 pauses every replica for a second; a skipped slot costs one send's time). The first
+                    # slot of a new reservation is always taken, so a slow database cannot starve the sender.
+                    if fresh or self._wall() - slot <= self._interval / 2:
                         break
                 # A turn this replica takes late (a slow event loop) must not make its next one early: keep the
                 # spacing between its own sends too, as the in-process Pacer does, so a late wake-up never turns
