@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 SEND_METHODS: Mapping[Platform, str] = {Platform.SLACK: "chat.postMessage", Platform.TEAMS: "activities"}
 
 
+STALE = 0.05  # seconds
 MIN_BATCH = 8  # slots reserved at once even for one waiting sender (fewer when the rate is below 8 a second)
 
 
@@ -101,11 +102,12 @@ class SharedPacer:
                     slot = self._slots.popleft()
                     if slot < self._paused_until:
                         continue
-                    # A slot held from earlier that this replica reaches more than half an interval late is left
-                    # unused: the next slot may be another replica's, and two sends that close could be refused
-                    # (a 429 pauses every replica for a second; a skipped slot costs one send's time). The first
-                    # slot of a new reservation is always taken, so a slow database cannot starve the sender.
-                    if fresh or self._wall() - slot <= self._interval / 2:
+                    # A slot held from earlier that this replica reaches long after its time (half an interval, and
+                    # at least STALE seconds) is left unused: the next slot may be another replica's, and two sends
+                    # that close could be refused (a 429 pauses every replica for a second; a skipped slot costs
+                    # one send's time). The first slot of a new reservation is always taken, so a slow database
+                    # cannot starve the sender.
+                    if fresh or self._wall() - slot <= max(self._interval / 2, STALE):
                         break
                 # A turn this replica takes late (a slow event loop) must not make its next one early: keep the
                 # spacing between its own sends too, as the in-process Pacer does, so a late wake-up never turns
