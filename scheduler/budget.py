@@ -107,15 +107,18 @@ class SharedPacer:
                     # that close could be refused (a 429 pauses every replica for a second; a skipped slot costs
                     # one send's time). The first slot of a new reservation is always taken, so a slow database
                     # cannot starve the sender.
-                    if fresh or self._wall() - slot <= max(self._interval / 2, STALE):
-                        break
-                # A turn this replica takes late (a slow event loop) must not make its next one early: keep the
-                # spacing between its own sends too, as the in-process Pacer does, so a late wake-up never turns
-                # into a burst the platform would refuse.
-                start = max(slot, self._last + self._interval - self._slack)
-                delay = start - self._wall()
-                if delay > 0:
-                    await asyncio.sleep(delay)
+                    if not fresh and self._wall() - slot > max(self._interval / 2, STALE):
+                        continue
+                    # A turn this replica takes late (a slow event loop) must not make its next one early: keep the
+                    # spacing between its own sends too, as the in-process Pacer does, so a late wake-up never
+                    # turns into a burst the platform would refuse.
+                    start = max(slot, self._last + self._interval - self._slack)
+                    delay = start - self._wall()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    if self._paused_until > self._wall():
+                        continue  # a 429 came in while this send waited: it waits out the pause too
+                    break
                 self._last = self._wall()
         finally:
             if counted:  # cancelled while queueing for the lock
