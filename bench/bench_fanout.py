@@ -642,9 +642,10 @@ def main() -> None:
     parser.add_argument("--give-up", type=float, default=1800, help="stop a run after this many seconds")
     parser.add_argument(
         "--pacer",
-        choices=["shared", "local"],
-        default="shared",
-        help="shared: send slots reserved in the database, as vipbot serve does; local: the in-process pacer",
+        choices=["auto", "shared", "local"],
+        default="auto",
+        help="shared: send slots reserved in the database; local: the in-process pacer; auto (as vipbot serve): "
+        "shared on PostgreSQL, local on SQLite",
     )
     parser.add_argument(
         "--workspaces",
@@ -672,7 +673,8 @@ def main() -> None:
         args.sdk_429_retries,
         args.burst,
         args.give_up,
-        args.pacer == "shared",
+        args.pacer == "shared"
+        or (args.pacer == "auto" and (args.replicas > 1 or str(args.database or "").startswith("postgres"))),
     )
     if args.workspaces > 1:
         asyncio.run(run_many(options, args.workspaces, args.users_per_workspace, args.replicas))

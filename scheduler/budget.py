@@ -109,10 +109,11 @@ class SharedPacer:
                     # cannot starve the sender.
                     if not fresh and self._wall() - slot > max(self._interval / 2, STALE):
                         continue
-                    # A turn this replica takes late (a slow event loop) must not make its next one early: keep the
-                    # spacing between its own sends too, as the in-process Pacer does, so a late wake-up never
-                    # turns into a burst the platform would refuse.
-                    start = max(slot, self._last + self._interval - self._slack)
+                    # A turn this replica takes late (a slow event loop) must not make its next one early: its own
+                    # sends stay an interval apart (a slot on time may come up to `slack` sooner), so a late
+                    # wake-up never turns into a run of catch-up sends the platform would refuse.
+                    earliest = self._last + self._interval
+                    start = slot if slot >= earliest - self._slack else max(slot, earliest)
                     delay = start - self._wall()
                     if delay > 0:
                         await asyncio.sleep(delay)

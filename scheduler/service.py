@@ -115,8 +115,11 @@ class Outreach:
             members=self.members,
             config=config,
             worker_id=worker_id,
-            # Each workspace's budget lives in the database: every replica's sends together keep to the rate.
-            pacers=SharedPacers(SqlRateBudget(self.services.engine), config.rate_per_second),
+            # On PostgreSQL (replicas) each workspace's budget lives in the database, so every replica's sends
+            # together keep to the rate; SQLite serves one process, whose own pacer is the whole budget.
+            pacers=SharedPacers(SqlRateBudget(self.services.engine), config.rate_per_second)
+            if self.services.engine.dialect.name == "postgresql"
+            else None,
         )
 
 
