@@ -48,7 +48,7 @@ import aiohttp
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 
 from bot.adapters.slack.blocks import SlackRenderer
-from bot.adapters.slack.gateway import API_TIMEOUT, SlackClients, SlackGateway, TokenSource
+from bot.adapters.slack.gateway import API_TIMEOUT, BUDGETED_METHODS, SlackClients, SlackGateway, TokenSource
 from bot.adapters.slack.members import MemberPolicy, SlackMemberSync
 from bot.adapters.slack.oauth import StaticToken
 from bot.catalog import ContentLibrary, load_content
@@ -401,7 +401,9 @@ def replica_process(conn: Connection, index: int, api_url: str, database: str, o
             "https://portal.example",
             "https://bot.example",
         )
-        clients = SlackClients(api_url, WorkspaceTokens())
+        clients = SlackClients(
+            api_url, WorkspaceTokens(), BUDGETED_METHODS if options.shared_budget else frozenset()
+        )
         http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=API_TIMEOUT))
         clients.use_session(http)
         rate = options.limit * options.headroom

@@ -3,8 +3,8 @@
 Retries inside one send:
 - 429: slack-sdk's `AsyncRateLimitErrorRetryHandler` waits for `Retry-After` and tries again (a 429 means Slack
   did nothing). When the limit persists, the send fails as `rate_limited` with `retry_after`. Not so for
-  `chat.postMessage` through `SlackClients`: those sends are paced by the budget all replicas share, so its 429
-  goes straight back to the outbox worker, which pauses the workspace for every replica.
+  `chat.postMessage` when the outbox paces it with the budget all replicas share (PostgreSQL, `budgeted`): its
+  429 goes straight back to the outbox worker, which pauses the workspace for every replica.
 - 5xx, timeouts and dropped connections on methods that are safe to repeat (`chat.update`, `views.publish`,
   `users.info`, …): retried with backoff by `IdempotentServerErrorRetryHandler`.
 - 5xx on `chat.postMessage` is different: Slack may have posted the message and failed afterwards, so blindly
@@ -232,7 +232,7 @@ class SlackClients:
     """One Web API client per workspace, made on first use and remade when the token changes."""
 
     def __init__(
-        self, api_url: str, tokens: TokenSource, budgeted: frozenset[str] = BUDGETED_METHODS
+        self, api_url: str, tokens: TokenSource, budgeted: frozenset[str] = frozenset()
     ) -> None:
         self._api_url = api_url
         self._tokens = tokens

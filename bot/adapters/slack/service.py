@@ -35,7 +35,14 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.slack import blocks
-from bot.adapters.slack.gateway import API_TIMEOUT, SlackClients, SlackGateway, TokenSource, make_client
+from bot.adapters.slack.gateway import (
+    API_TIMEOUT,
+    BUDGETED_METHODS,
+    SlackClients,
+    SlackGateway,
+    TokenSource,
+    make_client,
+)
 from bot.adapters.slack.manifest import BOT_SCOPES
 from bot.adapters.slack.oauth import (
     InstallationTokens,
@@ -425,7 +432,9 @@ def build_feature(services: Services) -> SlackFeature | None:
             ["method", "outcome"],
             registry=services.metrics.registry,
         )
-    clients = SlackClients(settings.slack_api_url, tokens)
+    # On PostgreSQL the outbox paces posts with a budget shared by replicas: their 429s go to it (gateway.py).
+    shared = services.engine.dialect.name == "postgresql"
+    clients = SlackClients(settings.slack_api_url, tokens, BUDGETED_METHODS if shared else frozenset())
     gateway = SlackGateway(clients, outcomes=outcomes)
     return SlackFeature(
         bolt=bolt,
