@@ -171,9 +171,9 @@ async def send_everything(slack_api: SlackApiSimulator, content: ContentLibrary)
     assert sent is not None
     channel, ts = sent.message_id.split("/")
     await _update_count(
-        client, t, session, SignupState(True, 1), channel, ts, "en", True, "https://bot.example"
+        client, t, session, SignupState(count=1, signed_up=True), channel, ts, "en", True, "https://bot.example"
     )
-    for state in (SignupState(True, 1), SignupState(False, 0)):
+    for state in (SignupState(count=1, signed_up=True), SignupState(count=0, signed_up=False)):
         shown = _confirmation(t, session, state, "nl", False, channel, ts)
         await _ephemeral(client, {"container": {"channel_id": "C0ALL"}}, "U0READER", shown)
     organisation = Organisation(uuid.uuid4(), "acme", HOSTILE, "Europe/Amsterdam", "nl", 90)
