@@ -364,18 +364,10 @@ def many_simulator_process(conn: Connection, workspaces: int, users: int, limit:
                 figures["ok"] += 1
                 figures["first"] = min(figures["first"], call.at)
                 figures["last"] = max(figures["last"], call.at)
-        english = sum(
-            1
-            for user, info in sim.users.items()
-            if info["locale"] == "en-US"
-            for m in sim.messages.get(sim.dm_channel(user), [])
-            if "Lees" not in str(m.get("blocks"))
-        )
         conn.send(
             {
                 "per_dm": {channel: len(messages) for channel, messages in sim.messages.items()},
                 "per_workspace": per_workspace,
-                "english_dms_in_english": english,
             }
         )
         await sim.stop()
@@ -598,7 +590,6 @@ async def run_many(options: Options, workspaces: int, users: int, replicas: int)
     )
     print(f"  lost:                      {lost}")
     print(f"  duplicates:                {duplicates}")
-    print(f"  English members in English: {seen['english_dms_in_english']:,} of {expected // 4:,}")
     print(
         f"  CPU per delivery:          {cpu * 1000 / max(stats.sent, 1):.3f} ms (all replicas; materialiser "
         f"{materialise_cpu * 1000 / max(deliveries, 1):.3f} ms)"
