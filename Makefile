@@ -27,6 +27,7 @@ serve: $(RUNTIME_STAMP)
 test: $(STAMP)
 	scripts/ensure-chromium
 	scripts/ensure-node-tools
+	scripts/ensure-slack-types
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)

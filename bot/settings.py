@@ -78,6 +78,10 @@ class Settings(BaseModel):
     slack_client_secret: SecretStr | None = Field(None, alias="SLACK_CLIENT_SECRET")
     slack_app_token: SecretStr | None = Field(None, alias="SLACK_APP_TOKEN")
     slack_api_url: str = Field("https://slack.com/api/", alias="SLACK_API_URL")
+    slack_member_sync_hours: Annotated[float, Field(gt=0, le=168)] = Field(
+        12.0, alias="VIPBOT_SLACK_MEMBER_SYNC_HOURS"
+    )
+    slack_members_guests: bool = Field(False, alias="VIPBOT_SLACK_MEMBERS_GUESTS")
 
     microsoft_app_id: str | None = Field(None, alias="MICROSOFT_APP_ID")
     microsoft_app_password: SecretStr | None = Field(None, alias="MICROSOFT_APP_PASSWORD")

@@ -64,8 +64,10 @@ class Materialiser:
         content: ContentLibrary,
         clock: Clock,
         member_sources: Sequence[MemberSource] = (),
+        pace: float = 0.0,
     ) -> None:
         self.member_sources = list(member_sources)
+        self.pace = pace  # sends a second per workspace: deliveries fall due at that pace (SqlOutbox.add_deliveries)
         self.schedules = schedules
         self.outbox = outbox
         self.organisations = organisations
@@ -156,7 +158,7 @@ class Materialiser:
                 "outreach audience cannot be resolved", schedule=schedule.name, problem=str(exc)
             )
             addressees = []
-        count = await self.outbox.add_deliveries(occurrence, addressees)
+        count = await self.outbox.add_deliveries(occurrence, addressees, self.pace)
         log.info(
             "outreach occurrence materialised",
             schedule=schedule.name,
@@ -215,7 +217,7 @@ class Materialiser:
             item_id=item_id,
             locale=locale or organisation.locale,
         )
-        count = await self.outbox.add_deliveries(occurrence, addressees)
+        count = await self.outbox.add_deliveries(occurrence, addressees, self.pace)
         return Materialised(occurrence, created, count)
 
 

@@ -27,8 +27,10 @@ from bot.security.secret import Secret
 from bot.settings import Settings
 from bot.storage.db import session_factory
 from bot.storage.outbox import SqlOutbox
+from bot.storage.rate_budget import SqlRateBudget
 from bot.storage.schedules import SqlMemberDirectory, SqlScheduleRepository
 from bot.storage.sessions import SqlSessionStore
+from scheduler.budget import SharedPacers
 from scheduler.materialiser import Materialiser
 from scheduler.posts import OutreachPosts
 from scheduler.triggers import ScheduleTrigger
@@ -76,14 +78,20 @@ class Outreach:
         }
 
     def worker(self, config: WorkerConfig | None = None, worker_id: str | None = None) -> OutboxWorker:
+        config = config or worker_config(self.services.settings)
         return OutboxWorker(
             self.outbox,
             self.platforms,
             self.posts,
             self.services.clock,
             members=self.members,
-            config=config or worker_config(self.services.settings),
+            config=config,
             worker_id=worker_id,
+            # On PostgreSQL (replicas) each workspace's budget lives in the database, so every replica's sends
+            # together keep to the rate; SQLite serves one process, whose own pacer is the whole budget.
+            pacers=SharedPacers(SqlRateBudget(self.services.engine), config.rate_per_second)
+            if self.services.engine.dialect.name == "postgresql"
+            else None,
         )
 
 
@@ -112,6 +120,7 @@ def build_outreach(services: Services) -> Outreach:
         services.content,
         services.clock,
         member_sources=services.member_sources(),
+        pace=settings.outreach_rate,
     )
     return Outreach(services, schedules, outbox, members, store, posts, materialiser)
 

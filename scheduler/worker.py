@@ -40,6 +40,8 @@ from bot.domain.tenancy import Platform
 from bot.logs import get_logger, log_failure
 from bot.storage.outbox import SqlOutbox
 from bot.storage.schedules import SqlMemberDirectory
+from scheduler.budget import PacerLike
+from scheduler.readers import reader_locale
 
 log = get_logger(__name__)
 
@@ -114,6 +116,7 @@ class OutboxWorker:
         config: WorkerConfig | None = None,
         worker_id: str | None = None,
         rng: random.Random | None = None,
+        pacers: Callable[[Platform, str], PacerLike] | None = None,
     ) -> None:
         self.outbox = outbox
         self._platforms = platforms
@@ -123,7 +126,9 @@ class OutboxWorker:
         self.config = config or WorkerConfig()
         self.worker_id = worker_id or f"w-{random.getrandbits(48):012x}"
         self._rng = rng or random.Random()  # noqa: S311  (jitter)
-        self._pacers: dict[tuple[str, str], Pacer] = {}
+        # In-process pacing by default; `scheduler.budget.SharedPacers` keeps the budget in the database instead.
+        self._make_pacer = pacers or (lambda _platform, _workspace: Pacer(self.config.rate_per_second))
+        self._pacers: dict[tuple[str, str], PacerLike] = {}
         self._posts: dict[UUID, Post | None] = {}
         self._occurrences: dict[UUID, Occurrence | None] = {}
         self._rendered: dict[tuple[UUID, str, str], Rendered] = {}
@@ -142,10 +147,10 @@ class OutboxWorker:
         """Look for work now (e.g. right after a materialisation) instead of at the next poll."""
         self._wake.set()
 
-    def pacer(self, platform: Platform, workspace: str) -> Pacer:
+    def pacer(self, platform: Platform, workspace: str) -> PacerLike:
         key = (platform.value, workspace)
         if key not in self._pacers:
-            self._pacers[key] = Pacer(self.config.rate_per_second)
+            self._pacers[key] = self._make_pacer(platform, workspace)
         return self._pacers[key]
 
     # --- the loop ------------------------------------------------------------------------------------------
@@ -218,11 +223,12 @@ class OutboxWorker:
         return self._occurrences[key], self._posts[key]
 
     def _render(
-        self, occurrence: Occurrence, post: Post, channel: PlatformDelivery, platform: Platform
+        self, occurrence: Occurrence, post: Post, channel: PlatformDelivery, delivery: Delivery
     ) -> Rendered:
-        key = (occurrence.id, platform.value, occurrence.locale)
+        locale = reader_locale(delivery, occurrence)
+        key = (occurrence.id, delivery.target.platform.value, locale)
         if key not in self._rendered:
-            self._rendered[key] = channel.renderer.render(post, occurrence.locale)
+            self._rendered[key] = channel.renderer.render(post, locale)
         return self._rendered[key]
 
     async def deliver(self, delivery: Delivery) -> None:
@@ -276,7 +282,7 @@ class OutboxWorker:
             )
             self.failed += 1
             return
-        rendered = self._render(occurrence, post, channel, target.platform)
+        rendered = self._render(occurrence, post, channel, delivery)
         pacer = self.pacer(target.platform, target.workspace_id)
         lease_left = self.config.lease.total_seconds() / 2
         if pacer.paused_for() > lease_left:

@@ -7,6 +7,7 @@ single UPDATE … RETURNING statement.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -46,6 +47,30 @@ def occurrence_from_row(row: OutreachOccurrenceRow) -> Occurrence:
         item_id=row.item_id,
         locale=row.locale,
     )
+
+
+def _due_offsets(addressees: Sequence[Addressee], pace: float) -> list[timedelta]:
+    """When each delivery falls due, relative to the send time, from its place within its workspace.
+
+    With a `pace` (the sends a second one workspace takes), a workspace's first second's worth is due at the
+    send time and the rest follow at twice that pace: workers, which claim in order of due time, then take every
+    workspace's deliveries side by side — a workspace never waits behind another's thousands, whichever
+    occurrence was materialised first — and nothing is claimed long before it can go out. (Twice: a worker that
+    fell behind for a moment finds the next rows already due and catches up; at exactly the pace, lost time would
+    stay lost.) Without a pace, all are due at the send time, in round-robin order over the workspaces (a
+    microsecond apart).
+    """
+    seen: dict[tuple[str, str], int] = {}
+    turns = []
+    for a in addressees:
+        key = (a.target.platform.value, a.target.workspace_id)
+        turns.append(seen.get(key, 0))
+        seen[key] = turns[-1] + 1
+    if pace > 0:
+        head = math.ceil(pace)
+        return [timedelta(seconds=max(0, turn - head) / (2 * pace)) for turn in turns]
+    last = max(seen.values(), default=1) - 1
+    return [timedelta(microseconds=turn - last) for turn in turns]
 
 
 class SqlOutbox:
@@ -130,10 +155,13 @@ class SqlOutbox:
             raise RuntimeError("the occurrence vanished right after it was inserted")
         return stored, stored.id == new_id
 
-    async def add_deliveries(self, occurrence: Occurrence, addressees: Sequence[Addressee]) -> int:
+    async def add_deliveries(
+        self, occurrence: Occurrence, addressees: Sequence[Addressee], pace: float = 0.0
+    ) -> int:
         """Queue one delivery per addressee; existing (occurrence, target) rows are left alone. Returns the count
-        of rows this call inserted."""
+        of rows this call inserted. `pace`: see `_due_offsets`."""
         inserted = 0
+        offsets = _due_offsets(addressees, pace)
         for start in range(0, len(addressees), _INSERT_CHUNK):
             chunk = addressees[start : start + _INSERT_CHUNK]
             values = [
@@ -148,10 +176,10 @@ class SqlOutbox:
                     "locale": a.locale,
                     "status": DeliveryStatus.PENDING.value,
                     "attempts": 0,
-                    "not_before": occurrence.send_at,
+                    "not_before": occurrence.send_at + offset,
                     "created_at": occurrence.send_at,
                 }
-                for a in chunk
+                for a, offset in zip(chunk, offsets[start : start + _INSERT_CHUNK], strict=True)
             ]
             statement = _insert(self._engine, OutreachDeliveryRow).values(values).on_conflict_do_nothing()
             async with transaction(self._sessions) as session:

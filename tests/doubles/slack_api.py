@@ -2,7 +2,8 @@
 
 It records every call (method, params, token) and serves the methods vipbot uses with Slack's own shapes:
 ``auth.test``, ``oauth.v2.access``, ``chat.postMessage`` / ``chat.update`` / ``chat.postEphemeral``,
-``views.publish``, ``users.info``, ``conversations.info`` / ``conversations.open`` / ``conversations.history``
+``views.publish``, ``users.info``, ``users.list`` (paged with a cursor),
+``conversations.info`` / ``conversations.open`` / ``conversations.history``
 the ``files.uploadV2`` flow (``files.getUploadURLExternal``, the upload itself, ``files.completeUploadExternal``),
 and Socket Mode (``apps.connections.open`` with an app token from ``add_app_token``, a WebSocket that says hello;
 ``await sim.socket_send(envelope)`` pushes an envelope, ``sim.socket_acks`` holds what the app acknowledged).
@@ -14,7 +15,9 @@ conftest with ``from tests.doubles.slack_api import slack_api  # noqa: F401``)::
     await sim.start()                      # binds 127.0.0.1:0
     settings["SLACK_API_URL"] = sim.api_url  # "http://127.0.0.1:<port>/api/"
     sim.add_workspace("T1", "xoxb-t1")       # tokens it accepts (the default workspace is T0001/xoxb-test)
-    sim.add_user("U1", locale="en-US")
+    sim.add_user("U1", locale="en-US")     # team_id=, is_bot=, guest="multi"|"single"
+    sim.deactivate_user("U1")              # users.list then lists it with deleted: true
+    sim.user_event("user_change", "U1")    # the event Slack would send (feed it signed to /slack/events)
     sim.fail_next("chat.postMessage", status=429, retry_after=1)      # the next call gets a 429
     sim.fail_next("chat.postMessage", status=500, count=2)            # the next two get a 500
     sim.fail_next("chat.postMessage", status=503, accept=True)        # posts the message, then answers 503
@@ -110,6 +113,8 @@ class SlackApiSimulator:
         self.views: dict[str, dict[str, Any]] = {}
         self.uploads: dict[str, dict[str, Any]] = {}
         self.grants: dict[str, OAuthGrant] = {}
+        self.grid_grants: dict[str, tuple[str, str]] = {}  # code -> (enterprise id, token)
+        self.grids: dict[str, list[str]] = {}  # enterprise id -> the workspaces an org-wide install reaches
         self._failures: dict[str, deque[Failure]] = defaultdict(deque)
         self._limits: dict[str, float] = {}
         self._last_call: dict[tuple[str, str | None], float] = {}
@@ -168,17 +173,40 @@ class SlackApiSimulator:
         return workspace
 
     def add_user(
-        self, user_id: str, *, locale: str = "nl-NL", name: str | None = None, tz: str = "Europe/Amsterdam"
-    ) -> None:
+        self,
+        user_id: str,
+        *,
+        locale: str = "nl-NL",
+        name: str | None = None,
+        tz: str = "Europe/Amsterdam",
+        team_id: str = DEFAULT_TEAM,
+        is_bot: bool = False,
+        guest: str | None = None,
+    ) -> dict[str, Any]:
+        """A person (or a bot) of workspace `team_id`; `guest="multi"` or `"single"` makes them a guest."""
         self.users[user_id] = {
             "id": user_id,
+            "team_id": team_id,
             "name": name or user_id.lower(),
             "real_name": name or user_id,
             "locale": locale,
             "tz": tz,
             "deleted": False,
-            "is_bot": False,
+            "is_bot": is_bot,
+            "is_restricted": guest is not None,
+            "is_ultra_restricted": guest == "single",
         }
+        return self.users[user_id]
+
+    def deactivate_user(self, user_id: str) -> dict[str, Any]:
+        """The account is deactivated (users.list still lists it, with deleted: true, as Slack does)."""
+        self.users[user_id]["deleted"] = True
+        return self.users[user_id]
+
+    def user_event(self, event_type: str, user_id: str) -> dict[str, Any]:
+        """The `team_join` / `user_change` event Slack sends for a user: the user object without the locale."""
+        user = {k: v for k, v in self.users[user_id].items() if k != "locale"}
+        return {"type": event_type, "user": user}
 
     def add_channel(
         self, channel_id: str, name: str, *, archived: bool = False, private: bool = False
@@ -205,6 +233,12 @@ class SlackApiSimulator:
         self.grants[code] = OAuthGrant(
             code, team_id, team_name or f"Workspace {team_id}", token, f"UB{team_id}", scopes
         )
+
+    def add_grid_grant(self, code: str, enterprise_id: str, token: str, teams: list[str]) -> None:
+        """`oauth.v2.access` with this code installs the app org-wide in Enterprise Grid `enterprise_id`, reaching
+        `teams` (what `auth.teams.list` answers with that token)."""
+        self.grid_grants[code] = (enterprise_id, token)
+        self.grids[enterprise_id] = list(teams)
 
     def add_app_token(self, token: str) -> None:
         """An app-level token (xapp-…) that may open Socket Mode connections."""
@@ -411,12 +445,30 @@ class SlackApiSimulator:
             "team_id": w.team_id,
             "user_id": w.bot_user_id,
             "bot_id": w.bot_id,
-            "is_enterprise_install": False,
+            "enterprise_id": w.enterprise_id,
+            "is_enterprise_install": w.enterprise_id is not None,
         }
 
     def _m_oauth_v2_access(self, params: dict[str, Any], _w: Workspace | None) -> dict[str, Any]:
         if params.get("client_id") != self.client_id or params.get("client_secret") != self.client_secret:
             raise _SlackError("invalid_client_id")
+        grid = self.grid_grants.pop(str(params.get("code")), None)
+        if grid is not None:
+            enterprise_id, token = grid
+            workspace = self.add_workspace(enterprise_id, token, team_name=f"Grid {enterprise_id}")
+            workspace.enterprise_id = enterprise_id
+            return {
+                "ok": True,
+                "app_id": "A0SIM",
+                "authed_user": {"id": "UINSTALLER"},
+                "scope": "chat:write,commands,im:history,users:read",
+                "token_type": "bot",
+                "access_token": token,
+                "bot_user_id": workspace.bot_user_id,
+                "team": None,
+                "enterprise": {"id": enterprise_id, "name": f"Grid {enterprise_id}"},
+                "is_enterprise_install": True,
+            }
         grant = self.grants.pop(str(params.get("code")), None)
         if grant is None:
             raise _SlackError("invalid_code")
@@ -486,6 +538,38 @@ class SlackApiSimulator:
         if str(params.get("include_locale", "")).lower() not in {"1", "true"}:
             shown.pop("locale")
         return {"ok": True, "user": shown}
+
+    def _m_auth_teams_list(self, params: dict[str, Any], w: Workspace | None) -> dict[str, Any]:
+        teams = self.grids.get(w.team_id, []) if w is not None else []
+        return {
+            "ok": True,
+            "teams": [{"id": t, "name": f"Workspace {t}"} for t in teams],
+            "response_metadata": {"next_cursor": ""},
+        }
+
+    def _m_users_list(self, params: dict[str, Any], w: Workspace | None) -> dict[str, Any]:
+        """Every user of the token's workspace (or of `team_id`), `limit` a page, with an opaque cursor."""
+        team = str(params.get("team_id") or (w.team_id if w else DEFAULT_TEAM))
+        include_locale = str(params.get("include_locale", "")).lower() in {"1", "true"}
+        everyone = [u for u in self.users.values() if u.get("team_id", DEFAULT_TEAM) == team]
+        limit = max(1, min(int(params.get("limit") or 1000), 1000))
+        start = 0
+        cursor = str(params.get("cursor") or "")
+        if cursor:
+            try:
+                start = int(base64.b64decode(cursor).decode().removeprefix("users:"))
+            except ValueError:
+                raise _SlackError("invalid_cursor") from None
+        page = everyone[start : start + limit]
+        members = [u if include_locale else {k: v for k, v in u.items() if k != "locale"} for u in page]
+        following = start + limit
+        next_cursor = base64.b64encode(f"users:{following}".encode()).decode() if following < len(everyone) else ""
+        return {
+            "ok": True,
+            "members": members,
+            "cache_ts": int(time.time()),
+            "response_metadata": {"next_cursor": next_cursor},
+        }
 
     def _m_conversations_info(self, params: dict[str, Any], _w: Workspace | None) -> dict[str, Any]:
         channel = self.channels.get(str(params.get("channel", "")))

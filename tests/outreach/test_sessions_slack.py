@@ -138,7 +138,7 @@ async def test_a_team_session_end_to_end_on_slack(  # noqa: PLR0915  (one story,
         message = slack_api.messages[dm][0]
         assert "Teamsessie van de vertrouwenspersoon" in message["text"]
         signup = button(message, SIGNUP_ACTION)
-        assert signup["value"] == f"a:{session.id}"
+        assert signup["value"] == f"a:{session.id}|||nl"
         assert "Nog niemand aangemeld" in context_texts(message)
         ics_url = button(message, "vip_session_ics")["url"]
 

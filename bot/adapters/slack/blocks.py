@@ -41,17 +41,42 @@ HOME_BLOCK_LIMIT = 100
 FALLBACK_LIMIT = 3000
 
 
+# Every text we did not write ourselves (titles, names, descriptions, places, links) goes into a Slack payload
+# through one of the functions below, in blocks and in the fallback `text` alike: Slack parses both as mrkdwn,
+# so an unescaped "<!channel>" in a session title would ping the whole channel.
+
+
 def escape(text: str) -> str:
     """Escape the three characters mrkdwn gives meaning to."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# mrkdwn has no escape for its emphasis markers: inside bold, a "*" in a name ends the bold early and "_" starts
+# italics. Within emphasised text they are replaced by look-alikes that mrkdwn leaves alone.
+_EMPHASIS_MARKERS = str.maketrans({"*": "\u2217", "_": "\u02cd", "~": "\u223c", "`": "\u02cb"})
+
+
+def strong(text: str) -> str:
+    """`text` in bold, escaped, whatever characters it holds."""
+    return f"*{escape(text).translate(_EMPHASIS_MARKERS)}*"
 
 
 def _escape_url(url: str) -> str:
     return url.replace("&", "&amp;").replace("<", "%3C").replace(">", "%3E").replace("|", "%7C")
 
 
+def link(url: str, label: str) -> str:
+    """A mrkdwn link whose address and label can neither end it early nor smuggle in a mention."""
+    return f"<{_escape_url(url)}|{escape(label)}>"
+
+
 def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def fallback(text: str) -> str:
+    """A message's fallback `text` (notifications, screen readers): clipped, then escaped like block text."""
+    return escape(_clip(text, FALLBACK_LIMIT))
 
 
 def span_mrkdwn(span: Span) -> str:
@@ -62,6 +87,8 @@ def span_mrkdwn(span: Span) -> str:
     lead = text[: len(text) - len(text.lstrip())]
     trail = text[len(text.rstrip()) :]
     core = text.strip()
+    if span.italic or span.bold:
+        core = core.translate(_EMPHASIS_MARKERS)
     if span.link:
         core = f"<{_escape_url(span.link)}|{core}>"
     if span.italic:
@@ -80,7 +107,7 @@ def document_mrkdwn(blocks: Iterable[DocBlock]) -> list[str]:
     chunks: list[str] = []
     for block in blocks:
         if isinstance(block, Heading):
-            chunks.append(f"*{escape(plain_text(block.spans)).strip()}*")
+            chunks.append(strong(plain_text(block.spans).strip()))
         elif isinstance(block, Paragraph):
             chunks.append(spans_mrkdwn(block.spans))
         elif isinstance(block, BulletList):
@@ -174,11 +201,10 @@ class SlackRenderer:
             DividerBlock(),
             *door_blocks(self._t, locale, post.portal_url),
         ]
-        fallback = f"{title}: {column.summary.in_locale(locale)}"
         return Rendered(
             platform=Platform.SLACK,
             payload={"blocks": _payload(blocks)},
-            fallback_text=_clip(fallback, FALLBACK_LIMIT),
+            fallback_text=fallback(f"{title}: {column.summary.in_locale(locale)}"),
         )
 
     def _reminder(self, post: ReminderPost, locale: str) -> Rendered:
@@ -188,14 +214,14 @@ class SlackRenderer:
             ContextBlock(
                 elements=[MarkdownTextObject(text=escape(self._t.t(locale, "slack.post.reminder_label")))]
             ),
-            SectionBlock(text=MarkdownTextObject(text=f"*{escape(title)}*")),
+            SectionBlock(text=MarkdownTextObject(text=strong(title))),
             *markdown_sections(reminder.body.in_locale(locale)),
             *door_blocks(self._t, locale, post.portal_url, with_hint=False),
         ]
         return Rendered(
             platform=Platform.SLACK,
             payload={"blocks": _payload(blocks)},
-            fallback_text=_clip(title, FALLBACK_LIMIT),
+            fallback_text=fallback(title),
         )
 
 
@@ -207,10 +233,10 @@ def dm_reply(t: Translator, locale: str, portal_url: str) -> tuple[list[dict[str
     title = t.t(locale, "slack.dm.reply_title")
     not_stored = t.t(locale, "door.typed_text_not_stored", platform=PLATFORM_NAME)
     blocks: list[Block] = [
-        SectionBlock(text=MarkdownTextObject(text=f"*{escape(title)}*\n{escape(not_stored)}")),
+        SectionBlock(text=MarkdownTextObject(text=f"{strong(title)}\n{escape(not_stored)}")),
         *door_blocks(t, locale, portal_url),
     ]
-    return _payload(blocks), f"{title}. {not_stored}"
+    return _payload(blocks), fallback(f"{title}. {not_stored}")
 
 
 def help_reply(
@@ -219,20 +245,20 @@ def help_reply(
     lead = t.t(locale, "slack.command.unknown") if unknown else t.t(locale, "slack.command.help_title")
     body = t.t(locale, "slack.command.help")
     blocks: list[Block] = [
-        SectionBlock(text=MarkdownTextObject(text=f"*{escape(lead)}*\n{body}")),
+        SectionBlock(text=MarkdownTextObject(text=f"{strong(lead)}\n{body}")),
         DividerBlock(),
         *door_blocks(t, locale, portal_url),
     ]
-    return _payload(blocks), f"{lead} {body}"
+    return _payload(blocks), f"{escape(lead)} {body}"  # the help text is our own mrkdwn
 
 
 def door_reply(t: Translator, locale: str, portal_url: str) -> tuple[list[dict[str, object]], str]:
     title = t.t(locale, "door.title")
     blocks: list[Block] = [
-        SectionBlock(text=MarkdownTextObject(text=f"*{escape(title)}*")),
+        SectionBlock(text=MarkdownTextObject(text=strong(title))),
         *door_blocks(t, locale, portal_url),
     ]
-    return _payload(blocks), f"{title}: {portal_url}"
+    return _payload(blocks), fallback(f"{title}: {portal_url}")
 
 
 def social_map_blocks(
@@ -242,7 +268,7 @@ def social_map_blocks(
     for index, entry in enumerate(entries):
         if len(blocks) >= limit:
             break
-        lines = [f"*{escape(entry.name.in_locale(locale))}*", escape(entry.description.in_locale(locale))]
+        lines = [strong(entry.name.in_locale(locale)), escape(entry.description.in_locale(locale))]
         if entry.phone:
             lines.append(escape(t.t(locale, "slack.home.phone", phone=entry.phone)))
         if entry.hours:
@@ -272,7 +298,7 @@ def social_map_reply(
     door = door_blocks(t, locale, portal_url, with_hint=False)
     blocks += social_map_blocks(t, locale, entries, MESSAGE_BLOCK_LIMIT - len(blocks) - len(door) - 1)
     blocks += [DividerBlock(), *door]
-    return _payload(blocks), title
+    return _payload(blocks), fallback(title)
 
 
 # -- the Home tab -------------------------------------------------------------------------------------------
@@ -285,7 +311,7 @@ def _slack_date(moment: datetime, token: str, fallback: str) -> str:
 
 def _counsellor_block(t: Translator, locale: str, card: CounsellorCard) -> Block:
     role_key = "slack.home.role_deputy" if card.role is CounsellorRole.DEPUTY else "slack.home.role_primary"
-    lines = [f"*{escape(card.name)}*", escape(t.t(locale, role_key))]
+    lines = [strong(card.name), escape(t.t(locale, role_key))]
     if card.intro:
         lines.append(escape(card.intro.in_locale(locale)))
     if card.email:
@@ -306,7 +332,7 @@ def _session_block(t: Translator, locale: str, index: int, session: UpcomingSess
         start=_slack_date(session.starts_at, "{time}", session.starts_at.strftime("%H:%M")),
         end=_slack_date(session.ends_at, "{time}", session.ends_at.strftime("%H:%M")),
     )
-    lines = [f"*{escape(session.title.in_locale(locale))}*", when]
+    lines = [strong(session.title.in_locale(locale)), when]
     if session.place:
         lines.append(escape(t.t(locale, "slack.home.session_place", place=session.place)))
     accessory = (

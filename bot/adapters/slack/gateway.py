@@ -2,7 +2,9 @@
 
 Retries inside one send:
 - 429: slack-sdk's `AsyncRateLimitErrorRetryHandler` waits for `Retry-After` and tries again (a 429 means Slack
-  did nothing). When the limit persists, the send fails as `rate_limited` with `retry_after`.
+  did nothing). When the limit persists, the send fails as `rate_limited` with `retry_after`. Not so for
+  `chat.postMessage` when the outbox paces it with the budget all replicas share (PostgreSQL, `budgeted`): its
+  429 goes straight back to the outbox worker, which pauses the workspace for every replica.
 - 5xx, timeouts and dropped connections on methods that are safe to repeat (`chat.update`, `views.publish`,
   `users.info`, …): retried with backoff by `IdempotentServerErrorRetryHandler`.
 - 5xx on `chat.postMessage` is different: Slack may have posted the message and failed afterwards, so blindly
@@ -144,18 +146,52 @@ class IdempotentServerErrorRetryHandler(AsyncRetryHandler):
         return isinstance(error, aiohttp.ClientConnectionError | asyncio.TimeoutError)
 
 
-def retry_handlers() -> list[AsyncRetryHandler]:
-    return [AsyncRateLimitErrorRetryHandler(max_retry_count=2), IdempotentServerErrorRetryHandler()]
+class BudgetAwareRateLimitRetryHandler(AsyncRateLimitErrorRetryHandler):
+    """slack-sdk's 429 handler (waits for Retry-After, then tries again), except for the methods whose sends are
+    budgeted across replicas: a 429 there goes back to the outbox worker, which pauses the workspace's shared
+    budget for every replica. A quiet retry by this process alone would spend a send nobody reserved."""
+
+    def __init__(self, budgeted: frozenset[str], max_retry_count: int = 2) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self._budgeted = budgeted
+
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if _method_of(request.url) in self._budgeted:
+            return False
+        return await super()._can_retry_async(state=state, request=request, response=response, error=error)
+
+
+# The outbox's sends, paced by the budget shared by all replicas (scheduler.budget).
+BUDGETED_METHODS = frozenset({"chat.postMessage"})
+
+
+def retry_handlers(budgeted: frozenset[str] = frozenset()) -> list[AsyncRetryHandler]:
+    rate_limit = (
+        BudgetAwareRateLimitRetryHandler(budgeted)
+        if budgeted
+        else AsyncRateLimitErrorRetryHandler(max_retry_count=2)
+    )
+    return [rate_limit, IdempotentServerErrorRetryHandler()]
 
 
 def make_client(
-    api_url: str, token: Secret[str] | None = None, session: aiohttp.ClientSession | None = None
+    api_url: str,
+    token: Secret[str] | None = None,
+    session: aiohttp.ClientSession | None = None,
+    budgeted: frozenset[str] = frozenset(),
 ) -> AsyncWebClient:
     return OAuthFormClient(
         token=token.reveal() if token else None,
         base_url=api_url,
         timeout=API_TIMEOUT,
-        retry_handlers=retry_handlers(),
+        retry_handlers=retry_handlers(budgeted),
         session=session,
     )
 
@@ -202,9 +238,12 @@ class TokenSource:
 class SlackClients:
     """One Web API client per workspace, made on first use and remade when the token changes."""
 
-    def __init__(self, api_url: str, tokens: TokenSource) -> None:
+    def __init__(
+        self, api_url: str, tokens: TokenSource, budgeted: frozenset[str] = frozenset()
+    ) -> None:
         self._api_url = api_url
         self._tokens = tokens
+        self._budgeted = budgeted
         self._clients: dict[str, tuple[Secret[str], AsyncWebClient]] = {}
         self._session: aiohttp.ClientSession | None = None
 
@@ -223,7 +262,7 @@ class SlackClients:
         cached = self._clients.get(workspace_id)
         if cached is not None and cached[0] == token:
             return cached[1]
-        client = make_client(self._api_url, token, self._session)
+        client = make_client(self._api_url, token, self._session, self._budgeted)
         self._clients[workspace_id] = (token, client)
         return client
 
@@ -361,7 +400,9 @@ class SlackGateway:
             {"content": a.data, "filename": a.filename, "title": a.filename} for a in message.attachments
         ]
         try:
-            await client.files_upload_v2(channel=channel, thread_ts=ts, file_uploads=uploads)
+            # Shared in the channel itself, right under the message: in a thread the chart is hidden behind
+            # "1 reply" and most readers never see it.
+            await client.files_upload_v2(channel=channel, file_uploads=uploads)
         except SlackApiError as exc:
             raise delivery_error(exc, "files.uploadV2") from None
 

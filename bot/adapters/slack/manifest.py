@@ -12,7 +12,7 @@ BOT_SCOPES = (
     "commands",  # /vp
     "im:history",  # to be told a DM arrived (message.im) so the door reply can follow; the text is never read
     "im:write",  # to find the app's DM after a server error, to check whether a post went through
-    "users:read",  # a person's Slack language, so texts come in English when Slack is in English
+    "users:read",  # the workspace's members (users.list) for DMs, and each one's Slack language
     "channels:read",  # channel renames and archiving keep channel bindings right
     "groups:read",  # the same for private channels the app was added to
     "channels:history",  # after a 5xx: look for our own post by its marker, so it is never posted twice
@@ -37,6 +37,9 @@ BOT_EVENTS = (
     "group_left",
     "app_uninstalled",
     "tokens_revoked",
+    "team_join",  # a newcomer joins the member directory
+    "user_change",  # a deactivated account leaves it
+    "team_access_granted",  # Enterprise Grid: the org-wide install reaches more workspaces
 )
 
 
@@ -87,7 +90,8 @@ def app_manifest(
         "settings": {
             "event_subscriptions": event_subscriptions,
             "interactivity": interactivity,
-            "org_deploy_enabled": False,
+            # Enterprise Grid: one org-wide install serves every workspace of the organisation.
+            "org_deploy_enabled": True,
             "socket_mode_enabled": socket_mode,
             "token_rotation_enabled": False,
         },

@@ -30,6 +30,7 @@ from bot.domain.tenancy import Organisation, OrganisationRepository
 from bot.errors import ConflictError, NotFoundError
 from bot.logs import get_logger
 from bot.security.secret import Secret
+from bot.storage.slack_grid import SqlSlackGrid
 from bot.storage.slack_installations import (
     SlackInstallation,
     SqlSlackInstallations,
@@ -56,11 +57,17 @@ class StaticToken(TokenSource):
 
 
 class InstallationTokens(TokenSource):
-    def __init__(self, installations: SqlSlackInstallations) -> None:
+    """A workspace's own installation, or the org-wide install of the Enterprise Grid it belongs to."""
+
+    def __init__(self, installations: SqlSlackInstallations, grid: SqlSlackGrid | None = None) -> None:
         self._installations = installations
+        self._grid = grid
 
     async def token_for(self, workspace_id: str) -> Secret[str] | None:
         found = await self._installations.find(workspace_id)
+        if found is None and self._grid is not None:
+            enterprise = await self._grid.enterprise_of(workspace_id)
+            found = await self._installations.find(enterprise) if enterprise else None
         return found.bot_token if found else None
 
 

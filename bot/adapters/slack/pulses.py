@@ -27,7 +27,8 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.adapters.slack.blocks import FALLBACK_LIMIT, HEADER_LIMIT, SECTION_LIMIT, escape
+from bot.adapters.slack.blocks import HEADER_LIMIT, SECTION_LIMIT, escape, strong
+from bot.adapters.slack.blocks import fallback as fallback_text
 from bot.cache import TtlCache
 from bot.domain.content import QuestionKind, pick_locale
 from bot.domain.delivery import Rendered
@@ -109,7 +110,7 @@ def pulse_blocks(t: Translator, post: PulsePost, locale: str) -> list[Block]:
         else:
             labels = [o.label.in_locale(locale) for o in question.options]
         blocks.append(
-            SectionBlock(text=MarkdownTextObject(text=f"*{escape(question.text.in_locale(locale))}*"))
+            SectionBlock(text=MarkdownTextObject(text=strong(question.text.in_locale(locale))))
         )
         blocks.append(
             ActionsBlock(
@@ -156,7 +157,7 @@ def _message(blocks: list[Block], fallback: str) -> Rendered:
     return Rendered(
         platform=Platform.SLACK,
         payload={"blocks": [b.to_dict() for b in blocks]},
-        fallback_text=_clip(fallback, FALLBACK_LIMIT),
+        fallback_text=fallback_text(fallback),
     )
 
 

@@ -12,7 +12,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.adapters.slack.blocks import FALLBACK_LIMIT, SECTION_LIMIT, escape
+from bot.adapters.slack.blocks import SECTION_LIMIT, escape, fallback, link, strong
 from bot.domain.content import pick_locale
 from bot.domain.delivery import Rendered
 from bot.domain.i18n import Translator
@@ -50,8 +50,8 @@ def session_blocks(
     if session.place:
         details.append(escape(t.t(locale, "sessions.place", place=session.place)))
     if session.online_url:
-        details.append(f"<{session.online_url}|{escape(t.t(locale, 'sessions.online'))}>")
-    body = f"*{escape(session.title)}*"
+        details.append(link(session.online_url, t.t(locale, "sessions.online")))
+    body = strong(session.title)
     if session.description:
         body += "\n" + escape(session.description)
     return [
@@ -63,7 +63,7 @@ def session_blocks(
                 ButtonElement(
                     text=t.t(locale, "sessions.signup_button"),
                     action_id=SIGNUP_ACTION,
-                    value=f"{'r' if reminder else 'a'}:{session.id}",
+                    value=f"{'r' if reminder else 'a'}:{session.id}|||{locale}",
                     style="primary",
                 ),
                 ButtonElement(
@@ -87,10 +87,13 @@ def render_session(
     locale = pick_locale(locale)
     reminder = isinstance(post, SessionReminderPost)
     blocks = session_blocks(t, post.session, post.signups, post.ics_url, locale, reminder=reminder)
-    label = t.t(locale, "sessions.reminder_label" if reminder else "sessions.announcement_label")
     return Rendered(
         platform=Platform.SLACK,
         payload={"blocks": [b.to_dict() for b in blocks]},
-        fallback_text=_clip(f"{label}: {post.session.title}", FALLBACK_LIMIT),
+        fallback_text=session_fallback(t, post.session, locale, reminder=reminder),
     )
 
+
+def session_fallback(t: Translator, session: TeamSession, locale: str, *, reminder: bool) -> str:
+    label = t.t(locale, "sessions.reminder_label" if reminder else "sessions.announcement_label")
+    return fallback(f"{label}: {session.title}")

@@ -36,7 +36,14 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.slack import blocks
-from bot.adapters.slack.gateway import API_TIMEOUT, SlackClients, SlackGateway, TokenSource, make_client
+from bot.adapters.slack.gateway import (
+    API_TIMEOUT,
+    BUDGETED_METHODS,
+    SlackClients,
+    SlackGateway,
+    TokenSource,
+    make_client,
+)
 from bot.adapters.slack.manifest import BOT_SCOPES
 from bot.adapters.slack.oauth import (
     InstallationTokens,
@@ -56,6 +63,7 @@ from bot.security.secret import Secret
 from bot.settings import Settings
 from bot.storage.home import HomeInfoSource
 from bot.storage.slack_channels import SqlSlackChannelBindings
+from bot.storage.slack_grid import SqlSlackGrid
 from bot.storage.slack_installations import SqlSlackInstallations, SqlSlackOAuthStates
 
 log = get_logger(__name__)
@@ -382,7 +390,7 @@ def build_feature(services: Services) -> SlackFeature | None:
             installation_store_bot_only=True,
             oauth_flow=flow,
         )
-        tokens = InstallationTokens(installations)
+        tokens = InstallationTokens(installations, SqlSlackGrid(services.engine, installations))
     else:
         token = settings.slack_bot_token
         if token is None:  # checked above; this narrows the type
@@ -425,7 +433,9 @@ def build_feature(services: Services) -> SlackFeature | None:
             ["method", "outcome"],
             registry=services.metrics.registry,
         )
-    clients = SlackClients(settings.slack_api_url, tokens)
+    # On PostgreSQL the outbox paces posts with a budget shared by replicas: their 429s go to it (gateway.py).
+    shared = services.engine.dialect.name == "postgresql"
+    clients = SlackClients(settings.slack_api_url, tokens, BUDGETED_METHODS if shared else frozenset())
     gateway = SlackGateway(clients, outcomes=outcomes)
     return SlackFeature(
         bolt=bolt,
@@ -484,6 +494,9 @@ def install(app: web.Application, services: Services) -> None:
     app[SLACK] = feature
     services.slack = feature
     services.platforms[Platform.SLACK].gateway = feature.gateway
+    from bot.adapters.slack.members import install_member_sync
+
+    install_member_sync(app, services, feature.bolt, feature.clients, feature.installations)
     bolt = feature.bolt
 
     signing = services.settings.slack_signing_secret

@@ -16,7 +16,7 @@ from slack_sdk.models.blocks import ActionsBlock, ButtonElement, MarkdownTextObj
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.slack.blocks import escape
-from bot.adapters.slack.render_sessions import session_blocks
+from bot.adapters.slack.render_sessions import session_blocks, session_fallback
 from bot.domain.i18n import Translator
 from bot.domain.sessions import (
     SIGNUP_ACTION,
@@ -34,13 +34,15 @@ from scheduler.posts import OutreachPosts
 log = get_logger(__name__)
 
 
-def _parse(value: str) -> tuple[bool, UUID, str | None, str | None]:
-    """(is a reminder, session id, original channel, original ts) from a button value."""
+def _parse(value: str) -> tuple[bool, UUID, str | None, str | None, str | None]:
+    """(is a reminder, session id, original channel, original ts, the post's language) from a button value:
+    "a:<session>|<channel>|<ts>|<locale>", channel and ts empty on the post itself (older posts: "a:<session>")."""
     parts = value.split("|")
     flag, _, session = parts[0].partition(":")
-    channel = parts[1] if len(parts) > 2 else None
-    ts = parts[2] if len(parts) > 2 else None
-    return flag == "r", UUID(session), channel, ts
+    channel = (parts[1] or None) if len(parts) > 2 else None
+    ts = (parts[2] or None) if len(parts) > 2 else None
+    locale = (parts[3] or None) if len(parts) > 3 else None
+    return flag == "r", UUID(session), channel, ts, locale
 
 
 def register_session_actions(
@@ -50,7 +52,7 @@ def register_session_actions(
         team = str((body.get("team") or {}).get("id") or body["user"].get("team_id"))
         user = str(body["user"]["id"])
         try:
-            reminder, session_id, channel, ts = _parse(str(body["actions"][0].get("value", "")))
+            reminder, session_id, channel, ts, posted_in = _parse(str(body["actions"][0].get("value", "")))
         except (ValueError, KeyError, IndexError):
             await ack()
             return
@@ -65,8 +67,8 @@ def register_session_actions(
         else:
             state = await store.sign_up(session.organisation_id, session.id, person)
         await ack()
-        organisation = await posts.organisation(session.organisation_id)
-        locale = organisation.locale
+        # The language the post was sent in (its button says), so an update never switches it.
+        locale = posted_in or session.locale or (await posts.organisation(session.organisation_id)).locale
         container = body.get("container") or {}
         if channel is None:  # the click came from the post itself
             channel, ts = container.get("channel_id"), container.get("message_ts")
@@ -103,7 +105,7 @@ def _confirmation(
                 text=MarkdownTextObject(text=escape(t.t(locale, "sessions.withdrawn", title=session.title)))
             )
         ]
-    value = f"{'r' if reminder else 'a'}:{session.id}|{channel or ''}|{ts or ''}"
+    value = f"{'r' if reminder else 'a'}:{session.id}|{channel or ''}|{ts or ''}|{locale}"
     return [
         SectionBlock(
             text=MarkdownTextObject(text=escape(t.t(locale, "sessions.signed_up", title=session.title)))
@@ -145,7 +147,10 @@ async def _update_count(
     )
     try:
         await client.chat_update(
-            channel=channel, ts=ts, blocks=[b.to_dict() for b in blocks], text=session.title
+            channel=channel,
+            ts=ts,
+            blocks=[b.to_dict() for b in blocks],
+            text=session_fallback(t, session, locale, reminder=reminder),
         )
     except SlackApiError as exc:
         log.warning("session post count not updated", error=str(exc.response.get("error")))

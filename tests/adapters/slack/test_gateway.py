@@ -6,7 +6,13 @@ import time
 
 import pytest
 
-from bot.adapters.slack.gateway import SlackClients, SlackGateway, TokenSource, parse_message_id
+from bot.adapters.slack.gateway import (
+    BUDGETED_METHODS,
+    SlackClients,
+    SlackGateway,
+    TokenSource,
+    parse_message_id,
+)
 from bot.domain.delivery import (
     Attachment,
     DeliveryError,
@@ -78,12 +84,27 @@ async def test_update_and_ephemeral(gateway: SlackGateway, slack_api: SlackApiSi
     assert slack_api.messages["C1"] == []
 
 
-async def test_honours_429_retry_after(gateway: SlackGateway, slack_api: SlackApiSimulator) -> None:
-    slack_api.fail_next("chat.postMessage", status=429, retry_after=1)
+async def test_a_429_on_a_post_goes_back_to_the_worker_and_other_methods_wait_for_retry_after(
+    gateway: SlackGateway, slack_api: SlackApiSimulator
+) -> None:
+    # chat.postMessage paced by the budget all replicas share: its 429 is not retried behind that budget's back,
+    # it returns to the outbox worker (which pauses the workspace for every replica).
+    gateway = SlackGateway(
+        SlackClients(slack_api.api_url, _Tokens({DEFAULT_TEAM: DEFAULT_TOKEN}), BUDGETED_METHODS), backoff=0.05
+    )
+    slack_api.fail_next("chat.postMessage", status=429, retry_after=7)
+    with pytest.raises(DeliveryError) as failure:
+        await gateway.send(channel(), MESSAGE)
+    assert failure.value.kind is DeliveryFailureKind.RATE_LIMITED
+    assert failure.value.retry_after == 7
+    assert [c.status for c in slack_api.calls_to("chat.postMessage")] == [429]
+    sent = await gateway.send(channel(), MESSAGE)
+    # Other methods keep slack-sdk's handler: it waits for Retry-After and tries again.
+    slack_api.fail_next("chat.update", status=429, retry_after=1)
     started = time.monotonic()
-    await gateway.send(channel(), MESSAGE)
+    await gateway.update(channel(), sent, MESSAGE)
     assert time.monotonic() - started >= 1.0
-    calls = slack_api.calls_to("chat.postMessage")
+    calls = slack_api.calls_to("chat.update")
     assert [c.status for c in calls] == [429, 200]
     assert calls[1].at - calls[0].at >= 1.0
     assert len(slack_api.messages["C1"]) == 1
@@ -183,7 +204,7 @@ async def test_real_permanent_conditions(gateway: SlackGateway, slack_api: Slack
     assert "invalid_auth" in bad_token.value.reason
 
 
-async def test_attachments_are_uploaded_into_the_thread(
+async def test_attachments_are_posted_visibly_in_the_channel_right_under_the_message(
     gateway: SlackGateway, slack_api: SlackApiSimulator
 ) -> None:
     chart = Attachment("pulse.png", "image/png", b"\x89PNG-chart-bytes")
@@ -192,7 +213,10 @@ async def test_attachments_are_uploaded_into_the_thread(
     assert upload["data"] == b"\x89PNG-chart-bytes"
     assert upload["channel_id"] == "C1"
     complete = slack_api.calls_to("files.completeUploadExternal")[0]
-    assert complete.params["thread_ts"] == parse_message_id(sent.message_id)[1]
+    assert not complete.params.get("thread_ts")  # not hidden in a thread
+    message, shared = slack_api.messages["C1"]
+    assert message["ts"] == parse_message_id(sent.message_id)[1]
+    assert shared["files"][0]["name"] == "pulse.png"
 
 
 async def test_reader_locale_follows_a_persons_slack_language(
