@@ -16,7 +16,7 @@ from bot.domain.clock import Clock
 from bot.settings import Settings
 from bot.storage.db import session_factory
 from bot.storage.organisations import SqlOrganisationRepository
-from bot.web.observability import Metrics, health_handler, metrics_handler, observe
+from bot.web.observability import Metrics, health_handler, observe
 
 
 @dataclass
@@ -60,7 +60,6 @@ def build_app(services: Services, features: list[FeatureInstaller] | None = None
     app = web.Application(middlewares=[observe(services.metrics)], client_max_size=1024**2)
     app[SERVICES] = services
     app.router.add_get("/healthz", health_handler(services.engine))
-    app.router.add_get("/metrics", metrics_handler(services.metrics))
     for install in feature_installers() if features is None else features:
         install(app, services)
 

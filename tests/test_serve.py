@@ -18,10 +18,11 @@ from tests.support.process import start_vipbot, stop, vipbot_env
 
 
 async def test_serve_on_the_embedded_default_answers_health_and_metrics(tmp_path: Path) -> None:
-    port = free_port()
+    port, metrics_port = free_port(), free_port()
     log_path = tmp_path / "serve.log"
     with log_path.open("wb") as log:
-        process = start_vipbot(["serve"], vipbot_env(tmp_path / "data", port), tmp_path, log)
+        env = vipbot_env(tmp_path / "data", port, VIPBOT_METRICS_PORT=str(metrics_port))
+        process = start_vipbot(["serve"], env, tmp_path, log)
         try:
             await wait_for_http(f"http://127.0.0.1:{port}/healthz", timeout=30)
             async with aiohttp.ClientSession() as session:
@@ -29,17 +30,26 @@ async def test_serve_on_the_embedded_default_answers_health_and_metrics(tmp_path
                     assert await response.json() == {"status": "ok", "database": "ok"}
                 async with session.get(f"http://127.0.0.1:{port}/nowhere") as response:
                     assert response.status == 404
+                async with session.get(f"http://127.0.0.1:{port}/portal/nowhere") as response:
+                    assert response.status == 404
+                # never beside the portal: only on the metrics listener (loopback)
                 async with session.get(f"http://127.0.0.1:{port}/metrics") as response:
+                    assert response.status == 404
+                async with session.get(f"http://127.0.0.1:{metrics_port}/metrics") as response:
                     assert response.status == 200
                     metrics = await response.text()
             assert 'vipbot_http_requests_total{method="GET",route="/healthz",status="200"}' in metrics
+            assert "/portal" not in metrics  # no per-route series of confidential actions
+            assert "_created" not in metrics
         finally:
             code = stop(process)
     assert code == 0, log_path.read_text()
     assert (tmp_path / "data" / "vipbot.db").is_file()
     assert (tmp_path / "data" / "secret_key").is_file()
     output = log_path.read_text()
-    assert "127.0.0.1" not in output.replace(f"127.0.0.1:{port}", "")  # no client addresses in the access log
+    output_without_listeners = output.replace(f"127.0.0.1:{port}", "").replace(f"127.0.0.1:{metrics_port}", "")
+    assert "127.0.0.1" not in output_without_listeners  # no client addresses in the access log
+    assert "/portal" not in output  # no access-log line for the portal
     assert output.count("generated a secret key into the data directory") == 1
 
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 import io
+from uuid import UUID
 
 import segno
 from aiohttp import web
 
 from bot.domain.accounts import Account, SessionStage, is_locked, password_problem
 from bot.errors import ConflictError, NotFoundError
+from bot.logs import get_logger
 from bot.security import DecryptionError, Secret
 from bot.web.console.auth import (
     PENDING_ACCOUNT,
@@ -24,6 +26,7 @@ from bot.web.console.auth import (
 )
 from bot.web.shared.templates import render
 
+log = get_logger(__name__)
 MAX_FIELD = 500
 
 
@@ -74,14 +77,34 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     if console.needs_rehash(credentials.password_hash):
         await console.accounts.set_password_hash(account.id, await console.hash(password))
     if account.role.needs_totp:
-        if account.totp_enabled:
+        if account.totp_enabled and _readable_totp(request, account.id, credentials.totp_secret):
             await begin_session(request, account, SessionStage.TOTP)
             return see_other(_url(request, "login_code"))
-        await begin_session(request, account, SessionStage.ENROL)
-        return see_other(_url(request, "setup_totp"))
+        return await _enrol_anew(request, account)
     await console.accounts.record_success(account.id)
     await begin_session(request, account, SessionStage.FULL)
     return see_other(_after_sign_in(request, account))
+
+
+def _readable_totp(request: web.Request, account_id: UUID, sealed: bytes | None) -> bool:
+    """Whether the stored authenticator secret still opens: after `VIPBOT_SECRET_KEY` changed it does not."""
+    if sealed is None:
+        return False
+    try:
+        console_of(request).open_totp(account_id, sealed)
+    except DecryptionError:
+        return False
+    return True
+
+
+async def _enrol_anew(request: web.Request, account: Account) -> web.StreamResponse:
+    """No usable authenticator (none yet, or sealed under a former secret key): set one up after the password."""
+    console = console_of(request)
+    if account.totp_enabled:
+        log.warning("console sign-in: an authenticator secret no longer opens; the account enrols again")
+        await console.accounts.reset_second_factor(account.id)
+    await begin_session(request, account, SessionStage.ENROL)
+    return see_other(_url(request, "setup_totp"))
 
 
 def _pending(request: web.Request, stage: SessionStage) -> Account:
@@ -104,6 +127,8 @@ async def code_submit(request: web.Request) -> web.StreamResponse:
     if credentials is None or credentials.totp_secret is None or is_locked(credentials.locked_until, now):
         await end_session(request)
         return see_other(_url(request, "login"))
+    if not _readable_totp(request, account.id, credentials.totp_secret):
+        return await _enrol_anew(request, account)
     step = console.match_totp(account.id, credentials.totp_secret, _field(form, "code"))
     if step is None or not await console.accounts.claim_totp_step(account.id, step):
         until = await console.accounts.record_failure(account.id, now)

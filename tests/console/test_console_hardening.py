@@ -1,0 +1,91 @@
+"""Console doors under abuse: a changed secret key, parallel password guesses, the inbox at sign-out."""
+
+from __future__ import annotations
+
+import base64
+import re
+
+from aiohttp.test_utils import TestClient, TestServer
+from pydantic import SecretStr
+
+from bot.app import Services, build_app
+from bot.domain.accounts import Role
+from bot.domain.clock import FixedClock
+from bot.security import Secret, totp_code
+from bot.web import console
+from bot.web.console.auth import CONSOLE
+from tests.console.helpers import csrf_from, form_token, make_person
+
+
+async def test_a_changed_secret_key_leads_to_enrolling_again_not_to_an_error(
+    console_services: Services, clock: FixedClock
+) -> None:
+    admin = await make_person(console_services, Role.ADMIN, "admin@practice.test")
+    rotated = console_services.settings.model_copy(
+        update={"secret_key": SecretStr("a rotated secret key of 32+ characters")}
+    )
+    services = Services(
+        settings=rotated,
+        clock=clock,
+        engine=console_services.engine,
+        content=console_services.content,
+        extras=console_services.extras,
+    )
+    app = build_app(services, features=[console.install])
+    async with TestClient(TestServer(app, host="127.0.0.1")) as c:
+        token = await form_token(c, "/console/login")
+        response = await c.post(
+            "/console/login",
+            data={"email": admin.email, "password": admin.password, "csrf_token": token},
+            allow_redirects=False,
+        )
+        assert response.status == 303
+        assert response.headers["Location"].endswith("/console/login/authenticator")
+        page = await c.get("/console/login/authenticator")
+        assert page.status == 200
+        html = await page.text()
+        secret_text = re.search(r'id="totp-secret">([A-Z2-7]+)<', html)
+        assert secret_text
+        secret = Secret(base64.b32decode(secret_text.group(1) + "=" * (-len(secret_text.group(1)) % 8)))
+        sealed = re.search(r'name="sealed" value="([^"]+)"', html)
+        assert sealed
+        done = await c.post(
+            "/console/login/authenticator",
+            data={
+                "sealed": sealed.group(1),
+                "code": totp_code(secret, clock.now().timestamp()),
+                "csrf_token": csrf_from(html),
+            },
+            allow_redirects=False,
+        )
+        assert done.status == 303
+        assert (await c.get("/console/")).status == 200
+
+
+async def test_a_changed_secret_key_on_the_code_step_leads_to_enrolling_again(
+    console_services: Services, clock: FixedClock
+) -> None:
+    """A browser that reached the code step just before the key changed is sent to enrol, not shown a 500."""
+    admin = await make_person(console_services, Role.ADMIN, "admin@practice.test")
+    async with TestClient(
+        TestServer(build_app(console_services, features=[console.install]), host="127.0.0.1")
+    ) as c:
+        token = await form_token(c, "/console/login")
+        response = await c.post(
+            "/console/login",
+            data={"email": admin.email, "password": admin.password, "csrf_token": token},
+            allow_redirects=False,
+        )
+        assert response.headers["Location"].endswith("/console/login/code")
+        token = await form_token(c, "/console/login/code")
+        # the operator changes the key: the sealed authenticator secret no longer opens
+        for sub in c.app._subapps:
+            if CONSOLE in sub:
+                sub[CONSOLE].secret_key = b"another secret key, 32 characters long"
+        assert admin.totp is not None
+        code = totp_code(admin.totp, clock.now().timestamp())
+        answer = await c.post(
+            "/console/login/code", data={"code": code, "csrf_token": token}, allow_redirects=False
+        )
+        assert answer.status == 303
+        assert answer.headers["Location"].endswith("/console/login/authenticator")
