@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import re
 
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 
@@ -13,8 +15,10 @@ from bot.domain.accounts import Role
 from bot.domain.clock import FixedClock
 from bot.security import Secret, totp_code
 from bot.web import console
-from bot.web.console.auth import CONSOLE
-from tests.console.helpers import csrf_from, form_token, make_person
+from bot.domain.tenancy import Organisation
+from bot.web.console.auth import CONSOLE, Console
+from bot.web.console.throttle import PER_CLIENT
+from tests.console.helpers import csrf_from, form_token, make_person, other_browser, sign_in
 
 
 async def test_a_changed_secret_key_leads_to_enrolling_again_not_to_an_error(
@@ -89,3 +93,53 @@ async def test_a_changed_secret_key_on_the_code_step_leads_to_enrolling_again(
         )
         assert answer.status == 303
         assert answer.headers["Location"].endswith("/console/login/authenticator")
+
+
+def _console_state(app: web.Application) -> Console:
+    for sub in app._subapps:
+        if CONSOLE in sub:
+            return sub[CONSOLE]
+    raise AssertionError("console not mounted")
+
+
+async def test_parallel_guesses_cost_at_most_the_allowance_and_cannot_lock_the_owner_out(
+    client: TestClient, console_services: Services, clock: FixedClock, org_a: Organisation
+) -> None:
+    viewer = await make_person(console_services, Role.VIEWER, "mt@linde.test", org_a.id)
+    # the owner's own browser signed in before: it holds a device cookie for the account
+    await sign_in(client, viewer, clock)
+    await client.post("/console/logout", data={"csrf_token": await form_token(client, "/console/")})
+    state = _console_state(client.app)
+    async with other_browser(client) as attacker:
+        token = await form_token(attacker, "/console/login")
+        before = state.password_checks
+
+        async def guess(n: int) -> int:
+            response = await attacker.post(
+                "/console/login",
+                data={"email": viewer.email, "password": f"wrong guess {n:04d}!", "csrf_token": token},
+                allow_redirects=False,
+            )
+            return response.status
+
+        statuses = await asyncio.gather(*(guess(n) for n in range(50)))
+        assert set(statuses) == {401}
+        assert state.password_checks - before <= PER_CLIENT.free
+        # the attacker's client now waits, even with the right password, and no hash is computed for it
+        checks = state.password_checks
+        refused = await attacker.post(
+            "/console/login",
+            data={"email": viewer.email, "password": viewer.password, "csrf_token": token},
+            allow_redirects=False,
+        )
+        assert refused.status == 401
+        assert state.password_checks == checks
+    # the owner, in their own browser, signs in at once
+    token = await form_token(client, "/console/login")
+    mine = await client.post(
+        "/console/login",
+        data={"email": viewer.email, "password": viewer.password, "csrf_token": token},
+        allow_redirects=False,
+    )
+    assert mine.status == 303
+    assert (await client.get("/console/")).status == 200

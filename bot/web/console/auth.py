@@ -68,6 +68,7 @@ class Console:
     secure: bool
     password_policy: PasswordPolicy
     _dummy_hash: str | None = None
+    password_checks: int = 0  # how many times a password hash was computed (tests count them)
     _caches: dict[str, Lru[Any]] = field(default_factory=dict)
     _expiring: dict[str, Expiring[Any]] = field(default_factory=dict)
     _versions: dict[UUID, int] = field(default_factory=dict)
@@ -101,6 +102,7 @@ class Console:
 
     async def verify(self, encoded: str | None, password: str) -> bool:
         """Verify in a worker thread; an unknown account is verified against a dummy hash (same timing)."""
+        self.password_checks += 1
         if encoded is None:
             if self._dummy_hash is None:
                 self._dummy_hash = await self.hash("dummy password for unknown accounts")

@@ -13,6 +13,7 @@ from bot.domain.accounts import Account, SessionStage, is_locked, password_probl
 from bot.errors import ConflictError, NotFoundError
 from bot.logs import get_logger
 from bot.security import DecryptionError, Secret
+from bot.storage.login_throttle import SqlLoginThrottle
 from bot.web.console.auth import (
     PENDING_ACCOUNT,
     SESSION_STAGE,
@@ -24,6 +25,7 @@ from bot.web.console.auth import (
     new_totp_for_enrolment,
     provisioning_uri,
 )
+from bot.web.console.throttle import remember_device, throttle_keys
 from bot.web.shared.templates import render
 
 log = get_logger(__name__)
@@ -64,6 +66,12 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     email, password = _field(form, "email"), _raw(form, "password")
     credentials = await console.accounts.credentials(email) if email else None
     now = console.now()
+    # Counted before any password is checked, in one statement: a burst of parallel guesses gets no further.
+    keys = throttle_keys(request, email, credentials.account.id if credentials else None)
+    throttle = SqlLoginThrottle(console.services.engine)
+    for key, policy in keys:
+        if not await throttle.admit(key, now, policy):
+            return render(request, "login.html", status=401, error="console.login.failed", email=email)
     if credentials is None or credentials.account.disabled:
         await console.verify(None, password or "x")
         return render(request, "login.html", status=401, error="console.login.failed", email=email)
@@ -71,17 +79,23 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         await console.verify(None, password or "x")  # the same work as any refusal: lockout reveals nothing
         return render(request, "login.html", status=401, error="console.login.failed", email=email)
     if not password or not await console.verify(credentials.password_hash, password):
-        await console.accounts.record_failure(credentials.account.id, now)
         return render(request, "login.html", status=401, error="console.login.failed", email=email)
     account = credentials.account
+    await throttle.forget(*(key for key, _policy in keys))
     if console.needs_rehash(credentials.password_hash):
         await console.accounts.set_password_hash(account.id, await console.hash(password))
+    response = await _after_password(request, account, credentials.totp_secret)
+    remember_device(request, response, account.id)
+    return response
+
+
+async def _after_password(request: web.Request, account: Account, sealed: bytes | None) -> web.StreamResponse:
     if account.role.needs_totp:
-        if account.totp_enabled and _readable_totp(request, account.id, credentials.totp_secret):
+        if account.totp_enabled and _readable_totp(request, account.id, sealed):
             await begin_session(request, account, SessionStage.TOTP)
             return see_other(_url(request, "login_code"))
         return await _enrol_anew(request, account)
-    await console.accounts.record_success(account.id)
+    await console_of(request).accounts.record_success(account.id)
     await begin_session(request, account, SessionStage.FULL)
     return see_other(_after_sign_in(request, account))
 
