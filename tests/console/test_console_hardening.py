@@ -13,9 +13,9 @@ from pydantic import SecretStr
 from bot.app import Services, build_app
 from bot.domain.accounts import Role
 from bot.domain.clock import FixedClock
+from bot.domain.tenancy import Organisation
 from bot.security import Secret, totp_code
 from bot.web import console
-from bot.domain.tenancy import Organisation
 from bot.web.console.auth import CONSOLE, Console
 from bot.web.console.throttle import PER_CLIENT
 from tests.console.helpers import csrf_from, form_token, make_person, other_browser, sign_in
