@@ -201,11 +201,14 @@ async def setup_totp_submit(request: web.Request) -> web.StreamResponse:
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
-    await end_session(request)
+    from bot.web.console.inbox import lock_on_sign_out
     from bot.web.shared.csrf import rotate_csrf
 
+    await end_session(request)
     rotate_csrf(request)
-    return see_other(_url(request, "login"))
+    response = see_other(_url(request, "login"))
+    await lock_on_sign_out(request, response)  # signing out of the console locks the inbox
+    return response
 
 
 async def invitation_form(request: web.Request) -> web.StreamResponse:
