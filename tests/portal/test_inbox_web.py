@@ -52,7 +52,8 @@ async def unlock(client: TestClient, slug: str, passphrase: str) -> int:
         f"/console/{slug}/inbox/unlock",
         data={"passphrase": passphrase, "csrf_token": csrf_from(await page.text())},
     )
-    assert response.history and response.history[0].status == 303
+    assert response.history
+    assert response.history[0].status == 303
     return response.status
 
 
