@@ -14,7 +14,7 @@ from tests.portal.test_inbox_web import PASSPHRASE, client, counsellor, unlock  
 from tests.portal.test_portal_web import Site, form_fields, hidden, site  # noqa: F401 - fixture
 
 
-async def test_start_answers_with_a_redirect_and_a_reload_is_calm(site: Site) -> None:
+async def test_start_answers_with_a_redirect_and_a_reload_is_calm(site: Site) -> None:  # noqa: F811
     fields = await form_fields(site.client, "/portal/de-linde/start")
     body = {**fields, "mode": "pseudonymous", "identity": "Sam", "text": "Mijn eerste bericht"}
     answer = await site.client.post("/portal/de-linde/start", data=body, allow_redirects=False)
@@ -35,7 +35,7 @@ async def test_start_answers_with_a_redirect_and_a_reload_is_calm(site: Site) ->
     assert re.search(r'<textarea id="text"[^>]*autocomplete="off"', html)
 
 
-async def test_a_refused_start_is_a_redirect_and_its_reload_is_not_429(site: Site) -> None:
+async def test_a_refused_start_is_a_redirect_and_its_reload_is_not_429(site: Site) -> None:  # noqa: F811
     fields = await form_fields(site.client, "/portal/de-linde/start")
     body = {**fields, "mode": "anonymous", "text": "Een tekst die blijft staan"}
     first = await site.client.post("/portal/de-linde/start", data=body)
@@ -50,7 +50,7 @@ async def test_a_refused_start_is_a_redirect_and_its_reload_is_not_429(site: Sit
     assert "Een tekst die blijft staan" not in await reload.text()
 
 
-async def test_a_written_message_that_is_refused_comes_back_through_a_redirect(site: Site) -> None:
+async def test_a_written_message_that_is_refused_comes_back_through_a_redirect(site: Site) -> None:  # noqa: F811
     fields = await form_fields(site.client, "/portal/de-linde/start")
     await site.client.post("/portal/de-linde/start", data={**fields, "mode": "anonymous", "text": "Hallo"})
     html = await (await site.client.get("/portal/de-linde/conversation")).text()
@@ -62,7 +62,7 @@ async def test_a_written_message_that_is_refused_comes_back_through_a_redirect(s
     assert "Een verouderd antwoord" in await page.text()
 
 
-async def test_signing_out_on_this_device_ends_the_session_even_for_a_copied_cookie(site: Site) -> None:
+async def test_signing_out_on_this_device_ends_the_session_even_for_a_copied_cookie(site: Site) -> None:  # noqa: F811
     fields = await form_fields(site.client, "/portal/de-linde/start")
     answer = await site.client.post(
         "/portal/de-linde/start", data={**fields, "mode": "anonymous", "text": "Hallo"}, allow_redirects=False
@@ -87,9 +87,9 @@ async def test_signing_out_on_this_device_ends_the_session_even_for_a_copied_coo
 
 
 async def test_signing_out_of_the_console_locks_the_inbox(
-    client: TestClient,
+    client: TestClient,  # noqa: F811
     services: Services,
-    clock: FixedClock,  # noqa: F811
+    clock: FixedClock,
 ) -> None:
     person, _channel = await counsellor(services, "de-linde", "mira@vp.test", PASSPHRASE)
     await sign_in(client, person, clock)
@@ -109,9 +109,9 @@ async def test_signing_out_of_the_console_locks_the_inbox(
 
 
 async def test_the_passphrase_field_does_not_invite_a_password_manager(
-    client: TestClient,
+    client: TestClient,  # noqa: F811
     services: Services,
-    clock: FixedClock,  # noqa: F811
+    clock: FixedClock,
 ) -> None:
     person, _channel = await counsellor(services, "de-linde", "mira@vp.test", PASSPHRASE)
     await sign_in(client, person, clock)
