@@ -43,7 +43,7 @@ from bot.security.secretbox import SecretBox, derive_key
 from bot.storage.portal_sessions import SqlPortalSessions
 from bot.web.portal.channel import ConfidentialChannel, master_key
 from bot.web.portal.drafts import Draft, Drafts
-from bot.web.portal.limits import PortalLimits, ProofOfWork, RateLimiter
+from bot.web.portal.limits import PortalLimits, ProofOfWork, RateLimiter, extra_bits
 from bot.web.shared import TEMPLATES, Templates, add_static, is_secure, middlewares, render
 from bot.web.shared.cookies import cookie_name
 
@@ -63,6 +63,7 @@ class Portal:
     services: Services
     limits: PortalLimits
     limiter: RateLimiter
+    load: RateLimiter  # recent attempts per organisation: what the proof of work's difficulty follows
     pow: ProofOfWork
     box: SecretBox
     cookie: str
@@ -94,6 +95,7 @@ def build_portal_app(services: Services, limits: PortalLimits | None = None) -> 
         services=services,
         limits=limits,
         limiter=RateLimiter(),
+        load=RateLimiter(),
         pow=ProofOfWork(derive_key(master, "portal/pow").reveal(), limits.pow_bits, limits.pow_lifetime_s),
         box=SecretBox(master, SESSION_PURPOSE),
         cookie=cookie_name("vipbot_portal", secure),
@@ -156,8 +158,7 @@ def _page(
         org=org,
         url=lambda route: _url(request, route, org),
         asset=lambda path: _asset(request, path),
-        pow_bits=portal.pow.bits,
-        **context,
+        **({"pow_bits": portal.pow.bits} | context),
     )
 
 
@@ -229,15 +230,45 @@ async def _form(request: web.Request) -> dict[str, str]:
     return {k: v for k, v in form.items() if isinstance(v, str)}
 
 
-def _proven(portal: Portal, form: dict[str, str]) -> bool:
-    """A solved challenge; or, without JavaScript, a fresh challenge and a place in the small global allowance."""
+def _load_key(org: Organisation) -> bytes:
+    return b"load:" + org.id.bytes
+
+
+def _difficulty(portal: Portal, org: Organisation) -> int:
+    """The proof of work asked of this organisation's forms now: the base, plus more under load."""
+    limits = portal.limits
+    recent = portal.load.recent(_load_key(org), limits.pow_load_window_s)
+    return portal.pow.bits + extra_bits(recent, limits.pow_load_threshold, limits.pow_extra_bits_max)
+
+
+def _challenge(portal: Portal, org: Organisation) -> tuple[str, int]:
+    bits = _difficulty(portal, org)
+    return portal.pow.challenge(bits, org.id.bytes), bits
+
+
+def _proven(portal: Portal, org: Organisation, form: dict[str, str]) -> bool:
+    """A solved challenge of this organisation; or, without JavaScript, a fresh challenge and a place in the
+    organisation's small allowance (and the global one)."""
+    limits = portal.limits
+    portal.load.hit(_load_key(org), 1 << 30, limits.pow_load_window_s)  # every attempt counts as load
     challenge, answer = form.get("pow_challenge", ""), form.get("pow_answer", "")
     if answer:
-        return portal.pow.verify(challenge, answer)
-    if not portal.pow.spend(challenge):
+        return portal.pow.verify(challenge, answer, org.id.bytes)
+    if not portal.pow.spend(challenge, org.id.bytes):
         return False
-    limits = portal.limits
-    return portal.limiter.hit(b"unproven", limits.unproven_global, limits.unproven_global_window_s)
+    window = limits.unproven_global_window_s
+    return portal.limiter.hit(
+        b"unproven:" + org.id.bytes, limits.unproven_per_organisation, window
+    ) and portal.limiter.hit(b"unproven", limits.unproven_global, window)
+
+
+def _allowed(
+    portal: Portal, org: Organisation, what: bytes, per_organisation: int, overall: int, window: int
+) -> bool:
+    """Per organisation first (a flood uses up only its own organisation's allowance), then the machine's cap."""
+    return portal.limiter.hit(what + b":" + org.id.bytes, per_organisation, window) and portal.limiter.hit(
+        what, overall, window
+    )
 
 
 # -- pages ---------------------------------------------------------------------------------------------
@@ -265,6 +296,7 @@ def _start_page(
     error: str | None = None,
     form: dict[str, str] | None = None,
 ) -> web.Response:
+    challenge, bits = _challenge(_portal(request), org)
     return _page(
         request,
         "portal_start.html",
@@ -272,7 +304,8 @@ def _start_page(
         status=status,
         error=error,
         form=form or {},
-        challenge=_portal(request).pow.challenge(),
+        challenge=challenge,
+        pow_bits=bits,
     )
 
 
@@ -282,9 +315,10 @@ async def start_submit(request: web.Request) -> web.Response:
     form = await _form(request)
     typed = _typed(form, "mode", "identity", "text")
     limits = portal.limits
-    if not _proven(portal, form):
+    if not _proven(portal, org, form):
         raise _again(request, "start", org, Draft("portal.error.busy", 429, typed))
-    if not portal.limiter.hit(b"starts", limits.starts_global, limits.starts_global_window_s):
+    window = limits.starts_global_window_s
+    if not _allowed(portal, org, b"starts", limits.starts_per_organisation, limits.starts_global, window):
         raise _again(request, "start", org, Draft("portal.error.busy", 429, typed))
     mode = Mode.PSEUDONYMOUS if form.get("mode") == Mode.PSEUDONYMOUS.value else Mode.ANONYMOUS
     try:
@@ -316,13 +350,9 @@ async def code_page(request: web.Request) -> web.StreamResponse:
 def _return_page(
     request: web.Request, org: Organisation, *, status: int = 200, error: str | None = None
 ) -> web.Response:
+    challenge, bits = _challenge(_portal(request), org)
     return _page(
-        request,
-        "portal_return.html",
-        org,
-        status=status,
-        error=error,
-        challenge=_portal(request).pow.challenge(),
+        request, "portal_return.html", org, status=status, error=error, challenge=challenge, pow_bits=bits
     )
 
 
@@ -340,9 +370,10 @@ async def return_submit(request: web.Request) -> web.StreamResponse:
     form = await _form(request)
     limits = portal.limits
     busy, wrong = Draft("portal.error.busy", 429), Draft("portal.error.code", 400)
-    if not _proven(portal, form):
+    if not _proven(portal, org, form):
         raise _again(request, "comeback", org, busy)
-    if not portal.limiter.hit(b"lookups", limits.lookups_global, limits.lookups_global_window_s):
+    window = limits.lookups_global_window_s
+    if not _allowed(portal, org, b"lookups", limits.lookups_per_organisation, limits.lookups_global, window):
         raise _again(request, "comeback", org, busy)
     typed = form.get("code", "")
     try:
