@@ -43,7 +43,7 @@ class Metrics:
     @classmethod
     def create(cls) -> Metrics:
         # `_created` series hold the time a labelled series first appeared: the moment of a first action.
-        disable_created_metrics()
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         registry = CollectorRegistry()
         return cls(
             registry=registry,
