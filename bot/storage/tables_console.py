@@ -127,3 +127,12 @@ class ConsoleLoginThrottleRow(SQLModel, table=True):
     failures: int = Field(default=0)
     blocked_until: datetime | None = Field(default=None)
     last_failure: datetime = Field(default_factory=utcnow)
+
+
+class ConsoleOrganisationPolicyRow(SQLModel, table=True):
+    """What an organisation asks of its management viewers' sign-in: here, whether a second factor is required."""
+
+    __tablename__ = "console_organisation_policy"
+
+    organisation_id: uuid.UUID = Field(foreign_key="organisation.id", primary_key=True, ondelete="CASCADE")
+    require_totp: bool = Field(default=False)

@@ -13,6 +13,7 @@ from bot.domain.accounts import Account, SessionStage, is_locked, password_probl
 from bot.errors import ConflictError, NotFoundError
 from bot.logs import get_logger
 from bot.security import DecryptionError, Secret
+from bot.storage.console_policy import SqlConsolePolicy
 from bot.storage.login_throttle import SqlLoginThrottle
 from bot.web.console.auth import (
     PENDING_ACCOUNT,
@@ -89,8 +90,18 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     return response
 
 
+async def needs_second_factor(request: web.Request, account: Account) -> bool:
+    """Admins and counsellors always; a management viewer who set one up, or whose organisation requires it."""
+    if account.role.needs_totp or account.totp_enabled:
+        return True
+    organisation_id = account.viewer_organisation
+    if organisation_id is None:
+        return False
+    return await SqlConsolePolicy(console_of(request).services.engine).requires_totp(organisation_id)
+
+
 async def _after_password(request: web.Request, account: Account, sealed: bytes | None) -> web.StreamResponse:
-    if account.role.needs_totp:
+    if await needs_second_factor(request, account):
         if account.totp_enabled and _readable_totp(request, account.id, sealed):
             await begin_session(request, account, SessionStage.TOTP)
             return see_other(_url(request, "login_code"))
@@ -241,14 +252,34 @@ async def invitation_submit(request: web.Request) -> web.StreamResponse:
         )
     except (NotFoundError, ConflictError):
         return render(request, "invitation.html", status=404, invitation=None, error=None, name="")
-    if account.role.needs_totp:
+    if await needs_second_factor(request, account):
         await begin_session(request, account, SessionStage.ENROL)
         return see_other(_url(request, "setup_totp"))
     await begin_session(request, account, SessionStage.FULL)
     return see_other(_after_sign_in(request, account))
 
 
+async def offer_totp_form(request: web.Request) -> web.StreamResponse:
+    """A management viewer may add a second factor of their own accord."""
+    account = current_account(request)
+    if account is None:
+        return see_other(_url(request, "login"))
+    return render(request, "offer_totp.html", account=account, enabled=account.totp_enabled)
+
+
+async def offer_totp_submit(request: web.Request) -> web.StreamResponse:
+    account = current_account(request)
+    if account is None:
+        raise web.HTTPForbidden()
+    if account.totp_enabled:
+        return see_other(_url(request, "offer_totp"))
+    await begin_session(request, account, SessionStage.ENROL)
+    return see_other(_url(request, "setup_totp"))
+
+
 def add_routes(app: web.Application) -> None:
+    app.router.add_get("/account/authenticator", offer_totp_form, name="offer_totp")
+    app.router.add_post("/account/authenticator", offer_totp_submit)
     app.router.add_get("/login", login_form, name="login")
     app.router.add_post("/login", login_submit)
     app.router.add_get("/login/code", code_form, name="login_code")

@@ -1,4 +1,4 @@
-"""console: login throttle per address and client
+"""console: login throttle per address and client; organisations that require a second factor
 
 Revision ID: console_0002
 Revises: console_0001
@@ -29,7 +29,14 @@ def upgrade() -> None:
     sa.Column('last_failure', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('key', name=op.f('pk_console_login_throttle'))
     )
+    op.create_table('console_organisation_policy',
+    sa.Column('organisation_id', sa.Uuid(), nullable=False),
+    sa.Column('require_totp', sa.Boolean(), nullable=False),
+    sa.ForeignKeyConstraint(['organisation_id'], ['organisation.id'], name=op.f('fk_console_organisation_policy_organisation_id_organisation'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('organisation_id', name=op.f('pk_console_organisation_policy'))
+    )
 
 
 def downgrade() -> None:
+    op.drop_table('console_organisation_policy')
     op.drop_table('console_login_throttle')
