@@ -27,6 +27,7 @@ from bot.web.console.auth import (
     provisioning_uri,
 )
 from bot.web.console.throttle import remember_device, throttle_keys
+from bot.web.portal.drafts import Draft
 from bot.web.shared.templates import render
 
 log = get_logger(__name__)
@@ -58,7 +59,19 @@ def _after_sign_in(request: web.Request, account: Account) -> str:
 async def login_form(request: web.Request) -> web.StreamResponse:
     if current_account(request) is not None:
         return see_other(_url(request, "home"))
+    draft = console_of(request).drafts.take(request.query.get("d"))
+    if draft is not None:
+        return render(
+            request, "login.html", status=draft.status, error=draft.error, email=draft.fields["email"]
+        )
     return render(request, "login.html", error=None, email="")
+
+
+def _refused(request: web.Request, email: str) -> web.StreamResponse:
+    """A refused sign-in, as a redirect to the sign-in page: a page answering the POST would leave the password
+    in the browser's session-restore files (see `bot.web.portal.drafts`)."""
+    token = console_of(request).drafts.keep(Draft("console.login.failed", 401, {"email": email}))
+    return see_other(_url(request, "login") + "?d=" + token)
 
 
 async def login_submit(request: web.Request) -> web.StreamResponse:
@@ -72,15 +85,15 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     throttle = SqlLoginThrottle(console.services.engine)
     for key, policy in keys:
         if not await throttle.admit(key, now, policy):
-            return render(request, "login.html", status=401, error="console.login.failed", email=email)
+            return _refused(request, email)
     if credentials is None or credentials.account.disabled:
         await console.verify(None, password or "x")
-        return render(request, "login.html", status=401, error="console.login.failed", email=email)
+        return _refused(request, email)
     if is_locked(credentials.locked_until, now):
         await console.verify(None, password or "x")  # the same work as any refusal: lockout reveals nothing
-        return render(request, "login.html", status=401, error="console.login.failed", email=email)
+        return _refused(request, email)
     if not password or not await console.verify(credentials.password_hash, password):
-        return render(request, "login.html", status=401, error="console.login.failed", email=email)
+        return _refused(request, email)
     account = credentials.account
     await throttle.forget(*(key for key, _policy in keys))
     if console.needs_rehash(credentials.password_hash):
