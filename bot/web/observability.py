@@ -39,6 +39,7 @@ class Metrics:
     registry: CollectorRegistry
     requests: Counter
     latency: Histogram
+    password_checks: Counter  # console sign-in: how many password hashes were computed (lockout at work)
 
     @classmethod
     def create(cls) -> Metrics:
@@ -59,6 +60,11 @@ class Metrics:
                 ["route"],
                 registry=registry,
                 buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+            ),
+            password_checks=Counter(
+                "vipbot_console_password_checks",
+                "Password hashes computed at console sign-in (attempts refused by the lockout compute none)",
+                registry=registry,
             ),
         )
 

@@ -107,6 +107,7 @@ class Console:
     async def verify(self, encoded: str | None, password: str) -> bool:
         """Verify in a worker thread; an unknown account is verified against a dummy hash (same timing)."""
         self.password_checks += 1
+        self.services.metrics.password_checks.inc()
         if encoded is None:
             if self._dummy_hash is None:
                 self._dummy_hash = await self.hash("dummy password for unknown accounts")
