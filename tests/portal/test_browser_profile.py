@@ -85,3 +85,63 @@ async def test_the_profile_folder_keeps_neither_message_nor_pseudonym(
     for needle in (canary, pseudonym, later, code, code.replace("-", "")):
         assert _found(profile, needle) == [], needle
     assert re.fullmatch(r"[0-9A-Z]{4}(-[0-9A-Z]{4}){4}", code)
+
+
+async def test_the_counsellors_profile_keeps_neither_passphrase_nor_reply(
+    services: Services, tmp_path: Path
+) -> None:
+    from bot.domain.accounts import Role
+    from bot.domain.conversations import Mode
+    from bot.security import INSECURE_TEST_ARGON2_PARAMS, INSECURE_TEST_PASSWORD_POLICY, Secret, totp_code
+    from bot.web import console
+    from bot.web.console.auth import PASSWORD_POLICY_EXTRA
+    from bot.web.portal.channel import ConfidentialChannel
+    from tests.console.helpers import make_person
+    from tests.portal.support import PASSPHRASE
+
+    services.extras[PASSWORD_POLICY_EXTRA] = INSECURE_TEST_PASSWORD_POLICY
+    org = await services.organisations.add_organisation(
+        "Zorggroep De Linde", "de-linde", "Europe/Amsterdam", "nl", 90
+    )
+    person = await make_person(
+        services, Role.COUNSELLOR, "mira@vp.test", org.id, password="correct horse battery"
+    )
+    channel = ConfidentialChannel(
+        services.engine, services.settings, services.clock, argon2=INSECURE_TEST_ARGON2_PARAMS
+    )
+    assert await channel.add_counsellor(org.id, "Mira", "mira@vp.test", Secret(PASSPHRASE)) == (
+        person.account.counsellor_id
+    )
+    await channel.service.start(org.id, 90, Mode.ANONYMOUS, "Hallo")
+    wrong = f"Wrong{uuid.uuid4().hex}"
+    reply = f"REPLY{uuid.uuid4().hex}"
+    profile = tmp_path / "profile"
+    async with serve_app(build_app(services, [console.install])) as base, async_playwright() as playwright:
+        context = await playwright.chromium.launch_persistent_context(
+            str(profile), executable_path=chromium_path(), args=CHROMIUM_ARGS, locale="nl-NL"
+        )
+        context.set_default_timeout(20_000)
+        page = context.pages[0] if context.pages else await context.new_page()
+        await page.goto(f"{base}/console/login")
+        await page.locator("#email").fill(person.email)
+        await page.locator("#password").fill("correct horse battery")
+        await page.locator("button[type=submit]").click()
+        assert person.totp is not None
+        await page.locator("#code").fill(totp_code(person.totp, services.clock.now().timestamp()))
+        await page.locator("button[type=submit]").click()
+        await page.goto(f"{base}/console/de-linde/inbox")
+        await page.locator("#passphrase").fill(wrong)
+        await page.locator("form[action$='/inbox/unlock'] button[type=submit]").click()
+        await expect(page.get_by_role("alert")).to_contain_text("opent je sleutel niet")
+        await page.locator("#passphrase").fill(PASSPHRASE)
+        await page.locator("form[action$='/inbox/unlock'] button[type=submit]").click()
+        await page.get_by_role("link", name=re.compile("Gesprek van")).click()
+        await page.locator("#reply").fill(f"Dank je. {reply}")
+        await page.locator("form[action$='/reply'] button[type=submit]").click()
+        await expect(page.locator(".thread")).to_contain_text(reply)
+        await context.close()
+
+    assert (profile / "Default" / "Sessions").is_dir()
+    assert _found(profile, "/console/de-linde/inbox")  # the search finds what is there
+    for needle in (wrong, PASSPHRASE, reply):
+        assert _found(profile, needle) == [], needle
