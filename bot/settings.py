@@ -39,6 +39,7 @@ class Environment(StrEnum):
 
 
 class LogFormat(StrEnum):
+    AUTO = "auto"  # readable on a terminal, JSON otherwise
     JSON = "json"
     CONSOLE = "console"
 
@@ -65,7 +66,7 @@ class Settings(BaseModel):
     portal_url: str | None = Field(None, alias="VIPBOT_PORTAL_URL")
     secret_key: SecretStr | None = Field(None, alias="VIPBOT_SECRET_KEY")
     log_level: str = Field("INFO", alias="VIPBOT_LOG_LEVEL")
-    log_format: LogFormat = Field(LogFormat.JSON, alias="VIPBOT_LOG_FORMAT")
+    log_format: LogFormat = Field(LogFormat.AUTO, alias="VIPBOT_LOG_FORMAT")
     default_timezone: str = Field("Europe/Amsterdam", alias="VIPBOT_DEFAULT_TIMEZONE")
     retention_days: Annotated[int, Field(ge=1, le=3650)] = Field(90, alias="VIPBOT_RETENTION_DAYS")
     scheduler_enabled: bool = Field(True, alias="VIPBOT_SCHEDULER")

@@ -64,7 +64,9 @@ async def login_form(request: web.Request) -> web.StreamResponse:
         return render(
             request, "login.html", status=draft.status, error=draft.error, email=draft.fields["email"]
         )
-    return render(request, "login.html", error=None, email="")
+    # A fresh install: the page says how to create the first administrator instead of leaving people guessing.
+    first_run = await console_of(request).accounts.count_accounts() == 0
+    return render(request, "login.html", error=None, email="", first_run=first_run)
 
 
 def _refused(request: web.Request, email: str) -> web.StreamResponse:
