@@ -44,6 +44,7 @@ def one_run(first: bool) -> tuple[float, float]:
         env.update(
             {"VIPBOT_DATA_DIR": str(Path(scratch) / "data"), "VIPBOT_PORT": str(port), "VIPBOT_LOG_LEVEL": "WARNING"}
         )
+        env["VIPBOT_METRICS_PORT"] = str(free_port())  # metrics listen on a port of their own
         if not first:
             # Later runs start on an existing database, as a restart does.
             subprocess.run([sys.executable, "-m", "bot", "db", "upgrade"], env=env, cwd=scratch, check=True,

@@ -23,7 +23,7 @@ from bot.security.passwords import DEFAULT_PASSWORD_POLICY, PasswordPolicy
 from bot.settings import Settings
 from bot.storage.db import session_factory
 from bot.storage.organisations import SqlOrganisationRepository
-from bot.web.observability import Metrics, health_handler, metrics_handler, observe
+from bot.web.observability import Metrics, health_handler, observe
 
 if TYPE_CHECKING:
     from prometheus_client import Counter
@@ -180,7 +180,6 @@ def build_app(services: Services, features: list[FeatureInstaller] | None = None
     app = web.Application(middlewares=[observe(services.metrics)], client_max_size=1024**2)
     app[SERVICES] = services
     app.router.add_get("/healthz", health_handler(services.engine))
-    app.router.add_get("/metrics", metrics_handler(services.metrics))
     for install in feature_installers() if features is None else features:
         install(app, services)
 

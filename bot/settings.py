@@ -58,6 +58,10 @@ class Settings(BaseModel):
     database_url: str | None = Field(None, alias="VIPBOT_DATABASE_URL")
     host: str = Field("127.0.0.1", alias="VIPBOT_HOST")
     port: Port = Field(8080, alias="VIPBOT_PORT")
+    # Prometheus metrics: their own listener, never beside the portal; loopback unless told otherwise.
+    metrics: bool = Field(True, alias="VIPBOT_METRICS")
+    metrics_host: str = Field("127.0.0.1", alias="VIPBOT_METRICS_HOST")
+    metrics_port: Port = Field(9464, alias="VIPBOT_METRICS_PORT")
     base_url: str | None = Field(None, alias="VIPBOT_BASE_URL")
     portal_url: str | None = Field(None, alias="VIPBOT_PORTAL_URL")
     secret_key: SecretStr | None = Field(None, alias="VIPBOT_SECRET_KEY")

@@ -12,7 +12,6 @@ that was refused.
 from __future__ import annotations
 
 import asyncio
-import logging
 import math
 import time
 from collections import deque
@@ -20,9 +19,10 @@ from collections.abc import Callable, Mapping
 from typing import Protocol
 
 from bot.domain.tenancy import Platform
+from bot.logs import get_logger
 from bot.storage.rate_budget import SqlRateBudget
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 # The Web API method a platform's outreach sends count against (the budget is kept per method).
 SEND_METHODS: Mapping[Platform, str] = {Platform.SLACK: "chat.postMessage", Platform.TEAMS: "activities"}
@@ -78,7 +78,7 @@ class SharedPacer:
         try:
             await self._budget.pause(*self._key, until)
         except Exception as exc:  # the local pause still holds; other replicas learn from their own 429
-            log.warning("rate budget pause not shared", extra={"error": type(exc).__name__})
+            log.warning("rate budget pause not shared", error=type(exc).__name__)
 
     async def shared(self) -> None:
         """Wait until the pauses this pacer saw are written to the shared budget (for shutdown and tests)."""

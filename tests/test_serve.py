@@ -19,10 +19,11 @@ from tests.support.process import start_vipbot, stop, vipbot_env
 
 
 async def test_serve_on_the_embedded_default_answers_health_and_metrics(tmp_path: Path) -> None:
-    port = free_port()
+    port, metrics_port = free_port(), free_port()
     log_path = tmp_path / "serve.log"
     with log_path.open("wb") as log:
-        process = start_vipbot(["serve"], vipbot_env(tmp_path / "data", port), tmp_path, log)
+        env = vipbot_env(tmp_path / "data", port, VIPBOT_METRICS_PORT=str(metrics_port))
+        process = start_vipbot(["serve"], env, tmp_path, log)
         try:
             await wait_for_http(f"http://127.0.0.1:{port}/healthz", timeout=30)
             async with aiohttp.ClientSession() as session:
@@ -30,17 +31,28 @@ async def test_serve_on_the_embedded_default_answers_health_and_metrics(tmp_path
                     assert await response.json() == {"status": "ok", "database": "ok"}
                 async with session.get(f"http://127.0.0.1:{port}/nowhere") as response:
                     assert response.status == 404
+                async with session.get(f"http://127.0.0.1:{port}/portal/nowhere") as response:
+                    assert response.status == 404
+                # never beside the portal: only on the metrics listener (loopback)
                 async with session.get(f"http://127.0.0.1:{port}/metrics") as response:
+                    assert response.status == 404
+                async with session.get(f"http://127.0.0.1:{metrics_port}/metrics") as response:
                     assert response.status == 200
                     metrics = await response.text()
             assert 'vipbot_http_requests_total{method="GET",route="/healthz",status="200"}' in metrics
+            assert "/portal" not in metrics  # no per-route series of confidential actions
+            assert "_created" not in metrics
         finally:
             code = stop(process)
     assert code == 0, log_path.read_text()
     assert (tmp_path / "data" / "vipbot.db").is_file()
     assert (tmp_path / "data" / "secret_key").is_file()
     output = log_path.read_text()
-    assert "127.0.0.1" not in output.replace(f"127.0.0.1:{port}", "")  # no client addresses in the access log
+    output_without_listeners = output.replace(f"127.0.0.1:{port}", "").replace(f"127.0.0.1:{metrics_port}", "")
+    assert "127.0.0.1" not in output_without_listeners  # no client addresses in the access log
+    access = [line for line in output.splitlines() if "aiohttp.access" in line]
+    assert access  # the access log writes lines (for /healthz) ...
+    assert not [line for line in access if "/portal" in line]  # ... and none for the portal
     assert output.count("generated a secret key into the data directory") == 1
     first_lines = "\n".join(output.splitlines()[:100])
     assert "Running upgrade" in first_lines  # library lines are there, with their arguments rendered:

@@ -74,6 +74,16 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     reset.add_argument("--email", required=True)
     reset.set_defaults(handler=run_reset_2fa)
 
+    require = sub.add_parser(
+        "require-2fa",
+        help="require (or, with --off, no longer require) a second factor of an organisation's management viewers",
+        description="Management viewers of the organisation sign in with an authenticator code; those without "
+        "one set it up at their next sign-in. Administrators and counsellors always need one.",
+    )
+    require.add_argument("--organisation", required=True, help="the organisation's slug")
+    require.add_argument("--off", action="store_true", help="no longer require it")
+    require.set_defaults(handler=run_require_2fa)
+
 
 def _read_password(args: argparse.Namespace, ctx: CliContext) -> str:
     if args.password_stdin:
@@ -137,4 +147,18 @@ async def run_reset_password(args: argparse.Namespace, ctx: CliContext) -> int:
         await repo.record_success(credentials.account.id)
         await repo.end_all_sessions(credentials.account.id)
     ctx.print(f"Set a new password for {args.email}; its sessions have ended.")
+    return 0
+
+
+async def run_require_2fa(args: argparse.Namespace, ctx: CliContext) -> int:
+    from bot.storage.console_policy import SqlConsolePolicy
+    from bot.storage.organisations import SqlOrganisationRepository
+
+    async with ctx.database() as engine:
+        organisation = await SqlOrganisationRepository(session_factory(engine)).get_organisation(
+            args.organisation
+        )
+        await SqlConsolePolicy(engine).set_requires_totp(organisation.id, not args.off)
+    state = "no longer need" if args.off else "now need"
+    ctx.print(f"Management viewers of {organisation.name} {state} a second factor to sign in.")
     return 0

@@ -15,8 +15,8 @@ from bot.cli.context import CliContext
 from bot.domain.clock import SystemClock
 from bot.errors import ConfigError
 from bot.logs import configure_logging, get_logger
-from bot.settings import Settings, ensure_secret_key, prepare_data_dir
-from bot.web.observability import AccessLogger
+from bot.settings import ensure_secret_key, prepare_data_dir
+from bot.web.observability import AccessLogger, build_metrics_app
 
 log = get_logger(__name__)
 
@@ -38,7 +38,16 @@ async def run(_args: argparse.Namespace, ctx: CliContext) -> int:
     content = ctx.content()
     if settings.secret_key is None:
         prepare_data_dir(settings)
-    listener = _listen(settings)
+    listener = _listen(settings.host, settings.port, "VIPBOT_HOST", "VIPBOT_PORT")
+    metrics_listener = None
+    try:
+        if settings.metrics:
+            metrics_listener = _listen(
+                settings.metrics_host, settings.metrics_port, "VIPBOT_METRICS_HOST", "VIPBOT_METRICS_PORT"
+            )
+    except ConfigError:
+        listener.close()
+        raise
     try:
         engine = await ctx.current_engine()
         settings = ensure_secret_key(settings)
@@ -46,13 +55,20 @@ async def run(_args: argparse.Namespace, ctx: CliContext) -> int:
         app = build_app(services)
         runner = web.AppRunner(app, access_log_class=AccessLogger, handle_signals=False)
         await runner.setup()  # runs the features' start hooks
+        metrics_runner = None
+        if metrics_listener is not None:
+            metrics_runner = web.AppRunner(build_metrics_app(services.metrics), access_log=None)
+            await metrics_runner.setup()
         settle_heap()
         try:
             await web.SockSite(runner, listener).start()
+            if metrics_runner is not None and metrics_listener is not None:
+                await web.SockSite(metrics_runner, metrics_listener).start()
             log.info(
                 "serving",
                 url=settings.public_base_url,
                 listen=f"{settings.host}:{settings.port}",
+                metrics=f"{settings.metrics_host}:{settings.metrics_port}" if settings.metrics else "off",
                 env=settings.env.value,
                 database="sqlite" if settings.uses_embedded_database else "postgresql",
             )
@@ -64,9 +80,13 @@ async def run(_args: argparse.Namespace, ctx: CliContext) -> int:
             await stop.wait()
             log.info("stopping")
         finally:
+            if metrics_runner is not None:
+                await metrics_runner.cleanup()
             await runner.cleanup()
     finally:
         listener.close()
+        if metrics_listener is not None:
+            metrics_listener.close()
     return 0
 
 
@@ -85,17 +105,14 @@ async def _say_where_to_go(services: Services) -> None:
     log.info("ready: open the console in a browser", console=console, portal=f"{settings.public_portal_url}/")
 
 
-def _listen(settings: Settings) -> socket.socket:
-    """The listening socket, bound before anything starts so that a taken port stops the start cleanly."""
+def _listen(host: str, port: int, host_variable: str, port_variable: str) -> socket.socket:
+    """A listening socket, bound before anything starts so that a taken port stops the start cleanly."""
     try:
-        family = socket.getaddrinfo(settings.host, settings.port, type=socket.SOCK_STREAM)[0][0]
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
     except socket.gaierror as exc:
-        problem = f"{settings.host} is not an address to listen on ({exc.strerror})"
-        raise ConfigError("VIPBOT_HOST", problem) from None
+        raise ConfigError(host_variable, f"{host} is not an address to listen on ({exc.strerror})") from None
     try:
-        return socket.create_server((settings.host, settings.port), family=family, backlog=128)
+        return socket.create_server((host, port), family=family, backlog=128)
     except OSError as exc:
-        variable = "VIPBOT_PORT" if exc.errno in {errno.EADDRINUSE, errno.EACCES} else "VIPBOT_HOST"
-        raise ConfigError(
-            variable, f"cannot listen on {settings.host}:{settings.port} ({exc.strerror or exc})"
-        ) from None
+        variable = port_variable if exc.errno in {errno.EADDRINUSE, errno.EACCES} else host_variable
+        raise ConfigError(variable, f"cannot listen on {host}:{port} ({exc.strerror or exc})") from None

@@ -381,7 +381,8 @@ class SqlPulseStore:
             self.stats.fallbacks += 1
             log.warning(
                 "pulse answers: a batch failed, writing its clicks one by one",
-                extra={"clicks": len(batch), "error": type(exc).__name__},
+                clicks=len(batch),
+                error=type(exc).__name__,
             )
             for click in batch:
                 try:

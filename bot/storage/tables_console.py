@@ -110,3 +110,29 @@ class ConsoleReportNoteRow(SQLModel, table=True):
     signals: str = Field(default="", sa_column=Column(Text, nullable=False))
     advice: str = Field(default="", sa_column=Column(Text, nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime, nullable=False))
+
+
+class ConsoleLoginThrottleRow(SQLModel, table=True):
+    """Wrong passwords in a row, per (address typed, client): growing delays, never a lock of the account itself.
+
+    `key` is an HMAC under the service's secret of the address and the client (a device cookie this browser got
+    at an earlier sign-in, else its network address), so the table holds neither. An attempt is counted with one
+    UPDATE before the password is checked; rows are deleted at a successful sign-in and a day after their last
+    refusal.
+    """
+
+    __tablename__ = "console_login_throttle"
+
+    key: bytes = Field(sa_column=Column(LargeBinary(32), primary_key=True))
+    failures: int = Field(default=0)
+    blocked_until: datetime | None = Field(default=None)
+    last_failure: datetime = Field(default_factory=utcnow)
+
+
+class ConsoleOrganisationPolicyRow(SQLModel, table=True):
+    """What an organisation asks of its management viewers' sign-in: here, whether a second factor is required."""
+
+    __tablename__ = "console_organisation_policy"
+
+    organisation_id: uuid.UUID = Field(foreign_key="organisation.id", primary_key=True, ondelete="CASCADE")
+    require_totp: bool = Field(default=False)

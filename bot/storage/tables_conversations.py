@@ -102,3 +102,19 @@ class InboxUnlockRow(SQLModel, table=True):
     counsellor_id: uuid.UUID = Field(foreign_key="counsellor.id", index=True, ondelete="CASCADE")
     sealed_private: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     expires_at: datetime = Field(default_factory=utcnow)
+
+
+class PortalSessionRow(SQLModel, table=True):
+    """A signed-in portal browser, so that "sign out on this device" can end it (the cookie alone cannot).
+
+    Holds the SHA-256 of a random token that only the cookie carries, the organisation, and when it ends at the
+    latest — rounded up to the hour and never moved by later requests, so no row records when an employee acted.
+    Nothing links it to a conversation. `reveal_code`: the receipt code is still to be shown (once).
+    """
+
+    __tablename__ = "portal_session"
+
+    token_hash: bytes = Field(sa_column=Column(LargeBinary(32), primary_key=True))
+    organisation_id: uuid.UUID = Field(foreign_key="organisation.id", index=True, ondelete="CASCADE")
+    expires_at: datetime
+    reveal_code: bool = Field(default=False)

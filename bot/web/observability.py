@@ -1,4 +1,10 @@
-"""`/healthz`, `/metrics`, and the middleware that counts requests and catches what nobody else caught."""
+"""`/healthz`, `/metrics`, and the middleware that counts requests and catches what nobody else caught.
+
+`/metrics` is served by its own small application on its own listener (`VIPBOT_METRICS_HOST`/`_PORT`, loopback
+by default; `VIPBOT_METRICS=off` turns it off), never beside the portal. Requests to the portal, the inbox and
+the Slack and Teams endpoints are not counted per route: a live counter of `POST /portal/{org}/start` or of
+pulse clicks tells whoever can read it that someone acted, and when.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,14 @@ from dataclasses import dataclass
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.typedefs import Middleware
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.logs import get_logger, log_failure
@@ -26,9 +39,12 @@ class Metrics:
     registry: CollectorRegistry
     requests: Counter
     latency: Histogram
+    password_checks: Counter  # console sign-in: how many password hashes were computed (lockout at work)
 
     @classmethod
     def create(cls) -> Metrics:
+        # `_created` series hold the time a labelled series first appeared: the moment of a first action.
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         registry = CollectorRegistry()
         return cls(
             registry=registry,
@@ -44,6 +60,11 @@ class Metrics:
                 ["route"],
                 registry=registry,
                 buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+            ),
+            password_checks=Counter(
+                "vipbot_console_password_checks",
+                "Password hashes computed at console sign-in (attempts refused by the lockout compute none)",
+                registry=registry,
             ),
         )
 
@@ -69,6 +90,22 @@ def metrics_handler(metrics: Metrics) -> Handler:
     return handle
 
 
+def build_metrics_app(metrics: Metrics) -> web.Application:
+    """The application of the metrics listener: `/metrics` and nothing else."""
+    app = web.Application()
+    app.router.add_get("/metrics", metrics_handler(metrics))
+    return app
+
+
+# Platform endpoints: every pulse click and button press arrives here.
+_UNCOUNTED_PREFIXES = ("/slack/", "/api/messages")
+
+
+def counted(path: str) -> bool:
+    """Whether a request may be counted per route (see the module's note)."""
+    return not confidential_path(path) and not path.startswith(_UNCOUNTED_PREFIXES)
+
+
 def _route_name(request: web.Request) -> str:
     # The route pattern, never the concrete path: paths may carry ids that must not become metric labels.
     resource = request.match_info.route.resource
@@ -91,18 +128,35 @@ def observe(metrics: Metrics) -> Middleware:
             log_failure(log, "unhandled error", route=_route_name(request), method=request.method)
             return web.json_response({"error": "internal"}, status=500)
         finally:
-            route = _route_name(request)
-            metrics.requests.labels(route, request.method, str(status)).inc()
-            metrics.latency.labels(route).observe(time.perf_counter() - started)
+            if counted(request.path):
+                route = _route_name(request)
+                metrics.requests.labels(route, request.method, str(status)).inc()
+                metrics.latency.labels(route).observe(time.perf_counter() - started)
 
     return middleware
 
 
+def confidential_path(path: str) -> bool:
+    """The employee's portal and the counsellor's inbox: when someone acted there is itself confidential.
+
+    No access-log line (each carries the time it was written) and no per-route metric is kept for these paths.
+    """
+    if path == "/portal" or path.startswith("/portal/"):
+        return True
+    parts = path.split("/")
+    # /console/{org}/inbox and everything below it
+    return len(parts) >= 4 and parts[1] == "console" and parts[3] == "inbox"
+
+
 class AccessLogger(AbstractAccessLogger):
-    """Method, route pattern, status and time: no client address, user agent, query string or concrete path."""
+    """Method, route pattern, status and time: no client address, user agent, query string or concrete path.
+
+    Nothing at all for the portal and the inbox (`confidential_path`): a line per request would keep, to the
+    microsecond, when an employee or a counsellor acted.
+    """
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
-        if not self.logger.isEnabledFor(20):
+        if not self.logger.isEnabledFor(20) or confidential_path(request.path):
             return
         match_info = getattr(request, "match_info", None)
         route = "unmatched"

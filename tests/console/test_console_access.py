@@ -35,6 +35,7 @@ PUBLIC = {
     "/console/login",
     "/console/login/code",
     "/console/login/authenticator",
+    "/console/account/authenticator",  # any account's own second factor (a sign-in step)
     "/console/logout",
     "/console/invitation/{token}",
 }

@@ -96,3 +96,30 @@ async def test_admin_create_list_and_reset(tmp_path: Path) -> None:
         assert not verify_password(credentials.password_hash, Secret("a long enough password"))
     finally:
         await engine.dispose()
+
+
+async def test_an_organisation_requires_a_second_factor_of_its_viewers(tmp_path: Path) -> None:
+    from bot.storage.console_policy import SqlConsolePolicy
+    from bot.storage.organisations import SqlOrganisationRepository
+
+    assert _vipbot(tmp_path, "list").returncode == 0  # creates the database
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'data' / 'vipbot.db'}")
+    try:
+        org = await SqlOrganisationRepository(session_factory(engine)).add_organisation(
+            "Zorggroep De Linde", "de-linde", "Europe/Amsterdam", "nl", 90
+        )
+    finally:
+        await engine.dispose()
+    required = _vipbot(tmp_path, "require-2fa", "--organisation", "de-linde")
+    assert required.returncode == 0, required.stderr
+    assert "now need a second factor" in required.stdout
+    unknown = _vipbot(tmp_path, "require-2fa", "--organisation", "nobody")
+    assert unknown.returncode == 1
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'data' / 'vipbot.db'}")
+    try:
+        assert await SqlConsolePolicy(engine).requires_totp(org.id)
+        off = _vipbot(tmp_path, "require-2fa", "--organisation", "de-linde", "--off")
+        assert off.returncode == 0, off.stderr
+        assert not await SqlConsolePolicy(engine).requires_totp(org.id)
+    finally:
+        await engine.dispose()

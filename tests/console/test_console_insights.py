@@ -120,6 +120,7 @@ async def test_report_page_and_pdf(
     await _classify(console_services, org_a, "workload", 3, date(2026, 3, 1))
     await _classify(console_services, org_a, "integrity", 6, date(2026, 1, 1))
     await _classify(console_services, org_b, "bullying", 40, date(2026, 2, 1))  # another organisation's
+    clock.set(datetime(2026, 7, 2, 8, 0, tzinfo=UTC))  # the first half has ended
     counsellor = await make_person(console_services, Role.COUNSELLOR, "vp@praktijk.test", org_a.id)
     await sign_in(client, counsellor, clock)
     page = await client.get("/console/o/de-linde/report?period=2026-H1")
@@ -192,6 +193,7 @@ async def test_a_total_that_would_reveal_another_period_is_withheld(
 ) -> None:
     await _classify(console_services, org_a, "bullying", 7, date(2026, 2, 1))
     await _classify(console_services, org_a, "bullying", 3, date(2026, 8, 1))
+    clock.set(datetime(2027, 1, 4, 8, 0, tzinfo=UTC))  # both halves have ended
     counsellor = await make_person(console_services, Role.COUNSELLOR, "vp@praktijk.test", org_a.id)
     await sign_in(client, counsellor, clock)
     first = await (await client.get("/console/o/de-linde/report?period=2026-H1")).text()
@@ -203,3 +205,37 @@ async def test_a_total_that_would_reveal_another_period_is_withheld(
     for page in (first, second, year):
         assert "Aantal gesprekken: 7" not in page
         assert "Aantal gesprekken: 10" not in page
+
+
+async def test_conversation_figures_wait_for_the_end_of_the_period_and_for_a_classification(
+    client: TestClient, console_services: Services, clock: FixedClock, org_a: Organisation
+) -> None:
+    """A management viewer polling the report must not see a conversation start (DESIGN §5.7)."""
+    from bot.domain.conversations import Classification, Mode
+    from bot.security import INSECURE_TEST_ARGON2_PARAMS, Secret
+    from bot.web.portal.channel import ConfidentialChannel
+
+    channel = ConfidentialChannel(
+        console_services.engine, console_services.settings, clock, argon2=INSECURE_TEST_ARGON2_PARAMS
+    )
+    await channel.add_counsellor(org_a.id, "Mira", "mira@vp.test", Secret("a passphrase for the test"))
+    await _classify(console_services, org_a, "bullying", 6, date(2026, 2, 1))
+    viewer = await make_person(console_services, Role.VIEWER, "mt@linde.test", org_a.id)
+    await sign_in(client, viewer, clock)
+
+    async def report() -> str:
+        return await (await client.get("/console/o/de-linde/report?period=2026-H1")).text()
+
+    before = await report()
+    assert "Aantal gesprekken: pas na afloop van de periode (vanaf 01-07-2026)" in before
+    started, _code = await channel.service.start(org_a.id, 90, Mode.ANONYMOUS, "Ik wil iets bespreken")
+    assert await report() == before  # nothing moves while the period runs
+
+    clock.set(datetime(2026, 7, 2, 8, 0, tzinfo=UTC))
+    await sign_in(client, viewer, clock)
+    ended = await report()
+    assert "Aantal gesprekken: 6" in ended  # the unclassified conversation is not counted
+    await channel.store.classify(
+        org_a.id, started, Classification("bullying", "spar", "listening"), clock.now().date()
+    )
+    assert "Aantal gesprekken: 7" in await report()

@@ -199,14 +199,14 @@ async def test_a_start_form_sent_twice_without_javascript_starts_one_conversatio
 
 async def test_without_proof_of_work_only_a_small_shared_allowance_remains(site: Site) -> None:
     statuses = []
-    for i in range(FAST.unproven_global + 1):
+    for i in range(FAST.unproven_per_organisation + 1):
         fields = await form_fields(site.client, "/portal/de-linde/return")
         unproven = {"csrf_token": fields["csrf_token"], "pow_challenge": fields["pow_challenge"]}
         r = await site.client.post(
             "/portal/de-linde/return", data={**unproven, "code": f"{i:04d}-0000-0000-0000-0000"}
         )
         statuses.append(r.status)
-    assert statuses == [400] * FAST.unproven_global + [429]
+    assert statuses == [400] * FAST.unproven_per_organisation + [429]
     # Without a challenge, or with one used before, nothing happens at all.
     no_challenge = await site.client.post(
         "/portal/de-linde/return",

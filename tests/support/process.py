@@ -9,10 +9,14 @@ import sys
 from pathlib import Path
 from typing import IO
 
+from tests.support.net import free_port
+
 
 def vipbot_env(data_dir: Path, port: int, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VIPBOT_", "SLACK_", "MICROSOFT_APP_"))}
     env.update({"VIPBOT_DATA_DIR": str(data_dir), "VIPBOT_PORT": str(port), "VIPBOT_HOST": "127.0.0.1"})
+    # Metrics have their own listener: a free port of its own, so that several services can run side by side.
+    env["VIPBOT_METRICS_PORT"] = str(free_port())
     env.update(extra)
     return env
 

@@ -41,6 +41,7 @@ from bot.security import (
 )
 from bot.storage.accounts import SqlAccountRepository, token_hash
 from bot.web.console.cache import Expiring, Lru
+from bot.web.portal.drafts import Drafts
 from bot.web.shared.cookies import cookie_name
 from bot.web.shared.templates import LOCALE_PREFERENCE
 
@@ -66,6 +67,10 @@ class Console:
     secure: bool
     password_policy: PasswordPolicy
     _dummy_hash: str | None = None
+    password_checks: int = 0  # how many times a password hash was computed (tests count them)
+    drafts: Drafts = field(
+        default_factory=Drafts
+    )  # refused sign-in forms, for the one GET after the redirect
     _caches: dict[str, Lru[Any]] = field(default_factory=dict)
     _expiring: dict[str, Expiring[Any]] = field(default_factory=dict)
     _versions: dict[UUID, int] = field(default_factory=dict)
@@ -99,6 +104,8 @@ class Console:
 
     async def verify(self, encoded: str | None, password: str) -> bool:
         """Verify in a worker thread; an unknown account is verified against a dummy hash (same timing)."""
+        self.password_checks += 1
+        self.services.metrics.password_checks.inc()
         if encoded is None:
             if self._dummy_hash is None:
                 self._dummy_hash = await self.hash("dummy password for unknown accounts")

@@ -4,6 +4,10 @@ The inbox opens with the counsellor's passphrase (Argon2id, in a worker thread).
 then kept for `VIPBOT_INBOX_UNLOCK_MINUTES`, encrypted in the `inbox_unlock` row under a random key that only
 this browser's cookie holds: the database alone and the cookie alone open nothing, locking deletes the row.
 Reading, replying, closing and classifying happen here; whistleblowing reports show their legal clock.
+
+Forms that carry text (the passphrase, a reply) are answered with a redirect to a GET page, whatever the outcome
+(see `bot.web.portal.drafts`): the browser's session-restore files keep no passphrase and no reply. Signing out
+of the console locks the inbox too (`lock_on_sign_out`).
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from bot.security.errors import SecurityError
 from bot.security.secret import Secret
 from bot.web.console.auth import CONSOLE, organisation_for
 from bot.web.portal.channel import ConfidentialChannel, InboxUnlock
+from bot.web.portal.drafts import Draft, Drafts
 from bot.web.portal.limits import RateLimiter
 from bot.web.shared.cookies import cookie_name
 from bot.web.shared.templates import render, request_locale
@@ -57,6 +62,7 @@ class Inbox:
     cookie: str
     secure: bool
     lifetime: timedelta
+    drafts: Drafts = field(default_factory=Drafts)
     # Each Argon2id unlock takes 256 MiB for about a second: at most two at a time.
     unlocking: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
 
@@ -138,10 +144,18 @@ def _locked_page(
     )
 
 
+def _again(request: web.Request, url: str, draft: Draft) -> web.HTTPSeeOther:
+    token = _inbox(request).drafts.keep(draft)
+    return web.HTTPSeeOther(f"{url}?d={token}")
+
+
 async def inbox_page(request: web.Request) -> web.StreamResponse:
     account, org = await _context(request)
     key = await _unlocked(request, account)
     if key is None:
+        draft = _inbox(request).drafts.take(request.query.get("d"))
+        if draft is not None:
+            return _locked_page(request, account, org, status=draft.status, error=draft.error)
         return _locked_page(request, account, org)
     channel = _inbox(request).channel
     conversations = [c for c in await channel.store.inbox(key.counsellor_id) if c.organisation_id == org.id]
@@ -165,25 +179,27 @@ async def unlock(request: web.Request) -> web.StreamResponse:
     inbox = _inbox(request)
     form = await request.post()
     passphrase = form.get("passphrase")
+    here = _url(request, "inbox", org=org.slug)
+    wrong = Draft("portal.inbox.wrong_passphrase", 400)
     if not isinstance(passphrase, str) or not passphrase or len(passphrase) > MAX_PASSPHRASE:
-        return _locked_page(request, account, org, status=400, error="portal.inbox.wrong_passphrase")
+        raise _again(request, here, wrong)
     if not inbox.limiter.hit(b"unlock:" + account.counsellor_id.bytes, UNLOCK_TRIES, UNLOCK_WINDOW_S):
-        return _locked_page(request, account, org, status=429, error="portal.inbox.too_many")
+        raise _again(request, here, Draft("portal.inbox.too_many", 429))
     try:
         vault = await inbox.channel.store.vault(account.counsellor_id)
     except NotFoundError:
-        return _locked_page(request, account, org, status=403, error="portal.inbox.no_key")
+        raise _again(request, here, Draft("portal.inbox.no_key", 403)) from None
     try:
         async with inbox.unlocking:
             key = await asyncio.to_thread(
                 unlock_counsellor_key, account.counsellor_id, vault.wrapped_private, Secret(passphrase)
             )
     except SecurityError:
-        log.info("inbox: unlock refused")
-        return _locked_page(request, account, org, status=400, error="portal.inbox.wrong_passphrase")
+        log.debug("inbox: unlock refused")  # debug only: a line with a time would say when the inbox was used
+        raise _again(request, here, wrong) from None
     shared = await inbox.channel.share_with_colleagues(key)
     if shared:
-        log.info("inbox: conversation keys shared with co-counsellors", count=shared)
+        log.debug("inbox: conversation keys shared with co-counsellors", count=shared)
     session = await inbox.channel.open_inbox(key, inbox.lifetime)
     response = web.HTTPSeeOther(_url(request, "inbox", org=org.slug))
     value = base64.urlsafe_b64encode(session.unlock_id.bytes + session.key.reveal()).decode("ascii")
@@ -201,13 +217,20 @@ async def unlock(request: web.Request) -> web.StreamResponse:
 
 async def lock(request: web.Request) -> web.StreamResponse:
     _account, org = await _context(request)
-    inbox = _inbox(request)
+    response = web.HTTPSeeOther(_url(request, "inbox", org=org.slug))
+    await lock_on_sign_out(request, response)
+    raise response
+
+
+async def lock_on_sign_out(request: web.Request, response: web.StreamResponse) -> None:
+    """Lock this browser's inbox: the unlock row goes, so a copy of the cookie opens nothing any more."""
+    inbox = request.config_dict.get(INBOX)
+    if inbox is None:
+        return
     cookie = _read_cookie(request)
     if cookie is not None:
         await inbox.channel.close_inbox(cookie.unlock_id)
-    response = web.HTTPSeeOther(_url(request, "inbox", org=org.slug))
     response.del_cookie(inbox.cookie, path="/")
-    raise response
 
 
 def _labels(request: web.Request) -> dict[str, dict[str, str]]:
@@ -289,35 +312,40 @@ async def _thread_page(
 
 async def conversation_page(request: web.Request) -> web.StreamResponse:
     account, org, key, conversation_id = await _open(request)
+    draft = _inbox(request).drafts.take(request.query.get("d"))
+    if draft is not None:
+        return await _thread_page(
+            request,
+            account,
+            org,
+            key,
+            conversation_id,
+            status=draft.status,
+            error=draft.error,
+            draft=draft.fields.get("text", ""),
+        )
     return await _thread_page(request, account, org, key, conversation_id)
 
 
 async def reply(request: web.Request) -> web.StreamResponse:
-    account, org, key, conversation_id = await _open(request)
+    _account, org, _key, conversation_id = await _open(request)
     form = await request.post()
     text = form.get("text")
     text = text if isinstance(text, str) else ""
     after = form.get("after")
+    here = _url(request, "inbox_conversation", org=org.slug, conversation=str(conversation_id))
     try:
         expected = int(after) if isinstance(after, str) else -1
         await _inbox(request).channel.service.write(
             org.id, org.retention_days, conversation_id, Author.COUNSELLOR, text, expected
         )
     except (StaleWriteError, ValueError):
-        return await _thread_page(
-            request, account, org, key, conversation_id, status=409, error="portal.inbox.stale", draft=text
-        )
+        raise _again(request, here, Draft("portal.inbox.stale", 409, {"text": text})) from None
     except InvalidTextError:
-        return await _thread_page(
-            request, account, org, key, conversation_id, status=400, error="portal.error.text", draft=text
-        )
+        raise _again(request, here, Draft("portal.error.text", 400, {"text": text})) from None
     except ConversationClosedError:
-        return await _thread_page(
-            request, account, org, key, conversation_id, status=409, error="portal.error.closed", draft=text
-        )
-    raise web.HTTPSeeOther(
-        _url(request, "inbox_conversation", org=org.slug, conversation=str(conversation_id))
-    )
+        raise _again(request, here, Draft("portal.error.closed", 409, {"text": text})) from None
+    raise web.HTTPSeeOther(here)
 
 
 async def classify(request: web.Request) -> web.StreamResponse:

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import base64
 import io
+from uuid import UUID
 
 import segno
 from aiohttp import web
 
 from bot.domain.accounts import Account, SessionStage, is_locked, password_problem
 from bot.errors import ConflictError, NotFoundError
+from bot.logs import get_logger
 from bot.security import DecryptionError, Secret
+from bot.storage.console_policy import SqlConsolePolicy
+from bot.storage.login_throttle import SqlLoginThrottle
 from bot.web.console.auth import (
     PENDING_ACCOUNT,
     SESSION_STAGE,
@@ -22,8 +26,11 @@ from bot.web.console.auth import (
     new_totp_for_enrolment,
     provisioning_uri,
 )
+from bot.web.console.throttle import remember_device, throttle_keys
+from bot.web.portal.drafts import Draft
 from bot.web.shared.templates import render
 
+log = get_logger(__name__)
 MAX_FIELD = 500
 
 
@@ -52,9 +59,21 @@ def _after_sign_in(request: web.Request, account: Account) -> str:
 async def login_form(request: web.Request) -> web.StreamResponse:
     if current_account(request) is not None:
         return see_other(_url(request, "home"))
+    draft = console_of(request).drafts.take(request.query.get("d"))
+    if draft is not None:
+        return render(
+            request, "login.html", status=draft.status, error=draft.error, email=draft.fields["email"]
+        )
     # A fresh install: the page says how to create the first administrator instead of leaving people guessing.
     first_run = await console_of(request).accounts.count_accounts() == 0
     return render(request, "login.html", error=None, email="", first_run=first_run)
+
+
+def _refused(request: web.Request, email: str) -> web.StreamResponse:
+    """A refused sign-in, as a redirect to the sign-in page: a page answering the POST would leave the password
+    in the browser's session-restore files (see `bot.web.portal.drafts`)."""
+    token = console_of(request).drafts.keep(Draft("console.login.failed", 401, {"email": email}))
+    return see_other(_url(request, "login") + "?d=" + token)
 
 
 async def login_submit(request: web.Request) -> web.StreamResponse:
@@ -63,27 +82,69 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     email, password = _field(form, "email"), _raw(form, "password")
     credentials = await console.accounts.credentials(email) if email else None
     now = console.now()
+    # Counted before any password is checked, in one statement: a burst of parallel guesses gets no further.
+    keys = throttle_keys(request, email, credentials.account.id if credentials else None)
+    throttle = SqlLoginThrottle(console.services.engine)
+    for key, policy in keys:
+        if not await throttle.admit(key, now, policy):
+            return _refused(request, email)
     if credentials is None or credentials.account.disabled:
         await console.verify(None, password or "x")
-        return render(request, "login.html", status=401, error="console.login.failed", email=email)
+        return _refused(request, email)
     if is_locked(credentials.locked_until, now):
         await console.verify(None, password or "x")  # the same work as any refusal: lockout reveals nothing
-        return render(request, "login.html", status=401, error="console.login.failed", email=email)
+        return _refused(request, email)
     if not password or not await console.verify(credentials.password_hash, password):
-        await console.accounts.record_failure(credentials.account.id, now)
-        return render(request, "login.html", status=401, error="console.login.failed", email=email)
+        return _refused(request, email)
     account = credentials.account
+    await throttle.forget(*(key for key, _policy in keys))
     if console.needs_rehash(credentials.password_hash):
         await console.accounts.set_password_hash(account.id, await console.hash(password))
-    if account.role.needs_totp:
-        if account.totp_enabled:
+    response = await _after_password(request, account, credentials.totp_secret)
+    remember_device(request, response, account.id)
+    return response
+
+
+async def needs_second_factor(request: web.Request, account: Account) -> bool:
+    """Admins and counsellors always; a management viewer who set one up, or whose organisation requires it."""
+    if account.role.needs_totp or account.totp_enabled:
+        return True
+    organisation_id = account.viewer_organisation
+    if organisation_id is None:
+        return False
+    return await SqlConsolePolicy(console_of(request).services.engine).requires_totp(organisation_id)
+
+
+async def _after_password(request: web.Request, account: Account, sealed: bytes | None) -> web.StreamResponse:
+    if await needs_second_factor(request, account):
+        if account.totp_enabled and _readable_totp(request, account.id, sealed):
             await begin_session(request, account, SessionStage.TOTP)
             return see_other(_url(request, "login_code"))
-        await begin_session(request, account, SessionStage.ENROL)
-        return see_other(_url(request, "setup_totp"))
-    await console.accounts.record_success(account.id)
+        return await _enrol_anew(request, account)
+    await console_of(request).accounts.record_success(account.id)
     await begin_session(request, account, SessionStage.FULL)
     return see_other(_after_sign_in(request, account))
+
+
+def _readable_totp(request: web.Request, account_id: UUID, sealed: bytes | None) -> bool:
+    """Whether the stored authenticator secret still opens: after `VIPBOT_SECRET_KEY` changed it does not."""
+    if sealed is None:
+        return False
+    try:
+        console_of(request).open_totp(account_id, sealed)
+    except DecryptionError:
+        return False
+    return True
+
+
+async def _enrol_anew(request: web.Request, account: Account) -> web.StreamResponse:
+    """No usable authenticator (none yet, or sealed under a former secret key): set one up after the password."""
+    console = console_of(request)
+    if account.totp_enabled:
+        log.warning("console sign-in: an authenticator secret no longer opens; the account enrols again")
+        await console.accounts.reset_second_factor(account.id)
+    await begin_session(request, account, SessionStage.ENROL)
+    return see_other(_url(request, "setup_totp"))
 
 
 def _pending(request: web.Request, stage: SessionStage) -> Account:
@@ -106,6 +167,8 @@ async def code_submit(request: web.Request) -> web.StreamResponse:
     if credentials is None or credentials.totp_secret is None or is_locked(credentials.locked_until, now):
         await end_session(request)
         return see_other(_url(request, "login"))
+    if not _readable_totp(request, account.id, credentials.totp_secret):
+        return await _enrol_anew(request, account)
     step = console.match_totp(account.id, credentials.totp_secret, _field(form, "code"))
     if step is None or not await console.accounts.claim_totp_step(account.id, step):
         until = await console.accounts.record_failure(account.id, now)
@@ -164,11 +227,14 @@ async def setup_totp_submit(request: web.Request) -> web.StreamResponse:
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
-    await end_session(request)
+    from bot.web.console.inbox import lock_on_sign_out
     from bot.web.shared.csrf import rotate_csrf
 
+    await end_session(request)
     rotate_csrf(request)
-    return see_other(_url(request, "login"))
+    response = see_other(_url(request, "login"))
+    await lock_on_sign_out(request, response)  # signing out of the console locks the inbox
+    return response
 
 
 async def invitation_form(request: web.Request) -> web.StreamResponse:
@@ -201,14 +267,34 @@ async def invitation_submit(request: web.Request) -> web.StreamResponse:
         )
     except (NotFoundError, ConflictError):
         return render(request, "invitation.html", status=404, invitation=None, error=None, name="")
-    if account.role.needs_totp:
+    if await needs_second_factor(request, account):
         await begin_session(request, account, SessionStage.ENROL)
         return see_other(_url(request, "setup_totp"))
     await begin_session(request, account, SessionStage.FULL)
     return see_other(_after_sign_in(request, account))
 
 
+async def offer_totp_form(request: web.Request) -> web.StreamResponse:
+    """A management viewer may add a second factor of their own accord."""
+    account = current_account(request)
+    if account is None:
+        return see_other(_url(request, "login"))
+    return render(request, "offer_totp.html", account=account, enabled=account.totp_enabled)
+
+
+async def offer_totp_submit(request: web.Request) -> web.StreamResponse:
+    account = current_account(request)
+    if account is None:
+        raise web.HTTPForbidden()
+    if account.totp_enabled:
+        return see_other(_url(request, "offer_totp"))
+    await begin_session(request, account, SessionStage.ENROL)
+    return see_other(_url(request, "setup_totp"))
+
+
 def add_routes(app: web.Application) -> None:
+    app.router.add_get("/account/authenticator", offer_totp_form, name="offer_totp")
+    app.router.add_post("/account/authenticator", offer_totp_submit)
     app.router.add_get("/login", login_form, name="login")
     app.router.add_post("/login", login_submit)
     app.router.add_get("/login/code", code_form, name="login_code")

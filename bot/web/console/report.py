@@ -1,6 +1,8 @@
 """The periodic report (half-yearly or yearly, per organisation): figures, and the same as a PDF with charts.
 
-Conversations are counted at organisation level only (never by group); a count below 5 is shown as "fewer than
+Conversations are counted at organisation level only (never by group), only for periods that have ended and
+only once the counsellor has classified them (DESIGN §5.7): a figure that moves while a period runs would show a
+management viewer that somebody has just started a conversation. A count below 5 is shown as "fewer than
 5", and when exactly one value of a dimension would be hidden, the next smallest is hidden too, so the hidden one
 cannot be found by subtracting from the total. Pulse trends come through the one anonymity path
 (`bot.domain.insights.load_insights`), organisation level only.
@@ -25,7 +27,7 @@ from bot.domain.insights import load_insights
 from bot.domain.pulses import REMINDER_PREFIX
 from bot.domain.tenancy import Organisation
 from bot.storage.console_content import ReportNote, SqlConsoleContent
-from bot.storage.conversations import SqlConversationStore
+from bot.storage.conversations import ClassificationCount, SqlConversationStore
 from bot.storage.pulses import SqlPulseStore, master_key_from
 from bot.storage.tables import CounsellorRow, OrganisationCounsellorRow
 from bot.storage.tables_outreach import (
@@ -88,6 +90,7 @@ class ReportData:
     signups: int
     trends: tuple[Trend, ...]
     conversations_total: int | None
+    conversations_from: date | None  # the period has not ended: no conversation figures until this day
     total_withheld: bool  # at least 5, but withheld: another period's small total could be worked out from it
     categories: tuple[Shown, ...]
     contact_types: tuple[Shown, ...]
@@ -200,8 +203,17 @@ async def build_report(
     )
     trends = await _trends(services, organisation, start, end, locale)
     # A year and its halves overlap: every value is judged across all three, so none can be subtracted out.
+    # A half that has not ended counts as empty, here and in what is hidden: nothing on any page moves while
+    # conversations are being started.
+    today = services.clock.now().astimezone(zone).date()
     store = SqlConversationStore(services.sessions)
-    halves = [await store.classification_counts(organisation.id, a, b) for a, b in _halves(period.start.year)]
+    halves = [
+        [c for c in await store.classification_counts(organisation.id, a, b) if _classified(c)]
+        if b <= today
+        else []
+        for a, b in _halves(period.start.year)
+    ]
+    ended = period.end <= today
     counts = [*halves[0], *halves[1]] if period.key.isdigit() else halves[0 if period.start.month == 1 else 1]
     total = sum(c.count for c in counts)
     totals = [sum(c.count for c in h) for h in halves]
@@ -217,7 +229,7 @@ async def build_report(
         return found
 
     def dimension(attribute: str, items: Sequence[TaxonomyItem]) -> tuple[Shown, ...]:
-        if total < MIN_SHOWN:
+        if total < MIN_SHOWN or not ended:
             return ()
         first, second = per(attribute, halves[0]), per(attribute, halves[1])
         year = {k: first.get(k, 0) + second.get(k, 0) for k in first.keys() | second.keys()}
@@ -234,8 +246,9 @@ async def build_report(
         sessions_held=len(held),
         signups=signups,
         trends=trends,
-        conversations_total=total if total_shown else None,
-        total_withheld=not total_shown and total >= MIN_SHOWN,
+        conversations_total=total if total_shown and ended else None,
+        conversations_from=None if ended else period.end,
+        total_withheld=ended and not total_shown and total >= MIN_SHOWN,
         categories=dimension("category", taxonomy.categories),
         contact_types=dimension("contact_type", taxonomy.contact_types),
         follow_ups=dimension("follow_up", taxonomy.follow_ups),
@@ -282,7 +295,14 @@ async def _trends(
     return tuple(found)
 
 
+def _classified(count: ClassificationCount) -> bool:
+    """Counted once the counsellor has classified it in at least one dimension; never at its start."""
+    return any(v is not None for v in (count.category, count.contact_type, count.follow_up))
+
+
 def total_text(data: ReportData, t: T, locale: str) -> str:
+    if data.conversations_from is not None:
+        return t("console.report.after_period", date=short_day(data.conversations_from, locale))
     if data.total_withheld:
         return t("console.report.withheld")
     return shown_text(data.conversations_total, t, locale)
@@ -297,6 +317,11 @@ def shown_text(shown: Shown | int | None, t: T, locale: str) -> str:
 def number(value: int, locale: str) -> str:
     """1.234 in Dutch, 1,234 in English."""
     return format_decimal(value, locale=locale)
+
+
+def short_day(day: date, locale: str) -> str:
+    """A day in a sentence: "1-7-2026" in Dutch, "7/1/26" in English."""
+    return format_date(day, format="short", locale=locale)
 
 
 def short_date(day: date, locale: str) -> str:

@@ -1,13 +1,20 @@
 """Abuse limits for the portal: in-memory sliding-window rate limits and a proof-of-work against code guessing.
 
 Nothing here is persisted or logged, and no counter is keyed by an IP address or user agent: limits are per
-receipt-code lookup value (an HMAC, never the code), per conversation, and global.
+receipt-code lookup value (an HMAC, never the code), per conversation, per organisation, and global.
+
+One organisation under a flood must not close the portal of another: starts, code entries and attempts without
+proof of work are counted per organisation; the global caps are an order of magnitude higher and only keep the
+machine itself alive. The proof of work asked of an organisation's forms rises with the recent number of attempts
+on it (one more bit, twice the work, per doubling over `pow_load_threshold` a minute, at most `pow_extra_bits_max`
+more): a flood pays more and more, an employee of a quiet organisation pays the base price.
 
 Proof of work (hashcash-style): the server hands out a challenge ``<payload>.<tag>`` (payload = expiry and 16
 random bytes, tag = HMAC over it). The browser finds a number `n` such that SHA-256(challenge ":" n) starts
-with `bits` zero bits, and sends both. A challenge is accepted once and only before it expires. Browsers
-without JavaScript can still go on, but only inside a small global allowance for unproven attempts, and
-their challenge still works as a one-time form token.
+with `bits` zero bits, and sends both. The payload also holds the number of bits asked and the organisation it
+was issued for (so a cheap challenge from a quiet organisation is worthless on a busy one). A challenge is
+accepted once and only before it expires. Browsers without JavaScript can still go on, but only inside a small
+allowance for unproven attempts (per organisation), and their challenge still works as a one-time form token.
 """
 
 from __future__ import annotations
@@ -29,16 +36,23 @@ Monotonic = Callable[[], float]
 class PortalLimits:
     pow_bits: int = 16
     pow_lifetime_s: int = 600
-    # Code entry: per lookup value, and for all codes together.
+    # Attempts (starts and code entries) a minute on one organisation before its proof of work gets harder.
+    pow_load_threshold: int = 20
+    pow_load_window_s: int = 60
+    pow_extra_bits_max: int = 4
+    # Code entry: per lookup value, per organisation, and (to protect the machine) for all together.
     lookups_per_code: int = 5
     lookups_per_code_window_s: int = 900
-    lookups_global: int = 120
+    lookups_per_organisation: int = 120
+    lookups_global: int = 2000
     lookups_global_window_s: int = 60
-    # Attempts without proof of work (no JavaScript), all browsers together.
-    unproven_global: int = 10
+    # Attempts without proof of work (no JavaScript), per organisation and for all together.
+    unproven_per_organisation: int = 10
+    unproven_global: int = 100
     unproven_global_window_s: int = 600
-    # New conversations and messages.
-    starts_global: int = 30
+    # New conversations, per organisation and for all together; messages per conversation.
+    starts_per_organisation: int = 30
+    starts_global: int = 600
     starts_global_window_s: int = 60
     writes_per_conversation: int = 30
     writes_per_conversation_window_s: int = 3600
@@ -66,12 +80,34 @@ class RateLimiter:
         events.append(now)
         return True
 
+    def recent(self, key: bytes, window: float) -> int:
+        """How many hits `key` had in the last `window` seconds (without counting one)."""
+        events = self._events.get(key)
+        if not events:
+            return 0
+        now = self._now()
+        return sum(1 for moment in events if moment > now - window)
+
     def _sweep(self, now: float, window: float) -> None:
         for key in [k for k, v in self._events.items() if not v or v[-1] <= now - window]:
             del self._events[key]
         if len(self._events) >= self._max_keys:  # still full: forget the oldest half rather than grow
             for key in list(self._events)[: self._max_keys // 2]:
                 del self._events[key]
+
+
+PAYLOAD_SIZE = 8 + 1 + 8 + 16  # expiry, bits, scope, random
+
+
+def _scope(scope: bytes) -> bytes:
+    return hashlib.sha256(b"vipbot/portal-pow/scope|" + scope).digest()[:8]
+
+
+def extra_bits(recent: int, threshold: int, most: int) -> int:
+    """One more bit per doubling of the recent attempts over the threshold, at most `most`."""
+    if threshold <= 0 or recent < threshold:
+        return 0
+    return min(most, (recent // threshold).bit_length())
 
 
 def _b64(data: bytes) -> str:
@@ -108,34 +144,47 @@ class ProofOfWork:
         self._clock = wall_clock
         self._spent: dict[str, float] = {}
 
-    def challenge(self) -> str:
-        payload = struct.pack(">Q", int(self._clock()) + self._lifetime) + secrets.token_bytes(16)
+    def challenge(self, bits: int | None = None, scope: bytes = b"") -> str:
+        """A challenge asking `bits` zero bits (default: the base), valid only for `scope` (an organisation)."""
+        wanted = self.bits if bits is None else max(self.bits, min(bits, 28))
+        payload = (
+            struct.pack(">QB", int(self._clock()) + self._lifetime, wanted)
+            + _scope(scope)
+            + secrets.token_bytes(16)
+        )
         return f"{_b64(payload)}.{_b64(self._tag(payload))}"
 
     def _tag(self, payload: bytes) -> bytes:
         return hmac.new(self._key, b"vipbot/portal-pow/v1|" + payload, hashlib.sha256).digest()[:16]
 
-    def verify(self, challenge: str, answer: str) -> bool:
-        """True once per valid, unexpired, solved challenge."""
+    def verify(self, challenge: str, answer: str, scope: bytes = b"") -> bool:
+        """True once per valid, unexpired, solved challenge of this scope."""
         if len(answer) > 20 or not answer.isdigit():
             return False
-        if leading_zero_bits(pow_digest(challenge, answer)) < self.bits:
+        payload = self._payload(challenge)
+        if payload is None or leading_zero_bits(pow_digest(challenge, answer)) < max(self.bits, payload[8]):
             return False
-        return self.spend(challenge)
+        return self.spend(challenge, scope)
 
-    def spend(self, challenge: str) -> bool:
+    def _payload(self, challenge: str) -> bytes | None:
+        try:
+            payload_text, tag_text = challenge.split(".", 1)
+            payload, tag = _unb64(payload_text), _unb64(tag_text)
+        except (ValueError, UnicodeEncodeError):
+            return None
+        if len(payload) != PAYLOAD_SIZE or not hmac.compare_digest(tag, self._tag(payload)):
+            return None
+        return payload
+
+    def spend(self, challenge: str, scope: bytes = b"") -> bool:
         """True once per challenge this server signed and that has not expired (no work asked).
 
         Used for forms sent without JavaScript: the challenge is then a one-time form token, so a resent form
         is refused rather than acted on twice.
         """
         now = self._clock()
-        try:
-            payload_text, tag_text = challenge.split(".", 1)
-            payload, tag = _unb64(payload_text), _unb64(tag_text)
-        except (ValueError, UnicodeEncodeError):
-            return False
-        if len(payload) != 24 or not hmac.compare_digest(tag, self._tag(payload)):
+        payload = self._payload(challenge)
+        if payload is None or not hmac.compare_digest(payload[9:17], _scope(scope)):
             return False
         expires = struct.unpack(">Q", payload[:8])[0]
         if expires < now:

@@ -1,8 +1,12 @@
 """The portal's pages: `/portal/{organisation}` and below. Server-rendered, works without JavaScript.
 
-The employee's session is one cookie holding the receipt code and conversation id, encrypted under a key
-derived from the service's secret (nothing is kept on the server). The code never appears in a URL, a log
-line or an error; pages are `Cache-Control: no-store`.
+The employee's session is a browser-session cookie (no Max-Age: it ends when the browser closes) holding the
+receipt code, the conversation id and a session token, encrypted under a key derived from the service's secret.
+The token's row in `portal_session` is what "sign out on this device" deletes: a copied cookie stops working.
+The code never appears in a URL, a log line or an error; pages are `Cache-Control: no-store`.
+
+Every form that carries text is answered with a redirect to a GET page (POST/redirect/GET, see `drafts`): the
+browser's session-restore files then hold no message, pseudonym or code, and a reload shows a calm page.
 """
 
 from __future__ import annotations
@@ -36,8 +40,10 @@ from bot.security.errors import SecurityError
 from bot.security.receipts import normalize_code
 from bot.security.secret import Secret
 from bot.security.secretbox import SecretBox, derive_key
+from bot.storage.portal_sessions import SqlPortalSessions
 from bot.web.portal.channel import ConfidentialChannel, master_key
-from bot.web.portal.limits import PortalLimits, ProofOfWork, RateLimiter
+from bot.web.portal.drafts import Draft, Drafts
+from bot.web.portal.limits import PortalLimits, ProofOfWork, RateLimiter, extra_bits
 from bot.web.shared import TEMPLATES, Templates, add_static, is_secure, middlewares, render
 from bot.web.shared.cookies import cookie_name
 
@@ -47,7 +53,8 @@ HERE = Path(__file__).resolve().parent
 TEMPLATE_DIR = HERE / "templates"
 ASSETS_DIR = HERE / "static"
 SESSION_PURPOSE = "portal/session"
-SESSION_LIFETIME = timedelta(minutes=30)
+SESSION_LIFETIME = timedelta(minutes=30)  # idle, inside the cookie
+SESSION_ABSOLUTE = timedelta(hours=4)  # at the latest, on the server (rounded up to the hour)
 
 
 @dataclass
@@ -56,10 +63,13 @@ class Portal:
     services: Services
     limits: PortalLimits
     limiter: RateLimiter
+    load: RateLimiter  # recent attempts per organisation: what the proof of work's difficulty follows
     pow: ProofOfWork
     box: SecretBox
     cookie: str
     secure: bool
+    sessions: SqlPortalSessions
+    drafts: Drafts
 
 
 PORTAL = web.AppKey("portal", Portal)
@@ -70,6 +80,7 @@ class EmployeeSession:
     organisation_id: UUID
     conversation_id: UUID
     code: Secret[str]
+    token: str
 
 
 def build_portal_app(services: Services, limits: PortalLimits | None = None) -> web.Application:
@@ -84,16 +95,20 @@ def build_portal_app(services: Services, limits: PortalLimits | None = None) -> 
         services=services,
         limits=limits,
         limiter=RateLimiter(),
+        load=RateLimiter(),
         pow=ProofOfWork(derive_key(master, "portal/pow").reveal(), limits.pow_bits, limits.pow_lifetime_s),
         box=SecretBox(master, SESSION_PURPOSE),
         cookie=cookie_name("vipbot_portal", secure),
         secure=secure,
+        sessions=SqlPortalSessions(services.engine),
+        drafts=Drafts(),
     )
     add_static(app)
     app.router.add_static("/assets/", ASSETS_DIR, name="portal_assets", append_version=True)
     app.router.add_get("/{org}", landing, name="landing")
     app.router.add_get("/{org}/start", start_form, name="start")
     app.router.add_post("/{org}/start", start_submit)
+    app.router.add_get("/{org}/code", code_page, name="code")
     app.router.add_get("/{org}/return", return_form, name="comeback")
     app.router.add_post("/{org}/return", return_submit)
     app.router.add_get("/{org}/conversation", conversation_page, name="conversation")
@@ -143,8 +158,7 @@ def _page(
         org=org,
         url=lambda route: _url(request, route, org),
         asset=lambda path: _asset(request, path),
-        pow_bits=portal.pow.bits,
-        **context,
+        **({"pow_bits": portal.pow.bits} | context),
     )
 
 
@@ -155,6 +169,7 @@ def _set_session(portal: Portal, response: web.StreamResponse, session: Employee
             "o": str(session.organisation_id),
             "c": str(session.conversation_id),
             "k": session.code.reveal(),
+            "t": session.token,
             "x": expires,
         }
     ).encode()
@@ -166,7 +181,6 @@ def _set_session(portal: Portal, response: web.StreamResponse, session: Employee
         httponly=True,
         samesite="Strict",
         secure=portal.secure,
-        max_age=int(SESSION_LIFETIME.total_seconds()),
     )
 
 
@@ -174,7 +188,7 @@ def _clear_session(portal: Portal, response: web.StreamResponse) -> None:
     response.del_cookie(portal.cookie, path="/", secure=portal.secure, httponly=True, samesite="Strict")
 
 
-def _read_session(request: web.Request, org: Organisation) -> EmployeeSession | None:
+async def _read_session(request: web.Request, org: Organisation) -> EmployeeSession | None:
     portal = _portal(request)
     raw = request.cookies.get(portal.cookie)
     if not raw:
@@ -183,13 +197,32 @@ def _read_session(request: web.Request, org: Organisation) -> EmployeeSession | 
         data = json.loads(
             portal.box.decrypt(base64.urlsafe_b64decode(raw.encode("ascii")), b"employee-session")
         )
-        session = EmployeeSession(UUID(data["o"]), UUID(data["c"]), Secret(str(data["k"])))
+        session = EmployeeSession(UUID(data["o"]), UUID(data["c"]), Secret(str(data["k"])), str(data["t"]))
         expired = int(data["x"]) < time.time()
     except (SecurityError, ValueError, KeyError, TypeError):
         return None
     if expired or session.organisation_id != org.id:
         return None
+    if not await portal.sessions.alive(session.token, org.id, portal.services.clock.now()):
+        return None  # signed out on this device, erased, or past its end
     return session
+
+
+async def _begin_session(portal: Portal, org: Organisation, *, reveal_code: bool = False) -> str:
+    now = portal.services.clock.now()
+    return await portal.sessions.begin(org.id, now, SESSION_ABSOLUTE, reveal_code=reveal_code)
+
+
+def _again(
+    request: web.Request, name: str, org: Organisation, draft: Draft, anchor: str = ""
+) -> web.HTTPSeeOther:
+    """The refusal of a form, as a redirect to its GET page; what was typed waits in memory for that one GET."""
+    token = _portal(request).drafts.keep(draft)
+    return web.HTTPSeeOther(_url(request, name, org) + "?d=" + token + anchor)
+
+
+def _typed(form: dict[str, str], *names: str) -> dict[str, str]:
+    return {name: form[name] for name in names if name in form}
 
 
 async def _form(request: web.Request) -> dict[str, str]:
@@ -197,15 +230,45 @@ async def _form(request: web.Request) -> dict[str, str]:
     return {k: v for k, v in form.items() if isinstance(v, str)}
 
 
-def _proven(portal: Portal, form: dict[str, str]) -> bool:
-    """A solved challenge; or, without JavaScript, a fresh challenge and a place in the small global allowance."""
+def _load_key(org: Organisation) -> bytes:
+    return b"load:" + org.id.bytes
+
+
+def _difficulty(portal: Portal, org: Organisation) -> int:
+    """The proof of work asked of this organisation's forms now: the base, plus more under load."""
+    limits = portal.limits
+    recent = portal.load.recent(_load_key(org), limits.pow_load_window_s)
+    return portal.pow.bits + extra_bits(recent, limits.pow_load_threshold, limits.pow_extra_bits_max)
+
+
+def _challenge(portal: Portal, org: Organisation) -> tuple[str, int]:
+    bits = _difficulty(portal, org)
+    return portal.pow.challenge(bits, org.id.bytes), bits
+
+
+def _proven(portal: Portal, org: Organisation, form: dict[str, str]) -> bool:
+    """A solved challenge of this organisation; or, without JavaScript, a fresh challenge and a place in the
+    organisation's small allowance (and the global one)."""
+    limits = portal.limits
+    portal.load.hit(_load_key(org), 1 << 30, limits.pow_load_window_s)  # every attempt counts as load
     challenge, answer = form.get("pow_challenge", ""), form.get("pow_answer", "")
     if answer:
-        return portal.pow.verify(challenge, answer)
-    if not portal.pow.spend(challenge):
+        return portal.pow.verify(challenge, answer, org.id.bytes)
+    if not portal.pow.spend(challenge, org.id.bytes):
         return False
-    limits = portal.limits
-    return portal.limiter.hit(b"unproven", limits.unproven_global, limits.unproven_global_window_s)
+    window = limits.unproven_global_window_s
+    return portal.limiter.hit(
+        b"unproven:" + org.id.bytes, limits.unproven_per_organisation, window
+    ) and portal.limiter.hit(b"unproven", limits.unproven_global, window)
+
+
+def _allowed(
+    portal: Portal, org: Organisation, what: bytes, per_organisation: int, overall: int, window: int
+) -> bool:
+    """Per organisation first (a flood uses up only its own organisation's allowance), then the machine's cap."""
+    return portal.limiter.hit(what + b":" + org.id.bytes, per_organisation, window) and portal.limiter.hit(
+        what, overall, window
+    )
 
 
 # -- pages ---------------------------------------------------------------------------------------------
@@ -213,13 +276,16 @@ async def landing(request: web.Request) -> web.Response:
     org = await _organisation(request)
     portal = _portal(request)
     available = bool(await portal.channel.recipients(org.id))
-    signed_in = _read_session(request, org) is not None
+    signed_in = await _read_session(request, org) is not None
     return _page(request, "portal_landing.html", org, available=available, signed_in=signed_in)
 
 
 async def start_form(request: web.Request) -> web.Response:
     org = await _organisation(request)
-    return _start_page(request, org)
+    draft = _portal(request).drafts.take(request.query.get("d"))
+    if draft is None:
+        return _start_page(request, org)
+    return _start_page(request, org, status=draft.status, error=draft.error, form=draft.fields)
 
 
 def _start_page(
@@ -230,6 +296,7 @@ def _start_page(
     error: str | None = None,
     form: dict[str, str] | None = None,
 ) -> web.Response:
+    challenge, bits = _challenge(_portal(request), org)
     return _page(
         request,
         "portal_start.html",
@@ -237,7 +304,8 @@ def _start_page(
         status=status,
         error=error,
         form=form or {},
-        challenge=_portal(request).pow.challenge(),
+        challenge=challenge,
+        pow_bits=bits,
     )
 
 
@@ -245,41 +313,55 @@ async def start_submit(request: web.Request) -> web.Response:
     org = await _organisation(request)
     portal = _portal(request)
     form = await _form(request)
+    typed = _typed(form, "mode", "identity", "text")
     limits = portal.limits
-    if not _proven(portal, form):
-        return _start_page(request, org, status=429, error="portal.error.busy", form=form)
-    if not portal.limiter.hit(b"starts", limits.starts_global, limits.starts_global_window_s):
-        return _start_page(request, org, status=429, error="portal.error.busy", form=form)
+    if not _proven(portal, org, form):
+        raise _again(request, "start", org, Draft("portal.error.busy", 429, typed))
+    window = limits.starts_global_window_s
+    if not _allowed(portal, org, b"starts", limits.starts_per_organisation, limits.starts_global, window):
+        raise _again(request, "start", org, Draft("portal.error.busy", 429, typed))
     mode = Mode.PSEUDONYMOUS if form.get("mode") == Mode.PSEUDONYMOUS.value else Mode.ANONYMOUS
     try:
         conversation_id, code = await portal.channel.service.start(
             org.id, org.retention_days, mode, form.get("text", ""), form.get("identity") or None
         )
     except InvalidTextError:
-        return _start_page(request, org, status=400, error="portal.error.text", form=form)
+        raise _again(request, "start", org, Draft("portal.error.text", 400, typed)) from None
     except NoCounsellorError:
-        return _start_page(request, org, status=503, error="portal.error.unavailable", form=form)
-    response = _page(request, "portal_code.html", org, code=code.reveal())
-    _set_session(portal, response, EmployeeSession(org.id, conversation_id, code))
-    return response
+        raise _again(request, "start", org, Draft("portal.error.unavailable", 503, typed)) from None
+    token = await _begin_session(portal, org, reveal_code=True)
+    response = web.HTTPSeeOther(_url(request, "code", org))
+    _set_session(portal, response, EmployeeSession(org.id, conversation_id, code, token))
+    raise response
+
+
+async def code_page(request: web.Request) -> web.StreamResponse:
+    """The receipt code, once, right after the start; a reload goes on to the conversation."""
+    org = await _organisation(request)
+    portal = _portal(request)
+    session = await _read_session(request, org)
+    if session is None:
+        raise web.HTTPSeeOther(_url(request, "comeback", org))
+    if not await portal.sessions.take_code_reveal(session.token):
+        raise web.HTTPSeeOther(_url(request, "conversation", org))
+    return _page(request, "portal_code.html", org, code=session.code.reveal())
 
 
 def _return_page(
     request: web.Request, org: Organisation, *, status: int = 200, error: str | None = None
 ) -> web.Response:
+    challenge, bits = _challenge(_portal(request), org)
     return _page(
-        request,
-        "portal_return.html",
-        org,
-        status=status,
-        error=error,
-        challenge=_portal(request).pow.challenge(),
+        request, "portal_return.html", org, status=status, error=error, challenge=challenge, pow_bits=bits
     )
 
 
 async def return_form(request: web.Request) -> web.Response:
     org = await _organisation(request)
-    return _return_page(request, org)
+    draft = _portal(request).drafts.take(request.query.get("d"))
+    if draft is None:
+        return _return_page(request, org)
+    return _return_page(request, org, status=draft.status, error=draft.error)
 
 
 async def return_submit(request: web.Request) -> web.StreamResponse:
@@ -287,23 +369,26 @@ async def return_submit(request: web.Request) -> web.StreamResponse:
     portal = _portal(request)
     form = await _form(request)
     limits = portal.limits
-    if not _proven(portal, form):
-        return _return_page(request, org, status=429, error="portal.error.busy")
-    if not portal.limiter.hit(b"lookups", limits.lookups_global, limits.lookups_global_window_s):
-        return _return_page(request, org, status=429, error="portal.error.busy")
+    busy, wrong = Draft("portal.error.busy", 429), Draft("portal.error.code", 400)
+    if not _proven(portal, org, form):
+        raise _again(request, "comeback", org, busy)
+    window = limits.lookups_global_window_s
+    if not _allowed(portal, org, b"lookups", limits.lookups_per_organisation, limits.lookups_global, window):
+        raise _again(request, "comeback", org, busy)
     typed = form.get("code", "")
     try:
         lookup = portal.channel.crypto.lookup(typed)
     except ConversationNotFoundError:
-        return _return_page(request, org, status=400, error="portal.error.code")
+        raise _again(request, "comeback", org, wrong) from None
     if not portal.limiter.hit(b"code:" + lookup, limits.lookups_per_code, limits.lookups_per_code_window_s):
-        return _return_page(request, org, status=429, error="portal.error.busy")
+        raise _again(request, "comeback", org, busy)
     try:
         conversation_id, _key = await portal.channel.service.access(org.id, typed)
     except ConversationNotFoundError:
-        return _return_page(request, org, status=400, error="portal.error.code")
+        raise _again(request, "comeback", org, wrong) from None
+    token = await _begin_session(portal, org)
     response = web.HTTPSeeOther(_url(request, "conversation", org))
-    _set_session(portal, response, EmployeeSession(org.id, conversation_id, normalize_code(typed)))
+    _set_session(portal, response, EmployeeSession(org.id, conversation_id, normalize_code(typed), token))
     raise response
 
 
@@ -344,9 +429,14 @@ async def _thread_page(
 
 async def conversation_page(request: web.Request) -> web.StreamResponse:
     org = await _organisation(request)
-    session = _read_session(request, org)
+    session = await _read_session(request, org)
     if session is None:
         raise web.HTTPSeeOther(_url(request, "comeback", org))
+    draft = _portal(request).drafts.take(request.query.get("d"))
+    if draft is not None:
+        return await _thread_page(
+            request, org, session, status=draft.status, error=draft.error, draft=draft.fields.get("text", "")
+        )
     notice = "portal.conversation.sent" if request.query.get("sent") == "1" else None
     return await _thread_page(request, org, session, notice=notice)
 
@@ -354,18 +444,22 @@ async def conversation_page(request: web.Request) -> web.StreamResponse:
 async def conversation_write(request: web.Request) -> web.StreamResponse:
     org = await _organisation(request)
     portal = _portal(request)
-    session = _read_session(request, org)
+    session = await _read_session(request, org)
     if session is None:
         raise web.HTTPSeeOther(_url(request, "comeback", org))
     form = await _form(request)
     text = form.get("text", "")
+
+    def again(error: str, status: int) -> web.HTTPSeeOther:
+        return _again(request, "conversation", org, Draft(error, status, {"text": text}), "#write")
+
     limits = portal.limits
     if not portal.limiter.hit(
         b"write:" + session.conversation_id.bytes,
         limits.writes_per_conversation,
         limits.writes_per_conversation_window_s,
     ):
-        return await _thread_page(request, org, session, status=429, error="portal.error.busy", draft=text)
+        raise again("portal.error.busy", 429)
     try:
         expected = int(form.get("after", "-1"))
         # The code must still open the conversation before anything is written to it.
@@ -374,17 +468,17 @@ async def conversation_write(request: web.Request) -> web.StreamResponse:
             org.id, org.retention_days, conversation_id, Author.EMPLOYEE, text, expected
         )
     except (StaleWriteError, ValueError):
-        return await _thread_page(request, org, session, status=409, error="portal.error.stale", draft=text)
+        raise again("portal.error.stale", 409) from None
     except InvalidTextError:
-        return await _thread_page(request, org, session, status=400, error="portal.error.text", draft=text)
+        raise again("portal.error.text", 400) from None
     except ConversationClosedError:
-        return await _thread_page(request, org, session, status=409, error="portal.error.closed", draft=text)
+        raise again("portal.error.closed", 409) from None
     raise web.HTTPSeeOther(_url(request, "conversation", org) + "?sent=1#latest")
 
 
 async def delete_form(request: web.Request) -> web.Response:
     org = await _organisation(request)
-    if _read_session(request, org) is None:
+    if await _read_session(request, org) is None:
         raise web.HTTPSeeOther(_url(request, "comeback", org))
     return _page(request, "portal_delete.html", org, error=None)
 
@@ -392,7 +486,7 @@ async def delete_form(request: web.Request) -> web.Response:
 async def delete_submit(request: web.Request) -> web.Response:
     org = await _organisation(request)
     portal = _portal(request)
-    session = _read_session(request, org)
+    session = await _read_session(request, org)
     if session is None:
         raise web.HTTPSeeOther(_url(request, "comeback", org))
     form = await _form(request)
@@ -403,6 +497,7 @@ async def delete_submit(request: web.Request) -> web.Response:
         await portal.channel.service.delete(org.id, conversation_id)
     except ConversationNotFoundError:
         pass  # gone already: the outcome the employee asked for
+    await portal.sessions.end(session.token)
     response = _page(request, "portal_deleted.html", org)
     _clear_session(portal, response)
     return response
@@ -411,6 +506,9 @@ async def delete_submit(request: web.Request) -> web.Response:
 async def leave(request: web.Request) -> web.Response:
     org = await _organisation(request)
     portal = _portal(request)
+    session = await _read_session(request, org)
+    if session is not None:
+        await portal.sessions.end(session.token)  # the cookie, even if copied, opens nothing any more
     response = _page(request, "portal_left.html", org)
     _clear_session(portal, response)
     return response
