@@ -34,7 +34,7 @@ from bot.domain.conversations import (
 )
 from bot.domain.tenancy import CounsellorRole
 from bot.errors import ConflictError, NotFoundError
-from bot.storage.db import transaction
+from bot.storage.db import erase_wal, transaction
 from bot.storage.tables import CounsellorRow, OrganisationCounsellorRow, OrganisationRow
 from bot.storage.tables_conversations import (
     ConversationClassificationRow,
@@ -247,7 +247,7 @@ class SqlConversationStore:
         async with transaction(self._sessions) as session:
             await _conversation(session, organisation_id, conversation_id)
             await _destroy(session, [conversation_id])
-        await _checkpoint(self._sessions)
+        await erase_wal(self._sessions)
 
     # -- counsellors ----------------------------------------------------------------------------------
     async def add_counsellor(
@@ -331,27 +331,14 @@ class SqlConversationStore:
                 session.add(existing)
 
     async def unlink_counsellor(self, organisation_id: UUID, counsellor_id: UUID) -> int:
-        """End a counsellor's assignment and delete their copies of the organisation's conversation keys.
+        """End a counsellor's assignment and destroy their copies of the organisation's conversation keys.
 
-        Returns how many copies went. The console's "unassign" should call this too.
+        Returns how many copies went. The console's "remove counsellor" goes through `remove_counsellor` too.
         """
         async with transaction(self._sessions) as session:
-            conversations = select(ConversationRow.id).where(
-                col(ConversationRow.organisation_id) == organisation_id
-            )
-            result = await session.exec(
-                delete(ConversationShareRow).where(
-                    col(ConversationShareRow.counsellor_id) == counsellor_id,
-                    col(ConversationShareRow.conversation_id).in_(conversations),
-                )
-            )
-            await session.exec(
-                delete(OrganisationCounsellorRow).where(
-                    col(OrganisationCounsellorRow.organisation_id) == organisation_id,
-                    col(OrganisationCounsellorRow.counsellor_id) == counsellor_id,
-                )
-            )
-            return int(result.rowcount or 0)
+            removed = await remove_counsellor(session, organisation_id, counsellor_id)
+        await erase_wal(self._sessions)
+        return removed
 
     async def counsellors(self, organisation_id: UUID | None = None) -> list[CounsellorInfo]:
         async with self._sessions() as session:
@@ -426,6 +413,9 @@ class SqlConversationStore:
             await session.exec(
                 delete(InboxUnlockRow).where(col(InboxUnlockRow.counsellor_id) == counsellor_id)
             )
+        # The old wrapped key and the shares sealed to the old key are overwritten (zeroed by secure_delete);
+        # until the log is emptied a copy of `-wal` still holds them, openable with the old passphrase.
+        await erase_wal(self._sessions)
 
     async def missing_shares(self, counsellor_id: UUID) -> list[tuple[UUID, Recipient]]:
         """(conversation, co-counsellor) pairs where this counsellor holds a key and a co-counsellor does not."""
@@ -589,7 +579,7 @@ class SqlConversationStore:
                 await _destroy(session, doomed)
             await session.exec(delete(InboxUnlockRow).where(col(InboxUnlockRow.expires_at) <= now))
         if doomed:
-            await _checkpoint(self._sessions)
+            await erase_wal(self._sessions)
         return len(doomed)
 
     async def classification_counts(
@@ -692,28 +682,33 @@ async def _classification(
     ).first()
 
 
-async def _is_sqlite(session: AsyncSession) -> bool:
-    connection = await session.connection()
-    return connection.dialect.name == "sqlite"
+async def remove_counsellor(session: AsyncSession, organisation_id: UUID, counsellor_id: UUID) -> int:
+    """In `session`: end the assignment and delete the counsellor's shares of the organisation's conversations.
 
-
-async def _checkpoint(sessions: async_sessionmaker[AsyncSession]) -> None:
-    """SQLite: fold the write-ahead log back into the (zeroed) database pages and empty it, best effort."""
-    async with sessions() as session:
-        if await _is_sqlite(session):
-            connection = await session.connection()
-            await connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    Returns how many shares went. The caller calls `erase_wal` after the commit.
+    """
+    conversations = select(ConversationRow.id).where(col(ConversationRow.organisation_id) == organisation_id)
+    result = await session.exec(
+        delete(ConversationShareRow).where(
+            col(ConversationShareRow.counsellor_id) == counsellor_id,
+            col(ConversationShareRow.conversation_id).in_(conversations),
+        )
+    )
+    await session.exec(
+        delete(OrganisationCounsellorRow).where(
+            col(OrganisationCounsellorRow.organisation_id) == organisation_id,
+            col(OrganisationCounsellorRow.counsellor_id) == counsellor_id,
+        )
+    )
+    return int(result.rowcount or 0)
 
 
 async def _destroy(session: AsyncSession, conversation_ids: list[UUID]) -> None:
     """Delete messages, shares and the conversation row (its keys); unlink the classification.
 
-    On SQLite `secure_delete` makes the freed pages zeros instead of leaving the old bytes in the file; the
-    caller then checkpoints the write-ahead log. (PostgreSQL reclaims dead rows with (auto)vacuum.)
+    On SQLite every connection runs with `secure_delete` (see `bot.storage.db`), so freed space becomes zeros;
+    the caller then empties the write-ahead log with `erase_wal`. (PostgreSQL: see docs/portal.md on VACUUM.)
     """
-    if await _is_sqlite(session):
-        connection = await session.connection()
-        await connection.exec_driver_sql("PRAGMA secure_delete=ON")
     await session.exec(
         update(ConversationClassificationRow)
         .where(col(ConversationClassificationRow.conversation_id).in_(conversation_ids))

@@ -32,7 +32,24 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # Deleted and overwritten records become zeros instead of lingering in free space inside pages: what is
+    # erased (a conversation, an old wrapped key, a share) does not survive in a copy of the file. Destructive
+    # changes also call `erase_wal`, so the write-ahead log does not keep the earlier page images either.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
+
+
+async def erase_wal(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """SQLite: fold the write-ahead log into the database file and truncate it to zero bytes.
+
+    Call it after a change that destroys something (erasure, key rotation, a counsellor removed): until a
+    checkpoint the `-wal` file holds the earlier images of the changed pages, so a copy of the data folder
+    would replay the old state. No-op on PostgreSQL (see docs/portal.md for what VACUUM does and does not).
+    """
+    async with sessions() as session:
+        connection = await session.connection()
+        if connection.dialect.name == "sqlite":
+            await connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
