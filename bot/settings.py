@@ -34,6 +34,7 @@ DATA_FOLDER_KEY_WARNING = (
     "the secret key lies in the data folder, so any copy or backup of that folder holds every key: "
     "for anything but local development set VIPBOT_SECRET_KEY_FILE to a file outside it (or VIPBOT_SECRET_KEY)"
 )
+GENERATED_KEY_WARNING = "generated a secret key into the data directory; " + DATA_FOLDER_KEY_WARNING
 GENERATE_KEY_HINT = "generate one with: python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
 # The async drivers vipbot ships with; the plain schemes people paste are mapped onto them.
 DATABASE_DRIVERS = frozenset({"sqlite+aiosqlite", "postgresql+asyncpg"})
@@ -328,7 +329,7 @@ def ensure_secret_key(settings: Settings) -> Settings:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="ascii") as handle:
             handle.write(key + "\n")
-        log.warning("generated a secret key into the data directory; " + DATA_FOLDER_KEY_WARNING, extra={"path": str(path)})
+        log.warning(GENERATED_KEY_WARNING, extra={"path": str(path)})
     if len(key) < MIN_SECRET_KEY_LENGTH:
         raise ConfigError(
             "VIPBOT_SECRET_KEY", f"the key in {path} is shorter than {MIN_SECRET_KEY_LENGTH} characters"

@@ -7,6 +7,7 @@ layer) may use the type freely.
 from __future__ import annotations
 
 import hmac
+import itertools
 import math
 from collections.abc import Callable
 from typing import Any, ClassVar, Generic, NoReturn, TypeVar
@@ -125,7 +126,7 @@ def _longest_run(key: str) -> int:
     """The longest stretch of characters whose code points move by one constant step of -1, 0 or +1."""
     longest = run = 1
     step: int | None = None
-    for before, after in zip(key, key[1:], strict=False):
+    for before, after in itertools.pairwise(key):
         delta = ord(after) - ord(before)
         if abs(delta) <= 1 and delta == step:
             run += 1
