@@ -23,7 +23,6 @@ from bot.domain.conversations import (
     Classification,
     ConversationNotFoundError,
     ConversationSummary,
-    Mode,
     NewConversationKeys,
     Recipient,
     StaleWriteError,
@@ -73,7 +72,6 @@ def _summary(
     return ConversationSummary(
         id=row.id,
         organisation_id=row.organisation_id,
-        mode=Mode(row.mode),
         status=Status(row.status),
         started_on=row.started_on,
         last_activity_on=row.last_activity_on,
@@ -118,7 +116,6 @@ class SqlConversationStore:
                     receipt_lookup=keys.lookup,
                     public_key=keys.public_key,
                     code_wrapped_key=keys.code_wrapped_key,
-                    mode=summary.mode.value,
                     status=summary.status.value,
                     started_on=summary.started_on,
                     last_activity_on=summary.last_activity_on,
