@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from tests.console.conftest import client, console_services
+from tests.doubles.slack_api import slack_api
 
-__all__ = ["client", "console_services"]
+__all__ = ["client", "console_services", "slack_api"]
