@@ -108,7 +108,9 @@ async def test_upgrade_keeps_old_conversations_readable_and_drops_their_mode(  #
         await upgrade(engine, "conversations_0001")
         crypto = ConversationCrypto(master_key(settings))
         practice_id, org_id, counsellor_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
-        material, _unlocked = new_counsellor_key(counsellor_id, Secret(PASSPHRASE), INSECURE_TEST_ARGON2_PARAMS)
+        material, _unlocked = new_counsellor_key(
+            counsellor_id, Secret(PASSPHRASE), INSECURE_TEST_ARGON2_PARAMS
+        )
         today = date(2026, 3, 2)
         old: dict[str, tuple[uuid.UUID, Secret[str]]] = {}
         async with engine.begin() as connection:
@@ -121,48 +123,87 @@ async def test_upgrade_keeps_old_conversations_readable_and_drops_their_mode(  #
             uid = (lambda u: u.hex) if database_url.startswith("sqlite") else (lambda u: u)
             await insert("practice", id=uid(practice_id), name="Praktijk")
             await insert(
-                "organisation", id=uid(org_id), practice_id=uid(practice_id), slug="oud", name="Oud",
-                timezone="Europe/Amsterdam", locale="nl", retention_days=90,
+                "organisation",
+                id=uid(org_id),
+                practice_id=uid(practice_id),
+                slug="oud",
+                name="Oud",
+                timezone="Europe/Amsterdam",
+                locale="nl",
+                retention_days=90,
                 created_at=datetime(2026, 1, 1, tzinfo=UTC),
             )
-            await insert("counsellor", id=uid(counsellor_id), practice_id=uid(practice_id), display_name="Mira")
             await insert(
-                "organisation_counsellor", organisation_id=uid(org_id), counsellor_id=uid(counsellor_id),
+                "counsellor", id=uid(counsellor_id), practice_id=uid(practice_id), display_name="Mira"
+            )
+            await insert(
+                "organisation_counsellor",
+                organisation_id=uid(org_id),
+                counsellor_id=uid(counsellor_id),
                 role="primary",
             )
             await insert(
-                "counsellor_vault", counsellor_id=uid(counsellor_id), public_key=material.public_key,
-                wrapped_private=material.wrapped_private, key_created_on=today,
+                "counsellor_vault",
+                counsellor_id=uid(counsellor_id),
+                public_key=material.public_key,
+                wrapped_private=material.wrapped_private,
+                key_created_on=today,
             )
             for mode, messages in (
                 ("pseudonymous", [(MessageKind.IDENTITY, "Sam, 06-1234"), (MessageKind.TEXT, "Oud gesprek")]),
                 ("anonymous", [(MessageKind.TEXT, "Anoniem oud gesprek")]),
             ):
                 conversation_id = uuid.uuid4()
-                keys = crypto.new_conversation(conversation_id, [Recipient(counsellor_id, material.public_key)])
+                keys = crypto.new_conversation(
+                    conversation_id, [Recipient(counsellor_id, material.public_key)]
+                )
                 old[mode] = (conversation_id, keys.code)
                 await insert(
-                    "conversation", id=uid(conversation_id), organisation_id=uid(org_id),
-                    receipt_lookup=keys.lookup, public_key=keys.public_key, code_wrapped_key=keys.code_wrapped_key,
-                    mode=mode, status="open", started_on=today, last_activity_on=today, expires_on=date(2026, 5, 31),
-                    next_sequence=len(messages), unread_for_counsellor=True, unread_for_employee=False,
+                    "conversation",
+                    id=uid(conversation_id),
+                    organisation_id=uid(org_id),
+                    receipt_lookup=keys.lookup,
+                    public_key=keys.public_key,
+                    code_wrapped_key=keys.code_wrapped_key,
+                    mode=mode,
+                    status="open",
+                    started_on=today,
+                    last_activity_on=today,
+                    expires_on=date(2026, 5, 31),
+                    next_sequence=len(messages),
+                    unread_for_counsellor=True,
+                    unread_for_employee=False,
                 )
                 await insert(
-                    "conversation_share", conversation_id=uid(conversation_id), counsellor_id=uid(counsellor_id),
+                    "conversation_share",
+                    conversation_id=uid(conversation_id),
+                    counsellor_id=uid(counsellor_id),
                     sealed_key=keys.shares[counsellor_id],
                 )
                 for sequence, (kind, text) in enumerate(messages):
                     sealed = crypto.seal(
-                        keys.public_key, _old_payload(kind, text), conversation_id=conversation_id,
-                        author=Author.EMPLOYEE, sequence=sequence,
+                        keys.public_key,
+                        _old_payload(kind, text),
+                        conversation_id=conversation_id,
+                        author=Author.EMPLOYEE,
+                        sequence=sequence,
                     )
                     await insert(
-                        "conversation_message", id=uid(uuid.uuid4()), conversation_id=uid(conversation_id),
-                        sequence=sequence, author="employee", ciphertext=sealed, day=today,
+                        "conversation_message",
+                        id=uid(uuid.uuid4()),
+                        conversation_id=uid(conversation_id),
+                        sequence=sequence,
+                        author="employee",
+                        ciphertext=sealed,
+                        day=today,
                     )
                 await insert(
-                    "conversation_classification", id=uid(uuid.uuid4()), organisation_id=uid(org_id),
-                    conversation_id=uid(conversation_id), month=date(2026, 3, 1), category="bullying",
+                    "conversation_classification",
+                    id=uid(uuid.uuid4()),
+                    organisation_id=uid(org_id),
+                    conversation_id=uid(conversation_id),
+                    month=date(2026, 3, 1),
+                    category="bullying",
                 )
 
         await upgrade(engine)
@@ -174,7 +215,10 @@ async def test_upgrade_keeps_old_conversations_readable_and_drops_their_mode(  #
         key = await channel.unlock(counsellor_id, Secret(PASSPHRASE))
         pseudonymous_id, code = old["pseudonymous"]
         thread = await channel.service.read(
-            org_id, pseudonymous_id, await channel.service.counsellor_key(key, pseudonymous_id), Author.COUNSELLOR
+            org_id,
+            pseudonymous_id,
+            await channel.service.counsellor_key(key, pseudonymous_id),
+            Author.COUNSELLOR,
         )
         assert [(m.kind, m.text) for m in thread.messages] == [
             (MessageKind.IDENTITY, "Sam, 06-1234"),

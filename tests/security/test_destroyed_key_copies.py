@@ -87,7 +87,9 @@ async def test_rotation_leaves_no_old_wrapped_key_or_old_share_in_a_copy(
     assert found == list(range(1 + len(new_shares)))
 
 
-async def test_unlink_leaves_no_share_in_a_copy(services: Services, database_url: str, tmp_path: Path) -> None:
+async def test_unlink_leaves_no_share_in_a_copy(
+    services: Services, database_url: str, tmp_path: Path
+) -> None:
     p = await practice(services)
     for text_ in ("Eerste gesprek", "Tweede gesprek"):
         await p.channel.service.start(p.org.id, 90, Mode.ANONYMOUS, text_)
@@ -135,7 +137,9 @@ async def test_removing_a_counsellor_in_the_console_destroys_their_key_copies(
     assert await channel.add_counsellor(organisation.id, "Daan", "daan@vp.test", Secret(PASSPHRASE)) == (
         counsellor_id
     )
-    colleague = await channel.add_counsellor(organisation.id, "Mira", "mira@vp.test", Secret("mira passphrase x"))
+    colleague = await channel.add_counsellor(
+        organisation.id, "Mira", "mira@vp.test", Secret("mira passphrase x")
+    )
     for text_ in ("Eerste gesprek", "Tweede gesprek"):
         await channel.service.start(organisation.id, 90, Mode.ANONYMOUS, text_)
     removed_shares = [sealed for _id, sealed in await channel.store.shares_of(counsellor_id)]

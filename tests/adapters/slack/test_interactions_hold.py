@@ -75,14 +75,18 @@ async def world(services: Services, slack_api: SlackApiSimulator) -> AsyncIterat
     )
     people_and_channel(slack_api)
     org = await add_org(configured, "Acme Zorg", "acme")
-    await SqlSlackInstallations(configured.sessions, Secret(TEST_SECRET_KEY.encode())).link(org.id, DEFAULT_TEAM)
+    await SqlSlackInstallations(configured.sessions, Secret(TEST_SECRET_KEY.encode())).link(
+        org.id, DEFAULT_TEAM
+    )
     await configured.organisations.add_group(org.id, "Zorg", GroupKind.DEPARTMENT, None)
     running = await _start(configured)
     try:
         pulses: Pulses = configured.extras[PULSES_KEY]
         tree = await configured.organisations.group_tree(org.id)
         round_ = await pulses.service.open_round(org.id, PULSE_SET, tree)
-        question = next(q.id for q in pulses.service.pulse_set(PULSE_SET).questions if q.kind.value == "likert")
+        question = next(
+            q.id for q in pulses.service.pulse_set(PULSE_SET).questions if q.kind.value == "likert"
+        )
         yield World(running, configured, org, pulses, round_.id, question)
     finally:
         await stop_service(running)
@@ -123,7 +127,12 @@ def click_body(
         "user": {"id": user, "team_id": team},
         "api_app_id": "A0SIM",
         "token": "legacy-verification-token",
-        "container": {"type": "message", "channel_id": channel, "message_ts": "1.000001", "is_ephemeral": False},
+        "container": {
+            "type": "message",
+            "channel_id": channel,
+            "message_ts": "1.000001",
+            "is_ephemeral": False,
+        },
         "channel": {"id": channel},
         "trigger_id": "1.2.3",
         "actions": [
@@ -215,14 +224,21 @@ def everything_the_bot_posts(world: World) -> list[object]:
             blocks.social_map_reply(t, locale, content.catalog.social_map, portal)[0],
             blocks.home_view(t, locale, _info(content)),
             blocks.not_linked_view(t, locale),
-            [b.to_dict() for b in pulse_blocks(t, PulsePost(world.round_id, pulse_set, closes, portal), locale)],
             [
                 b.to_dict()
-                for b in reminder_blocks(t, PulseReminderPost(world.round_id, pulse_set, closes, portal), locale)
+                for b in pulse_blocks(t, PulsePost(world.round_id, pulse_set, closes, portal), locale)
+            ],
+            [
+                b.to_dict()
+                for b in reminder_blocks(
+                    t, PulseReminderPost(world.round_id, pulse_set, closes, portal), locale
+                )
             ],
         ]
         for reminder in (False, True):
-            found.append([b.to_dict() for b in session_blocks(t, session, 3, portal, locale, reminder=reminder)])
+            found.append(
+                [b.to_dict() for b in session_blocks(t, session, 3, portal, locale, reminder=reminder)]
+            )
             found.append(
                 [
                     b.to_dict()
@@ -283,13 +299,19 @@ async def test_a_click_whose_write_waits_is_acknowledged_in_time_and_confirmed_o
     )
     people_and_channel(slack_api)
     org = await add_org(configured, "Acme Zorg", "acme")
-    await SqlSlackInstallations(configured.sessions, Secret(TEST_SECRET_KEY.encode())).link(org.id, DEFAULT_TEAM)
+    await SqlSlackInstallations(configured.sessions, Secret(TEST_SECRET_KEY.encode())).link(
+        org.id, DEFAULT_TEAM
+    )
     await configured.organisations.add_group(org.id, "Zorg", GroupKind.DEPARTMENT, None)
     running = await _start(configured)
     try:
         pulses: Pulses = configured.extras[PULSES_KEY]
-        round_ = await pulses.service.open_round(org.id, PULSE_SET, await configured.organisations.group_tree(org.id))
-        question = next(q.id for q in pulses.service.pulse_set(PULSE_SET).questions if q.kind.value == "likert")
+        round_ = await pulses.service.open_round(
+            org.id, PULSE_SET, await configured.organisations.group_tree(org.id)
+        )
+        question = next(
+            q.id for q in pulses.service.pulse_set(PULSE_SET).questions if q.kind.value == "likert"
+        )
         release = asyncio.Event()
         held = HeldPulseService(pulses.service, release)
         # A second listener for the same buttons, registered first, with a short deadline: bolt runs the first
@@ -300,7 +322,9 @@ async def test_a_click_whose_write_waits_is_acknowledged_in_time_and_confirmed_o
             feature.bolt, pulses.store, held, configured.content.translator, ack_deadline=0.05
         )
         action = AnswerAction(round_.id, question, "4")
-        response = await running.post_signed(click_body(f"vp-pulse:{question}:4", action.encode(), user="U0SLOW"))
+        response = await running.post_signed(
+            click_body(f"vp-pulse:{question}:4", action.encode(), user="U0SLOW")
+        )
         # Slack got its 200 while the write was still waiting; nothing was confirmed yet.
         assert response.status == 200
         assert held.started == 1
@@ -346,7 +370,9 @@ async def test_outside_a_grid_the_same_user_id_in_two_workspaces_is_two_people(
     )
     value = AnswerAction(world.round_id, world.question, "2").encode()
     for team in (DEFAULT_TEAM, second):
-        response = await world.running.post_signed(click_body(f"vp-pulse:{world.question}:2", value, team=team))
+        response = await world.running.post_signed(
+            click_body(f"vp-pulse:{world.question}:2", value, team=team)
+        )
         assert response.status == 200
     await eventually(lambda: len(slack_api.ephemerals) == 2)
     assert all(e["text"] == "Dank je wel. Je antwoord is anoniem opgeslagen." for e in slack_api.ephemerals)
