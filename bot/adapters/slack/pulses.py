@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 from uuid import UUID
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -31,6 +32,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.slack.blocks import FALLBACK_LIMIT, HEADER_LIMIT, SECTION_LIMIT, escape
+from bot.adapters.slack.service import RECEIVED_AT
 from bot.cache import TtlCache
 from bot.domain.content import QuestionKind, pick_locale
 from bot.domain.delivery import Post, Rendered, Renderer
@@ -51,8 +53,9 @@ from bot.domain.tenancy import Platform
 from bot.storage.pulses import SqlPulseStore
 
 LOOKUP_CACHE_SECONDS = 30.0
-#: Seconds a click waits for its write before Slack is answered anyway (Slack gives up after 3 s, bolt too).
-ACK_DEADLINE = 2.0
+#: Seconds after a click reached the service by which it is acknowledged, written or not yet. Slack gives up
+#: after 3 s, counted from its own send: network, queueing and an event loop busy with a burst eat the rest.
+ACK_DEADLINE = 1.0
 
 log = logging.getLogger(__name__)
 
@@ -226,7 +229,11 @@ def register_pulse_actions(
     def _lookup(workspace: str) -> Callable[[], Awaitable[UUID | None]]:
         return lambda: store.organisation_for(Platform.SLACK, workspace)
 
-    async def answer(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def answer(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
+        arrived = context.get(RECEIVED_AT)
+        deadline = (arrived if isinstance(arrived, float) else time.monotonic()) + ack_deadline
         team = str((body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id") or "")
         enterprise = enterprise_of(body)
         user = str((body.get("user") or {}).get("id") or "")
@@ -250,7 +257,7 @@ def register_pulse_actions(
             # The write comes first, so an acknowledged click is a stored one. But Slack wants its answer within
             # 3 s, and in a burst the write waits its turn (the group commit): past the deadline the click is
             # acknowledged anyway, the write goes on, and the confirmation follows only once it is stored.
-            await asyncio.wait({recording}, timeout=ack_deadline)
+            await asyncio.wait({recording}, timeout=max(0.0, deadline - time.monotonic()))
             await ack()
             await asyncio.wait({recording})
             if recording.cancelled() or recording.exception() is not None:

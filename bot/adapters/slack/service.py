@@ -469,6 +469,8 @@ def link_clicks_only(body: bytes, content_type: str) -> bool:
     )
 
 
+#: Key in bolt's context: when the request reached us (time.monotonic()), for listeners with a deadline to keep.
+RECEIVED_AT = "vipbot_received_at"
 SIGNATURE_MAX_AGE = 300  # seconds, as Slack and slack-sdk: an older (or a future) timestamp is a replay
 
 
@@ -487,7 +489,9 @@ def signed_by_slack(signing_key: bytes, body: bytes, headers: Mapping[str, str],
     return hmac.compare_digest(expected.encode("ascii"), signature.encode("utf-8", "replace"))
 
 
-def parse_signed_request(body: bytes, query: str, headers: Any) -> AsyncBoltRequest | None:
+def parse_signed_request(
+    body: bytes, query: str, headers: Any, received_at: float | None = None
+) -> AsyncBoltRequest | None:
     """bolt's request for a body whose signature checked out, or None when it is not what Slack sends.
 
     Slack sends UTF-8 JSON, or a form whose `payload` field is a JSON object; anything else (invalid UTF-8,
@@ -495,7 +499,8 @@ def parse_signed_request(body: bytes, query: str, headers: Any) -> AsyncBoltRequ
     """
     try:
         text = body.decode("utf-8")
-        request = AsyncBoltRequest(body=text, query=query, headers=headers)
+        context = {} if received_at is None else {RECEIVED_AT: received_at}
+        request = AsyncBoltRequest(body=text, query=query, headers=headers, context=context)
     except (UnicodeDecodeError, ValueError, AttributeError, TypeError):  # what bolt's parser raises on junk
         return None
     if not isinstance(request.body, dict):
@@ -529,13 +534,14 @@ def install(app: web.Application, services: Services) -> None:
     signing_key = signing.get_secret_value().encode("utf-8")
 
     async def events(request: web.Request) -> web.Response:
+        received_at = time.monotonic()  # Slack's 3 s run from here: listeners that must wait count from it
         body = await request.read()
         # The signature first: nothing of an unsigned body is parsed, whatever it holds.
         if not signed_by_slack(signing_key, body, request.headers, time.time()):
             return web.Response(status=401)
         if link_clicks_only(body, request.content_type):
             return web.Response(status=200)  # a verified click on a link button: acknowledging is all there is
-        bolt_request = parse_signed_request(body, request.query_string, request.headers)
+        bolt_request = parse_signed_request(body, request.query_string, request.headers, received_at)
         if bolt_request is None:
             log.warning("slack request refused: malformed body")  # one line: no payload, no traceback
             return web.Response(status=400)
