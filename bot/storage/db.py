@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,6 +12,8 @@ from typing import Any
 from sqlalchemy import Engine, event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+log = logging.getLogger(__name__)
 
 
 def is_sqlite(url: str) -> bool:
@@ -49,7 +52,11 @@ async def erase_wal(sessions: async_sessionmaker[AsyncSession]) -> None:
     async with sessions() as session:
         connection = await session.connection()
         if connection.dialect.name == "sqlite":
-            await connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            result = await connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            busy = result.first()
+            if busy is not None and busy[0]:
+                # A reader held an older snapshot: the log keeps its frames until the next erasure or restart.
+                log.warning("the write-ahead log could not be emptied after an erasure; it will be next time")
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
