@@ -14,7 +14,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.adapters.slack.blocks import FALLBACK_LIMIT, LINK_ACTION_PREFIX, SECTION_LIMIT, escape
+from bot.adapters.slack.blocks import FALLBACK_LIMIT, SECTION_LIMIT, escape
 from bot.domain.content import pick_locale
 from bot.domain.delivery import Post, Rendered
 from bot.domain.i18n import Translator
@@ -27,7 +27,8 @@ from bot.domain.sessions import (
 )
 from bot.domain.tenancy import Platform
 
-CALENDAR_ACTION = f"{LINK_ACTION_PREFIX}session_ics"
+# A link button: its id starts with blocks.LINK_ACTION_PREFIX, so the click is acknowledged like every other link.
+CALENDAR_ACTION = "vp_link_session_ics"
 
 
 def _clip(text: str, limit: int) -> str:
@@ -70,7 +71,6 @@ def session_blocks(
                     value=f"{'r' if reminder else 'a'}:{session.id}",
                     style="primary",
                 ),
-                # A link button: Slack still sends the click, acknowledged like every other link of ours.
                 ButtonElement(text=t.t(locale, "sessions.calendar_button"), action_id=CALENDAR_ACTION, url=ics_url),
             ]
         ),
