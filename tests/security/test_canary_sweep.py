@@ -483,11 +483,14 @@ async def test_a_realistic_day_leaves_no_canary_in_the_data_folder(day: Day, tmp
     assert {"message text in planted", "receipt code in planted"} <= set(leaks(planted, day))
     assert any(found.startswith("time of a portal request") for found in leaks(planted, day))
     assert leaks(copy, day) == []
+    assert click_order_in_row_numbers(copy.database) == []
+    assert not click_order_in_wal_history(copy, tmp_path / "replay", question)
+    # Nothing of it went to Slack (the employer's) either.
+    secrets_ = (CANARY, *day.codes, *PASSPHRASES.values(), *(c.replace("-", "") for c in day.codes))
+    assert [s for s in secrets_ if day.slack_api.traffic_contains(s)] == []
     assert portal_request_lines(copy) == [], (
         "per-request log lines of the portal carry the time of each action"
     )
-    assert click_order_in_row_numbers(copy.database) == []
-    assert not click_order_in_wal_history(copy, tmp_path / "replay", question)
 
 
 async def test_while_a_round_is_open_no_file_holds_the_click_order(day: Day, tmp_path: Path) -> None:
