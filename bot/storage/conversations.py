@@ -6,13 +6,14 @@ Every query that reads an organisation's conversations filters on `organisation_
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from uuid import UUID
 
-from sqlalchemy import delete, func, update
+from sqlalchemy import delete, func, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
@@ -126,6 +127,7 @@ class SqlConversationStore:
                 )
             )
             await session.flush()
+            await _random_row_number(session, summary.id)
             for counsellor_id, sealed in keys.shares.items():
                 session.add(
                     ConversationShareRow(
@@ -677,6 +679,22 @@ async def _classification(
             )
         )
     ).first()
+
+
+async def _random_row_number(session: AsyncSession, conversation_id: UUID) -> None:
+    """SQLite: give the new conversation a random hidden row number instead of the next one.
+
+    The `conversation` table keeps SQLite's rowid (tables refer to it; rebuilding it WITHOUT ROWID would cascade
+    into them), and a rowid drawn in sequence would order conversations by the moment they were started. Same
+    transaction as the insert: the sequential number never reaches the file or its log.
+    """
+    connection = await session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    await connection.execute(
+        text("UPDATE conversation SET rowid = :rowid WHERE id = :id"),
+        {"rowid": secrets.randbits(62) + 1, "id": conversation_id.hex},
+    )
 
 
 async def remove_counsellor(session: AsyncSession, organisation_id: UUID, counsellor_id: UUID) -> int:

@@ -84,6 +84,12 @@ async def test_no_hidden_row_number_orders_messages_across_conversations(
         for table in LEAF_TABLES:
             with pytest.raises(OperationalError):
                 await _rows(services, f"SELECT rowid FROM {table}")  # noqa: S608
+        # `conversation` keeps a rowid, drawn at random: not 1, 2, 3 in the order they were started.
+        for text in ("Tweede", "Derde"):
+            await p.channel.service.start(p.org.id, 90, Mode.ANONYMOUS, text)
+        rowids = [rowid for (rowid,) in await _rows(services, "SELECT rowid FROM conversation")]
+        assert len(rowids) == 3
+        assert min(rowids) > 2**32
     else:  # no rowids on PostgreSQL; and no sequence-drawn ids either
         kinds = await _rows(
             services,
@@ -241,5 +247,7 @@ async def test_upgrade_keeps_old_conversations_readable_and_drops_their_mode(  #
         if database_url.startswith("sqlite"):
             with pytest.raises(OperationalError):
                 await _rows(upgraded, "SELECT rowid FROM conversation_message")
+            rowids = [rowid for (rowid,) in await _rows(upgraded, "SELECT rowid FROM conversation")]
+            assert min(rowids) > 2**32  # the old conversations' row numbers, 1 and 2, were redrawn
     finally:
         await engine.dispose()

@@ -9,8 +9,9 @@ Create Date: 2026-12-03 14:44:47.489849
 - SQLite: the tables below `conversation` are rebuilt WITHOUT ROWID, their rows copied in the order of their random
   primary keys, so no hidden row number orders messages, key shares or classifications by the time they were
   written. The old tables' pages are zeroed as they are freed (secure_delete, see bot.storage.db).
-  `conversation` itself keeps its rowid: rebuilding a table others refer to would, with foreign keys on, cascade
-  into its messages. PostgreSQL has no rowids; the physical order of rows is what VACUUM FULL rewrites.
+  `conversation` itself keeps its rowid (rebuilding a table others refer to would, with foreign keys on, cascade
+  into its messages): its rows get random row numbers instead, as new ones do from now on. PostgreSQL has no
+  rowids.
 """
 from collections.abc import Sequence
 from typing import Any
@@ -119,6 +120,8 @@ def upgrade() -> None:
         # A plain column drop (SQLite ≥ 3.35): batch mode would rebuild `conversation`, and dropping it with foreign
         # keys on deletes every message and key share through ON DELETE CASCADE.
         op.execute('ALTER TABLE conversation DROP COLUMN mode')
+        # Random 62-bit row numbers, as bot.storage.conversations gives new rows (children refer to `id`, not rowid).
+        op.execute('UPDATE conversation SET rowid = (abs(random()) % 4611686018427387904) + 1')
         for name, items, indexes, order in _leaf_tables():
             _rebuild_without_rowid(name, items, indexes, order, with_rowid=False)
     else:
