@@ -241,7 +241,9 @@ def _click(user: str, action_id: str, value: str) -> tuple[bytes, str]:
 
 
 async def _open_round_and_click(day: Day) -> tuple[UUID, str]:
-    day.clock.advance(timedelta(hours=1, minutes=3, seconds=29))  # later that morning: the weekly round opens
+    # Later that morning the weekly round opens (an offset with its own fraction of a second, so that no time of the
+    # round is mistaken for one derived from a portal request).
+    day.clock.advance(timedelta(hours=1, minutes=3, seconds=29, microseconds=313_131))
     tree = await day.services.organisations.group_tree(day.org.id)
     round_ = await day.pulses.service.open_round(day.org.id, PULSE_SET, tree)
     question = next(
@@ -370,14 +372,32 @@ def leaks(copy: Copy, day: Day) -> list[str]:
     for moment in day.portal_moments:
         needles += [(f"time of a portal request {moment:%H:%M:%S}", s) for s in _moment_spellings(moment)]
     needles += [("clicker's Slack id", user.encode("ascii")) for user in CLICKERS]
-    return sorted(
-        {
-            f"{label} in {name}"
-            for name, content in copy.files.items()
-            for label, needle in needles
-            if needle in content
-        }
-    )
+    found = {
+        f"{label} in {name}"
+        for name, content in copy.files.items()
+        for label, needle in needles
+        if needle in content
+    }
+    return sorted(found | derived_portal_times(copy, day))
+
+
+_STORED_TIME = re.compile(rb"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:(\d{2}\.\d{6})")
+
+
+def derived_portal_times(copy: Copy, day: Day) -> set[str]:
+    """Stored times computed from a portal request's moment (an expiry "now + 30 minutes", say).
+
+    Such a time keeps the moment's seconds and microseconds; the day's portal moments have fractions no other
+    moment of the day has, so a match in the database means a time derived from a portal request.
+    """
+    fingerprints = {moment.strftime("%S.%f").encode("ascii") for moment in day.portal_moments}
+    return {
+        f"time derived from a portal request in {name}"
+        for name, content in copy.files.items()
+        if name.startswith("vipbot.db")
+        for match in _STORED_TIME.finditer(content)
+        if match.group(1) in fingerprints
+    }
 
 
 def portal_request_lines(copy: Copy) -> list[str]:
@@ -482,6 +502,9 @@ async def test_a_realistic_day_leaves_no_canary_in_the_data_folder(day: Day, tmp
     )
     assert {"message text in planted", "receipt code in planted"} <= set(leaks(planted, day))
     assert any(found.startswith("time of a portal request") for found in leaks(planted, day))
+    expiry = day.portal_moments[1] + timedelta(minutes=30)
+    planted_expiry = Copy(copy.folder, {"vipbot.db": f"{expiry:%Y-%m-%d %H:%M:%S.%f}".encode()})
+    assert leaks(planted_expiry, day) == ["time derived from a portal request in vipbot.db"]
     assert leaks(copy, day) == []
     assert click_order_in_row_numbers(copy.database) == []
     assert not click_order_in_wal_history(copy, tmp_path / "replay", question)
