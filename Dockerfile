@@ -1,7 +1,7 @@
 # vipbot — production image. Slim, non-root, with a health check on /healthz.
 FROM python:3.11-slim AS build
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY bot ./bot
 COPY scheduler ./scheduler
 RUN python -m pip install --no-cache-dir --upgrade pip \

@@ -2,19 +2,26 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# Two stamps: `make serve` needs only what vipbot runs with; tests, lint and types also need the dev extras
+# (Playwright, embedded PostgreSQL, mypy, ruff). STAMP keeps its old name so existing set-ups stay valid.
+RUNTIME_STAMP := $(VENV)/.runtime-stamp
 STAMP := $(VENV)/.installed-stamp
 
 .PHONY: serve test lint typecheck check bench clean
 
-$(STAMP): pyproject.toml
+$(RUNTIME_STAMP): pyproject.toml
 	@$(PYTHON) -m venv $(VENV) || { \
 	  echo "$(PYTHON) -m venv failed: install python3-venv (Debian/Ubuntu: apt-get install python3-venv)" >&2; \
 	  exit 1; }
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(RUNTIME_STAMP)
+
+$(STAMP): $(RUNTIME_STAMP) pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-serve: $(STAMP)
+serve: $(RUNTIME_STAMP)
 	$(BIN)/vipbot serve
 
 test: $(STAMP)

@@ -8,12 +8,16 @@ import os
 import sys
 from collections.abc import Sequence
 
+import aiohttp
+
 from bot import __version__
 from bot.cli import (
     admin,
+    backup,
     content,
     counsellor,
     db,
+    doctor,
     insights,
     org,
     pulse,
@@ -25,13 +29,29 @@ from bot.cli import (
     teams,
 )
 from bot.cli.context import CliContext
-from bot.errors import ConfigError, ContentError, DatabaseNotReadyError, VipbotError
+from bot.errors import ConfigError, ContentError, VipbotError
 
 EXIT_FAILURE = 1
 EXIT_CONFIG = 2
 
 # Each module adds its sub-commands; a new command group is one more entry here.
-COMMAND_GROUPS = (serve, db, content, org, admin, slack, counsellor, pulse, insights, teams, schedule, send, session)
+COMMAND_GROUPS = (
+    serve,
+    doctor,
+    backup,
+    db,
+    content,
+    org,
+    admin,
+    slack,
+    counsellor,
+    pulse,
+    insights,
+    teams,
+    schedule,
+    send,
+    session,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,14 +83,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_FAILURE
-    except DatabaseNotReadyError as exc:
+    except VipbotError as exc:  # DatabaseNotReadyError, PlatformError, … : one line each
         print(f"vipbot: {exc}", file=sys.stderr)
         return EXIT_FAILURE
-    except VipbotError as exc:
-        print(f"vipbot: {exc}", file=sys.stderr)
+    except (OSError, TimeoutError, aiohttp.ClientError) as exc:
+        # The last net under every command: a platform or file that did not answer is one line, not a traceback.
+        print(f"vipbot: {_one_line(exc)}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
         return 130
+
+
+def _one_line(exc: BaseException) -> str:
+    detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    detail = " ".join(detail.split())
+    what = "no answer in time" if isinstance(exc, TimeoutError) else "a connection or file operation failed"
+    return f"{what} ({type(exc).__name__}{': ' + detail if detail else ''})"
 
 
 if __name__ == "__main__":

@@ -49,11 +49,19 @@ def feature_installers() -> list[FeatureInstaller]:
     """Every feature of the service, in mount order. Imported here so that nothing is imported at module load."""
     from bot.adapters import slack, teams
     from bot.reporting import service as pulses
-    from bot.web import console
+    from bot.web import console, root
     from bot.web.portal import routes as portal
     from scheduler import service as outreach
 
-    return [console.install, slack.install, teams.install, portal.install, outreach.install, pulses.install]
+    return [
+        root.install,
+        console.install,
+        slack.install,
+        teams.install,
+        portal.install,
+        outreach.install,
+        pulses.install,
+    ]
 
 
 def build_app(services: Services, features: list[FeatureInstaller] | None = None) -> web.Application:

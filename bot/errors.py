@@ -35,5 +35,9 @@ class ConflictError(VipbotError):
     """The change would break a uniqueness or consistency rule."""
 
 
+class PlatformError(VipbotError):
+    """Slack, Teams or the mail server could not be reached or refused a request: one line for the operator."""
+
+
 class DatabaseNotReadyError(VipbotError):
     """The database schema is behind the code: migrations have to run first."""

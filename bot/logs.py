@@ -110,6 +110,14 @@ _STANDARD_RECORD_KEYS = frozenset(logging.makeLogRecord({}).__dict__) | {
 }
 
 
+def resolve_format(fmt: str, stream: TextIO) -> str:
+    """`auto`: readable lines for a person at a terminal, JSON for a log collector (anything that is not one)."""
+    if fmt != "auto":
+        return fmt
+    isatty = getattr(stream, "isatty", None)
+    return "console" if callable(isatty) and isatty() else "json"
+
+
 def configure_logging(level: str = "INFO", fmt: str = "json", stream: TextIO | None = None) -> None:
     """Route stdlib logging and structlog through one redacting formatter."""
     shared: list[Any] = [
@@ -118,8 +126,11 @@ def configure_logging(level: str = "INFO", fmt: str = "json", stream: TextIO | N
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
+    stream = stream or sys.stderr
     renderer: Any = (
-        structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
+        structlog.processors.JSONRenderer()
+        if resolve_format(fmt, stream) == "json"
+        else structlog.dev.ConsoleRenderer(colors=False)
     )
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared,
@@ -131,7 +142,7 @@ def configure_logging(level: str = "INFO", fmt: str = "json", stream: TextIO | N
             renderer,
         ],
     )
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -46,6 +46,7 @@ class Environment(StrEnum):
 
 
 class LogFormat(StrEnum):
+    AUTO = "auto"  # readable on a terminal, JSON otherwise
     JSON = "json"
     CONSOLE = "console"
 
@@ -70,7 +71,7 @@ class Settings(BaseModel):
     # A file holding the key, kept outside the data folder so a copy of that folder does not carry it.
     secret_key_file: Path | None = Field(None, alias="VIPBOT_SECRET_KEY_FILE")
     log_level: str = Field("INFO", alias="VIPBOT_LOG_LEVEL")
-    log_format: LogFormat = Field(LogFormat.JSON, alias="VIPBOT_LOG_FORMAT")
+    log_format: LogFormat = Field(LogFormat.AUTO, alias="VIPBOT_LOG_FORMAT")
     default_timezone: str = Field("Europe/Amsterdam", alias="VIPBOT_DEFAULT_TIMEZONE")
     retention_days: Annotated[int, Field(ge=1, le=3650)] = Field(90, alias="VIPBOT_RETENTION_DAYS")
     scheduler_enabled: bool = Field(True, alias="VIPBOT_SCHEDULER")

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from bot.catalog import schemas
 from bot.catalog.markdown import markdown_problems
+from bot.catalog.plurals import BabelPlurals
 from bot.catalog.sources import Parsed, SourceError, parse_front_matter, parse_yaml, read_text
 from bot.domain.content import (
     LOCALES,
@@ -27,7 +28,7 @@ from bot.domain.content import (
     TaxonomyItem,
     Text,
 )
-from bot.domain.i18n import Translator, placeholders
+from bot.domain.i18n import ZERO, Translator, placeholders
 from bot.errors import ContentError
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -267,9 +268,20 @@ def _unique_ids(items: list[Any], folder: Path, report: _Report, what: str) -> N
         seen.add(item.id)
 
 
+#: Every form name a plural text may use: CLDR's categories, and `zero` for exactly 0.
+PLURAL_FORMS = frozenset({ZERO, "one", "two", "few", "many", "other"})
+
+
+@dataclass
+class _LocaleTable:
+    texts: dict[str, str]
+    plurals: dict[str, dict[str, str]]
+    lines: dict[str, int]
+
+
 def _load_locales(folder: Path, report: _Report) -> Translator | None:
-    tables: dict[str, dict[str, str]] = {}
-    lines: dict[str, dict[str, int]] = {}
+    rules = BabelPlurals()
+    tables: dict[str, _LocaleTable] = {}
     for lang in LOCALES:
         path = folder / f"{lang}.yaml"
         if not path.is_file():
@@ -283,51 +295,106 @@ def _load_locales(folder: Path, report: _Report) -> Translator | None:
         if not isinstance(parsed.data, dict):
             report.add(path, 1, "a locale file is a mapping of keys to texts")
             continue
-        flat: dict[str, str] = {}
-        where: dict[str, int] = {}
-        _flatten(parsed, parsed.data, (), flat, where, path, report)
-        tables[lang], lines[lang] = flat, where
+        table = _LocaleTable({}, {}, {})
+        _flatten(parsed, parsed.data, (), table, path, report)
+        _check_plurals(table, rules.categories(lang), path, report)
+        tables[lang] = table
     if len(tables) != len(LOCALES):
         return None
-    _compare_locales(tables, lines, folder, report)
-    return Translator(tables)
+    _compare_locales(tables, folder, report)
+    return Translator(
+        {lang: table.texts for lang, table in tables.items()},
+        {lang: table.plurals for lang, table in tables.items()},
+        rules,
+    )
+
+
+def _is_plural(node: dict[Any, Any]) -> bool:
+    """A mapping whose keys are all plural form names is one text in several forms, not a section."""
+    return bool(node) and all(str(key) in PLURAL_FORMS for key in node)
 
 
 def _flatten(
     parsed: Parsed,
     node: Any,
     path: tuple[str, ...],
-    flat: dict[str, str],
-    where: dict[str, int],
+    table: _LocaleTable,
     file: Path,
     report: _Report,
 ) -> None:
     for key, value in node.items():
         location = (*path, str(key))
-        if isinstance(value, dict):
-            _flatten(parsed, value, location, flat, where, file, report)
-        elif isinstance(value, str) and value.strip():
-            dotted = ".".join(location)
-            flat[dotted], where[dotted] = value, parsed.line_of(location)
-            try:
-                placeholders(value)
-            except ValueError:
-                report.add(
-                    file, where[dotted], f"{dotted}: unbalanced braces; write {{{{ and }}}} for literal ones"
-                )
-        else:
-            report.add(file, parsed.line_of(location), f"{'.'.join(location)}: must be a non-empty text")
+        dotted = ".".join(location)
+        if isinstance(value, dict) and _is_plural(value):
+            table.lines[dotted] = parsed.line_of(location)
+            forms: dict[str, str] = {}
+            for form, text in value.items():
+                if _text_ok(parsed, (*location, str(form)), text, file, report):
+                    forms[str(form)] = text
+            table.plurals[dotted] = forms
+        elif isinstance(value, dict):
+            _flatten(parsed, value, location, table, file, report)
+        elif _text_ok(parsed, location, value, file, report):
+            table.texts[dotted], table.lines[dotted] = value, parsed.line_of(location)
 
 
-def _compare_locales(
-    tables: dict[str, dict[str, str]], lines: dict[str, dict[str, int]], folder: Path, report: _Report
-) -> None:
+def _text_ok(parsed: Parsed, location: tuple[str, ...], value: Any, file: Path, report: _Report) -> bool:
+    dotted = ".".join(location)
+    if not isinstance(value, str) or not value.strip():
+        report.add(file, parsed.line_of(location), f"{dotted}: must be a non-empty text")
+        return False
+    try:
+        placeholders(value)
+    except ValueError:
+        report.add(
+            file, parsed.line_of(location), f"{dotted}: unbalanced braces; write {{{{ and }}}} for literal ones"
+        )
+        return False
+    return True
+
+
+def _check_plurals(table: _LocaleTable, needed: frozenset[str], file: Path, report: _Report) -> None:
+    """Every plural text has each form its language needs, no form it cannot use, and no placeholder in another
+    form that the general form lacks. (`{count}` may be left out: a label can agree with a number it does not
+    show, and "Nog niemand aangemeld" needs no 0.)"""
+    for key, forms in table.plurals.items():
+        line = table.lines[key]
+        for form in sorted(needed - forms.keys()):
+            report.add(file, line, f"{key}: the '{form}' form is missing (this language needs {sorted(needed)})")
+        for form in sorted(forms.keys() - needed - {ZERO}):
+            report.add(file, line, f"{key}: this language has no '{form}' form (it uses {sorted(needed)})")
+        general = forms.get("other")
+        if general is None:
+            continue
+        for form, text in sorted(forms.items()):
+            extra = sorted(placeholders(text) - placeholders(general))
+            if extra:
+                report.add(file, line, f"{key}: the '{form}' form uses {extra}, which the 'other' form lacks")
+
+
+def _compare_locales(tables: dict[str, _LocaleTable], folder: Path, report: _Report) -> None:
     nl, en = tables["nl"], tables["en"]
-    for key in sorted(nl.keys() - en.keys()):
-        report.add(folder / "en.yaml", 1, f"{key}: missing (nl.yaml line {lines['nl'][key]} has it)")
-    for key in sorted(en.keys() - nl.keys()):
-        report.add(folder / "nl.yaml", 1, f"{key}: missing (en.yaml line {lines['en'][key]} has it)")
-    for key in sorted(nl.keys() & en.keys()):
-        ours, theirs = sorted(placeholders(en[key])), sorted(placeholders(nl[key]))
+    for mine, theirs, name, other_name in ((nl, en, "en.yaml", "nl.yaml"), (en, nl, "nl.yaml", "en.yaml")):
+        for key in sorted(mine.lines.keys() - theirs.lines.keys()):
+            report.add(folder / name, 1, f"{key}: missing ({other_name} line {mine.lines[key]} has it)")
+    for key in sorted(nl.lines.keys() & en.lines.keys()):
+        if (key in nl.plurals) != (key in en.plurals):
+            report.add(folder / "en.yaml", en.lines[key], f"{key}: a plural text in one language, not in the other")
+            continue
+        if key in nl.plurals:
+            _compare_forms(key, nl.plurals[key], en.plurals[key], folder, en.lines[key], report)
+            continue
+        ours, theirs_ = sorted(placeholders(en.texts[key])), sorted(placeholders(nl.texts[key]))
+        if ours != theirs_:
+            report.add(folder / "en.yaml", en.lines[key], f"{key}: placeholders {ours} differ from nl.yaml {theirs_}")
+
+
+def _compare_forms(
+    key: str, nl: dict[str, str], en: dict[str, str], folder: Path, line: int, report: _Report
+) -> None:
+    for form in sorted(nl.keys() & en.keys()):
+        ours, theirs = sorted(placeholders(en[form])), sorted(placeholders(nl[form]))
         if ours != theirs:
-            report.add(folder / "en.yaml", lines["en"][key], f"{key}: placeholders {ours} differ from nl.yaml {theirs}")
+            report.add(
+                folder / "en.yaml", line, f"{key}.{form}: placeholders {ours} differ from nl.yaml {theirs}"
+            )

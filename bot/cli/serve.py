@@ -56,6 +56,7 @@ async def run(_args: argparse.Namespace, ctx: CliContext) -> int:
                 env=settings.env.value,
                 database="sqlite" if settings.uses_embedded_database else "postgresql",
             )
+            await _say_where_to_go(services)
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGINT, signal.SIGTERM):
@@ -67,6 +68,21 @@ async def run(_args: argparse.Namespace, ctx: CliContext) -> int:
     finally:
         listener.close()
     return 0
+
+
+async def _say_where_to_go(services: Services) -> None:
+    """The last start-up line: where a person goes next (and, on a fresh install, how to get in at all)."""
+    from bot.storage.accounts import SqlAccountRepository
+
+    settings = services.settings
+    console = f"{settings.public_base_url}/console/"
+    if await SqlAccountRepository(services.sessions).count_accounts() == 0:
+        log.warning(
+            "no console account yet: create the first administrator with "
+            "`vipbot admin create --email ADDRESS --name NAME`, then sign in",
+            console=console,
+        )
+    log.info("ready: open the console in a browser", console=console, portal=f"{settings.public_portal_url}/")
 
 
 def _listen(settings: Settings) -> socket.socket:

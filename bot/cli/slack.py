@@ -6,7 +6,8 @@ import argparse
 import json
 
 from bot.cli.context import CliContext
-from bot.errors import ConfigError, VipbotError
+from bot.domain.delivery import DeliveryError, DeliveryFailureKind
+from bot.errors import ConfigError, PlatformError
 from bot.settings import ensure_secret_key
 
 
@@ -87,14 +88,13 @@ async def run_link(args: argparse.Namespace, ctx: CliContext) -> int:
                 "SLACK_BOT_TOKEN", "is needed to ask Slack which workspace to link (or use --workspace)"
             )
         from bot.adapters.slack.gateway import workspace_of_token
-        from bot.domain.delivery import DeliveryError
 
         try:
             workspace, team_name = await workspace_of_token(
                 settings.slack_api_url, Secret(token.get_secret_value())
             )
         except DeliveryError as exc:
-            raise VipbotError(f"Slack refused the bot token ({exc.reason})") from None
+            raise PlatformError(slack_problem(exc, settings.slack_api_url)) from None
     async with ctx.database() as engine:
         sessions = session_factory(engine)
         organisation = await SqlOrganisationRepository(sessions).get_organisation(args.org)
@@ -104,6 +104,15 @@ async def run_link(args: argparse.Namespace, ctx: CliContext) -> int:
     verb = "linked to" if created else "was already linked to"
     ctx.print(f"Slack workspace {shown} {verb} {organisation.name}")
     return 0
+
+
+def slack_problem(exc: DeliveryError, api_url: str) -> str:
+    """One line on why Slack did not answer `auth.test`, and what to do about it."""
+    if exc.kind is DeliveryFailureKind.RATE_LIMITED:
+        return f"Slack is rate limiting this token; try again in {exc.retry_after or 60:.0f} s"
+    if exc.kind is DeliveryFailureKind.TRANSIENT:
+        return f"cannot reach Slack at {api_url} ({exc.reason}); check the network or SLACK_API_URL, then retry"
+    return f"Slack refused the bot token ({exc.reason}); check SLACK_BOT_TOKEN"
 
 
 async def run_install_url(args: argparse.Namespace, ctx: CliContext) -> int:

@@ -123,7 +123,7 @@ def cell_line(cell: Cell, pulse_set: PulseSet, t: Translator, locale: str) -> st
         indent=indent,
         group=cell.group.name,
         index=_percent(cell.index),
-        answers=cell.respondents,
+        count=cell.respondents,
     )
     return "\n".join([head, *(f"{indent}    {p}" for p in parts)])
 
@@ -151,9 +151,7 @@ def hidden_explanation(insights: Insights, t: Translator, locale: str) -> str:
         score_min=MIN_SCORE_ANSWERS,
         distribution_min=MIN_DISTRIBUTION_ANSWERS,
     )
-    if hidden == 0:
-        return t.t(locale, "insights.hidden_none") + " " + rules
-    return t.t(locale, "insights.hidden_some", count=hidden) + " " + rules
+    return t.t(locale, "insights.hidden", count=hidden) + " " + rules
 
 
 def summary_lines(insights: Insights, t: Translator, locale: str) -> list[str]:
@@ -167,7 +165,7 @@ def summary_lines(insights: Insights, t: Translator, locale: str) -> list[str]:
             "insights.round_heading",
             pulse=insights.pulse_set.name.in_locale(locale),
             date=f"{latest.opened_at:%d-%m-%Y}",
-            rounds=len(insights.rounds),
+            count=len(insights.rounds),
         )
     ]
     lines.extend(cell_line(c, insights.pulse_set, t, locale) for c in latest.cells)

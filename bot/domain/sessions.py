@@ -151,11 +151,7 @@ def person_of(platform: str, workspace_id: str, user_id: str) -> str:
 
 
 def count_text(t: Callable[..., str], locale: str, count: int) -> str:
-    """ "No sign-ups yet" / "1 person signed up" / "n people signed up", from the locale files."""
-    if count == 0:
-        return t(locale, "sessions.count_none")
-    if count == 1:
-        return t(locale, "sessions.count_one")
+    """ "No sign-ups yet" / "1 person signed up" / "n people signed up": one plural text in the locale files."""
     return t(locale, "sessions.count", count=count)
 
 

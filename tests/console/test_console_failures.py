@@ -76,13 +76,13 @@ RECORDED = {
     "internal error: KeyError": Explained("internal"),
     "internal error: OperationalError": Explained("internal"),
     "gave up after 5 attempts: chat.postMessage: Slack answered 503 service_unavailable": Explained(
-        "gave_up", (("attempts", "5"),)
+        "gave_up", (("count", "5"),)
     ),
     "gave up after 6 attempts: the Teams connector failed (HTTP 502)": Explained(
-        "gave_up", (("attempts", "6"),)
+        "gave_up", (("count", "6"),)
     ),
     "gave up after 5 attempts: the Teams connector is unreachable": Explained(
-        "gave_up", (("attempts", "5"),)
+        "gave_up", (("count", "5"),)
     ),
     "gave up after 5 attempts: chat.postMessage: server error and the outcome is unknown; not posted again to "
     "avoid a double post": Explained("outcome_unknown"),
@@ -176,7 +176,7 @@ def test_the_recognised_beginnings_are_still_written_by_the_worker_and_the_gatew
         ("chat.postMessage: The Channel Said No, secret-canary-4711", Explained("other")),
         ("chat.postMessage: " + "x" * 200, Explained("other")),  # too long to be a code
         ("something broke (HTTP 418) secret-canary-4711", Explained("other_code", (("code", "HTTP 418"),))),
-        ("gave up after 3 attempts: secret-canary-4711", Explained("gave_up", (("attempts", "3"),))),
+        ("gave up after 3 attempts: secret-canary-4711", Explained("gave_up", (("count", "3"),))),
     ],
 )
 def test_anything_else_says_at_most_a_short_code(reason: str, expected: Explained) -> None:
@@ -200,9 +200,9 @@ def test_every_sentence_exists_in_both_languages_and_never_repeats_the_reason(
             assert "secret-canary" not in sentence
             assert "chat.postMessage" not in sentence
     # Every key in the locale files is one the mapping can give.
-    keys = {k.removeprefix(PREFIX) for k in translator.tables["nl"] if k.startswith(PREFIX)}
+    keys = {k.removeprefix(PREFIX) for k in translator.keys("nl") if k.startswith(PREFIX)}
     assert keys == used
-    assert {k.removeprefix(PREFIX) for k in translator.tables["en"] if k.startswith(PREFIX)} == keys
+    assert {k.removeprefix(PREFIX) for k in translator.keys("en") if k.startswith(PREFIX)} == keys
 
 
 def test_the_dutch_and_english_sentences(content: ContentLibrary) -> None:

@@ -93,6 +93,7 @@ class BotConnectorDouble:
     """The Bot Framework connector service on 127.0.0.1, port chosen by the OS."""
 
     require_token: bool = False
+    client_secret: str | None = None  # when set, the token endpoint refuses any other secret (invalid_client)
     requests: list[RecordedRequest] = field(default_factory=list)
     _failures: list[_Failure] = field(default_factory=list)
     _removed: dict[str, int] = field(default_factory=dict)
@@ -279,6 +280,8 @@ class BotConnectorDouble:
         form = await request.post()
         if form.get("grant_type") != "client_credentials" or not form.get("client_id"):
             return web.json_response({"error": "invalid_request"}, status=400)
+        if self.client_secret is not None and form.get("client_secret") != self.client_secret:
+            return web.json_response({"error": "invalid_client"}, status=401)
         return web.json_response({"token_type": "Bearer", "expires_in": 3599, "access_token": ISSUED_TOKEN})
 
     async def _openid_configuration(self, _request: web.Request) -> web.Response:

@@ -82,6 +82,7 @@ class Workspace:
     bot_user_id: str
     bot_id: str
     enterprise_id: str | None = None
+    scopes: str | None = None  # sent as X-OAuth-Scopes on auth.test when set, as Slack does
 
 
 @dataclass
@@ -327,6 +328,9 @@ class SlackApiSimulator:
             body = {"ok": False, "error": exc.error}
         if failure is not None:
             return self._fail(call, failure)
+        if method == "auth.test" and workspace is not None and workspace.scopes is not None:
+            call.status = 200
+            return web.json_response(body, headers={"X-OAuth-Scopes": workspace.scopes})
         return self._answer(call, body)
 
     def _answer(self, call: Call, body: dict[str, Any]) -> web.Response:

@@ -36,8 +36,8 @@ async def test_digest_is_content_free_batched_and_retried(
     assert await send_due_digests(services.engine, settings, clock, translator) == 2  # counsellor and deputy
     assert sorted(r.rcpt_tos[0] for r in smtp_sink.received) == ["daan@vp.test", "mira@vp.test"]
     body = smtp_sink.received[0].message.get_content()
-    assert "1 gesprek(ken)" in body
-    assert "1 wettelijke termijn(en)" in body
+    assert "wacht 1 gesprek met nieuwe berichten" in body
+    assert "1 wettelijke termijn van de klokkenluidersregeling verloopt" in body
     for secret in (b"CANARY", b"Sam", b"Zorggroep", b"de-linde", str(conv_id).encode()):
         assert secret not in smtp_sink.all_bytes()
 

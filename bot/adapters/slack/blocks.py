@@ -166,7 +166,7 @@ class SlackRenderer:
     def _column(self, post: ColumnPost, locale: str) -> Rendered:
         column = post.column
         title = column.title.in_locale(locale)
-        label = self._t.t(locale, "slack.post.column_label", minutes=column.reading_minutes)
+        label = self._t.t(locale, "slack.post.column_label", count=column.reading_minutes)
         blocks: list[Block] = [
             HeaderBlock(text=_clip(title, HEADER_LIMIT)),
             ContextBlock(elements=[MarkdownTextObject(text=escape(label))]),

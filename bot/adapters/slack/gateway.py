@@ -18,6 +18,9 @@ import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
 import aiohttp
@@ -393,9 +396,48 @@ class SlackGateway:
 
 async def workspace_of_token(api_url: str, token: Secret[str]) -> tuple[str, str]:
     """(team id, team name) of the workspace a bot token belongs to, from `auth.test`."""
+    identity = await token_identity(api_url, token)
+    return identity.team_id, identity.team_name
+
+
+@dataclass(frozen=True, slots=True)
+class TokenIdentity:
+    """What `auth.test` says about a bot token: its workspace and the scopes it was granted."""
+
+    team_id: str
+    team_name: str
+    scopes: frozenset[str] | None  # None when Slack sent no X-OAuth-Scopes header
+    server_time: datetime | None = None  # Slack's Date header, to tell whether this machine's clock is off
+
+
+async def token_identity(api_url: str, token: Secret[str]) -> TokenIdentity:
+    """`auth.test` for a bot token. Raises DeliveryError for every failure, unreachable Slack included."""
     client = make_client(api_url, token)
     try:
         answer = await client.auth_test()
     except SlackApiError as exc:
         raise delivery_error(exc, "auth.test") from None
-    return str(answer["team_id"]), str(answer.get("team", ""))
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise DeliveryError(
+            DeliveryFailureKind.TRANSIENT, f"auth.test: no answer from Slack ({type(exc).__name__})"
+        ) from None
+    raw = _header(answer.headers, "x-oauth-scopes")
+    scopes = frozenset(s.strip() for s in raw.split(",") if s.strip()) if raw is not None else None
+    return TokenIdentity(
+        str(answer["team_id"]), str(answer.get("team", "")), scopes, _http_date(_header(answer.headers, "date"))
+    )
+
+
+def _header(headers: Mapping[str, Any], name: str) -> str | None:
+    value = next((v for k, v in headers.items() if k.lower() == name), None)
+    value = value[0] if isinstance(value, list) and value else value
+    return str(value) if value is not None else None
+
+
+def _http_date(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None

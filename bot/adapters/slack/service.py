@@ -11,6 +11,7 @@ message text, the /vp listener only compares it to three keywords.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
@@ -96,6 +97,7 @@ class SlackFeature:
     oauth: bool
     clients: SlackClients
     socket_mode_handler: Any | None = None
+    socket_mode_task: asyncio.Task[None] | None = None
 
     def use_session(self, session: aiohttp.ClientSession | None) -> None:
         """One HTTP session for every Web API call of this process: bolt's listeners, OAuth and the gateway."""
@@ -583,20 +585,45 @@ def _shared_http(feature: SlackFeature) -> Callable[[web.Application], AsyncIter
     return shared
 
 
+class _OneLineLogger(logging.Logger):
+    """The Socket Mode client logs every failed connection attempt with its traceback, forever: for an
+    unreachable Slack that is one line per attempt here, with the reason, and never a traceback."""
+
+    def exception(self, msg: object, *args: object, exc_info: Any = True, **kwargs: Any) -> None:
+        self.error(msg, *args, **kwargs)
+
+
+def _socket_mode_logger() -> logging.Logger:
+    quiet = _OneLineLogger("slack_bolt.socket_mode")
+    quiet.parent = logging.getLogger("slack_bolt")  # the same handlers, levels and redaction as every record
+    return quiet
+
+
 def _socket_mode_start(feature: SlackFeature, app_token: str) -> Any:
     async def start(_app: web.Application) -> None:
         from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
-        handler = AsyncSocketModeHandler(feature.bolt, app_token)
+        handler = AsyncSocketModeHandler(feature.bolt, app_token, logger=_socket_mode_logger())
         feature.socket_mode_handler = handler
-        await handler.connect_async()  # type: ignore[no-untyped-call]
-        log.info("slack socket mode connected")
+        # Connecting retries until Slack answers. In the background, so that the service starts (and /healthz,
+        # the console and the portal answer) while Slack is unreachable.
+        feature.socket_mode_task = asyncio.create_task(_socket_mode_connect(handler))
 
     return start
 
 
+async def _socket_mode_connect(handler: Any) -> None:
+    await handler.connect_async()
+    log.info("slack socket mode connected")
+
+
 def _socket_mode_stop(feature: SlackFeature) -> Any:
     async def stop(_app: web.Application) -> None:
+        task = feature.socket_mode_task
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         handler = feature.socket_mode_handler
         if handler is not None:
             await handler.close_async()

@@ -127,7 +127,7 @@ class CardKit:
                 escape(column.title.in_locale(locale)), size="Large", weight="Bolder", style="heading"
             ),
             text_block(
-                escape(self.t(locale, "teams.reading_time", minutes=column.reading_minutes)),
+                escape(self.t(locale, "teams.reading_time", count=column.reading_minutes)),
                 size="Small",
                 isSubtle=True,
                 spacing="None",

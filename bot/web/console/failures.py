@@ -85,7 +85,7 @@ def _gave_up(reason: str) -> Explained | None:
         return None
     if "outcome is unknown" in found.group(2):
         return Explained("outcome_unknown")
-    return Explained("gave_up", (("attempts", found.group(1)),))
+    return Explained("gave_up", (("count", found.group(1)),))
 
 
 def _server_error(reason: str) -> Explained | None:

@@ -52,7 +52,9 @@ def _after_sign_in(request: web.Request, account: Account) -> str:
 async def login_form(request: web.Request) -> web.StreamResponse:
     if current_account(request) is not None:
         return see_other(_url(request, "home"))
-    return render(request, "login.html", error=None, email="")
+    # A fresh install: the page says how to create the first administrator instead of leaving people guessing.
+    first_run = await console_of(request).accounts.count_accounts() == 0
+    return render(request, "login.html", error=None, email="", first_run=first_run)
 
 
 async def login_submit(request: web.Request) -> web.StreamResponse:

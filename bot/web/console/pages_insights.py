@@ -4,6 +4,7 @@ report (page and PDF). Management viewers reach these pages for their own organi
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -26,11 +27,13 @@ from bot.web.console.report import (
     ReportData,
     T,
     build_report,
+    number,
     period_label,
-    report_pdf,
+    short_date,
     shown_text,
     total_text,
 )
+from bot.web.console.report_pdf import report_pdf, sessions_sentence
 from bot.web.shared.templates import TEMPLATES, Fragment, render, request_locale, translate
 
 NOTE_MAX = 8000
@@ -71,12 +74,18 @@ def _bar_chart(insights: Insights, hidden_label: str, title: str) -> Markup:
     return Markup("".join(parts))  # noqa: S704 - every text escaped above
 
 
-def bars(items: list[tuple[str, int | None]], title: str, hidden_label: str) -> Markup:
-    """A horizontal bar chart of counts; None is drawn as hidden (its count is not published)."""
+def bars(
+    items: list[tuple[str, int | None]], title: str, hidden_label: str, write: Callable[[int], str] = str
+) -> Markup:
+    """A horizontal bar chart of counts; None is drawn as in the PDF: a muted bar up to the floor (5) with
+    "minder dan 5" beside it, its count not published."""
     if not items:
         return Markup("")
-    row, width, label_w = 22, 560, 240
-    top = max([v for _, v in items if v is not None] or [1]) or 1
+    # room for the longest label at the chart's 11px (about 6.5 units a character), so no label runs into its bar
+    label_w = max(240, round(max(len(label) for label, _ in items) * 6.5) + 12)
+    row, width = 22, label_w + 330
+    floors = [MIN_SHOWN] if any(v is None for _, v in items) else []
+    top = max([v for _, v in items if v is not None] + floors or [1]) or 1
     parts = [
         f'<svg viewBox="0 0 {width} {row * len(items) + 10}" role="img" aria-label="{escape(title)}" '
         f'xmlns="http://www.w3.org/2000/svg">'
@@ -85,12 +94,13 @@ def bars(items: list[tuple[str, int | None]], title: str, hidden_label: str) -> 
         y = i * row + 4
         parts.append(f'<text x="0" y="{y + 14}">{escape(label)}</text>')
         if value is None:
-            parts.append(f'<rect class="bar muted" x="{label_w}" y="{y}" width="40" height="16"/>')
-            parts.append(f'<text x="{label_w + 46}" y="{y + 12}">{escape(hidden_label)}</text>')
+            w = round((width - label_w - 110) * MIN_SHOWN / top)
+            parts.append(f'<rect class="bar muted" x="{label_w}" y="{y}" width="{w}" height="16"/>')
+            parts.append(f'<text x="{label_w + w + 4}" y="{y + 12}">{escape(hidden_label)}</text>')
         else:
-            w = round((width - label_w - 50) * value / top)
+            w = round((width - label_w - 110) * value / top)
             parts.append(f'<rect class="bar" x="{label_w}" y="{y}" width="{w}" height="16"/>')
-            parts.append(f'<text x="{label_w + w + 4}" y="{y + 12}">{value}</text>')
+            parts.append(f'<text x="{label_w + w + 4}" y="{y + 12}">{escape(write(value))}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - every text escaped above
 
@@ -223,6 +233,8 @@ async def _report(request: web.Request) -> tuple[Account, Organisation, ReportDa
 async def report_page(request: web.Request) -> web.StreamResponse:
     account, organisation, data = await _report(request)
     t = translate(request)
+    locale = request_locale(request)
+    fewer = t("console.report.fewer_than", n=MIN_SHOWN)
     return render(
         request,
         "report.html",
@@ -231,18 +243,26 @@ async def report_page(request: web.Request) -> web.StreamResponse:
         page="report",
         data=data,
         label=period_label(data.period, t),
-        shown=lambda value: shown_text(value, t),
-        total=total_text(data, t),
+        period_name=lambda key: period_label(Period.parse(key, data.period.start), t),
+        shown=lambda value: shown_text(value, t, locale),
+        number=lambda value: number(value, locale),
+        short_date=lambda day: short_date(day, locale),
+        total=total_text(data, t, locale),
+        sessions_line=sessions_sentence(data, t),
         activity_chart=bars(
             [(a.label, a.count) for a in data.activity]
             + [(t("console.report.activity.signups"), data.signups)],
             t("console.report.prevention"),
-            t("console.report.fewer_than", n=MIN_SHOWN),
-        ),
+            fewer,
+            lambda value: number(value, locale),
+        )
+        if any(a.count for a in data.activity) or data.signups or data.sessions_held
+        else Markup(""),
         category_chart=bars(
             [(c.label, c.count) for c in data.categories],
             t("console.report.by_category"),
-            t("console.report.fewer_than", n=MIN_SHOWN),
+            fewer,
+            lambda value: number(value, locale),
         ),
         min_shown=MIN_SHOWN,
         saved="saved" in request.query,

@@ -8,33 +8,32 @@ cannot be found by subtracting from the total. Pulse trends come through the one
 
 from __future__ import annotations
 
-import io
 import re
-import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlmodel import col, func, select
+from babel.dates import format_date
+from babel.numbers import format_decimal
+from sqlmodel import col, func, or_, select
 
 from bot.app import Services
 from bot.domain.content import TaxonomyItem
 from bot.domain.insights import load_insights
+from bot.domain.pulses import REMINDER_PREFIX
 from bot.domain.tenancy import Organisation
 from bot.storage.console_content import ReportNote, SqlConsoleContent
 from bot.storage.conversations import SqlConversationStore
 from bot.storage.pulses import SqlPulseStore, master_key_from
+from bot.storage.tables import CounsellorRow, OrganisationCounsellorRow
 from bot.storage.tables_outreach import (
     OutreachDeliveryRow,
     OutreachOccurrenceRow,
     TeamSessionRow,
     TeamSessionSignupRow,
 )
-
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
 
 MIN_SHOWN = 5
 _PERIOD = re.compile(r"^(?P<year>\d{4})(?:-(?P<half>H[12]))?$")
@@ -84,8 +83,8 @@ class Trend:
 class ReportData:
     organisation: Organisation
     period: Period
-    activity: tuple[Shown, ...]  # columns, reminders, session announcements, pulses sent
-    sessions_held: int
+    activity: tuple[Shown, ...]  # columns, reminders, session announcements, check-in rounds sent
+    sessions_held: int  # sessions that took place: not cancelled, and over when the report was made
     signups: int
     trends: tuple[Trend, ...]
     conversations_total: int | None
@@ -94,6 +93,7 @@ class ReportData:
     contact_types: tuple[Shown, ...]
     follow_ups: tuple[Shown, ...]
     note: ReportNote
+    counsellors: tuple[str, ...] = ()  # the organisation's counsellors, primary first
 
 
 def suppress(
@@ -161,6 +161,14 @@ async def build_report(
                 .where(col(OutreachDeliveryRow.status) == "sent")
                 .where(col(OutreachOccurrenceRow.send_at) >= start)
                 .where(col(OutreachOccurrenceRow.send_at) < end)
+                # a reminder of an open check-in is not a check-in held
+                .where(
+                    or_(
+                        col(OutreachOccurrenceRow.kind) != "pulse",
+                        col(OutreachOccurrenceRow.item_id).is_(None),
+                        ~col(OutreachOccurrenceRow.item_id).startswith(REMINDER_PREFIX),
+                    )
+                )
                 .group_by(col(OutreachOccurrenceRow.kind))
             )
         ).all()
@@ -171,6 +179,7 @@ async def build_report(
                 .where(col(TeamSessionRow.cancelled).is_(False))
                 .where(col(TeamSessionRow.starts_at) >= start)
                 .where(col(TeamSessionRow.starts_at) < end)
+                .where(col(TeamSessionRow.ends_at) <= services.clock.now())  # held, not merely planned
             )
         ).all()
         signups = 0
@@ -231,7 +240,20 @@ async def build_report(
         contact_types=dimension("contact_type", taxonomy.contact_types),
         follow_ups=dimension("follow_up", taxonomy.follow_ups),
         note=note,
+        counsellors=await counsellor_names(services, organisation),
     )
+
+
+async def counsellor_names(services: Services, organisation: Organisation) -> tuple[str, ...]:
+    """For the cover page: who writes the report, the primary counsellor first."""
+    async with services.sessions() as session:
+        rows = await session.exec(
+            select(CounsellorRow.display_name)
+            .join(OrganisationCounsellorRow, col(OrganisationCounsellorRow.counsellor_id) == col(CounsellorRow.id))
+            .where(col(OrganisationCounsellorRow.organisation_id) == organisation.id)
+            .order_by(col(OrganisationCounsellorRow.role).desc(), col(CounsellorRow.display_name))
+        )
+        return tuple(rows.all())
 
 
 async def _trends(
@@ -260,55 +282,26 @@ async def _trends(
     return tuple(found)
 
 
-def total_text(data: ReportData, t: T) -> str:
+def total_text(data: ReportData, t: T, locale: str) -> str:
     if data.total_withheld:
         return t("console.report.withheld")
-    return shown_text(data.conversations_total, t)
+    return shown_text(data.conversations_total, t, locale)
 
 
-def shown_text(shown: Shown | int | None, t: T) -> str:
+def shown_text(shown: Shown | int | None, t: T, locale: str) -> str:
+    """A published count, or "minder dan 5" — the same words on the page, in the PDF and in its charts."""
     count = shown.count if isinstance(shown, Shown) else shown
-    return t("console.report.fewer_than", n=MIN_SHOWN) if count is None else str(count)
+    return t("console.report.fewer_than", n=MIN_SHOWN) if count is None else number(count, locale)
 
 
-# --- PDF -------------------------------------------------------------------------------------------------
+def number(value: int, locale: str) -> str:
+    """1.234 in Dutch, 1,234 in English."""
+    return format_decimal(value, locale=locale)
 
-A4 = (8.27, 11.69)
 
-
-def report_pdf(data: ReportData, t: T, locale: str, generated: datetime) -> bytes:
-    """The report as a PDF (matplotlib, text kept as text so it can be searched and read aloud)."""
-    import matplotlib as mpl
-    from matplotlib.backends.backend_pdf import PdfPages
-    from matplotlib.figure import Figure
-
-    out = io.BytesIO()
-    with (
-        mpl.rc_context({"pdf.fonttype": 42, "font.family": "DejaVu Sans"}),
-        PdfPages(
-            out,
-            metadata={
-                "Title": t(
-                    "console.report.pdf_title",
-                    organisation=data.organisation.name,
-                    period=period_label(data.period, t),
-                ),
-                "Creator": "vipbot",
-                "Producer": "vipbot",
-            },
-        ) as pdf,
-    ):
-        figure = Figure(figsize=A4)
-        lines = _summary_lines(data, t, generated)
-        _write(figure, lines)
-        pdf.savefig(figure)
-        figure = Figure(figsize=A4, layout="constrained")
-        _charts(figure, data, t)
-        pdf.savefig(figure)
-        figure = Figure(figsize=A4)
-        _write(figure, _note_lines(data, t))
-        pdf.savefig(figure)
-    return out.getvalue()
+def short_date(day: date, locale: str) -> str:
+    """A round's date in a trend: "12 jan." in Dutch, "12 Jan" in English."""
+    return format_date(day, format="d MMM", locale=locale)
 
 
 def period_label(period: Period, t: T) -> str:
@@ -317,112 +310,3 @@ def period_label(period: Period, t: T) -> str:
     if period.key.endswith("-H2"):
         return t("console.report.period_h2", year=period.start.year)
     return t("console.report.period_year", year=period.start.year)
-
-
-def _summary_lines(data: ReportData, t: T, generated: datetime) -> list[tuple[str, str]]:
-    lines: list[tuple[str, str]] = [
-        (
-            "title",
-            t(
-                "console.report.pdf_title",
-                organisation=data.organisation.name,
-                period=period_label(data.period, t),
-            ),
-        ),
-        ("small", t("console.report.generated", date=generated.strftime("%d-%m-%Y"))),
-        ("h", t("console.report.prevention")),
-    ]
-    lines += [("p", f"{a.label}: {a.count}") for a in data.activity]
-    lines.append(("p", t("console.report.sessions_line", sessions=data.sessions_held, signups=data.signups)))
-    lines.append(("h", t("console.report.pulse_trends")))
-    if not data.trends:
-        lines.append(("p", t("console.report.no_trends")))
-    for trend in data.trends:
-        points = " · ".join(
-            f"{d:%d-%m}: {round(v * 100)}%" if v is not None else f"{d:%d-%m}: –" for d, v in trend.points
-        )
-        lines.append(("p", f"{trend.pulse}: {points}"))
-    lines.append(("h", t("console.report.conversations")))
-    lines.append(("p", t("console.report.conversations_total", count=total_text(data, t))))
-    lines.append(("small", t("console.report.small_counts", n=MIN_SHOWN)))
-    for heading, values in (
-        ("console.report.by_category", data.categories),
-        ("console.report.by_contact_type", data.contact_types),
-        ("console.report.by_follow_up", data.follow_ups),
-    ):
-        if values:
-            lines.append(("h2", t(heading)))
-            lines += [("p", f"{v.label}: {shown_text(v, t)}") for v in values]
-    return lines
-
-
-def _note_lines(data: ReportData, t: T) -> list[tuple[str, str]]:
-    lines: list[tuple[str, str]] = [("h", t("console.report.signals"))]
-    lines += [("p", para) for para in (data.note.signals or t("console.report.nothing_written")).split("\n")]
-    lines.append(("h", t("console.report.advice")))
-    lines += [("p", para) for para in (data.note.advice or t("console.report.nothing_written")).split("\n")]
-    return lines
-
-
-_STYLES = {
-    "title": (16, "bold", 0.04),
-    "h": (13, "bold", 0.035),
-    "h2": (11, "bold", 0.028),
-    "p": (10, "normal", 0.022),
-    "small": (8, "normal", 0.02),
-}
-
-
-def _write(figure: Figure, lines: list[tuple[str, str]]) -> None:
-    y = 0.95
-    for style, text in lines:
-        size, weight, step = _STYLES[style]
-        if style in {"h", "h2"}:
-            y -= 0.012
-        for part in textwrap.wrap(text, width=95 if size <= 10 else 70) or [""]:
-            if y < 0.04:
-                return
-            figure.text(0.08, y, part, fontsize=size, fontweight=weight, va="top")
-            y -= step
-
-
-def _charts(figure: Figure, data: ReportData, t: T) -> None:
-    top, middle, bottom = figure.subplots(3, 1)
-    labels = [a.label for a in data.activity] + [t("console.report.activity.signups")]
-    values = [a.count or 0 for a in data.activity] + [data.signups]
-    top.barh(range(len(values))[::-1], values, color="#2f5d62")
-    top.set_yticks(list(range(len(values)))[::-1], labels, fontsize=8)
-    top.set_title(t("console.report.prevention"), fontsize=11)
-    for y, v in zip(list(range(len(values)))[::-1], values, strict=True):
-        top.text(v, y, f" {v}", va="center", fontsize=8)
-    middle.set_title(t("console.report.pulse_trends"), fontsize=11)
-    middle.set_ylim(0, 100)
-    middle.set_ylabel("%", fontsize=8)
-    for trend in data.trends:
-        xs = [d.isoformat() for d, _ in trend.points]
-        ys = [v * 100 if v is not None else float("nan") for _, v in trend.points]
-        middle.plot(xs, ys, marker="o", label=trend.pulse)
-    if data.trends:
-        middle.legend(fontsize=7)
-        middle.tick_params(axis="x", labelsize=7, rotation=30)
-    else:
-        middle.text(
-            0.5, 0.5, t("console.report.no_trends"), ha="center", va="center", transform=middle.transAxes
-        )
-    bottom.set_title(t("console.report.by_category"), fontsize=11)
-    shown = [c for c in data.categories if c.count is not None]
-    if shown:
-        bottom.barh(range(len(shown))[::-1], [c.count or 0 for c in shown], color="#2f5d62")
-        bottom.set_yticks(list(range(len(shown)))[::-1], [c.label for c in shown], fontsize=8)
-    else:
-        bottom.text(
-            0.5,
-            0.5,
-            t("console.report.fewer_than", n=MIN_SHOWN),
-            ha="center",
-            va="center",
-            transform=bottom.transAxes,
-        )
-    hidden = [c.label for c in data.categories if c.count is None]
-    if hidden:
-        bottom.set_xlabel(t("console.report.hidden_categories", names=", ".join(hidden)), fontsize=7)

@@ -77,7 +77,7 @@ def test_column_in_the_readers_locale(content: ContentLibrary) -> None:
     english = renderer.render(ColumnPost(column, PORTAL), "en-US")
     assert dutch.payload["blocks"][0]["text"]["text"] == column.title.nl  # type: ignore[index]
     assert english.payload["blocks"][0]["text"]["text"] == column.title.en  # type: ignore[index]
-    assert "min lezen" in json.dumps(dutch.payload)
+    assert "minuten lezen" in json.dumps(dutch.payload)
     assert "min read" in json.dumps(english.payload)
     assert "Start een vertrouwelijk gesprek" in json.dumps(dutch.payload, ensure_ascii=False)
     assert column.title.nl in dutch.fallback_text
