@@ -22,6 +22,7 @@ from sqlalchemy.exc import ArgumentError
 
 from bot.errors import ConfigError
 from bot.logs import get_logger
+from bot.security.secret import key_weakness
 
 log = get_logger(__name__)
 
@@ -29,6 +30,12 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_CONTENT = PROJECT_ROOT / "content"
 SECRET_KEY_FILE = "secret_key"  # noqa: S105  (a file name, not a secret)
 MIN_SECRET_KEY_LENGTH = 32
+DATA_FOLDER_KEY_WARNING = (
+    "the secret key lies in the data folder, so any copy or backup of that folder holds every key: "
+    "for anything but local development set VIPBOT_SECRET_KEY_FILE to a file outside it (or VIPBOT_SECRET_KEY)"
+)
+GENERATED_KEY_WARNING = "generated a secret key into the data directory; " + DATA_FOLDER_KEY_WARNING
+GENERATE_KEY_HINT = "generate one with: python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
 # The async drivers vipbot ships with; the plain schemes people paste are mapped onto them.
 DATABASE_DRIVERS = frozenset({"sqlite+aiosqlite", "postgresql+asyncpg"})
 
@@ -65,6 +72,8 @@ class Settings(BaseModel):
     base_url: str | None = Field(None, alias="VIPBOT_BASE_URL")
     portal_url: str | None = Field(None, alias="VIPBOT_PORTAL_URL")
     secret_key: SecretStr | None = Field(None, alias="VIPBOT_SECRET_KEY")
+    # A file holding the key, kept outside the data folder so a copy of that folder does not carry it.
+    secret_key_file: Path | None = Field(None, alias="VIPBOT_SECRET_KEY_FILE")
     log_level: str = Field("INFO", alias="VIPBOT_LOG_LEVEL")
     log_format: LogFormat = Field(LogFormat.AUTO, alias="VIPBOT_LOG_FORMAT")
     default_timezone: str = Field("Europe/Amsterdam", alias="VIPBOT_DEFAULT_TIMEZONE")
@@ -205,8 +214,36 @@ def load_settings(environ: Mapping[str, str], dotenv_path: Path | None = Path(".
         settings = Settings.model_validate(values)
     except ValidationError as exc:
         raise _first_problem(exc) from None
+    settings = _read_secret_key_file(settings)
     _check_consistency(settings)
     return settings
+
+
+def _read_secret_key_file(settings: Settings) -> Settings:
+    """Settings carrying the key from VIPBOT_SECRET_KEY_FILE, when that is set; ConfigError naming it otherwise."""
+    path = settings.secret_key_file
+    if path is None:
+        return settings
+    if settings.secret_key is not None:
+        raise ConfigError("VIPBOT_SECRET_KEY_FILE", "set either VIPBOT_SECRET_KEY or VIPBOT_SECRET_KEY_FILE, not both")
+    try:
+        key = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not readable as text"
+        raise ConfigError("VIPBOT_SECRET_KEY_FILE", f"cannot read {path} ({reason})") from None
+    if not key:
+        raise ConfigError("VIPBOT_SECRET_KEY_FILE", f"{path} is empty")
+    if _inside(path, settings.data_dir):
+        log.warning(
+            "the secret key file is inside the data folder: a copy or backup of that folder holds every key; "
+            "move it elsewhere and point VIPBOT_SECRET_KEY_FILE at it",
+            path=str(path),
+        )
+    return settings.model_copy(update={"secret_key": SecretStr(key)})
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path.resolve().is_relative_to(folder.resolve())
 
 
 def _first_problem(exc: ValidationError) -> ConfigError:
@@ -219,9 +256,16 @@ def _first_problem(exc: ValidationError) -> ConfigError:
 def _check_consistency(settings: Settings) -> None:
     key = settings.secret_key
     if settings.is_production and key is None:
-        raise ConfigError("VIPBOT_SECRET_KEY", "is required when VIPBOT_ENV=production")
+        raise ConfigError(
+            "VIPBOT_SECRET_KEY", "is required when VIPBOT_ENV=production (or VIPBOT_SECRET_KEY_FILE)"
+        )
+    variable = "VIPBOT_SECRET_KEY_FILE" if settings.secret_key_file is not None else "VIPBOT_SECRET_KEY"
     if key is not None and len(key.get_secret_value()) < MIN_SECRET_KEY_LENGTH:
-        raise ConfigError("VIPBOT_SECRET_KEY", f"must be at least {MIN_SECRET_KEY_LENGTH} characters")
+        raise ConfigError(variable, f"must be at least {MIN_SECRET_KEY_LENGTH} characters")
+    if settings.is_production and key is not None:
+        weakness = key_weakness(key.get_secret_value())
+        if weakness is not None:
+            raise ConfigError(variable, f"is too weak for production: {weakness}; {GENERATE_KEY_HINT}")
     if settings.is_production and settings.base_url is None:
         raise ConfigError("VIPBOT_BASE_URL", "is required when VIPBOT_ENV=production")
     if settings.slack_client_id and not settings.slack_client_secret:
@@ -287,16 +331,14 @@ def ensure_secret_key(settings: Settings) -> Settings:
     path = settings.data_dir / SECRET_KEY_FILE
     if path.is_file():
         key = path.read_text(encoding="ascii").strip()
+        log.warning(DATA_FOLDER_KEY_WARNING, path=str(path))
     else:
         prepare_data_dir(settings)
         key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode("ascii").rstrip("=")
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="ascii") as handle:
             handle.write(key + "\n")
-        log.warning(
-            "generated a secret key into the data directory; set VIPBOT_SECRET_KEY for anything but local use",
-            path=str(path),
-        )
+        log.warning(GENERATED_KEY_WARNING, path=str(path))
     if len(key) < MIN_SECRET_KEY_LENGTH:
         raise ConfigError(
             "VIPBOT_SECRET_KEY", f"the key in {path} is shorter than {MIN_SECRET_KEY_LENGTH} characters"

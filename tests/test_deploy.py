@@ -23,7 +23,11 @@ def _dockerfile_env() -> dict[str, str]:
 
 
 def _substitute(value: str) -> str:
-    samples = {"POSTGRES_PASSWORD": "pw", "VIPBOT_SECRET_KEY": "k" * 40, "VIPBOT_BASE_URL": "https://vp.example"}
+    samples = {
+        "POSTGRES_PASSWORD": "pw",
+        "VIPBOT_SECRET_KEY": "Zq7-compose-sample-Lw3xR9tP2mV8nB4cY6hJ1sD5gF0k",  # production refuses a weak one
+        "VIPBOT_BASE_URL": "https://vp.example",
+    }
 
     def one(match: re.Match[str]) -> str:
         return samples.get(match.group(1), "")

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -12,8 +13,8 @@ import pytest
 
 from bot.errors import ConfigError
 from bot.settings import describe_database, ensure_secret_key, load_settings
-from tests.support.net import free_port
-from tests.support.process import vipbot_env
+from tests.support.net import free_port, wait_for_http
+from tests.support.process import start_vipbot, stop, vipbot_env
 
 # A password that must never be printed, whatever goes wrong with the URL that carries it.
 PASSWORD = "pw-9c41e7d2-never-print"
@@ -92,10 +93,13 @@ def test_secret_key_is_generated_once_into_the_data_dir(
         first = ensure_secret_key(settings)
         second = ensure_secret_key(settings)
     warnings = [r for r in caplog.records if r.name == "bot.settings" and r.levelno == logging.WARNING]
-    assert len(warnings) == 1, "the warning comes with the generation, not with every later read"
+    # Loud: every start on the generated key says where it lies and what to do instead, not only the first.
+    assert len(warnings) == 2
     assert "generated a secret key" in warnings[0].getMessage()
-    assert "VIPBOT_SECRET_KEY" in warnings[0].getMessage()
-    assert warnings[0].__dict__["path"] == str(tmp_path / "secret_key")
+    for warning in warnings:
+        assert "data folder" in warning.getMessage()
+        assert "VIPBOT_SECRET_KEY_FILE" in warning.getMessage()
+        assert warning.__dict__["path"] == str(tmp_path / "secret_key")
     assert first.secret_key is not None
     assert second.secret_key is not None
     assert first.secret_key.get_secret_value() == second.secret_key.get_secret_value()
@@ -160,7 +164,25 @@ BAD_STARTS: list[tuple[str, Callable[[Path], dict[str, str]], str]] = [
         lambda _p: {"VIPBOT_ENV": "production", "VIPBOT_BASE_URL": "https://vp.example"},
         "VIPBOT_SECRET_KEY",
     ),
+    (
+        "production with a key of one repeated character",
+        lambda _p: {"VIPBOT_ENV": "production", "VIPBOT_BASE_URL": "https://vp.example", "VIPBOT_SECRET_KEY": "a" * 32},
+        "VIPBOT_SECRET_KEY",
+    ),
+    (
+        "production with a weak key in a key file",
+        lambda p: _key_file(p, "changeme" * 5, VIPBOT_ENV="production", VIPBOT_BASE_URL="https://vp.example"),
+        "VIPBOT_SECRET_KEY_FILE",
+    ),
+    ("key file missing", lambda p: {"VIPBOT_SECRET_KEY_FILE": str(p / "no-such-key")}, "VIPBOT_SECRET_KEY_FILE"),
 ]
+
+
+def _key_file(folder: Path, key: str, **extra: str) -> dict[str, str]:
+    path = folder / "keys" / "vipbot.key"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(key + "\n", encoding="utf-8")
+    return {"VIPBOT_SECRET_KEY_FILE": str(path), **extra}
 
 
 def _run_vipbot(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -243,3 +265,78 @@ def test_serve_stops_on_a_taken_port_before_starting_anything(tmp_path: Path, ta
     assert str(taken_port) in result.stderr
     assert not (data / "vipbot.db").exists()
     assert not (data / "secret_key").exists()
+
+
+PRODUCTION = {"VIPBOT_ENV": "production", "VIPBOT_BASE_URL": "https://vp.example", "VIPBOT_TEAMS": "false"}
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "a" * 32,
+        "ab" * 20,
+        "changeme" * 4,
+        "abcdefghijklmnopqrstuvwxyz012345",
+        "0123456789012345678901234567890123456789",
+        "x" * 31 + "Q",
+        "aaaabbbbaaaabbbbaaaacccc" + "ddddaaaa",
+    ],
+)
+def test_production_refuses_a_weak_key(key: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings({**PRODUCTION, "VIPBOT_SECRET_KEY": key}, dotenv_path=None)
+    assert caught.value.variable == "VIPBOT_SECRET_KEY"
+    assert "too weak" in caught.value.problem
+    assert key not in str(caught.value)
+
+
+def test_production_accepts_generated_keys_and_development_keeps_a_weak_one() -> None:
+    for key in (secrets.token_urlsafe(32), secrets.token_urlsafe(48), secrets.token_hex(32)):
+        settings = load_settings({**PRODUCTION, "VIPBOT_SECRET_KEY": key}, dotenv_path=None)
+        assert settings.secret_key is not None
+        assert settings.secret_key.get_secret_value() == key
+    assert load_settings({"VIPBOT_SECRET_KEY": "a" * 32}, dotenv_path=None).secret_key is not None
+
+
+def test_the_key_file_outside_the_data_folder_provides_the_key(tmp_path: Path) -> None:
+    key = secrets.token_urlsafe(48)
+    environ = {**PRODUCTION, **_key_file(tmp_path, key), "VIPBOT_DATA_DIR": str(tmp_path / "data")}
+    settings = load_settings(environ, dotenv_path=None)
+    assert settings.secret_key is not None
+    assert settings.secret_key.get_secret_value() == key
+    assert ensure_secret_key(settings) is settings  # nothing generated into the data folder
+    assert not (tmp_path / "data" / "secret_key").exists()
+    assert key not in repr(settings)
+
+
+def test_a_key_file_inside_the_data_folder_is_warned_about(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "keys").mkdir()
+    with caplog.at_level(logging.WARNING, logger="bot.settings"):
+        load_settings(
+            {**_key_file(tmp_path, secrets.token_urlsafe(48)), "VIPBOT_DATA_DIR": str(tmp_path)}, dotenv_path=None
+        )
+    assert any("inside the data folder" in r.getMessage() for r in caplog.records)
+
+
+def test_key_and_key_file_together_are_refused(tmp_path: Path) -> None:
+    environ = {**_key_file(tmp_path, secrets.token_urlsafe(48)), "VIPBOT_SECRET_KEY": secrets.token_urlsafe(48)}
+    with pytest.raises(ConfigError) as caught:
+        load_settings(environ, dotenv_path=None)
+    assert caught.value.variable == "VIPBOT_SECRET_KEY_FILE"
+
+
+async def test_serve_on_the_generated_key_says_so_in_its_log(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    port = free_port()
+    log_path = tmp_path / "serve.log"
+    with log_path.open("wb") as log:
+        process = start_vipbot(["serve"], vipbot_env(data, port), tmp_path, log)
+        try:
+            await wait_for_http(f"http://127.0.0.1:{port}/healthz", timeout=30)
+        finally:
+            stop(process)
+    text = log_path.read_text(encoding="utf-8")
+    assert "the secret key lies in the data folder" in text
+    assert "VIPBOT_SECRET_KEY_FILE" in text

@@ -28,7 +28,10 @@ from bot.security.secret import Secret
 
 MAX_MESSAGE_CHARS = 8000
 MAX_IDENTITY_CHARS = 300
-PAD_TO = 512  # bytes; JSON never contains a raw zero byte, so the padding strips off unambiguously
+# Plaintexts are padded to the next power of two, at least PAD_TO bytes (JSON never holds a raw zero byte, so the
+# padding strips off unambiguously): a ciphertext's size then tells only which of a few buckets a message is in
+# (up to ~2,000 bytes of text, up to 4 KiB, 8 KiB, ...). Storage cost in docs/portal.md.
+PAD_TO = 2048
 ACKNOWLEDGE_WITHIN = timedelta(days=7)
 FEEDBACK_WITHIN_MONTHS = 3
 WHISTLEBLOWING_FOLLOW_UP = "whistleblowing-report"
@@ -126,7 +129,6 @@ class Classification:
 class ConversationSummary:
     id: UUID
     organisation_id: UUID
-    mode: Mode
     status: Status
     started_on: date
     last_activity_on: date
@@ -159,6 +161,12 @@ class Message:
 class Thread:
     summary: ConversationSummary
     messages: tuple[Message, ...]
+
+    @property
+    def mode(self) -> Mode:
+        """Whether the employee shared a name or contact. Read from the sealed messages: no column says it."""
+        shared = any(m.kind is MessageKind.IDENTITY for m in self.messages)
+        return Mode.PSEUDONYMOUS if shared else Mode.ANONYMOUS
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,17 +261,39 @@ class ConversationStore(Protocol):
     async def delete(self, organisation_id: UUID, conversation_id: UUID) -> None: ...
 
 
-def encode_payload(kind: MessageKind, text: str) -> bytes:
-    """JSON, padded with zero bytes to a multiple of `PAD_TO`, so a ciphertext's size says little about the text."""
-    data = json.dumps({"k": kind.value, "t": text}, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    return data + bytes(-len(data) % PAD_TO)
+def padded_size(length: int) -> int:
+    """The bucket a plaintext of `length` bytes is padded to: the next power of two, at least `PAD_TO`."""
+    size = PAD_TO
+    while size < length:
+        size *= 2
+    return size
+
+
+def encode_payload(kind: MessageKind, text: str, identity: str | None = None) -> bytes:
+    """JSON, padded with zero bytes to its bucket, so a ciphertext's size says little about the text.
+
+    The opening message carries the name or contact a pseudonymous employee shares (`identity`) inside the same
+    sealed payload: an anonymous and a pseudonymous conversation then look the same in the database.
+    """
+    fields = {"k": kind.value, "t": text}
+    if identity is not None:
+        fields["i"] = identity
+    data = json.dumps(fields, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return data + bytes(padded_size(len(data)) - len(data))
 
 
 def decode_payload(payload: bytes) -> tuple[MessageKind, str]:
+    kind, text, _identity = decode_message(payload)
+    return kind, text
+
+
+def decode_message(payload: bytes) -> tuple[MessageKind, str, str | None]:
+    """Kind, text and (in an opening message) the shared identity of a sealed payload."""
     try:
         data = json.loads(payload.rstrip(b"\0").decode("utf-8"))
-        return MessageKind(data["k"]), str(data["t"])
-    except (ValueError, KeyError, TypeError) as exc:
+        identity = data.get("i")
+        return MessageKind(data["k"]), str(data["t"]), None if identity is None else str(identity)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise DamagedMessageError("a message did not decode") from exc
 
 
@@ -311,29 +341,25 @@ class ConversationService:
         conversation_id = uuid4()
         keys = self._crypto.new_conversation(conversation_id, recipients)
         today = today_in(self._clock)
-        payloads: list[tuple[MessageKind, str]] = []
-        if shared is not None:
-            payloads.append((MessageKind.IDENTITY, shared))
-        payloads.append((MessageKind.TEXT, body))
+        # One opening message whatever the mode: the shared name travels inside it (before, it was a message of
+        # its own, and the number of opening messages told the modes apart).
         first = [
             StoredMessage(
-                sequence=i,
+                sequence=0,
                 author=Author.EMPLOYEE,
                 ciphertext=self._crypto.seal(
                     keys.public_key,
-                    encode_payload(kind, value),
+                    encode_payload(MessageKind.TEXT, body, shared),
                     conversation_id=conversation_id,
                     author=Author.EMPLOYEE,
-                    sequence=i,
+                    sequence=0,
                 ),
                 day=today,
             )
-            for i, (kind, value) in enumerate(payloads)
         ]
         summary = ConversationSummary(
             id=conversation_id,
             organisation_id=organisation_id,
-            mode=mode,
             status=Status.OPEN,
             started_on=today,
             last_activity_on=today,
@@ -372,7 +398,9 @@ class ConversationService:
                 )
             except VipbotError as exc:
                 raise DamagedMessageError("a message did not open in its place") from exc
-            kind, text = decode_payload(payload)
+            kind, text, identity = decode_message(payload)
+            if identity is not None:
+                messages.append(Message(item.sequence, item.author, MessageKind.IDENTITY, identity, item.day))
             messages.append(Message(item.sequence, item.author, kind, text, item.day))
         if len(stored) != summary.next_sequence:
             raise DamagedMessageError("the conversation has fewer messages than it should")

@@ -29,7 +29,8 @@ from bot.domain.accounts import (
     lock_until,
 )
 from bot.errors import ConflictError, NotFoundError
-from bot.storage.db import transaction
+from bot.storage.conversations import remove_counsellor
+from bot.storage.db import erase_wal, transaction
 from bot.storage.tables import CounsellorRow, OrganisationCounsellorRow, OrganisationRow, PracticeRow
 from bot.storage.tables_console import (
     ConsoleAccountRow,
@@ -316,11 +317,9 @@ class SqlAccountRepository:
             row = await session.get(ConsoleAccountRow, account_id)
             if row is None or row.counsellor_id is None:
                 raise NotFoundError("no such counsellor account")
-            await session.exec(
-                delete(OrganisationCounsellorRow)
-                .where(col(OrganisationCounsellorRow.organisation_id) == organisation_id)
-                .where(col(OrganisationCounsellorRow.counsellor_id) == row.counsellor_id)
-            )
+            # The same removal as `vipbot counsellor unlink`: their copies of the conversation keys go too.
+            await remove_counsellor(session, organisation_id, row.counsellor_id)
+        await erase_wal(self._sessions)
 
     # sessions ---------------------------------------------------------------------------------------------
 

@@ -6,13 +6,14 @@ Every query that reads an organisation's conversations filters on `organisation_
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from uuid import UUID
 
-from sqlalchemy import delete, func, update
+from sqlalchemy import delete, func, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
@@ -23,7 +24,6 @@ from bot.domain.conversations import (
     Classification,
     ConversationNotFoundError,
     ConversationSummary,
-    Mode,
     NewConversationKeys,
     Recipient,
     StaleWriteError,
@@ -34,7 +34,7 @@ from bot.domain.conversations import (
 )
 from bot.domain.tenancy import CounsellorRole
 from bot.errors import ConflictError, NotFoundError
-from bot.storage.db import transaction
+from bot.storage.db import erase_wal, transaction
 from bot.storage.tables import CounsellorRow, OrganisationCounsellorRow, OrganisationRow
 from bot.storage.tables_conversations import (
     ConversationClassificationRow,
@@ -73,7 +73,6 @@ def _summary(
     return ConversationSummary(
         id=row.id,
         organisation_id=row.organisation_id,
-        mode=Mode(row.mode),
         status=Status(row.status),
         started_on=row.started_on,
         last_activity_on=row.last_activity_on,
@@ -118,7 +117,6 @@ class SqlConversationStore:
                     receipt_lookup=keys.lookup,
                     public_key=keys.public_key,
                     code_wrapped_key=keys.code_wrapped_key,
-                    mode=summary.mode.value,
                     status=summary.status.value,
                     started_on=summary.started_on,
                     last_activity_on=summary.last_activity_on,
@@ -129,6 +127,7 @@ class SqlConversationStore:
                 )
             )
             await session.flush()
+            await _random_row_number(session, summary.id)
             for counsellor_id, sealed in keys.shares.items():
                 session.add(
                     ConversationShareRow(
@@ -247,7 +246,7 @@ class SqlConversationStore:
         async with transaction(self._sessions) as session:
             await _conversation(session, organisation_id, conversation_id)
             await _destroy(session, [conversation_id])
-        await _checkpoint(self._sessions)
+        await erase_wal(self._sessions)
 
     # -- counsellors ----------------------------------------------------------------------------------
     async def add_counsellor(
@@ -331,27 +330,14 @@ class SqlConversationStore:
                 session.add(existing)
 
     async def unlink_counsellor(self, organisation_id: UUID, counsellor_id: UUID) -> int:
-        """End a counsellor's assignment and delete their copies of the organisation's conversation keys.
+        """End a counsellor's assignment and destroy their copies of the organisation's conversation keys.
 
-        Returns how many copies went. The console's "unassign" should call this too.
+        Returns how many copies went. The console's "remove counsellor" goes through `remove_counsellor` too.
         """
         async with transaction(self._sessions) as session:
-            conversations = select(ConversationRow.id).where(
-                col(ConversationRow.organisation_id) == organisation_id
-            )
-            result = await session.exec(
-                delete(ConversationShareRow).where(
-                    col(ConversationShareRow.counsellor_id) == counsellor_id,
-                    col(ConversationShareRow.conversation_id).in_(conversations),
-                )
-            )
-            await session.exec(
-                delete(OrganisationCounsellorRow).where(
-                    col(OrganisationCounsellorRow.organisation_id) == organisation_id,
-                    col(OrganisationCounsellorRow.counsellor_id) == counsellor_id,
-                )
-            )
-            return int(result.rowcount or 0)
+            removed = await remove_counsellor(session, organisation_id, counsellor_id)
+        await erase_wal(self._sessions)
+        return removed
 
     async def counsellors(self, organisation_id: UUID | None = None) -> list[CounsellorInfo]:
         async with self._sessions() as session:
@@ -426,6 +412,9 @@ class SqlConversationStore:
             await session.exec(
                 delete(InboxUnlockRow).where(col(InboxUnlockRow.counsellor_id) == counsellor_id)
             )
+        # The old wrapped key and the shares sealed to the old key are overwritten (zeroed by secure_delete);
+        # until the log is emptied a copy of `-wal` still holds them, openable with the old passphrase.
+        await erase_wal(self._sessions)
 
     async def missing_shares(self, counsellor_id: UUID) -> list[tuple[UUID, Recipient]]:
         """(conversation, co-counsellor) pairs where this counsellor holds a key and a co-counsellor does not."""
@@ -589,7 +578,7 @@ class SqlConversationStore:
                 await _destroy(session, doomed)
             await session.exec(delete(InboxUnlockRow).where(col(InboxUnlockRow.expires_at) <= now))
         if doomed:
-            await _checkpoint(self._sessions)
+            await erase_wal(self._sessions)
         return len(doomed)
 
     async def classification_counts(
@@ -692,28 +681,49 @@ async def _classification(
     ).first()
 
 
-async def _is_sqlite(session: AsyncSession) -> bool:
+async def _random_row_number(session: AsyncSession, conversation_id: UUID) -> None:
+    """SQLite: give the new conversation a random hidden row number instead of the next one.
+
+    The `conversation` table keeps SQLite's rowid (tables refer to it; rebuilding it WITHOUT ROWID would cascade
+    into them), and a rowid drawn in sequence would order conversations by the moment they were started. Same
+    transaction as the insert: the sequential number never reaches the file or its log.
+    """
     connection = await session.connection()
-    return connection.dialect.name == "sqlite"
+    if connection.dialect.name != "sqlite":
+        return
+    await connection.execute(
+        text("UPDATE conversation SET rowid = :rowid WHERE id = :id"),
+        {"rowid": secrets.randbits(62) + 1, "id": conversation_id.hex},
+    )
 
 
-async def _checkpoint(sessions: async_sessionmaker[AsyncSession]) -> None:
-    """SQLite: fold the write-ahead log back into the (zeroed) database pages and empty it, best effort."""
-    async with sessions() as session:
-        if await _is_sqlite(session):
-            connection = await session.connection()
-            await connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+async def remove_counsellor(session: AsyncSession, organisation_id: UUID, counsellor_id: UUID) -> int:
+    """In `session`: end the assignment and delete the counsellor's shares of the organisation's conversations.
+
+    Returns how many shares went. The caller calls `erase_wal` after the commit.
+    """
+    conversations = select(ConversationRow.id).where(col(ConversationRow.organisation_id) == organisation_id)
+    result = await session.exec(
+        delete(ConversationShareRow).where(
+            col(ConversationShareRow.counsellor_id) == counsellor_id,
+            col(ConversationShareRow.conversation_id).in_(conversations),
+        )
+    )
+    await session.exec(
+        delete(OrganisationCounsellorRow).where(
+            col(OrganisationCounsellorRow.organisation_id) == organisation_id,
+            col(OrganisationCounsellorRow.counsellor_id) == counsellor_id,
+        )
+    )
+    return int(result.rowcount or 0)
 
 
 async def _destroy(session: AsyncSession, conversation_ids: list[UUID]) -> None:
     """Delete messages, shares and the conversation row (its keys); unlink the classification.
 
-    On SQLite `secure_delete` makes the freed pages zeros instead of leaving the old bytes in the file; the
-    caller then checkpoints the write-ahead log. (PostgreSQL reclaims dead rows with (auto)vacuum.)
+    On SQLite every connection runs with `secure_delete` (see `bot.storage.db`), so freed space becomes zeros;
+    the caller then empties the write-ahead log with `erase_wal`. (PostgreSQL: see docs/portal.md on VACUUM.)
     """
-    if await _is_sqlite(session):
-        connection = await session.connection()
-        await connection.exec_driver_sql("PRAGMA secure_delete=ON")
     await session.exec(
         update(ConversationClassificationRow)
         .where(col(ConversationClassificationRow.conversation_id).in_(conversation_ids))

@@ -12,6 +12,10 @@ from sqlalchemy import Engine, event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.logs import get_logger
+
+log = get_logger(__name__)
+
 
 def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
@@ -32,7 +36,28 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # Deleted and overwritten records become zeros instead of lingering in free space inside pages: what is
+    # erased (a conversation, an old wrapped key, a share) does not survive in a copy of the file. Destructive
+    # changes also call `erase_wal`, so the write-ahead log does not keep the earlier page images either.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
+
+
+async def erase_wal(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """SQLite: fold the write-ahead log into the database file and truncate it to zero bytes.
+
+    Call it after a change that destroys something (erasure, key rotation, a counsellor removed): until a
+    checkpoint the `-wal` file holds the earlier images of the changed pages, so a copy of the data folder
+    would replay the old state. No-op on PostgreSQL (see docs/portal.md for what VACUUM does and does not).
+    """
+    async with sessions() as session:
+        connection = await session.connection()
+        if connection.dialect.name == "sqlite":
+            result = await connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            busy = result.first()
+            if busy is not None and busy[0]:
+                # A reader held an older snapshot: the log keeps its frames until the next erasure or restart.
+                log.warning("the write-ahead log could not be emptied after an erasure; it will be next time")
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

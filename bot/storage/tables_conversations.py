@@ -1,6 +1,9 @@
 """Tables of the confidential channel.
 
 Nothing here holds plaintext, an IP address, a user agent or a platform user id. Dates are days, not times.
+Whether an employee shared a name is inside the sealed opening message, not in a column. On SQLite the tables
+below `conversation` have no hidden row number (WITHOUT ROWID, keyed by random ids): SQLite's rowid would number
+messages, shares and classifications in the order they were written, across conversations.
 `conversation_classification` is the only row that outlives its conversation (for the periodic report) and
 carries no link to it once the conversation is gone.
 """
@@ -14,6 +17,9 @@ from sqlalchemy import Column, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from bot.storage.tables import utcnow
+
+# SQLite only; other databases ignore it. Made so by migration conversations_0003.
+NO_ROWID = {"sqlite_with_rowid": False}
 
 
 class CounsellorVaultRow(SQLModel, table=True):
@@ -36,7 +42,6 @@ class ConversationRow(SQLModel, table=True):
     receipt_lookup: bytes = Field(sa_column=Column(LargeBinary, nullable=False, unique=True))
     public_key: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     code_wrapped_key: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    mode: str = Field(max_length=16)
     status: str = Field(max_length=16, default="open")
     started_on: date
     last_activity_on: date
@@ -53,6 +58,7 @@ class ConversationShareRow(SQLModel, table=True):
     """The conversation's private key sealed to one counsellor's public key."""
 
     __tablename__ = "conversation_share"
+    __table_args__ = NO_ROWID
 
     conversation_id: uuid.UUID = Field(foreign_key="conversation.id", primary_key=True, ondelete="CASCADE")
     counsellor_id: uuid.UUID = Field(foreign_key="counsellor.id", primary_key=True, ondelete="CASCADE")
@@ -63,6 +69,7 @@ class ConversationMessageRow(SQLModel, table=True):
     __tablename__ = "conversation_message"
     __table_args__ = (
         UniqueConstraint("conversation_id", "sequence", name="uq_conversation_message_sequence"),
+        NO_ROWID,
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -77,6 +84,7 @@ class ConversationClassificationRow(SQLModel, table=True):
     """The counsellor's anonymous classification; survives expiry and deletion (its link is cleared)."""
 
     __tablename__ = "conversation_classification"
+    __table_args__ = NO_ROWID
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     organisation_id: uuid.UUID = Field(foreign_key="organisation.id", index=True, ondelete="CASCADE")
@@ -97,6 +105,7 @@ class InboxUnlockRow(SQLModel, table=True):
     """
 
     __tablename__ = "inbox_unlock"
+    __table_args__ = NO_ROWID
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     counsellor_id: uuid.UUID = Field(foreign_key="counsellor.id", index=True, ondelete="CASCADE")

@@ -140,7 +140,7 @@ async def test_a_team_session_end_to_end_on_slack(  # noqa: PLR0915  (one story,
         signup = button(message, SIGNUP_ACTION)
         assert signup["value"] == f"a:{session.id}|||nl"
         assert "Nog niemand aangemeld" in context_texts(message)
-        ics_url = button(message, "vip_session_ics")["url"]
+        ics_url = button(message, "vp_link_session_ics")["url"]
 
         async def post(body: tuple[bytes, str]) -> None:
             data, content_type = body

@@ -94,12 +94,11 @@ async def test_the_counsellors_profile_keeps_neither_passphrase_nor_reply(
     from bot.domain.conversations import Mode
     from bot.security import INSECURE_TEST_ARGON2_PARAMS, INSECURE_TEST_PASSWORD_POLICY, Secret, totp_code
     from bot.web import console
-    from bot.web.console.auth import PASSWORD_POLICY_EXTRA
     from bot.web.portal.channel import ConfidentialChannel
     from tests.console.helpers import make_person
     from tests.portal.support import PASSPHRASE
 
-    services.extras[PASSWORD_POLICY_EXTRA] = INSECURE_TEST_PASSWORD_POLICY
+    services.password_policy = INSECURE_TEST_PASSWORD_POLICY
     org = await services.organisations.add_organisation(
         "Zorggroep De Linde", "de-linde", "Europe/Amsterdam", "nl", 90
     )

@@ -42,7 +42,7 @@ async def test_digest_is_content_free_batched_and_retried(
         assert secret not in smtp_sink.all_bytes()
 
     # Within the interval nothing more goes out, even with new activity.
-    await p.channel.service.write(p.org.id, 90, conv_id, Author.EMPLOYEE, "meer", 2)
+    await p.channel.service.write(p.org.id, 90, conv_id, Author.EMPLOYEE, "meer", 1)
     clock.advance(timedelta(hours=23))
     assert await send_due_digests(services.engine, settings, clock, translator) == 0
     # A refusing server: the slot is released and the digest goes out on a later round.

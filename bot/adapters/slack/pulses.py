@@ -1,19 +1,23 @@
 """Pulses on Slack: the pulse message (every question with one-click buttons, and the "I'd like to talk" door),
 the reminder to the whole audience, the management summary with its chart, and the answer-button handler.
 
-The click is recorded before Slack's request is acknowledged. The person then gets an ephemeral confirmation —
-only they see it, and it never repeats the answer. Nothing about who answered is stored or shown.
+The click is recorded before Slack's request is acknowledged — unless the write is not done within
+`ACK_DEADLINE` (a burst queues behind the group commit), then Slack is answered in time and the write goes on. The
+person then gets an ephemeral confirmation once the click is stored — only they see it, and it never repeats the
+answer. Nothing about who answered is stored or shown.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 from uuid import UUID
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -29,6 +33,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.slack.blocks import HEADER_LIMIT, SECTION_LIMIT, escape, strong
 from bot.adapters.slack.blocks import fallback as fallback_text
+from bot.adapters.slack.service import RECEIVED_AT
 from bot.cache import TtlCache
 from bot.domain.content import QuestionKind, pick_locale
 from bot.domain.delivery import Rendered
@@ -50,6 +55,9 @@ from bot.logs import get_logger
 from bot.storage.pulses import SqlPulseStore
 
 LOOKUP_CACHE_SECONDS = 30.0
+#: Seconds after a click reached the service by which it is acknowledged, written or not yet. Slack gives up
+#: after 3 s, counted from its own send: network, queueing and an event loop busy with a burst eat the rest.
+ACK_DEADLINE = 1.0
 
 log = get_logger(__name__)
 
@@ -60,6 +68,13 @@ _OUTCOME_KEYS = {
     AnswerOutcome.CLOSED: "pulses.closed",
     AnswerOutcome.INVALID: "pulses.invalid",
 }
+
+
+def enterprise_of(body: dict[str, Any]) -> str:
+    """The Enterprise Grid organisation an interaction came from, or "" outside a grid."""
+    enterprise = body.get("enterprise")
+    found = enterprise.get("id") if isinstance(enterprise, dict) else body.get("enterprise_id")
+    return str(found or "")
 
 
 def _clip(text: str, limit: int) -> str:
@@ -182,6 +197,8 @@ def register_pulse_actions(
     service: PulseService,
     translator: Translator,
     locale_of: Callable[[UUID], Awaitable[str]] | None = None,
+    *,
+    ack_deadline: float = ACK_DEADLINE,
 ) -> None:
     """Answer buttons (`vp-pulse:…`) and the door button (a link: only acknowledged). Confirmations are in the
     person's Slack language when Slack says it, else in the organisation's (`locale_of`)."""
@@ -191,27 +208,55 @@ def register_pulse_actions(
     organisations: TtlCache[str, UUID | None] = TtlCache(LOOKUP_CACHE_SECONDS)
     languages: TtlCache[UUID, str] = TtlCache(LOOKUP_CACHE_SECONDS)
 
-    async def answer(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def organisation_of(team: str, enterprise: str) -> UUID | None:
+        """The workspace's organisation; in an Enterprise Grid installed org-wide, the organisation of the grid."""
+        for workspace in (team, enterprise):
+            if workspace:
+                found = await organisations.get(workspace, _lookup(workspace))
+                if found is not None:
+                    return found
+        return None
+
+    def _lookup(workspace: str) -> Callable[[], Awaitable[UUID | None]]:
+        return lambda: store.organisation_for(Platform.SLACK, workspace)
+
+    async def answer(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
+        arrived = context.get(RECEIVED_AT)
+        deadline = (arrived if isinstance(arrived, float) else time.monotonic()) + ack_deadline
         team = str((body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id") or "")
+        enterprise = enterprise_of(body)
         user = str((body.get("user") or {}).get("id") or "")
         action = AnswerAction.decode(str(((body.get("actions") or [{}])[0]).get("value", "")))
         channel = (body.get("container") or {}).get("channel_id") or (body.get("channel") or {}).get("id")
-        organisation = (
-            await organisations.get(team, lambda: store.organisation_for(Platform.SLACK, team))
-            if team
-            else None
-        )
+        organisation = await organisation_of(team, enterprise)
         if organisation is None or action is None or not user:
+            await ack()
             outcome_key = "pulses.not_linked" if organisation is None else "pulses.invalid"
         else:
-            outcome = await service.answer(
-                organisation,
-                action,
-                Participant(Platform.SLACK, team, user),
-                ClickOrigin(Platform.SLACK, team, str(channel) if channel else None),
+            recording = asyncio.ensure_future(
+                service.answer(
+                    organisation,
+                    action,
+                    # In an Enterprise Grid a person has one user id in every workspace of the organisation:
+                    # keyed by the grid, a second click through another workspace is the same person again.
+                    Participant(Platform.SLACK, enterprise or team, user),
+                    ClickOrigin(Platform.SLACK, team, str(channel) if channel else None),
+                )
             )
-            outcome_key = _OUTCOME_KEYS[outcome]
-        await ack()
+            # The write comes first, so an acknowledged click is a stored one. But Slack wants its answer within
+            # 3 s, and in a burst the write waits its turn (the group commit): past the deadline the click is
+            # acknowledged anyway, the write goes on, and the confirmation follows only once it is stored.
+            await asyncio.wait({recording}, timeout=max(0.0, deadline - time.monotonic()))
+            await ack()
+            await asyncio.wait({recording})
+            if recording.cancelled() or recording.exception() is not None:
+                failure = "cancelled" if recording.cancelled() else type(recording.exception()).__name__
+                log.warning("pulse answer not recorded", error=failure)
+                outcome_key = "common.error_generic"
+            else:
+                outcome_key = _OUTCOME_KEYS[recording.result()]
         stated = (body.get("user") or {}).get("locale")
         if stated is None and organisation is not None and locale_of is not None:
             linked = organisation

@@ -25,6 +25,9 @@ from bot.domain.sessions import (
 )
 from bot.domain.tenancy import Platform
 
+# A link button: its id starts with blocks.LINK_ACTION_PREFIX, so the click is acknowledged like every other link.
+CALENDAR_ACTION = "vp_link_session_ics"
+
 
 def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -66,9 +69,7 @@ def session_blocks(
                     value=f"{'r' if reminder else 'a'}:{session.id}|||{locale}",
                     style="primary",
                 ),
-                ButtonElement(
-                    text=t.t(locale, "sessions.calendar_button"), action_id="vip_session_ics", url=ics_url
-                ),
+                ButtonElement(text=t.t(locale, "sessions.calendar_button"), action_id=CALENDAR_ACTION, url=ics_url),
             ]
         ),
         ContextBlock(

@@ -12,7 +12,7 @@ from tests.adapters.teams.support import running
 
 PRODUCTION = {
     "VIPBOT_ENV": "production",
-    "VIPBOT_SECRET_KEY": "k" * 40,
+    "VIPBOT_SECRET_KEY": "teams-settings-Q7vR2xL9mK4pW8nB3cJ6tY1hF5dS0gZ",
     "VIPBOT_BASE_URL": "https://vp.example.nl",
 }
 

@@ -1,0 +1,528 @@
+"""A realistic day against the real app, then a sweep of the data folder for anything the employer could use.
+
+The whole service (every feature, as `vipbot serve` builds it) runs on loopback with its SQLite database in a data
+folder and its log written there too. Employees start conversations in the portal (one anonymous, one with a name),
+come back with their receipt codes, write, and one erases hers; a counsellor replies, rotates her key; a colleague is
+removed from the organisation. A pulse round opens, people answer with one click in Slack, the round closes.
+Every text, name and passphrase carries a canary. Then the folder (database, `-wal`, `-shm`, the log) is copied
+as an admin would and searched for: message text, the pseudonym, receipt codes, passphrases, the time of any portal
+request, the clickers' Slack ids, and the order in which answer values were clicked — in the database as it
+stands, in SQLite's hidden row numbers, and in every intermediate state the write-ahead log can replay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import shutil
+import sqlite3
+import struct
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+from uuid import UUID
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestServer
+
+from bot.app import Services, build_app
+from bot.catalog import ContentLibrary
+from bot.domain.clock import FixedClock
+from bot.domain.conversations import Author
+from bot.domain.pulses import AnswerAction
+from bot.domain.tenancy import GroupKind, Organisation
+from bot.logs import configure_logging, route_structlog_to_stdlib
+from bot.reporting.service import Pulses
+from bot.security import INSECURE_TEST_ARGON2_PARAMS, Secret
+from bot.settings import Settings, load_settings
+from bot.storage.db import create_engine
+from bot.storage.migrate import upgrade
+from bot.storage.slack_installations import SqlSlackInstallations
+from bot.web.observability import AccessLogger
+from bot.web.portal.channel import ConfidentialChannel
+from bot.web.portal.limits import solve
+from tests.adapters.slack.support import SIGNING_SECRET, signed_headers
+from tests.doubles.slack_api import DEFAULT_TEAM, DEFAULT_TOKEN, SlackApiSimulator
+
+CANARY = "KNR7Q"
+FIRST_TEXT = f"{CANARY}-tekst Mijn leidinggevende schreeuwt elke ochtend tegen me."
+SECOND_TEXT = f"{CANARY}-vervolg Het gebeurde gisteren weer, waar iedereen bij was."
+NAMED_TEXT = f"{CANARY}-benoemd Ik wil het hebben over een collega."
+ERASED_TEXT = f"{CANARY}-gewist Dit wil ik toch liever niet bewaard hebben."
+PSEUDONYM = f"{CANARY}-naam Sanne Hoekstra 06-55501234"
+REPLY = f"{CANARY}-reactie Dank voor je bericht, laten we een moment afspreken."
+PASSPHRASES = {
+    "mira": f"{CANARY}-wachtzin paarse olifant fietst naar huis",
+    "mira-new": f"{CANARY}-wachtzin nieuw groene kikker zwemt",
+    "daan": f"{CANARY}-wachtzin daan oranje vos slaapt",
+}
+POW_BITS = 4
+PULSE_SET = "wekelijkse-check-in"
+# Values in a deliberately odd order: found in this order anywhere, the click order has leaked.
+CLICK_VALUES = ["5", "1", "4", "2", "3", "3", "1", "5", "2", "4", "1", "3"]
+CLICKERS = [f"U0KN{i:03d}" for i in range(len(CLICK_VALUES))]
+START = datetime(2026, 3, 2, 8, 17, 43, 517201, tzinfo=UTC)
+
+
+@dataclass
+class Day:
+    data: Path
+    services: Services
+    clock: FixedClock
+    server: TestServer
+    http: aiohttp.ClientSession
+    org: Organisation
+    slack_api: SlackApiSimulator
+    log_path: Path
+    codes: list[str] = field(default_factory=list)
+    portal_moments: list[datetime] = field(default_factory=list)
+
+    def url(self, path: str) -> str:
+        return str(self.server.make_url(path))
+
+    @property
+    def pulses(self) -> Pulses:
+        pulses: Pulses = self.services.pulses
+        return pulses
+
+
+def _settings(data: Path, keyfile: Path, slack_api: SlackApiSimulator) -> Settings:
+    return load_settings(
+        {
+            "VIPBOT_DATA_DIR": str(data),
+            "VIPBOT_SECRET_KEY_FILE": str(keyfile),
+            "VIPBOT_BASE_URL": "http://vipbot.test",
+            "VIPBOT_SCHEDULER": "false",
+            "VIPBOT_PORTAL_POW_BITS": str(POW_BITS),
+            "VIPBOT_LOG_LEVEL": "INFO",
+            "SLACK_BOT_TOKEN": DEFAULT_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": slack_api.api_url,
+        },
+        dotenv_path=None,
+    )
+
+
+@pytest.fixture
+async def day(tmp_path: Path, content: ContentLibrary, slack_api: SlackApiSimulator) -> AsyncIterator[Day]:
+    data = tmp_path / "data"
+    data.mkdir()
+    keyfile = tmp_path / "keys" / "secret_key"
+    keyfile.parent.mkdir()
+    keyfile.write_text("kX3v9Qm2LpR7tW4zN8bY1cF6hJ0sD5gA-canary-sweep\n", encoding="utf-8")
+    settings = _settings(data, keyfile, slack_api)
+    log_path = data / "vipbot.log"
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
+    log_file = log_path.open("w", encoding="utf-8")
+    configure_logging(settings.log_level, settings.log_format.value, log_file)  # as `vipbot serve` does
+    engine = create_engine(settings.effective_database_url)
+    await upgrade(engine)
+    clock = FixedClock(START)
+    services = Services(settings=settings, clock=clock, engine=engine, content=content)
+    server = TestServer(build_app(services), host="127.0.0.1", port=0)
+    await server.start_server(access_log_class=AccessLogger)  # as `vipbot serve` runs it
+    http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+    try:
+        org = await services.organisations.add_organisation(
+            "Zorggroep De Linde", "de-linde", "Europe/Amsterdam", "nl", 90
+        )
+        key = settings.secret_key
+        assert key is not None
+        await SqlSlackInstallations(services.sessions, Secret(key.get_secret_value().encode())).link(
+            org.id, DEFAULT_TEAM
+        )
+        await services.organisations.add_group(org.id, "Zorg", GroupKind.DEPARTMENT, None)
+        slack_api.add_channel("C0ZORG", "zorg")
+        slack_api.channels["C0ZORG"]["is_member"] = True
+        for user in CLICKERS:
+            slack_api.add_user(user)
+        yield Day(data, services, clock, server, http, org, slack_api, log_path)
+    finally:
+        await http.close()
+        await server.close()
+        log_file.close()
+        root.handlers[:] = saved_handlers
+        root.setLevel(saved_level)
+        route_structlog_to_stdlib()  # as every other test expects it (tests/conftest.py)
+
+
+# -- the day ---------------------------------------------------------------------------------------------------
+
+
+def _hidden(html: str, name: str) -> str:
+    found = re.search(rf'name="{name}" value="([^"]*)"', html)
+    assert found, f"no {name} field"
+    return found.group(1)
+
+
+async def _form(day: Day, path: str) -> dict[str, str]:
+    async with day.http.get(day.url(path)) as response:
+        assert response.status == 200, path
+        html = await response.text()
+    fields = {"csrf_token": _hidden(html, "csrf_token")}
+    if 'name="pow_challenge"' in html:
+        challenge = _hidden(html, "pow_challenge")
+        fields |= {"pow_challenge": challenge, "pow_answer": solve(challenge, POW_BITS)}
+    return fields
+
+
+async def _portal_post(day: Day, path: str, form: dict[str, str]) -> str:
+    """A portal action at a moment of the day that the sweep looks for afterwards."""
+    day.clock.advance(timedelta(minutes=7, seconds=13, microseconds=91_001))
+    day.portal_moments.append(day.clock.now())
+    fields = await _form(day, path)
+    async with day.http.post(day.url(path), data={**fields, **form}) as response:
+        assert response.status == 200, (path, await response.text())
+        return await response.text()
+
+
+async def _start(day: Day, text: str, identity: str | None = None) -> str:
+    form = {"mode": "pseudonymous" if identity else "anonymous", "text": text}
+    if identity:
+        form["identity"] = identity
+    html = await _portal_post(day, "/portal/de-linde/start", form)
+    code = re.search(r'id="receipt-code"[^>]*>([0-9A-Z-]+)<', html)
+    assert code, "the receipt code is shown once"
+    day.codes.append(code.group(1))
+    day.http.cookie_jar.clear()  # the employee closes the browser
+    return code.group(1)
+
+
+async def _come_back_and_write(day: Day, code: str, text: str) -> None:
+    await _portal_post(day, "/portal/de-linde/return", {"code": code.lower().replace("-", " ")})
+    async with day.http.get(day.url("/portal/de-linde/conversation")) as response:
+        html = await response.text()
+    await _portal_post(day, "/portal/de-linde/conversation", {"text": text, "after": _hidden(html, "after")})
+    day.http.cookie_jar.clear()
+
+
+async def _come_back_and_erase(day: Day, code: str) -> None:
+    await _portal_post(day, "/portal/de-linde/return", {"code": code})
+    await _portal_post(day, "/portal/de-linde/delete", {"confirm": "yes"})
+    day.http.cookie_jar.clear()
+
+
+def _click(user: str, action_id: str, value: str) -> tuple[bytes, str]:
+    payload = {
+        "type": "block_actions",
+        "team": {"id": DEFAULT_TEAM, "domain": "linde"},
+        "user": {"id": user, "team_id": DEFAULT_TEAM},
+        "api_app_id": "A0SIM",
+        "token": "legacy-verification-token",
+        "container": {
+            "type": "message",
+            "channel_id": "C0ZORG",
+            "message_ts": "1.000001",
+            "is_ephemeral": False,
+        },
+        "channel": {"id": "C0ZORG"},
+        "trigger_id": "1.2.3",
+        "actions": [
+            {
+                "action_id": action_id,
+                "block_id": "b1",
+                "type": "button",
+                "value": value,
+                "text": {"type": "plain_text", "text": "x"},
+                "action_ts": f"{time.time():.6f}",
+            }
+        ],
+    }
+    return urlencode({"payload": json.dumps(payload)}).encode(), "application/x-www-form-urlencoded"
+
+
+async def _open_round_and_click(day: Day) -> tuple[UUID, str]:
+    # Later that morning the weekly round opens (an offset with its own fraction of a second, so that no time of the
+    # round is mistaken for one derived from a portal request).
+    day.clock.advance(timedelta(hours=1, minutes=3, seconds=29, microseconds=313_131))
+    tree = await day.services.organisations.group_tree(day.org.id)
+    round_ = await day.pulses.service.open_round(day.org.id, PULSE_SET, tree)
+    question = next(
+        q.id for q in day.pulses.service.pulse_set(PULSE_SET).questions if q.kind.value == "likert"
+    )
+    for user, value in zip(CLICKERS, CLICK_VALUES, strict=True):
+        body, content_type = _click(
+            user, f"vp-pulse:{question}:{value}", AnswerAction(round_.id, question, value).encode()
+        )
+        async with day.http.post(
+            day.url("/slack/events"), data=body, headers=signed_headers(body, content_type)
+        ) as r:
+            assert r.status == 200
+        # One after the other, each confirmed (stored) before the next person clicks.
+        deadline = time.monotonic() + 10
+        while len(day.slack_api.ephemerals) < CLICKERS.index(user) + 1:
+            assert time.monotonic() < deadline, "a click was not confirmed"
+            await asyncio.sleep(0.01)
+    assert all("Dank je wel" in e["text"] for e in day.slack_api.ephemerals)
+    return round_.id, question
+
+
+async def _live_the_day(day: Day) -> None:
+    channel = ConfidentialChannel(
+        day.services.engine, day.services.settings, day.clock, argon2=INSECURE_TEST_ARGON2_PARAMS
+    )
+    mira = await channel.add_counsellor(
+        day.org.id, "Mira Jansen", "mira@vp.test", Secret(PASSPHRASES["mira"])
+    )
+    daan = await channel.add_counsellor(
+        day.org.id, "Daan de Vries", "daan@vp.test", Secret(PASSPHRASES["daan"])
+    )
+
+    first = await _start(day, FIRST_TEXT)
+    named = await _start(day, NAMED_TEXT, PSEUDONYM)
+    erased = await _start(day, ERASED_TEXT)
+
+    # The counsellor reads and replies (as the inbox does), in her key's session.
+    key = await channel.unlock(mira, Secret(PASSPHRASES["mira"]))
+    for conversation_id in [c.id for c in await channel.store.inbox(mira)]:
+        summary = await channel.store.get(day.org.id, conversation_id)
+        await channel.service.read(
+            day.org.id,
+            conversation_id,
+            await channel.service.counsellor_key(key, conversation_id),
+            Author.COUNSELLOR,
+        )
+        await channel.service.write(
+            day.org.id, 90, conversation_id, Author.COUNSELLOR, REPLY, summary.next_sequence
+        )
+
+    await _come_back_and_write(day, first, SECOND_TEXT)
+    await _come_back_and_write(day, named, SECOND_TEXT)
+    await _come_back_and_erase(day, erased)
+
+    assert await channel.rotate_key(mira, Secret(PASSPHRASES["mira"]), Secret(PASSPHRASES["mira-new"])) == 2
+    assert await channel.store.unlink_counsellor(day.org.id, daan) == 2
+    await channel.expire()  # the maintenance round: nothing is due yet, stale unlocks go
+
+
+# -- the sweep -------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Copy:
+    folder: Path
+    files: dict[str, bytes]
+
+    @property
+    def database(self) -> Path:
+        return self.folder / "vipbot.db"
+
+    def everything(self) -> bytes:
+        return b"".join(self.files.values())
+
+
+def copy_data_folder(data: Path, into: Path) -> Copy:
+    """What an admin with access to the server takes: every file of the data folder, as it is at this moment."""
+    shutil.copytree(data, into)
+    return Copy(into, {p.name: p.read_bytes() for p in sorted(into.iterdir()) if p.is_file()})
+
+
+def _spellings(text: str) -> Iterator[bytes]:
+    yield text.encode("utf-8")
+    yield text.encode("utf-16-le")
+    yield json.dumps(text).encode("ascii")  # as a JSON log would escape it
+
+
+def _code_spellings(code: str) -> Iterator[bytes]:
+    for variant in (
+        code,
+        code.replace("-", ""),
+        code.lower(),
+        code.lower().replace("-", ""),
+        code.replace("-", " "),
+    ):
+        yield variant.encode("ascii")
+
+
+def _moment_spellings(moment: datetime) -> Iterator[bytes]:
+    """How a stored or logged instant could read: ISO/SQL text to the second, epoch seconds as text and as int64."""
+    yield moment.strftime("%H:%M:%S").encode("ascii")
+    seconds = int(moment.timestamp())
+    yield str(seconds).encode("ascii")
+    yield struct.pack(">q", seconds)
+    yield struct.pack("<q", seconds)
+    yield struct.pack(">q", int(moment.timestamp() * 1_000_000))
+
+
+def leaks(copy: Copy, day: Day) -> list[str]:
+    """Every canary, code, passphrase, portal time and clicker id found, named by what and in which file."""
+    needles: list[tuple[str, bytes]] = []
+    for label, text in (
+        ("message text", FIRST_TEXT),
+        ("message text", SECOND_TEXT),
+        ("message text", NAMED_TEXT),
+        ("message text", ERASED_TEXT),
+        ("counsellor reply", REPLY),
+        ("pseudonym", PSEUDONYM),
+        ("canary", CANARY),
+        *((f"passphrase {who}", phrase) for who, phrase in PASSPHRASES.items()),
+    ):
+        needles += [(label, spelling) for spelling in _spellings(text)]
+    for code in day.codes:
+        needles += [("receipt code", spelling) for spelling in _code_spellings(code)]
+    for moment in day.portal_moments:
+        needles += [(f"time of a portal request {moment:%H:%M:%S}", s) for s in _moment_spellings(moment)]
+    needles += [("clicker's Slack id", user.encode("ascii")) for user in CLICKERS]
+    found = {
+        f"{label} in {name}"
+        for name, content in copy.files.items()
+        for label, needle in needles
+        if needle in content
+    }
+    return sorted(found | derived_portal_times(copy, day))
+
+
+_STORED_TIME = re.compile(rb"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:(\d{2}\.\d{6})")
+
+
+def derived_portal_times(copy: Copy, day: Day) -> set[str]:
+    """Stored times computed from a portal request's moment (an expiry "now + 30 minutes", say).
+
+    Such a time keeps the moment's seconds and microseconds; the day's portal moments have fractions no other
+    moment of the day has, so a match in the database means a time derived from a portal request.
+    """
+    fingerprints = {moment.strftime("%S.%f").encode("ascii") for moment in day.portal_moments}
+    return {
+        f"time derived from a portal request in {name}"
+        for name, content in copy.files.items()
+        if name.startswith("vipbot.db")
+        for match in _STORED_TIME.finditer(content)
+        if match.group(1) in fingerprints
+    }
+
+
+def portal_request_lines(copy: Copy) -> list[str]:
+    """Log lines about single portal (or inbox) requests: each carries the time it was written."""
+    text = copy.files.get("vipbot.log", b"").decode("utf-8", "replace")
+    # Schema migrations run once at start-up and name their tables ("… inbox unlocks"): no request in them.
+    return [
+        line
+        for line in text.splitlines()
+        if ("/portal" in line or "inbox" in line) and '"logger": "alembic.' not in line
+    ]
+
+
+def _table_rows(connection: sqlite3.Connection) -> dict[str, list[tuple[Any, ...]]]:
+    names = [n for (n,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    rows: dict[str, list[tuple[Any, ...]]] = {}
+    for name in names:
+        try:
+            rows[name] = list(connection.execute(f'SELECT rowid, * FROM "{name}" ORDER BY rowid'))  # noqa: S608
+        except sqlite3.OperationalError:  # WITHOUT ROWID: no order to read
+            rows[name] = list(connection.execute(f'SELECT NULL, * FROM "{name}"'))  # noqa: S608
+    return rows
+
+
+def _contains_in_order(values: list[str], wanted: list[str]) -> bool:
+    return any(values[i : i + len(wanted)] == wanted for i in range(len(values) - len(wanted) + 1))
+
+
+def click_order_in_row_numbers(database: Path) -> list[str]:
+    """Tables whose hidden row numbers list the clicked values in click order."""
+    connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+    try:
+        found = []
+        for table, rows in _table_rows(connection).items():
+            if not rows or rows[0][0] is None:
+                continue
+            for column in range(1, len(rows[0])):
+                values = [str(r[column]) for r in rows if str(r[column]) in set(CLICK_VALUES)]
+                if _contains_in_order(values, CLICK_VALUES):
+                    found.append(f"{table} (row numbers)")
+        return found
+    finally:
+        connection.close()
+
+
+def _wal_commits(wal: bytes) -> list[int]:
+    """Byte lengths of the WAL after each commit frame: replaying a prefix gives the database at that commit."""
+    if len(wal) < 32:
+        return []
+    page_size = struct.unpack(">I", wal[8:12])[0]
+    frame = 24 + page_size
+    ends = []
+    for offset in range(32, len(wal) - frame + 1, frame):
+        if (
+            struct.unpack(">I", wal[offset + 4 : offset + 8])[0] != 0
+        ):  # "database size after commit": a commit
+            ends.append(offset + frame)
+    return ends
+
+
+def click_order_in_wal_history(copy: Copy, scratch: Path, question: str) -> bool:
+    """Replay the write-ahead log commit by commit and watch the answer values of `question` appear."""
+    wal = copy.files.get("vipbot.db-wal", b"")
+    seen: list[list[str]] = []
+    for i, end in enumerate(_wal_commits(wal)):
+        state = scratch / f"state-{i}"
+        state.mkdir(parents=True)
+        shutil.copyfile(copy.database, state / "vipbot.db")
+        (state / "vipbot.db-wal").write_bytes(wal[:end])
+        connection = sqlite3.connect(state / "vipbot.db")
+        try:
+            values = [
+                str(value)
+                for rows in _table_rows(connection).values()
+                for row in rows
+                if question in [str(v) for v in row]
+                for value in row
+                if str(value) in set(CLICK_VALUES)
+            ]
+        except sqlite3.DatabaseError:
+            continue
+        finally:
+            connection.close()
+        seen.append(sorted(values))
+    # The value that appeared with each commit, in commit order.
+    appeared: list[str] = []
+    for before, after in zip([[], *seen], seen, strict=False):
+        added = list(after)
+        for value in before:
+            if value in added:
+                added.remove(value)
+        appeared += added
+    return _contains_in_order(appeared, CLICK_VALUES)
+
+
+async def test_a_realistic_day_leaves_no_canary_in_the_data_folder(day: Day, tmp_path: Path) -> None:
+    await _live_the_day(day)
+    round_id, question = await _open_round_and_click(day)
+    day.clock.advance(timedelta(days=8))
+    await day.pulses.service.close_now(day.org.id, round_id)
+
+    copy = copy_data_folder(day.data, tmp_path / "copy")
+    assert {"vipbot.db", "vipbot.log"} <= set(copy.files)
+    # The sweep can find what it looks for: planted in a file of its own, each kind is reported.
+    planted = Copy(
+        copy.folder, {"planted": f"{SECOND_TEXT} {day.codes[0]} {day.portal_moments[0]:%H:%M:%S}".encode()}
+    )
+    assert {"message text in planted", "receipt code in planted"} <= set(leaks(planted, day))
+    assert any(found.startswith("time of a portal request") for found in leaks(planted, day))
+    expiry = day.portal_moments[1] + timedelta(minutes=30)
+    planted_expiry = Copy(copy.folder, {"vipbot.db": f"{expiry:%Y-%m-%d %H:%M:%S.%f}".encode()})
+    assert leaks(planted_expiry, day) == ["time derived from a portal request in vipbot.db"]
+    assert leaks(copy, day) == []
+    assert click_order_in_row_numbers(copy.database) == []
+    assert not click_order_in_wal_history(copy, tmp_path / "replay", question)
+    # Nothing of it went to Slack (the employer's) either.
+    secrets_ = (CANARY, *day.codes, *PASSPHRASES.values(), *(c.replace("-", "") for c in day.codes))
+    assert [s for s in secrets_ if day.slack_api.traffic_contains(s)] == []
+    assert portal_request_lines(copy) == [], (
+        "per-request log lines of the portal carry the time of each action"
+    )
+
+
+async def test_while_a_round_is_open_no_file_holds_the_click_order(day: Day, tmp_path: Path) -> None:
+    _round_id, question = await _open_round_and_click(day)
+    copy = copy_data_folder(day.data, tmp_path / "copy")
+    assert [name for name in copy.files if name.startswith("vipbot.db")]
+    assert click_order_in_row_numbers(copy.database) == []
+    assert not click_order_in_wal_history(copy, tmp_path / "replay", question)
