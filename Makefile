@@ -32,6 +32,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check bot scheduler tests bench
+	$(BIN)/ruff format --check bot scheduler tests bench
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -198,9 +198,13 @@ def check_pooling(releases: Sequence[Release], pulse_set: PulseSet, truth: Truth
                 stack.extend(below.get(g, []))
             expected_fav = expected_all = 0
             for q in pulse_set.questions:
-                values = [sum(truth.get((release.period, g, q.id, v), 0) for g in groups) for v in answer_options(q)]
+                values = [
+                    sum(truth.get((release.period, g, q.id, v), 0) for g in groups) for v in answer_options(q)
+                ]
                 expected_all += sum(values)
-                expected_fav += sum(n for v, n in zip(answer_options(q), values, strict=True) if q.is_favourable(v))
+                expected_fav += sum(
+                    n for v, n in zip(answer_options(q), values, strict=True) if q.is_favourable(v)
+                )
                 if cell.table is not None and dict(cell.table)[q.id] != tuple(values):
                     raise SystemExit(f"MISMATCH: {cell.group_id}, {q.id}, {release.period}")
             if cell.index_counts != (expected_fav, expected_all - expected_fav):

@@ -82,7 +82,9 @@ def organisation_of_35(pulse_set: object, organisations: int) -> str:
                 errors.append(abs(org.index - favourable / total) * 100)
             for cell in view.cells:
                 if cell.group.kind is GroupKind.DEPARTMENT:
-                    size = sum(len(world.members(t.id)) for t in world.teams() if t.parent_id == cell.group.id)
+                    size = sum(
+                        len(world.members(t.id)) for t in world.teams() if t.parent_id == cell.group.id
+                    )
                     if size >= 10:
                         dept_months += 1
                         dept_shown += cell.shown
@@ -98,18 +100,26 @@ def organisation_of_35(pulse_set: object, organisations: int) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--organisations", type=int, default=200)
     parser.add_argument("--weeks", type=int, default=26)
     args = parser.parse_args()
     pulse_set = load_content(BUNDLED_CONTENT).catalog.pulse_set("wekelijkse-check-in")
     if pulse_set is None:
         raise SystemExit("the bundled pulse set 'wekelijkse-check-in' is missing")
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; ε {EPSILON_PER_PERIOD:g} per person per month")
+    print(
+        f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; ε {EPSILON_PER_PERIOD:g} per person per month"
+    )
     started = time.perf_counter()
     private = attack_figures(pulse_set, args.organisations, args.weeks, EPSILON_PER_PERIOD)
     print(describe("with differential privacy", private))
-    print(describe("without noise (for comparison)", attack_figures(pulse_set, args.organisations, args.weeks, 1e6)))
+    print(
+        describe(
+            "without noise (for comparison)", attack_figures(pulse_set, args.organisations, args.weeks, 1e6)
+        )
+    )
     print(organisation_of_35(pulse_set, max(args.organisations, 200)))
     print(f"({time.perf_counter() - started:.0f} s)")
 

@@ -40,19 +40,35 @@ def healthy(url: str) -> bool:
 def one_run(first: bool) -> tuple[float, float]:
     with tempfile.TemporaryDirectory() as scratch:
         port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("VIPBOT_", "SLACK_", "MICROSOFT_APP_"))}
+        env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("VIPBOT_", "SLACK_", "MICROSOFT_APP_"))
+        }
         env.update(
-            {"VIPBOT_DATA_DIR": str(Path(scratch) / "data"), "VIPBOT_PORT": str(port), "VIPBOT_LOG_LEVEL": "WARNING"}
+            {
+                "VIPBOT_DATA_DIR": str(Path(scratch) / "data"),
+                "VIPBOT_PORT": str(port),
+                "VIPBOT_LOG_LEVEL": "WARNING",
+            }
         )
         env["VIPBOT_METRICS_PORT"] = str(free_port())  # metrics listen on a port of their own
         if not first:
             # Later runs start on an existing database, as a restart does.
-            subprocess.run([sys.executable, "-m", "bot", "db", "upgrade"], env=env, cwd=scratch, check=True,
-                           capture_output=True)
+            subprocess.run(
+                [sys.executable, "-m", "bot", "db", "upgrade"],
+                env=env,
+                cwd=scratch,
+                check=True,
+                capture_output=True,
+            )
         url = f"http://127.0.0.1:{port}/healthz"
         started = time.perf_counter()
-        process = subprocess.Popen([sys.executable, "-m", "bot", "serve"], env=env, cwd=scratch,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "serve"],
+            env=env,
+            cwd=scratch,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             while not healthy(url):
                 if process.poll() is not None:
@@ -74,10 +90,14 @@ def main() -> None:
     ready = [r for r, _ in results]
     rss = [m for _, m in results]
     print(f"vipbot serve, embedded SQLite, {RUNS} starts (first on an empty data dir)")
-    print(f"  /healthz ready after start: median {statistics.median(ready):.2f} s, max {max(ready):.2f} s "
-          f"(first start {ready[0]:.2f} s)   target < 2 s")
-    print(f"  idle RSS after {IDLE_SECONDS} s:       median {statistics.median(rss):.1f} MB, max {max(rss):.1f} MB"
-          f"   target < 150 MB")
+    print(
+        f"  /healthz ready after start: median {statistics.median(ready):.2f} s, max {max(ready):.2f} s "
+        f"(first start {ready[0]:.2f} s)   target < 2 s"
+    )
+    print(
+        f"  idle RSS after {IDLE_SECONDS} s:       median {statistics.median(rss):.1f} MB, max {max(rss):.1f} MB"
+        f"   target < 150 MB"
+    )
 
 
 if __name__ == "__main__":

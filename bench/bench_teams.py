@@ -129,7 +129,9 @@ async def _serve_bare(conn: Connection) -> None:
 
     import logging
 
-    logging.getLogger("microsoft_agents").setLevel(logging.ERROR)  # a warning per turn about the missing app id
+    logging.getLogger("microsoft_agents").setLevel(
+        logging.ERROR
+    )  # a warning per turn about the missing app id
     adapter = CloudAdapter(channel_service_client_factory=RestChannelServiceClientFactory(Anonymous()))
     bot = Bare()
 

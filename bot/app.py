@@ -97,7 +97,9 @@ class Services:
         if self.teams_references is None and self.settings.teams_enabled and key is not None:
             from bot.storage.teams_references import TeamsReferenceStore, master_key_from
 
-            self.teams_references = TeamsReferenceStore(self.sessions, master_key_from(key.get_secret_value()))
+            self.teams_references = TeamsReferenceStore(
+                self.sessions, master_key_from(key.get_secret_value())
+            )
         teams = self.platforms[Platform.TEAMS]
         if teams.members is None and self.teams_references is not None:
             teams.members = teams_members(self.teams_references)
@@ -114,7 +116,9 @@ class Services:
         return [p.members for p in self.platforms.values() if p.members is not None]
 
 
-def build_services(settings: Settings, clock: Clock, engine: AsyncEngine, content: ContentLibrary) -> Services:
+def build_services(
+    settings: Settings, clock: Clock, engine: AsyncEngine, content: ContentLibrary
+) -> Services:
     """The composition root, shared by `vipbot serve` and the CLI: everything built once, in dependency order.
 
     The platform registries first (renderers, the Teams member source), then outreach (its materialiser takes

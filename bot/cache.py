@@ -128,7 +128,9 @@ class Expiring(Generic[V]):
 class TtlCache(Generic[K, V]):
     """`get(key, load)`: the cached value, or `load()` run once for every concurrent caller; never stale."""
 
-    def __init__(self, ttl: float, limit: int = 10_000, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, ttl: float, limit: int = 10_000, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._entries: Expiring[V] = Expiring(ttl, limit, clock=clock, stale_factor=1.0)
 
     async def get(self, key: K, load: Callable[[], Awaitable[V]]) -> V:

@@ -142,7 +142,9 @@ class Settings(BaseModel):
             )
         return value
 
-    @field_validator("base_url", "portal_url", "slack_api_url", "teams_login_url", "teams_openid_metadata_url")
+    @field_validator(
+        "base_url", "portal_url", "slack_api_url", "teams_login_url", "teams_openid_metadata_url"
+    )
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is None or value == "":
@@ -225,7 +227,9 @@ def _read_secret_key_file(settings: Settings) -> Settings:
     if path is None:
         return settings
     if settings.secret_key is not None:
-        raise ConfigError("VIPBOT_SECRET_KEY_FILE", "set either VIPBOT_SECRET_KEY or VIPBOT_SECRET_KEY_FILE, not both")
+        raise ConfigError(
+            "VIPBOT_SECRET_KEY_FILE", "set either VIPBOT_SECRET_KEY or VIPBOT_SECRET_KEY_FILE, not both"
+        )
     try:
         key = path.read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError) as exc:

@@ -67,7 +67,9 @@ class Materialiser:
         pace: float = 0.0,
     ) -> None:
         self.member_sources = list(member_sources)
-        self.pace = pace  # sends a second per workspace: deliveries fall due at that pace (SqlOutbox.add_deliveries)
+        self.pace = (
+            pace  # sends a second per workspace: deliveries fall due at that pace (SqlOutbox.add_deliveries)
+        )
         self.schedules = schedules
         self.outbox = outbox
         self.organisations = organisations
@@ -121,13 +123,17 @@ class Materialiser:
             if item.fate == Fate.SKIPPED_BLOCKED:
                 log.info(
                     "outreach occurrence skipped",
-                    schedule=schedule.name, occurs_at=local, reason=item.reason,
+                    schedule=schedule.name,
+                    occurs_at=local,
+                    reason=item.reason,
                 )
                 continue
             if item.fate == Fate.MISSED:
                 log.warning(
                     "outreach occurrence missed beyond the grace window; skipped",
-                    schedule=schedule.name, occurs_at=local, grace_minutes=schedule.grace_minutes,
+                    schedule=schedule.name,
+                    occurs_at=local,
+                    grace_minutes=schedule.grace_minutes,
                 )
                 continue
             assert item.send_at is not None  # noqa: S101  (Fate.SEND always has a send time)
@@ -154,9 +160,7 @@ class Materialiser:
         try:
             addressees = await self.addressees(organisation, schedule.audience)
         except AudienceError as exc:
-            log.error(
-                "outreach audience cannot be resolved", schedule=schedule.name, problem=str(exc)
-            )
+            log.error("outreach audience cannot be resolved", schedule=schedule.name, problem=str(exc))
             addressees = []
         count = await self.outbox.add_deliveries(occurrence, addressees, self.pace)
         log.info(

@@ -38,6 +38,7 @@ from scheduler.worker import OutboxWorker, PlatformDelivery, WorkerConfig
 
 log = get_logger(__name__)
 
+
 def master_key(settings: Settings) -> Secret[bytes]:
     key = settings.secret_key
     if key is None:

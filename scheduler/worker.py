@@ -252,7 +252,8 @@ class OutboxWorker:
                 # The database is away too: the row stays claimed and is tried again after its lease.
                 log.error(  # not log.exception: a database error's text shows the bound values
                     "outbox delivery could not be marked failed; it stays claimed until its lease runs out",
-                    delivery=str(delivery.id), error=type(again).__name__,
+                    delivery=str(delivery.id),
+                    error=type(again).__name__,
                 )
                 return
             self.failed += 1
@@ -353,12 +354,16 @@ class OutboxWorker:
                     log.error(  # not log.exception: a database error's text shows the bound values
                         "sent deliveries could not be recorded; they stay claimed until their lease runs out "
                         "and may then be sent again",
-                        deliveries=len(sent), attempts=attempt, error=type(exc).__name__,
+                        deliveries=len(sent),
+                        attempts=attempt,
+                        error=type(exc).__name__,
                     )
                     return set()
                 log.warning(
                     "recording sent deliveries failed; retrying",
-                    deliveries=len(sent), attempt=attempt, error=type(exc).__name__,
+                    deliveries=len(sent),
+                    attempt=attempt,
+                    error=type(exc).__name__,
                 )
                 await asyncio.sleep(delay * self._rng.uniform(0.5, 1.0))
                 delay = min(delay * 2, self.config.backoff_max)
@@ -367,7 +372,8 @@ class OutboxWorker:
             if len(recorded) < len(sent):
                 log.warning(
                     "sent deliveries whose lease was lost were not recorded; another worker may send them again",
-                    deliveries=len(sent), not_recorded=len(sent) - len(recorded),
+                    deliveries=len(sent),
+                    not_recorded=len(sent) - len(recorded),
                 )
             return recorded
 
@@ -379,14 +385,18 @@ class OutboxWorker:
             self.pacer(target.platform, target.workspace_id).pause(wait)
             log.info(
                 "rate limited; pausing the workspace",
-                platform=target.platform.value, workspace=target.workspace_id, retry_after=wait,
+                platform=target.platform.value,
+                workspace=target.workspace_id,
+                retry_after=wait,
             )
             await self.outbox.release(delivery.id, self.worker_id, now + timedelta(seconds=wait))
             return
         if exc.kind is DeliveryFailureKind.PERMANENT:
             log.warning(
                 "delivery failed permanently",
-                delivery=str(delivery.id), platform=target.platform.value, reason=exc.reason,
+                delivery=str(delivery.id),
+                platform=target.platform.value,
+                reason=exc.reason,
             )
             await self.outbox.mark_failed(delivery.id, self.worker_id, exc.reason, exc.failure)
             self.failed += 1
@@ -396,7 +406,9 @@ class OutboxWorker:
         if delivery.attempts >= self.config.max_attempts:
             log.warning(
                 "delivery failed after all attempts",
-                delivery=str(delivery.id), attempts=delivery.attempts, reason=exc.reason,
+                delivery=str(delivery.id),
+                attempts=delivery.attempts,
+                reason=exc.reason,
             )
             await self.outbox.mark_failed(
                 delivery.id, self.worker_id, f"gave up after {delivery.attempts} attempts: {exc.reason}"

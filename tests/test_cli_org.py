@@ -147,10 +147,16 @@ async def test_org_unbind_removes_that_binding_only(
     assert "  Zorg Noord [department: zorg-noord]" in shown.splitlines()  # the group stays, unbound
     with pytest.raises(NotFoundError):
         await _run(
-            ["org", "unbind", "linde", "--platform", "slack", "--channel", "C1"], database_url, tmp_path, capsys
+            ["org", "unbind", "linde", "--platform", "slack", "--channel", "C1"],
+            database_url,
+            tmp_path,
+            capsys,
         )
     with pytest.raises(NotFoundError):  # same channel id on the other platform: not bound there
         await _run(
-            ["org", "unbind", "linde", "--platform", "teams", "--channel", "C2"], database_url, tmp_path, capsys
+            ["org", "unbind", "linde", "--platform", "teams", "--channel", "C2"],
+            database_url,
+            tmp_path,
+            capsys,
         )
     assert await _bound_channels(database_url, "linde") == {"C2", "C3"}

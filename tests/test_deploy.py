@@ -55,7 +55,10 @@ def test_image_and_compose_commands_are_real_commands() -> None:
     cmd = re.search(r"^CMD (\[.*\])", DOCKERFILE, flags=re.MULTILINE)
     assert entrypoint is not None
     assert cmd is not None
-    assert entrypoint.group(1) in tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert (
+        entrypoint.group(1)
+        in tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    )
     parser.parse_args(yaml.safe_load(cmd.group(1)))
     for service in ("vipbot", "migrate"):
         parser.parse_args(COMPOSE["services"][service]["command"])
@@ -79,7 +82,9 @@ def test_the_distribution_ships_every_template_and_static_file() -> None:
     ]["package-data"]
     root = PROJECT_ROOT / "bot"
     data_files = [
-        p for p in root.rglob("*") if p.is_file() and p.suffix not in {".py", ".pyc"} and "__pycache__" not in p.parts
+        p
+        for p in root.rglob("*")
+        if p.is_file() and p.suffix not in {".py", ".pyc"} and "__pycache__" not in p.parts
     ]
     assert data_files, "expected templates and static files under bot/"
     missing = []
@@ -88,7 +93,8 @@ def test_the_distribution_ships_every_template_and_static_file() -> None:
         shipped = any(
             relative.is_relative_to(Path(*package.split(".")))
             and any(
-                path.relative_to(PROJECT_ROOT / Path(*package.split("."))).match(pattern) for pattern in patterns
+                path.relative_to(PROJECT_ROOT / Path(*package.split("."))).match(pattern)
+                for pattern in patterns
             )
             for package, patterns in package_data.items()
         )

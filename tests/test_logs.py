@@ -47,9 +47,15 @@ def test_stdlib_arguments_are_not_interpolated() -> None:
 def test_library_messages_are_rendered_with_their_arguments() -> None:
     stream = io.StringIO()
     configure_logging("INFO", "json", stream)
-    logging.getLogger("apscheduler.scheduler").info('Added job "%s" to job store "%s"', "outreach-sync", "default")
-    logging.getLogger("alembic.runtime.migration").info("Running upgrade %s -> %s, %s", None, "0001", "tenancy")
-    logging.getLogger("some.library").info("%d%% done by %(who)s", 50)  # a broken template is kept, not raised
+    logging.getLogger("apscheduler.scheduler").info(
+        'Added job "%s" to job store "%s"', "outreach-sync", "default"
+    )
+    logging.getLogger("alembic.runtime.migration").info(
+        "Running upgrade %s -> %s, %s", None, "0001", "tenancy"
+    )
+    logging.getLogger("some.library").info(
+        "%d%% done by %(who)s", 50
+    )  # a broken template is kept, not raised
     events = [record["event"] for record in _lines(stream)]
     assert events[:2] == [
         'Added job "outreach-sync" to job store "default"',

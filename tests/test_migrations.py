@@ -38,13 +38,20 @@ async def test_models_and_migrations_do_not_drift(engine: AsyncEngine) -> None:
     ("argv", "expected"),
     [
         (["db", "revision", "add a column"], "--head outreach@head --rev-id outreach_000N"),
-        (["db", "revision", "start", "--label", "digest"], "--head 0001_tenancy --label digest --rev-id digest_0001"),
+        (
+            ["db", "revision", "start", "--label", "digest"],
+            "--head 0001_tenancy --label digest --rev-id digest_0001",
+        ),
         (["db", "revision", "x", "--head", "nope@head"], "Can't locate revision identified by 'nope'"),
     ],
     ids=["no head", "new label", "unknown head"],
 )
 def test_db_revision_says_in_one_line_what_to_pass(
-    argv: list[str], expected: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    argv: list[str],
+    expected: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """Each feature has its own branch, so there are several heads; `db revision` says which to pass."""
     assert len(code_heads()) > 1

@@ -135,9 +135,12 @@ def test_no_text_dodges_the_plural(translator: Translator, locale: str) -> None:
     old_triples = [k for k in translator.tables[locale] if re.search(r"(_none|_one|_some)$", k)]
     assert old_triples == []
     # every count the code fills in as {count} picks its form: no plain text carries one
-    assert [k for k, t in translator.tables[locale].items() if "count" in placeholders(t)] == [
-        "console.report.conversations_total"  # "Aantal gesprekken: 12" (or "minder dan 5"): a label and a value
-    ]
+    assert (
+        [k for k, t in translator.tables[locale].items() if "count" in placeholders(t)]
+        == [
+            "console.report.conversations_total"  # "Aantal gesprekken: 12" (or "minder dan 5"): a label and a value
+        ]
+    )
 
 
 def test_plural_forms_follow_the_language(translator: Translator) -> None:
@@ -169,13 +172,18 @@ def test_content_check_wants_every_form_and_the_same_placeholders(tmp_path: Path
     assert any("sessions.count: the 'one' form is missing" in p for p in check_content(missing))
 
     foreign = _library_with(
-        tmp_path / "b", "nl", '    one: "{count} persoon aangemeld"\n', '    one: "{count} persoon aangemeld"\n'
-        '    few: "{count} personen aangemeld"\n'
+        tmp_path / "b",
+        "nl",
+        '    one: "{count} persoon aangemeld"\n',
+        '    one: "{count} persoon aangemeld"\n    few: "{count} personen aangemeld"\n',
     )
     assert any("sessions.count: this language has no 'few' form" in p for p in check_content(foreign))
 
     extra = _library_with(
-        tmp_path / "c", "en", '    one: "{count} person signed up"', '    one: "{count} person signed up for {title}"'
+        tmp_path / "c",
+        "en",
+        '    one: "{count} person signed up"',
+        '    one: "{count} person signed up for {title}"',
     )
     problems = check_content(extra)
     assert any("sessions.count: the 'one' form uses ['title']" in p for p in problems)

@@ -48,7 +48,9 @@ async def test_serve_on_the_embedded_default_answers_health_and_metrics(tmp_path
     assert (tmp_path / "data" / "vipbot.db").is_file()
     assert (tmp_path / "data" / "secret_key").is_file()
     output = log_path.read_text()
-    output_without_listeners = output.replace(f"127.0.0.1:{port}", "").replace(f"127.0.0.1:{metrics_port}", "")
+    output_without_listeners = output.replace(f"127.0.0.1:{port}", "").replace(
+        f"127.0.0.1:{metrics_port}", ""
+    )
     assert "127.0.0.1" not in output_without_listeners  # no client addresses in the access log
     access = [line for line in output.splitlines() if "aiohttp.access" in line]
     assert access  # the access log writes lines (for /healthz) ...
@@ -145,7 +147,9 @@ async def test_serve_on_postgres_reports_503_when_its_database_goes_away(
                 except TimeoutError:
                     log.flush()
                     raise AssertionError(f"the service did not come up:\n{log_path.read_text()}") from None
-                assert process.poll() is None, log_path.read_text()  # ours answered, not a stranger on the port
+                assert process.poll() is None, (
+                    log_path.read_text()
+                )  # ours answered, not a stranger on the port
                 await drop_database(postgres_server, name)  # WITH (FORCE): the service's connections end too
                 async with (
                     aiohttp.ClientSession() as session,

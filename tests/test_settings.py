@@ -166,7 +166,11 @@ BAD_STARTS: list[tuple[str, Callable[[Path], dict[str, str]], str]] = [
     ),
     (
         "production with a key of one repeated character",
-        lambda _p: {"VIPBOT_ENV": "production", "VIPBOT_BASE_URL": "https://vp.example", "VIPBOT_SECRET_KEY": "a" * 32},
+        lambda _p: {
+            "VIPBOT_ENV": "production",
+            "VIPBOT_BASE_URL": "https://vp.example",
+            "VIPBOT_SECRET_KEY": "a" * 32,
+        },
         "VIPBOT_SECRET_KEY",
     ),
     (
@@ -174,7 +178,11 @@ BAD_STARTS: list[tuple[str, Callable[[Path], dict[str, str]], str]] = [
         lambda p: _key_file(p, "changeme" * 5, VIPBOT_ENV="production", VIPBOT_BASE_URL="https://vp.example"),
         "VIPBOT_SECRET_KEY_FILE",
     ),
-    ("key file missing", lambda p: {"VIPBOT_SECRET_KEY_FILE": str(p / "no-such-key")}, "VIPBOT_SECRET_KEY_FILE"),
+    (
+        "key file missing",
+        lambda p: {"VIPBOT_SECRET_KEY_FILE": str(p / "no-such-key")},
+        "VIPBOT_SECRET_KEY_FILE",
+    ),
 ]
 
 
@@ -207,9 +215,7 @@ def _assert_one_line_naming(result: subprocess.CompletedProcess[str], variable: 
     assert PASSWORD not in result.stdout
 
 
-@pytest.mark.parametrize(
-    ("make_env", "variable"), [pytest.param(m, v, id=name) for name, m, v in BAD_STARTS]
-)
+@pytest.mark.parametrize(("make_env", "variable"), [pytest.param(m, v, id=name) for name, m, v in BAD_STARTS])
 def test_serve_stops_on_a_bad_setting_with_one_line_and_exit_code_2(
     tmp_path: Path, make_env: Callable[[Path], dict[str, str]], variable: str
 ) -> None:
@@ -315,13 +321,17 @@ def test_a_key_file_inside_the_data_folder_is_warned_about(
     (tmp_path / "keys").mkdir()
     with caplog.at_level(logging.WARNING, logger="bot.settings"):
         load_settings(
-            {**_key_file(tmp_path, secrets.token_urlsafe(48)), "VIPBOT_DATA_DIR": str(tmp_path)}, dotenv_path=None
+            {**_key_file(tmp_path, secrets.token_urlsafe(48)), "VIPBOT_DATA_DIR": str(tmp_path)},
+            dotenv_path=None,
         )
     assert any("inside the data folder" in r.getMessage() for r in caplog.records)
 
 
 def test_key_and_key_file_together_are_refused(tmp_path: Path) -> None:
-    environ = {**_key_file(tmp_path, secrets.token_urlsafe(48)), "VIPBOT_SECRET_KEY": secrets.token_urlsafe(48)}
+    environ = {
+        **_key_file(tmp_path, secrets.token_urlsafe(48)),
+        "VIPBOT_SECRET_KEY": secrets.token_urlsafe(48),
+    }
     with pytest.raises(ConfigError) as caught:
         load_settings(environ, dotenv_path=None)
     assert caught.value.variable == "VIPBOT_SECRET_KEY_FILE"

@@ -347,7 +347,9 @@ def _text_ok(parsed: Parsed, location: tuple[str, ...], value: Any, file: Path, 
         placeholders(value)
     except ValueError:
         report.add(
-            file, parsed.line_of(location), f"{dotted}: unbalanced braces; write {{{{ and }}}} for literal ones"
+            file,
+            parsed.line_of(location),
+            f"{dotted}: unbalanced braces; write {{{{ and }}}} for literal ones",
         )
         return False
     return True
@@ -360,7 +362,9 @@ def _check_plurals(table: _LocaleTable, needed: frozenset[str], file: Path, repo
     for key, forms in table.plurals.items():
         line = table.lines[key]
         for form in sorted(needed - forms.keys()):
-            report.add(file, line, f"{key}: the '{form}' form is missing (this language needs {sorted(needed)})")
+            report.add(
+                file, line, f"{key}: the '{form}' form is missing (this language needs {sorted(needed)})"
+            )
         for form in sorted(forms.keys() - needed - {ZERO}):
             report.add(file, line, f"{key}: this language has no '{form}' form (it uses {sorted(needed)})")
         general = forms.get("other")
@@ -379,14 +383,18 @@ def _compare_locales(tables: dict[str, _LocaleTable], folder: Path, report: _Rep
             report.add(folder / name, 1, f"{key}: missing ({other_name} line {mine.lines[key]} has it)")
     for key in sorted(nl.lines.keys() & en.lines.keys()):
         if (key in nl.plurals) != (key in en.plurals):
-            report.add(folder / "en.yaml", en.lines[key], f"{key}: a plural text in one language, not in the other")
+            report.add(
+                folder / "en.yaml", en.lines[key], f"{key}: a plural text in one language, not in the other"
+            )
             continue
         if key in nl.plurals:
             _compare_forms(key, nl.plurals[key], en.plurals[key], folder, en.lines[key], report)
             continue
         ours, theirs_ = sorted(placeholders(en.texts[key])), sorted(placeholders(nl.texts[key]))
         if ours != theirs_:
-            report.add(folder / "en.yaml", en.lines[key], f"{key}: placeholders {ours} differ from nl.yaml {theirs_}")
+            report.add(
+                folder / "en.yaml", en.lines[key], f"{key}: placeholders {ours} differ from nl.yaml {theirs_}"
+            )
 
 
 def _compare_forms(

@@ -17,7 +17,6 @@ from bot.domain.document import Block, BulletList, Heading, Paragraph, Span
 _PARSER = MarkdownIt("commonmark").disable(["image", "html_block", "html_inline"], ignoreInvalid=True)
 
 
-
 class MarkdownCode(StrEnum):
     """What is outside the subset: the console shows `console.content.markdown.<code>` in the reader's language."""
 
@@ -80,7 +79,9 @@ def markdown_problems(source: str, first_line: int = 1) -> list[MarkdownProblem]
         elif token.type == "bullet_list_open":
             depth += 1
             if depth > 1:
-                problems.append(MarkdownProblem(block_line, MarkdownCode.NESTED, "nested lists are not supported"))
+                problems.append(
+                    MarkdownProblem(block_line, MarkdownCode.NESTED, "nested lists are not supported")
+                )
         elif token.type == "bullet_list_close":
             depth -= 1
         elif token.type == "inline":

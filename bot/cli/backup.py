@@ -45,7 +45,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "its fingerprint. See docs/operations.md.",
     )
     backup.add_argument(
-        "--output", type=Path, help="the archive to write (default: vipbot-backup-YYYYMMDD-HHMMSS.tar.gz here)"
+        "--output",
+        type=Path,
+        help="the archive to write (default: vipbot-backup-YYYYMMDD-HHMMSS.tar.gz here)",
     )
     backup.set_defaults(handler=run_backup)
 
@@ -70,7 +72,9 @@ async def run_backup(args: argparse.Namespace, ctx: CliContext) -> int:
     finally:
         await engine.dispose()
     if not schema:
-        raise BackupError(f"{describe_database(settings.effective_database_url)} is empty: nothing to back up")
+        raise BackupError(
+            f"{describe_database(settings.effective_database_url)} is empty: nothing to back up"
+        )
     manifest = await asyncio.to_thread(make_backup, settings, schema, output)
     ctx.print(
         f"Wrote {output} ({_size(output)} bytes): the {manifest.backend} database, schema "

@@ -31,7 +31,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "migrations so far, using a scratch SQLite database.",
     )
     revision.add_argument("message", help="what the migration does, e.g. 'add outbox'")
-    revision.add_argument("--head", default="head", help="revision to build on, e.g. 0001_tenancy or slack@head")
+    revision.add_argument(
+        "--head", default="head", help="revision to build on, e.g. 0001_tenancy or slack@head"
+    )
     revision.add_argument("--label", help="branch label, for the first migration of a feature's branch")
     revision.add_argument("--rev-id", help="a readable revision id, e.g. slack_0001")
     revision.set_defaults(handler=run_revision)

@@ -124,7 +124,9 @@ def _register_restructuring(gsub: argparse._SubParsersAction[argparse.ArgumentPa
     gsplit.add_argument("org", help="organisation handle")
     gsplit.add_argument("group", help="handle of the group that is split")
     gsplit.add_argument("name", help="the new group's name")
-    gsplit.add_argument("--channel", action="append", default=[], help="a channel id that moves to the new group")
+    gsplit.add_argument(
+        "--channel", action="append", default=[], help="a channel id that moves to the new group"
+    )
     gsplit.set_defaults(handler=run_group_split)
 
 

@@ -374,7 +374,9 @@ def preview_renderers(content: ContentLibrary) -> dict[Platform, Renderer]:
     """The renderers `vipbot serve` delivers with: each platform's registry of post types."""
     from bot.app import platform_registries
 
-    return {platform: registry.renderers for platform, registry in platform_registries(content.translator).items()}
+    return {
+        platform: registry.renderers for platform, registry in platform_registries(content.translator).items()
+    }
 
 
 #: A pulse round is opened when the pulse is sent, so the preview shows its card under a placeholder id.

@@ -111,7 +111,9 @@ def slack_problem(exc: DeliveryError, api_url: str) -> str:
     if exc.kind is DeliveryFailureKind.RATE_LIMITED:
         return f"Slack is rate limiting this token; try again in {exc.retry_after or 60:.0f} s"
     if exc.kind is DeliveryFailureKind.TRANSIENT:
-        return f"cannot reach Slack at {api_url} ({exc.reason}); check the network or SLACK_API_URL, then retry"
+        return (
+            f"cannot reach Slack at {api_url} ({exc.reason}); check the network or SLACK_API_URL, then retry"
+        )
     return f"Slack refused the bot token ({exc.reason}); check SLACK_BOT_TOKEN"
 
 

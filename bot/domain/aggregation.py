@@ -74,7 +74,9 @@ class StoredCell:
     visibility: Visibility
     index_counts: tuple[int, int] | None = None  # noisy (favourable, other answers) over all questions
     index_scale: float = 0.0
-    table: tuple[tuple[str, tuple[int, ...]], ...] | None = None  # per question: noisy count per offered value
+    table: tuple[tuple[str, tuple[int, ...]], ...] | None = (
+        None  # per question: noisy count per offered value
+    )
     table_scale: float = 0.0
 
 
@@ -199,7 +201,10 @@ def _draw(
         flat_index: list[int] = []
         for gid in level:
             favourable = sum(
-                n for row, fs in zip(pooled[gid], flags, strict=True) for n, f in zip(row, fs, strict=True) if f
+                n
+                for row, fs in zip(pooled[gid], flags, strict=True)
+                for n, f in zip(row, fs, strict=True)
+                if f
             )
             flat_index.extend((favourable, sum(sum(row) for row in pooled[gid]) - favourable))
         drawn = noise.noisy_counts(flat_index, sensitivity, epsilon * share * INDEX_SHARE)
@@ -353,7 +358,11 @@ class Cell:
     @property
     def margin(self) -> float | None:
         """The index's margin in points (9 times out of 10); None unless FULL."""
-        if self.visibility is not Visibility.FULL or self._stored is None or self._stored.index_counts is None:
+        if (
+            self.visibility is not Visibility.FULL
+            or self._stored is None
+            or self._stored.index_counts is None
+        ):
             return None
         fav, other = self._stored.index_counts
         return index_margin(max(0, fav), max(0, other), self._stored.index_scale)

@@ -120,8 +120,7 @@ class Gateway(Protocol):
         """Send once. Raises DeliveryError; retrying is the caller's decision (the outbox worker's)."""
         ...
 
-    async def update(self, target: Target, sent: Sent, message: Rendered) -> None:
-        ...
+    async def update(self, target: Target, sent: Sent, message: Rendered) -> None: ...
 
 
 RenderFunction = Callable[[Any, str], Rendered]

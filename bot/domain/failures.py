@@ -42,6 +42,7 @@ class FailureCode(StrEnum):
     OTHER_CODE = "other_code"  # detail: the platform's short error code ("is_archived", "HTTP 400")
     OTHER = "other"
 
+
 # Slack's error code (after "<method>: ") → what it means for the counsellor.
 SLACK_CODES: dict[str, str] = {
     "is_archived": "channel_archived",
@@ -127,7 +128,9 @@ def _fixed(reason: str) -> Failure | None:
 def _teams_removed(reason: str) -> Failure | None:
     if not (found := _TEAMS_REMOVED.fullmatch(reason)):
         return None
-    return Failure(FailureCode(TEAMS_REMOVED_CODES.get(found.group(1), "teams_gone")))  # a 404 says the chat is gone
+    return Failure(
+        FailureCode(TEAMS_REMOVED_CODES.get(found.group(1), "teams_gone"))
+    )  # a 404 says the chat is gone
 
 
 def _slack(reason: str) -> Failure | None:

@@ -103,11 +103,10 @@ async def release_due(
     """Release every due period of every pulse set of the organisation: noise drawn once, stored, charged."""
     made: list[Release] = []
     by_set = {
-        set_id: await store.rounds(organisation_id, set_id) for set_id in await store.pulse_set_ids(organisation_id)
+        set_id: await store.rounds(organisation_id, set_id)
+        for set_id in await store.pulse_set_ids(organisation_id)
     }
-    done = {
-        set_id: {r.period for r in await store.releases(organisation_id, set_id)} for set_id in by_set
-    }
+    done = {set_id: {r.period for r in await store.releases(organisation_id, set_id)} for set_id in by_set}
     for set_id, pulses in sorted(by_set.items()):
         pulse_set = pulse_sets.get(set_id)
         if pulse_set is None:

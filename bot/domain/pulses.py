@@ -319,7 +319,14 @@ class PulseService:
         now = self._clock.now()
         answers = tuple((q.id, v) for q in pulse_set.questions for v in answer_options(q))
         return await self._store.open_pulse(
-            organisation_id, pulse_set.id, audience, now, now + timedelta(days=days), tree, occurrence_id, answers
+            organisation_id,
+            pulse_set.id,
+            audience,
+            now,
+            now + timedelta(days=days),
+            tree,
+            occurrence_id,
+            answers,
         )
 
     async def open_overlapping(

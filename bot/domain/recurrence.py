@@ -151,7 +151,6 @@ class WhenBlocked(StrEnum):
     DEFER = "defer"  # it is sent at the next allowed moment instead
 
 
-
 class SkipReason(StrEnum):
     """Why an occurrence is not posted at its moment: a code the console and the logs map to their own words."""
 
@@ -159,6 +158,7 @@ class SkipReason(StrEnum):
     WEEKEND = "weekend"
     QUIET_HOURS = "quiet hours"
     MISSED = "missed while the service was down"
+
 
 @dataclass(frozen=True, slots=True)
 class OutreachCalendar:

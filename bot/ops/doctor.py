@@ -140,7 +140,11 @@ class Doctor:
             )
         elif settings.is_production and not base.startswith("https://"):
             findings.append(
-                Finding("base-url", Status.FAIL, f"VIPBOT_BASE_URL {base} is not https://: Slack and Teams refuse it")
+                Finding(
+                    "base-url",
+                    Status.FAIL,
+                    f"VIPBOT_BASE_URL {base} is not https://: Slack and Teams refuse it",
+                )
             )
         findings.append(await self._answers("base-url", base, "VIPBOT_BASE_URL"))
         portal_parts, base_parts = urlsplit(portal), urlsplit(base)
@@ -236,7 +240,9 @@ class Doctor:
             self.server_times.append(("Slack", identity.server_time))
         where = f"{label}: workspace {identity.team_id} ({identity.team_name})"
         if identity.scopes is None:
-            return Finding("slack", Status.WARN, f"{where}: Slack did not say which scopes the token has"), None
+            return Finding(
+                "slack", Status.WARN, f"{where}: Slack did not say which scopes the token has"
+            ), None
         missing = sorted(set(BOT_SCOPES) - identity.scopes)
         if missing:
             return (
@@ -297,7 +303,9 @@ class Doctor:
                 await TokenSource(credentials, http).header()
             except DeliveryError as exc:
                 if exc.kind is DeliveryFailureKind.PERMANENT:
-                    advice = "check MICROSOFT_APP_ID, MICROSOFT_APP_PASSWORD, MICROSOFT_APP_TYPE and _TENANT_ID"
+                    advice = (
+                        "check MICROSOFT_APP_ID, MICROSOFT_APP_PASSWORD, MICROSOFT_APP_TYPE and _TENANT_ID"
+                    )
                 else:
                     advice = "check the network (or VIPBOT_TEAMS_LOGIN_URL)"
                 return [Finding("teams", Status.FAIL, f"{exc.reason} at {login}: {advice}")]

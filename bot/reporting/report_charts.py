@@ -50,12 +50,16 @@ def count_figure(bars: Sequence[Bar], axis_label: str, floor: int, write: Callab
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-    labels = [textwrap.fill(b.label, LABEL_WIDTH) for b in bars]  # a long subject takes two lines, not half the page
+    labels = [
+        textwrap.fill(b.label, LABEL_WIDTH) for b in bars
+    ]  # a long subject takes two lines, not half the page
     rows = sum(max(1, label.count("\n") + 0.6) for label in labels)
     figure = Figure(figsize=(WIDTH_INCHES, 0.9 + 0.38 * rows), dpi=DPI, layout="constrained")
     ax = figure.subplots()
     ys = list(range(len(bars)))[::-1]
-    top = max([b.value for b in bars if b.value is not None] + [floor if any(b.value is None for b in bars) else 1])
+    top = max(
+        [b.value for b in bars if b.value is not None] + [floor if any(b.value is None for b in bars) else 1]
+    )
     for y, bar in zip(ys, bars, strict=True):
         if bar.value is None:
             ax.barh(y, floor, color=HIDDEN, hatch="///", edgecolor="#9a9a9a", linewidth=0)

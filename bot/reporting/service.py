@@ -149,7 +149,8 @@ class Pulses:
             except DeliveryError as exc:
                 log.warning(
                     "pulse summary not delivered",
-                    platform=target.platform.value, reason=exc.reason,
+                    platform=target.platform.value,
+                    reason=exc.reason,
                 )
         return sent
 

@@ -33,7 +33,10 @@ class HomeInfoSource:
         async with self._sessions() as session:
             rows = await session.exec(
                 select(CounsellorRow, OrganisationCounsellorRow)
-                .join(OrganisationCounsellorRow, col(OrganisationCounsellorRow.counsellor_id) == col(CounsellorRow.id))
+                .join(
+                    OrganisationCounsellorRow,
+                    col(OrganisationCounsellorRow.counsellor_id) == col(CounsellorRow.id),
+                )
                 .where(col(OrganisationCounsellorRow.organisation_id) == organisation.id)
                 .order_by(col(OrganisationCounsellorRow.role).desc(), col(CounsellorRow.display_name))
             )

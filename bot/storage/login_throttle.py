@@ -95,4 +95,6 @@ class SqlLoginThrottle:
     async def forget(self, *keys: bytes) -> None:
         """A successful sign-in: its counts start again."""
         async with transaction(self._sessions) as session:
-            await session.exec(delete(ConsoleLoginThrottleRow).where(col(ConsoleLoginThrottleRow.key).in_(keys)))
+            await session.exec(
+                delete(ConsoleLoginThrottleRow).where(col(ConsoleLoginThrottleRow.key).in_(keys))
+            )

@@ -107,7 +107,9 @@ class SqlOrganisationRepository:
 
     async def get_organisation(self, slug_or_id: str) -> Organisation:
         async with self._sessions() as session:
-            row = (await session.exec(select(OrganisationRow).where(col(OrganisationRow.slug) == slug_or_id))).first()
+            row = (
+                await session.exec(select(OrganisationRow).where(col(OrganisationRow.slug) == slug_or_id))
+            ).first()
             if row is None:
                 try:
                     row = await session.get(OrganisationRow, uuid.UUID(slug_or_id))
@@ -120,7 +122,9 @@ class SqlOrganisationRepository:
     async def group_tree(self, organisation_id: UUID) -> GroupTree:
         async with self._sessions() as session:
             rows = await session.exec(
-                select(GroupRow).where(col(GroupRow.organisation_id) == organisation_id).order_by(col(GroupRow.name))
+                select(GroupRow)
+                .where(col(GroupRow.organisation_id) == organisation_id)
+                .order_by(col(GroupRow.name))
             )
             return GroupTree(tuple(_group(r) for r in rows))
 
@@ -193,7 +197,9 @@ class SqlOrganisationRepository:
         if problem:
             raise ConflictError(problem)
         async with transaction(self._sessions) as session:
-            await session.exec(update(GroupRow).where(col(GroupRow.id) == group.id).values(parent_id=parent.id))
+            await session.exec(
+                update(GroupRow).where(col(GroupRow.id) == group.id).values(parent_id=parent.id)
+            )
         return Group(group.id, organisation_id, parent.id, group.kind, group.slug, group.name)
 
     async def merge_groups(self, organisation_id: UUID, slug: str, into_slug: str, at: datetime) -> Group:

@@ -521,7 +521,12 @@ class SqlPulseStore:
         dialect = sqlite if self._sqlite else postgresql
         statement = dialect.insert(_counter)
         statement = statement.on_conflict_do_update(
-            index_elements=[_counter.c.pulse_id, _counter.c.group_id, _counter.c.question_id, _counter.c.value],
+            index_elements=[
+                _counter.c.pulse_id,
+                _counter.c.group_id,
+                _counter.c.question_id,
+                _counter.c.value,
+            ],
             set_={"n": _counter.c.n + statement.excluded.n - COUNTER_BIAS},
         )
         await conn.execute(
@@ -535,7 +540,9 @@ class SqlPulseStore:
                     "value": value,
                     "n": COUNTER_BIAS + n,
                 }
-                for (org, pulse, group, question, value), n in sorted(added.items(), key=lambda kv: str(kv[0]))
+                for (org, pulse, group, question, value), n in sorted(
+                    added.items(), key=lambda kv: str(kv[0])
+                )
             ],
         )
 
@@ -758,7 +765,6 @@ class SqlPulseStore:
             for value, n in values.items()
         ]
 
-
     # --- releases: the published figures and the privacy accountant's ledger ----------------------------
 
     async def releases(self, organisation_id: UUID, pulse_set_id: str) -> list[Release]:
@@ -873,7 +879,9 @@ def _cells_to_json(cells: Sequence[StoredCell]) -> str:
                 "i": list(c.index_counts) if c.index_counts is not None else None,
                 "is": c.index_scale,
                 # question ids and their counts side by side: read back without a Python loop per question
-                "t": [[q for q, _ in c.table], [list(ns) for _, ns in c.table]] if c.table is not None else None,
+                "t": [[q for q, _ in c.table], [list(ns) for _, ns in c.table]]
+                if c.table is not None
+                else None,
                 "ts": c.table_scale,
             }
             for c in cells
@@ -889,7 +897,9 @@ def _cells_from_json(raw: str) -> tuple[StoredCell, ...]:
             Visibility(item["v"]),
             (item["i"][0], item["i"][1]) if item["i"] is not None else None,
             float(item["is"]),
-            tuple(zip(item["t"][0], map(tuple, item["t"][1]), strict=True)) if item["t"] is not None else None,
+            tuple(zip(item["t"][0], map(tuple, item["t"][1]), strict=True))
+            if item["t"] is not None
+            else None,
             float(item["ts"]),
         )
         for item in json.loads(raw)

@@ -73,7 +73,9 @@ def first_post(
     if first is not None:
         return first
     if trigger.next_after(now) is None:
-        raise ScheduleRefusedError(ScheduleProblem.NEVER_FIRES, "the schedule can never fire: its times never come")
+        raise ScheduleRefusedError(
+            ScheduleProblem.NEVER_FIRES, "the schedule can never fire: its times never come"
+        )
     raise ScheduleRefusedError(
         ScheduleProblem.ALWAYS_BLOCKED,
         "the schedule can never fire: every time falls in quiet hours, a weekend or a holiday; change the time "

@@ -196,7 +196,9 @@ async def test_first_admin_invites_a_counsellor_who_writes_a_column(  # noqa: PL
         assert "Rapportage vertrouwenspersoon Zorggroep De Linde, eerste halfjaar 2026" in text
         assert "Meerdere signalen over de toon in overdrachten." in text
         assert "Bespreek de omgangsvormen in het teamoverleg." in text
-        assert "In deze periode is geen teamsessie gehouden." in text  # the session of 11 March is still to come
+        assert (
+            "In deze periode is geen teamsessie gehouden." in text
+        )  # the session of 11 March is still to come
         assert vera_errors == []
     finally:
         await counsellor.close()

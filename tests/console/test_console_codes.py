@@ -21,7 +21,10 @@ def test_every_code_has_words_in_both_languages(content: ContentLibrary) -> None
     for key in keys:
         for locale in ("nl", "en"):
             translator = content.translator
-            assert key in translator.tables[locale] or key in translator.plurals.get(locale, {}), (locale, key)
+            assert key in translator.tables[locale] or key in translator.plurals.get(locale, {}), (
+                locale,
+                key,
+            )
 
 
 def test_markdown_problems_carry_their_code() -> None:

@@ -82,9 +82,7 @@ RECORDED = {
     "gave up after 6 attempts: the Teams connector failed (HTTP 502)": Explained(
         "gave_up", (("count", "6"),)
     ),
-    "gave up after 5 attempts: the Teams connector is unreachable": Explained(
-        "gave_up", (("count", "5"),)
-    ),
+    "gave up after 5 attempts: the Teams connector is unreachable": Explained("gave_up", (("count", "5"),)),
     "gave up after 5 attempts: chat.postMessage: server error and the outcome is unknown; not posted again to "
     "avoid a double post": Explained("outcome_unknown"),
     "slack not configured": Explained("transient"),

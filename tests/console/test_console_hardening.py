@@ -33,7 +33,7 @@ async def test_a_changed_secret_key_leads_to_enrolling_again_not_to_an_error(
         clock=clock,
         engine=console_services.engine,
         content=console_services.content,
-        extras=console_services.extras,
+        password_policy=console_services.password_policy,
     )
     app = build_app(services, features=[console.install])
     async with TestClient(TestServer(app, host="127.0.0.1")) as c:

@@ -62,7 +62,9 @@ async def test_insights_show_the_summary_numbers_with_small_groups_hidden(
     store = SqlPulseStore(console_services.engine, master_key_from(secret.get_secret_value()))
     # February is over: its rounds are released (pooled, the noise drawn once and stored).
     sets = {p.id: p for p in console_services.content.catalog.pulse_sets}
-    assert len(await release_due(store, sets, org_a.id, datetime(2026, 3, 1, 1, tzinfo=UTC), OpenDpNoise())) == 1
+    assert (
+        len(await release_due(store, sets, org_a.id, datetime(2026, 3, 1, 1, tzinfo=UTC), OpenDpNoise())) == 1
+    )
     viewer = await make_person(console_services, Role.VIEWER, "mt@linde.test", org_a.id)
     await sign_in(client, viewer, clock)
     page = await client.get("/console/o/de-linde/insights")

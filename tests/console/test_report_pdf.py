@@ -84,7 +84,9 @@ async def _seed(services: Services, org: Organisation) -> None:
     for name in ("Team A", "Team B"):
         await repo.add_group(org.id, name, GroupKind.TEAM, "zorg")
     await seed_pulse_round(services, org.id, {"team-a": 6, "team-b": 6}, datetime(2026, 1, 12, tzinfo=UTC))
-    await seed_pulse_round(services, org.id, {"team-a": 7, "team-b": 6}, datetime(2026, 2, 2, tzinfo=UTC), "5")
+    await seed_pulse_round(
+        services, org.id, {"team-a": 7, "team-b": 6}, datetime(2026, 2, 2, tzinfo=UTC), "5"
+    )
     day = datetime(2026, 1, 5, 9, tzinfo=UTC)
     await _occurrence(services, org, "column", "grenzen", day)
     await _occurrence(services, org, "column", "micro-agressies", day + timedelta(weeks=4))
@@ -92,7 +94,9 @@ async def _seed(services: Services, org: Organisation) -> None:
     await _occurrence(services, org, "reminder", "respect", day + timedelta(weeks=2))
     await _occurrence(services, org, "session", None, day + timedelta(weeks=3))
     await _occurrence(services, org, "pulse", "wekelijkse-check-in", day + timedelta(weeks=4))
-    await _occurrence(services, org, "pulse", "reminder:wekelijkse-check-in", day + timedelta(weeks=4, days=2))
+    await _occurrence(
+        services, org, "pulse", "reminder:wekelijkse-check-in", day + timedelta(weeks=4, days=2)
+    )
     await _session(services, org, datetime(2026, 2, 10, 13, tzinfo=UTC), 3)  # held
     await _session(services, org, datetime(2026, 2, 20, 13, tzinfo=UTC), 4, cancelled=True)
     await _session(services, org, datetime(2026, 5, 12, 13, tzinfo=UTC), 2)  # still to come (clock: 2 March)
@@ -125,13 +129,17 @@ async def _expected(services: Services, org_id: UUID, now: datetime) -> dict[str
         sent = {
             row.occurrence_id
             for row in (
-                await session.exec(select(OutreachDeliveryRow).where(col(OutreachDeliveryRow.status) == "sent"))
+                await session.exec(
+                    select(OutreachDeliveryRow).where(col(OutreachDeliveryRow.status) == "sent")
+                )
             ).all()
         }
         held = [
             s.id
             for s in (
-                await session.exec(select(TeamSessionRow).where(col(TeamSessionRow.organisation_id) == org_id))
+                await session.exec(
+                    select(TeamSessionRow).where(col(TeamSessionRow.organisation_id) == org_id)
+                )
             ).all()
             if not s.cancelled
             and start <= s.starts_at.replace(tzinfo=UTC) < end
@@ -285,7 +293,9 @@ async def test_report_pdf_fits_its_pages_and_matches_the_database(
     assert page.count("minder dan 5") >= 3
 
 
-def test_long_names_many_subjects_and_long_notes_stay_on_the_paper(content: ContentLibrary, tmp_path: Path) -> None:
+def test_long_names_many_subjects_and_long_notes_stay_on_the_paper(
+    content: ContentLibrary, tmp_path: Path
+) -> None:
     from bot.storage.console_content import ReportNote
     from bot.web.console.report import Period, ReportData, Shown, Trend
     from bot.web.console.report_pdf import report_pdf
@@ -293,8 +303,12 @@ def test_long_names_many_subjects_and_long_notes_stay_on_the_paper(content: Cont
     period = Period.parse("2026", date(2026, 3, 1))
     categories = content.catalog.taxonomy.categories
     counts = [12, None, 8, None, 23, 6, None, 5, 9, 14, 7, 30]
-    long_name = "Stichting Samenwerkende Zorgorganisaties Regio Midden- en West-Brabant (Thuiszorg en Wijkverpleging)"
-    paragraph = "Medewerkers uit verschillende afdelingen noemen de toon in overdrachten tussen diensten. " * 6
+    long_name = (
+        "Stichting Samenwerkende Zorgorganisaties Regio Midden- en West-Brabant (Thuiszorg en Wijkverpleging)"
+    )
+    paragraph = (
+        "Medewerkers uit verschillende afdelingen noemen de toon in overdrachten tussen diensten. " * 6
+    )
     organisation = Organisation(uuid4(), "brabant", long_name, "Europe/Amsterdam", "en", 90)
     data = ReportData(
         organisation=organisation,
@@ -303,7 +317,10 @@ def test_long_names_many_subjects_and_long_notes_stay_on_the_paper(content: Cont
         sessions_held=1,
         signups=1,
         trends=(
-            Trend("Weekly check-in", ((date(2026, 1, 5), 0.7), (date(2026, 1, 12), None), (date(2026, 2, 2), 0.8))),
+            Trend(
+                "Weekly check-in",
+                ((date(2026, 1, 5), 0.7), (date(2026, 1, 12), None), (date(2026, 2, 2), 0.8)),
+            ),
         ),
         conversations_total=120,
         conversations_from=None,

@@ -204,7 +204,9 @@ class BotConnectorDouble:
         entries: list[dict[str, Any]] = []
         for number, request in enumerate(self.requests):
             if request.kind in {"send", "reply", "update"}:
-                entries += entries_of_activity(f"{request.kind} #{number} to {request.conversation_id}", request.body)
+                entries += entries_of_activity(
+                    f"{request.kind} #{number} to {request.conversation_id}", request.body
+                )
         return entries
 
     # --- handlers -------------------------------------------------------------------------------------

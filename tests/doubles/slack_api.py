@@ -563,7 +563,9 @@ class SlackApiSimulator:
         page = everyone[start : start + limit]
         members = [u if include_locale else {k: v for k, v in u.items() if k != "locale"} for u in page]
         following = start + limit
-        next_cursor = base64.b64encode(f"users:{following}".encode()).decode() if following < len(everyone) else ""
+        next_cursor = (
+            base64.b64encode(f"users:{following}".encode()).decode() if following < len(everyone) else ""
+        )
         return {
             "ok": True,
             "members": members,

@@ -35,7 +35,9 @@ async def vipbot(environ: Mapping[str, str], *argv: str) -> str:
     return out.getvalue()
 
 
-async def read_back(environ: Mapping[str, str], content: ContentLibrary, org_id, conversation_id, counsellor_id):
+async def read_back(
+    environ: Mapping[str, str], content: ContentLibrary, org_id, conversation_id, counsellor_id
+):
     settings = ensure_secret_key(load_settings(environ, dotenv_path=None))
     engine = create_engine(settings.effective_database_url)
     try:

@@ -10,7 +10,11 @@ def test_compose_passes_every_setting_the_image_does_not_set() -> None:
     for name in ("vipbot", "migrate"):
         passed = set(COMPOSE["services"][name]["environment"])
         assert passed <= KNOWN, (name, passed - KNOWN)
-        assert KNOWN - image - passed == set(), (name, "add to docker-compose.yml", sorted(KNOWN - image - passed))
+        assert KNOWN - image - passed == set(), (
+            name,
+            "add to docker-compose.yml",
+            sorted(KNOWN - image - passed),
+        )
         assert not passed & image, (name, "set by the Dockerfile already", passed & image)
 
 
@@ -36,7 +40,11 @@ def test_the_image_build_copies_every_file_the_package_metadata_names() -> None:
     from tests.test_deploy import DOCKERFILE
 
     project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]
-    copied = {name for line in re.findall(r"^COPY (?!--)(.+) \S+$", DOCKERFILE, re.MULTILINE) for name in line.split()}
+    copied = {
+        name
+        for line in re.findall(r"^COPY (?!--)(.+) \S+$", DOCKERFILE, re.MULTILINE)
+        for name in line.split()
+    }
     for name in [project["readme"], *project.get("license-files", [])]:
         assert name in copied, name
         assert (PROJECT_ROOT / name).is_file(), name

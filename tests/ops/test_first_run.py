@@ -51,7 +51,9 @@ async def test_the_favicon_answers(client: TestClient) -> None:
     assert (await response.read())[:4] == b"\x00\x00\x01\x00"  # an ICO header
 
 
-async def test_with_no_account_the_sign_in_page_names_the_command(client: TestClient, services: Services) -> None:
+async def test_with_no_account_the_sign_in_page_names_the_command(
+    client: TestClient, services: Services
+) -> None:
     page = await client.get("/console/login?lang=en")
     text = await page.text()
     assert "No console account yet" in text

@@ -48,7 +48,9 @@ async def test_slack_link_with_slack_failing_is_one_line(
     assert_one_line(outcome, needle)
 
 
-async def test_slack_link_with_a_revoked_token_is_one_line(tmp_path: Path, slack_api: SlackApiSimulator) -> None:
+async def test_slack_link_with_a_revoked_token_is_one_line(
+    tmp_path: Path, slack_api: SlackApiSimulator
+) -> None:
     outcome = await run_vipbot(
         ["slack", "link", "acme"],
         tmp_path / "data",
@@ -98,7 +100,9 @@ async def test_digest_with_the_mail_server_unreachable_is_one_line(tmp_path: Pat
     assert said[1:] == ["Sent 0 digest e-mail(s)."]
 
 
-async def test_serve_in_socket_mode_starts_and_logs_one_line_while_slack_is_unreachable(tmp_path: Path) -> None:
+async def test_serve_in_socket_mode_starts_and_logs_one_line_while_slack_is_unreachable(
+    tmp_path: Path,
+) -> None:
     import asyncio
 
     from tests.support.net import wait_for_http

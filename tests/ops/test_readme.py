@@ -17,7 +17,9 @@ MAKEFILE = (PROJECT_ROOT / "Makefile").read_text(encoding="utf-8")
 
 def _generator():  # scripts/command-table, loaded as a module
     path = str(PROJECT_ROOT / "scripts" / "command-table")
-    spec = importlib.util.spec_from_loader("command_table", importlib.machinery.SourceFileLoader("command_table", path))
+    spec = importlib.util.spec_from_loader(
+        "command_table", importlib.machinery.SourceFileLoader("command_table", path)
+    )
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -36,17 +38,30 @@ def test_every_top_level_command_is_in_the_readme() -> None:
     parser = build_parser()
     (top,) = [a for a in parser._actions if a.dest == "command"]
     names = list(top.choices)  # type: ignore[union-attr]
-    assert {"serve", "doctor", "backup", "restore", "admin", "pulse", "insights", "slack", "teams", "content"} <= set(
-        names
-    )
+    assert {
+        "serve",
+        "doctor",
+        "backup",
+        "restore",
+        "admin",
+        "pulse",
+        "insights",
+        "slack",
+        "teams",
+        "content",
+    } <= set(names)
     for name in names:
-        assert re.search(rf"`vipbot {re.escape(name)}[` ]", block), f"`vipbot {name}` is missing from the README"
+        assert re.search(rf"`vipbot {re.escape(name)}[` ]", block), (
+            f"`vipbot {name}` is missing from the README"
+        )
 
 
 def test_every_sub_command_is_in_the_readme() -> None:
     block = _commands_block()
     missing = [command for command, _help in _generator().rows() if command not in block]
-    assert missing == [], "run scripts/command-table and paste its output into the README: " + ", ".join(missing)
+    assert missing == [], "run scripts/command-table and paste its output into the README: " + ", ".join(
+        missing
+    )
 
 
 def test_the_quick_start_commands_exist_and_serve_installs_no_dev_extras() -> None:
@@ -54,7 +69,9 @@ def test_the_quick_start_commands_exist_and_serve_installs_no_dev_extras() -> No
     assert "make test" in README
     rules = {
         name: recipe
-        for name, _deps, recipe in re.findall(r"^([\w.$()/-]+):([^\n]*)\n((?:\t[^\n]*\n)*)", MAKEFILE, re.MULTILINE)
+        for name, _deps, recipe in re.findall(
+            r"^([\w.$()/-]+):([^\n]*)\n((?:\t[^\n]*\n)*)", MAKEFILE, re.MULTILINE
+        )
     }
     targets = dict(re.findall(r"^([\w.$()/-]+):([^\n=]*)$", MAKEFILE, flags=re.MULTILINE))
     assert targets["serve"].split() == ["$(RUNTIME_STAMP)"]

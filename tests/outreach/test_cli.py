@@ -290,7 +290,13 @@ async def test_send_to_members_reaches_teams_people_as_the_service_does(
     assert services.teams_references is not None
     org = await SqlOrganisationRepository(services.sessions).get_organisation("linde")
     person = TeamsReference(
-        TeamsScope.PERSONAL, "tn", "https://smba.example", "28:bot", "a:chat-1", user_id="29:person", locale="en"
+        TeamsScope.PERSONAL,
+        "tn",
+        "https://smba.example",
+        "28:bot",
+        "a:chat-1",
+        user_id="29:person",
+        locale="en",
     )
     address = await services.teams_references.save(org.id, person)
 

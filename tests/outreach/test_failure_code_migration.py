@@ -69,7 +69,9 @@ async def test_upgrading_gives_failed_deliveries_the_code_of_their_reason(databa
         await upgrade(engine)
         async with engine.connect() as conn:
             rows = await conn.execute(
-                sa.text("SELECT address, failure_code, failure_detail FROM outreach_delivery ORDER BY address")
+                sa.text(
+                    "SELECT address, failure_code, failure_detail FROM outreach_delivery ORDER BY address"
+                )
             )
             found = {address: (code, detail) for address, code, detail in rows}
     finally:

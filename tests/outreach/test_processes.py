@@ -275,7 +275,9 @@ async def test_a_schedule_firing_in_two_services_is_sent_once(
                 async def added_it() -> bool:
                     return added.poll() is not None
 
-                await eventually(added_it, 60, "vipbot schedule add")  # the simulator keeps answering meanwhile
+                await eventually(
+                    added_it, 60, "vipbot schedule add"
+                )  # the simulator keeps answering meanwhile
                 assert added.returncode == 0, (tmp_path / "cli.log").read_text()
 
             async def all_sent() -> bool:

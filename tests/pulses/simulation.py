@@ -282,7 +282,9 @@ def baseline_shares(world: World, releases: Sequence[Release]) -> dict[tuple[str
             fav, other = (max(0, n) for n in cell.index_counts)
             index = fav / (fav + other) if fav + other else 0.5
             if cell.visibility is Visibility.BANDED:
-                guesses = dict.fromkeys((q.id for q in questions), (math.floor(index * 5) / 5 + 0.1, 0.2**2 / 12))
+                guesses = dict.fromkeys(
+                    (q.id for q in questions), (math.floor(index * 5) / 5 + 0.1, 0.2**2 / 12)
+                )
             else:
                 margin = (index_margin(fav, other, cell.index_scale) or 100) / 100 / MARGIN_Z
                 guesses = dict.fromkeys((q.id for q in questions), (index, margin**2 + 0.01))
@@ -360,7 +362,9 @@ def attack(world: World, releases: Sequence[Release]) -> AttackResult:
     else:
         estimate = x0
     truth = {
-        (p.name, q.id): q.is_favourable(p.answers[q.id]) for p in world.ever for q in world.pulse_set.questions
+        (p.name, q.id): q.is_favourable(p.answers[q.id])
+        for p in world.ever
+        for q in world.pulse_set.questions
     }
     result = AttackResult(0, 0, 0, 0, 0, 0)
     for key, i in at.items():

@@ -58,7 +58,9 @@ async def test_insights_prints_shown_banded_and_hidden_groups_with_margins(
     await fill_round(world, clock, {"team-noord": 3, "team-zuid": 9}, "2")
     # Nothing is published before the month has ended and been released.
     assert "Er is nog geen afgeronde ronde" in await cli(settings, "insights", "linde")
-    released = await cli(settings, "pulse", "release-due")  # the command's clock is the real one: March is over
+    released = await cli(
+        settings, "pulse", "release-due"
+    )  # the command's clock is the real one: March is over
     assert released.strip() == "Released 1 period(s)."
     assert (await cli(settings, "pulse", "release-due")).strip() == "Released 0 period(s)."  # once
 
@@ -134,7 +136,9 @@ async def test_org_group_restructuring_commands_keep_identity(world: PulseWorld,
     )
     await cli(settings, "org", "group", "add", "linde", "Zorg twee", "--kind", "department")
     await cli(settings, "org", "group", "move", "linde", "team-noordoost", "--parent", "zorg-twee")
-    split = await cli(settings, "org", "group", "split", "linde", "team-zuid", "Team West", "--channel", "C-team-zuid")
+    split = await cli(
+        settings, "org", "group", "split", "linde", "team-zuid", "Team West", "--channel", "C-team-zuid"
+    )
     assert split.startswith("Split 'Team West' (team-west) off 'team-zuid'")
     await cli(settings, "org", "group", "merge", "linde", "team-west", "--into", "team-zuid")
     tree = await world.repo.group_tree(world.org.id)
@@ -145,5 +149,7 @@ async def test_org_group_restructuring_commands_keep_identity(world: PulseWorld,
     assert tree.by_slug("team-west") is None
     zuid = tree.by_slug("team-zuid")
     assert zuid is not None
-    assert {b.channel_id: b.group_id for b in await world.repo.bindings(world.org.id)}["C-team-zuid"] == zuid.id
+    assert {b.channel_id: b.group_id for b in await world.repo.bindings(world.org.id)}[
+        "C-team-zuid"
+    ] == zuid.id
     assert list((await world.store.successors(world.org.id)).values()) == [zuid.id]

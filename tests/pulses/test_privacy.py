@@ -59,9 +59,7 @@ def tree_of(teams: Sequence[str]) -> tuple[GroupTree, dict[str, uuid.UUID]]:
 
 
 def answers(checkin: PulseSet, people: int, value: str = "4") -> dict[str, dict[str, int]]:
-    return {
-        q.id: {value if q.kind.value == "likert" else "goed": people} for q in checkin.questions
-    }
+    return {q.id: {value if q.kind.value == "likert" else "goed": people} for q in checkin.questions}
 
 
 def test_floors_count_respondents_not_answers(checkin: PulseSet) -> None:
@@ -74,7 +72,11 @@ def test_floors_count_respondents_not_answers(checkin: PulseSet) -> None:
             MARCH + timedelta(weeks=w),
             MARCH + timedelta(weeks=w, days=3),
             tree,
-            {ids["small"]: answers(checkin, 3), ids["middle"]: answers(checkin, 7), ids["large"]: answers(checkin, 12)},
+            {
+                ids["small"]: answers(checkin, 3),
+                ids["middle"]: answers(checkin, 7),
+                ids["large"]: answers(checkin, 12),
+            },
         )
         for w in range(4)
     ]
@@ -138,7 +140,9 @@ async def answer_rounds(world: PulseWorld, clock: FixedClock, weeks: int, sizes:
                 for question in world.pulse_set.questions:
                     value = str(2 + (i + week) % 4) if question.kind.value == "likert" else "goed"
                     action = AnswerAction(pulse.id, question.id, value)
-                    assert await world.service.answer(world.org.id, action, who, where) is AnswerOutcome.RECORDED
+                    assert (
+                        await world.service.answer(world.org.id, action, who, where) is AnswerOutcome.RECORDED
+                    )
         clock.advance(timedelta(days=3))
         assert len(await world.service.close_due()) == 1
         clock.advance(timedelta(days=4))
@@ -193,7 +197,9 @@ async def test_a_release_over_the_budget_is_refused_and_shows_a_gap(
     assert first is not None
     # Asking for more than what is left is refused: stored with nothing shown, nothing drawn.
     drawn = noise.calls
-    refused = await release_period(world.store, world.pulse_set, world.org.id, "2026-03", pulses, 1, april, noise, 1.0)
+    refused = await release_period(
+        world.store, world.pulse_set, world.org.id, "2026-03", pulses, 1, april, noise, 1.0
+    )
     assert refused is not None
     assert refused.epsilon == 0
     assert noise.calls == drawn
@@ -235,7 +241,9 @@ async def test_restructuring_keeps_lineage_and_recreating_resets_nothing(
     april = datetime(2026, 4, 1, tzinfo=UTC)
     assert len(await release_due(world.store, sets, org, april, SeededLaplace(3))) == 1
     pulses = await world.store.rounds(org, world.pulse_set.id)
-    again = await release_period(world.store, world.pulse_set, org, "2026-03", pulses, 1, april, SeededLaplace(4))
+    again = await release_period(
+        world.store, world.pulse_set, org, "2026-03", pulses, 1, april, SeededLaplace(4)
+    )
     assert again is None  # out already
     with pytest.raises(BudgetExceededError):
         charge(await world.store.ledger(org, "2026-03"), Spend("2026-03", "x", 0.5))
@@ -250,7 +258,10 @@ def test_merged_and_vanished_groups_pool_into_their_lineage(checkin: PulseSet) -
     later = GroupTree(tuple(groups))
     rounds = [
         RoundInput(
-            uuid.uuid4(), MARCH, MARCH, first_tree,
+            uuid.uuid4(),
+            MARCH,
+            MARCH,
+            first_tree,
             {ids["a"]: answers(checkin, 6), ids["b"]: answers(checkin, 6), removed.id: answers(checkin, 4)},
         ),
         RoundInput(uuid.uuid4(), MARCH + timedelta(weeks=1), MARCH, later, {ids["a"]: answers(checkin, 11)}),
@@ -293,7 +304,9 @@ def test_the_35_person_organisation_stays_visible(checkin: PulseSet) -> None:
             errors.append(abs(organisation.index - favourable / total) * 100)
             for cell in view.cells:
                 if cell.group.kind is GroupKind.DEPARTMENT:
-                    size = sum(len(world.members(t.id)) for t in world.teams() if t.parent_id == cell.group.id)
+                    size = sum(
+                        len(world.members(t.id)) for t in world.teams() if t.parent_id == cell.group.id
+                    )
                     if size >= 10:
                         dept_months += 1
                         dept_shown += cell.shown
@@ -314,7 +327,8 @@ def test_unpublished_months_are_gaps(checkin: PulseSet, content: ContentLibrary)
         return build_release(checkin, period, rounds, epsilon, SeededLaplace(6), start + timedelta(days=30))
 
     insights = insights_from(
-        checkin, [month("2026-01", EPSILON_PER_PERIOD), month("2026-03", 0.0), month("2026-04", EPSILON_PER_PERIOD)]
+        checkin,
+        [month("2026-01", EPSILON_PER_PERIOD), month("2026-03", 0.0), month("2026-04", EPSILON_PER_PERIOD)],
     )
     trend = monthly_trend(insights, ids["org"])
     assert [p for p, _ in trend] == ["2026-01", "2026-02", "2026-03", "2026-04"]

@@ -116,4 +116,3 @@ async def test_a_copy_of_the_data_folder_mid_round_and_after_close(
     for _, value in CLICKS:
         expected[value] = expected.get(value, 0) + 1
     assert answered == expected
-

@@ -78,7 +78,14 @@ async def test_answers_hold_no_identifier_and_no_time(world: PulseWorld, engine:
         columns = await conn.run_sync(lambda sync: inspect(sync).get_columns("pulse_counter"))
         tables = await conn.run_sync(lambda sync: inspect(sync).get_table_names())
     assert "pulse_answer" not in tables  # no row per answer: counters, created when the round opened
-    assert {c["name"] for c in columns} == {"pulse_id", "organisation_id", "group_id", "question_id", "value", "n"}
+    assert {c["name"] for c in columns} == {
+        "pulse_id",
+        "organisation_id",
+        "group_id",
+        "question_id",
+        "value",
+        "n",
+    }
     assert not any("TIME" in str(c["type"]).upper() or "DATE" in str(c["type"]).upper() for c in columns)
     # one counter per group of the audience (organisation, department, two teams), question and value
     assert len(await table_dump(engine, "pulse_counter")) == 4 * (3 * 5 + 3)

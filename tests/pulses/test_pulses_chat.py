@@ -249,7 +249,9 @@ async def test_a_pulse_round_end_to_end(  # noqa: PLR0915  (one story, told in o
             sum(t.startswith("Maandoverzicht check-in Wekelijkse check-in voor Acme Zorg") for t in titles)
             == 2
         )
-        overviews = [m for m in slack_api.messages["C0MGMT"] if m.get("text", "").startswith("Maandoverzicht")]
+        overviews = [
+            m for m in slack_api.messages["C0MGMT"] if m.get("text", "").startswith("Maandoverzicht")
+        ]
         assert json.dumps(overviews[-1]["blocks"], ensure_ascii=False) == text  # the same stored numbers
         assert len(slack_api.calls_to("files.completeUploadExternal")) == 2
         assert len(bf_connector.activities(TEAMS_CHANNEL, kind="send")) == 2

@@ -88,7 +88,9 @@ async def test_a_pulse_on_teams_over_http(  # noqa: PLR0915  (one story, told in
         # The weekly check-in: three statements on a five-point scale and one question with three choices.
         assert [len(buttons) for buttons in questions] == [5, 5, 5, 3]
         assert all(
-            b["type"] == "Action.Execute" and b["data"][ACTION_KEY] == ACTION_PREFIX and b["data"]["lang"] == "nl"
+            b["type"] == "Action.Execute"
+            and b["data"][ACTION_KEY] == ACTION_PREFIX
+            and b["data"]["lang"] == "nl"
             for b in questions[0]
         )
         assert card["actions"][0]["type"] == "Action.OpenUrl"  # the door: "Ik wil graag praten"

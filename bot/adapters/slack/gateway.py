@@ -238,9 +238,7 @@ class TokenSource:
 class SlackClients:
     """One Web API client per workspace, made on first use and remade when the token changes."""
 
-    def __init__(
-        self, api_url: str, tokens: TokenSource, budgeted: frozenset[str] = frozenset()
-    ) -> None:
+    def __init__(self, api_url: str, tokens: TokenSource, budgeted: frozenset[str] = frozenset()) -> None:
         self._api_url = api_url
         self._tokens = tokens
         self._budgeted = budgeted
@@ -469,7 +467,10 @@ async def token_identity(api_url: str, token: Secret[str]) -> TokenIdentity:
     raw = _header(answer.headers, "x-oauth-scopes")
     scopes = frozenset(s.strip() for s in raw.split(",") if s.strip()) if raw is not None else None
     return TokenIdentity(
-        str(answer["team_id"]), str(answer.get("team", "")), scopes, _http_date(_header(answer.headers, "date"))
+        str(answer["team_id"]),
+        str(answer.get("team", "")),
+        scopes,
+        _http_date(_header(answer.headers, "date")),
     )
 
 

@@ -124,9 +124,7 @@ def pulse_blocks(t: Translator, post: PulsePost, locale: str) -> list[Block]:
             ]
         else:
             labels = [o.label.in_locale(locale) for o in question.options]
-        blocks.append(
-            SectionBlock(text=MarkdownTextObject(text=strong(question.text.in_locale(locale))))
-        )
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=strong(question.text.in_locale(locale)))))
         blocks.append(
             ActionsBlock(
                 block_id=f"q:{question.id}",

@@ -69,7 +69,9 @@ def session_blocks(
                     value=f"{'r' if reminder else 'a'}:{session.id}|||{locale}",
                     style="primary",
                 ),
-                ButtonElement(text=t.t(locale, "sessions.calendar_button"), action_id=CALENDAR_ACTION, url=ics_url),
+                ButtonElement(
+                    text=t.t(locale, "sessions.calendar_button"), action_id=CALENDAR_ACTION, url=ics_url
+                ),
             ]
         ),
         ContextBlock(

@@ -553,7 +553,9 @@ def install(app: web.Application, services: Services) -> None:
         if not signed_by_slack(signing_key, body, request.headers, time.time()):
             return web.Response(status=401)
         if link_clicks_only(body, request.content_type):
-            return web.Response(status=200)  # a verified click on a link button: acknowledging is all there is
+            return web.Response(
+                status=200
+            )  # a verified click on a link button: acknowledging is all there is
         bolt_request = parse_signed_request(body, request.query_string, request.headers, received_at)
         if bolt_request is None:
             log.warning("slack request refused: malformed body")  # one line: no payload, no traceback

@@ -26,7 +26,9 @@ from bot.settings import Settings
 from bot.storage.home import HomeInfoSource
 from bot.storage.teams_references import TeamsReferenceStore, master_key_from
 
-if TYPE_CHECKING:  # the Agents SDK is imported when Teams starts, not by every command that imports this package
+if (
+    TYPE_CHECKING
+):  # the Agents SDK is imported when Teams starts, not by every command that imports this package
     from collections.abc import Awaitable, Callable
 
     from bot.adapters.teams.bot import VipTeamsBot
@@ -95,7 +97,9 @@ class _Runtime:
     """What the endpoint and the gateway need a running loop for: one HTTP session, the SDK's adapter with its
     connector clients, the bot. Built at start-up, closed at shutdown; the route is mounted before that."""
 
-    def __init__(self, services: Services, store: TeamsReferenceStore, kit: CardKit, submits: SubmitRoutes) -> None:
+    def __init__(
+        self, services: Services, store: TeamsReferenceStore, kit: CardKit, submits: SubmitRoutes
+    ) -> None:
         self._services = services
         self._store = store
         self._kit = kit
@@ -122,7 +126,12 @@ class _Runtime:
         tokens = TokenSource(credentials, http) if credentials else None
         self._clients = clients = ConnectorClients(tokens)
         self._bot = bot = VipTeamsBot(
-            self._store, self._kit, home_loader(self._services), settings.public_portal_url, self._submits, clients
+            self._store,
+            self._kit,
+            home_loader(self._services),
+            settings.public_portal_url,
+            self._submits,
+            clients,
         )
         validator = None
         if settings.microsoft_app_id:

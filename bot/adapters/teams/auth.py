@@ -78,8 +78,10 @@ class SigningKeys:
 
     def _due(self, key_id: str) -> bool:
         age = time.monotonic() - self._fetched
-        return not self._keys or age > KEYS_MAX_AGE_SECONDS or (
-            key_id not in self._keys and age > UNKNOWN_KEY_REFRESH_SECONDS
+        return (
+            not self._keys
+            or age > KEYS_MAX_AGE_SECONDS
+            or (key_id not in self._keys and age > UNKNOWN_KEY_REFRESH_SECONDS)
         )
 
     async def refresh(self) -> None:
@@ -152,6 +154,10 @@ class ChannelTokenValidator:
             raise Unauthorized(Refusal.INVALID) from exc
         service_url = activity.get("serviceUrl")
         claimed = claims.get("serviceurl")
-        if not isinstance(service_url, str) or not isinstance(claimed, str) or not _same_url(service_url, claimed):
+        if (
+            not isinstance(service_url, str)
+            or not isinstance(claimed, str)
+            or not _same_url(service_url, claimed)
+        ):
             raise Unauthorized(Refusal.SERVICE_URL)
         return claims

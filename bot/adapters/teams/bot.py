@@ -222,7 +222,9 @@ class VipTeamsBot:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _import_roster(self, roster_of: str, organisation: Organisation, reference: TeamsReference) -> None:
+    async def _import_roster(
+        self, roster_of: str, organisation: Organisation, reference: TeamsReference
+    ) -> None:
         """Bot Connector REST `GET /v3/conversations/{team or chat}/pagedmembers`, 500 people a page."""
         if self._clients is None:
             return
@@ -410,7 +412,11 @@ class VipTeamsBot:
         value = activity.value if isinstance(activity.value, Mapping) else {}
         action = value.get("action")
         data = action.get("data") if isinstance(action, Mapping) else None
-        if not isinstance(action, Mapping) or action.get("type") != "Action.Execute" or not isinstance(data, Mapping):
+        if (
+            not isinstance(action, Mapping)
+            or action.get("type") != "Action.Execute"
+            or not isinstance(data, Mapping)
+        ):
             return _card_error(HTTPStatus.BAD_REQUEST, "BadRequest")
         reference = reference_from(activity)
         answer = self._submits.find(data)

@@ -161,7 +161,9 @@ class TeamsGateway:
         self._store = store
         self._http = http
         # A TokenSource is shared with the endpoint's connector clients (one token for the process).
-        self._tokens = TokenSource(credentials, http) if isinstance(credentials, BotCredentials) else credentials
+        self._tokens = (
+            TokenSource(credentials, http) if isinstance(credentials, BotCredentials) else credentials
+        )
         self._retry = retry or RetryPolicy()
         self._slots = asyncio.Semaphore(concurrency)
         self._pacer = _Pacer(limits or TeamsLimits())

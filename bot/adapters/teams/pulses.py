@@ -151,7 +151,9 @@ def chart_palette(image: Any) -> Any:
         for colour in candidates:
             if len(chosen) >= limit:
                 return
-            if all(max(abs(a - b) for a, b in zip(colour, other, strict=True)) > distance for other in chosen):
+            if all(
+                max(abs(a - b) for a, b in zip(colour, other, strict=True)) > distance for other in chosen
+            ):
                 chosen.append(colour)
 
     take(coloured, _MAX_COLOURED, _MIN_DISTANCE)
@@ -195,7 +197,9 @@ def summary_card(post: ManagementSummaryPost, alt: str) -> Card:
         text_block(escape(post.title), size="Large", weight="Bolder", wrap=True),
         {"type": "Image", "url": f"data:image/png;base64,{image}", "altText": alt, "size": "Stretch"},
         *(
-            text_block(_keep_indent(escape(line)), wrap=True, spacing="None", fontType="Monospace", size="Small")
+            text_block(
+                _keep_indent(escape(line)), wrap=True, spacing="None", fontType="Monospace", size="Small"
+            )
             for line in post.lines
         ),
         text_block(escape(post.hidden_explanation), wrap=True, isSubtle=True, size="Small"),
@@ -251,9 +255,7 @@ def pulse_submits(service: PulseService, store: PulseStore, translator: Translat
                 submit.organisation.id,
                 action,
                 Participant(Platform.TEAMS, submit.tenant_id, submit.user_id),
-                ClickOrigin(
-                    Platform.TEAMS, submit.tenant_id, None if submit.personal else submit.address
-                ),
+                ClickOrigin(Platform.TEAMS, submit.tenant_id, None if submit.personal else submit.address),
             )
         if not submit.execute:
             return None

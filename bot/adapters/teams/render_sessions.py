@@ -116,4 +116,3 @@ def render_session(
     return Rendered(
         platform=Platform.TEAMS, payload=message(content, locale, fallback), fallback_text=fallback
     )
-

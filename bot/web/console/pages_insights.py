@@ -78,7 +78,9 @@ def _bar_chart(insights: Insights, hidden_label: str, title: str) -> Markup:
                 f'<line class="axis" x1="{label_w + max(0, w - m)}" y1="{y + 8}" x2="{label_w + min(span, w + m)}" '
                 f'y2="{y + 8}"/>'
             )
-            parts.append(f'<text x="{label_w + min(span, w + m) + 4}" y="{y + 12}">{_index_text(cell)}</text>')
+            parts.append(
+                f'<text x="{label_w + min(span, w + m) + 4}" y="{y + 12}">{_index_text(cell)}</text>'
+            )
         elif cell.band is not None:
             low, high = (round(span * b / 100) for b in cell.band)
             parts.append(

@@ -66,7 +66,6 @@ def _url(request: web.Request, name: str, **parts: str) -> str:
     return str(request.app.router[name].url_for(**parts))
 
 
-
 #: Schedules made in the console use the organisation's time zone and this grace window.
 CONSOLE_GRACE_MINUTES = 120
 #: Why the shared schedule check refused a schedule, in the console's words.
@@ -87,6 +86,7 @@ SKIP_REASON_KEYS: dict[SkipReason, str] = {
 
 def skip_reason(reason: SkipReason | None, t: Callable[..., str]) -> str:
     return "" if reason is None else t(SKIP_REASON_KEYS[reason])
+
 
 async def item_label(
     services: Services,

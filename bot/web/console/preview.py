@@ -210,7 +210,9 @@ def _actions(actions: Iterable[Any]) -> str:
     return "".join(out)
 
 
-def preview(post: Post, locale: str, platforms: Mapping[Platform, PlatformRegistry]) -> dict[str, Markup | None]:
+def preview(
+    post: Post, locale: str, platforms: Mapping[Platform, PlatformRegistry]
+) -> dict[str, Markup | None]:
     """HTML of `post` as Slack and as Teams would show it, rendered by the registries delivery uses."""
     slack, teams = platforms.get(Platform.SLACK), platforms.get(Platform.TEAMS)
     return {

@@ -262,7 +262,10 @@ async def counsellor_names(services: Services, organisation: Organisation) -> tu
     async with services.sessions() as session:
         rows = await session.exec(
             select(CounsellorRow.display_name)
-            .join(OrganisationCounsellorRow, col(OrganisationCounsellorRow.counsellor_id) == col(CounsellorRow.id))
+            .join(
+                OrganisationCounsellorRow,
+                col(OrganisationCounsellorRow.counsellor_id) == col(CounsellorRow.id),
+            )
             .where(col(OrganisationCounsellorRow.organisation_id) == organisation.id)
             .order_by(col(OrganisationCounsellorRow.role).desc(), col(CounsellorRow.display_name))
         )

@@ -37,7 +37,9 @@ ACCENT = (47, 93, 98)
 def _fonts() -> Path:
     import matplotlib as mpl
 
-    return Path(mpl.get_data_path()) / "fonts" / "ttf"  # DejaVu Sans ships with matplotlib: no font to install
+    return (
+        Path(mpl.get_data_path()) / "fonts" / "ttf"
+    )  # DejaVu Sans ships with matplotlib: no font to install
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +91,9 @@ class _Document(FPDF):
         self.set_text_color(*INK)
         self.ln(2)
 
-    def paragraph(self, text: str, size: float = 10.5, style: str = "", colour: tuple[int, int, int] = INK) -> None:
+    def paragraph(
+        self, text: str, size: float = 10.5, style: str = "", colour: tuple[int, int, int] = INK
+    ) -> None:
         self.set_font("DejaVu", style, size)
         self.set_text_color(*colour)
         self.multi_cell(0, size * 0.5, text, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
@@ -204,7 +208,9 @@ def _cover(pdf: _Document, data: ReportData, words: _Words, generated: datetime)
     pdf.ln(4)
     pdf.paragraph(t("console.report.about_title"), size=10, style="B")
     pdf.paragraph(t("console.report.about", n=MIN_SHOWN), size=9.5)
-    pdf.paragraph(t("console.report.generated", date=words.long_date(generated.date())), size=8.5, colour=MUTED)
+    pdf.paragraph(
+        t("console.report.generated", date=words.long_date(generated.date())), size=8.5, colour=MUTED
+    )
 
 
 def _prevention(pdf: _Document, data: ReportData, words: _Words) -> None:
@@ -268,7 +274,10 @@ def _conversations(pdf: _Document, data: ReportData, words: _Words) -> None:
             pdf.heading(t(heading), size=12)
             if values is data.categories:  # every subject drawn, the unpublished ones as "minder dan 5"
                 chart = count_bars(
-                    _bars(values, t, locale), t("console.report.axis_count"), MIN_SHOWN, lambda n: number(n, locale)
+                    _bars(values, t, locale),
+                    t("console.report.axis_count"),
+                    MIN_SHOWN,
+                    lambda n: number(n, locale),
                 )
                 pdf.chart(chart)
             pdf.figures(

@@ -51,7 +51,9 @@ def _device_id(request: web.Request, account_id: UUID | None) -> bytes | None:
     return nonce
 
 
-def throttle_keys(request: web.Request, email: str, account_id: UUID | None) -> list[tuple[bytes, ThrottlePolicy]]:
+def throttle_keys(
+    request: web.Request, email: str, account_id: UUID | None
+) -> list[tuple[bytes, ThrottlePolicy]]:
     """The counts a sign-in attempt is charged to, each with its allowance."""
     console = console_of(request)
     typed = email.strip().lower().encode("utf-8")

@@ -109,9 +109,7 @@ def slack_services(services: Services, simulator: SlackApiSimulator, **slack: st
             else value
         )
     settings = services.settings.model_copy(update=values)
-    return Services(
-        settings=settings, clock=services.clock, engine=services.engine, content=services.content
-    )
+    return Services(settings=settings, clock=services.clock, engine=services.engine, content=services.content)
 
 
 @dataclass

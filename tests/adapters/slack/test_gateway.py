@@ -90,7 +90,8 @@ async def test_a_429_on_a_post_goes_back_to_the_worker_and_other_methods_wait_fo
     # chat.postMessage paced by the budget all replicas share: its 429 is not retried behind that budget's back,
     # it returns to the outbox worker (which pauses the workspace for every replica).
     gateway = SlackGateway(
-        SlackClients(slack_api.api_url, _Tokens({DEFAULT_TEAM: DEFAULT_TOKEN}), BUDGETED_METHODS), backoff=0.05
+        SlackClients(slack_api.api_url, _Tokens({DEFAULT_TEAM: DEFAULT_TOKEN}), BUDGETED_METHODS),
+        backoff=0.05,
     )
     slack_api.fail_next("chat.postMessage", status=429, retry_after=7)
     with pytest.raises(DeliveryError) as failure:

@@ -175,7 +175,9 @@ async def test_home_shows_the_counsellors_and_the_upcoming_sessions_from_the_dat
     other = await add_org(configured, "Bouwbedrijf Noord", "noord")
     from bot.security.secret import Secret
 
-    await SqlSlackInstallations(configured.sessions, Secret(TEST_SECRET_KEY.encode())).link(org.id, DEFAULT_TEAM)
+    await SqlSlackInstallations(configured.sessions, Secret(TEST_SECRET_KEY.encode())).link(
+        org.id, DEFAULT_TEAM
+    )
     slack_api.add_user("UNL", locale="nl-NL")
     slack_api.add_user("UEN", locale="en-GB")
     async with configured.sessions() as db:
@@ -197,7 +199,9 @@ async def test_home_shows_the_counsellors_and_the_upcoming_sessions_from_the_dat
             [
                 OrganisationCounsellorRow(organisation_id=org.id, counsellor_id=anna.id, role="primary"),
                 OrganisationCounsellorRow(organisation_id=org.id, counsellor_id=bram.id, role="deputy"),
-                OrganisationCounsellorRow(organisation_id=other.id, counsellor_id=elsewhere.id, role="primary"),
+                OrganisationCounsellorRow(
+                    organisation_id=other.id, counsellor_id=elsewhere.id, role="primary"
+                ),
             ]
         )
         await db.commit()
@@ -231,7 +235,9 @@ async def test_home_shows_the_counsellors_and_the_upcoming_sessions_from_the_dat
         await outreach.sessions.add(team_session("Sessie van Noord", other.id, timedelta(days=2)))
 
         response = await running.post_signed(
-            event_body(DEFAULT_TEAM, {"type": "app_home_opened", "user": "UNL", "channel": "DNL", "tab": "home"})
+            event_body(
+                DEFAULT_TEAM, {"type": "app_home_opened", "user": "UNL", "channel": "DNL", "tab": "home"}
+            )
         )
         assert response.status == 200
         await eventually(lambda: "UNL" in slack_api.views)
@@ -242,11 +248,7 @@ async def test_home_shows_the_counsellors_and_the_upcoming_sessions_from_the_dat
         assert dumped.index("Anna de Vries") < dumped.index("Bram Jansen")
         assert "Ik luister, zonder oordeel." in dumped
         assert "anna@vp.example" in dumped
-        photos = [
-            b["accessory"]
-            for b in view["blocks"]
-            if b.get("accessory", {}).get("type") == "image"
-        ]
+        photos = [b["accessory"] for b in view["blocks"] if b.get("accessory", {}).get("type") == "image"]
         assert [p["image_url"] for p in photos] == ["https://photos.example/anna.jpg"]
         assert "Anna de Vries" in photos[0]["alt_text"]
         # The session to come, not the one that has been, and nothing of the other organisation.
@@ -259,7 +261,9 @@ async def test_home_shows_the_counsellors_and_the_upcoming_sessions_from_the_dat
         assert configured.content.translator.t("nl", "slack.home.no_sessions") not in dumped
         # In English for an English reader: the English intro.
         await running.post_signed(
-            event_body(DEFAULT_TEAM, {"type": "app_home_opened", "user": "UEN", "channel": "DEN", "tab": "home"})
+            event_body(
+                DEFAULT_TEAM, {"type": "app_home_opened", "user": "UEN", "channel": "DEN", "tab": "home"}
+            )
         )
         await eventually(lambda: "UEN" in slack_api.views)
         english = json.dumps(slack_api.views["UEN"], ensure_ascii=False)

@@ -172,7 +172,15 @@ async def send_everything(slack_api: SlackApiSimulator, content: ContentLibrary)
     assert sent is not None
     channel, ts = sent.message_id.split("/")
     await _update_count(
-        client, t, session, SignupState(count=1, signed_up=True), channel, ts, "en", True, "https://bot.example"
+        client,
+        t,
+        session,
+        SignupState(count=1, signed_up=True),
+        channel,
+        ts,
+        "en",
+        True,
+        "https://bot.example",
     )
     for state in (SignupState(count=1, signed_up=True), SignupState(count=0, signed_up=False)):
         shown = _confirmation(t, session, state, "nl", False, channel, ts)

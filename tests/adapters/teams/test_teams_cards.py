@@ -146,6 +146,11 @@ def test_every_card_of_the_kit_passes_microsofts_adaptivecards(content: ContentL
             ("not connected", kit.not_connected(locale)),
             ("channel installed", kit.channel_installed(PORTAL, locale)),
         ):
-            entry = {"where": f"{name} {locale}", "card": built, "summary": kit.summary(locale), "message": True}
+            entry = {
+                "where": f"{name} {locale}",
+                "card": built,
+                "summary": kit.summary(locale),
+                "message": True,
+            }
             entries.append(entry)
     assert card_problems(entries) == []

@@ -140,7 +140,9 @@ async def test_english_readers_get_english(services: Services, chat: Chat) -> No
     assert "I do not keep, read or forward" in await english.say("something personal")
 
 
-async def test_one_language_per_chat_when_the_bot_added_event_has_no_locale(services: Services, chat: Chat) -> None:
+async def test_one_language_per_chat_when_the_bot_added_event_has_no_locale(
+    services: Services, chat: Chat
+) -> None:
     """Teams often leaves the locale out of the "bot added" event: the welcome is then in the organisation's
     language, and the chat stays in it rather than switching to English halfway."""
     await connect(services)
@@ -228,7 +230,11 @@ async def test_welcome_card_introduces_the_counsellors(services: Services, chat:
 async def test_in_a_channel_the_bot_answers_mentions_the_same_way(services: Services, chat: Chat) -> None:
     await connect(services)
     channel = chat.with_(
-        conversation={"id": "19:c@thread.tacv2;messageid=1700", "conversationType": "channel", "tenantId": TENANT}
+        conversation={
+            "id": "19:c@thread.tacv2;messageid=1700",
+            "conversationType": "channel",
+            "tenantId": TENANT,
+        }
     )
     mention = "<at>vipbot</at> "
     assert "Ook hier kun je terecht" in await channel.say(mention + "kaart")

@@ -49,6 +49,7 @@ def _unsigned(header: dict[str, object], claims: dict[str, object]) -> str:
 
     return f"{part(header)}.{part(claims)}."
 
+
 CANARY = "CANARY-7f3a9c-mijn-leidinggevende-intimideert-mij"
 
 
@@ -287,14 +288,24 @@ async def test_with_an_app_id_requests_without_a_valid_token_get_401_and_change_
         public_pem = bf_connector.public_key_pem()
         unsigned_hs256 = _unsigned(
             {"alg": "HS256", "kid": SIGNING_KEY_ID},
-            {"iss": CHANNEL_ISSUER, "aud": APP_ID, "serviceurl": bf_connector.url, "exp": int(time.time()) + 600},
+            {
+                "iss": CHANNEL_ISSUER,
+                "aud": APP_ID,
+                "serviceurl": bf_connector.url,
+                "exp": int(time.time()) + 600,
+            },
         )
         mac = hmac.new(public_pem, unsigned_hs256[:-1].encode(), hashlib.sha256).digest()
         hs256 = unsigned_hs256 + base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
         assert await post(http, base, added, Authorization=f"Bearer {hs256}") == 401
         unsigned_with_kid = _unsigned(
             {"alg": "none", "kid": SIGNING_KEY_ID},
-            {"iss": CHANNEL_ISSUER, "aud": APP_ID, "serviceurl": bf_connector.url, "exp": int(time.time()) + 600},
+            {
+                "iss": CHANNEL_ISSUER,
+                "aud": APP_ID,
+                "serviceurl": bf_connector.url,
+                "exp": int(time.time()) + 600,
+            },
         )
         assert await post(http, base, added, Authorization=f"Bearer {unsigned_with_kid}") == 401
     assert await reference_store(services).list_references(org.id) == []
@@ -352,8 +363,12 @@ async def test_the_two_install_events_sent_together_store_one_reference_and_welc
     async with running(services) as base, aiohttp.ClientSession() as http:
         for _ in range(3):
             installed = activity(bf_connector.url, "installationUpdate", scope=scope, action="add")
-            added = activity(bf_connector.url, "conversationUpdate", scope=scope, membersAdded=[{"id": BOT_ID}])
-            statuses = await asyncio.gather(*(post(http, base, body) for body in (installed, added, installed)))
+            added = activity(
+                bf_connector.url, "conversationUpdate", scope=scope, membersAdded=[{"id": BOT_ID}]
+            )
+            statuses = await asyncio.gather(
+                *(post(http, base, body) for body in (installed, added, installed))
+            )
             assert all(status in {200, 201, 202} for status in statuses)
     texts = [r.body.get("text") for r in bf_connector.requests if r.kind in {"send", "reply"}]
     assert all(text is None for text in texts), texts  # no error message

@@ -21,7 +21,9 @@ APP_ID = "0a1b2c3d-1111-2222-3333-444455556666"
 
 
 def schema_for(version: str, kind: str = "") -> dict[str, object]:
-    schemas = node_tools() / "node_modules" / "@microsoft" / "app-manifest" / "build" / "json-schemas" / "teams"
+    schemas = (
+        node_tools() / "node_modules" / "@microsoft" / "app-manifest" / "build" / "json-schemas" / "teams"
+    )
     path = schemas / f"v{version}" / f"MicrosoftTeams{kind}.schema.json"
     assert path.exists(), f"@microsoft/app-manifest ships no schema for manifest version {version}"
     return json.loads(path.read_text(encoding="utf-8"))

@@ -91,10 +91,13 @@ async def test_the_playground_shows_the_welcome_and_the_door(
     await services.organisations.add_group(org.id, "Zorg Noord", GroupKind.DEPARTMENT, None)
     await services.organisations.add_group(org.id, "Team Noord", GroupKind.TEAM, "zorg-noord")
     features = [teams.install, outreach_feature.install, pulses_feature.install]
-    async with serving(services, features) as (server, _), playground(
-        str(server.make_url("")).rstrip("/"), tmp_path / "playground.log"
-    ) as client:
-        page.set_default_timeout(60_000)  # the Playground is a large web app; a busy 2-core machine loads it slowly
+    async with (
+        serving(services, features) as (server, _),
+        playground(str(server.make_url("")).rstrip("/"), tmp_path / "playground.log") as client,
+    ):
+        page.set_default_timeout(
+            60_000
+        )  # the Playground is a large web app; a busy 2-core machine loads it slowly
         await page.goto(client)
         await page.get_by_text("This is where you find the confidential counsellor").first.wait_for()
         await say(page, "hallo, ik wil iets kwijt")
@@ -133,7 +136,9 @@ async def test_the_playground_shows_the_welcome_and_the_door(
 
         # The session's title shows whole, angle brackets and all; "count me in" shows the person their sign-up.
         # (the invisible word joiner after "<" and "&" is part of the text, not of what the reader sees)
-        await page.get_by_text(re.compile("Teamoverleg <\u2060?respect> &\u2060? \\*grenzen\\*")).first.wait_for()
+        await page.get_by_text(
+            re.compile("Teamoverleg <\u2060?respect> &\u2060? \\*grenzen\\*")
+        ).first.wait_for()
         await page.get_by_role("button", name="Ik doe mee").first.click()
         await page.get_by_text("Je bent aangemeld voor", exact=False).first.wait_for()
         assert await outreach.sessions.count(org.id, session.id) == 1
@@ -143,7 +148,9 @@ async def test_the_playground_shows_the_welcome_and_the_door(
         buttons = page.get_by_role("button", name="4", exact=True)
         before = await buttons.count()
         await buttons.first.click()
-        await page.get_by_text("invoke 200").nth(1).wait_for()  # the Playground's log: the bot answered the click
+        await (
+            page.get_by_text("invoke 200").nth(1).wait_for()
+        )  # the Playground's log: the bot answered the click
         assert await buttons.count() == before
         pulses = pulses_of(services)
         (round_,) = await pulses.store.rounds(org.id, "wekelijkse-check-in")
