@@ -102,20 +102,22 @@ def charge(ledger: Sequence[Spend], spend: Spend) -> None:
 
 def index_margin(favourable: int, other: int, scale: float) -> float | None:
     """The 90 % margin, in points, of a favourable share computed as f / (f + u) from two counts that each carry
-    discrete Laplace noise of `scale` (variance 2·scale²). None when nothing is left to divide by."""
+    discrete Laplace noise of `scale` (variance 2·scale²). When the noise took every count to zero or below, nothing
+    is known of the share: the margin is the whole scale (100 points)."""
     n = favourable + other
     if n <= 0:
-        return None
+        return 100.0
     s = favourable / n
     variance = 2 * scale * scale * ((1 - s) ** 2 + s * s)
     return min(100.0, 100 * MARGIN_Z * math.sqrt(variance) / n)
 
 
 def share_margin(favourable: Sequence[int], other: Sequence[int], scale: float) -> float | None:
-    """The 90 % margin in points of Σfavourable / Σall when every count carries noise of `scale`."""
+    """The 90 % margin in points of Σfavourable / Σall when every count carries noise of `scale` (100 points when
+    the noise left nothing to divide by, as in `index_margin`)."""
     n = sum(favourable) + sum(other)
     if n <= 0:
-        return None
+        return 100.0
     s = sum(favourable) / n
     variance = 2 * scale * scale * (len(favourable) * (1 - s) ** 2 + len(other) * s * s)
     return min(100.0, 100 * MARGIN_Z * math.sqrt(variance) / n)

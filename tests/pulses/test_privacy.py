@@ -338,3 +338,13 @@ def test_unpublished_months_are_gaps(checkin: PulseSet, content: ContentLibrary)
     assert "2026-02: –" in line
     assert "2026-03: –" in line
     assert render_chart(insights, content.translator, "nl").startswith(b"\x89PNG")
+
+
+def test_a_share_the_noise_left_nothing_to_divide_by_has_the_whole_scale_as_margin() -> None:
+    # Noise can take every count of a small question to zero: the share then says nothing, and the export must still
+    # carry a margin (CI once saw None there, which printed as "± ?" and broke the JSON's contract).
+    from bot.domain.privacy import index_margin, share_margin
+
+    assert index_margin(0, 0, 2.0) == 100.0
+    assert share_margin([0, 0], [0, 0, 0], 2.0) == 100.0
+    assert share_margin([5], [5], 0.5) < 100.0
