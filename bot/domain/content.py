@@ -21,13 +21,20 @@ def pick_locale(preferred: str | None) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Text:
-    """One text in both languages."""
+    """One text in both languages. Dutch is always written; an empty English text is a translation not yet
+    written, and English readers then get the Dutch (never a stored copy of it, which would go stale when the
+    Dutch is edited)."""
 
     nl: str
     en: str
 
     def in_locale(self, locale: str) -> str:
-        return self.en if pick_locale(locale) == "en" else self.nl
+        return (self.en or self.nl) if pick_locale(locale) == "en" else self.nl
+
+    @property
+    def english_missing(self) -> bool:
+        """Dutch written, English not: shown as missing in the console, sent in Dutch."""
+        return bool(self.nl) and not self.en
 
 
 class QuestionKind(StrEnum):

@@ -95,7 +95,9 @@ def draft_of(form: Form) -> ItemDraft:
     v = form.values
 
     def both(name: str) -> Text:
-        return Text(v[f"{name}_nl"], v[f"{name}_en"] or v[f"{name}_nl"])
+        # An empty English field stays empty: it falls back to the Dutch when sent, so editing the Dutch later
+        # reaches English readers too (a copy made here would go stale).
+        return Text(v[f"{name}_nl"], v[f"{name}_en"])
 
     minutes = v["reading_minutes"]
     return ItemDraft(
