@@ -95,6 +95,10 @@ async def test_org_commands_build_a_tree(
     ]
     code, out = await _run(["org", "list"], database_url, tmp_path, capsys)
     assert out.startswith("linde")
+    assert "retention 90 days)" in out
+    await _run(["org", "add", "Kleine Zaak", "--retention-days", "1"], database_url, tmp_path, capsys)
+    code, out = await _run(["org", "list"], database_url, tmp_path, capsys)
+    assert "retention 1 day)" in out  # not "1 days"
 
 
 async def test_org_group_list_shows_the_groups_with_their_channels(

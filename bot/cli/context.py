@@ -29,6 +29,9 @@ from bot.storage.db import create_engine, ping
 from bot.storage.migrate import ensure_current, upgrade
 
 CONNECT_TIMEOUT_SECONDS = 30.0
+# Commands speak English to the operator; texts with a count come from the locale catalogue, so they take the
+# plural form the number needs.
+CLI_LOCALE = "en"
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.cli.context import CliContext
+from bot.cli.context import CLI_LOCALE, CliContext
 from bot.domain.clock import SystemClock
 from bot.domain.tenancy import GroupKind, GroupTree, Platform, slugify
 from bot.errors import ConfigError
@@ -154,10 +154,11 @@ async def run_list(_args: argparse.Namespace, ctx: CliContext) -> int:
         organisations = await SqlOrganisationRepository(session_factory(engine)).list_organisations()
     if not organisations:
         ctx.print("No organisations yet. Add one with: vipbot org add NAME")
+        return 0
+    t = ctx.content().translator
     for org in organisations:
-        ctx.print(
-            f"{org.slug:<24} {org.name}  ({org.timezone}, {org.locale}, retention {org.retention_days} days)"
-        )
+        retention = t.t(CLI_LOCALE, "cli.org.retention", count=org.retention_days)
+        ctx.print(f"{org.slug:<24} {org.name}  ({org.timezone}, {org.locale}, {retention})")
     return 0
 
 

@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
 
-from bot.cli.context import CliContext
+from bot.cli.context import CLI_LOCALE, CliContext
 from bot.cli.schedule import ScheduleError, add_audience_arguments, audience_from, materialiser_for
 from bot.domain.outreach import AudienceError, What
 from bot.domain.sessions import SessionError, TeamSession, reminder_moment
@@ -108,8 +108,15 @@ async def run_add(args: argparse.Namespace, ctx: CliContext) -> int:
         store = SqlSessionStore(session_factory(engine), master_key(settings))
         await store.add(session)
         announced = await materialiser.publish_now(org, What.SESSION, str(session.id), audience, args.locale)
+        t = ctx.content().translator
         ctx.print(
-            f"Planned '{session.title}' ({session.id}); announcing to {announced.deliveries} target(s)."
+            t.t(
+                CLI_LOCALE,
+                "cli.session.announcing",
+                title=session.title,
+                id=session.id,
+                count=announced.deliveries,
+            )
         )
         if not args.no_reminder:
             calendar = await materialiser.schedules.calendar(org.id)
@@ -124,8 +131,9 @@ async def run_add(args: argparse.Namespace, ctx: CliContext) -> int:
                     args.locale,
                     send_at=allowed.astimezone(UTC),
                 )
+                moment = f"{allowed:%a %Y-%m-%d %H:%M %Z}"
                 ctx.print(
-                    f"Reminder queued for {allowed:%a %Y-%m-%d %H:%M %Z} ({reminder.deliveries} target(s))."
+                    t.t(CLI_LOCALE, "cli.session.reminder_queued", moment=moment, count=reminder.deliveries)
                 )
             else:
                 ctx.print("No reminder: the day before has passed already.")
@@ -141,11 +149,13 @@ async def run_list(args: argparse.Namespace, ctx: CliContext) -> int:
     if not listed:
         ctx.print(f"No coming sessions in {org.slug}.")
     zone = ZoneInfo(org.timezone)
+    t = ctx.content().translator
     for session, count in listed:
         state = " (cancelled)" if session.cancelled else ""
         start, end = session.starts_at.astimezone(zone), session.ends_at.astimezone(zone)
         ctx.print(
-            f"{session.id}  {start:%a %Y-%m-%d %H:%M}–{end:%H:%M}  {session.title}{state}: {count} signed up"
+            f"{session.id}  {start:%a %Y-%m-%d %H:%M}–{end:%H:%M}  {session.title}{state}: "
+            + t.t(CLI_LOCALE, "sessions.count", count=count)
         )
     return 0
 

@@ -238,11 +238,11 @@ async def test_sessions_are_planned_listed_and_cancelled(cli: Cli) -> None:
         "--end", "15:30", "--place", "Zaal 2", "--to", "group:linde",
     )  # fmt: skip
     assert code == 0
-    assert "announcing to 2 target(s)" in out
-    assert "Reminder queued for Mon 2030-05-13 10:00 CEST" in out
+    assert "announcing to 2 channels or people." in out
+    assert "Reminder queued for Mon 2030-05-13 10:00 CEST (2 channels or people)." in out
     session_id = out.split("(", 2)[1].split(")")[0]
     code, out = await cli("session", "list", "linde")
-    assert f"{session_id}  Tue 2030-05-14 14:00–15:30  Intervisie: grenzen aangeven: 0 signed up" in out
+    assert f"{session_id}  Tue 2030-05-14 14:00–15:30  Intervisie: grenzen aangeven: No sign-ups yet" in out
     code, out = await cli("session", "cancel", "linde", session_id)
     assert "Cancelled" in out
     code, out = await cli("session", "list", "linde")
