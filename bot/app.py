@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.catalog import ContentLibrary
+from bot.domain.channels import ChannelDirectory
 from bot.domain.clock import Clock
 from bot.domain.delivery import Gateway, RendererRegistry, Target, TargetKind
 from bot.domain.home import SessionCalendar
@@ -51,6 +52,7 @@ class PlatformRegistry:
     renderers: RendererRegistry
     gateway: Gateway | None = None
     members: MemberSource | None = None
+    channels: ChannelDirectory | None = None  # the platform's own channel lists, for the console's picker
 
 
 def platform_registries(translator: Translator) -> dict[Platform, PlatformRegistry]:

@@ -11,6 +11,8 @@ Connector REST API (v3) paths the bot uses:
 - ``DELETE /v3/conversations/{conversation}/activities/{activity}`` — delete it
 - ``GET /v3/conversations/{conversation}/pagedmembers`` — the roster of a team or chat, paged
   (`set_members(conversation, [...])` programs it; empty by default)
+- ``GET /v3/teams/{team}/conversations`` — the channels of a team (`set_team_channels(team, [...])` programs it;
+  unknown teams answer 404 "NotFound", as Teams does for a team the bot is not in)
 - ``POST /{tenant}/oauth2/v2.0/token`` — a Microsoft identity platform token endpoint (client credentials), so
   a bot with an app id can fetch its token here instead of from login.microsoftonline.com
 - ``GET /v1/.well-known/openidconfiguration`` and ``GET /v1/.well-known/keys`` — the Bot Framework's OpenID
@@ -76,6 +78,8 @@ class RecordedRequest:
             return "token"
         if self.path.endswith("/pagedmembers"):
             return "members"
+        if self.path.startswith("/v3/teams/"):
+            return "team_channels"
         if self.conversation_id is None:
             return "create_conversation"
         if self.activity_id is None:
@@ -100,6 +104,7 @@ class BotConnectorDouble:
     _failures: list[_Failure] = field(default_factory=list)
     _removed: dict[str, int] = field(default_factory=dict)
     _members: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    _team_channels: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _runner: web.AppRunner | None = None
     url: str = ""
@@ -147,6 +152,7 @@ class BotConnectorDouble:
         app.router.add_post("/v3/conversations/{conversation}/activities", self._activity)
         app.router.add_route("*", "/v3/conversations/{conversation}/activities/{activity}", self._activity)
         app.router.add_get("/v3/conversations/{conversation}/pagedmembers", self._paged_members)
+        app.router.add_get("/v3/teams/{team}/conversations", self._team_conversations)
         app.router.add_post("/{tenant}/oauth2/v2.0/token", self._token)
         app.router.add_get("/v1/.well-known/openidconfiguration", self._openid_configuration)
         app.router.add_get("/v1/.well-known/keys", self._keys)
@@ -174,6 +180,11 @@ class BotConnectorDouble:
     def set_members(self, conversation_id: str, members: list[dict[str, Any]]) -> None:
         """The roster `pagedmembers` answers for a team (its id) or chat: dicts like {"id": "29:…", "name": …}."""
         self._members[conversation_id] = members
+
+    def set_team_channels(self, team_id: str, channels: list[dict[str, Any]]) -> None:
+        """What `GET /v3/teams/{team}/conversations` lists: dicts like {"id": "19:…@thread.tacv2", "name": …}
+        (the General channel has "name": None, as in Teams)."""
+        self._team_channels[team_id] = channels
 
     def remove_conversation(self, conversation_id: str, status: int = 403) -> None:
         """From now on, calls to this conversation answer 403 (bot removed) or 404 (conversation not found)."""
@@ -282,6 +293,18 @@ class BotConnectorDouble:
         page = members[start : start + size]
         token = str(start + size) if start + size < len(members) else None
         return web.json_response({"members": page, "continuationToken": token})
+
+    async def _team_conversations(self, request: web.Request) -> web.Response:
+        refusal = self._refusal(request)
+        if refusal is not None:
+            await self._record(request, refusal.status)
+            return refusal
+        channels = self._team_channels.get(request.match_info["team"])
+        if channels is None:
+            await self._record(request, 404)
+            return _error(404, "NotFound", "Team not found.")
+        await self._record(request, 200)
+        return web.json_response({"conversations": channels})
 
     async def _create_conversation(self, request: web.Request) -> web.Response:
         refusal = self._refusal(request)

@@ -3,7 +3,9 @@
 It records every call (method, params, token) and serves the methods vipbot uses with Slack's own shapes:
 ``auth.test``, ``oauth.v2.access``, ``chat.postMessage`` / ``chat.update`` / ``chat.postEphemeral``,
 ``views.publish``, ``users.info``, ``users.list`` (paged with a cursor),
-``conversations.info`` / ``conversations.open`` / ``conversations.history``
+``conversations.info`` / ``conversations.open`` / ``conversations.history``,
+``conversations.list`` (paged with a cursor; private channels only where the bot is a member; ``team=`` of
+``add_channel`` says which workspace lists it, default every workspace),
 the ``files.uploadV2`` flow (``files.getUploadURLExternal``, the upload itself, ``files.completeUploadExternal``),
 and Socket Mode (``apps.connections.open`` with an app token from ``add_app_token``, a WebSocket that says hello;
 ``await sim.socket_send(envelope)`` pushes an envelope, ``sim.socket_acks`` holds what the app acknowledged).
@@ -108,6 +110,7 @@ class SlackApiSimulator:
         self.workspaces: dict[str, Workspace] = {}
         self.users: dict[str, dict[str, Any]] = {}
         self.channels: dict[str, dict[str, Any]] = {}
+        self.channel_teams: dict[str, str] = {}  # channel id → the workspace that lists it (default: every one)
         self.messages: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.ephemerals: list[dict[str, Any]] = []
         self.views: dict[str, dict[str, Any]] = {}
@@ -209,7 +212,14 @@ class SlackApiSimulator:
         return {"type": event_type, "user": user}
 
     def add_channel(
-        self, channel_id: str, name: str, *, archived: bool = False, private: bool = False
+        self,
+        channel_id: str,
+        name: str,
+        *,
+        archived: bool = False,
+        private: bool = False,
+        member: bool = True,
+        team: str | None = None,
     ) -> None:
         self.channels[channel_id] = {
             "id": channel_id,
@@ -217,8 +227,10 @@ class SlackApiSimulator:
             "is_channel": not private,
             "is_private": private,
             "is_archived": archived,
-            "is_member": True,
+            "is_member": member,
         }
+        if team is not None:
+            self.channel_teams[channel_id] = team
 
     def add_oauth_grant(
         self,
@@ -578,6 +590,29 @@ class SlackApiSimulator:
         if channel is None:
             raise _SlackError("channel_not_found")
         return {"ok": True, "channel": channel}
+
+    def _m_conversations_list(self, params: dict[str, Any], w: Workspace | None) -> dict[str, Any]:
+        """The workspace's channels of the asked `types`, `limit` a page: public ones, and private ones the bot is
+        in (as Slack answers a bot token); `exclude_archived` as Slack."""
+        types = set(str(params.get("types") or "public_channel").split(","))
+        team = w.team_id if w is not None else DEFAULT_TEAM
+        skip_archived = str(params.get("exclude_archived", "")).lower() in {"1", "true"}
+        listed = [
+            c
+            for cid, c in self.channels.items()
+            if self.channel_teams.get(cid, team) == team
+            and ("private_channel" if c["is_private"] else "public_channel") in types
+            and (c["is_member"] or not c["is_private"])
+            and not (skip_archived and c["is_archived"])
+        ]
+        limit = max(1, min(int(params.get("limit") or 100), 1000))
+        cursor = str(params.get("cursor") or "")
+        start = int(base64.b64decode(cursor).decode().removeprefix("channels:")) if cursor else 0
+        following = start + limit
+        next_cursor = (
+            base64.b64encode(f"channels:{following}".encode()).decode() if following < len(listed) else ""
+        )
+        return {"ok": True, "channels": listed[start:following], "response_metadata": {"next_cursor": next_cursor}}
 
     def _m_conversations_open(self, params: dict[str, Any], _w: Workspace | None) -> dict[str, Any]:
         users = str(params.get("users", ""))

@@ -245,6 +245,10 @@ class SlackClients:
         self._clients: dict[str, tuple[Secret[str], AsyncWebClient]] = {}
         self._session: aiohttp.ClientSession | None = None
 
+    @property
+    def tokens(self) -> TokenSource:
+        return self._tokens
+
     def use_session(self, session: aiohttp.ClientSession | None) -> None:
         """Send every call through this HTTP session (kept-alive connections); None: a new one per call."""
         self._session = session

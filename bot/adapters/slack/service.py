@@ -536,6 +536,11 @@ def install(app: web.Application, services: Services) -> None:
     app[SLACK] = feature
     services.slack = feature
     services.platforms[Platform.SLACK].gateway = feature.gateway
+    from bot.adapters.slack.channels import SlackChannelDirectory
+
+    services.platforms[Platform.SLACK].channels = SlackChannelDirectory(
+        services.settings.slack_api_url, feature.clients.tokens
+    )
     from bot.adapters.slack.members import install_member_sync
 
     install_member_sync(app, services, feature.bolt, feature.clients, feature.installations)

@@ -141,6 +141,9 @@ class _Runtime:
         adapter = build_adapter(clients, self._services.content.translator)
         self._handler = build_endpoint(adapter, bot, validator)
         self._services.platforms[Platform.TEAMS].gateway = TeamsGateway(self._store, http, tokens)
+        from bot.adapters.teams.channels import TeamsChannelDirectory
+
+        self._services.platforms[Platform.TEAMS].channels = TeamsChannelDirectory(self._store, clients)
 
     async def drain(self, _app: web.Application) -> None:
         if self._bot is not None:
@@ -149,6 +152,7 @@ class _Runtime:
     async def stop(self, _app: web.Application) -> None:
         self._handler = None
         self._services.platforms[Platform.TEAMS].gateway = None
+        self._services.platforms[Platform.TEAMS].channels = None
         if self._clients is not None:
             await self._clients.close()
             self._clients = None

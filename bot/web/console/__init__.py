@@ -39,6 +39,7 @@ def secret_key_bytes(services: Services) -> bytes:
 
 def build_console(services: Services) -> web.Application:
     from bot.web.console import (
+        channels,
         pages_auth,
         pages_content,
         pages_insights,
@@ -54,6 +55,7 @@ def build_console(services: Services) -> web.Application:
     console[CONSOLE] = make_console(services, secret, secure)
     console[NAV_EXTRAS] = []
     add_static(console)
+    channels.register(console)
     pages_auth.add_routes(console)
     pages_main.add_routes(console)
     pages_content.add_routes(console)

@@ -15,6 +15,7 @@ from bot.domain.tenancy import GroupKind, Organisation, Platform, slugify
 from bot.errors import ConflictError, NotFoundError
 from bot.storage.tables import PlatformConnectionRow
 from bot.web.console.auth import console_of, forget_sessions, organisation_for, require
+from bot.web.console.channels import chosen, pick_value, platform_views
 from bot.web.console.pages_auth import MAX_FIELD, see_other
 from bot.web.shared.templates import render
 
@@ -127,6 +128,8 @@ async def organisation_page(request: web.Request) -> web.StreamResponse:
             visit(child.id, depth + 1)
 
     visit(tree.root.id, 0)
+    workspace_ids = {p: [c.workspace_id for c in connections if c.platform == p.value] for p in Platform}
+    pickers = await platform_views(request.app, console.services, organisation.id, workspace_ids)
     return render(
         request,
         "organisation.html",
@@ -141,6 +144,11 @@ async def organisation_page(request: web.Request) -> web.StreamResponse:
         kinds=[GroupKind.DEPARTMENT, GroupKind.TEAM],
         platforms=list(Platform),
         error=request.query.get("error"),
+        pickers=pickers,
+        space_names={
+            (view.platform.value, s.space.workspace_id): s.space.name for view in pickers for s in view.spaces
+        },
+        pick_value=pick_value,
     )
 
 
@@ -227,6 +235,18 @@ async def binding_add(request: web.Request) -> web.StreamResponse:
         field(form, "channel", 200),
         field(form, "name", 200),
     )
+    if field(form, "pick", 600):  # the picker: platform, workspace and channel as the platform listed them
+        picked = await chosen(
+            request.app,
+            console_of(request).services,
+            organisation.id,
+            await _workspace_ids(request, organisation.id),
+            field(form, "pick", 600),
+        )
+        if picked is None:
+            return see_other(target + "?error=pick")
+        picked_platform, workspace, channel, listed_name = picked
+        platform, name = picked_platform.value, listed_name or ""
     if platform not in {p.value for p in Platform} or not (group and workspace and channel):
         return see_other(target + "?error=binding")
     try:
@@ -236,6 +256,16 @@ async def binding_add(request: web.Request) -> web.StreamResponse:
     except (ConflictError, NotFoundError, ValueError):
         return see_other(target + "?error=binding")
     return see_other(target)
+
+
+async def _workspace_ids(request: web.Request, organisation_id: UUID) -> dict[Platform, list[str]]:
+    async with console_of(request).services.sessions() as session:
+        rows = (
+            await session.exec(
+                select(PlatformConnectionRow).where(col(PlatformConnectionRow.organisation_id) == organisation_id)
+            )
+        ).all()
+    return {p: [r.workspace_id for r in rows if r.platform == p.value] for p in Platform}
 
 
 async def binding_remove(request: web.Request) -> web.StreamResponse:
