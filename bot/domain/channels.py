@@ -16,6 +16,7 @@ from uuid import UUID
 from bot.domain.tenancy import Platform
 from bot.errors import VipbotError
 
+
 class ChannelListProblem(StrEnum):
     RATE_LIMITED = "rate_limited"  # 429: the platform asks us to slow down
     UNAVAILABLE = "unavailable"  # 5xx: the platform has a problem

@@ -53,6 +53,7 @@ class ReminderPost(Post):
     reminder: Reminder
     portal_url: str
     kind: str = "reminder"
+    conduct_url: str | None = None  # the organisation's own code of conduct, linked under the reminder
 
 
 @dataclass(frozen=True, slots=True)

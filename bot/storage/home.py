@@ -11,6 +11,7 @@ from bot.domain.content import Catalog, Text
 from bot.domain.delivery import portal_link
 from bot.domain.home import CounsellorCard, HomeInfo, SessionCalendar
 from bot.domain.tenancy import CounsellorRole, Organisation
+from bot.storage.library import SqlConduct
 from bot.storage.tables import CounsellorRow, OrganisationCounsellorRow
 
 
@@ -22,12 +23,14 @@ class HomeInfoSource:
         calendar: SessionCalendar,
         clock: Clock,
         portal_base_url: str,
+        public_base_url: str | None = None,
     ) -> None:
         self._sessions = sessions
         self._catalog = catalog
         self._calendar = calendar
         self._clock = clock
         self._portal_base_url = portal_base_url
+        self._public_base_url = public_base_url
 
     async def for_organisation(self, organisation: Organisation) -> HomeInfo:
         async with self._sessions() as session:
@@ -51,10 +54,13 @@ class HomeInfoSource:
                 for c, link in rows
             )
         upcoming = await self._calendar.upcoming(organisation.id, self._clock.now(), 5)
+        conduct = await SqlConduct(self._sessions).get(organisation.id)
+        base = self._public_base_url or self._portal_base_url
         return HomeInfo(
             organisation=organisation,
             counsellors=counsellors,
             social_map=self._catalog.social_map,
             sessions=tuple(upcoming),
             portal_url=portal_link(self._portal_base_url, organisation.slug),
+            conduct_url=conduct.link(base) if conduct is not None else None,
         )

@@ -163,7 +163,12 @@ async def test_the_organisation_page_names_workspaces_and_binds_a_picked_channel
     pick = PICK_SEPARATOR.join(("slack", DEFAULT_TEAM, DEFAULT_TEAM, "C0WIJK3"))
     answer = await client.post(
         "/console/o/de-linde/bindings",
-        data={"csrf_token": csrf_from(page), "group": "de-linde", "pick": pick, "name": "sent by the browser"},
+        data={
+            "csrf_token": csrf_from(page),
+            "group": "de-linde",
+            "pick": pick,
+            "name": "sent by the browser",
+        },
         allow_redirects=False,
     )
     assert answer.status == 303

@@ -149,7 +149,9 @@ async def test_library_0001_empties_english_fields_that_copy_their_dutch(databas
         async with engine.connect() as conn:
             found = {
                 r.slug: (r.title_en, r.summary_en, r.body_en)
-                for r in await conn.execute(sa.text("SELECT slug, title_en, summary_en, body_en FROM console_item"))
+                for r in await conn.execute(
+                    sa.text("SELECT slug, title_en, summary_en, body_en FROM console_item")
+                )
             }
         assert found == {
             "copied": ("", "", ""),

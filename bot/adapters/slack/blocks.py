@@ -216,6 +216,7 @@ class SlackRenderer:
             ),
             SectionBlock(text=MarkdownTextObject(text=strong(title))),
             *markdown_sections(reminder.body.in_locale(locale)),
+            *conduct_blocks(self._t, locale, post.conduct_url),
             *door_blocks(self._t, locale, post.portal_url, with_hint=False),
         ]
         return Rendered(
@@ -223,6 +224,23 @@ class SlackRenderer:
             payload={"blocks": _payload(blocks)},
             fallback_text=fallback(title),
         )
+
+
+def conduct_blocks(
+    t: Translator, locale: str, url: str | None, *, organisation: str | None = None
+) -> list[Block]:
+    """A link to the organisation's own code of conduct (nothing when it has none)."""
+    if not url:
+        return []
+    text = t.t(locale, "conduct.intro", organisation=organisation) if organisation else t.t(locale, "conduct.line")
+    return [
+        SectionBlock(
+            text=MarkdownTextObject(text=escape(text)),
+            accessory=ButtonElement(
+                text=t.t(locale, "conduct.button"), url=url, action_id=f"{LINK_ACTION_PREFIX}conduct"
+            ),
+        )
+    ]
 
 
 # -- the door reply, /vp ------------------------------------------------------------------------------------
@@ -372,6 +390,11 @@ def home_view(t: Translator, locale: str, info: HomeInfo) -> dict[str, object]:
         DividerBlock(),
         _heading(t.t(locale, "slack.home.reach_heading")),
         *door_blocks(t, locale, info.portal_url),
+    ]
+    if info.conduct_url:
+        blocks += [DividerBlock(), _heading(t.t(locale, "conduct.heading"))]
+        blocks += conduct_blocks(t, locale, info.conduct_url, organisation=info.organisation.name)
+    blocks += [
         DividerBlock(),
         _heading(t.t(locale, "slack.home.sessions_heading")),
     ]

@@ -229,6 +229,7 @@ class _Handlers:
             self.calendar(),
             self._services.clock,
             self._services.settings.public_portal_url,
+            self._services.settings.public_base_url,
         )
         info = await source.for_organisation(organisation)
         await client.views_publish(user_id=user, view=blocks.home_view(self._t, locale, info))

@@ -85,6 +85,7 @@ def home_loader(services: Services) -> Callable[[Organisation], Awaitable[HomeIn
                 calendar,
                 services.clock,
                 services.settings.public_portal_url,
+                services.settings.public_base_url,
             )
             return await source.for_organisation(organisation)
 

@@ -166,7 +166,9 @@ class CardKit:
         ]
         return card(body, [open_url(self.t(locale, "door.button"), portal_url)])
 
-    def reminder(self, reminder: Reminder, portal_url: str, locale: str) -> Card:
+    def reminder(
+        self, reminder: Reminder, portal_url: str, locale: str, conduct_url: str | None = None
+    ) -> Card:
         body = [
             text_block(escape(self.t(locale, "teams.reminder_label")), size="Small", isSubtle=True),
             text_block(
@@ -175,7 +177,14 @@ class CardKit:
             *blocks_to_elements(parse_markdown(reminder.body.in_locale(locale))),
             self.outside_line(locale),
         ]
-        return card(body, [open_url(self.t(locale, "door.button"), portal_url)])
+        actions = [open_url(self.t(locale, "door.button"), portal_url)]
+        if conduct_url:
+            actions.append(self.conduct_action(locale, conduct_url))
+        return card(body, actions)
+
+    def conduct_action(self, locale: str, url: str) -> Element:
+        """A link to the organisation's own code of conduct."""
+        return {"type": "Action.OpenUrl", "title": self.t(locale, "conduct.button"), "url": url}
 
     # --- the front door ----------------------------------------------------------------------------------
 
@@ -241,8 +250,16 @@ class CardKit:
             columns.append({"type": "Column", "width": "stretch", "items": person})
             body.append({"type": "ColumnSet", "columns": columns})
         body += self._door_elements(locale, typed_text=False)
+        if home.conduct_url:
+            body += [
+                text_block(escape(self.t(locale, "conduct.heading")), weight="Bolder", spacing="Medium"),
+                text_block(escape(self.t(locale, "conduct.intro", organisation=org.name))),
+            ]
         body += self._sessions_elements(home.sessions, locale)
-        return card(body, self._menu(locale, home.portal_url))
+        actions = self._menu(locale, home.portal_url)
+        if home.conduct_url:
+            actions.insert(1, self.conduct_action(locale, home.conduct_url))
+        return card(body, actions)
 
     def social_map(self, home: HomeInfo, locale: str) -> Card:
         body: list[Element] = [
@@ -345,7 +362,7 @@ class TeamsRenderer:
             fallback = f"{title}: {post.column.summary.in_locale(locale)}"
         elif isinstance(post, ReminderPost):
             title = post.reminder.title.in_locale(locale)
-            content = self.kit.reminder(post.reminder, post.portal_url, locale)
+            content = self.kit.reminder(post.reminder, post.portal_url, locale, post.conduct_url)
             fallback = title
         elif post.kind in self.extra:
             return self.extra[post.kind](post, locale, self.kit)

@@ -27,6 +27,7 @@ from bot.web.shared import TEMPLATES, Templates, add_static, is_secure, middlewa
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 CONSOLE_PREFIX = "/console"
+CONDUCT_ROUTE = "/conduct/{token}"  # an organisation's uploaded code of conduct, for employees: no sign-in
 NAV_EXTRAS = web.AppKey("console_nav_extras", list[tuple[str, str]])
 
 
@@ -43,6 +44,7 @@ def build_console(services: Services) -> web.Application:
         pages_auth,
         pages_content,
         pages_insights,
+        pages_library,
         pages_main,
         pages_schedule,
         pages_sessions,
@@ -62,6 +64,7 @@ def build_console(services: Services) -> web.Application:
     pages_schedule.add_routes(console)
     pages_sessions.add_routes(console)
     pages_insights.add_routes(console)
+    pages_library.add_routes(console)
     _register_optional(console, "bot.web.console.inbox")
     _template_globals(console)
     return console
@@ -103,6 +106,9 @@ def _register_optional(console: web.Application, module_name: str) -> None:
 
 def install(app: web.Application, services: Services) -> None:
     app.add_subapp(CONSOLE_PREFIX, build_console(services))
+    from bot.web.console.pages_library import public_document
+
+    app.router.add_get(CONDUCT_ROUTE, public_document(services), name="conduct_document")
 
     async def link_outreach(_app: web.Application) -> None:
         # After every feature is installed: console-written items become postable by the outbox worker.

@@ -17,7 +17,9 @@ from bot.domain.tenancy import Platform
 from bot.logs import get_logger
 
 log = get_logger(__name__)
-LIST_TTL_SECONDS = 60.0  # channels change rarely; a minute keeps the page from calling Slack or Teams per view
+LIST_TTL_SECONDS = (
+    60.0  # channels change rarely; a minute keeps the page from calling Slack or Teams per view
+)
 PICK_SEPARATOR = "\t"
 
 
@@ -83,7 +85,10 @@ def pick_value(space: Space, channel: ChannelChoice) -> str:
 
 
 async def platform_views(
-    console: web.Application, services: Services, organisation_id: UUID, connections: dict[Platform, list[str]]
+    console: web.Application,
+    services: Services,
+    organisation_id: UUID,
+    connections: dict[Platform, list[str]],
 ) -> list[PlatformView]:
     views = []
     for platform in Platform:

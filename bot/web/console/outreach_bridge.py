@@ -18,6 +18,7 @@ from bot.domain.delivery import ColumnPost, Post, ReminderPost, portal_link
 from bot.domain.outreach import Audience, AudienceError, Occurrence, What
 from bot.domain.tenancy import Organisation
 from bot.storage.console_content import SqlConsoleContent
+from bot.storage.library import SqlConduct
 
 if TYPE_CHECKING:
     from scheduler.service import Outreach
@@ -45,7 +46,11 @@ class ConsoleItemPosts:
             notice = await self._cancellation(organisation, item_id)
             return None if notice is None else ReminderPost(reminder=notice, portal_url=portal)
         reminder = await self._content.reminder(organisation.id, item_id) or catalog.reminder(item_id)
-        return None if reminder is None else ReminderPost(reminder=reminder, portal_url=portal)
+        if reminder is None:
+            return None
+        conduct = await SqlConduct(self._services.sessions).get(organisation.id)
+        link = conduct.link(self._services.settings.public_base_url) if conduct is not None else None
+        return ReminderPost(reminder=reminder, portal_url=portal, conduct_url=link)
 
     async def _cancellation(self, organisation: Organisation, item_id: str) -> Reminder | None:
         try:

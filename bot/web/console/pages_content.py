@@ -152,7 +152,11 @@ def _values_of(item: OwnItem) -> dict[str, str]:
 
 async def content_list(request: web.Request) -> web.StreamResponse:
     account, organisation = await organisation_for(request, Role.COUNSELLOR)
-    catalog = console_of(request).services.content.catalog
+    from bot.storage.library import SqlPracticeLibrary
+    from bot.web.console.pages_library import conduct_context
+
+    services = console_of(request).services
+    catalog = services.content.catalog
     return render(
         request,
         "content.html",
@@ -160,8 +164,10 @@ async def content_list(request: web.Request) -> web.StreamResponse:
         organisation=organisation,
         page="content",
         own=await content_store(request).items(organisation.id),
+        origins=await SqlPracticeLibrary(services.sessions).origins(organisation.id),
         columns=catalog.columns,
         reminders=catalog.reminders,
+        **await conduct_context(request, organisation),
     )
 
 
@@ -174,6 +180,7 @@ def _editor(
     item: OwnItem | None,
     status: int = 200,
     saved: bool = False,
+    practice_item: UUID | None = None,
 ) -> web.Response:
     preview_locale = pick_locale(request.query.get("preview") or request_locale(request))
     return render(
@@ -186,6 +193,7 @@ def _editor(
         form=form,
         item=item,
         saved=saved,
+        practice_item=practice_item,
         preview_locale=preview_locale,
         previews=_previews(request, form, organisation, preview_locale),
     )
@@ -223,7 +231,16 @@ async def content_edit(request: web.Request) -> web.StreamResponse:
         form=form,
         item=item,
         saved="saved" in request.query,
+        practice_item=await _practice_origin(request, organisation, item),
     )
+
+
+async def _practice_origin(request: web.Request, organisation: Organisation, item: OwnItem) -> UUID | None:
+    """The practice item this own item carries (it is edited there, once for every organisation)."""
+    from bot.storage.library import SqlPracticeLibrary
+
+    origins = await SqlPracticeLibrary(console_of(request).services.sessions).origins(organisation.id)
+    return origins.get(item.id)
 
 
 async def content_save(request: web.Request) -> web.StreamResponse:
@@ -233,6 +250,9 @@ async def content_save(request: web.Request) -> web.StreamResponse:
     if "item" in request.match_info:
         item = await _own(request, organisation)
         kind = item.kind
+        origin = await _practice_origin(request, organisation, item)
+        if origin is not None:  # written once for the practice: edited in the practice library, not here
+            return see_other(_url(request, "practice_item", item=str(origin)))
     else:
         kind = request.query.get("kind", "column")
         if kind not in KINDS:
