@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -63,7 +63,7 @@ async def conduct_upload(request: web.Request) -> web.StreamResponse:
     problem = document_problem(data)
     if problem is not None:
         return see_other(_content_url(request, organisation, conduct_problem=problem.value))
-    name = upload.filename if isinstance(upload, FileField) else ""
+    name = unquote(upload.filename) if isinstance(upload, FileField) else ""  # some clients percent-encode it
     await conduct_store(request).set_document(organisation.id, data, name, console_of(request).now())
     return see_other(_content_url(request, organisation, conduct_saved="1"))
 
