@@ -83,7 +83,9 @@ async def test_a_code_of_conduct_is_linked_or_uploaded_and_served(
     assert "conduct_problem=not_pdf" in await _upload(client, csrf, b"<html>no</html>", "code.pdf")
     assert "conduct_saved" in await _upload(client, csrf, PDF, "Gedragscode De Linde.pdf")
     page = await (await client.get("/console/o/de-linde/content")).text()
-    assert "Geüpload: Gedragscode De Linde.pdf" in page, page[page.find("h-conduct") : page.find("h-conduct") + 900]
+    assert "Geüpload: Gedragscode De Linde.pdf" in page, page[
+        page.find("h-conduct") : page.find("h-conduct") + 900
+    ]
     conduct = await SqlConduct(console_services.sessions).get(org_a.id)
     assert conduct is not None
     link = conduct.link("http://vipbot.test")
