@@ -152,9 +152,15 @@ def test_plural_forms_follow_the_language(translator: Translator) -> None:
     # the administrator's commands (English) count with the same forms
     assert translator.t("en", "cli.org.retention", count=1) == "retention 1 day"
     assert translator.t("en", "cli.org.retention", count=0) == "retention 0 days"
-    assert translator.t("en", "cli.session.reminder_queued", moment="m", count=1).endswith("(1 channel or person).")
-    assert translator.t("en", "cli.session.reminder_queued", moment="m", count=2).endswith("(2 channels or people).")
-    assert "nobody to announce it to" in translator.t("en", "cli.session.announcing", title="t", id="i", count=0)
+    assert translator.t("en", "cli.session.reminder_queued", moment="m", count=1).endswith(
+        "(1 channel or person)."
+    )
+    assert translator.t("en", "cli.session.reminder_queued", moment="m", count=2).endswith(
+        "(2 channels or people)."
+    )
+    assert "nobody to announce it to" in translator.t(
+        "en", "cli.session.announcing", title="t", id="i", count=0
+    )
     # numbers are written as the reader writes them
     assert translator.t("nl", "sessions.count", count=1234) == "1.234 mensen aangemeld"
     assert translator.t("en", "sessions.count", count=1234) == "1,234 people signed up"

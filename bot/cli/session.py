@@ -131,9 +131,9 @@ async def run_add(args: argparse.Namespace, ctx: CliContext) -> int:
                     args.locale,
                     send_at=allowed.astimezone(UTC),
                 )
-                moment = f"{allowed:%a %Y-%m-%d %H:%M %Z}"
+                when = f"{allowed:%a %Y-%m-%d %H:%M %Z}"
                 ctx.print(
-                    t.t(CLI_LOCALE, "cli.session.reminder_queued", moment=moment, count=reminder.deliveries)
+                    t.t(CLI_LOCALE, "cli.session.reminder_queued", moment=when, count=reminder.deliveries)
                 )
             else:
                 ctx.print("No reminder: the day before has passed already.")

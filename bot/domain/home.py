@@ -41,7 +41,9 @@ class HomeInfo:
     social_map: tuple[SocialMapEntry, ...]
     sessions: tuple[UpcomingSession, ...]
     portal_url: str
-    conduct_url: str | None = None  # the organisation's own code of conduct (a link, or its PDF served by vipbot)
+    conduct_url: str | None = (
+        None  # the organisation's own code of conduct (a link, or its PDF served by vipbot)
+    )
 
 
 class SessionCalendar(Protocol):

@@ -8,8 +8,8 @@ from sqlmodel import SQLModel
 from bot.storage import (
     tables,  # noqa: F401  (registers the tenancy tables)
     tables_console,  # noqa: F401  (console accounts, sessions, content)
-    tables_library,  # noqa: F401  (practice-wide library, codes of conduct)
     tables_conversations,  # noqa: F401  (confidential channel)
+    tables_library,  # noqa: F401  (practice-wide library, codes of conduct)
     tables_members,  # noqa: F401  (member directory sync, shared send budget)
     tables_outreach,  # noqa: F401  (scheduled outreach and team sessions)
     tables_pulses,  # noqa: F401  (pulses and anonymous insights)

@@ -110,7 +110,9 @@ class SlackApiSimulator:
         self.workspaces: dict[str, Workspace] = {}
         self.users: dict[str, dict[str, Any]] = {}
         self.channels: dict[str, dict[str, Any]] = {}
-        self.channel_teams: dict[str, str] = {}  # channel id → the workspace that lists it (default: every one)
+        self.channel_teams: dict[
+            str, str
+        ] = {}  # channel id → the workspace that lists it (default: every one)
         self.messages: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.ephemerals: list[dict[str, Any]] = []
         self.views: dict[str, dict[str, Any]] = {}
@@ -612,7 +614,11 @@ class SlackApiSimulator:
         next_cursor = (
             base64.b64encode(f"channels:{following}".encode()).decode() if following < len(listed) else ""
         )
-        return {"ok": True, "channels": listed[start:following], "response_metadata": {"next_cursor": next_cursor}}
+        return {
+            "ok": True,
+            "channels": listed[start:following],
+            "response_metadata": {"next_cursor": next_cursor},
+        }
 
     def _m_conversations_open(self, params: dict[str, Any], _w: Workspace | None) -> dict[str, Any]:
         users = str(params.get("users", ""))

@@ -58,7 +58,8 @@ async def test_written_once_sent_to_several_organisations_each_in_its_own_zone_a
     item_path = created.headers["Location"].split("?")[0]
 
     page = await (await client.get(item_path)).text()
-    assert "Harbour Care" in page and "Zorggroep De Linde" in page
+    assert "Harbour Care" in page
+    assert "Zorggroep De Linde" in page
     assert "Niet van ons" not in page  # not one of hers
     sent = await client.post(
         item_path + "/organisations",

@@ -232,7 +232,11 @@ def conduct_blocks(
     """A link to the organisation's own code of conduct (nothing when it has none)."""
     if not url:
         return []
-    text = t.t(locale, "conduct.intro", organisation=organisation) if organisation else t.t(locale, "conduct.line")
+    text = (
+        t.t(locale, "conduct.intro", organisation=organisation)
+        if organisation
+        else t.t(locale, "conduct.line")
+    )
     return [
         SectionBlock(
             text=MarkdownTextObject(text=escape(text)),

@@ -262,7 +262,9 @@ async def _workspace_ids(request: web.Request, organisation_id: UUID) -> dict[Pl
     async with console_of(request).services.sessions() as session:
         rows = (
             await session.exec(
-                select(PlatformConnectionRow).where(col(PlatformConnectionRow.organisation_id) == organisation_id)
+                select(PlatformConnectionRow).where(
+                    col(PlatformConnectionRow.organisation_id) == organisation_id
+                )
             )
         ).all()
     return {p: [r.workspace_id for r in rows if r.platform == p.value] for p in Platform}
