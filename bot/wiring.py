@@ -78,7 +78,8 @@ class Services:
     teams_references: TeamsReferences | None = None
     slack_stores: SlackStores | None = None
     home: HomeSource | None = None
-    team_sessions: SessionStore | None = None  # team sessions and their sign-ups (the buttons under a session)
+    # Team sessions and their sign-ups (the buttons under a session).
+    team_sessions: SessionStore | None = None
     # Made by the features as they are installed (None in a process without them).
     outreach: Outreach | None = None
     pulses: Pulses | None = None
