@@ -17,14 +17,14 @@ import aiohttp
 
 from bot.adapters.teams.clients import ConnectorClients
 from bot.domain.channels import ChannelChoice, ChannelListError, ChannelListProblem, Space
+from bot.domain.teams_references import TeamsReferences, TeamsScope
 from bot.domain.tenancy import Platform
-from bot.storage.teams_references import TeamsReferenceStore, TeamsScope
 
 
 class TeamsChannelDirectory:
     """`ChannelDirectory` for Teams."""
 
-    def __init__(self, store: TeamsReferenceStore, clients: ConnectorClients) -> None:
+    def __init__(self, store: TeamsReferences, clients: ConnectorClients) -> None:
         self._store = store
         self._clients = clients
 

@@ -10,11 +10,11 @@ from uuid import UUID
 
 from aiohttp import web
 
-from bot.app import Services
 from bot.cache import TtlCache
 from bot.domain.channels import ChannelChoice, ChannelDirectory, ChannelListError, ChannelListProblem, Space
 from bot.domain.tenancy import Platform
 from bot.logs import get_logger
+from bot.wiring import Services
 
 log = get_logger(__name__)
 LIST_TTL_SECONDS = (

@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from aiohttp.web_request import FileField
 
-from bot.app import Services
 from bot.domain.accounts import Account, Role
 from bot.domain.conduct import ConductProblem, document_problem, url_problem
 from bot.domain.outreach import Audience, AudienceError, What
@@ -26,6 +25,7 @@ from bot.web.console.auth import console_of, organisation_for, require
 from bot.web.console.pages_auth import see_other
 from bot.web.console.pages_content import FIELDS, Form, check, draft_of, read_form
 from bot.web.shared.templates import render, translate
+from bot.wiring import Services
 
 # -- the code of conduct ---------------------------------------------------------------------------------------
 
