@@ -27,7 +27,7 @@ async def _occurrences(services: Services) -> list[OutreachOccurrenceRow]:
         return list(rows.all())
 
 
-async def test_written_once_sent_to_several_organisations_each_in_its_own_zone_and_language(
+async def test_written_once_sent_to_several_organisations_each_in_its_own_zone_and_language(  # noqa: PLR0915
     client: TestClient, console_services: Services, clock: FixedClock, org_a: Organisation
 ) -> None:
     repo = console_services.organisations
@@ -48,7 +48,7 @@ async def test_written_once_sent_to_several_organisations_each_in_its_own_zone_a
         "/console/library/new?kind=column",
         data={
             "csrf_token": token,
-            "title_nl": "Grenzen aangeven",
+            "title_nl": "Praktijkcolumn over grenzen",
             "body_nl": "Eerste versie.",
             "reading_minutes": "2",
         },
@@ -86,7 +86,7 @@ async def test_written_once_sent_to_several_organisations_each_in_its_own_zone_a
     # each organisation shows where the item comes from
     content = await (await client.get("/console/o/harbour/content")).text()
     assert "uit de praktijkbibliotheek" in content
-    assert "Grenzen aangeven" in content
+    assert "Praktijkcolumn over grenzen" in content
 
     # one edit reaches every organisation's occurrence; the copy itself is edited in the practice library
     token = await form_token(client, item_path)
@@ -94,7 +94,7 @@ async def test_written_once_sent_to_several_organisations_each_in_its_own_zone_a
         item_path,
         data={
             "csrf_token": token,
-            "title_nl": "Grenzen aangeven",
+            "title_nl": "Praktijkcolumn over grenzen",
             "title_en": "Setting boundaries",
             "body_nl": "Tweede versie.",
             "body_en": "Second version.",
@@ -123,4 +123,19 @@ async def test_written_once_sent_to_several_organisations_each_in_its_own_zone_a
     assert refused.headers["Location"] == item_path
     post = await outreach.posts.build(occurrence_from_row(rows[1]))
     assert isinstance(post, ColumnPost)
-    assert post.column.title.nl == "Grenzen aangeven"
+    assert post.column.title.nl == "Praktijkcolumn over grenzen"
+
+    # deleting asks for the box that names what it affects, then removes it from every organisation
+    page = await (await client.get(item_path)).text()
+    assert "ook verwijderen bij de 2 organisaties die het hebben" in page
+    refused = await client.post(
+        item_path + "/delete", data={"csrf_token": csrf_from(page)}, allow_redirects=False
+    )
+    assert refused.headers["Location"].endswith("?problem=confirm")
+    assert "Praktijkcolumn over grenzen" in await (await client.get("/console/o/harbour/content")).text()
+    removed = await client.post(
+        item_path + "/delete", data={"csrf_token": csrf_from(page), "confirm": "1"}, allow_redirects=False
+    )
+    assert removed.headers["Location"] == "/console/library"
+    assert "Praktijkcolumn over grenzen" not in await (await client.get("/console/o/harbour/content")).text()
+    assert await outreach.posts.build(occurrence_from_row(rows[1])) is None

@@ -223,8 +223,13 @@ async def library_save(request: web.Request) -> web.StreamResponse:
 
 
 async def library_delete(request: web.Request) -> web.StreamResponse:
+    """Removes the item from every organisation that carries it: only with the box ticked that says so."""
     await require(request, Role.COUNSELLOR)
     item = await _item(request)
+    if not (await request.post()).get("confirm"):
+        return see_other(_url(request, "practice_item", item=str(item.id)) + "?problem=confirm")
+    for organisation_id in await library_store(request).copies(item.id):
+        console_of(request).bump(organisation_id)
     await library_store(request).remove(item.id)
     return see_other(_url(request, "practice"))
 
