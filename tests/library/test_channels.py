@@ -201,7 +201,7 @@ async def test_the_organisation_page_names_workspaces_and_binds_a_picked_channel
     clock.advance(timedelta(seconds=61))
     slack_api.fail_next("conversations.list", status=429)
     page = await _organisation_page(client)
-    assert "Slack vraagt om even te wachten" in page or "vraagt om even te wachten" in page
+    assert "Zorggroep De Linde (Slack) vraagt om even te wachten" in page
     assert "Traceback" not in page
     assert "wijkteam-3" in page  # the binding is still shown
     clock.advance(timedelta(seconds=61))
@@ -216,3 +216,47 @@ async def test_the_organisation_page_names_workspaces_and_binds_a_picked_channel
     page = await _organisation_page(client)
     assert "Slack is niet bereikbaar" in page
     assert "<details open>" in page
+
+
+async def test_a_teams_channel_is_picked_by_team_and_channel_name(
+    client: TestClient,
+    console_services: Services,
+    clock: FixedClock,
+    org_a: Organisation,
+    bf_connector: BotConnectorDouble,
+) -> None:
+    store = await _teams_store(console_services, org_a, bf_connector.url)
+    bf_connector.set_team_channels(
+        "19:team@thread.tacv2",
+        [{"id": "19:general@thread.tacv2", "name": None}, {"id": "19:wijk3@thread.tacv2", "name": "Wijk 3"}],
+    )
+    clients = ConnectorClients(None)
+    console_services.platforms[Platform.TEAMS].channels = TeamsChannelDirectory(store, clients)
+    try:
+        counsellor = await make_person(console_services, Role.COUNSELLOR, "vp@praktijk.test", org_a.id)
+        await sign_in(client, counsellor, clock)
+        page = await _organisation_page(client)
+        assert "Wijkteams Noord" in page
+        assert ">Algemeen<" in page  # Teams' nameless General channel, in the reader's words
+        assert ">Wijk 3<" in page
+        pick = PICK_SEPARATOR.join(("teams", "tenant-1", "19:team@thread.tacv2", "19:wijk3@thread.tacv2"))
+        answer = await client.post(
+            "/console/o/de-linde/bindings",
+            data={"csrf_token": csrf_from(page), "group": "de-linde", "pick": pick},
+            allow_redirects=False,
+        )
+        assert "error" not in answer.headers["Location"]
+        [binding] = await console_services.organisations.bindings(org_a.id)
+        assert (binding.platform, binding.workspace_id, binding.channel_id, binding.channel_name) == (
+            Platform.TEAMS,
+            "tenant-1",
+            "19:wijk3@thread.tacv2",
+            "Wijk 3",
+        )
+        # Teams unreachable: one line, the page works
+        clock.advance(timedelta(seconds=61))
+        bf_connector.fail_next(1, 503)
+        page = await _organisation_page(client)
+        assert "Wijkteams Noord heeft een storing" in page
+    finally:
+        await clients.close()
