@@ -149,18 +149,6 @@ def test_plural_forms_follow_the_language(translator: Translator) -> None:
     assert translator.t("nl", "sessions.count", count=2) == "2 mensen aangemeld"
     assert translator.t("en", "sessions.count", count=1) == "1 person signed up"
     assert translator.t("nl", "console.schedule.published", count=1) == "Verstuurd naar 1 kanaal of persoon."
-    # the administrator's commands (English) count with the same forms
-    assert translator.t("en", "cli.org.retention", count=1) == "retention 1 day"
-    assert translator.t("en", "cli.org.retention", count=0) == "retention 0 days"
-    assert translator.t("en", "cli.session.reminder_queued", moment="m", count=1).endswith(
-        "(1 channel or person)."
-    )
-    assert translator.t("en", "cli.session.reminder_queued", moment="m", count=2).endswith(
-        "(2 channels or people)."
-    )
-    assert "nobody to announce it to" in translator.t(
-        "en", "cli.session.announcing", title="t", id="i", count=0
-    )
     # numbers are written as the reader writes them
     assert translator.t("nl", "sessions.count", count=1234) == "1.234 mensen aangemeld"
     assert translator.t("en", "sessions.count", count=1234) == "1,234 people signed up"
@@ -209,3 +197,19 @@ def test_content_check_wants_every_form_and_the_same_placeholders(tmp_path: Path
         '  count: "{count} people signed up"',
     )
     assert any("sessions.count: a plural text in one language" in p for p in check_content(flat))
+
+
+def test_the_administrators_commands_count_in_english(translator: Translator) -> None:
+    """`vipbot org list` and `vipbot session add` (English for the operator) take their counts' forms from the
+    catalogue too."""
+    assert translator.t("en", "cli.org.retention", count=1) == "retention 1 day"
+    assert translator.t("en", "cli.org.retention", count=0) == "retention 0 days"
+    assert translator.t("en", "cli.session.reminder_queued", moment="m", count=1).endswith(
+        "(1 channel or person)."
+    )
+    assert translator.t("en", "cli.session.reminder_queued", moment="m", count=2).endswith(
+        "(2 channels or people)."
+    )
+    assert "nobody to announce it to" in translator.t(
+        "en", "cli.session.announcing", title="t", id="i", count=0
+    )

@@ -40,16 +40,15 @@ def secret_key_bytes(services: Services) -> bytes:
 
 def build_console(services: Services) -> web.Application:
     from bot.web.console import (
-        channels,
         pages_audit,
         pages_auth,
         pages_content,
         pages_insights,
-        pages_library,
         pages_main,
         pages_schedule,
         pages_sessions,
     )
+    from bot.web.console import channels, pages_library
 
     secret = secret_key_bytes(services)
     secure = is_secure(services.settings)
@@ -62,10 +61,10 @@ def build_console(services: Services) -> web.Application:
     pages_auth.add_routes(console)
     pages_main.add_routes(console)
     pages_content.add_routes(console)
+    pages_library.add_routes(console)
     pages_schedule.add_routes(console)
     pages_sessions.add_routes(console)
     pages_insights.add_routes(console)
-    pages_library.add_routes(console)
     pages_audit.add_routes(console)
     _register_optional(console, "bot.web.console.inbox")
     _template_globals(console)
