@@ -48,7 +48,6 @@ def build_console(services: Services) -> web.Application:
         pages_schedule,
         pages_sessions,
     )
-    from bot.web.console import channels, pages_library
 
     secret = secret_key_bytes(services)
     secure = is_secure(services.settings)
@@ -57,11 +56,10 @@ def build_console(services: Services) -> web.Application:
     console[CONSOLE] = make_console(services, secret, secure)
     console[NAV_EXTRAS] = []
     add_static(console)
-    channels.register(console)
     pages_auth.add_routes(console)
     pages_main.add_routes(console)
     pages_content.add_routes(console)
-    pages_library.add_routes(console)
+    _add_library(console)
     pages_schedule.add_routes(console)
     pages_sessions.add_routes(console)
     pages_insights.add_routes(console)
@@ -118,3 +116,11 @@ def install(app: web.Application, services: Services) -> None:
         outreach_of(services)
 
     app.on_startup.append(link_outreach)
+
+
+def _add_library(console: web.Application) -> None:
+    """The channel pickers' cache, the practice-wide library and the organisations' codes of conduct."""
+    from bot.web.console import channels, pages_library
+
+    channels.register(console)
+    pages_library.add_routes(console)
