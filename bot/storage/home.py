@@ -11,7 +11,6 @@ from bot.domain.content import Catalog, Text
 from bot.domain.delivery import portal_link
 from bot.domain.home import CounsellorCard, HomeInfo, SessionCalendar
 from bot.domain.tenancy import CounsellorRole, Organisation
-from bot.storage.library import SqlConduct
 from bot.storage.tables import CounsellorRow, OrganisationCounsellorRow
 
 
@@ -54,6 +53,8 @@ class HomeInfoSource:
                 for c, link in rows
             )
         upcoming = await self._calendar.upcoming(organisation.id, self._clock.now(), 5)
+        from bot.storage.library import SqlConduct  # the library feature's table (kept apart in the imports)
+
         conduct = await SqlConduct(self._sessions).get(organisation.id)
         base = self._public_base_url or self._portal_base_url
         return HomeInfo(
