@@ -139,3 +139,72 @@ async def test_written_once_sent_to_several_organisations_each_in_its_own_zone_a
     assert removed.headers["Location"] == "/console/library"
     assert "Praktijkcolumn over grenzen" not in await (await client.get("/console/o/harbour/content")).text()
     assert await outreach.posts.build(occurrence_from_row(rows[1])) is None
+
+
+async def test_one_rule_becomes_a_schedule_in_each_organisations_own_zone_and_language(
+    client: TestClient, console_services: Services, clock: FixedClock, org_a: Organisation
+) -> None:
+    repo = console_services.organisations
+    london = await repo.add_organisation("Harbour Care", "harbour", "Europe/London", "en", 90)
+    admin = await make_person(console_services, Role.ADMIN, "beheer@praktijk.test")
+    await sign_in(client, admin, clock)
+    token = await form_token(client, "/console/library/new?kind=reminder")
+    created = await client.post(
+        "/console/library/new?kind=reminder",
+        data={
+            "csrf_token": token,
+            "title_nl": "Zo gaan we met elkaar om",
+            "body_nl": "Lees de code.",
+            "slug": "omgang",
+        },
+        allow_redirects=False,
+    )
+    item_path = created.headers["Location"].split("?")[0]
+    page = await (await client.get(item_path)).text()
+
+    refused = await client.post(
+        item_path + "/organisations",
+        data={
+            "csrf_token": csrf_from(page),
+            "organisation": ["de-linde", "harbour"],
+            "action": "every",
+            "recurrence": "af en toe",
+        },
+        allow_redirects=False,
+    )
+    assert "problem=recurrence" in refused.headers["Location"]
+    made = await client.post(
+        item_path + "/organisations",
+        data={
+            "csrf_token": csrf_from(page),
+            "organisation": ["de-linde", "harbour"],
+            "action": "every",
+            "recurrence": "elke maandag om 09:30",
+        },
+        allow_redirects=False,
+    )
+    assert "scheduled=" in made.headers["Location"]
+    outreach = outreach_of(console_services)
+    for org in (org_a, london):
+        [schedule] = await outreach.schedules.list_schedules(org)
+        assert (schedule.name, schedule.timezone, schedule.locale) == (
+            "praktijk-omgang",
+            org.timezone,
+            org.locale,
+        )
+        assert schedule.recurrence.text == "elke maandag om 09:30"
+        assert str(schedule.item_id).startswith("own:")
+    page = await (await client.get(made.headers["Location"])).text()
+    assert "Vast schema gemaakt bij" in page
+    # the same again makes no second schedule
+    again = await client.post(
+        item_path + "/organisations",
+        data={
+            "csrf_token": csrf_from(page),
+            "organisation": ["harbour"],
+            "action": "every",
+            "recurrence": "elke maandag om 09:30",
+        },
+        allow_redirects=False,
+    )
+    assert "exists=harbour" in again.headers["Location"]

@@ -110,6 +110,8 @@ def public_document(services: Services) -> Callable[[web.Request], Awaitable[web
 
 # -- the practice-wide library ---------------------------------------------------------------------------------
 
+PRACTICE_SCHEDULE_PREFIX = "praktijk-"  # schedules made from the practice library, one per organisation
+
 
 def library_store(request: web.Request) -> SqlPracticeLibrary:
     return SqlPracticeLibrary(console_of(request).services.sessions)
@@ -150,7 +152,8 @@ async def _editor(
 ) -> web.Response:
     organisations = await _reachable(request, account)
     copies = await library_store(request).copies(item.id) if item else {}
-    outcome = {key: request.query.get(key, "").split(",") for key in ("sent", "queued", "empty", "added")}
+    keys = ("sent", "queued", "scheduled", "exists", "empty", "added")
+    outcome = {key: request.query.get(key, "").split(",") for key in keys}
     by_slug = {o.slug: o for o in organisations}
     return render(
         request,
@@ -256,6 +259,10 @@ async def library_organisations(request: web.Request) -> web.StreamResponse:
     if not organisations:
         return see_other(target + "?problem=organisations")
     action = str(form.get("action") or "add")
+    if action == "every":
+        return await _schedule_everywhere(
+            request, account, item, organisations, str(form.get("recurrence") or "")
+        )
     moments: dict[UUID, datetime] = {}
     if action == "at":
         now = console_of(request).now()
@@ -290,6 +297,63 @@ async def library_organisations(request: web.Request) -> web.StreamResponse:
             outcome["empty"].append(organisation.slug)
             continue
         outcome["queued" if action == "at" else "sent"].append(organisation.slug)
+    query = urlencode({k: ",".join(v) for k, v in outcome.items() if v})
+    return see_other(target + ("?" + query if query else ""))
+
+
+SCHEDULE_GRACE_MINUTES = 120  # as the console's own schedules: a post missed by a restart still goes out
+
+
+async def _schedule_everywhere(
+    request: web.Request,
+    account: Account,
+    item: PracticeItem,
+    organisations: list[Organisation],
+    rule_text: str,
+) -> web.StreamResponse:
+    """One regular schedule per organisation, each in its own time zone and language and under its own quiet
+    hours and holidays; the rule is checked for each with the same checks as `vipbot schedule add`."""
+    from bot.domain.recurrence import WhenBlocked
+    from bot.usecases.schedules import ScheduleRefusedError, check_rule, first_post
+    from bot.web.console.outreach_bridge import outreach_of
+    from scheduler.materialiser import anchor_today
+
+    console = console_of(request)
+    target = _url(request, "practice_item", item=str(item.id))
+    outreach = outreach_of(console.services)
+    now = console.now()
+    try:
+        rule = check_rule(rule_text.strip(), None, SCHEDULE_GRACE_MINUTES)
+        for organisation in organisations:
+            calendar = await outreach.schedules.calendar(organisation.id)
+            anchor = anchor_today(now, organisation.timezone)
+            first_post(rule, organisation.timezone, anchor, calendar, WhenBlocked.DEFER, now)
+    except ScheduleRefusedError as exc:
+        return see_other(target + "?" + urlencode({"problem": "recurrence", "code": exc.problem.value}))
+    copies = await library_store(request).add_to(item.id, [o.id for o in organisations], now, account.id)
+    what = What.COLUMN if item.kind == "column" else What.REMINDER
+    outcome: dict[str, list[str]] = {"scheduled": [], "exists": []}
+    for organisation in organisations:
+        console.bump(organisation.id)
+        try:
+            await outreach.schedules.add(
+                organisation,
+                name=f"{PRACTICE_SCHEDULE_PREFIX}{item.slug}"[:60],
+                what=what,
+                item_id=f"{OWN_PREFIX}{copies[organisation.id]}",
+                audience=Audience(groups=(organisation.slug,)),
+                recurrence=rule.text,
+                anchor=anchor_today(now, organisation.timezone),
+                timezone=None,  # the organisation's own
+                locale=None,  # the organisation's own
+                when_blocked=WhenBlocked.DEFER,
+                grace_minutes=SCHEDULE_GRACE_MINUTES,
+                now=now,
+            )
+        except ConflictError:
+            outcome["exists"].append(organisation.slug)
+            continue
+        outcome["scheduled"].append(organisation.slug)
     query = urlencode({k: ",".join(v) for k, v in outcome.items() if v})
     return see_other(target + ("?" + query if query else ""))
 
