@@ -10,14 +10,13 @@ time zone.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from bot.catalog.markdown import parse_markdown
 from bot.domain.content import Column, Reminder, SocialMapEntry, pick_locale
-from bot.domain.delivery import ColumnPost, Post, ReminderPost, Rendered
+from bot.domain.delivery import ColumnPost, ReminderPost, Rendered
 from bot.domain.document import Block, BulletList, Heading, Paragraph, Span
 from bot.domain.home import HomeInfo, UpcomingSession
 from bot.domain.i18n import Translator
@@ -125,6 +124,12 @@ def submit(title: str, action: str) -> Element:
     return {"type": "Action.Submit", "title": title, "data": {ACTION_KEY: action}}
 
 
+def outside_line(t: Translator, locale: str) -> Element:
+    """The line every post carries, as on Slack: what the person tells the counsellor happens outside Teams, where
+    the employer cannot see it."""
+    return text_block(escape(t.t(locale, "door.explanation", platform=PLATFORM_NAME)), isSubtle=True)
+
+
 def iso_utc(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -143,8 +148,7 @@ class CardKit:
         return self.t(locale, "teams.card_summary")
 
     def outside_line(self, locale: str) -> Element:
-        """The line every post carries, as on Slack: the conversation itself happens outside Teams."""
-        return text_block(escape(self.t(locale, "door.explanation", platform=PLATFORM_NAME)), isSubtle=True)
+        return outside_line(self.translator, locale)
 
     # --- outreach ----------------------------------------------------------------------------------------
 
@@ -326,31 +330,18 @@ def _social_map_entry(entry: SocialMapEntry, locale: str) -> Element:
     return text_block("\n\n".join(lines), spacing="Medium")
 
 
-PostRenderer = Callable[[Post, str, CardKit], Rendered]
+def rendered(content: Card, locale: str, fallback: str) -> Rendered:
+    """A card as the message the outbox sends: `fallback` is also its `summary` in Teams' chat list."""
+    return Rendered(platform=Platform.TEAMS, payload=message(content, locale, fallback), fallback_text=fallback)
 
 
-@dataclass(frozen=True)
-class TeamsRenderer:
-    """The `Renderer` port for Teams. Other features add their Post types through `extra` (kind → function)."""
+def render_column(kit: CardKit, post: ColumnPost, locale: str) -> Rendered:
+    locale = pick_locale(locale)
+    fallback = f"{post.column.title.in_locale(locale)}: {post.column.summary.in_locale(locale)}"
+    return rendered(kit.column(post.column, post.portal_url, locale), locale, fallback)
 
-    kit: CardKit
-    extra: Mapping[str, PostRenderer] = field(default_factory=dict)
-    platform: Platform = Platform.TEAMS
 
-    def render(self, post: Post, locale: str) -> Rendered:
-        locale = pick_locale(locale)
-        if isinstance(post, ColumnPost):
-            title = post.column.title.in_locale(locale)
-            content = self.kit.column(post.column, post.portal_url, locale)
-            fallback = f"{title}: {post.column.summary.in_locale(locale)}"
-        elif isinstance(post, ReminderPost):
-            title = post.reminder.title.in_locale(locale)
-            content = self.kit.reminder(post.reminder, post.portal_url, locale)
-            fallback = title
-        elif post.kind in self.extra:
-            return self.extra[post.kind](post, locale, self.kit)
-        else:
-            raise TypeError(f"Teams cannot render a {type(post).__name__}")
-        return Rendered(
-            platform=Platform.TEAMS, payload=message(content, locale, fallback), fallback_text=fallback
-        )
+def render_reminder(kit: CardKit, post: ReminderPost, locale: str) -> Rendered:
+    locale = pick_locale(locale)
+    fallback = post.reminder.title.in_locale(locale)
+    return rendered(kit.reminder(post.reminder, post.portal_url, locale), locale, fallback)

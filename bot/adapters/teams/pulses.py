@@ -20,13 +20,13 @@ from bot.adapters.teams.cards import (
     escape,
     execute,
     iso_utc,
-    message,
     open_url,
+    rendered,
     text_block,
 )
 from bot.adapters.teams.submits import CardSubmit, ClickAnswer, SubmitAnswer, SubmitRoutes, Transient
 from bot.domain.content import QuestionKind, pick_locale
-from bot.domain.delivery import Post, Rendered, Renderer
+from bot.domain.delivery import Rendered
 from bot.domain.i18n import Translator
 from bot.domain.pulses import (
     ACTION_PREFIX,
@@ -207,31 +207,19 @@ def summary_card(post: ManagementSummaryPost, alt: str) -> Card:
     return card(body)
 
 
-class TeamsPulseRenderer:
-    """Wraps the Teams renderer: pulse posts here, everything else to the wrapped one."""
+def render_pulse(t: Translator, post: PulsePost, locale: str) -> Rendered:
+    locale = pick_locale(locale)
+    return rendered(pulse_card(t, post, locale), locale, post.pulse_set.name.in_locale(locale))
 
-    platform = Platform.TEAMS
 
-    def __init__(self, base: Renderer, translator: Translator) -> None:
-        self._base = base
-        self._t = translator
+def render_pulse_reminder(t: Translator, post: PulseReminderPost, locale: str) -> Rendered:
+    locale = pick_locale(locale)
+    return rendered(reminder_card(t, post, locale), locale, t.t(locale, "pulses.reminder_label"))
 
-    def render(self, post: Post, locale: str) -> Rendered:
-        locale = pick_locale(locale)
-        if isinstance(post, PulsePost):
-            content, fallback = pulse_card(self._t, post, locale), post.pulse_set.name.in_locale(locale)
-        elif isinstance(post, PulseReminderPost):
-            content, fallback = (
-                reminder_card(self._t, post, locale),
-                self._t.t(locale, "pulses.reminder_label"),
-            )
-        elif isinstance(post, ManagementSummaryPost):
-            content, fallback = summary_card(post, self._t.t(locale, "insights.chart_alt")), post.title
-        else:
-            return self._base.render(post, locale)
-        return Rendered(
-            platform=Platform.TEAMS, payload=message(content, locale, fallback), fallback_text=fallback
-        )
+
+def render_summary(t: Translator, post: ManagementSummaryPost, locale: str) -> Rendered:
+    locale = pick_locale(locale)
+    return rendered(summary_card(post, t.t(locale, "insights.chart_alt")), locale, post.title)
 
 
 def pulse_submits(service: PulseService, store: PulseStore, translator: Translator) -> SubmitAnswer:

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from bot.adapters.teams.cards import ADAPTIVE_CARD, CardKit, TeamsRenderer, blocks_to_elements, escape
+from bot.adapters.teams.cards import ADAPTIVE_CARD, CardKit, blocks_to_elements, escape
+from bot.adapters.teams.posts import teams_renderers
 from bot.catalog import ContentLibrary
 from bot.domain.delivery import ColumnPost, Post, ReminderPost, Rendered
 from bot.domain.document import BulletList, Heading, Paragraph, Span
@@ -19,7 +20,7 @@ PORTAL = "https://vp.example.nl/portal/zorg"
 
 def test_columns_render_in_the_readers_locale(content: ContentLibrary) -> None:
     column = content.catalog.columns[0]
-    renderer = TeamsRenderer(CardKit(content.translator))
+    renderer = teams_renderers(content.translator)
     for locale, title, label in (
         ("nl-NL", column.title.nl, "Column van"),
         ("en-GB", column.title.en, "Column by"),
@@ -40,7 +41,7 @@ def test_columns_render_in_the_readers_locale(content: ContentLibrary) -> None:
 
 
 def test_every_bundled_column_and_reminder_renders(content: ContentLibrary) -> None:
-    renderer = TeamsRenderer(CardKit(content.translator))
+    renderer = teams_renderers(content.translator)
     for column in content.catalog.columns:
         assert len(renderer.render(ColumnPost(column, PORTAL), "nl").payload["attachments"]) == 1  # type: ignore[arg-type]
     for reminder in content.catalog.reminders:
@@ -52,7 +53,7 @@ def test_every_card_fits_in_a_teams_message(content: ContentLibrary) -> None:
     """Teams refuses messages over about 28 KB."""
     import json
 
-    renderer = TeamsRenderer(CardKit(content.translator))
+    renderer = teams_renderers(content.translator)
     posts: list[Post] = [ColumnPost(c, PORTAL) for c in content.catalog.columns]
     posts += [ReminderPost(r, PORTAL) for r in content.catalog.reminders]
     sizes = [
@@ -91,17 +92,18 @@ def test_document_model_to_teams_markdown() -> None:
 
 def test_unknown_posts_are_refused_and_others_can_be_added(content: ContentLibrary) -> None:
     @dataclass(frozen=True)
-    class PulsePost(Post):
-        kind: str = "pulse"
+    class DigestPost(Post):
+        kind: str = "digest"
 
-    kit = CardKit(content.translator)
+    renderers = teams_renderers(content.translator)
     with pytest.raises(TypeError):
-        TeamsRenderer(kit).render(PulsePost(), "nl")
+        renderers.render(DigestPost(), "nl")
 
-    def render_pulse(post: Post, locale: str, kit: CardKit) -> Rendered:
-        return Rendered(Platform.TEAMS, {"type": "message", "text": locale}, "pulse")
+    def render_digest(post: DigestPost, locale: str) -> Rendered:
+        return Rendered(Platform.TEAMS, {"type": "message", "text": locale}, "digest")
 
-    assert TeamsRenderer(kit, {"pulse": render_pulse}).render(PulsePost(), "en-US").payload["text"] == "en"
+    renderers.register(DigestPost, render_digest)
+    assert renderers.render(DigestPost(), "en-US").payload["text"] == "en-US"
 
 
 def test_text_is_escaped_for_what_teams_renders() -> None:
@@ -133,7 +135,7 @@ def test_the_card_check_flags_what_teams_would_not_render() -> None:
 
 def test_every_card_of_the_kit_passes_microsofts_adaptivecards(content: ContentLibrary) -> None:
     kit = CardKit(content.translator)
-    renderer = TeamsRenderer(kit)
+    renderer = teams_renderers(content.translator)
     entries: list[dict[str, object]] = []
     for locale in ("nl", "en"):
         posts: list[Post] = [ColumnPost(c, PORTAL) for c in content.catalog.columns]

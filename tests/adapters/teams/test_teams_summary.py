@@ -8,8 +8,8 @@ import io
 
 from PIL import Image, ImageDraw
 
-from bot.adapters.teams.cards import CardKit, TeamsRenderer
-from bot.adapters.teams.pulses import TeamsPulseRenderer, small_png
+from bot.adapters.teams.posts import teams_renderers
+from bot.adapters.teams.pulses import small_png
 from bot.catalog import ContentLibrary
 from bot.domain.delivery import Attachment
 from bot.domain.pulses import ManagementSummaryPost
@@ -56,7 +56,7 @@ def test_the_summary_card_keeps_the_tree_and_passes_adaptivecards(content: Conte
         hidden_explanation="Groepen met minder dan 5 antwoorden worden niet getoond.",
         chart=Attachment("chart.png", "image/png", chart_like_png()),
     )
-    renderer = TeamsPulseRenderer(TeamsRenderer(CardKit(content.translator)), content.translator)
+    renderer = teams_renderers(content.translator)
     rendered = renderer.render(post, "nl")
     (card,) = [a["content"] for a in rendered.payload["attachments"]]  # type: ignore[attr-defined]
     texts = [e.get("text", "") for e in card["body"] if e["type"] == "TextBlock"]
