@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from functools import partial
 
+from bot.adapters.teams import render_sessions
 from bot.adapters.teams.cards import CardKit, render_column, render_reminder
 from bot.adapters.teams.pulses import render_pulse, render_pulse_reminder, render_summary
-from bot.adapters.teams.render_sessions import render_session
 from bot.domain.delivery import ColumnPost, ReminderPost, RendererRegistry
 from bot.domain.i18n import Translator
 from bot.domain.pulses import ManagementSummaryPost, PulsePost, PulseReminderPost
@@ -21,8 +21,8 @@ def register_posts(renderers: RendererRegistry, translator: Translator) -> None:
     kit = CardKit(translator)
     renderers.register(ColumnPost, partial(render_column, kit))
     renderers.register(ReminderPost, partial(render_reminder, kit))
-    renderers.register(SessionAnnouncementPost, partial(render_session, translator))
-    renderers.register(SessionReminderPost, partial(render_session, translator))
+    renderers.register(SessionAnnouncementPost, partial(render_sessions.render_announcement, translator))
+    renderers.register(SessionReminderPost, partial(render_sessions.render_reminder, translator))
     renderers.register(PulsePost, partial(render_pulse, translator))
     renderers.register(PulseReminderPost, partial(render_pulse_reminder, translator))
     renderers.register(ManagementSummaryPost, partial(render_summary, translator))

@@ -106,12 +106,18 @@ def session_card(
     return built
 
 
-def render_session(
-    t: Translator, post: SessionAnnouncementPost | SessionReminderPost, locale: str
+def _render(
+    t: Translator, post: SessionAnnouncementPost | SessionReminderPost, locale: str, *, reminder: bool
 ) -> Rendered:
     locale = pick_locale(locale)
-    reminder = isinstance(post, SessionReminderPost)
     content = session_card(t, post.session, post.signups, post.ics_url, locale, reminder=reminder)
     label = t.t(locale, "sessions.reminder_label" if reminder else "sessions.announcement_label")
-    fallback = f"{label}: {post.session.title}"
-    return rendered(content, locale, fallback)
+    return rendered(content, locale, f"{label}: {post.session.title}")
+
+
+def render_announcement(t: Translator, post: SessionAnnouncementPost, locale: str) -> Rendered:
+    return _render(t, post, locale, reminder=False)
+
+
+def render_reminder(t: Translator, post: SessionReminderPost, locale: str) -> Rendered:
+    return _render(t, post, locale, reminder=True)
