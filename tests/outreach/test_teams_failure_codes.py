@@ -138,4 +138,3 @@ async def test_the_gateway_hands_over_a_code_with_every_failure(
         await TeamsGateway(reference_store(p.services), http, None, NO_RETRY).send(target, message)
     assert failed.value.kind is kind
     assert failed.value.failure == failure
-

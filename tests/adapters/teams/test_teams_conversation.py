@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 from sqlmodel import select
 
-from bot.adapters.teams import reference_store
+from bot.adapters.teams import home_loader, reference_store
 from bot.app import Services
 from bot.domain.content import Text
 from bot.domain.home import UpcomingSession
@@ -239,3 +239,56 @@ async def test_in_a_channel_the_bot_answers_mentions_the_same_way(services: Serv
     mention = "<at>vipbot</at> "
     assert "Ook hier kun je terecht" in await channel.say(mention + "kaart")
     assert "bewaar of lees ik niet" in await channel.say(mention + "iets vertrouwelijks")
+
+
+async def test_the_counsellor_s_photo_and_intro_and_the_sociale_kaart_reach_teams(
+    services: Services, chat: Chat
+) -> None:
+    """What HomeInfo carries is what Teams shows: the counsellor's photo (an https address only) beside their
+    introduction on the welcome card, and the sociale kaart behind its button."""
+    from bot.storage.tables import CounsellorRow, OrganisationCounsellorRow, PracticeRow
+
+    org = await connect(services)
+    photo = "https://vp.example.nl/photos/anna.jpg"
+    async with services.sessions() as session:
+        practice = (await session.exec(select(PracticeRow))).first()
+        assert practice is not None
+        anna = CounsellorRow(
+            practice_id=practice.id,
+            display_name="Anna <de> Vries",
+            photo_url=photo,
+            intro_nl="Ik luister & help.",
+        )
+        bram = CounsellorRow(
+            practice_id=practice.id, display_name="Bram Jansen", photo_url="http://x.nl/b.jpg"
+        )
+        session.add_all([anna, bram])
+        await session.flush()
+        session.add_all(
+            [
+                OrganisationCounsellorRow(organisation_id=org.id, counsellor_id=anna.id, role="primary"),
+                OrganisationCounsellorRow(organisation_id=org.id, counsellor_id=bram.id, role="deputy"),
+            ]
+        )
+        await session.commit()
+    (card,) = await chat.post("conversationUpdate", membersAdded=[{"id": BOT_ID}])
+    welcome = card_text(card)
+    assert "Anna <de> Vries" in welcome
+    assert "Ik luister & help." in welcome
+    images = [
+        item
+        for element in card["body"]
+        if element["type"] == "ColumnSet"
+        for column in element["columns"]
+        for item in column["items"]
+        if item["type"] == "Image"
+    ]
+    assert [(i["url"], i["altText"]) for i in images] == [
+        (photo, "Anna <de> Vries")
+    ]  # never a plain-http one
+
+    home = await home_loader(services)(org)
+    assert home.social_map
+    social = await chat.say(value={"vipbot": "social_map"})
+    for entry in home.social_map:
+        assert entry.name.nl in social
