@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -16,9 +17,11 @@ from dataclasses import replace
 from http import HTTPStatus
 from typing import Any
 
+import aiohttp
 from microsoft_agents.activity import Activity, ActivityTypes, Attachment, DeliveryModes, InvokeResponse
 from microsoft_agents.hosting.core import TurnContext
 from microsoft_agents.hosting.core.connector import ConnectorClientBase
+from microsoft_agents.hosting.core.header_propagation import HeaderPropagationContext
 
 from bot.adapters.teams.cards import (
     ACTION_KEY,
@@ -38,6 +41,7 @@ from bot.domain.content import pick_locale
 from bot.domain.delivery import portal_link
 from bot.domain.home import HomeInfo
 from bot.domain.tenancy import Organisation
+from bot.errors import PlatformError
 from bot.logs import get_logger
 from bot.storage.teams_references import TeamsReference, TeamsReferenceStore, TeamsScope
 
@@ -493,11 +497,12 @@ async def _replace_clicked(turn_context: TurnContext, content: Card, locale: str
 
 
 async def _reply(turn_context: TurnContext, content: Card, locale: str, summary: str) -> None:
-    """Answer below the incoming activity. The card goes straight to the turn's connector client: the SDK's own
-    send path deep-copies every outgoing activity (the whole card) and opens two telemetry spans, about a fifth of
-    the CPU of a menu click, for middleware vipbot does not use. "expectReplies" delivery (replies returned in the
-    HTTP answer) still goes through the SDK."""
-    reply = _card_activity(content, locale, summary)
+    """Answer below the incoming activity. The card goes straight to the Bot Connector REST API through the
+    turn's authenticated connector client: the SDK's own send path deep-copies every outgoing activity (the whole
+    card), opens telemetry spans and serialises the card through pydantic on every click — most of the CPU of a
+    menu click, for middleware vipbot does not use. Here the activity's envelope is serialised by the SDK and the
+    card's JSON, the same for every click on the same button, is encoded once (`_card_json`). "expectReplies"
+    delivery (replies returned in the HTTP answer) still goes through the SDK."""
     incoming = turn_context.activity
     client = turn_context.turn_state.get(CONNECTOR_CLIENT_KEY)
     if (
@@ -506,7 +511,42 @@ async def _reply(turn_context: TurnContext, content: Card, locale: str, summary:
         or not incoming.id
         or incoming.conversation is None
     ):
-        await turn_context.send_activity(reply)
+        await turn_context.send_activity(_card_activity(content, locale, summary))
         return
-    reply.apply_conversation_reference(incoming.get_conversation_reference())
-    await client.conversations.reply_to_activity(incoming.conversation.id, incoming.id, reply)
+    session = getattr(client, "client", None)  # the SDK's ConnectorClient: its authenticated aiohttp session
+    if not isinstance(session, aiohttp.ClientSession):
+        reply = _card_activity(content, locale, summary)
+        reply.apply_conversation_reference(incoming.get_conversation_reference())
+        await client.conversations.reply_to_activity(incoming.conversation.id, incoming.id, reply)
+        return
+    envelope = Activity(type=ActivityTypes.message, locale=locale, summary=summary)
+    envelope.apply_conversation_reference(incoming.get_conversation_reference())
+    fields = envelope.model_dump(by_alias=True, exclude_unset=True, exclude_none=True, mode="json")
+    head = json.dumps(fields, separators=(",", ":"))[:-1].encode()
+    body = b"".join((head, b',"attachments":[{"contentType":"', ADAPTIVE_CARD.encode(), b'","content":'))
+    body += _card_json(content) + b"}]}"
+    conversation = incoming.conversation.id[:_MAX_CONVERSATION_ID]
+    path = f"v3/conversations/{conversation}/activities/{incoming.id}"
+    headers = {**HeaderPropagationContext.collect_headers(), "Content-Type": "application/json"}
+    async with session.post(path, data=body, headers=headers) as response:
+        if response.status not in {200, 201, 202}:
+            raise PlatformError(f"the Teams connector refused the reply (HTTP {response.status})")
+        await response.read()
+
+
+_MAX_CONVERSATION_ID = 150  # as the SDK's connector client trims it
+_CARD_JSON_LIMIT = 2_000
+_card_json_cache: dict[int, tuple[Card, bytes]] = {}
+
+
+def _card_json(content: Card) -> bytes:
+    """The card as JSON. The menu's cards are built once and shared (`CardKit`), so the same card object comes
+    back click after click: its JSON is kept with it (the card itself is kept too, so its id stays its own)."""
+    found = _card_json_cache.get(id(content))
+    if found is not None and found[0] is content:
+        return found[1]
+    encoded = json.dumps(content, separators=(",", ":"), ensure_ascii=False).encode()
+    if len(_card_json_cache) >= _CARD_JSON_LIMIT:
+        _card_json_cache.clear()
+    _card_json_cache[id(content)] = (content, encoded)
+    return encoded

@@ -10,7 +10,8 @@ time zone.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -134,11 +135,32 @@ def iso_utc(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+_BUILT_LIMIT = 2_000
+
+
 @dataclass(frozen=True)
 class CardKit:
-    """Builds every card of the bot in a reader's locale."""
+    """Builds every card of the bot in a reader's locale.
+
+    The menu's cards (door, help, sociale kaart, sessions, welcome) depend only on their arguments, so each is
+    built once and then shared: a click costs no translating or escaping. A card built here is never changed
+    afterwards. A card that shows a `HomeInfo` is kept with that HomeInfo and built again when a newer one comes
+    (the home cache reloads it every few seconds)."""
 
     translator: Translator
+    _built: dict[tuple[object, ...], tuple[object, Card]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def _once(self, key: tuple[object, ...], build: Callable[[], Card], source: object = None) -> Card:
+        found = self._built.get(key)
+        if found is not None and found[0] is source:
+            return found[1]
+        if len(self._built) >= _BUILT_LIMIT:
+            self._built.clear()
+        built = build()
+        self._built[key] = (source, built)
+        return built
 
     def t(self, locale: str, key: str, /, **params: object) -> str:
         return self.translator.t(locale, key, **params)
@@ -214,9 +236,15 @@ class CardKit:
         return actions
 
     def door(self, portal_url: str, locale: str, *, typed_text: bool = False) -> Card:
-        return card(self._door_elements(locale, typed_text), self._menu(locale, portal_url))
+        return self._once(
+            ("door", portal_url, locale, typed_text),
+            lambda: card(self._door_elements(locale, typed_text), self._menu(locale, portal_url)),
+        )
 
     def welcome(self, home: HomeInfo, locale: str) -> Card:
+        return self._once(("welcome", home.organisation.id, locale), lambda: self._welcome(home, locale), home)
+
+    def _welcome(self, home: HomeInfo, locale: str) -> Card:
         org = home.organisation
         body: list[Element] = [
             text_block(
@@ -249,6 +277,9 @@ class CardKit:
         return card(body, self._menu(locale, home.portal_url))
 
     def social_map(self, home: HomeInfo, locale: str) -> Card:
+        return self._once(("map", home.organisation.id, locale), lambda: self._social_map(home, locale), home)
+
+    def _social_map(self, home: HomeInfo, locale: str) -> Card:
         body: list[Element] = [
             text_block(escape(self.t(locale, "teams.social_map_heading")), size="Large", weight="Bolder"),
             text_block(escape(self.t(locale, "teams.social_map_intro"))),
@@ -257,8 +288,12 @@ class CardKit:
         return card(body, self._menu(locale, home.portal_url, skip=SOCIAL_MAP))
 
     def sessions(self, home: HomeInfo, locale: str) -> Card:
-        return card(
-            self._sessions_elements(home.sessions, locale), self._menu(locale, home.portal_url, skip=SESSIONS)
+        return self._once(
+            ("sessions", home.organisation.id, locale),
+            lambda: card(
+                self._sessions_elements(home.sessions, locale), self._menu(locale, home.portal_url, skip=SESSIONS)
+            ),
+            home,
         )
 
     def _sessions_elements(self, sessions: tuple[UpcomingSession, ...], locale: str) -> list[Element]:
@@ -284,6 +319,9 @@ class CardKit:
         return elements
 
     def help(self, portal_url: str, locale: str) -> Card:
+        return self._once(("help", portal_url, locale), lambda: self._help(portal_url, locale))
+
+    def _help(self, portal_url: str, locale: str) -> Card:
         lines = [
             self.t(
                 locale,
