@@ -1,6 +1,6 @@
 """The `Gateway` port for Teams: proactive posts and updates over the Bot Framework Connector REST API.
 
-A Target's `address` is the opaque address of a stored conversation reference (see `TeamsReferenceStore`). The
+A Target's `address` is the opaque address of a stored conversation reference (see `TeamsReferences`). The
 gateway posts to the reference's service URL; for a person without a 1:1 chat yet it first creates one
 (`POST /v3/conversations`) and keeps its id. With an app id configured every call carries a token from the
 Microsoft identity platform (client credentials; the login URL is a setting), without one (development) none.
@@ -26,9 +26,9 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 
 from bot.domain.delivery import DeliveryError, DeliveryFailureKind, Rendered, Sent, Target
 from bot.domain.failures import TEAMS_REMOVED_CODES, Failure, FailureCode
+from bot.domain.teams_references import StoredReference, TeamsReferences, TeamsScope
 from bot.domain.tenancy import Platform
 from bot.logs import get_logger
-from bot.storage.teams_references import StoredReference, TeamsReferenceStore, TeamsScope
 
 log = get_logger(__name__)
 
@@ -163,7 +163,7 @@ class TeamsGateway:
 
     def __init__(
         self,
-        store: TeamsReferenceStore,
+        store: TeamsReferences,
         http: aiohttp.ClientSession,
         credentials: BotCredentials | TokenSource | None,
         retry: RetryPolicy | None = None,
