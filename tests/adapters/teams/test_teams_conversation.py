@@ -4,6 +4,7 @@ replies read from the Bot Connector double (commands, card submits, locales, unk
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -12,10 +13,11 @@ import aiohttp
 import pytest
 from sqlmodel import select
 
-from bot.adapters.teams import home_loader, reference_store
+from bot.adapters.teams import reference_store
 from bot.app import Services
-from bot.domain.content import Text
-from bot.domain.home import UpcomingSession
+from bot.domain.content import SocialMapEntry, Text
+from bot.domain.home import HomeInfo, HomeSource, UpcomingSession
+from bot.domain.tenancy import Organisation
 from tests.adapters.teams.support import (
     BOT_ID,
     OTHER_TENANT,
@@ -241,13 +243,40 @@ async def test_in_a_channel_the_bot_answers_mentions_the_same_way(services: Serv
     assert "bewaar of lees ik niet" in await channel.say(mention + "iets vertrouwelijks")
 
 
-async def test_the_counsellor_s_photo_and_intro_and_the_sociale_kaart_reach_teams(
-    services: Services, chat: Chat
+class WithOwnEntry:
+    """The front door as the organisation's own sociale kaart makes it: its own entry before the template's (the
+    console's editing of these entries fills HomeInfo the same way; Teams renders whatever HomeInfo carries)."""
+
+    def __init__(self, source: HomeSource, entry: SocialMapEntry) -> None:
+        self._source = source
+        self._entry = entry
+
+    async def for_organisation(self, organisation: Organisation) -> HomeInfo:
+        home = await self._source.for_organisation(organisation)
+        return replace(home, social_map=(self._entry, *home.social_map))
+
+
+async def test_the_counsellor_s_photo_and_intro_and_the_organisation_s_sociale_kaart_reach_teams(
+    services: Services, bf_connector: BotConnectorDouble
 ) -> None:
-    """What HomeInfo carries is what Teams shows: the counsellor's photo (an https address only) beside their
-    introduction on the welcome card, and the sociale kaart behind its button."""
+    """What HomeInfo carries is what Teams shows, through the connector double: the counsellor's photo (an https
+    address only) beside their introduction on the welcome card, and the organisation's own sociale kaart entry
+    behind the card's sociale kaart button."""
     from bot.storage.tables import CounsellorRow, OrganisationCounsellorRow, PracticeRow
 
+    own = SocialMapEntry(
+        "bedrijfsmaatschappelijk-werk",
+        "internal",
+        Text("Bedrijfsmaatschappelijk werk <De Linde>", "Company social work <De Linde>"),
+        Text(
+            "Gratis en vertrouwelijk, ook voor privézaken.",
+            "Free and confidential, also for private matters.",
+        ),
+        phone="030 123 45 67",
+        url="https://intranet.delinde.example/bmw",
+    )
+    assert services.home is not None
+    services.home = WithOwnEntry(services.home, own)
     org = await connect(services)
     photo = "https://vp.example.nl/photos/anna.jpg"
     async with services.sessions() as session:
@@ -271,24 +300,24 @@ async def test_the_counsellor_s_photo_and_intro_and_the_sociale_kaart_reach_team
             ]
         )
         await session.commit()
-    (card,) = await chat.post("conversationUpdate", membersAdded=[{"id": BOT_ID}])
-    welcome = card_text(card)
-    assert "Anna <de> Vries" in welcome
-    assert "Ik luister & help." in welcome
-    images = [
-        item
-        for element in card["body"]
-        if element["type"] == "ColumnSet"
-        for column in element["columns"]
-        for item in column["items"]
-        if item["type"] == "Image"
-    ]
-    assert [(i["url"], i["altText"]) for i in images] == [
-        (photo, "Anna <de> Vries")
-    ]  # never a plain-http one
-
-    home = await home_loader(services)(org)
-    assert home.social_map
-    social = await chat.say(value={"vipbot": "social_map"})
-    for entry in home.social_map:
-        assert entry.name.nl in social
+    async with running(services) as base, aiohttp.ClientSession() as http:
+        chat = Chat(http, base, bf_connector)
+        (card,) = await chat.post("conversationUpdate", membersAdded=[{"id": BOT_ID}])
+        welcome = card_text(card)
+        assert "Anna <de> Vries" in welcome
+        assert "Ik luister & help." in welcome
+        images = [
+            item
+            for element in card["body"]
+            if element["type"] == "ColumnSet"
+            for column in element["columns"]
+            for item in column["items"]
+            if item["type"] == "Image"
+        ]
+        assert [(i["url"], i["altText"]) for i in images] == [(photo, "Anna <de> Vries")]  # never plain http
+        (button,) = [a for a in card["actions"] if a.get("data", {}).get("vipbot") == "social_map"]
+        social = await chat.say(value=button["data"])
+    assert "Bedrijfsmaatschappelijk werk <De Linde>" in social
+    assert "Gratis en vertrouwelijk, ook voor privézaken." in social
+    assert "[intranet.delinde.example/bmw](https://intranet.delinde.example/bmw)" in social
+    assert services.content.catalog.social_map[0].name.nl in social  # the template's entries follow
