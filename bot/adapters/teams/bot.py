@@ -18,7 +18,13 @@ from http import HTTPStatus
 from typing import Any
 
 import aiohttp
-from microsoft_agents.activity import Activity, ActivityTypes, Attachment, DeliveryModes, InvokeResponse
+from microsoft_agents.activity import (
+    Activity,
+    ActivityTypes,
+    Attachment,
+    DeliveryModes,
+    InvokeResponse,
+)
 from microsoft_agents.hosting.core import TurnContext
 from microsoft_agents.hosting.core.connector import ConnectorClientBase
 from microsoft_agents.hosting.core.header_propagation import HeaderPropagationContext
@@ -519,10 +525,7 @@ async def _reply(turn_context: TurnContext, content: Card, locale: str, summary:
         reply.apply_conversation_reference(incoming.get_conversation_reference())
         await client.conversations.reply_to_activity(incoming.conversation.id, incoming.id, reply)
         return
-    envelope = Activity(type=ActivityTypes.message, locale=locale, summary=summary)
-    envelope.apply_conversation_reference(incoming.get_conversation_reference())
-    fields = envelope.model_dump(by_alias=True, exclude_unset=True, exclude_none=True, mode="json")
-    head = json.dumps(fields, separators=(",", ":"))[:-1].encode()
+    head = json.dumps(_reply_envelope(incoming, locale, summary), separators=(",", ":"))[:-1].encode()
     body = b"".join((head, b',"attachments":[{"contentType":"', ADAPTIVE_CARD.encode(), b'","content":'))
     body += _card_json(content) + b"}]}"
     conversation = incoming.conversation.id[:_MAX_CONVERSATION_ID]
@@ -535,6 +538,28 @@ async def _reply(turn_context: TurnContext, content: Card, locale: str, summary:
 
 
 _MAX_CONVERSATION_ID = 150  # as the SDK's connector client trims it
+
+
+def _reply_envelope(incoming: Activity, locale: str, summary: str) -> dict[str, Any]:
+    """The addressing of a reply, as the SDK's `apply_conversation_reference` sets it: the bot (the incoming
+    recipient) speaks to the sender, in the same conversation, below the incoming activity. Built from the
+    incoming activity's parts directly: a new Activity would be validated and serialised whole on every click."""
+
+    def part(model: Any) -> Any:
+        return model.model_dump(by_alias=True, exclude_none=True, mode="json") if model is not None else None
+
+    fields: dict[str, Any] = {
+        "type": ActivityTypes.message.value,
+        "locale": locale,
+        "summary": summary,
+        "channelId": str(incoming.channel_id) if incoming.channel_id else None,
+        "serviceUrl": incoming.service_url,
+        "conversation": part(incoming.conversation),
+        "from": part(incoming.recipient),
+        "recipient": part(incoming.from_property),
+        "replyToId": incoming.id,
+    }
+    return {key: value for key, value in fields.items() if value is not None}
 _CARD_JSON_LIMIT = 2_000
 _card_json_cache: dict[int, tuple[Card, bytes]] = {}
 
