@@ -19,7 +19,8 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 SHOWN = "#2f6f8f"
-TEXT = "#000000"  # text only: lines, spines and error bars are lighter, so the text can be told apart in the PNG
+# Text only: lines, spines and error bars are lighter, so the text can be told apart in the PNG.
+TEXT = "#000000"
 FRAME = "#8a8a8a"
 LINE_COLOURS = ("#2f6f8f", "#d1773b", "#5b9a5b", "#8a5fa8", "#b8475d", "#6b6b6b")
 MAX_TREND_LINES = 6
@@ -67,7 +68,12 @@ def _groups(ax: Axes, insights: Insights, t: Translator, locale: str) -> None:
             ax.barh(y, cell.index * 100, color=SHOWN, xerr=margin, ecolor=FRAME, capsize=3, height=0.6)
             label = f"{round(cell.index * 100)}% ± {max(1, round(margin))}"
             ax.text(
-                min(100.0, cell.index * 100 + margin) + 1.5, y, label, va="center", color=TEXT, fontsize=LABEL_SIZE
+                min(100.0, cell.index * 100 + margin) + 1.5,
+                y,
+                label,
+                va="center",
+                color=TEXT,
+                fontsize=LABEL_SIZE,
             )
         elif cell.band is not None:
             low, high = cell.band
@@ -76,9 +82,7 @@ def _groups(ax: Axes, insights: Insights, t: Translator, locale: str) -> None:
         else:
             # No bar at all: a bar of any length (a full grey one read as 100 %) would say something about the
             # group. Only the word, in the place where a value would start.
-            ax.text(
-                1.5, y, f"({hidden_label})", va="center", style="italic", color=TEXT, fontsize=LABEL_SIZE
-            )
+            ax.text(1.5, y, f"({hidden_label})", va="center", style="italic", color=TEXT, fontsize=LABEL_SIZE)
     ax.set_yticks(ys, names)
     ax.set_ylim(-0.7, len(cells) - 0.3)
     ax.set_xlim(0, 130)

@@ -74,7 +74,9 @@ def home_loader(services: Services) -> Callable[[Organisation], Awaitable[HomeIn
     """The organisation's front-door information (counsellors, sociale kaart, sessions), read at most every
     HOME_CACHE_SECONDS per process."""
     # On the service's clock: a test that moves its clock sees the change, and nothing expires under it meanwhile.
-    homes: TtlCache[UUID, HomeInfo] = TtlCache(HOME_CACHE_SECONDS, clock=lambda: services.clock.now().timestamp())
+    homes: TtlCache[UUID, HomeInfo] = TtlCache(
+        HOME_CACHE_SECONDS, clock=lambda: services.clock.now().timestamp()
+    )
 
     async def home(organisation: Organisation) -> HomeInfo:
         async def load() -> HomeInfo:

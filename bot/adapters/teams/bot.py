@@ -560,6 +560,8 @@ def _reply_envelope(incoming: Activity, locale: str, summary: str) -> dict[str, 
         "replyToId": incoming.id,
     }
     return {key: value for key, value in fields.items() if value is not None}
+
+
 _CARD_JSON_LIMIT = 2_000
 _card_json_cache: dict[int, tuple[Card, bytes]] = {}
 

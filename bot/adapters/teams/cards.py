@@ -242,7 +242,9 @@ class CardKit:
         )
 
     def welcome(self, home: HomeInfo, locale: str) -> Card:
-        return self._once(("welcome", home.organisation.id, locale), lambda: self._welcome(home, locale), home)
+        return self._once(
+            ("welcome", home.organisation.id, locale), lambda: self._welcome(home, locale), home
+        )
 
     def _welcome(self, home: HomeInfo, locale: str) -> Card:
         org = home.organisation
@@ -291,7 +293,8 @@ class CardKit:
         return self._once(
             ("sessions", home.organisation.id, locale),
             lambda: card(
-                self._sessions_elements(home.sessions, locale), self._menu(locale, home.portal_url, skip=SESSIONS)
+                self._sessions_elements(home.sessions, locale),
+                self._menu(locale, home.portal_url, skip=SESSIONS),
             ),
             home,
         )
@@ -370,7 +373,9 @@ def _social_map_entry(entry: SocialMapEntry, locale: str) -> Element:
 
 def rendered(content: Card, locale: str, fallback: str) -> Rendered:
     """A card as the message the outbox sends: `fallback` is also its `summary` in Teams' chat list."""
-    return Rendered(platform=Platform.TEAMS, payload=message(content, locale, fallback), fallback_text=fallback)
+    return Rendered(
+        platform=Platform.TEAMS, payload=message(content, locale, fallback), fallback_text=fallback
+    )
 
 
 def render_column(kit: CardKit, post: ColumnPost, locale: str) -> Rendered:

@@ -142,7 +142,9 @@ class TokenSource:
         try:
             async with self._http.post(url, data=form) as response:
                 if response.status != 200:
-                    reason = f"the Microsoft login endpoint refused the bot's credentials (HTTP {response.status})"
+                    reason = (
+                        f"the Microsoft login endpoint refused the bot's credentials (HTTP {response.status})"
+                    )
                     if response.status >= 500:
                         raise _failed(DeliveryFailureKind.TRANSIENT, reason, FailureCode.TRANSIENT)
                     raise _failed(DeliveryFailureKind.PERMANENT, reason, FailureCode.TEAMS_CREDENTIALS)
@@ -297,7 +299,9 @@ class TeamsGateway:
             )
         if status >= 500:
             raise _failed(
-                DeliveryFailureKind.TRANSIENT, f"the Teams connector failed (HTTP {status})", FailureCode.TRANSIENT
+                DeliveryFailureKind.TRANSIENT,
+                f"the Teams connector failed (HTTP {status})",
+                FailureCode.TRANSIENT,
             )
         if status in {403, 404} and (code in _REMOVED_CODES or status == 404):
             await self._store.remove(stored.address)
