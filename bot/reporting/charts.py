@@ -33,6 +33,11 @@ DPI = 100
 LABEL_SIZE = 12
 TITLE_SIZE = 13
 ROW_INCHES = 0.42
+DENSE_ROW_INCHES = 0.32  # beyond DENSE_FROM groups: the labels stay the same size, the rows closer together
+DENSE_FROM = 12
+# Groups drawn at most: more would not fit in a chat message at a legible size. The organisation and departments
+# come first; the summary's text beside the chart lists every group.
+MAX_GROUPS = 16
 
 
 def _trend(ax: Axes, insights: Insights, t: Translator, locale: str) -> None:
@@ -57,7 +62,7 @@ def _trend(ax: Axes, insights: Insights, t: Translator, locale: str) -> None:
 
 
 def _groups(ax: Axes, insights: Insights, t: Translator, locale: str) -> None:
-    cells = chart_groups(insights)
+    cells = chart_groups(insights, MAX_GROUPS)
     # no-break spaces: matplotlib keeps them, so the group tree keeps its indentation
     names = [("\u00a0\u00a0\u00a0" * c.depth) + c.group.name for c in cells]
     ys = list(range(len(cells)))[::-1]
@@ -88,7 +93,13 @@ def _groups(ax: Axes, insights: Insights, t: Translator, locale: str) -> None:
     ax.set_xlim(0, 130)
     ax.set_xticks([0, 25, 50, 75, 100])
     ax.set_xlabel(t.t(locale, "insights.chart_axis"))
-    ax.set_title(t.t(locale, "insights.chart_groups"), fontsize=TITLE_SIZE, color=TEXT)
+    cut = len(chart_groups(insights, MAX_GROUPS + 1)) > MAX_GROUPS
+    title = (
+        t.t(locale, "insights.chart_groups_first", count=len(cells))
+        if cut
+        else t.t(locale, "insights.chart_groups")
+    )
+    ax.set_title(title, fontsize=TITLE_SIZE, color=TEXT)
 
 
 def render_chart(insights: Insights, t: Translator, locale: str) -> bytes:
@@ -96,10 +107,11 @@ def render_chart(insights: Insights, t: Translator, locale: str) -> bytes:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    rows = max(3, len(chart_groups(insights)))
-    figure = Figure(figsize=(WIDTH_INCHES, 5.2 + rows * ROW_INCHES), dpi=DPI, layout="constrained")
+    rows = max(3, len(chart_groups(insights, MAX_GROUPS)))
+    row = ROW_INCHES if rows <= DENSE_FROM else DENSE_ROW_INCHES
+    figure = Figure(figsize=(WIDTH_INCHES, 5.2 + rows * row), dpi=DPI, layout="constrained")
     FigureCanvasAgg(figure)
-    top, bottom = figure.subplots(2, 1, gridspec_kw={"height_ratios": [3.2, 1.2 + rows * ROW_INCHES]})
+    top, bottom = figure.subplots(2, 1, gridspec_kw={"height_ratios": [3.2, 1.2 + rows * row]})
     figure.suptitle(
         t.t(locale, "insights.chart_title", pulse=insights.pulse_set.name.in_locale(locale)),
         fontsize=TITLE_SIZE,

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import uuid
 from datetime import datetime, timedelta
 
 from PIL import Image, ImageDraw
 
 from bot.adapters.teams.posts import teams_renderers
-from bot.adapters.teams.pulses import small_png
+from bot.adapters.teams.pulses import MAX_INLINE_IMAGE, small_png
 from bot.catalog import ContentLibrary
 from bot.domain.aggregation import Insights, Release, RoundInput, build_release, insights_from
 from bot.domain.delivery import Attachment
@@ -21,7 +22,7 @@ from bot.domain.privacy import EPSILON_PER_PERIOD
 from bot.domain.pulses import ManagementSummaryPost
 from bot.domain.tenancy import Group, GroupKind, GroupTree
 from bot.reporting.charts import chart_attachment
-from tests.adapters.teams.chart_measure import text_heights
+from tests.adapters.teams.chart_measure import TEAMS_CARD_WIDTH, text_heights
 from tests.doubles.card_check import card_problems, entries_of_activity
 from tests.pulses.simulation import SeededLaplace
 
@@ -78,20 +79,19 @@ def test_the_summary_card_keeps_the_tree_and_passes_adaptivecards(content: Conte
     assert card_problems(entries_of_activity("summary", rendered.payload)) == []
 
 
-def management_insights(content: ContentLibrary) -> Insights:
+def management_insights(content: ContentLibrary, more_teams: int = 0) -> Insights:
     """Three months of check-ins: the organisation and a department (two trend lines), a team with figures, one
-    with only a band and one hidden (too few respondents)."""
+    with only a band and one hidden (too few respondents); `more_teams` with figures besides."""
     checkin = content.catalog.pulse_set("wekelijkse-check-in")
     assert checkin is not None
     org = uuid.UUID(int=7)
     root = Group(uuid.uuid4(), org, None, GroupKind.ORGANISATION, "org", "Zorggroep De Linde")
     dept = Group(uuid.uuid4(), org, root.id, GroupKind.DEPARTMENT, "zorg", "Zorg & Welzijn")
-    teams = [
-        Group(uuid.uuid4(), org, dept.id, GroupKind.TEAM, slug, name)
-        for slug, name in (("noord", "Team Noord"), ("zuid", "Team Zuid"), ("klein", "Team Klein"))
-    ]
+    names = [("noord", "Team Noord"), ("zuid", "Team Zuid"), ("klein", "Team Klein")]
+    names += [(f"team-{i}", f"Team nummer {i}") for i in range(more_teams)]
+    teams = [Group(uuid.uuid4(), org, dept.id, GroupKind.TEAM, slug, name) for slug, name in names]
     tree = GroupTree((root, dept, *teams))
-    people = {teams[0].id: 30, teams[1].id: 7, teams[2].id: 3}
+    people = {teams[0].id: 30, teams[1].id: 7, teams[2].id: 3} | {t.id: 25 for t in teams[3:]}
 
     def month(period: str, seed: int) -> Release:
         start = datetime.fromisoformat(f"{period}-05T09:00:00+00:00")
@@ -107,7 +107,7 @@ def management_insights(content: ContentLibrary) -> Insights:
     return insights_from(checkin, [month(p, i) for i, p in enumerate(("2026-01", "2026-02", "2026-03"))])
 
 
-def summary_png(content: ContentLibrary, insights: Insights) -> bytes:
+def summary_png(content: ContentLibrary, insights: Insights, message_limit: int | None = 28 * 1024) -> bytes:
     """The chart as the Teams card carries it (reduced to 16 colours to travel inside the card)."""
     t = content.translator
     post = ManagementSummaryPost(
@@ -121,6 +121,8 @@ def summary_png(content: ContentLibrary, insights: Insights) -> bytes:
     (image,) = [e for e in card["body"] if e["type"] == "Image"]
     assert image["size"] == "Stretch"  # shown at the card's width, whatever its pixel width
     assert card_problems(entries_of_activity("summary", rendered.payload)) == []
+    if message_limit is not None:  # Teams refuses larger bot messages
+        assert len(json.dumps(rendered.payload).encode()) < message_limit
     return base64.b64decode(image["url"].split(",", 1)[1])
 
 
@@ -131,6 +133,22 @@ def test_the_chart_s_labels_are_legible_at_card_width(content: ContentLibrary) -
     assert heights.glyphs > 100
     assert heights.tall >= 8.0, heights
     assert heights.median >= 5.0, heights
+
+
+def test_a_chart_of_many_groups_stays_card_wide(content: ContentLibrary) -> None:
+    """24 groups: the chart shows the first 16 (the text lists them all), 8 colours rather than fewer pixels, so
+    the image is not narrower than the card it is stretched to (drawn for 24 rows it came out 307 px wide, its
+    lower-case letters 3 px tall at the card's width)."""
+    insights = management_insights(content, more_teams=19)
+    # The image stays within its share of a message; the text of 24 groups' tables does not (docs/teams.md).
+    png = summary_png(content, insights, message_limit=None)
+    assert len(png) <= MAX_INLINE_IMAGE
+    with Image.open(io.BytesIO(png)) as image:
+        assert image.width >= TEAMS_CARD_WIDTH
+    heights = text_heights(png)
+    assert heights.median >= 4.5, heights
+    texts, bars = groups_panel(insights, content)
+    assert len(bars) + texts.count("(verborgen)") == 16
 
 
 def test_hidden_groups_have_no_bar_and_both_trend_lines_keep_their_colour(content: ContentLibrary) -> None:
@@ -189,4 +207,7 @@ def groups_panel(insights: Insights, content: ContentLibrary) -> tuple[list[str]
     FigureCanvasAgg(figure)
     ax = figure.subplots()
     _groups(ax, insights, content.translator, "nl")
-    return [text.get_text() for text in ax.texts], [p for p in ax.patches if isinstance(p, Rectangle)]
+    title = ax.get_title()
+    return [text.get_text() for text in ax.texts] + [title], [
+        p for p in ax.patches if isinstance(p, Rectangle)
+    ]
