@@ -184,7 +184,7 @@ class VipTeamsBot:
                 tenant=reference.tenant_id,
             )
             if welcome:
-                await _reply(turn_context, self._kit.not_connected(locale), locale, self._kit.summary(locale))
+                await _reply(turn_context, self._kit, self._kit.not_connected(locale), locale)
             return
         locale = await self._locale(activity, organisation, reference, opening=welcome)
         if reference.scope is TeamsScope.PERSONAL:
@@ -198,12 +198,10 @@ class VipTeamsBot:
             return
         if reference.scope is TeamsScope.PERSONAL:
             home: HomeInfo = await self._home(organisation)
-            await _reply(turn_context, self._kit.welcome(home, locale), locale, self._kit.summary(locale))
+            await _reply(turn_context, self._kit, self._kit.welcome(home, locale), locale)
         else:
             portal = portal_link(self._portal_base_url, organisation.slug)
-            await _reply(
-                turn_context, self._kit.channel_installed(portal, locale), locale, self._kit.summary(locale)
-            )
+            await _reply(turn_context, self._kit, self._kit.channel_installed(portal, locale), locale)
 
     # --- people of a team or group chat: the addresses for their personal chats -----------------------------
 
@@ -342,7 +340,7 @@ class VipTeamsBot:
         if organisation is None:
             locale = pick_locale(activity.locale)
             log.warning("teams message from a tenant that is not connected", tenant=reference.tenant_id)
-            await _reply(turn_context, self._kit.not_connected(locale), locale, self._kit.summary(locale))
+            await _reply(turn_context, self._kit, self._kit.not_connected(locale), locale)
             return
         locale = await self._locale(activity, organisation, reference)
         await self._remember(organisation, replace(reference, locale=locale))
@@ -364,7 +362,7 @@ class VipTeamsBot:
             content = self._kit.help(portal, locale)
         else:
             content = self._kit.door(portal, locale, typed_text=typed and action != TALK)
-        await _reply(turn_context, content, locale, self._kit.summary(locale))
+        await _reply(turn_context, self._kit, content, locale)
 
     def _submit_of(
         self,
@@ -411,7 +409,7 @@ class VipTeamsBot:
             return
         content: ClickAnswer = await answer(submit)
         if isinstance(content, dict):
-            await _replace_clicked(turn_context, content, locale, self._kit.summary(locale))
+            await _replace_clicked(turn_context, self._kit, content, locale)
 
     # --- Universal Actions: Action.Execute -----------------------------------------------------------------
 
@@ -488,27 +486,28 @@ def _card_activity(content: Card, locale: str, summary: str) -> Activity:
     )
 
 
-async def _replace_clicked(turn_context: TurnContext, content: Card, locale: str, summary: str) -> None:
+async def _replace_clicked(turn_context: TurnContext, kit: CardKit, content: Card, locale: str) -> None:
     """Show the answer in place of the clicked card (Teams names it in replyToId), or below it when it cannot."""
     clicked = turn_context.activity.reply_to_id
     if clicked:
-        update = _card_activity(content, locale, summary)
+        update = _card_activity(content, locale, kit.summary(locale))
         update.id = clicked
         try:
             await turn_context.update_activity(update)
             return
         except Exception as exc:  # an old card Teams no longer lets us edit: answer below it instead
             log.warning("teams card could not be updated; replying instead", error_type=type(exc).__name__)
-    await _reply(turn_context, content, locale, summary)
+    await _reply(turn_context, kit, content, locale)
 
 
-async def _reply(turn_context: TurnContext, content: Card, locale: str, summary: str) -> None:
+async def _reply(turn_context: TurnContext, kit: CardKit, content: Card, locale: str) -> None:
     """Answer below the incoming activity. The card goes straight to the Bot Connector REST API through the
     turn's authenticated connector client: the SDK's own send path deep-copies every outgoing activity (the whole
     card), opens telemetry spans and serialises the card through pydantic on every click — most of the CPU of a
-    menu click, for middleware vipbot does not use. Here the activity's envelope is serialised by the SDK and the
-    card's JSON, the same for every click on the same button, is encoded once (`_card_json`). "expectReplies"
-    delivery (replies returned in the HTTP answer) still goes through the SDK."""
+    menu click, for middleware vipbot does not use. Here the reply's addressing comes from the incoming activity's
+    parts (`_reply_envelope`) and the card's JSON, the same for every click on the same button, is encoded once
+    (`CardKit.json_of`). "expectReplies" delivery (replies returned in the HTTP answer) still goes through the SDK."""
+    summary = kit.summary(locale)
     incoming = turn_context.activity
     client = turn_context.turn_state.get(CONNECTOR_CLIENT_KEY)
     if (
@@ -527,7 +526,7 @@ async def _reply(turn_context: TurnContext, content: Card, locale: str, summary:
         return
     head = json.dumps(_reply_envelope(incoming, locale, summary), separators=(",", ":"))[:-1].encode()
     body = b"".join((head, b',"attachments":[{"contentType":"', ADAPTIVE_CARD.encode(), b'","content":'))
-    body += _card_json(content) + b"}]}"
+    body += kit.json_of(content) + b"}]}"
     conversation = incoming.conversation.id[:_MAX_CONVERSATION_ID]
     path = f"v3/conversations/{conversation}/activities/{incoming.id}"
     headers = {**HeaderPropagationContext.collect_headers(), "Content-Type": "application/json"}
@@ -560,20 +559,3 @@ def _reply_envelope(incoming: Activity, locale: str, summary: str) -> dict[str, 
         "replyToId": incoming.id,
     }
     return {key: value for key, value in fields.items() if value is not None}
-
-
-_CARD_JSON_LIMIT = 2_000
-_card_json_cache: dict[int, tuple[Card, bytes]] = {}
-
-
-def _card_json(content: Card) -> bytes:
-    """The card as JSON. The menu's cards are built once and shared (`CardKit`), so the same card object comes
-    back click after click: its JSON is kept with it (the card itself is kept too, so its id stays its own)."""
-    found = _card_json_cache.get(id(content))
-    if found is not None and found[0] is content:
-        return found[1]
-    encoded = json.dumps(content, separators=(",", ":"), ensure_ascii=False).encode()
-    if len(_card_json_cache) >= _CARD_JSON_LIMIT:
-        _card_json_cache.clear()
-    _card_json_cache[id(content)] = (content, encoded)
-    return encoded

@@ -9,6 +9,7 @@ time zone.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -151,6 +152,19 @@ class CardKit:
     _built: dict[tuple[object, ...], tuple[object, Card]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
+    _json: dict[int, tuple[Card, bytes]] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def json_of(self, content: Card) -> bytes:
+        """The card as JSON, encoded once per card: the menu's cards come back click after click as the same
+        object. The card is kept with its JSON, so its id stays its own while it is here."""
+        found = self._json.get(id(content))
+        if found is not None and found[0] is content:
+            return found[1]
+        encoded = json.dumps(content, separators=(",", ":"), ensure_ascii=False).encode()
+        if len(self._json) >= _BUILT_LIMIT:
+            self._json.clear()
+        self._json[id(content)] = (content, encoded)
+        return encoded
 
     def _once(self, key: tuple[object, ...], build: Callable[[], Card], source: object = None) -> Card:
         found = self._built.get(key)
