@@ -84,6 +84,53 @@ class SqlScheduleRepository:
             raise ConflictError(f"a schedule named '{name}' exists already in {organisation.slug}") from exc
         return schedule_from_row(row, organisation)
 
+    async def update(
+        self,
+        organisation: Organisation,
+        schedule: Schedule,
+        *,
+        recurrence_text: str,
+        timezone: str | None,
+        moved: bool,
+        now: datetime,
+    ) -> Schedule:
+        """Write an edited schedule over its row (same id: its occurrences and rotation stay with it).
+
+        `timezone` None keeps the row's own (the organisation's, unless one was set). When the rule or zone
+        `moved`, the cursor goes to now: nothing that fell due under the old rule is sent afterwards."""
+        parse_recurrence(recurrence_text)
+        values: dict[str, object] = {
+            "name": schedule.name,
+            "item_id": schedule.item_id,
+            "audience": schedule.audience.to_json(),
+            "recurrence": recurrence_text,
+            "anchor": schedule.anchor.isoformat(),
+            "when_blocked": schedule.when_blocked.value,
+            "grace_minutes": schedule.grace_minutes,
+            "updated_at": now,
+        }
+        if timezone is not None:
+            values["timezone"] = timezone
+        if moved:
+            values["cursor_at"] = now
+        try:
+            async with transaction(self._sessions) as session:
+                result = await session.exec(
+                    update(OutreachScheduleRow)
+                    .where(
+                        col(OutreachScheduleRow.organisation_id) == organisation.id,
+                        col(OutreachScheduleRow.id) == schedule.id,
+                    )
+                    .values(**values)
+                )
+                if result.rowcount == 0:
+                    raise NotFoundError(f"no schedule '{schedule.name}' in {organisation.slug}")
+        except IntegrityError as exc:
+            raise ConflictError(
+                f"a schedule named '{schedule.name}' exists already in {organisation.slug}"
+            ) from exc
+        return await self.get(organisation, schedule.name)
+
     async def list_schedules(self, organisation: Organisation) -> list[Schedule]:
         async with self._sessions() as session:
             rows = await session.exec(

@@ -19,6 +19,7 @@ from bot.storage.tables_outreach import OutreachDeliveryRow, OutreachOccurrenceR
 from bot.web.console.outreach_bridge import outreach_of
 from scheduler.worker import OutboxWorker, PlatformDelivery, WorkerConfig
 from tests.console.helpers import form_token, make_person, sign_in
+from tests.console.planning_support import publish_now
 from tests.outreach.fakes import FakeGateway, FakeRenderer, permanent
 
 
@@ -57,21 +58,15 @@ async def test_own_column_published_now_and_a_session_planned_then_cancelled(
     item_path = saved.headers["Location"].split("?")[0]
     item_id = "own:" + item_path.rsplit("/", 1)[1]
 
-    token = await form_token(client, "/console/o/de-linde/schedules/new")
-    published = await client.post(
-        "/console/o/de-linde/schedules/new",
-        data={
-            "csrf_token": token,
-            "what": "column",
-            "item": item_id,
-            "groups": "zorg",
-            "platforms": ["slack", "teams"],
-            "action": "now",
-        },
-        allow_redirects=False,
+    confirm, status_page = await publish_now(
+        client,
+        "de-linde",
+        {"what": "column", "item": item_id, "groups": "zorg", "platforms": ["slack", "teams"], "action": "now"},
     )
-    assert published.status == 303
-    assert published.headers["Location"].endswith("?published=2")
+    assert "naar #zorg en zorg" in confirm  # the Slack channel by its name, then the Teams channel
+    assert status_page.startswith("/console/o/de-linde/deliveries?occurrence=")
+    status = await (await client.get(status_page)).text()
+    assert "In de wachtrij gezet voor 2 kanalen en personen" in status  # queued, not "sent"
     outreach = outreach_of(console_services)
     [row] = await _occurrences(console_services, org_a)
     post = await outreach.posts.build(occurrence_from_row(row))
@@ -115,7 +110,9 @@ async def test_own_column_published_now_and_a_session_planned_then_cancelled(
     session_id = announcement.item_id
     token = await form_token(client, "/console/o/de-linde/sessions")
     cancelled = await client.post(
-        f"/console/o/de-linde/sessions/{session_id}/cancel", data={"csrf_token": token}, allow_redirects=False
+        f"/console/o/de-linde/sessions/{session_id}/cancel",
+        data={"csrf_token": token, "confirm": "1"},
+        allow_redirects=False,
     )
     assert cancelled.status == 303
     assert cancelled.headers["Location"].endswith("notice=cancelled")
@@ -197,21 +194,12 @@ async def test_the_calendar_shows_what_failed_and_why(
     counsellor = await make_person(console_services, Role.COUNSELLOR, "vp@praktijk.test", org_a.id)
     await sign_in(client, counsellor, clock)
     reminder = console_services.content.catalog.reminders[0]
-    token = await form_token(client, "/console/o/de-linde/schedules/new")
-    published = await client.post(
-        "/console/o/de-linde/schedules/new",
-        data={
-            "csrf_token": token,
-            "what": "reminder",
-            "item": reminder.id,
-            "groups": "zorg",
-            "platforms": ["slack", "teams"],
-            "action": "now",
-        },
-        allow_redirects=False,
+    _confirm, status_page = await publish_now(
+        client,
+        "de-linde",
+        {"what": "reminder", "item": reminder.id, "groups": "zorg", "platforms": ["slack", "teams"]},
     )
-    assert published.headers["Location"].endswith("?published=2")
-
+    assert status_page.startswith("/console/o/de-linde/deliveries?occurrence=")
     outreach = outreach_of(console_services)
     slack, teams = FakeGateway(Platform.SLACK), FakeGateway(Platform.TEAMS)
     slack.fail("C-OUD", permanent("chat.postMessage: is_archived"))
