@@ -43,6 +43,7 @@ def build_console(services: Services) -> web.Application:
         pages_content,
         pages_insights,
         pages_main,
+        pages_pulses,
         pages_schedule,
         pages_sessions,
     )
@@ -60,6 +61,7 @@ def build_console(services: Services) -> web.Application:
     pages_schedule.add_routes(console)
     pages_sessions.add_routes(console)
     pages_insights.add_routes(console)
+    pages_pulses.add_routes(console)
     _register_optional(console, "bot.web.console.inbox")
     _template_globals(console)
     return console
@@ -69,6 +71,7 @@ ORGANISATION_PAGES = (
     ("content", "console.nav.content"),
     ("calendar", "console.nav.calendar"),
     ("sessions", "console.nav.sessions"),
+    ("pulses", "console.pulses.nav"),
     ("insights", "console.nav.insights"),
     ("report", "console.nav.report"),
 )

@@ -9,6 +9,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
+from babel.dates import format_datetime
 
 from bot.domain.accounts import Role
 from bot.domain.outreach import Audience, AudienceError, What
@@ -18,7 +19,7 @@ from bot.errors import NotFoundError
 from bot.web.console.auth import console_of, organisation_for
 from bot.web.console.outreach_bridge import CANCELLED_PREFIX, outreach_of, publish
 from bot.web.console.pages_auth import see_other
-from bot.web.shared.templates import render
+from bot.web.shared.templates import render, request_locale, translate
 
 FIELDS = ("title", "description", "day", "start", "end", "place", "online_url")
 
@@ -118,10 +119,55 @@ async def session_plan(request: web.Request) -> web.StreamResponse:
     return see_other(_url(request, "sessions", org=organisation.slug) + f"?notice={notice}")
 
 
+async def _session_and_signups(
+    request: web.Request, organisation: Organisation
+) -> tuple[TeamSession, int]:
+    outreach = outreach_of(console_of(request).services)
+    try:
+        session_id = UUID(request.match_info["session"])
+    except ValueError:
+        raise web.HTTPNotFound() from None
+    for session, signups in await outreach.sessions.list_sessions(organisation.id):
+        if session.id == session_id:
+            return session, signups
+    raise web.HTTPNotFound()
+
+
+async def session_cancel_confirm(request: web.Request) -> web.StreamResponse:
+    """The step before cancelling: which session, how many signed up, and who is told."""
+    from bot.web.console.pages_schedule import reach_of
+
+    account, organisation = await organisation_for(request, Role.COUNSELLOR)
+    services = console_of(request).services
+    session, signups = await _session_and_signups(request, organisation)
+    t = translate(request)
+    try:
+        audience = (await reach_of(services, organisation, session.audience)).words(t)
+    except AudienceError:
+        audience = t("console.schedule.nobody_short")
+    local = session.starts_at.astimezone(ZoneInfo(organisation.timezone))
+    return render(
+        request,
+        "session_cancel.html",
+        account=account,
+        organisation=organisation,
+        page="sessions",
+        session=session,
+        signups=signups,
+        audience=audience,
+        moment=format_datetime(local, "EEEE d MMMM y, HH:mm", locale=request_locale(request)),
+    )
+
+
 async def session_cancel(request: web.Request) -> web.StreamResponse:
     _account, organisation = await organisation_for(request, Role.COUNSELLOR)
     services = console_of(request).services
     outreach = outreach_of(services)
+    form = await request.post()
+    if form.get("confirm") != "1":  # one click never cancels: first the page that says who is told
+        return see_other(
+            _url(request, "session_cancel", org=organisation.slug, session=request.match_info["session"])
+        )
     try:
         session_id = UUID(request.match_info["session"])
         session = await outreach.sessions.cancel(organisation.id, session_id)
@@ -140,4 +186,5 @@ async def session_cancel(request: web.Request) -> web.StreamResponse:
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/o/{org}/sessions", sessions_page, name="sessions")
     app.router.add_post("/o/{org}/sessions", session_plan)
-    app.router.add_post("/o/{org}/sessions/{session}/cancel", session_cancel, name="session_cancel")
+    app.router.add_get("/o/{org}/sessions/{session}/cancel", session_cancel_confirm, name="session_cancel")
+    app.router.add_post("/o/{org}/sessions/{session}/cancel", session_cancel)
