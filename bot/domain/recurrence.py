@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 
@@ -185,7 +185,12 @@ class OutreachCalendar:
     quiet_start: time = time(20, 0)
     quiet_end: time = time(7, 0)
     skip_weekends: bool = True
-    holidays: frozenset[date] = frozenset()
+    holidays: frozenset[date] = frozenset()  # the organisation's own days off
+    country: str = ""  # whose public holidays apply ("" = none)
+    public_holidays: frozenset[date] = field(default=frozenset(), compare=False, repr=False)  # of `country`
+
+    def day_off(self, day: date) -> bool:
+        return day in self.holidays or day in self.public_holidays
 
     def in_quiet_hours(self, moment: time) -> bool:
         if self.quiet_start == self.quiet_end:
@@ -196,7 +201,7 @@ class OutreachCalendar:
 
     def blocked_because(self, local: datetime) -> SkipReason | None:
         """Why nothing may be posted at this local moment (a holiday, the weekend, quiet hours), or None."""
-        if local.date() in self.holidays:
+        if self.day_off(local.date()):
             return SkipReason.HOLIDAY
         if self.skip_weekends and local.weekday() >= 5:
             return SkipReason.WEEKEND
@@ -212,7 +217,7 @@ class OutreachCalendar:
                 return candidate
             day_start = candidate.replace(hour=self.quiet_end.hour, minute=self.quiet_end.minute, second=0)
             if (
-                candidate.date() not in self.holidays
+                not self.day_off(candidate.date())
                 and not (self.skip_weekends and candidate.weekday() >= 5)
                 and candidate < day_start
             ):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime
 from uuid import UUID
 
@@ -194,18 +195,28 @@ class SqlScheduleRepository:
     # --- the organisation's calendar -------------------------------------------------------------------
 
     async def calendar(self, organisation_id: UUID) -> OutreachCalendar:
+        """Quiet hours, weekends, the organisation's own days off and its country's public holidays."""
+        from bot.storage.planning import SqlPlanningSettings, public_holidays
+
         async with self._sessions() as session:
             row = await session.get(OutreachCalendarRow, organisation_id)
-        if row is None:
-            return OutreachCalendar()
-        return OutreachCalendar(
-            quiet_start=parse_clock(row.quiet_start),
-            quiet_end=parse_clock(row.quiet_end),
-            skip_weekends=row.skip_weekends,
-            holidays=parse_holidays(row.holidays),
+        country = await SqlPlanningSettings(self._sessions).country(organisation_id)
+        base = (
+            OutreachCalendar()
+            if row is None
+            else OutreachCalendar(
+                quiet_start=parse_clock(row.quiet_start),
+                quiet_end=parse_clock(row.quiet_end),
+                skip_weekends=row.skip_weekends,
+                holidays=parse_holidays(row.holidays),
+            )
         )
+        return replace(base, country=country, public_holidays=public_holidays(country))
 
     async def set_calendar(self, organisation_id: UUID, calendar: OutreachCalendar) -> None:
+        from bot.storage.planning import SqlPlanningSettings
+
+        await SqlPlanningSettings(self._sessions).set_country(organisation_id, calendar.country)
         async with transaction(self._sessions) as session:
             row = await session.get(OutreachCalendarRow, organisation_id)
             if row is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -12,7 +12,8 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
-from babel.dates import format_datetime
+from babel import Locale
+from babel.dates import format_date, format_datetime
 from sqlalchemy import update
 from sqlmodel import col, func, select
 
@@ -34,6 +35,7 @@ from bot.domain.tenancy import Organisation, Platform
 from bot.errors import ConflictError, NotFoundError
 from bot.storage.console_content import SqlConsoleContent, parse_own_id
 from bot.storage.db import transaction
+from bot.storage.planning import supported_countries
 from bot.storage.tables_outreach import OutreachDeliveryRow, OutreachOccurrenceRow, OutreachScheduleRow
 from bot.usecases.pulses import PulseProblem, PulseRefusedError, check_pulse_set
 from bot.usecases.schedules import (
@@ -238,7 +240,7 @@ async def _calendar_context(
     now = console.now()
     zone = ZoneInfo(organisation.timezone)
     from scheduler.materialiser import trigger_of
-    from scheduler.triggers import Planned, plan
+    from scheduler.triggers import Planned, plan, spread_deferred
 
     schedules = await outreach.schedules.list_schedules(organisation)
     # Planned occurrences depend only on the rule, the calendar and the window: cached on exactly those.
@@ -246,9 +248,8 @@ async def _calendar_context(
     calendar = await outreach.schedules.calendar(organisation.id)
     entries: dict[date, list[Entry]] = defaultdict(list)
     next_send: dict[UUID, datetime | None] = {}
+    windows: dict[UUID, tuple[Planned, ...]] = {}
     for schedule in schedules:
-        what_text = await item_label(services, organisation, schedule.what, schedule.item_id, t, locale)
-        label = f"{schedule.name}: {what_text}"
         key = (schedule.id, schedule.recurrence, schedule.anchor, schedule.timezone, schedule.when_blocked)
         window = plans.get((*key, calendar, start, end))
         if window is None:
@@ -256,7 +257,19 @@ async def _calendar_context(
                 (*key, calendar, start, end),
                 tuple(plan(trigger_of(schedule), calendar, schedule.when_blocked, start, end, limit=60)),
             )
-        planned = [p for p in window if p.occurs_at > now]
+        windows[schedule.id] = window
+    # Posts deferred to one moment go out spread over that morning, as the materialiser will send them.
+    spread = spread_deferred(
+        (s.id, p) for s in schedules if s.enabled for p in windows[s.id] if p.occurs_at > now
+    )
+    for schedule in schedules:
+        what_text = await item_label(services, organisation, schedule.what, schedule.item_id, t, locale)
+        label = f"{schedule.name}: {what_text}"
+        planned = [
+            replace(p, send_at=spread.get((schedule.id, p.occurs_at), p.send_at))
+            for p in windows[schedule.id]
+            if p.occurs_at > now
+        ]
         sendable = [p for p in planned if p.send_at is not None]
         next_send[schedule.id] = (
             sendable[0].send_at.astimezone(zone) if sendable and sendable[0].send_at else None
@@ -302,7 +315,20 @@ async def _calendar_context(
         ],
         "recent": recent,
         "quiet": calendar,
+        "countries": _countries(locale),
+        "public_days": _coming_public_holidays(calendar, now.astimezone(zone).date(), locale),
     }
+
+
+def _countries(locale: str) -> list[tuple[str, str]]:
+    """Every country the holidays package knows, by its name in the reader's language."""
+    names = Locale.parse(locale).territories
+    return sorted(((code, names.get(code, code)) for code in supported_countries()), key=lambda c: c[1])
+
+
+def _coming_public_holidays(calendar: OutreachCalendar, today: date, locale: str) -> list[str]:
+    coming = sorted(d for d in calendar.public_holidays if today <= d <= today + timedelta(days=366))
+    return [format_date(d, "EEEE d MMMM y", locale=locale) for d in coming]
 
 
 def _aware(moment: datetime) -> datetime:
@@ -916,11 +942,15 @@ async def calendar_settings(request: web.Request) -> web.StreamResponse:
         )
     except (RecurrenceError, ValueError):
         return see_other(target + "?settings=invalid")
+    country = str(form.get("country", ""))[:8]
+    if country and country not in supported_countries():
+        return see_other(target + "?settings=invalid")
     calendar = OutreachCalendar(
         quiet_start=quiet_start,
         quiet_end=quiet_end,
         skip_weekends=form.get("skip_weekends") == "1",
         holidays=holidays,
+        country=country,
     )
     await outreach_of(console_of(request).services).schedules.set_calendar(organisation.id, calendar)
     return see_other(target + "?settings=saved")
