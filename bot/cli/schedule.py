@@ -263,6 +263,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "--holiday", action="append", type=date.fromisoformat, default=[], help="add a date"
     )
     calendar.add_argument("--clear-holidays", action="store_true", help="forget every holiday first")
+    calendar.add_argument(
+        "--country", metavar="CODE", help="whose public holidays apply, e.g. NL or BE ('none': only own days)"
+    )
     calendar.set_defaults(handler=run_calendar)
 
     members = sub.add_parser(
@@ -582,7 +585,7 @@ async def run_calendar(args: argparse.Namespace, ctx: CliContext) -> int:
         org = await _org(engine, args.org)
         repo = SqlScheduleRepository(session_factory(engine))
         current = await repo.calendar(org.id)
-        changed = args.quiet or args.weekends or args.holiday or args.clear_holidays
+        changed = args.quiet or args.weekends or args.holiday or args.clear_holidays or args.country is not None
         if changed:
             quiet_start, quiet_end = current.quiet_start, current.quiet_end
             if args.quiet:
@@ -597,8 +600,10 @@ async def run_calendar(args: argparse.Namespace, ctx: CliContext) -> int:
                 quiet_end=quiet_end,
                 skip_weekends=current.skip_weekends if args.weekends is None else args.weekends == "skip",
                 holidays=holidays | frozenset(args.holiday),
+                country=current.country if args.country is None else _country(args.country),
             )
             await repo.set_calendar(org.id, current)
+            current = await repo.calendar(org.id)
     quiet = (
         "none"
         if current.quiet_start == current.quiet_end
@@ -607,7 +612,23 @@ async def run_calendar(args: argparse.Namespace, ctx: CliContext) -> int:
     weekends = "skipped" if current.skip_weekends else "allowed"
     ctx.print(f"{org.slug} ({org.timezone}): quiet hours {quiet}; weekends {weekends}")
     ctx.print("holidays: " + (", ".join(d.isoformat() for d in sorted(current.holidays)) or "none"))
+    ctx.print(
+        f"public holidays: {current.country} (from the holidays package)"
+        if current.country
+        else "public holidays: none (no country)"
+    )
     return 0
+
+
+def _country(code: str) -> str:
+    from bot.storage.planning import supported_countries
+
+    code = code.strip().upper()
+    if code in {"", "NONE"}:
+        return ""
+    if code not in supported_countries():
+        raise ConfigError("--country", f"'{code}' is not a country the holidays package knows (ISO code, e.g. NL)")
+    return code
 
 
 async def run_members(args: argparse.Namespace, ctx: CliContext) -> int:

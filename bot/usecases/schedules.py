@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
+from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.domain.outreach import Audience, Schedule
@@ -225,7 +226,7 @@ class ScheduleStore(Protocol):
 
     async def get(self, organisation: Organisation, name: str) -> Schedule: ...
 
-    async def calendar(self, organisation_id: object) -> OutreachCalendar: ...
+    async def calendar(self, organisation_id: UUID) -> OutreachCalendar: ...
 
     async def update(
         self,

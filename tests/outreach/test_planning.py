@@ -232,3 +232,17 @@ async def test_vipbot_schedule_edit_refuses_as_the_console_does(cli: Cli) -> Non
         await cli("schedule", "edit", "linde", "cols", "--every", "cron 0 9 31 2 *")
     with pytest.raises(VipbotError, match="--every"):
         await cli("schedule", "edit", "linde", "cols", "--every", "whenever")
+
+
+async def test_vipbot_schedule_calendar_sets_the_country_and_keeps_it(cli: Cli) -> None:  # noqa: F811
+    code, out = await cli("schedule", "calendar", "linde")
+    assert "public holidays: NL (from the holidays package)" in out  # Europe/Amsterdam's country by default
+    code, out = await cli("schedule", "calendar", "linde", "--country", "be")
+    assert "public holidays: BE" in out
+    code, out = await cli("schedule", "calendar", "linde", "--quiet", "19:00-08:00")
+    assert "public holidays: BE" in out  # changing the quiet hours keeps the country
+    with pytest.raises(VipbotError, match="--country"):
+        await cli("schedule", "calendar", "linde", "--country", "XX")
+    code, out = await cli("schedule", "calendar", "linde", "--country", "none")
+    assert "public holidays: none (no country)" in out
+    assert code == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 from urllib.parse import urlencode
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -187,7 +188,7 @@ async def group_remove_confirm(request: web.Request) -> web.StreamResponse:
     tree = await services.organisations.group_tree(organisation.id)
     group = tree.by_slug(request.query.get("group", "")[:60])
     removable = [g for g in tree.groups if g.parent_id is not None]
-    context: dict[str, object] = {"group": None, "removable": removable}
+    context: dict[str, Any] = {"group": None, "removable": removable}
     if group is not None and group.parent_id is not None:
         under = list(tree.descendants(group.id))
         doomed = {group.id, *(g.id for g in under)}
