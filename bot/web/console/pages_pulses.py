@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from babel.dates import format_datetime
 
-from bot.app import Services
+from bot.wiring import Services
 from bot.domain.accounts import Role
 from bot.domain.outreach import What
 from bot.domain.pulses import Pulse, PulseService, PulseStatus

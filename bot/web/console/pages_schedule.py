@@ -17,7 +17,6 @@ from babel.dates import format_date, format_datetime
 from sqlalchemy import update
 from sqlmodel import col, func, select
 
-from bot.app import Services
 from bot.domain.accounts import Role
 from bot.domain.delivery import TargetKind
 from bot.domain.failures import Failure
@@ -57,6 +56,7 @@ from bot.web.console.failures import explain_all, stored_failure
 from bot.web.console.outreach_bridge import CANCELLED_PREFIX, outreach_of, publish_occurrence
 from bot.web.console.pages_auth import see_other
 from bot.web.shared.templates import TEMPLATES, Fragment, render, request_locale, translate
+from bot.wiring import Services
 from scheduler.materialiser import anchor_today
 
 WEEKS = 5
