@@ -585,7 +585,9 @@ async def run_calendar(args: argparse.Namespace, ctx: CliContext) -> int:
         org = await _org(engine, args.org)
         repo = SqlScheduleRepository(session_factory(engine))
         current = await repo.calendar(org.id)
-        changed = args.quiet or args.weekends or args.holiday or args.clear_holidays or args.country is not None
+        changed = (
+            args.quiet or args.weekends or args.holiday or args.clear_holidays or args.country is not None
+        )
         if changed:
             quiet_start, quiet_end = current.quiet_start, current.quiet_end
             if args.quiet:
@@ -627,7 +629,9 @@ def _country(code: str) -> str:
     if code in {"", "NONE"}:
         return ""
     if code not in supported_countries():
-        raise ConfigError("--country", f"'{code}' is not a country the holidays package knows (ISO code, e.g. NL)")
+        raise ConfigError(
+            "--country", f"'{code}' is not a country the holidays package knows (ISO code, e.g. NL)"
+        )
     return code
 
 

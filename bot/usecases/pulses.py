@@ -94,7 +94,9 @@ async def open_round(
     if group_slug:
         group = tree.by_slug(group_slug)
         if group is None:
-            raise PulseRefusedError(PulseProblem.UNKNOWN_GROUP, f"no group '{group_slug}' in this organisation")
+            raise PulseRefusedError(
+                PulseProblem.UNKNOWN_GROUP, f"no group '{group_slug}' in this organisation"
+            )
         audience = group.id
     try:
         return await service.open_round(organisation_id, pulse_set_id, tree, audience, days)
@@ -106,13 +108,17 @@ async def open_round(
         raise PulseRefusedError(PulseProblem.WINDOW, str(exc)) from None
 
 
-async def close_round(service: PulseService, store: RoundStore, organisation_id: UUID, round_id: str) -> Pulse:
+async def close_round(
+    service: PulseService, store: RoundStore, organisation_id: UUID, round_id: str
+) -> Pulse:
     """Close a round before its window ends: its key and who-answered rows are destroyed at once, and no more
     answers are taken. Its figures appear only when the period is released (after the month, over the floors)."""
     try:
         pulse = await store.get_pulse(organisation_id, UUID(round_id))
     except (ValueError, NotFoundError):
-        raise PulseRefusedError(PulseProblem.NOT_FOUND, f"no round '{round_id}' in this organisation") from None
+        raise PulseRefusedError(
+            PulseProblem.NOT_FOUND, f"no round '{round_id}' in this organisation"
+        ) from None
     if pulse.status is PulseStatus.CLOSED:
         raise PulseRefusedError(PulseProblem.CLOSED_ALREADY, "this round is closed already", pulse)
     return await service.close_now(organisation_id, pulse.id)

@@ -152,7 +152,9 @@ class RuleChoice:
         if not days:
             raise ScheduleRefusedError(ScheduleProblem.DAYS, "choose at least one day of the week")
         if not 1 <= self.interval <= 52:
-            raise ScheduleRefusedError(ScheduleProblem.INTERVAL, "the number of weeks must be between 1 and 52")
+            raise ScheduleRefusedError(
+                ScheduleProblem.INTERVAL, "the number of weeks must be between 1 and 52"
+            )
         names = ", ".join(_DUTCH_DAY[d] for d in days)
         if self.interval == 1:
             return f"elke {names} om {at}"
@@ -264,7 +266,9 @@ async def edit_schedule(
     try:
         current = await store.get(organisation, name)
     except NotFoundError:
-        raise ScheduleRefusedError(ScheduleProblem.NOT_FOUND, f"no schedule '{name}' in {organisation.slug}") from None
+        raise ScheduleRefusedError(
+            ScheduleProblem.NOT_FOUND, f"no schedule '{name}' in {organisation.slug}"
+        ) from None
     recurrence_text = current.recurrence.text if changes.recurrence is None else changes.recurrence
     timezone = changes.timezone or current.timezone
     grace = current.grace_minutes if changes.grace_minutes is None else changes.grace_minutes
@@ -296,6 +300,7 @@ async def edit_schedule(
         )
     except ConflictError:
         raise ScheduleRefusedError(
-            ScheduleProblem.NAME_TAKEN, f"a schedule named '{edited.name}' exists already in {organisation.slug}"
+            ScheduleProblem.NAME_TAKEN,
+            f"a schedule named '{edited.name}' exists already in {organisation.slug}",
         ) from None
     return saved, first

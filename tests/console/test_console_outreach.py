@@ -61,7 +61,13 @@ async def test_own_column_published_now_and_a_session_planned_then_cancelled(
     confirm, status_page = await publish_now(
         client,
         "de-linde",
-        {"what": "column", "item": item_id, "groups": "zorg", "platforms": ["slack", "teams"], "action": "now"},
+        {
+            "what": "column",
+            "item": item_id,
+            "groups": "zorg",
+            "platforms": ["slack", "teams"],
+            "action": "now",
+        },
     )
     assert "naar #zorg en zorg" in confirm  # the Slack channel by its name, then the Teams channel
     assert status_page.startswith("/console/o/de-linde/deliveries?occurrence=")

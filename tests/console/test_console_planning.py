@@ -20,7 +20,9 @@ from tests.outreach.test_cli import Cli
 
 
 @pytest.fixture
-async def seeded(client: TestClient, console_services: Services, clock: FixedClock, org_a: Organisation) -> Seeded:
+async def seeded(
+    client: TestClient, console_services: Services, clock: FixedClock, org_a: Organisation
+) -> Seeded:
     made = await seed_organisation(console_services, org_a, "vp@linde.test")
     await sign_in(client, made.counsellor, clock)
     return made
@@ -96,7 +98,13 @@ async def test_the_preview_lists_the_next_five_times_in_dutch(client: TestClient
     token = await form_token(client, f"/console/o/{org.slug}/schedules/new")
     shown = await client.post(
         f"/console/o/{org.slug}/schedules/preview",
-        data={"csrf_token": token, "frequency": "weekly", "days": ["tue", "thu"], "interval": "2", "at": "10:15"},
+        data={
+            "csrf_token": token,
+            "frequency": "weekly",
+            "days": ["tue", "thu"],
+            "interval": "2",
+            "at": "10:15",
+        },
     )
     html = await shown.text()
     assert html.count("<li") == 5
@@ -126,7 +134,9 @@ async def test_a_round_is_closed_in_the_console_with_the_refusals_of_vipbot_puls
     assert "staat open" in page
     close = f"/console/o/{org.slug}/pulses/close"
     token = csrf_from(page)
-    asked = await client.post(close, data={"csrf_token": token, "round": str(pulse.id)}, allow_redirects=False)
+    asked = await client.post(
+        close, data={"csrf_token": token, "round": str(pulse.id)}, allow_redirects=False
+    )
     assert asked.headers["Location"] == f"{close}?round={pulse.id}"
     assert (await pulses.store.get_pulse(org.id, pulse.id)).closed_at is None
     confirm = await (await client.get(asked.headers["Location"])).text()

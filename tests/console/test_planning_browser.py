@@ -152,7 +152,9 @@ async def test_publish_now_names_its_audience_and_needs_a_second_step(
     await page.click("#publish-now")
     await expect(page.locator("h1")).to_have_text("Nu versturen?")
     await expect(page.locator("#publish-audience")).to_contain_text("gaat nu naar #wijkteam-3 en 14 mensen.")
-    await expect(page.locator("#publish-confirm")).to_have_text("Ja, nu versturen naar #wijkteam-3 en 14 mensen")
+    await expect(page.locator("#publish-confirm")).to_have_text(
+        "Ja, nu versturen naar #wijkteam-3 en 14 mensen"
+    )
     assert await outbox_counts(console_services) == (0, 0)  # the first step sent nothing
 
     # "back" sends nothing either
@@ -222,7 +224,9 @@ async def test_a_pulse_planned_answered_closed_and_seen_in_insights_without_the_
     configured.password_policy = INSECURE_TEST_PASSWORD_POLICY
     repo = configured.organisations
     org = await repo.add_organisation("Zorggroep De Linde", "de-linde", "Europe/Amsterdam", "nl", 90)
-    await SqlSlackInstallations(configured.sessions, Secret(TEST_SECRET_KEY.encode())).link(org.id, DEFAULT_TEAM)
+    await SqlSlackInstallations(configured.sessions, Secret(TEST_SECRET_KEY.encode())).link(
+        org.id, DEFAULT_TEAM
+    )
     await repo.add_group(org.id, "Zorg", GroupKind.DEPARTMENT, None)
     await repo.add_group(org.id, "Team Noord", GroupKind.TEAM, "zorg")
     await repo.bind_channel(org.id, "team-noord", Platform.SLACK, DEFAULT_TEAM, "C0NOORD", "noord")
@@ -234,7 +238,8 @@ async def test_a_pulse_planned_answered_closed_and_seen_in_insights_without_the_
     vera = await make_person(configured, Role.COUNSELLOR, "vera@praktijk.test", org.id)
 
     app = build_app(
-        configured, features=[slack.install, outreach_feature.install, pulses_feature.install, console.install]
+        configured,
+        features=[slack.install, outreach_feature.install, pulses_feature.install, console.install],
     )
     async with serve_app(app) as base, aiohttp.ClientSession() as http:
         outreach, pulses = configured.outreach, configured.pulses
@@ -247,7 +252,9 @@ async def test_a_pulse_planned_answered_closed_and_seen_in_insights_without_the_
         await page.click("nav.main >> text=Inzichten")
         await page.click("#plan-pulse")
         await expect(page.locator("h1")).to_have_text("Peilingen")
-        await page.click("#h-sets ~ table tr:has-text('Wekelijkse check-in') >> text=Inplannen of nu versturen")
+        await page.click(
+            "#h-sets ~ table tr:has-text('Wekelijkse check-in') >> text=Inplannen of nu versturen"
+        )
         await expect(page.locator("#s-what")).to_have_value("pulse")
         await expect(page.locator("#s-item option:checked")).to_have_text("Wekelijkse check-in")
         await page.check("input[name=groups][value=team-noord]")
@@ -270,7 +277,9 @@ async def test_a_pulse_planned_answered_closed_and_seen_in_insights_without_the_
             for question in pulse_set.questions:
                 value = "goed" if question.kind.value == "choice" else "4"
                 button = next(b for b in buttons if b["action_id"] == f"vp-pulse:{question.id}:{value}")
-                body, content_type = click_body(user, button["action_id"], button["value"], "C0NOORD", post["ts"])
+                body, content_type = click_body(
+                    user, button["action_id"], button["value"], "C0NOORD", post["ts"]
+                )
                 async with http.post(
                     f"{base}/slack/events", data=body, headers=signed_headers(body, content_type)
                 ) as response:

@@ -204,14 +204,20 @@ async def test_a_schedule_is_edited_in_place_with_the_same_checks_as_a_new_one(p
         now=now,
     )
     edited, first = await edit_schedule(
-        p.schedules, p.org, "cols", ScheduleChanges(name="dinsdagcolumn", recurrence="om de dinsdag 9 uur"), now
+        p.schedules,
+        p.org,
+        "cols",
+        ScheduleChanges(name="dinsdagcolumn", recurrence="om de dinsdag 9 uur"),
+        now,
     )
     assert edited.id == made.id  # the same schedule: its history and rotation stay with it
     assert edited.recurrence.text == "om de dinsdag 9 uur"
     assert first.send_at is not None
     assert first.send_at.astimezone(AMS).strftime("%a %H:%M") == "Tue 09:00"
     with pytest.raises(ScheduleRefusedError) as refused:
-        await edit_schedule(p.schedules, p.org, "dinsdagcolumn", ScheduleChanges(recurrence="cron 0 9 31 2 *"), now)
+        await edit_schedule(
+            p.schedules, p.org, "dinsdagcolumn", ScheduleChanges(recurrence="cron 0 9 31 2 *"), now
+        )
     assert refused.value.problem is ScheduleProblem.NEVER_FIRES
     with pytest.raises(ScheduleRefusedError) as missing:
         await edit_schedule(p.schedules, p.org, "cols", ScheduleChanges(), now)

@@ -226,7 +226,12 @@ async def group_remove_confirm(request: web.Request) -> web.StreamResponse:
             "removable": removable,
         }
     return render(
-        request, "group_remove.html", account=account, organisation=organisation, page="organisation", **context
+        request,
+        "group_remove.html",
+        account=account,
+        organisation=organisation,
+        page="organisation",
+        **context,
     )
 
 

@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from babel.dates import format_datetime
 
-from bot.wiring import Services
 from bot.domain.accounts import Role
 from bot.domain.outreach import What
 from bot.domain.pulses import Pulse, PulseService, PulseStatus
@@ -28,6 +27,7 @@ from bot.web.console.outreach_bridge import outreach_of
 from bot.web.console.pages_auth import see_other
 from bot.web.console.pages_schedule import PULSE_PROBLEM_KEYS
 from bot.web.shared.templates import render, request_locale, translate
+from bot.wiring import Services
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,4 +180,3 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/o/{org}/pulses", pulses_page, name="pulses")
     app.router.add_get("/o/{org}/pulses/close", close_confirm, name="pulse_close")
     app.router.add_post("/o/{org}/pulses/close", close_submit)
-

@@ -658,9 +658,7 @@ async def schedule_submit(request: web.Request) -> web.StreamResponse:
     except ConflictError:
         form.refuse(ScheduleProblem.NAME_TAKEN)
         return await _schedule_form(request, organisation, account, form, status=400)
-    return see_other(
-        _url(request, "calendar", org=organisation.slug) + "?" + urlencode({"saved": form.name})
-    )
+    return see_other(_url(request, "calendar", org=organisation.slug) + "?" + urlencode({"saved": form.name}))
 
 
 async def schedule_preview(request: web.Request) -> web.StreamResponse:
@@ -679,9 +677,7 @@ async def schedule_preview(request: web.Request) -> web.StreamResponse:
 async def schedule_edit(request: web.Request) -> web.StreamResponse:
     account, organisation = await organisation_for(request, Role.COUNSELLOR)
     schedule = await _schedule(request, organisation)
-    return await _schedule_form(
-        request, organisation, account, ScheduleForm.of(schedule), editing=schedule
-    )
+    return await _schedule_form(request, organisation, account, ScheduleForm.of(schedule), editing=schedule)
 
 
 async def schedule_edit_submit(request: web.Request) -> web.StreamResponse:
@@ -814,9 +810,13 @@ async def publish_confirm(request: web.Request) -> web.StreamResponse:
     problem, reach = await _publish_problem(request, organisation, form)
     label = ""
     if form.what in {w.value for w in SCHEDULE_WHATS} and form.item:
-        label = await item_label(services, organisation, What(form.what), form.item, t, request_locale(request))
-    back = _url(request, "schedule_new", org=organisation.slug) + "?" + urlencode(
-        {"what": form.what, "item": form.item}
+        label = await item_label(
+            services, organisation, What(form.what), form.item, t, request_locale(request)
+        )
+    back = (
+        _url(request, "schedule_new", org=organisation.slug)
+        + "?"
+        + urlencode({"what": form.what, "item": form.item})
     )
     return render(
         request,

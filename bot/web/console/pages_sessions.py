@@ -119,9 +119,7 @@ async def session_plan(request: web.Request) -> web.StreamResponse:
     return see_other(_url(request, "sessions", org=organisation.slug) + f"?notice={notice}")
 
 
-async def _session_and_signups(
-    request: web.Request, organisation: Organisation
-) -> tuple[TeamSession, int]:
+async def _session_and_signups(request: web.Request, organisation: Organisation) -> tuple[TeamSession, int]:
     outreach = outreach_of(console_of(request).services)
     try:
         session_id = UUID(request.match_info["session"])
