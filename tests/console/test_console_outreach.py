@@ -33,7 +33,7 @@ async def _occurrences(services: Services, org: Organisation) -> list[OutreachOc
         return list(rows.all())
 
 
-async def test_own_column_published_now_and_a_session_planned_then_cancelled(
+async def test_own_column_published_now_and_a_session_planned_then_cancelled(  # noqa: PLR0915 - one story
     client: TestClient, console_services: Services, clock: FixedClock, org_a: Organisation
 ) -> None:
     repo = console_services.organisations
@@ -89,18 +89,22 @@ async def test_own_column_published_now_and_a_session_planned_then_cancelled(
 
     # a team session: announced now, reminded the day before; cancelling tells the same audience
     token = await form_token(client, "/console/o/de-linde/sessions")
+    fields = {
+        "csrf_token": token,
+        "title": "Intervisie",
+        "day": "2026-03-12",
+        "start": "14:00",
+        "end": "15:00",
+        "place": "Kantine",
+        "groups": "zorg",
+    }
+    # planning announces at once: the first step only says to whom, and stores or sends nothing
+    asked = await client.post("/console/o/de-linde/sessions", data=fields, allow_redirects=False)
+    assert asked.status == 200
+    assert "wordt nu aangekondigd bij #zorg en zorg" in await asked.text()
+    assert [r.kind for r in await _occurrences(console_services, org_a)] == [What.COLUMN.value]
     planned = await client.post(
-        "/console/o/de-linde/sessions",
-        data={
-            "csrf_token": token,
-            "title": "Intervisie",
-            "day": "2026-03-12",
-            "start": "14:00",
-            "end": "15:00",
-            "place": "Kantine",
-            "groups": "zorg",
-        },
-        allow_redirects=False,
+        "/console/o/de-linde/sessions", data={**fields, "confirm": "1"}, allow_redirects=False
     )
     assert planned.status == 303
     assert planned.headers["Location"].endswith("notice=planned")

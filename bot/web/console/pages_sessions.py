@@ -65,7 +65,7 @@ async def sessions_page(request: web.Request) -> web.StreamResponse:
     return await _page(request, account, organisation, values, None)
 
 
-async def session_plan(request: web.Request) -> web.StreamResponse:
+async def session_plan(request: web.Request) -> web.StreamResponse:  # noqa: PLR0911 - one answer per problem
     account, organisation = await organisation_for(request, Role.COUNSELLOR)
     console = console_of(request)
     services = console.services
@@ -101,6 +101,16 @@ async def session_plan(request: web.Request) -> web.StreamResponse:
     now = console.now()
     if starts <= now:
         return await _page(request, account, organisation, values, "console.sessions.in_past", 400)
+    try:
+        session.check()
+    except SessionError:
+        return await _page(request, account, organisation, values, "console.sessions.invalid", 400)
+    if form.get("action") == "back":
+        return await _page(request, account, organisation, values, None)
+    if form.get("confirm") != "1":
+        # Planning announces at once: first a page that says to whom (nothing is stored or sent by this step,
+        # so answering the POST with the page is safe to reload).
+        return await _announce_confirm(request, account, organisation, values, session)
     outreach = outreach_of(services)
     try:
         await outreach.sessions.add(session)
@@ -117,6 +127,42 @@ async def session_plan(request: web.Request) -> web.StreamResponse:
     except AudienceError:
         notice = "planned_nobody"
     return see_other(_url(request, "sessions", org=organisation.slug) + f"?notice={notice}")
+
+
+async def _announce_confirm(
+    request: web.Request,
+    account: Any,
+    organisation: Organisation,
+    values: dict[str, Any],
+    session: TeamSession,
+) -> web.Response:
+    from bot.web.console.pages_schedule import reach_of
+
+    services = console_of(request).services
+    t = translate(request)
+    locale = request_locale(request)
+    zone = ZoneInfo(organisation.timezone)
+    try:
+        audience = (await reach_of(services, organisation, session.audience)).words(t)
+    except AudienceError:
+        audience = t("console.schedule.nobody_short")
+    return render(
+        request,
+        "session_announce.html",
+        account=account,
+        organisation=organisation,
+        page="sessions",
+        values=values,
+        fields=FIELDS,
+        session=session,
+        audience=audience,
+        moment=format_datetime(session.starts_at.astimezone(zone), "EEEE d MMMM y, HH:mm", locale=locale),
+        reminder=format_datetime(
+            reminder_moment(session, organisation.timezone).astimezone(zone),
+            "EEEE d MMMM, HH:mm",
+            locale=locale,
+        ),
+    )
 
 
 async def _session_and_signups(request: web.Request, organisation: Organisation) -> tuple[TeamSession, int]:
