@@ -154,3 +154,32 @@ async def test_a_round_is_closed_in_the_console_with_the_refusals_of_vipbot_puls
         await cli("pulse", "close", org.slug, str(pulse.id))
     with pytest.raises(VipbotError, match="no round"):
         await cli("pulse", "close", org.slug, "not-a-round")
+
+
+async def test_days_off_are_picked_as_dates_and_the_country_is_chosen(
+    client: TestClient, console_services: Services, seeded: Seeded
+) -> None:
+    org = seeded.organisation
+    page = await (await client.get(f"/console/o/{org.slug}/calendar")).text()
+    assert '<option value="NL" selected>Nederland</option>' in page  # Europe/Amsterdam's country by default
+    assert "Koningsdag" not in page  # the days are listed by date, in Dutch
+    assert "maandag 27 april 2026" in page
+    data = {
+        "csrf_token": csrf_from(page),
+        "quiet_start": "20:00",
+        "quiet_end": "07:00",
+        "skip_weekends": "1",
+        "country": "BE",
+        "holiday": ["2026-06-12", "", "2026-12-31"],
+    }
+    saved = await client.post(f"/console/o/{org.slug}/calendar/settings", data=data, allow_redirects=False)
+    assert saved.headers["Location"].endswith("settings=saved")
+    calendar = await outreach_of(console_services).schedules.calendar(org.id)
+    assert calendar.country == "BE"
+    assert sorted(d.isoformat() for d in calendar.holidays) == ["2026-06-12", "2026-12-31"]
+    page = await (await client.get(f"/console/o/{org.slug}/calendar")).text()
+    assert 'name="holiday" value="2026-06-12"' in page
+    assert "dinsdag 21 juli 2026" in page  # Belgium's national day
+    data = {**data, "holiday": ["2026-06-12", ""], "country": "XX"}
+    refused = await client.post(f"/console/o/{org.slug}/calendar/settings", data=data, allow_redirects=False)
+    assert refused.headers["Location"].endswith("settings=invalid")

@@ -935,11 +935,10 @@ async def calendar_settings(request: web.Request) -> web.StreamResponse:
     try:
         quiet_start = parse_clock(str(form.get("quiet_start", "")))
         quiet_end = parse_clock(str(form.get("quiet_end", "")))
-        holidays = frozenset(
-            date.fromisoformat(part.strip())
-            for part in str(form.get("holidays", "")).replace("\n", ",").split(",")
-            if part.strip()
-        )
+        # One date picker per own day off (an emptied picker removes its day); a comma-separated list still works.
+        picked = [str(d).strip() for d in form.getall("holiday", []) if str(d).strip()]
+        listed = [p.strip() for p in str(form.get("holidays", "")).replace("\n", ",").split(",") if p.strip()]
+        holidays = frozenset(date.fromisoformat(day) for day in [*picked, *listed])
     except (RecurrenceError, ValueError):
         return see_other(target + "?settings=invalid")
     country = str(form.get("country", ""))[:8]
