@@ -10,7 +10,8 @@ from sqlmodel import col, select
 from bot.app import Services
 from bot.domain.accounts import Role
 from bot.domain.clock import FixedClock
-from bot.domain.delivery import ColumnPost, ReminderPost
+from bot.domain.delivery import ColumnPost, DeliveryError, DeliveryFailureKind, ReminderPost
+from bot.domain.failures import Failure, FailureCode
 from bot.domain.outreach import What
 from bot.domain.sessions import SessionAnnouncementPost
 from bot.domain.tenancy import GroupKind, Organisation, Platform
@@ -20,7 +21,7 @@ from bot.web.console.outreach_bridge import outreach_of
 from scheduler.worker import OutboxWorker, PlatformDelivery, WorkerConfig
 from tests.console.helpers import form_token, make_person, sign_in
 from tests.console.planning_support import publish_now
-from tests.outreach.fakes import FakeGateway, FakeRenderer, permanent
+from tests.outreach.fakes import FakeGateway, FakeRenderer
 
 
 async def _occurrences(services: Services, org: Organisation) -> list[OutreachOccurrenceRow]:
@@ -213,7 +214,15 @@ async def test_the_calendar_shows_what_failed_and_why(
     assert status_page.startswith("/console/o/de-linde/deliveries?occurrence=")
     outreach = outreach_of(console_services)
     slack, teams = FakeGateway(Platform.SLACK), FakeGateway(Platform.TEAMS)
-    slack.fail("C-OUD", permanent("chat.postMessage: is_archived"))
+    # as the Slack gateway reports it: the technical reason and its code
+    slack.fail(
+        "C-OUD",
+        DeliveryError(
+            DeliveryFailureKind.PERMANENT,
+            "chat.postMessage: is_archived",
+            failure=Failure(FailureCode.CHANNEL_ARCHIVED),
+        ),
+    )
     worker = OutboxWorker(
         outreach.outbox,
         {
