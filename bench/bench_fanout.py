@@ -47,10 +47,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import aiohttp
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 
-from bot.adapters.slack.blocks import SlackRenderer
 from bot.adapters.slack.gateway import API_TIMEOUT, BUDGETED_METHODS, SlackClients, SlackGateway, TokenSource
 from bot.adapters.slack.members import MemberPolicy, SlackMemberSync
 from bot.adapters.slack.oauth import StaticToken
+from bot.adapters.slack.posts import slack_renderers
 from bot.catalog import ContentLibrary, load_content
 from bot.domain.clock import SystemClock
 from bot.domain.delivery import Gateway, Rendered, Sent, Target, TargetKind
@@ -207,7 +207,7 @@ async def fan_out(options: Options, content: ContentLibrary, gateway: Gateway, l
     )
     worker = OutboxWorker(
         outbox,
-        {Platform.SLACK: PlatformDelivery(SlackRenderer(content.translator), gateway)},
+        {Platform.SLACK: PlatformDelivery(slack_renderers(content.translator), gateway)},
         posts,
         clock,
         config=WorkerConfig(
@@ -401,7 +401,7 @@ def replica_process(conn: Connection, index: int, api_url: str, database: str, o
         rate = options.limit * options.headroom
         worker = OutboxWorker(
             outbox,
-            {Platform.SLACK: PlatformDelivery(SlackRenderer(content.translator), SlackGateway(clients))},
+            {Platform.SLACK: PlatformDelivery(slack_renderers(content.translator), SlackGateway(clients))},
             posts,
             SystemClock(),
             config=WorkerConfig(

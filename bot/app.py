@@ -171,10 +171,26 @@ def feature_installers() -> list[FeatureInstaller]:
     ]
 
 
+def build_platforms(services: wiring.Services) -> None:
+    """The chat platforms' runtime objects for a process that serves HTTP: the Slack app with its listeners and
+    gateway, the Teams runtime with its card-submit routes. Built here, before any feature is installed; the
+    adapters' `install` then only mounts their routes and start/stop hooks."""
+    from bot.adapters.slack.service import build_slack
+    from bot.adapters.teams import build_runtime
+
+    if services.slack is None:
+        services.slack = build_slack(services)
+    if services.slack is not None:
+        services.platforms[Platform.SLACK].gateway = services.slack.gateway
+    if services.teams is None:
+        services.teams = build_runtime(services)
+
+
 def build_app(services: wiring.Services, features: list[FeatureInstaller] | None = None) -> web.Application:
     app = web.Application(middlewares=[observe(services.metrics)], client_max_size=1024**2)
     app[SERVICES] = services
     app.router.add_get("/healthz", health_handler(services.engine))
+    build_platforms(services)
     for install in feature_installers() if features is None else features:
         install(app, services)
 

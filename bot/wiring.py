@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from prometheus_client import Counter
 
     from bot.adapters.slack.service import SlackFeature
+    from bot.adapters.teams import TeamsRuntime
     from bot.adapters.teams.submits import SubmitRoutes
     from bot.domain.slack_workspaces import SlackStores
     from bot.domain.teams_references import TeamsReferences
@@ -80,12 +81,13 @@ class Services:
     home: HomeSource | None = None
     # Team sessions and their sign-ups (the buttons under a session).
     team_sessions: SessionStore | None = None
-    # Made by the features as they are installed (None in a process without them).
+    # Made by the features and platforms (None in a process without them).
     outreach: Outreach | None = None
     pulses: Pulses | None = None
     session_calendar: SessionCalendar | None = None
-    slack: SlackFeature | None = None
+    slack: SlackFeature | None = None  # the Slack app (bolt) and its gateway, built by the root
     slack_sends: Counter | None = None
+    teams: TeamsRuntime | None = None
     teams_submits: SubmitRoutes | None = None
 
     @property
