@@ -20,6 +20,8 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.domain.digest import DigestPosts
+from bot.domain.outreach import What
 from bot.domain.sessions import ICS_PATH, session_ics
 from bot.domain.tenancy import Platform
 from bot.logs import get_logger, log_failure
@@ -114,6 +116,10 @@ def build_outreach(services: Services) -> Outreach:
     posts = OutreachPosts(
         services.content, services.organisations, store, settings.public_portal_url, settings.public_base_url
     )
+    digests = DigestPosts(
+        outbox, services.content.catalog, services.organisations, settings.public_portal_url
+    )
+    posts.register(What.DIGEST, digests)
     materialiser = Materialiser(
         schedules,
         outbox,

@@ -8,9 +8,11 @@ from __future__ import annotations
 from functools import partial
 
 from bot.adapters.teams.cards import CardKit, TeamsRenderer
+from bot.adapters.teams.digest import render_digest
 from bot.adapters.teams.pulses import TeamsPulseRenderer
 from bot.adapters.teams.render_sessions import render_session
 from bot.domain.delivery import ColumnPost, ReminderPost, RendererRegistry
+from bot.domain.digest import ColumnDigestPost
 from bot.domain.i18n import Translator
 from bot.domain.pulses import ManagementSummaryPost, PulsePost, PulseReminderPost
 from bot.domain.sessions import SessionAnnouncementPost, SessionReminderPost
@@ -26,3 +28,4 @@ def register_posts(renderers: RendererRegistry, translator: Translator) -> None:
     renderers.register(PulsePost, pulses.render)
     renderers.register(PulseReminderPost, pulses.render)
     renderers.register(ManagementSummaryPost, pulses.render)
+    renderers.register(ColumnDigestPost, partial(render_digest, translator))
