@@ -65,8 +65,8 @@ from bot.storage.organisations import SqlOrganisationRepository
 from bot.storage.outbox import SqlOutbox
 from bot.storage.rate_budget import SqlRateBudget
 from bot.storage.schedules import SqlMemberDirectory, SqlScheduleRepository
-from bot.storage.sessions import SqlSessionStore
 from bot.storage.slack_installations import SqlSlackInstallations
+from bot.storage.team_sessions import SqlTeamSessionStore
 from scheduler.budget import SharedPacers
 from scheduler.materialiser import Materialiser
 from scheduler.posts import OutreachPosts
@@ -201,7 +201,7 @@ async def fan_out(options: Options, content: ContentLibrary, gateway: Gateway, l
     posts = OutreachPosts(
         content,
         orgs,
-        SqlSessionStore(sessions, Secret(b"b" * 32)),
+        SqlTeamSessionStore(sessions, Secret(b"b" * 32)),
         "https://portal.example",
         "https://bot.example",
     )
@@ -389,7 +389,7 @@ def replica_process(conn: Connection, index: int, api_url: str, database: str, o
         posts = OutreachPosts(
             content,
             SqlOrganisationRepository(sessions),
-            SqlSessionStore(sessions, Secret(b"b" * 32)),
+            SqlTeamSessionStore(sessions, Secret(b"b" * 32)),
             "https://portal.example",
             "https://bot.example",
         )

@@ -23,7 +23,7 @@ from bot.domain.teams_references import TeamsReferences, TeamsScope
 from bot.domain.tenancy import Platform
 from bot.settings import Settings
 from bot.storage.home import HomeInfoSource
-from bot.storage.sessions import SqlSessionStore
+from bot.storage.team_sessions import SqlTeamSessionStore
 from bot.storage.teams_references import TeamsReferenceStore, master_key_from
 from bot.web.observability import health_handler, observe
 from bot.wiring import SERVICES, FeatureInstaller, MemberSource, PlatformRegistry
@@ -107,7 +107,7 @@ class Services(wiring.Services):
             if self.slack_stores is None:
                 self.slack_stores = _slack_stores(self, master_key)
             if self.team_sessions is None:
-                self.team_sessions = SqlSessionStore(self.sessions, master_key)
+                self.team_sessions = SqlTeamSessionStore(self.sessions, master_key)
             if self.teams_references is None and self.settings.teams_enabled:
                 self.teams_references = TeamsReferenceStore(self.sessions, master_key)
         teams = self.platforms[Platform.TEAMS]

@@ -21,7 +21,7 @@ from bot.domain.clock import Clock
 from bot.domain.delivery import Gateway, RendererRegistry
 from bot.domain.home import HomeSource, SessionCalendar
 from bot.domain.outreach import Member
-from bot.domain.sessions import SessionStore
+from bot.domain.team_sessions import TeamSessionStore
 from bot.domain.tenancy import Platform
 from bot.metrics import Metrics
 from bot.security.passwords import DEFAULT_PASSWORD_POLICY, PasswordPolicy
@@ -80,7 +80,7 @@ class Services:
     slack_stores: SlackStores | None = None
     home: HomeSource | None = None
     # Team sessions and their sign-ups (the buttons under a session).
-    team_sessions: SessionStore | None = None
+    team_sessions: TeamSessionStore | None = None
     # Made by the features and platforms (None in a process without them).
     outreach: Outreach | None = None
     pulses: Pulses | None = None

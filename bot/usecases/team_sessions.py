@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from bot.domain.clock import Clock
 from bot.domain.outreach import Audience, AudienceError, What
-from bot.domain.sessions import SessionError, TeamSession, reminder_moment
+from bot.domain.team_sessions import SessionError, TeamSession, reminder_moment
 from bot.domain.tenancy import Organisation
 from bot.errors import NotFoundError, VipbotError
 from scheduler.service import Outreach

@@ -15,7 +15,7 @@ from bot.domain.delivery import ColumnPost, ReminderPost, RendererRegistry
 from bot.domain.digest import ColumnDigestPost
 from bot.domain.i18n import Translator
 from bot.domain.pulses import ManagementSummaryPost, PulsePost, PulseReminderPost
-from bot.domain.sessions import SessionAnnouncementPost, SessionReminderPost
+from bot.domain.team_sessions import SessionAnnouncementPost, SessionReminderPost
 
 
 def register_posts(renderers: RendererRegistry, translator: Translator) -> None:
