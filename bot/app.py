@@ -91,6 +91,10 @@ class Services(wiring.Services):
     Tests make it directly; `build_services` adds the features that need the database's outreach tables."""
 
     def __post_init__(self) -> None:
+        from bot.storage.audit import SqlAuditStore
+        from bot.usecases.audit import AuditLog
+
+        self.audit = AuditLog(SqlAuditStore(self.engine), self.clock, self.settings.audit_retention_days)
         if not self.platforms:
             self.platforms = platform_registries(self.content.translator)
         if self.home is None:

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from bot.domain.slack_workspaces import SlackStores
     from bot.domain.teams_references import TeamsReferences
     from bot.reporting.service import Pulses
+    from bot.usecases.audit import AuditLog
     from scheduler.service import Outreach
 
 #: People of an organisation a platform can write to directly, beyond the member directory (Teams references).
@@ -89,6 +90,8 @@ class Services:
     slack_sends: Counter | None = None
     teams: TeamsRuntime | None = None
     teams_submits: SubmitRoutes | None = None
+    # The audit log of console actions (made by the root; a test may replace it).
+    audit: AuditLog = field(init=False)
 
     @property
     def sessions(self) -> async_sessionmaker[AsyncSession]:

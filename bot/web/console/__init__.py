@@ -39,6 +39,7 @@ def secret_key_bytes(services: Services) -> bytes:
 
 def build_console(services: Services) -> web.Application:
     from bot.web.console import (
+        pages_audit,
         pages_auth,
         pages_content,
         pages_insights,
@@ -60,6 +61,7 @@ def build_console(services: Services) -> web.Application:
     pages_schedule.add_routes(console)
     pages_sessions.add_routes(console)
     pages_insights.add_routes(console)
+    pages_audit.add_routes(console)
     _register_optional(console, "bot.web.console.inbox")
     _register_optional(console, "bot.web.console.pages_digest")
     _template_globals(console)
