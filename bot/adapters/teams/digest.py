@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from babel.dates import format_date
 
-from bot.adapters.teams.cards import CardKit, card, escape, message, open_url, text_block
+from bot.adapters.teams.cards import card, escape, message, open_url, outside_line, text_block
 from bot.domain.content import pick_locale
 from bot.domain.delivery import Rendered
 from bot.domain.digest import ColumnDigestPost
@@ -14,7 +14,6 @@ from bot.domain.tenancy import Platform
 
 def render_digest(t: Translator, post: ColumnDigestPost, locale: str) -> Rendered:
     locale = pick_locale(locale)
-    kit = CardKit(t)
     month = format_date(post.month, "LLLL y", locale=locale)
     body = [
         text_block(escape(t.t(locale, "digest.label")), size="Small", isSubtle=True),
@@ -26,7 +25,7 @@ def render_digest(t: Translator, post: ColumnDigestPost, locale: str) -> Rendere
     for column in post.columns:
         body.append(text_block(escape(column.title.in_locale(locale)), weight="Bolder", spacing="Medium"))
         body.append(text_block(escape(column.summary.in_locale(locale)), spacing="None"))
-    body.append(kit.outside_line(locale))
+    body.append(outside_line(t, locale))
     content = card(body, [open_url(t.t(locale, "door.button"), post.portal_url)])
     summary = t.t(locale, "digest.summary", month=month)
     return Rendered(platform=Platform.TEAMS, payload=message(content, locale, summary), fallback_text=summary)
