@@ -13,9 +13,9 @@ from babel.dates import format_datetime
 
 from bot.domain.accounts import Role
 from bot.domain.outreach import Audience, AudienceError, What
-from bot.domain.sessions import SessionError, TeamSession, reminder_moment
+from bot.domain.team_sessions import SessionError, TeamSession, reminder_moment
 from bot.domain.tenancy import Organisation, Platform
-from bot.errors import NotFoundError
+from bot.usecases.team_sessions import SessionDraft, SessionProblem, SessionRefusedError, TeamSessions
 from bot.web.console.auth import console_of, organisation_for
 from bot.web.console.outreach_bridge import CANCELLED_PREFIX, outreach_of, publish
 from bot.web.console.pages_auth import see_other
@@ -65,7 +65,7 @@ async def sessions_page(request: web.Request) -> web.StreamResponse:
     return await _page(request, account, organisation, values, None)
 
 
-async def session_plan(request: web.Request) -> web.StreamResponse:  # noqa: PLR0911 - one answer per problem
+async def session_plan(request: web.Request) -> web.StreamResponse:
     account, organisation = await organisation_for(request, Role.COUNSELLOR)
     console = console_of(request)
     services = console.services
@@ -86,9 +86,7 @@ async def session_plan(request: web.Request) -> web.StreamResponse:  # noqa: PLR
     )
     if not audience.groups and not audience.members:
         return await _page(request, account, organisation, values, "console.schedule.audience_missing", 400)
-    session = TeamSession(
-        id=uuid.uuid4(),
-        organisation_id=organisation.id,
+    draft = SessionDraft(
         title=values["title"][:200],
         description=values["description"],
         starts_at=starts,
@@ -96,37 +94,19 @@ async def session_plan(request: web.Request) -> web.StreamResponse:  # noqa: PLR
         place=values["place"][:300] or None,
         online_url=values["online_url"][:500] or None,
         audience=audience,
-        locale=None,
     )
-    now = console.now()
-    if starts <= now:
-        return await _page(request, account, organisation, values, "console.sessions.in_past", 400)
-    try:
-        session.check()
-    except SessionError:
-        return await _page(request, account, organisation, values, "console.sessions.invalid", 400)
     if form.get("action") == "back":
         return await _page(request, account, organisation, values, None)
     if form.get("confirm") != "1":
-        # Planning announces at once: first a page that says to whom (nothing is stored or sent by this step,
-        # so answering the POST with the page is safe to reload).
-        return await _announce_confirm(request, account, organisation, values, session)
-    outreach = outreach_of(services)
+        # Planning announces at once: first a page that says to whom. Nothing is stored or sent by this step,
+        # so answering the POST with that page is safe to reload.
+        return await _announce_confirm(request, account, organisation, values, draft)
     try:
-        await outreach.sessions.add(session)
-    except SessionError:
-        return await _page(request, account, organisation, values, "console.sessions.invalid", 400)
-    notice = "planned"
-    try:
-        await publish(services, organisation, What.SESSION, str(session.id), audience)
-        remind_at = reminder_moment(session, organisation.timezone)
-        if remind_at > now:
-            await publish(
-                services, organisation, What.SESSION_REMINDER, str(session.id), audience, send_at=remind_at
-            )
-    except AudienceError:
-        notice = "planned_nobody"
-    return see_other(_url(request, "sessions", org=organisation.slug) + f"?notice={notice}")
+        await TeamSessions(outreach_of(services), services.clock).plan(organisation, draft)
+    except SessionRefusedError as refused:
+        problem = f"console.sessions.problem.{refused.problem.value}"
+        return await _page(request, account, organisation, values, problem, 400)
+    return see_other(_url(request, "sessions", org=organisation.slug) + "?notice=planned")
 
 
 async def _announce_confirm(
@@ -134,7 +114,7 @@ async def _announce_confirm(
     account: Any,
     organisation: Organisation,
     values: dict[str, Any],
-    session: TeamSession,
+    draft: SessionDraft,
 ) -> web.Response:
     from bot.web.console.pages_schedule import reach_of
 
@@ -142,10 +122,36 @@ async def _announce_confirm(
     t = translate(request)
     locale = request_locale(request)
     zone = ZoneInfo(organisation.timezone)
-    try:
-        audience = (await reach_of(services, organisation, session.audience)).words(t)
-    except AudienceError:
-        audience = t("console.schedule.nobody_short")
+    session = TeamSession(
+        id=uuid.uuid4(),
+        organisation_id=organisation.id,
+        title=draft.title,
+        description=draft.description,
+        starts_at=draft.starts_at,
+        ends_at=draft.ends_at,
+        place=draft.place,
+        online_url=draft.online_url,
+        audience=draft.audience,
+        locale=draft.locale,
+    )
+    problem: SessionProblem | None = None
+    reach = None
+    if draft.starts_at <= console_of(request).now():
+        problem = SessionProblem.IN_PAST
+    else:
+        try:
+            session.check()
+            reach = await reach_of(services, organisation, draft.audience)
+        except SessionError:
+            problem = SessionProblem.INVALID
+        except AudienceError:
+            problem = SessionProblem.NO_AUDIENCE
+    if problem is None and reach is not None and not (reach.channels or reach.people):
+        problem = SessionProblem.NO_AUDIENCE
+    if problem is not None or reach is None:
+        key = f"console.sessions.problem.{(problem or SessionProblem.NO_AUDIENCE).value}"
+        return await _page(request, account, organisation, values, key, 400)
+    audience = reach.words(t)
     return render(
         request,
         "session_announce.html",
@@ -206,7 +212,6 @@ async def session_cancel_confirm(request: web.Request) -> web.StreamResponse:
 async def session_cancel(request: web.Request) -> web.StreamResponse:
     _account, organisation = await organisation_for(request, Role.COUNSELLOR)
     services = console_of(request).services
-    outreach = outreach_of(services)
     form = await request.post()
     if form.get("confirm") != "1":  # one click never cancels: first the page that says who is told
         return see_other(
@@ -214,8 +219,8 @@ async def session_cancel(request: web.Request) -> web.StreamResponse:
         )
     try:
         session_id = UUID(request.match_info["session"])
-        session = await outreach.sessions.cancel(organisation.id, session_id)
-    except (ValueError, NotFoundError):
+        session = await TeamSessions(outreach_of(services), services.clock).cancel(organisation, session_id)
+    except (ValueError, SessionRefusedError):
         raise web.HTTPNotFound() from None
     notice = "cancelled"
     try:
