@@ -181,7 +181,9 @@ def feature_installers() -> list[FeatureInstaller]:
 
 
 def build_app(services: Services, features: list[FeatureInstaller] | None = None) -> web.Application:
-    app = web.Application(middlewares=[observe(services.metrics)], client_max_size=1024**2)
+    # The largest body taken: a file sent through the portal (or the console's inbox), plus the form around it.
+    body_limit = max(1, services.settings.portal_file_mb + 1) * 1024**2
+    app = web.Application(middlewares=[observe(services.metrics)], client_max_size=body_limit)
     app[SERVICES] = services
     app.router.add_get("/healthz", health_handler(services.engine))
     for install in feature_installers() if features is None else features:

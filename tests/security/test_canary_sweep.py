@@ -189,7 +189,7 @@ async def _start(day: Day, text: str, identity: str | None = None) -> str:
     if identity:
         form["identity"] = identity
     html = await _portal_post(day, "/portal/de-linde/start", form)
-    code = re.search(r'id="receipt-code"[^>]*>([0-9A-Z-]+)<', html)
+    code = re.search(r'id="receipt-code" data-code="([0-9A-Z-]+)"', html)
     assert code, "the receipt code is shown once"
     day.codes.append(code.group(1))
     day.http.cookie_jar.clear()  # the employee closes the browser
