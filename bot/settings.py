@@ -131,7 +131,9 @@ class Settings(BaseModel):
         "push.apple.com",
         alias="VIPBOT_PUSH_HOSTS",
     )
-    push_contact: str = Field("mailto:privacy@invalid", alias="VIPBOT_PUSH_CONTACT")
+    # Who push services may contact about this sender (a `mailto:` or `https:` URL); by default the mail sender
+    # address or the service's public address.
+    push_contact: str | None = Field(None, alias="VIPBOT_PUSH_CONTACT")
     inbox_unlock_minutes: Annotated[int, Field(ge=5, le=480)] = Field(30, alias="VIPBOT_INBOX_UNLOCK_MINUTES")
 
     @field_validator("log_level")

@@ -56,6 +56,14 @@ def push_endpoint_allowed(endpoint: str, hosts: tuple[str, ...]) -> bool:
         return False
 
 
+def push_contact(settings: Settings) -> str:
+    if settings.push_contact:
+        return settings.push_contact
+    if settings.smtp_from:
+        return f"mailto:{settings.smtp_from}"
+    return "https://" + (urlsplit(settings.public_base_url).hostname or "localhost")
+
+
 def notice_delay(settings: Settings, rng: random.Random) -> Callable[[], timedelta]:
     low, high = settings.notice_delay_min_minutes * 60, settings.notice_delay_max_minutes * 60
     return lambda: timedelta(seconds=rng.randint(low, high))
@@ -73,7 +81,7 @@ async def send_push(
 ) -> bool:
     if not push_endpoint_allowed(push.endpoint, push_hosts(settings)):
         return False
-    body, headers = push_request(master, push, PUSH_PAYLOAD, settings.push_contact, clock.now())
+    body, headers = push_request(master, push, PUSH_PAYLOAD, push_contact(settings), clock.now())
     try:
         async with http.post(
             push.endpoint,

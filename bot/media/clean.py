@@ -17,7 +17,7 @@ from enum import StrEnum
 from PIL import Image, ImageOps, UnidentifiedImageError
 from pypdf import PdfReader, PdfWriter
 from pypdf.errors import PyPdfError
-from pypdf.generic import NameObject
+from pypdf.generic import DictionaryObject, NameObject
 
 MAX_PIXELS = 40_000_000  # a 1 MB image that unpacks to gigabytes (a decompression bomb) is refused
 
@@ -105,15 +105,15 @@ def _clean_pdf(data: bytes) -> bytes:
         writer = PdfWriter()
         for page in reader.pages:
             writer.add_page(page)
-        root = writer._root_object  # noqa: SLF001 - the catalog, to drop an XMP stream copied along with pages
+        root = writer._root_object  # the catalog: an XMP stream may have come along with the pages
         root.pop(NameObject("/Metadata"), None)
         for page in writer.pages:
             page.pop(NameObject("/Metadata"), None)
             page.pop(NameObject("/PieceInfo"), None)
-        writer.add_metadata({})
-        info = writer._info  # noqa: SLF001 - pypdf writes a Producer line; keep the information dictionary empty
-        if info is not None:
-            info.get_object().clear()
+        info = writer._info  # pypdf starts one with a Producer line: keep the information dictionary empty
+        fields = info.get_object() if info is not None else None
+        if isinstance(fields, DictionaryObject):
+            fields.clear()
         out = io.BytesIO()
         writer.write(out)
     except (PyPdfError, ValueError, KeyError, TypeError, OSError, RecursionError):

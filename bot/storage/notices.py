@@ -129,7 +129,7 @@ class SqlNotices:
                     row.notified_through = next_sequence
                 elif row.due_at is None:
                     if next_sequence > row.notified_through:
-                        row.due_at = now + delay()
+                        row.due_at = (now + delay()).replace(microsecond=0)
                     else:
                         continue
                 elif _aware(row.due_at, now) <= now:

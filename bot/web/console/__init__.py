@@ -61,6 +61,7 @@ def build_console(services: Services) -> web.Application:
     pages_sessions.add_routes(console)
     pages_insights.add_routes(console)
     _register_optional(console, "bot.web.console.inbox")
+    _register_optional(console, "bot.web.console.inbox_calls")  # files and calls in the inbox's conversations
     _template_globals(console)
     return console
 

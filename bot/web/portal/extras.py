@@ -44,8 +44,8 @@ from bot.web.portal.routes import (
     _url,
 )
 from bot.web.portal.take_along import (
-    call_calendar,
     calendar_response,
+    call_calendar,
     conversation_archive,
     file_response,
     when,
@@ -252,7 +252,7 @@ async def notice_submit(request: web.Request) -> web.StreamResponse:
 
 async def notice_push(request: web.Request) -> web.StreamResponse:
     """The browser's push subscription, posted by portal.js (JSON, with the CSRF token in a header)."""
-    org, session, _key = await _open(request)
+    _org, session, _key = await _open(request)
     try:
         data = json.loads(await request.text())
         subscription = PushSubscription(

@@ -33,6 +33,7 @@ from bot.domain.conversations import (
     NoCounsellorError,
     StaleWriteError,
 )
+from bot.domain.home import NoSessions
 from bot.domain.tenancy import Organisation
 from bot.errors import NotFoundError
 from bot.logs import get_logger
@@ -40,16 +41,15 @@ from bot.security.errors import SecurityError
 from bot.security.receipts import normalize_code
 from bot.security.secret import Secret
 from bot.security.secretbox import SecretBox, derive_key
-from bot.domain.home import NoSessions
 from bot.storage.home import HomeInfoSource
 from bot.storage.portal_sessions import SqlPortalSessions
 from bot.web.portal.channel import ConfidentialChannel, master_key
 from bot.web.portal.drafts import Draft, Drafts
 from bot.web.portal.limits import PortalLimits, ProofOfWork, RateLimiter, extra_bits
 from bot.web.shared import TEMPLATES, Templates, add_static, is_secure, middlewares, render
+from bot.web.shared.cookies import cookie_name
 from bot.web.shared.headers import CONTENT_SECURITY_POLICY
 from bot.web.shared.templates import request_locale
-from bot.web.shared.cookies import cookie_name
 
 log = get_logger(__name__)
 
