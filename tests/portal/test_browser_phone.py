@@ -10,6 +10,7 @@ nothing of the conversation, the organisation or the code; the data folder and t
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -41,8 +42,8 @@ from bot.security import INSECURE_TEST_ARGON2_PARAMS, Secret, totp_code
 from bot.settings import load_settings
 from bot.storage.db import create_engine
 from bot.storage.migrate import upgrade
-from bot.web.portal.channel import ConfidentialChannel
 from bot.web.observability import AccessLogger
+from bot.web.portal.channel import ConfidentialChannel
 from bot.web.portal.maintenance import run_notices
 from tests.console.helpers import make_person
 from tests.doubles.push_service import PushServiceDouble, push_service  # noqa: F401 - fixture
@@ -156,7 +157,9 @@ SMALL_TARGETS = """
     const box = el.getBoundingClientRect();
     const style = getComputedStyle(el);
     if (box.width === 0 || box.height === 0 || style.visibility === 'hidden') { continue; }
-    if (box.height < minimum || box.width < minimum) { small.push(el.outerHTML.slice(0, 90) + ' ' + box.width + 'x' + box.height); }
+    if (box.height < minimum || box.width < minimum) {
+      small.push(el.outerHTML.slice(0, 90) + ' ' + box.width + 'x' + box.height);
+    }
   }
   return small;
 }
@@ -197,8 +200,8 @@ async def phone(browser: Browser, width: int) -> BrowserContext:  # noqa: F811
 async def download(page: Page, name: str) -> bytes:
     async with page.expect_download() as info:
         await page.get_by_role("link", name=name).click()
-    path = await (await info.value).path()
-    return Path(path).read_bytes()
+    download = await info.value
+    return await asyncio.to_thread(Path(await download.path()).read_bytes)
 
 
 def png_with_text(marker: str) -> bytes:
@@ -269,7 +272,8 @@ async def test_an_employee_on_a_phone_from_start_to_erasure(  # noqa: PLR0915
         assert await employee.evaluate("navigator.clipboard.readText()") == code
         async with employee.expect_download() as saved:
             await employee.get_by_role("button", name="Bewaar als bestand").click()
-        assert code in Path(await (await saved.value).path()).read_text(encoding="utf-8")
+        saved_file = Path(await (await saved.value).path())
+        assert code in await asyncio.to_thread(saved_file.read_text, encoding="utf-8")
         await expect(employee.get_by_role("button", name="Afdrukken")).to_be_visible()
         await phone_checks(employee, width, seen)
         await employee.get_by_role("link", name="Ik heb mijn code bewaard, ga naar het gesprek").click()
