@@ -300,7 +300,7 @@ async def test_an_employee_on_a_phone_from_start_to_erasure(  # noqa: PLR0915
         )
         assert status == 204
         await employee.reload()
-        await expect(employee.get_by_text("Meldingen staan aan op een apparaat.")).to_be_visible()
+        await expect(employee.get_by_text("Notificaties staan aan op een apparaat.")).to_be_visible()
         manifest = await employee.evaluate(
             "fetch(document.querySelector('link[rel=manifest]').href).then(r => r.json())"
         )
@@ -312,7 +312,7 @@ async def test_an_employee_on_a_phone_from_start_to_erasure(  # noqa: PLR0915
         await employee.locator("#file").set_input_files(
             files=[{"name": "IMG_2041.jpg", "mimeType": "image/jpeg", "buffer": jpeg_with_position()}]
         )
-        await employee.get_by_role("button", name="Bestand versleuteld versturen").click()
+        await employee.get_by_role("button", name="Bestand versleuteld meesturen").click()
         await expect(employee.get_by_role("status")).to_contain_text("zonder verborgen gegevens")
 
         # -- sign out, come back, mistype one character and fix only that --------------------------------------
@@ -358,7 +358,7 @@ async def test_an_employee_on_a_phone_from_start_to_erasure(  # noqa: PLR0915
         await counsellor.locator("#inbox-file").set_input_files(
             files=[{"name": "folder.png", "mimeType": "image/png", "buffer": png_with_text(png_marker)}]
         )
-        await counsellor.get_by_role("button", name="Bestand versleuteld versturen").click()
+        await counsellor.get_by_role("button", name="Bestand versleuteld meesturen").click()
         await expect(counsellor.get_by_role("link", name="folder.png")).to_be_visible()
         soon = (clock.now() + timedelta(days=2)).astimezone(ZONE).replace(hour=10, minute=0)
         later = soon + timedelta(days=1, hours=4)
