@@ -230,7 +230,9 @@ async def wait_until_up(url: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--employees", type=int, default=20)
     parser.add_argument("--journeys", type=int, default=5)
     parser.add_argument("--file-mb", type=int, default=1)

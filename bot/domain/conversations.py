@@ -24,8 +24,8 @@ from typing import Protocol
 from uuid import UUID, uuid4
 
 from bot.domain.clock import Clock
+from bot.domain.secret import Secret
 from bot.errors import VipbotError
-from bot.security.secret import Secret
 
 MAX_MESSAGE_CHARS = 8000
 MAX_IDENTITY_CHARS = 300
@@ -499,7 +499,9 @@ class ConversationService:
     ) -> int:
         """Seal and store one message at `expected_sequence`; returns the next sequence number."""
         fields: dict[str, object] = {"k": MessageKind.TEXT.value, "t": clean_text(text)}
-        return await self._write(organisation_id, retention_days, conversation_id, author, fields, expected_sequence)
+        return await self._write(
+            organisation_id, retention_days, conversation_id, author, fields, expected_sequence
+        )
 
     async def send_file(
         self,
@@ -517,7 +519,9 @@ class ConversationService:
             "m": attachment.media_type,
             "d": base64.b64encode(attachment.data).decode("ascii"),
         }
-        return await self._write(organisation_id, retention_days, conversation_id, author, fields, expected_sequence)
+        return await self._write(
+            organisation_id, retention_days, conversation_id, author, fields, expected_sequence
+        )
 
     async def offer_slots(
         self,

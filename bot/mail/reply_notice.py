@@ -77,7 +77,11 @@ def compose_mail(translator: Translator) -> tuple[str, str]:
 
 
 async def send_push(
-    http: aiohttp.ClientSession, master: Secret[bytes], settings: Settings, clock: Clock, push: PushSubscription
+    http: aiohttp.ClientSession,
+    master: Secret[bytes],
+    settings: Settings,
+    clock: Clock,
+    push: PushSubscription,
 ) -> bool:
     if not push_endpoint_allowed(push.endpoint, push_hosts(settings)):
         return False
@@ -131,7 +135,9 @@ async def _deliver(
         except MailError:
             log.warning("reply notice: the SMTP server did not take a notice; it is tried again later")
             delivered = False
-    if notice.choice.push is not None and not await send_push(http, master, settings, clock, notice.choice.push):
+    if notice.choice.push is not None and not await send_push(
+        http, master, settings, clock, notice.choice.push
+    ):
         log.warning("reply notice: the push service did not take a notice; it is tried again later")
         delivered = False
     return delivered

@@ -83,8 +83,14 @@ def _clean_image(data: bytes, media_type: str) -> bytes:
                 upright = ImageOps.exif_transpose(opened)
                 mode = "RGBA" if upright.mode in {"RGBA", "LA", "P", "PA"} else "RGB"
                 pixels = upright.convert(mode)
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError,
-            Image.DecompressionBombWarning):
+    except (
+        UnidentifiedImageError,
+        OSError,
+        ValueError,
+        SyntaxError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+    ):
         raise FileRefusedError(FileProblem.DAMAGED) from None
     # A new image from the pixels alone: no info dictionary, no EXIF, no ICC profile travels along.
     bare = Image.new(pixels.mode, pixels.size)

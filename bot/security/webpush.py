@@ -55,7 +55,10 @@ def push_request(
 ) -> tuple[bytes, dict[str, str]]:
     """The encrypted body and the headers (VAPID authorisation included) of one push message."""
     encoded = WebPusher(
-        {"endpoint": subscription.endpoint, "keys": {"p256dh": subscription.p256dh, "auth": subscription.auth}}
+        {
+            "endpoint": subscription.endpoint,
+            "keys": {"p256dh": subscription.p256dh, "auth": subscription.auth},
+        }
     ).encode(payload, content_encoding="aes128gcm")
     parts = urlsplit(subscription.endpoint)
     claims = {

@@ -123,7 +123,8 @@ class SqlConversationStore:
                 .where(col(OrganisationCounsellorRow.organisation_id) == organisation_id)
             )
             return [
-                Recipient(r.counsellor_id, r.public_key, role == CounsellorRole.DEPUTY.value) for r, role in rows
+                Recipient(r.counsellor_id, r.public_key, role == CounsellorRole.DEPUTY.value)
+                for r, role in rows
             ]
 
     async def profiles(self, organisation_id: UUID) -> list[CounsellorProfile]:
@@ -131,14 +132,22 @@ class SqlConversationStore:
         async with self._sessions() as session:
             rows = await session.exec(
                 select(CounsellorRow, OrganisationCounsellorRow.role)
-                .join(OrganisationCounsellorRow, col(OrganisationCounsellorRow.counsellor_id) == col(CounsellorRow.id))
+                .join(
+                    OrganisationCounsellorRow,
+                    col(OrganisationCounsellorRow.counsellor_id) == col(CounsellorRow.id),
+                )
                 .join(CounsellorVaultRow, col(CounsellorVaultRow.counsellor_id) == col(CounsellorRow.id))
                 .where(col(OrganisationCounsellorRow.organisation_id) == organisation_id)
                 .order_by(col(OrganisationCounsellorRow.role).desc(), col(CounsellorRow.display_name))
             )
             return [
                 CounsellorProfile(
-                    c.id, c.display_name, role == CounsellorRole.DEPUTY.value, c.intro_nl, c.intro_en, c.photo_url
+                    c.id,
+                    c.display_name,
+                    role == CounsellorRole.DEPUTY.value,
+                    c.intro_nl,
+                    c.intro_en,
+                    c.photo_url,
                 )
                 for c, role in rows
             ]

@@ -97,7 +97,9 @@ class SqlNotices:
             row = await session.get(ConversationNoticeRow, conversation_id)
             if row is None:
                 row = ConversationNoticeRow(
-                    conversation_id=conversation_id, sealed=sealed, notified_through=conversation.next_sequence
+                    conversation_id=conversation_id,
+                    sealed=sealed,
+                    notified_through=conversation.next_sequence,
                 )
             row.sealed = sealed
             session.add(row)
@@ -106,7 +108,9 @@ class SqlNotices:
     async def erase(self, conversation_id: UUID) -> None:
         async with transaction(self._sessions) as session:
             await session.exec(
-                delete(ConversationNoticeRow).where(col(ConversationNoticeRow.conversation_id) == conversation_id)
+                delete(ConversationNoticeRow).where(
+                    col(ConversationNoticeRow.conversation_id) == conversation_id
+                )
             )
         await erase_wal(self._sessions)
 
@@ -116,7 +120,9 @@ class SqlNotices:
         ready: list[DueNotice] = []
         async with transaction(self._sessions) as session:
             rows = await session.exec(
-                select(ConversationNoticeRow, ConversationRow.unread_for_employee, ConversationRow.next_sequence)
+                select(
+                    ConversationNoticeRow, ConversationRow.unread_for_employee, ConversationRow.next_sequence
+                )
                 .join(ConversationRow, col(ConversationRow.id) == col(ConversationNoticeRow.conversation_id))
                 .where(
                     (col(ConversationNoticeRow.due_at).is_not(None))

@@ -35,7 +35,9 @@ class PushServiceDouble:
     status: int = 201
     url: str = ""
     _runner: web.AppRunner | None = None
-    _private: ec.EllipticCurvePrivateKey = field(default_factory=lambda: ec.generate_private_key(ec.SECP256R1()))
+    _private: ec.EllipticCurvePrivateKey = field(
+        default_factory=lambda: ec.generate_private_key(ec.SECP256R1())
+    )
     _auth: bytes = field(default_factory=lambda: os.urandom(16))
 
     async def _handle(self, request: web.Request) -> web.Response:
@@ -67,7 +69,9 @@ class PushServiceDouble:
 
     def decrypt(self, pushed: Pushed) -> bytes:
         return bytes(
-            http_ece.decrypt(pushed.body, private_key=self._private, auth_secret=self._auth, version="aes128gcm")
+            http_ece.decrypt(
+                pushed.body, private_key=self._private, auth_secret=self._auth, version="aes128gcm"
+            )
         )
 
 

@@ -133,7 +133,9 @@ async def world(
         )
         async with engine.begin() as connection:
             await connection.execute(
-                text("UPDATE counsellor SET intro_nl = :i, display_name = 'Mira Jansen' WHERE email = 'mira@vp.test'"),
+                text(
+                    "UPDATE counsellor SET intro_nl = :i, display_name = 'Mira Jansen' WHERE email = 'mira@vp.test'"
+                ),
                 {"i": "Ik ben Mira. Je kunt bij mij terecht met alles wat op je werk schuurt."},
             )
         assert person.totp is not None
@@ -334,7 +336,9 @@ async def test_an_employee_on_a_phone_from_start_to_erasure(  # noqa: PLR0915
         await expect(employee.locator(".thread")).to_contain_text(first)
 
         # -- the counsellor, in the console on a desktop ---------------------------------------------------------
-        desk = await browser.new_context(locale="nl-NL", timezone_id="Europe/Amsterdam", accept_downloads=True)
+        desk = await browser.new_context(
+            locale="nl-NL", timezone_id="Europe/Amsterdam", accept_downloads=True
+        )
         desk.set_default_timeout(20_000)
         counsellor = await desk.new_page()
         await counsellor.goto(f"{base}/console/login")
@@ -444,7 +448,12 @@ async def test_an_employee_on_a_phone_from_start_to_erasure(  # noqa: PLR0915
         await expect(employee.get_by_role("heading", name="Je gesprek is gewist")).to_be_visible()
         await phone_checks(employee, width, seen)
         async with services.engine.connect() as connection:
-            for table in ("conversation", "conversation_message", "conversation_notice", "conversation_share"):
+            for table in (
+                "conversation",
+                "conversation_message",
+                "conversation_notice",
+                "conversation_share",
+            ):
                 count = (await connection.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one()  # noqa: S608
                 assert count == 0, table
         assert sweep(tmp_path / f"copy-{width}-erased") == []

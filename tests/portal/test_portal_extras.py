@@ -64,7 +64,9 @@ def configured(services: Services, **env: str) -> Services:
 
 
 class Site:
-    def __init__(self, client: TestClient[web.Request, web.Application], p: Practice, services: Services) -> None:
+    def __init__(
+        self, client: TestClient[web.Request, web.Application], p: Practice, services: Services
+    ) -> None:
         self.client, self.p, self.services = client, p, services
 
 
@@ -102,7 +104,9 @@ async def conversation_form(site: Site) -> dict[str, str]:
 # -- counsellors -----------------------------------------------------------------------------------------------
 async def test_a_chosen_counsellor_and_the_deputy_alone_can_read(services: Services) -> None:
     p = await practice(services)
-    noor = await p.channel.add_counsellor(p.org.id, "Noor Bakker", "noor@vp.test", Secret("noor passphrase x"))
+    noor = await p.channel.add_counsellor(
+        p.org.id, "Noor Bakker", "noor@vp.test", Secret("noor passphrase x")
+    )
     chosen, _code = await p.channel.service.start(
         p.org.id, 90, Mode.ANONYMOUS, "Alleen voor Mira", counsellor_id=p.counsellor_id
     )
@@ -125,7 +129,9 @@ async def test_a_chosen_counsellor_and_the_deputy_alone_can_read(services: Servi
     assert anyone in noor_holds
 
 
-async def test_the_landing_page_shows_the_counsellors_and_the_start_page_offers_the_choice(site: Site) -> None:
+async def test_the_landing_page_shows_the_counsellors_and_the_start_page_offers_the_choice(
+    site: Site,
+) -> None:
     await site.p.channel.add_counsellor(
         site.p.org.id, "Noor Bakker", "noor@vp.test", Secret("noor passphrase x"), CounsellorRole.PRIMARY
     )
@@ -187,7 +193,9 @@ def test_files_are_recognised_by_their_bytes_and_cleaned() -> None:
 async def test_files_go_both_ways_sealed_and_without_metadata(site: Site) -> None:
     await start(site, "Ik stuur een foto")
     form = aiohttp.FormData({**(await conversation_form(site))})
-    form.add_field("file", jpeg_with_position(), filename="IMG_2041-thuis.pdf", content_type="application/pdf")
+    form.add_field(
+        "file", jpeg_with_position(), filename="IMG_2041-thuis.pdf", content_type="application/pdf"
+    )
     sent = await site.client.post("/portal/de-linde/file", data=form)
     assert sent.status == 200
     html = await sent.text()
@@ -202,7 +210,9 @@ async def test_files_go_both_ways_sealed_and_without_metadata(site: Site) -> Non
     assert CANARY.encode() not in body
     assert Image.open(io.BytesIO(body)).size == (64, 48)
     async with site.services.engine.connect() as connection:
-        blobs = (await connection.execute(text("SELECT ciphertext FROM conversation_message"))).scalars().all()
+        blobs = (
+            (await connection.execute(text("SELECT ciphertext FROM conversation_message"))).scalars().all()
+        )
     assert len(blobs) == 2
     assert all(CANARY.encode() not in b and b"\xff\xd8\xff" not in b for b in blobs)
 
@@ -257,7 +267,17 @@ async def test_the_reply_notice_says_only_that_there_is_a_reply(
     assert push_service.decrypt(push_service.received[0]) == b'{"v":1}'
     mail = smtp_sink.all_bytes()
     assert b"Er is een antwoord voor je" in mail
-    for secret in (CANARY, "Zorggroep", "de-linde", "Linde", "Mira", "Daan", code, code.replace("-", ""), "http"):
+    for secret in (
+        CANARY,
+        "Zorggroep",
+        "de-linde",
+        "Linde",
+        "Mira",
+        "Daan",
+        code,
+        code.replace("-", ""),
+        "http",
+    ):
         assert secret.encode() not in mail, secret
         assert secret.encode() not in push_service.received[0].body
     assert push_service.received[0].headers["Authorization"].startswith("vapid t=")
@@ -310,7 +330,9 @@ async def test_a_call_is_booked_and_the_conversation_taken_along(site: Site) -> 
     for secret in (b"Zorggroep", b"de-linde", b"Mira", b"Daan", b"vp.test", b"http", CANARY.encode()):
         assert secret not in raw
     # Booking the same offer again is refused (it is not open any more).
-    again = await site.client.post("/portal/de-linde/call", data={**(await conversation_form(site)), "slot": slots[0]})
+    again = await site.client.post(
+        "/portal/de-linde/call", data={**(await conversation_form(site)), "slot": slots[0]}
+    )
     assert again.status == 400
 
     files = aiohttp.FormData({**(await conversation_form(site))})

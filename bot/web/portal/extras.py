@@ -114,7 +114,9 @@ async def _open(
 async def _thread(request: web.Request) -> tuple[Organisation, EmployeeSession, Thread]:
     org, session, key = await _open(request)
     try:
-        thread = await _portal(request).channel.service.read(org.id, session.conversation_id, key, Author.EMPLOYEE)
+        thread = await _portal(request).channel.service.read(
+            org.id, session.conversation_id, key, Author.EMPLOYEE
+        )
     except DamagedMessageError:
         raise web.HTTPSeeOther(_url(request, "conversation", org)) from None
     return org, session, thread
@@ -245,7 +247,9 @@ async def notice_submit(request: web.Request) -> web.StreamResponse:
         raise _done(request, org, "notice-off")
     email = form.get("email", "").strip()
     if len(email) > MAX_EMAIL or not _EMAIL.match(email):
-        raise _again(request, "notice", org, Draft("portal.notice.error_email", 400, {"email": email[:MAX_EMAIL]}))
+        raise _again(
+            request, "notice", org, Draft("portal.notice.error_email", 400, {"email": email[:MAX_EMAIL]})
+        )
     await notices.choose(session.conversation_id, NoticeChoice(email, current.push))
     raise _done(request, org, "notice")
 
@@ -296,7 +300,11 @@ async def manifest(request: web.Request) -> web.StreamResponse:
         "background_color": "#ffffff",
         "theme_color": "#ffffff",
         "icons": [
-            {"src": str(asset.url_for(filename=f"icon-{size}.png")), "sizes": f"{size}x{size}", "type": "image/png"}
+            {
+                "src": str(asset.url_for(filename=f"icon-{size}.png")),
+                "sizes": f"{size}x{size}",
+                "type": "image/png",
+            }
             for size in (192, 512)
         ],
     }
@@ -321,4 +329,3 @@ async def service_worker(request: web.Request) -> web.StreamResponse:
         "});\n"
     )
     return web.Response(text=script, content_type="text/javascript")
-

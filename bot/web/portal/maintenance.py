@@ -1,5 +1,5 @@
-"""The confidential channel's housekeeping while the service runs: retention and the digest every few minutes,
-reply notices every minute.
+"""The confidential channel's housekeeping while the service runs: retention (of conversations and of the console's
+audit log) and the digest every few minutes, reply notices every minute.
 
 All are safe on several replicas: expiry deletes by date (a second run finds nothing), the digest claims each
 counsellor's send slot and each reply notice its due time with a compare-and-set.
@@ -15,11 +15,11 @@ from collections.abc import Awaitable, Callable
 import aiohttp
 from aiohttp import web
 
-from bot.app import Services
 from bot.logs import get_logger, log_failure
 from bot.mail.digest import send_due_digests
 from bot.mail.reply_notice import send_due_notices
 from bot.web.portal.channel import ConfidentialChannel, master_key
+from bot.wiring import Services
 
 log = get_logger(__name__)
 INTERVAL_S = 600.0
@@ -33,6 +33,9 @@ async def run_once(services: Services) -> tuple[int, int]:
     expired = await channel.expire()
     if expired:
         log.info("retention: conversations erased", count=expired)
+    purged = await services.audit.purge()
+    if purged:
+        log.info("retention: audit entries purged", count=purged)
     sent = await send_due_digests(
         services.engine, services.settings, services.clock, services.content.translator
     )

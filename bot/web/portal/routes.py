@@ -22,7 +22,6 @@ from uuid import UUID
 
 from aiohttp import web
 
-from bot.app import Services
 from bot.domain.conversations import (
     Author,
     ConversationClosedError,
@@ -50,6 +49,7 @@ from bot.web.shared import TEMPLATES, Templates, add_static, is_secure, middlewa
 from bot.web.shared.cookies import cookie_name
 from bot.web.shared.headers import CONTENT_SECURITY_POLICY
 from bot.web.shared.templates import request_locale
+from bot.wiring import Services
 
 log = get_logger(__name__)
 
@@ -176,7 +176,9 @@ def _page(
         **({"pow_bits": portal.pow.bits} | context),
     )
     # The installable web app: its manifest and service worker come from this origin only.
-    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY + "; manifest-src 'self'; worker-src 'self'"
+    response.headers["Content-Security-Policy"] = (
+        CONTENT_SECURITY_POLICY + "; manifest-src 'self'; worker-src 'self'"
+    )
     return response
 
 
@@ -428,7 +430,9 @@ async def return_form(request: web.Request) -> web.Response:
     if draft is None:
         return _return_page(request, org)
     # What was typed comes back into the field (from memory, for this one page): fix a character, not all 20.
-    return _return_page(request, org, status=draft.status, error=draft.error, typed=draft.fields.get("code", ""))
+    return _return_page(
+        request, org, status=draft.status, error=draft.error, typed=draft.fields.get("code", "")
+    )
 
 
 async def return_submit(request: web.Request) -> web.StreamResponse:
