@@ -7,6 +7,7 @@ Shown on the conversation page by the partial template `_inbox_calls.html`.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -69,7 +70,7 @@ async def upload(request: web.Request) -> web.StreamResponse:
     channel = _inbox(request).channel
     max_bytes = _settings(request).portal_file_mb * 1024 * 1024
     try:
-        cleaned = clean(field.file.read(max_bytes + 1), max_bytes)
+        cleaned = await asyncio.to_thread(clean, field.file.read(max_bytes + 1), max_bytes)
         await channel.service.send_file(
             org.id,
             org.retention_days,

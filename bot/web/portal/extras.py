@@ -7,6 +7,7 @@ does; forms answer with a redirect to a GET page (POST/redirect/GET).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from datetime import datetime
@@ -39,6 +40,7 @@ from bot.web.portal.routes import (
     _again,
     _form,
     _organisation,
+    _page,
     _portal,
     _read_session,
     _url,
@@ -148,7 +150,7 @@ async def upload(request: web.Request) -> web.StreamResponse:
     max_bytes = portal.services.settings.portal_file_mb * 1024 * 1024
     data = field.file.read(max_bytes + 1)
     try:
-        cleaned = clean(data, max_bytes)
+        cleaned = await asyncio.to_thread(clean, data, max_bytes)  # Pillow/pypdf off the event loop
         expected = int(str(form.get("after", "-1")))
         await portal.channel.service.send_file(
             org.id,
@@ -213,8 +215,6 @@ async def call_ics(request: web.Request) -> web.StreamResponse:
 # -- the reply notice ----------------------------------------------------------------------------------
 async def notice_page(request: web.Request) -> web.StreamResponse:
     org, session, _key = await _open(request)
-    from bot.web.portal.routes import _page
-
     choice = await _notices(request).choice(session.conversation_id)
     draft = _portal(request).drafts.take(request.query.get("d"))
     settings = _portal(request).services.settings
