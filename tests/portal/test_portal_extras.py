@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import random
@@ -11,9 +12,11 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import aiohttp
+import jwt
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from cryptography.hazmat.primitives.asymmetric import ec
 from icalendar import Calendar
 from PIL import Image
 from pypdf import PdfReader, PdfWriter
@@ -280,7 +283,17 @@ async def test_the_reply_notice_says_only_that_there_is_a_reply(
     ):
         assert secret.encode() not in mail, secret
         assert secret.encode() not in push_service.received[0].body
-    assert push_service.received[0].headers["Authorization"].startswith("vapid t=")
+    # Signed with the key the browser subscribed with (the page's applicationServerKey), for this push service.
+    vapid = re.fullmatch(r"vapid t=([^,]+), ?k=(\S+)", push_service.received[0].headers["Authorization"])
+    assert vapid
+    assert vapid.group(2) == re.search(r'data-key="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    public = base64.urlsafe_b64decode(vapid.group(2) + "==")
+    key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), public)
+    claims = jwt.decode(
+        vapid.group(1), key, algorithms=["ES256"], audience=push_service.url, options={"verify_exp": False}
+    )
+    assert claims["sub"] == "mailto:vipbot@practice.test"
+    assert claims["exp"] <= clock.now().timestamp() + 24 * 3600  # on the injected clock, as RFC 8292 allows
     # Read before the delay is over: no notice for that reply.
     await reply(site, "Nog iets")
     assert await tick() == 0
