@@ -30,6 +30,7 @@ from bot.domain.conversations import (
 )
 from bot.domain.tenancy import Organisation
 from bot.mail.reply_notice import push_endpoint_allowed, push_hosts
+from bot.mail.smtp import mail_configured
 from bot.media.clean import FileRefusedError, clean
 from bot.security.webpush import PushSubscription, application_server_key
 from bot.storage.notices import NoticeChoice, SqlNotices
@@ -228,6 +229,7 @@ async def notice_page(request: web.Request) -> web.StreamResponse:
         email=choice.email,
         push=choice.push is not None,
         vapid_key=application_server_key(master_key(settings)),
+        mail=mail_configured(settings),
         delay_min=settings.notice_delay_min_minutes,
         delay_max=settings.notice_delay_max_minutes,
     )
