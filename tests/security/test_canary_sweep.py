@@ -34,6 +34,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 from PIL import Image
+from sqlalchemy import text as sql
 
 from bot.app import Services, build_app
 from bot.catalog import ContentLibrary
@@ -224,7 +225,10 @@ async def _notice_and_photo(day: Day, channel: ConfidentialChannel, mira: UUID, 
     async with day.http.post(day.url("/portal/de-linde/file"), data=upload) as response:
         assert response.status == 200
     day.http.cookie_jar.clear()
-    conversation = next(c for c in await channel.store.inbox(mira) if c.unread_for_counsellor)
+    async with day.services.engine.connect() as connection:  # the one conversation that asked for a notice
+        found = await connection.execute(sql("SELECT conversation_id FROM conversation_notice"))
+        noticed = UUID(str(found.scalar_one()))
+    conversation = next(c for c in await channel.store.inbox(mira) if c.id == noticed)
     await channel.service.write(
         day.org.id, 90, conversation.id, Author.COUNSELLOR, REPLY, conversation.next_sequence
     )

@@ -302,7 +302,8 @@ async def _people(request: web.Request, org: Organisation) -> dict[str, Any]:
     portal = _portal(request)
     locale = request_locale(request)
     profiles = await portal.channel.store.profiles(org.id)
-    home = HomeInfoSource(
+    # The service's own front-door source when it has one (the organisation's own sociale kaart, cached).
+    home = portal.services.home or HomeInfoSource(
         portal.services.sessions, portal.services.content.catalog, NoSessions(), portal.services.clock, ""
     )
     social_map = (await home.for_organisation(org)).social_map
