@@ -65,6 +65,7 @@ def build_console(services: Services) -> web.Application:
     pages_pulses.add_routes(console)
     pages_audit.add_routes(console)
     _register_optional(console, "bot.web.console.inbox")
+    _register_optional(console, "bot.web.console.inbox_calls")  # files and calls in the inbox's conversations
     _register_optional(console, "bot.web.console.pages_digest")
     _template_globals(console)
     return console
