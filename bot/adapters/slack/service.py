@@ -209,6 +209,15 @@ class _Handlers:
         calendar = self._services.session_calendar
         return calendar if calendar is not None else NoSessions()
 
+    def home_source(self) -> HomeInfoSource:
+        return HomeInfoSource(
+            self._services.sessions,
+            self._services.content.catalog,
+            self.calendar(),
+            self._services.clock,
+            self._services.settings.public_portal_url,
+        )
+
     # -- listeners -------------------------------------------------------------------------------------------
 
     async def home_opened(
@@ -223,14 +232,7 @@ class _Handlers:
             await client.views_publish(user_id=user, view=blocks.not_linked_view(self._t, locale))
             return
         locale = await self.locale(client, context, user, organisation.locale)
-        source = HomeInfoSource(
-            self._services.sessions,
-            self._services.content.catalog,
-            self.calendar(),
-            self._services.clock,
-            self._services.settings.public_portal_url,
-        )
-        info = await source.for_organisation(organisation)
+        info = await self.home_source().for_organisation(organisation)
         await client.views_publish(user_id=user, view=blocks.home_view(self._t, locale, info))
 
     async def command(
@@ -260,7 +262,11 @@ class _Handlers:
             kind = "door"
         else:
             kind = "help" if word in HELP_WORDS else "unknown"
-        payload, text = self.reply(kind, locale, self.portal(organisation))
+        if kind == "map":  # the organisation's own sociale kaart, merged over the template
+            info = await self.home_source().for_organisation(organisation)
+            payload, text = blocks.social_map_reply(self._t, locale, info.social_map, self.portal(organisation))
+        else:
+            payload, text = self.reply(kind, locale, self.portal(organisation))
         await ack(blocks=payload, text=text, response_type="ephemeral")
 
     async def direct_message(

@@ -43,8 +43,10 @@ def build_console(services: Services) -> web.Application:
         pages_content,
         pages_insights,
         pages_main,
+        pages_profile,
         pages_schedule,
         pages_sessions,
+        pages_settings,
     )
 
     secret = secret_key_bytes(services)
@@ -60,6 +62,8 @@ def build_console(services: Services) -> web.Application:
     pages_schedule.add_routes(console)
     pages_sessions.add_routes(console)
     pages_insights.add_routes(console)
+    pages_profile.add_routes(console)
+    pages_settings.add_routes(console)
     _register_optional(console, "bot.web.console.inbox")
     _template_globals(console)
     return console
@@ -71,6 +75,7 @@ ORGANISATION_PAGES = (
     ("sessions", "console.nav.sessions"),
     ("insights", "console.nav.insights"),
     ("report", "console.nav.report"),
+    ("org_settings", "console.nav.settings"),
 )
 
 
