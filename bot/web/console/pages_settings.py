@@ -183,7 +183,8 @@ async def remove_viewer(request: web.Request) -> web.StreamResponse:
 
 # -- offboarding ---------------------------------------------------------------------------------------------
 async def offboarding_page(request: web.Request) -> web.StreamResponse:
-    account, organisation = await organisation_for(request, Role.ADMIN)
+    """Counsellors see what would be erased and may export; only an administrator erases."""
+    account, organisation = await organisation_for(request, Role.COUNSELLOR)
     error = request.query.get("error")
     return render(
         request,
@@ -200,7 +201,7 @@ async def offboarding_page(request: web.Request) -> web.StreamResponse:
 async def export_reports(request: web.Request) -> web.StreamResponse:
     """Every periodic report of the organisation (each year and its halves, from the year it was added), as
     the PDFs the report page gives, in one ZIP: what the practice keeps after offboarding."""
-    _account, organisation = await organisation_for(request, Role.ADMIN)
+    _account, organisation = await organisation_for(request, Role.COUNSELLOR)
     console = console_of(request)
     t, locale = translate(request), request_locale(request)
     now = console.now()
