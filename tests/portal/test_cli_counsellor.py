@@ -57,7 +57,7 @@ async def test_add_list_rotate_and_expire(
         )[0] == 0
         with pytest.raises(ConfigError):
             await run(
-                ["counsellor", "add", "linde", "Mira", "--passphrase-stdin"],
+                ["counsellor", "add", "linde", "Mira", "--email", "mira@vp.test", "--passphrase-stdin"],
                 database_url,
                 tmp_path,
                 capsys,
