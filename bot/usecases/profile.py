@@ -19,7 +19,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from bot.errors import VipbotError
 from bot.storage.practice import SqlPracticeStore
 
-MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+# The service takes request bodies up to 1 MiB (`build_app`): the photo fits inside one, with the form around it.
+MAX_UPLOAD_BYTES = 1_000_000
 MAX_PIXELS = 40_000_000  # width × height of the upload, checked from the header before decoding
 SIZE = 512
 ACCEPTED_FORMATS = frozenset({"JPEG", "PNG", "WEBP"})
