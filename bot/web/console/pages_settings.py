@@ -71,7 +71,6 @@ async def settings_page(request: web.Request) -> web.StreamResponse:
         channels=await store.management_channels(organisation.id),
         viewers=await store.viewers(organisation.id),
         platforms=list(Platform),
-        locale=request_locale(request),
     )
 
 
