@@ -179,7 +179,13 @@ class SqlPracticeStore:
                 raise NotFoundError("no such counsellor")
             has_key = await session.get(CounsellorVaultRow, counsellor_id) is not None
             return CounsellorProfile(
-                row.id, row.display_name, row.email, row.photo_url, row.intro_nl or "", row.intro_en or "", has_key
+                row.id,
+                row.display_name,
+                row.email,
+                row.photo_url,
+                row.intro_nl or "",
+                row.intro_en or "",
+                has_key,
             )
 
     async def set_introduction(self, counsellor_id: UUID, intro_nl: str, intro_en: str) -> None:
@@ -195,19 +201,25 @@ class SqlPracticeStore:
     ) -> None:
         """The new photo replaces the old one (and its address) in one transaction."""
         async with transaction(self._sessions) as session:
-            await session.exec(delete(CounsellorPhotoRow).where(col(CounsellorPhotoRow.counsellor_id) == counsellor_id))
+            await session.exec(
+                delete(CounsellorPhotoRow).where(col(CounsellorPhotoRow.counsellor_id) == counsellor_id)
+            )
             session.add(
                 CounsellorPhotoRow(
                     counsellor_id=counsellor_id, token=token, content_type=content_type, image=image
                 )
             )
             await session.exec(
-                update(CounsellorRow).where(col(CounsellorRow.id) == counsellor_id).values(photo_url=photo_url)
+                update(CounsellorRow)
+                .where(col(CounsellorRow.id) == counsellor_id)
+                .values(photo_url=photo_url)
             )
 
     async def remove_photo(self, counsellor_id: UUID) -> None:
         async with transaction(self._sessions) as session:
-            await session.exec(delete(CounsellorPhotoRow).where(col(CounsellorPhotoRow.counsellor_id) == counsellor_id))
+            await session.exec(
+                delete(CounsellorPhotoRow).where(col(CounsellorPhotoRow.counsellor_id) == counsellor_id)
+            )
             await session.exec(
                 update(CounsellorRow).where(col(CounsellorRow.id) == counsellor_id).values(photo_url=None)
             )
@@ -241,7 +253,11 @@ class SqlPracticeStore:
             for name, table in counted.items():
                 column = table.organisation_id  # type: ignore[attr-defined]
                 found[name] = int(
-                    (await session.exec(select(func.count()).select_from(table).where(column == organisation_id))).one()
+                    (
+                        await session.exec(
+                            select(func.count()).select_from(table).where(column == organisation_id)
+                        )
+                    ).one()
                 )
         return found
 
@@ -278,6 +294,8 @@ class SqlPracticeStore:
             ).all():
                 workspaces.update(w for w in (key, team) if w)
             if workspaces:
-                await session.exec(delete(RateBudgetRow).where(col(RateBudgetRow.workspace_id).in_(workspaces)))
+                await session.exec(
+                    delete(RateBudgetRow).where(col(RateBudgetRow.workspace_id).in_(workspaces))
+                )
             await session.exec(delete(OrganisationRow).where(col(OrganisationRow.id) == organisation_id))
         await erase_wal(self._sessions)

@@ -86,7 +86,9 @@ async def set_photo(store: SqlPracticeStore, public_base_url: str, counsellor_id
     return url
 
 
-async def set_introduction(store: SqlPracticeStore, counsellor_id: UUID, intro_nl: str, intro_en: str) -> None:
+async def set_introduction(
+    store: SqlPracticeStore, counsellor_id: UUID, intro_nl: str, intro_en: str
+) -> None:
     intro_nl, intro_en = intro_nl.strip(), intro_en.strip()
     if len(intro_nl) > MAX_INTRO or len(intro_en) > MAX_INTRO:
         raise ProfileError(ProfileProblem.INTRO_TOO_LONG)

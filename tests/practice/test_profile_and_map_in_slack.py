@@ -101,7 +101,7 @@ async def served(services: Services, slack_api: SlackApiSimulator) -> AsyncItera
         await server.close()
 
 
-async def test_profile_and_sociale_kaart_from_the_console_reach_slack(
+async def test_profile_and_sociale_kaart_from_the_console_reach_slack(  # noqa: PLR0915
     served: tuple[Services, str], slack_api: SlackApiSimulator, clock: FixedClock
 ) -> None:
     services, base = served
@@ -132,7 +132,12 @@ async def test_profile_and_sociale_kaart_from_the_console_reach_slack(
         assert intro.status == 303
         social = await browser.post(
             "/console/o/acme/settings/social",
-            data={"csrf_token": token, "entry": "hr", "phone": "+31 20 123 4567", "url": "https://hr.acme.test"},
+            data={
+                "csrf_token": token,
+                "entry": "hr",
+                "phone": "+31 20 123 4567",
+                "url": "https://hr.acme.test",
+            },
             allow_redirects=False,
         )
         assert social.headers["Location"] == "/console/o/acme/settings?done=social"

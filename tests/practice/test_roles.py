@@ -67,7 +67,15 @@ async def test_an_administrator_who_is_the_counsellor_gets_the_key_and_opens_the
 ) -> None:
     admin = await make_person(console_services, Role.ADMIN, "mira@praktijk.test")
     code = await cli(
-        ["counsellor", "add", org_a.slug, "Mira Jansen", "--email", "Mira@Praktijk.test", "--passphrase-stdin"],
+        [
+            "counsellor",
+            "add",
+            org_a.slug,
+            "Mira Jansen",
+            "--email",
+            "Mira@Praktijk.test",
+            "--passphrase-stdin",
+        ],
         database_url,
         tmp_path,
         monkeypatch,
@@ -144,7 +152,12 @@ async def test_a_key_nobody_could_open_is_refused_before_the_passphrase_is_asked
     await make_person(console_services, Role.VIEWER, "mt@linde.test", org_a.id)
     # stdin is empty: were the passphrase asked, the refusal would be about stdin instead
     with pytest.raises(CounsellorKeyError) as no_email:
-        await cli(["counsellor", "add", org_a.slug, "Daan", "--passphrase-stdin"], database_url, tmp_path, monkeypatch)
+        await cli(
+            ["counsellor", "add", org_a.slug, "Daan", "--passphrase-stdin"],
+            database_url,
+            tmp_path,
+            monkeypatch,
+        )
     assert no_email.value.code is KeyProblem.NO_EMAIL
     with pytest.raises(CounsellorKeyError) as viewer:
         await cli(

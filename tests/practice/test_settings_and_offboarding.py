@@ -41,7 +41,12 @@ async def test_settings_change_the_organisation_and_write_management_viewers(
     html = await (await client.get(page)).text()
     assert 'href="/console/o/de-linde/settings"' in html  # in the organisation's menu
 
-    general = {"name": "Zorggroep De Linde BV", "locale": "en", "timezone": "Europe/Brussels", "retention_days": "120"}
+    general = {
+        "name": "Zorggroep De Linde BV",
+        "locale": "en",
+        "timezone": "Europe/Brussels",
+        "retention_days": "120",
+    }
     assert await form(client, page, general, page) == page + "?done=general"
     changed = await console_services.organisations.get_organisation("de-linde")
     assert (changed.name, changed.locale, changed.timezone, changed.retention_days) == (
@@ -58,31 +63,45 @@ async def test_settings_change_the_organisation_and_write_management_viewers(
     ):
         location = await form(client, page, wrong, page)
         assert location == f"{page}?error={code}"
-        assert "role=\"alert\"" in await (await client.get(location)).text()
+        assert 'role="alert"' in await (await client.get(location)).text()
     assert (await console_services.organisations.get_organisation("de-linde")).retention_days == 120
 
     viewers = page + "/viewers"
-    await form(client, viewers, {"name": "Hanna (HR)", "email": "hanna@linde.test", "platform": "slack", "platform_user_id": "U0HANNA"}, page)
-    await form(client, viewers, {"name": "OR-voorzitter", "email": "", "platform": "", "platform_user_id": ""}, page)
+    await form(
+        client,
+        viewers,
+        {
+            "name": "Hanna (HR)",
+            "email": "hanna@linde.test",
+            "platform": "slack",
+            "platform_user_id": "U0HANNA",
+        },
+        page,
+    )
+    await form(
+        client, viewers, {"name": "OR-voorzitter", "email": "", "platform": "", "platform_user_id": ""}, page
+    )
     store = SqlPracticeStore(console_services.sessions)
     found = await store.viewers(org_a.id)
     assert [(v.display_name, v.platform, v.platform_user_id) for v in found] == [
         ("Hanna (HR)", "slack", "U0HANNA"),
         ("OR-voorzitter", None, None),
     ]
-    await form(client, page + "/management", {"platform": "slack", "workspace": "T0LINDE", "channel": "C0MT"}, page)
-    assert [(c.platform, c.workspace_id, c.channel_id) for c in await store.management_channels(org_a.id)] == [
-        ("slack", "T0LINDE", "C0MT")
-    ]
+    await form(
+        client, page + "/management", {"platform": "slack", "workspace": "T0LINDE", "channel": "C0MT"}, page
+    )
+    assert [
+        (c.platform, c.workspace_id, c.channel_id) for c in await store.management_channels(org_a.id)
+    ] == [("slack", "T0LINDE", "C0MT")]
     # the management DMs and channel now reach these people (the pulses feature reads the same rows)
     from bot.storage.pulses import SqlPulseStore, master_key_from
 
     await SqlSlackInstallations(console_services.sessions, Secret(TEST_SECRET_KEY.encode())).link(
         org_a.id, "T0LINDE"
     )
-    targets = await SqlPulseStore(console_services.engine, master_key_from(TEST_SECRET_KEY)).management_targets(
-        org_a.id
-    )
+    targets = await SqlPulseStore(
+        console_services.engine, master_key_from(TEST_SECRET_KEY)
+    ).management_targets(org_a.id)
     assert {t.address for t in targets} == {"C0MT", "U0HANNA"}
     await form(client, viewers + "/remove", {"viewer": str(found[0].id)}, page)
     assert [v.display_name for v in await store.viewers(org_a.id)] == ["OR-voorzitter"]
@@ -134,7 +153,11 @@ async def _cells(engine: AsyncEngine) -> str:
 
 
 async def test_offboarding_exports_the_reports_then_leaves_nothing_of_the_organisation(
-    client: TestClient, console_services: Services, clock: FixedClock, org_a: Organisation, org_b: Organisation
+    client: TestClient,
+    console_services: Services,
+    clock: FixedClock,
+    org_a: Organisation,
+    org_b: Organisation,
 ) -> None:
     services = console_services
     leaving = await seed_organisation(services, org_a, "vp@linde.test")
@@ -172,12 +195,16 @@ async def test_offboarding_exports_the_reports_then_leaves_nothing_of_the_organi
 
     token = csrf_from(page)
     wrong = await client.post(
-        "/console/o/de-linde/offboarding", data={"csrf_token": token, "confirm": "noord"}, allow_redirects=False
+        "/console/o/de-linde/offboarding",
+        data={"csrf_token": token, "confirm": "noord"},
+        allow_redirects=False,
     )
     assert wrong.headers["Location"] == "/console/o/de-linde/offboarding?error=confirm"
     assert (await services.organisations.get_organisation("de-linde")).id == org_a.id
     erased = await client.post(
-        "/console/o/de-linde/offboarding", data={"csrf_token": token, "confirm": "de-linde"}, allow_redirects=False
+        "/console/o/de-linde/offboarding",
+        data={"csrf_token": token, "confirm": "de-linde"},
+        allow_redirects=False,
     )
     assert erased.status == 303
     assert erased.headers["Location"] == "/console/"
@@ -189,7 +216,14 @@ async def test_offboarding_exports_the_reports_then_leaves_nothing_of_the_organi
     )
     assert await _dangling(services.engine) == []
     cells = await _cells(services.engine)
-    for trace in (org_a.id.hex, str(org_a.id), "'de-linde'", "Zorggroep De Linde", "T-de-linde", leaving.conversation):
+    for trace in (
+        org_a.id.hex,
+        str(org_a.id),
+        "'de-linde'",
+        "Zorggroep De Linde",
+        "T-de-linde",
+        leaving.conversation,
+    ):
         assert trace not in cells, trace
     # the other organisation is untouched
     assert {t.name: await _rows_of(services.engine, t, org_b.id) for t in tables} == before_other

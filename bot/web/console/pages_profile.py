@@ -121,7 +121,10 @@ async def upload_photo(request: web.Request) -> web.StreamResponse:
     data = upload.file.read(profile.MAX_UPLOAD_BYTES + 1)
     try:
         await profile.set_photo(
-            _store(request), console_of(request).services.settings.public_base_url, account.counsellor_id, data
+            _store(request),
+            console_of(request).services.settings.public_base_url,
+            account.counsellor_id,
+            data,
         )
     except profile.ProfileError as exc:
         raise _again(request, f"console.profile.problem.{exc.code.value}") from None

@@ -108,7 +108,9 @@ async def save_social_entry(request: web.Request) -> web.StreamResponse:
     entry = SocialMapEntry(
         id=entry_id,
         kind=base.kind if base is not None else "internal",
-        name=Text(name_nl or (base.name.nl if base else ""), name_en or name_nl or (base.name.en if base else "")),
+        name=Text(
+            name_nl or (base.name.nl if base else ""), name_en or name_nl or (base.name.en if base else "")
+        ),
         description=Text(
             description_nl or (base.description.nl if base else ""),
             description_en or description_nl or (base.description.en if base else ""),
@@ -252,7 +254,9 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/o/{org}/settings", save_general, name="org_settings_save")
     app.router.add_post("/o/{org}/settings/social", save_social_entry, name="org_social_save")
     app.router.add_post("/o/{org}/settings/social/remove", remove_social_entry, name="org_social_remove")
-    app.router.add_post("/o/{org}/settings/management", save_management_channel, name="org_management_channel")
+    app.router.add_post(
+        "/o/{org}/settings/management", save_management_channel, name="org_management_channel"
+    )
     app.router.add_post("/o/{org}/settings/viewers", add_viewer, name="org_viewer_add")
     app.router.add_post("/o/{org}/settings/viewers/remove", remove_viewer, name="org_viewer_remove")
     app.router.add_get("/o/{org}/offboarding", offboarding_page, name="org_offboarding")
