@@ -57,7 +57,7 @@ def normalise_email(email: str) -> str:
 async def _organisation_ids(session: AsyncSession, row: ConsoleAccountRow) -> frozenset[UUID]:
     if row.role == Role.VIEWER.value:
         return frozenset({row.organisation_id}) if row.organisation_id else frozenset()
-    if row.role == Role.COUNSELLOR.value and row.counsellor_id is not None:
+    if row.counsellor_id is not None:  # a counsellor, or an administrator who is one too
         found = await session.exec(
             select(OrganisationCounsellorRow.organisation_id).where(
                 col(OrganisationCounsellorRow.counsellor_id) == row.counsellor_id
@@ -400,7 +400,7 @@ class SqlAccountRepository:
             created_at=aware(row.created_at),
             last_seen_at=aware(row.last_seen_at),
         )
-        if account_row.role == Role.COUNSELLOR.value:
+        if account_row.role != Role.VIEWER.value:  # a counsellor, or an administrator who is one too
             organisation_ids = frozenset(org for _, _, org in found if org is not None)
         elif account_row.role == Role.VIEWER.value and account_row.organisation_id is not None:
             organisation_ids = frozenset({account_row.organisation_id})

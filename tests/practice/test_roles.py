@@ -88,6 +88,7 @@ async def test_an_administrator_who_is_the_counsellor_gets_the_key_and_opens_the
     assert account is not None
     assert account.role is Role.ADMIN
     assert account.counsellor_id == rows[0].id  # one person, two roles
+    assert account.organisation_ids == {org_a.id}  # the organisations they serve as counsellor
 
     # and that account opens the inbox with the passphrase: no "ask the admin" for the admin
     await sign_in(client, admin, clock)
