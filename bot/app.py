@@ -23,6 +23,7 @@ from bot.security.passwords import DEFAULT_PASSWORD_POLICY, PasswordPolicy
 from bot.settings import Settings
 from bot.storage.db import session_factory
 from bot.storage.organisations import SqlOrganisationRepository
+from bot.usecases.audit import AuditLog
 from bot.web.observability import Metrics, health_handler, observe
 
 if TYPE_CHECKING:
@@ -89,8 +90,13 @@ class Services:
     slack: SlackFeature | None = None
     slack_sends: Counter | None = None
     teams_submits: SubmitRoutes | None = None
+    # The audit log of console actions (made here; a test may replace it).
+    audit: AuditLog = field(init=False)
 
     def __post_init__(self) -> None:
+        from bot.storage.audit import SqlAuditStore
+
+        self.audit = AuditLog(SqlAuditStore(self.engine), self.clock, self.settings.audit_retention_days)
         if not self.platforms:
             self.platforms = platform_registries(self.content.translator)
         key = self.settings.secret_key

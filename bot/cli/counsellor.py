@@ -12,6 +12,7 @@ from bot.domain.tenancy import CounsellorRole
 from bot.errors import ConfigError, ConflictError
 from bot.security.secret import Secret
 from bot.settings import ensure_secret_key
+from bot.usecases.audit import AuditAction
 from bot.usecases.counsellors import MESSAGES, check_key_owner, passphrase_problem, rotate_key
 
 
@@ -147,6 +148,7 @@ async def run_add(args: argparse.Namespace, ctx: CliContext) -> int:
             args.passphrase_stdin, ["Passphrase for the new key"], confirm_last=True, email=email
         )
         counsellor_id = await channel.add_counsellor(org.id, args.name, email, Secret(passphrase), role)
+        await ctx.services(engine).audit.record(None, AuditAction.KEY_CREATED, org.id, "key")
     linked = " and linked to the console account of that address" if credentials else ""
     ctx.print(
         f"Added {args.name} as {role.value} counsellor of {org.slug}, with a key pair "
@@ -222,6 +224,7 @@ async def run_rotate(args: argparse.Namespace, ctx: CliContext) -> int:
         )
         channel = ConfidentialChannel(engine, settings, SystemClock())
         count = await rotate_key(channel, counsellor.id, Secret(old), Secret(new))
+        await ctx.services(engine).audit.record(None, AuditAction.KEY_ROTATED, subject="key")
     ctx.print(f"New key pair for {counsellor.display_name}; {count} conversation key(s) re-sealed to it.")
     return 0
 

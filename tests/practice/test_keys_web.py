@@ -17,6 +17,7 @@ from bot.security import Secret, WrongPassphraseError
 from bot.security.counsellor_keys import DEFAULT_ARGON2_PARAMS, WrappedKey
 from bot.storage.accounts import SqlAccountRepository
 from bot.storage.conversations import SqlConversationStore
+from bot.usecases.audit import AuditAction, AuditQuery
 from bot.web.portal.channel import ConfidentialChannel
 from tests.console.helpers import csrf_from, make_person, sign_in
 
@@ -98,6 +99,13 @@ async def test_become_the_counsellor_create_and_rotate_the_key_in_the_console(
 
     assert FIRST not in caplog.text
     assert SECOND not in caplog.text
+    logged = (await console_services.audit.list(AuditQuery())).entries
+    assert [(e.action, e.subject, e.actor_account_id) for e in reversed(logged)] == [
+        (AuditAction.SIGNED_IN, None, admin.account.id),
+        (AuditAction.PROFILE_CHANGED, "counsellor", admin.account.id),
+        (AuditAction.KEY_CREATED, "key", admin.account.id),
+        (AuditAction.KEY_ROTATED, "key", admin.account.id),
+    ]
 
 
 async def test_a_management_viewer_has_no_profile_and_no_key(

@@ -21,6 +21,7 @@ from bot.security.secret import Secret
 from bot.storage.metadata import target_metadata
 from bot.storage.practice import SqlPracticeStore
 from bot.storage.slack_installations import SqlSlackInstallations
+from bot.usecases.audit import AuditAction, AuditQuery
 from tests.conftest import TEST_SECRET_KEY
 from tests.console.helpers import csrf_from, make_person, seed_organisation, seed_pulse_round, sign_in
 
@@ -105,6 +106,15 @@ async def test_settings_change_the_organisation_and_write_management_viewers(
     assert {t.address for t in targets} == {"C0MT", "U0HANNA"}
     await form(client, viewers + "/remove", {"viewer": str(found[0].id)}, page)
     assert [v.display_name for v in await store.viewers(org_a.id)] == ["OR-voorzitter"]
+    logged = (await console_services.audit.list(AuditQuery(action=AuditAction.SETTINGS_CHANGED))).entries
+    assert [e.subject for e in reversed(logged)] == [
+        "general",
+        "management_viewers",
+        "management_viewers",
+        "management_channel",
+        "management_viewers",
+    ]
+    assert {(e.actor_account_id, e.organisation_id) for e in logged} == {(counsellor.account.id, org_a.id)}
 
 
 async def _rows_of(engine: AsyncEngine, table: Table, organisation_id: UUID) -> int:
@@ -228,6 +238,13 @@ async def test_offboarding_exports_the_reports_then_leaves_nothing_of_the_organi
     # the other organisation is untouched
     assert {t.name: await _rows_of(services.engine, t, org_b.id) for t in tables} == before_other
     assert staying.conversation.replace("-", "") in cells
+    # the audit log keeps who exported and who erased, without naming the organisation
+    logged = (await services.audit.list(AuditQuery())).entries
+    assert [(e.action, e.organisation_id, e.subject) for e in logged[:2]] == [
+        (AuditAction.ORGANISATION_ERASED, None, "organisation"),
+        (AuditAction.EXPORTED, None, "reports"),
+    ]
+    assert {e.actor_account_id for e in logged[:2]} == {admin.account.id}
     assert (await client.get("/console/o/de-linde")).status == 404
 
 

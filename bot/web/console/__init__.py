@@ -39,6 +39,7 @@ def secret_key_bytes(services: Services) -> bytes:
 
 def build_console(services: Services) -> web.Application:
     from bot.web.console import (
+        pages_audit,
         pages_auth,
         pages_content,
         pages_insights,
@@ -64,6 +65,7 @@ def build_console(services: Services) -> web.Application:
     pages_insights.add_routes(console)
     pages_profile.add_routes(console)
     pages_settings.add_routes(console)
+    pages_audit.add_routes(console)
     _register_optional(console, "bot.web.console.inbox")
     _template_globals(console)
     return console

@@ -40,6 +40,7 @@ from bot.security import (
     verify_password,
 )
 from bot.storage.accounts import SqlAccountRepository, token_hash
+from bot.usecases.audit import AuditAction
 from bot.web.console.cache import Expiring, Lru
 from bot.web.portal.drafts import Drafts
 from bot.web.shared.cookies import cookie_name
@@ -224,6 +225,8 @@ async def begin_session(request: web.Request, account: Account, stage: SessionSt
         await console.accounts.end_session(old)
     request[NEW_SESSION] = await console.accounts.start_session(account.id, stage, console.now())
     rotate_csrf(request)
+    if stage is SessionStage.FULL:
+        await console.services.audit.record(account.id, AuditAction.SIGNED_IN)
 
 
 async def end_session(request: web.Request) -> None:

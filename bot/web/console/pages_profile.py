@@ -16,6 +16,7 @@ from bot.errors import ConflictError, NotFoundError
 from bot.security.secret import Secret
 from bot.storage.practice import SqlPracticeStore
 from bot.usecases import counsellors, profile
+from bot.usecases.audit import AuditAction
 from bot.web.console.auth import console_of, forget_sessions, require
 from bot.web.console.pages_auth import see_other
 from bot.web.portal.channel import ConfidentialChannel
@@ -46,6 +47,10 @@ async def _person(request: web.Request) -> Account:
 def _again(request: web.Request, error: str, status: int = 400) -> web.HTTPSeeOther:
     token = console_of(request).drafts.keep(Draft(error, status))
     return web.HTTPSeeOther(f"{_url(request, 'profile')}?d={token}")
+
+
+async def _audit(request: web.Request, account: Account, action: AuditAction, subject: str) -> None:
+    await console_of(request).services.audit.record(account.id, action, subject=subject)
 
 
 def _text(form: MultiDictProxy[str | bytes | bytearray | web.FileField], name: str) -> str:
@@ -80,6 +85,7 @@ async def become_counsellor(request: web.Request) -> web.StreamResponse:
     except (ConflictError, NotFoundError):
         raise _again(request, "console.profile.problem.not_counsellor", 403) from None
     forget_sessions(request)  # the account now carries its counsellor id
+    await _audit(request, account, AuditAction.PROFILE_CHANGED, "counsellor")
     return see_other(_url(request, "profile") + "?done=counsellor")
 
 
@@ -93,6 +99,7 @@ async def create_key(request: web.Request) -> web.StreamResponse:
         await counsellors.create_key(_channel(request), account, passphrase)
     except counsellors.CounsellorKeyError as exc:
         raise _again(request, f"console.keys.problem.{exc.code.value}") from None
+    await _audit(request, account, AuditAction.KEY_CREATED, "key")
     raise web.HTTPSeeOther(_url(request, "profile") + "?done=key")
 
 
@@ -107,6 +114,7 @@ async def rotate_key(request: web.Request) -> web.StreamResponse:
         await counsellors.rotate_key(_channel(request), account.counsellor_id, Secret(current), new)
     except counsellors.CounsellorKeyError as exc:
         raise _again(request, f"console.keys.problem.{exc.code.value}") from None
+    await _audit(request, account, AuditAction.KEY_ROTATED, "key")
     raise web.HTTPSeeOther(_url(request, "profile") + "?done=rotated")
 
 
@@ -128,6 +136,7 @@ async def upload_photo(request: web.Request) -> web.StreamResponse:
         )
     except profile.ProfileError as exc:
         raise _again(request, f"console.profile.problem.{exc.code.value}") from None
+    await _audit(request, account, AuditAction.PROFILE_CHANGED, "photo")
     return see_other(_url(request, "profile") + "?done=photo")
 
 
@@ -135,6 +144,7 @@ async def remove_photo(request: web.Request) -> web.StreamResponse:
     account = await _person(request)
     if account.counsellor_id is not None:
         await _store(request).remove_photo(account.counsellor_id)
+        await _audit(request, account, AuditAction.PROFILE_CHANGED, "photo")
     return see_other(_url(request, "profile") + "?done=photo_removed")
 
 
@@ -152,6 +162,7 @@ async def save_introduction(request: web.Request) -> web.StreamResponse:
         )
     except profile.ProfileError as exc:
         raise _again(request, f"console.profile.problem.{exc.code.value}") from None
+    await _audit(request, account, AuditAction.PROFILE_CHANGED, "introduction")
     return see_other(_url(request, "profile") + "?done=intro")
 
 

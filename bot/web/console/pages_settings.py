@@ -24,7 +24,14 @@ from bot.domain.tenancy import Organisation, Platform, slugify
 from bot.errors import NotFoundError
 from bot.storage.practice import SqlPracticeStore
 from bot.storage.pulses import SqlPulseStore, master_key_from
-from bot.web.console.auth import ORGANISATION_TTL, console_of, forget_sessions, organisation_for
+from bot.usecases.audit import AuditAction
+from bot.web.console.auth import (
+    ORGANISATION_TTL,
+    console_of,
+    current_account,
+    forget_sessions,
+    organisation_for,
+)
 from bot.web.console.pages_auth import see_other
 from bot.web.console.pages_main import field
 from bot.web.console.report import Period, build_report
@@ -40,6 +47,13 @@ def _url(request: web.Request, name: str, organisation: Organisation) -> str:
 
 def _store(request: web.Request) -> SqlPracticeStore:
     return SqlPracticeStore(console_of(request).services.sessions)
+
+
+async def _changed(request: web.Request, organisation: Organisation, what: str) -> None:
+    account = current_account(request)
+    await console_of(request).services.audit.record(
+        account.id if account else None, AuditAction.SETTINGS_CHANGED, organisation.id, what
+    )
 
 
 def _back(request: web.Request, organisation: Organisation, **query: str) -> web.Response:
@@ -92,6 +106,7 @@ async def save_general(request: web.Request) -> web.StreamResponse:
         return _problem(request, organisation, problem)
     await _store(request).update_organisation(organisation.id, settings)
     console_of(request).expiring("organisations", ORGANISATION_TTL).pop(organisation.slug)
+    await _changed(request, organisation, "general")
     return _back(request, organisation, done="general")
 
 
@@ -123,6 +138,7 @@ async def save_social_entry(request: web.Request) -> web.StreamResponse:
     if problem is not None:
         return _problem(request, organisation, problem)
     await _store(request).save_social_entry(organisation.id, entry)
+    await _changed(request, organisation, "social_map")
     return _back(request, organisation, done="social")
 
 
@@ -130,6 +146,7 @@ async def remove_social_entry(request: web.Request) -> web.StreamResponse:
     _account, organisation = await organisation_for(request, Role.COUNSELLOR)
     form = await request.post()
     await _store(request).remove_social_entry(organisation.id, field(form, "entry", 60))
+    await _changed(request, organisation, "social_map")
     return _back(request, organisation, done="social")
 
 
@@ -141,6 +158,7 @@ async def save_management_channel(request: web.Request) -> web.StreamResponse:
         return _problem(request, organisation, SettingsProblem.PLATFORM)
     if form.get("remove"):
         await _store(request).remove_management_channel(organisation.id, platform)
+        await _changed(request, organisation, "management_channel")
         return _back(request, organisation, done="management")
     workspace, channel = field(form, "workspace", 64), field(form, "channel", 200)
     if not workspace or not channel:
@@ -153,6 +171,7 @@ async def save_management_channel(request: web.Request) -> web.StreamResponse:
     await SqlPulseStore(services.engine, master_key_from(key.get_secret_value())).set_management_channel(
         organisation.id, Platform(platform), workspace, channel
     )
+    await _changed(request, organisation, "management_channel")
     return _back(request, organisation, done="management")
 
 
@@ -168,6 +187,7 @@ async def add_viewer(request: web.Request) -> web.StreamResponse:
     if (platform or user) and (platform not in {p.value for p in Platform} or not user):
         return _problem(request, organisation, SettingsProblem.PLATFORM)
     await _store(request).add_viewer(organisation.id, name, email or None, platform or None, user or None)
+    await _changed(request, organisation, "management_viewers")
     return _back(request, organisation, done="viewers")
 
 
@@ -179,6 +199,7 @@ async def remove_viewer(request: web.Request) -> web.StreamResponse:
     except ValueError:
         raise web.HTTPBadRequest() from None
     await _store(request).remove_viewer(organisation.id, viewer)
+    await _changed(request, organisation, "management_viewers")
     return _back(request, organisation, done="viewers")
 
 
@@ -202,7 +223,7 @@ async def offboarding_page(request: web.Request) -> web.StreamResponse:
 async def export_reports(request: web.Request) -> web.StreamResponse:
     """Every periodic report of the organisation (each year and its halves, from the year it was added), as
     the PDFs the report page gives, in one ZIP: what the practice keeps after offboarding."""
-    _account, organisation = await organisation_for(request, Role.COUNSELLOR)
+    account, organisation = await organisation_for(request, Role.COUNSELLOR)
     console = console_of(request)
     t, locale = translate(request), request_locale(request)
     now = console.now()
@@ -217,6 +238,7 @@ async def export_reports(request: web.Request) -> web.StreamResponse:
             pdf = await asyncio.to_thread(report_pdf, data, t, locale, now)
             files.append((f"vipbot-{organisation.slug}-{period.key}.pdf", pdf))
     archive = await asyncio.to_thread(_zip, files, now)
+    await console.services.audit.record(account.id, AuditAction.EXPORTED, organisation.id, "reports")
     name = f"vipbot-{organisation.slug}-reports.zip"
     return web.Response(
         body=archive,
@@ -235,7 +257,7 @@ def _zip(files: list[tuple[str, bytes]], now: datetime) -> bytes:
 
 
 async def erase(request: web.Request) -> web.StreamResponse:
-    _account, organisation = await organisation_for(request, Role.ADMIN)
+    account, organisation = await organisation_for(request, Role.ADMIN)
     form = await request.post()
     if field(form, "confirm", 60) != organisation.slug:
         return see_other(_url(request, "org_offboarding", organisation) + "?error=confirm")
@@ -244,6 +266,8 @@ async def erase(request: web.Request) -> web.StreamResponse:
     except NotFoundError:
         raise web.HTTPNotFound() from None
     console = console_of(request)
+    # Who erased an organisation stays accountable; which one it was is not kept (nothing of it may remain).
+    await console.services.audit.record(account.id, AuditAction.ORGANISATION_ERASED, None, "organisation")
     console.expiring("organisations", ORGANISATION_TTL).pop(organisation.slug)
     forget_sessions(request)  # counsellors' and viewers' sessions no longer see it
     return see_other(str(request.app.router["home"].url_for()))
