@@ -22,6 +22,7 @@ from bot.security import INSECURE_TEST_PASSWORD_POLICY
 from bot.security.secret import Secret
 from bot.storage.practice import SqlPracticeStore
 from bot.storage.slack_installations import SqlSlackInstallations
+from bot.usecases.audit import AuditAction, AuditQuery
 from bot.usecases.profile import MAX_UPLOAD_BYTES, SIZE, ProfileError, ProfileProblem, process_photo
 from bot.web import console, photos
 from tests.adapters.slack.support import command_body, event_body, signed_headers, slack_services
@@ -194,5 +195,12 @@ async def test_profile_and_sociale_kaart_from_the_console_reach_slack(  # noqa: 
         dumped = json.dumps(answer, ensure_ascii=False)
         assert "+31 20 123 4567" in dumped
         assert "020 765 4321" in dumped
+    logged = (await services.audit.list(AuditQuery())).entries
+    assert [(e.action, e.subject) for e in reversed(logged) if e.action is not AuditAction.SIGNED_IN] == [
+        (AuditAction.PROFILE_CHANGED, "photo"),
+        (AuditAction.PROFILE_CHANGED, "introduction"),
+        (AuditAction.SETTINGS_CHANGED, "social_map"),
+        (AuditAction.SETTINGS_CHANGED, "social_map"),
+    ]
     everything_sent = json.dumps([call.params for call in slack_api.calls], ensure_ascii=False)
     assert CANARY not in everything_sent

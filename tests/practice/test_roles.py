@@ -21,6 +21,7 @@ from bot.errors import ConflictError
 from bot.storage.accounts import SqlAccountRepository
 from bot.storage.tables import CounsellorRow
 from bot.storage.tables_conversations import CounsellorVaultRow
+from bot.usecases.audit import AuditAction, AuditQuery
 from bot.usecases.counsellors import CounsellorKeyError, KeyProblem
 from tests.conftest import TEST_SECRET_KEY
 from tests.console.helpers import csrf_from, make_person, sign_in
@@ -89,6 +90,8 @@ async def test_an_administrator_who_is_the_counsellor_gets_the_key_and_opens_the
     assert account.role is Role.ADMIN
     assert account.counsellor_id == rows[0].id  # one person, two roles
     assert account.organisation_ids == {org_a.id}  # the organisations they serve as counsellor
+    created = (await console_services.audit.list(AuditQuery(action=AuditAction.KEY_CREATED))).entries
+    assert [(e.actor_account_id, e.organisation_id, e.subject) for e in created] == [(None, org_a.id, "key")]
 
     # and that account opens the inbox with the passphrase: no "ask the admin" for the admin
     await sign_in(client, admin, clock)
