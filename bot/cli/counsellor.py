@@ -105,7 +105,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     digest.set_defaults(handler=run_digest)
 
 
-def _read_passphrases(from_stdin: bool, prompts: list[str], *, confirm_last: bool, email: str | None) -> list[str]:
+def _read_passphrases(
+    from_stdin: bool, prompts: list[str], *, confirm_last: bool, email: str | None
+) -> list[str]:
     if from_stdin:
         lines = sys.stdin.read().splitlines()
         if len(lines) < len(prompts):

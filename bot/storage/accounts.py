@@ -86,7 +86,9 @@ async def _counsellor_for(session: AsyncSession, email: str, display_name: str) 
         practice = PracticeRow(name="Practice")
         session.add(practice)
         await session.flush()
-    counsellor = CounsellorRow(practice_id=practice.id, display_name=display_name, email=normalise_email(email))
+    counsellor = CounsellorRow(
+        practice_id=practice.id, display_name=display_name, email=normalise_email(email)
+    )
     session.add(counsellor)
     await session.flush()
     return counsellor.id

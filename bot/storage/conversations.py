@@ -317,7 +317,9 @@ class SqlConversationStore:
             )
             return row.id
 
-    async def set_key(self, counsellor_id: UUID, public_key: bytes, wrapped_private: bytes, today: date) -> None:
+    async def set_key(
+        self, counsellor_id: UUID, public_key: bytes, wrapped_private: bytes, today: date
+    ) -> None:
         """A first key pair for an existing counsellor (made in the console); a second one is refused."""
         async with transaction(self._sessions) as session:
             if await session.get(CounsellorRow, counsellor_id) is None:

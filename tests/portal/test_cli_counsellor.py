@@ -75,7 +75,16 @@ async def test_add_list_rotate_and_expire(
         assert code == 0
         assert "primary counsellor of linde" in out
         code, out = await run(
-            ["counsellor", "add", "linde", "Daan", "--email", "daan@vp.test", "--deputy", "--passphrase-stdin"],
+            [
+                "counsellor",
+                "add",
+                "linde",
+                "Daan",
+                "--email",
+                "daan@vp.test",
+                "--deputy",
+                "--passphrase-stdin",
+            ],
             database_url,
             tmp_path,
             capsys,

@@ -264,7 +264,9 @@ class _Handlers:
             kind = "help" if word in HELP_WORDS else "unknown"
         if kind == "map":  # the organisation's own sociale kaart, merged over the template
             info = await self.home_source().for_organisation(organisation)
-            payload, text = blocks.social_map_reply(self._t, locale, info.social_map, self.portal(organisation))
+            payload, text = blocks.social_map_reply(
+                self._t, locale, info.social_map, self.portal(organisation)
+            )
         else:
             payload, text = self.reply(kind, locale, self.portal(organisation))
         await ack(blocks=payload, text=text, response_type="ephemeral")
