@@ -4,7 +4,7 @@ viewers, the counsellor's profile and photo, and erasing an organisation."""
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, timedelta
 from uuid import UUID
 
 from sqlalchemy import delete, func, update
@@ -69,6 +69,21 @@ class SqlPracticeStore:
             )
             if not result.rowcount:
                 raise NotFoundError("no such organisation")
+            # The retention applies to the conversations there are, too: each expires that many days after its
+            # own last activity (days only, as stored; a few rows per organisation, so computed here).
+            keep = timedelta(days=settings.retention_days)
+            for conversation_id, last_activity in (
+                await session.exec(
+                    select(col(ConversationRow.id), col(ConversationRow.last_activity_on)).where(
+                        col(ConversationRow.organisation_id) == organisation_id
+                    )
+                )
+            ).all():
+                await session.exec(
+                    update(ConversationRow)
+                    .where(col(ConversationRow.id) == conversation_id)
+                    .values(expires_on=last_activity + keep)
+                )
 
     # -- the organisation's own sociale kaart ---------------------------------------------------------
     async def social_entries(self, organisation_id: UUID) -> tuple[SocialMapEntry, ...]:

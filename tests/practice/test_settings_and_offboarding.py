@@ -16,12 +16,15 @@ from bot.app import Services
 from bot.domain.accounts import Role
 from bot.domain.clock import FixedClock
 from bot.domain.content import SocialMapEntry, Text
+from bot.domain.conversations import Mode
 from bot.domain.tenancy import Organisation
+from bot.security import INSECURE_TEST_ARGON2_PARAMS
 from bot.security.secret import Secret
 from bot.storage.metadata import target_metadata
 from bot.storage.practice import SqlPracticeStore
 from bot.storage.slack_installations import SqlSlackInstallations
 from bot.usecases.audit import AuditAction, AuditQuery
+from bot.web.portal.channel import ConfidentialChannel
 from tests.conftest import TEST_SECRET_KEY
 from tests.console.helpers import csrf_from, make_person, seed_organisation, seed_pulse_round, sign_in
 
@@ -37,6 +40,14 @@ async def test_settings_change_the_organisation_and_write_management_viewers(
     client: TestClient, console_services: Services, clock: FixedClock, org_a: Organisation
 ) -> None:
     counsellor = await make_person(console_services, Role.COUNSELLOR, "vp@linde.test", org_a.id)
+    channel = ConfidentialChannel(
+        console_services.engine, console_services.settings, clock, argon2=INSECURE_TEST_ARGON2_PARAMS
+    )
+    await channel.add_counsellor(org_a.id, "VP", "vp@linde.test", Secret("een wachtwoordzin voor de test"))
+    conversation, _code = await channel.service.start(org_a.id, 90, Mode.ANONYMOUS, "Hallo")
+    assert (await channel.store.get(org_a.id, conversation)).expires_on == clock.now().date() + timedelta(
+        days=90
+    )
     await sign_in(client, counsellor, clock)
     page = "/console/o/de-linde/settings"
     html = await (await client.get(page)).text()
@@ -57,6 +68,10 @@ async def test_settings_change_the_organisation_and_write_management_viewers(
         120,
     )
     assert "Zorggroep De Linde BV" in await (await client.get(page)).text()  # not a stale cached name
+    # the new retention holds for the conversation there is, counted from its last activity
+    assert (await channel.store.get(org_a.id, conversation)).expires_on == clock.now().date() + timedelta(
+        days=120
+    )
     for wrong, code in (
         ({**general, "timezone": "Mars/Olympus"}, "timezone_unknown"),
         ({**general, "retention_days": "3"}, "retention_range"),

@@ -166,15 +166,12 @@ class _Handlers:
         return organisation
 
     def reply(self, kind: str, locale: str, portal: str) -> tuple[list[dict[str, object]], str]:
-        """The /vp answers depend only on their kind, the language and the portal: built once each."""
+        """The /vp answers depend only on their kind, the language and the portal: built once each (the
+        sociale kaart is the organisation's own, read per command)."""
         key = (kind, locale, portal)
         found = self._replies.get(key)
         if found is None:
-            if kind == "map":
-                found = blocks.social_map_reply(
-                    self._t, locale, self._services.content.catalog.social_map, portal
-                )
-            elif kind == "door":
+            if kind == "door":
                 found = blocks.door_reply(self._t, locale, portal)
             else:
                 found = blocks.help_reply(self._t, locale, portal, unknown=kind == "unknown")
