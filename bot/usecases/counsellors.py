@@ -9,13 +9,16 @@ passphrase (`bot.security.counsellor_keys`), and rotation re-seals every convers
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from bot.domain.accounts import Account, Role, password_problem
 from bot.errors import ConflictError, VipbotError
 from bot.security.errors import WrongPassphraseError
 from bot.security.secret import Secret
-from bot.web.portal.channel import ConfidentialChannel
+
+if TYPE_CHECKING:  # the channel is handed in by the console or the CLI
+    from bot.web.portal.channel import ConfidentialChannel
 
 MAX_PASSPHRASE = 1024
 

@@ -11,7 +11,7 @@ import re
 
 from aiohttp import web
 
-from bot.app import Services
+from bot.wiring import Services
 from bot.storage.practice import SqlPracticeStore
 from bot.usecases.profile import PHOTO_PATH
 
