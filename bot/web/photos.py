@@ -11,9 +11,9 @@ import re
 
 from aiohttp import web
 
-from bot.wiring import Services
 from bot.storage.practice import SqlPracticeStore
 from bot.usecases.profile import PHOTO_PATH
+from bot.wiring import Services
 
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 MAX_AGE = 30 * 24 * 3600
