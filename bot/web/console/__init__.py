@@ -45,6 +45,7 @@ def build_console(services: Services) -> web.Application:
         pages_insights,
         pages_main,
         pages_profile,
+        pages_pulses,
         pages_schedule,
         pages_sessions,
         pages_settings,
@@ -65,6 +66,7 @@ def build_console(services: Services) -> web.Application:
     pages_insights.add_routes(console)
     pages_profile.add_routes(console)
     pages_settings.add_routes(console)
+    pages_pulses.add_routes(console)
     pages_audit.add_routes(console)
     _register_optional(console, "bot.web.console.inbox")
     _register_optional(console, "bot.web.console.pages_digest")
@@ -76,6 +78,7 @@ ORGANISATION_PAGES = (
     ("content", "console.nav.content"),
     ("calendar", "console.nav.calendar"),
     ("sessions", "console.nav.sessions"),
+    ("pulses", "console.pulses.nav"),
     ("insights", "console.nav.insights"),
     ("report", "console.nav.report"),
     ("org_settings", "console.nav.settings"),
