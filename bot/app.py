@@ -160,12 +160,13 @@ def feature_installers() -> list[FeatureInstaller]:
     """Every feature of the service, in mount order. Imported here so that nothing is imported at module load."""
     from bot.adapters import slack, teams
     from bot.reporting import service as pulses
-    from bot.web import console, root
+    from bot.web import console, photos, root
     from bot.web.portal import routes as portal
     from scheduler import service as outreach
 
     return [
         root.install,
+        photos.install,
         console.install,
         slack.install,
         teams.install,

@@ -37,6 +37,7 @@ from bot.domain.tenancy import CounsellorRole
 from bot.errors import ConflictError, NotFoundError
 from bot.storage.db import erase_wal, transaction
 from bot.storage.tables import CounsellorRow, OrganisationCounsellorRow, OrganisationRow
+from bot.storage.tables_console import ConsoleAccountRow
 from bot.storage.tables_conversations import (
     ConversationClassificationRow,
     ConversationMessageRow,
@@ -309,18 +310,22 @@ class SqlConversationStore:
     ) -> UUID:
         """A counsellor with a key pair, assigned to the organisation.
 
-        When a counsellor with this e-mail address exists already (e.g. made with a console account) and has
-        no key yet, the key is given to that counsellor, so the console account and the key belong together.
+        One person is one counsellor row: an existing counsellor with this e-mail address (made by an earlier
+        `counsellor add` or by a console invitation) gets the key, and a console account with this address
+        (an administrator who is also the counsellor) is linked to the counsellor, so that it opens the inbox.
         """
         async with transaction(self._sessions) as session:
             org = await session.get(OrganisationRow, organisation_id)
             if org is None:
                 raise NotFoundError("no such organisation")
             row: CounsellorRow | None = None
+            account = await _account_by_email(session, email) if email else None
+            if account is not None and account.role == "viewer":
+                raise ConflictError(
+                    f"{email} is a management viewer's console account, which can never open conversations"
+                )
             if email:
-                row = (
-                    await session.exec(select(CounsellorRow).where(col(CounsellorRow.email) == email))
-                ).first()
+                row = await _counsellor_of(session, email, account)
             if row is None:
                 row = CounsellorRow(
                     id=counsellor_id or uuid.uuid4(),
@@ -332,8 +337,13 @@ class SqlConversationStore:
                 await session.flush()
             elif await session.get(CounsellorVaultRow, row.id) is not None:
                 raise ConflictError(
-                    "this counsellor has a key already; rotate it with 'vipbot counsellor rotate-key'"
+                    f"{row.display_name} has a key already: to serve {org.slug} too, run "
+                    f"'vipbot counsellor link \"{row.display_name}\" {org.slug}'; "
+                    "for a new passphrase, 'vipbot counsellor rotate-key'"
                 )
+            if account is not None and account.counsellor_id is None:
+                account.counsellor_id = row.id
+                session.add(account)
             link = await session.get(OrganisationCounsellorRow, (organisation_id, row.id))
             if link is None:
                 session.add(
@@ -354,13 +364,32 @@ class SqlConversationStore:
             )
             return row.id
 
+    async def set_key(
+        self, counsellor_id: UUID, public_key: bytes, wrapped_private: bytes, today: date
+    ) -> None:
+        """A first key pair for an existing counsellor (made in the console); a second one is refused."""
+        async with transaction(self._sessions) as session:
+            if await session.get(CounsellorRow, counsellor_id) is None:
+                raise NotFoundError("no such counsellor")
+            if await session.get(CounsellorVaultRow, counsellor_id) is not None:
+                raise ConflictError("this counsellor has a key already")
+            session.add(
+                CounsellorVaultRow(
+                    counsellor_id=counsellor_id,
+                    public_key=public_key,
+                    wrapped_private=wrapped_private,
+                    key_created_on=today,
+                )
+            )
+
     async def has_key(self, counsellor_id: UUID) -> bool:
         async with self._sessions() as session:
             return await session.get(CounsellorVaultRow, counsellor_id) is not None
 
     async def counsellor_by_email(self, email: str) -> UUID | None:
+        """The counsellor this address belongs to: by the counsellor's own address, or the console account's."""
         async with self._sessions() as session:
-            row = (await session.exec(select(CounsellorRow).where(col(CounsellorRow.email) == email))).first()
+            row = await _counsellor_of(session, email, await _account_by_email(session, email))
             return None if row is None else row.id
 
     async def link_counsellor(self, organisation_id: UUID, counsellor_id: UUID, role: CounsellorRole) -> None:
@@ -690,6 +719,28 @@ class SqlConversationStore:
                 .where(col(CounsellorVaultRow.counsellor_id) == counsellor_id)
                 .values(digest_sent_at=previous)
             )
+
+
+async def _account_by_email(session: AsyncSession, email: str) -> ConsoleAccountRow | None:
+    found = await session.exec(
+        select(ConsoleAccountRow).where(col(ConsoleAccountRow.email) == email.strip().lower())
+    )
+    return found.first()
+
+
+async def _counsellor_of(
+    session: AsyncSession, email: str, account: ConsoleAccountRow | None
+) -> CounsellorRow | None:
+    """The counsellor an address names: the one a console account is linked to, else the one with the address
+    (compared without case: Mira@praktijk.nl and mira@praktijk.nl are one person)."""
+    if account is not None and account.counsellor_id is not None:
+        return await session.get(CounsellorRow, account.counsellor_id)
+    found = await session.exec(
+        select(CounsellorRow)
+        .where(func.lower(col(CounsellorRow.email)) == email.strip().lower())
+        .order_by(col(CounsellorRow.display_name))
+    )
+    return found.first()
 
 
 def _message_row(conversation_id: UUID, message: StoredMessage) -> ConversationMessageRow:

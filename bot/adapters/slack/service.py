@@ -164,11 +164,12 @@ class _Handlers:
         return organisation
 
     def reply(self, kind: str, locale: str, portal: str) -> tuple[list[dict[str, object]], str]:
-        """The /vp answers depend only on their kind, the language and the portal: built once each."""
+        """The /vp answers depend only on their kind, the language and the portal: built once each (but the
+        sociale kaart, which is the organisation's own and read per command in `_command`)."""
         key = (kind, locale, portal)
         found = self._replies.get(key)
         if found is None:
-            if kind == "map":
+            if kind == "map":  # without the organisation's own entries: only where no home source is wired
                 found = blocks.social_map_reply(
                     self._t, locale, self._services.content.catalog.social_map, portal
                 )
@@ -250,7 +251,16 @@ class _Handlers:
             kind = "door"
         else:
             kind = "help" if word in HELP_WORDS else "unknown"
-        payload, text = self.reply(kind, locale, self.portal(organisation))
+        home = self._services.home
+        if (
+            kind == "map" and home is not None
+        ):  # the organisation's own sociale kaart, merged over the template
+            info = await home.for_organisation(organisation)
+            payload, text = blocks.social_map_reply(
+                self._t, locale, info.social_map, self.portal(organisation)
+            )
+        else:
+            payload, text = self.reply(kind, locale, self.portal(organisation))
         await ack(blocks=payload, text=text, response_type="ephemeral")
 
     async def direct_message(

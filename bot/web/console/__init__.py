@@ -44,9 +44,11 @@ def build_console(services: Services) -> web.Application:
         pages_content,
         pages_insights,
         pages_main,
+        pages_profile,
         pages_pulses,
         pages_schedule,
         pages_sessions,
+        pages_settings,
     )
 
     secret = secret_key_bytes(services)
@@ -62,6 +64,8 @@ def build_console(services: Services) -> web.Application:
     pages_schedule.add_routes(console)
     pages_sessions.add_routes(console)
     pages_insights.add_routes(console)
+    pages_profile.add_routes(console)
+    pages_settings.add_routes(console)
     pages_pulses.add_routes(console)
     pages_audit.add_routes(console)
     _register_optional(console, "bot.web.console.inbox")
@@ -78,6 +82,7 @@ ORGANISATION_PAGES = (
     ("pulses", "console.pulses.nav"),
     ("insights", "console.nav.insights"),
     ("report", "console.nav.report"),
+    ("org_settings", "console.nav.settings"),
 )
 
 

@@ -13,7 +13,7 @@ from sqlmodel import col, func, select
 
 from bot.domain.accounts import Account, Role
 from bot.domain.content import LOCALES
-from bot.domain.tenancy import GroupKind, Organisation, Platform, slugify
+from bot.domain.tenancy import CounsellorRole, GroupKind, Organisation, Platform, slugify
 from bot.errors import ConflictError, NotFoundError
 from bot.storage.tables import PlatformConnectionRow
 from bot.usecases.audit import AuditAction
@@ -105,6 +105,13 @@ async def organisation_new_submit(request: web.Request) -> web.StreamResponse:
             await console.services.audit.record(
                 account.id, AuditAction.ORGANISATION_CREATED, organisation.id, "organisation"
             )
+            if account.counsellor_id is not None:
+                # An administrator who is also the counsellor (a one-person practice) serves what they add.
+                from bot.storage.conversations import SqlConversationStore
+
+                await SqlConversationStore(console.services.sessions).link_counsellor(
+                    organisation.id, account.counsellor_id, CounsellorRole.PRIMARY
+                )
             return see_other(url(request, "organisation", org=organisation.slug))
     return render(
         request, "organisation_new.html", status=400, account=account, page="home", error=error, values=values
@@ -127,7 +134,7 @@ async def organisation_page(request: web.Request) -> web.StreamResponse:
         ).all()
     people = await console.accounts.accounts_of(organisation.id)
     all_counsellors = (
-        [a for a in await console.accounts.list_accounts() if a.role is Role.COUNSELLOR]
+        [a for a in await console.accounts.list_accounts() if a.counsellor_id is not None]
         if account.role is Role.ADMIN
         else []
     )
