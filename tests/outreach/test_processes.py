@@ -39,6 +39,11 @@ from tests.support.net import free_port, wait_for_http
 from tests.support.process import start_vipbot, stop, vipbot_env
 from tests.support.waiting import eventually
 
+# Each test runs one or two `vipbot serve` processes through 400–1,000 sends to the simulator, which lives in
+# the test's own event loop: two such tests at once on a small machine starve each other past their deadlines.
+# One worker runs them, one after another (the rest of the suite still runs beside them).
+pytestmark = pytest.mark.xdist_group("service-processes")
+
 DELIVERIES = 1000
 IN_FLIGHT = 16
 
