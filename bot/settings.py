@@ -78,6 +78,9 @@ class Settings(BaseModel):
     log_format: LogFormat = Field(LogFormat.AUTO, alias="VIPBOT_LOG_FORMAT")
     default_timezone: str = Field("Europe/Amsterdam", alias="VIPBOT_DEFAULT_TIMEZONE")
     retention_days: Annotated[int, Field(ge=1, le=3650)] = Field(90, alias="VIPBOT_RETENTION_DAYS")
+    audit_retention_days: Annotated[int, Field(ge=1, le=3650)] = Field(
+        365, alias="VIPBOT_AUDIT_RETENTION_DAYS"
+    )
     scheduler_enabled: bool = Field(True, alias="VIPBOT_SCHEDULER")
     outreach_rate: Annotated[float, Field(gt=0, le=1000)] = Field(4.0, alias="VIPBOT_OUTREACH_RATE")
     outreach_in_flight: Annotated[int, Field(ge=1, le=500)] = Field(16, alias="VIPBOT_OUTREACH_IN_FLIGHT")

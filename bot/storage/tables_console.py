@@ -136,3 +136,24 @@ class ConsoleOrganisationPolicyRow(SQLModel, table=True):
 
     organisation_id: uuid.UUID = Field(foreign_key="organisation.id", primary_key=True, ondelete="CASCADE")
     require_totp: bool = Field(default=False)
+
+
+class ConsoleAuditRow(SQLModel, table=True):
+    """One console action: who, what, in which organisation, on which kind of thing — never content.
+
+    Times are kept to the minute. Removing an account or erasing an organisation keeps the row (who did what
+    stays accountable) but forgets the link to them.
+    """
+
+    __tablename__ = "console_audit"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(index=True)
+    actor_account_id: uuid.UUID | None = Field(
+        default=None, foreign_key="console_account.id", ondelete="SET NULL"
+    )
+    action: str = Field(max_length=32, index=True)
+    organisation_id: uuid.UUID | None = Field(
+        default=None, foreign_key="organisation.id", index=True, ondelete="SET NULL"
+    )
+    subject: str | None = Field(default=None, max_length=64)

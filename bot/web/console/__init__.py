@@ -20,10 +20,10 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bot.app import Services
 from bot.errors import ConfigError
 from bot.web.console.auth import CONSOLE, make_console, session_middleware
 from bot.web.shared import TEMPLATES, Templates, add_static, is_secure, middlewares
+from bot.wiring import Services
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 CONSOLE_PREFIX = "/console"
@@ -39,6 +39,7 @@ def secret_key_bytes(services: Services) -> bytes:
 
 def build_console(services: Services) -> web.Application:
     from bot.web.console import (
+        pages_audit,
         pages_auth,
         pages_content,
         pages_insights,
@@ -60,6 +61,7 @@ def build_console(services: Services) -> web.Application:
     pages_schedule.add_routes(console)
     pages_sessions.add_routes(console)
     pages_insights.add_routes(console)
+    pages_audit.add_routes(console)
     _register_optional(console, "bot.web.console.inbox")
     _template_globals(console)
     return console

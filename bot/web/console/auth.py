@@ -24,7 +24,6 @@ from uuid import UUID
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from bot.app import Services
 from bot.domain.accounts import Account, Role, SessionStage, WebSession, is_locked
 from bot.domain.tenancy import Organisation
 from bot.errors import NotFoundError
@@ -40,10 +39,12 @@ from bot.security import (
     verify_password,
 )
 from bot.storage.accounts import SqlAccountRepository, token_hash
+from bot.usecases.audit import AuditAction
 from bot.web.console.cache import Expiring, Lru
 from bot.web.portal.drafts import Drafts
 from bot.web.shared.cookies import cookie_name
 from bot.web.shared.templates import LOCALE_PREFERENCE
+from bot.wiring import Services
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -224,6 +225,8 @@ async def begin_session(request: web.Request, account: Account, stage: SessionSt
         await console.accounts.end_session(old)
     request[NEW_SESSION] = await console.accounts.start_session(account.id, stage, console.now())
     rotate_csrf(request)
+    if stage is SessionStage.FULL:
+        await console.services.audit.record(account.id, AuditAction.SIGNED_IN)
 
 
 async def end_session(request: web.Request) -> None:

@@ -40,6 +40,7 @@ from bot.logs import get_logger
 from bot.security.conversation_keys import UnlockedCounsellorKey, unlock_counsellor_key
 from bot.security.errors import SecurityError
 from bot.security.secret import Secret
+from bot.usecases.audit import CONVERSATION, AuditAction
 from bot.web.console.auth import CONSOLE, organisation_for
 from bot.web.portal.channel import ConfidentialChannel, InboxUnlock
 from bot.web.portal.drafts import Draft, Drafts
@@ -89,6 +90,17 @@ def register(console: web.Application) -> None:
     router.add_post("/{org}/inbox/{conversation}/classify", classify, name="inbox_classify")
     router.add_post("/{org}/inbox/{conversation}/status", set_status, name="inbox_status")
     router.add_post("/{org}/inbox/{conversation}/whistleblowing", whistleblowing, name="inbox_whistleblowing")
+
+
+async def _audit(
+    request: web.Request,
+    account: Account,
+    action: AuditAction,
+    org: Organisation,
+    subject: str = CONVERSATION,
+) -> None:
+    """Who did what in which organisation: a conversation is named by its kind only (see bot.usecases.audit)."""
+    await request.config_dict[CONSOLE].services.audit.record(account.id, action, org.id, subject)
 
 
 def _inbox(request: web.Request) -> Inbox:
@@ -201,6 +213,7 @@ async def unlock(request: web.Request) -> web.StreamResponse:
     if shared:
         log.debug("inbox: conversation keys shared with co-counsellors", count=shared)
     session = await inbox.channel.open_inbox(key, inbox.lifetime)
+    await _audit(request, account, AuditAction.UNLOCKED, org, "inbox")
     response = web.HTTPSeeOther(_url(request, "inbox", org=org.slug))
     value = base64.urlsafe_b64encode(session.unlock_id.bytes + session.key.reveal()).decode("ascii")
     response.set_cookie(
@@ -328,7 +341,7 @@ async def conversation_page(request: web.Request) -> web.StreamResponse:
 
 
 async def reply(request: web.Request) -> web.StreamResponse:
-    _account, org, _key, conversation_id = await _open(request)
+    account, org, _key, conversation_id = await _open(request)
     form = await request.post()
     text = form.get("text")
     text = text if isinstance(text, str) else ""
@@ -345,11 +358,12 @@ async def reply(request: web.Request) -> web.StreamResponse:
         raise _again(request, here, Draft("portal.error.text", 400, {"text": text})) from None
     except ConversationClosedError:
         raise _again(request, here, Draft("portal.error.closed", 409, {"text": text})) from None
+    await _audit(request, account, AuditAction.REPLIED, org)
     raise web.HTTPSeeOther(here)
 
 
 async def classify(request: web.Request) -> web.StreamResponse:
-    _account, org, _key, conversation_id = await _open(request)
+    account, org, _key, conversation_id = await _open(request)
     form = await request.post()
     labels = _labels(request)
 
@@ -364,23 +378,25 @@ async def classify(request: web.Request) -> web.StreamResponse:
     )
     channel = _inbox(request).channel
     await channel.store.classify(org.id, conversation_id, classification, today_in(channel.clock))
+    await _audit(request, account, AuditAction.CLASSIFIED, org)
     raise web.HTTPSeeOther(
         _url(request, "inbox_conversation", org=org.slug, conversation=str(conversation_id))
     )
 
 
 async def set_status(request: web.Request) -> web.StreamResponse:
-    _account, org, _key, conversation_id = await _open(request)
+    account, org, _key, conversation_id = await _open(request)
     form = await request.post()
     status = Status.CLOSED if form.get("status") == Status.CLOSED.value else Status.OPEN
     await _inbox(request).channel.store.set_status(org.id, conversation_id, status)
+    await _audit(request, account, AuditAction.CONVERSATION_STATUS, org)
     raise web.HTTPSeeOther(
         _url(request, "inbox_conversation", org=org.slug, conversation=str(conversation_id))
     )
 
 
 async def whistleblowing(request: web.Request) -> web.StreamResponse:
-    _account, org, _key, conversation_id = await _open(request)
+    account, org, _key, conversation_id = await _open(request)
     form = await request.post()
     channel = _inbox(request).channel
     today = today_in(channel.clock)
@@ -391,6 +407,7 @@ async def whistleblowing(request: web.Request) -> web.StreamResponse:
         acknowledged_on=today if duty == "acknowledge" else None,
         feedback_on=today if duty == "feedback" else None,
     )
+    await _audit(request, account, AuditAction.WHISTLEBLOWING_DUTY, org)
     raise web.HTTPSeeOther(
         _url(request, "inbox_conversation", org=org.slug, conversation=str(conversation_id))
     )

@@ -15,6 +15,7 @@ from bot.logs import get_logger
 from bot.security import DecryptionError, Secret
 from bot.storage.console_policy import SqlConsolePolicy
 from bot.storage.login_throttle import SqlLoginThrottle
+from bot.usecases.audit import AuditAction
 from bot.web.console.auth import (
     PENDING_ACCOUNT,
     SESSION_STAGE,
@@ -230,8 +231,11 @@ async def logout(request: web.Request) -> web.StreamResponse:
     from bot.web.console.inbox import lock_on_sign_out
     from bot.web.shared.csrf import rotate_csrf
 
+    account = current_account(request)
     await end_session(request)
     rotate_csrf(request)
+    if account is not None:
+        await console_of(request).services.audit.record(account.id, AuditAction.SIGNED_OUT)
     response = see_other(_url(request, "login"))
     await lock_on_sign_out(request, response)  # signing out of the console locks the inbox
     return response

@@ -17,6 +17,7 @@ from bot.domain.insights import chart_groups, hidden_explanation, monthly_trend,
 from bot.domain.tenancy import Organisation
 from bot.storage.console_content import ReportNote, SqlConsoleContent
 from bot.storage.pulses import SqlPulseStore, master_key_from
+from bot.usecases.audit import AuditAction
 from bot.web.console.auth import console_of, organisation_for
 from bot.web.console.cache import Expiring, Lru
 from bot.web.console.pages_auth import see_other
@@ -336,10 +337,13 @@ async def report_page(request: web.Request) -> web.StreamResponse:
 
 
 async def report_pdf_download(request: web.Request) -> web.StreamResponse:
-    _account, organisation, data = await _report(request)
+    account, organisation, data = await _report(request)
     t = translate(request)
     now = console_of(request).now()
     pdf = await asyncio.to_thread(report_pdf, data, t, request_locale(request), now)
+    await console_of(request).services.audit.record(
+        account.id, AuditAction.EXPORTED, organisation.id, f"report:{data.period.key.lower()}"
+    )
     name = f"vipbot-{organisation.slug}-{data.period.key}.pdf"
     return web.Response(
         body=pdf,

@@ -14,7 +14,8 @@ from bot.domain.content import LOCALES
 from bot.domain.tenancy import GroupKind, Organisation, Platform, slugify
 from bot.errors import ConflictError, NotFoundError
 from bot.storage.tables import PlatformConnectionRow
-from bot.web.console.auth import console_of, forget_sessions, organisation_for, require
+from bot.usecases.audit import AuditAction
+from bot.web.console.auth import console_of, current_account, forget_sessions, organisation_for, require
 from bot.web.console.pages_auth import MAX_FIELD, see_other
 from bot.web.shared.templates import render
 
@@ -33,6 +34,14 @@ def field(form: object, name: str, limit: int = MAX_FIELD) -> str:
 async def visible_organisations(request: web.Request, account: Account) -> list[Organisation]:
     organisations = await console_of(request).services.organisations.list_organisations()
     return [o for o in organisations if account.can_see(o.id)]
+
+
+async def settings_changed(request: web.Request, organisation: Organisation, what: str) -> None:
+    """An audit entry for a change to an organisation's set-up (`what` names the part: groups, bindings, …)."""
+    account = current_account(request)
+    await console_of(request).services.audit.record(
+        account.id if account else None, AuditAction.SETTINGS_CHANGED, organisation.id, what
+    )
 
 
 async def home(request: web.Request) -> web.StreamResponse:
@@ -91,6 +100,9 @@ async def organisation_new_submit(request: web.Request) -> web.StreamResponse:
         except ConflictError:
             error = "console.organisation.slug_taken"
         else:
+            await console.services.audit.record(
+                account.id, AuditAction.ORGANISATION_CREATED, organisation.id, "organisation"
+            )
             return see_other(url(request, "organisation", org=organisation.slug))
     return render(
         request, "organisation_new.html", status=400, account=account, page="home", error=error, values=values
@@ -174,6 +186,7 @@ async def group_add(request: web.Request) -> web.StreamResponse:
         )
     except (ConflictError, NotFoundError, ValueError):
         return see_other(target + "?error=group")
+    await settings_changed(request, organisation, "groups")
     return see_other(target)
 
 
@@ -188,6 +201,7 @@ async def group_remove(request: web.Request) -> web.StreamResponse:
         await console_of(request).services.organisations.remove_group(organisation.id, slug)
     except (ConflictError, NotFoundError):
         return see_other(target + "?error=group")
+    await settings_changed(request, organisation, "groups")
     return see_other(target)
 
 
@@ -214,6 +228,7 @@ async def group_restructure(request: web.Request) -> web.StreamResponse:
             return see_other(target + "?error=group")
     except (ConflictError, NotFoundError):
         return see_other(target + "?error=group")
+    await settings_changed(request, organisation, "groups")
     return see_other(target)
 
 
@@ -235,6 +250,7 @@ async def binding_add(request: web.Request) -> web.StreamResponse:
         )
     except (ConflictError, NotFoundError, ValueError):
         return see_other(target + "?error=binding")
+    await settings_changed(request, organisation, "bindings")
     return see_other(target)
 
 
@@ -247,6 +263,7 @@ async def binding_remove(request: web.Request) -> web.StreamResponse:
             await console_of(request).services.organisations.unbind_channel(
                 organisation.id, Platform(platform), channel
             )
+    await settings_changed(request, organisation, "bindings")
     return see_other(url(request, "organisation", org=organisation.slug))
 
 
@@ -258,6 +275,7 @@ async def counsellor_assign(request: web.Request) -> web.StreamResponse:
     except (ValueError, NotFoundError):
         raise web.HTTPBadRequest() from None
     forget_sessions(request)
+    await settings_changed(request, organisation, "counsellors")
     return see_other(url(request, "organisation", org=organisation.slug))
 
 
@@ -269,6 +287,7 @@ async def counsellor_unassign(request: web.Request) -> web.StreamResponse:
     except (ValueError, NotFoundError):
         raise web.HTTPBadRequest() from None
     forget_sessions(request)
+    await settings_changed(request, organisation, "counsellors")
     return see_other(url(request, "organisation", org=organisation.slug))
 
 
@@ -324,6 +343,7 @@ async def invite_submit(request: web.Request) -> web.StreamResponse:
         token = await console.accounts.invite(email, role, organisation_id, account.id, console.now())
     except ConflictError:
         return await _accounts_render(request, account, link=None, error="console.invite.exists", status=400)
+    await console.services.audit.record(account.id, AuditAction.INVITED, organisation_id, role.value)
     base = console.services.settings.public_base_url
     link = base + url(request, "invitation", token=token)
     return await _accounts_render(request, account, link=link, error=None)
@@ -339,6 +359,9 @@ async def account_disable(request: web.Request) -> web.StreamResponse:
     if target == account.id:
         raise web.HTTPBadRequest()
     await console_of(request).accounts.set_disabled(target, field(form, "disabled") == "1")
+    await console_of(request).services.audit.record(
+        account.id, AuditAction.ACCOUNT_CHANGED, subject=str(target)
+    )
     forget_sessions(request)
     return see_other(url(request, "accounts"))
 

@@ -1,4 +1,5 @@
-"""The confidential channel's housekeeping while the service runs: retention and the digest, every few minutes.
+"""The confidential channel's housekeeping while the service runs: retention (of conversations and of the console's
+audit log) and the digest, every few minutes.
 
 Both are safe on several replicas: expiry deletes by date (a second run finds nothing), the digest claims each
 counsellor's send slot with a compare-and-set.
@@ -11,10 +12,10 @@ import contextlib
 
 from aiohttp import web
 
-from bot.app import Services
 from bot.logs import get_logger, log_failure
 from bot.mail.digest import send_due_digests
 from bot.web.portal.channel import ConfidentialChannel
+from bot.wiring import Services
 
 log = get_logger(__name__)
 INTERVAL_S = 600.0
@@ -26,6 +27,9 @@ async def run_once(services: Services) -> tuple[int, int]:
     expired = await channel.expire()
     if expired:
         log.info("retention: conversations erased", count=expired)
+    purged = await services.audit.purge()
+    if purged:
+        log.info("retention: audit entries purged", count=purged)
     sent = await send_due_digests(
         services.engine, services.settings, services.clock, services.content.translator
     )

@@ -1,0 +1,67 @@
+"""The audit log for administrators: `/console/audit`, newest first, filtered by action and organisation, paged."""
+
+from __future__ import annotations
+
+import contextlib
+from uuid import UUID
+
+from aiohttp import web
+
+from bot.domain.accounts import Role
+from bot.usecases.audit import AuditAction, AuditQuery
+from bot.web.console.auth import console_of, require
+from bot.web.shared.templates import render
+
+MAX_PAGE = 10_000
+
+
+def _query(request: web.Request) -> AuditQuery:
+    """The filter from the query string; anything unknown is simply no filter."""
+    action: AuditAction | None = None
+    organisation_id: UUID | None = None
+    page = 1
+    with contextlib.suppress(ValueError):
+        action = AuditAction(request.query.get("action", ""))
+    with contextlib.suppress(ValueError):
+        organisation_id = UUID(request.query.get("organisation", ""))
+    with contextlib.suppress(ValueError):
+        page = min(max(int(request.query.get("page", "1")), 1), MAX_PAGE)
+    return AuditQuery(action=action, organisation_id=organisation_id, page=page)
+
+
+async def audit_page(request: web.Request) -> web.StreamResponse:
+    account = await require(request, Role.ADMIN)
+    console = console_of(request)
+    query = _query(request)
+    found = await console.services.audit.list(query)
+    organisations = await console.services.organisations.list_organisations()
+    accounts = await console.accounts.list_accounts()
+    here = request.app.router["audit"].url_for()
+
+    def page_url(page: int) -> str:
+        params = {"page": str(page)}
+        if query.action is not None:
+            params["action"] = query.action.value
+        if query.organisation_id is not None:
+            params["organisation"] = str(query.organisation_id)
+        return str(here.with_query(params))
+
+    return render(
+        request,
+        "audit.html",
+        account=account,
+        page="audit",
+        entries=found.entries,
+        query=query,
+        actions=list(AuditAction),
+        organisations=organisations,
+        organisation_names={o.id: o.name for o in organisations},
+        account_names={a.id: a.display_name for a in accounts},
+        previous_url=page_url(found.page - 1) if found.page > 1 else None,
+        next_url=page_url(found.page + 1) if found.has_next else None,
+        retention_days=console.services.settings.audit_retention_days,
+    )
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/audit", audit_page, name="audit")

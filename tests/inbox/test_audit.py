@@ -1,0 +1,162 @@
+"""The audit log: every console action listed in the issue is recorded, with who and where, never content."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient
+from sqlmodel import select
+
+from bot.app import Services
+from bot.domain.accounts import Role
+from bot.domain.clock import FixedClock
+from bot.domain.conversations import Mode
+from bot.storage.tables_console import ConsoleAuditRow
+from bot.usecases.audit import AuditAction, AuditLog, AuditQuery, MemoryAuditStore
+from tests.console.helpers import csrf_from, make_person, sign_in
+from tests.inbox.support import INBOX, counsellor_with_key, unlock
+
+CANARY = "kanarie-7f3a9c-geheim"
+
+
+async def audit_rows(services: Services) -> list[ConsoleAuditRow]:
+    async with services.sessions() as session:
+        return list((await session.exec(select(ConsoleAuditRow).order_by(ConsoleAuditRow.id))).all())
+
+
+async def test_every_console_action_is_recorded_and_no_content(
+    client: TestClient, services: Services, clock: FixedClock, database_url: str
+) -> None:
+    admin = await make_person(services, Role.ADMIN, "beheer@vp.test")
+    person, channel, org = await counsellor_with_key(services, "de-linde", "mira@vp.test")
+    conversation_id, _code = await channel.service.start(
+        org.id, 90, Mode.PSEUDONYMOUS, f"Er wordt gepest. {CANARY}", f"Sam {CANARY}"
+    )
+
+    await sign_in(client, person, clock)
+    assert await unlock(client, "de-linde") == 200
+    here = f"{INBOX('de-linde')}/{conversation_id}"
+    html = await (await client.get(here)).text()
+    token = csrf_from(html)
+    after = re.search(r'name="after" value="(\d+)"', html)
+    assert after
+    await client.post(
+        f"{here}/reply", data={"csrf_token": token, "text": f"Vertel. {CANARY}", "after": after.group(1)}
+    )
+    await client.post(
+        f"{here}/classify",
+        data={"csrf_token": token, "category": "bullying", "contact_type": "advice", "follow_up": ""},
+    )
+    await client.post(f"{here}/status", data={"csrf_token": token, "status": "closed"})
+    report = await client.get("/console/o/de-linde/report.pdf")
+    assert report.status == 200
+    page = await client.get("/console/o/de-linde")
+    await client.post(
+        "/console/o/de-linde/groups",
+        data={"csrf_token": csrf_from(await page.text()), "name": "Zorg", "kind": "department"},
+    )
+    logout = await client.get("/console/")
+    await client.post("/console/logout", data={"csrf_token": csrf_from(await logout.text())})
+
+    await sign_in(client, admin, clock)
+    accounts = await client.get("/console/accounts")
+    invited = await client.post(
+        "/console/accounts/invite",
+        data={
+            "csrf_token": csrf_from(await accounts.text()),
+            "email": "hr@linde.test",
+            "role": "viewer",
+            "organisation": str(org.id),
+        },
+    )
+    assert invited.status == 200
+
+    rows = await audit_rows(services)
+    done = [(r.actor_account_id, r.action, r.organisation_id) for r in rows]
+    mira, beheer = person.account.id, admin.account.id
+    for action in (
+        AuditAction.SIGNED_IN,
+        AuditAction.UNLOCKED,
+        AuditAction.REPLIED,
+        AuditAction.CLASSIFIED,
+        AuditAction.CONVERSATION_STATUS,
+        AuditAction.EXPORTED,
+        AuditAction.SETTINGS_CHANGED,
+        AuditAction.SIGNED_OUT,
+    ):
+        expected_org = None if action in {AuditAction.SIGNED_IN, AuditAction.SIGNED_OUT} else org.id
+        assert (mira, action.value, expected_org) in done, action
+    assert (beheer, AuditAction.SIGNED_IN.value, None) in done
+    assert (beheer, AuditAction.INVITED.value, org.id) in done
+    # Conversations are named by kind only, and times are kept to the minute.
+    assert {r.subject for r in rows if r.action == AuditAction.REPLIED.value} == {"conversation"}
+    assert all(r.at.second == 0 and r.at.microsecond == 0 for r in rows)
+    assert str(conversation_id) not in {r.subject for r in rows}
+
+    # No content anywhere in the table, nor in the database file (SQLite: the file and its write-ahead log).
+    for row in rows:
+        assert CANARY not in repr(row.model_dump())
+    if database_url.startswith("sqlite"):
+        path = Path(database_url.split("///", 1)[1])
+        for part in (path, path.with_name(path.name + "-wal")):
+            if part.exists():
+                assert CANARY.encode() not in part.read_bytes()
+
+
+async def test_the_audit_page_is_for_administrators_filters_and_pages(
+    client: TestClient, services: Services, clock: FixedClock
+) -> None:
+    admin = await make_person(services, Role.ADMIN, "beheer@vp.test")
+    person, _channel, org = await counsellor_with_key(services, "de-linde", "mira@vp.test")
+    other = await services.organisations.add_organisation("Noord", "noord", "Europe/Amsterdam", "nl", 90)
+    for _ in range(60):
+        await services.audit.record(person.account.id, AuditAction.REPLIED, org.id, "conversation")
+    await services.audit.record(person.account.id, AuditAction.EXPORTED, other.id, "report:2026-h1")
+
+    await sign_in(client, person, clock)
+    assert (await client.get("/console/audit", allow_redirects=False)).status == 403
+    await sign_in(client, admin, clock)
+    first = await (await client.get("/console/audit")).text()
+    assert "rapportage gedownload" in first  # newest first
+    assert 'rel="next"' in first
+    replies = await (await client.get("/console/audit?action=replied")).text()
+    assert replies.count("antwoord verstuurd</td>") == 50
+    second = await (await client.get("/console/audit?action=replied&page=2")).text()
+    assert second.count("antwoord verstuurd</td>") == 10
+    assert 'rel="next"' not in second
+    assert 'rel="prev"' in second
+    only = await (await client.get(f"/console/audit?action=exported&organisation={other.id}")).text()
+    assert only.count("<tr>") == 2  # the head and one entry
+    assert "Noord" in only
+    wrong = await client.get("/console/audit?action=nonsense&organisation=x&page=-3")
+    assert wrong.status == 200
+
+
+async def test_a_subject_is_an_id_or_a_kind_never_text(services: Services) -> None:
+    with pytest.raises(ValueError, match="never text"):
+        await services.audit.record(None, AuditAction.REPLIED, None, "Er wordt gepest in mijn team")
+    assert await audit_rows(services) == []
+
+
+async def test_entries_older_than_the_retention_are_purged(services: Services, clock: FixedClock) -> None:
+    log = AuditLog(services.audit.store, clock, retention_days=30)
+    await log.record(None, AuditAction.SIGNED_IN)
+    clock.advance(timedelta(days=20))
+    await log.record(None, AuditAction.SIGNED_OUT)
+    clock.advance(timedelta(days=11))
+    assert await log.purge() == 1
+    assert [r.action for r in await audit_rows(services)] == ["signed_out"]
+    assert await log.purge() == 0
+
+
+async def test_the_memory_fake_behaves_like_the_table(clock: FixedClock) -> None:
+    log = AuditLog(MemoryAuditStore(), clock, retention_days=1)
+    await log.record(None, AuditAction.SIGNED_IN)
+    await log.record(None, AuditAction.INVITED)
+    page = await log.list(AuditQuery(action=AuditAction.INVITED))
+    assert [e.action for e in page.entries] == [AuditAction.INVITED]
+    clock.advance(timedelta(days=2))
+    assert await log.purge() == 2
