@@ -313,9 +313,7 @@ async def test_a_schedule_firing_in_two_services_is_sent_once(
             async def added_it() -> bool:
                 return added.poll() is not None
 
-            await eventually(
-                added_it, 60, "vipbot schedule add"
-            )  # the simulator keeps answering meanwhile
+            await eventually(added_it, 60, "vipbot schedule add")  # the simulator keeps answering meanwhile
             assert added.returncode == 0, (tmp_path / "cli.log").read_text()
         for port in ports:
             await wait_for_http(f"http://127.0.0.1:{port}/healthz", timeout=60)
@@ -356,8 +354,6 @@ async def test_a_schedule_firing_in_two_services_is_sent_once(
     assert len(first) == 1  # one replica created the occurrence; any other found it there
     assert sum(r["deliveries"] for found in lines for r in found) == SCHEDULED
     replicas = sum(1 for found in lines if found)
-    print(
-        f"\nscheduled occurrence materialised by {replicas} of 2 replicas; {SCHEDULED} posts, each once"
-    )
+    print(f"\nscheduled occurrence materialised by {replicas} of 2 replicas; {SCHEDULED} posts, each once")
     by_worker = await senders(database_url)
     assert len(by_worker) == 2  # both replicas sent part of it

@@ -179,7 +179,9 @@ def test_the_issue_s_cases(
     change happens between the two months. Without noise the department's two months give the changed people
     away."""
     naive = total([_scenario(checkin, NO_NOISE, seed, change, rate, layout) for seed in range(25)])
-    private = total([_scenario(checkin, EPSILON_PER_PERIOD, seed, change, rate, layout) for seed in range(25)])
+    private = total(
+        [_scenario(checkin, EPSILON_PER_PERIOD, seed, change, rate, layout) for seed in range(25)]
+    )
     if naive_leaks:
         assert involved_gain(naive) > 2 * MAX_GAIN
     assert private.involved_targets >= 25

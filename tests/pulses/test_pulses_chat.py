@@ -109,7 +109,9 @@ async def test_a_pulse_round_end_to_end(  # noqa: PLR0915  (one story, told in o
         store, http, None, RetryPolicy(attempts=2, base_delay=0.01)
     )
 
-    running = await start_service(configured, [slack.install, outreach_feature.install, pulses_feature.install])
+    running = await start_service(
+        configured, [slack.install, outreach_feature.install, pulses_feature.install]
+    )
     try:
         outreach, pulses = configured.outreach, configured.pulses
         assert outreach is not None

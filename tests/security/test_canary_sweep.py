@@ -130,9 +130,7 @@ async def day(
     clock = FixedClock(START)
     services = Services(settings=settings, clock=clock, engine=engine, content=content)
     # Every feature, with the access log, as `vipbot serve` runs it.
-    running = await start_service(
-        services, feature_installers(), access_log_class=AccessLogger, cookies=True
-    )
+    running = await start_service(services, feature_installers(), access_log_class=AccessLogger, cookies=True)
     try:
         org = await linked_org(services, "Zorggroep De Linde", "de-linde")
         await services.organisations.add_group(org.id, "Zorg", GroupKind.DEPARTMENT, None)
