@@ -41,8 +41,8 @@ from tests.support.waiting import eventually
 
 # Each test runs one or two `vipbot serve` processes through 400–1,000 sends to the simulator, which lives in
 # the test's own event loop: two such tests at once on a small machine starve each other past their deadlines.
-# One worker runs them, one after another (the rest of the suite still runs beside them).
-pytestmark = pytest.mark.xdist_group("service-processes")
+# The "timing" group runs them in one worker, one after another (the rest of the suite runs beside them).
+pytestmark = pytest.mark.xdist_group("timing")
 
 DELIVERIES = 1000
 IN_FLIGHT = 16

@@ -344,6 +344,9 @@ def assert_retry_after_honoured(
             assert not [t for t, _ in later if 0.25 < t - at < retry_after - TOLERANCE]
 
 
+# The storms check request times to a twentieth of a second: they run in the "timing" group's worker, never
+# beside the multi-process fan-outs (tests/outreach/test_processes.py).
+@pytest.mark.xdist_group("timing")
 @pytest.mark.parametrize(
     ("storm", "sdk_429_retries"),
     [(429, True), (429, False), (503, True)],
@@ -439,6 +442,7 @@ class RequestLog:
         return sorted(found)
 
 
+@pytest.mark.xdist_group("timing")
 async def test_teams_connector_storms_are_weathered(
     pipeline: Pipeline, bf_connector: BotConnectorDouble
 ) -> None:
