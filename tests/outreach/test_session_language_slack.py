@@ -10,7 +10,7 @@ from datetime import timedelta
 from bot.adapters import slack
 from bot.app import Services
 from bot.domain.outreach import Audience, What
-from bot.domain.sessions import SIGNUP_ACTION, TeamSession
+from bot.domain.team_sessions import SIGNUP_ACTION, TeamSession
 from bot.domain.tenancy import Platform
 from scheduler import service as outreach_feature
 from scheduler.service import Outreach
