@@ -345,7 +345,7 @@ async def run_add(args: argparse.Namespace, ctx: CliContext) -> int:
                 + (" (add members with `vipbot schedule members`)" if audience.members else "")
             )
         timezone = args.timezone or org.timezone
-        now = datetime.now(UTC)
+        now = ctx.clock.now()
         anchor = args.anchor or now.astimezone(ZoneInfo(timezone)).date()
         calendar = await materialiser.schedules.calendar(org.id)
         blocked = WhenBlocked(args.when_blocked)

@@ -36,7 +36,7 @@ from aiohttp.test_utils import TestServer
 from PIL import Image
 from sqlalchemy import text as sql
 
-from bot.app import Services, build_app
+from bot.app import Services, feature_installers
 from bot.catalog import ContentLibrary
 from bot.domain.clock import FixedClock
 from bot.domain.conversations import Author
@@ -47,14 +47,14 @@ from bot.reporting.service import Pulses
 from bot.security import INSECURE_TEST_ARGON2_PARAMS, Secret
 from bot.settings import Settings, load_settings
 from bot.storage.db import create_engine
-from bot.storage.migrate import upgrade
-from bot.storage.slack_installations import SqlSlackInstallations
 from bot.web.observability import AccessLogger
 from bot.web.portal.channel import ConfidentialChannel
 from bot.web.portal.limits import solve
 from bot.web.portal.maintenance import run_notices
 from tests.adapters.slack.support import SIGNING_SECRET, signed_headers
 from tests.doubles.slack_api import DEFAULT_TEAM, DEFAULT_TOKEN, SlackApiSimulator
+from tests.support.databases import clone_sqlite
+from tests.support.slack import bot_channel, linked_org, start_service, stop_service
 
 CANARY = "KNR7Q"
 FIRST_TEXT = f"{CANARY}-tekst Mijn leidinggevende schreeuwt elke ochtend tegen me."
@@ -118,7 +118,9 @@ def _settings(data: Path, keyfile: Path, slack_api: SlackApiSimulator) -> Settin
 
 
 @pytest.fixture
-async def day(tmp_path: Path, content: ContentLibrary, slack_api: SlackApiSimulator) -> AsyncIterator[Day]:
+async def day(
+    tmp_path: Path, content: ContentLibrary, slack_api: SlackApiSimulator, sqlite_template: Path
+) -> AsyncIterator[Day]:
     data = tmp_path / "data"
     data.mkdir()
     keyfile = tmp_path / "keys" / "secret_key"
@@ -130,31 +132,21 @@ async def day(tmp_path: Path, content: ContentLibrary, slack_api: SlackApiSimula
     saved_handlers, saved_level = root.handlers[:], root.level
     log_file = log_path.open("w", encoding="utf-8")
     configure_logging(settings.log_level, settings.log_format.value, log_file)  # as `vipbot serve` does
+    clone_sqlite(sqlite_template, settings.effective_database_url)  # the migrated schema, copied
     engine = create_engine(settings.effective_database_url)
-    await upgrade(engine)
     clock = FixedClock(START)
     services = Services(settings=settings, clock=clock, engine=engine, content=content)
-    server = TestServer(build_app(services), host="127.0.0.1", port=0)
-    await server.start_server(access_log_class=AccessLogger)  # as `vipbot serve` runs it
-    http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+    # Every feature, with the access log, as `vipbot serve` runs it.
+    running = await start_service(services, feature_installers(), access_log_class=AccessLogger, cookies=True)
     try:
-        org = await services.organisations.add_organisation(
-            "Zorggroep De Linde", "de-linde", "Europe/Amsterdam", "nl", 90
-        )
-        key = settings.secret_key
-        assert key is not None
-        await SqlSlackInstallations(services.sessions, Secret(key.get_secret_value().encode())).link(
-            org.id, DEFAULT_TEAM
-        )
+        org = await linked_org(services, "Zorggroep De Linde", "de-linde")
         await services.organisations.add_group(org.id, "Zorg", GroupKind.DEPARTMENT, None)
-        slack_api.add_channel("C0ZORG", "zorg")
-        slack_api.channels["C0ZORG"]["is_member"] = True
+        bot_channel(slack_api, "C0ZORG", "zorg")
         for user in CLICKERS:
             slack_api.add_user(user)
-        yield Day(data, services, clock, server, http, org, slack_api, log_path)
+        yield Day(data, services, clock, running.server, running.session, org, slack_api, log_path)
     finally:
-        await http.close()
-        await server.close()
+        await stop_service(running)
         log_file.close()
         root.handlers[:] = saved_handlers
         root.setLevel(saved_level)
