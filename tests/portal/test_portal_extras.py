@@ -150,6 +150,15 @@ async def test_the_landing_page_shows_the_counsellors_and_the_start_page_offers_
     assert "Vervanger bij afwezigheid" in html
     assert "binnen 3 werkdagen" in html
     assert "photos.example" not in html  # never a request to elsewhere from the employee's browser
+    # A photo uploaded in the console carries the service's whole public address (for Slack and Teams); the
+    # portal shows it from its own origin.
+    own = site.services.settings.public_base_url.rstrip("/") + "/photos/abc_123.jpg"
+    async with site.services.engine.begin() as connection:
+        await connection.execute(
+            text("UPDATE counsellor SET photo_url = :u WHERE email = 'mira@vp.test'"), {"u": own}
+        )
+    html = await (await site.client.get("/portal/de-linde")).text()
+    assert 'src="/photos/abc_123.jpg"' in html
     start_page = await (await site.client.get("/portal/de-linde/start")).text()
     assert start_page.count('name="counsellor"') == 3  # either, Mira, Noor — the deputy reads along anyway
 

@@ -42,6 +42,7 @@ from bot.security.secret import Secret
 from bot.security.secretbox import SecretBox, derive_key
 from bot.storage.home import HomeInfoSource
 from bot.storage.portal_sessions import SqlPortalSessions
+from bot.usecases.profile import PHOTO_PATH
 from bot.web.portal.channel import ConfidentialChannel, master_key
 from bot.web.portal.drafts import Draft, Drafts
 from bot.web.portal.limits import PortalLimits, ProofOfWork, RateLimiter, extra_bits
@@ -292,9 +293,16 @@ def _allowed(
 
 
 # -- pages ---------------------------------------------------------------------------------------------
-def _own_photo(url: str | None) -> str | None:
-    """Only a photo served by this service: the portal never makes the browser fetch anything from elsewhere."""
-    return url if url and url.startswith("/") and not url.startswith("//") else None
+def _own_photo(url: str | None, public_base_url: str) -> str | None:
+    """Only a photo served by this service, as a path on the portal's own origin: the portal never makes the
+    browser fetch anything from elsewhere. Uploaded photos carry the service's public address (Slack and Teams need
+    it whole); the portal keeps just their path."""
+    if not url:
+        return None
+    own = public_base_url.rstrip("/") + PHOTO_PATH
+    if public_base_url and url.startswith(own):
+        return PHOTO_PATH + url.removeprefix(own)
+    return url if url.startswith("/") and not url.startswith("//") else None
 
 
 async def _people(request: web.Request, org: Organisation) -> dict[str, Any]:
@@ -314,7 +322,7 @@ async def _people(request: web.Request, org: Organisation) -> dict[str, Any]:
                 "name": p.name,
                 "deputy": p.deputy,
                 "intro": p.intro(locale),
-                "photo": _own_photo(p.photo_url),
+                "photo": _own_photo(p.photo_url, portal.services.settings.public_base_url),
             }
             for p in profiles
         ],
