@@ -257,6 +257,8 @@ def main() -> None:
             for name, path, token in (
                 ("insights", f"/console/o/{slug}/insights", viewer),
                 ("calendar", f"/console/o/{slug}/calendar", counsellor),
+                ("settings", f"/console/o/{slug}/settings", counsellor),
+                ("profile", "/console/me", counsellor),
             ):
                 asyncio.run(load(base + path, token, 2, 5))  # warm up
                 latencies = asyncio.run(load(base + path, token, args.seconds, args.concurrency))

@@ -25,27 +25,28 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.catalog import load_content
-from bot.domain.aggregation import view_of
-from bot.domain.privacy import EPSILON_PER_PERIOD, period_of
-from bot.domain.tenancy import GroupKind
+from bot.domain.content import PulseSet
+from bot.domain.privacy import EPSILON_PER_PERIOD
 from bot.settings import BUNDLED_CONTENT
-from tests.pulses.simulation import AttackResult, SeededLaplace, attack, make_world, simulate
+from tests.pulses.simulation import (
+    AttackResult,
+    SeededLaplace,
+    attack,
+    make_world,
+    simulate,
+    total,
+    visibility_of_35,
+)
 
 
-def attack_figures(pulse_set: object, organisations: int, weeks: int, epsilon: float) -> AttackResult:
-    total = AttackResult(0, 0, 0, 0, 0, 0)
+def attack_figures(pulse_set: PulseSet, organisations: int, weeks: int, epsilon: float) -> AttackResult:
+    results = []
     for seed in range(organisations):
         rng = random.Random(seed)
         layout = [[rng.randint(3, 12) for _ in range(rng.randint(1, 3))] for _ in range(rng.randint(1, 3))]
-        world = make_world(pulse_set, layout, seed)  # type: ignore[arg-type]
-        result = attack(world, simulate(world, weeks, SeededLaplace(seed), epsilon=epsilon))
-        total.targets += result.targets
-        total.baseline_correct += result.baseline_correct
-        total.attack_correct += result.attack_correct
-        total.involved_targets += result.involved_targets
-        total.involved_baseline += result.involved_baseline
-        total.involved_attack += result.involved_attack
-    return total
+        world = make_world(pulse_set, layout, seed)
+        results.append(attack(world, simulate(world, weeks, SeededLaplace(seed), epsilon=epsilon)))
+    return total(results)
 
 
 def describe(label: str, r: AttackResult) -> str:
@@ -59,43 +60,16 @@ def describe(label: str, r: AttackResult) -> str:
     )
 
 
-def organisation_of_35(pulse_set: object, organisations: int) -> str:
-    errors: list[float] = []
-    months = org_shown = dept_months = dept_shown = dept_full = 0
-    for seed in range(organisations):
-        world = make_world(pulse_set, [[12, 5], [8, 3], [4, 3]], seed)  # type: ignore[arg-type]
-        for release in simulate(world, 8, SeededLaplace(seed), change_rate=0.0):
-            view = view_of(release, world.pulse_set)
-            months += 1
-            org = view.cells[0]
-            org_shown += org.shown
-            favourable = total = 0
-            for rnd in world.rounds:
-                if period_of(rnd.opened_at) != release.period:
-                    continue
-                for values in rnd.counts.values():
-                    for question in world.pulse_set.questions:
-                        for value, n in values.get(question.id, {}).items():
-                            total += n
-                            favourable += n * question.is_favourable(value)
-            if org.index is not None:
-                errors.append(abs(org.index - favourable / total) * 100)
-            for cell in view.cells:
-                if cell.group.kind is GroupKind.DEPARTMENT:
-                    size = sum(
-                        len(world.members(t.id)) for t in world.teams() if t.parent_id == cell.group.id
-                    )
-                    if size >= 10:
-                        dept_months += 1
-                        dept_shown += cell.shown
-                        dept_full += cell.distribution_shown
-    deciles = statistics.quantiles(errors, n=10)
+def organisation_of_35(pulse_set: PulseSet, organisations: int) -> str:
+    f = visibility_of_35(pulse_set, organisations)
+    deciles = statistics.quantiles(f.organisation_errors, n=10)
     return (
-        f"35 people, {organisations} organisations, {months} months: organisation published "
-        f"{100 * org_shown / months:.0f} % of months; departments of 10+ published "
-        f"{100 * dept_shown / dept_months:.1f} % (in full "
-        f"{100 * dept_full / dept_months:.1f} %, else as a band); organisation's favourable share off by p50 "
-        f"{statistics.median(errors):.1f}, p90 {deciles[-1]:.1f}, max {max(errors):.1f} points"
+        f"35 people, {organisations} organisations, {f.months} months: organisation published "
+        f"{100 * f.organisation_shown / f.months:.0f} % of months; departments of 10+ published "
+        f"{100 * f.department_shown / f.department_months:.1f} % (in full "
+        f"{100 * f.department_full / f.department_months:.1f} %, else as a band); organisation's favourable "
+        f"share off by p50 {statistics.median(f.organisation_errors):.1f}, p90 {deciles[-1]:.1f}, max "
+        f"{max(f.organisation_errors):.1f} points"
     )
 
 

@@ -29,6 +29,7 @@ from bot.cli import (
     teams,
 )
 from bot.cli.context import CliContext
+from bot.domain.clock import Clock, SystemClock
 from bot.errors import ConfigError, ContentError, VipbotError
 
 EXIT_FAILURE = 1
@@ -67,9 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, clock: Clock | None = None) -> int:
+    """Run one command. `clock` is the time every command and the service go by (the system's by default)."""
     args = build_parser().parse_args(argv)
-    ctx = CliContext(environ=dict(os.environ))
+    ctx = CliContext(environ=dict(os.environ), clock=clock or SystemClock())
     try:
         return int(asyncio.run(args.handler(args, ctx)))
     except ConfigError as exc:

@@ -23,7 +23,7 @@ from bot.domain.teams_references import TeamsReferences, TeamsScope
 from bot.domain.tenancy import Platform
 from bot.settings import Settings
 from bot.storage.home import HomeInfoSource
-from bot.storage.sessions import SqlSessionStore
+from bot.storage.team_sessions import SqlTeamSessionStore
 from bot.storage.teams_references import TeamsReferenceStore, master_key_from
 from bot.web.observability import health_handler, observe
 from bot.wiring import SERVICES, FeatureInstaller, MemberSource, PlatformRegistry
@@ -112,7 +112,7 @@ class Services(wiring.Services):
             if self.slack_stores is None:
                 self.slack_stores = _slack_stores(self, master_key)
             if self.team_sessions is None:
-                self.team_sessions = SqlSessionStore(self.sessions, master_key)
+                self.team_sessions = SqlTeamSessionStore(self.sessions, master_key)
             if self.teams_references is None and self.settings.teams_enabled:
                 self.teams_references = TeamsReferenceStore(self.sessions, master_key)
         teams = self.platforms[Platform.TEAMS]
@@ -161,12 +161,13 @@ def feature_installers() -> list[FeatureInstaller]:
     """Every feature of the service, in mount order. Imported here so that nothing is imported at module load."""
     from bot.adapters import slack, teams
     from bot.reporting import service as pulses
-    from bot.web import console, root
+    from bot.web import console, photos, root
     from bot.web.portal import routes as portal
     from scheduler import service as outreach
 
     return [
         root.install,
+        photos.install,
         console.install,
         slack.install,
         teams.install,
@@ -176,10 +177,33 @@ def feature_installers() -> list[FeatureInstaller]:
     ]
 
 
+def build_platforms(services: wiring.Services) -> None:
+    """The chat platforms' runtime objects for a process that serves HTTP: the Slack app with its listeners and
+    gateway, the Teams runtime with its card-submit routes. Built here, before any feature is installed; the
+    adapters' `install` then only mounts their routes and start/stop hooks."""
+    from bot.adapters.slack.service import build_slack
+    from bot.adapters.teams import build_runtime
+
+    if services.slack is None:
+        services.slack = build_slack(services)
+    if services.slack is not None:
+        services.platforms[Platform.SLACK].gateway = services.slack.gateway
+        from bot.adapters.slack.channels import SlackChannelDirectory
+
+        services.platforms[Platform.SLACK].channels = SlackChannelDirectory(
+            services.settings.slack_api_url, services.slack.clients.tokens
+        )
+    if services.teams is None:
+        services.teams = build_runtime(services)
+
+
 def build_app(services: wiring.Services, features: list[FeatureInstaller] | None = None) -> web.Application:
-    app = web.Application(middlewares=[observe(services.metrics)], client_max_size=1024**2)
+    # The largest body taken: a file sent through the portal (or the console's inbox), plus the form around it.
+    body_limit = max(1, services.settings.portal_file_mb + 1) * 1024**2
+    app = web.Application(middlewares=[observe(services.metrics)], client_max_size=body_limit)
     app[SERVICES] = services
     app.router.add_get("/healthz", health_handler(services.engine))
+    build_platforms(services)
     for install in feature_installers() if features is None else features:
         install(app, services)
 

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from bot.app import Services
 
 from bot.catalog import ContentLibrary, load_content
-from bot.domain.clock import SystemClock
+from bot.domain.clock import Clock, SystemClock
 from bot.errors import ConfigError
 from bot.settings import Settings, describe_database, load_settings, prepare_data_dir, require_content_dir
 from bot.storage.db import create_engine, ping
@@ -40,6 +40,7 @@ class CliContext:
     out: TextIO = field(default_factory=lambda: sys.stdout)
     err: TextIO = field(default_factory=lambda: sys.stderr)
     dotenv: Path | None = Path(".env")
+    clock: Clock = field(default_factory=SystemClock)
     _settings: Settings | None = None
     _content: ContentLibrary | None = None
 
@@ -59,7 +60,7 @@ class CliContext:
         """The services on `engine`, built by the same composition root as `vipbot serve`'s."""
         from bot.app import build_services
 
-        return build_services(self.settings(), SystemClock(), engine, self.content())
+        return build_services(self.settings(), self.clock, engine, self.content())
 
     def print(self, *parts: object) -> None:
         print(*parts, file=self.out)

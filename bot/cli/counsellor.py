@@ -9,12 +9,11 @@ import sys
 from bot.cli.context import CliContext
 from bot.domain.clock import SystemClock
 from bot.domain.tenancy import CounsellorRole
-from bot.errors import ConfigError, VipbotError
-from bot.security.errors import WrongPassphraseError
+from bot.errors import ConfigError, ConflictError
 from bot.security.secret import Secret
 from bot.settings import ensure_secret_key
-
-MIN_PASSPHRASE = 12
+from bot.usecases.audit import AuditAction
+from bot.usecases.counsellors import MESSAGES, check_key_owner, passphrase_problem, rotate_key
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -29,12 +28,17 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "add",
         help="add a counsellor with a key pair protected by a passphrase",
         description="Add a counsellor to an organisation, with a new key pair whose private key is wrapped under "
-        "the counsellor's passphrase (Argon2id). If a counsellor with this e-mail address exists already without "
-        "a key (made with a console account), that counsellor gets the key.",
+        "the counsellor's passphrase (Argon2id). One person is one counsellor: a counsellor or console account "
+        "with this e-mail address (also an administrator's) gets the key. A counsellor can also create the key "
+        "in the console (Profiel), so the passphrase is never typed on the server.",
     )
     add.add_argument("org", help="organisation handle")
     add.add_argument("name", help="the counsellor's name")
-    add.add_argument("--email", help="e-mail address: the console account's address, and where digests go")
+    add.add_argument(
+        "--email",
+        help="e-mail address: the console account's address (an existing account, an administrator's too, is "
+        "linked to the counsellor), and where digests go",
+    )
     add.add_argument("--deputy", action="store_true", help="add as the organisation's deputy counsellor")
     add.add_argument(
         "--passphrase-stdin", action="store_true", help="read the passphrase from the first line of stdin"
@@ -101,39 +105,56 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     digest.set_defaults(handler=run_digest)
 
 
-def _read_passphrases(from_stdin: bool, prompts: list[str], *, confirm_last: bool) -> list[str]:
+def _read_passphrases(
+    from_stdin: bool, prompts: list[str], *, confirm_last: bool, email: str | None
+) -> list[str]:
     if from_stdin:
         lines = sys.stdin.read().splitlines()
         if len(lines) < len(prompts):
             raise ConfigError("--passphrase-stdin", f"expected {len(prompts)} line(s) on stdin")
         values = lines[: len(prompts)]
+        repeated = values[-1]
     else:
         values = [getpass.getpass(f"{prompt}: ") for prompt in prompts]
-        if confirm_last and getpass.getpass("Repeat the new passphrase: ") != values[-1]:
-            raise ConfigError("passphrase", "the two entries differ")
-    if len(values[-1]) < MIN_PASSPHRASE:
-        raise ConfigError("passphrase", f"use at least {MIN_PASSPHRASE} characters (a few words work well)")
+        repeated = getpass.getpass("Repeat the new passphrase: ") if confirm_last else values[-1]
+    problem = passphrase_problem(values[-1], repeated, email)
+    if problem is not None:
+        raise ConfigError("passphrase", MESSAGES[problem])
     return values
 
 
 async def run_add(args: argparse.Namespace, ctx: CliContext) -> int:
+    from bot.storage.accounts import SqlAccountRepository, normalise_email
+    from bot.storage.db import session_factory
+    from bot.storage.organisations import SqlOrganisationRepository
     from bot.web.portal.channel import ConfidentialChannel
 
-    (passphrase,) = _read_passphrases(
-        args.passphrase_stdin, ["Passphrase for the new key"], confirm_last=True
-    )
+    email = normalise_email(args.email) if args.email else None
     settings = ensure_secret_key(ctx.settings())
     role = CounsellorRole.DEPUTY if args.deputy else CounsellorRole.PRIMARY
     async with ctx.database() as engine:
+        sessions = session_factory(engine)
+        org = await SqlOrganisationRepository(sessions).get_organisation(args.org)
+        accounts = SqlAccountRepository(sessions)
+        credentials = await accounts.credentials(email) if email else None
+        # Refused before the passphrase is asked: a key nobody could ever open.
+        check_key_owner(email, credentials.account if credentials else None)
         channel = ConfidentialChannel(engine, settings, SystemClock())
-        from bot.storage.db import session_factory
-        from bot.storage.organisations import SqlOrganisationRepository
-
-        org = await SqlOrganisationRepository(session_factory(engine)).get_organisation(args.org)
-        counsellor_id = await channel.add_counsellor(org.id, args.name, args.email, Secret(passphrase), role)
+        existing = await channel.store.counsellor_by_email(email) if email else None
+        if existing is not None and await channel.store.has_key(existing):
+            raise ConflictError(
+                f"{email} has a key already: to let them serve {org.slug} too, run "
+                f"'vipbot counsellor link {existing} {org.slug}'"
+            )
+        (passphrase,) = _read_passphrases(
+            args.passphrase_stdin, ["Passphrase for the new key"], confirm_last=True, email=email
+        )
+        counsellor_id = await channel.add_counsellor(org.id, args.name, email, Secret(passphrase), role)
+        await ctx.services(engine).audit.record(None, AuditAction.KEY_CREATED, org.id, "key")
+    linked = " and linked to the console account of that address" if credentials else ""
     ctx.print(
         f"Added {args.name} as {role.value} counsellor of {org.slug}, with a key pair "
-        f"(id {counsellor_id}). Keep the passphrase safe: without it the conversations cannot be read."
+        f"(id {counsellor_id}){linked}. Keep the passphrase safe: without it the conversations cannot be read."
     )
     return 0
 
@@ -194,19 +215,18 @@ async def run_rotate(args: argparse.Namespace, ctx: CliContext) -> int:
     from bot.storage.db import session_factory
     from bot.web.portal.channel import ConfidentialChannel
 
-    old, new = _read_passphrases(
-        args.passphrase_stdin, ["Current passphrase", "New passphrase"], confirm_last=True
-    )
     settings = ensure_secret_key(ctx.settings())
     async with ctx.database() as engine:
         counsellor = await SqlConversationStore(session_factory(engine)).find_counsellor(args.counsellor)
+        old, new = _read_passphrases(
+            args.passphrase_stdin,
+            ["Current passphrase", "New passphrase"],
+            confirm_last=True,
+            email=counsellor.email,
+        )
         channel = ConfidentialChannel(engine, settings, SystemClock())
-        try:
-            count = await channel.rotate_key(counsellor.id, Secret(old), Secret(new))
-        except WrongPassphraseError:
-            raise VipbotError(
-                "the current passphrase does not open this counsellor's key; nothing changed"
-            ) from None
+        count = await rotate_key(channel, counsellor.id, Secret(old), Secret(new))
+        await ctx.services(engine).audit.record(None, AuditAction.KEY_ROTATED, subject="key")
     ctx.print(f"New key pair for {counsellor.display_name}; {count} conversation key(s) re-sealed to it.")
     return 0
 

@@ -12,7 +12,6 @@ from aiohttp import web
 
 from bot.app import Services, build_app, build_services, settle_heap
 from bot.cli.context import CliContext
-from bot.domain.clock import SystemClock
 from bot.errors import ConfigError
 from bot.logs import configure_logging, get_logger
 from bot.settings import ensure_secret_key, prepare_data_dir
@@ -51,7 +50,7 @@ async def run(_args: argparse.Namespace, ctx: CliContext) -> int:
     try:
         engine = await ctx.current_engine()
         settings = ensure_secret_key(settings)
-        services = build_services(settings, SystemClock(), engine, content)
+        services = build_services(settings, ctx.clock, engine, content)
         app = build_app(services)
         runner = web.AppRunner(app, access_log_class=AccessLogger, handle_signals=False)
         await runner.setup()  # runs the features' start hooks

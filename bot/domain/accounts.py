@@ -55,7 +55,7 @@ class Account:
     role: Role
     organisation_ids: frozenset[
         UUID
-    ]  # counsellor: assigned organisations; viewer: exactly one; admin: unused
+    ]  # counsellor (and an admin who is one too): assigned organisations; viewer: exactly one; admin: sees all
     counsellor_id: UUID | None
     totp_enabled: bool
     locale: str

@@ -57,7 +57,7 @@ def normalise_email(email: str) -> str:
 async def _organisation_ids(session: AsyncSession, row: ConsoleAccountRow) -> frozenset[UUID]:
     if row.role == Role.VIEWER.value:
         return frozenset({row.organisation_id}) if row.organisation_id else frozenset()
-    if row.role == Role.COUNSELLOR.value and row.counsellor_id is not None:
+    if row.counsellor_id is not None:  # a counsellor, or an administrator who is one too
         found = await session.exec(
             select(OrganisationCounsellorRow.organisation_id).where(
                 col(OrganisationCounsellorRow.counsellor_id) == row.counsellor_id
@@ -65,6 +65,33 @@ async def _organisation_ids(session: AsyncSession, row: ConsoleAccountRow) -> fr
         )
         return frozenset(found.all())
     return frozenset()
+
+
+async def _counsellor_for(session: AsyncSession, email: str, display_name: str) -> UUID:
+    """The counsellor row of this address that no other account is linked to, or a new one: running `vipbot
+    counsellor add` before or after the console invitation never makes a second row for the same person."""
+    linked = select(ConsoleAccountRow.counsellor_id).where(col(ConsoleAccountRow.counsellor_id).is_not(None))
+    existing = (
+        await session.exec(
+            select(CounsellorRow.id)
+            .where(func.lower(col(CounsellorRow.email)) == normalise_email(email))
+            .where(col(CounsellorRow.id).not_in(linked))
+            .order_by(col(CounsellorRow.display_name))
+        )
+    ).first()
+    if existing is not None:
+        return existing
+    practice = (await session.exec(select(PracticeRow).limit(1))).first()
+    if practice is None:
+        practice = PracticeRow(name="Practice")
+        session.add(practice)
+        await session.flush()
+    counsellor = CounsellorRow(
+        practice_id=practice.id, display_name=display_name, email=normalise_email(email)
+    )
+    session.add(counsellor)
+    await session.flush()
+    return counsellor.id
 
 
 def _account(row: ConsoleAccountRow, organisation_ids: frozenset[UUID]) -> Account:
@@ -125,16 +152,10 @@ class SqlAccountRepository:
             raise ConflictError("a management viewer belongs to one organisation")
         counsellor_id: UUID | None = None
         if role is Role.COUNSELLOR:
-            practice = (await session.exec(select(PracticeRow).limit(1))).first()
-            if practice is None:
-                practice = PracticeRow(name="Practice")
-                session.add(practice)
-                await session.flush()
-            counsellor = CounsellorRow(practice_id=practice.id, display_name=display_name, email=email)
-            session.add(counsellor)
-            await session.flush()
-            counsellor_id = counsellor.id
-            if organisation_id is not None:
+            counsellor_id = await _counsellor_for(session, email, display_name)
+            if organisation_id is not None and (
+                await session.get(OrganisationCounsellorRow, (organisation_id, counsellor_id)) is None
+            ):
                 session.add(
                     OrganisationCounsellorRow(
                         organisation_id=organisation_id, counsellor_id=counsellor_id, role="primary"
@@ -297,10 +318,26 @@ class SqlAccountRepository:
             ).all()
             return [_account(row, await _organisation_ids(session, row)) for row in rows]
 
+    async def become_counsellor(self, account_id: UUID) -> UUID:
+        """Link the account to its counsellor row (one person, several roles: an administrator who is also the
+        counsellor). The counsellor with the account's address is reused (made earlier by `vipbot counsellor
+        add`), else one is made. Returns the counsellor's id; a management viewer is refused."""
+        async with transaction(self._sessions) as session:
+            row = await session.get(ConsoleAccountRow, account_id)
+            if row is None:
+                raise NotFoundError("no such account")
+            if row.counsellor_id is not None:
+                return row.counsellor_id
+            if row.role == Role.VIEWER.value:
+                raise ConflictError("a management viewer cannot be a counsellor")
+            row.counsellor_id = await _counsellor_for(session, row.email, row.display_name)
+            session.add(row)
+            return row.counsellor_id
+
     async def assign_counsellor(self, account_id: UUID, organisation_id: UUID) -> None:
         async with transaction(self._sessions) as session:
             row = await session.get(ConsoleAccountRow, account_id)
-            if row is None or row.role != Role.COUNSELLOR.value or row.counsellor_id is None:
+            if row is None or row.role == Role.VIEWER.value or row.counsellor_id is None:
                 raise NotFoundError("no such counsellor account")
             if await session.get(OrganisationRow, organisation_id) is None:
                 raise NotFoundError("no such organisation")
@@ -365,7 +402,7 @@ class SqlAccountRepository:
             created_at=aware(row.created_at),
             last_seen_at=aware(row.last_seen_at),
         )
-        if account_row.role == Role.COUNSELLOR.value:
+        if account_row.role != Role.VIEWER.value:  # a counsellor, or an administrator who is one too
             organisation_ids = frozenset(org for _, _, org in found if org is not None)
         elif account_row.role == Role.VIEWER.value and account_row.organisation_id is not None:
             organisation_ids = frozenset({account_row.organisation_id})

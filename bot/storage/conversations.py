@@ -31,14 +31,17 @@ from bot.domain.conversations import (
     StoredMessage,
     WhistleblowingClock,
     month_start,
+    recipients_for,
 )
 from bot.domain.tenancy import CounsellorRole
 from bot.errors import ConflictError, NotFoundError
 from bot.storage.db import erase_wal, transaction
 from bot.storage.tables import CounsellorRow, OrganisationCounsellorRow, OrganisationRow
+from bot.storage.tables_console import ConsoleAccountRow
 from bot.storage.tables_conversations import (
     ConversationClassificationRow,
     ConversationMessageRow,
+    ConversationNoticeRow,
     ConversationRow,
     ConversationShareRow,
     CounsellorVaultRow,
@@ -60,6 +63,21 @@ class ClassificationCount:
     contact_type: str | None
     follow_up: str | None
     count: int
+
+
+@dataclass(frozen=True, slots=True)
+class CounsellorProfile:
+    """What the portal shows of a counsellor who can read the organisation's conversations."""
+
+    id: UUID
+    name: str
+    deputy: bool
+    intro_nl: str | None
+    intro_en: str | None
+    photo_url: str | None
+
+    def intro(self, locale: str) -> str | None:
+        return (self.intro_en or self.intro_nl) if locale == "en" else (self.intro_nl or self.intro_en)
 
 
 def _summary(
@@ -86,6 +104,7 @@ def _summary(
             classification.follow_up if classification else None,
         ),
         whistleblowing=clock,
+        chosen_counsellor=row.counsellor_id,
     )
 
 
@@ -97,14 +116,42 @@ class SqlConversationStore:
     async def recipients(self, organisation_id: UUID) -> list[Recipient]:
         async with self._sessions() as session:
             rows = await session.exec(
-                select(CounsellorVaultRow)
+                select(CounsellorVaultRow, OrganisationCounsellorRow.role)
                 .join(
                     OrganisationCounsellorRow,
                     col(OrganisationCounsellorRow.counsellor_id) == col(CounsellorVaultRow.counsellor_id),
                 )
                 .where(col(OrganisationCounsellorRow.organisation_id) == organisation_id)
             )
-            return [Recipient(r.counsellor_id, r.public_key) for r in rows]
+            return [
+                Recipient(r.counsellor_id, r.public_key, role == CounsellorRole.DEPUTY.value)
+                for r, role in rows
+            ]
+
+    async def profiles(self, organisation_id: UUID) -> list[CounsellorProfile]:
+        """The organisation's counsellors who hold a key (who can read a new conversation): primaries first."""
+        async with self._sessions() as session:
+            rows = await session.exec(
+                select(CounsellorRow, OrganisationCounsellorRow.role)
+                .join(
+                    OrganisationCounsellorRow,
+                    col(OrganisationCounsellorRow.counsellor_id) == col(CounsellorRow.id),
+                )
+                .join(CounsellorVaultRow, col(CounsellorVaultRow.counsellor_id) == col(CounsellorRow.id))
+                .where(col(OrganisationCounsellorRow.organisation_id) == organisation_id)
+                .order_by(col(OrganisationCounsellorRow.role).desc(), col(CounsellorRow.display_name))
+            )
+            return [
+                CounsellorProfile(
+                    c.id,
+                    c.display_name,
+                    role == CounsellorRole.DEPUTY.value,
+                    c.intro_nl,
+                    c.intro_en,
+                    c.photo_url,
+                )
+                for c, role in rows
+            ]
 
     async def create(
         self, summary: ConversationSummary, keys: NewConversationKeys, first: Sequence[StoredMessage]
@@ -124,6 +171,7 @@ class SqlConversationStore:
                     next_sequence=summary.next_sequence,
                     unread_for_counsellor=summary.unread_for_counsellor,
                     unread_for_employee=summary.unread_for_employee,
+                    counsellor_id=summary.chosen_counsellor,
                 )
             )
             await session.flush()
@@ -262,18 +310,22 @@ class SqlConversationStore:
     ) -> UUID:
         """A counsellor with a key pair, assigned to the organisation.
 
-        When a counsellor with this e-mail address exists already (e.g. made with a console account) and has
-        no key yet, the key is given to that counsellor, so the console account and the key belong together.
+        One person is one counsellor row: an existing counsellor with this e-mail address (made by an earlier
+        `counsellor add` or by a console invitation) gets the key, and a console account with this address
+        (an administrator who is also the counsellor) is linked to the counsellor, so that it opens the inbox.
         """
         async with transaction(self._sessions) as session:
             org = await session.get(OrganisationRow, organisation_id)
             if org is None:
                 raise NotFoundError("no such organisation")
             row: CounsellorRow | None = None
+            account = await _account_by_email(session, email) if email else None
+            if account is not None and account.role == "viewer":
+                raise ConflictError(
+                    f"{email} is a management viewer's console account, which can never open conversations"
+                )
             if email:
-                row = (
-                    await session.exec(select(CounsellorRow).where(col(CounsellorRow.email) == email))
-                ).first()
+                row = await _counsellor_of(session, email, account)
             if row is None:
                 row = CounsellorRow(
                     id=counsellor_id or uuid.uuid4(),
@@ -285,8 +337,13 @@ class SqlConversationStore:
                 await session.flush()
             elif await session.get(CounsellorVaultRow, row.id) is not None:
                 raise ConflictError(
-                    "this counsellor has a key already; rotate it with 'vipbot counsellor rotate-key'"
+                    f"{row.display_name} has a key already: to serve {org.slug} too, run "
+                    f"'vipbot counsellor link \"{row.display_name}\" {org.slug}'; "
+                    "for a new passphrase, 'vipbot counsellor rotate-key'"
                 )
+            if account is not None and account.counsellor_id is None:
+                account.counsellor_id = row.id
+                session.add(account)
             link = await session.get(OrganisationCounsellorRow, (organisation_id, row.id))
             if link is None:
                 session.add(
@@ -307,13 +364,32 @@ class SqlConversationStore:
             )
             return row.id
 
+    async def set_key(
+        self, counsellor_id: UUID, public_key: bytes, wrapped_private: bytes, today: date
+    ) -> None:
+        """A first key pair for an existing counsellor (made in the console); a second one is refused."""
+        async with transaction(self._sessions) as session:
+            if await session.get(CounsellorRow, counsellor_id) is None:
+                raise NotFoundError("no such counsellor")
+            if await session.get(CounsellorVaultRow, counsellor_id) is not None:
+                raise ConflictError("this counsellor has a key already")
+            session.add(
+                CounsellorVaultRow(
+                    counsellor_id=counsellor_id,
+                    public_key=public_key,
+                    wrapped_private=wrapped_private,
+                    key_created_on=today,
+                )
+            )
+
     async def has_key(self, counsellor_id: UUID) -> bool:
         async with self._sessions() as session:
             return await session.get(CounsellorVaultRow, counsellor_id) is not None
 
     async def counsellor_by_email(self, email: str) -> UUID | None:
+        """The counsellor this address belongs to: by the counsellor's own address, or the console account's."""
         async with self._sessions() as session:
-            row = (await session.exec(select(CounsellorRow).where(col(CounsellorRow.email) == email))).first()
+            row = await _counsellor_of(session, email, await _account_by_email(session, email))
             return None if row is None else row.id
 
     async def link_counsellor(self, organisation_id: UUID, counsellor_id: UUID, role: CounsellorRole) -> None:
@@ -438,7 +514,9 @@ class SqlConversationStore:
                         )
                     )
                 )
-                for recipient in await self.recipients(conversation.organisation_id):
+                everyone = await self.recipients(conversation.organisation_id)
+                # A conversation the employee addressed to one counsellor goes to the deputies too, nobody else.
+                for recipient in recipients_for(everyone, conversation.counsellor_id):
                     if recipient.counsellor_id not in holders:
                         found.append((conversation_id, recipient))
         return found
@@ -643,6 +721,28 @@ class SqlConversationStore:
             )
 
 
+async def _account_by_email(session: AsyncSession, email: str) -> ConsoleAccountRow | None:
+    found = await session.exec(
+        select(ConsoleAccountRow).where(col(ConsoleAccountRow.email) == email.strip().lower())
+    )
+    return found.first()
+
+
+async def _counsellor_of(
+    session: AsyncSession, email: str, account: ConsoleAccountRow | None
+) -> CounsellorRow | None:
+    """The counsellor an address names: the one a console account is linked to, else the one with the address
+    (compared without case: Mira@praktijk.nl and mira@praktijk.nl are one person)."""
+    if account is not None and account.counsellor_id is not None:
+        return await session.get(CounsellorRow, account.counsellor_id)
+    found = await session.exec(
+        select(CounsellorRow)
+        .where(func.lower(col(CounsellorRow.email)) == email.strip().lower())
+        .order_by(col(CounsellorRow.display_name))
+    )
+    return found.first()
+
+
 def _message_row(conversation_id: UUID, message: StoredMessage) -> ConversationMessageRow:
     return ConversationMessageRow(
         conversation_id=conversation_id,
@@ -719,7 +819,7 @@ async def remove_counsellor(session: AsyncSession, organisation_id: UUID, counse
 
 
 async def _destroy(session: AsyncSession, conversation_ids: list[UUID]) -> None:
-    """Delete messages, shares and the conversation row (its keys); unlink the classification.
+    """Delete messages, shares, the reply notice and the conversation row (its keys); unlink the classification.
 
     On SQLite every connection runs with `secure_delete` (see `bot.storage.db`), so freed space becomes zeros;
     the caller then empties the write-ahead log with `erase_wal`. (PostgreSQL: see docs/portal.md on VACUUM.)
@@ -736,5 +836,8 @@ async def _destroy(session: AsyncSession, conversation_ids: list[UUID]) -> None:
     )
     await session.exec(
         delete(ConversationShareRow).where(col(ConversationShareRow.conversation_id).in_(conversation_ids))
+    )
+    await session.exec(
+        delete(ConversationNoticeRow).where(col(ConversationNoticeRow.conversation_id).in_(conversation_ids))
     )
     await session.exec(delete(ConversationRow).where(col(ConversationRow.id).in_(conversation_ids)))

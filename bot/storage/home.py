@@ -1,4 +1,7 @@
-"""Assembling HomeInfo from the database, the content library and the session calendar."""
+"""Assembling HomeInfo from the database, the content library and the session calendar.
+
+The sociale kaart is the content library's template with the organisation's own entries merged over it.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +13,11 @@ from bot.domain.clock import Clock
 from bot.domain.content import Catalog, Text
 from bot.domain.delivery import portal_link
 from bot.domain.home import CounsellorCard, HomeInfo, SessionCalendar
+from bot.domain.practice import merge_social_map
 from bot.domain.tenancy import CounsellorRole, Organisation
+from bot.storage.practice import social_entry
 from bot.storage.tables import CounsellorRow, OrganisationCounsellorRow
+from bot.storage.tables_practice import OrganisationSocialEntryRow
 
 
 class HomeInfoSource:
@@ -52,6 +58,15 @@ class HomeInfoSource:
                 )
                 for c, link in rows
             )
+            own = await session.exec(
+                select(OrganisationSocialEntryRow).where(
+                    col(OrganisationSocialEntryRow.organisation_id) == organisation.id
+                )
+            )
+            social_map = merge_social_map(
+                self._catalog.social_map,
+                tuple(sorted((social_entry(r) for r in own), key=lambda e: e.name.nl.lower())),
+            )
         upcoming = await self._calendar.upcoming(organisation.id, self._clock.now(), 5)
         from bot.storage.library import SqlConduct  # the library feature's table (kept apart in the imports)
 
@@ -60,7 +75,7 @@ class HomeInfoSource:
         return HomeInfo(
             organisation=organisation,
             counsellors=counsellors,
-            social_map=self._catalog.social_map,
+            social_map=social_map,
             sessions=tuple(upcoming),
             portal_url=portal_link(self._portal_base_url, organisation.slug),
             conduct_url=conduct.link(base) if conduct is not None else None,

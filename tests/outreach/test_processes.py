@@ -9,8 +9,8 @@ import json
 import signal
 import subprocess
 from collections import Counter
-from collections.abc import Iterator
-from datetime import UTC, datetime, time
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -26,7 +26,6 @@ from bot.domain.outreach import Audience, What
 from bot.domain.recurrence import OutreachCalendar
 from bot.domain.tenancy import Organisation, Platform
 from bot.storage.db import create_engine, session_factory
-from bot.storage.migrate import upgrade
 from bot.storage.organisations import SqlOrganisationRepository
 from bot.storage.outbox import SqlOutbox
 from bot.storage.schedules import SqlMemberDirectory, SqlScheduleRepository
@@ -34,9 +33,16 @@ from bot.storage.tables_outreach import OutreachDeliveryRow, OutreachOccurrenceR
 from scheduler.materialiser import Materialiser
 from tests.conftest import TEST_SECRET_KEY
 from tests.doubles.slack_api import DEFAULT_TEAM, DEFAULT_TOKEN, SlackApiSimulator
-from tests.support.net import free_port
+from tests.support.clocked import FileOffsetClock, move_clock
+from tests.support.databases import clone_postgres, drop_database
+from tests.support.net import free_port, wait_for_http
 from tests.support.process import start_vipbot, stop, vipbot_env
 from tests.support.waiting import eventually
+
+# Each test runs one or two `vipbot serve` processes through 400–1,000 sends to the simulator, which lives in
+# the test's own event loop: two such tests at once on a small machine starve each other past their deadlines.
+# The "timing" group runs them in one worker, one after another (the rest of the suite runs beside them).
+pytestmark = pytest.mark.xdist_group("timing")
 
 DELIVERIES = 1000
 IN_FLIGHT = 16
@@ -45,9 +51,9 @@ IN_FLIGHT = 16
 async def add_organisation(
     database_url: str, simulator: SlackApiSimulator, people: int = DELIVERIES
 ) -> tuple[SqlOrganisationRepository, Organisation, SqlOutbox, AsyncEngine]:
-    """An organisation with `people` Slack members and no quiet hours, weekends or holidays in the way."""
+    """An organisation with `people` Slack members and no quiet hours, weekends or holidays in the way (on a
+    migrated database)."""
     engine = create_engine(database_url)
-    await upgrade(engine)
     sessions = session_factory(engine)
     orgs = SqlOrganisationRepository(sessions)
     org = await orgs.add_organisation("Zorggroep De Linde", "linde", "Europe/Amsterdam", "nl", 90)
@@ -106,6 +112,14 @@ async def senders(database_url: str) -> Counter[str]:
         await engine.dispose()
 
 
+@pytest.fixture
+async def shared_database(postgres_server: str, postgres_template: str) -> AsyncIterator[str]:
+    """A migrated PostgreSQL database (a clone of the session's template) for several services at once."""
+    url, name = await clone_postgres(postgres_server, postgres_template)
+    yield url
+    await drop_database(postgres_server, name)
+
+
 LOGS: list[IO[bytes]] = []
 
 
@@ -117,11 +131,17 @@ def _close_logs() -> Iterator[None]:
 
 
 def serve(
-    tmp_path: Path, name: str, database_url: str, simulator: SlackApiSimulator, log_level: str = "WARNING"
+    tmp_path: Path,
+    name: str,
+    database_url: str,
+    simulator: SlackApiSimulator,
+    log_level: str = "WARNING",
+    port: int | None = None,
+    clock: Path | None = None,
 ) -> subprocess.Popen[bytes]:
     env = vipbot_env(
         tmp_path / name,
-        free_port(),
+        port or free_port(),
         VIPBOT_DATABASE_URL=database_url,
         VIPBOT_SECRET_KEY=TEST_SECRET_KEY,
         VIPBOT_TEAMS="false",
@@ -136,7 +156,7 @@ def serve(
     )
     log = (tmp_path / f"{name}.log").open("ab")
     LOGS.append(log)
-    return start_vipbot(["serve"], env, tmp_path, log)
+    return start_vipbot(["serve"], env, tmp_path, log, clock=clock)
 
 
 def posted(simulator: SlackApiSimulator) -> Counter[str]:
@@ -145,7 +165,11 @@ def posted(simulator: SlackApiSimulator) -> Counter[str]:
 
 
 async def test_sigkill_in_the_middle_of_a_fan_out_loses_nothing(
-    tmp_path: Path, database_url: str, content: ContentLibrary, slack_api: SlackApiSimulator
+    tmp_path: Path,
+    database_url: str,
+    engine: AsyncEngine,  # a migrated database
+    content: ContentLibrary,
+    slack_api: SlackApiSimulator,
 ) -> None:
     await queue_fan_out(database_url, content, slack_api)
     first = serve(tmp_path, "first", database_url, slack_api)
@@ -192,125 +216,144 @@ async def test_sigkill_in_the_middle_of_a_fan_out_loses_nothing(
 
 @pytest.mark.postgres
 async def test_two_services_on_one_postgres_send_every_delivery_exactly_once(
-    tmp_path: Path, postgres_server: str, content: ContentLibrary, slack_api: SlackApiSimulator
+    tmp_path: Path, shared_database: str, content: ContentLibrary, slack_api: SlackApiSimulator
 ) -> None:
-    from tests.support.databases import create_database, drop_database
-
-    database_url, name = await create_database(postgres_server)
+    database_url = shared_database
+    await queue_fan_out(database_url, content, slack_api)
+    processes = [serve(tmp_path, f"replica{i}", database_url, slack_api) for i in range(2)]
     try:
-        await queue_fan_out(database_url, content, slack_api)
-        processes = [serve(tmp_path, f"replica{i}", database_url, slack_api) for i in range(2)]
-        try:
 
-            async def all_sent() -> bool:
-                for i, process in enumerate(processes):
-                    assert process.poll() is None, (tmp_path / f"replica{i}.log").read_text()
-                return (await outbox_counts(database_url)).get("sent", 0) == DELIVERIES
+        async def all_sent() -> bool:
+            for i, process in enumerate(processes):
+                assert process.poll() is None, (tmp_path / f"replica{i}.log").read_text()
+            return (await outbox_counts(database_url)).get("sent", 0) == DELIVERIES
 
-            await eventually(all_sent, 120, "the fan-out by two replicas")
-        finally:
-            codes = [stop(p) for p in processes]
-        assert codes == [0, 0]
-        per_person = posted(slack_api)
-        assert len(per_person) == DELIVERIES
-        assert set(per_person.values()) == {1}  # exactly once, every one
-        by_worker = await senders(database_url)
-        assert len(by_worker) == 2  # both replicas did part of the work
-        assert min(by_worker.values()) > DELIVERIES // 10
+        await eventually(all_sent, 120, "the fan-out by two replicas")
     finally:
-        await drop_database(postgres_server, name)
+        codes = [stop(p) for p in processes]
+    assert codes == [0, 0]
+    per_person = posted(slack_api)
+    assert len(per_person) == DELIVERIES
+    assert set(per_person.values()) == {1}  # exactly once, every one
+    by_worker = await senders(database_url)
+    assert len(by_worker) == 2  # both replicas did part of the work
+    assert min(by_worker.values()) > DELIVERIES // 10
 
 
 SCHEDULED = 400
 
 
-def materialised_lines(log: Path, schedule: str) -> list[dict[str, Any]]:
-    """The JSON log lines in which a process materialised an occurrence of `schedule`."""
+def json_lines(log: Path) -> list[dict[str, Any]]:
     found = []
     for line in log.read_text().splitlines():
         try:
             record = json.loads(line)
         except ValueError:
             continue
-        if record.get("event") == "outreach occurrence materialised" and record.get("schedule") == schedule:
+        if isinstance(record, dict):
             found.append(record)
     return found
 
 
+def materialised_lines(log: Path, schedule: str) -> list[dict[str, Any]]:
+    """The JSON log lines in which a process materialised an occurrence of `schedule`."""
+    return [
+        record
+        for record in json_lines(log)
+        if record.get("event") == "outreach occurrence materialised" and record.get("schedule") == schedule
+    ]
+
+
+def trigger_added(log: Path) -> bool:
+    """Whether the process's scheduler has a trigger for a schedule (APScheduler logs each job it adds)."""
+    return any(
+        record.get("event", "").startswith('Added job "OutreachRunner.fire"') for record in json_lines(log)
+    )
+
+
 @pytest.mark.postgres
 async def test_a_schedule_firing_in_two_services_is_sent_once(
-    tmp_path: Path, postgres_server: str, slack_api: SlackApiSimulator
+    tmp_path: Path, shared_database: str, slack_api: SlackApiSimulator
 ) -> None:
-    """Both replicas have the schedule's trigger; it fires in both at the same minute and both materialise the
-    occurrence. The unique keys make it one occurrence with one delivery per person, sent once."""
-    from tests.support.databases import create_database, drop_database
+    """Both replicas have the schedule; its minute turns in both at once and both materialise the occurrence.
+    The unique keys make it one occurrence with one delivery per person, sent once.
 
-    database_url, name = await create_database(postgres_server)
+    The services and the CLI run on one clock the test moves (tests/support/clocked.py): once both replicas
+    run with the schedule, the clock is set just before the next minute instead of waiting for the wall clock."""
+    database_url = shared_database
+    # A clock a second into a minute: nothing falls due by itself while the replicas start (nearly a minute).
+    clock = tmp_path / "clock"
+    move_clock(clock, datetime.now(UTC).replace(second=1, microsecond=0) + timedelta(minutes=1))
+    _orgs, _org, _outbox, engine = await add_organisation(database_url, slack_api, SCHEDULED)
+    await engine.dispose()
+    ports = [free_port() for _ in range(2)]
+    processes = [
+        serve(tmp_path, f"replica{i}", database_url, slack_api, "INFO", port=port, clock=clock)
+        for i, port in enumerate(ports)
+    ]
     try:
-        _orgs, _org, _outbox, engine = await add_organisation(database_url, slack_api, SCHEDULED)
-        await engine.dispose()
-        processes = [serve(tmp_path, f"replica{i}", database_url, slack_api, "INFO") for i in range(2)]
-        try:
-            # Add the schedule with at least three sync rounds (VIPBOT_OUTREACH_SYNC=2) before the minute turns,
-            # so both replicas have its trigger when it fires.
-            if datetime.now(UTC).second > 53:
-                await asyncio.sleep(61 - datetime.now(UTC).second)
-            env = vipbot_env(
-                tmp_path / "cli",
-                free_port(),
-                VIPBOT_DATABASE_URL=database_url,
-                VIPBOT_SECRET_KEY=TEST_SECRET_KEY,
-            )
-            with (tmp_path / "cli.log").open("wb") as log:
-                added = start_vipbot(
-                    [
-                        *("schedule", "add", "linde", "every-minute", "--what", "column"),
-                        *("--every", "cron * * * * *", "--to", "members", "--platform", "slack"),
-                    ],
-                    env,
-                    tmp_path,
-                    log,
-                )
-
-                async def added_it() -> bool:
-                    return added.poll() is not None
-
-                await eventually(
-                    added_it, 60, "vipbot schedule add"
-                )  # the simulator keeps answering meanwhile
-                assert added.returncode == 0, (tmp_path / "cli.log").read_text()
-
-            async def all_sent() -> bool:
-                for i, process in enumerate(processes):
-                    assert process.poll() is None, (tmp_path / f"replica{i}.log").read_text()
-                return (await outbox_counts(database_url)).get("sent", 0) >= SCHEDULED
-
-            await eventually(all_sent, 90, "the scheduled fan-out by two replicas")
-            await asyncio.sleep(1)  # a second materialisation or send would show up by now
-        finally:
-            codes = [stop(p) for p in processes]
-        assert codes == [0, 0]
-
-        per_person = posted(slack_api)
-        assert len(per_person) == SCHEDULED
-        assert set(per_person.values()) == {1}  # exactly once, every one
-        assert await outbox_counts(database_url) == {"sent": SCHEDULED}
-        engine = create_engine(database_url)
-        try:
-            async with session_factory(engine)() as session:
-                occurrences = (await session.exec(select(OutreachOccurrenceRow))).all()
-        finally:
-            await engine.dispose()
-        assert len(occurrences) == 1  # the first minute only: stopped before the next one
-        lines = [materialised_lines(tmp_path / f"replica{i}.log", "every-minute") for i in range(2)]
-        first = [r for found in lines for r in found if r.get("first")]
-        assert len(first) == 1  # one replica created the occurrence; any other found it there
-        assert sum(r["deliveries"] for found in lines for r in found) == SCHEDULED
-        replicas = sum(1 for found in lines if found)
-        print(
-            f"\nscheduled occurrence materialised by {replicas} of 2 replicas; {SCHEDULED} posts, each once"
+        env = vipbot_env(
+            tmp_path / "cli",
+            free_port(),
+            VIPBOT_DATABASE_URL=database_url,
+            VIPBOT_SECRET_KEY=TEST_SECRET_KEY,
         )
-        by_worker = await senders(database_url)
-        assert len(by_worker) == 2  # both replicas sent part of it
+        with (tmp_path / "cli.log").open("wb") as log:
+            added = start_vipbot(
+                [
+                    *("schedule", "add", "linde", "every-minute", "--what", "column"),
+                    *("--every", "cron * * * * *", "--to", "members", "--platform", "slack"),
+                ],
+                env,
+                tmp_path,
+                log,
+                clock=clock,
+            )
+
+            async def added_it() -> bool:
+                return added.poll() is not None
+
+            await eventually(added_it, 60, "vipbot schedule add")  # the simulator keeps answering meanwhile
+            assert added.returncode == 0, (tmp_path / "cli.log").read_text()
+        for port in ports:
+            await wait_for_http(f"http://127.0.0.1:{port}/healthz", timeout=60)
+
+        def both_have_the_trigger() -> bool:
+            return all(trigger_added(tmp_path / f"replica{i}.log") for i in range(2))
+
+        # Both replicas have read the schedule (a sync round, VIPBOT_OUTREACH_SYNC=2); then the minute turns
+        # half a second later on every replica's clock.
+        await eventually(both_have_the_trigger, 60, "the schedule's trigger in both replicas")
+        turning = FileOffsetClock(clock).now().replace(second=0, microsecond=0) + timedelta(minutes=1)
+        move_clock(clock, turning - timedelta(seconds=0.5))
+
+        async def all_sent() -> bool:
+            for i, process in enumerate(processes):
+                assert process.poll() is None, (tmp_path / f"replica{i}.log").read_text()
+            return (await outbox_counts(database_url)).get("sent", 0) >= SCHEDULED
+
+        await eventually(all_sent, 90, "the scheduled fan-out by two replicas")
+        await asyncio.sleep(1)  # a second materialisation or send would show up by now
     finally:
-        await drop_database(postgres_server, name)
+        codes = [stop(p) for p in processes]
+    assert codes == [0, 0]
+
+    per_person = posted(slack_api)
+    assert len(per_person) == SCHEDULED
+    assert set(per_person.values()) == {1}  # exactly once, every one
+    assert await outbox_counts(database_url) == {"sent": SCHEDULED}
+    engine = create_engine(database_url)
+    try:
+        async with session_factory(engine)() as session:
+            occurrences = (await session.exec(select(OutreachOccurrenceRow))).all()
+    finally:
+        await engine.dispose()
+    assert len(occurrences) == 1  # the first minute only: stopped before the next one
+    lines = [materialised_lines(tmp_path / f"replica{i}.log", "every-minute") for i in range(2)]
+    first = [r for found in lines for r in found if r.get("first")]
+    assert len(first) == 1  # one replica created the occurrence; any other found it there
+    assert sum(r["deliveries"] for found in lines for r in found) == SCHEDULED
+    replicas = sum(1 for found in lines if found)
+    print(f"\nscheduled occurrence materialised by {replicas} of 2 replicas; {SCHEDULED} posts, each once")
+    by_worker = await senders(database_url)
+    assert len(by_worker) == 2  # both replicas sent part of it

@@ -57,7 +57,7 @@ async def test_add_list_rotate_and_expire(
         )[0] == 0
         with pytest.raises(ConfigError):
             await run(
-                ["counsellor", "add", "linde", "Mira", "--passphrase-stdin"],
+                ["counsellor", "add", "linde", "Mira", "--email", "mira@vp.test", "--passphrase-stdin"],
                 database_url,
                 tmp_path,
                 capsys,
@@ -75,7 +75,16 @@ async def test_add_list_rotate_and_expire(
         assert code == 0
         assert "primary counsellor of linde" in out
         code, out = await run(
-            ["counsellor", "add", "linde", "Daan", "--deputy", "--passphrase-stdin"],
+            [
+                "counsellor",
+                "add",
+                "linde",
+                "Daan",
+                "--email",
+                "daan@vp.test",
+                "--deputy",
+                "--passphrase-stdin",
+            ],
             database_url,
             tmp_path,
             capsys,

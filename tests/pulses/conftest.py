@@ -49,5 +49,13 @@ async def make_world(
 
 
 @pytest.fixture
+def checkin(content: ContentLibrary) -> PulseSet:
+    """The bundled weekly check-in."""
+    found = content.catalog.pulse_set("wekelijkse-check-in")
+    assert found is not None
+    return found
+
+
+@pytest.fixture
 async def world(engine: AsyncEngine, content: ContentLibrary, clock: FixedClock) -> PulseWorld:
     return await make_world(engine, content, clock, "linde", {"Team Noord": 6, "Team Zuid": 9})

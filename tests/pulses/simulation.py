@@ -21,7 +21,15 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from bot.domain.aggregation import Release, RoundInput, Visibility, _Resolver, build_release, values_of
+from bot.domain.aggregation import (
+    Release,
+    RoundInput,
+    Visibility,
+    _Resolver,
+    build_release,
+    values_of,
+    view_of,
+)
 from bot.domain.content import PulseSet
 from bot.domain.privacy import EPSILON_PER_PERIOD, MARGIN_Z, index_margin, period_end, period_of, share_margin
 from bot.domain.tenancy import Group, GroupKind, GroupTree
@@ -335,6 +343,19 @@ class AttackResult:
     involved_attack: int
 
 
+def total(results: Sequence[AttackResult]) -> AttackResult:
+    """The results of several attacks as one."""
+    summed = AttackResult(0, 0, 0, 0, 0, 0)
+    for r in results:
+        summed.targets += r.targets
+        summed.baseline_correct += r.baseline_correct
+        summed.attack_correct += r.attack_correct
+        summed.involved_targets += r.involved_targets
+        summed.involved_baseline += r.involved_baseline
+        summed.involved_attack += r.involved_attack
+    return summed
+
+
 def attack(world: World, releases: Sequence[Release]) -> AttackResult:
     """Guess every person's favourable status per question, with all published numbers and with the group
     results only; count how often each guess is right."""
@@ -381,3 +402,56 @@ def attack(world: World, releases: Sequence[Release]) -> AttackResult:
             result.involved_baseline += base_ok
             result.involved_attack += attack_ok
     return result
+
+
+# --- the 35-person organisation of the pulses issue ---------------------------------------------------------
+
+ORGANISATION_OF_35 = [[12, 5], [8, 3], [4, 3]]  # teams in three departments (17, 11 and 7 people)
+
+
+@dataclass
+class Visibility35:
+    """What management of the 35-person organisation was shown, month by month, over many organisations."""
+
+    months: int = 0
+    organisation_shown: int = 0
+    organisation_unindexed: int = 0  # months in which the organisation had no favourable share
+    organisation_errors: list[float] = field(default_factory=list)  # |published - true| share, in points
+    department_months: int = 0  # months of departments of 10 or more people
+    department_shown: int = 0
+    department_full: int = 0  # … with the distribution, not only a band
+
+
+def visibility_of_35(pulse_set: PulseSet, organisations: int, weeks: int = 8) -> Visibility35:
+    """About 85 % answering each week, `weeks` weekly rounds, organisations seeded 0, 1, …"""
+    figures = Visibility35()
+    for seed in range(organisations):
+        world = make_world(pulse_set, ORGANISATION_OF_35, seed)
+        for release in simulate(world, weeks, SeededLaplace(seed), change_rate=0.0):
+            view = view_of(release, pulse_set)
+            figures.months += 1
+            organisation = view.cells[0]
+            figures.organisation_shown += organisation.shown
+            favourable = answered = 0
+            for rnd in world.rounds:
+                if period_of(rnd.opened_at) != release.period:
+                    continue
+                for values in rnd.counts.values():
+                    for question in pulse_set.questions:
+                        for value, n in values.get(question.id, {}).items():
+                            answered += n
+                            favourable += n * question.is_favourable(value)
+            if organisation.index is None:
+                figures.organisation_unindexed += 1
+            else:
+                figures.organisation_errors.append(abs(organisation.index - favourable / answered) * 100)
+            for cell in view.cells:
+                if cell.group.kind is GroupKind.DEPARTMENT:
+                    size = sum(
+                        len(world.members(t.id)) for t in world.teams() if t.parent_id == cell.group.id
+                    )
+                    if size >= 10:
+                        figures.department_months += 1
+                        figures.department_shown += cell.shown
+                        figures.department_full += cell.distribution_shown
+    return figures

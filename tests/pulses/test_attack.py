@@ -14,7 +14,6 @@ from datetime import timedelta
 
 import pytest
 
-from bot.catalog import ContentLibrary
 from bot.domain.aggregation import build_release
 from bot.domain.content import PulseSet
 from bot.domain.privacy import EPSILON_PER_PERIOD, period_end, period_of
@@ -31,29 +30,11 @@ from tests.pulses.simulation import (
     make_world,
     play_round,
     simulate,
+    total,
 )
 
 NO_NOISE = 1e6  # an ε under which the noise is nothing: what a publisher without differential privacy shows
 MAX_GAIN = 0.10
-
-
-@pytest.fixture
-def checkin(content: ContentLibrary) -> PulseSet:
-    found = content.catalog.pulse_set("wekelijkse-check-in")
-    assert found is not None
-    return found
-
-
-def _sum(results: list[AttackResult]) -> AttackResult:
-    total = AttackResult(0, 0, 0, 0, 0, 0)
-    for r in results:
-        total.targets += r.targets
-        total.baseline_correct += r.baseline_correct
-        total.attack_correct += r.attack_correct
-        total.involved_targets += r.involved_targets
-        total.involved_baseline += r.involved_baseline
-        total.involved_attack += r.involved_attack
-    return total
 
 
 def gain(result: AttackResult) -> float:
@@ -72,7 +53,7 @@ def random_organisations(checkin: PulseSet, epsilon: float, count: int, weeks: i
         world = make_world(checkin, layout, seed)
         releases = simulate(world, weeks, SeededLaplace(seed), epsilon=epsilon)
         results.append(attack(world, releases))
-    return _sum(results)
+    return total(results)
 
 
 def test_random_organisations_with_people_and_team_changes(checkin: PulseSet) -> None:
@@ -197,8 +178,10 @@ def test_the_issue_s_cases(
     """Team Noord (6) and Team Zuid (9) in one department (or as given), everyone answering alike every week; the
     change happens between the two months. Without noise the department's two months give the changed people
     away."""
-    naive = _sum([_scenario(checkin, NO_NOISE, seed, change, rate, layout) for seed in range(25)])
-    private = _sum([_scenario(checkin, EPSILON_PER_PERIOD, seed, change, rate, layout) for seed in range(25)])
+    naive = total([_scenario(checkin, NO_NOISE, seed, change, rate, layout) for seed in range(25)])
+    private = total(
+        [_scenario(checkin, EPSILON_PER_PERIOD, seed, change, rate, layout) for seed in range(25)]
+    )
     if naive_leaks:
         assert involved_gain(naive) > 2 * MAX_GAIN
     assert private.involved_targets >= 25

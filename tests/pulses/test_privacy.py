@@ -30,7 +30,6 @@ from bot.domain.privacy import (
     BudgetExceededError,
     Spend,
     charge,
-    period_of,
     release_epsilon,
 )
 from bot.domain.pulses import AnswerAction, AnswerOutcome, ClickOrigin, Participant
@@ -38,17 +37,10 @@ from bot.domain.tenancy import Group, GroupKind, GroupTree, Platform
 from bot.reporting.charts import render_chart
 from bot.security.noise import OpenDpNoise
 from tests.pulses.conftest import PulseWorld
-from tests.pulses.simulation import SeededLaplace, make_world, simulate
+from tests.pulses.simulation import SeededLaplace, visibility_of_35
 
 ORG = uuid.UUID(int=7)
 MARCH = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def checkin(content: ContentLibrary) -> PulseSet:
-    found = content.catalog.pulse_set("wekelijkse-check-in")
-    assert found is not None
-    return found
 
 
 def tree_of(teams: Sequence[str]) -> tuple[GroupTree, dict[str, uuid.UUID]]:
@@ -282,38 +274,12 @@ def test_the_35_person_organisation_stays_visible(checkin: PulseSet) -> None:
     rounds (two months): the organisation every month, departments of at least 10 people in at least 90 % of
     months, the organisation's favourable share within 5 points of the truth at p90. Over 60 such
     organisations; `bench/bench_privacy.py` prints the figures of larger runs."""
-    errors: list[float] = []
-    org_shown = months = dept_shown = dept_months = 0
-    for seed in range(60):
-        world = make_world(checkin, [[12, 5], [8, 3], [4, 3]], seed)
-        for release in simulate(world, 8, SeededLaplace(seed), change_rate=0.0):
-            view = view_of(release, checkin)
-            months += 1
-            organisation = view.cells[0]
-            org_shown += organisation.shown
-            favourable = total = 0
-            for rnd in world.rounds:
-                if period_of(rnd.opened_at) != release.period:
-                    continue
-                for values in rnd.counts.values():
-                    for question in checkin.questions:
-                        for value, n in values.get(question.id, {}).items():
-                            total += n
-                            favourable += n * question.is_favourable(value)
-            assert organisation.index is not None
-            errors.append(abs(organisation.index - favourable / total) * 100)
-            for cell in view.cells:
-                if cell.group.kind is GroupKind.DEPARTMENT:
-                    size = sum(
-                        len(world.members(t.id)) for t in world.teams() if t.parent_id == cell.group.id
-                    )
-                    if size >= 10:
-                        dept_months += 1
-                        dept_shown += cell.shown
-    assert months == 120
-    assert org_shown == months
-    assert dept_shown >= 0.9 * dept_months
-    assert statistics.quantiles(errors, n=10)[-1] <= 5.0
+    figures = visibility_of_35(checkin, 60)
+    assert figures.months == 120
+    assert figures.organisation_shown == figures.months
+    assert figures.organisation_unindexed == 0
+    assert figures.department_shown >= 0.9 * figures.department_months
+    assert statistics.quantiles(figures.organisation_errors, n=10)[-1] <= 5.0
 
 
 def test_unpublished_months_are_gaps(checkin: PulseSet, content: ContentLibrary) -> None:

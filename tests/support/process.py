@@ -21,10 +21,18 @@ def vipbot_env(data_dir: Path, port: int, **extra: str) -> dict[str, str]:
     return env
 
 
-def start_vipbot(args: list[str], env: dict[str, str], cwd: Path, log: IO[bytes]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "bot", *args], env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT
-    )
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def start_vipbot(
+    args: list[str], env: dict[str, str], cwd: Path, log: IO[bytes], clock: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """`vipbot ARGS` as its own process; with `clock`, on the clock that file sets (tests/support/clocked.py)."""
+    command = [sys.executable, "-m", "bot", *args]
+    if clock is not None:
+        command = [sys.executable, "-m", "tests.support.clocked", str(clock), *args]
+        env = {**env, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))}
+    return subprocess.Popen(command, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
 
 
 def stop(process: subprocess.Popen[bytes], timeout: float = 20) -> int:

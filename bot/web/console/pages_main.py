@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+from typing import Any
+from urllib.parse import urlencode
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -11,7 +13,7 @@ from sqlmodel import col, func, select
 
 from bot.domain.accounts import Account, Role
 from bot.domain.content import LOCALES
-from bot.domain.tenancy import GroupKind, Organisation, Platform, slugify
+from bot.domain.tenancy import CounsellorRole, GroupKind, Organisation, Platform, slugify
 from bot.errors import ConflictError, NotFoundError
 from bot.storage.tables import PlatformConnectionRow
 from bot.usecases.audit import AuditAction
@@ -104,6 +106,13 @@ async def organisation_new_submit(request: web.Request) -> web.StreamResponse:
             await console.services.audit.record(
                 account.id, AuditAction.ORGANISATION_CREATED, organisation.id, "organisation"
             )
+            if account.counsellor_id is not None:
+                # An administrator who is also the counsellor (a one-person practice) serves what they add.
+                from bot.storage.conversations import SqlConversationStore
+
+                await SqlConversationStore(console.services.sessions).link_counsellor(
+                    organisation.id, account.counsellor_id, CounsellorRole.PRIMARY
+                )
             return see_other(url(request, "organisation", org=organisation.slug))
     return render(
         request, "organisation_new.html", status=400, account=account, page="home", error=error, values=values
@@ -126,7 +135,7 @@ async def organisation_page(request: web.Request) -> web.StreamResponse:
         ).all()
     people = await console.accounts.accounts_of(organisation.id)
     all_counsellors = (
-        [a for a in await console.accounts.list_accounts() if a.role is Role.COUNSELLOR]
+        [a for a in await console.accounts.list_accounts() if a.counsellor_id is not None]
         if account.role is Role.ADMIN
         else []
     )
@@ -198,6 +207,49 @@ async def group_add(request: web.Request) -> web.StreamResponse:
     return see_other(target)
 
 
+async def group_remove_confirm(request: web.Request) -> web.StreamResponse:
+    """The step before removing a group with everything under it: what exactly goes, and what stops reaching it."""
+    from bot.web.console.outreach_bridge import outreach_of
+
+    account, organisation = await organisation_for(request, Role.COUNSELLOR)
+    services = console_of(request).services
+    tree = await services.organisations.group_tree(organisation.id)
+    group = tree.by_slug(request.query.get("group", "")[:60])
+    removable = [g for g in tree.groups if g.parent_id is not None]
+    context: dict[str, Any] = {"group": None, "removable": removable}
+    if group is not None and group.parent_id is not None:
+        under = list(tree.descendants(group.id))
+        doomed = {group.id, *(g.id for g in under)}
+        slugs = {group.slug, *(g.slug for g in under)}
+        bindings = [b for b in await services.organisations.bindings(organisation.id) if b.group_id in doomed]
+        outreach = outreach_of(services)
+        schedules = [
+            s for s in await outreach.schedules.list_schedules(organisation) if slugs & set(s.audience.groups)
+        ]
+        now = console_of(request).now()
+        sessions = [
+            s
+            for s, _n in await outreach.sessions.list_sessions(organisation.id)
+            if s.ends_at > now and not s.cancelled and slugs & set(s.audience.groups)
+        ]
+        context = {
+            "group": group,
+            "under": under,
+            "bindings": bindings,
+            "schedules": schedules,
+            "sessions": sessions,
+            "removable": removable,
+        }
+    return render(
+        request,
+        "group_remove.html",
+        account=account,
+        organisation=organisation,
+        page="organisation",
+        **context,
+    )
+
+
 async def group_remove(request: web.Request) -> web.StreamResponse:
     _account, organisation = await organisation_for(request, Role.COUNSELLOR)
     form = await request.post()
@@ -205,6 +257,9 @@ async def group_remove(request: web.Request) -> web.StreamResponse:
     slug = field(form, "group", 60)
     if not slug or slug == organisation.slug:
         return see_other(target + "?error=group")
+    if field(form, "confirm") != "1":  # one click never removes: first the page that says what goes with it
+        query = urlencode({"group": slug})
+        return see_other(url(request, "group_remove", org=organisation.slug) + "?" + query)
     try:
         await console_of(request).services.organisations.remove_group(organisation.id, slug)
     except (ConflictError, NotFoundError):
@@ -407,7 +462,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/organisations/new", organisation_new_submit)
     app.router.add_get("/o/{org}", organisation_page, name="organisation")
     app.router.add_post("/o/{org}/groups", group_add, name="group_add")
-    app.router.add_post("/o/{org}/groups/remove", group_remove, name="group_remove")
+    app.router.add_get("/o/{org}/groups/remove", group_remove_confirm, name="group_remove")
+    app.router.add_post("/o/{org}/groups/remove", group_remove)
     app.router.add_post("/o/{org}/groups/restructure", group_restructure, name="group_restructure")
     app.router.add_post("/o/{org}/bindings", binding_add, name="binding_add")
     app.router.add_post("/o/{org}/bindings/remove", binding_remove, name="binding_remove")

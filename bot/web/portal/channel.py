@@ -93,6 +93,15 @@ class ConfidentialChannel:
             counsellor_id=counsellor_id,
         )
 
+    async def create_key(self, counsellor_id: UUID, passphrase: Secret[str]) -> None:
+        """A first key pair for a counsellor who has none (made in the console, passphrase typed there)."""
+        material, _unlocked = await asyncio.to_thread(
+            new_counsellor_key, counsellor_id, passphrase, self.argon2
+        )
+        await self.store.set_key(
+            counsellor_id, material.public_key, material.wrapped_private, today_in(self.clock)
+        )
+
     async def unlock(self, counsellor_id: UUID, passphrase: Secret[str]) -> UnlockedCounsellorKey:
         """Raises `SecurityError` for a wrong passphrase."""
         vault = await self.store.vault(counsellor_id)

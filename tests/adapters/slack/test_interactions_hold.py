@@ -33,25 +33,26 @@ from bot.domain.pulses import (
     PulseReminderPost,
     PulseService,
 )
-from bot.domain.sessions import SignupState, TeamSession
+from bot.domain.team_sessions import SignupState, TeamSession
 from bot.domain.tenancy import GroupKind, Organisation
 from bot.reporting import service as pulses_feature
 from bot.reporting.service import Pulses
-from bot.security.secret import Secret
-from bot.storage.slack_installations import SqlSlackInstallations
 from scheduler import service as outreach_feature
-from tests.adapters.slack.support import (
+from tests.adapters.slack.support import eventually
+from tests.adapters.slack.test_blocks import _info
+from tests.doubles.slack_api import DEFAULT_TEAM, DEFAULT_TOKEN, SlackApiSimulator
+from tests.support.slack import (
     RunningService,
-    add_org,
-    eventually,
+    bot_channel,
+    link_workspace,
+    linked_org,
     slack_services,
+    start_service,
     stop_service,
 )
-from tests.adapters.slack.test_blocks import _info
-from tests.conftest import TEST_SECRET_KEY
-from tests.doubles.slack_api import DEFAULT_TEAM, DEFAULT_TOKEN, SlackApiSimulator
 
 PULSE_SET = "wekelijkse-check-in"
+FEATURES = (slack.install, outreach_feature.install, pulses_feature.install)
 
 
 @dataclass
@@ -66,20 +67,11 @@ class World:
 
 @pytest.fixture
 async def world(services: Services, slack_api: SlackApiSimulator) -> AsyncIterator[World]:
-    configured = slack_services(services, slack_api, slack_bot_token=DEFAULT_TOKEN)
-    configured = Services(
-        settings=configured.settings.model_copy(update={"scheduler_enabled": False}),
-        clock=configured.clock,
-        engine=configured.engine,
-        content=configured.content,
-    )
+    configured = slack_services(services, slack_api, scheduler=False, slack_bot_token=DEFAULT_TOKEN)
     people_and_channel(slack_api)
-    org = await add_org(configured, "Acme Zorg", "acme")
-    await SqlSlackInstallations(configured.sessions, Secret(TEST_SECRET_KEY.encode())).link(
-        org.id, DEFAULT_TEAM
-    )
+    org = await linked_org(configured)
     await configured.organisations.add_group(org.id, "Zorg", GroupKind.DEPARTMENT, None)
-    running = await _start(configured)
+    running = await start_service(configured, FEATURES)
     try:
         pulses: Pulses = configured.pulses
         tree = await configured.organisations.group_tree(org.id)
@@ -92,22 +84,8 @@ async def world(services: Services, slack_api: SlackApiSimulator) -> AsyncIterat
         await stop_service(running)
 
 
-async def _start(services: Services) -> RunningService:
-    from aiohttp.test_utils import TestServer
-
-    from bot.app import build_app
-
-    app = build_app(services, features=[slack.install, outreach_feature.install, pulses_feature.install])
-    server = TestServer(app, host="127.0.0.1", port=0)
-    await server.start_server()
-    import aiohttp
-
-    return RunningService(server=server, session=aiohttp.ClientSession(), services=services)
-
-
 def people_and_channel(slack_api: SlackApiSimulator) -> None:
-    slack_api.add_channel("C0GENERAL", "general")
-    slack_api.channels["C0GENERAL"]["is_member"] = True
+    bot_channel(slack_api, "C0GENERAL", "general")
     for user in ("U0CLICK", "U0SLOW", "W0GRID"):
         slack_api.add_user(user)
 
@@ -290,20 +268,11 @@ class HeldPulseService(PulseService):
 async def test_a_click_whose_write_waits_is_acknowledged_in_time_and_confirmed_once_stored(
     services: Services, slack_api: SlackApiSimulator
 ) -> None:
-    configured = slack_services(services, slack_api, slack_bot_token=DEFAULT_TOKEN)
-    configured = Services(
-        settings=configured.settings.model_copy(update={"scheduler_enabled": False}),
-        clock=configured.clock,
-        engine=configured.engine,
-        content=configured.content,
-    )
+    configured = slack_services(services, slack_api, scheduler=False, slack_bot_token=DEFAULT_TOKEN)
     people_and_channel(slack_api)
-    org = await add_org(configured, "Acme Zorg", "acme")
-    await SqlSlackInstallations(configured.sessions, Secret(TEST_SECRET_KEY.encode())).link(
-        org.id, DEFAULT_TEAM
-    )
+    org = await linked_org(configured)
     await configured.organisations.add_group(org.id, "Zorg", GroupKind.DEPARTMENT, None)
-    running = await _start(configured)
+    running = await start_service(configured, FEATURES)
     try:
         pulses: Pulses = configured.pulses
         round_ = await pulses.service.open_round(
@@ -344,9 +313,7 @@ async def test_an_enterprise_grid_user_answers_once_across_workspaces_of_one_org
 ) -> None:
     second = "T0002"
     slack_api.add_workspace(second, "xoxb-second")
-    await SqlSlackInstallations(world.services.sessions, Secret(TEST_SECRET_KEY.encode())).link(
-        world.org.id, second
-    )
+    await link_workspace(world.services, world.org, second)
     value = AnswerAction(world.round_id, world.question, "2").encode()
     action_id = f"vp-pulse:{world.question}:2"
     for team in (DEFAULT_TEAM, second):
@@ -365,9 +332,7 @@ async def test_outside_a_grid_the_same_user_id_in_two_workspaces_is_two_people(
 ) -> None:
     second = "T0002"
     slack_api.add_workspace(second, "xoxb-second")
-    await SqlSlackInstallations(world.services.sessions, Secret(TEST_SECRET_KEY.encode())).link(
-        world.org.id, second
-    )
+    await link_workspace(world.services, world.org, second)
     value = AnswerAction(world.round_id, world.question, "2").encode()
     for team in (DEFAULT_TEAM, second):
         response = await world.running.post_signed(

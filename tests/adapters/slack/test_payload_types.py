@@ -32,10 +32,11 @@ from bot.domain.content import Column, Reminder, SocialMapEntry, Text
 from bot.domain.delivery import ColumnPost, ReminderPost, RendererRegistry, Target, TargetKind
 from bot.domain.home import CounsellorCard, HomeInfo, UpcomingSession
 from bot.domain.outreach import Audience
-from bot.domain.sessions import SessionAnnouncementPost, SessionReminderPost, SignupState, TeamSession
+from bot.domain.team_sessions import SessionAnnouncementPost, SessionReminderPost, SignupState, TeamSession
 from bot.domain.tenancy import CounsellorRole, Organisation, Platform
 from bot.security.secret import Secret
 from tests.doubles.slack_api import DEFAULT_TEAM, DEFAULT_TOKEN, SlackApiSimulator
+from tests.support.locks import exclusive
 
 ROOT = Path(__file__).resolve().parents[3]
 TYPES = ROOT / "tests" / "slack_types"
@@ -45,8 +46,10 @@ PORTAL = "https://portal.example/acme?x=1&y=<2>"
 
 
 def tsc() -> Path:
-    """tsc of tests/slack_types, installed (pinned by its lockfile) by the script `make test` runs first."""
-    subprocess.run([str(ROOT / "scripts" / "ensure-slack-types")], check=True, capture_output=True)
+    """tsc of tests/slack_types, installed (pinned by its lockfile) by the script `make test` runs first; one
+    worker at a time installs it when it is missing."""
+    with exclusive(TYPES):
+        subprocess.run([str(ROOT / "scripts" / "ensure-slack-types")], check=True, capture_output=True)
     return TYPES / "node_modules" / ".bin" / "tsc"
 
 
