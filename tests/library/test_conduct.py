@@ -11,7 +11,6 @@ import aiohttp
 from aiohttp import FormData
 from aiohttp.test_utils import TestClient
 
-from bot.adapters.slack.blocks import SlackRenderer
 from bot.adapters.slack.gateway import SlackClients, SlackGateway
 from bot.adapters.slack.oauth import StaticToken
 from bot.adapters.teams import reference_store
@@ -122,7 +121,11 @@ async def test_reminders_link_the_code_of_conduct_through_the_slack_double(
     clients = SlackClients(slack_api.api_url, StaticToken(Secret(DEFAULT_TOKEN)))
     worker = OutboxWorker(
         outreach.outbox,
-        {Platform.SLACK: PlatformDelivery(SlackRenderer(services.content.translator), SlackGateway(clients))},
+        {
+            Platform.SLACK: PlatformDelivery(
+                services.platforms[Platform.SLACK].renderers, SlackGateway(clients)
+            )
+        },
         outreach.posts,
         services.clock,
         config=WorkerConfig(rate_per_second=1000),

@@ -9,7 +9,6 @@ from datetime import timedelta
 import pytest
 from playwright.async_api import Page, expect
 
-from bot.adapters.slack.blocks import SlackRenderer
 from bot.adapters.slack.channels import SlackChannelDirectory
 from bot.adapters.slack.gateway import SlackClients, SlackGateway
 from bot.adapters.slack.members import MemberPolicy, SlackMemberSync
@@ -109,7 +108,7 @@ async def test_a_dutch_only_column_reaches_an_english_reader_in_dutch(  # noqa: 
         outreach.outbox,
         {
             Platform.SLACK: PlatformDelivery(
-                SlackRenderer(services.content.translator),
+                services.platforms[Platform.SLACK].renderers,
                 SlackGateway(SlackClients(slack_api.api_url, tokens)),
             )
         },
