@@ -52,6 +52,8 @@ class ConversationRow(SQLModel, table=True):
     whistleblowing_on: date | None = Field(default=None)
     acknowledged_on: date | None = Field(default=None)
     feedback_on: date | None = Field(default=None)
+    # The counsellors' short label, sealed to the conversation's key like a message, padded to one size.
+    sealed_label: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
 
 
 class ConversationShareRow(SQLModel, table=True):

@@ -50,6 +50,7 @@ async def test_every_console_action_is_recorded_and_no_content(
         f"{here}/classify",
         data={"csrf_token": token, "category": "bullying", "contact_type": "advice", "follow_up": ""},
     )
+    await client.post(f"{here}/label", data={"csrf_token": token, "label": f"pesten {CANARY}"})
     await client.post(f"{here}/status", data={"csrf_token": token, "status": "closed"})
     report = await client.get("/console/o/de-linde/report.pdf")
     assert report.status == 200
@@ -82,6 +83,7 @@ async def test_every_console_action_is_recorded_and_no_content(
         AuditAction.UNLOCKED,
         AuditAction.REPLIED,
         AuditAction.CLASSIFIED,
+        AuditAction.CONVERSATION_LABELLED,
         AuditAction.CONVERSATION_STATUS,
         AuditAction.EXPORTED,
         AuditAction.SETTINGS_CHANGED,

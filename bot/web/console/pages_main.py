@@ -50,11 +50,15 @@ async def home(request: web.Request) -> web.StreamResponse:
         organisations = await visible_organisations(request, account)
         if len(organisations) == 1:
             return see_other(url(request, "insights", org=organisations[0].slug))
+    from bot.web.console.needs import what_needs
+
+    organisations = await visible_organisations(request, account)
     return render(
         request,
         "home.html",
         account=account,
-        organisations=await visible_organisations(request, account),
+        organisations=organisations,
+        needs=await what_needs(console_of(request), account, organisations),
         page="home",
     )
 
