@@ -9,6 +9,7 @@ from bot.app import Services
 from bot.domain.accounts import Role
 from bot.domain.tenancy import Organisation
 from bot.security import INSECURE_TEST_ARGON2_PARAMS, Secret
+from bot.storage.accounts import SqlAccountRepository
 from bot.web.portal.channel import ConfidentialChannel
 from tests.console.helpers import Person, csrf_from, make_person
 from tests.support.waiting import eventually
@@ -74,3 +75,16 @@ async def unlock_through(
 async def unlock(client: TestClient, slug: str, passphrase: str = PASSPHRASE) -> int:
     """The status of the page the unlock form ends on."""
     return (await unlock_through(client, slug, passphrase)).status
+
+
+async def counsellor_of_two(
+    services: Services,
+) -> tuple[Person, ConfidentialChannel, Organisation, Organisation]:
+    """Mira, counsellor (with a key) of De Linde and of Noord."""
+    person, channel, linde = await counsellor_with_key(services, "de-linde", "mira@vp.test")
+    noord = await services.organisations.add_organisation("Noord", "noord", "Europe/Amsterdam", "nl", 90)
+    repo = SqlAccountRepository(services.sessions)
+    await repo.assign_counsellor(person.account.id, noord.id)
+    account = await repo.get(person.account.id)
+    assert account is not None
+    return Person(account, person.password, person.totp), channel, linde, noord

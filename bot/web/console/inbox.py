@@ -138,7 +138,8 @@ async def moved(request: web.Request) -> web.StreamResponse:
     path = request.rel_url.path
     at = path.index(f"/{org}/inbox")
     new = f"{path[:at]}/o{path[at:]}"
-    raise web.HTTPPermanentRedirect(str(request.rel_url.with_path(new)))
+    query = request.rel_url.raw_query_string
+    raise web.HTTPPermanentRedirect(f"{new}?{query}" if query else new)
 
 
 def _inbox(request: web.Request) -> Inbox:

@@ -3,7 +3,7 @@
 - conversations (from the counsellor's key shares: new or waiting for the counsellor, and how many wait for the
   employee), read from clear metadata only, so the home page works with the inbox locked;
 - legal whistleblowing deadlines that fall within `DEADLINE_WARNING` (or are overdue);
-- deliveries that failed in the last `FAILED_WITHIN`;
+- deliveries due in the last `FAILED_WITHIN` that failed;
 - team sessions in the next `SESSIONS_WITHIN`.
 Each is computed once per account for `TTL` seconds (the inbox part: see `bot.web.console.waiting`).
 """
@@ -22,6 +22,7 @@ from bot.domain.home import UpcomingSession
 from bot.domain.tenancy import Organisation
 from bot.web.console.auth import Console
 from bot.web.console.cache import Expiring
+from bot.web.console.outreach_bridge import outreach_of
 from bot.web.console.waiting import Deadline, OrganisationInbox, inbox_overview
 
 TTL = 5.0
@@ -74,7 +75,7 @@ async def _failed_deliveries(console: Console, organisation_ids: list[UUID]) -> 
             await session.exec(
                 select(OutreachDeliveryRow.organisation_id, func.count())
                 .where(col(OutreachDeliveryRow.status) == "failed")
-                .where(col(OutreachDeliveryRow.created_at) >= since)
+                .where(col(OutreachDeliveryRow.not_before) >= since)
                 .where(col(OutreachDeliveryRow.organisation_id).in_(organisation_ids))
                 .group_by(col(OutreachDeliveryRow.organisation_id))
             )
@@ -83,9 +84,7 @@ async def _failed_deliveries(console: Console, organisation_ids: list[UUID]) -> 
 
 
 async def _sessions(console: Console, organisation_id: UUID) -> tuple[UpcomingSession, ...]:
-    calendar = console.services.session_calendar
-    if calendar is None:
-        return ()
+    calendar = console.services.session_calendar or outreach_of(console.services).sessions
     now = console.now()
     upcoming = await calendar.upcoming(organisation_id, now, SESSIONS_SHOWN)
     return tuple(s for s in upcoming if s.starts_at <= now + SESSIONS_WITHIN)
