@@ -128,3 +128,16 @@ async def test_nothing_waiting_says_so(client: TestClient, services: Services, c
     await sign_in(client, person, clock)
     html = await (await client.get("/console/")).text()
     assert "Er wacht nu niets op je." in html
+
+
+async def test_many_waiting_conversations_are_one_click_away_in_the_inbox(
+    client: TestClient, services: Services, clock: FixedClock
+) -> None:
+    person, channel, linde, _noord = await counsellor_of_two(services)
+    for n in range(7):
+        await channel.service.start(linde.id, 90, Mode.ANONYMOUS, f"Bericht {n}")
+    await sign_in(client, person, clock)
+    part = section(await (await client.get("/console/")).text(), "de-linde")
+    assert "7 gesprekken wachten op jou" in part
+    assert part.count('href="/console/o/de-linde/inbox/') == 5
+    assert 'href="/console/o/de-linde/inbox?show=needs_you">Alle 7 wachtende gesprekken in de inbox' in part

@@ -14,27 +14,33 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from uuid import UUID
 
+from aiohttp import web
+from markupsafe import Markup
 from sqlmodel import col, func, select
 
 from bot.domain.accounts import Account
 from bot.domain.conversations import ConversationSummary, InboxState
 from bot.domain.home import UpcomingSession
 from bot.domain.tenancy import Organisation
-from bot.web.console.auth import Console
+from bot.web.console.auth import Console, console_of
 from bot.web.console.cache import Expiring
 from bot.web.console.outreach_bridge import outreach_of
 from bot.web.console.waiting import Deadline, OrganisationInbox, inbox_overview
+from bot.web.shared.templates import TEMPLATES, Fragment, request_locale
 
 TTL = 5.0
 FAILED_WITHIN = timedelta(days=7)
 SESSIONS_WITHIN = timedelta(days=14)
 SESSIONS_SHOWN = 3
+#: Conversations listed per organisation on the home page; the rest are one click away in the inbox's filter.
+CONVERSATIONS_SHOWN = 5
 
 
 @dataclass(frozen=True, slots=True)
 class OrganisationNeeds:
     organisation: Organisation
     needs_you: tuple[ConversationSummary, ...] = ()
+    needs_you_count: int = 0
     waiting_for_employee: int = 0
     deadlines: tuple[Deadline, ...] = ()
     failed: int = 0
@@ -57,7 +63,7 @@ class Needs:
 
     @property
     def needs_you(self) -> int:
-        return sum(len(o.needs_you) for o in self.organisations)
+        return sum(o.needs_you_count for o in self.organisations)
 
     @property
     def deadlines(self) -> int:
@@ -99,10 +105,15 @@ def _of(
     return tuple(c for c in inbox.conversations if c.state.needs_counsellor), waiting
 
 
+def needs_key(console: Console, account: Account, organisations: list[Organisation]) -> tuple[object, ...]:
+    """What the home page's list is derived from: the account, its organisations and their versions."""
+    versions = tuple(console.version(o.id) for o in organisations)
+    return (account.id, account.counsellor_id, tuple(o.id for o in organisations), versions)
+
+
 async def what_needs(console: Console, account: Account, organisations: list[Organisation]) -> Needs:
     cache: Expiring[Needs] = console.expiring("home_needs", TTL)
-    versions = tuple(console.version(o.id) for o in organisations)
-    key = (account.id, account.counsellor_id, tuple(o.id for o in organisations), versions)
+    key = needs_key(console, account, organisations)
 
     async def compute() -> Needs:
         overview = await inbox_overview(console, account)
@@ -114,7 +125,8 @@ async def what_needs(console: Console, account: Account, organisations: list[Org
             found.append(
                 OrganisationNeeds(
                     organisation=organisation,
-                    needs_you=needs_you,
+                    needs_you=needs_you[:CONVERSATIONS_SHOWN],
+                    needs_you_count=len(needs_you),
                     waiting_for_employee=waiting,
                     deadlines=inbox.deadlines if inbox is not None else (),
                     failed=failed.get(organisation.id, 0),
@@ -124,3 +136,16 @@ async def what_needs(console: Console, account: Account, organisations: list[Org
         return Needs(tuple(found))
 
     return await cache.get_or_compute(key, compute)
+
+
+async def home_needs(request: web.Request, account: Account, organisations: list[Organisation]) -> Markup:
+    """The home page's "what needs me?" section, rendered once per account, language and change for `TTL` s."""
+    console = console_of(request)
+    fragments: Expiring[Fragment] = console.expiring("home_needs_html", TTL)
+    key = (*needs_key(console, account, organisations), request_locale(request))
+    fragment = fragments.get(key)
+    if fragment is None:
+        needs = await what_needs(console, account, organisations)
+        templates = request.config_dict[TEMPLATES]
+        fragment = fragments.put(key, templates.fragment(request, "home_needs.html", needs=needs))
+    return fragment.fill(request)
