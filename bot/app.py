@@ -3,55 +3,44 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot import wiring
 from bot.catalog import ContentLibrary
 from bot.domain.clock import Clock
-from bot.domain.delivery import Gateway, RendererRegistry, Target, TargetKind
-from bot.domain.home import SessionCalendar
+from bot.domain.delivery import RendererRegistry, Target, TargetKind
+from bot.domain.home import NoSessions, UpcomingSession
 from bot.domain.i18n import Translator
 from bot.domain.outreach import Member
+from bot.domain.secret import Secret
+from bot.domain.slack_workspaces import SlackStores
+from bot.domain.teams_references import TeamsReferences, TeamsScope
 from bot.domain.tenancy import Platform
-from bot.security.passwords import DEFAULT_PASSWORD_POLICY, PasswordPolicy
 from bot.settings import Settings
-from bot.storage.db import session_factory
-from bot.storage.organisations import SqlOrganisationRepository
-from bot.usecases.audit import AuditLog
-from bot.web.observability import Metrics, health_handler, observe
+from bot.storage.home import HomeInfoSource
+from bot.storage.sessions import SqlSessionStore
+from bot.storage.teams_references import TeamsReferenceStore, master_key_from
+from bot.web.observability import health_handler, observe
+from bot.wiring import SERVICES, FeatureInstaller, MemberSource, PlatformRegistry
 
-if TYPE_CHECKING:
-    from prometheus_client import Counter
-
-    from bot.adapters.slack.service import SlackFeature
-    from bot.adapters.teams.submits import SubmitRoutes
-    from bot.reporting.service import Pulses
-    from bot.storage.teams_references import TeamsReferenceStore
-    from scheduler.service import Outreach
-
-#: People of an organisation a platform can write to directly, beyond the member directory (Teams references).
-MemberSource = Callable[[UUID], Awaitable[list[Member]]]
-
-
-@dataclass
-class PlatformRegistry:
-    """What one chat platform offers every feature: a renderer per post type, its gateway, its member source.
-
-    The renderers are registered when the services are built (`bot/adapters/<platform>/posts.py`); the gateway
-    exists while the adapter's HTTP client runs. Action routers (bolt's listeners for Slack, `SubmitRoutes` for
-    Teams) are `Services.slack` and `Services.teams_submits`.
-    """
-
-    platform: Platform
-    renderers: RendererRegistry
-    gateway: Gateway | None = None
-    members: MemberSource | None = None
+__all__ = [
+    "SERVICES",
+    "FeatureInstaller",
+    "MemberSource",
+    "PlatformRegistry",
+    "Services",
+    "build_app",
+    "build_services",
+    "feature_installers",
+    "platform_registries",
+    "settle_heap",
+    "teams_members",
+]
 
 
 def platform_registries(translator: Translator) -> dict[Platform, PlatformRegistry]:
@@ -67,59 +56,67 @@ def platform_registries(translator: Translator) -> dict[Platform, PlatformRegist
     return registries
 
 
+class _LateCalendar:
+    """The session calendar as it is when asked: outreach sets `services.session_calendar` after the stores."""
+
+    def __init__(self, services: wiring.Services) -> None:
+        self._services = services
+
+    async def upcoming(self, organisation_id: UUID, now: datetime, limit: int) -> list[UpcomingSession]:
+        calendar = self._services.session_calendar or NoSessions()
+        return await calendar.upcoming(organisation_id, now, limit)
+
+
+def _slack_stores(services: wiring.Services, master_key: Secret[bytes]) -> SlackStores:
+    from bot.storage.members import SqlMemberSource
+    from bot.storage.slack_channels import SqlSlackChannelBindings
+    from bot.storage.slack_grid import SqlSlackGrid
+    from bot.storage.slack_installations import SqlSlackInstallations, SqlSlackOAuthStates
+
+    installations = SqlSlackInstallations(services.sessions, master_key)
+    return SlackStores(
+        installations=installations,
+        oauth_states=SqlSlackOAuthStates(services.sessions),
+        grid=SqlSlackGrid(services.engine, installations),
+        channels=SqlSlackChannelBindings(services.sessions),
+        members=SqlMemberSource(services.engine),
+    )
+
+
 @dataclass
-class Services:
-    """Everything a feature needs, made once at start and passed in: nothing is created inside a handler.
+class Services(wiring.Services):
+    """`bot.wiring.Services` as the composition root makes it: every platform's registry filled in, and the
+    stores the adapters are handed (they never build storage objects themselves).
 
-    Built the same way for `vipbot serve` and every CLI command (`build_services`). What one feature makes for
-    others is a typed field below, never a string-keyed entry.
-    """
-
-    settings: Settings
-    clock: Clock
-    engine: AsyncEngine
-    content: ContentLibrary
-    metrics: Metrics = field(default_factory=Metrics.create)
-    password_policy: PasswordPolicy = DEFAULT_PASSWORD_POLICY
-    platforms: dict[Platform, PlatformRegistry] = field(default_factory=dict)
-    teams_references: TeamsReferenceStore | None = None
-    # Made by the features as they are installed (None in a process without them).
-    outreach: Outreach | None = None
-    pulses: Pulses | None = None
-    session_calendar: SessionCalendar | None = None
-    slack: SlackFeature | None = None
-    slack_sends: Counter | None = None
-    teams_submits: SubmitRoutes | None = None
-    # The audit log of console actions (made here; a test may replace it).
-    audit: AuditLog = field(init=False)
+    Tests make it directly; `build_services` adds the features that need the database's outreach tables."""
 
     def __post_init__(self) -> None:
         from bot.storage.audit import SqlAuditStore
+        from bot.usecases.audit import AuditLog
 
         self.audit = AuditLog(SqlAuditStore(self.engine), self.clock, self.settings.audit_retention_days)
         if not self.platforms:
             self.platforms = platform_registries(self.content.translator)
-        key = self.settings.secret_key
-        if self.teams_references is None and self.settings.teams_enabled and key is not None:
-            from bot.storage.teams_references import TeamsReferenceStore, master_key_from
-
-            self.teams_references = TeamsReferenceStore(
-                self.sessions, master_key_from(key.get_secret_value())
+        if self.home is None:
+            self.home = HomeInfoSource(
+                self.sessions,
+                self.content.catalog,
+                _LateCalendar(self),
+                self.clock,
+                self.settings.public_portal_url,
             )
+        key = self.settings.secret_key
+        if key is not None:
+            master_key = master_key_from(key.get_secret_value())
+            if self.slack_stores is None:
+                self.slack_stores = _slack_stores(self, master_key)
+            if self.team_sessions is None:
+                self.team_sessions = SqlSessionStore(self.sessions, master_key)
+            if self.teams_references is None and self.settings.teams_enabled:
+                self.teams_references = TeamsReferenceStore(self.sessions, master_key)
         teams = self.platforms[Platform.TEAMS]
         if teams.members is None and self.teams_references is not None:
             teams.members = teams_members(self.teams_references)
-
-    @property
-    def sessions(self) -> async_sessionmaker[AsyncSession]:
-        return session_factory(self.engine)
-
-    @property
-    def organisations(self) -> SqlOrganisationRepository:
-        return SqlOrganisationRepository(self.sessions)
-
-    def member_sources(self) -> list[MemberSource]:
-        return [p.members for p in self.platforms.values() if p.members is not None]
 
 
 def build_services(
@@ -145,12 +142,10 @@ def build_services(
     return services
 
 
-def teams_members(store: TeamsReferenceStore) -> MemberSource:
+def teams_members(store: TeamsReferences) -> MemberSource:
     """People the Teams adapter can write to directly: its personal and team-member conversation references."""
 
     async def members(organisation_id: UUID) -> list[Member]:
-        from bot.storage.teams_references import TeamsScope
-
         found: list[Member] = []
         for scope in (TeamsScope.PERSONAL, TeamsScope.MEMBER):
             for stored in await store.list_references(organisation_id, scope):
@@ -159,12 +154,6 @@ def teams_members(store: TeamsReferenceStore) -> MemberSource:
         return found
 
     return members
-
-
-SERVICES = web.AppKey("services", Services)
-
-# A feature mounts its routes and start/stop hooks on the application.
-FeatureInstaller = Callable[[web.Application, Services], None]
 
 
 def feature_installers() -> list[FeatureInstaller]:
@@ -186,7 +175,7 @@ def feature_installers() -> list[FeatureInstaller]:
     ]
 
 
-def build_app(services: Services, features: list[FeatureInstaller] | None = None) -> web.Application:
+def build_app(services: wiring.Services, features: list[FeatureInstaller] | None = None) -> web.Application:
     app = web.Application(middlewares=[observe(services.metrics)], client_max_size=1024**2)
     app[SERVICES] = services
     app.router.add_get("/healthz", health_handler(services.engine))

@@ -1,5 +1,6 @@
-"""The outreach feature inside `vipbot serve`: the .ics route, the session calendar for the Home tab, the session
-buttons on Slack, and — when VIPBOT_SCHEDULER is on — the triggers and the outbox worker.
+"""The outreach feature inside `vipbot serve`: the .ics route, the session calendar for the Home tab (the session
+buttons on Slack and Teams are wired by the composition root), and — when VIPBOT_SCHEDULER is on — the triggers
+and the outbox worker.
 
 APScheduler only wakes the materialiser at fire times; its jobs are rebuilt from the database at start and
 re-synchronised every VIPBOT_OUTREACH_SYNC seconds (schedules added with the CLI in another process show up
@@ -19,7 +20,6 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.app import Services
 from bot.domain.sessions import ICS_PATH, session_ics
 from bot.domain.tenancy import Platform
 from bot.logs import get_logger, log_failure
@@ -30,6 +30,7 @@ from bot.storage.outbox import SqlOutbox
 from bot.storage.rate_budget import SqlRateBudget
 from bot.storage.schedules import SqlMemberDirectory, SqlScheduleRepository
 from bot.storage.sessions import SqlSessionStore
+from bot.wiring import Services
 from scheduler.budget import SharedPacers
 from scheduler.materialiser import Materialiser
 from scheduler.posts import OutreachPosts
@@ -240,24 +241,6 @@ def install(app: web.Application, services: Services) -> None:
     outreach = outreach_of(services)
     services.session_calendar = outreach.sessions
     app.router.add_get(ICS_PATH, ics_handler(outreach.sessions, services))
-    slack = services.slack
-    if slack is not None:
-        from bot.adapters.slack.sessions import register_session_actions
-
-        register_session_actions(
-            slack.bolt,
-            outreach.sessions,
-            outreach.posts,
-            services.content.translator,
-            services.settings.public_base_url,
-        )
-    teams_submits = services.teams_submits
-    if teams_submits is not None:
-        from bot.adapters.teams.sessions import register_session_submits
-
-        register_session_submits(
-            teams_submits, outreach.sessions, services.content.translator, services.settings.public_base_url
-        )
     if not services.settings.scheduler_enabled:
         log.info("outreach scheduler is off (VIPBOT_SCHEDULER=false): nothing is sent from this process")
         return

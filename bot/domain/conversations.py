@@ -23,8 +23,8 @@ from typing import Protocol
 from uuid import UUID, uuid4
 
 from bot.domain.clock import Clock
+from bot.domain.secret import Secret
 from bot.errors import VipbotError
-from bot.security.secret import Secret
 
 MAX_MESSAGE_CHARS = 8000
 MAX_IDENTITY_CHARS = 300

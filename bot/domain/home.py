@@ -49,6 +49,12 @@ class SessionCalendar(Protocol):
     async def upcoming(self, organisation_id: UUID, now: datetime, limit: int) -> list[UpcomingSession]: ...
 
 
+class HomeSource(Protocol):
+    """Port: an organisation's front-door information (counsellors, sociale kaart, coming sessions)."""
+
+    async def for_organisation(self, organisation: Organisation) -> HomeInfo: ...
+
+
 class NoSessions:
     """A SessionCalendar for deployments (and tests) without team sessions."""
 

@@ -133,6 +133,12 @@ def slugify(name: str) -> str:
     return _SLUG_STRIP.sub("-", ascii_name.lower()).strip("-")[:60] or "item"
 
 
+class WorkspaceOrganisations(Protocol):
+    """Port: which organisation a Slack workspace or Teams tenant belongs to (None when none is linked)."""
+
+    async def organisation_for(self, platform: Platform, workspace_id: str) -> UUID | None: ...
+
+
 class OrganisationRepository(Protocol):
     """Port for reading and changing the tenancy model."""
 

@@ -25,7 +25,6 @@ from uuid import UUID
 
 from aiohttp import web
 
-from bot.app import Services
 from bot.domain.delivery import DeliveryError, Gateway, Renderer, portal_link
 from bot.domain.insights import hidden_explanation, load_insights, release_due, summary_lines
 from bot.domain.outreach import Occurrence
@@ -43,6 +42,7 @@ from bot.errors import ConfigError, NotFoundError
 from bot.logs import get_logger, log_failure
 from bot.security.noise import OpenDpNoise
 from bot.storage.pulses import SqlPulseStore, master_key_from
+from bot.wiring import Services
 
 log = get_logger(__name__)
 

@@ -8,9 +8,9 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 
+from bot.domain.audit import AuditAction, AuditEntry, AuditPage, AuditQuery
 from bot.storage.db import session_factory, transaction
 from bot.storage.tables_console import ConsoleAuditRow, aware
-from bot.usecases.audit import AuditAction, AuditEntry, AuditPage, AuditQuery
 
 KNOWN = frozenset(a.value for a in AuditAction)
 

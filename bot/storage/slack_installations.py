@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -18,6 +17,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.domain.slack_workspaces import SlackInstallation, workspace_key
 from bot.domain.tenancy import Platform
 from bot.errors import ConflictError
 from bot.security.secret import Secret
@@ -29,32 +29,6 @@ from bot.storage.tables_slack import SlackInstallationRow, SlackOAuthStateRow
 TOKEN_PURPOSE = "slack-bot-token"  # noqa: S105  (a key-derivation label, not a secret)
 REFRESH_PURPOSE = "slack-bot-refresh-token"
 STATE_TTL = timedelta(minutes=10)
-
-
-@dataclass(frozen=True, slots=True)
-class SlackInstallation:
-    """The bot side of one installation (we never ask for user tokens)."""
-
-    organisation_id: UUID
-    workspace_key: str  # team id, or enterprise id for an org-wide install
-    team_id: str | None
-    enterprise_id: str | None
-    is_enterprise_install: bool
-    app_id: str | None
-    bot_id: str
-    bot_user_id: str
-    bot_scopes: str
-    bot_token: Secret[str]
-    installed_at: datetime
-    bot_refresh_token: Secret[str] | None = None
-    bot_token_expires_at: datetime | None = None
-
-
-def workspace_key(team_id: str | None, enterprise_id: str | None, is_enterprise_install: bool) -> str:
-    key = enterprise_id if is_enterprise_install else team_id
-    if not key:
-        raise ValueError("an installation needs a team id (or an enterprise id for an org-wide install)")
-    return key
 
 
 class SqlSlackInstallations:
@@ -211,3 +185,12 @@ class SqlSlackOAuthStates:
                 return None
             await session.delete(row)
             return row.organisation_id if row.expires_at > now else None
+
+
+__all__ = [
+    "STATE_TTL",
+    "SlackInstallation",
+    "SqlSlackInstallations",
+    "SqlSlackOAuthStates",
+    "workspace_key",
+]

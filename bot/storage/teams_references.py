@@ -8,10 +8,7 @@ reference cannot be moved to another row. Tenant → organisation comes from `pl
 
 from __future__ import annotations
 
-import json
 import uuid
-from dataclasses import asdict, dataclass
-from enum import StrEnum
 
 from sqlalchemy import delete, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -21,6 +18,12 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.domain.delivery import Target, TargetKind
+from bot.domain.teams_references import (
+    StoredReference,
+    TeamsReference,
+    TeamsScope,
+    UnknownTenantError,
+)
 from bot.domain.tenancy import Organisation, Platform
 from bot.errors import VipbotError
 from bot.security import Secret, SecretBox, derive_key, keyed_hash
@@ -32,50 +35,7 @@ _ADDRESS_PURPOSE = "teams-conversation-address"
 ADDRESS_LENGTH = 40
 
 
-class TeamsScope(StrEnum):
-    PERSONAL = "personal"  # the bot's 1:1 chat with a person
-    CHANNEL = "channel"  # a channel of a team
-    GROUP_CHAT = "group_chat"
-    MEMBER = "member"  # a person in a team the bot is in, without a 1:1 chat yet (created on first send)
-
-
-@dataclass(frozen=True, slots=True)
-class TeamsReference:
-    """Everything needed to post into a Teams conversation later. Holds ids: never log it."""
-
-    scope: TeamsScope
-    tenant_id: str
-    service_url: str
-    bot_id: str
-    conversation_id: str | None
-    user_id: str | None = None
-    team_id: str | None = None
-    team_name: str | None = None
-    channel_name: str | None = None
-    locale: str | None = None
-
-    def to_json(self) -> bytes:
-        return json.dumps(asdict(self), separators=(",", ":")).encode()
-
-    @classmethod
-    def from_json(cls, data: bytes) -> TeamsReference:
-        values = json.loads(data)
-        values["scope"] = TeamsScope(values["scope"])
-        return cls(**values)
-
-
-@dataclass(frozen=True, slots=True)
-class StoredReference:
-    organisation_id: uuid.UUID
-    address: str
-    reference: TeamsReference
-
-
-class UnknownTenantError(VipbotError):
-    """No organisation is connected to this Teams tenant."""
-
-
-class TeamsReferenceStore:
+class TeamsReferenceStore:  # implements bot.domain.teams_references.TeamsReferences
     """Conversation references per organisation; every query filters on the organisation or the address."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], master_key: Secret[bytes]) -> None:
@@ -342,3 +302,13 @@ class TeamsReferenceStore:
 def master_key_from(secret_key: str) -> Secret[bytes]:
     """The SecretBox master key from the service's secret key setting (at least 32 characters)."""
     return Secret(secret_key.encode())
+
+
+__all__ = [
+    "StoredReference",
+    "TeamsReference",
+    "TeamsReferenceStore",
+    "TeamsScope",
+    "UnknownTenantError",
+    "master_key_from",
+]

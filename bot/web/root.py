@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from bot.app import Services
+from bot.wiring import Services
 
 FAVICON = Path(__file__).resolve().parent / "shared" / "static" / "favicon.ico"
 FAVICON_MAX_AGE = 7 * 24 * 3600

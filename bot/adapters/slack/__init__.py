@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.app import Services
+from bot.wiring import Services
 
 
 def install(app: web.Application, services: Services) -> None:

@@ -29,14 +29,12 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 
 from bot.adapters.slack.gateway import SlackClients
-from bot.app import Services
 from bot.domain.clock import Clock
 from bot.domain.delivery import DeliveryError
+from bot.domain.slack_workspaces import MemberDirectory, SlackGrid, SlackInstallations, SlackStores
 from bot.domain.tenancy import Platform
 from bot.logs import get_logger
-from bot.storage.members import SqlMemberSource
-from bot.storage.slack_grid import SqlSlackGrid
-from bot.storage.slack_installations import SqlSlackInstallations
+from bot.wiring import Services
 
 log = get_logger(__name__)
 
@@ -68,12 +66,12 @@ class SlackMemberSync:
     def __init__(
         self,
         clients: SlackClients,
-        directory: SqlMemberSource,
-        installations: SqlSlackInstallations,
+        directory: MemberDirectory,
+        installations: SlackInstallations,
         clock: Clock,
         policy: MemberPolicy,
         every: timedelta,
-        grid: SqlSlackGrid | None = None,
+        grid: SlackGrid | None = None,
     ) -> None:
         self._grid = grid
         self._clients = clients
@@ -228,18 +226,18 @@ def install_member_sync(
     services: Services,
     bolt: AsyncApp,
     clients: SlackClients,
-    installations: SqlSlackInstallations,
+    stores: SlackStores,
 ) -> SlackMemberSync:
     """The member source of the Slack feature: its events always, its sync job where the scheduler runs."""
     settings = services.settings
     sync = SlackMemberSync(
         clients,
-        SqlMemberSource(services.engine),
-        installations,
+        stores.members,
+        stores.installations,
         services.clock,
         MemberPolicy(guests=settings.slack_members_guests),
         timedelta(hours=settings.slack_member_sync_hours),
-        SqlSlackGrid(services.engine, installations),
+        stores.grid,
     )
     register_member_events(bolt, sync)
     app[MEMBER_SYNC] = sync

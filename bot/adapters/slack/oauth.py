@@ -26,17 +26,17 @@ from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
 from bot.adapters.slack.gateway import TokenSource
 from bot.domain.clock import Clock
 from bot.domain.i18n import Translator
+from bot.domain.slack_workspaces import (
+    SlackGrid,
+    SlackInstallation,
+    SlackInstallations,
+    SlackOAuthStates,
+    workspace_key,
+)
 from bot.domain.tenancy import Organisation, OrganisationRepository
 from bot.errors import ConflictError, NotFoundError
 from bot.logs import get_logger
 from bot.security.secret import Secret
-from bot.storage.slack_grid import SqlSlackGrid
-from bot.storage.slack_installations import (
-    SlackInstallation,
-    SqlSlackInstallations,
-    SqlSlackOAuthStates,
-    workspace_key,
-)
 
 log = get_logger(__name__)
 _quiet = logging.getLogger("slack_bolt.vipbot")
@@ -59,7 +59,7 @@ class StaticToken(TokenSource):
 class InstallationTokens(TokenSource):
     """A workspace's own installation, or the org-wide install of the Enterprise Grid it belongs to."""
 
-    def __init__(self, installations: SqlSlackInstallations, grid: SqlSlackGrid | None = None) -> None:
+    def __init__(self, installations: SlackInstallations, grid: SlackGrid | None = None) -> None:
         self._installations = installations
         self._grid = grid
 
@@ -72,9 +72,9 @@ class InstallationTokens(TokenSource):
 
 
 class SqlInstallationStore(AsyncInstallationStore):
-    """slack-sdk's installation store (bot installations only) over `SqlSlackInstallations`."""
+    """slack-sdk's installation store (bot installations only) over `SlackInstallations`."""
 
-    def __init__(self, installations: SqlSlackInstallations, clock: Clock) -> None:
+    def __init__(self, installations: SlackInstallations, clock: Clock) -> None:
         self._installations = installations
         self._clock = clock
 
@@ -173,7 +173,7 @@ class SqlInstallationStore(AsyncInstallationStore):
 class OrganisationStateStore(AsyncOAuthStateStore):
     """One-time OAuth states in the database; consuming one remembers its organisation for this callback."""
 
-    def __init__(self, states: SqlSlackOAuthStates, clock: Clock) -> None:
+    def __init__(self, states: SlackOAuthStates, clock: Clock) -> None:
         self._states = states
         self._clock = clock
         self.consumed: dict[str, UUID] = {}

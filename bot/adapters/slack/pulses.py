@@ -50,9 +50,8 @@ from bot.domain.pulses import (
     PulseService,
     answer_options,
 )
-from bot.domain.tenancy import Platform
+from bot.domain.tenancy import Platform, WorkspaceOrganisations
 from bot.logs import get_logger
-from bot.storage.pulses import SqlPulseStore
 
 LOOKUP_CACHE_SECONDS = 30.0
 #: Seconds after a click reached the service by which it is acknowledged, written or not yet. Slack gives up
@@ -191,7 +190,7 @@ def render_summary(post: ManagementSummaryPost, _locale: str) -> Rendered:
 
 def register_pulse_actions(
     bolt: AsyncApp,
-    store: SqlPulseStore,
+    store: WorkspaceOrganisations,
     service: PulseService,
     translator: Translator,
     locale_of: Callable[[UUID], Awaitable[str]] | None = None,

@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
+from uuid import UUID
 
 import aiohttp
 from aiohttp import web
@@ -53,19 +54,15 @@ from bot.adapters.slack.oauth import (
     SqlInstallationStore,
     StaticToken,
 )
-from bot.app import Services
 from bot.domain.content import pick_locale
 from bot.domain.delivery import portal_link
-from bot.domain.home import NoSessions, SessionCalendar
+from bot.domain.secret import Secret
+from bot.domain.slack_workspaces import SlackInstallations, SlackStores
 from bot.domain.tenancy import Organisation, Platform
 from bot.errors import ConfigError, NotFoundError
 from bot.logs import get_logger
-from bot.security.secret import Secret
 from bot.settings import Settings
-from bot.storage.home import HomeInfoSource
-from bot.storage.slack_channels import SqlSlackChannelBindings
-from bot.storage.slack_grid import SqlSlackGrid
-from bot.storage.slack_installations import SqlSlackInstallations, SqlSlackOAuthStates
+from bot.wiring import Services
 
 log = get_logger(__name__)
 
@@ -100,7 +97,7 @@ class SlackFeature:
     bolt: AsyncApp
     gateway: SlackGateway
     renderer: blocks.SlackRenderer
-    installations: SqlSlackInstallations
+    installations: SlackInstallations
     oauth: bool
     clients: SlackClients
     socket_mode_handler: Any | None = None
@@ -132,11 +129,11 @@ class _LocaleCache:
 
 
 class _Handlers:
-    def __init__(self, services: Services, installations: SqlSlackInstallations) -> None:
+    def __init__(self, services: Services, stores: SlackStores) -> None:
         self._services = services
         self._t = services.content.translator
-        self._installations = installations
-        self._bindings = SqlSlackChannelBindings(services.sessions)
+        self._installations = stores.installations
+        self._bindings = stores.channels
         self._locales = _LocaleCache(time.monotonic)
         self._organisations: dict[str, tuple[float, Organisation]] = {}
         self._replies: dict[tuple[str, str, str], tuple[list[dict[str, object]], str]] = {}
@@ -205,10 +202,6 @@ class _Handlers:
         self._locales.put(team, user, locale)
         return locale
 
-    def calendar(self) -> SessionCalendar:
-        calendar = self._services.session_calendar
-        return calendar if calendar is not None else NoSessions()
-
     # -- listeners -------------------------------------------------------------------------------------------
 
     async def home_opened(
@@ -223,14 +216,10 @@ class _Handlers:
             await client.views_publish(user_id=user, view=blocks.not_linked_view(self._t, locale))
             return
         locale = await self.locale(client, context, user, organisation.locale)
-        source = HomeInfoSource(
-            self._services.sessions,
-            self._services.content.catalog,
-            self.calendar(),
-            self._services.clock,
-            self._services.settings.public_portal_url,
-        )
-        info = await source.for_organisation(organisation)
+        home = self._services.home
+        if home is None:  # the composition root always sets it; this narrows the type
+            return
+        info = await home.for_organisation(organisation)
         await client.views_publish(user_id=user, view=blocks.home_view(self._t, locale, info))
 
     async def command(
@@ -346,7 +335,10 @@ def build_feature(services: Services) -> SlackFeature | None:
     oauth = bool(settings.slack_client_id and settings.slack_client_secret)
     if signing is None or not (oauth or settings.slack_bot_token):
         return None
-    installations = SqlSlackInstallations(services.sessions, master_key_of(services.settings))
+    stores = services.slack_stores
+    if stores is None:
+        raise ConfigError("VIPBOT_SECRET_KEY", "is needed to keep Slack tokens sealed")
+    installations = stores.installations
     # bolt copies the root logger's level into each of its loggers, which would undo bot/logs.py's pin at WARNING
     # (bolt and slack-sdk log payloads at DEBUG): give it a base logger that stays at WARNING or above.
     quiet = logging.getLogger("slack_bolt.vipbot")
@@ -357,7 +349,7 @@ def build_feature(services: Services) -> SlackFeature | None:
     tokens: TokenSource
     if oauth:
         store = SqlInstallationStore(installations, services.clock)
-        state_store = OrganisationStateStore(SqlSlackOAuthStates(services.sessions), services.clock)
+        state_store = OrganisationStateStore(stores.oauth_states, services.clock)
         base = settings.public_base_url
         oauth_settings = AsyncOAuthSettings(
             client_id=settings.slack_client_id,
@@ -392,7 +384,7 @@ def build_feature(services: Services) -> SlackFeature | None:
             installation_store_bot_only=True,
             oauth_flow=flow,
         )
-        tokens = InstallationTokens(installations, SqlSlackGrid(services.engine, installations))
+        tokens = InstallationTokens(installations, stores.grid)
     else:
         token = settings.slack_bot_token
         if token is None:  # checked above; this narrows the type
@@ -401,7 +393,7 @@ def build_feature(services: Services) -> SlackFeature | None:
         bolt = AsyncApp(logger=quiet, signing_secret=signing.get_secret_value(), client=client)
         tokens = StaticToken(Secret(token.get_secret_value()))
 
-    handlers = _Handlers(services, installations)
+    handlers = _Handlers(services, stores)
     bolt.event("app_home_opened")(handlers.home_opened)
     bolt.command("/vp")(handlers.command)
     bolt.event("message")(handlers.direct_message)
@@ -538,7 +530,22 @@ def install(app: web.Application, services: Services) -> None:
     services.platforms[Platform.SLACK].gateway = feature.gateway
     from bot.adapters.slack.members import install_member_sync
 
-    install_member_sync(app, services, feature.bolt, feature.clients, feature.installations)
+    stores = services.slack_stores
+    if stores is not None:  # build_feature made nothing without them; this narrows the type
+        install_member_sync(app, services, feature.bolt, feature.clients, stores)
+    if services.team_sessions is not None:
+        from bot.adapters.slack.sessions import register_session_actions
+
+        async def organisation_of(organisation_id: UUID) -> Organisation:
+            return await services.organisations.get_organisation(str(organisation_id))
+
+        register_session_actions(
+            feature.bolt,
+            services.team_sessions,
+            organisation_of,
+            services.content.translator,
+            services.settings.public_base_url,
+        )
     bolt = feature.bolt
 
     signing = services.settings.slack_signing_secret

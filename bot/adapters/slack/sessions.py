@@ -7,6 +7,7 @@ updated in place. Nothing names the person: the store keeps a keyed hash, the po
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 from uuid import UUID
 
@@ -21,15 +22,14 @@ from bot.domain.i18n import Translator
 from bot.domain.sessions import (
     SIGNUP_ACTION,
     WITHDRAW_ACTION,
+    SessionStore,
     SignupState,
     TeamSession,
     ics_link,
     person_of,
 )
-from bot.domain.tenancy import Platform
+from bot.domain.tenancy import Organisation, Platform
 from bot.logs import get_logger
-from bot.storage.sessions import SqlSessionStore
-from scheduler.posts import OutreachPosts
 
 log = get_logger(__name__)
 
@@ -46,7 +46,11 @@ def _parse(value: str) -> tuple[bool, UUID, str | None, str | None, str | None]:
 
 
 def register_session_actions(
-    bolt: AsyncApp, store: SqlSessionStore, posts: OutreachPosts, translator: Translator, public_base_url: str
+    bolt: AsyncApp,
+    store: SessionStore,
+    organisation_of: Callable[[UUID], Awaitable[Organisation]],
+    translator: Translator,
+    public_base_url: str,
 ) -> None:
     async def answer(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, withdraw: bool) -> None:
         team = str((body.get("team") or {}).get("id") or body["user"].get("team_id"))
@@ -68,7 +72,7 @@ def register_session_actions(
             state = await store.sign_up(session.organisation_id, session.id, person)
         await ack()
         # The language the post was sent in (its button says), so an update never switches it.
-        locale = posted_in or session.locale or (await posts.organisation(session.organisation_id)).locale
+        locale = posted_in or session.locale or (await organisation_of(session.organisation_id)).locale
         container = body.get("container") or {}
         if channel is None:  # the click came from the post itself
             channel, ts = container.get("channel_id"), container.get("message_ts")

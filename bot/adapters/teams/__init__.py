@@ -17,14 +17,13 @@ from aiohttp import web
 from bot.adapters.teams.cards import CardKit
 from bot.adapters.teams.gateway import BotCredentials, TeamsGateway, TokenSource
 from bot.adapters.teams.submits import SubmitRoutes
-from bot.app import Services, teams_members
 from bot.cache import TtlCache
-from bot.domain.home import HomeInfo, NoSessions, SessionCalendar
+from bot.domain.home import HomeInfo
+from bot.domain.teams_references import TeamsReferences
 from bot.domain.tenancy import Organisation, Platform
 from bot.logs import get_logger
 from bot.settings import Settings
-from bot.storage.home import HomeInfoSource
-from bot.storage.teams_references import TeamsReferenceStore, master_key_from
+from bot.wiring import Services
 
 if (
     TYPE_CHECKING
@@ -52,11 +51,11 @@ def openid_metadata_url(settings: Settings) -> str:
     return settings.teams_openid_metadata_url or PUBLIC_OPENID_METADATA_URL
 
 
-def reference_store(services: Services) -> TeamsReferenceStore:
-    key = services.settings.secret_key
-    if key is None:
+def reference_store(services: Services) -> TeamsReferences:
+    """The store the composition root hands the adapter (it exists whenever Teams is on and a key is set)."""
+    if services.teams_references is None:
         raise RuntimeError("the Teams adapter needs settings with a secret key (ensure_secret_key)")
-    return TeamsReferenceStore(services.sessions, master_key_from(key.get_secret_value()))
+    return services.teams_references
 
 
 def credentials_of(settings: Settings) -> BotCredentials | None:
@@ -78,15 +77,9 @@ def home_loader(services: Services) -> Callable[[Organisation], Awaitable[HomeIn
 
     async def home(organisation: Organisation) -> HomeInfo:
         async def load() -> HomeInfo:
-            calendar: SessionCalendar = services.session_calendar or NoSessions()
-            source = HomeInfoSource(
-                services.sessions,
-                services.content.catalog,
-                calendar,
-                services.clock,
-                services.settings.public_portal_url,
-            )
-            return await source.for_organisation(organisation)
+            if services.home is None:
+                raise RuntimeError("the composition root sets services.home")
+            return await services.home.for_organisation(organisation)
 
         return await homes.get(organisation.id, load)
 
@@ -98,7 +91,7 @@ class _Runtime:
     connector clients, the bot. Built at start-up, closed at shutdown; the route is mounted before that."""
 
     def __init__(
-        self, services: Services, store: TeamsReferenceStore, kit: CardKit, submits: SubmitRoutes
+        self, services: Services, store: TeamsReferences, kit: CardKit, submits: SubmitRoutes
     ) -> None:
         self._services = services
         self._store = store
@@ -163,14 +156,16 @@ def install(app: web.Application, services: Services) -> None:
     if not settings.teams_enabled:
         log.info("teams is off (VIPBOT_TEAMS=false, or production without MICROSOFT_APP_ID)")
         return
-    store = services.teams_references or reference_store(services)
-    services.teams_references = store
-    registry = services.platforms[Platform.TEAMS]
-    if registry.members is None:
-        registry.members = teams_members(store)
+    store = reference_store(services)
     kit = CardKit(services.content.translator)
     submits = SubmitRoutes()
     services.teams_submits = submits
+    if services.team_sessions is not None:
+        from bot.adapters.teams.sessions import register_session_submits
+
+        register_session_submits(
+            submits, services.team_sessions, services.content.translator, settings.public_base_url
+        )
     if not settings.microsoft_app_id:
         log.warning(
             "TEAMS ENDPOINT IS UNAUTHENTICATED: MICROSOFT_APP_ID is not set, so /api/messages accepts any local "

@@ -37,9 +37,9 @@ from bot.cache import TtlCache
 from bot.domain.content import pick_locale
 from bot.domain.delivery import portal_link
 from bot.domain.home import HomeInfo
+from bot.domain.teams_references import TeamsReference, TeamsReferences, TeamsScope
 from bot.domain.tenancy import Organisation
 from bot.logs import get_logger
-from bot.storage.teams_references import TeamsReference, TeamsReferenceStore, TeamsScope
 
 log = get_logger(__name__)
 
@@ -95,7 +95,7 @@ class VipTeamsBot:
 
     def __init__(
         self,
-        store: TeamsReferenceStore,
+        store: TeamsReferences,
         kit: CardKit,
         home: HomeLoader,
         portal_base_url: str,

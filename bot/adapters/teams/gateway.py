@@ -1,6 +1,6 @@
 """The `Gateway` port for Teams: proactive posts and updates over the Bot Framework Connector REST API.
 
-A Target's `address` is the opaque address of a stored conversation reference (see `TeamsReferenceStore`). The
+A Target's `address` is the opaque address of a stored conversation reference (see `TeamsReferences`). The
 gateway posts to the reference's service URL; for a person without a 1:1 chat yet it first creates one
 (`POST /v3/conversations`) and keeps its id. With an app id configured every call carries a token from the
 Microsoft identity platform (client credentials; the login URL is a setting), without one (development) none.
@@ -24,9 +24,9 @@ from aiolimiter import AsyncLimiter
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from bot.domain.delivery import DeliveryError, DeliveryFailureKind, Rendered, Sent, Target
+from bot.domain.teams_references import StoredReference, TeamsReferences, TeamsScope
 from bot.domain.tenancy import Platform
 from bot.logs import get_logger
-from bot.storage.teams_references import StoredReference, TeamsReferenceStore, TeamsScope
 
 log = get_logger(__name__)
 
@@ -151,7 +151,7 @@ class TeamsGateway:
 
     def __init__(
         self,
-        store: TeamsReferenceStore,
+        store: TeamsReferences,
         http: aiohttp.ClientSession,
         credentials: BotCredentials | TokenSource | None,
         retry: RetryPolicy | None = None,

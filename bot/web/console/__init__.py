@@ -21,11 +21,11 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bot.app import Services
 from bot.errors import ConfigError
 from bot.web.console.auth import CONSOLE, make_console, session_middleware
 from bot.web.console.waiting import waiting_count, waiting_middleware
 from bot.web.shared import TEMPLATES, Templates, add_static, is_secure, middlewares
+from bot.wiring import Services
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 CONSOLE_PREFIX = "/console"

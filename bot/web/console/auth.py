@@ -24,7 +24,6 @@ from uuid import UUID
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from bot.app import Services
 from bot.domain.accounts import Account, Role, SessionStage, WebSession, is_locked
 from bot.domain.tenancy import Organisation
 from bot.errors import NotFoundError
@@ -45,6 +44,7 @@ from bot.web.console.cache import Expiring, Lru
 from bot.web.portal.drafts import Drafts
 from bot.web.shared.cookies import cookie_name
 from bot.web.shared.templates import LOCALE_PREFERENCE
+from bot.wiring import Services
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from bot.app import Services
 from bot.domain.content import Reminder, Text
 from bot.domain.delivery import ColumnPost, Post, ReminderPost, portal_link
 from bot.domain.outreach import Audience, AudienceError, Occurrence, What
 from bot.domain.tenancy import Organisation
 from bot.storage.console_content import SqlConsoleContent
+from bot.wiring import Services
 
 if TYPE_CHECKING:
     from scheduler.service import Outreach

@@ -14,7 +14,6 @@ from aiohttp import web
 from sqlalchemy import update
 from sqlmodel import col, func, select
 
-from bot.app import Services
 from bot.domain.accounts import Role
 from bot.domain.failures import Failure
 from bot.domain.outreach import Audience, AudienceError, Schedule, What
@@ -38,6 +37,7 @@ from bot.web.console.failures import explain_all, stored_failure
 from bot.web.console.outreach_bridge import CANCELLED_PREFIX, outreach_of, publish
 from bot.web.console.pages_auth import see_other
 from bot.web.shared.templates import TEMPLATES, Fragment, render, request_locale, translate
+from bot.wiring import Services
 
 WEEKS = 5
 RECENT = 30

@@ -16,7 +16,7 @@ from bot.domain.delivery import Post
 from bot.domain.tenancy import Platform
 
 if TYPE_CHECKING:
-    from bot.app import PlatformRegistry
+    from bot.wiring import PlatformRegistry
 
 _SLACK_LINK = re.compile(r"<([^<>|]+)\|([^<>]+)>|<([^<>|]+)>")
 _SLACK_BOLD = re.compile(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])")

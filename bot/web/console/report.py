@@ -21,7 +21,6 @@ from babel.dates import format_date
 from babel.numbers import format_decimal
 from sqlmodel import col, func, or_, select
 
-from bot.app import Services
 from bot.domain.content import TaxonomyItem
 from bot.domain.insights import load_insights
 from bot.domain.pulses import REMINDER_PREFIX
@@ -36,6 +35,7 @@ from bot.storage.tables_outreach import (
     TeamSessionRow,
     TeamSessionSignupRow,
 )
+from bot.wiring import Services
 
 MIN_SHOWN = 5
 _PERIOD = re.compile(r"^(?P<year>\d{4})(?:-(?P<half>H[12]))?$")

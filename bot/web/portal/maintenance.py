@@ -12,10 +12,10 @@ import contextlib
 
 from aiohttp import web
 
-from bot.app import Services
 from bot.logs import get_logger, log_failure
 from bot.mail.digest import send_due_digests
 from bot.web.portal.channel import ConfidentialChannel
+from bot.wiring import Services
 
 log = get_logger(__name__)
 INTERVAL_S = 600.0

@@ -22,7 +22,6 @@ from uuid import UUID
 
 from aiohttp import web
 
-from bot.app import Services
 from bot.domain.conversations import (
     Author,
     ConversationClosedError,
@@ -46,6 +45,7 @@ from bot.web.portal.drafts import Draft, Drafts
 from bot.web.portal.limits import PortalLimits, ProofOfWork, RateLimiter, extra_bits
 from bot.web.shared import TEMPLATES, Templates, add_static, is_secure, middlewares, render
 from bot.web.shared.cookies import cookie_name
+from bot.wiring import Services
 
 log = get_logger(__name__)
 
