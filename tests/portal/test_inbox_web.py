@@ -110,7 +110,8 @@ async def test_unlock_read_reply_classify_and_the_legal_clock(
     assert "termijn verstreken" in overdue
     token = csrf_from(overdue)
     acknowledged = await client.post(
-        f"/console/o/de-linde/inbox/{conv_id}/whistleblowing", data={"csrf_token": token, "duty": "acknowledge"}
+        f"/console/o/de-linde/inbox/{conv_id}/whistleblowing",
+        data={"csrf_token": token, "duty": "acknowledge"},
     )
     assert "gedaan op 2026-03-10" in await acknowledged.text()
 
