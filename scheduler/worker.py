@@ -398,7 +398,9 @@ class OutboxWorker:
                 platform=target.platform.value,
                 reason=exc.reason,
             )
-            await self.outbox.mark_failed(delivery.id, self.worker_id, exc.reason, exc.failure)
+            await self.outbox.mark_failed(
+                delivery.id, self.worker_id, exc.reason, exc.failure or Failure(FailureCode.OTHER)
+            )
             self.failed += 1
             if target.kind is TargetKind.PERSON and self.members is not None:
                 await self.members.deactivate(delivery.organisation_id, target)
@@ -411,7 +413,10 @@ class OutboxWorker:
                 reason=exc.reason,
             )
             await self.outbox.mark_failed(
-                delivery.id, self.worker_id, f"gave up after {delivery.attempts} attempts: {exc.reason}"
+                delivery.id,
+                self.worker_id,
+                f"gave up after {delivery.attempts} attempts: {exc.reason}",
+                _gave_up(delivery.attempts, exc.failure),
             )
             self.failed += 1
             return
@@ -420,3 +425,11 @@ class OutboxWorker:
     def _later(self, attempts: int) -> datetime:
         ceiling = min(self.config.backoff_max, self.config.backoff_base * 2 ** max(attempts - 1, 0))
         return self.clock.now() + timedelta(seconds=self._rng.uniform(ceiling / 2, ceiling))
+
+
+def _gave_up(attempts: int, last: Failure | None) -> Failure:
+    """Only transient failures are tried again, so what gave up was a platform outage of some kind; a send whose
+    outcome was unknown says so, since the message may have arrived after all."""
+    if last is not None and last.code is FailureCode.OUTCOME_UNKNOWN:
+        return last
+    return Failure(FailureCode.GAVE_UP, str(attempts))

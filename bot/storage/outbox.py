@@ -20,7 +20,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.domain.delivery import Target, TargetKind
-from bot.domain.failures import Failure, classify
+from bot.domain.failures import Failure
 from bot.domain.outreach import Addressee, Delivery, DeliveryStatus, Occurrence, OutboxStats, What
 from bot.domain.tenancy import Platform
 from bot.storage.db import session_factory, transaction
@@ -330,11 +330,8 @@ class SqlOutbox:
             attempts=col(OutreachDeliveryRow.attempts) - 1,
         )
 
-    async def mark_failed(
-        self, delivery_id: UUID, worker_id: str, reason: str, failure: Failure | None = None
-    ) -> bool:
-        """Failed for good: the reason for operators, and its code for the console (`classify`d if not given)."""
-        failure = failure or classify(reason)
+    async def mark_failed(self, delivery_id: UUID, worker_id: str, reason: str, failure: Failure) -> bool:
+        """Failed for good: the reason for operators, and its code for the console."""
         return await self._finish(
             delivery_id,
             worker_id,

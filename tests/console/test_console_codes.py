@@ -9,8 +9,9 @@ from slack_sdk.web.slack_response import SlackResponse
 from bot.adapters.slack.gateway import delivery_error
 from bot.catalog import ContentLibrary
 from bot.catalog.markdown import MarkdownCode, markdown_problems
-from bot.domain.failures import Failure, FailureCode, classify
+from bot.domain.failures import Failure, FailureCode
 from bot.domain.recurrence import SkipReason
+from bot.storage.migrations.recorded_reasons import classify
 from bot.web.console.pages_schedule import SKIP_REASON_KEYS, skip_reason
 
 

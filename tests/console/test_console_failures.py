@@ -1,4 +1,5 @@
-"""The console turns the outbox's technical failure reasons into sentences a counsellor can act on."""
+"""Failure codes become sentences a counsellor can act on; reasons recorded before codes existed are read once, by
+the migration outreach_0002, into the same codes the gateways now hand over."""
 
 from __future__ import annotations
 
@@ -14,9 +15,9 @@ from bot.adapters.slack import gateway as slack_gateway
 from bot.adapters.slack.gateway import PERMANENT_ERRORS, TRANSIENT_ERRORS, delivery_error
 from bot.adapters.teams import gateway as teams_gateway
 from bot.catalog.loader import ContentLibrary
-from bot.domain.failures import FIXED, classify
 from bot.domain.i18n import Translator
-from bot.web.console.failures import PREFIX, Explained, explain, explain_all
+from bot.storage.migrations.recorded_reasons import FIXED, classify
+from bot.web.console.failures import PREFIX, Explained, explain_all, explain_failure
 
 
 def _in(translator: Translator, locale: str) -> Callable[..., str]:
@@ -24,6 +25,11 @@ def _in(translator: Translator, locale: str) -> Callable[..., str]:
         return translator.t(locale, key, **params)
 
     return t
+
+
+def explain(reason: str) -> Explained:
+    """What a reason recorded before codes existed comes to, once the migration has given it its code."""
+    return explain_failure(classify(reason))
 
 
 def _slack(error: str | None, status: int = 200, method: str = "chat.postMessage") -> str:

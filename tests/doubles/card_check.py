@@ -11,6 +11,9 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
 TOOLS = Path(__file__).resolve().parent.parent / "js"
 VALIDATOR = TOOLS / "validate-cards.js"
 ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
@@ -37,6 +40,38 @@ def entries_of_activity(where: str, activity: Any) -> list[dict[str, Any]]:
         for attachment in activity.get("attachments") or []
         if isinstance(attachment, dict) and attachment.get("contentType") == ADAPTIVE_CARD
     ]
+
+
+def entries_of_invoke_answer(where: str, answer: Any) -> list[dict[str, Any]]:
+    """The card of an invoke's answer (an `Action.Execute` or a card's `refresh`): shown to the clicker instead of
+    the card they clicked, so it must render like a sent one (it is no message: it needs no `summary`)."""
+    if not isinstance(answer, dict) or answer.get("type") != ADAPTIVE_CARD:
+        return []
+    return [{"where": where, "card": answer.get("value"), "summary": None, "message": False}]
+
+
+class InvokeAnswers:
+    """Every card the bot answered an invoke with, gathered by an aiohttp middleware on the bot's own application
+    (`middleware`), and checked like sent cards (`check`): the test helpers that start the bot add it, so no test
+    that clicks a card can forget."""
+
+    def __init__(self) -> None:
+        self.entries: list[dict[str, Any]] = []
+
+    @web.middleware
+    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        response = await handler(request)
+        if request.path == "/api/messages" and isinstance(response, web.Response) and response.body:
+            try:
+                answer = json.loads(bytes(response.body))  # type: ignore[arg-type]
+            except ValueError:
+                return response
+            self.entries += entries_of_invoke_answer(f"invoke answer #{len(self.entries)}", answer)
+        return response
+
+    def check(self) -> None:
+        problems = card_problems(self.entries)
+        assert not problems, "cards answered to invokes that Teams would not render:\n" + "\n".join(problems)
 
 
 def card_problems(entries: list[dict[str, Any]]) -> list[str]:

@@ -11,7 +11,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 from uuid import UUID
 
 import aiohttp
@@ -25,10 +25,10 @@ from bot.adapters.slack.blocks import SlackRenderer
 from bot.adapters.slack.gateway import SlackClients, SlackGateway
 from bot.adapters.slack.oauth import StaticToken
 from bot.adapters.teams import reference_store
-from bot.adapters.teams.cards import CardKit, TeamsRenderer
 from bot.adapters.teams.gateway import RetryPolicy, TeamsGateway
+from bot.adapters.teams.posts import teams_renderers
 from bot.domain.clock import FixedClock, SystemClock
-from bot.domain.delivery import Renderer, Target, TargetKind
+from bot.domain.delivery import Target, TargetKind
 from bot.domain.outreach import Audience, What
 from bot.domain.tenancy import Platform
 from bot.security.secret import Secret
@@ -466,8 +466,7 @@ async def test_teams_connector_storms_are_weathered(
     in_flight = 8
     async with aiohttp.ClientSession(trace_configs=[timing.config]) as http:
         gateway = TeamsGateway(store, http, None, RetryPolicy(attempts=3, base_delay=0.05, max_delay=5))
-        # A frozen dataclass: its `platform` is read-only, which mypy does not match with the Protocol's attribute.
-        teams_renderer = cast("Renderer", TeamsRenderer(CardKit(p.services.content.translator)))
+        teams_renderer = teams_renderers(p.services.content.translator)
         worker = OutboxWorker(
             p.outbox,
             {Platform.TEAMS: PlatformDelivery(teams_renderer, gateway)},

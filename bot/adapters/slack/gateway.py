@@ -255,7 +255,9 @@ class SlackClients:
         token = await self._tokens.token_for(workspace_id)
         if token is None:
             raise DeliveryError(
-                DeliveryFailureKind.PERMANENT, f"no Slack installation for workspace {workspace_id}"
+                DeliveryFailureKind.PERMANENT,
+                f"no Slack installation for workspace {workspace_id}",
+                failure=Failure(FailureCode.SLACK_REMOVED),
             )
         cached = self._clients.get(workspace_id)
         if cached is not None and cached[0] == token:
@@ -382,6 +384,7 @@ class SlackGateway:
             raise DeliveryError(
                 DeliveryFailureKind.TRANSIENT,
                 "chat.postMessage: server error and the outcome is unknown; not posted again to avoid a double post",
+                failure=Failure(FailureCode.OUTCOME_UNKNOWN),
             ) from None
         messages: list[dict[str, Any]] = history.get("messages") or []
         for item in messages:

@@ -73,7 +73,10 @@ def credentials_of(settings: Settings) -> BotCredentials | None:
 def home_loader(services: Services) -> Callable[[Organisation], Awaitable[HomeInfo]]:
     """The organisation's front-door information (counsellors, sociale kaart, sessions), read at most every
     HOME_CACHE_SECONDS per process."""
-    homes: TtlCache[UUID, HomeInfo] = TtlCache(HOME_CACHE_SECONDS)
+    # On the service's clock: a test that moves its clock sees the change, and nothing expires under it meanwhile.
+    homes: TtlCache[UUID, HomeInfo] = TtlCache(
+        HOME_CACHE_SECONDS, clock=lambda: services.clock.now().timestamp()
+    )
 
     async def home(organisation: Organisation) -> HomeInfo:
         async def load() -> HomeInfo:

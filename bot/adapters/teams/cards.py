@@ -9,15 +9,16 @@ time zone.
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from bot.catalog.markdown import parse_markdown
 from bot.domain.content import Column, Reminder, SocialMapEntry, pick_locale
-from bot.domain.delivery import ColumnPost, Post, ReminderPost, Rendered
+from bot.domain.delivery import ColumnPost, ReminderPost, Rendered
 from bot.domain.document import Block, BulletList, Heading, Paragraph, Span
 from bot.domain.home import HomeInfo, UpcomingSession
 from bot.domain.i18n import Translator
@@ -125,15 +126,55 @@ def submit(title: str, action: str) -> Element:
     return {"type": "Action.Submit", "title": title, "data": {ACTION_KEY: action}}
 
 
+def outside_line(t: Translator, locale: str) -> Element:
+    """The line every post carries, as on Slack: what the person tells the counsellor happens outside Teams, where
+    the employer cannot see it."""
+    return text_block(escape(t.t(locale, "door.explanation", platform=PLATFORM_NAME)), isSubtle=True)
+
+
 def iso_utc(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+_BUILT_LIMIT = 2_000
+
+
 @dataclass(frozen=True)
 class CardKit:
-    """Builds every card of the bot in a reader's locale."""
+    """Builds every card of the bot in a reader's locale.
+
+    The menu's cards (door, help, sociale kaart, sessions, welcome) depend only on their arguments, so each is
+    built once and then shared: a click costs no translating or escaping. A card built here is never changed
+    afterwards. A card that shows a `HomeInfo` is kept with that HomeInfo and built again when a newer one comes
+    (the home cache reloads it every few seconds)."""
 
     translator: Translator
+    _built: dict[tuple[object, ...], tuple[object, Card]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    _json: dict[int, tuple[Card, bytes]] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def json_of(self, content: Card) -> bytes:
+        """The card as JSON, encoded once per card: the menu's cards come back click after click as the same
+        object. The card is kept with its JSON, so its id stays its own while it is here."""
+        found = self._json.get(id(content))
+        if found is not None and found[0] is content:
+            return found[1]
+        encoded = json.dumps(content, separators=(",", ":"), ensure_ascii=False).encode()
+        if len(self._json) >= _BUILT_LIMIT:
+            self._json.clear()
+        self._json[id(content)] = (content, encoded)
+        return encoded
+
+    def _once(self, key: tuple[object, ...], build: Callable[[], Card], source: object = None) -> Card:
+        found = self._built.get(key)
+        if found is not None and found[0] is source:
+            return found[1]
+        if len(self._built) >= _BUILT_LIMIT:
+            self._built.clear()
+        built = build()
+        self._built[key] = (source, built)
+        return built
 
     def t(self, locale: str, key: str, /, **params: object) -> str:
         return self.translator.t(locale, key, **params)
@@ -143,8 +184,7 @@ class CardKit:
         return self.t(locale, "teams.card_summary")
 
     def outside_line(self, locale: str) -> Element:
-        """The line every post carries, as on Slack: the conversation itself happens outside Teams."""
-        return text_block(escape(self.t(locale, "door.explanation", platform=PLATFORM_NAME)), isSubtle=True)
+        return outside_line(self.translator, locale)
 
     # --- outreach ----------------------------------------------------------------------------------------
 
@@ -210,9 +250,17 @@ class CardKit:
         return actions
 
     def door(self, portal_url: str, locale: str, *, typed_text: bool = False) -> Card:
-        return card(self._door_elements(locale, typed_text), self._menu(locale, portal_url))
+        return self._once(
+            ("door", portal_url, locale, typed_text),
+            lambda: card(self._door_elements(locale, typed_text), self._menu(locale, portal_url)),
+        )
 
     def welcome(self, home: HomeInfo, locale: str) -> Card:
+        return self._once(
+            ("welcome", home.organisation.id, locale), lambda: self._welcome(home, locale), home
+        )
+
+    def _welcome(self, home: HomeInfo, locale: str) -> Card:
         org = home.organisation
         body: list[Element] = [
             text_block(
@@ -245,6 +293,9 @@ class CardKit:
         return card(body, self._menu(locale, home.portal_url))
 
     def social_map(self, home: HomeInfo, locale: str) -> Card:
+        return self._once(("map", home.organisation.id, locale), lambda: self._social_map(home, locale), home)
+
+    def _social_map(self, home: HomeInfo, locale: str) -> Card:
         body: list[Element] = [
             text_block(escape(self.t(locale, "teams.social_map_heading")), size="Large", weight="Bolder"),
             text_block(escape(self.t(locale, "teams.social_map_intro"))),
@@ -253,8 +304,13 @@ class CardKit:
         return card(body, self._menu(locale, home.portal_url, skip=SOCIAL_MAP))
 
     def sessions(self, home: HomeInfo, locale: str) -> Card:
-        return card(
-            self._sessions_elements(home.sessions, locale), self._menu(locale, home.portal_url, skip=SESSIONS)
+        return self._once(
+            ("sessions", home.organisation.id, locale),
+            lambda: card(
+                self._sessions_elements(home.sessions, locale),
+                self._menu(locale, home.portal_url, skip=SESSIONS),
+            ),
+            home,
         )
 
     def _sessions_elements(self, sessions: tuple[UpcomingSession, ...], locale: str) -> list[Element]:
@@ -280,6 +336,9 @@ class CardKit:
         return elements
 
     def help(self, portal_url: str, locale: str) -> Card:
+        return self._once(("help", portal_url, locale), lambda: self._help(portal_url, locale))
+
+    def _help(self, portal_url: str, locale: str) -> Card:
         lines = [
             self.t(
                 locale,
@@ -326,31 +385,20 @@ def _social_map_entry(entry: SocialMapEntry, locale: str) -> Element:
     return text_block("\n\n".join(lines), spacing="Medium")
 
 
-PostRenderer = Callable[[Post, str, CardKit], Rendered]
+def rendered(content: Card, locale: str, fallback: str) -> Rendered:
+    """A card as the message the outbox sends: `fallback` is also its `summary` in Teams' chat list."""
+    return Rendered(
+        platform=Platform.TEAMS, payload=message(content, locale, fallback), fallback_text=fallback
+    )
 
 
-@dataclass(frozen=True)
-class TeamsRenderer:
-    """The `Renderer` port for Teams. Other features add their Post types through `extra` (kind → function)."""
+def render_column(kit: CardKit, post: ColumnPost, locale: str) -> Rendered:
+    locale = pick_locale(locale)
+    fallback = f"{post.column.title.in_locale(locale)}: {post.column.summary.in_locale(locale)}"
+    return rendered(kit.column(post.column, post.portal_url, locale), locale, fallback)
 
-    kit: CardKit
-    extra: Mapping[str, PostRenderer] = field(default_factory=dict)
-    platform: Platform = Platform.TEAMS
 
-    def render(self, post: Post, locale: str) -> Rendered:
-        locale = pick_locale(locale)
-        if isinstance(post, ColumnPost):
-            title = post.column.title.in_locale(locale)
-            content = self.kit.column(post.column, post.portal_url, locale)
-            fallback = f"{title}: {post.column.summary.in_locale(locale)}"
-        elif isinstance(post, ReminderPost):
-            title = post.reminder.title.in_locale(locale)
-            content = self.kit.reminder(post.reminder, post.portal_url, locale)
-            fallback = title
-        elif post.kind in self.extra:
-            return self.extra[post.kind](post, locale, self.kit)
-        else:
-            raise TypeError(f"Teams cannot render a {type(post).__name__}")
-        return Rendered(
-            platform=Platform.TEAMS, payload=message(content, locale, fallback), fallback_text=fallback
-        )
+def render_reminder(kit: CardKit, post: ReminderPost, locale: str) -> Rendered:
+    locale = pick_locale(locale)
+    fallback = post.reminder.title.in_locale(locale)
+    return rendered(kit.reminder(post.reminder, post.portal_url, locale), locale, fallback)

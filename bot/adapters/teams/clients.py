@@ -14,7 +14,7 @@ from collections import OrderedDict
 from typing import Any
 from urllib.parse import quote
 
-from aiohttp import ClientSession, ClientTimeout
+from aiohttp import ClientSession, ClientTimeout, DummyCookieJar
 from microsoft_agents.hosting.core import ChannelServiceClientFactoryBase, TurnContext
 from microsoft_agents.hosting.core.authorization import ClaimsIdentity
 from microsoft_agents.hosting.core.connector import ConnectorClientBase, UserTokenClientBase
@@ -58,7 +58,8 @@ class ConnectorClients(ChannelServiceClientFactoryBase):
         if found is not None:
             self._clients.move_to_end(key)
             return found
-        session = ClientSession(base_url=key[0], timeout=REQUEST_TIMEOUT)
+        # No cookie jar: the Bot Connector sets none, and nothing should carry over between conversations.
+        session = ClientSession(base_url=key[0], timeout=REQUEST_TIMEOUT, cookie_jar=DummyCookieJar())
         created = KeptConnectorClient(endpoint=key[0], token=token, session=session)
         self._clients[key] = created
         stale = [k for k in self._clients if k[0] == key[0] and k != key]  # an expired token's client

@@ -7,7 +7,8 @@ Microsoft identity platform (client credentials; the login URL is a setting), wi
 
 Failures: 429 honours Retry-After, 5xx and connection errors are retried with backoff, a few times within one
 call (`RetryPolicy`); what is left is a `DeliveryError` — rate_limited, transient or permanent (403 "bot not in
-conversation" and 404 "conversation not found" also forget the reference: the bot was removed).
+conversation" and 404 "conversation not found" also forget the reference: the bot was removed) — carrying the
+`FailureCode` the outbox stores; its reason text is for operators only.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from aiolimiter import AsyncLimiter
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from bot.domain.delivery import DeliveryError, DeliveryFailureKind, Rendered, Sent, Target
+from bot.domain.failures import TEAMS_REMOVED_CODES, Failure, FailureCode
 from bot.domain.teams_references import StoredReference, TeamsReferences, TeamsScope
 from bot.domain.tenancy import Platform
 from bot.logs import get_logger
@@ -33,6 +35,16 @@ log = get_logger(__name__)
 BOT_FRAMEWORK_SCOPE = "https://api.botframework.com/.default"
 MULTI_TENANT_AUTHORITY = "botframework.com"
 _REMOVED_CODES = {"BotNotInConversationRoster", "ConversationNotFound", "BotDisabledByAdmin"}
+
+
+def _failed(
+    kind: DeliveryFailureKind,
+    reason: str,
+    code: FailureCode,
+    detail: str | None = None,
+    retry_after: float | None = None,
+) -> DeliveryError:
+    return DeliveryError(kind, reason, retry_after, Failure(code, detail))
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,16 +142,18 @@ class TokenSource:
         try:
             async with self._http.post(url, data=form) as response:
                 if response.status != 200:
-                    raise DeliveryError(
-                        DeliveryFailureKind.TRANSIENT
-                        if response.status >= 500
-                        else DeliveryFailureKind.PERMANENT,
-                        f"the Microsoft login endpoint refused the bot's credentials (HTTP {response.status})",
+                    reason = (
+                        f"the Microsoft login endpoint refused the bot's credentials (HTTP {response.status})"
                     )
+                    if response.status >= 500:
+                        raise _failed(DeliveryFailureKind.TRANSIENT, reason, FailureCode.TRANSIENT)
+                    raise _failed(DeliveryFailureKind.PERMANENT, reason, FailureCode.TEAMS_CREDENTIALS)
                 data = await response.json()
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise DeliveryError(
-                DeliveryFailureKind.TRANSIENT, "the Microsoft login endpoint is unreachable"
+            raise _failed(
+                DeliveryFailureKind.TRANSIENT,
+                "the Microsoft login endpoint is unreachable",
+                FailureCode.TRANSIENT,
             ) from exc
         self._token = token = str(data["access_token"])
         self._expires = time.monotonic() + max(60.0, float(data.get("expires_in", 3600)) - 300)
@@ -180,7 +194,9 @@ class TeamsGateway:
         stored = await self._reference(target)
         conversation_id = stored.reference.conversation_id
         if conversation_id is None:
-            raise DeliveryError(DeliveryFailureKind.PERMANENT, "nothing was sent to this person yet")
+            raise _failed(
+                DeliveryFailureKind.PERMANENT, "nothing was sent to this person yet", FailureCode.OTHER
+            )
         path = f"/v3/conversations/{quote(conversation_id, safe='')}/activities/{quote(sent.message_id, safe='')}"
         body = {**self._activity(stored, conversation_id, message), "id": sent.message_id}
         await self._call("PUT", stored, path, body)
@@ -189,11 +205,13 @@ class TeamsGateway:
 
     async def _reference(self, target: Target) -> StoredReference:
         if target.platform is not Platform.TEAMS:
-            raise DeliveryError(DeliveryFailureKind.PERMANENT, "not a Teams target")
+            raise _failed(DeliveryFailureKind.PERMANENT, "not a Teams target", FailureCode.OTHER)
         stored = await self._store.get(target.address)
         if stored is None or stored.reference.tenant_id != target.workspace_id:
-            raise DeliveryError(
-                DeliveryFailureKind.PERMANENT, "the bot is not installed in this Teams conversation"
+            raise _failed(
+                DeliveryFailureKind.PERMANENT,
+                "the bot is not installed in this Teams conversation",
+                FailureCode.TEAMS_REMOVED,
             )
         return stored
 
@@ -266,31 +284,44 @@ class TeamsGateway:
                     except ValueError:
                         answer = None
             except (aiohttp.ClientError, TimeoutError) as exc:
-                raise DeliveryError(
-                    DeliveryFailureKind.TRANSIENT, "the Teams connector is unreachable"
+                raise _failed(
+                    DeliveryFailureKind.TRANSIENT, "the Teams connector is unreachable", FailureCode.TRANSIENT
                 ) from exc
         if 200 <= status < 300:
             return answer if isinstance(answer, dict) else {}
         code = (answer.get("error") or {}).get("code") if isinstance(answer, dict) else None
         if status == 429:
-            raise DeliveryError(
-                DeliveryFailureKind.RATE_LIMITED, "Teams throttled the bot (429)", _seconds(retry_after)
+            raise _failed(
+                DeliveryFailureKind.RATE_LIMITED,
+                "Teams throttled the bot (429)",
+                FailureCode.TRANSIENT,
+                retry_after=_seconds(retry_after),
             )
         if status >= 500:
-            raise DeliveryError(DeliveryFailureKind.TRANSIENT, f"the Teams connector failed (HTTP {status})")
+            raise _failed(
+                DeliveryFailureKind.TRANSIENT,
+                f"the Teams connector failed (HTTP {status})",
+                FailureCode.TRANSIENT,
+            )
         if status in {403, 404} and (code in _REMOVED_CODES or status == 404):
             await self._store.remove(stored.address)
             log.info("teams conversation gone; reference forgotten", status=status, reason=code)
-            raise DeliveryError(
-                DeliveryFailureKind.PERMANENT, f"the bot was removed from the conversation ({code})"
+            # A 404 without one of the known codes says the chat itself is gone.
+            removed = FailureCode(TEAMS_REMOVED_CODES.get(str(code), FailureCode.TEAMS_GONE.value))
+            raise _failed(
+                DeliveryFailureKind.PERMANENT, f"the bot was removed from the conversation ({code})", removed
             )
         if status == 401:
-            raise DeliveryError(
+            raise _failed(
                 DeliveryFailureKind.PERMANENT,
                 "the Teams connector refused the bot's token (check MICROSOFT_APP_*)",
+                FailureCode.TEAMS_CREDENTIALS,
             )
-        raise DeliveryError(
-            DeliveryFailureKind.PERMANENT, f"the Teams connector refused the message (HTTP {status})"
+        raise _failed(
+            DeliveryFailureKind.PERMANENT,
+            f"the Teams connector refused the message (HTTP {status})",
+            FailureCode.OTHER_CODE,
+            f"HTTP {status}",
         )
 
 

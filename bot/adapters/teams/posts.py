@@ -7,22 +7,29 @@ from __future__ import annotations
 
 from functools import partial
 
-from bot.adapters.teams.cards import CardKit, TeamsRenderer
-from bot.adapters.teams.pulses import TeamsPulseRenderer
-from bot.adapters.teams.render_sessions import render_session
+from bot.adapters.teams import render_sessions
+from bot.adapters.teams.cards import CardKit, render_column, render_reminder
+from bot.adapters.teams.pulses import render_pulse, render_pulse_reminder, render_summary
 from bot.domain.delivery import ColumnPost, ReminderPost, RendererRegistry
 from bot.domain.i18n import Translator
 from bot.domain.pulses import ManagementSummaryPost, PulsePost, PulseReminderPost
 from bot.domain.sessions import SessionAnnouncementPost, SessionReminderPost
+from bot.domain.tenancy import Platform
 
 
 def register_posts(renderers: RendererRegistry, translator: Translator) -> None:
-    library = TeamsRenderer(CardKit(translator))
-    renderers.register(ColumnPost, library.render)
-    renderers.register(ReminderPost, library.render)
-    renderers.register(SessionAnnouncementPost, partial(render_session, translator))
-    renderers.register(SessionReminderPost, partial(render_session, translator))
-    pulses = TeamsPulseRenderer(renderers, translator)
-    renderers.register(PulsePost, pulses.render)
-    renderers.register(PulseReminderPost, pulses.render)
-    renderers.register(ManagementSummaryPost, pulses.render)
+    kit = CardKit(translator)
+    renderers.register(ColumnPost, partial(render_column, kit))
+    renderers.register(ReminderPost, partial(render_reminder, kit))
+    renderers.register(SessionAnnouncementPost, partial(render_sessions.render_announcement, translator))
+    renderers.register(SessionReminderPost, partial(render_sessions.render_reminder, translator))
+    renderers.register(PulsePost, partial(render_pulse, translator))
+    renderers.register(PulseReminderPost, partial(render_pulse_reminder, translator))
+    renderers.register(ManagementSummaryPost, partial(render_summary, translator))
+
+
+def teams_renderers(translator: Translator) -> RendererRegistry:
+    """Teams' registry with every post type, on its own (the service's is `services.platforms[Platform.TEAMS]`)."""
+    renderers = RendererRegistry(Platform.TEAMS)
+    register_posts(renderers, translator)
+    return renderers

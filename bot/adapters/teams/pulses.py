@@ -20,13 +20,13 @@ from bot.adapters.teams.cards import (
     escape,
     execute,
     iso_utc,
-    message,
     open_url,
+    rendered,
     text_block,
 )
 from bot.adapters.teams.submits import CardSubmit, ClickAnswer, SubmitAnswer, SubmitRoutes, Transient
 from bot.domain.content import QuestionKind, pick_locale
-from bot.domain.delivery import Post, Rendered, Renderer
+from bot.domain.delivery import Rendered
 from bot.domain.i18n import Translator
 from bot.domain.pulses import (
     ACTION_PREFIX,
@@ -135,7 +135,7 @@ _MIN_DISTANCE = 48  # channels apart for two palette entries to count as differe
 _MAX_COLOURED = 10  # palette entries kept for colours (lines, bars); the rest for white and the greys of text
 
 
-def chart_palette(image: Any) -> Any:
+def chart_palette(image: Any, size: int = PALETTE_SIZE) -> Any:
     """A 16-colour palette for this chart that keeps its colours: the most used distinct saturated colours (trend
     lines, bars) first, then the most used greys (background, text). A plain median-cut reduction gives the many
     greys of antialiased text every entry and maps the thin blue and orange lines onto grey."""
@@ -156,33 +156,53 @@ def chart_palette(image: Any) -> Any:
             ):
                 chosen.append(colour)
 
-    take(coloured, _MAX_COLOURED, _MIN_DISTANCE)
-    take(greys, PALETTE_SIZE, _MIN_DISTANCE // 3)  # finer steps of grey keep text's edges smooth
+    take(coloured, min(_MAX_COLOURED, size - 3), _MIN_DISTANCE)  # at least white, black and one grey besides
+    take(greys, size, _MIN_DISTANCE // 3)  # finer steps of grey keep text's edges smooth
     palette = Image.new("P", (1, 1))
     flat = [channel for colour in chosen for channel in colour]
     palette.putpalette(flat + flat[:3] * (256 - len(chosen)))
     return palette
 
 
+CARD_WIDTH = 450  # px: about what a Teams card is wide on a laptop; the image is shown stretched to it
+
+
 def small_png(png: bytes) -> bytes:
-    """The chart as a 16-colour PNG (a palette that keeps its colours), scaled down until it fits in a Teams
-    message."""
+    """The chart as a PNG of 16 colours (a palette that keeps its colours) that fits in a Teams message. A larger
+    chart (many groups) first gets fewer pixels down to the card's width, then 8 colours: made smaller than the
+    card, its labels would be stretched back to the card's width blurred and too small to read. Only a chart that
+    fits in no other way goes below the card's width (a message too large would not arrive at all)."""
     from PIL import Image
 
     image = Image.open(io.BytesIO(png)).convert("RGB")
-    palette = chart_palette(image)
-    width = image.width
-    while True:
+
+    def encoded(width: int, palette: Any) -> bytes:
         scaled = (
             image
             if width == image.width
-            else image.resize((width, round(image.height * width / image.width)))
+            else image.resize((width, round(image.height * width / image.width)), Image.Resampling.LANCZOS)
         )
         out = io.BytesIO()
         scaled.quantize(palette=palette, dither=Image.Dither.NONE).save(out, format="PNG", optimize=True)
-        if out.tell() <= MAX_INLINE_IMAGE or width < 300:
-            return out.getvalue()
-        width = int(width * 0.8)
+        return out.getvalue()
+
+    widths = [image.width]
+    while widths[-1] * 0.85 > CARD_WIDTH:
+        widths.append(int(widths[-1] * 0.85))
+    if widths[-1] > CARD_WIDTH:
+        widths.append(min(CARD_WIDTH, image.width))
+    found = b""
+    for colours in (PALETTE_SIZE, 8):
+        palette = chart_palette(image, colours)
+        for width in widths:
+            found = encoded(width, palette)
+            if len(found) <= MAX_INLINE_IMAGE:
+                return found
+    width = widths[-1]
+    while len(found) > MAX_INLINE_IMAGE and width >= 300:
+        width = int(width * 0.85)
+        found = encoded(width, palette)
+    return found
 
 
 def _keep_indent(text: str) -> str:
@@ -207,31 +227,19 @@ def summary_card(post: ManagementSummaryPost, alt: str) -> Card:
     return card(body)
 
 
-class TeamsPulseRenderer:
-    """Wraps the Teams renderer: pulse posts here, everything else to the wrapped one."""
+def render_pulse(t: Translator, post: PulsePost, locale: str) -> Rendered:
+    locale = pick_locale(locale)
+    return rendered(pulse_card(t, post, locale), locale, post.pulse_set.name.in_locale(locale))
 
-    platform = Platform.TEAMS
 
-    def __init__(self, base: Renderer, translator: Translator) -> None:
-        self._base = base
-        self._t = translator
+def render_pulse_reminder(t: Translator, post: PulseReminderPost, locale: str) -> Rendered:
+    locale = pick_locale(locale)
+    return rendered(reminder_card(t, post, locale), locale, t.t(locale, "pulses.reminder_label"))
 
-    def render(self, post: Post, locale: str) -> Rendered:
-        locale = pick_locale(locale)
-        if isinstance(post, PulsePost):
-            content, fallback = pulse_card(self._t, post, locale), post.pulse_set.name.in_locale(locale)
-        elif isinstance(post, PulseReminderPost):
-            content, fallback = (
-                reminder_card(self._t, post, locale),
-                self._t.t(locale, "pulses.reminder_label"),
-            )
-        elif isinstance(post, ManagementSummaryPost):
-            content, fallback = summary_card(post, self._t.t(locale, "insights.chart_alt")), post.title
-        else:
-            return self._base.render(post, locale)
-        return Rendered(
-            platform=Platform.TEAMS, payload=message(content, locale, fallback), fallback_text=fallback
-        )
+
+def render_summary(t: Translator, post: ManagementSummaryPost, locale: str) -> Rendered:
+    locale = pick_locale(locale)
+    return rendered(summary_card(post, t.t(locale, "insights.chart_alt")), locale, post.title)
 
 
 def pulse_submits(service: PulseService, store: PulseStore, translator: Translator) -> SubmitAnswer:

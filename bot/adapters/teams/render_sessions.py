@@ -16,9 +16,10 @@ from bot.adapters.teams.cards import (
     escape,
     execute,
     iso_utc,
-    message,
     open_url,
+    outside_line,
     refresh,
+    rendered,
     text_block,
 )
 from bot.domain.content import pick_locale
@@ -33,7 +34,6 @@ from bot.domain.sessions import (
     TeamSession,
     count_text,
 )
-from bot.domain.tenancy import Platform
 
 SESSION_KEY = "session"
 REMINDER_KEY = "reminder"  # in the data of a reminder's buttons, so the updated card stays a reminder
@@ -91,6 +91,7 @@ def session_card(
         body.append(
             text_block(escape(t.t(locale, "sessions.signed_up", title=session.title)), weight="Bolder")
         )
+    body.append(outside_line(t, locale))
     data = _data(session, locale, reminder=reminder)
     signup = execute(t.t(locale, "sessions.signup_button"), SIGNUP_ACTION, data)
     withdraw = execute(t.t(locale, "sessions.withdraw_button"), WITHDRAW_ACTION, data)
@@ -105,14 +106,18 @@ def session_card(
     return built
 
 
-def render_session(
-    t: Translator, post: SessionAnnouncementPost | SessionReminderPost, locale: str
+def _render(
+    t: Translator, post: SessionAnnouncementPost | SessionReminderPost, locale: str, *, reminder: bool
 ) -> Rendered:
     locale = pick_locale(locale)
-    reminder = isinstance(post, SessionReminderPost)
     content = session_card(t, post.session, post.signups, post.ics_url, locale, reminder=reminder)
     label = t.t(locale, "sessions.reminder_label" if reminder else "sessions.announcement_label")
-    fallback = f"{label}: {post.session.title}"
-    return Rendered(
-        platform=Platform.TEAMS, payload=message(content, locale, fallback), fallback_text=fallback
-    )
+    return rendered(content, locale, f"{label}: {post.session.title}")
+
+
+def render_announcement(t: Translator, post: SessionAnnouncementPost, locale: str) -> Rendered:
+    return _render(t, post, locale, reminder=False)
+
+
+def render_reminder(t: Translator, post: SessionReminderPost, locale: str) -> Rendered:
+    return _render(t, post, locale, reminder=True)

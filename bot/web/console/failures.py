@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from bot.domain.failures import Failure, FailureCode, classify
+from bot.domain.failures import Failure, FailureCode
 
 PREFIX = "console.schedule.failure."
 
@@ -42,11 +42,6 @@ def stored_failure(code: str | None, detail: str | None) -> Failure:
         return Failure(FailureCode(code or FailureCode.OTHER.value), detail)
     except ValueError:
         return Failure(FailureCode.OTHER)
-
-
-def explain(reason: str) -> Explained:
-    """What a recorded reason comes to in the console: its code, as the outbox stores it, explained."""
-    return explain_failure(classify(reason))
 
 
 def explain_all(failures: Iterable[Failure], t: Callable[..., str]) -> tuple[str, ...]:

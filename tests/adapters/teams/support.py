@@ -17,6 +17,7 @@ from bot.adapters.teams import install
 from bot.app import Services, build_app
 from bot.domain.tenancy import Organisation
 from bot.logs import configure_logging
+from tests.doubles.card_check import InvokeAnswers
 from tests.support.waiting import eventually  # noqa: F401  (the one polling helper, re-exported)
 
 TENANT = "tenant-0001"
@@ -94,8 +95,12 @@ async def connect(services: Services, tenant: str = TENANT, slug: str = "zorg") 
 
 @asynccontextmanager
 async def running(services: Services) -> AsyncIterator[str]:
-    """The service with the Teams feature, listening on 127.0.0.1 (port chosen by the OS); yields its base URL."""
+    """The service with the Teams feature, listening on 127.0.0.1 (port chosen by the OS); yields its base URL.
+    Every card it answers an invoke with is checked with `adaptivecards` afterwards, as the connector double
+    checks every card sent to it."""
     app = build_app(services, [install])
+    answers = InvokeAnswers()
+    app.middlewares.append(answers.middleware)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -107,6 +112,7 @@ async def running(services: Services) -> AsyncIterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         await runner.cleanup()
+    answers.check()
 
 
 @contextmanager
@@ -138,8 +144,12 @@ async def database_text(services: Services) -> str:
 async def serving(
     services: Services, features: list[Callable[[web.Application, Services], None]]
 ) -> AsyncIterator[tuple[TestServer, aiohttp.ClientSession]]:
-    """The service with these features on 127.0.0.1 (port chosen by the OS), and a client session for it."""
-    server = TestServer(build_app(services, features=features), host="127.0.0.1", port=0)
+    """The service with these features on 127.0.0.1 (port chosen by the OS), and a client session for it. Every
+    card it answers an invoke with is checked with `adaptivecards` afterwards."""
+    app = build_app(services, features=features)
+    answers = InvokeAnswers()
+    app.middlewares.append(answers.middleware)
+    server = TestServer(app, host="127.0.0.1", port=0)
     await server.start_server()
     http = aiohttp.ClientSession()
     try:
@@ -147,6 +157,7 @@ async def serving(
     finally:
         await http.close()
         await server.close()
+    answers.check()
 
 
 async def install_in_chat_and_channel(

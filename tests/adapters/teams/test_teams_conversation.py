@@ -4,6 +4,7 @@ replies read from the Bot Connector double (commands, card submits, locales, unk
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -14,8 +15,9 @@ from sqlmodel import select
 
 from bot.adapters.teams import reference_store
 from bot.app import Services
-from bot.domain.content import Text
-from bot.domain.home import UpcomingSession
+from bot.domain.content import SocialMapEntry, Text
+from bot.domain.home import HomeInfo, HomeSource, UpcomingSession
+from bot.domain.tenancy import Organisation
 from tests.adapters.teams.support import (
     BOT_ID,
     OTHER_TENANT,
@@ -239,3 +241,83 @@ async def test_in_a_channel_the_bot_answers_mentions_the_same_way(services: Serv
     mention = "<at>vipbot</at> "
     assert "Ook hier kun je terecht" in await channel.say(mention + "kaart")
     assert "bewaar of lees ik niet" in await channel.say(mention + "iets vertrouwelijks")
+
+
+class WithOwnEntry:
+    """The front door as the organisation's own sociale kaart makes it: its own entry before the template's (the
+    console's editing of these entries fills HomeInfo the same way; Teams renders whatever HomeInfo carries)."""
+
+    def __init__(self, source: HomeSource, entry: SocialMapEntry) -> None:
+        self._source = source
+        self._entry = entry
+
+    async def for_organisation(self, organisation: Organisation) -> HomeInfo:
+        home = await self._source.for_organisation(organisation)
+        return replace(home, social_map=(self._entry, *home.social_map))
+
+
+async def test_the_counsellor_s_photo_and_intro_and_the_organisation_s_sociale_kaart_reach_teams(
+    services: Services, bf_connector: BotConnectorDouble
+) -> None:
+    """What HomeInfo carries is what Teams shows, through the connector double: the counsellor's photo (an https
+    address only) beside their introduction on the welcome card, and the organisation's own sociale kaart entry
+    behind the card's sociale kaart button."""
+    from bot.storage.tables import CounsellorRow, OrganisationCounsellorRow, PracticeRow
+
+    own = SocialMapEntry(
+        "bedrijfsmaatschappelijk-werk",
+        "internal",
+        Text("Bedrijfsmaatschappelijk werk <De Linde>", "Company social work <De Linde>"),
+        Text(
+            "Gratis en vertrouwelijk, ook voor privézaken.",
+            "Free and confidential, also for private matters.",
+        ),
+        phone="030 123 45 67",
+        url="https://intranet.delinde.example/bmw",
+    )
+    assert services.home is not None
+    services.home = WithOwnEntry(services.home, own)
+    org = await connect(services)
+    photo = "https://vp.example.nl/photos/anna.jpg"
+    async with services.sessions() as session:
+        practice = (await session.exec(select(PracticeRow))).first()
+        assert practice is not None
+        anna = CounsellorRow(
+            practice_id=practice.id,
+            display_name="Anna <de> Vries",
+            photo_url=photo,
+            intro_nl="Ik luister & help.",
+        )
+        bram = CounsellorRow(
+            practice_id=practice.id, display_name="Bram Jansen", photo_url="http://x.nl/b.jpg"
+        )
+        session.add_all([anna, bram])
+        await session.flush()
+        session.add_all(
+            [
+                OrganisationCounsellorRow(organisation_id=org.id, counsellor_id=anna.id, role="primary"),
+                OrganisationCounsellorRow(organisation_id=org.id, counsellor_id=bram.id, role="deputy"),
+            ]
+        )
+        await session.commit()
+    async with running(services) as base, aiohttp.ClientSession() as http:
+        chat = Chat(http, base, bf_connector)
+        (card,) = await chat.post("conversationUpdate", membersAdded=[{"id": BOT_ID}])
+        welcome = card_text(card)
+        assert "Anna <de> Vries" in welcome
+        assert "Ik luister & help." in welcome
+        images = [
+            item
+            for element in card["body"]
+            if element["type"] == "ColumnSet"
+            for column in element["columns"]
+            for item in column["items"]
+            if item["type"] == "Image"
+        ]
+        assert [(i["url"], i["altText"]) for i in images] == [(photo, "Anna <de> Vries")]  # never plain http
+        (button,) = [a for a in card["actions"] if a.get("data", {}).get("vipbot") == "social_map"]
+        social = await chat.say(value=button["data"])
+    assert "Bedrijfsmaatschappelijk werk <De Linde>" in social
+    assert "Gratis en vertrouwelijk, ook voor privézaken." in social
+    assert "[intranet.delinde.example/bmw](https://intranet.delinde.example/bmw)" in social
+    assert services.content.catalog.social_map[0].name.nl in social  # the template's entries follow

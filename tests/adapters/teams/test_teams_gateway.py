@@ -8,8 +8,8 @@ import aiohttp
 import pytest
 
 from bot.adapters.teams import reference_store
-from bot.adapters.teams.cards import CardKit, TeamsRenderer
 from bot.adapters.teams.gateway import BotCredentials, RetryPolicy, TeamsGateway
+from bot.adapters.teams.posts import teams_renderers
 from bot.app import Services
 from bot.domain.delivery import DeliveryError, DeliveryFailureKind, ReminderPost, Rendered, Target, TargetKind
 from bot.domain.tenancy import Platform
@@ -27,7 +27,7 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
 
 
 def reminder(services: Services) -> Rendered:
-    renderer = TeamsRenderer(CardKit(services.content.translator))
+    renderer = teams_renderers(services.content.translator)
     return renderer.render(
         ReminderPost(services.content.catalog.reminders[0], "http://vipbot.test/portal/zorg"), "nl"
     )

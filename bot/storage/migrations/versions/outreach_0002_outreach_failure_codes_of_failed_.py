@@ -36,7 +36,7 @@ def upgrade() -> None:
 
 def _backfill_codes() -> None:
     """The code of every reason already recorded: one UPDATE per distinct reason (there are few)."""
-    from bot.domain.failures import classify
+    from bot.storage.migrations.recorded_reasons import classify
 
     connection = op.get_bind()
     delivery = sa.table(
