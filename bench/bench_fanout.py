@@ -47,10 +47,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import aiohttp
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 
-from bot.adapters.slack.blocks import SlackRenderer
 from bot.adapters.slack.gateway import API_TIMEOUT, BUDGETED_METHODS, SlackClients, SlackGateway, TokenSource
 from bot.adapters.slack.members import MemberPolicy, SlackMemberSync
 from bot.adapters.slack.oauth import StaticToken
+from bot.adapters.slack.posts import slack_renderers
 from bot.catalog import ContentLibrary, load_content
 from bot.domain.clock import SystemClock
 from bot.domain.delivery import Gateway, Rendered, Sent, Target, TargetKind
@@ -65,8 +65,8 @@ from bot.storage.organisations import SqlOrganisationRepository
 from bot.storage.outbox import SqlOutbox
 from bot.storage.rate_budget import SqlRateBudget
 from bot.storage.schedules import SqlMemberDirectory, SqlScheduleRepository
-from bot.storage.sessions import SqlSessionStore
 from bot.storage.slack_installations import SqlSlackInstallations
+from bot.storage.team_sessions import SqlTeamSessionStore
 from scheduler.budget import SharedPacers
 from scheduler.materialiser import Materialiser
 from scheduler.posts import OutreachPosts
@@ -201,13 +201,13 @@ async def fan_out(options: Options, content: ContentLibrary, gateway: Gateway, l
     posts = OutreachPosts(
         content,
         orgs,
-        SqlSessionStore(sessions, Secret(b"b" * 32)),
+        SqlTeamSessionStore(sessions, Secret(b"b" * 32)),
         "https://portal.example",
         "https://bot.example",
     )
     worker = OutboxWorker(
         outbox,
-        {Platform.SLACK: PlatformDelivery(SlackRenderer(content.translator), gateway)},
+        {Platform.SLACK: PlatformDelivery(slack_renderers(content.translator), gateway)},
         posts,
         clock,
         config=WorkerConfig(
@@ -389,7 +389,7 @@ def replica_process(conn: Connection, index: int, api_url: str, database: str, o
         posts = OutreachPosts(
             content,
             SqlOrganisationRepository(sessions),
-            SqlSessionStore(sessions, Secret(b"b" * 32)),
+            SqlTeamSessionStore(sessions, Secret(b"b" * 32)),
             "https://portal.example",
             "https://bot.example",
         )
@@ -401,7 +401,7 @@ def replica_process(conn: Connection, index: int, api_url: str, database: str, o
         rate = options.limit * options.headroom
         worker = OutboxWorker(
             outbox,
-            {Platform.SLACK: PlatformDelivery(SlackRenderer(content.translator), SlackGateway(clients))},
+            {Platform.SLACK: PlatformDelivery(slack_renderers(content.translator), SlackGateway(clients))},
             posts,
             SystemClock(),
             config=WorkerConfig(

@@ -23,7 +23,7 @@ from bot.domain.teams_references import TeamsReferences, TeamsScope
 from bot.domain.tenancy import Platform
 from bot.settings import Settings
 from bot.storage.home import HomeInfoSource
-from bot.storage.sessions import SqlSessionStore
+from bot.storage.team_sessions import SqlTeamSessionStore
 from bot.storage.teams_references import TeamsReferenceStore, master_key_from
 from bot.web.observability import health_handler, observe
 from bot.wiring import SERVICES, FeatureInstaller, MemberSource, PlatformRegistry
@@ -111,7 +111,7 @@ class Services(wiring.Services):
             if self.slack_stores is None:
                 self.slack_stores = _slack_stores(self, master_key)
             if self.team_sessions is None:
-                self.team_sessions = SqlSessionStore(self.sessions, master_key)
+                self.team_sessions = SqlTeamSessionStore(self.sessions, master_key)
             if self.teams_references is None and self.settings.teams_enabled:
                 self.teams_references = TeamsReferenceStore(self.sessions, master_key)
         teams = self.platforms[Platform.TEAMS]
@@ -175,10 +175,26 @@ def feature_installers() -> list[FeatureInstaller]:
     ]
 
 
+def build_platforms(services: wiring.Services) -> None:
+    """The chat platforms' runtime objects for a process that serves HTTP: the Slack app with its listeners and
+    gateway, the Teams runtime with its card-submit routes. Built here, before any feature is installed; the
+    adapters' `install` then only mounts their routes and start/stop hooks."""
+    from bot.adapters.slack.service import build_slack
+    from bot.adapters.teams import build_runtime
+
+    if services.slack is None:
+        services.slack = build_slack(services)
+    if services.slack is not None:
+        services.platforms[Platform.SLACK].gateway = services.slack.gateway
+    if services.teams is None:
+        services.teams = build_runtime(services)
+
+
 def build_app(services: wiring.Services, features: list[FeatureInstaller] | None = None) -> web.Application:
     app = web.Application(middlewares=[observe(services.metrics)], client_max_size=1024**2)
     app[SERVICES] = services
     app.router.add_get("/healthz", health_handler(services.engine))
+    build_platforms(services)
     for install in feature_installers() if features is None else features:
         install(app, services)
 

@@ -21,7 +21,7 @@ from bot.domain.clock import Clock
 from bot.domain.delivery import Gateway, RendererRegistry
 from bot.domain.home import HomeSource, SessionCalendar
 from bot.domain.outreach import Member
-from bot.domain.sessions import SessionStore
+from bot.domain.team_sessions import TeamSessionStore
 from bot.domain.tenancy import Platform
 from bot.metrics import Metrics
 from bot.security.passwords import DEFAULT_PASSWORD_POLICY, PasswordPolicy
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from prometheus_client import Counter
 
     from bot.adapters.slack.service import SlackFeature
+    from bot.adapters.teams import TeamsRuntime
     from bot.adapters.teams.submits import SubmitRoutes
     from bot.domain.slack_workspaces import SlackStores
     from bot.domain.teams_references import TeamsReferences
@@ -80,13 +81,14 @@ class Services:
     slack_stores: SlackStores | None = None
     home: HomeSource | None = None
     # Team sessions and their sign-ups (the buttons under a session).
-    team_sessions: SessionStore | None = None
-    # Made by the features as they are installed (None in a process without them).
+    team_sessions: TeamSessionStore | None = None
+    # Made by the features and platforms (None in a process without them).
     outreach: Outreach | None = None
     pulses: Pulses | None = None
     session_calendar: SessionCalendar | None = None
-    slack: SlackFeature | None = None
+    slack: SlackFeature | None = None  # the Slack app (bolt) and its gateway, built by the root
     slack_sends: Counter | None = None
+    teams: TeamsRuntime | None = None
     teams_submits: SubmitRoutes | None = None
     # The audit log of console actions (made by the root; a test may replace it).
     audit: AuditLog = field(init=False)

@@ -9,10 +9,10 @@ from uuid import UUID
 from bot.catalog import ContentLibrary
 from bot.domain.delivery import ColumnPost, Post, ReminderPost, portal_link
 from bot.domain.outreach import Occurrence, PostFactory, What
-from bot.domain.sessions import SessionAnnouncementPost, SessionReminderPost, ics_link
+from bot.domain.team_sessions import SessionAnnouncementPost, SessionReminderPost, ics_link
 from bot.domain.tenancy import Organisation
 from bot.storage.organisations import SqlOrganisationRepository
-from bot.storage.sessions import SqlSessionStore
+from bot.storage.team_sessions import SqlTeamSessionStore
 
 
 class OutreachPosts:
@@ -22,7 +22,7 @@ class OutreachPosts:
         self,
         content: ContentLibrary,
         organisations: SqlOrganisationRepository,
-        sessions: SqlSessionStore,
+        sessions: SqlTeamSessionStore,
         portal_base_url: str,
         public_base_url: str,
         others: Mapping[What, PostFactory] | None = None,

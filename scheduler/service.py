@@ -20,7 +20,9 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.domain.sessions import ICS_PATH, session_ics
+from bot.domain.digest import DigestPosts
+from bot.domain.outreach import What
+from bot.domain.team_sessions import ICS_PATH, session_ics
 from bot.domain.tenancy import Platform
 from bot.logs import get_logger, log_failure
 from bot.security.secret import Secret
@@ -29,7 +31,7 @@ from bot.storage.db import session_factory
 from bot.storage.outbox import SqlOutbox
 from bot.storage.rate_budget import SqlRateBudget
 from bot.storage.schedules import SqlMemberDirectory, SqlScheduleRepository
-from bot.storage.sessions import SqlSessionStore
+from bot.storage.team_sessions import SqlTeamSessionStore
 from bot.wiring import Services
 from scheduler.budget import SharedPacers
 from scheduler.materialiser import Materialiser
@@ -63,7 +65,7 @@ class Outreach:
     schedules: SqlScheduleRepository
     outbox: SqlOutbox
     members: SqlMemberDirectory
-    sessions: SqlSessionStore
+    sessions: SqlTeamSessionStore
     posts: OutreachPosts
     materialiser: Materialiser
     # Tests may deliver through their own pairs instead of the platform registries.
@@ -110,10 +112,14 @@ def build_outreach(services: Services) -> Outreach:
     schedules = SqlScheduleRepository(sessions)
     outbox = SqlOutbox(services.engine)
     members = SqlMemberDirectory(sessions)
-    store = SqlSessionStore(sessions, master_key(settings))
+    store = SqlTeamSessionStore(sessions, master_key(settings))
     posts = OutreachPosts(
         services.content, services.organisations, store, settings.public_portal_url, settings.public_base_url
     )
+    digests = DigestPosts(
+        outbox, services.content.catalog, services.organisations, settings.public_portal_url
+    )
+    posts.register(What.DIGEST, digests)
     materialiser = Materialiser(
         schedules,
         outbox,
@@ -213,7 +219,7 @@ class OutreachRunner:
 RUNNER = web.AppKey("outreach_runner", OutreachRunner)
 
 
-def ics_handler(store: SqlSessionStore, services: Services) -> Any:
+def ics_handler(store: SqlTeamSessionStore, services: Services) -> Any:
     async def handle(request: web.Request) -> web.Response:
         try:
             session_id = UUID(request.match_info["session_id"])

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.cli.context import CliContext
 from bot.domain.clock import SystemClock
-from bot.domain.tenancy import GroupKind, GroupTree, Platform, slugify
+from bot.domain.tenancy import GroupKind, GroupTree, Organisation, Platform, slugify
 from bot.errors import ConfigError
 from bot.storage.db import session_factory
 from bot.storage.organisations import SqlOrganisationRepository
@@ -47,87 +51,14 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
     group = sub.add_parser("group", help="departments and teams", description="Departments and teams.")
     gsub = group.add_subparsers(dest="group_command", required=True, metavar="COMMAND")
-    gadd = gsub.add_parser(
-        "add",
-        help="add a department or team",
-        description="Add a department (under the organisation) or a team (under a department).",
-    )
-    gadd.add_argument("org", help="organisation handle")
-    gadd.add_argument("name", help="the group's name")
-    gadd.add_argument("--kind", choices=[GroupKind.DEPARTMENT.value, GroupKind.TEAM.value], required=True)
-    gadd.add_argument("--parent", help="handle of the parent group (a department, for a team)")
-    gadd.set_defaults(handler=run_group_add)
+    _add_commands(gsub, GROUP_COMMANDS[:1])
     glist = gsub.add_parser("list", help="list groups", description="List an organisation's groups.")
     glist.add_argument("org", help="organisation handle")
     glist.set_defaults(handler=run_show)
-    gremove = gsub.add_parser(
-        "remove",
-        help="remove a group and everything under it",
-        description="Remove a group, its sub-groups and their channel bindings.",
-    )
-    gremove.add_argument("org", help="organisation handle")
-    gremove.add_argument("group", help="group handle")
-    gremove.set_defaults(handler=run_group_remove)
-    _register_restructuring(gsub)
-
-    bind = sub.add_parser(
-        "bind",
-        help="bind a Slack or Teams channel to a group",
-        description="Bind a platform channel to a group, so outreach for the group goes there.",
-    )
-    bind.add_argument("org", help="organisation handle")
-    bind.add_argument("group", help="group handle")
-    bind.add_argument("--platform", choices=[p.value for p in Platform], required=True)
-    bind.add_argument("--workspace", required=True, help="Slack team id (T…) or Teams tenant id")
-    bind.add_argument("--channel", required=True, help="Slack channel id (C…) or Teams conversation id")
-    bind.add_argument("--name", help="the channel's display name")
-    bind.set_defaults(handler=run_bind)
-
-    unbind = sub.add_parser(
-        "unbind", help="remove a channel binding", description="Remove a channel binding."
-    )
-    unbind.add_argument("org", help="organisation handle")
-    unbind.add_argument("--platform", choices=[p.value for p in Platform], required=True)
-    unbind.add_argument("--channel", required=True)
-    unbind.set_defaults(handler=run_unbind)
-
-
-def _register_restructuring(gsub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Restructuring keeps a group's identity (its lineage), so pulse results stay with its people: use these
-    instead of remove + add."""
-    grename = gsub.add_parser("rename", help="rename a group", description="Give a group a new name.")
-    grename.add_argument("org", help="organisation handle")
-    grename.add_argument("group", help="group handle")
-    grename.add_argument("name", help="the new name")
-    grename.set_defaults(handler=run_group_rename)
-    gmove = gsub.add_parser(
-        "move", help="move a team to another department", description="Put a group under another parent."
-    )
-    gmove.add_argument("org", help="organisation handle")
-    gmove.add_argument("group", help="group handle")
-    gmove.add_argument("--parent", required=True, help="handle of the new parent group")
-    gmove.set_defaults(handler=run_group_move)
-    gmerge = gsub.add_parser(
-        "merge",
-        help="merge a group into another",
-        description="Merge a group into another of the same kind: its sub-groups and channels move over.",
-    )
-    gmerge.add_argument("org", help="organisation handle")
-    gmerge.add_argument("group", help="handle of the group that goes")
-    gmerge.add_argument("--into", required=True, help="handle of the group it goes into")
-    gmerge.set_defaults(handler=run_group_merge)
-    gsplit = gsub.add_parser(
-        "split",
-        help="split a new group off a group",
-        description="Make a new group beside a group (same parent, same kind), taking the given channels.",
-    )
-    gsplit.add_argument("org", help="organisation handle")
-    gsplit.add_argument("group", help="handle of the group that is split")
-    gsplit.add_argument("name", help="the new group's name")
-    gsplit.add_argument(
-        "--channel", action="append", default=[], help="a channel id that moves to the new group"
-    )
-    gsplit.set_defaults(handler=run_group_split)
+    # Restructuring keeps a group's identity (its lineage), so pulse results stay with its people: rename, move,
+    # merge and split instead of remove + add.
+    _add_commands(gsub, GROUP_COMMANDS[1:])
+    _add_commands(sub, BINDING_COMMANDS)
 
 
 async def run_add(args: argparse.Namespace, ctx: CliContext) -> int:
@@ -190,75 +121,167 @@ def _tree_lines(tree: GroupTree, channels: dict[object, list[str]]) -> list[str]
     return lines
 
 
-async def run_group_add(args: argparse.Namespace, ctx: CliContext) -> int:
+# --- the commands that change one organisation: what they take, and what they do ----------------------------
+
+Act = Callable[[SqlOrganisationRepository, Organisation, argparse.Namespace], Awaitable[str]]
+
+
+@dataclass(frozen=True)
+class OrgCommand:
+    """A command that finds one organisation (its first argument), changes it and says in one line what it did."""
+
+    name: str
+    help: str
+    description: str
+    arguments: tuple[tuple[tuple[str, ...], dict[str, Any]], ...]
+    act: Act
+
+
+def _arg(*flags: str, **options: Any) -> tuple[tuple[str, ...], dict[str, Any]]:
+    return flags, options
+
+
+ORG = _arg("org", help="organisation handle")
+GROUP = _arg("group", help="group handle")
+PLATFORM = _arg("--platform", choices=[p.value for p in Platform], required=True)
+
+
+def _add_commands(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], commands: Sequence[OrgCommand]
+) -> None:
+    for command in commands:
+        parser = sub.add_parser(command.name, help=command.help, description=command.description)
+        for flags, options in (ORG, *command.arguments):
+            parser.add_argument(*flags, **options)
+        parser.set_defaults(handler=partial(_run, command.act))
+
+
+async def _run(act: Act, args: argparse.Namespace, ctx: CliContext) -> int:
     async with ctx.database() as engine:
         repo = SqlOrganisationRepository(session_factory(engine))
         org = await repo.get_organisation(args.org)
-        group = await repo.add_group(org.id, args.name, GroupKind(args.kind), args.parent)
-    ctx.print(f"Added {group.kind.value} '{group.name}' as '{group.slug}' to {org.slug}.")
+        said = await act(repo, org, args)
+    ctx.print(said)
     return 0
 
 
-async def run_group_remove(args: argparse.Namespace, ctx: CliContext) -> int:
-    async with ctx.database() as engine:
-        repo = SqlOrganisationRepository(session_factory(engine))
-        org = await repo.get_organisation(args.org)
-        await repo.remove_group(org.id, args.group)
-    ctx.print(f"Removed '{args.group}' and everything under it from {org.slug}.")
-    return 0
+async def _group_add(repo: SqlOrganisationRepository, org: Organisation, args: argparse.Namespace) -> str:
+    group = await repo.add_group(org.id, args.name, GroupKind(args.kind), args.parent)
+    return f"Added {group.kind.value} '{group.name}' as '{group.slug}' to {org.slug}."
 
 
-async def run_bind(args: argparse.Namespace, ctx: CliContext) -> int:
-    async with ctx.database() as engine:
-        repo = SqlOrganisationRepository(session_factory(engine))
-        org = await repo.get_organisation(args.org)
-        binding = await repo.bind_channel(
-            org.id, args.group, Platform(args.platform), args.workspace, args.channel, args.name
-        )
-    ctx.print(f"Bound {binding.platform.value} channel {binding.channel_id} to '{args.group}' in {org.slug}.")
-    return 0
+async def _group_remove(repo: SqlOrganisationRepository, org: Organisation, args: argparse.Namespace) -> str:
+    await repo.remove_group(org.id, args.group)
+    return f"Removed '{args.group}' and everything under it from {org.slug}."
 
 
-async def run_unbind(args: argparse.Namespace, ctx: CliContext) -> int:
-    async with ctx.database() as engine:
-        repo = SqlOrganisationRepository(session_factory(engine))
-        org = await repo.get_organisation(args.org)
-        await repo.unbind_channel(org.id, Platform(args.platform), args.channel)
-    ctx.print(f"Removed the binding of {args.platform} channel {args.channel} in {org.slug}.")
-    return 0
+async def _group_rename(repo: SqlOrganisationRepository, org: Organisation, args: argparse.Namespace) -> str:
+    group = await repo.rename_group(org.id, args.group, args.name)
+    return f"Renamed '{args.group}' to '{group.name}' ({group.slug}) in {org.slug}."
 
 
-async def run_group_rename(args: argparse.Namespace, ctx: CliContext) -> int:
-    async with ctx.database() as engine:
-        repo = SqlOrganisationRepository(session_factory(engine))
-        org = await repo.get_organisation(args.org)
-        group = await repo.rename_group(org.id, args.group, args.name)
-    ctx.print(f"Renamed '{args.group}' to '{group.name}' ({group.slug}) in {org.slug}.")
-    return 0
+async def _group_move(repo: SqlOrganisationRepository, org: Organisation, args: argparse.Namespace) -> str:
+    await repo.move_group(org.id, args.group, args.parent)
+    return f"Moved '{args.group}' under '{args.parent}' in {org.slug}."
 
 
-async def run_group_move(args: argparse.Namespace, ctx: CliContext) -> int:
-    async with ctx.database() as engine:
-        repo = SqlOrganisationRepository(session_factory(engine))
-        org = await repo.get_organisation(args.org)
-        await repo.move_group(org.id, args.group, args.parent)
-    ctx.print(f"Moved '{args.group}' under '{args.parent}' in {org.slug}.")
-    return 0
+async def _group_merge(repo: SqlOrganisationRepository, org: Organisation, args: argparse.Namespace) -> str:
+    await repo.merge_groups(org.id, args.group, args.into, SystemClock().now())
+    return f"Merged '{args.group}' into '{args.into}' in {org.slug}."
 
 
-async def run_group_merge(args: argparse.Namespace, ctx: CliContext) -> int:
-    async with ctx.database() as engine:
-        repo = SqlOrganisationRepository(session_factory(engine))
-        org = await repo.get_organisation(args.org)
-        await repo.merge_groups(org.id, args.group, args.into, SystemClock().now())
-    ctx.print(f"Merged '{args.group}' into '{args.into}' in {org.slug}.")
-    return 0
+async def _group_split(repo: SqlOrganisationRepository, org: Organisation, args: argparse.Namespace) -> str:
+    group = await repo.split_group(org.id, args.group, args.name, SystemClock().now(), args.channel)
+    return f"Split '{group.name}' ({group.slug}) off '{args.group}' in {org.slug}."
 
 
-async def run_group_split(args: argparse.Namespace, ctx: CliContext) -> int:
-    async with ctx.database() as engine:
-        repo = SqlOrganisationRepository(session_factory(engine))
-        org = await repo.get_organisation(args.org)
-        group = await repo.split_group(org.id, args.group, args.name, SystemClock().now(), args.channel)
-    ctx.print(f"Split '{group.name}' ({group.slug}) off '{args.group}' in {org.slug}.")
-    return 0
+async def _bind(repo: SqlOrganisationRepository, org: Organisation, args: argparse.Namespace) -> str:
+    binding = await repo.bind_channel(
+        org.id, args.group, Platform(args.platform), args.workspace, args.channel, args.name
+    )
+    return f"Bound {binding.platform.value} channel {binding.channel_id} to '{args.group}' in {org.slug}."
+
+
+async def _unbind(repo: SqlOrganisationRepository, org: Organisation, args: argparse.Namespace) -> str:
+    await repo.unbind_channel(org.id, Platform(args.platform), args.channel)
+    return f"Removed the binding of {args.platform} channel {args.channel} in {org.slug}."
+
+
+GROUP_COMMANDS = (
+    OrgCommand(
+        "add",
+        "add a department or team",
+        "Add a department (under the organisation) or a team (under a department).",
+        (
+            _arg("name", help="the group's name"),
+            _arg("--kind", choices=[GroupKind.DEPARTMENT.value, GroupKind.TEAM.value], required=True),
+            _arg("--parent", help="handle of the parent group (a department, for a team)"),
+        ),
+        _group_add,
+    ),
+    OrgCommand(
+        "remove",
+        "remove a group and everything under it",
+        "Remove a group, its sub-groups and their channel bindings.",
+        (GROUP,),
+        _group_remove,
+    ),
+    OrgCommand(
+        "rename",
+        "rename a group",
+        "Give a group a new name.",
+        (GROUP, _arg("name", help="the new name")),
+        _group_rename,
+    ),
+    OrgCommand(
+        "move",
+        "move a team to another department",
+        "Put a group under another parent.",
+        (GROUP, _arg("--parent", required=True, help="handle of the new parent group")),
+        _group_move,
+    ),
+    OrgCommand(
+        "merge",
+        "merge a group into another",
+        "Merge a group into another of the same kind: its sub-groups and channels move over.",
+        (
+            _arg("group", help="handle of the group that goes"),
+            _arg("--into", required=True, help="handle of the group it goes into"),
+        ),
+        _group_merge,
+    ),
+    OrgCommand(
+        "split",
+        "split a new group off a group",
+        "Make a new group beside a group (same parent, same kind), taking the given channels.",
+        (
+            _arg("group", help="handle of the group that is split"),
+            _arg("name", help="the new group's name"),
+            _arg("--channel", action="append", default=[], help="a channel id that moves to the new group"),
+        ),
+        _group_split,
+    ),
+)
+
+BINDING_COMMANDS = (
+    OrgCommand(
+        "bind",
+        "bind a Slack or Teams channel to a group",
+        "Bind a platform channel to a group, so outreach for the group goes there.",
+        (
+            GROUP,
+            PLATFORM,
+            _arg("--workspace", required=True, help="Slack team id (T…) or Teams tenant id"),
+            _arg("--channel", required=True, help="Slack channel id (C…) or Teams conversation id"),
+            _arg("--name", help="the channel's display name"),
+        ),
+        _bind,
+    ),
+    OrgCommand(
+        "unbind",
+        "remove a channel binding",
+        "Remove a channel binding.",
+        (PLATFORM, _arg("--channel", required=True)),
+        _unbind,
+    ),
+)

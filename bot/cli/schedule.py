@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.catalog import ContentLibrary
 from bot.cli.context import CliContext
-from bot.domain.delivery import Post, Renderer, Target, TargetKind, portal_link
+from bot.domain.delivery import Post, Target, TargetKind, portal_link
 from bot.domain.outreach import (
     Audience,
     AudienceError,
@@ -40,14 +40,13 @@ from bot.storage.db import session_factory
 from bot.storage.organisations import SqlOrganisationRepository
 from bot.storage.outbox import SqlOutbox
 from bot.storage.schedules import SqlMemberDirectory, SqlScheduleRepository
-from bot.storage.sessions import SqlSessionStore
 from bot.usecases.schedules import ScheduleProblem, ScheduleRefusedError, check_rule, first_post
 from scheduler.materialiser import Materialiser
 from scheduler.posts import OutreachPosts
-from scheduler.service import master_key
+from scheduler.service import outreach_of
 from scheduler.triggers import Fate, Planned, ScheduleTrigger, first_sendable, plan
 
-WHAT_CHOICES = [What.COLUMN.value, What.REMINDER.value, What.PULSE.value]
+WHAT_CHOICES = [What.COLUMN.value, What.REMINDER.value, What.PULSE.value, What.DIGEST.value]
 
 
 class ScheduleError(VipbotError):
@@ -127,8 +126,6 @@ def check_item(content: ContentLibrary, what: What, item: str | None) -> None:
 
 def materialiser_for(ctx: CliContext, engine: AsyncEngine) -> Materialiser:
     """The materialiser `vipbot serve` has (the same member sources: Teams people included)."""
-    from scheduler.service import outreach_of
-
     return outreach_of(ctx.services(engine)).materialiser
 
 
@@ -370,15 +367,6 @@ async def run_remove(args: argparse.Namespace, ctx: CliContext) -> int:
     return 0
 
 
-def preview_renderers(content: ContentLibrary) -> dict[Platform, Renderer]:
-    """The renderers `vipbot serve` delivers with: each platform's registry of post types."""
-    from bot.app import platform_registries
-
-    return {
-        platform: registry.renderers for platform, registry in platform_registries(content.translator).items()
-    }
-
-
 #: A pulse round is opened when the pulse is sent, so the preview shows its card under a placeholder id.
 PREVIEW_ROUND = UUID(int=0)
 
@@ -421,13 +409,8 @@ async def run_preview(args: argparse.Namespace, ctx: CliContext) -> int:  # noqa
         except AudienceError as exc:
             raise ScheduleError(str(exc)) from None
         used = await materialiser.outbox.item_use(org.id, schedule.id)
-        posts = OutreachPosts(
-            content,
-            materialiser.organisations,
-            SqlSessionStore(session_factory(engine), master_key(settings)),
-            settings.public_portal_url,
-            settings.public_base_url,
-        )
+        services = ctx.services(engine)
+        posts = outreach_of(services).posts  # the service's own, with every feature's post factory
         trigger = ScheduleTrigger(schedule.recurrence, schedule.timezone, schedule.anchor)
         now = datetime.now(UTC)
         found: list[Planned] = []
@@ -456,7 +439,7 @@ async def run_preview(args: argparse.Namespace, ctx: CliContext) -> int:  # noqa
             ctx.print("It never fires.")
             return 0
         portal = portal_link(settings.public_portal_url, org.slug)
-        renderers = preview_renderers(content)
+        renderers = {platform: registry.renderers for platform, registry in services.platforms.items()}
         counts = dict(used)
         for planned in found:
             when = _local(planned.occurs_at, schedule.timezone)

@@ -7,14 +7,14 @@ import uuid
 from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from bot.cli.context import CliContext
-from bot.cli.schedule import ScheduleError, add_audience_arguments, audience_from, materialiser_for
-from bot.domain.outreach import AudienceError, What
-from bot.domain.sessions import SessionError, TeamSession, reminder_moment
-from bot.errors import ConfigError
-from bot.storage.db import session_factory
-from bot.storage.sessions import SqlSessionStore
-from scheduler.service import master_key
+from bot.cli.schedule import ScheduleError, add_audience_arguments, audience_from
+from bot.errors import ConfigError, VipbotError
+from bot.usecases.team_sessions import SessionDraft, SessionProblem, SessionRefusedError, TeamSessions
+from scheduler.materialiser import Materialiser
+from scheduler.service import outreach_of
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -71,73 +71,61 @@ def _moment(text: str, zone: str, day: datetime | None = None) -> datetime:
     return local.astimezone(UTC)
 
 
+_CLI_ERRORS = {
+    SessionProblem.IN_PAST: "--start",
+    SessionProblem.INVALID: "session",
+    SessionProblem.NOT_FOUND: "session",
+}
+
+
+def _refused(exc: SessionRefusedError) -> VipbotError:
+    """The shared check's refusal as the CLI reports it: a bad option (exit 2) or an unreachable audience."""
+    option = _CLI_ERRORS.get(exc.problem)
+    return ScheduleError(str(exc)) if option is None else ConfigError(option, str(exc))
+
+
+def _use_cases(ctx: CliContext, engine: AsyncEngine) -> tuple[TeamSessions, Materialiser]:
+    services = ctx.services(engine)
+    outreach = outreach_of(services)
+    return TeamSessions(outreach, services.clock), outreach.materialiser
+
+
 async def run_add(args: argparse.Namespace, ctx: CliContext) -> int:
     ctx.content()  # content problems stop the command before the database is touched
-    settings = ctx.settings()
     audience = audience_from(args)
     async with ctx.database() as engine:
-        materialiser = materialiser_for(ctx, engine)
+        sessions, materialiser = _use_cases(ctx, engine)
         org = await materialiser.organisations.get_organisation(args.org)
         starts = _moment(args.start, org.timezone)
-        ends = _moment(args.end, org.timezone, day=starts)
-        now = datetime.now(UTC)
-        if starts <= now:
-            raise ConfigError("--start", "the session must start in the future")
-        session = TeamSession(
-            id=uuid.uuid4(),
-            organisation_id=org.id,
+        draft = SessionDraft(
             title=args.title,
             description=args.description,
             starts_at=starts,
-            ends_at=ends,
+            ends_at=_moment(args.end, org.timezone, day=starts),
             place=args.place,
             online_url=args.online,
             audience=audience,
             locale=args.locale,
         )
         try:
-            session.check()
-        except SessionError as exc:
-            raise ConfigError("session", str(exc)) from None
-        try:
-            targets = await materialiser.addressees(org, audience)
-        except AudienceError as exc:
-            raise ScheduleError(str(exc)) from None
-        if not targets:
-            raise ScheduleError(f"the session's audience ({audience.describe()}) has no channel or member")
-        store = SqlSessionStore(session_factory(engine), master_key(settings))
-        await store.add(session)
-        announced = await materialiser.publish_now(org, What.SESSION, str(session.id), audience, args.locale)
-        ctx.print(
-            f"Planned '{session.title}' ({session.id}); announcing to {announced.deliveries} target(s)."
-        )
-        if not args.no_reminder:
-            calendar = await materialiser.schedules.calendar(org.id)
-            moment = reminder_moment(session, org.timezone)
-            allowed = calendar.next_allowed(moment.astimezone(ZoneInfo(org.timezone)))
-            if allowed is not None and now < allowed.astimezone(UTC) < starts:
-                reminder = await materialiser.publish_now(
-                    org,
-                    What.SESSION_REMINDER,
-                    str(session.id),
-                    audience,
-                    args.locale,
-                    send_at=allowed.astimezone(UTC),
-                )
-                ctx.print(
-                    f"Reminder queued for {allowed:%a %Y-%m-%d %H:%M %Z} ({reminder.deliveries} target(s))."
-                )
-            else:
-                ctx.print("No reminder: the day before has passed already.")
+            planned = await sessions.plan(org, draft, remind=not args.no_reminder)
+        except SessionRefusedError as exc:
+            raise _refused(exc) from None
+        session = planned.session
+        ctx.print(f"Planned '{session.title}' ({session.id}); announcing to {planned.announced} target(s).")
+        if planned.reminder_at is not None:
+            local = planned.reminder_at.astimezone(ZoneInfo(org.timezone))
+            ctx.print(f"Reminder queued for {local:%a %Y-%m-%d %H:%M %Z} ({planned.reminded} target(s)).")
+        elif not args.no_reminder:
+            ctx.print("No reminder: the day before has passed already.")
     return 0
 
 
 async def run_list(args: argparse.Namespace, ctx: CliContext) -> int:
     async with ctx.database() as engine:
-        materialiser = materialiser_for(ctx, engine)
+        sessions, materialiser = _use_cases(ctx, engine)
         org = await materialiser.organisations.get_organisation(args.org)
-        store = SqlSessionStore(session_factory(engine), master_key(ctx.settings()))
-        listed = await store.list_sessions(org.id, after=None if args.all else datetime.now(UTC))
+        listed = await sessions.listing(org, past_too=args.all)
     if not listed:
         ctx.print(f"No coming sessions in {org.slug}.")
     zone = ZoneInfo(org.timezone)
@@ -156,9 +144,11 @@ async def run_cancel(args: argparse.Namespace, ctx: CliContext) -> int:
     except ValueError:
         raise ConfigError("session", f"'{args.session}' is not a session id") from None
     async with ctx.database() as engine:
-        materialiser = materialiser_for(ctx, engine)
+        sessions, materialiser = _use_cases(ctx, engine)
         org = await materialiser.organisations.get_organisation(args.org)
-        store = SqlSessionStore(session_factory(engine), master_key(ctx.settings()))
-        session = await store.cancel(org.id, session_id)
+        try:
+            session = await sessions.cancel(org, session_id)
+        except SessionRefusedError as exc:
+            raise _refused(exc) from None
     ctx.print(f"Cancelled '{session.title}'. Posts about it that are still queued will not be sent.")
     return 0

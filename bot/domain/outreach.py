@@ -25,6 +25,7 @@ class What(StrEnum):
     PULSE = "pulse"  # a pulse; its Post is built by the pulses feature (see PostFactory)
     SESSION = "session"  # the announcement of a team session
     SESSION_REMINDER = "session_reminder"  # "tomorrow: ..." for a team session
+    DIGEST = "digest"  # the columns sent last month, in one post (bot/domain/digest.py)
 
     @property
     def rotates(self) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -116,6 +116,28 @@ class SqlOutbox:
                 .group_by(col(OutreachOccurrenceRow.item_id))
             )
             return {str(item): int(n) for item, n in rows}
+
+    async def columns_sent(self, organisation_id: UUID, start: datetime, end: datetime) -> list[str]:
+        """The library columns whose posts due in [start, end) reached someone, in the order first posted."""
+        first = func.min(col(OutreachOccurrenceRow.send_at))
+        query = (
+            select(OutreachOccurrenceRow.item_id, first)
+            .join(
+                OutreachDeliveryRow, col(OutreachDeliveryRow.occurrence_id) == col(OutreachOccurrenceRow.id)
+            )
+            .where(
+                col(OutreachOccurrenceRow.organisation_id) == organisation_id,
+                col(OutreachOccurrenceRow.kind) == What.COLUMN.value,
+                col(OutreachOccurrenceRow.item_id).is_not(None),
+                col(OutreachOccurrenceRow.send_at) >= start.astimezone(UTC),
+                col(OutreachOccurrenceRow.send_at) < end.astimezone(UTC),
+                col(OutreachDeliveryRow.status) == DeliveryStatus.SENT.value,
+            )
+            .group_by(col(OutreachOccurrenceRow.item_id))
+            .order_by(first)
+        )
+        async with self._sessions() as session:
+            return [str(item) for item, _ in await session.exec(query)]
 
     async def add_occurrence(
         self,

@@ -81,6 +81,31 @@ _tally = PulseTallyRow.__table__  # type: ignore[attr-defined]
 _monthly = PulseMonthlyRow.__table__  # type: ignore[attr-defined]
 
 
+# A counter is stored as COUNTER_BIAS + count (see tables_pulses): rows are written and read back through these.
+Cell = tuple[UUID, UUID, UUID, str, str]  # organisation, round, group, question, value
+
+
+def _counter_row(cell: Cell, count: int = 0) -> dict[str, object]:
+    organisation_id, pulse_id, group_id, question_id, value = cell
+    return {
+        "organisation_id": organisation_id,
+        "pulse_id": pulse_id,
+        "group_id": group_id,
+        "question_id": question_id,
+        "value": value,
+        "n": COUNTER_BIAS + count,
+    }
+
+
+def _count_of(stored: int) -> int:
+    return int(stored) - COUNTER_BIAS
+
+
+def _round_counters(organisation_id: UUID, pulse_id: UUID) -> Any:
+    """The counters of one round (the condition)."""
+    return and_(_counter.c.pulse_id == pulse_id, _counter.c.organisation_id == organisation_id)
+
+
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
@@ -161,14 +186,7 @@ class SqlPulseStore:
         pulse_id = uuid.uuid4()
         audience = [audience_group_id, *(g.id for g in tree.descendants(audience_group_id))]
         counters = [
-            {
-                "pulse_id": pulse_id,
-                "organisation_id": organisation_id,
-                "group_id": group_id,
-                "question_id": question_id,
-                "value": value,
-                "n": COUNTER_BIAS,
-            }
+            _counter_row((organisation_id, pulse_id, group_id, question_id, value))
             for group_id in sorted(audience)
             for question_id, value in sorted(answers)
         ]
@@ -472,7 +490,7 @@ class SqlPulseStore:
                 (pulse, bytes(hashed))
                 for pulse, hashed in await conn.execute(self._insert_participation(), participation)
             }
-            added: dict[tuple[UUID, UUID, UUID, str, str], int] = {}
+            added: dict[Cell, int] = {}
             for where, i in first.items():
                 if where not in went_in:
                     outcomes[i] = AnswerOutcome.ALREADY_ANSWERED  # in an earlier batch, or by another replica
@@ -514,9 +532,7 @@ class SqlPulseStore:
             await self._checkpoint()
         return AnswerOutcome.RECORDED
 
-    async def _add_to_counters(
-        self, conn: AsyncConnection, added: dict[tuple[UUID, UUID, UUID, str, str], int]
-    ) -> None:
+    async def _add_to_counters(self, conn: AsyncConnection, added: dict[Cell, int]) -> None:
         """Add to the round's counters (created at open; a counter a round did not create goes in at its count)."""
         dialect = sqlite if self._sqlite else postgresql
         statement = dialect.insert(_counter)
@@ -530,20 +546,7 @@ class SqlPulseStore:
             set_={"n": _counter.c.n + statement.excluded.n - COUNTER_BIAS},
         )
         await conn.execute(
-            statement,
-            [
-                {
-                    "organisation_id": org,
-                    "pulse_id": pulse,
-                    "group_id": group,
-                    "question_id": question,
-                    "value": value,
-                    "n": COUNTER_BIAS + n,
-                }
-                for (org, pulse, group, question, value), n in sorted(
-                    added.items(), key=lambda kv: str(kv[0])
-                )
-            ],
+            statement, [_counter_row(cell, n) for cell, n in sorted(added.items(), key=lambda kv: str(kv[0]))]
         )
 
     async def _checkpoint(self) -> None:
@@ -591,11 +594,7 @@ class SqlPulseStore:
                 # made it in is counted and no other can follow).
                 await self._write_tally(conn, organisation_id, pulse_id)
             # The counters go: after close nothing is left that was written click by click.
-            await conn.execute(
-                delete(_counter).where(
-                    and_(_counter.c.pulse_id == pulse_id, _counter.c.organisation_id == organisation_id)
-                )
-            )
+            await conn.execute(delete(_counter).where(_round_counters(organisation_id, pulse_id)))
         if self._sqlite:
             # Fold the write-ahead log into the file so no older page with participation rows stays behind.
             await self._checkpoint()
@@ -605,16 +604,12 @@ class SqlPulseStore:
     async def _write_tally(conn: AsyncConnection, organisation_id: UUID, pulse_id: UUID) -> None:
         rows = await conn.execute(
             select(_counter.c.group_id, _counter.c.question_id, _counter.c.value, _counter.c.n).where(
-                and_(
-                    _counter.c.pulse_id == pulse_id,
-                    _counter.c.organisation_id == organisation_id,
-                    _counter.c.n > COUNTER_BIAS,
-                )
+                _round_counters(organisation_id, pulse_id), _counter.c.n > COUNTER_BIAS
             )
         )
         per_group: dict[UUID, dict[str, dict[str, int]]] = {}
         for group_id, question_id, value, n in rows:
-            per_group.setdefault(group_id, {}).setdefault(question_id, {})[value] = int(n) - COUNTER_BIAS
+            per_group.setdefault(group_id, {}).setdefault(question_id, {})[value] = _count_of(n)
         if per_group:
             await conn.execute(
                 insert(_tally),

@@ -159,7 +159,7 @@ async def seed_organisation(services: Services, organisation: Organisation, coun
     from bot.domain.content import Text
     from bot.domain.conversations import Mode
     from bot.domain.outreach import Audience, What, WhenBlocked
-    from bot.domain.sessions import TeamSession
+    from bot.domain.team_sessions import TeamSession
     from bot.domain.tenancy import GroupKind, Platform
     from bot.security import INSECURE_TEST_ARGON2_PARAMS
     from bot.storage.console_content import ItemDraft, SqlConsoleContent

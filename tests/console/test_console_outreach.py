@@ -12,7 +12,7 @@ from bot.domain.accounts import Role
 from bot.domain.clock import FixedClock
 from bot.domain.delivery import ColumnPost, ReminderPost
 from bot.domain.outreach import What
-from bot.domain.sessions import SessionAnnouncementPost
+from bot.domain.team_sessions import SessionAnnouncementPost
 from bot.domain.tenancy import GroupKind, Organisation, Platform
 from bot.storage.outbox import occurrence_from_row
 from bot.storage.tables_outreach import OutreachDeliveryRow, OutreachOccurrenceRow

@@ -15,7 +15,7 @@ from bot.security.secret import Secret
 from bot.storage.db import session_factory
 from bot.storage.outbox import SqlOutbox
 from bot.storage.schedules import SqlMemberDirectory, SqlScheduleRepository
-from bot.storage.sessions import SqlSessionStore
+from bot.storage.team_sessions import SqlTeamSessionStore
 from scheduler.materialiser import Materialiser
 from scheduler.posts import OutreachPosts
 from scheduler.worker import OutboxWorker, PlatformDelivery, WorkerConfig
@@ -36,7 +36,7 @@ class Pipeline:
     schedules: SqlScheduleRepository
     outbox: SqlOutbox
     members: SqlMemberDirectory
-    sessions: SqlSessionStore
+    sessions: SqlTeamSessionStore
     materialiser: Materialiser
     posts: OutreachPosts
     slack: FakeGateway
@@ -85,7 +85,7 @@ async def pipeline(services: Services) -> Pipeline:
 
     await schedules.set_calendar(org.id, OutreachCalendar(time(0, 0), time(0, 0), skip_weekends=False))
     master = Secret(b"k" * 32)
-    store = SqlSessionStore(sessions, master)
+    store = SqlTeamSessionStore(sessions, master)
     posts = OutreachPosts(
         services.content, orgs, store, "https://portal.example", services.settings.public_base_url
     )

@@ -20,7 +20,7 @@ from bot.domain.delivery import (
     Sent,
     Target,
 )
-from bot.domain.sessions import SessionAnnouncementPost, SessionReminderPost
+from bot.domain.team_sessions import SessionAnnouncementPost, SessionReminderPost
 from bot.domain.tenancy import Platform
 
 

@@ -311,3 +311,15 @@ async def test_send_to_members_reaches_teams_people_as_the_service_does(
     assert ("slack", "U1") in sent_to
     assert sent_to == {(a.target.platform.value, a.target.address) for a in service_side}
     assert f"for {len(service_side)} target(s)" in out
+
+
+async def test_a_monthly_digest_is_scheduled_and_previewed_like_any_post(cli: Cli) -> None:
+    code, out = await cli(
+        "schedule", "add", "linde", "overzicht", "--what", "digest", "--every", "monthly on day 1 at 09:00",
+        "--to", "group:linde",
+    )  # fmt: skip
+    assert code == 0, out
+    code, out = await cli("schedule", "preview", "linde", "overzicht", "--count", "1")
+    assert code == 0
+    assert ": digest" in out
+    assert "nothing would be sent" in out  # no column has been sent yet: no digest

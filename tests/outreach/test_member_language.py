@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.adapters.slack.blocks import SlackRenderer
 from bot.adapters.slack.gateway import SlackClients, SlackGateway
 from bot.adapters.slack.members import MemberPolicy, SlackMemberSync
 from bot.adapters.slack.oauth import StaticToken
+from bot.adapters.slack.posts import slack_renderers
 from bot.domain.outreach import Audience, What
 from bot.domain.tenancy import Platform
 from bot.security.secret import Secret
@@ -49,7 +49,11 @@ async def test_an_english_member_reads_english_and_a_dutch_one_dutch_in_the_same
     )
     worker = OutboxWorker(
         p.outbox,
-        {Platform.SLACK: PlatformDelivery(SlackRenderer(services.content.translator), SlackGateway(clients))},
+        {
+            Platform.SLACK: PlatformDelivery(
+                slack_renderers(services.content.translator), SlackGateway(clients)
+            )
+        },
         p.posts,
         services.clock,
         config=WorkerConfig(rate_per_second=1000),

@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestServer
 from bot.adapters import slack
 from bot.app import Services, build_app
 from bot.domain.outreach import Audience, What
-from bot.domain.sessions import SIGNUP_ACTION, TeamSession
+from bot.domain.team_sessions import SIGNUP_ACTION, TeamSession
 from bot.domain.tenancy import Platform
 from bot.security.secret import Secret
 from bot.storage.slack_installations import SqlSlackInstallations

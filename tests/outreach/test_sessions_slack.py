@@ -22,7 +22,7 @@ from bot.app import Services, build_app
 from bot.domain.clock import FixedClock
 from bot.domain.delivery import Target, TargetKind
 from bot.domain.outreach import Audience, What
-from bot.domain.sessions import SIGNUP_ACTION, WITHDRAW_ACTION, TeamSession
+from bot.domain.team_sessions import SIGNUP_ACTION, WITHDRAW_ACTION, TeamSession
 from bot.domain.tenancy import Platform
 from bot.security.secret import Secret
 from bot.storage.db import session_factory

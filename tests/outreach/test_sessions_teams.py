@@ -19,7 +19,7 @@ from bot.adapters.teams.cards import ACTION_KEY
 from bot.app import Services
 from bot.domain.clock import FixedClock
 from bot.domain.outreach import Audience, What
-from bot.domain.sessions import SIGNUP_ACTION, WITHDRAW_ACTION, TeamSession
+from bot.domain.team_sessions import SIGNUP_ACTION, WITHDRAW_ACTION, TeamSession
 from bot.domain.tenancy import Platform
 from scheduler import service as outreach_feature
 from scheduler.worker import WorkerConfig

@@ -21,9 +21,9 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 
-from bot.adapters.slack.blocks import SlackRenderer
 from bot.adapters.slack.gateway import SlackClients, SlackGateway
 from bot.adapters.slack.oauth import StaticToken
+from bot.adapters.slack.posts import slack_renderers
 from bot.adapters.teams import reference_store
 from bot.adapters.teams.gateway import RetryPolicy, TeamsGateway
 from bot.adapters.teams.posts import teams_renderers
@@ -378,7 +378,7 @@ async def test_slack_storms_are_weathered(
         p.outbox,
         {
             Platform.SLACK: PlatformDelivery(
-                SlackRenderer(p.services.content.translator), SlackGateway(clients, backoff=0.05)
+                slack_renderers(p.services.content.translator), SlackGateway(clients, backoff=0.05)
             )
         },
         p.posts,

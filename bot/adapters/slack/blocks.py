@@ -24,7 +24,7 @@ from slack_sdk.models.views import View
 
 from bot.catalog.markdown import parse_markdown
 from bot.domain.content import SocialMapEntry, pick_locale
-from bot.domain.delivery import ColumnPost, Post, ReminderPost, Rendered
+from bot.domain.delivery import ColumnPost, ReminderPost, Rendered
 from bot.domain.document import Block as DocBlock
 from bot.domain.document import BulletList, Heading, Paragraph, Span, plain_text
 from bot.domain.home import CounsellorCard, HomeInfo, UpcomingSession
@@ -174,55 +174,42 @@ def _payload(blocks: list[Block], limit: int = MESSAGE_BLOCK_LIMIT) -> list[dict
     return [b.to_dict() for b in blocks]
 
 
-class SlackRenderer:
-    """The `Renderer` port for Slack: Post → Block Kit message (a `Rendered` with `blocks` in its payload)."""
+def render_column(t: Translator, post: ColumnPost, locale: str) -> Rendered:
+    """A column as a Block Kit message: title, reading time, the text, the door."""
+    locale = pick_locale(locale)
+    column = post.column
+    title = column.title.in_locale(locale)
+    label = t.t(locale, "slack.post.column_label", count=column.reading_minutes)
+    blocks: list[Block] = [
+        HeaderBlock(text=_clip(title, HEADER_LIMIT)),
+        ContextBlock(elements=[MarkdownTextObject(text=escape(label))]),
+        *markdown_sections(column.body.in_locale(locale)),
+        DividerBlock(),
+        *door_blocks(t, locale, post.portal_url),
+    ]
+    return Rendered(
+        platform=Platform.SLACK,
+        payload={"blocks": _payload(blocks)},
+        fallback_text=fallback(f"{title}: {column.summary.in_locale(locale)}"),
+    )
 
-    platform = Platform.SLACK
 
-    def __init__(self, translator: Translator) -> None:
-        self._t = translator
-
-    def render(self, post: Post, locale: str) -> Rendered:
-        locale = pick_locale(locale)
-        if isinstance(post, ColumnPost):
-            return self._column(post, locale)
-        if isinstance(post, ReminderPost):
-            return self._reminder(post, locale)
-        raise TypeError(f"the Slack renderer does not know {type(post).__name__}")
-
-    def _column(self, post: ColumnPost, locale: str) -> Rendered:
-        column = post.column
-        title = column.title.in_locale(locale)
-        label = self._t.t(locale, "slack.post.column_label", count=column.reading_minutes)
-        blocks: list[Block] = [
-            HeaderBlock(text=_clip(title, HEADER_LIMIT)),
-            ContextBlock(elements=[MarkdownTextObject(text=escape(label))]),
-            *markdown_sections(column.body.in_locale(locale)),
-            DividerBlock(),
-            *door_blocks(self._t, locale, post.portal_url),
-        ]
-        return Rendered(
-            platform=Platform.SLACK,
-            payload={"blocks": _payload(blocks)},
-            fallback_text=fallback(f"{title}: {column.summary.in_locale(locale)}"),
-        )
-
-    def _reminder(self, post: ReminderPost, locale: str) -> Rendered:
-        reminder = post.reminder
-        title = reminder.title.in_locale(locale)
-        blocks: list[Block] = [
-            ContextBlock(
-                elements=[MarkdownTextObject(text=escape(self._t.t(locale, "slack.post.reminder_label")))]
-            ),
-            SectionBlock(text=MarkdownTextObject(text=strong(title))),
-            *markdown_sections(reminder.body.in_locale(locale)),
-            *door_blocks(self._t, locale, post.portal_url, with_hint=False),
-        ]
-        return Rendered(
-            platform=Platform.SLACK,
-            payload={"blocks": _payload(blocks)},
-            fallback_text=fallback(title),
-        )
+def render_reminder(t: Translator, post: ReminderPost, locale: str) -> Rendered:
+    """A code-of-conduct reminder as a Block Kit message, with the door (without the anonymity hint)."""
+    locale = pick_locale(locale)
+    reminder = post.reminder
+    title = reminder.title.in_locale(locale)
+    blocks: list[Block] = [
+        ContextBlock(elements=[MarkdownTextObject(text=escape(t.t(locale, "slack.post.reminder_label")))]),
+        SectionBlock(text=MarkdownTextObject(text=strong(title))),
+        *markdown_sections(reminder.body.in_locale(locale)),
+        *door_blocks(t, locale, post.portal_url, with_hint=False),
+    ]
+    return Rendered(
+        platform=Platform.SLACK,
+        payload={"blocks": _payload(blocks)},
+        fallback_text=fallback(title),
+    )
 
 
 # -- the door reply, /vp ------------------------------------------------------------------------------------

@@ -221,14 +221,10 @@ def member_sync_job(
     return job
 
 
-def install_member_sync(
-    app: web.Application,
-    services: Services,
-    bolt: AsyncApp,
-    clients: SlackClients,
-    stores: SlackStores,
+def build_member_sync(
+    services: Services, bolt: AsyncApp, clients: SlackClients, stores: SlackStores
 ) -> SlackMemberSync:
-    """The member source of the Slack feature: its events always, its sync job where the scheduler runs."""
+    """The member source of the Slack feature, listening to bolt's member events (its job: `mount_member_sync`)."""
     settings = services.settings
     sync = SlackMemberSync(
         clients,
@@ -240,10 +236,14 @@ def install_member_sync(
         stores.grid,
     )
     register_member_events(bolt, sync)
-    app[MEMBER_SYNC] = sync
-    if settings.scheduler_enabled:
-        app.cleanup_ctx.append(member_sync_job(sync))
     return sync
+
+
+def mount_member_sync(app: web.Application, services: Services, sync: SlackMemberSync) -> None:
+    """The sync job runs where the scheduler runs."""
+    app[MEMBER_SYNC] = sync
+    if services.settings.scheduler_enabled:
+        app.cleanup_ctx.append(member_sync_job(sync))
 
 
 MEMBER_SYNC = web.AppKey("slack_member_sync", SlackMemberSync)

@@ -16,7 +16,7 @@ from bot.adapters.slack.blocks import SECTION_LIMIT, escape, fallback, link, str
 from bot.domain.content import pick_locale
 from bot.domain.delivery import Rendered
 from bot.domain.i18n import Translator
-from bot.domain.sessions import (
+from bot.domain.team_sessions import (
     SIGNUP_ACTION,
     SessionAnnouncementPost,
     SessionReminderPost,

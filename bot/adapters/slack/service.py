@@ -47,6 +47,7 @@ from bot.adapters.slack.gateway import (
     make_client,
 )
 from bot.adapters.slack.manifest import BOT_SCOPES
+from bot.adapters.slack.members import SlackMemberSync
 from bot.adapters.slack.oauth import (
     InstallationTokens,
     OrganisationOAuthFlow,
@@ -58,7 +59,7 @@ from bot.domain.content import pick_locale
 from bot.domain.delivery import portal_link
 from bot.domain.secret import Secret
 from bot.domain.slack_workspaces import SlackInstallations, SlackStores
-from bot.domain.tenancy import Organisation, Platform
+from bot.domain.tenancy import Organisation
 from bot.errors import ConfigError, NotFoundError
 from bot.logs import get_logger
 from bot.settings import Settings
@@ -96,10 +97,10 @@ class SlackFeature:
 
     bolt: AsyncApp
     gateway: SlackGateway
-    renderer: blocks.SlackRenderer
     installations: SlackInstallations
     oauth: bool
     clients: SlackClients
+    members: SlackMemberSync | None = None
     socket_mode_handler: Any | None = None
     socket_mode_task: asyncio.Task[None] | None = None
 
@@ -435,7 +436,6 @@ def build_feature(services: Services) -> SlackFeature | None:
     return SlackFeature(
         bolt=bolt,
         gateway=gateway,
-        renderer=blocks.SlackRenderer(services.content.translator),
         installations=installations,
         oauth=oauth,
         clients=clients,
@@ -520,19 +520,15 @@ def _authorize_url(api_url: str) -> str:
 SLACK = web.AppKey("slack", SlackFeature)
 
 
-def install(app: web.Application, services: Services) -> None:
-    """Mount the Slack routes (when Slack is configured) and set the Slack gateway for every feature that sends."""
+def build_slack(services: Services) -> SlackFeature | None:
+    """The Slack feature with every listener of its own (called by the composition root; `install` mounts it)."""
     feature = build_feature(services)
-    if feature is None:
-        return
-    app[SLACK] = feature
-    services.slack = feature
-    services.platforms[Platform.SLACK].gateway = feature.gateway
-    from bot.adapters.slack.members import install_member_sync
-
     stores = services.slack_stores
-    if stores is not None:  # build_feature made nothing without them; this narrows the type
-        install_member_sync(app, services, feature.bolt, feature.clients, stores)
+    if feature is None or stores is None:  # build_feature made nothing without the stores
+        return None
+    from bot.adapters.slack.members import build_member_sync
+
+    feature.members = build_member_sync(services, feature.bolt, feature.clients, stores)
     if services.team_sessions is not None:
         from bot.adapters.slack.sessions import register_session_actions
 
@@ -546,6 +542,19 @@ def install(app: web.Application, services: Services) -> None:
             services.content.translator,
             services.settings.public_base_url,
         )
+    return feature
+
+
+def install(app: web.Application, services: Services) -> None:
+    """Mount the Slack routes and start/stop hooks of the feature the composition root built (if Slack is on)."""
+    feature = services.slack
+    if feature is None:
+        return
+    app[SLACK] = feature
+    if feature.members is not None:
+        from bot.adapters.slack.members import mount_member_sync
+
+        mount_member_sync(app, services, feature.members)
     bolt = feature.bolt
 
     signing = services.settings.slack_signing_secret

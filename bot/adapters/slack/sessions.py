@@ -19,12 +19,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.adapters.slack.blocks import escape
 from bot.adapters.slack.render_sessions import session_blocks, session_fallback
 from bot.domain.i18n import Translator
-from bot.domain.sessions import (
+from bot.domain.team_sessions import (
     SIGNUP_ACTION,
     WITHDRAW_ACTION,
-    SessionStore,
     SignupState,
     TeamSession,
+    TeamSessionStore,
     ics_link,
     person_of,
 )
@@ -47,7 +47,7 @@ def _parse(value: str) -> tuple[bool, UUID, str | None, str | None, str | None]:
 
 def register_session_actions(
     bolt: AsyncApp,
-    store: SessionStore,
+    store: TeamSessionStore,
     organisation_of: Callable[[UUID], Awaitable[Organisation]],
     translator: Translator,
     public_base_url: str,

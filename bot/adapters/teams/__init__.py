@@ -89,7 +89,7 @@ def home_loader(services: Services) -> Callable[[Organisation], Awaitable[HomeIn
     return home
 
 
-class _Runtime:
+class TeamsRuntime:
     """What the endpoint and the gateway need a running loop for: one HTTP session, the SDK's adapter with its
     connector clients, the bot. Built at start-up, closed at shutdown; the route is mounted before that."""
 
@@ -153,12 +153,14 @@ class _Runtime:
             self._http = None
 
 
-def install(app: web.Application, services: Services) -> None:
-    """Mount `/api/messages` and register the Teams renderer and gateway (when Teams is enabled)."""
+def build_runtime(services: Services) -> TeamsRuntime | None:
+    """The Teams runtime and its card-submit routes when Teams is enabled (called by the composition root)."""
     settings = services.settings
     if not settings.teams_enabled:
-        log.info("teams is off (VIPBOT_TEAMS=false, or production without MICROSOFT_APP_ID)")
-        return
+        return None
+    if services.teams_references is None:  # `vipbot serve` always has a key (generated when not set)
+        log.warning("teams is off: its conversation references need a secret key (VIPBOT_SECRET_KEY)")
+        return None
     store = reference_store(services)
     kit = CardKit(services.content.translator)
     submits = SubmitRoutes()
@@ -169,13 +171,22 @@ def install(app: web.Application, services: Services) -> None:
         register_session_submits(
             submits, services.team_sessions, services.content.translator, settings.public_base_url
         )
-    if not settings.microsoft_app_id:
+    return TeamsRuntime(services, store, kit, submits)
+
+
+def install(app: web.Application, services: Services) -> None:
+    """Mount `/api/messages` and the runtime's start/stop hooks (the runtime is built by the composition root);
+    the runtime sets the Teams gateway while it runs."""
+    runtime = services.teams
+    if runtime is None:
+        log.info("teams is off (VIPBOT_TEAMS=false, or production without MICROSOFT_APP_ID)")
+        return
+    if not services.settings.microsoft_app_id:
         log.warning(
             "TEAMS ENDPOINT IS UNAUTHENTICATED: MICROSOFT_APP_ID is not set, so /api/messages accepts any local "
             "traffic (for Microsoft's local test tools). Never expose it; production refuses this.",
             endpoint=ENDPOINT,
         )
-    runtime = _Runtime(services, store, kit, submits)
     app.router.add_post(ENDPOINT, runtime.messages)
     app.on_startup.append(runtime.start)
     app.on_shutdown.append(runtime.drain)

@@ -9,11 +9,13 @@ from functools import partial
 
 from bot.adapters.teams import render_sessions
 from bot.adapters.teams.cards import CardKit, render_column, render_reminder
+from bot.adapters.teams.digest import render_digest
 from bot.adapters.teams.pulses import render_pulse, render_pulse_reminder, render_summary
 from bot.domain.delivery import ColumnPost, ReminderPost, RendererRegistry
+from bot.domain.digest import ColumnDigestPost
 from bot.domain.i18n import Translator
 from bot.domain.pulses import ManagementSummaryPost, PulsePost, PulseReminderPost
-from bot.domain.sessions import SessionAnnouncementPost, SessionReminderPost
+from bot.domain.team_sessions import SessionAnnouncementPost, SessionReminderPost
 from bot.domain.tenancy import Platform
 
 
@@ -26,6 +28,7 @@ def register_posts(renderers: RendererRegistry, translator: Translator) -> None:
     renderers.register(PulsePost, partial(render_pulse, translator))
     renderers.register(PulseReminderPost, partial(render_pulse_reminder, translator))
     renderers.register(ManagementSummaryPost, partial(render_summary, translator))
+    renderers.register(ColumnDigestPost, partial(render_digest, translator))
 
 
 def teams_renderers(translator: Translator) -> RendererRegistry:

@@ -25,7 +25,7 @@ from bot.adapters.teams.cards import (
 from bot.domain.content import pick_locale
 from bot.domain.delivery import Rendered
 from bot.domain.i18n import Translator
-from bot.domain.sessions import (
+from bot.domain.team_sessions import (
     SIGNUP_ACTION,
     WITHDRAW_ACTION,
     SessionAnnouncementPost,

@@ -16,11 +16,11 @@ from bot.adapters.teams.cards import ACTION_KEY, card, escape, text_block
 from bot.adapters.teams.render_sessions import REMINDER_KEY, SESSION_KEY, VIEW_ACTION, session_card
 from bot.adapters.teams.submits import CardSubmit, ClickAnswer, SubmitAnswer, SubmitRoutes
 from bot.domain.i18n import Translator
-from bot.domain.sessions import SIGNUP_ACTION, WITHDRAW_ACTION, SessionStore, ics_link, person_of
+from bot.domain.team_sessions import SIGNUP_ACTION, WITHDRAW_ACTION, TeamSessionStore, ics_link, person_of
 from bot.domain.tenancy import Platform
 
 
-def session_submits(store: SessionStore, translator: Translator, public_base_url: str) -> SubmitAnswer:
+def session_submits(store: TeamSessionStore, translator: Translator, public_base_url: str) -> SubmitAnswer:
     async def answer(submit: CardSubmit) -> ClickAnswer:
         try:
             session_id = UUID(str(submit.value.get(SESSION_KEY)))
@@ -56,7 +56,7 @@ def session_submits(store: SessionStore, translator: Translator, public_base_url
 
 
 def register_session_submits(
-    routes: SubmitRoutes, store: SessionStore, translator: Translator, public_base_url: str
+    routes: SubmitRoutes, store: TeamSessionStore, translator: Translator, public_base_url: str
 ) -> None:
     answer = session_submits(store, translator, public_base_url)
     routes.register(SIGNUP_ACTION, answer)

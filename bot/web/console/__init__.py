@@ -67,6 +67,7 @@ def build_console(services: Services) -> web.Application:
     pages_insights.add_routes(console)
     pages_audit.add_routes(console)
     _register_optional(console, "bot.web.console.inbox")
+    _register_optional(console, "bot.web.console.pages_digest")
     _template_globals(console)
     return console
 

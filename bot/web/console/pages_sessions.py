@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import date, datetime, time
 from typing import Any
 from uuid import UUID
@@ -12,9 +11,8 @@ from aiohttp import web
 
 from bot.domain.accounts import Role
 from bot.domain.outreach import Audience, AudienceError, What
-from bot.domain.sessions import SessionError, TeamSession, reminder_moment
 from bot.domain.tenancy import Organisation, Platform
-from bot.errors import NotFoundError
+from bot.usecases.team_sessions import SessionDraft, SessionRefusedError, TeamSessions
 from bot.web.console.auth import console_of, organisation_for
 from bot.web.console.outreach_bridge import CANCELLED_PREFIX, outreach_of, publish
 from bot.web.console.pages_auth import see_other
@@ -85,9 +83,7 @@ async def session_plan(request: web.Request) -> web.StreamResponse:
     )
     if not audience.groups and not audience.members:
         return await _page(request, account, organisation, values, "console.schedule.audience_missing", 400)
-    session = TeamSession(
-        id=uuid.uuid4(),
-        organisation_id=organisation.id,
+    draft = SessionDraft(
         title=values["title"][:200],
         description=values["description"],
         starts_at=starts,
@@ -95,37 +91,22 @@ async def session_plan(request: web.Request) -> web.StreamResponse:
         place=values["place"][:300] or None,
         online_url=values["online_url"][:500] or None,
         audience=audience,
-        locale=None,
     )
-    now = console.now()
-    if starts <= now:
-        return await _page(request, account, organisation, values, "console.sessions.in_past", 400)
-    outreach = outreach_of(services)
     try:
-        await outreach.sessions.add(session)
-    except SessionError:
-        return await _page(request, account, organisation, values, "console.sessions.invalid", 400)
-    notice = "planned"
-    try:
-        await publish(services, organisation, What.SESSION, str(session.id), audience)
-        remind_at = reminder_moment(session, organisation.timezone)
-        if remind_at > now:
-            await publish(
-                services, organisation, What.SESSION_REMINDER, str(session.id), audience, send_at=remind_at
-            )
-    except AudienceError:
-        notice = "planned_nobody"
-    return see_other(_url(request, "sessions", org=organisation.slug) + f"?notice={notice}")
+        await TeamSessions(outreach_of(services), services.clock).plan(organisation, draft)
+    except SessionRefusedError as refused:
+        problem = f"console.sessions.problem.{refused.problem.value}"
+        return await _page(request, account, organisation, values, problem, 400)
+    return see_other(_url(request, "sessions", org=organisation.slug) + "?notice=planned")
 
 
 async def session_cancel(request: web.Request) -> web.StreamResponse:
     _account, organisation = await organisation_for(request, Role.COUNSELLOR)
     services = console_of(request).services
-    outreach = outreach_of(services)
     try:
         session_id = UUID(request.match_info["session"])
-        session = await outreach.sessions.cancel(organisation.id, session_id)
-    except (ValueError, NotFoundError):
+        session = await TeamSessions(outreach_of(services), services.clock).cancel(organisation, session_id)
+    except (ValueError, SessionRefusedError):
         raise web.HTTPNotFound() from None
     notice = "cancelled"
     try:

@@ -11,13 +11,13 @@ import pytest
 
 from bot.adapters.slack.blocks import (
     HOME_BLOCK_LIMIT,
-    SlackRenderer,
     dm_reply,
     escape,
     home_view,
     markdown_sections,
     span_mrkdwn,
 )
+from bot.adapters.slack.posts import slack_renderers
 from bot.catalog import ContentLibrary
 from bot.domain.content import Column, Text
 from bot.domain.delivery import ColumnPost, Post, ReminderPost
@@ -56,7 +56,7 @@ def test_long_bodies_are_split_within_the_section_limit() -> None:
 
 @pytest.mark.parametrize("locale", ["nl", "en-GB"])
 def test_every_bundled_column_and_reminder_renders(content: ContentLibrary, locale: str) -> None:
-    renderer = SlackRenderer(content.translator)
+    renderer = slack_renderers(content.translator)
     catalog = content.catalog
     posts: list[Post] = [ColumnPost(c, PORTAL) for c in catalog.columns]
     posts += [ReminderPost(r, PORTAL) for r in catalog.reminders]
@@ -72,7 +72,7 @@ def test_every_bundled_column_and_reminder_renders(content: ContentLibrary, loca
 
 def test_column_in_the_readers_locale(content: ContentLibrary) -> None:
     column = content.catalog.columns[0]
-    renderer = SlackRenderer(content.translator)
+    renderer = slack_renderers(content.translator)
     dutch = renderer.render(ColumnPost(column, PORTAL), "nl")
     english = renderer.render(ColumnPost(column, PORTAL), "en-US")
     assert dutch.payload["blocks"][0]["text"]["text"] == column.title.nl  # type: ignore[index]
@@ -92,7 +92,7 @@ def test_a_column_with_markup_in_its_text_cannot_break_out(content: ContentLibra
         summary=Text("s", "s"),
         body=Text("Hallo <!channel> en <@U123> & <!subteam^S1|@hr>", "x"),
     )
-    rendered = SlackRenderer(content.translator).render(ColumnPost(column, PORTAL), "nl")
+    rendered = slack_renderers(content.translator).render(ColumnPost(column, PORTAL), "nl")
     blocks = rendered.payload["blocks"]
     assert isinstance(blocks, list)
     mrkdwn = [t["text"] for t in _texts(blocks) if t["type"] == "mrkdwn"]
@@ -116,7 +116,7 @@ def _texts(node: object) -> list[dict[str, str]]:
 
 def test_unknown_posts_are_refused(content: ContentLibrary) -> None:
     with pytest.raises(TypeError):
-        SlackRenderer(content.translator).render(Post(), "nl")
+        slack_renderers(content.translator).render(Post(), "nl")
 
 
 def _info(content: ContentLibrary, sessions: int = 2) -> HomeInfo:

@@ -19,7 +19,7 @@ from sqlmodel import select
 from bot.adapters import slack
 from bot.app import Services, build_app
 from bot.domain.outreach import Audience
-from bot.domain.sessions import TeamSession
+from bot.domain.team_sessions import TeamSession
 from bot.domain.tenancy import Platform
 from bot.logs import configure_logging
 from bot.storage.slack_installations import SqlSlackInstallations

@@ -33,7 +33,7 @@ from bot.domain.pulses import (
     PulseReminderPost,
     PulseService,
 )
-from bot.domain.sessions import SignupState, TeamSession
+from bot.domain.team_sessions import SignupState, TeamSession
 from bot.domain.tenancy import GroupKind, Organisation
 from bot.reporting import service as pulses_feature
 from bot.reporting.service import Pulses

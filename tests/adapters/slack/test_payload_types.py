@@ -32,7 +32,7 @@ from bot.domain.content import Column, Reminder, SocialMapEntry, Text
 from bot.domain.delivery import ColumnPost, ReminderPost, RendererRegistry, Target, TargetKind
 from bot.domain.home import CounsellorCard, HomeInfo, UpcomingSession
 from bot.domain.outreach import Audience
-from bot.domain.sessions import SessionAnnouncementPost, SessionReminderPost, SignupState, TeamSession
+from bot.domain.team_sessions import SessionAnnouncementPost, SessionReminderPost, SignupState, TeamSession
 from bot.domain.tenancy import CounsellorRole, Organisation, Platform
 from bot.security.secret import Secret
 from tests.doubles.slack_api import DEFAULT_TEAM, DEFAULT_TOKEN, SlackApiSimulator

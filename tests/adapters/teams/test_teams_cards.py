@@ -166,7 +166,12 @@ def test_session_cards_carry_the_outside_teams_line(content: ContentLibrary) -> 
 
     from bot.adapters.teams.render_sessions import session_card
     from bot.domain.outreach import Audience
-    from bot.domain.sessions import SessionAnnouncementPost, SessionReminderPost, SignupState, TeamSession
+    from bot.domain.team_sessions import (
+        SessionAnnouncementPost,
+        SessionReminderPost,
+        SignupState,
+        TeamSession,
+    )
 
     session = TeamSession(
         uuid4(), uuid4(), "Koffie & <respect>", "", datetime(2026, 3, 3, 9, tzinfo=UTC),

@@ -20,7 +20,7 @@ from bot.adapters import teams
 from bot.adapters.teams import reference_store
 from bot.app import Services
 from bot.domain.outreach import Audience, What
-from bot.domain.sessions import TeamSession
+from bot.domain.team_sessions import TeamSession
 from bot.domain.tenancy import GroupKind, Platform
 from bot.reporting import service as pulses_feature
 from bot.reporting.service import Pulses

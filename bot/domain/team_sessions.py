@@ -97,7 +97,7 @@ class SessionReminderPost(Post):
     kind: str = "session_reminder"
 
 
-class SessionStore(Protocol):
+class TeamSessionStore(Protocol):
     """Port: team sessions and their anonymous sign-ups."""
 
     async def get(self, organisation_id: UUID, session_id: UUID) -> TeamSession | None: ...

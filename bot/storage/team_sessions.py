@@ -18,7 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.domain.home import UpcomingSession
 from bot.domain.outreach import Audience
-from bot.domain.sessions import SignupState, TeamSession
+from bot.domain.team_sessions import SignupState, TeamSession
 from bot.errors import NotFoundError
 from bot.security.secret import Secret
 from bot.security.secretbox import derive_key, keyed_hash
@@ -43,8 +43,8 @@ def _session(row: TeamSessionRow) -> TeamSession:
     )
 
 
-class SqlSessionStore:
-    """SessionStore and SessionCalendar (the Home tab's "coming sessions") on the database."""
+class SqlTeamSessionStore:
+    """TeamSessionStore and SessionCalendar (the Home tab's "coming sessions") on the database."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], master_key: Secret[bytes]) -> None:
         self._sessions = sessions
