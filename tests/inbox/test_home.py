@@ -13,7 +13,7 @@ from bot.domain.accounts import Role
 from bot.domain.clock import FixedClock
 from bot.domain.conversations import Author, Classification, Mode
 from bot.domain.outreach import Audience
-from bot.domain.sessions import TeamSession
+from bot.domain.team_sessions import TeamSession
 from bot.storage.db import transaction
 from bot.storage.tables_outreach import OutreachDeliveryRow, OutreachOccurrenceRow
 from bot.web.console.outreach_bridge import outreach_of
