@@ -191,7 +191,9 @@ def build_platforms(services: wiring.Services) -> None:
 
 
 def build_app(services: wiring.Services, features: list[FeatureInstaller] | None = None) -> web.Application:
-    app = web.Application(middlewares=[observe(services.metrics)], client_max_size=1024**2)
+    # The largest body taken: a file sent through the portal (or the console's inbox), plus the form around it.
+    body_limit = max(1, services.settings.portal_file_mb + 1) * 1024**2
+    app = web.Application(middlewares=[observe(services.metrics)], client_max_size=body_limit)
     app[SERVICES] = services
     app.router.add_get("/healthz", health_handler(services.engine))
     build_platforms(services)

@@ -67,7 +67,8 @@ _CREDENTIAL_PATTERNS = (
 _CHATTY_LIBRARIES = ("slack_bolt", "slack_sdk", "aiohttp.client")
 # Libraries that put identifiers (conversation ids, service URLs, tokens' claims) into their lines at every level,
 # errors included: silenced; the code that calls them logs what happened in its own words.
-_IDENTIFYING_LIBRARIES = ("microsoft_agents",)
+# PIL and pypdf log the metadata of the files they read (a photo's camera and GPS position) at debug level.
+_IDENTIFYING_LIBRARIES = ("microsoft_agents", "PIL", "pypdf")
 
 
 # Libraries whose %-arguments can hold request data (payloads, client addresses): their messages keep the template,

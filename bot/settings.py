@@ -117,6 +117,26 @@ class Settings(BaseModel):
 
     portal_pow_bits: Annotated[int, Field(ge=0, le=24)] = Field(16, alias="VIPBOT_PORTAL_POW_BITS")
     digest_hours: Annotated[int, Field(ge=1, le=168)] = Field(24, alias="VIPBOT_DIGEST_HOURS")
+    # Files in portal conversations (PDFs and images), both ways: the largest one taken, in MB.
+    portal_file_mb: Annotated[int, Field(ge=1, le=25)] = Field(5, alias="VIPBOT_PORTAL_FILE_MB")
+    # What the portal says a counsellor usually answers within, in working days.
+    portal_reply_days: Annotated[int, Field(ge=1, le=30)] = Field(3, alias="VIPBOT_PORTAL_REPLY_DAYS")
+    # A reply notice goes out after a random delay between these bounds (minutes), so its time says little.
+    notice_delay_min_minutes: Annotated[int, Field(ge=0, le=1440)] = Field(
+        20, alias="VIPBOT_NOTICE_DELAY_MIN_MINUTES"
+    )
+    notice_delay_max_minutes: Annotated[int, Field(ge=1, le=2880)] = Field(
+        180, alias="VIPBOT_NOTICE_DELAY_MAX_MINUTES"
+    )
+    # Web Push: host names (or suffixes) of the push services a browser's subscription may point at.
+    push_hosts: str = Field(
+        "fcm.googleapis.com,updates.push.services.mozilla.com,push.services.mozilla.com,notify.windows.com,"
+        "push.apple.com",
+        alias="VIPBOT_PUSH_HOSTS",
+    )
+    # Who push services may contact about this sender (a `mailto:` or `https:` URL); by default the mail sender
+    # address or the service's public address.
+    push_contact: str | None = Field(None, alias="VIPBOT_PUSH_CONTACT")
     inbox_unlock_minutes: Annotated[int, Field(ge=5, le=480)] = Field(30, alias="VIPBOT_INBOX_UNLOCK_MINUTES")
 
     @field_validator("log_level")
@@ -275,6 +295,10 @@ def _check_consistency(settings: Settings) -> None:
             raise ConfigError(variable, f"is too weak for production: {weakness}; {GENERATE_KEY_HINT}")
     if settings.is_production and settings.base_url is None:
         raise ConfigError("VIPBOT_BASE_URL", "is required when VIPBOT_ENV=production")
+    if settings.notice_delay_max_minutes < settings.notice_delay_min_minutes:
+        raise ConfigError(
+            "VIPBOT_NOTICE_DELAY_MAX_MINUTES", "must be at least VIPBOT_NOTICE_DELAY_MIN_MINUTES"
+        )
     if settings.slack_client_id and not settings.slack_client_secret:
         raise ConfigError("SLACK_CLIENT_SECRET", "is required when SLACK_CLIENT_ID is set")
     slack_configured = settings.slack_bot_token or settings.slack_client_id

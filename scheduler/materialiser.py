@@ -31,9 +31,12 @@ from bot.logs import get_logger, log_failure
 from bot.storage.organisations import SqlOrganisationRepository
 from bot.storage.outbox import SqlOutbox
 from bot.storage.schedules import SqlMemberDirectory, SqlScheduleRepository, schedule_from_row
-from scheduler.triggers import Fate, Planned, ScheduleTrigger, plan
+from scheduler.triggers import Fate, Planned, ScheduleTrigger, plan, spread_deferred
 
 log = get_logger(__name__)
+
+#: How far back deferred occurrences are looked for (a long holiday run; next_allowed looks 60 days ahead).
+DEFER_LOOKBACK = timedelta(days=62)
 
 # More people to DM, from elsewhere (the Teams adapter's personal conversation references).
 MemberSource = Callable[[UUID], Awaitable[list[Member]]]
@@ -137,11 +140,35 @@ class Materialiser:
                 )
                 continue
             assert item.send_at is not None  # noqa: S101  (Fate.SEND always has a send time)
-            await self._materialise(schedule, organisation, item.occurs_at, item.send_at)
+            send_at = item.send_at
+            if send_at != item.occurs_at:  # deferred: its place among the others deferred to that morning
+                send_at = await self.deferred_send_at(schedule, organisation, calendar, item)
+            await self._materialise(schedule, organisation, item.occurs_at, send_at)
         # Only move past what was looked at: a cap on the plan leaves the rest for the next run.
         cursor = planned[-1].occurs_at if len(planned) >= 1000 else now
         await self.schedules.advance_cursor(schedule.organisation_id, schedule.id, cursor)
         return planned
+
+    async def deferred_send_at(
+        self, schedule: Schedule, organisation: Organisation, calendar: OutreachCalendar, item: Planned
+    ) -> datetime:
+        """When a deferred occurrence goes out: spread with every other post of the organisation deferred to the
+        same moment (`spread_deferred`), so that a weekend's posts do not all land at Monday's first minute."""
+        assert item.send_at is not None  # noqa: S101  (only deferred occurrences that send come here)
+        base = item.send_at
+        planned: list[tuple[UUID, Planned]] = []
+        for other in await self.schedules.list_schedules(organisation):
+            if not other.enabled and other.id != schedule.id:
+                continue
+            since = max(base - DEFER_LOOKBACK, other.created_at)
+            planned.extend(
+                (other.id, p)
+                for p in plan(trigger_of(other), calendar, other.when_blocked, since, base)
+                if p.send_at == base
+            )
+        if not any(key == schedule.id and p.occurs_at == item.occurs_at for key, p in planned):
+            planned.append((schedule.id, item))
+        return spread_deferred(planned).get((schedule.id, item.occurs_at), base)
 
     async def _materialise(
         self, schedule: Schedule, organisation: Organisation, occurs_at: datetime, send_at: datetime

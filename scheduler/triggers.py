@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -141,3 +143,32 @@ def first_sendable(
         if len(batch) < 200:
             return None
         cursor = batch[-1].occurs_at
+
+
+#: Posts deferred to the same moment go out this far apart…
+DEFER_SPACING = timedelta(minutes=10)
+#: …squeezed closer when there are many, so that all of them go out within this window after that moment.
+DEFER_WINDOW = timedelta(hours=3)
+
+
+def spread_deferred(
+    planned: Iterable[tuple[Hashable, Planned]],
+) -> dict[tuple[Hashable, datetime], datetime]:
+    """When deferred posts would all go out at one moment (the first allowed moment after a weekend, a holiday or
+    quiet hours), spread them over that morning: in the order they were due (then by schedule key), one every
+    DEFER_SPACING, closer together when needed so that all fall within DEFER_WINDOW.
+
+    `planned` is every planned occurrence of an organisation's schedules, keyed by schedule. Returns the new send
+    moment of each deferred one, keyed by (schedule key, occurrence time). Deterministic: every replica, the
+    materialiser and the console compute the same moments from the same schedules."""
+    moments: dict[datetime, list[tuple[datetime, str, Hashable]]] = defaultdict(list)
+    for key, item in planned:
+        if item.fate == Fate.SEND and item.send_at is not None and item.send_at != item.occurs_at:
+            moments[item.send_at].append((item.occurs_at, str(key), key))
+    spread: dict[tuple[Hashable, datetime], datetime] = {}
+    for moment, items in moments.items():
+        items.sort(key=lambda entry: (entry[0], entry[1]))
+        step = min(DEFER_SPACING, timedelta(seconds=int(DEFER_WINDOW.total_seconds() // len(items))))
+        for index, (occurs_at, _name, key) in enumerate(items):
+            spread[(key, occurs_at)] = moment + step * index
+    return spread

@@ -16,13 +16,14 @@ from bot.cli.context import CliContext
 from bot.cli.schedule import add_audience_arguments, audience_from, check_item, materialiser_for
 from bot.domain.clock import SystemClock
 from bot.domain.outreach import AudienceError, What
-from bot.domain.pulses import REMINDER_PREFIX, Pulse, PulseService, RoundStillOpenError
+from bot.domain.pulses import REMINDER_PREFIX, Pulse, PulseService
 from bot.domain.tenancy import GroupTree, Organisation, Platform
-from bot.errors import ConfigError, NotFoundError
+from bot.errors import ConfigError, NotFoundError, VipbotError
 from bot.settings import ensure_secret_key
 from bot.storage.db import session_factory
 from bot.storage.organisations import SqlOrganisationRepository
 from bot.storage.pulses import SqlPulseStore, master_key_from
+from bot.usecases.pulses import PulseProblem, PulseRefusedError, close_round, open_round
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -46,6 +47,15 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         add_audience_arguments(command)
         command.add_argument("--locale", choices=["nl", "en"], help="language (default: the organisation's)")
         command.set_defaults(handler=run_send, reminder=name == "remind")
+    close_one = sub.add_parser(
+        "close",
+        help="close one round now",
+        description="Close a round before its window ends: no more answers; its key and who-answered rows are "
+        "destroyed at once. Its figures appear only when its month is released (over the floors).",
+    )
+    close_one.add_argument("org", help="organisation handle")
+    close_one.add_argument("round", help="the round's id (see `vipbot pulse list`)")
+    close_one.set_defaults(handler=run_close)
     lst = sub.add_parser("list", help="list rounds", description="List an organisation's pulse rounds.")
     lst.add_argument("org", help="organisation handle")
     lst.set_defaults(handler=run_list)
@@ -94,21 +104,50 @@ async def run_open(args: argparse.Namespace, ctx: CliContext) -> int:
         repo = SqlOrganisationRepository(session_factory(engine))
         org = await repo.get_organisation(args.org)
         tree = await repo.group_tree(org.id)
-        audience = None
-        if args.group:
-            group = tree.by_slug(args.group)
-            if group is None:
-                raise NotFoundError(f"no group '{args.group}' in {org.slug}")
-            audience = group.id
         service = PulseService(_store(ctx, engine), content.catalog.pulse_sets, SystemClock())
-        try:
-            pulse = await service.open_round(org.id, args.pulse, tree, audience, args.days)
-        except RoundStillOpenError as exc:
-            return _still_open(ctx, content, org, tree, exc.pulse)
+        try:  # the same checks as the console's pulses page
+            pulse = await open_round(
+                service, content.catalog, org.id, tree, args.pulse, args.group, args.days
+            )
+        except PulseRefusedError as exc:
+            if exc.problem is PulseProblem.STILL_OPEN and exc.pulse is not None:
+                return _still_open(ctx, content, org, tree, exc.pulse)
+            if exc.problem is PulseProblem.UNKNOWN_GROUP:
+                raise NotFoundError(str(exc)) from None
+            raise ConfigError(_OPTION_OF.get(exc.problem, "PULSE"), str(exc)) from None
     ctx.print(
         f"Opened round {pulse.id} of '{pulse.pulse_set_id}' until {pulse.closes_at:%Y-%m-%d %H:%M} UTC."
     )
     return 0
+
+
+_OPTION_OF = {
+    PulseProblem.SET_MISSING: "PULSE",
+    PulseProblem.UNKNOWN_SET: "PULSE",
+    PulseProblem.WINDOW: "--days",
+}
+
+
+async def run_close(args: argparse.Namespace, ctx: CliContext) -> int:
+    content = ctx.content()
+    async with ctx.database() as engine:
+        org = await SqlOrganisationRepository(session_factory(engine)).get_organisation(args.org)
+        store = _store(ctx, engine)
+        service = PulseService(store, content.catalog.pulse_sets, SystemClock())
+        try:  # the same use case as the console's "close now"
+            pulse = await close_round(service, store, org.id, args.round)
+        except PulseRefusedError as exc:
+            if exc.problem is PulseProblem.NOT_FOUND:
+                raise NotFoundError(str(exc)) from None
+            raise PulseError(str(exc)) from None
+    ctx.print(
+        f"Closed round {pulse.id} of '{pulse.pulse_set_id}'. Its figures appear once its month is released."
+    )
+    return 0
+
+
+class PulseError(VipbotError):
+    """A pulse action that cannot be done (a round closed already)."""
 
 
 async def run_send(args: argparse.Namespace, ctx: CliContext) -> int:

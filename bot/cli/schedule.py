@@ -40,7 +40,14 @@ from bot.storage.db import session_factory
 from bot.storage.organisations import SqlOrganisationRepository
 from bot.storage.outbox import SqlOutbox
 from bot.storage.schedules import SqlMemberDirectory, SqlScheduleRepository
-from bot.usecases.schedules import ScheduleProblem, ScheduleRefusedError, check_rule, first_post
+from bot.usecases.schedules import (
+    ScheduleChanges,
+    ScheduleProblem,
+    ScheduleRefusedError,
+    check_rule,
+    edit_schedule,
+    first_post,
+)
 from scheduler.materialiser import Materialiser
 from scheduler.posts import OutreachPosts
 from scheduler.service import outreach_of
@@ -60,6 +67,8 @@ _OPTION_OF = {
     ScheduleProblem.GRACE: "--grace",
     ScheduleProblem.NEVER_FIRES: "--every",
     ScheduleProblem.ALWAYS_BLOCKED: "--every",
+    ScheduleProblem.NAME_MISSING: "--rename",
+    ScheduleProblem.NAME_TAKEN: "--rename",
 }
 
 
@@ -208,6 +217,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     add.set_defaults(handler=run_add)
 
+    _register_edit(sub)
+
     lst = sub.add_parser("list", help="list schedules", description="List an organisation's schedules.")
     lst.add_argument("org", help="organisation handle")
     lst.set_defaults(handler=run_list)
@@ -249,6 +260,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "--holiday", action="append", type=date.fromisoformat, default=[], help="add a date"
     )
     calendar.add_argument("--clear-holidays", action="store_true", help="forget every holiday first")
+    calendar.add_argument(
+        "--country", metavar="CODE", help="whose public holidays apply, e.g. NL or BE ('none': only own days)"
+    )
     calendar.set_defaults(handler=run_calendar)
 
     members = sub.add_parser(
@@ -272,6 +286,35 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     status.add_argument("org", help="organisation handle")
     status.set_defaults(handler=run_status)
+
+
+def _register_edit(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    edit = sub.add_parser(
+        "edit",
+        help="change a schedule in place",
+        description="Change a schedule in place: its history and rotation stay with it. Options left out keep "
+        "their value. A changed rule counts 'every other week' from today and sends nothing that fell due "
+        "before the change. The same checks as `add` and the console.",
+    )
+    edit.add_argument("org", help="organisation handle")
+    edit.add_argument("name", help="the schedule's name")
+    edit.add_argument("--rename", metavar="NAME", help="a new name")
+    edit.add_argument("--every", metavar="RECURRENCE", help="a new rule, e.g. 'om de dinsdag 9 uur'")
+    edit.add_argument("--item", help="a fixed column/reminder id or the pulse set")
+    edit.add_argument("--rotate", action="store_true", help="back to the rotation (no fixed item)")
+    edit.add_argument(
+        "--to",
+        action="append",
+        metavar="WHO",
+        help="a new audience: group:HANDLE, channel:PLATFORM:WORKSPACE:CHANNEL or members; repeat for more",
+    )
+    edit.add_argument(
+        "--platform", action="append", choices=[p.value for p in Platform], help="only this platform"
+    )
+    edit.add_argument("--when-blocked", choices=[w.value for w in WhenBlocked])
+    edit.add_argument("--timezone", help="IANA time zone")
+    edit.add_argument("--grace", type=int, metavar="MINUTES", help="send missed occurrences this late")
+    edit.set_defaults(handler=run_edit)
 
 
 async def _org(engine: AsyncEngine, handle: str) -> Organisation:
@@ -330,6 +373,50 @@ async def run_add(args: argparse.Namespace, ctx: CliContext) -> int:
         f"({timezone}) to {audience.describe()} — {len(targets)} target(s) today."
     )
     ctx.print(f"First post: {_local(first.send_at, timezone)}.")
+    return 0
+
+
+async def run_edit(args: argparse.Namespace, ctx: CliContext) -> int:
+    content = ctx.content()
+    audience = audience_from(args) if args.to else None
+    async with ctx.database() as engine:
+        org = await _org(engine, args.org)
+        materialiser = materialiser_for(ctx, engine)
+        if args.item is not None:
+            current = await materialiser.schedules.get(org, args.name)
+            check_item(content, current.what, args.item)
+        if audience is not None:
+            try:
+                targets = await materialiser.addressees(org, audience)
+            except AudienceError as exc:
+                raise ScheduleError(f"the schedule targets nothing: {exc}") from None
+            if not targets:
+                raise ScheduleError(f"the schedule targets nothing: {audience.describe()}")
+        changes = ScheduleChanges(
+            name=args.rename,
+            item_id=args.item,
+            clear_item=args.rotate,
+            audience=audience,
+            recurrence=args.every,
+            when_blocked=WhenBlocked(args.when_blocked) if args.when_blocked else None,
+            timezone=args.timezone,
+            grace_minutes=args.grace,
+        )
+        try:  # the same use case as the console's schedule page
+            schedule, first = await edit_schedule(
+                materialiser.schedules, org, args.name, changes, datetime.now(UTC)
+            )
+        except ScheduleRefusedError as exc:
+            option = _OPTION_OF.get(exc.problem)
+            if option is not None:
+                raise ConfigError(option, str(exc)) from None
+            raise ScheduleError(str(exc)) from None
+    assert first.send_at is not None  # noqa: S101  (first_post only returns occurrences that send)
+    ctx.print(
+        f"Changed schedule '{schedule.name}' in {org.slug}: {schedule.what.value} {schedule.recurrence.text} "
+        f"({schedule.timezone}) to {schedule.audience.describe()}."
+    )
+    ctx.print(f"First post: {_local(first.send_at, schedule.timezone)}.")
     return 0
 
 
@@ -481,7 +568,9 @@ async def run_calendar(args: argparse.Namespace, ctx: CliContext) -> int:
         org = await _org(engine, args.org)
         repo = SqlScheduleRepository(session_factory(engine))
         current = await repo.calendar(org.id)
-        changed = args.quiet or args.weekends or args.holiday or args.clear_holidays
+        changed = (
+            args.quiet or args.weekends or args.holiday or args.clear_holidays or args.country is not None
+        )
         if changed:
             quiet_start, quiet_end = current.quiet_start, current.quiet_end
             if args.quiet:
@@ -496,8 +585,10 @@ async def run_calendar(args: argparse.Namespace, ctx: CliContext) -> int:
                 quiet_end=quiet_end,
                 skip_weekends=current.skip_weekends if args.weekends is None else args.weekends == "skip",
                 holidays=holidays | frozenset(args.holiday),
+                country=current.country if args.country is None else _country(args.country),
             )
             await repo.set_calendar(org.id, current)
+            current = await repo.calendar(org.id)
     quiet = (
         "none"
         if current.quiet_start == current.quiet_end
@@ -506,7 +597,25 @@ async def run_calendar(args: argparse.Namespace, ctx: CliContext) -> int:
     weekends = "skipped" if current.skip_weekends else "allowed"
     ctx.print(f"{org.slug} ({org.timezone}): quiet hours {quiet}; weekends {weekends}")
     ctx.print("holidays: " + (", ".join(d.isoformat() for d in sorted(current.holidays)) or "none"))
+    ctx.print(
+        f"public holidays: {current.country} (from the holidays package)"
+        if current.country
+        else "public holidays: none (no country)"
+    )
     return 0
+
+
+def _country(code: str) -> str:
+    from bot.storage.planning import supported_countries
+
+    code = code.strip().upper()
+    if code in {"", "NONE"}:
+        return ""
+    if code not in supported_countries():
+        raise ConfigError(
+            "--country", f"'{code}' is not a country the holidays package knows (ISO code, e.g. NL)"
+        )
+    return code
 
 
 async def run_members(args: argparse.Namespace, ctx: CliContext) -> int:

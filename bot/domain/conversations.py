@@ -13,6 +13,7 @@ Plain Python: the rules of the channel and the ports it needs. Encryption is beh
 
 from __future__ import annotations
 
+import base64
 import calendar
 import json
 from collections.abc import Sequence
@@ -28,6 +29,8 @@ from bot.errors import VipbotError
 
 MAX_MESSAGE_CHARS = 8000
 MAX_IDENTITY_CHARS = 300
+MAX_FILE_NAME_CHARS = 120
+MAX_SLOTS = 8
 # Plaintexts are padded to the next power of two, at least PAD_TO bytes (JSON never holds a raw zero byte, so the
 # padding strips off unambiguously): a ciphertext's size then tells only which of a few buckets a message is in
 # (up to ~2,000 bytes of text, up to 4 KiB, 8 KiB, ...). Storage cost in docs/portal.md.
@@ -71,6 +74,9 @@ class InboxState(StrEnum):
 class MessageKind(StrEnum):
     TEXT = "text"
     IDENTITY = "identity"  # the name or contact a pseudonymous employee chose to share
+    FILE = "file"  # a PDF or an image, cleaned of its metadata before it was sealed
+    SLOTS = "slots"  # times the counsellor offers for a call
+    BOOKING = "booking"  # the time the employee picked
 
 
 class ConversationError(VipbotError):
@@ -99,6 +105,10 @@ class NoCounsellorError(ConversationError):
 
 class InvalidTextError(ConversationError):
     """Empty or too long."""
+
+
+class InvalidSlotError(ConversationError):
+    """A call time that is not among the open offer, or an offer without usable times."""
 
 
 def add_months(day: date, months: int) -> date:
@@ -159,6 +169,7 @@ class ConversationSummary:
     unread_for_employee: bool
     classification: Classification
     whistleblowing: WhistleblowingClock | None
+    chosen_counsellor: UUID | None = None  # the counsellor the employee addressed (with the deputies)
     last_author: Author | None = None
     counsellor_wrote: bool = False
     sealed_label: bytes | None = field(default=None, repr=False)
@@ -183,12 +194,24 @@ class StoredMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file inside a conversation: its name as sent, its media type (sniffed, not taken from the name)."""
+
+    name: str = field(repr=False)
+    media_type: str
+    data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
     sequence: int
     author: Author
     kind: MessageKind
     text: str = field(repr=False)
     day: date
+    attachment: Attachment | None = None
+    slots: tuple[datetime, ...] = ()  # SLOTS: the times offered; BOOKING: the one picked
+    minutes: int = 0  # how long the call is meant to take
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +225,24 @@ class Thread:
         shared = any(m.kind is MessageKind.IDENTITY for m in self.messages)
         return Mode.PSEUDONYMOUS if shared else Mode.ANONYMOUS
 
+    @property
+    def open_offer(self) -> Message | None:
+        """The counsellor's latest offer of call times, while the employee has not picked one of it yet."""
+        for message in reversed(self.messages):
+            if message.kind is MessageKind.BOOKING:
+                return None
+            if message.kind is MessageKind.SLOTS:
+                return message
+        return None
+
+    @property
+    def booking(self) -> Message | None:
+        return next((m for m in reversed(self.messages) if m.kind is MessageKind.BOOKING), None)
+
+    def attachment(self, sequence: int) -> Attachment | None:
+        found = next((m for m in self.messages if m.sequence == sequence and m.attachment), None)
+        return found.attachment if found else None
+
 
 @dataclass(frozen=True, slots=True)
 class Recipient:
@@ -209,6 +250,14 @@ class Recipient:
 
     counsellor_id: UUID
     public_key: bytes = field(repr=False)
+    deputy: bool = False
+
+
+def recipients_for(recipients: Sequence[Recipient], chosen: UUID | None) -> list[Recipient]:
+    """Who a new conversation is sealed to: everybody, or the counsellor the employee chose and the deputies."""
+    if chosen is None:
+        return list(recipients)
+    return [r for r in recipients if r.counsellor_id == chosen or r.deputy]
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,6 +371,25 @@ def encode_payload(kind: MessageKind, text: str, identity: str | None = None) ->
     return data + bytes(padded_size(len(data)) - len(data))
 
 
+def encode_fields(fields: dict[str, object]) -> bytes:
+    """Any message's JSON, padded like `encode_payload` (files and call times travel the same way as text)."""
+    data = json.dumps(fields, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return data + bytes(padded_size(len(data)) - len(data))
+
+
+def decode_extras(payload: bytes) -> tuple[Attachment | None, tuple[datetime, ...], int]:
+    """The file, call times and call length a sealed payload carries besides its text."""
+    try:
+        data = json.loads(payload.rstrip(b"\0").decode("utf-8"))
+        attachment = None
+        if "d" in data:
+            attachment = Attachment(str(data["t"]), str(data["m"]), base64.b64decode(data["d"]))
+        slots = tuple(datetime.fromisoformat(str(s)) for s in data.get("s", ()))
+        return attachment, slots, int(data.get("n", 0))
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise DamagedMessageError("a message did not decode") from exc
+
+
 def decode_payload(payload: bytes) -> tuple[MessageKind, str]:
     kind, text, _identity = decode_message(payload)
     return kind, text
@@ -391,11 +459,18 @@ class ConversationService:
         mode: Mode,
         text: str,
         identity: str | None = None,
+        counsellor_id: UUID | None = None,
     ) -> tuple[UUID, Secret[str]]:
-        """A new conversation with its first message; returns its id and the receipt code (show it once)."""
+        """A new conversation with its first message; returns its id and the receipt code (show it once).
+
+        With `counsellor_id` (the employee chose a counsellor) it is sealed to that counsellor and the deputies.
+        """
         body = clean_text(text)
         shared = clean_text(identity, MAX_IDENTITY_CHARS) if mode is Mode.PSEUDONYMOUS and identity else None
-        recipients = await self._store.recipients(organisation_id)
+        everyone = await self._store.recipients(organisation_id)
+        if all(r.counsellor_id != counsellor_id for r in everyone):
+            counsellor_id = None  # no such counsellor (any more): the organisation's counsellors together
+        recipients = recipients_for(everyone, counsellor_id)
         if not recipients:
             raise NoCounsellorError("no counsellor can read conversations of this organisation yet")
         conversation_id = uuid4()
@@ -429,6 +504,7 @@ class ConversationService:
             unread_for_employee=False,
             classification=Classification(),
             whistleblowing=None,
+            chosen_counsellor=counsellor_id,
         )
         await self._store.create(summary, keys, first)
         return conversation_id, keys.code
@@ -461,7 +537,10 @@ class ConversationService:
             kind, text, identity = decode_message(payload)
             if identity is not None:
                 messages.append(Message(item.sequence, item.author, MessageKind.IDENTITY, identity, item.day))
-            messages.append(Message(item.sequence, item.author, kind, text, item.day))
+            attachment, slots, minutes = (None, (), 0) if kind is MessageKind.TEXT else decode_extras(payload)
+            messages.append(
+                Message(item.sequence, item.author, kind, text, item.day, attachment, slots, minutes)
+            )
         if len(stored) != summary.next_sequence:
             raise DamagedMessageError("the conversation has fewer messages than it should")
         unread = summary.unread_for_employee if reader is Author.EMPLOYEE else summary.unread_for_counsellor
@@ -479,7 +558,87 @@ class ConversationService:
         expected_sequence: int,
     ) -> int:
         """Seal and store one message at `expected_sequence`; returns the next sequence number."""
-        body = clean_text(text)
+        fields: dict[str, object] = {"k": MessageKind.TEXT.value, "t": clean_text(text)}
+        return await self._write(
+            organisation_id, retention_days, conversation_id, author, fields, expected_sequence
+        )
+
+    async def send_file(
+        self,
+        organisation_id: UUID,
+        retention_days: int,
+        conversation_id: UUID,
+        author: Author,
+        attachment: Attachment,
+        expected_sequence: int,
+    ) -> int:
+        """Seal a (cleaned) file as one message of the conversation."""
+        fields: dict[str, object] = {
+            "k": MessageKind.FILE.value,
+            "t": clean_text(attachment.name, MAX_FILE_NAME_CHARS),
+            "m": attachment.media_type,
+            "d": base64.b64encode(attachment.data).decode("ascii"),
+        }
+        return await self._write(
+            organisation_id, retention_days, conversation_id, author, fields, expected_sequence
+        )
+
+    async def offer_slots(
+        self,
+        organisation_id: UUID,
+        retention_days: int,
+        conversation_id: UUID,
+        slots: Sequence[datetime],
+        minutes: int,
+        note: str,
+        expected_sequence: int,
+    ) -> int:
+        """The counsellor offers times for a call (future, time-zone aware); the employee picks one."""
+        now = self._clock.now()
+        chosen = sorted({s for s in slots if s.tzinfo is not None and s > now})
+        if not chosen or len(chosen) > MAX_SLOTS or not 5 <= minutes <= 240:
+            raise InvalidSlotError("no usable call times")
+        fields: dict[str, object] = {
+            "k": MessageKind.SLOTS.value,
+            "t": note.strip()[:MAX_IDENTITY_CHARS],
+            "s": [s.isoformat() for s in chosen],
+            "n": minutes,
+        }
+        return await self._write(
+            organisation_id, retention_days, conversation_id, Author.COUNSELLOR, fields, expected_sequence
+        )
+
+    async def book_slot(
+        self,
+        organisation_id: UUID,
+        retention_days: int,
+        conversation_id: UUID,
+        offer: Message,
+        slot: datetime,
+        expected_sequence: int,
+    ) -> int:
+        """The employee picks one of the open offer's times."""
+        if offer.kind is not MessageKind.SLOTS or slot not in offer.slots or slot <= self._clock.now():
+            raise InvalidSlotError("not an offered time")
+        fields: dict[str, object] = {
+            "k": MessageKind.BOOKING.value,
+            "t": "",
+            "s": [slot.isoformat()],
+            "n": offer.minutes,
+        }
+        return await self._write(
+            organisation_id, retention_days, conversation_id, Author.EMPLOYEE, fields, expected_sequence
+        )
+
+    async def _write(
+        self,
+        organisation_id: UUID,
+        retention_days: int,
+        conversation_id: UUID,
+        author: Author,
+        fields: dict[str, object],
+        expected_sequence: int,
+    ) -> int:
         public, status, next_sequence = await self._store.write_target(organisation_id, conversation_id)
         if status is Status.CLOSED:
             raise ConversationClosedError("the conversation is closed")
@@ -488,7 +647,7 @@ class ConversationService:
         today = today_in(self._clock)
         ciphertext = self._crypto.seal(
             public,
-            encode_payload(MessageKind.TEXT, body),
+            encode_fields(fields),
             conversation_id=conversation_id,
             author=author,
             sequence=expected_sequence,

@@ -11,6 +11,7 @@ Accepted forms (English or Dutch day names, 24-hour times)::
     weekdays at 09:30             every monday, thursday at 12:00
     every other tuesday at 09:30  every 3 weeks on friday at 16:00
     monthly on day 1 at 09:00     first monday of the month at 09:30
+    om de maandag 9 uur           eerste maandag van de maand om 09:30
     cron 30 9 * * tue             (minute hour day-of-month month day-of-week)
 """
 
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 
@@ -45,8 +46,21 @@ _DAY_NAMES = {
     "zaterdag": "sat",
     "zondag": "sun",
 }
-_ORDINALS = {"first": "1st", "second": "2nd", "third": "3rd", "fourth": "4th", "last": "last"}
-_TIME = r"(?P<hour>\d{1,2})[:.](?P<minute>\d{2})"
+_ORDINALS = {
+    "first": "1st",
+    "second": "2nd",
+    "third": "3rd",
+    "fourth": "4th",
+    "last": "last",
+    "eerste": "1st",
+    "tweede": "2nd",
+    "derde": "3rd",
+    "vierde": "4th",
+    "laatste": "last",
+}
+_TIME = r"(?P<hour>\d{1,2})(?:[:.](?P<minute>\d{2})|\s*(?:uur|u))"
+_CLOCK = r"(?P<hour>\d{1,2})[:.](?P<minute>\d{2})"
+_AT = r"(?:(?:at|om) )?"  # "om 9 uur" and "9 uur" alike
 _DAYLIST = r"(?P<days>[a-z]+(?:\s*(?:,|and|en)\s*[a-z]+)*)"
 
 HELP = (
@@ -81,14 +95,18 @@ def parse_recurrence(text: str) -> Recurrence:
         return Recurrence(text.strip(), minute, hour, day, month, dow)
 
     patterns: list[tuple[str, str]] = [
-        (rf"^(?:daily|every day|dagelijks|elke dag) (?:at|om) {_TIME}$", "daily"),
-        (rf"^(?:weekdays|every weekday|werkdagen|elke werkdag) (?:at|om) {_TIME}$", "weekdays"),
-        (rf"^(?:every|elke) {_DAYLIST} (?:at|om) {_TIME}$", "weekly"),
-        (rf"^(?:every other|om de week(?: op)?) {_DAYLIST} (?:at|om) {_TIME}$", "biweekly"),
-        (rf"^(?:every|elke) (?P<n>\d+) (?:weeks|weken) (?:on|op) {_DAYLIST} (?:at|om) {_TIME}$", "nweekly"),
-        (rf"^(?:monthly on day|maandelijks op dag) (?P<dom>\d{{1,2}}) (?:at|om) {_TIME}$", "monthly"),
+        (rf"^(?:daily|every day|dagelijks|elke dag) {_AT}{_TIME}$", "daily"),
+        (rf"^(?:weekdays|every weekday|werkdagen|elke werkdag) {_AT}{_TIME}$", "weekdays"),
+        (rf"^(?:every|elke) {_DAYLIST} {_AT}{_TIME}$", "weekly"),
+        (rf"^(?:every other|om de week(?: op)?|om de) {_DAYLIST} {_AT}{_TIME}$", "biweekly"),
+        (rf"^(?:every|elke) (?P<n>\d+) (?:weeks|weken) (?:on|op) {_DAYLIST} {_AT}{_TIME}$", "nweekly"),
+        (rf"^(?:monthly on day|maandelijks op dag) (?P<dom>\d{{1,2}}) {_AT}{_TIME}$", "monthly"),
         (
-            rf"^(?P<ord>first|second|third|fourth|last) (?P<day>[a-z]+) of the month (?:at|om) {_TIME}$",
+            rf"^(?P<ord>first|second|third|fourth|last) (?P<day>[a-z]+) of the month {_AT}{_TIME}$",
+            "nth",
+        ),
+        (
+            rf"^(?P<ord>eerste|tweede|derde|vierde|laatste) (?P<day>[a-z]+) van de maand {_AT}{_TIME}$",
             "nth",
         ),
     ]
@@ -96,7 +114,7 @@ def parse_recurrence(text: str) -> Recurrence:
         match = re.match(pattern, source)
         if match is None:
             continue
-        hour, minute = _clock_time(match["hour"], match["minute"])
+        hour, minute = _clock_time(match["hour"], match["minute"] or "00")
         groups = match.groupdict()
         if form == "daily":
             return Recurrence(text.strip(), minute, hour)
@@ -167,7 +185,12 @@ class OutreachCalendar:
     quiet_start: time = time(20, 0)
     quiet_end: time = time(7, 0)
     skip_weekends: bool = True
-    holidays: frozenset[date] = frozenset()
+    holidays: frozenset[date] = frozenset()  # the organisation's own days off
+    country: str = ""  # whose public holidays apply ("" = none)
+    public_holidays: frozenset[date] = field(default=frozenset(), compare=False, repr=False)  # of `country`
+
+    def day_off(self, day: date) -> bool:
+        return day in self.holidays or day in self.public_holidays
 
     def in_quiet_hours(self, moment: time) -> bool:
         if self.quiet_start == self.quiet_end:
@@ -178,7 +201,7 @@ class OutreachCalendar:
 
     def blocked_because(self, local: datetime) -> SkipReason | None:
         """Why nothing may be posted at this local moment (a holiday, the weekend, quiet hours), or None."""
-        if local.date() in self.holidays:
+        if self.day_off(local.date()):
             return SkipReason.HOLIDAY
         if self.skip_weekends and local.weekday() >= 5:
             return SkipReason.WEEKEND
@@ -194,7 +217,7 @@ class OutreachCalendar:
                 return candidate
             day_start = candidate.replace(hour=self.quiet_end.hour, minute=self.quiet_end.minute, second=0)
             if (
-                candidate.date() not in self.holidays
+                not self.day_off(candidate.date())
                 and not (self.skip_weekends and candidate.weekday() >= 5)
                 and candidate < day_start
             ):
@@ -210,7 +233,7 @@ class OutreachCalendar:
 
 
 def parse_clock(text: str) -> time:
-    match = re.fullmatch(_TIME, text.strip())
+    match = re.fullmatch(_CLOCK, text.strip())
     if match is None:
         raise RecurrenceError(f"'{text}' is not a time of day like 08:00")
     hour, minute = _clock_time(match["hour"], match["minute"])

@@ -32,6 +32,7 @@ from bot.domain.conversations import (
     StoredMessage,
     WhistleblowingClock,
     month_start,
+    recipients_for,
 )
 from bot.domain.tenancy import CounsellorRole
 from bot.errors import ConflictError, NotFoundError
@@ -40,6 +41,7 @@ from bot.storage.tables import CounsellorRow, OrganisationCounsellorRow, Organis
 from bot.storage.tables_conversations import (
     ConversationClassificationRow,
     ConversationMessageRow,
+    ConversationNoticeRow,
     ConversationRow,
     ConversationShareRow,
     CounsellorVaultRow,
@@ -81,6 +83,21 @@ def _counsellor_wrote() -> Any:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class CounsellorProfile:
+    """What the portal shows of a counsellor who can read the organisation's conversations."""
+
+    id: UUID
+    name: str
+    deputy: bool
+    intro_nl: str | None
+    intro_en: str | None
+    photo_url: str | None
+
+    def intro(self, locale: str) -> str | None:
+        return (self.intro_en or self.intro_nl) if locale == "en" else (self.intro_nl or self.intro_en)
+
+
 def _summary(
     row: ConversationRow,
     classification: ConversationClassificationRow | None,
@@ -111,6 +128,7 @@ def _summary(
         last_author=Author(last_author) if last_author else None,
         counsellor_wrote=bool(counsellor_wrote),
         sealed_label=row.sealed_label,
+        chosen_counsellor=row.counsellor_id,
     )
 
 
@@ -122,14 +140,42 @@ class SqlConversationStore:
     async def recipients(self, organisation_id: UUID) -> list[Recipient]:
         async with self._sessions() as session:
             rows = await session.exec(
-                select(CounsellorVaultRow)
+                select(CounsellorVaultRow, OrganisationCounsellorRow.role)
                 .join(
                     OrganisationCounsellorRow,
                     col(OrganisationCounsellorRow.counsellor_id) == col(CounsellorVaultRow.counsellor_id),
                 )
                 .where(col(OrganisationCounsellorRow.organisation_id) == organisation_id)
             )
-            return [Recipient(r.counsellor_id, r.public_key) for r in rows]
+            return [
+                Recipient(r.counsellor_id, r.public_key, role == CounsellorRole.DEPUTY.value)
+                for r, role in rows
+            ]
+
+    async def profiles(self, organisation_id: UUID) -> list[CounsellorProfile]:
+        """The organisation's counsellors who hold a key (who can read a new conversation): primaries first."""
+        async with self._sessions() as session:
+            rows = await session.exec(
+                select(CounsellorRow, OrganisationCounsellorRow.role)
+                .join(
+                    OrganisationCounsellorRow,
+                    col(OrganisationCounsellorRow.counsellor_id) == col(CounsellorRow.id),
+                )
+                .join(CounsellorVaultRow, col(CounsellorVaultRow.counsellor_id) == col(CounsellorRow.id))
+                .where(col(OrganisationCounsellorRow.organisation_id) == organisation_id)
+                .order_by(col(OrganisationCounsellorRow.role).desc(), col(CounsellorRow.display_name))
+            )
+            return [
+                CounsellorProfile(
+                    c.id,
+                    c.display_name,
+                    role == CounsellorRole.DEPUTY.value,
+                    c.intro_nl,
+                    c.intro_en,
+                    c.photo_url,
+                )
+                for c, role in rows
+            ]
 
     async def create(
         self, summary: ConversationSummary, keys: NewConversationKeys, first: Sequence[StoredMessage]
@@ -149,6 +195,7 @@ class SqlConversationStore:
                     next_sequence=summary.next_sequence,
                     unread_for_counsellor=summary.unread_for_counsellor,
                     unread_for_employee=summary.unread_for_employee,
+                    counsellor_id=summary.chosen_counsellor,
                 )
             )
             await session.flush()
@@ -479,7 +526,9 @@ class SqlConversationStore:
                         )
                     )
                 )
-                for recipient in await self.recipients(conversation.organisation_id):
+                everyone = await self.recipients(conversation.organisation_id)
+                # A conversation the employee addressed to one counsellor goes to the deputies too, nobody else.
+                for recipient in recipients_for(everyone, conversation.counsellor_id):
                     if recipient.counsellor_id not in holders:
                         found.append((conversation_id, recipient))
         return found
@@ -800,7 +849,7 @@ async def remove_counsellor(session: AsyncSession, organisation_id: UUID, counse
 
 
 async def _destroy(session: AsyncSession, conversation_ids: list[UUID]) -> None:
-    """Delete messages, shares and the conversation row (its keys); unlink the classification.
+    """Delete messages, shares, the reply notice and the conversation row (its keys); unlink the classification.
 
     On SQLite every connection runs with `secure_delete` (see `bot.storage.db`), so freed space becomes zeros;
     the caller then empties the write-ahead log with `erase_wal`. (PostgreSQL: see docs/portal.md on VACUUM.)
@@ -817,5 +866,8 @@ async def _destroy(session: AsyncSession, conversation_ids: list[UUID]) -> None:
     )
     await session.exec(
         delete(ConversationShareRow).where(col(ConversationShareRow.conversation_id).in_(conversation_ids))
+    )
+    await session.exec(
+        delete(ConversationNoticeRow).where(col(ConversationNoticeRow.conversation_id).in_(conversation_ids))
     )
     await session.exec(delete(ConversationRow).where(col(ConversationRow.id).in_(conversation_ids)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime
 from uuid import UUID
 
@@ -84,6 +85,53 @@ class SqlScheduleRepository:
             raise ConflictError(f"a schedule named '{name}' exists already in {organisation.slug}") from exc
         return schedule_from_row(row, organisation)
 
+    async def update(
+        self,
+        organisation: Organisation,
+        schedule: Schedule,
+        *,
+        recurrence_text: str,
+        timezone: str | None,
+        moved: bool,
+        now: datetime,
+    ) -> Schedule:
+        """Write an edited schedule over its row (same id: its occurrences and rotation stay with it).
+
+        `timezone` None keeps the row's own (the organisation's, unless one was set). When the rule or zone
+        `moved`, the cursor goes to now: nothing that fell due under the old rule is sent afterwards."""
+        parse_recurrence(recurrence_text)
+        values: dict[str, object] = {
+            "name": schedule.name,
+            "item_id": schedule.item_id,
+            "audience": schedule.audience.to_json(),
+            "recurrence": recurrence_text,
+            "anchor": schedule.anchor.isoformat(),
+            "when_blocked": schedule.when_blocked.value,
+            "grace_minutes": schedule.grace_minutes,
+            "updated_at": now,
+        }
+        if timezone is not None:
+            values["timezone"] = timezone
+        if moved:
+            values["cursor_at"] = now
+        try:
+            async with transaction(self._sessions) as session:
+                result = await session.exec(
+                    update(OutreachScheduleRow)
+                    .where(
+                        col(OutreachScheduleRow.organisation_id) == organisation.id,
+                        col(OutreachScheduleRow.id) == schedule.id,
+                    )
+                    .values(**values)
+                )
+                if result.rowcount == 0:
+                    raise NotFoundError(f"no schedule '{schedule.name}' in {organisation.slug}")
+        except IntegrityError as exc:
+            raise ConflictError(
+                f"a schedule named '{schedule.name}' exists already in {organisation.slug}"
+            ) from exc
+        return await self.get(organisation, schedule.name)
+
     async def list_schedules(self, organisation: Organisation) -> list[Schedule]:
         async with self._sessions() as session:
             rows = await session.exec(
@@ -147,18 +195,28 @@ class SqlScheduleRepository:
     # --- the organisation's calendar -------------------------------------------------------------------
 
     async def calendar(self, organisation_id: UUID) -> OutreachCalendar:
+        """Quiet hours, weekends, the organisation's own days off and its country's public holidays."""
+        from bot.storage.planning import SqlPlanningSettings, public_holidays
+
         async with self._sessions() as session:
             row = await session.get(OutreachCalendarRow, organisation_id)
-        if row is None:
-            return OutreachCalendar()
-        return OutreachCalendar(
-            quiet_start=parse_clock(row.quiet_start),
-            quiet_end=parse_clock(row.quiet_end),
-            skip_weekends=row.skip_weekends,
-            holidays=parse_holidays(row.holidays),
+        country = await SqlPlanningSettings(self._sessions).country(organisation_id)
+        base = (
+            OutreachCalendar()
+            if row is None
+            else OutreachCalendar(
+                quiet_start=parse_clock(row.quiet_start),
+                quiet_end=parse_clock(row.quiet_end),
+                skip_weekends=row.skip_weekends,
+                holidays=parse_holidays(row.holidays),
+            )
         )
+        return replace(base, country=country, public_holidays=public_holidays(country))
 
     async def set_calendar(self, organisation_id: UUID, calendar: OutreachCalendar) -> None:
+        from bot.storage.planning import SqlPlanningSettings
+
+        await SqlPlanningSettings(self._sessions).set_country(organisation_id, calendar.country)
         async with transaction(self._sessions) as session:
             row = await session.get(OutreachCalendarRow, organisation_id)
             if row is None:

@@ -52,6 +52,10 @@ class ConversationRow(SQLModel, table=True):
     whistleblowing_on: date | None = Field(default=None)
     acknowledged_on: date | None = Field(default=None)
     feedback_on: date | None = Field(default=None)
+    # The counsellor the employee chose: the conversation is sealed to them and the deputies only (the shares
+    # say as much already); NULL: to every counsellor of the organisation. No foreign key: see migration
+    # conversations_0004.
+    counsellor_id: uuid.UUID | None = Field(default=None)
     # The counsellors' short label, sealed to the conversation's key like a message, padded to one size.
     sealed_label: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
 
@@ -129,3 +133,22 @@ class PortalSessionRow(SQLModel, table=True):
     organisation_id: uuid.UUID = Field(foreign_key="organisation.id", index=True, ondelete="CASCADE")
     expires_at: datetime
     reveal_code: bool = Field(default=False)
+
+
+class ConversationNoticeRow(SQLModel, table=True):
+    """The employee's opt-in reply notice: where to say "there is a reply", and whether one is due.
+
+    `sealed` holds the e-mail address and/or the browser's push subscription, encrypted under a key derived from
+    the service's secret and bound to the conversation id, padded to one size whatever it holds (so the row does
+    not say which option was chosen). It goes with the conversation. `due_at` is set, at a random delay, when a
+    counsellor's reply waits unread, and cleared when the notice went (or the employee read the reply first);
+    `notified_through` is the conversation's message count at the last notice, so each reply is told once.
+    """
+
+    __tablename__ = "conversation_notice"
+    __table_args__ = NO_ROWID
+
+    conversation_id: uuid.UUID = Field(foreign_key="conversation.id", primary_key=True, ondelete="CASCADE")
+    sealed: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    due_at: datetime | None = Field(default=None)
+    notified_through: int = Field(default=0)

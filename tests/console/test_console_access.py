@@ -84,8 +84,10 @@ async def test_route_walk_for_a_management_viewer(
                     path = fill(template, slug, seeded)
                     response = await counsellor.get(path, allow_redirects=False)
                     # the "opening your key" page moves on to the inbox once it is open
-                    expected = 303 if template.endswith("/inbox/unlocking") else 200
-                    assert response.status == expected, (path, response.status)
+                    expected = {303} if template.endswith("/inbox/unlocking") else {200}
+                    if template.endswith(("/call.ics", "/file/{sequence}")):
+                        expected = {200, 404}  # no call booked, no file sent in the seeded conversation
+                    assert response.status in expected, (path, response.status)
 
     await sign_in(client, viewer, clock)
     token = await form_token(client, "/console/o/de-linde/insights")

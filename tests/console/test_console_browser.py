@@ -175,6 +175,10 @@ async def test_first_admin_invites_a_counsellor_who_writes_a_column(  # noqa: PL
         await vera.fill("#ss-place", "Kantine, 1e verdieping")
         await vera.check("#h-plan ~ form input[name=groups][value=verpleging]")
         await vera.click("#h-plan ~ form button[type=submit]")
+        await expect(vera.locator("#announce-effect")).to_contain_text(
+            "aangekondigd bij #verpleging-algemeen"
+        )
+        await vera.click("#announce-confirm")
         await expect(vera.locator(".flash.ok")).to_have_text("De sessie is gepland en wordt aangekondigd.")
         row = vera.locator("tr", has_text="Intervisie: grenzen aangeven")
         await expect(row.locator(".signups")).to_have_text("0")

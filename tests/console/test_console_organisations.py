@@ -56,9 +56,21 @@ async def test_groups_bindings_and_status(
     tree = await console_services.organisations.group_tree(org_a.id)
     assert {g.slug for g in tree.groups} == {"de-linde", "zorg", "team-noord"}
     assert [b.channel_id for b in await console_services.organisations.bindings(org_a.id)] == ["C42"]
-    removed = await client.post(
+    # one click only asks: the page says what goes with it, and nothing is removed yet
+    asked = await client.post(
         "/console/o/de-linde/groups/remove",
         data={"group": "zorg", "csrf_token": token},
+        allow_redirects=False,
+    )
+    assert asked.headers["Location"] == "/console/o/de-linde/groups/remove?group=zorg"
+    assert len((await console_services.organisations.group_tree(org_a.id)).groups) == 3
+    confirm = await (await client.get(asked.headers["Location"])).text()
+    assert "Groep &#39;Zorg&#39; verwijderen met alles eronder?" in confirm
+    assert "1 groep eronder: Team Noord" in confirm
+    assert "1 gekoppeld kanaal (de koppeling, niet het kanaal zelf)" in confirm
+    removed = await client.post(
+        "/console/o/de-linde/groups/remove",
+        data={"group": "zorg", "csrf_token": token, "confirm": "1"},
         allow_redirects=False,
     )
     assert removed.headers["Location"] == "/console/o/de-linde"

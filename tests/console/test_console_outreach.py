@@ -10,7 +10,8 @@ from sqlmodel import col, select
 from bot.app import Services
 from bot.domain.accounts import Role
 from bot.domain.clock import FixedClock
-from bot.domain.delivery import ColumnPost, ReminderPost
+from bot.domain.delivery import ColumnPost, DeliveryError, DeliveryFailureKind, ReminderPost
+from bot.domain.failures import Failure, FailureCode
 from bot.domain.outreach import What
 from bot.domain.team_sessions import SessionAnnouncementPost
 from bot.domain.tenancy import GroupKind, Organisation, Platform
@@ -19,7 +20,8 @@ from bot.storage.tables_outreach import OutreachDeliveryRow, OutreachOccurrenceR
 from bot.web.console.outreach_bridge import outreach_of
 from scheduler.worker import OutboxWorker, PlatformDelivery, WorkerConfig
 from tests.console.helpers import form_token, make_person, sign_in
-from tests.outreach.fakes import FakeGateway, FakeRenderer, permanent
+from tests.console.planning_support import publish_now
+from tests.outreach.fakes import FakeGateway, FakeRenderer
 
 
 async def _occurrences(services: Services, org: Organisation) -> list[OutreachOccurrenceRow]:
@@ -32,7 +34,7 @@ async def _occurrences(services: Services, org: Organisation) -> list[OutreachOc
         return list(rows.all())
 
 
-async def test_own_column_published_now_and_a_session_planned_then_cancelled(
+async def test_own_column_published_now_and_a_session_planned_then_cancelled(  # noqa: PLR0915 - one story
     client: TestClient, console_services: Services, clock: FixedClock, org_a: Organisation
 ) -> None:
     repo = console_services.organisations
@@ -57,21 +59,21 @@ async def test_own_column_published_now_and_a_session_planned_then_cancelled(
     item_path = saved.headers["Location"].split("?")[0]
     item_id = "own:" + item_path.rsplit("/", 1)[1]
 
-    token = await form_token(client, "/console/o/de-linde/schedules/new")
-    published = await client.post(
-        "/console/o/de-linde/schedules/new",
-        data={
-            "csrf_token": token,
+    confirm, status_page = await publish_now(
+        client,
+        "de-linde",
+        {
             "what": "column",
             "item": item_id,
             "groups": "zorg",
             "platforms": ["slack", "teams"],
             "action": "now",
         },
-        allow_redirects=False,
     )
-    assert published.status == 303
-    assert published.headers["Location"].endswith("?published=2")
+    assert "naar #zorg en zorg" in confirm  # the Slack channel by its name, then the Teams channel
+    assert status_page.startswith("/console/o/de-linde/deliveries?occurrence=")
+    status = await (await client.get(status_page)).text()
+    assert "In de wachtrij gezet voor 2 kanalen en personen" in status  # queued, not "sent"
     outreach = outreach_of(console_services)
     [row] = await _occurrences(console_services, org_a)
     post = await outreach.posts.build(occurrence_from_row(row))
@@ -88,18 +90,22 @@ async def test_own_column_published_now_and_a_session_planned_then_cancelled(
 
     # a team session: announced now, reminded the day before; cancelling tells the same audience
     token = await form_token(client, "/console/o/de-linde/sessions")
+    fields = {
+        "csrf_token": token,
+        "title": "Intervisie",
+        "day": "2026-03-12",
+        "start": "14:00",
+        "end": "15:00",
+        "place": "Kantine",
+        "groups": "zorg",
+    }
+    # planning announces at once: the first step only says to whom, and stores or sends nothing
+    asked = await client.post("/console/o/de-linde/sessions", data=fields, allow_redirects=False)
+    assert asked.status == 200
+    assert "wordt nu aangekondigd bij #zorg en zorg" in await asked.text()
+    assert [r.kind for r in await _occurrences(console_services, org_a)] == [What.COLUMN.value]
     planned = await client.post(
-        "/console/o/de-linde/sessions",
-        data={
-            "csrf_token": token,
-            "title": "Intervisie",
-            "day": "2026-03-12",
-            "start": "14:00",
-            "end": "15:00",
-            "place": "Kantine",
-            "groups": "zorg",
-        },
-        allow_redirects=False,
+        "/console/o/de-linde/sessions", data={**fields, "confirm": "1"}, allow_redirects=False
     )
     assert planned.status == 303
     assert planned.headers["Location"].endswith("notice=planned")
@@ -115,7 +121,9 @@ async def test_own_column_published_now_and_a_session_planned_then_cancelled(
     session_id = announcement.item_id
     token = await form_token(client, "/console/o/de-linde/sessions")
     cancelled = await client.post(
-        f"/console/o/de-linde/sessions/{session_id}/cancel", data={"csrf_token": token}, allow_redirects=False
+        f"/console/o/de-linde/sessions/{session_id}/cancel",
+        data={"csrf_token": token, "confirm": "1"},
+        allow_redirects=False,
     )
     assert cancelled.status == 303
     assert cancelled.headers["Location"].endswith("notice=cancelled")
@@ -176,7 +184,8 @@ async def test_calendar_settings_and_a_skipped_holiday(
         "skipped: holiday or day off"
         in english.split('data-date="2026-03-09"', 1)[1].split("</div>\n<div", 1)[0]
     )
-    assert 'value="2026-03-09, 2026-12-25"' in page
+    assert 'name="holiday" value="2026-03-09"' in page
+    assert 'name="holiday" value="2026-12-25"' in page
     bad = await client.post(
         "/console/o/de-linde/calendar/settings",
         data={"csrf_token": token, "quiet_start": "25:99", "quiet_end": "07:30", "holidays": ""},
@@ -197,24 +206,23 @@ async def test_the_calendar_shows_what_failed_and_why(
     counsellor = await make_person(console_services, Role.COUNSELLOR, "vp@praktijk.test", org_a.id)
     await sign_in(client, counsellor, clock)
     reminder = console_services.content.catalog.reminders[0]
-    token = await form_token(client, "/console/o/de-linde/schedules/new")
-    published = await client.post(
-        "/console/o/de-linde/schedules/new",
-        data={
-            "csrf_token": token,
-            "what": "reminder",
-            "item": reminder.id,
-            "groups": "zorg",
-            "platforms": ["slack", "teams"],
-            "action": "now",
-        },
-        allow_redirects=False,
+    _confirm, status_page = await publish_now(
+        client,
+        "de-linde",
+        {"what": "reminder", "item": reminder.id, "groups": "zorg", "platforms": ["slack", "teams"]},
     )
-    assert published.headers["Location"].endswith("?published=2")
-
+    assert status_page.startswith("/console/o/de-linde/deliveries?occurrence=")
     outreach = outreach_of(console_services)
     slack, teams = FakeGateway(Platform.SLACK), FakeGateway(Platform.TEAMS)
-    slack.fail("C-OUD", permanent("chat.postMessage: is_archived"))
+    # as the Slack gateway reports it: the technical reason and its code
+    slack.fail(
+        "C-OUD",
+        DeliveryError(
+            DeliveryFailureKind.PERMANENT,
+            "chat.postMessage: is_archived",
+            failure=Failure(FailureCode.CHANNEL_ARCHIVED),
+        ),
+    )
     worker = OutboxWorker(
         outreach.outbox,
         {

@@ -13,8 +13,10 @@ stands, in SQLite's hidden row numbers, and in every intermediate state the writ
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import logging
+import random
 import re
 import shutil
 import sqlite3
@@ -31,6 +33,8 @@ from uuid import UUID
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
+from PIL import Image
+from sqlalchemy import text as sql
 
 from bot.app import Services, build_app
 from bot.catalog import ContentLibrary
@@ -48,6 +52,7 @@ from bot.storage.slack_installations import SqlSlackInstallations
 from bot.web.observability import AccessLogger
 from bot.web.portal.channel import ConfidentialChannel
 from bot.web.portal.limits import solve
+from bot.web.portal.maintenance import run_notices
 from tests.adapters.slack.support import SIGNING_SECRET, signed_headers
 from tests.doubles.slack_api import DEFAULT_TEAM, DEFAULT_TOKEN, SlackApiSimulator
 
@@ -58,6 +63,8 @@ NAMED_TEXT = f"{CANARY}-benoemd Ik wil het hebben over een collega."
 ERASED_TEXT = f"{CANARY}-gewist Dit wil ik toch liever niet bewaard hebben."
 PSEUDONYM = f"{CANARY}-naam Sanne Hoekstra 06-55501234"
 REPLY = f"{CANARY}-reactie Dank voor je bericht, laten we een moment afspreken."
+NOTICE_ADDRESS = f"{CANARY}.sanne@example.net"
+PHOTO_CAMERA = f"{CANARY}-camera"
 PASSPHRASES = {
     "mira": f"{CANARY}-wachtzin paarse olifant fietst naar huis",
     "mira-new": f"{CANARY}-wachtzin nieuw groene kikker zwemt",
@@ -189,7 +196,7 @@ async def _start(day: Day, text: str, identity: str | None = None) -> str:
     if identity:
         form["identity"] = identity
     html = await _portal_post(day, "/portal/de-linde/start", form)
-    code = re.search(r'id="receipt-code"[^>]*>([0-9A-Z-]+)<', html)
+    code = re.search(r'id="receipt-code" data-code="([0-9A-Z-]+)"', html)
     assert code, "the receipt code is shown once"
     day.codes.append(code.group(1))
     day.http.cookie_jar.clear()  # the employee closes the browser
@@ -202,6 +209,44 @@ async def _come_back_and_write(day: Day, code: str, text: str) -> None:
         html = await response.text()
     await _portal_post(day, "/portal/de-linde/conversation", {"text": text, "after": _hidden(html, "after")})
     day.http.cookie_jar.clear()
+
+
+async def _notice_and_photo(day: Day, channel: ConfidentialChannel, mira: UUID, code: str) -> None:
+    """The named employee asks for a reply notice by e-mail and sends a photo with its camera and position in it;
+    the counsellor replies and the notice goes out after its random delay."""
+    await _portal_post(day, "/portal/de-linde/return", {"code": code})
+    async with day.http.get(day.url("/portal/de-linde/conversation")) as response:
+        html = await response.text()
+    notice = {"csrf_token": _hidden(html, "csrf_token"), "action": "email", "email": NOTICE_ADDRESS}
+    async with day.http.post(day.url("/portal/de-linde/notice"), data=notice) as response:
+        assert response.status == 200
+    upload = aiohttp.FormData({"csrf_token": _hidden(html, "csrf_token"), "after": _hidden(html, "after")})
+    upload.add_field("file", _photo_with_position(), filename="IMG_0042.jpg", content_type="image/jpeg")
+    async with day.http.post(day.url("/portal/de-linde/file"), data=upload) as response:
+        assert response.status == 200
+    day.http.cookie_jar.clear()
+    async with day.services.engine.connect() as connection:  # the one conversation that asked for a notice
+        found = await connection.execute(sql("SELECT conversation_id FROM conversation_notice"))
+        noticed = UUID(str(found.scalar_one()))
+    conversation = next(c for c in await channel.store.inbox(mira) if c.id == noticed)
+    await channel.service.write(
+        day.org.id, 90, conversation.id, Author.COUNSELLOR, REPLY, conversation.next_sequence
+    )
+    async with aiohttp.ClientSession() as http:
+        assert await run_notices(day.services, http, random.Random(3)) == 0  # armed
+        day.clock.advance(timedelta(hours=4))
+        # Due and claimed; with no mail server configured the e-mail itself is left out.
+        assert await run_notices(day.services, http, random.Random(3)) == 1
+
+
+def _photo_with_position() -> bytes:
+    image = Image.new("RGB", (32, 24), (10, 120, 60))
+    exif = image.getexif()
+    exif[0x010F] = PHOTO_CAMERA
+    exif[0x8825] = {1: "N", 2: (52.0, 5.0, 17.0), 3: "E", 4: (4.0, 53.0, 2.0)}
+    out = io.BytesIO()
+    image.save(out, format="JPEG", exif=exif)
+    return out.getvalue()
 
 
 async def _come_back_and_erase(day: Day, code: str) -> None:
@@ -297,6 +342,7 @@ async def _live_the_day(day: Day) -> None:
     await _come_back_and_write(day, first, SECOND_TEXT)
     await _come_back_and_write(day, named, SECOND_TEXT)
     await _come_back_and_erase(day, erased)
+    await _notice_and_photo(day, channel, mira, named)
 
     assert await channel.rotate_key(mira, Secret(PASSPHRASES["mira"]), Secret(PASSPHRASES["mira-new"])) == 2
     assert await channel.store.unlink_counsellor(day.org.id, daan) == 2
@@ -362,6 +408,8 @@ def leaks(copy: Copy, day: Day) -> list[str]:
         ("message text", ERASED_TEXT),
         ("counsellor reply", REPLY),
         ("pseudonym", PSEUDONYM),
+        ("notice address", NOTICE_ADDRESS),
+        ("photo's camera", PHOTO_CAMERA),
         ("canary", CANARY),
         *((f"passphrase {who}", phrase) for who, phrase in PASSPHRASES.items()),
     ):

@@ -46,6 +46,7 @@ def build_console(services: Services) -> web.Application:
         pages_content,
         pages_insights,
         pages_main,
+        pages_pulses,
         pages_schedule,
         pages_sessions,
     )
@@ -65,8 +66,10 @@ def build_console(services: Services) -> web.Application:
     pages_schedule.add_routes(console)
     pages_sessions.add_routes(console)
     pages_insights.add_routes(console)
+    pages_pulses.add_routes(console)
     pages_audit.add_routes(console)
     _register_optional(console, "bot.web.console.inbox")
+    _register_optional(console, "bot.web.console.inbox_calls")  # files and calls in the inbox's conversations
     _register_optional(console, "bot.web.console.pages_digest")
     _template_globals(console)
     return console
@@ -76,6 +79,7 @@ ORGANISATION_PAGES = (
     ("content", "console.nav.content"),
     ("calendar", "console.nav.calendar"),
     ("sessions", "console.nav.sessions"),
+    ("pulses", "console.pulses.nav"),
     ("insights", "console.nav.insights"),
     ("report", "console.nav.report"),
 )

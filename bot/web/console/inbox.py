@@ -71,7 +71,7 @@ UNLOCK_WINDOW_S = 900
 UNLOCK_WAIT_ROUNDS = 30
 REFRESH_S = 1
 #: The conversation page, top to bottom: each a template `_conversation_<name>.html` with the page's context.
-CONVERSATION_SECTIONS: tuple[str, ...] = ("clock", "thread", "reply", "label", "classify", "status")
+CONVERSATION_SECTIONS: tuple[str, ...] = ("clock", "thread", "reply", "calls", "label", "classify", "status")
 
 
 class Outcome(StrEnum):

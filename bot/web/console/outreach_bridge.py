@@ -90,6 +90,32 @@ def outreach_of(services: Services) -> Outreach:
     return outreach
 
 
+async def publish_occurrence(
+    services: Services,
+    organisation: Organisation,
+    what: What,
+    item_id: str,
+    audience: Audience,
+) -> UUID:
+    """Post one item now through the outbox; returns its occurrence (to follow its deliveries)."""
+    outreach = outreach_of(services)
+    addressees = await outreach.materialiser.addressees(organisation, audience)
+    if not addressees:
+        raise AudienceError("the audience has no channel or member to post to")
+    moment = services.clock.now()
+    occurrence, _created = await outreach.outbox.add_occurrence(
+        organisation_id=organisation.id,
+        schedule_id=None,
+        occurs_at=moment,
+        send_at=moment,
+        what=what,
+        item_id=item_id,
+        locale=organisation.locale,
+    )
+    await outreach.outbox.add_deliveries(occurrence, addressees, outreach.materialiser.pace)
+    return occurrence.id
+
+
 async def publish(
     services: Services,
     organisation: Organisation,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+from typing import Any
+from urllib.parse import urlencode
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -204,6 +206,49 @@ async def group_add(request: web.Request) -> web.StreamResponse:
     return see_other(target)
 
 
+async def group_remove_confirm(request: web.Request) -> web.StreamResponse:
+    """The step before removing a group with everything under it: what exactly goes, and what stops reaching it."""
+    from bot.web.console.outreach_bridge import outreach_of
+
+    account, organisation = await organisation_for(request, Role.COUNSELLOR)
+    services = console_of(request).services
+    tree = await services.organisations.group_tree(organisation.id)
+    group = tree.by_slug(request.query.get("group", "")[:60])
+    removable = [g for g in tree.groups if g.parent_id is not None]
+    context: dict[str, Any] = {"group": None, "removable": removable}
+    if group is not None and group.parent_id is not None:
+        under = list(tree.descendants(group.id))
+        doomed = {group.id, *(g.id for g in under)}
+        slugs = {group.slug, *(g.slug for g in under)}
+        bindings = [b for b in await services.organisations.bindings(organisation.id) if b.group_id in doomed]
+        outreach = outreach_of(services)
+        schedules = [
+            s for s in await outreach.schedules.list_schedules(organisation) if slugs & set(s.audience.groups)
+        ]
+        now = console_of(request).now()
+        sessions = [
+            s
+            for s, _n in await outreach.sessions.list_sessions(organisation.id)
+            if s.ends_at > now and not s.cancelled and slugs & set(s.audience.groups)
+        ]
+        context = {
+            "group": group,
+            "under": under,
+            "bindings": bindings,
+            "schedules": schedules,
+            "sessions": sessions,
+            "removable": removable,
+        }
+    return render(
+        request,
+        "group_remove.html",
+        account=account,
+        organisation=organisation,
+        page="organisation",
+        **context,
+    )
+
+
 async def group_remove(request: web.Request) -> web.StreamResponse:
     _account, organisation = await organisation_for(request, Role.COUNSELLOR)
     form = await request.post()
@@ -211,6 +256,9 @@ async def group_remove(request: web.Request) -> web.StreamResponse:
     slug = field(form, "group", 60)
     if not slug or slug == organisation.slug:
         return see_other(target + "?error=group")
+    if field(form, "confirm") != "1":  # one click never removes: first the page that says what goes with it
+        query = urlencode({"group": slug})
+        return see_other(url(request, "group_remove", org=organisation.slug) + "?" + query)
     try:
         await console_of(request).services.organisations.remove_group(organisation.id, slug)
     except (ConflictError, NotFoundError):
@@ -389,7 +437,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/organisations/new", organisation_new_submit)
     app.router.add_get("/o/{org}", organisation_page, name="organisation")
     app.router.add_post("/o/{org}/groups", group_add, name="group_add")
-    app.router.add_post("/o/{org}/groups/remove", group_remove, name="group_remove")
+    app.router.add_get("/o/{org}/groups/remove", group_remove_confirm, name="group_remove")
+    app.router.add_post("/o/{org}/groups/remove", group_remove)
     app.router.add_post("/o/{org}/groups/restructure", group_restructure, name="group_restructure")
     app.router.add_post("/o/{org}/bindings", binding_add, name="binding_add")
     app.router.add_post("/o/{org}/bindings/remove", binding_remove, name="binding_remove")

@@ -4,22 +4,27 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
+from urllib.parse import urlencode
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
+from babel import Locale
+from babel.dates import format_date, format_datetime
 from sqlalchemy import update
 from sqlmodel import col, func, select
 
 from bot.domain.accounts import Role
+from bot.domain.delivery import TargetKind
 from bot.domain.failures import Failure
 from bot.domain.outreach import Audience, AudienceError, Schedule, What
 from bot.domain.recurrence import (
-    HELP,
+    DAYS,
     OutreachCalendar,
+    Recurrence,
     RecurrenceError,
     SkipReason,
     WhenBlocked,
@@ -29,15 +34,30 @@ from bot.domain.tenancy import Organisation, Platform
 from bot.errors import ConflictError, NotFoundError
 from bot.storage.console_content import SqlConsoleContent, parse_own_id
 from bot.storage.db import transaction
+from bot.storage.planning import supported_countries
 from bot.storage.tables_outreach import OutreachDeliveryRow, OutreachOccurrenceRow, OutreachScheduleRow
-from bot.usecases.schedules import ScheduleProblem, ScheduleRefusedError, check_rule, first_post
+from bot.usecases.pulses import PulseProblem, PulseRefusedError, check_pulse_set
+from bot.usecases.schedules import (
+    Frequency,
+    RuleChoice,
+    ScheduleChanges,
+    ScheduleProblem,
+    ScheduleRefusedError,
+    check_name,
+    check_rule,
+    choice_of,
+    edit_schedule,
+    first_post,
+    next_occurrences,
+)
 from bot.web.console.auth import console_of, organisation_for
 from bot.web.console.cache import Expiring, Lru
 from bot.web.console.failures import explain_all, stored_failure
-from bot.web.console.outreach_bridge import CANCELLED_PREFIX, outreach_of, publish
+from bot.web.console.outreach_bridge import CANCELLED_PREFIX, outreach_of, publish_occurrence
 from bot.web.console.pages_auth import see_other
 from bot.web.shared.templates import TEMPLATES, Fragment, render, request_locale, translate
 from bot.wiring import Services
+from scheduler.materialiser import anchor_today
 
 WEEKS = 5
 RECENT = 30
@@ -68,13 +88,6 @@ def _url(request: web.Request, name: str, **parts: str) -> str:
 
 #: Schedules made in the console use the organisation's time zone and this grace window.
 CONSOLE_GRACE_MINUTES = 120
-#: Why the shared schedule check refused a schedule, in the console's words.
-PROBLEM_KEYS: dict[ScheduleProblem, str] = {
-    ScheduleProblem.RECURRENCE: "console.schedule.recurrence_bad",
-    ScheduleProblem.NEVER_FIRES: "console.schedule.never_fires",
-    ScheduleProblem.ALWAYS_BLOCKED: "console.schedule.always_blocked",
-}
-
 #: The scheduler's reasons for not posting at a planned moment, in the console's words.
 SKIP_REASON_KEYS: dict[SkipReason, str] = {
     SkipReason.HOLIDAY: "console.schedule.skip_reason.holiday",
@@ -227,7 +240,7 @@ async def _calendar_context(
     now = console.now()
     zone = ZoneInfo(organisation.timezone)
     from scheduler.materialiser import trigger_of
-    from scheduler.triggers import Planned, plan
+    from scheduler.triggers import Planned, plan, spread_deferred
 
     schedules = await outreach.schedules.list_schedules(organisation)
     # Planned occurrences depend only on the rule, the calendar and the window: cached on exactly those.
@@ -235,9 +248,8 @@ async def _calendar_context(
     calendar = await outreach.schedules.calendar(organisation.id)
     entries: dict[date, list[Entry]] = defaultdict(list)
     next_send: dict[UUID, datetime | None] = {}
+    windows: dict[UUID, tuple[Planned, ...]] = {}
     for schedule in schedules:
-        what_text = await item_label(services, organisation, schedule.what, schedule.item_id, t, locale)
-        label = f"{schedule.name}: {what_text}"
         key = (schedule.id, schedule.recurrence, schedule.anchor, schedule.timezone, schedule.when_blocked)
         window = plans.get((*key, calendar, start, end))
         if window is None:
@@ -245,7 +257,19 @@ async def _calendar_context(
                 (*key, calendar, start, end),
                 tuple(plan(trigger_of(schedule), calendar, schedule.when_blocked, start, end, limit=60)),
             )
-        planned = [p for p in window if p.occurs_at > now]
+        windows[schedule.id] = window
+    # Posts deferred to one moment go out spread over that morning, as the materialiser will send them.
+    spread = spread_deferred(
+        (s.id, p) for s in schedules if s.enabled for p in windows[s.id] if p.occurs_at > now
+    )
+    for schedule in schedules:
+        what_text = await item_label(services, organisation, schedule.what, schedule.item_id, t, locale)
+        label = f"{schedule.name}: {what_text}"
+        planned = [
+            replace(p, send_at=spread.get((schedule.id, p.occurs_at), p.send_at))
+            for p in windows[schedule.id]
+            if p.occurs_at > now
+        ]
         sendable = [p for p in planned if p.send_at is not None]
         next_send[schedule.id] = (
             sendable[0].send_at.astimezone(zone) if sendable and sendable[0].send_at else None
@@ -291,7 +315,20 @@ async def _calendar_context(
         ],
         "recent": recent,
         "quiet": calendar,
+        "countries": _countries(locale),
+        "public_days": _coming_public_holidays(calendar, now.astimezone(zone).date(), locale),
     }
+
+
+def _countries(locale: str) -> list[tuple[str, str]]:
+    """Every country the holidays package knows, by its name in the reader's language."""
+    names = Locale.parse(locale).territories
+    return sorted(((code, names.get(code, code)) for code in supported_countries()), key=lambda c: c[1])
+
+
+def _coming_public_holidays(calendar: OutreachCalendar, today: date, locale: str) -> list[str]:
+    coming = sorted(d for d in calendar.public_holidays if today <= d <= today + timedelta(days=366))
+    return [format_date(d, "EEEE d MMMM y", locale=locale) for d in coming]
 
 
 def _aware(moment: datetime) -> datetime:
@@ -328,19 +365,208 @@ async def _choices(services: Services, organisation: Organisation) -> dict[str, 
         + [(c.id, c.title.nl) for c in catalog.columns],
         "reminder": [(i.item_id, i.title.nl) for i in own if i.kind == "reminder"]
         + [(r.id, r.title.nl) for r in catalog.reminders],
+        "pulse": [(p.id, p.name.nl) for p in catalog.pulse_sets],
     }
+
+
+#: Which field a refusal of the shared schedule checks belongs next to, and its words.
+PROBLEM_FIELDS: dict[ScheduleProblem, tuple[str, str]] = {
+    ScheduleProblem.RECURRENCE: ("recurrence", "console.schedule.recurrence_bad"),
+    ScheduleProblem.TIMEZONE: ("rule", "console.schedule.recurrence_bad"),
+    ScheduleProblem.GRACE: ("rule", "console.schedule.recurrence_bad"),
+    ScheduleProblem.NEVER_FIRES: ("rule", "console.schedule.never_fires"),
+    ScheduleProblem.ALWAYS_BLOCKED: ("rule", "console.schedule.always_blocked"),
+    ScheduleProblem.TIME: ("at", "console.schedule.time_bad"),
+    ScheduleProblem.DAYS: ("days", "console.schedule.days_missing"),
+    ScheduleProblem.INTERVAL: ("interval", "console.schedule.interval_bad"),
+    ScheduleProblem.DAY_OF_MONTH: ("day_of_month", "console.schedule.day_of_month_bad"),
+    ScheduleProblem.NAME_MISSING: ("name", "console.schedule.name_missing"),
+    ScheduleProblem.NAME_TAKEN: ("name", "console.schedule.name_taken"),
+    ScheduleProblem.NOT_FOUND: ("rule", "console.schedule.removed_schedule"),
+}
+
+SCHEDULE_WHATS = (What.COLUMN, What.REMINDER, What.PULSE)
+
+#: Why the shared pulse checks refused, in the console's words.
+PULSE_PROBLEM_KEYS: dict[PulseProblem, str] = {
+    PulseProblem.SET_MISSING: "console.pulses.problem.set_missing",
+    PulseProblem.UNKNOWN_SET: "console.pulses.problem.unknown_set",
+    PulseProblem.UNKNOWN_GROUP: "console.pulses.problem.unknown_group",
+    PulseProblem.WINDOW: "console.pulses.problem.window",
+    PulseProblem.STILL_OPEN: "console.pulses.problem.still_open",
+    PulseProblem.NOT_FOUND: "console.pulses.problem.not_found",
+    PulseProblem.CLOSED_ALREADY: "console.pulses.problem.closed_already",
+}
+
+
+@dataclass
+class ScheduleForm:
+    """The schedule form as typed: kept whole when something is refused, so nothing typed is lost."""
+
+    what: str = What.COLUMN.value
+    item: str = ""
+    name: str = ""
+    groups: list[str] = field(default_factory=list)
+    members: bool = False
+    platforms: list[str] = field(default_factory=lambda: [p.value for p in Platform])
+    when_blocked: str = WhenBlocked.DEFER.value
+    frequency: str = Frequency.WEEKLY.value
+    days: list[str] = field(default_factory=lambda: ["mon"])
+    interval: str = "1"
+    day_of_month: str = "1"
+    at: str = "09:00"
+    recurrence: str = ""
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_post(cls, form: Any) -> ScheduleForm:
+        def text(name: str, limit: int) -> str:
+            value = form.get(name, "")
+            return value.strip()[:limit] if isinstance(value, str) else ""
+
+        recurrence = text("recurrence", 200)
+        frequency = text("frequency", 20)
+        # A rule written by hand wins; a form without pickers (an older page, a script) is a rule by hand.
+        if recurrence or frequency not in {f.value for f in Frequency}:
+            frequency = Frequency.TEXT.value
+        return cls(
+            what=text("what", 20),
+            item=text("item", 120),
+            name=text("name", 100),
+            groups=[g for g in form.getall("groups", []) if isinstance(g, str) and g],
+            members=form.get("members") == "1",
+            platforms=[p for p in form.getall("platforms", []) if p in {x.value for x in Platform}],
+            when_blocked=text("when_blocked", 10) or WhenBlocked.DEFER.value,
+            frequency=frequency,
+            days=[d for d in form.getall("days", []) if d in DAYS],
+            interval=text("interval", 3) or "1",
+            day_of_month=text("day_of_month", 3) or "1",
+            at=text("at", 8),
+            recurrence=recurrence,
+        )
+
+    @classmethod
+    def of(cls, schedule: Schedule) -> ScheduleForm:
+        choice = choice_of(schedule.recurrence)
+        return cls(
+            what=schedule.what.value,
+            item=schedule.item_id or "",
+            name=schedule.name,
+            groups=list(schedule.audience.groups),
+            members=schedule.audience.members,
+            platforms=[p.value for p in schedule.audience.platforms],
+            when_blocked=schedule.when_blocked.value,
+            frequency=choice.frequency.value,
+            days=list(choice.days),
+            interval=str(choice.interval),
+            day_of_month=str(choice.day_of_month),
+            at=choice.at,
+            recurrence=choice.text,
+        )
+
+    def choice(self) -> RuleChoice:
+        def number(value: str, problem: ScheduleProblem) -> int:
+            try:
+                return int(value)
+            except ValueError:
+                raise ScheduleRefusedError(problem, f"'{value}' is not a number") from None
+
+        return RuleChoice(
+            frequency=Frequency(self.frequency),
+            days=tuple(self.days),
+            interval=number(self.interval, ScheduleProblem.INTERVAL),
+            day_of_month=number(self.day_of_month, ScheduleProblem.DAY_OF_MONTH),
+            at=self.at,
+            text=self.recurrence,
+        )
+
+    def audience(self) -> Audience:
+        platforms = tuple(Platform(p) for p in self.platforms)
+        return Audience(
+            groups=tuple(self.groups),
+            members=self.members,
+            platforms=platforms or (Platform.SLACK, Platform.TEAMS),
+        )
+
+    def blocked(self) -> WhenBlocked:
+        return WhenBlocked.SKIP if self.when_blocked == WhenBlocked.SKIP.value else WhenBlocked.DEFER
+
+    def refuse(self, problem: ScheduleProblem) -> None:
+        where, key = PROBLEM_FIELDS[problem]
+        self.errors.setdefault(where, key)
+
+
+@dataclass(frozen=True, slots=True)
+class Upcoming:
+    """One of the next occurrences, as the preview lists it."""
+
+    when: str  # when it is posted (or would have been), in the reader's words
+    state: str  # planned | deferred | skipped
+    note: str = ""
+
+
+def _moment(moment: datetime, zone: str, locale: str) -> str:
+    return format_datetime(moment.astimezone(ZoneInfo(zone)), "EEEE d MMMM y, HH:mm", locale=locale)
+
+
+async def _rule_of(
+    request: web.Request, organisation: Organisation, form: ScheduleForm
+) -> tuple[Recurrence, list[Upcoming]] | None:
+    """The form's rule and its next five occurrences; None (with the problem on the form) when it is refused."""
+    console = console_of(request)
+    outreach = outreach_of(console.services)
+    t = translate(request)
+    locale = request_locale(request)
+    now = console.now()
+    try:
+        text = form.choice().text_rule()
+        rule = check_rule(text, None, CONSOLE_GRACE_MINUTES)
+        calendar = await outreach.schedules.calendar(organisation.id)
+        anchor = anchor_today(now, organisation.timezone)
+        first_post(rule, organisation.timezone, anchor, calendar, form.blocked(), now)
+    except ScheduleRefusedError as exc:
+        form.refuse(exc.problem)
+        return None
+    upcoming = []
+    for planned in next_occurrences(rule, organisation.timezone, anchor, calendar, form.blocked(), now):
+        reason = skip_reason(planned.reason, t)
+        if planned.send_at is None:
+            upcoming.append(
+                Upcoming(
+                    _moment(planned.occurs_at, organisation.timezone, locale),
+                    "skipped",
+                    t("console.schedule.skipped", reason=reason),
+                )
+            )
+        elif planned.send_at != planned.occurs_at:
+            upcoming.append(
+                Upcoming(
+                    _moment(planned.send_at, organisation.timezone, locale),
+                    "deferred",
+                    t(
+                        "console.schedule.deferred_from",
+                        moment=_moment(planned.occurs_at, organisation.timezone, locale),
+                        reason=reason,
+                    ),
+                )
+            )
+        else:
+            upcoming.append(Upcoming(_moment(planned.send_at, organisation.timezone, locale), "planned"))
+    return rule, upcoming
 
 
 async def _schedule_form(
     request: web.Request,
     organisation: Organisation,
     account: Any,
-    values: dict[str, Any],
-    error: str | None,
+    form: ScheduleForm,
+    *,
+    editing: Schedule | None = None,
     status: int = 200,
 ) -> web.Response:
     services = console_of(request).services
     tree = await services.organisations.group_tree(organisation.id)
+    checked = await _rule_of(request, organisation, form) if "rule" not in form.errors else None
     return render(
         request,
         "schedule_new.html",
@@ -348,119 +574,322 @@ async def _schedule_form(
         account=account,
         organisation=organisation,
         page="calendar",
-        values=values,
-        error=error,
+        values=form,
+        errors=form.errors,
+        upcoming=checked[1] if checked else [],
+        editing=editing,
         choices=await _choices(services, organisation),
         groups=tree.groups,
         platforms=list(Platform),
-        recurrence_help=HELP,
+        frequencies=[f.value for f in Frequency],
+        days=DAYS,
     )
 
 
 async def schedule_new(request: web.Request) -> web.StreamResponse:
     account, organisation = await organisation_for(request, Role.COUNSELLOR)
     what = request.query.get("what", "column")
-    values = {
-        "what": what if what in {w.value for w in KIND_WHATS} else "column",
-        "item": request.query.get("item", ""),
-        "name": "",
-        "recurrence": "",
-        "groups": [],
-        "members": False,
-        "platforms": [p.value for p in Platform],
-        "when_blocked": WhenBlocked.DEFER.value,
-    }
-    return await _schedule_form(request, organisation, account, values, None)
-
-
-def _audience(form: Any) -> Audience:
-    platforms = tuple(Platform(p) for p in form.getall("platforms", []) if p in {x.value for x in Platform})
-    return Audience(
-        groups=tuple(g for g in form.getall("groups", []) if isinstance(g, str) and g),
-        members=form.get("members") == "1",
-        platforms=platforms or (Platform.SLACK, Platform.TEAMS),
+    form = ScheduleForm(
+        what=what if what in {w.value for w in SCHEDULE_WHATS} else What.COLUMN.value,
+        item=request.query.get("item", "")[:120],
     )
+    return await _schedule_form(request, organisation, account, form)
 
 
-async def schedule_submit(request: web.Request) -> web.StreamResponse:  # noqa: PLR0911 - one answer per problem
+async def _check_form(
+    request: web.Request, organisation: Organisation, form: ScheduleForm, *, needs_name: bool
+) -> Recurrence | None:
+    """Every check of the form; each problem is put next to its field. The rule when all is well."""
+    services = console_of(request).services
+    if form.what not in {w.value for w in SCHEDULE_WHATS}:
+        raise web.HTTPBadRequest()
+    what = What(form.what)
+    known = {i for i, _ in (await _choices(services, organisation))[what.value]}
+    if form.item and form.item not in known:
+        form.errors["item"] = "console.schedule.item_unknown"
+    if what is What.PULSE:
+        try:
+            check_pulse_set(services.content.catalog, form.item or None)
+        except PulseRefusedError as exc:
+            form.errors["item"] = PULSE_PROBLEM_KEYS[exc.problem]
+    if not form.groups and not form.members:
+        form.errors["audience"] = "console.schedule.audience_missing"
+    if needs_name:
+        try:
+            form.name = check_name(form.name)
+        except ScheduleRefusedError as exc:
+            form.refuse(exc.problem)
+    checked = await _rule_of(request, organisation, form)
+    if form.errors or checked is None:
+        return None
+    return checked[0]
+
+
+async def schedule_submit(request: web.Request) -> web.StreamResponse:
     account, organisation = await organisation_for(request, Role.COUNSELLOR)
     console = console_of(request)
     services = console.services
-    form = await request.post()
-    what_value = str(form.get("what", ""))
-    item = str(form.get("item", "")).strip()[:120] or None
-    name = str(form.get("name", "")).strip()[:100]
-    recurrence = str(form.get("recurrence", "")).strip()[:200]
-    values: dict[str, Any] = {
-        "what": what_value,
-        "item": item or "",
-        "name": name,
-        "recurrence": recurrence,
-        "groups": form.getall("groups", []),
-        "members": form.get("members") == "1",
-        "platforms": form.getall("platforms", []),
-        "when_blocked": str(form.get("when_blocked", "defer")),
-    }
-    if what_value not in {w.value for w in KIND_WHATS}:
-        raise web.HTTPBadRequest()
-    what = What(what_value)
-    audience = _audience(form)
-    if item is not None and item not in {i for i, _ in (await _choices(services, organisation))[what.value]}:
-        return await _schedule_form(
-            request, organisation, account, values, "console.schedule.item_unknown", 400
-        )
-    if not audience.groups and not audience.members:
-        return await _schedule_form(
-            request, organisation, account, values, "console.schedule.audience_missing", 400
-        )
-    if form.get("action") == "now":
-        if item is None:
-            return await _schedule_form(
-                request, organisation, account, values, "console.schedule.item_needed", 400
-            )
-        try:
-            count = await publish(services, organisation, what, item, audience)
-        except AudienceError:
-            return await _schedule_form(
-                request, organisation, account, values, "console.schedule.nobody", 400
-            )
-        return see_other(_url(request, "calendar", org=organisation.slug) + f"?published={count}")
-    if not values["name"]:
-        return await _schedule_form(
-            request, organisation, account, values, "console.schedule.name_missing", 400
-        )
-    when_blocked = WhenBlocked.SKIP if values["when_blocked"] == "skip" else WhenBlocked.DEFER
-    from scheduler.materialiser import anchor_today
-
+    form = ScheduleForm.from_post(await request.post())
+    action = (await request.post()).get("action")
+    if action == "now":  # an older page's "send now": never sends, it goes to the step that says to whom
+        return see_other(_publish_url(request, organisation, form))
+    if action == "preview":
+        await _check_form(request, organisation, form, needs_name=False)
+        return await _schedule_form(request, organisation, account, form)
+    rule = await _check_form(request, organisation, form, needs_name=True)
+    if rule is None:
+        return await _schedule_form(request, organisation, account, form, status=400)
     outreach = outreach_of(services)
-    anchor = anchor_today(console.now(), organisation.timezone)
-    try:  # the same checks as `vipbot schedule add`
-        rule = check_rule(recurrence, None, CONSOLE_GRACE_MINUTES)
-        calendar = await outreach.schedules.calendar(organisation.id)
-        first_post(rule, organisation.timezone, anchor, calendar, when_blocked, console.now())
-    except ScheduleRefusedError as exc:
-        key = PROBLEM_KEYS.get(exc.problem, "console.schedule.recurrence_bad")
-        return await _schedule_form(request, organisation, account, values, key, 400)
     try:
         await outreach.schedules.add(
             organisation,
-            name=name,
-            what=what,
-            item_id=item,
-            audience=audience,
-            recurrence=recurrence,
-            anchor=anchor,
+            name=form.name,
+            what=What(form.what),
+            item_id=form.item or None,
+            audience=form.audience(),
+            recurrence=rule.text,
+            anchor=anchor_today(console.now(), organisation.timezone),
             timezone=None,
             locale=None,
-            when_blocked=when_blocked,
+            when_blocked=form.blocked(),
             grace_minutes=CONSOLE_GRACE_MINUTES,
             now=console.now(),
         )
     except ConflictError:
-        return await _schedule_form(
-            request, organisation, account, values, "console.schedule.name_taken", 400
+        form.refuse(ScheduleProblem.NAME_TAKEN)
+        return await _schedule_form(request, organisation, account, form, status=400)
+    return see_other(_url(request, "calendar", org=organisation.slug) + "?" + urlencode({"saved": form.name}))
+
+
+async def schedule_preview(request: web.Request) -> web.StreamResponse:
+    """The next five occurrences of the rule being typed (for the form's script; the form works without it)."""
+    _account, organisation = await organisation_for(request, Role.COUNSELLOR)
+    form = ScheduleForm.from_post(await request.post())
+    checked = await _rule_of(request, organisation, form)
+    return render(
+        request,
+        "schedule_preview.html",
+        upcoming=checked[1] if checked else [],
+        errors=form.errors,
+    )
+
+
+async def schedule_edit(request: web.Request) -> web.StreamResponse:
+    account, organisation = await organisation_for(request, Role.COUNSELLOR)
+    schedule = await _schedule(request, organisation)
+    return await _schedule_form(request, organisation, account, ScheduleForm.of(schedule), editing=schedule)
+
+
+async def schedule_edit_submit(request: web.Request) -> web.StreamResponse:
+    account, organisation = await organisation_for(request, Role.COUNSELLOR)
+    console = console_of(request)
+    schedule = await _schedule(request, organisation)
+    form = ScheduleForm.from_post(await request.post())
+    form.what = schedule.what.value  # what a schedule posts is its identity: a new kind is a new schedule
+    if (await request.post()).get("action") == "preview":
+        await _check_form(request, organisation, form, needs_name=False)
+        return await _schedule_form(request, organisation, account, form, editing=schedule)
+    rule = await _check_form(request, organisation, form, needs_name=True)
+    if rule is None:
+        return await _schedule_form(request, organisation, account, form, editing=schedule, status=400)
+    changes = ScheduleChanges(
+        name=form.name,
+        item_id=form.item or None,
+        clear_item=not form.item,
+        audience=form.audience(),
+        recurrence=rule.text,
+        when_blocked=form.blocked(),
+    )
+    try:  # the same use case as `vipbot schedule edit`
+        saved, _first = await edit_schedule(
+            outreach_of(console.services).schedules, organisation, schedule.name, changes, console.now()
         )
-    return see_other(_url(request, "calendar", org=organisation.slug))
+    except ScheduleRefusedError as exc:
+        form.refuse(exc.problem)
+        return await _schedule_form(request, organisation, account, form, editing=schedule, status=400)
+    console.bump(organisation.id)
+    return see_other(
+        _url(request, "calendar", org=organisation.slug) + "?" + urlencode({"saved": saved.name})
+    )
+
+
+# --- publish now: a deliberate second step that names its audience ----------------------------------------
+
+
+def _publish_url(request: web.Request, organisation: Organisation, form: ScheduleForm) -> str:
+    query = [("what", form.what), ("item", form.item)]
+    query += [("groups", g) for g in form.groups]
+    query += [("platforms", p) for p in form.platforms]
+    if form.members:
+        query.append(("members", "1"))
+    return _url(request, "publish", org=organisation.slug) + "?" + urlencode(query)
+
+
+@dataclass(frozen=True, slots=True)
+class Reach:
+    """Who a post reaches, from the real channel bindings and the member directory."""
+
+    channels: tuple[str, ...]
+    people: int
+
+    def words(self, t: Callable[..., str]) -> str:
+        parts = list(self.channels)
+        if self.people:
+            parts.append(t("console.schedule.people", count=self.people))
+        if not parts:
+            return t("console.schedule.nobody_short")
+        if len(parts) == 1:
+            return parts[0]
+        return t("console.schedule.and_list", first=", ".join(parts[:-1]), last=parts[-1])
+
+
+async def reach_of(services: Services, organisation: Organisation, audience: Audience) -> Reach:
+    """The channels (by name) and the number of people an audience reaches right now."""
+    addressees = await outreach_of(services).materialiser.addressees(organisation, audience)
+    bindings = await services.organisations.bindings(organisation.id)
+    names = {(b.platform, b.workspace_id, b.channel_id): b.channel_name for b in bindings}
+    channels: list[str] = []
+    people = 0
+    for addressee in addressees:
+        target = addressee.target
+        if target.kind is TargetKind.PERSON:
+            people += 1
+            continue
+        name = names.get((target.platform, target.workspace_id, target.address)) or target.address
+        label = f"#{name}" if target.platform is Platform.SLACK else name
+        if label not in channels:
+            channels.append(label)
+    return Reach(tuple(channels), people)
+
+
+async def publish_check(request: web.Request) -> web.StreamResponse:
+    """The schedule form's "send now…": nothing is sent here; it leads to the page that says to whom."""
+    _account, organisation = await organisation_for(request, Role.COUNSELLOR)
+    form = ScheduleForm.from_post(await request.post())
+    return see_other(_publish_url(request, organisation, form))
+
+
+def _form_from_query(request: web.Request) -> ScheduleForm:
+    query = request.query
+    return ScheduleForm(
+        what=query.get("what", "")[:20],
+        item=query.get("item", "")[:120],
+        groups=[g[:60] for g in query.getall("groups", []) if g],
+        members=query.get("members") == "1",
+        platforms=[p for p in query.getall("platforms", []) if p in {x.value for x in Platform}],
+    )
+
+
+async def _publish_problem(  # noqa: PLR0911 - one answer per problem
+    request: web.Request, organisation: Organisation, form: ScheduleForm
+) -> tuple[str | None, Reach | None]:
+    services = console_of(request).services
+    if form.what not in {w.value for w in SCHEDULE_WHATS}:
+        return "console.schedule.item_needed", None
+    what = What(form.what)
+    if not form.item:
+        return "console.schedule.item_needed", None
+    if form.item not in {i for i, _ in (await _choices(services, organisation))[what.value]}:
+        return "console.schedule.item_unknown", None
+    if not form.groups and not form.members:
+        return "console.schedule.audience_missing", None
+    try:
+        reach = await reach_of(services, organisation, form.audience())
+    except AudienceError:
+        return "console.schedule.nobody", None
+    if not reach.channels and not reach.people:
+        return "console.schedule.nobody", reach
+    return None, reach
+
+
+async def publish_confirm(request: web.Request) -> web.StreamResponse:
+    account, organisation = await organisation_for(request, Role.COUNSELLOR)
+    services = console_of(request).services
+    t = translate(request)
+    form = _form_from_query(request)
+    problem, reach = await _publish_problem(request, organisation, form)
+    label = ""
+    if form.what in {w.value for w in SCHEDULE_WHATS} and form.item:
+        label = await item_label(
+            services, organisation, What(form.what), form.item, t, request_locale(request)
+        )
+    back = (
+        _url(request, "schedule_new", org=organisation.slug)
+        + "?"
+        + urlencode({"what": form.what, "item": form.item})
+    )
+    return render(
+        request,
+        "publish_confirm.html",
+        status=200,
+        account=account,
+        organisation=organisation,
+        page="calendar",
+        values=form,
+        problem=problem,
+        audience=reach.words(t) if reach else "",
+        label=label,
+        back=back,
+    )
+
+
+async def publish_send(request: web.Request) -> web.StreamResponse:
+    """The second step: post it now through the outbox, then show what was queued and what has arrived."""
+    _account, organisation = await organisation_for(request, Role.COUNSELLOR)
+    console = console_of(request)
+    form = ScheduleForm.from_post(await request.post())
+    form.platforms = form.platforms or [p.value for p in Platform]
+    problem, _reach = await _publish_problem(request, organisation, form)
+    if problem is not None:
+        return see_other(_publish_url(request, organisation, form))
+    try:
+        occurrence = await publish_occurrence(
+            console.services, organisation, What(form.what), form.item, form.audience()
+        )
+    except AudienceError:
+        return see_other(_publish_url(request, organisation, form))
+    console.bump(organisation.id)
+    return see_other(
+        _url(request, "deliveries", org=organisation.slug) + "?" + urlencode({"occurrence": str(occurrence)})
+    )
+
+
+async def deliveries_page(request: web.Request) -> web.StreamResponse:
+    """How far one post has got: queued, delivered, failed (with why) — read from the outbox as it is now."""
+    account, organisation = await organisation_for(request, Role.COUNSELLOR)
+    services = console_of(request).services
+    t = translate(request)
+    locale = request_locale(request)
+    try:
+        occurrence_id: UUID | None = UUID(request.query.get("occurrence", ""))
+    except ValueError:
+        occurrence_id = None
+    status = None
+    if occurrence_id is not None:
+        for occurrence, counts, reasons in await _past(
+            services, organisation, datetime(2000, 1, 1, tzinfo=ZoneInfo("UTC")), 200
+        ):
+            if occurrence.id == occurrence_id:
+                status = Sent(
+                    local=_aware(occurrence.send_at).astimezone(ZoneInfo(organisation.timezone)),
+                    label=await item_label(
+                        services, organisation, What(occurrence.kind), occurrence.item_id, t, locale
+                    ),
+                    sent=counts.get("sent", 0),
+                    failed=counts.get("failed", 0),
+                    pending=counts.get("pending", 0) + counts.get("claimed", 0),
+                    reasons=explain_all(reasons, t),
+                )
+                break
+    return render(
+        request,
+        "deliveries.html",
+        account=account,
+        organisation=organisation,
+        page="calendar",
+        delivery=status,
+        recent=await _recent(services, organisation, t, locale),
+    )
 
 
 async def _schedule(request: web.Request, organisation: Organisation) -> Schedule:
@@ -506,18 +935,21 @@ async def calendar_settings(request: web.Request) -> web.StreamResponse:
     try:
         quiet_start = parse_clock(str(form.get("quiet_start", "")))
         quiet_end = parse_clock(str(form.get("quiet_end", "")))
-        holidays = frozenset(
-            date.fromisoformat(part.strip())
-            for part in str(form.get("holidays", "")).replace("\n", ",").split(",")
-            if part.strip()
-        )
+        # One date picker per own day off (an emptied picker removes its day); a comma-separated list still works.
+        picked = [str(d).strip() for d in form.getall("holiday", []) if str(d).strip()]
+        listed = [p.strip() for p in str(form.get("holidays", "")).replace("\n", ",").split(",") if p.strip()]
+        holidays = frozenset(date.fromisoformat(day) for day in [*picked, *listed])
     except (RecurrenceError, ValueError):
+        return see_other(target + "?settings=invalid")
+    country = str(form.get("country", ""))[:8]
+    if country and country not in supported_countries():
         return see_other(target + "?settings=invalid")
     calendar = OutreachCalendar(
         quiet_start=quiet_start,
         quiet_end=quiet_end,
         skip_weekends=form.get("skip_weekends") == "1",
         holidays=holidays,
+        country=country,
     )
     await outreach_of(console_of(request).services).schedules.set_calendar(organisation.id, calendar)
     return see_other(target + "?settings=saved")
@@ -528,7 +960,14 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/o/{org}/calendar/settings", calendar_settings, name="calendar_settings")
     app.router.add_get("/o/{org}/schedules/new", schedule_new, name="schedule_new")
     app.router.add_post("/o/{org}/schedules/new", schedule_submit)
+    app.router.add_post("/o/{org}/schedules/preview", schedule_preview, name="schedule_preview")
+    app.router.add_get("/o/{org}/schedules/{name}/edit", schedule_edit, name="schedule_edit")
+    app.router.add_post("/o/{org}/schedules/{name}/edit", schedule_edit_submit)
     app.router.add_post(
         "/o/{org}/schedules/{name}/{action:pause|resume}", schedule_toggle, name="schedule_toggle"
     )
     app.router.add_post("/o/{org}/schedules/{name}/remove", schedule_remove, name="schedule_remove")
+    app.router.add_post("/o/{org}/publish/check", publish_check, name="publish_check")
+    app.router.add_get("/o/{org}/publish", publish_confirm, name="publish")
+    app.router.add_post("/o/{org}/publish", publish_send)
+    app.router.add_get("/o/{org}/deliveries", deliveries_page, name="deliveries")

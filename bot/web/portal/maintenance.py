@@ -1,25 +1,31 @@
 """The confidential channel's housekeeping while the service runs: retention (of conversations and of the console's
-audit log) and the digest, every few minutes.
+audit log) and the digest every few minutes, reply notices every minute.
 
-Both are safe on several replicas: expiry deletes by date (a second run finds nothing), the digest claims each
-counsellor's send slot with a compare-and-set.
+All are safe on several replicas: expiry deletes by date (a second run finds nothing), the digest claims each
+counsellor's send slot and each reply notice its due time with a compare-and-set.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
+from collections.abc import Awaitable, Callable
 
+import aiohttp
 from aiohttp import web
 
 from bot.logs import get_logger, log_failure
 from bot.mail.digest import send_due_digests
-from bot.web.portal.channel import ConfidentialChannel
+from bot.mail.reply_notice import send_due_notices
+from bot.web.portal.channel import ConfidentialChannel, master_key
 from bot.wiring import Services
 
 log = get_logger(__name__)
 INTERVAL_S = 600.0
-MAINTENANCE = web.AppKey("portal_maintenance", asyncio.Task[None])
+NOTICE_INTERVAL_S = 60.0
+MAINTENANCE = web.AppKey("portal_maintenance", list[asyncio.Task[None]])
+NOTICE_HTTP = web.AppKey("portal_notice_http", aiohttp.ClientSession)
 
 
 async def run_once(services: Services) -> tuple[int, int]:
@@ -36,25 +42,56 @@ async def run_once(services: Services) -> tuple[int, int]:
     return expired, sent
 
 
-async def _loop(services: Services, interval: float) -> None:
+async def run_notices(services: Services, http: aiohttp.ClientSession, rng: random.Random) -> int:
+    return await send_due_notices(
+        services.engine,
+        services.settings,
+        services.clock,
+        rng,
+        services.content.translator,
+        http,
+        master_key(services.settings),
+    )
+
+
+async def _loop(job: Callable[[], Awaitable[object]], what: str, interval: float) -> None:
     while True:
         try:
-            await run_once(services)
+            await job()
         except Exception:  # keep the loop alive whatever one round met; the next round tries again
-            log_failure(log, "confidential channel housekeeping failed")
+            log_failure(log, what)
         await asyncio.sleep(interval)
 
 
-def install_maintenance(app: web.Application, services: Services, interval: float = INTERVAL_S) -> None:
+def install_maintenance(
+    app: web.Application,
+    services: Services,
+    interval: float = INTERVAL_S,
+    notice_interval: float = NOTICE_INTERVAL_S,
+    rng: random.Random | None = None,
+) -> None:
+    draw = rng or random.SystemRandom()
+
     async def start(app: web.Application) -> None:
-        app[MAINTENANCE] = asyncio.create_task(_loop(services, interval))
+        http = aiohttp.ClientSession()
+        app[NOTICE_HTTP] = http
+        app[MAINTENANCE] = [
+            asyncio.create_task(
+                _loop(lambda: run_once(services), "confidential channel housekeeping failed", interval)
+            ),
+            asyncio.create_task(
+                _loop(lambda: run_notices(services, http, draw), "reply notices failed", notice_interval)
+            ),
+        ]
 
     async def stop(app: web.Application) -> None:
-        task = app.get(MAINTENANCE)
-        if task is not None:
+        for task in app.get(MAINTENANCE, []):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        http = app.get(NOTICE_HTTP)
+        if http is not None:
+            await http.close()
 
     app.on_startup.append(start)
     app.on_cleanup.append(stop)

@@ -32,6 +32,7 @@ from bot.domain.conversations import (
     NoCounsellorError,
     StaleWriteError,
 )
+from bot.domain.home import NoSessions
 from bot.domain.tenancy import Organisation
 from bot.errors import NotFoundError
 from bot.logs import get_logger
@@ -39,12 +40,15 @@ from bot.security.errors import SecurityError
 from bot.security.receipts import normalize_code
 from bot.security.secret import Secret
 from bot.security.secretbox import SecretBox, derive_key
+from bot.storage.home import HomeInfoSource
 from bot.storage.portal_sessions import SqlPortalSessions
 from bot.web.portal.channel import ConfidentialChannel, master_key
 from bot.web.portal.drafts import Draft, Drafts
 from bot.web.portal.limits import PortalLimits, ProofOfWork, RateLimiter, extra_bits
 from bot.web.shared import TEMPLATES, Templates, add_static, is_secure, middlewares, render
 from bot.web.shared.cookies import cookie_name
+from bot.web.shared.headers import CONTENT_SECURITY_POLICY
+from bot.web.shared.templates import request_locale
 from bot.wiring import Services
 
 log = get_logger(__name__)
@@ -55,6 +59,14 @@ ASSETS_DIR = HERE / "static"
 SESSION_PURPOSE = "portal/session"
 SESSION_LIFETIME = timedelta(minutes=30)  # idle, inside the cookie
 SESSION_ABSOLUTE = timedelta(hours=4)  # at the latest, on the server (rounded up to the hour)
+# `?sent=…` after a POST: which calm confirmation the conversation page shows.
+DONE_NOTICES = {
+    "1": "portal.conversation.sent",
+    "file": "portal.files.sent",
+    "call": "portal.call.booked",
+    "notice": "portal.notice.saved",
+    "notice-off": "portal.notice.removed",
+}
 
 
 @dataclass
@@ -116,6 +128,9 @@ def build_portal_app(services: Services, limits: PortalLimits | None = None) -> 
     app.router.add_get("/{org}/delete", delete_form, name="delete")
     app.router.add_post("/{org}/delete", delete_submit)
     app.router.add_post("/{org}/leave", leave)
+    from bot.web.portal.extras import register_extras
+
+    register_extras(app)
     return app
 
 
@@ -151,7 +166,7 @@ def _page(
     request: web.Request, name: str, org: Organisation, *, status: int = 200, **context: Any
 ) -> web.Response:
     portal = _portal(request)
-    return render(
+    response = render(
         request,
         name,
         status=status,
@@ -160,6 +175,11 @@ def _page(
         asset=lambda path: _asset(request, path),
         **({"pow_bits": portal.pow.bits} | context),
     )
+    # The installable web app: its manifest and service worker come from this origin only.
+    response.headers["Content-Security-Policy"] = (
+        CONTENT_SECURITY_POLICY + "; manifest-src 'self'; worker-src 'self'"
+    )
+    return response
 
 
 def _set_session(portal: Portal, response: web.StreamResponse, session: EmployeeSession) -> None:
@@ -272,23 +292,54 @@ def _allowed(
 
 
 # -- pages ---------------------------------------------------------------------------------------------
+def _own_photo(url: str | None) -> str | None:
+    """Only a photo served by this service: the portal never makes the browser fetch anything from elsewhere."""
+    return url if url and url.startswith("/") and not url.startswith("//") else None
+
+
+async def _people(request: web.Request, org: Organisation) -> dict[str, Any]:
+    """The counsellors (photo, introduction, usual reply time) and the organisation's sociale kaart."""
+    portal = _portal(request)
+    locale = request_locale(request)
+    profiles = await portal.channel.store.profiles(org.id)
+    # The service's own front-door source when it has one (the organisation's own sociale kaart, cached).
+    home = portal.services.home or HomeInfoSource(
+        portal.services.sessions, portal.services.content.catalog, NoSessions(), portal.services.clock, ""
+    )
+    social_map = (await home.for_organisation(org)).social_map
+    return {
+        "counsellors": [
+            {
+                "id": str(p.id),
+                "name": p.name,
+                "deputy": p.deputy,
+                "intro": p.intro(locale),
+                "photo": _own_photo(p.photo_url),
+            }
+            for p in profiles
+        ],
+        "reply_days": portal.services.settings.portal_reply_days,
+        "social_map": social_map,
+    }
+
+
 async def landing(request: web.Request) -> web.Response:
     org = await _organisation(request)
-    portal = _portal(request)
-    available = bool(await portal.channel.recipients(org.id))
+    people = await _people(request, org)
     signed_in = await _read_session(request, org) is not None
-    return _page(request, "portal_landing.html", org, available=available, signed_in=signed_in)
+    available = bool(people["counsellors"])
+    return _page(request, "portal_landing.html", org, available=available, signed_in=signed_in, **people)
 
 
 async def start_form(request: web.Request) -> web.Response:
     org = await _organisation(request)
     draft = _portal(request).drafts.take(request.query.get("d"))
     if draft is None:
-        return _start_page(request, org)
-    return _start_page(request, org, status=draft.status, error=draft.error, form=draft.fields)
+        return await _start_page(request, org)
+    return await _start_page(request, org, status=draft.status, error=draft.error, form=draft.fields)
 
 
-def _start_page(
+async def _start_page(
     request: web.Request,
     org: Organisation,
     *,
@@ -306,6 +357,7 @@ def _start_page(
         form=form or {},
         challenge=challenge,
         pow_bits=bits,
+        **(await _people(request, org)),
     )
 
 
@@ -313,7 +365,7 @@ async def start_submit(request: web.Request) -> web.Response:
     org = await _organisation(request)
     portal = _portal(request)
     form = await _form(request)
-    typed = _typed(form, "mode", "identity", "text")
+    typed = _typed(form, "mode", "identity", "text", "counsellor")
     limits = portal.limits
     if not _proven(portal, org, form):
         raise _again(request, "start", org, Draft("portal.error.busy", 429, typed))
@@ -322,8 +374,17 @@ async def start_submit(request: web.Request) -> web.Response:
         raise _again(request, "start", org, Draft("portal.error.busy", 429, typed))
     mode = Mode.PSEUDONYMOUS if form.get("mode") == Mode.PSEUDONYMOUS.value else Mode.ANONYMOUS
     try:
+        chosen: UUID | None = UUID(form["counsellor"]) if form.get("counsellor") else None
+    except ValueError:
+        chosen = None
+    try:
         conversation_id, code = await portal.channel.service.start(
-            org.id, org.retention_days, mode, form.get("text", ""), form.get("identity") or None
+            org.id,
+            org.retention_days,
+            mode,
+            form.get("text", ""),
+            form.get("identity") or None,
+            counsellor_id=chosen,
         )
     except InvalidTextError:
         raise _again(request, "start", org, Draft("portal.error.text", 400, typed)) from None
@@ -344,15 +405,23 @@ async def code_page(request: web.Request) -> web.StreamResponse:
         raise web.HTTPSeeOther(_url(request, "comeback", org))
     if not await portal.sessions.take_code_reveal(session.token):
         raise web.HTTPSeeOther(_url(request, "conversation", org))
-    return _page(request, "portal_code.html", org, code=session.code.reveal())
+    code = session.code.reveal()
+    return _page(request, "portal_code.html", org, code=code, groups=code.split("-"))
 
 
 def _return_page(
-    request: web.Request, org: Organisation, *, status: int = 200, error: str | None = None
+    request: web.Request, org: Organisation, *, status: int = 200, error: str | None = None, typed: str = ""
 ) -> web.Response:
     challenge, bits = _challenge(_portal(request), org)
     return _page(
-        request, "portal_return.html", org, status=status, error=error, challenge=challenge, pow_bits=bits
+        request,
+        "portal_return.html",
+        org,
+        status=status,
+        error=error,
+        challenge=challenge,
+        pow_bits=bits,
+        typed=typed,
     )
 
 
@@ -361,7 +430,10 @@ async def return_form(request: web.Request) -> web.Response:
     draft = _portal(request).drafts.take(request.query.get("d"))
     if draft is None:
         return _return_page(request, org)
-    return _return_page(request, org, status=draft.status, error=draft.error)
+    # What was typed comes back into the field (from memory, for this one page): fix a character, not all 20.
+    return _return_page(
+        request, org, status=draft.status, error=draft.error, typed=draft.fields.get("code", "")
+    )
 
 
 async def return_submit(request: web.Request) -> web.StreamResponse:
@@ -369,13 +441,14 @@ async def return_submit(request: web.Request) -> web.StreamResponse:
     portal = _portal(request)
     form = await _form(request)
     limits = portal.limits
-    busy, wrong = Draft("portal.error.busy", 429), Draft("portal.error.code", 400)
+    typed = form.get("code", "")[:100]
+    busy = Draft("portal.error.busy", 429, {"code": typed})
+    wrong = Draft("portal.error.code", 400, {"code": typed})
     if not _proven(portal, org, form):
         raise _again(request, "comeback", org, busy)
     window = limits.lookups_global_window_s
     if not _allowed(portal, org, b"lookups", limits.lookups_per_organisation, limits.lookups_global, window):
         raise _again(request, "comeback", org, busy)
-    typed = form.get("code", "")
     try:
         lookup = portal.channel.crypto.lookup(typed)
     except ConversationNotFoundError:
@@ -401,6 +474,7 @@ async def _thread_page(
     error: str | None = None,
     draft: str = "",
     notice: str | None = None,
+    file_error: str | None = None,
 ) -> web.StreamResponse:
     portal = _portal(request)
     try:
@@ -413,6 +487,8 @@ async def _thread_page(
     except DamagedMessageError:
         log.warning("portal: a conversation did not open (damaged or tampered)")
         return _page(request, "portal_damaged.html", org, status=500)
+    from bot.web.portal.extras import thread_extras
+
     response = _page(
         request,
         "portal_conversation.html",
@@ -422,6 +498,8 @@ async def _thread_page(
         error=error,
         draft=draft,
         notice=notice,
+        file_error=file_error,
+        **(await thread_extras(request, org, session, thread)),
     )
     _set_session(portal, response, session)  # sliding expiry
     return response
@@ -433,11 +511,13 @@ async def conversation_page(request: web.Request) -> web.StreamResponse:
     if session is None:
         raise web.HTTPSeeOther(_url(request, "comeback", org))
     draft = _portal(request).drafts.take(request.query.get("d"))
+    if draft is not None and draft.fields.get("part") == "file":
+        return await _thread_page(request, org, session, status=draft.status, file_error=draft.error)
     if draft is not None:
         return await _thread_page(
             request, org, session, status=draft.status, error=draft.error, draft=draft.fields.get("text", "")
         )
-    notice = "portal.conversation.sent" if request.query.get("sent") == "1" else None
+    notice = DONE_NOTICES.get(request.query.get("sent", ""))
     return await _thread_page(request, org, session, notice=notice)
 
 

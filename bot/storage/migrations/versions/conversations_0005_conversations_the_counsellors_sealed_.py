@@ -3,8 +3,8 @@
 A nullable column added in place (ALTER TABLE … ADD COLUMN, no batch rebuild): rebuilding `conversation` would,
 with foreign keys on, cascade into its messages on SQLite, and would renumber its random rowids.
 
-Revision ID: conversations_0004
-Revises: conversations_0003
+Revision ID: conversations_0005
+Revises: conversations_0004
 Create Date: 2026-12-03 17:33:02.304723
 
 """
@@ -15,8 +15,8 @@ import sqlmodel
 from alembic import op
 
 
-revision: str = 'conversations_0004'
-down_revision: str | Sequence[str] | None = 'conversations_0003'
+revision: str = 'conversations_0005'
+down_revision: str | Sequence[str] | None = 'conversations_0004'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
