@@ -1,10 +1,12 @@
-"""Load on the console's insights and calendar pages, on loopback, against SQLite.
+"""Load on the console's home, insights and calendar pages, on loopback, against SQLite.
 
     .venv/bin/python bench/bench_console.py [--seconds 30] [--concurrency 50] [--database-url URL]
 
 Seeds a scratch database (an organisation with departments and teams, closed pulse rounds, schedules, past
-deliveries, team sessions), serves the app in a separate process on 127.0.0.1, and then keeps `concurrency`
-signed-in clients busy on each page for `seconds`. Prints requests, throughput and latency percentiles.
+deliveries, team sessions; a counsellor with a key serving it and `CLIENTS` more client organisations, each with
+`CONVERSATIONS` conversations in every state and a whistleblowing report), serves the app in a separate process
+on 127.0.0.1, and then keeps `concurrency` signed-in clients busy on each page for `seconds`. Prints requests,
+throughput and latency percentiles.
 Target: p99 < 200 ms on SQLite.
 """
 
@@ -29,6 +31,8 @@ SECRET = "bench-secret-key-0123456789abcdefghijklmnopqrstuvwxyz"  # noqa: S105 -
 TEAMS_PER_DEPARTMENT = 4
 DEPARTMENTS = 3
 ROUNDS = 8
+CLIENTS = 5
+CONVERSATIONS = 20
 
 
 def free_port() -> int:
@@ -145,10 +149,46 @@ async def seed(database_url: str) -> tuple[str, str, str]:
     counsellor = await accounts.create_account(
         "vp@bench.test", "VP", Role.COUNSELLOR, encoded, organisation_id=org.id
     )
+    await seed_conversations(services, org, counsellor.id)
     viewer_token = await accounts.start_session(viewer.id, SessionStage.FULL, now)
     counsellor_token = await accounts.start_session(counsellor.id, SessionStage.FULL, now)
     await engine.dispose()
     return org.slug, viewer_token, counsellor_token
+
+
+async def seed_conversations(services, first, account_id) -> None:  # type: ignore[no-untyped-def]
+    """The counsellor's key, `CLIENTS` more organisations, and conversations in every state in each."""
+    from bot.domain.conversations import Author, Classification, Mode
+    from bot.security import INSECURE_TEST_ARGON2_PARAMS, Secret
+    from bot.storage.accounts import SqlAccountRepository
+    from bot.web.portal.channel import ConfidentialChannel
+
+    channel = ConfidentialChannel(
+        services.engine, services.settings, services.clock, argon2=INSECURE_TEST_ARGON2_PARAMS
+    )
+    await channel.add_counsellor(first.id, "VP", "vp@bench.test", Secret("bench passphrase"))
+    accounts = SqlAccountRepository(services.sessions)
+    organisations = [first]
+    for n in range(CLIENTS):
+        client = await services.organisations.add_organisation(
+            f"Klant {n + 1}", f"klant-{n + 1}", "Europe/Amsterdam", "nl", 90
+        )
+        await accounts.assign_counsellor(account_id, client.id)
+        organisations.append(client)
+    for org in organisations:
+        for c in range(CONVERSATIONS):
+            conversation, _code = await channel.service.start(org.id, 90, Mode.ANONYMOUS, f"Bericht {c}")
+            if c % 3:  # a third new, a third waiting for the employee, a third waiting for the counsellor
+                await channel.service.write(org.id, 90, conversation, Author.COUNSELLOR, "Antwoord", 1)
+            if c % 3 == 2:
+                await channel.service.write(org.id, 90, conversation, Author.EMPLOYEE, "Nog iets", 2)
+            if c == 0:
+                await channel.store.classify(
+                    org.id,
+                    conversation,
+                    Classification(follow_up="whistleblowing-report"),
+                    services.clock.now().date(),
+                )
 
 
 def serve(database_url: str, port: int) -> None:
@@ -255,6 +295,7 @@ def main() -> None:
             backend = database_url.split(":")[0]
             print(f"{args.concurrency} concurrent clients, {args.seconds:.0f} s per page, database {backend}")
             for name, path, token in (
+                ("home", "/console/", counsellor),
                 ("insights", f"/console/o/{slug}/insights", viewer),
                 ("calendar", f"/console/o/{slug}/calendar", counsellor),
                 ("settings", f"/console/o/{slug}/settings", counsellor),

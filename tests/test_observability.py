@@ -55,7 +55,7 @@ async def test_no_access_line_and_no_metric_for_the_portal_and_the_inbox(service
                 },
             )
             assert started.status == 200
-            await client.get("/console/de-linde/inbox", allow_redirects=False)
+            await client.get("/console/o/de-linde/inbox", allow_redirects=False)
             await client.post("/slack/events", data=b"{}")
     finally:
         logger.removeHandler(lines)

@@ -38,6 +38,9 @@ PAD_TO = 2048
 ACKNOWLEDGE_WITHIN = timedelta(days=7)
 FEEDBACK_WITHIN_MONTHS = 3
 WHISTLEBLOWING_FOLLOW_UP = "whistleblowing-report"
+MAX_LABEL_CHARS = 60
+# A label is padded to one size before it is sealed: its ciphertext says nothing about its length.
+LABEL_PAD = 256
 
 
 class Mode(StrEnum):
@@ -53,6 +56,19 @@ class Status(StrEnum):
 class Author(StrEnum):
     EMPLOYEE = "employee"
     COUNSELLOR = "counsellor"
+
+
+class InboxState(StrEnum):
+    """Where a conversation stands for the counsellor, from who wrote last (stored in the clear per message)."""
+
+    NEW = "new"  # open, and no counsellor has written yet
+    WAITING_FOR_YOU = "waiting_for_you"  # open, the employee wrote last
+    WAITING_FOR_EMPLOYEE = "waiting_for_employee"  # open, a counsellor wrote last
+    CLOSED = "closed"
+
+    @property
+    def needs_counsellor(self) -> bool:
+        return self in {InboxState.NEW, InboxState.WAITING_FOR_YOU}
 
 
 class MessageKind(StrEnum):
@@ -118,6 +134,11 @@ class WhistleblowingClock:
     def feedback_by(self) -> date:
         return add_months(self.reported_on, FEEDBACK_WITHIN_MONTHS)
 
+    @property
+    def open(self) -> bool:
+        """A legal duty is still to be done: the conversation must not expire meanwhile."""
+        return self.acknowledged_on is None or self.feedback_on is None
+
     def due(self, today: date) -> list[tuple[str, date, bool]]:
         """Open duties as (what, deadline, overdue), what being 'acknowledge' or 'feedback'."""
         duties: list[tuple[str, date, bool]] = []
@@ -149,6 +170,19 @@ class ConversationSummary:
     classification: Classification
     whistleblowing: WhistleblowingClock | None
     chosen_counsellor: UUID | None = None  # the counsellor the employee addressed (with the deputies)
+    last_author: Author | None = None
+    counsellor_wrote: bool = False
+    sealed_label: bytes | None = field(default=None, repr=False)
+
+    @property
+    def state(self) -> InboxState:
+        if self.status is Status.CLOSED:
+            return InboxState.CLOSED
+        if not self.counsellor_wrote:
+            return InboxState.NEW
+        if self.last_author is Author.COUNSELLOR:
+            return InboxState.WAITING_FOR_EMPLOYEE
+        return InboxState.WAITING_FOR_YOU
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +274,8 @@ class ConversationKey(Protocol):
 
     def open(self, ciphertext: bytes, *, conversation_id: UUID, author: Author, sequence: int) -> bytes: ...
 
+    def open_label(self, ciphertext: bytes, *, conversation_id: UUID) -> bytes: ...
+
 
 class CounsellorKey(Protocol):
     """A counsellor's unlocked private key."""
@@ -267,6 +303,8 @@ class ConversationCrypto(Protocol):
     def seal(
         self, public_key: bytes, payload: bytes, *, conversation_id: UUID, author: Author, sequence: int
     ) -> bytes: ...
+
+    def seal_label(self, public_key: bytes, payload: bytes, *, conversation_id: UUID) -> bytes: ...
 
 
 class ConversationStore(Protocol):
@@ -308,6 +346,8 @@ class ConversationStore(Protocol):
     async def mark_read(self, conversation_id: UUID, reader: Author) -> None: ...
 
     async def delete(self, organisation_id: UUID, conversation_id: UUID) -> None: ...
+
+    async def set_label(self, organisation_id: UUID, conversation_id: UUID, sealed: bytes | None) -> None: ...
 
 
 def padded_size(length: int) -> int:
@@ -363,6 +403,26 @@ def decode_message(payload: bytes) -> tuple[MessageKind, str, str | None]:
         return MessageKind(data["k"]), str(data["t"]), None if identity is None else str(identity)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise DamagedMessageError("a message did not decode") from exc
+
+
+def encode_label(label: str) -> bytes:
+    data = label.encode("utf-8")
+    return data + bytes(LABEL_PAD - len(data))
+
+
+def decode_label(payload: bytes) -> str:
+    try:
+        return payload.rstrip(b"\0").decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DamagedMessageError("a label did not decode") from exc
+
+
+def clean_label(label: str) -> str | None:
+    """One line of at most `MAX_LABEL_CHARS` characters; empty means no label."""
+    value = " ".join(label.split())
+    if len(value) > MAX_LABEL_CHARS:
+        raise InvalidTextError("the label is too long")
+    return value or None
 
 
 def clean_text(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
@@ -607,6 +667,25 @@ class ConversationService:
     async def counsellor_key(self, counsellor: CounsellorKey, conversation_id: UUID) -> ConversationKey:
         share = await self._store.share(conversation_id, counsellor.counsellor_id)
         return counsellor.open_share(share, conversation_id=conversation_id)
+
+    async def set_label(self, organisation_id: UUID, conversation_id: UUID, label: str) -> None:
+        """The counsellors' short label of a conversation, sealed to its key like its messages (it may say what
+        the conversation is about). An empty label removes it."""
+        value = clean_label(label)
+        sealed = None
+        if value is not None:
+            public = await self._store.public_key(conversation_id)
+            sealed = self._crypto.seal_label(public, encode_label(value), conversation_id=conversation_id)
+        await self._store.set_label(organisation_id, conversation_id, sealed)
+
+    @staticmethod
+    def label_of(summary: ConversationSummary, key: ConversationKey) -> str | None:
+        if summary.sealed_label is None:
+            return None
+        try:
+            return decode_label(key.open_label(summary.sealed_label, conversation_id=summary.id))
+        except VipbotError as exc:
+            raise DamagedMessageError("a label did not open in its place") from exc
 
 
 def month_start(moment: date | datetime) -> date:

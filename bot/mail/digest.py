@@ -85,7 +85,9 @@ async def send_due_digests(
             continue
         if not await store.claim_digest(counsellor.id, previous, now):
             continue
-        subject, body = compose(digest, translator, f"{settings.public_base_url}/console")
+        # /console/inbox leads to the one organisation with waiting conversations (or to the console's home,
+        # which lists them all): the mail itself names none.
+        subject, body = compose(digest, translator, f"{settings.public_base_url}/console/inbox")
         try:
             await send_mail(settings, counsellor.email, subject, body)
         except MailError:

@@ -78,6 +78,9 @@ class UnlockedConversationKey:
         context = Context.message(str(conversation_id), _direction(author), sequence)
         return self._opening.open(ciphertext, context=context)
 
+    def open_label(self, ciphertext: bytes, *, conversation_id: UUID) -> bytes:
+        return self._opening.open(ciphertext, context=Context.label(str(conversation_id)))
+
     def __repr__(self) -> str:
         return "UnlockedConversationKey(***)"
 
@@ -203,3 +206,6 @@ class ConversationCrypto:
     ) -> bytes:
         context = Context.message(str(conversation_id), _direction(author), sequence)
         return seal(public_key, payload, context=context)
+
+    def seal_label(self, public_key: bytes, payload: bytes, *, conversation_id: UUID) -> bytes:
+        return seal(public_key, payload, context=Context.label(str(conversation_id)))

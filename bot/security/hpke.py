@@ -50,6 +50,7 @@ class Purpose(StrEnum):
 
     MESSAGE = "message"
     CONVERSATION_KEY = "conversation-key"
+    LABEL = "label"  # the counsellors' own short label of a conversation
 
 
 class Direction(StrEnum):
@@ -89,6 +90,9 @@ class Context:
         if self.purpose is Purpose.MESSAGE:
             if self.direction is None or self.sequence is None or self.recipient_id is not None:
                 raise ValueError("a message context needs direction and sequence, and no recipient")
+        elif self.purpose is Purpose.LABEL:
+            if self.direction is not None or self.sequence is not None or self.recipient_id is not None:
+                raise ValueError("a label context has no direction, sequence or recipient")
         elif self.direction is not None or self.sequence is not None or not self.recipient_id:
             raise ValueError("a conversation-key context needs a recipient, and no direction or sequence")
 
@@ -101,6 +105,11 @@ class Context:
     def conversation_key(cls, conversation_id: str, recipient_id: str) -> Context:
         """Context of a conversation's private key sealed to the key pair of `recipient_id` (a counsellor)."""
         return cls(Purpose.CONVERSATION_KEY, conversation_id, recipient_id=recipient_id)
+
+    @classmethod
+    def label(cls, conversation_id: str) -> Context:
+        """Context of the counsellors' label of a conversation (sealed to the conversation's key)."""
+        return cls(Purpose.LABEL, conversation_id)
 
     def encode(self) -> bytes:
         """Canonical, injective byte encoding (length-prefixed fields, explicit absence markers)."""

@@ -11,9 +11,10 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, func, text, update
+from sqlalchemy import delete, exists, func, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
@@ -65,6 +66,24 @@ class ClassificationCount:
     count: int
 
 
+def _last_author() -> Any:
+    """Who wrote a conversation's last message (authors are stored in the clear with each message)."""
+    return (
+        select(ConversationMessageRow.author)
+        .where(col(ConversationMessageRow.conversation_id) == col(ConversationRow.id))
+        .order_by(col(ConversationMessageRow.sequence).desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def _counsellor_wrote() -> Any:
+    return exists().where(
+        col(ConversationMessageRow.conversation_id) == col(ConversationRow.id),
+        col(ConversationMessageRow.author) == Author.COUNSELLOR.value,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class CounsellorProfile:
     """What the portal shows of a counsellor who can read the organisation's conversations."""
@@ -81,7 +100,10 @@ class CounsellorProfile:
 
 
 def _summary(
-    row: ConversationRow, classification: ConversationClassificationRow | None
+    row: ConversationRow,
+    classification: ConversationClassificationRow | None,
+    last_author: str | None = None,
+    counsellor_wrote: bool = False,
 ) -> ConversationSummary:
     clock = (
         WhistleblowingClock(row.whistleblowing_on, row.acknowledged_on, row.feedback_on)
@@ -104,6 +126,9 @@ def _summary(
             classification.follow_up if classification else None,
         ),
         whistleblowing=clock,
+        last_author=Author(last_author) if last_author else None,
+        counsellor_wrote=bool(counsellor_wrote),
+        sealed_label=row.sealed_label,
         chosen_counsellor=row.counsellor_id,
     )
 
@@ -208,8 +233,24 @@ class SqlConversationStore:
 
     async def get(self, organisation_id: UUID, conversation_id: UUID) -> ConversationSummary:
         async with self._sessions() as session:
+            found = (
+                await session.exec(
+                    select(ConversationRow, _last_author(), _counsellor_wrote()).where(
+                        col(ConversationRow.id) == conversation_id,
+                        col(ConversationRow.organisation_id) == organisation_id,
+                    )
+                )
+            ).first()
+            if found is None:
+                raise ConversationNotFoundError("no such conversation")
+            row, last_author, wrote = found
+            return _summary(row, await _classification(session, row.id), last_author, wrote)
+
+    async def set_label(self, organisation_id: UUID, conversation_id: UUID, sealed: bytes | None) -> None:
+        async with transaction(self._sessions) as session:
             row = await _conversation(session, organisation_id, conversation_id)
-            return _summary(row, await _classification(session, row.id))
+            row.sealed_label = sealed
+            session.add(row)
 
     async def public_key(self, conversation_id: UUID) -> bytes:
         async with self._sessions() as session:
@@ -535,22 +576,38 @@ class SqlConversationStore:
     # -- inbox ----------------------------------------------------------------------------------------
     async def inbox(self, counsellor_id: UUID) -> list[ConversationSummary]:
         """Conversations this counsellor holds a key for, most recent activity first."""
-        async with self._sessions() as session:
-            rows = await session.exec(
-                select(ConversationRow, ConversationClassificationRow)
-                .join(
-                    ConversationShareRow, col(ConversationShareRow.conversation_id) == col(ConversationRow.id)
-                )
-                .outerjoin(
-                    ConversationClassificationRow,
-                    col(ConversationClassificationRow.conversation_id) == col(ConversationRow.id),
-                )
-                .where(col(ConversationShareRow.counsellor_id) == counsellor_id)
-                .order_by(
-                    col(ConversationRow.last_activity_on).desc(), col(ConversationRow.started_on).desc()
-                )
+        return [summary for summary, _share in await self.inbox_with_shares(counsellor_id)]
+
+    async def inbox_with_shares(
+        self, counsellor_id: UUID, organisation_id: UUID | None = None
+    ) -> list[tuple[ConversationSummary, bytes]]:
+        """`inbox`, each with the counsellor's sealed share of its key (to open labels without a query each)."""
+        statement = (
+            select(ConversationRow, ConversationClassificationRow, _last_author(), _counsellor_wrote())
+            .join(ConversationShareRow, col(ConversationShareRow.conversation_id) == col(ConversationRow.id))
+            .outerjoin(
+                ConversationClassificationRow,
+                col(ConversationClassificationRow.conversation_id) == col(ConversationRow.id),
             )
-            return [_summary(row, classification) for row, classification in rows]
+            .where(col(ConversationShareRow.counsellor_id) == counsellor_id)
+            .order_by(col(ConversationRow.last_activity_on).desc(), col(ConversationRow.started_on).desc())
+        )
+        shares = select(ConversationShareRow.conversation_id, ConversationShareRow.sealed_key).where(
+            col(ConversationShareRow.counsellor_id) == counsellor_id
+        )
+        if organisation_id is not None:
+            statement = statement.where(col(ConversationRow.organisation_id) == organisation_id)
+            shares = shares.join(
+                ConversationRow, col(ConversationRow.id) == col(ConversationShareRow.conversation_id)
+            ).where(col(ConversationRow.organisation_id) == organisation_id)
+        async with self._sessions() as session:
+            rows = (await session.exec(statement)).all()
+            sealed = dict((await session.exec(shares)).all())
+        return [
+            (_summary(row, classification, last_author, wrote), sealed[row.id])
+            for row, classification, last_author, wrote in rows
+            if row.id in sealed
+        ]
 
     async def holds_share(self, conversation_id: UUID, counsellor_id: UUID) -> UUID:
         """The conversation's organisation, if this counsellor holds a key for it; else not found."""
@@ -570,7 +627,10 @@ class SqlConversationStore:
     async def classify(
         self, organisation_id: UUID, conversation_id: UUID, classification: Classification, today: date
     ) -> None:
-        """Record category, contact type and follow-up; a whistleblowing follow-up starts the legal clock."""
+        """Record category, contact type and follow-up; a whistleblowing follow-up sets the legal clock.
+
+        The clock runs from the conversation's first message (the day the report was received), not from the
+        day the counsellor classified it."""
         async with transaction(self._sessions) as session:
             row = await _conversation(session, organisation_id, conversation_id)
             current = await _classification(session, conversation_id)
@@ -585,7 +645,7 @@ class SqlConversationStore:
             current.follow_up = classification.follow_up
             session.add(current)
             if classification.follow_up == "whistleblowing-report" and row.whistleblowing_on is None:
-                row.whistleblowing_on = today
+                row.whistleblowing_on = row.started_on
                 session.add(row)
 
     async def record_whistleblowing(
@@ -595,19 +655,36 @@ class SqlConversationStore:
         *,
         acknowledged_on: date | None,
         feedback_on: date | None,
+        retention_days: int | None = None,
     ) -> None:
+        """Mark a legal duty done. With `retention_days`, it counts as activity: a conversation kept past its
+        expiry for an open deadline is not erased the moment that deadline is met."""
         async with transaction(self._sessions) as session:
             row = await _conversation(session, organisation_id, conversation_id)
             if acknowledged_on is not None:
                 row.acknowledged_on = acknowledged_on
             if feedback_on is not None:
                 row.feedback_on = feedback_on
+            done = acknowledged_on or feedback_on
+            if retention_days is not None and done is not None:
+                row.last_activity_on = max(row.last_activity_on, done)
+                row.expires_on = max(row.expires_on, done + timedelta(days=retention_days))
             session.add(row)
 
     # -- unlocked inboxes -----------------------------------------------------------------------------
-    async def add_unlock(self, counsellor_id: UUID, sealed_private: bytes, expires_at: datetime) -> UUID:
+    async def add_unlock(
+        self,
+        counsellor_id: UUID,
+        sealed_private: bytes,
+        expires_at: datetime,
+        *,
+        unlock_id: UUID | None = None,
+    ) -> UUID:
         row = InboxUnlockRow(
-            counsellor_id=counsellor_id, sealed_private=sealed_private, expires_at=expires_at
+            id=unlock_id or uuid.uuid4(),
+            counsellor_id=counsellor_id,
+            sealed_private=sealed_private,
+            expires_at=expires_at,
         )
         async with transaction(self._sessions) as session:
             session.add(row)
@@ -633,15 +710,19 @@ class SqlConversationStore:
         """Destroy every conversation whose expiry day has passed, and stale inbox unlocks. Returns how many."""
         async with transaction(self._sessions) as session:
             rows = await session.exec(
-                select(
-                    col(ConversationRow.id),
-                    col(ConversationRow.last_activity_on),
-                    col(ConversationRow.expires_on),
-                    col(OrganisationRow.retention_days),
-                ).join(OrganisationRow, col(OrganisationRow.id) == col(ConversationRow.organisation_id))
+                select(ConversationRow, col(OrganisationRow.retention_days)).join(
+                    OrganisationRow, col(OrganisationRow.id) == col(ConversationRow.organisation_id)
+                )
             )
             doomed: list[UUID] = []
-            for conversation_id, last_activity, stored_expiry, retention_days in rows:
+            for row, retention_days in rows:
+                conversation_id, last_activity, stored_expiry = row.id, row.last_activity_on, row.expires_on
+                reported = row.whistleblowing_on
+                if (
+                    reported is not None
+                    and WhistleblowingClock(reported, row.acknowledged_on, row.feedback_on).open
+                ):
+                    continue  # an open legal deadline: never erased before the duty is done
                 # A shortened retention of the organisation applies at once; a longer one from the next message.
                 due = min(stored_expiry, last_activity + timedelta(days=retention_days))
                 if due <= today:

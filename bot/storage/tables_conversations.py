@@ -56,6 +56,8 @@ class ConversationRow(SQLModel, table=True):
     # say as much already); NULL: to every counsellor of the organisation. No foreign key: see migration
     # conversations_0004.
     counsellor_id: uuid.UUID | None = Field(default=None)
+    # The counsellors' short label, sealed to the conversation's key like a message, padded to one size.
+    sealed_label: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
 
 
 class ConversationShareRow(SQLModel, table=True):

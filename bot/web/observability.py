@@ -100,8 +100,14 @@ def confidential_path(path: str) -> bool:
     if path == "/portal" or path.startswith("/portal/"):
         return True
     parts = path.split("/")
-    # /console/{org}/inbox and everything below it
-    return len(parts) >= 4 and parts[1] == "console" and parts[3] == "inbox"
+    if len(parts) < 3 or parts[1] != "console":
+        return False
+    # /console/inbox, /console/o/{org}/inbox and everything below it, and the old /console/{org}/inbox…
+    return (
+        parts[2] == "inbox"
+        or (len(parts) >= 5 and parts[2] == "o" and parts[4] == "inbox")
+        or (len(parts) >= 4 and parts[3] == "inbox")
+    )
 
 
 class AccessLogger(AbstractAccessLogger):

@@ -282,6 +282,7 @@ def fill(template: str, org: str, seeded: Seeded) -> str:
         "session": seeded.session,
         "conversation": seeded.conversation,
         "name": seeded.schedule,
+        "sequence": "0",  # the conversation's opening message (not a file: its download answers 404)
     }
     path = re.sub(r"\{action[^}]*\}", "pause", path)
     for placeholder, value in values.items():

@@ -12,7 +12,6 @@ from bot.domain.clock import FixedClock
 from bot.domain.tenancy import Organisation
 from tests.console.helpers import (
     INBOX_PASSPHRASE,
-    csrf_from,
     database_rows,
     fill,
     form_for,
@@ -24,6 +23,7 @@ from tests.console.helpers import (
     seed_organisation,
     sign_in,
 )
+from tests.inbox.support import unlock_through
 
 VIEWER_ALLOWED = {
     "/console/o/{org}/insights",
@@ -77,18 +77,17 @@ async def test_route_walk_for_a_management_viewer(
         async with other_browser(client) as counsellor:
             await sign_in(counsellor, seeded.counsellor, clock)
             slug = seeded.organisation.slug
-            inbox = await counsellor.get(f"/console/{slug}/inbox")
-            unlocked = await counsellor.post(
-                f"/console/{slug}/inbox/unlock",
-                data={"passphrase": INBOX_PASSPHRASE, "csrf_token": csrf_from(await inbox.text())},
-                allow_redirects=False,
-            )
-            assert unlocked.status == 303
+            unlocked = await unlock_through(counsellor, slug, INBOX_PASSPHRASE)
+            assert unlocked.status == 200
             for method, template in routes:
                 if method == "GET" and "{org}" in template:
                     path = fill(template, slug, seeded)
                     response = await counsellor.get(path, allow_redirects=False)
-                    assert response.status == 200, (path, response.status)
+                    # the "opening your key" page moves on to the inbox once it is open
+                    expected = {303} if template.endswith("/inbox/unlocking") else {200}
+                    if template.endswith(("/call.ics", "/file/{sequence}")):
+                        expected = {200, 404}  # no call booked, no file sent in the seeded conversation
+                    assert response.status in expected, (path, response.status)
 
     await sign_in(client, viewer, clock)
     token = await form_token(client, "/console/o/de-linde/insights")

@@ -418,7 +418,7 @@ async def test_every_post_route_of_the_console_and_the_portal_needs_its_csrf_tok
         "/console/login",
         "/console/logout",
         "/console/o/{org}/content/own/{item}/delete",
-        "/console/{org}/inbox/unlock",
+        "/console/o/{org}/inbox/unlock",
         "/portal/{org}/start",
         "/portal/{org}/return",
         "/portal/{org}/conversation",

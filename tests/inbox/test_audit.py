@@ -50,6 +50,8 @@ async def test_every_console_action_is_recorded_and_no_content(
         f"{here}/classify",
         data={"csrf_token": token, "category": "bullying", "contact_type": "advice", "follow_up": ""},
     )
+    await client.post(f"{here}/label", data={"csrf_token": token, "label": f"pesten {CANARY}"})
+    await client.post(f"{here}/whistleblowing", data={"csrf_token": token, "duty": "acknowledge"})
     await client.post(f"{here}/status", data={"csrf_token": token, "status": "closed"})
     report = await client.get("/console/o/de-linde/report.pdf")
     assert report.status == 200
@@ -73,6 +75,18 @@ async def test_every_console_action_is_recorded_and_no_content(
         },
     )
     assert invited.status == 200
+    new_form = await client.get("/console/organisations/new")
+    created = await client.post(
+        "/console/organisations/new",
+        data={
+            "csrf_token": csrf_from(await new_form.text()),
+            "name": "Nieuwe Klant",
+            "slug": "",
+            "timezone": "Europe/Amsterdam",
+            "locale": "nl",
+        },
+    )
+    assert created.status == 200
 
     rows = await audit_rows(services)
     done = [(r.actor_account_id, r.action, r.organisation_id) for r in rows]
@@ -82,7 +96,9 @@ async def test_every_console_action_is_recorded_and_no_content(
         AuditAction.UNLOCKED,
         AuditAction.REPLIED,
         AuditAction.CLASSIFIED,
+        AuditAction.CONVERSATION_LABELLED,
         AuditAction.CONVERSATION_STATUS,
+        AuditAction.WHISTLEBLOWING_DUTY,
         AuditAction.EXPORTED,
         AuditAction.SETTINGS_CHANGED,
         AuditAction.SIGNED_OUT,
@@ -91,6 +107,7 @@ async def test_every_console_action_is_recorded_and_no_content(
         assert (mira, action.value, expected_org) in done, action
     assert (beheer, AuditAction.SIGNED_IN.value, None) in done
     assert (beheer, AuditAction.INVITED.value, org.id) in done
+    assert [r.subject for r in rows if r.action == AuditAction.ORGANISATION_CREATED.value] == ["organisation"]
     # Conversations are named by kind only, and times are kept to the minute.
     assert {r.subject for r in rows if r.action == AuditAction.REPLIED.value} == {"conversation"}
     assert all(r.at.second == 0 and r.at.microsecond == 0 for r in rows)

@@ -142,7 +142,7 @@ async def test_a_whole_conversation_in_the_browser_and_the_canary_is_nowhere(  #
             await counsellor.locator("#code").fill(totp_code(person.totp, configured.clock.now().timestamp()))
             await counsellor.locator("button[type=submit]").click()
             await counsellor.wait_for_url(re.compile(r".*/console/(?!login).*"))
-            await counsellor.goto(f"{base}/console/de-linde/inbox")
+            await counsellor.goto(f"{base}/console/o/de-linde/inbox")
             await counsellor.get_by_label("Wachtwoordzin").fill("niet de goede wachtwoordzin")
             await counsellor.get_by_role("button", name="Ontgrendelen").click()
             await expect(counsellor.get_by_role("alert")).to_contain_text("opent je sleutel niet")
@@ -219,7 +219,7 @@ async def test_a_whole_conversation_in_the_browser_and_the_canary_is_nowhere(  #
             await back.get_by_role("button", name="Wis het gesprek").click()
             await expect(back.get_by_role("heading", name="Je gesprek is gewist")).to_be_visible()
 
-            await counsellor.goto(f"{base}/console/de-linde/inbox")
+            await counsellor.goto(f"{base}/console/o/de-linde/inbox")
             await expect(counsellor.get_by_text("Er zijn nog geen gesprekken.")).to_be_visible()
             assert errors == []
         logging.getLogger("bot.test").info("log capture works")

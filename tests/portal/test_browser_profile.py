@@ -128,7 +128,7 @@ async def test_the_counsellors_profile_keeps_neither_passphrase_nor_reply(
         assert person.totp is not None
         await page.locator("#code").fill(totp_code(person.totp, services.clock.now().timestamp()))
         await page.locator("button[type=submit]").click()
-        await page.goto(f"{base}/console/de-linde/inbox")
+        await page.goto(f"{base}/console/o/de-linde/inbox")
         await page.locator("#passphrase").fill(wrong)
         await page.locator("form[action$='/inbox/unlock'] button[type=submit]").click()
         await expect(page.get_by_role("alert")).to_contain_text("opent je sleutel niet")
@@ -141,6 +141,6 @@ async def test_the_counsellors_profile_keeps_neither_passphrase_nor_reply(
         await context.close()
 
     assert (profile / "Default" / "Sessions").is_dir()
-    assert _found(profile, "/console/de-linde/inbox")  # the search finds what is there
+    assert _found(profile, "/console/o/de-linde/inbox")  # the search finds what is there
     for needle in (wrong, PASSPHRASE, reply):
         assert _found(profile, needle) == [], needle

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 from bot.app import Services
 from bot.domain.clock import FixedClock
@@ -27,17 +27,22 @@ async def test_digest_is_content_free_batched_and_retried(
     translator = services.content.translator
     assert await send_due_digests(services.engine, settings, clock, translator) == 0  # nothing to tell
 
+    # The legal clock runs from the conversation's first message: a week ago, so acknowledging is due today.
+    now = clock.now()
+    clock.advance(-timedelta(days=6))
     conv_id, _code = await p.channel.service.start(
         p.org.id, 90, Mode.PSEUDONYMOUS, "CANARY-digest-text", "Sam"
     )
+    clock.set(now)
     await p.channel.store.classify(
-        p.org.id, conv_id, Classification("integrity", "advice", "whistleblowing-report"), date(2026, 2, 24)
+        p.org.id, conv_id, Classification("integrity", "advice", "whistleblowing-report"), now.date()
     )
     assert await send_due_digests(services.engine, settings, clock, translator) == 2  # counsellor and deputy
     assert sorted(r.rcpt_tos[0] for r in smtp_sink.received) == ["daan@vp.test", "mira@vp.test"]
     body = smtp_sink.received[0].message.get_content()
     assert "wacht 1 gesprek met nieuwe berichten" in body
     assert "1 wettelijke termijn van de klokkenluidersregeling verloopt" in body
+    assert "http://vipbot.test/console/inbox\r\n" in body  # the page that finds the waiting organisation
     for secret in (b"CANARY", b"Sam", b"Zorggroep", b"de-linde", str(conv_id).encode()):
         assert secret not in smtp_sink.all_bytes()
 

@@ -18,6 +18,7 @@ from bot.security import INSECURE_TEST_ARGON2_PARAMS, INSECURE_TEST_PASSWORD_POL
 from bot.web import console
 from bot.web.portal.channel import ConfidentialChannel
 from tests.console.helpers import Person, csrf_from, make_person, sign_in
+from tests.inbox.support import unlock_through
 
 PASSPHRASE = "de wachtwoordzin van mira"
 
@@ -45,15 +46,8 @@ async def counsellor(
 
 
 async def unlock(client: TestClient, slug: str, passphrase: str) -> int:
-    """The status of the page the unlock form leads to (always through a redirect: no passphrase in a POST page)."""
-    page = await client.get(f"/console/{slug}/inbox")
-    response = await client.post(
-        f"/console/{slug}/inbox/unlock",
-        data={"passphrase": passphrase, "csrf_token": csrf_from(await page.text())},
-    )
-    assert response.history
-    assert response.history[0].status == 303
-    return response.status
+    """The status of the page the unlock form ends on (always through a redirect: no passphrase in a POST page)."""
+    return (await unlock_through(client, slug, passphrase)).status
 
 
 async def test_unlock_read_reply_classify_and_the_legal_clock(
@@ -66,16 +60,16 @@ async def test_unlock_read_reply_classify_and_the_legal_clock(
     )
     await sign_in(client, person, clock)
 
-    locked = await client.get("/console/de-linde/inbox")
+    locked = await client.get("/console/o/de-linde/inbox")
     assert "Ontgrendel je sleutel" in await locked.text()
     assert "gepest" not in await locked.text()
     assert await unlock(client, "de-linde", "verkeerde wachtwoordzin") == 400
     assert await unlock(client, "de-linde", PASSPHRASE) == 200
 
-    listing = await (await client.get("/console/de-linde/inbox")).text()
+    listing = await (await client.get("/console/o/de-linde/inbox")).text()
     assert "Gesprek van 2026-03-02" in listing
     assert "nieuw" in listing
-    page = await client.get(f"/console/de-linde/inbox/{conv_id}")
+    page = await client.get(f"/console/o/de-linde/inbox/{conv_id}")
     html = await page.text()
     assert "Er wordt gepest in mijn team." in html
     assert "Sam" in html
@@ -84,12 +78,12 @@ async def test_unlock_read_reply_classify_and_the_legal_clock(
     after = re.search(r'name="after" value="(\d+)"', html)
     assert after
     sent = await client.post(
-        f"/console/de-linde/inbox/{conv_id}/reply",
+        f"/console/o/de-linde/inbox/{conv_id}/reply",
         data={"csrf_token": token, "text": "Wat naar. Vertel.", "after": after.group(1)},
     )
     assert "Wat naar. Vertel." in await sent.text()
     replay = await client.post(
-        f"/console/de-linde/inbox/{conv_id}/reply",
+        f"/console/o/de-linde/inbox/{conv_id}/reply",
         data={"csrf_token": token, "text": "Wat naar. Vertel.", "after": after.group(1)},
     )
     assert replay.status == 409
@@ -98,7 +92,7 @@ async def test_unlock_read_reply_classify_and_the_legal_clock(
     assert [m.text for m in thread.messages].count("Wat naar. Vertel.") == 1
 
     classified = await client.post(
-        f"/console/de-linde/inbox/{conv_id}/classify",
+        f"/console/o/de-linde/inbox/{conv_id}/classify",
         data={
             "csrf_token": token,
             "category": "bullying",
@@ -112,16 +106,17 @@ async def test_unlock_read_reply_classify_and_the_legal_clock(
     clock.advance(timedelta(days=8))  # the console session and the unlock have ended by now: start again
     await sign_in(client, person, clock)
     assert await unlock(client, "de-linde", PASSPHRASE) == 200
-    overdue = await (await client.get(f"/console/de-linde/inbox/{conv_id}")).text()
+    overdue = await (await client.get(f"/console/o/de-linde/inbox/{conv_id}")).text()
     assert "termijn verstreken" in overdue
     token = csrf_from(overdue)
     acknowledged = await client.post(
-        f"/console/de-linde/inbox/{conv_id}/whistleblowing", data={"csrf_token": token, "duty": "acknowledge"}
+        f"/console/o/de-linde/inbox/{conv_id}/whistleblowing",
+        data={"csrf_token": token, "duty": "acknowledge"},
     )
     assert "gedaan op 2026-03-10" in await acknowledged.text()
 
     await client.post(
-        f"/console/de-linde/inbox/{conv_id}/status", data={"csrf_token": token, "status": "closed"}
+        f"/console/o/de-linde/inbox/{conv_id}/status", data={"csrf_token": token, "status": "closed"}
     )
     with pytest.raises(ConversationClosedError):
         await channel.service.write(org.id, 90, conv_id, Author.EMPLOYEE, "nog iets", 3)
@@ -147,18 +142,18 @@ async def test_the_unlock_needs_both_cookie_and_row_and_lock_ends_it(
     # The same row with another key opens nothing.
     forged = base64.urlsafe_b64encode(raw[:16] + bytes(32)).decode()
     set_inbox_cookie(client, forged)
-    assert "Ontgrendel je sleutel" in await (await client.get("/console/de-linde/inbox")).text()
+    assert "Ontgrendel je sleutel" in await (await client.get("/console/o/de-linde/inbox")).text()
     set_inbox_cookie(client, cookie.value)
-    page = await client.get("/console/de-linde/inbox")
+    page = await client.get("/console/o/de-linde/inbox")
     assert "Vergrendelen" in await page.text()
-    await client.post("/console/de-linde/inbox/lock", data={"csrf_token": csrf_from(await page.text())})
+    await client.post("/console/o/de-linde/inbox/lock", data={"csrf_token": csrf_from(await page.text())})
     # Even with the old cookie back, the row is gone.
     set_inbox_cookie(client, cookie.value)
-    assert "Ontgrendel je sleutel" in await (await client.get("/console/de-linde/inbox")).text()
+    assert "Ontgrendel je sleutel" in await (await client.get("/console/o/de-linde/inbox")).text()
     # And after the unlock lifetime the row no longer opens either.
     assert await unlock(client, "de-linde", PASSPHRASE) == 200
     clock.advance(timedelta(minutes=services.settings.inbox_unlock_minutes + 1))
-    assert "Ontgrendel je sleutel" in await (await client.get("/console/de-linde/inbox")).text()
+    assert "Ontgrendel je sleutel" in await (await client.get("/console/o/de-linde/inbox")).text()
     assert channel is not None
 
 
@@ -170,8 +165,8 @@ async def test_a_counsellor_of_another_organisation_sees_nothing(
     conv_id, _code = await channel.service.start(org.id, 90, Mode.ANONYMOUS, "Alleen voor Mira")
     other, _ = await counsellor(services, "noord", "noor@vp.test", "de wachtwoordzin van noor")
     await sign_in(client, other, clock)
-    assert (await client.get("/console/de-linde/inbox", allow_redirects=False)).status == 404
+    assert (await client.get("/console/o/de-linde/inbox", allow_redirects=False)).status == 404
     assert await unlock(client, "noord", "de wachtwoordzin van noor") == 200
-    assert (await client.get(f"/console/noord/inbox/{conv_id}")).status == 404
-    listing = await (await client.get("/console/noord/inbox")).text()
+    assert (await client.get(f"/console/o/noord/inbox/{conv_id}")).status == 404
+    listing = await (await client.get("/console/o/noord/inbox")).text()
     assert "Er zijn nog geen gesprekken." in listing

@@ -96,7 +96,7 @@ async def test_signing_out_of_the_console_locks_the_inbox(
     assert await unlock(client, "de-linde", PASSPHRASE) == 200
     cookies = client.session.cookie_jar.filter_cookies(client.make_url("/"))
     inbox_cookie = cookies["vipbot_inbox"].value
-    locked_page = await client.get("/console/de-linde/inbox")
+    locked_page = await client.get("/console/o/de-linde/inbox")
     assert "Ontgrendel je sleutel" not in await locked_page.text()
     await client.post("/console/logout", data={"csrf_token": await form_token(client, "/console/")})
     # signed in again, with the old inbox cookie put back: the inbox is locked
@@ -104,7 +104,7 @@ async def test_signing_out_of_the_console_locks_the_inbox(
     client.session.cookie_jar.update_cookies(
         {"vipbot_inbox": inbox_cookie}, response_url=client.make_url("/")
     )
-    again = await client.get("/console/de-linde/inbox")
+    again = await client.get("/console/o/de-linde/inbox")
     assert "Ontgrendel je sleutel" in await again.text()
 
 
@@ -115,7 +115,7 @@ async def test_the_passphrase_field_does_not_invite_a_password_manager(
 ) -> None:
     person, _channel = await counsellor(services, "de-linde", "mira@vp.test", PASSPHRASE)
     await sign_in(client, person, clock)
-    html = await (await client.get("/console/de-linde/inbox")).text()
+    html = await (await client.get("/console/o/de-linde/inbox")).text()
     field = re.search(r'<input[^>]*name="passphrase"[^>]*>', html)
     assert field
     assert 'type="password"' not in html  # Chromium offers to save whatever is typed into a password field

@@ -7,8 +7,9 @@ API note:
   module `bot.web.console.inbox` exists and defines `register(console: web.Application) -> None`, it is called
   with the console sub-application, so its routes sit under `/console/…`, get sign-in and CSRF, and render
   with the console's templates (its own templates may go in `bot/web/console/templates/inbox*.html`; extend
-  `console_base.html`). An optional `NAV_ITEM = ("console.nav.inbox", "<route name>")` adds a menu entry for
-  counsellors. Handlers use `auth.require(...)` / `auth.organisation_for(...)` and `shared.render(...)`.
+  `console_base.html`). An optional `NAV_ITEM = ("<label key>", "<route name>")` adds a menu entry for
+  counsellors (label first, route second). Handlers use `auth.require(...)` / `auth.organisation_for(...)`
+  and `shared.render(...)`.
 - Route names (for `request.app.router[name].url_for(...)`): home, login, logout, organisation, content, …
 """
 
@@ -22,6 +23,7 @@ from aiohttp import web
 
 from bot.errors import ConfigError
 from bot.web.console.auth import CONSOLE, make_console, session_middleware
+from bot.web.console.waiting import waiting_count, waiting_middleware
 from bot.web.shared import TEMPLATES, Templates, add_static, is_secure, middlewares
 from bot.wiring import Services
 
@@ -54,7 +56,9 @@ def build_console(services: Services) -> web.Application:
 
     secret = secret_key_bytes(services)
     secure = is_secure(services.settings)
-    console = web.Application(middlewares=[*middlewares(services.settings, secret), session_middleware()])
+    console = web.Application(
+        middlewares=[*middlewares(services.settings, secret), session_middleware(), waiting_middleware()]
+    )
     console[TEMPLATES] = Templates(TEMPLATE_DIR, translator=services.content.translator)
     console[CONSOLE] = make_console(services, secret, secure)
     console[NAV_EXTRAS] = []
@@ -95,10 +99,10 @@ def _template_globals(console: web.Application) -> None:
         return name in named
 
     def org_nav(_account: object) -> list[tuple[str, str]]:
-        items = [*ORGANISATION_PAGES, *console[NAV_EXTRAS]]
+        items = [*console[NAV_EXTRAS], *ORGANISATION_PAGES]  # the conversations first
         return [(name, label) for name, label in items if name in named]
 
-    console[TEMPLATES].env.globals.update(has_route=has_route, org_nav=org_nav)
+    console[TEMPLATES].env.globals.update(has_route=has_route, org_nav=org_nav, waiting_count=waiting_count)
 
 
 def _register_optional(console: web.Application, module_name: str) -> None:
@@ -110,7 +114,8 @@ def _register_optional(console: web.Application, module_name: str) -> None:
         register(console)
     nav_item = getattr(module, "NAV_ITEM", None)
     if isinstance(nav_item, tuple) and len(nav_item) == 2:
-        console[NAV_EXTRAS].append((str(nav_item[0]), str(nav_item[1])))
+        label, route = nav_item
+        console[NAV_EXTRAS].append((str(route), str(label)))  # org_nav wants (route, label)
 
 
 def install(app: web.Application, services: Services) -> None:

@@ -1,21 +1,29 @@
-"""The counsellor's inbox in the console: `/console/{org}/inbox…`.
+"""The counsellor's inbox in the console: `/console/o/{org}/inbox…` (the old `/console/{org}/inbox…` redirects).
 
 The inbox opens with the counsellor's passphrase (Argon2id, in a worker thread). The unlocked private key is
 then kept for `VIPBOT_INBOX_UNLOCK_MINUTES`, encrypted in the `inbox_unlock` row under a random key that only
 this browser's cookie holds: the database alone and the cookie alone open nothing, locking deletes the row.
-Reading, replying, closing and classifying happen here; whistleblowing reports show their legal clock.
+Reading, replying, labelling, closing and classifying happen here; whistleblowing reports show their legal clock.
 
-Forms that carry text (the passphrase, a reply) are answered with a redirect to a GET page, whatever the outcome
-(see `bot.web.portal.drafts`): the browser's session-restore files keep no passphrase and no reply. Signing out
-of the console locks the inbox too (`lock_on_sign_out`).
+Unlocking takes a few seconds. The form posts, the answer sets the cookie at once and redirects to a page that
+says the key is being opened (`aria-busy`, a spinner, and a `<meta http-equiv="refresh">` so it needs no
+script) while the work runs as a task of this process; the page moves on to the inbox once the unlock row
+exists. With several replicas the page waits for the row wherever the work ran.
+
+Forms that carry text (the passphrase, a reply, a label) are answered with a redirect to a GET page, whatever
+the outcome (see `bot.web.portal.drafts`): the browser's session-restore files keep no passphrase and no reply.
+Signing out of the console locks the inbox too (`lock_on_sign_out`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
+import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
+from enum import StrEnum
 from uuid import UUID
 
 from aiohttp import web
@@ -27,7 +35,10 @@ from bot.domain.conversations import (
     Classification,
     ConversationClosedError,
     ConversationNotFoundError,
+    ConversationService,
+    ConversationSummary,
     DamagedMessageError,
+    InboxState,
     InvalidTextError,
     StaleWriteError,
     Status,
@@ -36,12 +47,13 @@ from bot.domain.conversations import (
 )
 from bot.domain.tenancy import Organisation
 from bot.errors import NotFoundError
-from bot.logs import get_logger
+from bot.logs import get_logger, log_failure
 from bot.security.conversation_keys import UnlockedCounsellorKey, unlock_counsellor_key
 from bot.security.errors import SecurityError
 from bot.security.secret import Secret
-from bot.usecases.audit import CONVERSATION, AuditAction
-from bot.web.console.auth import CONSOLE, organisation_for
+from bot.usecases.audit import CONVERSATION, AuditAction, AuditLog
+from bot.web.console.auth import CONSOLE, organisation_for, require
+from bot.web.console.waiting import inbox_overview
 from bot.web.portal.channel import ConfidentialChannel, InboxUnlock
 from bot.web.portal.drafts import Draft, Drafts
 from bot.web.portal.limits import RateLimiter
@@ -50,10 +62,22 @@ from bot.web.shared.templates import render, request_locale
 
 log = get_logger(__name__)
 
-NAV_ITEM = ("portal.inbox.nav", "inbox")
+NAV_ITEM = ("console.inbox.nav", "inbox")
 MAX_PASSPHRASE = 1024
 UNLOCK_TRIES = 5
 UNLOCK_WINDOW_S = 900
+#: How long the "opening your key" page waits for an unlock that runs elsewhere (another replica) before it
+#: says it did not work (refreshing every REFRESH_S seconds).
+UNLOCK_WAIT_ROUNDS = 30
+REFRESH_S = 1
+#: The conversation page, top to bottom: each a template `_conversation_<name>.html` with the page's context.
+CONVERSATION_SECTIONS: tuple[str, ...] = ("clock", "thread", "reply", "calls", "label", "classify", "status")
+
+
+class Outcome(StrEnum):
+    OPENED = "opened"
+    WRONG = "wrong"
+    NO_KEY = "no_key"
 
 
 @dataclass
@@ -66,6 +90,8 @@ class Inbox:
     drafts: Drafts = field(default_factory=Drafts)
     # Each Argon2id unlock takes 256 MiB for about a second: at most two at a time.
     unlocking: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
+    # Unlocks under way in this process, by their unlock id (the cookie holds it); taken by the waiting page.
+    pending: dict[UUID, asyncio.Task[Outcome]] = field(default_factory=dict)
 
 
 INBOX = web.AppKey("inbox", Inbox)
@@ -82,14 +108,50 @@ def register(console: web.Application) -> None:
         lifetime=timedelta(minutes=services.settings.inbox_unlock_minutes),
     )
     router = console.router
-    router.add_get("/{org}/inbox", inbox_page, name="inbox")
-    router.add_post("/{org}/inbox/unlock", unlock, name="inbox_unlock")
-    router.add_post("/{org}/inbox/lock", lock, name="inbox_lock")
-    router.add_get("/{org}/inbox/{conversation}", conversation_page, name="inbox_conversation")
-    router.add_post("/{org}/inbox/{conversation}/reply", reply, name="inbox_reply")
-    router.add_post("/{org}/inbox/{conversation}/classify", classify, name="inbox_classify")
-    router.add_post("/{org}/inbox/{conversation}/status", set_status, name="inbox_status")
-    router.add_post("/{org}/inbox/{conversation}/whistleblowing", whistleblowing, name="inbox_whistleblowing")
+    router.add_get("/inbox", waiting_inbox, name="inbox_waiting")
+    router.add_get("/o/{org}/inbox", inbox_page, name="inbox")
+    router.add_post("/o/{org}/inbox/unlock", unlock, name="inbox_unlock")
+    router.add_get("/o/{org}/inbox/unlocking", unlocking_page, name="inbox_unlocking")
+    router.add_post("/o/{org}/inbox/lock", lock, name="inbox_lock")
+    router.add_get("/o/{org}/inbox/{conversation}", conversation_page, name="inbox_conversation")
+    router.add_post("/o/{org}/inbox/{conversation}/reply", reply, name="inbox_reply")
+    router.add_post("/o/{org}/inbox/{conversation}/label", label, name="inbox_label")
+    router.add_post("/o/{org}/inbox/{conversation}/classify", classify, name="inbox_classify")
+    router.add_post("/o/{org}/inbox/{conversation}/status", set_status, name="inbox_status")
+    router.add_post(
+        "/o/{org}/inbox/{conversation}/whistleblowing", whistleblowing, name="inbox_whistleblowing"
+    )
+    # The inbox used to live at /console/{org}/inbox…: bookmarks and old digest links keep working.
+    router.add_route("*", "/{org}/inbox", moved, name="inbox_moved")
+    router.add_route("*", "/{org}/inbox/{rest:.*}", moved, name="inbox_moved_below")
+
+    async def stop_unlocks(_app: web.Application) -> None:
+        for task in console[INBOX].pending.values():
+            task.cancel()
+
+    console.on_cleanup.append(stop_unlocks)
+
+
+async def moved(request: web.Request) -> web.StreamResponse:
+    """308 (method and body kept) from the old place of a page to its new one."""
+    org = request.match_info["org"]
+    path = request.rel_url.path
+    at = path.index(f"/{org}/inbox")
+    new = f"{path[:at]}/o{path[at:]}"
+    query = request.rel_url.raw_query_string
+    raise web.HTTPPermanentRedirect(f"{new}?{query}" if query else new)
+
+
+def _inbox(request: web.Request) -> Inbox:
+    return request.config_dict[INBOX]
+
+
+def _url(request: web.Request, name: str, **parts: str) -> str:
+    return str(request.app.router[name].url_for(**parts))
+
+
+def _conversation_url(request: web.Request, org: Organisation, conversation_id: UUID) -> str:
+    return _url(request, "inbox_conversation", org=org.slug, conversation=str(conversation_id))
 
 
 async def _audit(
@@ -101,14 +163,6 @@ async def _audit(
 ) -> None:
     """Who did what in which organisation: a conversation is named by its kind only (see bot.usecases.audit)."""
     await request.config_dict[CONSOLE].services.audit.record(account.id, action, org.id, subject)
-
-
-def _inbox(request: web.Request) -> Inbox:
-    return request.config_dict[INBOX]
-
-
-def _url(request: web.Request, name: str, **parts: str) -> str:
-    return str(request.app.router[name].url_for(**parts))
 
 
 async def _context(request: web.Request) -> tuple[Account, Organisation]:
@@ -140,9 +194,20 @@ async def _unlocked(request: web.Request, account: Account) -> UnlockedCounsello
     return key
 
 
+def _next_conversation(value: object) -> UUID | None:
+    """Where to go after unlocking: a conversation id, or nothing (anything else is ignored)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return UUID(value)
+    except ValueError:
+        return None
+
+
 def _locked_page(
     request: web.Request, account: Account, org: Organisation, *, status: int = 200, error: str | None = None
 ) -> web.Response:
+    following = _next_conversation(request.query.get("next"))
     return render(
         request,
         "inbox_locked.html",
@@ -153,12 +218,56 @@ def _locked_page(
         error=error,
         has_key=account.counsellor_id is not None,
         minutes=int(_inbox(request).lifetime.total_seconds() // 60),
+        following=following,
     )
 
 
 def _again(request: web.Request, url: str, draft: Draft) -> web.HTTPSeeOther:
     token = _inbox(request).drafts.keep(draft)
-    return web.HTTPSeeOther(f"{url}?d={token}")
+    separator = "&" if "?" in url else "?"
+    return web.HTTPSeeOther(f"{url}{separator}d={token}")
+
+
+# -- where the digest's link leads ---------------------------------------------------------------------------
+async def waiting_inbox(request: web.Request) -> web.StreamResponse:
+    """`/console/inbox`: the one organisation whose conversations wait for this counsellor, else the home page.
+
+    The digest e-mail links here: it names no organisation (DESIGN §4.4), and this page finds it.
+    """
+    account = await require(request, Role.COUNSELLOR)
+    home = _url(request, "home")
+    overview = await inbox_overview(request.config_dict[CONSOLE], account)
+    waiting = [org_id for org_id, found in overview.items() if found.needs_you or found.deadlines]
+    if len(waiting) != 1:
+        raise web.HTTPSeeOther(home)
+    services = request.config_dict[CONSOLE].services
+    organisations = {o.id: o for o in await services.organisations.list_organisations()}
+    organisation = organisations.get(waiting[0])
+    if organisation is None:
+        raise web.HTTPSeeOther(home)
+    raise web.HTTPSeeOther(_url(request, "inbox", org=organisation.slug))
+
+
+# -- the list ------------------------------------------------------------------------------------------------
+FILTERS = {
+    "open": (InboxState.NEW, InboxState.WAITING_FOR_YOU, InboxState.WAITING_FOR_EMPLOYEE),
+    "needs_you": (InboxState.NEW, InboxState.WAITING_FOR_YOU),
+    **{state.value: (state,) for state in InboxState},
+    "all": tuple(InboxState),
+}
+
+
+def _conversation_label(
+    service: ConversationService, key: UnlockedCounsellorKey, summary: ConversationSummary, share: bytes
+) -> str | None:
+    if summary.sealed_label is None:
+        return None
+    try:
+        conversation_key = key.open_share(share, conversation_id=summary.id)
+        return service.label_of(summary, conversation_key)
+    except (SecurityError, DamagedMessageError):
+        log.warning("inbox: a conversation label did not open (damaged or tampered)")
+        return None
 
 
 async def inbox_page(request: web.Request) -> web.StreamResponse:
@@ -170,52 +279,35 @@ async def inbox_page(request: web.Request) -> web.StreamResponse:
             return _locked_page(request, account, org, status=draft.status, error=draft.error)
         return _locked_page(request, account, org)
     channel = _inbox(request).channel
-    conversations = [c for c in await channel.store.inbox(key.counsellor_id) if c.organisation_id == org.id]
-    today = today_in(channel.clock)
+    chosen = request.query.get("show", "open")
+    if chosen not in FILTERS:
+        chosen = "open"
+    listed = await channel.store.inbox_with_shares(key.counsellor_id, org.id)
+    counts = {name: sum(1 for s, _ in listed if s.state in states) for name, states in FILTERS.items()}
+    shown = [
+        (summary, _conversation_label(channel.service, key, summary, share))
+        for summary, share in listed
+        if summary.state in FILTERS[chosen]
+    ]
     return render(
         request,
         "inbox.html",
         account=account,
         organisation=org,
         page="inbox",
-        conversations=conversations,
-        today=today,
+        conversations=shown,
+        filters=list(FILTERS),
+        chosen=chosen,
+        counts=counts,
+        today=today_in(channel.clock),
         labels=_labels(request),
     )
 
 
-async def unlock(request: web.Request) -> web.StreamResponse:
-    account, org = await _context(request)
-    if account.counsellor_id is None:
-        return _locked_page(request, account, org, status=403, error="portal.inbox.no_key")
+# -- unlocking -----------------------------------------------------------------------------------------------
+def _set_unlock_cookie(request: web.Request, response: web.StreamResponse, ticket: InboxUnlock) -> None:
     inbox = _inbox(request)
-    form = await request.post()
-    passphrase = form.get("passphrase")
-    here = _url(request, "inbox", org=org.slug)
-    wrong = Draft("portal.inbox.wrong_passphrase", 400)
-    if not isinstance(passphrase, str) or not passphrase or len(passphrase) > MAX_PASSPHRASE:
-        raise _again(request, here, wrong)
-    if not inbox.limiter.hit(b"unlock:" + account.counsellor_id.bytes, UNLOCK_TRIES, UNLOCK_WINDOW_S):
-        raise _again(request, here, Draft("portal.inbox.too_many", 429))
-    try:
-        vault = await inbox.channel.store.vault(account.counsellor_id)
-    except NotFoundError:
-        raise _again(request, here, Draft("portal.inbox.no_key", 403)) from None
-    try:
-        async with inbox.unlocking:
-            key = await asyncio.to_thread(
-                unlock_counsellor_key, account.counsellor_id, vault.wrapped_private, Secret(passphrase)
-            )
-    except SecurityError:
-        log.debug("inbox: unlock refused")  # debug only: a line with a time would say when the inbox was used
-        raise _again(request, here, wrong) from None
-    shared = await inbox.channel.share_with_colleagues(key)
-    if shared:
-        log.debug("inbox: conversation keys shared with co-counsellors", count=shared)
-    session = await inbox.channel.open_inbox(key, inbox.lifetime)
-    await _audit(request, account, AuditAction.UNLOCKED, org, "inbox")
-    response = web.HTTPSeeOther(_url(request, "inbox", org=org.slug))
-    value = base64.urlsafe_b64encode(session.unlock_id.bytes + session.key.reveal()).decode("ascii")
+    value = base64.urlsafe_b64encode(ticket.unlock_id.bytes + ticket.key.reveal()).decode("ascii")
     response.set_cookie(
         inbox.cookie,
         value,
@@ -225,7 +317,121 @@ async def unlock(request: web.Request) -> web.StreamResponse:
         secure=inbox.secure,
         max_age=int(inbox.lifetime.total_seconds()),
     )
+
+
+async def _open_key(
+    inbox: Inbox,
+    audit: AuditLog,
+    account: Account,
+    org: Organisation,
+    passphrase: Secret[str],
+    ticket: InboxUnlock,
+) -> Outcome:
+    """The slow part of unlocking, run as a task: Argon2id, then the unlock row under the browser's ticket."""
+    counsellor_id = account.counsellor_id
+    if counsellor_id is None:
+        return Outcome.NO_KEY
+    try:
+        vault = await inbox.channel.store.vault(counsellor_id)
+    except NotFoundError:
+        return Outcome.NO_KEY
+    try:
+        async with inbox.unlocking:
+            key = await asyncio.to_thread(
+                unlock_counsellor_key, counsellor_id, vault.wrapped_private, passphrase
+            )
+    except SecurityError:
+        log.debug("inbox: unlock refused")  # debug only: a line with a time would say when the inbox was used
+        return Outcome.WRONG
+    shared = await inbox.channel.share_with_colleagues(key)
+    if shared:
+        log.debug("inbox: conversation keys shared with co-counsellors", count=shared)
+    await inbox.channel.open_inbox(key, inbox.lifetime, ticket)
+    await audit.record(account.id, AuditAction.UNLOCKED, org.id, "inbox")
+    return Outcome.OPENED
+
+
+def _forget_done(inbox: Inbox) -> None:
+    """Unlocks nobody came back for (a closed tab): dropped once finished, so the map stays small."""
+    for unlock_id in [u for u, task in inbox.pending.items() if task.done()]:
+        task = inbox.pending.pop(unlock_id)
+        if not task.cancelled() and task.exception() is not None:
+            log_failure(log, "inbox: an unlock failed")
+
+
+async def unlock(request: web.Request) -> web.StreamResponse:
+    account, org = await _context(request)
+    inbox = _inbox(request)
+    form = await request.post()
+    following = _next_conversation(form.get("next"))
+    here = _url(request, "inbox", org=org.slug)
+    if following is not None:
+        here = f"{here}?next={following}"
+    if account.counsellor_id is None:
+        raise _again(request, here, Draft("portal.inbox.no_key", 403))
+    passphrase = form.get("passphrase")
+    wrong = Draft("portal.inbox.wrong_passphrase", 400)
+    if not isinstance(passphrase, str) or not passphrase or len(passphrase) > MAX_PASSPHRASE:
+        raise _again(request, here, wrong)
+    if not inbox.limiter.hit(b"unlock:" + account.counsellor_id.bytes, UNLOCK_TRIES, UNLOCK_WINDOW_S):
+        raise _again(request, here, Draft("portal.inbox.too_many", 429))
+    _forget_done(inbox)
+    ticket = InboxUnlock(UUID(bytes=secrets.token_bytes(16), version=4), Secret(secrets.token_bytes(32)))
+    inbox.pending[ticket.unlock_id] = asyncio.create_task(
+        _open_key(
+            inbox, request.config_dict[CONSOLE].services.audit, account, org, Secret(passphrase), ticket
+        )
+    )
+    waiting = _url(request, "inbox_unlocking", org=org.slug)
+    if following is not None:
+        waiting = f"{waiting}?next={following}"
+    response = web.HTTPSeeOther(waiting)
+    _set_unlock_cookie(request, response, ticket)
     raise response
+
+
+async def unlocking_page(request: web.Request) -> web.StreamResponse:
+    """While the key opens: a page that says so and refreshes itself; then on to the inbox (or the refusal)."""
+    account, org = await _context(request)
+    inbox = _inbox(request)
+    following = _next_conversation(request.query.get("next"))
+    done = _conversation_url(request, org, following) if following else _url(request, "inbox", org=org.slug)
+    back = _url(request, "inbox", org=org.slug) + (f"?next={following}" if following else "")
+    cookie = _read_cookie(request)
+    if cookie is None:
+        raise web.HTTPSeeOther(back)
+    task = inbox.pending.get(cookie.unlock_id)
+    if task is not None and task.done():
+        inbox.pending.pop(cookie.unlock_id, None)
+        outcome = Outcome.WRONG if task.cancelled() or task.exception() is not None else task.result()
+        if outcome is not Outcome.OPENED:
+            error = "portal.inbox.no_key" if outcome is Outcome.NO_KEY else "portal.inbox.wrong_passphrase"
+            response = _again(request, back, Draft(error, 403 if outcome is Outcome.NO_KEY else 400))
+            response.del_cookie(inbox.cookie, path="/")
+            raise response
+    if (task is None or task.done()) and await _unlocked(request, account) is not None:
+        raise web.HTTPSeeOther(done)
+    rounds = _rounds(request.query.get("n"))
+    if task is None and rounds >= UNLOCK_WAIT_ROUNDS:
+        response = _again(request, back, Draft("console.inbox.unlock_lost", 400))
+        response.del_cookie(inbox.cookie, path="/")
+        raise response
+    again = request.rel_url.update_query(n=str(rounds + 1))
+    return render(
+        request,
+        "inbox_unlocking.html",
+        account=account,
+        organisation=org,
+        page="inbox",
+        refresh_url=str(again),
+        refresh_s=REFRESH_S,
+    )
+
+
+def _rounds(value: str | None) -> int:
+    with contextlib.suppress(TypeError, ValueError):
+        return max(0, min(int(value or 0), UNLOCK_WAIT_ROUNDS))
+    return 0
 
 
 async def lock(request: web.Request) -> web.StreamResponse:
@@ -242,10 +448,15 @@ async def lock_on_sign_out(request: web.Request, response: web.StreamResponse) -
         return
     cookie = _read_cookie(request)
     if cookie is not None:
+        task = inbox.pending.pop(cookie.unlock_id, None)
+        if task is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task  # an unlock still under way would otherwise write its row after the lock
         await inbox.channel.close_inbox(cookie.unlock_id)
     response.del_cookie(inbox.cookie, path="/")
 
 
+# -- one conversation ----------------------------------------------------------------------------------------
 def _labels(request: web.Request) -> dict[str, dict[str, str]]:
     taxonomy = request.config_dict[CONSOLE].services.content.catalog.taxonomy
     locale = request_locale(request)
@@ -267,10 +478,10 @@ async def _open(
     request: web.Request,
 ) -> tuple[Account, Organisation, UnlockedCounsellorKey, UUID]:
     account, org = await _context(request)
+    conversation_id = _conversation_id(request)
     key = await _unlocked(request, account)
     if key is None:
-        raise web.HTTPSeeOther(_url(request, "inbox", org=org.slug))
-    conversation_id = _conversation_id(request)
+        raise web.HTTPSeeOther(f"{_url(request, 'inbox', org=org.slug)}?next={conversation_id}")
     try:
         owner = await _inbox(request).channel.store.holds_share(conversation_id, key.counsellor_id)
     except ConversationNotFoundError:
@@ -290,13 +501,17 @@ async def _thread_page(
     status: int = 200,
     error: str | None = None,
     draft: str = "",
+    label_draft: str | None = None,
 ) -> web.StreamResponse:
     channel = _inbox(request).channel
+    conversation_label: str | None = None
     try:
         conversation_key = await channel.service.counsellor_key(key, conversation_id)
         thread: Thread | None = await channel.service.read(
             org.id, conversation_id, conversation_key, Author.COUNSELLOR
         )
+        if thread is not None:
+            conversation_label = channel.service.label_of(thread.summary, conversation_key)
     except ConversationNotFoundError:
         raise web.HTTPNotFound() from None
     except DamagedMessageError:
@@ -316,10 +531,12 @@ async def _thread_page(
         summary=summary,
         error=error,
         draft=draft,
+        conversation_label=conversation_label if label_draft is None else label_draft,
         labels=_labels(request),
         duties=summary.whistleblowing.due(today) if summary.whistleblowing else [],
         today=today,
         whistleblowing_id=WHISTLEBLOWING_FOLLOW_UP,
+        sections=CONVERSATION_SECTIONS,
     )
 
 
@@ -336,6 +553,7 @@ async def conversation_page(request: web.Request) -> web.StreamResponse:
             status=draft.status,
             error=draft.error,
             draft=draft.fields.get("text", ""),
+            label_draft=draft.fields.get("label"),
         )
     return await _thread_page(request, account, org, key, conversation_id)
 
@@ -346,7 +564,7 @@ async def reply(request: web.Request) -> web.StreamResponse:
     text = form.get("text")
     text = text if isinstance(text, str) else ""
     after = form.get("after")
-    here = _url(request, "inbox_conversation", org=org.slug, conversation=str(conversation_id))
+    here = _conversation_url(request, org, conversation_id)
     try:
         expected = int(after) if isinstance(after, str) else -1
         await _inbox(request).channel.service.write(
@@ -359,6 +577,21 @@ async def reply(request: web.Request) -> web.StreamResponse:
     except ConversationClosedError:
         raise _again(request, here, Draft("portal.error.closed", 409, {"text": text})) from None
     await _audit(request, account, AuditAction.REPLIED, org)
+    raise web.HTTPSeeOther(here)
+
+
+async def label(request: web.Request) -> web.StreamResponse:
+    """The counsellors' short label of a conversation, sealed to its key (it may say what it is about)."""
+    account, org, _key, conversation_id = await _open(request)
+    form = await request.post()
+    value = form.get("label")
+    value = value if isinstance(value, str) else ""
+    here = _conversation_url(request, org, conversation_id)
+    try:
+        await _inbox(request).channel.service.set_label(org.id, conversation_id, value)
+    except InvalidTextError:
+        raise _again(request, here, Draft("console.inbox.label_too_long", 400, {"label": value})) from None
+    await _audit(request, account, AuditAction.CONVERSATION_LABELLED, org)
     raise web.HTTPSeeOther(here)
 
 
@@ -379,9 +612,7 @@ async def classify(request: web.Request) -> web.StreamResponse:
     channel = _inbox(request).channel
     await channel.store.classify(org.id, conversation_id, classification, today_in(channel.clock))
     await _audit(request, account, AuditAction.CLASSIFIED, org)
-    raise web.HTTPSeeOther(
-        _url(request, "inbox_conversation", org=org.slug, conversation=str(conversation_id))
-    )
+    raise web.HTTPSeeOther(_conversation_url(request, org, conversation_id))
 
 
 async def set_status(request: web.Request) -> web.StreamResponse:
@@ -390,9 +621,7 @@ async def set_status(request: web.Request) -> web.StreamResponse:
     status = Status.CLOSED if form.get("status") == Status.CLOSED.value else Status.OPEN
     await _inbox(request).channel.store.set_status(org.id, conversation_id, status)
     await _audit(request, account, AuditAction.CONVERSATION_STATUS, org)
-    raise web.HTTPSeeOther(
-        _url(request, "inbox_conversation", org=org.slug, conversation=str(conversation_id))
-    )
+    raise web.HTTPSeeOther(_conversation_url(request, org, conversation_id))
 
 
 async def whistleblowing(request: web.Request) -> web.StreamResponse:
@@ -406,8 +635,7 @@ async def whistleblowing(request: web.Request) -> web.StreamResponse:
         conversation_id,
         acknowledged_on=today if duty == "acknowledge" else None,
         feedback_on=today if duty == "feedback" else None,
+        retention_days=org.retention_days,
     )
     await _audit(request, account, AuditAction.WHISTLEBLOWING_DUTY, org)
-    raise web.HTTPSeeOther(
-        _url(request, "inbox_conversation", org=org.slug, conversation=str(conversation_id))
-    )
+    raise web.HTTPSeeOther(_conversation_url(request, org, conversation_id))

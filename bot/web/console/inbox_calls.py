@@ -1,4 +1,4 @@
-"""The counsellor's side of files and calls in a conversation: `/console/{org}/inbox/{conversation}/…`.
+"""The counsellor's side of files and calls in a conversation: `/console/o/{org}/inbox/{conversation}/…`.
 
 Kept beside the inbox (`bot.web.console.inbox`), whose unlocking and access checks it uses: download and send a
 file (cleaned and sealed like the employee's), offer times for a call, and the booked call as a calendar file.
@@ -35,10 +35,10 @@ MAX_OFFERED = 4
 
 def register(console: web.Application) -> None:
     router = console.router
-    router.add_get("/{org}/inbox/{conversation}/file/{sequence}", download, name="inbox_file")
-    router.add_post("/{org}/inbox/{conversation}/file", upload, name="inbox_upload")
-    router.add_post("/{org}/inbox/{conversation}/slots", offer, name="inbox_slots")
-    router.add_get("/{org}/inbox/{conversation}/call.ics", call_ics, name="inbox_call_ics")
+    router.add_get("/o/{org}/inbox/{conversation}/file/{sequence}", download, name="inbox_file")
+    router.add_post("/o/{org}/inbox/{conversation}/file", upload, name="inbox_upload")
+    router.add_post("/o/{org}/inbox/{conversation}/slots", offer, name="inbox_slots")
+    router.add_get("/o/{org}/inbox/{conversation}/call.ics", call_ics, name="inbox_call_ics")
 
 
 async def _thread(request: web.Request) -> tuple[Thread, str]:

@@ -18,11 +18,13 @@ from bot.errors import ConflictError, NotFoundError
 from bot.storage.tables import PlatformConnectionRow
 from bot.usecases.audit import AuditAction
 from bot.web.console.auth import console_of, current_account, forget_sessions, organisation_for, require
+from bot.web.console.cache import Expiring
 from bot.web.console.channels import chosen, pick_value, platform_views
 from bot.web.console.pages_auth import MAX_FIELD, see_other
 from bot.web.shared.templates import render
 
 FLASH = "flash"
+ORGANISATION_LIST_TTL = 2.0
 
 
 def url(request: web.Request, name: str, **parts: str) -> str:
@@ -53,11 +55,22 @@ async def home(request: web.Request) -> web.StreamResponse:
         organisations = await visible_organisations(request, account)
         if len(organisations) == 1:
             return see_other(url(request, "insights", org=organisations[0].slug))
+    from bot.web.console.needs import home_needs
+
+    # The list of organisations changes rarely; the home page is the busiest page: kept for a moment.
+    listed: Expiring[list[Organisation]] = console_of(request).expiring(
+        "organisation_list", ORGANISATION_LIST_TTL
+    )
+    everything = await listed.get_or_compute(
+        "all", console_of(request).services.organisations.list_organisations
+    )
+    organisations = [o for o in everything if account.can_see(o.id)]
     return render(
         request,
         "home.html",
         account=account,
-        organisations=await visible_organisations(request, account),
+        organisations=organisations,
+        needs=await home_needs(request, account, organisations),
         page="home",
     )
 
@@ -103,6 +116,7 @@ async def organisation_new_submit(request: web.Request) -> web.StreamResponse:
         except ConflictError:
             error = "console.organisation.slug_taken"
         else:
+            console.expiring("organisation_list", ORGANISATION_LIST_TTL).pop("all")
             await console.services.audit.record(
                 account.id, AuditAction.ORGANISATION_CREATED, organisation.id, "organisation"
             )

@@ -136,12 +136,22 @@ class ConfidentialChannel:
         return await self.store.recipients(organisation_id)
 
     # -- unlocked inbox sessions ----------------------------------------------------------------------
-    async def open_inbox(self, key: UnlockedCounsellorKey, lifetime: timedelta) -> InboxUnlock:
-        """Keep the unlocked key for `lifetime`: encrypted in the database under a key only the browser holds."""
-        browser_key = Secret(secrets.token_bytes(32))
+    async def open_inbox(
+        self, key: UnlockedCounsellorKey, lifetime: timedelta, ticket: InboxUnlock | None = None
+    ) -> InboxUnlock:
+        """Keep the unlocked key for `lifetime`: encrypted in the database under a key only the browser holds.
+
+        `ticket`: the row id and browser key made beforehand (the console hands the cookie out before the slow
+        unlock has finished); by default fresh ones."""
+        browser_key = ticket.key if ticket is not None else Secret(secrets.token_bytes(32))
         box = SecretBox(browser_key, UNLOCK_PURPOSE)
         sealed = box.encrypt(key.private.reveal(), str(key.counsellor_id).encode("ascii"))
-        unlock_id = await self.store.add_unlock(key.counsellor_id, sealed, self.clock.now() + lifetime)
+        unlock_id = await self.store.add_unlock(
+            key.counsellor_id,
+            sealed,
+            self.clock.now() + lifetime,
+            unlock_id=ticket.unlock_id if ticket is not None else None,
+        )
         return InboxUnlock(unlock_id, browser_key)
 
     async def resume_inbox(self, unlock: InboxUnlock) -> UnlockedCounsellorKey | None:
