@@ -267,16 +267,17 @@ async def test_closing_stops_writes_and_whistleblowing_starts_the_clock(
 ) -> None:
     p = await practice(services)
     conv_id, _ = await p.channel.service.start(p.org.id, 90, Mode.ANONYMOUS, "Hallo")
+    # The clock runs from the conversation's first message (2 March), not from the day it was classified.
     await p.channel.store.classify(
-        p.org.id, conv_id, Classification("integrity", "advice", "whistleblowing-report"), date(2026, 1, 31)
+        p.org.id, conv_id, Classification("integrity", "advice", "whistleblowing-report"), date(2026, 3, 20)
     )
     summary = await p.channel.store.get(p.org.id, conv_id)
-    assert summary.whistleblowing == WhistleblowingClock(date(2026, 1, 31))
-    assert summary.whistleblowing.acknowledge_by == date(2026, 2, 7)
-    assert summary.whistleblowing.feedback_by == date(2026, 4, 30)
-    assert summary.whistleblowing.due(date(2026, 2, 8)) == [
-        ("acknowledge", date(2026, 2, 7), True),
-        ("feedback", date(2026, 4, 30), False),
+    assert summary.whistleblowing == WhistleblowingClock(date(2026, 3, 2))
+    assert summary.whistleblowing.acknowledge_by == date(2026, 3, 9)
+    assert summary.whistleblowing.feedback_by == date(2026, 6, 2)
+    assert summary.whistleblowing.due(date(2026, 3, 10)) == [
+        ("acknowledge", date(2026, 3, 9), True),
+        ("feedback", date(2026, 6, 2), False),
     ]
     await p.channel.store.set_status(p.org.id, conv_id, Status.CLOSED)
     from bot.domain.conversations import ConversationClosedError

@@ -95,11 +95,11 @@ async def test_an_administrator_who_is_the_counsellor_gets_the_key_and_opens_the
 
     # and that account opens the inbox with the passphrase: no "ask the admin" for the admin
     await sign_in(client, admin, clock)
-    page = await client.get(f"/console/{org_a.slug}/inbox")
+    page = await client.get(f"/console/o/{org_a.slug}/inbox")
     html = await page.text()
     assert "counsellor add" not in html
     unlocked = await client.post(
-        f"/console/{org_a.slug}/inbox/unlock",
+        f"/console/o/{org_a.slug}/inbox/unlock",
         data={"passphrase": PASSPHRASE, "csrf_token": csrf_from(html)},
         allow_redirects=False,
     )

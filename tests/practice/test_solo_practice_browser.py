@@ -131,14 +131,15 @@ async def test_a_solo_practitioner_sets_everything_up_in_the_browser(  # noqa: P
             await employee.get_by_role("link", name="Ik heb mijn code bewaard, ga naar het gesprek").click()
 
             # -- the first reply, from the console -------------------------------------------------------
-            await console.goto(f"{base}/console/bakkerij-vers/inbox")
+            await console.reload()
+            await console.locator("#nav-inbox").click()
             await console.get_by_label("Wachtwoordzin").fill(PASSPHRASE)
             await console.get_by_role("button", name="Ontgrendelen").click()
-            await console.locator("main a[href*='/inbox/']").first.click()
-            await expect(console.locator(".thread")).to_contain_text("over mijn chef")
+            await console.locator("main table a[href*='/inbox/']").first.click()
+            await expect(console.locator(".chat")).to_contain_text("over mijn chef", timeout=20_000)
             await console.get_by_label("Je antwoord").fill("Natuurlijk. Vertel maar, in je eigen tempo.")
             await console.get_by_role("button", name="Antwoord versleuteld versturen").click()
-            await expect(console.locator(".thread")).to_contain_text("in je eigen tempo")
+            await expect(console.locator(".chat")).to_contain_text("in je eigen tempo")
 
             await employee.reload()
             await expect(employee.locator(".thread")).to_contain_text("in je eigen tempo")

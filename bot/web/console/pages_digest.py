@@ -18,7 +18,7 @@ from bot.web.console.outreach_bridge import outreach_of
 from bot.web.console.preview import preview
 from bot.web.shared.templates import render, request_locale
 
-NAV_ITEM = ("digest", "console.nav.digest")
+NAV_ITEM = ("console.nav.digest", "digest")
 
 
 async def digest_page(request: web.Request) -> web.StreamResponse:
