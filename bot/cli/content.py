@@ -32,7 +32,7 @@ async def run_check(args: argparse.Namespace, ctx: CliContext) -> int:
     for problem in problems:
         ctx.print(problem)
     if problems:
-        ctx.print(f"{len(problems)} problem(s) in {root}")
+        ctx.print(f"Problems found in {root}: {len(problems)}")
         return 1
     ctx.print(f"The content library in {root} is sound.")
     return 0

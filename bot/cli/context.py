@@ -56,6 +56,10 @@ class CliContext:
             self._content = load_content(require_content_dir(self.settings()))
         return self._content
 
+    def say(self, key: str, **values: object) -> None:
+        """Print a text of the locale catalogue (`cli.*`) in the operator's language, counts in their plural form."""
+        self.print(self.content().translator.t(CLI_LOCALE, key, **values))
+
     def services(self, engine: AsyncEngine) -> Services:
         """The services on `engine`, built by the same composition root as `vipbot serve`'s."""
         from bot.app import build_services

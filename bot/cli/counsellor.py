@@ -111,7 +111,9 @@ def _read_passphrases(
     if from_stdin:
         lines = sys.stdin.read().splitlines()
         if len(lines) < len(prompts):
-            raise ConfigError("--passphrase-stdin", f"expected {len(prompts)} line(s) on stdin")
+            raise ConfigError(
+                "--passphrase-stdin", f"expected one line on stdin per passphrase asked for ({len(prompts)})"
+            )
         values = lines[: len(prompts)]
         repeated = values[-1]
     else:
@@ -227,7 +229,7 @@ async def run_rotate(args: argparse.Namespace, ctx: CliContext) -> int:
         channel = ConfidentialChannel(engine, settings, SystemClock())
         count = await rotate_key(channel, counsellor.id, Secret(old), Secret(new))
         await ctx.services(engine).audit.record(None, AuditAction.KEY_ROTATED, subject="key")
-    ctx.print(f"New key pair for {counsellor.display_name}; {count} conversation key(s) re-sealed to it.")
+    ctx.say("cli.counsellor.rotated", name=counsellor.display_name, count=count)
     return 0
 
 
@@ -237,7 +239,7 @@ async def run_expire(_args: argparse.Namespace, ctx: CliContext) -> int:
     settings = ensure_secret_key(ctx.settings())
     async with ctx.database() as engine:
         count = await ConfidentialChannel(engine, settings, SystemClock()).expire()
-    ctx.print(f"Erased {count} expired conversation(s).")
+    ctx.say("cli.counsellor.expired", count=count)
     return 0
 
 
@@ -247,5 +249,5 @@ async def run_digest(_args: argparse.Namespace, ctx: CliContext) -> int:
     settings = ensure_secret_key(ctx.settings())
     async with ctx.database() as engine:
         sent = await send_due_digests(engine, settings, SystemClock(), ctx.content().translator)
-    ctx.print(f"Sent {sent} digest e-mail(s).")
+    ctx.say("cli.counsellor.digests", count=sent)
     return 0

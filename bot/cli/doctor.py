@@ -23,5 +23,5 @@ async def run(_args: argparse.Namespace, ctx: CliContext) -> int:
     for finding in findings:
         ctx.print(finding.line())
     failed = sum(1 for f in findings if f.status is Status.FAIL)
-    ctx.print(f"{failed} problem(s) to fix." if failed else "No problems found.")
+    ctx.print(f"Problems to fix: {failed}." if failed else "No problems found.")
     return 1 if failed else 0

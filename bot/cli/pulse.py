@@ -163,7 +163,7 @@ async def run_send(args: argparse.Namespace, ctx: CliContext) -> int:
         except AudienceError as exc:
             raise ConfigError("--to", str(exc)) from None
     kind = "reminder for" if args.reminder else "round of"
-    ctx.print(f"Queued a {kind} '{args.pulse}' for {done.deliveries} target(s) in {org.slug}.")
+    ctx.say("cli.pulse.queued", kind=kind, pulse=args.pulse, count=done.deliveries, org=org.slug)
     ctx.print("A running `vipbot serve` sends it; see `vipbot schedule status` for the outcome.")
     return 0
 
@@ -215,7 +215,7 @@ async def run_close_due(_args: argparse.Namespace, ctx: CliContext) -> int:
     async with ctx.database() as engine:
         service = PulseService(_store(ctx, engine), content.catalog.pulse_sets, SystemClock())
         closed = await service.close_due()
-    ctx.print(f"Closed {len(closed)} round(s).")
+    ctx.say("cli.pulse.closed", count=len(closed))
     return 0
 
 
@@ -231,5 +231,5 @@ async def run_release_due(_args: argparse.Namespace, ctx: CliContext) -> int:
         noise = OpenDpNoise()
         for organisation_id in await store.organisation_ids():
             released += len(await release_due(store, sets, organisation_id, SystemClock().now(), noise))
-    ctx.print(f"Released {released} period(s).")
+    ctx.say("cli.pulse.released", count=released)
     return 0

@@ -368,9 +368,13 @@ async def run_add(args: argparse.Namespace, ctx: CliContext) -> int:
             now=now,
         )
     assert first.send_at is not None  # noqa: S101  (first_sendable only returns occurrences that send)
-    ctx.print(
-        f"Added schedule '{schedule.name}' to {org.slug}: {schedule.what.value} {args.every} "
-        f"({timezone}) to {audience.describe()} — {len(targets)} target(s) today."
+    ctx.say(
+        "cli.schedule.added",
+        name=schedule.name,
+        org=org.slug,
+        what=f"{schedule.what.value} {args.every} ({timezone})",
+        audience=audience.describe(),
+        count=len(targets),
     )
     ctx.print(f"First post: {_local(first.send_at, timezone)}.")
     return 0
@@ -517,10 +521,14 @@ async def run_preview(args: argparse.Namespace, ctx: CliContext) -> int:  # noqa
             cursor = batch[-1].occurs_at
         found = found[: args.count]
         platforms = {t.target.platform for t in targets}
-        ctx.print(
-            f"Schedule '{schedule.name}' in {org.slug}: {schedule.what.value}, {schedule.recurrence.text} "
-            f"({schedule.timezone}, {schedule.locale}), to {schedule.audience.describe()}: {len(targets)} target(s) "
-            f"({', '.join(sorted(p.value for p in platforms)) or 'none'})."
+        ctx.say(
+            "cli.schedule.shown",
+            name=schedule.name,
+            org=org.slug,
+            what=f"{schedule.what.value}, {schedule.recurrence.text} ({schedule.timezone}, {schedule.locale})",
+            audience=schedule.audience.describe(),
+            count=len(targets),
+            platforms=", ".join(sorted(p.value for p in platforms)) or "-",
         )
         if not found:
             ctx.print("It never fires.")
@@ -628,9 +636,9 @@ async def run_members(args: argparse.Namespace, ctx: CliContext) -> int:
             kind = TargetKind.PERSON
             targets = [Target(Platform(args.platform), args.workspace, kind, i) for i in ids]
             added = await SqlOutbox(engine).register_members(org.id, targets)
-            ctx.print(f"Added {added} member(s) ({len(ids) - added} known already).")
+            ctx.say("cli.schedule.members_added", count=added, known=len(ids) - added)
         count = await SqlMemberDirectory(session_factory(engine)).count(org.id)
-    ctx.print(f"{org.slug} has {count} member(s) who can get DMs.")
+    ctx.say("cli.schedule.members", org=org.slug, count=count)
     return 0
 
 

@@ -54,7 +54,7 @@ async def run(args: argparse.Namespace, ctx: CliContext) -> int:
             done = await materialiser.publish_now(org, what, item, audience, args.locale)
         except AudienceError as exc:
             raise ScheduleError(str(exc)) from None
-        ctx.print(f"Queued {what.value} '{item}' for {done.deliveries} target(s) in {org.slug}.")
+        ctx.say("cli.send.queued", what=what.value, item=item, count=done.deliveries, org=org.slug)
         if not args.wait:
             ctx.print("A running `vipbot serve` sends it; see `vipbot schedule status` for the outcome.")
             return 0

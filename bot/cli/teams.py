@@ -112,7 +112,7 @@ async def run_disconnect(args: argparse.Namespace, ctx: CliContext) -> int:
     async with ctx.database() as engine:
         org = await SqlOrganisationRepository(session_factory(engine)).get_organisation(args.organisation)
         removed = await _store(ctx, engine).disconnect_tenant(org.id, args.tenant)
-    ctx.print(f"Unlinked Teams tenant {args.tenant} from {org.slug}; forgot {removed} conversation(s).")
+    ctx.say("cli.teams.unlinked", tenant=args.tenant, org=org.slug, count=removed)
     return 0
 
 
@@ -130,5 +130,5 @@ async def run_conversations(args: argparse.Namespace, ctx: CliContext) -> int:
             continue
         where = " / ".join(filter(None, [ref.team_name, ref.channel_name])) or ref.scope.value
         ctx.print(f"{item.address}  {ref.scope.value:<10}  tenant {ref.tenant_id}  {where}")
-    ctx.print(f"{len(people)} personal chat(s).")
+    ctx.say("cli.teams.chats", count=len(people))
     return 0

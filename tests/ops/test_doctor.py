@@ -122,7 +122,7 @@ async def test_each_misconfiguration_is_one_line(
     assert smtp.startswith("FAIL")
     assert "connect failed" in smtp
     assert "VIPBOT_SMTP_PORT" in smtp
-    assert outcome.out.strip().endswith("4 problem(s) to fix.")
+    assert outcome.out.strip().endswith("Problems to fix: 4.")
 
 
 async def test_missing_scopes_are_named(

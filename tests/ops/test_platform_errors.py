@@ -97,7 +97,7 @@ async def test_digest_with_the_mail_server_unreachable_is_one_line(tmp_path: Pat
     said = [line for line in (outcome.out + outcome.err).splitlines() if line.strip()]
     assert "Traceback" not in outcome.out + outcome.err
     assert [line for line in said if "SMTP" in line and "tried again later" in line] == said[:1], said
-    assert said[1:] == ["Sent 0 digest e-mail(s)."]
+    assert said[1:] == ["Sent 0 digest e-mails."]
 
 
 async def test_serve_in_socket_mode_starts_and_logs_one_line_while_slack_is_unreachable(

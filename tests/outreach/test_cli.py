@@ -70,7 +70,7 @@ async def test_schedule_add_list_preview_remove(cli: Cli) -> None:
         "--to", "group:linde",
     )  # fmt: skip
     assert code == 0
-    assert "2 target(s)" in out
+    assert "2 targets" in out
     assert "First post: Tue " in out
     assert "09:30" in out
 
@@ -194,8 +194,8 @@ async def test_send_now_shows_progress_until_the_service_has_sent_it(
     code, out = await cli(
         "schedule", "members", "linde", "--platform", "slack", "--workspace", "T1", "--add", str(ids)
     )
-    assert "Added 2 member(s)" in out
-    assert "has 2 member(s)" in out
+    assert "Added 2 members" in out
+    assert "has 2 members" in out
     engine = create_engine(database_url)
     try:
         from bot.app import Services
@@ -227,7 +227,7 @@ async def test_send_now_shows_progress_until_the_service_has_sent_it(
         await engine.dispose()
     assert code == 0
     assert "Queued column" in out
-    assert "2 target(s)" in out
+    assert "2 targets" in out
     assert "] 2/2" in out.splitlines()[-1]
     assert [r.message.payload["ref"] for r in gateway.sent + teams.sent] == [column, column]
 
@@ -310,7 +310,7 @@ async def test_send_to_members_reaches_teams_people_as_the_service_does(
     assert ("teams", address) in sent_to
     assert ("slack", "U1") in sent_to
     assert sent_to == {(a.target.platform.value, a.target.address) for a in service_side}
-    assert f"for {len(service_side)} target(s)" in out
+    assert f"for {len(service_side)} targets" in out
 
 
 async def test_a_monthly_digest_is_scheduled_and_previewed_like_any_post(cli: Cli) -> None:

@@ -129,7 +129,7 @@ async def test_add_list_rotate_and_expire(
             "eerste lange wachtwoordzin\nnieuwe lange wachtwoordzin\n",
         )
         assert code == 0
-        assert "1 conversation key(s) re-sealed" in out
+        assert "the key of 1 conversation re-sealed" in out
         with pytest.raises(WrongPassphraseError):
             await channel.unlock(mira.id, Secret("eerste lange wachtwoordzin"))
         key = await channel.unlock(mira.id, Secret("nieuwe lange wachtwoordzin"))

@@ -61,8 +61,8 @@ async def test_insights_prints_shown_banded_and_hidden_groups_with_margins(
     released = await cli(
         settings, "pulse", "release-due"
     )  # the command's clock is the real one: March is over
-    assert released.strip() == "Released 1 period(s)."
-    assert (await cli(settings, "pulse", "release-due")).strip() == "Released 0 period(s)."  # once
+    assert released.strip() == "Released 1 period."
+    assert (await cli(settings, "pulse", "release-due")).strip() == "Released 0 periods."  # once
 
     output = await cli(settings, "insights", "linde", "--chart", str(tmp_path / "chart.png"))
     lines = [line.strip() for line in output.splitlines()]
@@ -99,14 +99,14 @@ async def test_pulse_commands_open_list_and_close(world: PulseWorld, settings: S
     opened = await cli(settings, "pulse", "open", "linde", "wekelijkse-check-in", "--group", "zorg-linde")
     assert opened.startswith("Opened round ")
     sent = await cli(settings, "pulse", "send", "linde", "wekelijkse-check-in", *AUDIENCE)
-    assert sent.startswith("Queued a round of 'wekelijkse-check-in' for 2 target(s) in linde.")
+    assert sent.startswith("Queued a round of 'wekelijkse-check-in' for 2 targets in linde.")
     reminded = await cli(settings, "pulse", "remind", "linde", "wekelijkse-check-in", *AUDIENCE)
-    assert reminded.startswith("Queued a reminder for 'wekelijkse-check-in' for 2 target(s) in linde.")
+    assert reminded.startswith("Queued a reminder for 'wekelijkse-check-in' for 2 targets in linde.")
     listed = await cli(settings, "pulse", "list", "linde")
     assert "wekelijkse-check-in" in listed
     assert "open" in listed
     closed = await cli(settings, "pulse", "close-due")
-    assert closed.strip() == "Closed 0 round(s)."
+    assert closed.strip() == "Closed 0 rounds."
     channel = await cli(
         settings,
         "pulse",

@@ -49,10 +49,10 @@ async def test_connect_list_and_disconnect(services: Services, capsys: pytest.Ca
     assert code == 0
     assert f"{address}  channel" in out
     assert "Team Zorg / General" in out
-    assert "1 personal chat(s)" in out
+    assert "1 personal chat." in out
     assert USER_ID not in out
     assert PERSONAL_CHAT not in out
     code, out = await run(["teams", "disconnect", "zorg", TENANT], services, capsys)
-    assert (code, "forgot 2 conversation(s)" in out) == (0, True)
+    assert (code, "forgot 2 conversations" in out) == (0, True)
     assert await store.organisation_for_tenant(TENANT) is None
     assert await store.list_references(org.id) == []
