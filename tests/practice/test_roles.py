@@ -26,6 +26,7 @@ from bot.usecases.counsellors import CounsellorKeyError, KeyProblem
 from tests.conftest import TEST_SECRET_KEY
 from tests.console.helpers import csrf_from, make_person, sign_in
 from tests.ops.cli import run_vipbot
+from tests.support.waiting import eventually
 
 PASSPHRASE = "een lange wachtwoordzin voor mira"
 
@@ -105,6 +106,12 @@ async def test_an_administrator_who_is_the_counsellor_gets_the_key_and_opens_the
     )
     assert unlocked.status == 303
     assert "vipbot_inbox" in "".join(c.key for c in client.session.cookie_jar)
+
+    async def inbox_open() -> bool:
+        landed = await client.get(unlocked.headers["Location"])
+        return landed.url.path == f"/console/o/{org_a.slug}/inbox"
+
+    await eventually(inbox_open, timeout=30, what="the inbox to open", interval=0.2)
 
 
 @pytest.mark.parametrize("cli_first", [True, False])

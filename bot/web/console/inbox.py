@@ -126,8 +126,12 @@ def register(console: web.Application) -> None:
     router.add_route("*", "/{org}/inbox/{rest:.*}", moved, name="inbox_moved_below")
 
     async def stop_unlocks(_app: web.Application) -> None:
-        for task in console[INBOX].pending.values():
+        # Wait for the cancelled unlocks to end: one still writing its unlock row would otherwise outlive the
+        # database engine and never finish.
+        pending = list(console[INBOX].pending.values())
+        for task in pending:
             task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
 
     console.on_cleanup.append(stop_unlocks)
 
