@@ -3,20 +3,15 @@
 API note:
 - `install(app, services)` mounts the console as an aiohttp sub-application at `/console` with the shared
   middlewares (security headers, error pages, CSRF) and the console's session middleware.
-- Pages elsewhere in the console (the confidential channel's inbox) live in `bot/web/console/inbox*.py`: if a
-  module `bot.web.console.inbox` exists and defines `register(console: web.Application) -> None`, it is called
-  with the console sub-application, so its routes sit under `/console/…`, get sign-in and CSRF, and render
-  with the console's templates (its own templates may go in `bot/web/console/templates/inbox*.html`; extend
-  `console_base.html`). An optional `NAV_ITEM = ("<label key>", "<route name>")` adds a menu entry for
-  counsellors (label first, route second). Handlers use `auth.require(...)` / `auth.organisation_for(...)`
-  and `shared.render(...)`.
+- Every page module adds its routes in `build_console` (`add_routes(console)` or `register(console)`), so they
+  sit under `/console/…`, get sign-in and CSRF, and render with the console's templates (extend
+  `console_base.html`). An organisation's menu is `ORGANISATION_PAGES` (route name, label key). Handlers use
+  `auth.require(...)` / `auth.organisation_for(...)` and `shared.render(...)`.
 - Route names (for `request.app.router[name].url_for(...)`): home, login, logout, organisation, content, …
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from pathlib import Path
 
 from aiohttp import web
@@ -30,7 +25,6 @@ from bot.wiring import Services
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 CONSOLE_PREFIX = "/console"
 CONDUCT_ROUTE = "/conduct/{token}"  # an organisation's uploaded code of conduct, for employees: no sign-in
-NAV_EXTRAS = web.AppKey("console_nav_extras", list[tuple[str, str]])
 
 
 def secret_key_bytes(services: Services) -> bytes:
@@ -42,9 +36,12 @@ def secret_key_bytes(services: Services) -> bytes:
 
 def build_console(services: Services) -> web.Application:
     from bot.web.console import (
+        inbox,
+        inbox_calls,
         pages_audit,
         pages_auth,
         pages_content,
+        pages_digest,
         pages_insights,
         pages_main,
         pages_profile,
@@ -61,7 +58,6 @@ def build_console(services: Services) -> web.Application:
     )
     console[TEMPLATES] = Templates(TEMPLATE_DIR, translator=services.content.translator)
     console[CONSOLE] = make_console(services, secret, secure)
-    console[NAV_EXTRAS] = []
     add_static(console)
     pages_auth.add_routes(console)
     pages_main.add_routes(console)
@@ -74,14 +70,16 @@ def build_console(services: Services) -> web.Application:
     pages_settings.add_routes(console)
     pages_pulses.add_routes(console)
     pages_audit.add_routes(console)
-    _register_optional(console, "bot.web.console.inbox")
-    _register_optional(console, "bot.web.console.inbox_calls")  # files and calls in the inbox's conversations
-    _register_optional(console, "bot.web.console.pages_digest")
+    inbox.register(console)
+    inbox_calls.register(console)  # files and calls in the inbox's conversations
+    pages_digest.register(console)
     _template_globals(console)
     return console
 
 
 ORGANISATION_PAGES = (
+    ("inbox", "console.inbox.nav"),  # the conversations first
+    ("digest", "console.nav.digest"),
     ("content", "console.nav.content"),
     ("calendar", "console.nav.calendar"),
     ("sessions", "console.nav.sessions"),
@@ -99,23 +97,9 @@ def _template_globals(console: web.Application) -> None:
         return name in named
 
     def org_nav(_account: object) -> list[tuple[str, str]]:
-        items = [*console[NAV_EXTRAS], *ORGANISATION_PAGES]  # the conversations first
-        return [(name, label) for name, label in items if name in named]
+        return [(name, label) for name, label in ORGANISATION_PAGES if name in named]
 
     console[TEMPLATES].env.globals.update(has_route=has_route, org_nav=org_nav, waiting_count=waiting_count)
-
-
-def _register_optional(console: web.Application, module_name: str) -> None:
-    if importlib.util.find_spec(module_name) is None:
-        return
-    module = importlib.import_module(module_name)
-    register = getattr(module, "register", None)
-    if callable(register):
-        register(console)
-    nav_item = getattr(module, "NAV_ITEM", None)
-    if isinstance(nav_item, tuple) and len(nav_item) == 2:
-        label, route = nav_item
-        console[NAV_EXTRAS].append((str(route), str(label)))  # org_nav wants (route, label)
 
 
 def install(app: web.Application, services: Services) -> None:

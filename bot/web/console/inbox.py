@@ -62,7 +62,6 @@ from bot.web.shared.templates import render, request_locale
 
 log = get_logger(__name__)
 
-NAV_ITEM = ("console.inbox.nav", "inbox")
 MAX_PASSPHRASE = 1024
 UNLOCK_TRIES = 5
 UNLOCK_WINDOW_S = 900

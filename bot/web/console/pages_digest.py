@@ -18,8 +18,6 @@ from bot.web.console.outreach_bridge import outreach_of
 from bot.web.console.preview import preview
 from bot.web.shared.templates import render, request_locale
 
-NAV_ITEM = ("console.nav.digest", "digest")
-
 
 async def digest_page(request: web.Request) -> web.StreamResponse:
     account, organisation = await organisation_for(request, Role.COUNSELLOR)
