@@ -41,12 +41,13 @@ from bot.storage.organisations import SqlOrganisationRepository
 from bot.storage.outbox import SqlOutbox
 from bot.storage.schedules import SqlMemberDirectory, SqlScheduleRepository
 from bot.usecases.schedules import (
+    NewSchedule,
     ScheduleChanges,
     ScheduleProblem,
     ScheduleRefusedError,
-    check_rule,
+    add_schedule,
     edit_schedule,
-    first_post,
+    remove_schedule,
 )
 from scheduler.materialiser import Materialiser
 from scheduler.posts import OutreachPosts
@@ -69,6 +70,12 @@ _OPTION_OF = {
     ScheduleProblem.ALWAYS_BLOCKED: "--every",
     ScheduleProblem.NAME_MISSING: "--rename",
     ScheduleProblem.NAME_TAKEN: "--rename",
+}
+#: The same for `add`, where only the rule's options are wrong input; a rule that never posts is refused as such.
+_ADD_OPTION_OF = {
+    ScheduleProblem.RECURRENCE: "--every",
+    ScheduleProblem.TIMEZONE: "--timezone",
+    ScheduleProblem.GRACE: "--grace",
 }
 
 
@@ -325,10 +332,6 @@ async def run_add(args: argparse.Namespace, ctx: CliContext) -> int:
     content = ctx.content()
     what = What(args.what)
     check_item(content, what, args.item)
-    try:
-        recurrence = check_rule(args.every, args.timezone, args.grace)
-    except ScheduleRefusedError as exc:
-        raise ConfigError(_OPTION_OF[exc.problem], str(exc)) from None
     audience = audience_from(args)
     async with ctx.database() as engine:
         org = await _org(engine, args.org)
@@ -344,40 +347,40 @@ async def run_add(args: argparse.Namespace, ctx: CliContext) -> int:
                 f"the schedule targets nothing: {audience.describe()} reaches no channel and no person"
                 + (" (add members with `vipbot schedule members`)" if audience.members else "")
             )
-        timezone = args.timezone or org.timezone
-        now = ctx.clock.now()
-        anchor = args.anchor or now.astimezone(ZoneInfo(timezone)).date()
-        calendar = await materialiser.schedules.calendar(org.id)
-        blocked = WhenBlocked(args.when_blocked)
-        try:
-            first = first_post(recurrence, timezone, anchor, calendar, blocked, now)
-        except ScheduleRefusedError as exc:
-            raise ScheduleError(str(exc)) from None
-        schedule = await materialiser.schedules.add(
-            org,
+        new = NewSchedule(
             name=args.name,
             what=what,
             item_id=args.item,
             audience=audience,
             recurrence=args.every,
-            anchor=anchor,
+            when_blocked=WhenBlocked(args.when_blocked),
+            grace_minutes=args.grace,
             timezone=args.timezone,
             locale=args.locale,
-            when_blocked=blocked,
-            grace_minutes=args.grace,
-            now=now,
+            anchor=args.anchor,
         )
+        try:  # the same use case as the console's schedule form and digest page
+            schedule, first = await add_schedule(materialiser.schedules, org, new, ctx.clock.now())
+        except ScheduleRefusedError as exc:
+            raise _refused(exc, _ADD_OPTION_OF) from None
     assert first.send_at is not None  # noqa: S101  (first_sendable only returns occurrences that send)
     ctx.say(
         "cli.schedule.added",
         name=schedule.name,
         org=org.slug,
-        what=f"{schedule.what.value} {args.every} ({timezone})",
+        what=f"{schedule.what.value} {args.every} ({schedule.timezone})",
         audience=audience.describe(),
         count=len(targets),
     )
-    ctx.print(f"First post: {_local(first.send_at, timezone)}.")
+    ctx.print(f"First post: {_local(first.send_at, schedule.timezone)}.")
     return 0
+
+
+def _refused(exc: ScheduleRefusedError, options: dict[ScheduleProblem, str]) -> VipbotError:
+    """A refusal of the shared schedule checks: a wrong option names it (exit 2); anything else is the
+    refusal itself (exit 1), its code kept."""
+    option = options.get(exc.problem)
+    return exc if option is None else ConfigError(option, str(exc))
 
 
 async def run_edit(args: argparse.Namespace, ctx: CliContext) -> int:
@@ -411,10 +414,7 @@ async def run_edit(args: argparse.Namespace, ctx: CliContext) -> int:
                 materialiser.schedules, org, args.name, changes, datetime.now(UTC)
             )
         except ScheduleRefusedError as exc:
-            option = _OPTION_OF.get(exc.problem)
-            if option is not None:
-                raise ConfigError(option, str(exc)) from None
-            raise ScheduleError(str(exc)) from None
+            raise _refused(exc, _OPTION_OF) from None
     assert first.send_at is not None  # noqa: S101  (first_post only returns occurrences that send)
     ctx.print(
         f"Changed schedule '{schedule.name}' in {org.slug}: {schedule.what.value} {schedule.recurrence.text} "
@@ -453,7 +453,8 @@ async def run_list(args: argparse.Namespace, ctx: CliContext) -> int:
 async def run_remove(args: argparse.Namespace, ctx: CliContext) -> int:
     async with ctx.database() as engine:
         org = await _org(engine, args.org)
-        await SqlScheduleRepository(session_factory(engine)).remove(org, args.name)
+        # the same use case as the console's cancel button
+        await remove_schedule(SqlScheduleRepository(session_factory(engine)), org, args.name)
     ctx.print(f"Removed schedule '{args.name}' from {org.slug}. Posts already queued are still sent.")
     return 0
 

@@ -1,6 +1,7 @@
 """Outreach schedules as the CLI and the console both handle them: checking, editing, the next occurrences.
 
-`vipbot schedule add/edit` and the console's schedule form run the same checks. A refusal is a
+`vipbot schedule add/edit/remove`, the console's schedule form and its digest page run the same checks
+(`add_schedule`, `edit_schedule`, `remove_schedule`). A refusal is a
 `ScheduleRefusedError` with a `ScheduleProblem` code: the CLI prints its one-line message, the console maps the code
 to a locale key and shows it next to the field it is about.
 
@@ -18,7 +19,7 @@ from typing import Protocol
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.domain.outreach import Audience, Schedule
+from bot.domain.outreach import Audience, Schedule, What
 from bot.domain.recurrence import (
     DAYS,
     OutreachCalendar,
@@ -99,6 +100,15 @@ def first_post(
         "the schedule can never fire: every time falls in quiet hours, a weekend or a holiday; change the time "
         "or use --when-blocked defer",
     )
+
+
+def next_post(schedule: Schedule, calendar: OutreachCalendar, now: datetime) -> datetime | None:
+    """When a schedule posts next (a paused one: never), within two years."""
+    if not schedule.enabled:
+        return None
+    trigger = ScheduleTrigger(schedule.recurrence, schedule.timezone, schedule.anchor)
+    first = first_sendable(trigger, calendar, schedule.when_blocked, now)
+    return None if first is None else first.send_at
 
 
 # --- the rule as pickers choose it -----------------------------------------------------------------------
@@ -224,9 +234,28 @@ class ScheduleChanges:
 
 
 class ScheduleStore(Protocol):
-    """What editing needs of the schedule repository (SqlScheduleRepository)."""
+    """What adding, editing and removing need of the schedule repository (SqlScheduleRepository)."""
 
     async def get(self, organisation: Organisation, name: str) -> Schedule: ...
+
+    async def add(
+        self,
+        organisation: Organisation,
+        *,
+        name: str,
+        what: What,
+        item_id: str | None,
+        audience: Audience,
+        recurrence: str,
+        anchor: date,
+        timezone: str | None,
+        locale: str | None,
+        when_blocked: WhenBlocked,
+        grace_minutes: int,
+        now: datetime,
+    ) -> Schedule: ...
+
+    async def remove(self, organisation: Organisation, name: str) -> None: ...
 
     async def calendar(self, organisation_id: UUID) -> OutreachCalendar: ...
 
@@ -250,6 +279,65 @@ def check_name(name: str) -> str:
     if not cleaned:
         raise ScheduleRefusedError(ScheduleProblem.NAME_MISSING, "a schedule needs a name")
     return cleaned
+
+
+@dataclass(frozen=True, slots=True)
+class NewSchedule:
+    """A schedule as asked for; None for the time zone and language means the organisation's."""
+
+    name: str
+    what: What
+    item_id: str | None
+    audience: Audience
+    recurrence: str
+    when_blocked: WhenBlocked
+    grace_minutes: int
+    timezone: str | None = None
+    locale: str | None = None
+    anchor: date | None = None  # the date "every other week" counts from; None: today
+
+
+async def add_schedule(
+    store: ScheduleStore, organisation: Organisation, new: NewSchedule, now: datetime
+) -> tuple[Schedule, Planned]:
+    """Check and store a new schedule; returns it and its first post. Refused (with a code) when the name is
+    missing or taken, the rule, time zone or grace window is wrong, or the schedule can never post."""
+    name = check_name(new.name)
+    rule = check_rule(new.recurrence, new.timezone, new.grace_minutes)
+    timezone = new.timezone or organisation.timezone
+    anchor = new.anchor or now.astimezone(ZoneInfo(timezone)).date()
+    calendar = await store.calendar(organisation.id)
+    first = first_post(rule, timezone, anchor, calendar, new.when_blocked, now)
+    try:
+        saved = await store.add(
+            organisation,
+            name=name,
+            what=new.what,
+            item_id=new.item_id,
+            audience=new.audience,
+            recurrence=rule.text,
+            anchor=anchor,
+            timezone=new.timezone,
+            locale=new.locale,
+            when_blocked=new.when_blocked,
+            grace_minutes=new.grace_minutes,
+            now=now,
+        )
+    except ConflictError:
+        raise ScheduleRefusedError(
+            ScheduleProblem.NAME_TAKEN, f"a schedule named '{name}' exists already in {organisation.slug}"
+        ) from None
+    return saved, first
+
+
+async def remove_schedule(store: ScheduleStore, organisation: Organisation, name: str) -> None:
+    """Remove a schedule (what it queued already is still sent); refused when there is none of that name."""
+    try:
+        await store.remove(organisation, name)
+    except NotFoundError:
+        raise ScheduleRefusedError(
+            ScheduleProblem.NOT_FOUND, f"no schedule '{name}' in {organisation.slug}"
+        ) from None
 
 
 async def edit_schedule(

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import io
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.__main__ import build_parser
 from bot.catalog import ContentLibrary
-from bot.cli.context import CliContext
 from bot.domain.clock import SystemClock
 from bot.domain.outreach import Audience
 from bot.domain.tenancy import Platform
@@ -22,24 +19,8 @@ from bot.storage.outbox import SqlOutbox
 from scheduler.posts import OutreachPosts
 from scheduler.service import build_outreach
 from scheduler.worker import OutboxWorker, PlatformDelivery, WorkerConfig
-from tests.conftest import TEST_SECRET_KEY
 from tests.outreach.fakes import FakeGateway, FakeRenderer
-
-
-class Cli:
-    def __init__(self, database_url: str, tmp_path: Path) -> None:
-        self.environ = {
-            "VIPBOT_DATABASE_URL": database_url,
-            "VIPBOT_DATA_DIR": str(tmp_path),
-            "VIPBOT_SECRET_KEY": TEST_SECRET_KEY,
-        }
-
-    async def __call__(self, *argv: str) -> tuple[int, str]:
-        args = build_parser().parse_args(list(argv))
-        out = io.StringIO()
-        ctx = CliContext(environ=self.environ, dotenv=None, out=out)
-        code = await args.handler(args, ctx)
-        return code, out.getvalue()
+from tests.support.cli import Cli
 
 
 @pytest.fixture

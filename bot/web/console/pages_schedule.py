@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -31,7 +32,7 @@ from bot.domain.recurrence import (
     parse_clock,
 )
 from bot.domain.tenancy import Organisation, Platform
-from bot.errors import ConflictError, NotFoundError
+from bot.errors import NotFoundError
 from bot.storage.console_content import SqlConsoleContent, parse_own_id
 from bot.storage.db import transaction
 from bot.storage.planning import supported_countries
@@ -39,16 +40,20 @@ from bot.storage.tables_outreach import OutreachDeliveryRow, OutreachOccurrenceR
 from bot.usecases.pulses import PulseProblem, PulseRefusedError, check_pulse_set
 from bot.usecases.schedules import (
     Frequency,
+    NewSchedule,
     RuleChoice,
     ScheduleChanges,
     ScheduleProblem,
     ScheduleRefusedError,
+    add_schedule,
     check_name,
     check_rule,
     choice_of,
     edit_schedule,
     first_post,
     next_occurrences,
+    next_post,
+    remove_schedule,
 )
 from bot.web.console.auth import console_of, organisation_for
 from bot.web.console.cache import Expiring, Lru
@@ -366,6 +371,7 @@ async def _choices(services: Services, organisation: Organisation) -> dict[str, 
         "reminder": [(i.item_id, i.title.nl) for i in own if i.kind == "reminder"]
         + [(r.id, r.title.nl) for r in catalog.reminders],
         "pulse": [(p.id, p.name.nl) for p in catalog.pulse_sets],
+        "digest": [],  # the digest has no item: it is last month's columns
     }
 
 
@@ -385,7 +391,7 @@ PROBLEM_FIELDS: dict[ScheduleProblem, tuple[str, str]] = {
     ScheduleProblem.NOT_FOUND: ("rule", "console.schedule.removed_schedule"),
 }
 
-SCHEDULE_WHATS = (What.COLUMN, What.REMINDER, What.PULSE)
+SCHEDULE_WHATS = (What.COLUMN, What.REMINDER, What.PULSE, What.DIGEST)
 
 #: Why the shared pulse checks refused, in the console's words.
 PULSE_PROBLEM_KEYS: dict[PulseProblem, str] = {
@@ -505,7 +511,7 @@ class Upcoming:
     note: str = ""
 
 
-def _moment(moment: datetime, zone: str, locale: str) -> str:
+def moment_words(moment: datetime, zone: str, locale: str) -> str:
     return format_datetime(moment.astimezone(ZoneInfo(zone)), "EEEE d MMMM y, HH:mm", locale=locale)
 
 
@@ -533,7 +539,7 @@ async def _rule_of(
         if planned.send_at is None:
             upcoming.append(
                 Upcoming(
-                    _moment(planned.occurs_at, organisation.timezone, locale),
+                    moment_words(planned.occurs_at, organisation.timezone, locale),
                     "skipped",
                     t("console.schedule.skipped", reason=reason),
                 )
@@ -541,17 +547,17 @@ async def _rule_of(
         elif planned.send_at != planned.occurs_at:
             upcoming.append(
                 Upcoming(
-                    _moment(planned.send_at, organisation.timezone, locale),
+                    moment_words(planned.send_at, organisation.timezone, locale),
                     "deferred",
                     t(
                         "console.schedule.deferred_from",
-                        moment=_moment(planned.occurs_at, organisation.timezone, locale),
+                        moment=moment_words(planned.occurs_at, organisation.timezone, locale),
                         reason=reason,
                     ),
                 )
             )
         else:
-            upcoming.append(Upcoming(_moment(planned.send_at, organisation.timezone, locale), "planned"))
+            upcoming.append(Upcoming(moment_words(planned.send_at, organisation.timezone, locale), "planned"))
     return rule, upcoming
 
 
@@ -583,6 +589,7 @@ async def _schedule_form(
         platforms=list(Platform),
         frequencies=[f.value for f in Frequency],
         days=DAYS,
+        whats=[w.value for w in SCHEDULE_WHATS],
     )
 
 
@@ -596,7 +603,7 @@ async def schedule_new(request: web.Request) -> web.StreamResponse:
     return await _schedule_form(request, organisation, account, form)
 
 
-async def _check_form(
+async def check_form(
     request: web.Request, organisation: Organisation, form: ScheduleForm, *, needs_name: bool
 ) -> Recurrence | None:
     """Every check of the form; each problem is put next to its field. The rule when all is well."""
@@ -627,38 +634,48 @@ async def _check_form(
 
 async def schedule_submit(request: web.Request) -> web.StreamResponse:
     account, organisation = await organisation_for(request, Role.COUNSELLOR)
-    console = console_of(request)
-    services = console.services
     form = ScheduleForm.from_post(await request.post())
     action = (await request.post()).get("action")
     if action == "now":  # an older page's "send now": never sends, it goes to the step that says to whom
         return see_other(_publish_url(request, organisation, form))
     if action == "preview":
-        await _check_form(request, organisation, form, needs_name=False)
+        await check_form(request, organisation, form, needs_name=False)
         return await _schedule_form(request, organisation, account, form)
-    rule = await _check_form(request, organisation, form, needs_name=True)
-    if rule is None:
-        return await _schedule_form(request, organisation, account, form, status=400)
-    outreach = outreach_of(services)
-    try:
-        await outreach.schedules.add(
-            organisation,
-            name=form.name,
-            what=What(form.what),
-            item_id=form.item or None,
-            audience=form.audience(),
-            recurrence=rule.text,
-            anchor=anchor_today(console.now(), organisation.timezone),
-            timezone=None,
-            locale=None,
-            when_blocked=form.blocked(),
-            grace_minutes=CONSOLE_GRACE_MINUTES,
-            now=console.now(),
-        )
-    except ConflictError:
-        form.refuse(ScheduleProblem.NAME_TAKEN)
+    if not await save_new(request, organisation, form):
         return await _schedule_form(request, organisation, account, form, status=400)
     return see_other(_url(request, "calendar", org=organisation.slug) + "?" + urlencode({"saved": form.name}))
+
+
+async def save_new(request: web.Request, organisation: Organisation, form: ScheduleForm) -> bool:
+    """Every check of the form, then the schedule stored by the same use case as `vipbot schedule add`.
+
+    False (with each problem next to its field) when something is refused."""
+    rule = await check_form(request, organisation, form, needs_name=True)
+    if rule is None:
+        return False
+    console = console_of(request)
+    new = NewSchedule(
+        name=form.name,
+        what=What(form.what),
+        item_id=form.item or None,
+        audience=form.audience(),
+        recurrence=rule.text,
+        when_blocked=form.blocked(),
+        grace_minutes=CONSOLE_GRACE_MINUTES,
+    )
+    try:
+        await add_schedule(outreach_of(console.services).schedules, organisation, new, console.now())
+    except ScheduleRefusedError as exc:
+        form.refuse(exc.problem)
+        return False
+    console.bump(organisation.id)
+    return True
+
+
+def _home_of(request: web.Request, organisation: Organisation, schedule: Schedule) -> str:
+    """Where a schedule is looked after: the digest's own page, or the calendar."""
+    page = "digest" if schedule.what is What.DIGEST else "calendar"
+    return _url(request, page, org=organisation.slug)
 
 
 async def schedule_preview(request: web.Request) -> web.StreamResponse:
@@ -687,9 +704,9 @@ async def schedule_edit_submit(request: web.Request) -> web.StreamResponse:
     form = ScheduleForm.from_post(await request.post())
     form.what = schedule.what.value  # what a schedule posts is its identity: a new kind is a new schedule
     if (await request.post()).get("action") == "preview":
-        await _check_form(request, organisation, form, needs_name=False)
+        await check_form(request, organisation, form, needs_name=False)
         return await _schedule_form(request, organisation, account, form, editing=schedule)
-    rule = await _check_form(request, organisation, form, needs_name=True)
+    rule = await check_form(request, organisation, form, needs_name=True)
     if rule is None:
         return await _schedule_form(request, organisation, account, form, editing=schedule, status=400)
     changes = ScheduleChanges(
@@ -708,9 +725,7 @@ async def schedule_edit_submit(request: web.Request) -> web.StreamResponse:
         form.refuse(exc.problem)
         return await _schedule_form(request, organisation, account, form, editing=schedule, status=400)
     console.bump(organisation.id)
-    return see_other(
-        _url(request, "calendar", org=organisation.slug) + "?" + urlencode({"saved": saved.name})
-    )
+    return see_other(_home_of(request, organisation, saved) + "?" + urlencode({"saved": saved.name}))
 
 
 # --- publish now: a deliberate second step that names its audience ----------------------------------------
@@ -920,11 +935,37 @@ async def schedule_toggle(request: web.Request) -> web.StreamResponse:
     return see_other(_url(request, "calendar", org=organisation.slug))
 
 
+async def schedule_remove_confirm(request: web.Request) -> web.StreamResponse:
+    """The step before removing: which schedule, when it would post next, and that queued posts still go."""
+    account, organisation = await organisation_for(request, Role.COUNSELLOR)
+    schedule = await _schedule(request, organisation)
+    console = console_of(request)
+    calendar = await outreach_of(console.services).schedules.calendar(organisation.id)
+    upcoming = next_post(schedule, calendar, console.now())
+    return render(
+        request,
+        "schedule_remove.html",
+        account=account,
+        organisation=organisation,
+        page="digest" if schedule.what is What.DIGEST else "calendar",
+        schedule=schedule,
+        back=_home_of(request, organisation, schedule),
+        next_post=None if upcoming is None else moment_words(upcoming, schedule.timezone, request_locale(request)),
+    )
+
+
 async def schedule_remove(request: web.Request) -> web.StreamResponse:
     _account, organisation = await organisation_for(request, Role.COUNSELLOR)
     schedule = await _schedule(request, organisation)
-    await outreach_of(console_of(request).services).schedules.remove(organisation, schedule.name)
-    return see_other(_url(request, "calendar", org=organisation.slug))
+    if (await request.post()).get("confirm") != "1":  # one click never removes: first the page that asks
+        confirm = request.app.router["schedule_remove"].url_for(org=organisation.slug, name=schedule.name)
+        return see_other(str(confirm))
+    console = console_of(request)
+    # The same use case as `vipbot schedule remove`; removed by someone else meanwhile, it is gone either way.
+    with suppress(ScheduleRefusedError):
+        await remove_schedule(outreach_of(console.services).schedules, organisation, schedule.name)
+    console.bump(organisation.id)
+    return see_other(_home_of(request, organisation, schedule) + "?" + urlencode({"removed": schedule.name}))
 
 
 async def calendar_settings(request: web.Request) -> web.StreamResponse:
@@ -966,7 +1007,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post(
         "/o/{org}/schedules/{name}/{action:pause|resume}", schedule_toggle, name="schedule_toggle"
     )
-    app.router.add_post("/o/{org}/schedules/{name}/remove", schedule_remove, name="schedule_remove")
+    app.router.add_get("/o/{org}/schedules/{name}/remove", schedule_remove_confirm, name="schedule_remove")
+    app.router.add_post("/o/{org}/schedules/{name}/remove", schedule_remove)
     app.router.add_post("/o/{org}/publish/check", publish_check, name="publish_check")
     app.router.add_get("/o/{org}/publish", publish_confirm, name="publish")
     app.router.add_post("/o/{org}/publish", publish_send)
