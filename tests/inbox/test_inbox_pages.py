@@ -13,7 +13,7 @@ from bot.app import Services
 from bot.domain.clock import FixedClock
 from bot.domain.conversations import LABEL_PAD, Author, Mode, Status
 from bot.storage.tables_conversations import ConversationRow
-from bot.web.console.inbox import INBOX as INBOX_STATE
+from bot.web.console.inbox_access import INBOX as INBOX_STATE
 from tests.console.helpers import csrf_from, sign_in
 from tests.inbox.support import INBOX, counsellor_with_key, unlock, unlock_through
 

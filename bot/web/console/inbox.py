@@ -21,9 +21,7 @@ import asyncio
 import base64
 import contextlib
 import secrets
-from dataclasses import dataclass, field
 from datetime import timedelta
-from enum import StrEnum
 from uuid import UUID
 
 from aiohttp import web
@@ -53,12 +51,24 @@ from bot.security.errors import SecurityError
 from bot.security.secret import Secret
 from bot.usecases.audit import CONVERSATION, AuditAction, AuditLog
 from bot.web.console.auth import CONSOLE, organisation_for, require
+from bot.web.console.inbox_access import (
+    INBOX,
+    Inbox,
+    Outcome,
+    again,
+    conversation_url,
+    inbox_of,
+    open_conversation,
+    read_cookie,
+    unlocked_key,
+)
 from bot.web.console.waiting import inbox_overview
 from bot.web.portal.channel import ConfidentialChannel, InboxUnlock
-from bot.web.portal.drafts import Draft, Drafts
+from bot.web.portal.drafts import Draft
 from bot.web.portal.limits import RateLimiter
 from bot.web.shared.cookies import cookie_name
 from bot.web.shared.templates import render, request_locale
+from bot.web.shared.urls import url_for
 
 log = get_logger(__name__)
 
@@ -71,29 +81,6 @@ UNLOCK_WAIT_ROUNDS = 30
 REFRESH_S = 1
 #: The conversation page, top to bottom: each a template `_conversation_<name>.html` with the page's context.
 CONVERSATION_SECTIONS: tuple[str, ...] = ("clock", "thread", "reply", "calls", "label", "classify", "status")
-
-
-class Outcome(StrEnum):
-    OPENED = "opened"
-    WRONG = "wrong"
-    NO_KEY = "no_key"
-
-
-@dataclass
-class Inbox:
-    channel: ConfidentialChannel
-    limiter: RateLimiter
-    cookie: str
-    secure: bool
-    lifetime: timedelta
-    drafts: Drafts = field(default_factory=Drafts)
-    # Each Argon2id unlock takes 256 MiB for about a second: at most two at a time.
-    unlocking: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
-    # Unlocks under way in this process, by their unlock id (the cookie holds it); taken by the waiting page.
-    pending: dict[UUID, asyncio.Task[Outcome]] = field(default_factory=dict)
-
-
-INBOX = web.AppKey("inbox", Inbox)
 
 
 def register(console: web.Application) -> None:
@@ -145,18 +132,6 @@ async def moved(request: web.Request) -> web.StreamResponse:
     raise web.HTTPPermanentRedirect(f"{new}?{query}" if query else new)
 
 
-def _inbox(request: web.Request) -> Inbox:
-    return request.config_dict[INBOX]
-
-
-def _url(request: web.Request, name: str, **parts: str) -> str:
-    return str(request.app.router[name].url_for(**parts))
-
-
-def _conversation_url(request: web.Request, org: Organisation, conversation_id: UUID) -> str:
-    return _url(request, "inbox_conversation", org=org.slug, conversation=str(conversation_id))
-
-
 async def _audit(
     request: web.Request,
     account: Account,
@@ -170,31 +145,6 @@ async def _audit(
 
 async def _context(request: web.Request) -> tuple[Account, Organisation]:
     return await organisation_for(request, Role.COUNSELLOR)
-
-
-def _read_cookie(request: web.Request) -> InboxUnlock | None:
-    raw = request.cookies.get(_inbox(request).cookie)
-    if not raw:
-        return None
-    try:
-        data = base64.urlsafe_b64decode(raw.encode("ascii"))
-    except ValueError:
-        return None
-    if len(data) != 48:
-        return None
-    return InboxUnlock(UUID(bytes=data[:16]), Secret(data[16:]))
-
-
-async def _unlocked(request: web.Request, account: Account) -> UnlockedCounsellorKey | None:
-    if account.counsellor_id is None:
-        return None
-    cookie = _read_cookie(request)
-    if cookie is None:
-        return None
-    key = await _inbox(request).channel.resume_inbox(cookie)
-    if key is None or key.counsellor_id != account.counsellor_id:
-        return None
-    return key
 
 
 def _next_conversation(value: object) -> UUID | None:
@@ -220,15 +170,9 @@ def _locked_page(
         page="inbox",
         error=error,
         has_key=account.counsellor_id is not None,
-        minutes=int(_inbox(request).lifetime.total_seconds() // 60),
+        minutes=int(inbox_of(request).lifetime.total_seconds() // 60),
         following=following,
     )
-
-
-def _again(request: web.Request, url: str, draft: Draft) -> web.HTTPSeeOther:
-    token = _inbox(request).drafts.keep(draft)
-    separator = "&" if "?" in url else "?"
-    return web.HTTPSeeOther(f"{url}{separator}d={token}")
 
 
 # -- where the digest's link leads ---------------------------------------------------------------------------
@@ -238,7 +182,7 @@ async def waiting_inbox(request: web.Request) -> web.StreamResponse:
     The digest e-mail links here: it names no organisation (DESIGN §4.4), and this page finds it.
     """
     account = await require(request, Role.COUNSELLOR)
-    home = _url(request, "home")
+    home = url_for(request, "home")
     overview = await inbox_overview(request.config_dict[CONSOLE], account)
     waiting = [org_id for org_id, found in overview.items() if found.needs_you or found.deadlines]
     if len(waiting) != 1:
@@ -248,7 +192,7 @@ async def waiting_inbox(request: web.Request) -> web.StreamResponse:
     organisation = organisations.get(waiting[0])
     if organisation is None:
         raise web.HTTPSeeOther(home)
-    raise web.HTTPSeeOther(_url(request, "inbox", org=organisation.slug))
+    raise web.HTTPSeeOther(url_for(request, "inbox", org=organisation.slug))
 
 
 # -- the list ------------------------------------------------------------------------------------------------
@@ -275,13 +219,13 @@ def _conversation_label(
 
 async def inbox_page(request: web.Request) -> web.StreamResponse:
     account, org = await _context(request)
-    key = await _unlocked(request, account)
+    key = await unlocked_key(request, account)
     if key is None:
-        draft = _inbox(request).drafts.take(request.query.get("d"))
+        draft = inbox_of(request).drafts.take(request.query.get("d"))
         if draft is not None:
             return _locked_page(request, account, org, status=draft.status, error=draft.error)
         return _locked_page(request, account, org)
-    channel = _inbox(request).channel
+    channel = inbox_of(request).channel
     chosen = request.query.get("show", "open")
     if chosen not in FILTERS:
         chosen = "open"
@@ -309,7 +253,7 @@ async def inbox_page(request: web.Request) -> web.StreamResponse:
 
 # -- unlocking -----------------------------------------------------------------------------------------------
 def _set_unlock_cookie(request: web.Request, response: web.StreamResponse, ticket: InboxUnlock) -> None:
-    inbox = _inbox(request)
+    inbox = inbox_of(request)
     value = base64.urlsafe_b64encode(ticket.unlock_id.bytes + ticket.key.reveal()).decode("ascii")
     response.set_cookie(
         inbox.cookie,
@@ -364,20 +308,20 @@ def _forget_done(inbox: Inbox) -> None:
 
 async def unlock(request: web.Request) -> web.StreamResponse:
     account, org = await _context(request)
-    inbox = _inbox(request)
+    inbox = inbox_of(request)
     form = await request.post()
     following = _next_conversation(form.get("next"))
-    here = _url(request, "inbox", org=org.slug)
+    here = url_for(request, "inbox", org=org.slug)
     if following is not None:
         here = f"{here}?next={following}"
     if account.counsellor_id is None:
-        raise _again(request, here, Draft("portal.inbox.no_key", 403))
+        raise again(request, here, Draft("portal.inbox.no_key", 403))
     passphrase = form.get("passphrase")
     wrong = Draft("portal.inbox.wrong_passphrase", 400)
     if not isinstance(passphrase, str) or not passphrase or len(passphrase) > MAX_PASSPHRASE:
-        raise _again(request, here, wrong)
+        raise again(request, here, wrong)
     if not inbox.limiter.hit(b"unlock:" + account.counsellor_id.bytes, UNLOCK_TRIES, UNLOCK_WINDOW_S):
-        raise _again(request, here, Draft("portal.inbox.too_many", 429))
+        raise again(request, here, Draft("portal.inbox.too_many", 429))
     _forget_done(inbox)
     ticket = InboxUnlock(UUID(bytes=secrets.token_bytes(16), version=4), Secret(secrets.token_bytes(32)))
     inbox.pending[ticket.unlock_id] = asyncio.create_task(
@@ -385,7 +329,7 @@ async def unlock(request: web.Request) -> web.StreamResponse:
             inbox, request.config_dict[CONSOLE].services.audit, account, org, Secret(passphrase), ticket
         )
     )
-    waiting = _url(request, "inbox_unlocking", org=org.slug)
+    waiting = url_for(request, "inbox_unlocking", org=org.slug)
     if following is not None:
         waiting = f"{waiting}?next={following}"
     response = web.HTTPSeeOther(waiting)
@@ -396,11 +340,11 @@ async def unlock(request: web.Request) -> web.StreamResponse:
 async def unlocking_page(request: web.Request) -> web.StreamResponse:
     """While the key opens: a page that says so and refreshes itself; then on to the inbox (or the refusal)."""
     account, org = await _context(request)
-    inbox = _inbox(request)
+    inbox = inbox_of(request)
     following = _next_conversation(request.query.get("next"))
-    done = _conversation_url(request, org, following) if following else _url(request, "inbox", org=org.slug)
-    back = _url(request, "inbox", org=org.slug) + (f"?next={following}" if following else "")
-    cookie = _read_cookie(request)
+    done = conversation_url(request, org, following) if following else url_for(request, "inbox", org=org.slug)
+    back = url_for(request, "inbox", org=org.slug) + (f"?next={following}" if following else "")
+    cookie = read_cookie(request)
     if cookie is None:
         raise web.HTTPSeeOther(back)
     task = inbox.pending.get(cookie.unlock_id)
@@ -409,24 +353,24 @@ async def unlocking_page(request: web.Request) -> web.StreamResponse:
         outcome = Outcome.WRONG if task.cancelled() or task.exception() is not None else task.result()
         if outcome is not Outcome.OPENED:
             error = "portal.inbox.no_key" if outcome is Outcome.NO_KEY else "portal.inbox.wrong_passphrase"
-            response = _again(request, back, Draft(error, 403 if outcome is Outcome.NO_KEY else 400))
+            response = again(request, back, Draft(error, 403 if outcome is Outcome.NO_KEY else 400))
             response.del_cookie(inbox.cookie, path="/")
             raise response
-    if (task is None or task.done()) and await _unlocked(request, account) is not None:
+    if (task is None or task.done()) and await unlocked_key(request, account) is not None:
         raise web.HTTPSeeOther(done)
     rounds = _rounds(request.query.get("n"))
     if task is None and rounds >= UNLOCK_WAIT_ROUNDS:
-        response = _again(request, back, Draft("console.inbox.unlock_lost", 400))
+        response = again(request, back, Draft("console.inbox.unlock_lost", 400))
         response.del_cookie(inbox.cookie, path="/")
         raise response
-    again = request.rel_url.update_query(n=str(rounds + 1))
+    refresh = request.rel_url.update_query(n=str(rounds + 1))
     return render(
         request,
         "inbox_unlocking.html",
         account=account,
         organisation=org,
         page="inbox",
-        refresh_url=str(again),
+        refresh_url=str(refresh),
         refresh_s=REFRESH_S,
     )
 
@@ -439,7 +383,7 @@ def _rounds(value: str | None) -> int:
 
 async def lock(request: web.Request) -> web.StreamResponse:
     _account, org = await _context(request)
-    response = web.HTTPSeeOther(_url(request, "inbox", org=org.slug))
+    response = web.HTTPSeeOther(url_for(request, "inbox", org=org.slug))
     await lock_on_sign_out(request, response)
     raise response
 
@@ -449,7 +393,7 @@ async def lock_on_sign_out(request: web.Request, response: web.StreamResponse) -
     inbox = request.config_dict.get(INBOX)
     if inbox is None:
         return
-    cookie = _read_cookie(request)
+    cookie = read_cookie(request)
     if cookie is not None:
         task = inbox.pending.pop(cookie.unlock_id, None)
         if task is not None:
@@ -470,30 +414,6 @@ def _labels(request: web.Request) -> dict[str, dict[str, str]]:
     }
 
 
-def _conversation_id(request: web.Request) -> UUID:
-    try:
-        return UUID(request.match_info["conversation"])
-    except ValueError:
-        raise web.HTTPNotFound() from None
-
-
-async def _open(
-    request: web.Request,
-) -> tuple[Account, Organisation, UnlockedCounsellorKey, UUID]:
-    account, org = await _context(request)
-    conversation_id = _conversation_id(request)
-    key = await _unlocked(request, account)
-    if key is None:
-        raise web.HTTPSeeOther(f"{_url(request, 'inbox', org=org.slug)}?next={conversation_id}")
-    try:
-        owner = await _inbox(request).channel.store.holds_share(conversation_id, key.counsellor_id)
-    except ConversationNotFoundError:
-        raise web.HTTPNotFound() from None
-    if owner != org.id:
-        raise web.HTTPNotFound()
-    return account, org, key, conversation_id
-
-
 async def _thread_page(
     request: web.Request,
     account: Account,
@@ -506,7 +426,7 @@ async def _thread_page(
     draft: str = "",
     label_draft: str | None = None,
 ) -> web.StreamResponse:
-    channel = _inbox(request).channel
+    channel = inbox_of(request).channel
     conversation_label: str | None = None
     try:
         conversation_key = await channel.service.counsellor_key(key, conversation_id)
@@ -544,8 +464,8 @@ async def _thread_page(
 
 
 async def conversation_page(request: web.Request) -> web.StreamResponse:
-    account, org, key, conversation_id = await _open(request)
-    draft = _inbox(request).drafts.take(request.query.get("d"))
+    account, org, key, conversation_id = await open_conversation(request)
+    draft = inbox_of(request).drafts.take(request.query.get("d"))
     if draft is not None:
         return await _thread_page(
             request,
@@ -562,44 +482,44 @@ async def conversation_page(request: web.Request) -> web.StreamResponse:
 
 
 async def reply(request: web.Request) -> web.StreamResponse:
-    account, org, _key, conversation_id = await _open(request)
+    account, org, _key, conversation_id = await open_conversation(request)
     form = await request.post()
     text = form.get("text")
     text = text if isinstance(text, str) else ""
     after = form.get("after")
-    here = _conversation_url(request, org, conversation_id)
+    here = conversation_url(request, org, conversation_id)
     try:
         expected = int(after) if isinstance(after, str) else -1
-        await _inbox(request).channel.service.write(
+        await inbox_of(request).channel.service.write(
             org.id, org.retention_days, conversation_id, Author.COUNSELLOR, text, expected
         )
     except (StaleWriteError, ValueError):
-        raise _again(request, here, Draft("portal.inbox.stale", 409, {"text": text})) from None
+        raise again(request, here, Draft("portal.inbox.stale", 409, {"text": text})) from None
     except InvalidTextError:
-        raise _again(request, here, Draft("portal.error.text", 400, {"text": text})) from None
+        raise again(request, here, Draft("portal.error.text", 400, {"text": text})) from None
     except ConversationClosedError:
-        raise _again(request, here, Draft("portal.error.closed", 409, {"text": text})) from None
+        raise again(request, here, Draft("portal.error.closed", 409, {"text": text})) from None
     await _audit(request, account, AuditAction.REPLIED, org)
     raise web.HTTPSeeOther(here)
 
 
 async def label(request: web.Request) -> web.StreamResponse:
     """The counsellors' short label of a conversation, sealed to its key (it may say what it is about)."""
-    account, org, _key, conversation_id = await _open(request)
+    account, org, _key, conversation_id = await open_conversation(request)
     form = await request.post()
     value = form.get("label")
     value = value if isinstance(value, str) else ""
-    here = _conversation_url(request, org, conversation_id)
+    here = conversation_url(request, org, conversation_id)
     try:
-        await _inbox(request).channel.service.set_label(org.id, conversation_id, value)
+        await inbox_of(request).channel.service.set_label(org.id, conversation_id, value)
     except InvalidTextError:
-        raise _again(request, here, Draft("console.inbox.label_too_long", 400, {"label": value})) from None
+        raise again(request, here, Draft("console.inbox.label_too_long", 400, {"label": value})) from None
     await _audit(request, account, AuditAction.CONVERSATION_LABELLED, org)
     raise web.HTTPSeeOther(here)
 
 
 async def classify(request: web.Request) -> web.StreamResponse:
-    account, org, _key, conversation_id = await _open(request)
+    account, org, _key, conversation_id = await open_conversation(request)
     form = await request.post()
     labels = _labels(request)
 
@@ -612,25 +532,25 @@ async def classify(request: web.Request) -> web.StreamResponse:
         contact_type=pick("contact_type", labels["contact_types"]),
         follow_up=pick("follow_up", labels["follow_ups"]),
     )
-    channel = _inbox(request).channel
+    channel = inbox_of(request).channel
     await channel.store.classify(org.id, conversation_id, classification, today_in(channel.clock))
     await _audit(request, account, AuditAction.CLASSIFIED, org)
-    raise web.HTTPSeeOther(_conversation_url(request, org, conversation_id))
+    raise web.HTTPSeeOther(conversation_url(request, org, conversation_id))
 
 
 async def set_status(request: web.Request) -> web.StreamResponse:
-    account, org, _key, conversation_id = await _open(request)
+    account, org, _key, conversation_id = await open_conversation(request)
     form = await request.post()
     status = Status.CLOSED if form.get("status") == Status.CLOSED.value else Status.OPEN
-    await _inbox(request).channel.store.set_status(org.id, conversation_id, status)
+    await inbox_of(request).channel.store.set_status(org.id, conversation_id, status)
     await _audit(request, account, AuditAction.CONVERSATION_STATUS, org)
-    raise web.HTTPSeeOther(_conversation_url(request, org, conversation_id))
+    raise web.HTTPSeeOther(conversation_url(request, org, conversation_id))
 
 
 async def whistleblowing(request: web.Request) -> web.StreamResponse:
-    account, org, _key, conversation_id = await _open(request)
+    account, org, _key, conversation_id = await open_conversation(request)
     form = await request.post()
-    channel = _inbox(request).channel
+    channel = inbox_of(request).channel
     today = today_in(channel.clock)
     duty = form.get("duty")
     await channel.store.record_whistleblowing(
@@ -641,4 +561,4 @@ async def whistleblowing(request: web.Request) -> web.StreamResponse:
         retention_days=org.retention_days,
     )
     await _audit(request, account, AuditAction.WHISTLEBLOWING_DUTY, org)
-    raise web.HTTPSeeOther(_conversation_url(request, org, conversation_id))
+    raise web.HTTPSeeOther(conversation_url(request, org, conversation_id))

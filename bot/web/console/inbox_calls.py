@@ -25,7 +25,7 @@ from bot.domain.conversations import (
 from bot.media.clean import FileRefusedError, clean
 from bot.settings import Settings
 from bot.web.console.auth import CONSOLE
-from bot.web.console.inbox import _again, _inbox, _open, _url
+from bot.web.console.inbox_access import again, conversation_url, inbox_of, open_conversation
 from bot.web.portal.drafts import Draft
 from bot.web.portal.take_along import calendar_response, call_calendar, file_response
 from bot.web.shared.templates import translate
@@ -42,11 +42,11 @@ def register(console: web.Application) -> None:
 
 
 async def _thread(request: web.Request) -> tuple[Thread, str]:
-    _account, org, key, conversation_id = await _open(request)
-    service = _inbox(request).channel.service
+    _account, org, key, conversation_id = await open_conversation(request)
+    service = inbox_of(request).channel.service
     conversation_key = await service.counsellor_key(key, conversation_id)
     thread = await service.read(org.id, conversation_id, conversation_key, Author.COUNSELLOR)
-    return thread, _url(request, "inbox_conversation", org=org.slug, conversation=str(conversation_id))
+    return thread, conversation_url(request, org, conversation_id)
 
 
 async def download(request: web.Request) -> web.StreamResponse:
@@ -61,13 +61,13 @@ async def download(request: web.Request) -> web.StreamResponse:
 
 
 async def upload(request: web.Request) -> web.StreamResponse:
-    _account, org, _key, conversation_id = await _open(request)
-    here = _url(request, "inbox_conversation", org=org.slug, conversation=str(conversation_id))
+    _account, org, _key, conversation_id = await open_conversation(request)
+    here = conversation_url(request, org, conversation_id)
     form = await request.post()
     field = form.get("file")
     if not isinstance(field, web.FileField):
-        raise _again(request, here, Draft("portal.files.error.empty", 400))
-    channel = _inbox(request).channel
+        raise again(request, here, Draft("portal.files.error.empty", 400))
+    channel = inbox_of(request).channel
     max_bytes = _settings(request).portal_file_mb * 1024 * 1024
     try:
         cleaned = await asyncio.to_thread(clean, field.file.read(max_bytes + 1), max_bytes)
@@ -80,13 +80,13 @@ async def upload(request: web.Request) -> web.StreamResponse:
             int(str(form.get("after", "-1"))),
         )
     except FileRefusedError as refused:
-        raise _again(request, here, Draft(f"portal.files.error.{refused.problem.value}", 400)) from None
+        raise again(request, here, Draft(f"portal.files.error.{refused.problem.value}", 400)) from None
     except (StaleWriteError, ValueError):
-        raise _again(request, here, Draft("portal.inbox.stale", 409)) from None
+        raise again(request, here, Draft("portal.inbox.stale", 409)) from None
     except InvalidTextError:
-        raise _again(request, here, Draft("portal.files.error.empty", 400)) from None
+        raise again(request, here, Draft("portal.files.error.empty", 400)) from None
     except ConversationClosedError:
-        raise _again(request, here, Draft("portal.error.closed", 409)) from None
+        raise again(request, here, Draft("portal.error.closed", 409)) from None
     raise web.HTTPSeeOther(here)
 
 
@@ -96,8 +96,8 @@ def _settings(request: web.Request) -> Settings:
 
 async def offer(request: web.Request) -> web.StreamResponse:
     """Times for a call, typed in the organisation's time zone (up to four, `datetime-local` fields)."""
-    _account, org, _key, conversation_id = await _open(request)
-    here = _url(request, "inbox_conversation", org=org.slug, conversation=str(conversation_id))
+    _account, org, _key, conversation_id = await open_conversation(request)
+    here = conversation_url(request, org, conversation_id)
     form = await request.post()
     zone = ZoneInfo(org.timezone)
     try:
@@ -108,7 +108,7 @@ async def offer(request: web.Request) -> web.StreamResponse:
         ]
         minutes = int(str(form.get("minutes", "30")))
         note = form.get("note")
-        await _inbox(request).channel.service.offer_slots(
+        await inbox_of(request).channel.service.offer_slots(
             org.id,
             org.retention_days,
             conversation_id,
@@ -118,11 +118,11 @@ async def offer(request: web.Request) -> web.StreamResponse:
             int(str(form.get("after", "-1"))),
         )
     except (InvalidSlotError, ValueError):
-        raise _again(request, here, Draft("portal.console.slots_error", 400)) from None
+        raise again(request, here, Draft("portal.console.slots_error", 400)) from None
     except StaleWriteError:
-        raise _again(request, here, Draft("portal.inbox.stale", 409)) from None
+        raise again(request, here, Draft("portal.inbox.stale", 409)) from None
     except ConversationClosedError:
-        raise _again(request, here, Draft("portal.error.closed", 409)) from None
+        raise again(request, here, Draft("portal.error.closed", 409)) from None
     raise web.HTTPSeeOther(here)
 
 
