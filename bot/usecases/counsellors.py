@@ -9,7 +9,7 @@ passphrase (`bot.security.counsellor_keys`), and rotation re-seals every convers
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import Protocol
 from uuid import UUID
 
 from bot.domain.accounts import Account, Role, password_problem
@@ -17,10 +17,25 @@ from bot.errors import ConflictError, VipbotError
 from bot.security.errors import WrongPassphraseError
 from bot.security.secret import Secret
 
-if TYPE_CHECKING:  # the channel is handed in by the console or the CLI
-    from bot.web.portal.channel import ConfidentialChannel
-
 MAX_PASSPHRASE = 1024
+
+
+class KeyHolders(Protocol):
+    """Who holds a key: the conversation store (`SqlConversationStore`)."""
+
+    async def has_key(self, counsellor_id: UUID) -> bool: ...
+
+
+class CounsellorKeys(Protocol):
+    """What making and rotating a key needs: the confidential channel (`bot.web.portal.channel.ConfidentialChannel`),
+    handed in by the console or the CLI."""
+
+    @property
+    def store(self) -> KeyHolders: ...
+
+    async def create_key(self, counsellor_id: UUID, passphrase: Secret[str]) -> None: ...
+
+    async def rotate_key(self, counsellor_id: UUID, old: Secret[str], new: Secret[str]) -> int: ...
 
 
 class KeyProblem(StrEnum):
@@ -90,7 +105,7 @@ def check_key_owner(email: str | None, account: Account | None) -> None:
         raise CounsellorKeyError(KeyProblem.VIEWER)
 
 
-async def create_key(channel: ConfidentialChannel, account: Account, passphrase: Secret[str]) -> None:
+async def create_key(channel: CounsellorKeys, account: Account, passphrase: Secret[str]) -> None:
     """The signed-in counsellor's first key pair, under the passphrase they typed in the console."""
     if account.counsellor_id is None:
         raise CounsellorKeyError(KeyProblem.NOT_COUNSELLOR)
@@ -101,7 +116,7 @@ async def create_key(channel: ConfidentialChannel, account: Account, passphrase:
 
 
 async def rotate_key(
-    channel: ConfidentialChannel, counsellor_id: UUID | None, current: Secret[str], new: Secret[str]
+    channel: CounsellorKeys, counsellor_id: UUID | None, current: Secret[str], new: Secret[str]
 ) -> int:
     """A new key pair under `new`; every conversation key re-sealed to it. Returns how many were re-sealed."""
     if counsellor_id is None:
