@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import TypedDict
 from uuid import UUID
 
 from sqlalchemy import delete
@@ -20,6 +21,7 @@ from bot.domain.content import Column, Reminder, Text
 from bot.errors import ConflictError, NotFoundError
 from bot.storage.db import transaction
 from bot.storage.tables_console import ConsoleItemRow, ConsoleReportNoteRow, aware
+from bot.storage.tables_library import PracticeItemRow
 
 OWN_PREFIX = "own:"
 KINDS = ("column", "reminder")
@@ -76,10 +78,25 @@ class ReportNote:
     advice: str
 
 
-def _item(row: ConsoleItemRow) -> OwnItem:
-    return OwnItem(
-        id=row.id,
-        organisation_id=row.organisation_id,
+#: A row of an item written in the console: an organisation's own, or the practice library's.
+ItemRow = ConsoleItemRow | PracticeItemRow
+
+
+class ItemFields(TypedDict):
+    """What an item says, as its row stores it (one column per language): the fields of `ItemDraft`."""
+
+    kind: str
+    slug: str
+    theme: str
+    reading_minutes: int
+    title: Text
+    summary: Text
+    body: Text
+
+
+def item_fields(row: ItemRow) -> ItemFields:
+    """The row's texts as `Text` values: read the same way for own items and practice items."""
+    return ItemFields(
         kind=row.kind,
         slug=row.slug,
         theme=row.theme,
@@ -87,7 +104,23 @@ def _item(row: ConsoleItemRow) -> OwnItem:
         title=Text(row.title_nl, row.title_en),
         summary=Text(row.summary_nl, row.summary_en),
         body=Text(row.body_nl, row.body_en),
-        updated_at=aware(row.updated_at),
+    )
+
+
+def write_item(row: ItemRow, draft: ItemDraft, now: datetime, by: UUID | None) -> None:
+    """The draft's texts into the row (not its short name: a copy may carry another), stamped by whom and when."""
+    row.theme = draft.theme
+    row.reading_minutes = draft.reading_minutes
+    row.title_nl, row.title_en = draft.title.nl, draft.title.en
+    row.summary_nl, row.summary_en = draft.summary.nl, draft.summary.en
+    row.body_nl, row.body_en = draft.body.nl, draft.body.en
+    row.updated_at = now
+    row.updated_by = by
+
+
+def _item(row: ConsoleItemRow) -> OwnItem:
+    return OwnItem(
+        id=row.id, organisation_id=row.organisation_id, updated_at=aware(row.updated_at), **item_fields(row)
     )
 
 
@@ -177,13 +210,7 @@ class SqlConsoleContent:
                     raise NotFoundError("no such item")
                 row = found
             row.slug = draft.slug
-            row.theme = draft.theme
-            row.reading_minutes = draft.reading_minutes
-            row.title_nl, row.title_en = draft.title.nl, draft.title.en
-            row.summary_nl, row.summary_en = draft.summary.nl, draft.summary.en
-            row.body_nl, row.body_en = draft.body.nl, draft.body.en
-            row.updated_at = now
-            row.updated_by = by
+            write_item(row, draft, now, by)
             session.add(row)
             await session.flush()
             return _item(row)

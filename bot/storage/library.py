@@ -22,7 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.domain.conduct import Conduct
 from bot.domain.content import Text
 from bot.errors import ConflictError, NotFoundError
-from bot.storage.console_content import KINDS, ItemDraft
+from bot.storage.console_content import KINDS, ItemDraft, item_fields, write_item
 from bot.storage.db import transaction
 from bot.storage.tables_console import ConsoleItemRow, aware
 from bot.storage.tables_library import OrganisationConductRow, PracticeCopyRow, PracticeItemRow
@@ -48,27 +48,7 @@ class PracticeItem:
 
 
 def _item(row: PracticeItemRow) -> PracticeItem:
-    return PracticeItem(
-        id=row.id,
-        kind=row.kind,
-        slug=row.slug,
-        theme=row.theme,
-        reading_minutes=row.reading_minutes,
-        title=Text(row.title_nl, row.title_en),
-        summary=Text(row.summary_nl, row.summary_en),
-        body=Text(row.body_nl, row.body_en),
-        updated_at=aware(row.updated_at),
-    )
-
-
-def _write(row: ConsoleItemRow | PracticeItemRow, draft: ItemDraft, now: datetime, by: UUID | None) -> None:
-    row.theme = draft.theme
-    row.reading_minutes = draft.reading_minutes
-    row.title_nl, row.title_en = draft.title.nl, draft.title.en
-    row.summary_nl, row.summary_en = draft.summary.nl, draft.summary.en
-    row.body_nl, row.body_en = draft.body.nl, draft.body.en
-    row.updated_at = now
-    row.updated_by = by
+    return PracticeItem(id=row.id, updated_at=aware(row.updated_at), **item_fields(row))
 
 
 class SqlPracticeLibrary:
@@ -113,7 +93,7 @@ class SqlPracticeLibrary:
                     raise NotFoundError("no such practice item")
                 row = found
             row.slug = draft.slug
-            _write(row, draft, now, by)
+            write_item(row, draft, now, by)
             session.add(row)
             await session.flush()
             copies = (
@@ -124,7 +104,7 @@ class SqlPracticeLibrary:
                 )
             ).all()
             for copy in copies:
-                _write(copy, draft, now, by)
+                write_item(copy, draft, now, by)
                 session.add(copy)
             return _item(row)
 
@@ -194,7 +174,7 @@ class SqlPracticeLibrary:
                     body_en="",
                     created_at=now,
                 )
-                _write(copy, item.draft, now, by)
+                write_item(copy, item.draft, now, by)
                 session.add(copy)
                 await session.flush()
                 session.add(
