@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import multiprocessing
-import socket
 import statistics
 import sys
 import tempfile
@@ -27,6 +25,8 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.serving import served
+
 SECRET = "bench-secret-key-0123456789abcdefghijklmnopqrstuvwxyz"  # noqa: S105 - a scratch database only
 TEAMS_PER_DEPARTMENT = 4
 DEPARTMENTS = 3
@@ -35,24 +35,14 @@ CLIENTS = 5
 CONVERSATIONS = 20
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def environ_for(database_url: str) -> dict[str, str]:
+    return {"VIPBOT_DATABASE_URL": database_url, "VIPBOT_SECRET_KEY": SECRET, "VIPBOT_LOG_LEVEL": "WARNING"}
 
 
-def settings_for(database_url: str, port: int):  # type: ignore[no-untyped-def]
+def settings_for(database_url: str):  # type: ignore[no-untyped-def]
     from bot.settings import load_settings
 
-    return load_settings(
-        {
-            "VIPBOT_DATABASE_URL": database_url,
-            "VIPBOT_SECRET_KEY": SECRET,
-            "VIPBOT_PORT": str(port),
-            "VIPBOT_LOG_LEVEL": "WARNING",
-        },
-        dotenv_path=None,
-    )
+    return load_settings(environ_for(database_url), dotenv_path=None)
 
 
 async def seed(database_url: str) -> tuple[str, str, str]:
@@ -72,7 +62,7 @@ async def seed(database_url: str) -> tuple[str, str, str]:
     from bot.storage.pulses import SqlPulseStore, master_key_from
     from scheduler.service import build_outreach
 
-    settings = settings_for(database_url, 1)
+    settings = settings_for(database_url)
     engine = create_engine(database_url)
     await upgrade(engine)
     services = Services(
@@ -191,39 +181,6 @@ async def seed_conversations(services, first, account_id) -> None:  # type: igno
                 )
 
 
-def serve(database_url: str, port: int) -> None:
-    from aiohttp import web
-
-    from bot.app import Services, build_app, settle_heap
-    from bot.catalog import load_content
-    from bot.domain.clock import SystemClock
-    from bot.logs import configure_logging
-    from bot.settings import BUNDLED_CONTENT
-    from bot.storage.db import create_engine
-
-    settings = settings_for(database_url, port)
-    configure_logging("WARNING")
-    services = Services(
-        settings=settings,
-        clock=SystemClock(),
-        engine=create_engine(settings.effective_database_url),
-        content=load_content(BUNDLED_CONTENT),
-    )
-    app = build_app(services)  # the whole service, as `vipbot serve` runs it
-
-    async def settle(_app: web.Application) -> None:
-        settle_heap()  # as `vipbot serve` does once started
-
-    app.on_startup.append(settle)
-    web.run_app(
-        app,
-        host="127.0.0.1",
-        port=port,
-        print=None,
-        access_log=None,
-    )
-
-
 async def load(url: str, token: str, seconds: float, concurrency: int) -> list[float]:
     latencies: list[float] = []
     errors = 0
@@ -260,19 +217,6 @@ def report(name: str, latencies: list[float], seconds: float) -> None:
     )
 
 
-async def wait_until_up(url: str) -> None:
-    async with aiohttp.ClientSession() as session:
-        for _ in range(200):
-            try:
-                async with session.get(url) as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise SystemExit("the server did not start")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -284,14 +228,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         database_url = args.database_url or f"sqlite+aiosqlite:///{Path(scratch) / 'bench.db'}"
         slug, viewer, counsellor = asyncio.run(seed(database_url))
-        port = free_port()
-        server = multiprocessing.get_context("spawn").Process(
-            target=serve, args=(database_url, port), daemon=True
-        )
-        server.start()
-        try:
-            base = f"http://127.0.0.1:{port}"
-            asyncio.run(wait_until_up(base + "/healthz"))
+        with served(environ_for(database_url)) as base:
             backend = database_url.split(":")[0]
             print(f"{args.concurrency} concurrent clients, {args.seconds:.0f} s per page, database {backend}")
             for name, path, token in (
@@ -304,9 +241,6 @@ def main() -> None:
                 asyncio.run(load(base + path, token, 2, 5))  # warm up
                 latencies = asyncio.run(load(base + path, token, args.seconds, args.concurrency))
                 report(name, latencies, args.seconds)
-        finally:
-            server.terminate()
-            server.join(10)
 
 
 if __name__ == "__main__":

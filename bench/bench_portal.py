@@ -15,10 +15,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
-import multiprocessing
 import os
 import re
-import socket
 import statistics
 import sys
 import tempfile
@@ -28,6 +26,8 @@ from pathlib import Path
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.serving import served
 
 SECRET = "bench-secret-key-0123456789abcdefghijklmnopqrstuvwxyz-portal"  # noqa: S105 - a scratch database only
 FIRST_MESSAGE = (
@@ -39,28 +39,22 @@ FIRST_MESSAGE = (
 )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def environ_for(database_url: str, data_dir: str, file_mb: int) -> dict[str, str]:
+    return {
+        "VIPBOT_DATABASE_URL": database_url,
+        "VIPBOT_DATA_DIR": data_dir,
+        "VIPBOT_SECRET_KEY": SECRET,
+        "VIPBOT_LOG_LEVEL": "WARNING",
+        "VIPBOT_PORTAL_POW_BITS": "8",
+        "VIPBOT_PORTAL_FILE_MB": str(max(2, file_mb + 1)),
+        "VIPBOT_SCHEDULER": "false",
+    }
 
 
-def settings_for(database_url: str, port: int, data_dir: str, file_mb: int):  # type: ignore[no-untyped-def]
+def settings_for(database_url: str, data_dir: str, file_mb: int):  # type: ignore[no-untyped-def]
     from bot.settings import load_settings
 
-    return load_settings(
-        {
-            "VIPBOT_DATABASE_URL": database_url,
-            "VIPBOT_DATA_DIR": data_dir,
-            "VIPBOT_SECRET_KEY": SECRET,
-            "VIPBOT_PORT": str(port),
-            "VIPBOT_LOG_LEVEL": "WARNING",
-            "VIPBOT_PORTAL_POW_BITS": "8",
-            "VIPBOT_PORTAL_FILE_MB": str(max(2, file_mb + 1)),
-            "VIPBOT_SCHEDULER": "false",
-        },
-        dotenv_path=None,
-    )
+    return load_settings(environ_for(database_url, data_dir, file_mb), dotenv_path=None)
 
 
 async def seed(database_url: str, data_dir: str, employees: int) -> list[str]:
@@ -74,7 +68,7 @@ async def seed(database_url: str, data_dir: str, employees: int) -> list[str]:
     from bot.storage.organisations import SqlOrganisationRepository
     from bot.web.portal.channel import ConfidentialChannel
 
-    settings = settings_for(database_url, 1, data_dir, 1)
+    settings = settings_for(database_url, data_dir, 1)
     engine = create_engine(database_url)
     await upgrade(engine)
     _ = load_content(BUNDLED_CONTENT)
@@ -87,33 +81,6 @@ async def seed(database_url: str, data_dir: str, employees: int) -> list[str]:
         slugs.append(org.slug)
     await engine.dispose()
     return slugs
-
-
-def serve(database_url: str, port: int, data_dir: str, file_mb: int) -> None:
-    from aiohttp import web
-
-    from bot.app import Services, build_app, settle_heap
-    from bot.catalog import load_content
-    from bot.domain.clock import SystemClock
-    from bot.logs import configure_logging
-    from bot.settings import BUNDLED_CONTENT
-    from bot.storage.db import create_engine
-
-    settings = settings_for(database_url, port, data_dir, file_mb)
-    configure_logging("WARNING")
-    services = Services(
-        settings=settings,
-        clock=SystemClock(),
-        engine=create_engine(settings.effective_database_url),
-        content=load_content(BUNDLED_CONTENT),
-    )
-    app = build_app(services)
-
-    async def settle(_app: web.Application) -> None:
-        settle_heap()
-
-    app.on_startup.append(settle)
-    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
 
 
 def photo_of(size_mb: int) -> bytes:
@@ -216,19 +183,6 @@ def report(name: str, samples: list[float]) -> None:
     )
 
 
-async def wait_until_up(url: str) -> None:
-    async with aiohttp.ClientSession() as session:
-        for _ in range(300):
-            try:
-                async with session.get(url) as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise SystemExit("the server did not start")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -242,21 +196,11 @@ def main() -> None:
         database_url = args.database_url or f"sqlite+aiosqlite:///{Path(scratch) / 'bench.db'}"
         slugs = asyncio.run(seed(database_url, scratch, args.employees))
         photo = photo_of(args.file_mb)
-        port = free_port()
-        server = multiprocessing.get_context("spawn").Process(
-            target=serve, args=(database_url, port, scratch, args.file_mb), daemon=True
-        )
-        server.start()
-        try:
-            base = f"http://127.0.0.1:{port}"
-            asyncio.run(wait_until_up(base + "/healthz"))
+        with served(environ_for(database_url, scratch, args.file_mb)) as base:
             asyncio.run(run(base, slugs[:2], 1, photo))  # warm up
             load_before = os.getloadavg()
             timings, failures, elapsed = asyncio.run(run(base, slugs, args.journeys, photo))
             load_after = os.getloadavg()
-        finally:
-            server.terminate()
-            server.join(10)
     backend = database_url.split(":")[0]
     print(
         f"{args.employees} concurrent employees x {args.journeys} journeys, photo {len(photo) / 1e6:.2f} MB, "
