@@ -4,7 +4,6 @@ without the command line."""
 
 from __future__ import annotations
 
-import json
 import time as wallclock
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -23,18 +22,16 @@ from bot.domain.clock import FixedClock
 from bot.domain.delivery import Target, TargetKind
 from bot.domain.tenancy import GroupKind, Organisation, Platform
 from bot.reporting import service as pulses_feature
-from bot.security import INSECURE_TEST_PASSWORD_POLICY, Secret, totp_code
-from bot.storage.slack_installations import SqlSlackInstallations
+from bot.security import INSECURE_TEST_PASSWORD_POLICY, totp_code
 from bot.storage.tables_outreach import OutreachDeliveryRow, OutreachOccurrenceRow
 from bot.web import console
 from bot.web.console.outreach_bridge import outreach_of
 from scheduler import service as outreach_feature
 from scheduler.worker import WorkerConfig
-from tests.adapters.slack.support import signed_headers, slack_services
-from tests.conftest import TEST_SECRET_KEY
 from tests.console.helpers import Person, make_person
 from tests.doubles.slack_api import DEFAULT_TEAM, DEFAULT_TOKEN, SlackApiSimulator, slack_api
 from tests.support.browser import serve_app
+from tests.support.slack import block_action, bot_channel, linked_org, signed_headers, slack_services
 
 __all__ = ["slack_api"]
 
@@ -181,30 +178,6 @@ async def test_publish_now_names_its_audience_and_needs_a_second_step(
 # --- a pulse, from the console to the insights page --------------------------------------------------------
 
 
-def click_body(user: str, action_id: str, value: str, channel: str, ts: str) -> tuple[bytes, str]:
-    payload = {
-        "type": "block_actions",
-        "team": {"id": DEFAULT_TEAM, "domain": "linde"},
-        "user": {"id": user, "team_id": DEFAULT_TEAM},
-        "api_app_id": "A0SIM",
-        "token": "legacy-verification-token",
-        "container": {"type": "message", "channel_id": channel, "message_ts": ts, "is_ephemeral": False},
-        "channel": {"id": channel},
-        "trigger_id": "1.2.3",
-        "actions": [
-            {
-                "action_id": action_id,
-                "block_id": "b1",
-                "type": "button",
-                "value": value,
-                "text": {"type": "plain_text", "text": "x"},
-                "action_ts": f"{wallclock.time():.6f}",
-            }
-        ],
-    }
-    return urlencode({"payload": json.dumps(payload)}).encode(), "application/x-www-form-urlencoded"
-
-
 def answer_buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
     found = [e for b in message.get("blocks") or [] if b["type"] == "actions" for e in b["elements"]]
     found += [b["accessory"] for b in message.get("blocks") or [] if "accessory" in b]
@@ -214,24 +187,14 @@ def answer_buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
 async def test_a_pulse_planned_answered_closed_and_seen_in_insights_without_the_cli(  # noqa: PLR0915
     page: Page, services: Services, slack_api: SlackApiSimulator, clock: FixedClock
 ) -> None:
-    configured = slack_services(services, slack_api, slack_bot_token=DEFAULT_TOKEN)
-    configured = Services(
-        settings=configured.settings.model_copy(update={"scheduler_enabled": False}),
-        clock=configured.clock,
-        engine=configured.engine,
-        content=configured.content,
-    )
+    configured = slack_services(services, slack_api, scheduler=False, slack_bot_token=DEFAULT_TOKEN)
     configured.password_policy = INSECURE_TEST_PASSWORD_POLICY
     repo = configured.organisations
-    org = await repo.add_organisation("Zorggroep De Linde", "de-linde", "Europe/Amsterdam", "nl", 90)
-    await SqlSlackInstallations(configured.sessions, Secret(TEST_SECRET_KEY.encode())).link(
-        org.id, DEFAULT_TEAM
-    )
+    org = await linked_org(configured, "Zorggroep De Linde", "de-linde")
     await repo.add_group(org.id, "Zorg", GroupKind.DEPARTMENT, None)
     await repo.add_group(org.id, "Team Noord", GroupKind.TEAM, "zorg")
     await repo.bind_channel(org.id, "team-noord", Platform.SLACK, DEFAULT_TEAM, "C0NOORD", "noord")
-    slack_api.add_channel("C0NOORD", "noord")
-    slack_api.channels["C0NOORD"]["is_member"] = True
+    bot_channel(slack_api, "C0NOORD", "noord")
     people = [f"U{n:04d}" for n in range(12)]
     for user in people:
         slack_api.add_user(user)
@@ -277,7 +240,7 @@ async def test_a_pulse_planned_answered_closed_and_seen_in_insights_without_the_
             for question in pulse_set.questions:
                 value = "goed" if question.kind.value == "choice" else "4"
                 button = next(b for b in buttons if b["action_id"] == f"vp-pulse:{question.id}:{value}")
-                body, content_type = click_body(
+                body, content_type = block_action(
                     user, button["action_id"], button["value"], "C0NOORD", post["ts"]
                 )
                 async with http.post(

@@ -5,11 +5,9 @@ calendar. Names are never shown or stored."""
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlencode
 
 import aiohttp
 from aiohttp import web
@@ -33,33 +31,10 @@ from scheduler.worker import WorkerConfig
 from tests.adapters.slack.support import add_org, eventually, signed_headers, slack_services
 from tests.conftest import TEST_SECRET_KEY
 from tests.doubles.slack_api import DEFAULT_TEAM, DEFAULT_TOKEN, SlackApiSimulator
+from tests.support.slack import block_action
 
 PERSON = "U0000PERSON"
 OTHER = "U0000OTHER"
-
-
-def click(user: str, action_id: str, value: str, channel: str, ts: str) -> tuple[bytes, str]:
-    payload = {
-        "type": "block_actions",
-        "team": {"id": DEFAULT_TEAM, "domain": "acme"},
-        "user": {"id": user, "team_id": DEFAULT_TEAM},
-        "api_app_id": "A0SIM",
-        "token": "legacy-verification-token",
-        "container": {"type": "message", "channel_id": channel, "message_ts": ts, "is_ephemeral": False},
-        "channel": {"id": channel},
-        "trigger_id": "1.2.3",
-        "actions": [
-            {
-                "action_id": action_id,
-                "block_id": "b1",
-                "type": "button",
-                "value": value,
-                "text": {"type": "plain_text", "text": "x"},
-                "action_ts": f"{time.time():.6f}",
-            }
-        ],
-    }
-    return urlencode({"payload": json.dumps(payload)}).encode(), "application/x-www-form-urlencoded"
 
 
 def button(message: dict[str, Any], action_id: str) -> dict[str, Any]:
@@ -150,7 +125,7 @@ async def test_a_team_session_end_to_end_on_slack(  # noqa: PLR0915  (one story,
 
         # Count me in (twice: a double click counts once), from the DM.
         for _ in range(2):
-            await post(click(PERSON, SIGNUP_ACTION, signup["value"], dm, message["ts"]))
+            await post(block_action(PERSON, SIGNUP_ACTION, signup["value"], dm, message["ts"]))
         await eventually(lambda: len(slack_api.calls_to("chat.postEphemeral")) == 2)
         assert await outreach.sessions.count(org.id, session.id) == 1
         confirmation = slack_api.calls_to("chat.postEphemeral")[-1].params
@@ -163,14 +138,14 @@ async def test_a_team_session_end_to_end_on_slack(  # noqa: PLR0915  (one story,
 
         # Someone else signs up from the channel post.
         channel_post = slack_api.messages["C0ALL"][0]
-        await post(click(OTHER, SIGNUP_ACTION, f"a:{session.id}", "C0ALL", channel_post["ts"]))
+        await post(block_action(OTHER, SIGNUP_ACTION, f"a:{session.id}", "C0ALL", channel_post["ts"]))
         await eventually(lambda: len(slack_api.calls_to("chat.postEphemeral")) == 3)
         assert "2 mensen aangemeld" in json.dumps(slack_api.calls_to("chat.update")[-1].params["blocks"])
 
         # The first person withdraws with the button in their confirmation.
         withdraw = next(e for b in confirmation["blocks"] if b["type"] == "actions" for e in b["elements"])
         assert withdraw["action_id"] == WITHDRAW_ACTION
-        await post(click(PERSON, WITHDRAW_ACTION, withdraw["value"], dm, "1700000000.000001"))
+        await post(block_action(PERSON, WITHDRAW_ACTION, withdraw["value"], dm, "1700000000.000001"))
         await eventually(lambda: len(slack_api.calls_to("chat.postEphemeral")) == 4)
         assert "Je bent afgemeld" in slack_api.calls_to("chat.postEphemeral")[-1].params["text"]
         assert await outreach.sessions.count(org.id, session.id) == 1

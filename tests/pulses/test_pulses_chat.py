@@ -8,10 +8,8 @@ from __future__ import annotations
 import base64
 import json
 import re
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
 
 import aiohttp
 import pytest
@@ -32,36 +30,19 @@ from scheduler.worker import WorkerConfig
 from tests.adapters.slack.support import sqlite_file_bytes
 from tests.doubles.bf_connector import BotConnectorDouble
 from tests.doubles.slack_api import DEFAULT_TEAM, DEFAULT_TOKEN, SlackApiSimulator
-from tests.support.slack import bot_channel, linked_org, slack_services, start_service, stop_service
+from tests.support.slack import (
+    block_action,
+    bot_channel,
+    linked_org,
+    slack_services,
+    start_service,
+    stop_service,
+)
 from tests.support.waiting import eventually
 
 TENANT = "tenant-acme"
 TEAMS_CHANNEL = "19:management@thread.tacv2"
 CLICKER = "U0CANARY42"
-
-
-def click(user: str, action_id: str, value: str, channel: str, ts: str) -> tuple[bytes, str]:
-    payload = {
-        "type": "block_actions",
-        "team": {"id": DEFAULT_TEAM, "domain": "acme"},
-        "user": {"id": user, "team_id": DEFAULT_TEAM},
-        "api_app_id": "A0SIM",
-        "token": "legacy-verification-token",
-        "container": {"type": "message", "channel_id": channel, "message_ts": ts, "is_ephemeral": False},
-        "channel": {"id": channel},
-        "trigger_id": "1.2.3",
-        "actions": [
-            {
-                "action_id": action_id,
-                "block_id": "b1",
-                "type": "button",
-                "value": value,
-                "text": {"type": "plain_text", "text": "x"},
-                "action_ts": f"{time.time():.6f}",
-            }
-        ],
-    }
-    return urlencode({"payload": json.dumps(payload)}).encode(), "application/x-www-form-urlencoded"
 
 
 def buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
@@ -135,7 +116,7 @@ async def test_a_pulse_round_end_to_end(  # noqa: PLR0915  (one story, told in o
         assert "Ik wil graag praten" in json.dumps(talk)
 
         async def post_click(user: str, button: dict[str, Any], channel: str, ts: str) -> None:
-            data, content_type = click(user, button["action_id"], button["value"], channel, ts)
+            data, content_type = block_action(user, button["action_id"], button["value"], channel, ts)
             async with await running.post_signed((data, content_type)) as response:
                 assert response.status == 200
 

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 from aiohttp import web
@@ -49,6 +51,32 @@ def signed_headers(
         "X-Slack-Request-Timestamp": str(timestamp),
         "X-Slack-Signature": sign(body, timestamp, secret),
     }
+
+
+def block_action(user: str, action_id: str, value: str, channel: str, ts: str) -> tuple[bytes, str]:
+    """The body Slack posts when `user` clicks a button (`action_id`, `value`) under the message `ts` in
+    `channel` of the simulator's workspace, and its content type; sign it with `signed_headers`."""
+    payload = {
+        "type": "block_actions",
+        "team": {"id": DEFAULT_TEAM, "domain": "acme"},
+        "user": {"id": user, "team_id": DEFAULT_TEAM},
+        "api_app_id": "A0SIM",
+        "token": "legacy-verification-token",
+        "container": {"type": "message", "channel_id": channel, "message_ts": ts, "is_ephemeral": False},
+        "channel": {"id": channel},
+        "trigger_id": "1.2.3",
+        "actions": [
+            {
+                "action_id": action_id,
+                "block_id": "b1",
+                "type": "button",
+                "value": value,
+                "text": {"type": "plain_text", "text": "x"},
+                "action_ts": f"{time.time():.6f}",
+            }
+        ],
+    }
+    return urlencode({"payload": json.dumps(payload)}).encode(), "application/x-www-form-urlencoded"
 
 
 def slack_services(
