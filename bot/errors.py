@@ -5,9 +5,23 @@ Exception text is for operators and logs; users only ever see a localised messag
 
 from __future__ import annotations
 
+from enum import StrEnum
+from typing import Generic, TypeVar
+
+Problem = TypeVar("Problem", bound=StrEnum)
+
 
 class VipbotError(Exception):
     """Base of every error vipbot raises on purpose."""
+
+
+class RefusedError(VipbotError, Generic[Problem]):
+    """An action a use case refuses as asked, shared by the CLI and the console: the message is one line for the
+    CLI, `problem` the code the console maps to a locale key (each feature has its own enum of problems)."""
+
+    def __init__(self, problem: Problem, message: str) -> None:
+        super().__init__(message)
+        self.problem = problem
 
 
 class ConfigError(VipbotError):

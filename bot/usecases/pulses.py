@@ -19,7 +19,7 @@ from uuid import UUID
 from bot.domain.content import PulseSet
 from bot.domain.pulses import Pulse, PulseService, PulseStatus, RoundStillOpenError
 from bot.domain.tenancy import GroupTree
-from bot.errors import ConflictError, NotFoundError, VipbotError
+from bot.errors import ConflictError, NotFoundError, RefusedError
 
 WINDOW_MIN_DAYS, WINDOW_MAX_DAYS = 1, 31
 
@@ -34,13 +34,11 @@ class PulseProblem(StrEnum):
     CLOSED_ALREADY = "closed_already"  # the round was closed before
 
 
-class PulseRefusedError(VipbotError):
-    """A pulse action that cannot be done as asked; the message is one line for the CLI, the code for the
-    console."""
+class PulseRefusedError(RefusedError[PulseProblem]):
+    """A pulse action that cannot be done as asked; `pulse` is the round it is about, when there is one."""
 
     def __init__(self, problem: PulseProblem, message: str, pulse: Pulse | None = None) -> None:
-        super().__init__(message)
-        self.problem = problem
+        super().__init__(problem, message)
         self.pulse = pulse
 
 

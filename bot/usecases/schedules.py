@@ -29,7 +29,7 @@ from bot.domain.recurrence import (
     parse_recurrence,
 )
 from bot.domain.tenancy import Organisation
-from bot.errors import ConflictError, NotFoundError, VipbotError
+from bot.errors import ConflictError, NotFoundError, RefusedError
 from scheduler.triggers import Planned, ScheduleTrigger, first_sendable, plan
 
 GRACE_MAX_MINUTES = 7 * 24 * 60
@@ -50,12 +50,8 @@ class ScheduleProblem(StrEnum):
     NOT_FOUND = "not_found"  # there is no schedule of that name
 
 
-class ScheduleRefusedError(VipbotError):
-    """A schedule that cannot work as asked; the message is one line for the CLI, the code for the console."""
-
-    def __init__(self, problem: ScheduleProblem, message: str) -> None:
-        super().__init__(message)
-        self.problem = problem
+class ScheduleRefusedError(RefusedError[ScheduleProblem]):
+    """A schedule that cannot work as asked."""
 
 
 def check_rule(recurrence: str, timezone: str | None, grace_minutes: int) -> Recurrence:

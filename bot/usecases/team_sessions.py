@@ -18,7 +18,7 @@ from bot.domain.clock import Clock
 from bot.domain.outreach import Audience, AudienceError, What
 from bot.domain.team_sessions import SessionError, TeamSession, reminder_moment
 from bot.domain.tenancy import Organisation
-from bot.errors import NotFoundError, VipbotError
+from bot.errors import NotFoundError, RefusedError
 from scheduler.service import Outreach
 
 
@@ -29,12 +29,8 @@ class SessionProblem(StrEnum):
     NOT_FOUND = "not_found"  # no such session in this organisation
 
 
-class SessionRefusedError(VipbotError):
-    """A session that cannot be planned (or cancelled) as asked: one line for the CLI, a code for the console."""
-
-    def __init__(self, problem: SessionProblem, message: str) -> None:
-        super().__init__(message)
-        self.problem = problem
+class SessionRefusedError(RefusedError[SessionProblem]):
+    """A session that cannot be planned (or cancelled) as asked."""
 
 
 @dataclass(frozen=True, slots=True)
