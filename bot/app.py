@@ -181,17 +181,19 @@ def build_platforms(services: wiring.Services) -> None:
     """The chat platforms' runtime objects for a process that serves HTTP: the Slack app with its listeners and
     gateway, the Teams runtime with its card-submit routes. Built here, before any feature is installed; the
     adapters' `install` then only mounts their routes and start/stop hooks."""
-    from bot.adapters.slack.service import build_slack
+    from bot.adapters.slack.service import SlackFeature, build_slack
     from bot.adapters.teams import build_runtime
 
     if services.slack is None:
         services.slack = build_slack(services)
-    if services.slack is not None:
-        services.platforms[Platform.SLACK].gateway = services.slack.gateway
+    slack = services.slack
+    if slack is not None:
+        services.platforms[Platform.SLACK].gateway = slack.gateway
+    if isinstance(slack, SlackFeature):
         from bot.adapters.slack.channels import SlackChannelDirectory
 
         services.platforms[Platform.SLACK].channels = SlackChannelDirectory(
-            services.settings.slack_api_url, services.slack.clients.tokens
+            services.settings.slack_api_url, slack.clients.tokens
         )
     if services.teams is None:
         services.teams = build_runtime(services)

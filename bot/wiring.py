@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 from uuid import UUID
 
 from aiohttp import web
@@ -17,11 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.catalog import ContentLibrary
+from bot.domain.audit import AuditTrail
 from bot.domain.channels import ChannelDirectory
 from bot.domain.clock import Clock
 from bot.domain.delivery import Gateway, RendererRegistry
 from bot.domain.home import HomeSource, SessionCalendar
-from bot.domain.outreach import Member
+from bot.domain.outreach import Member, PostFactory, What
+from bot.domain.pulses import PulseService
 from bot.domain.team_sessions import TeamSessionStore
 from bot.domain.tenancy import Platform
 from bot.metrics import Metrics
@@ -33,17 +35,61 @@ from bot.storage.organisations import SqlOrganisationRepository
 if TYPE_CHECKING:
     from prometheus_client import Counter
 
-    from bot.adapters.slack.service import SlackFeature
-    from bot.adapters.teams import TeamsRuntime
-    from bot.adapters.teams.submits import SubmitRoutes
     from bot.domain.slack_workspaces import SlackStores
     from bot.domain.teams_references import TeamsReferences
-    from bot.reporting.service import Pulses
-    from bot.usecases.audit import AuditLog
-    from scheduler.service import Outreach
 
 #: People of an organisation a platform can write to directly, beyond the member directory (Teams references).
 MemberSource = Callable[[UUID], Awaitable[list[Member]]]
+
+
+# --- what features see of each other (each made by its own feature, typed here by what others use of it) ------
+
+
+class PostRegistry(Protocol):
+    """The post factories of the outreach pipeline, where another feature adds the factory of its own posts."""
+
+    def register(self, what: What, factory: PostFactory) -> None: ...
+
+    def registered(self, what: What) -> PostFactory | None: ...
+
+
+class OutreachFeature(Protocol):
+    """`scheduler.service.Outreach` as other features use it (the outreach feature's own code has the class)."""
+
+    @property
+    def posts(self) -> PostRegistry: ...
+
+
+class PulsesFeature(PostFactory, Protocol):
+    """`bot.reporting.service.Pulses`: the post factory of `What.PULSE` and the pulse service."""
+
+    @property
+    def service(self) -> PulseService: ...
+
+
+class SlackRuntime(Protocol):
+    """`bot.adapters.slack.service.SlackFeature` as the root uses it: its gateway (the rest is the adapter's)."""
+
+    @property
+    def gateway(self) -> Gateway: ...
+
+
+class TeamsRuntimeHooks(Protocol):
+    """`bot.adapters.teams.TeamsRuntime`: the endpoint and start hook the adapter's `install` mounts."""
+
+    async def messages(self, request: web.Request) -> web.StreamResponse: ...
+
+    async def start(self, _app: web.Application) -> None: ...
+
+    async def drain(self, _app: web.Application) -> None: ...
+
+    async def stop(self, _app: web.Application) -> None: ...
+
+
+class CardActions(Protocol):
+    """`bot.adapters.teams.submits.SubmitRoutes`: the Teams card-submit routes (features register theirs)."""
+
+    def find(self, value: object) -> object | None: ...
 
 
 @dataclass
@@ -85,15 +131,15 @@ class Services:
     # Team sessions and their sign-ups (the buttons under a session).
     team_sessions: TeamSessionStore | None = None
     # Made by the features and platforms (None in a process without them).
-    outreach: Outreach | None = None
-    pulses: Pulses | None = None
+    outreach: OutreachFeature | None = None
+    pulses: PulsesFeature | None = None
     session_calendar: SessionCalendar | None = None
-    slack: SlackFeature | None = None  # the Slack app (bolt) and its gateway, built by the root
+    slack: SlackRuntime | None = None  # the Slack app (bolt) and its gateway, built by the root
     slack_sends: Counter | None = None
-    teams: TeamsRuntime | None = None
-    teams_submits: SubmitRoutes | None = None
+    teams: TeamsRuntimeHooks | None = None
+    teams_submits: CardActions | None = None
     # The audit log of console actions (made by the root; a test may replace it).
-    audit: AuditLog = field(init=False)
+    audit: AuditTrail = field(init=False)
 
     @property
     def sessions(self) -> async_sessionmaker[AsyncSession]:

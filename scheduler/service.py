@@ -101,9 +101,11 @@ class Outreach:
 
 def outreach_of(services: Services) -> Outreach:
     """The process's one Outreach: made on first use and kept on `services.outreach`."""
-    if services.outreach is None:
-        services.outreach = build_outreach(services)
-    return services.outreach
+    outreach = services.outreach
+    if not isinstance(outreach, Outreach):
+        outreach = build_outreach(services)
+        services.outreach = outreach
+    return outreach
 
 
 def build_outreach(services: Services) -> Outreach:

@@ -69,6 +69,22 @@ class AuditStore(Protocol):
     async def purge_before(self, moment: datetime) -> int: ...
 
 
+class AuditTrail(Protocol):
+    """The audit log as every console feature writes it (`bot.usecases.audit.AuditLog`)."""
+
+    async def record(
+        self,
+        actor_account_id: UUID | None,
+        action: AuditAction,
+        organisation_id: UUID | None = None,
+        subject: str | None = None,
+    ) -> None: ...
+
+    async def list(self, query: AuditQuery) -> AuditPage: ...
+
+    async def purge(self) -> int: ...
+
+
 class MemoryAuditStore:
     """The in-memory fake of `AuditStore`."""
 

@@ -206,7 +206,7 @@ def install(app: web.Application, services: Services) -> None:
     if services.settings.secret_key is None:
         log.warning("pulses are off: no VIPBOT_SECRET_KEY to seal pulse keys with")
         return
-    pulses = services.pulses or build_pulses(services)
+    pulses = services.pulses if isinstance(services.pulses, Pulses) else build_pulses(services)
     services.pulses = pulses
     outreach = services.outreach
     if outreach is not None:
@@ -214,8 +214,11 @@ def install(app: web.Application, services: Services) -> None:
 
         if outreach.posts.registered(What.PULSE) is None:
             outreach.posts.register(What.PULSE, pulses)
+    from bot.adapters.slack.service import SlackFeature
+    from bot.adapters.teams.submits import SubmitRoutes
+
     slack = services.slack
-    if slack is not None:
+    if isinstance(slack, SlackFeature):
         from bot.adapters.slack.pulses import register_pulse_actions
 
         async def locale_of(organisation_id: UUID) -> str:
@@ -225,7 +228,7 @@ def install(app: web.Application, services: Services) -> None:
             slack.bolt, pulses.store, pulses.service, services.content.translator, locale_of
         )
     teams_submits = services.teams_submits
-    if teams_submits is not None:
+    if isinstance(teams_submits, SubmitRoutes):
         from bot.adapters.teams.pulses import register_pulse_submits
 
         register_pulse_submits(teams_submits, pulses.service, pulses.store, services.content.translator)

@@ -25,6 +25,7 @@ from bot.domain.audit import (
     AuditPage,
     AuditQuery,
     AuditStore,
+    AuditTrail,
     MemoryAuditStore,
     check_subject,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "AuditPage",
     "AuditQuery",
     "AuditStore",
+    "AuditTrail",
     "MemoryAuditStore",
 ]
 

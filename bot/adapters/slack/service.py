@@ -558,7 +558,7 @@ def build_slack(services: Services) -> SlackFeature | None:
 def install(app: web.Application, services: Services) -> None:
     """Mount the Slack routes and start/stop hooks of the feature the composition root built (if Slack is on)."""
     feature = services.slack
-    if feature is None:
+    if not isinstance(feature, SlackFeature):  # Slack is off
         return
     app[SLACK] = feature
     if feature.members is not None:

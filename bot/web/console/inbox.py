@@ -49,7 +49,7 @@ from bot.logs import get_logger, log_failure
 from bot.security.conversation_keys import UnlockedCounsellorKey, unlock_counsellor_key
 from bot.security.errors import SecurityError
 from bot.security.secret import Secret
-from bot.usecases.audit import CONVERSATION, AuditAction, AuditLog
+from bot.usecases.audit import CONVERSATION, AuditAction, AuditTrail
 from bot.web.console.auth import CONSOLE, organisation_for, require
 from bot.web.console.inbox_access import (
     INBOX,
@@ -268,7 +268,7 @@ def _set_unlock_cookie(request: web.Request, response: web.StreamResponse, ticke
 
 async def _open_key(
     inbox: Inbox,
-    audit: AuditLog,
+    audit: AuditTrail,
     account: Account,
     org: Organisation,
     passphrase: Secret[str],
