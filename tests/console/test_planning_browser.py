@@ -175,6 +175,47 @@ async def test_publish_now_names_its_audience_and_needs_a_second_step(
     assert page.errors == []  # type: ignore[attr-defined]
 
 
+async def test_the_digest_is_planned_on_its_page_and_removed_only_after_asking(
+    page: Page,
+    served: str,
+    console_services: Services,
+    clock: FixedClock,
+    linde: Organisation,
+    counsellor: Person,
+) -> None:
+    await sign_in(page, served, counsellor, clock)
+    await page.click("main >> text=Zorggroep De Linde")
+    await page.click("nav.main >> text=Maandoverzicht")
+    await expect(page.locator("h1")).to_have_text("Maandoverzicht")
+    await expect(page.locator("#h-planned ~ p").first).to_have_text(
+        "Het maandoverzicht is nog niet ingepland."
+    )
+
+    # Enter in the form plans it (on the 1st at nine, moved on from a weekend or holiday): nothing is sent.
+    await page.check("input[name=groups][value=wijkteam-3]")
+    await page.fill("#d-at", "08:30")
+    await page.press("#d-name", "Enter")
+    await expect(page.locator(".flash.ok")).to_have_text("Schema 'maandoverzicht' is opgeslagen.")
+    row = page.locator("#digest-schedules tbody tr")
+    await expect(row).to_have_count(1)
+    await expect(row).to_contain_text("maandelijks op dag 1 om 08:30")
+    await expect(row).to_contain_text("wijkteam-3")
+    assert await outbox_counts(console_services) == (0, 0)
+
+    # Removing asks first; "back" keeps it.
+    await row.locator("text=Verwijderen").click()
+    await expect(page.locator("h1")).to_have_text("Schema 'maandoverzicht' verwijderen?")
+    await page.click("text=Terug")
+    await expect(page.locator("h1")).to_have_text("Maandoverzicht")
+    await expect(row).to_have_count(1)
+    await row.locator("text=Verwijderen").click()
+    await page.click("#remove-confirm")
+    await expect(page.locator(".flash.ok")).to_have_text("Schema 'maandoverzicht' is verwijderd.")
+    await expect(row).to_have_count(0)
+    assert await outreach_of(console_services).schedules.list_schedules(linde) == []
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
 # --- a pulse, from the console to the insights page --------------------------------------------------------
 
 

@@ -942,6 +942,7 @@ async def schedule_remove_confirm(request: web.Request) -> web.StreamResponse:
     console = console_of(request)
     calendar = await outreach_of(console.services).schedules.calendar(organisation.id)
     upcoming = next_post(schedule, calendar, console.now())
+    locale = request_locale(request)
     return render(
         request,
         "schedule_remove.html",
@@ -950,7 +951,7 @@ async def schedule_remove_confirm(request: web.Request) -> web.StreamResponse:
         page="digest" if schedule.what is What.DIGEST else "calendar",
         schedule=schedule,
         back=_home_of(request, organisation, schedule),
-        next_post=None if upcoming is None else moment_words(upcoming, schedule.timezone, request_locale(request)),
+        next_post=None if upcoming is None else moment_words(upcoming, schedule.timezone, locale),
     )
 
 
