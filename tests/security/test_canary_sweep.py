@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 from uuid import UUID
 
 import aiohttp
@@ -52,9 +51,9 @@ from bot.web.portal.channel import ConfidentialChannel
 from bot.web.portal.limits import solve
 from bot.web.portal.maintenance import run_notices
 from tests.adapters.slack.support import SIGNING_SECRET, signed_headers
-from tests.doubles.slack_api import DEFAULT_TEAM, DEFAULT_TOKEN, SlackApiSimulator
+from tests.doubles.slack_api import DEFAULT_TOKEN, SlackApiSimulator
 from tests.support.databases import clone_sqlite
-from tests.support.slack import bot_channel, linked_org, start_service, stop_service
+from tests.support.slack import block_action, bot_channel, linked_org, start_service, stop_service
 
 CANARY = "KNR7Q"
 FIRST_TEXT = f"{CANARY}-tekst Mijn leidinggevende schreeuwt elke ochtend tegen me."
@@ -248,32 +247,7 @@ async def _come_back_and_erase(day: Day, code: str) -> None:
 
 
 def _click(user: str, action_id: str, value: str) -> tuple[bytes, str]:
-    payload = {
-        "type": "block_actions",
-        "team": {"id": DEFAULT_TEAM, "domain": "linde"},
-        "user": {"id": user, "team_id": DEFAULT_TEAM},
-        "api_app_id": "A0SIM",
-        "token": "legacy-verification-token",
-        "container": {
-            "type": "message",
-            "channel_id": "C0ZORG",
-            "message_ts": "1.000001",
-            "is_ephemeral": False,
-        },
-        "channel": {"id": "C0ZORG"},
-        "trigger_id": "1.2.3",
-        "actions": [
-            {
-                "action_id": action_id,
-                "block_id": "b1",
-                "type": "button",
-                "value": value,
-                "text": {"type": "plain_text", "text": "x"},
-                "action_ts": f"{time.time():.6f}",
-            }
-        ],
-    }
-    return urlencode({"payload": json.dumps(payload)}).encode(), "application/x-www-form-urlencoded"
+    return block_action(user, action_id, value, "C0ZORG", "1.000001")
 
 
 async def _open_round_and_click(day: Day) -> tuple[UUID, str]:
