@@ -154,6 +154,8 @@ async def test_the_audit_page_is_for_administrators_filters_and_pages(
     assert 'rel="next"' in first
     replies = await (await client.get("/console/audit?action=replied")).text()
     assert replies.count("antwoord verstuurd</td>") == 50
+    assert replies.count("(per dag)") == 50  # a day, no time: the day entries of conversations
+    assert " UTC</time>" not in replies
     second = await (await client.get("/console/audit?action=replied&page=2")).text()
     assert second.count("antwoord verstuurd</td>") == 10
     assert 'rel="next"' not in second
