@@ -109,7 +109,9 @@ def record_templates(app: web.Application) -> None:
         raise AssertionError("no portal in this application")
     render = templates.render
 
-    def recording(request: web.Request, template: str, /, *, status: int = 200, **context: object) -> web.Response:
+    def recording(
+        request: web.Request, template: str, /, *, status: int = 200, **context: object
+    ) -> web.Response:
         response = render(request, template, status=status, **context)
         response.headers[TEMPLATE_HEADER] = template
         return response
@@ -563,7 +565,8 @@ async def damage(services: Services) -> None:
         broken = bytearray(sealed)
         broken[len(broken) // 2] ^= 0x40
         await connection.execute(
-            text("UPDATE conversation_message SET ciphertext = :c WHERE id = :i"), {"c": bytes(broken), "i": row_id}
+            text("UPDATE conversation_message SET ciphertext = :c WHERE id = :i"),
+            {"c": bytes(broken), "i": row_id},
         )
 
 
@@ -649,7 +652,9 @@ async def test_every_error_page_on_a_phone(  # noqa: PLR0915
         ]
         for name, kind, data, expected in refused:
             await page.goto(f"{base}/portal/de-linde/conversation")
-            await page.locator("#file").set_input_files(files=[{"name": name, "mimeType": kind, "buffer": data}])
+            await page.locator("#file").set_input_files(
+                files=[{"name": name, "mimeType": kind, "buffer": data}]
+            )
             async with page.expect_navigation():
                 await page.get_by_role("button", name="Bestand versleuteld meesturen").click()
             assert seen.current[page] == expected, (name, seen.current[page])
