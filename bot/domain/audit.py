@@ -8,6 +8,7 @@ active after the conversation itself is gone (DESIGN §4.4, §4.6; docs/console.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
@@ -123,7 +124,7 @@ class AuditTrail(Protocol):
 
     async def list(self, query: AuditQuery) -> AuditPage: ...
 
-    async def purge(self) -> int: ...
+    async def purge(self, conversation_retention: Mapping[UUID, int] | None = None) -> int: ...
 
 
 class MemoryAuditStore:
