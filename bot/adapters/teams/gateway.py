@@ -7,8 +7,9 @@ Microsoft identity platform (client credentials; the login URL is a setting), wi
 
 Failures: 429 honours Retry-After, 5xx and connection errors are retried with backoff, a few times within one
 call (`RetryPolicy`); what is left is a `DeliveryError` — rate_limited, transient or permanent (403 "bot not in
-conversation" and 404 "conversation not found" also forget the reference: the bot was removed) — carrying the
-`FailureCode` the outbox stores; its reason text is for operators only.
+conversation" and 404 "conversation not found" also forget the reference: the bot was removed; 413 "message size
+too big" is the message's own fault: `content_rejected`) — carrying the `FailureCode` the outbox stores; its reason
+text is for operators only.
 """
 
 from __future__ import annotations
@@ -310,6 +311,14 @@ class TeamsGateway:
             removed = FailureCode(TEAMS_REMOVED_CODES.get(str(code), FailureCode.TEAMS_GONE.value))
             raise _failed(
                 DeliveryFailureKind.PERMANENT, f"the bot was removed from the conversation ({code})", removed
+            )
+        if status == 413:
+            # MessageSizeTooBig: the message itself is refused; sending it again would be refused again.
+            raise _failed(
+                DeliveryFailureKind.PERMANENT,
+                f"Teams refused the message as too large (413 {code or 'MessageSizeTooBig'})",
+                FailureCode.CONTENT_REJECTED,
+                "MessageSizeTooBig",
             )
         if status == 401:
             raise _failed(
