@@ -5,12 +5,13 @@ characters; the summary of an organisation with a few dozen groups (per group a 
 The platform adapter then sends it as pages, each within its own limit: the adapter says what fits by rendering a
 page and measuring it, this module decides what goes on which page.
 
-The order is fixed: the first page carries the title, the chart, the organisation and the groups directly under it
-(its departments), the trend and what is hidden and why; the pages after it hold the other groups in the order of
-the tree, each headed by the name of the group it belongs to. Every group is on exactly one page (a group too large
-for any page, which no bundled pulse set comes near, continues on the next), with the very text it has everywhere
-else: what the anonymity rules hide stays hidden, since a page only ever shows the text `cell_line` gave.
-Pages say "2/3".
+The order is fixed: the first page carries the title, the chart, the round heading and the trend, then the
+organisation and the groups directly under it (its departments), as many as fit beside the chart; the pages after
+it hold the rest of them and then the other groups in the order of the tree, each run headed by the name of the
+group it belongs to; what is hidden and why closes the last page. Every group is on exactly one page (a group too
+large for any page, which no bundled pulse set comes near, continues on the next), with the very text it has
+everywhere else: what the anonymity rules hide stays hidden, since a page only ever shows the text `cell_line`
+gave. Pages say "2/3".
 """
 
 from __future__ import annotations
@@ -42,15 +43,17 @@ class ParentLine:
 
 @dataclass(frozen=True, slots=True)
 class SummaryPage:
-    """One message of the summary: its number, how many there are, and the groups on it in order."""
+    """One message of the summary: its number, how many there are, the groups on it in order, and whether it
+    ends with what is hidden and why (the last page does)."""
 
     number: int
     total: int
     groups: tuple[SummaryGroup, ...]
+    footer: bool = False
 
     @property
     def first(self) -> bool:
-        """The first page carries the title, the chart, the trend and what is hidden and why."""
+        """The first page carries the chart, the round heading and the trend."""
         return self.number == 1
 
     def items(self) -> tuple[SummaryGroup | ParentLine, ...]:
@@ -93,10 +96,11 @@ def _pieces(group: SummaryGroup, fits: Callable[[SummaryPage], bool]) -> list[Su
 def paginate(
     groups: Sequence[SummaryGroup], fits: Callable[[SummaryPage], bool]
 ) -> tuple[SummaryPage, ...]:
-    """The pages of the summary, each one that `fits`: groups in `page_order`, as many on a page as fit.
+    """The pages of the summary, each one that `fits`: groups in `page_order`, as many on a page as fit, then the
+    footer (what is hidden and why) on the last page, or on a page of its own when that one is full.
 
-    `fits` is asked with the page total set to `SIZING_TOTAL`; the first page must fit without any group (the
-    adapter makes its chart small enough for that)."""
+    `fits` is asked with the page total set to `SIZING_TOTAL`; the first page must fit with neither groups nor
+    footer (the adapter makes its chart small enough for that), and a later one with the footer alone."""
     if not fits(SummaryPage(1, SIZING_TOTAL, ())):
         raise ValueError("the first page of the summary does not fit even without its groups")
     pages: list[list[SummaryGroup]] = [[]]
@@ -106,5 +110,12 @@ def paginate(
                 pages[-1].append(piece)
             else:
                 pages.append([piece])
+    if not fits(SummaryPage(len(pages), SIZING_TOTAL, tuple(pages[-1]), footer=True)):
+        pages.append([])
+        if not fits(SummaryPage(len(pages), SIZING_TOTAL, (), footer=True)):
+            raise ValueError("what is hidden and why does not fit on a page of its own")
     total = len(pages)
-    return tuple(SummaryPage(number, total, tuple(on)) for number, on in enumerate(pages, start=1))
+    return tuple(
+        SummaryPage(number, total, tuple(on), footer=number == total)
+        for number, on in enumerate(pages, start=1)
+    )

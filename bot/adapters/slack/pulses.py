@@ -178,7 +178,8 @@ def _section(text: str) -> SectionBlock:
 
 def summary_blocks(t: Translator, post: ManagementSummaryPost, page: SummaryPage, locale: str) -> list[Block]:
     """One page of the summary: its title; on the first page the round heading, the organisation and its
-    departments, the trend and what is hidden and why; on later pages the other groups under their parent's name."""
+    departments and the trend; on later pages the other groups under their parent's name; on the last what is
+    hidden and why."""
     blocks: list[Block] = [_header(t, locale, post.title, page)]
     if page.first:
         blocks.append(_section(post.heading))
@@ -194,6 +195,7 @@ def summary_blocks(t: Translator, post: ManagementSummaryPost, page: SummaryPage
         if page.total > 1:
             more = t.t(locale, "insights.continued", count=page.total - 1)
             blocks.append(ContextBlock(elements=[MarkdownTextObject(text=escape(more))]))
+    if page.footer:
         blocks.append(
             ContextBlock(elements=[MarkdownTextObject(text=_clip(escape(post.hidden_explanation), 3000))])
         )

@@ -26,6 +26,7 @@ from bot.adapters.teams.cards import (
     rendered,
     text_block,
 )
+from bot.adapters.teams.gateway import encoded
 from bot.adapters.teams.submits import CardSubmit, ClickAnswer, SubmitAnswer, SubmitRoutes, Transient
 from bot.domain.content import QuestionKind, pick_locale
 from bot.domain.delivery import Rendered
@@ -253,6 +254,7 @@ def summary_card(t: Translator, post: ManagementSummaryPost, page: SummaryPage, 
         if page.total > 1:
             more = t.t(locale, "insights.continued", count=page.total - 1)
             body.append(text_block(escape(more), wrap=True, weight="Bolder", size="Small"))
+    if page.footer:
         body.append(text_block(escape(post.hidden_explanation), wrap=True, isSubtle=True, size="Small"))
     return card(body)
 
@@ -263,14 +265,15 @@ def summary_card(t: Translator, post: ManagementSummaryPost, page: SummaryPage, 
 #: 28 KB, and as UTF-16 without the chart within 40 KB.
 MESSAGE_LIMIT = 28 * 1024
 MESSAGE_LIMIT_UTF16 = 40 * 1024
-ADDRESSING = 1024  # bytes the gateway adds to a rendered message: sender, conversation, tenant
+ADDRESSING = 512  # bytes the gateway adds to a rendered message: sender, conversation, tenant (about 300)
 
 
-def message_fits(payload: dict[str, object], image_chars: int = 0) -> bool:
+def message_fits(payload: dict[str, Any], image_chars: int = 0) -> bool:
     """Whether a rendered message stays within Teams' size limit once the gateway has addressed it. The body is
-    measured as the gateway sends it (`json.dumps`, ASCII with escapes); `image_chars` of it are a base64 image."""
-    sent = len(json.dumps(payload)) + ADDRESSING
-    return sent <= MESSAGE_LIMIT and 2 * (sent - image_chars) <= MESSAGE_LIMIT_UTF16
+    measured as the gateway sends it (`encoded`); `image_chars` of it are a base64 image."""
+    sent = len(encoded(payload)) + ADDRESSING
+    text = len(json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-16-le"))
+    return sent <= MESSAGE_LIMIT and text - 2 * image_chars + 2 * ADDRESSING <= MESSAGE_LIMIT_UTF16
 
 
 def _data_uri(png: bytes) -> str:
@@ -280,7 +283,7 @@ def _data_uri(png: bytes) -> str:
 def _chart(t: Translator, post: ManagementSummaryPost, locale: str) -> str:
     """The chart as a data URI small enough that the first page fits even before any group is on it."""
     empty = SummaryPage(1, SIZING_TOTAL, ())
-    without = len(json.dumps(rendered(summary_card(t, post, empty, locale, ""), locale, post.title).payload))
+    without = len(encoded(rendered(summary_card(t, post, empty, locale, ""), locale, post.title).payload))
     room = MESSAGE_LIMIT - ADDRESSING - without
     return _data_uri(small_png(post.chart.data, min(MAX_INLINE_IMAGE, room * 3 // 4)))
 

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from PIL import Image, ImageDraw
 
+from bot.adapters.teams.gateway import encoded
 from bot.adapters.teams.posts import teams_renderers
 from bot.adapters.teams.pulses import ADDRESSING, MAX_INLINE_IMAGE, MESSAGE_LIMIT, small_png
 from bot.catalog import ContentLibrary
@@ -135,7 +136,7 @@ def summary_png(content: ContentLibrary, insights: Insights) -> bytes:
     entries = [e for n, m in enumerate(messages) for e in entries_of_activity(f"summary {n}", m.payload)]
     assert card_problems(entries) == []
     for message in messages:  # Teams refuses larger bot messages
-        assert len(json.dumps(message.payload).encode()) + ADDRESSING <= MESSAGE_LIMIT
+        assert len(encoded(message.payload)) + ADDRESSING <= MESSAGE_LIMIT
     return base64.b64decode(image["url"].split(",", 1)[1])
 
 
