@@ -93,9 +93,7 @@ def _pieces(group: SummaryGroup, fits: Callable[[SummaryPage], bool]) -> list[Su
     return [piece for half in halves for piece in _pieces(replace(group, text=half), fits)]
 
 
-def paginate(
-    groups: Sequence[SummaryGroup], fits: Callable[[SummaryPage], bool]
-) -> tuple[SummaryPage, ...]:
+def paginate(groups: Sequence[SummaryGroup], fits: Callable[[SummaryPage], bool]) -> tuple[SummaryPage, ...]:
     """The pages of the summary, each one that `fits`: groups in `page_order`, as many on a page as fit, then the
     footer (what is hidden and why) on the last page, or on a page of its own when that one is full.
 

@@ -88,7 +88,7 @@ def _block_text(block: dict[str, Any]) -> str:
     return str(text.get("text", "")) if isinstance(text, dict) else ""
 
 
-def message_refusal(params: dict[str, Any]) -> str | None:
+def message_refusal(params: dict[str, Any]) -> str | None:  # noqa: PLR0911  (one answer per limit)
     """The error Slack answers a message with that breaks its limits (see the module docstring), or None."""
     if len(str(params.get("text") or "")) > MESSAGE_TEXT:
         return "msg_too_long"

@@ -250,7 +250,8 @@ def render_summary(t: Translator, post: ManagementSummaryPost, locale: str) -> t
     locale = pick_locale(locale)
     pages = paginate(post.groups, lambda page: blocks_fit(summary_blocks(t, post, page, locale)))
     messages = [
-        _message(summary_blocks(t, post, page, locale), page_title(t, locale, post.title, page)) for page in pages
+        _message(summary_blocks(t, post, page, locale), page_title(t, locale, post.title, page))
+        for page in pages
     ]
     return (replace(messages[0], attachments=(post.chart,)), *messages[1:])
 

@@ -232,7 +232,9 @@ def page_title(t: Translator, locale: str, title: str, page: SummaryPage) -> str
     return t.t(locale, "insights.part", title=title, number=page.number, total=page.total)
 
 
-def summary_card(t: Translator, post: ManagementSummaryPost, page: SummaryPage, locale: str, image: str) -> Card:
+def summary_card(
+    t: Translator, post: ManagementSummaryPost, page: SummaryPage, locale: str, image: str
+) -> Card:
     """One page of the summary (`image`: the chart's data URI, on the first page)."""
     body: list[Element] = [
         text_block(escape(page_title(t, locale, post.title, page)), size="Large", weight="Bolder", wrap=True)

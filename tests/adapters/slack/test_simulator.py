@@ -97,7 +97,11 @@ async def test_oauth_and_file_upload_flow(slack_api: SlackApiSimulator) -> None:
         ([{"type": "divider"}] * 51, "x", "invalid_blocks"),
         ([{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}], "x", "invalid_blocks"),
         ([{"type": "header", "text": {"type": "plain_text", "text": "x" * 151}}], "x", "invalid_blocks"),
-        ([{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 2900}}] * 4, "x", "msg_blocks_too_long"),
+        (
+            [{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 2900}}] * 4,
+            "x",
+            "msg_blocks_too_long",
+        ),
         ([{"type": "divider"}], "x" * 40_001, "msg_too_long"),
         ([{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 2700}}] * 4, "x", None),
     ],
