@@ -43,6 +43,7 @@ reported from about 11,300), so the simulator refuses from 11,000.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import itertools
 import json
@@ -175,6 +176,7 @@ class SlackApiSimulator:
         self.grids: dict[str, list[str]] = {}  # enterprise id -> the workspaces an org-wide install reaches
         self._failures: dict[str, deque[Failure]] = defaultdict(deque)
         self._limits: dict[str, float] = {}
+        self._delays: dict[str, float] = {}
         self._last_call: dict[tuple[str, str | None], float] = {}
         self._ts = itertools.count(1)
         self.app_tokens: set[str] = set()
@@ -347,6 +349,10 @@ class SlackApiSimulator:
         """Enforce a rate limit on `method` per token: calls closer together get a 429 with Retry-After."""
         self._limits[method] = per_second
 
+    def slow(self, method: str, *, seconds: float) -> None:
+        """Answer `method` only after `seconds`, as a busy Slack does."""
+        self._delays[method] = seconds
+
     @staticmethod
     def dm_channel(user_id: str) -> str:
         """The id of the app's DM with a person: "D" + the user id without its first letter."""
@@ -402,6 +408,8 @@ class SlackApiSimulator:
         token = self._token(request, params)
         call = Call(method=method, params=params, token=token)
         self.calls.append(call)
+        if method in self._delays:
+            await asyncio.sleep(self._delays[method])
 
         workspace = next((w for w in self.workspaces.values() if w.token == token), None)
         if method == "apps.connections.open":
