@@ -19,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
+from bot.domain.i18n import Translator
+
 #: The page total assumed while measuring: a page's "n/total" is never wider once the real total is known.
 SIZING_TOTAL = 999_999
 
@@ -68,6 +70,23 @@ class SummaryPage:
             shown.append(group)
             previous = group
         return tuple(shown)
+
+
+def page_title(t: Translator, locale: str, title: str, page: SummaryPage) -> str:
+    """The summary's title, with "part 2/3" when it takes several messages."""
+    if page.total == 1:
+        return title
+    return t.t(locale, "insights.part", title=title, number=page.number, total=page.total)
+
+
+def parent_line(t: Translator, locale: str, line: ParentLine) -> str:
+    """The name above a run of groups on a later page, indented as in the tree: "Zorg (vervolg)"."""
+    return t.t(locale, "insights.part_context", indent="  " * line.depth, group=line.name)
+
+
+def continued(t: Translator, locale: str, page: SummaryPage) -> str:
+    """On the first of several pages: how many messages follow."""
+    return t.t(locale, "insights.continued", count=page.total - page.number)
 
 
 def page_order(groups: Sequence[SummaryGroup]) -> list[SummaryGroup]:

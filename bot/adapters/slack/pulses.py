@@ -50,7 +50,15 @@ from bot.domain.pulses import (
     PulseService,
     answer_options,
 )
-from bot.domain.summary import ParentLine, SummaryPage, paginate
+from bot.domain.summary import (
+    SIZING_TOTAL,
+    ParentLine,
+    SummaryPage,
+    continued,
+    page_title,
+    paginate,
+    parent_line,
+)
 from bot.domain.tenancy import Platform, WorkspaceOrganisations
 from bot.logs import get_logger
 
@@ -159,16 +167,11 @@ def reminder_blocks(t: Translator, post: PulseReminderPost, locale: str) -> list
 BLOCK_TEXT_BUDGET = 10_000
 
 
-def page_title(t: Translator, locale: str, title: str, page: SummaryPage) -> str:
-    """The title, with "part 2/3" when the summary takes several messages."""
-    if page.total == 1:
-        return title
-    return t.t(locale, "insights.part", title=title, number=page.number, total=page.total)
-
-
 def _header(t: Translator, locale: str, title: str, page: SummaryPage) -> HeaderBlock:
-    """The page's title in a header: a long title is clipped, never its "2/3"."""
-    room = HEADER_LIMIT - len(page_title(t, locale, "", page))
+    """The page's title in a header: a long title is clipped (as far as the widest "n/total" needs, so that a page
+    measured before its total is known does not grow), never its "2/3"."""
+    widest = page if page.total == 1 else replace(page, number=SIZING_TOTAL, total=SIZING_TOTAL)
+    room = HEADER_LIMIT - len(page_title(t, locale, "", widest))
     return HeaderBlock(text=page_title(t, locale, _clip(title, room), page))
 
 
@@ -185,16 +188,16 @@ def summary_blocks(t: Translator, post: ManagementSummaryPost, page: SummaryPage
         blocks.append(_section(post.heading))
     for item in page.items():
         if isinstance(item, ParentLine):
-            indent = "  " * item.depth
-            blocks.append(_section(t.t(locale, "insights.part_context", indent=indent, group=item.name)))
+            blocks.append(_section(parent_line(t, locale, item)))
         else:
             blocks.append(_section(item.text))
     if page.first:
         if post.trend:
             blocks.append(_section(post.trend))
         if page.total > 1:
-            more = t.t(locale, "insights.continued", count=page.total - 1)
-            blocks.append(ContextBlock(elements=[MarkdownTextObject(text=escape(more))]))
+            blocks.append(
+                ContextBlock(elements=[MarkdownTextObject(text=escape(continued(t, locale, page)))])
+            )
     if page.footer:
         blocks.append(
             ContextBlock(elements=[MarkdownTextObject(text=_clip(escape(post.hidden_explanation), 3000))])

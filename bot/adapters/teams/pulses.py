@@ -44,7 +44,15 @@ from bot.domain.pulses import (
     PulseStore,
     answer_options,
 )
-from bot.domain.summary import SIZING_TOTAL, ParentLine, SummaryPage, paginate
+from bot.domain.summary import (
+    SIZING_TOTAL,
+    ParentLine,
+    SummaryPage,
+    continued,
+    page_title,
+    paginate,
+    parent_line,
+)
 from bot.domain.tenancy import Platform
 
 ANSWER_KEY = "answer"
@@ -225,13 +233,6 @@ def _tree_line(text: str, **style: Any) -> Element:
     )
 
 
-def page_title(t: Translator, locale: str, title: str, page: SummaryPage) -> str:
-    """The title, with "part 2/3" when the summary takes several messages."""
-    if page.total == 1:
-        return title
-    return t.t(locale, "insights.part", title=title, number=page.number, total=page.total)
-
-
 def summary_card(
     t: Translator, post: ManagementSummaryPost, page: SummaryPage, locale: str, image: str
 ) -> Card:
@@ -246,16 +247,16 @@ def summary_card(
         body.append(_tree_line(post.heading))
     for item in page.items():
         if isinstance(item, ParentLine):
-            indent = "  " * item.depth
-            body.append(_tree_line(t.t(locale, "insights.part_context", indent=indent, group=item.name)))
+            body.append(_tree_line(parent_line(t, locale, item)))
         else:
             body.append(_tree_line(item.text))
     if page.first:
         if post.trend:
             body.append(_tree_line(post.trend))
         if page.total > 1:
-            more = t.t(locale, "insights.continued", count=page.total - 1)
-            body.append(text_block(escape(more), wrap=True, weight="Bolder", size="Small"))
+            body.append(
+                text_block(escape(continued(t, locale, page)), wrap=True, weight="Bolder", size="Small")
+            )
     if page.footer:
         body.append(text_block(escape(post.hidden_explanation), wrap=True, isSubtle=True, size="Small"))
     return card(body)
@@ -286,8 +287,8 @@ def _chart(t: Translator, post: ManagementSummaryPost, locale: str) -> str:
     """The chart as a data URI small enough that the first page fits even before any group is on it."""
     empty = SummaryPage(1, SIZING_TOTAL, ())
     without = len(encoded(rendered(summary_card(t, post, empty, locale, ""), locale, post.title).payload))
-    room = MESSAGE_LIMIT - ADDRESSING - without
-    return _data_uri(small_png(post.chart.data, min(MAX_INLINE_IMAGE, room * 3 // 4)))
+    room = MESSAGE_LIMIT - ADDRESSING - without - len(_data_uri(b""))
+    return _data_uri(small_png(post.chart.data, min(MAX_INLINE_IMAGE, room * 3 // 4)))  # base64: 4 for 3
 
 
 def render_summary(t: Translator, post: ManagementSummaryPost, locale: str) -> tuple[Rendered, ...]:
