@@ -10,6 +10,7 @@ from aiohttp import web
 from bot.domain.accounts import Role
 from bot.usecases.audit import AuditAction, AuditQuery
 from bot.web.console.auth import console_of, require
+from bot.web.console.pages_main import all_organisations
 from bot.web.shared.templates import render
 
 MAX_PAGE = 10_000
@@ -34,8 +35,7 @@ async def audit_page(request: web.Request) -> web.StreamResponse:
     console = console_of(request)
     query = _query(request)
     found = await console.services.audit.list(query)
-    organisations = await console.services.organisations.list_organisations()
-    accounts = await console.accounts.list_accounts()
+    organisations = await all_organisations(console)  # an administrator sees every organisation
     here = request.app.router["audit"].url_for()
 
     def page_url(page: int) -> str:
@@ -56,7 +56,7 @@ async def audit_page(request: web.Request) -> web.StreamResponse:
         actions=list(AuditAction),
         organisations=organisations,
         organisation_names={o.id: o.name for o in organisations},
-        account_names={a.id: a.display_name for a in accounts},
+        account_names=await console.accounts.display_names(),
         previous_url=page_url(found.page - 1) if found.page > 1 else None,
         next_url=page_url(found.page + 1) if found.has_next else None,
         retention_days=console.services.settings.audit_retention_days,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import io
 import zipfile
+from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
@@ -16,6 +17,8 @@ from aiohttp import web
 from bot.domain.accounts import Role
 from bot.domain.content import SocialMapEntry, Text
 from bot.domain.practice import (
+    ManagementChannel,
+    ManagementViewer,
     OrganisationSettings,
     SettingsProblem,
     entry_problem,
@@ -26,19 +29,45 @@ from bot.storage.practice import SqlPracticeStore
 from bot.storage.pulses import SqlPulseStore, master_key_from
 from bot.usecases.audit import AuditAction
 from bot.web.console.auth import (
-    ORGANISATION_TTL,
+    Console,
     console_of,
     current_account,
     forget_sessions,
     organisation_for,
+    organisation_rows,
 )
+from bot.web.console.cache import Expiring
 from bot.web.console.pages_auth import see_other
-from bot.web.console.pages_main import field
+from bot.web.console.pages_main import field, forget_organisation_list
 from bot.web.console.report import Period, build_report
 from bot.web.console.report_pdf import report_pdf
 from bot.web.shared.templates import render, request_locale, translate
 
 OWN_ENTRY = "own"
+#: The page's rows are remembered this long: the console's own changes bump the organisation's version (part of
+#: the key), so they show at once; a change made elsewhere (`vipbot pulse management-channel`) within this time.
+SETTINGS_TTL = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class OwnSettings:
+    """What the settings page shows from the organisation's own rows."""
+
+    entries: tuple[SocialMapEntry, ...]
+    channels: tuple[ManagementChannel, ...]
+    viewers: tuple[ManagementViewer, ...]
+
+
+async def own_settings(console: Console, organisation: Organisation) -> OwnSettings:
+    """The organisation's own sociale kaart entries, management channels and viewers, read once per change."""
+    store = SqlPracticeStore(console.services.sessions)
+
+    async def load() -> OwnSettings:
+        entries, channels, viewers = await store.own_settings(organisation.id)
+        return OwnSettings(entries, tuple(channels), tuple(viewers))
+
+    cache: Expiring[OwnSettings] = console.expiring("organisation_settings", SETTINGS_TTL)
+    return await cache.get_or_compute((organisation.id, console.version(organisation.id)), load)
 
 
 def _url(request: web.Request, name: str, organisation: Organisation) -> str:
@@ -67,9 +96,10 @@ def _problem(request: web.Request, organisation: Organisation, problem: Settings
 
 async def settings_page(request: web.Request) -> web.StreamResponse:
     account, organisation = await organisation_for(request, Role.COUNSELLOR)
-    store = _store(request)
-    catalog = console_of(request).services.content.catalog
-    own = await store.social_entries(organisation.id)
+    console = console_of(request)
+    catalog = console.services.content.catalog
+    found = await own_settings(console, organisation)
+    own = found.entries
     error = request.query.get("error")
     return render(
         request,
@@ -82,8 +112,8 @@ async def settings_page(request: web.Request) -> web.StreamResponse:
         template_entries=catalog.social_map,
         own_entries=own,
         own_ids={e.id for e in own},
-        channels=await store.management_channels(organisation.id),
-        viewers=await store.viewers(organisation.id),
+        channels=found.channels,
+        viewers=found.viewers,
         platforms=list(Platform),
     )
 
@@ -105,7 +135,8 @@ async def save_general(request: web.Request) -> web.StreamResponse:
     if problem is not None:
         return _problem(request, organisation, problem)
     await _store(request).update_organisation(organisation.id, settings)
-    console_of(request).expiring("organisations", ORGANISATION_TTL).pop(organisation.slug)
+    organisation_rows(console_of(request)).pop(organisation.slug)
+    forget_organisation_list(console_of(request))  # the home page and the audit log name it anew
     await _changed(request, organisation, "general")
     return _back(request, organisation, done="general")
 
@@ -268,7 +299,8 @@ async def erase(request: web.Request) -> web.StreamResponse:
     console = console_of(request)
     # Who erased an organisation stays accountable; which one it was is not kept (nothing of it may remain).
     await console.services.audit.record(account.id, AuditAction.ORGANISATION_ERASED, None, "organisation")
-    console.expiring("organisations", ORGANISATION_TTL).pop(organisation.slug)
+    organisation_rows(console).pop(organisation.slug)
+    forget_organisation_list(console)
     forget_sessions(request)  # counsellors' and viewers' sessions no longer see it
     return see_other(str(request.app.router["home"].url_for()))
 
