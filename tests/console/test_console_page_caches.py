@@ -88,3 +88,20 @@ async def test_the_profile_saved_shows_at_once(
         "/console/me",
     )
     assert "Ik luister, zonder oordeel." in await (await client.get("/console/me")).text()
+
+
+async def test_the_audit_log_shows_what_was_just_done_and_names_it_anew(
+    client: TestClient, console_services: Services, clock: FixedClock, org_a: Organisation
+) -> None:
+    admin = await make_person(console_services, Role.ADMIN, "beheer@praktijk.test")
+    await sign_in(client, admin, clock)
+    before = await (await client.get("/console/audit")).text()  # rendered once, remembered
+    assert "Zorggroep De Linde" in before
+    assert before.count("<tr>") == 2  # the header and the sign-in
+    page = "/console/o/de-linde/settings"
+    general = {"name": "Linde Zorg", "locale": "nl", "timezone": "Europe/Amsterdam", "retention_days": "90"}
+    await _post(client, page, general, page)
+    after = await (await client.get("/console/audit")).text()
+    assert after.count("<tr>") == 3  # the change is listed
+    assert "Linde Zorg" in after
+    assert "Zorggroep De Linde" not in after

@@ -41,10 +41,10 @@ from bot.web.console.pages_auth import see_other
 from bot.web.console.pages_main import field, forget_organisation_list
 from bot.web.console.report import Period, build_report
 from bot.web.console.report_pdf import report_pdf
-from bot.web.shared.templates import render, request_locale, translate
+from bot.web.shared.templates import TEMPLATES, Fragment, render, request_locale, translate
 
 OWN_ENTRY = "own"
-#: The page's rows are remembered this long: the console's own changes bump the organisation's version (part of
+#: The page's body is remembered this long: the console's own changes bump the organisation's version (part of
 #: the key), so they show at once; a change made elsewhere (`vipbot pulse management-channel`) within this time.
 SETTINGS_TTL = 5.0
 
@@ -59,15 +59,11 @@ class OwnSettings:
 
 
 async def own_settings(console: Console, organisation: Organisation) -> OwnSettings:
-    """The organisation's own sociale kaart entries, management channels and viewers, read once per change."""
-    store = SqlPracticeStore(console.services.sessions)
-
-    async def load() -> OwnSettings:
-        entries, channels, viewers = await store.own_settings(organisation.id)
-        return OwnSettings(entries, tuple(channels), tuple(viewers))
-
-    cache: Expiring[OwnSettings] = console.expiring("organisation_settings", SETTINGS_TTL)
-    return await cache.get_or_compute((organisation.id, console.version(organisation.id)), load)
+    """The organisation's own sociale kaart entries, management channels and viewers, in one session."""
+    entries, channels, viewers = await SqlPracticeStore(console.services.sessions).own_settings(
+        organisation.id
+    )
+    return OwnSettings(entries, tuple(channels), tuple(viewers))
 
 
 def _url(request: web.Request, name: str, organisation: Organisation) -> str:
@@ -97,9 +93,26 @@ def _problem(request: web.Request, organisation: Organisation, problem: Settings
 async def settings_page(request: web.Request) -> web.StreamResponse:
     account, organisation = await organisation_for(request, Role.COUNSELLOR)
     console = console_of(request)
-    catalog = console.services.content.catalog
-    found = await own_settings(console, organisation)
-    own = found.entries
+    pages: Expiring[Fragment] = console.expiring("settings_pages", SETTINGS_TTL)
+    # The organisation row itself is in the key: a change made elsewhere (a rename) makes a new entry.
+    key = (organisation, console.version(organisation.id), request_locale(request))
+
+    async def compute() -> Fragment:
+        found = await own_settings(console, organisation)
+        return request.config_dict[TEMPLATES].fragment(
+            request,
+            "settings_main.html",
+            organisation=organisation,
+            template_entries=console.services.content.catalog.social_map,
+            own_entries=found.entries,
+            own_ids={e.id for e in found.entries},
+            channels=found.channels,
+            viewers=found.viewers,
+            platforms=list(Platform),
+        )
+
+    # One rendering for all who ask at once, and for every reload until something changes.
+    body = await pages.get_or_compute(key, compute)
     error = request.query.get("error")
     return render(
         request,
@@ -109,12 +122,7 @@ async def settings_page(request: web.Request) -> web.StreamResponse:
         page="org_settings",
         error=error if error in {p.value for p in SettingsProblem} else None,
         done=request.query.get("done") in {"general", "social", "management", "viewers"},
-        template_entries=catalog.social_map,
-        own_entries=own,
-        own_ids={e.id for e in own},
-        channels=found.channels,
-        viewers=found.viewers,
-        platforms=list(Platform),
+        body=body.fill(request),
     )
 
 
