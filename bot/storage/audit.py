@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel import col, select
+from sqlmodel import col
 
 from bot.domain.audit import AuditAction, AuditEntry, AuditPage, AuditQuery
 from bot.storage.db import session_factory, transaction
@@ -32,7 +32,15 @@ class SqlAuditStore:
             )
 
     async def list(self, query: AuditQuery) -> AuditPage:
-        statement = select(ConsoleAuditRow)
+        # Columns, not ORM objects: a page of rows is read on every visit of the audit log.
+        statement = select(
+            col(ConsoleAuditRow.id),
+            col(ConsoleAuditRow.at),
+            col(ConsoleAuditRow.actor_account_id),
+            col(ConsoleAuditRow.action),
+            col(ConsoleAuditRow.organisation_id),
+            col(ConsoleAuditRow.subject),
+        )
         if query.action is not None:
             statement = statement.where(col(ConsoleAuditRow.action) == query.action.value)
         if query.organisation_id is not None:
@@ -44,7 +52,7 @@ class SqlAuditStore:
             .limit(query.page_size + 1)  # one more says whether a next page exists
         )
         async with self._sessions() as session:
-            rows = (await session.exec(statement)).all()
+            rows = (await (await session.connection()).execute(statement)).all()
         entries = [
             AuditEntry(
                 at=aware(row.at),
