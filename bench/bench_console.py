@@ -184,13 +184,14 @@ async def seed(database_url: str) -> Seeded:
 
 
 async def seed_audit(services, account_ids, organisation_id) -> None:  # type: ignore[no-untyped-def]
+    from bot.domain.audit import CONVERSATION, CONVERSATION_ACTIONS
     from bot.usecases.audit import AuditAction
 
     actions = list(AuditAction)
     for n in range(AUDIT_ENTRIES):
-        await services.audit.record(
-            account_ids[n % len(account_ids)], actions[n % len(actions)], organisation_id, "setting"
-        )
+        action = actions[n % len(actions)]
+        subject = CONVERSATION if action in CONVERSATION_ACTIONS else "setting"  # those are kept by day
+        await services.audit.record(account_ids[n % len(account_ids)], action, organisation_id, subject)
 
 
 async def seed_conversations(services, first, account_id) -> tuple[str, UUID]:  # type: ignore[no-untyped-def]
