@@ -141,7 +141,7 @@ async def what_needs(console: Console, account: Account, organisations: list[Org
 async def home_needs(request: web.Request, account: Account, organisations: list[Organisation]) -> Markup:
     """The home page's "what needs me?" section, rendered once per account, language and change for `TTL` s."""
     console = console_of(request)
-    fragments: Expiring[Fragment] = console.expiring("home_needs_html", TTL)
+    fragments: Expiring[Fragment] = console.expiring("home_needs_html", TTL, stale_factor=1.0)
     key = (*needs_key(console, account, organisations), request_locale(request))
 
     async def compute() -> Fragment:

@@ -36,8 +36,12 @@ PROFILE_TTL = 5.0
 
 async def counsellor_profile(console: Console, counsellor_id: UUID) -> CounsellorProfile:
     store = SqlPracticeStore(console.services.sessions)
-    cache: Expiring[CounsellorProfile] = console.expiring("counsellor_profiles", PROFILE_TTL)
-    return await cache.get_or_compute(counsellor_id, lambda: store.profile(counsellor_id))
+    return await _profiles(console).get_or_compute(counsellor_id, lambda: store.profile(counsellor_id))
+
+
+def _profiles(console: Console) -> Expiring[CounsellorProfile]:
+    """Never answered past the ttl: a change made elsewhere shows within PROFILE_TTL."""
+    return console.expiring("counsellor_profiles", PROFILE_TTL, stale_factor=1.0)
 
 
 def changes_profile(handler: Handler) -> Handler:
@@ -51,7 +55,7 @@ def changes_profile(handler: Handler) -> Handler:
         finally:
             account = current_account(request)
             if account is not None and account.counsellor_id is not None:
-                console_of(request).expiring("counsellor_profiles", PROFILE_TTL).pop(account.counsellor_id)
+                _profiles(console_of(request)).pop(account.counsellor_id)
 
     return changing
 

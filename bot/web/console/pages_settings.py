@@ -93,7 +93,7 @@ def _problem(request: web.Request, organisation: Organisation, problem: Settings
 async def settings_page(request: web.Request) -> web.StreamResponse:
     account, organisation = await organisation_for(request, Role.COUNSELLOR)
     console = console_of(request)
-    pages: Expiring[Fragment] = console.expiring("settings_pages", SETTINGS_TTL)
+    pages: Expiring[Fragment] = console.expiring("settings_pages", SETTINGS_TTL, stale_factor=1.0)
     # The organisation row itself is in the key: a change made elsewhere (a rename) makes a new entry.
     key = (organisation, console.version(organisation.id), request_locale(request))
 
