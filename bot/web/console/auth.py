@@ -40,7 +40,7 @@ from bot.security import (
 )
 from bot.storage.accounts import SqlAccountRepository, token_hash
 from bot.usecases.audit import AuditAction
-from bot.web.console.cache import Expiring, Lru
+from bot.web.console.cache import STALE_FACTOR, Expiring, Lru
 from bot.web.portal.drafts import Drafts
 from bot.web.shared.cookies import cookie_name
 from bot.web.shared.templates import LOCALE_PREFERENCE
@@ -80,8 +80,12 @@ class Console:
         """A per-application LRU for derived page data (see `bot.web.console.cache`)."""
         return self._caches.setdefault(name, Lru())
 
-    def expiring(self, name: str, ttl: float) -> Expiring[Any]:
-        return self._expiring.setdefault(name, Expiring(ttl))
+    def expiring(self, name: str, ttl: float, *, stale_factor: float = STALE_FACTOR) -> Expiring[Any]:
+        """A named cache; `stale_factor=1` for lookups that must never be answered past their `ttl`."""
+        found = self._expiring.get(name)
+        if found is None:
+            found = self._expiring[name] = Expiring(ttl, stale_factor=stale_factor)
+        return found
 
     def version(self, organisation_id: UUID) -> int:
         """Bumped by every change made through the console to the organisation (part of cache keys)."""
@@ -181,21 +185,29 @@ async def _load_session(console: Console, token: str) -> tuple[WebSession, Accou
     sign-in step and account changes made here forget them at once; on other replicas a blocked account or a
     removed assignment takes effect within that time."""
     now = console.now()
-    cache: Expiring[tuple[WebSession, Account]] = console.expiring("sessions", SESSION_CACHE_TTL)
+    cache: Expiring[tuple[WebSession, Account] | None] = _sessions(console)
     key = token_hash(token)
-    hit = cache.get(key)
-    if hit is not None and not hit[0].expired(now):
-        return hit
-    loaded = await console.accounts.load_session(token, now)
-    if loaded is None:
+
+    async def load() -> tuple[WebSession, Account] | None:
+        return await console.accounts.load_session(token, now)
+
+    # One lookup for all requests of a browser that arrive together (a page and its parallel requests).
+    loaded = await cache.get_or_compute(key, load)
+    if loaded is not None and loaded[0].expired(now):
         cache.pop(key)
-        return None
-    return cache.put(key, loaded)
+        loaded = await cache.get_or_compute(key, load)
+    if loaded is None:
+        cache.pop(key)  # a refusal is never remembered
+    return loaded
+
+
+def _sessions(console: Console) -> Expiring[tuple[WebSession, Account] | None]:
+    return console.expiring("sessions", SESSION_CACHE_TTL, stale_factor=1.0)
 
 
 def forget_sessions(request: web.Request, token: str | None = None) -> None:
     """Drop remembered session lookups: one (by cookie token) or all (after an account change)."""
-    cache = console_of(request).expiring("sessions", SESSION_CACHE_TTL)
+    cache = _sessions(console_of(request))
     if token is None:
         cache.clear()
     else:
@@ -271,21 +283,26 @@ async def organisation_for(
     account = await require(request, *roles)
     handle = slug if slug is not None else request.match_info["org"]
     console = console_of(request)
-    organisations: Expiring[Organisation] = console.expiring("organisations", ORGANISATION_TTL)
-    organisation = organisations.get(handle)
-    if organisation is None:
-        try:
-            organisation = await console.services.organisations.get_organisation(handle)
-        except NotFoundError:
-            raise web.HTTPNotFound() from None
-        if organisation.slug != handle:
-            raise web.HTTPNotFound()
-        organisations.put(handle, organisation)
+    organisations: Expiring[Organisation] = organisation_rows(console)
+    try:
+        # One lookup for all who ask at once (not one each when the entry has just expired).
+        organisation = await organisations.get_or_compute(
+            handle, lambda: console.services.organisations.get_organisation(handle)
+        )
+    except NotFoundError:
+        raise web.HTTPNotFound() from None
+    if organisation.slug != handle:
+        raise web.HTTPNotFound()
     if not account.can_see(organisation.id):
         raise web.HTTPNotFound()
     if request.method == "POST":
         request[CHANGED_ORGANISATION] = organisation.id
     return account, organisation
+
+
+def organisation_rows(console: Console) -> Expiring[Organisation]:
+    """Organisation rows by slug, for `ORGANISATION_TTL` seconds (a change made here pops its entry)."""
+    return console.expiring("organisations", ORGANISATION_TTL, stale_factor=1.0)
 
 
 def new_totp_for_enrolment() -> Secret[bytes]:

@@ -141,11 +141,13 @@ async def what_needs(console: Console, account: Account, organisations: list[Org
 async def home_needs(request: web.Request, account: Account, organisations: list[Organisation]) -> Markup:
     """The home page's "what needs me?" section, rendered once per account, language and change for `TTL` s."""
     console = console_of(request)
-    fragments: Expiring[Fragment] = console.expiring("home_needs_html", TTL)
+    fragments: Expiring[Fragment] = console.expiring("home_needs_html", TTL, stale_factor=1.0)
     key = (*needs_key(console, account, organisations), request_locale(request))
-    fragment = fragments.get(key)
-    if fragment is None:
+
+    async def compute() -> Fragment:
         needs = await what_needs(console, account, organisations)
-        templates = request.config_dict[TEMPLATES]
-        fragment = fragments.put(key, templates.fragment(request, "home_needs.html", needs=needs))
+        return request.config_dict[TEMPLATES].fragment(request, "home_needs.html", needs=needs)
+
+    # One rendering for all who ask at once (not one each when the entry has just expired).
+    fragment = await fragments.get_or_compute(key, compute)
     return fragment.fill(request)

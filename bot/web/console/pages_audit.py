@@ -10,7 +10,9 @@ from aiohttp import web
 from bot.domain.accounts import Role
 from bot.usecases.audit import AuditAction, AuditQuery
 from bot.web.console.auth import console_of, require
-from bot.web.shared.templates import render
+from bot.web.console.cache import Expiring
+from bot.web.console.pages_main import all_organisations
+from bot.web.shared.templates import TEMPLATES, Fragment, render, request_locale
 
 MAX_PAGE = 10_000
 
@@ -29,13 +31,26 @@ def _query(request: web.Request) -> AuditQuery:
     return AuditQuery(action=action, organisation_id=organisation_id, page=page)
 
 
+#: Rendered tables, keyed by everything they show: a reload with nothing new logged renders nothing again.
+AUDIT_PAGES_TTL = 60.0
+
+
 async def audit_page(request: web.Request) -> web.StreamResponse:
     account = await require(request, Role.ADMIN)
     console = console_of(request)
     query = _query(request)
     found = await console.services.audit.list(query)
-    organisations = await console.services.organisations.list_organisations()
-    accounts = await console.accounts.list_accounts()
+    organisations = await all_organisations(console)  # an administrator sees every organisation
+    account_names = await console.accounts.display_names()
+    locale = request_locale(request)
+    key = (
+        query,
+        tuple(found.entries),
+        found.has_next,
+        tuple((o.id, o.name) for o in organisations),
+        tuple(sorted(account_names.items())),
+        locale,
+    )
     here = request.app.router["audit"].url_for()
 
     def page_url(page: int) -> str:
@@ -46,21 +61,24 @@ async def audit_page(request: web.Request) -> web.StreamResponse:
             params["organisation"] = str(query.organisation_id)
         return str(here.with_query(params))
 
-    return render(
-        request,
-        "audit.html",
-        account=account,
-        page="audit",
-        entries=found.entries,
-        query=query,
-        actions=list(AuditAction),
-        organisations=organisations,
-        organisation_names={o.id: o.name for o in organisations},
-        account_names={a.id: a.display_name for a in accounts},
-        previous_url=page_url(found.page - 1) if found.page > 1 else None,
-        next_url=page_url(found.page + 1) if found.has_next else None,
-        retention_days=console.services.settings.audit_retention_days,
-    )
+    async def compute() -> Fragment:
+        return request.config_dict[TEMPLATES].fragment(
+            request,
+            "audit_main.html",
+            entries=found.entries,
+            query=query,
+            actions=list(AuditAction),
+            organisations=organisations,
+            organisation_names={o.id: o.name for o in organisations},
+            account_names=account_names,
+            previous_url=page_url(found.page - 1) if found.page > 1 else None,
+            next_url=page_url(found.page + 1) if found.has_next else None,
+            retention_days=console.services.settings.audit_retention_days,
+        )
+
+    pages: Expiring[Fragment] = console.expiring("audit_pages", AUDIT_PAGES_TTL)
+    body = await pages.get_or_compute(key, compute)
+    return render(request, "audit.html", account=account, page="audit", body=body.fill(request))
 
 
 def add_routes(app: web.Application) -> None:

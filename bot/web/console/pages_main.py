@@ -17,7 +17,14 @@ from bot.domain.tenancy import CounsellorRole, GroupKind, Organisation, Platform
 from bot.errors import ConflictError, NotFoundError
 from bot.storage.tables import PlatformConnectionRow
 from bot.usecases.audit import AuditAction
-from bot.web.console.auth import console_of, current_account, forget_sessions, organisation_for, require
+from bot.web.console.auth import (
+    Console,
+    console_of,
+    current_account,
+    forget_sessions,
+    organisation_for,
+    require,
+)
 from bot.web.console.cache import Expiring
 from bot.web.console.channels import chosen, pick_value, platform_views
 from bot.web.console.pages_auth import MAX_FIELD, see_other
@@ -41,6 +48,18 @@ async def visible_organisations(request: web.Request, account: Account) -> list[
     return [o for o in organisations if account.can_see(o.id)]
 
 
+async def all_organisations(console: Console) -> list[Organisation]:
+    """Every organisation. The list changes rarely and the home page is the busiest page: kept for a moment.
+    Callers filter it by what the account may see."""
+    listed: Expiring[list[Organisation]] = console.expiring("organisation_list", ORGANISATION_LIST_TTL)
+    return await listed.get_or_compute("all", console.services.organisations.list_organisations)
+
+
+def forget_organisation_list(console: Console) -> None:
+    """After an organisation was added, renamed or erased: the next page reads the list again."""
+    console.expiring("organisation_list", ORGANISATION_LIST_TTL).pop("all")
+
+
 async def settings_changed(request: web.Request, organisation: Organisation, what: str) -> None:
     """An audit entry for a change to an organisation's set-up (`what` names the part: groups, bindings, …)."""
     account = current_account(request)
@@ -57,13 +76,7 @@ async def home(request: web.Request) -> web.StreamResponse:
             return see_other(url(request, "insights", org=organisations[0].slug))
     from bot.web.console.needs import home_needs
 
-    # The list of organisations changes rarely; the home page is the busiest page: kept for a moment.
-    listed: Expiring[list[Organisation]] = console_of(request).expiring(
-        "organisation_list", ORGANISATION_LIST_TTL
-    )
-    everything = await listed.get_or_compute(
-        "all", console_of(request).services.organisations.list_organisations
-    )
+    everything = await all_organisations(console_of(request))
     organisations = [o for o in everything if account.can_see(o.id)]
     return render(
         request,
@@ -116,7 +129,7 @@ async def organisation_new_submit(request: web.Request) -> web.StreamResponse:
         except ConflictError:
             error = "console.organisation.slug_taken"
         else:
-            console.expiring("organisation_list", ORGANISATION_LIST_TTL).pop("all")
+            forget_organisation_list(console)
             await console.services.audit.record(
                 account.id, AuditAction.ORGANISATION_CREATED, organisation.id, "organisation"
             )

@@ -8,22 +8,56 @@ browser's session-restore files keep no passphrase (see `bot.web.portal.drafts`)
 
 from __future__ import annotations
 
+import functools
+from uuid import UUID
+
 from aiohttp import web
 from multidict import MultiDictProxy
 
 from bot.domain.accounts import Account, Role
+from bot.domain.practice import CounsellorProfile
 from bot.errors import ConflictError, NotFoundError
 from bot.security.secret import Secret
 from bot.storage.practice import SqlPracticeStore
 from bot.usecases import counsellors, profile
 from bot.usecases.audit import AuditAction
-from bot.web.console.auth import console_of, forget_sessions, require
+from bot.web.console.auth import Console, Handler, console_of, current_account, forget_sessions, require
+from bot.web.console.cache import Expiring
 from bot.web.console.pages_auth import see_other
 from bot.web.portal.channel import ConfidentialChannel
 from bot.web.portal.drafts import Draft
 from bot.web.shared.templates import render
 
 PAGE = "profile"
+#: The profile is remembered this long: every change made on this page forgets it at once; a change made
+#: elsewhere (`vipbot counsellor …`) shows within this time.
+PROFILE_TTL = 5.0
+
+
+async def counsellor_profile(console: Console, counsellor_id: UUID) -> CounsellorProfile:
+    store = SqlPracticeStore(console.services.sessions)
+    return await _profiles(console).get_or_compute(counsellor_id, lambda: store.profile(counsellor_id))
+
+
+def _profiles(console: Console) -> Expiring[CounsellorProfile]:
+    """Never answered past the ttl: a change made elsewhere shows within PROFILE_TTL."""
+    return console.expiring("counsellor_profiles", PROFILE_TTL, stale_factor=1.0)
+
+
+def changes_profile(handler: Handler) -> Handler:
+    """For the page's forms: whatever the outcome, the signed-in counsellor's remembered profile is forgotten.
+    (An account that only now becomes a counsellor has none remembered.)"""
+
+    @functools.wraps(handler)
+    async def changing(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        finally:
+            account = current_account(request)
+            if account is not None and account.counsellor_id is not None:
+                _profiles(console_of(request)).pop(account.counsellor_id)
+
+    return changing
 
 
 def _url(request: web.Request, name: str) -> str:
@@ -63,7 +97,7 @@ async def profile_page(request: web.Request) -> web.StreamResponse:
     draft = console_of(request).drafts.take(request.query.get("d"))
     counsellor = None
     if account.counsellor_id is not None:
-        counsellor = await _store(request).profile(account.counsellor_id)
+        counsellor = await counsellor_profile(console_of(request), account.counsellor_id)
     return render(
         request,
         "profile.html",
@@ -168,9 +202,9 @@ async def save_introduction(request: web.Request) -> web.StreamResponse:
 
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/me", profile_page, name="profile")
-    app.router.add_post("/me/counsellor", become_counsellor, name="profile_become")
-    app.router.add_post("/me/key", create_key, name="key_create")
-    app.router.add_post("/me/key/rotate", rotate_key, name="key_rotate")
-    app.router.add_post("/me/photo", upload_photo, name="profile_photo")
-    app.router.add_post("/me/photo/remove", remove_photo, name="profile_photo_remove")
-    app.router.add_post("/me/introduction", save_introduction, name="profile_intro")
+    app.router.add_post("/me/counsellor", changes_profile(become_counsellor), name="profile_become")
+    app.router.add_post("/me/key", changes_profile(create_key), name="key_create")
+    app.router.add_post("/me/key/rotate", changes_profile(rotate_key), name="key_rotate")
+    app.router.add_post("/me/photo", changes_profile(upload_photo), name="profile_photo")
+    app.router.add_post("/me/photo/remove", changes_profile(remove_photo), name="profile_photo_remove")
+    app.router.add_post("/me/introduction", changes_profile(save_introduction), name="profile_intro")

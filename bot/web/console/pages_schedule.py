@@ -217,13 +217,14 @@ async def calendar_page(request: web.Request) -> web.StreamResponse:
         locale,
         console.version(organisation.id),
     )
-    body = pages.get(key)
-    if body is None:
+
+    async def compute() -> Fragment:
         context = await _calendar_context(request, organisation, first, start, end)
         templates = request.config_dict[TEMPLATES]
-        body = pages.put(
-            key, templates.fragment(request, "calendar_main.html", organisation=organisation, **context)
-        )
+        return templates.fragment(request, "calendar_main.html", organisation=organisation, **context)
+
+    # One computation for all who ask at once (not one each when the entry has just expired).
+    body = await pages.get_or_compute(key, compute)
     return render(
         request,
         "calendar.html",

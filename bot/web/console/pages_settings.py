@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import io
 import zipfile
+from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
@@ -16,6 +17,8 @@ from aiohttp import web
 from bot.domain.accounts import Role
 from bot.domain.content import SocialMapEntry, Text
 from bot.domain.practice import (
+    ManagementChannel,
+    ManagementViewer,
     OrganisationSettings,
     SettingsProblem,
     entry_problem,
@@ -26,19 +29,41 @@ from bot.storage.practice import SqlPracticeStore
 from bot.storage.pulses import SqlPulseStore, master_key_from
 from bot.usecases.audit import AuditAction
 from bot.web.console.auth import (
-    ORGANISATION_TTL,
+    Console,
     console_of,
     current_account,
     forget_sessions,
     organisation_for,
+    organisation_rows,
 )
+from bot.web.console.cache import Expiring
 from bot.web.console.pages_auth import see_other
-from bot.web.console.pages_main import field
+from bot.web.console.pages_main import field, forget_organisation_list
 from bot.web.console.report import Period, build_report
 from bot.web.console.report_pdf import report_pdf
-from bot.web.shared.templates import render, request_locale, translate
+from bot.web.shared.templates import TEMPLATES, Fragment, render, request_locale, translate
 
 OWN_ENTRY = "own"
+#: The page's body is remembered this long: the console's own changes bump the organisation's version (part of
+#: the key), so they show at once; a change made elsewhere (`vipbot pulse management-channel`) within this time.
+SETTINGS_TTL = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class OwnSettings:
+    """What the settings page shows from the organisation's own rows."""
+
+    entries: tuple[SocialMapEntry, ...]
+    channels: tuple[ManagementChannel, ...]
+    viewers: tuple[ManagementViewer, ...]
+
+
+async def own_settings(console: Console, organisation: Organisation) -> OwnSettings:
+    """The organisation's own sociale kaart entries, management channels and viewers, in one session."""
+    entries, channels, viewers = await SqlPracticeStore(console.services.sessions).own_settings(
+        organisation.id
+    )
+    return OwnSettings(entries, tuple(channels), tuple(viewers))
 
 
 def _url(request: web.Request, name: str, organisation: Organisation) -> str:
@@ -67,9 +92,27 @@ def _problem(request: web.Request, organisation: Organisation, problem: Settings
 
 async def settings_page(request: web.Request) -> web.StreamResponse:
     account, organisation = await organisation_for(request, Role.COUNSELLOR)
-    store = _store(request)
-    catalog = console_of(request).services.content.catalog
-    own = await store.social_entries(organisation.id)
+    console = console_of(request)
+    pages: Expiring[Fragment] = console.expiring("settings_pages", SETTINGS_TTL, stale_factor=1.0)
+    # The organisation row itself is in the key: a change made elsewhere (a rename) makes a new entry.
+    key = (organisation, console.version(organisation.id), request_locale(request))
+
+    async def compute() -> Fragment:
+        found = await own_settings(console, organisation)
+        return request.config_dict[TEMPLATES].fragment(
+            request,
+            "settings_main.html",
+            organisation=organisation,
+            template_entries=console.services.content.catalog.social_map,
+            own_entries=found.entries,
+            own_ids={e.id for e in found.entries},
+            channels=found.channels,
+            viewers=found.viewers,
+            platforms=list(Platform),
+        )
+
+    # One rendering for all who ask at once, and for every reload until something changes.
+    body = await pages.get_or_compute(key, compute)
     error = request.query.get("error")
     return render(
         request,
@@ -79,12 +122,7 @@ async def settings_page(request: web.Request) -> web.StreamResponse:
         page="org_settings",
         error=error if error in {p.value for p in SettingsProblem} else None,
         done=request.query.get("done") in {"general", "social", "management", "viewers"},
-        template_entries=catalog.social_map,
-        own_entries=own,
-        own_ids={e.id for e in own},
-        channels=await store.management_channels(organisation.id),
-        viewers=await store.viewers(organisation.id),
-        platforms=list(Platform),
+        body=body.fill(request),
     )
 
 
@@ -105,7 +143,8 @@ async def save_general(request: web.Request) -> web.StreamResponse:
     if problem is not None:
         return _problem(request, organisation, problem)
     await _store(request).update_organisation(organisation.id, settings)
-    console_of(request).expiring("organisations", ORGANISATION_TTL).pop(organisation.slug)
+    organisation_rows(console_of(request)).pop(organisation.slug)
+    forget_organisation_list(console_of(request))  # the home page and the audit log name it anew
     await _changed(request, organisation, "general")
     return _back(request, organisation, done="general")
 
@@ -268,7 +307,8 @@ async def erase(request: web.Request) -> web.StreamResponse:
     console = console_of(request)
     # Who erased an organisation stays accountable; which one it was is not kept (nothing of it may remain).
     await console.services.audit.record(account.id, AuditAction.ORGANISATION_ERASED, None, "organisation")
-    console.expiring("organisations", ORGANISATION_TTL).pop(organisation.slug)
+    organisation_rows(console).pop(organisation.slug)
+    forget_organisation_list(console)
     forget_sessions(request)  # counsellors' and viewers' sessions no longer see it
     return see_other(str(request.app.router["home"].url_for()))
 
