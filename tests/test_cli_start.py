@@ -29,9 +29,11 @@ SERVICE_MODULES = (
     "bot.app",
     "bot.storage.metadata",
     "scheduler.service",
+    # The settings check a database URL with SQLAlchemy's parser, but only when one is given.
+    "sqlalchemy",
+    "sqlmodel",
 )
-# The settings check database URLs with SQLAlchemy's own parser; nothing else of the database layer is needed.
-NOT_FOR_HELP = (*SERVICE_MODULES, "sqlalchemy", "sqlmodel", "pydantic", "bot.settings")
+NOT_FOR_HELP = (*SERVICE_MODULES, "pydantic", "bot.settings")
 
 _PROBE = """
 import json, sys
