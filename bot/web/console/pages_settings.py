@@ -35,7 +35,6 @@ from bot.web.console.auth import (
 from bot.web.console.pages_auth import see_other
 from bot.web.console.pages_main import field
 from bot.web.console.report import Period, build_report
-from bot.web.console.report_pdf import report_pdf
 from bot.web.shared.templates import render, request_locale, translate
 
 OWN_ENTRY = "own"
@@ -228,6 +227,9 @@ async def export_reports(request: web.Request) -> web.StreamResponse:
     t, locale = translate(request), request_locale(request)
     now = console.now()
     first = (await _store(request).created_on(organisation.id)).year
+    # fpdf is loaded at the first PDF, not at every start of the service.
+    from bot.web.console.report_pdf import report_pdf
+
     files: list[tuple[str, bytes]] = []
     for year in range(first, now.year + 1):
         for key in (f"{year}-H1", f"{year}-H2", str(year)):
