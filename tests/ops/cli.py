@@ -71,7 +71,8 @@ def run_vipbot_here(
             try:
                 code = main(args)
             except SystemExit as exited:  # argparse: --help, or arguments it refuses
-                code = exited.code if isinstance(exited.code, int) else 2
+                # As the interpreter turns it into an exit status: None is 0, a message is 1.
+                code = exited.code if isinstance(exited.code, int) else int(exited.code is not None)
     finally:
         sys.stdin = saved_stdin
         os.chdir(saved_cwd)
