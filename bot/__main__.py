@@ -8,8 +8,6 @@ import os
 import sys
 from collections.abc import Sequence
 
-import aiohttp
-
 from bot import __version__
 from bot.cli import (
     admin,
@@ -88,12 +86,22 @@ def main(argv: Sequence[str] | None = None, clock: Clock | None = None) -> int:
     except VipbotError as exc:  # DatabaseNotReadyError, PlatformError, … : one line each
         print(f"vipbot: {exc}", file=sys.stderr)
         return EXIT_FAILURE
-    except (OSError, TimeoutError, aiohttp.ClientError) as exc:
+    except _unreachable() as exc:
         # The last net under every command: a platform or file that did not answer is one line, not a traceback.
         print(f"vipbot: {_one_line(exc)}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
         return 130
+
+
+def _unreachable() -> tuple[type[BaseException], ...]:
+    """What counts as a platform or file that did not answer (evaluated only when a command failed).
+
+    aiohttp's client errors count once aiohttp is loaded: a command that never imported it cannot raise one, and
+    `vipbot --help` or a bad setting need not load it.
+    """
+    aiohttp = sys.modules.get("aiohttp")
+    return (OSError, TimeoutError, aiohttp.ClientError) if aiohttp is not None else (OSError, TimeoutError)
 
 
 def _one_line(exc: BaseException) -> str:

@@ -13,16 +13,17 @@ import tempfile
 from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from dotenv import dotenv_values
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
 
 from bot.errors import ConfigError
 from bot.logs import get_logger
 from bot.security.secret import key_weakness
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
 log = get_logger(__name__)
 
@@ -152,6 +153,11 @@ class Settings(BaseModel):
     def _supported_database(cls, value: str | None) -> str | None:
         if value is None or value == "":
             return None
+        # SQLAlchemy's own parser decides what it accepts; imported only when a URL is given, so that a start
+        # on the embedded default that fails on another setting reports it without loading SQLAlchemy.
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
         # The messages never repeat the value: a database URL may carry a password.
         try:
             parsed = make_url(normalise_database_url(value))
@@ -316,6 +322,8 @@ def _check_consistency(settings: Settings) -> None:
 
 def describe_database(url: str) -> str:
     """Where a database URL points, for messages: backend, host, port and database, never user or password."""
+    from sqlalchemy.engine import make_url
+
     parsed: URL = make_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":

@@ -129,17 +129,16 @@ async def test_healthz_answers_503_while_the_database_is_down_and_200_again_afte
 
 @pytest.mark.postgres
 async def test_serve_on_postgres_reports_503_when_its_database_goes_away(
-    tmp_path: Path, postgres_server: str
+    tmp_path: Path, postgres_server: str, postgres_template: str
 ) -> None:
-    from tests.support.databases import create_database, drop_database
+    from tests.support.databases import clone_postgres, drop_database
 
-    url, name = await create_database(postgres_server)
+    url, name = await clone_postgres(postgres_server, postgres_template)  # as `vipbot db upgrade` leaves it
     port = free_port()
     env = vipbot_env(tmp_path / "data", port, VIPBOT_DATABASE_URL=url)
     log_path = tmp_path / "serve.log"
     try:
         with log_path.open("wb") as log:
-            assert start_vipbot(["db", "upgrade"], env, tmp_path, log).wait(timeout=60) == 0
             process = start_vipbot(["serve"], env, tmp_path, log)
             try:
                 try:

@@ -14,7 +14,7 @@ import pytest
 from bot.errors import ConfigError
 from bot.settings import describe_database, ensure_secret_key, load_settings
 from tests.support.net import free_port, wait_for_http
-from tests.support.process import start_vipbot, stop, vipbot_env
+from tests.support.process import seed_migrated_database, start_vipbot, stop, vipbot_env
 
 # A password that must never be printed, whatever goes wrong with the URL that carries it.
 PASSWORD = "pw-9c41e7d2-never-print"
@@ -337,8 +337,9 @@ def test_key_and_key_file_together_are_refused(tmp_path: Path) -> None:
     assert caught.value.variable == "VIPBOT_SECRET_KEY_FILE"
 
 
-async def test_serve_on_the_generated_key_says_so_in_its_log(tmp_path: Path) -> None:
+async def test_serve_on_the_generated_key_says_so_in_its_log(tmp_path: Path, sqlite_template: Path) -> None:
     data = tmp_path / "data"
+    seed_migrated_database(data, sqlite_template)  # a database, but no key yet
     port = free_port()
     log_path = tmp_path / "serve.log"
     with log_path.open("wb") as log:

@@ -6,13 +6,17 @@ import argparse
 import asyncio
 import getpass
 import sys
+from typing import TYPE_CHECKING
 
 from bot.cli.context import CliContext
 from bot.domain.accounts import Role, password_problem
 from bot.errors import ConfigError, NotFoundError
 from bot.security import DEFAULT_PASSWORD_POLICY, Secret, hash_password
-from bot.storage.accounts import SqlAccountRepository
-from bot.storage.db import session_factory
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from bot.storage.accounts import SqlAccountRepository
 
 _PROBLEMS = {
     "console.password.mismatch": "the two passwords differ",
@@ -99,13 +103,21 @@ def _read_password(args: argparse.Namespace, ctx: CliContext) -> str:
     return line
 
 
+def _accounts(engine: AsyncEngine) -> SqlAccountRepository:
+    # Storage is imported when a command runs: `vipbot --help` and a bad setting need none of it.
+    from bot.storage.accounts import SqlAccountRepository
+    from bot.storage.db import session_factory
+
+    return SqlAccountRepository(session_factory(engine))
+
+
 async def run_create(args: argparse.Namespace, ctx: CliContext) -> int:
     if "@" not in args.email:
         raise ConfigError("--email", "must be an e-mail address")
     password = _read_password(args, ctx)
     encoded = await asyncio.to_thread(hash_password, Secret(password), policy=DEFAULT_PASSWORD_POLICY)
     async with ctx.database() as engine:
-        repo = SqlAccountRepository(session_factory(engine))
+        repo = _accounts(engine)
         account = await repo.create_account(args.email, args.name, Role.ADMIN, encoded, locale=args.locale)
     settings = ctx.settings()
     ctx.print(f"Created administrator {account.email}.")
@@ -115,7 +127,7 @@ async def run_create(args: argparse.Namespace, ctx: CliContext) -> int:
 
 async def run_list(_args: argparse.Namespace, ctx: CliContext) -> int:
     async with ctx.database() as engine:
-        accounts = await SqlAccountRepository(session_factory(engine)).list_accounts()
+        accounts = await _accounts(engine).list_accounts()
     if not accounts:
         ctx.print("No console accounts yet. Create the first with: vipbot admin create --email … --name …")
     for account in accounts:
@@ -126,7 +138,7 @@ async def run_list(_args: argparse.Namespace, ctx: CliContext) -> int:
 
 async def run_reset_2fa(args: argparse.Namespace, ctx: CliContext) -> int:
     async with ctx.database() as engine:
-        repo = SqlAccountRepository(session_factory(engine))
+        repo = _accounts(engine)
         credentials = await repo.credentials(args.email)
         if credentials is None:
             raise NotFoundError(f"no console account with the e-mail address {args.email}")
@@ -139,7 +151,7 @@ async def run_reset_password(args: argparse.Namespace, ctx: CliContext) -> int:
     password = _read_password(args, ctx)
     encoded = await asyncio.to_thread(hash_password, Secret(password), policy=DEFAULT_PASSWORD_POLICY)
     async with ctx.database() as engine:
-        repo = SqlAccountRepository(session_factory(engine))
+        repo = _accounts(engine)
         credentials = await repo.credentials(args.email)
         if credentials is None:
             raise NotFoundError(f"no console account with the e-mail address {args.email}")
@@ -152,6 +164,7 @@ async def run_reset_password(args: argparse.Namespace, ctx: CliContext) -> int:
 
 async def run_require_2fa(args: argparse.Namespace, ctx: CliContext) -> int:
     from bot.storage.console_policy import SqlConsolePolicy
+    from bot.storage.db import session_factory
     from bot.storage.organisations import SqlOrganisationRepository
 
     async with ctx.database() as engine:

@@ -7,24 +7,13 @@ import asyncio
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-
-from sqlalchemy import text
+from typing import TYPE_CHECKING
 
 from bot.cli.context import CliContext, connect
 from bot.errors import ConfigError
-from bot.ops.backup import (
-    BackupError,
-    backend_of,
-    key_problem,
-    make_backup,
-    read_manifest,
-    restore_postgresql,
-    restore_sqlite,
-    sqlite_path,
-)
-from bot.ops.keys import KeySource, key_info
-from bot.settings import Settings, describe_database
-from bot.storage.migrate import code_heads, database_heads
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
 
 # What `restore` counts afterwards, so the operator can compare with what they expect.
 VERIFY_TABLES = (
@@ -65,6 +54,12 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 async def run_backup(args: argparse.Namespace, ctx: CliContext) -> int:
     settings = ctx.settings()
+    # What a command needs is imported when it runs: `vipbot --help` and a bad setting need none of it.
+    from bot.ops.backup import BackupError, make_backup
+    from bot.ops.keys import KeySource, key_info
+    from bot.settings import describe_database
+    from bot.storage.migrate import database_heads
+
     output = _new_output(args.output)
     engine = await connect(settings)
     try:
@@ -94,6 +89,17 @@ async def run_backup(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 async def run_restore(args: argparse.Namespace, ctx: CliContext) -> int:
+    from bot.ops.backup import (
+        BackupError,
+        backend_of,
+        key_problem,
+        read_manifest,
+        restore_postgresql,
+        restore_sqlite,
+        sqlite_path,
+    )
+    from bot.settings import describe_database
+
     settings = ctx.settings()
     archive = _existing_archive(args.archive)
     manifest = read_manifest(archive)
@@ -140,6 +146,9 @@ def _sqlite_holds_data(path: Path) -> bool:
 
 
 async def _holds_data(settings: Settings) -> bool:
+    from bot.ops.backup import backend_of, sqlite_path
+    from bot.storage.migrate import database_heads
+
     if backend_of(settings) == "sqlite":
         return _sqlite_holds_data(sqlite_path(settings))
     engine = await connect(settings)
@@ -150,6 +159,8 @@ async def _holds_data(settings: Settings) -> bool:
 
 
 def _confirm(question: str) -> None:
+    from bot.ops.backup import BackupError
+
     if not sys.stdin.isatty():
         raise BackupError(f"{question} Run again with --yes to replace it.")
     answer = input(f"{question} Replace it? [y/N] ")
@@ -159,6 +170,10 @@ def _confirm(question: str) -> None:
 
 async def _report(settings: Settings, ctx: CliContext) -> None:
     """What is in the restored database, to compare with what the operator expects."""
+    from sqlalchemy import text
+
+    from bot.storage.migrate import code_heads, database_heads
+
     engine = await connect(settings)
     try:
         heads = await database_heads(engine)

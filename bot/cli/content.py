@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bot.catalog import check_content
 from bot.cli.context import CliContext
 
 
@@ -27,6 +26,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 async def run_check(args: argparse.Namespace, ctx: CliContext) -> int:
+    from bot.catalog import check_content
+
     root: Path = args.directory or ctx.settings().content_dir
     problems = check_content(root)
     for problem in problems:

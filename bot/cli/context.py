@@ -15,18 +15,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-if TYPE_CHECKING:
-    from bot.app import Services
-
-from bot.catalog import ContentLibrary, load_content
 from bot.domain.clock import Clock, SystemClock
 from bot.errors import ConfigError
-from bot.settings import Settings, describe_database, load_settings, prepare_data_dir, require_content_dir
-from bot.storage.db import create_engine, ping
-from bot.storage.migrate import ensure_current, upgrade
+
+if TYPE_CHECKING:
+    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from bot.app import Services
+    from bot.catalog import ContentLibrary
+    from bot.settings import Settings
+
+# Every command imports this module, `vipbot --help` too: what a command needs (settings, the content library,
+# SQLAlchemy, migrations) is imported when it is first asked for, so that a command starts with only its own
+# imports and a bad setting is reported before the heavy ones.
 
 CONNECT_TIMEOUT_SECONDS = 30.0
 # Commands speak English to the operator; texts with a count come from the locale catalogue, so they take the
@@ -47,12 +49,23 @@ class CliContext:
     def settings(self) -> Settings:
         """The validated settings; ConfigError propagates to `main`, which prints one line and exits 2."""
         if self._settings is None:
+            from bot.settings import load_settings
+
             self._settings = load_settings(self.environ, self.dotenv)
         return self._settings
+
+    def settings_with_key(self) -> Settings:
+        """The settings with the secret key, generated into the data folder on first use (`ensure_secret_key`)."""
+        from bot.settings import ensure_secret_key
+
+        return ensure_secret_key(self.settings())
 
     def content(self) -> ContentLibrary:
         """The content library; a missing folder is a ConfigError, problems inside it a ContentError."""
         if self._content is None:
+            from bot.catalog import load_content
+            from bot.settings import require_content_dir
+
             self._content = load_content(require_content_dir(self.settings()))
         return self._content
 
@@ -76,6 +89,8 @@ class CliContext:
         """
         settings = self.settings()
         engine = await connect(settings)
+        from bot.storage.migrate import ensure_current, upgrade
+
         try:
             if settings.uses_embedded_database:
                 await upgrade(engine)
@@ -98,6 +113,11 @@ class CliContext:
 
 async def connect(settings: Settings) -> AsyncEngine:
     """An engine whose database answered, or a ConfigError that says where it points (never with a password)."""
+    from sqlalchemy.exc import DBAPIError
+
+    from bot.settings import describe_database, prepare_data_dir
+    from bot.storage.db import create_engine, ping
+
     variable = "VIPBOT_DATA_DIR" if settings.uses_embedded_database else "VIPBOT_DATABASE_URL"
     if settings.uses_embedded_database:
         prepare_data_dir(settings)
@@ -114,6 +134,8 @@ async def connect(settings: Settings) -> AsyncEngine:
 
 
 def _reason(exc: OSError | DBAPIError, password: str | None) -> str:
+    from sqlalchemy.exc import DBAPIError
+
     if isinstance(exc, TimeoutError):
         reason = f"no answer within {CONNECT_TIMEOUT_SECONDS:.0f} s"
     elif isinstance(exc, DBAPIError):

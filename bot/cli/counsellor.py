@@ -11,7 +11,6 @@ from bot.domain.clock import SystemClock
 from bot.domain.tenancy import CounsellorRole
 from bot.errors import ConfigError, ConflictError
 from bot.security.secret import Secret
-from bot.settings import ensure_secret_key
 from bot.usecases.audit import AuditAction
 from bot.usecases.counsellors import MESSAGES, check_key_owner, passphrase_problem, rotate_key
 
@@ -132,7 +131,7 @@ async def run_add(args: argparse.Namespace, ctx: CliContext) -> int:
     from bot.web.portal.channel import ConfidentialChannel
 
     email = normalise_email(args.email) if args.email else None
-    settings = ensure_secret_key(ctx.settings())
+    settings = ctx.settings_with_key()
     role = CounsellorRole.DEPUTY if args.deputy else CounsellorRole.PRIMARY
     async with ctx.database() as engine:
         sessions = session_factory(engine)
@@ -217,7 +216,7 @@ async def run_rotate(args: argparse.Namespace, ctx: CliContext) -> int:
     from bot.storage.db import session_factory
     from bot.web.portal.channel import ConfidentialChannel
 
-    settings = ensure_secret_key(ctx.settings())
+    settings = ctx.settings_with_key()
     async with ctx.database() as engine:
         counsellor = await SqlConversationStore(session_factory(engine)).find_counsellor(args.counsellor)
         old, new = _read_passphrases(
@@ -236,7 +235,7 @@ async def run_rotate(args: argparse.Namespace, ctx: CliContext) -> int:
 async def run_expire(_args: argparse.Namespace, ctx: CliContext) -> int:
     from bot.web.portal.channel import ConfidentialChannel
 
-    settings = ensure_secret_key(ctx.settings())
+    settings = ctx.settings_with_key()
     async with ctx.database() as engine:
         count = await ConfidentialChannel(engine, settings, SystemClock()).expire()
     ctx.say("cli.counsellor.expired", count=count)
@@ -246,7 +245,7 @@ async def run_expire(_args: argparse.Namespace, ctx: CliContext) -> int:
 async def run_digest(_args: argparse.Namespace, ctx: CliContext) -> int:
     from bot.mail.digest import send_due_digests
 
-    settings = ensure_secret_key(ctx.settings())
+    settings = ctx.settings_with_key()
     async with ctx.database() as engine:
         sent = await send_due_digests(engine, settings, SystemClock(), ctx.content().translator)
     ctx.say("cli.counsellor.digests", count=sent)

@@ -7,8 +7,6 @@ import tempfile
 from pathlib import Path
 
 from bot.cli.context import CliContext, connect
-from bot.storage.db import create_engine
-from bot.storage.migrate import autogenerate_revision, database_heads, upgrade
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -42,6 +40,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 async def run_upgrade(_args: argparse.Namespace, ctx: CliContext) -> int:
     engine = await connect(ctx.settings())
     try:
+        # Alembic is imported once the database answered: `vipbot --help` and a bad setting need none of it.
+        from bot.storage.migrate import database_heads, upgrade
+
         before = await database_heads(engine)
         await upgrade(engine)
         after = await database_heads(engine)
@@ -59,6 +60,8 @@ async def run_upgrade(_args: argparse.Namespace, ctx: CliContext) -> int:
 async def run_current(_args: argparse.Namespace, ctx: CliContext) -> int:
     engine = await connect(ctx.settings())
     try:
+        from bot.storage.migrate import database_heads
+
         heads = await database_heads(engine)
     finally:
         await engine.dispose()
@@ -67,6 +70,9 @@ async def run_current(_args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 async def run_revision(args: argparse.Namespace, ctx: CliContext) -> int:
+    from bot.storage.db import create_engine
+    from bot.storage.migrate import autogenerate_revision, upgrade
+
     with tempfile.TemporaryDirectory() as scratch:
         engine = create_engine(f"sqlite+aiosqlite:///{Path(scratch) / 'scratch.db'}")
         try:

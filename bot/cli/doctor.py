@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 
 from bot.cli.context import CliContext, connect
-from bot.ops.doctor import Doctor, Status
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -19,7 +18,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 async def run(_args: argparse.Namespace, ctx: CliContext) -> int:
-    findings = await Doctor(ctx.settings(), connect).run()
+    settings = ctx.settings()
+    # Imported when the command runs: `vipbot --help` and the other commands need none of it.
+    from bot.ops.doctor import Doctor, Status
+
+    findings = await Doctor(settings, connect).run()
     for finding in findings:
         ctx.print(finding.line())
     failed = sum(1 for f in findings if f.status is Status.FAIL)

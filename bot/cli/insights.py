@@ -11,12 +11,7 @@ import json
 from pathlib import Path
 
 from bot.cli.context import CliContext
-from bot.domain.insights import export_rows, hidden_explanation, load_insights, summary_lines
 from bot.errors import NotFoundError
-from bot.settings import ensure_secret_key
-from bot.storage.db import session_factory
-from bot.storage.organisations import SqlOrganisationRepository
-from bot.storage.pulses import SqlPulseStore, master_key_from
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -42,7 +37,13 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 async def run(args: argparse.Namespace, ctx: CliContext) -> int:
-    settings = ensure_secret_key(ctx.settings())
+    # Imported when the command runs: `vipbot --help` and the other commands need none of it.
+    from bot.domain.insights import export_rows, hidden_explanation, load_insights, summary_lines
+    from bot.storage.db import session_factory
+    from bot.storage.organisations import SqlOrganisationRepository
+    from bot.storage.pulses import SqlPulseStore, master_key_from
+
+    settings = ctx.settings_with_key()
     content = ctx.content()
     secret = settings.secret_key
     if secret is None:  # ensure_secret_key always sets one; this keeps the type checker honest

@@ -6,15 +6,18 @@ import argparse
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.cli.context import CLI_LOCALE, CliContext
 from bot.domain.clock import SystemClock
 from bot.domain.tenancy import GroupKind, GroupTree, Organisation, Platform, slugify
 from bot.errors import ConfigError
-from bot.storage.db import session_factory
-from bot.storage.organisations import SqlOrganisationRepository
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from bot.storage.organisations import SqlOrganisationRepository
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -61,6 +64,14 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     _add_commands(sub, BINDING_COMMANDS)
 
 
+def _organisations(engine: AsyncEngine) -> SqlOrganisationRepository:
+    # Storage is imported when a command runs: `vipbot --help` and a bad setting need none of it.
+    from bot.storage.db import session_factory
+    from bot.storage.organisations import SqlOrganisationRepository
+
+    return SqlOrganisationRepository(session_factory(engine))
+
+
 async def run_add(args: argparse.Namespace, ctx: CliContext) -> int:
     settings = ctx.settings()
     timezone = args.timezone or settings.default_timezone
@@ -72,7 +83,7 @@ async def run_add(args: argparse.Namespace, ctx: CliContext) -> int:
     if not 1 <= retention <= 3650:
         raise ConfigError("--retention-days", "must be between 1 and 3650")
     async with ctx.database() as engine:
-        repo = SqlOrganisationRepository(session_factory(engine))
+        repo = _organisations(engine)
         org = await repo.add_organisation(
             args.name, args.slug or slugify(args.name), timezone, args.locale, retention
         )
@@ -82,7 +93,7 @@ async def run_add(args: argparse.Namespace, ctx: CliContext) -> int:
 
 async def run_list(_args: argparse.Namespace, ctx: CliContext) -> int:
     async with ctx.database() as engine:
-        organisations = await SqlOrganisationRepository(session_factory(engine)).list_organisations()
+        organisations = await _organisations(engine).list_organisations()
     if not organisations:
         ctx.print("No organisations yet. Add one with: vipbot org add NAME")
         return 0
@@ -95,7 +106,7 @@ async def run_list(_args: argparse.Namespace, ctx: CliContext) -> int:
 
 async def run_show(args: argparse.Namespace, ctx: CliContext) -> int:
     async with ctx.database() as engine:
-        repo = SqlOrganisationRepository(session_factory(engine))
+        repo = _organisations(engine)
         org = await repo.get_organisation(args.org)
         tree = await repo.group_tree(org.id)
         bindings = await repo.bindings(org.id)
@@ -124,7 +135,7 @@ def _tree_lines(tree: GroupTree, channels: dict[object, list[str]]) -> list[str]
 
 # --- the commands that change one organisation: what they take, and what they do ----------------------------
 
-Act = Callable[[SqlOrganisationRepository, Organisation, argparse.Namespace], Awaitable[str]]
+Act = Callable[["SqlOrganisationRepository", Organisation, argparse.Namespace], Awaitable[str]]
 
 
 @dataclass(frozen=True)
@@ -159,7 +170,7 @@ def _add_commands(
 
 async def _run(act: Act, args: argparse.Namespace, ctx: CliContext) -> int:
     async with ctx.database() as engine:
-        repo = SqlOrganisationRepository(session_factory(engine))
+        repo = _organisations(engine)
         org = await repo.get_organisation(args.org)
         said = await act(repo, org, args)
     ctx.print(said)

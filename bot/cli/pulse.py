@@ -7,11 +7,9 @@ operations. Nothing here shows answers: results are only ever shown by `vipbot i
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from bot.catalog import ContentLibrary
 from bot.cli.context import CliContext
 from bot.cli.schedule import add_audience_arguments, audience_from, check_item, materialiser_for
 from bot.domain.clock import SystemClock
@@ -19,11 +17,14 @@ from bot.domain.outreach import AudienceError, What
 from bot.domain.pulses import REMINDER_PREFIX, Pulse, PulseService
 from bot.domain.tenancy import GroupTree, Organisation, Platform
 from bot.errors import ConfigError, NotFoundError, VipbotError
-from bot.settings import ensure_secret_key
-from bot.storage.db import session_factory
-from bot.storage.organisations import SqlOrganisationRepository
-from bot.storage.pulses import SqlPulseStore, master_key_from
 from bot.usecases.pulses import PulseProblem, PulseRefusedError, close_round, open_round
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from bot.catalog import ContentLibrary
+    from bot.storage.organisations import SqlOrganisationRepository
+    from bot.storage.pulses import SqlPulseStore
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -91,8 +92,18 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     management.set_defaults(handler=run_management_channel)
 
 
+def _organisations(engine: AsyncEngine) -> SqlOrganisationRepository:
+    # Storage is imported when a command runs: `vipbot --help` and a bad setting need none of it.
+    from bot.storage.db import session_factory
+    from bot.storage.organisations import SqlOrganisationRepository
+
+    return SqlOrganisationRepository(session_factory(engine))
+
+
 def _store(ctx: CliContext, engine: AsyncEngine) -> SqlPulseStore:
-    settings = ensure_secret_key(ctx.settings())
+    from bot.storage.pulses import SqlPulseStore, master_key_from
+
+    settings = ctx.settings_with_key()
     if settings.secret_key is None:
         raise ConfigError("VIPBOT_SECRET_KEY", "is needed to seal pulse keys")
     return SqlPulseStore(engine, master_key_from(settings.secret_key.get_secret_value()))
@@ -101,7 +112,7 @@ def _store(ctx: CliContext, engine: AsyncEngine) -> SqlPulseStore:
 async def run_open(args: argparse.Namespace, ctx: CliContext) -> int:
     content = ctx.content()
     async with ctx.database() as engine:
-        repo = SqlOrganisationRepository(session_factory(engine))
+        repo = _organisations(engine)
         org = await repo.get_organisation(args.org)
         tree = await repo.group_tree(org.id)
         service = PulseService(_store(ctx, engine), content.catalog.pulse_sets, SystemClock())
@@ -131,7 +142,7 @@ _OPTION_OF = {
 async def run_close(args: argparse.Namespace, ctx: CliContext) -> int:
     content = ctx.content()
     async with ctx.database() as engine:
-        org = await SqlOrganisationRepository(session_factory(engine)).get_organisation(args.org)
+        org = await _organisations(engine).get_organisation(args.org)
         store = _store(ctx, engine)
         service = PulseService(store, content.catalog.pulse_sets, SystemClock())
         try:  # the same use case as the console's "close now"
@@ -188,7 +199,7 @@ def _still_open(
 
 async def run_list(args: argparse.Namespace, ctx: CliContext) -> int:
     async with ctx.database() as engine:
-        org = await SqlOrganisationRepository(session_factory(engine)).get_organisation(args.org)
+        org = await _organisations(engine).get_organisation(args.org)
         store = _store(ctx, engine)
         rounds = [
             p for set_id in await store.pulse_set_ids(org.id) for p in await store.rounds(org.id, set_id)
@@ -202,7 +213,7 @@ async def run_list(args: argparse.Namespace, ctx: CliContext) -> int:
 
 async def run_management_channel(args: argparse.Namespace, ctx: CliContext) -> int:
     async with ctx.database() as engine:
-        org = await SqlOrganisationRepository(session_factory(engine)).get_organisation(args.org)
+        org = await _organisations(engine).get_organisation(args.org)
         await _store(ctx, engine).set_management_channel(
             org.id, Platform(args.platform), args.workspace, args.channel
         )

@@ -10,13 +10,10 @@ import json
 import sys
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from bot.catalog import ContentLibrary
 from bot.cli.context import CliContext
 from bot.domain.delivery import Post, Target, TargetKind, portal_link
 from bot.domain.outreach import (
@@ -36,10 +33,6 @@ from bot.domain.recurrence import (
 )
 from bot.domain.tenancy import Organisation, Platform
 from bot.errors import ConfigError, VipbotError
-from bot.storage.db import session_factory
-from bot.storage.organisations import SqlOrganisationRepository
-from bot.storage.outbox import SqlOutbox
-from bot.storage.schedules import SqlMemberDirectory, SqlScheduleRepository
 from bot.usecases.schedules import (
     NewSchedule,
     ScheduleChanges,
@@ -49,10 +42,18 @@ from bot.usecases.schedules import (
     edit_schedule,
     remove_schedule,
 )
-from scheduler.materialiser import Materialiser
-from scheduler.posts import OutreachPosts
-from scheduler.service import outreach_of
 from scheduler.triggers import Fate, Planned, ScheduleTrigger, first_sendable, plan
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from bot.catalog import ContentLibrary
+    from bot.storage.schedules import SqlScheduleRepository
+    from scheduler.materialiser import Materialiser
+    from scheduler.posts import OutreachPosts
+
+# Storage and the outreach pipeline are imported when a command runs (here and in the handlers):
+# `vipbot --help` and a bad setting need none of it.
 
 WHAT_CHOICES = [What.COLUMN.value, What.REMINDER.value, What.PULSE.value, What.DIGEST.value]
 
@@ -142,6 +143,8 @@ def check_item(content: ContentLibrary, what: What, item: str | None) -> None:
 
 def materialiser_for(ctx: CliContext, engine: AsyncEngine) -> Materialiser:
     """The materialiser `vipbot serve` has (the same member sources: Teams people included)."""
+    from scheduler.service import outreach_of
+
     return outreach_of(ctx.services(engine)).materialiser
 
 
@@ -325,7 +328,17 @@ def _register_edit(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
 
 
 async def _org(engine: AsyncEngine, handle: str) -> Organisation:
+    from bot.storage.db import session_factory
+    from bot.storage.organisations import SqlOrganisationRepository
+
     return await SqlOrganisationRepository(session_factory(engine)).get_organisation(handle)
+
+
+def _schedules(engine: AsyncEngine) -> SqlScheduleRepository:
+    from bot.storage.db import session_factory
+    from bot.storage.schedules import SqlScheduleRepository
+
+    return SqlScheduleRepository(session_factory(engine))
 
 
 async def run_add(args: argparse.Namespace, ctx: CliContext) -> int:
@@ -431,7 +444,7 @@ def _local(moment: datetime, zone: str) -> str:
 async def run_list(args: argparse.Namespace, ctx: CliContext) -> int:
     async with ctx.database() as engine:
         org = await _org(engine, args.org)
-        repo = SqlScheduleRepository(session_factory(engine))
+        repo = _schedules(engine)
         schedules = await repo.list_schedules(org)
         calendar = await repo.calendar(org.id)
     if not schedules:
@@ -454,7 +467,7 @@ async def run_remove(args: argparse.Namespace, ctx: CliContext) -> int:
     async with ctx.database() as engine:
         org = await _org(engine, args.org)
         # the same use case as the console's cancel button
-        await remove_schedule(SqlScheduleRepository(session_factory(engine)), org, args.name)
+        await remove_schedule(_schedules(engine), org, args.name)
     ctx.print(f"Removed schedule '{args.name}' from {org.slug}. Posts already queued are still sent.")
     return 0
 
@@ -502,6 +515,8 @@ async def run_preview(args: argparse.Namespace, ctx: CliContext) -> int:  # noqa
             raise ScheduleError(str(exc)) from None
         used = await materialiser.outbox.item_use(org.id, schedule.id)
         services = ctx.services(engine)
+        from scheduler.service import outreach_of
+
         posts = outreach_of(services).posts  # the service's own, with every feature's post factory
         trigger = ScheduleTrigger(schedule.recurrence, schedule.timezone, schedule.anchor)
         now = datetime.now(UTC)
@@ -575,7 +590,7 @@ def _indent(text: str, prefix: str) -> str:
 async def run_calendar(args: argparse.Namespace, ctx: CliContext) -> int:
     async with ctx.database() as engine:
         org = await _org(engine, args.org)
-        repo = SqlScheduleRepository(session_factory(engine))
+        repo = _schedules(engine)
         current = await repo.calendar(org.id)
         changed = (
             args.quiet or args.weekends or args.holiday or args.clear_holidays or args.country is not None
@@ -628,6 +643,10 @@ def _country(code: str) -> str:
 
 
 async def run_members(args: argparse.Namespace, ctx: CliContext) -> int:
+    from bot.storage.db import session_factory
+    from bot.storage.outbox import SqlOutbox
+    from bot.storage.schedules import SqlMemberDirectory
+
     async with ctx.database() as engine:
         org = await _org(engine, args.org)
         if args.add is not None:
@@ -651,6 +670,8 @@ def _lines(handle: Iterable[str]) -> list[str]:
 
 
 async def run_status(args: argparse.Namespace, ctx: CliContext) -> int:
+    from bot.storage.outbox import SqlOutbox
+
     async with ctx.database() as engine:
         org = await _org(engine, args.org)
         stats = await SqlOutbox(engine).stats(org.id)

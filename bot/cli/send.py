@@ -17,7 +17,6 @@ from bot.cli.schedule import (
 )
 from bot.domain.outreach import AudienceError, What
 from bot.errors import ConfigError
-from bot.storage.outbox import SqlOutbox
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -58,6 +57,8 @@ async def run(args: argparse.Namespace, ctx: CliContext) -> int:
         if not args.wait:
             ctx.print("A running `vipbot serve` sends it; see `vipbot schedule status` for the outcome.")
             return 0
+        from bot.storage.outbox import SqlOutbox
+
         outbox = SqlOutbox(engine)
         progress = Progress(ctx.out, done.deliveries, "sending")
         deadline = time.monotonic() + args.timeout

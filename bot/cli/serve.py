@@ -7,15 +7,14 @@ import asyncio
 import errno
 import signal
 import socket
+from typing import TYPE_CHECKING
 
-from aiohttp import web
-
-from bot.app import Services, build_app, build_services, settle_heap
 from bot.cli.context import CliContext
 from bot.errors import ConfigError
 from bot.logs import configure_logging, get_logger
-from bot.settings import ensure_secret_key, prepare_data_dir
-from bot.web.observability import AccessLogger, build_metrics_app
+
+if TYPE_CHECKING:
+    from bot.app import Services
 
 log = get_logger(__name__)
 
@@ -31,6 +30,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 async def run(_args: argparse.Namespace, ctx: CliContext) -> int:
+    from bot.settings import ensure_secret_key, prepare_data_dir
+
     settings = ctx.settings()
     configure_logging(settings.log_level, settings.log_format.value, ctx.err)
     # Every check before anything is written: a bad setting stops the start with one line and nothing changed.
@@ -48,6 +49,13 @@ async def run(_args: argparse.Namespace, ctx: CliContext) -> int:
         listener.close()
         raise
     try:
+        # The service itself is imported once the settings, content and ports are known to be good: a start
+        # that is refused says so before loading it.
+        from aiohttp import web
+
+        from bot.app import build_app, build_services, settle_heap
+        from bot.web.observability import AccessLogger, build_metrics_app
+
         engine = await ctx.current_engine()
         settings = ensure_secret_key(settings)
         services = build_services(settings, ctx.clock, engine, content)

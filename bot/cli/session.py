@@ -5,16 +5,21 @@ from __future__ import annotations
 import argparse
 import uuid
 from datetime import UTC, datetime, time
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
-
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.cli.context import CLI_LOCALE, CliContext
 from bot.cli.schedule import ScheduleError, add_audience_arguments, audience_from
 from bot.errors import ConfigError, VipbotError
-from bot.usecases.team_sessions import SessionDraft, SessionProblem, SessionRefusedError, TeamSessions
-from scheduler.materialiser import Materialiser
-from scheduler.service import outreach_of
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from bot.usecases.team_sessions import SessionRefusedError, TeamSessions
+    from scheduler.materialiser import Materialiser
+
+# The team-session use case (and with it the outreach pipeline and storage) is imported when a command runs:
+# `vipbot --help` and a bad setting need none of it.
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -71,26 +76,30 @@ def _moment(text: str, zone: str, day: datetime | None = None) -> datetime:
     return local.astimezone(UTC)
 
 
-_CLI_ERRORS = {
-    SessionProblem.IN_PAST: "--start",
-    SessionProblem.INVALID: "session",
-    SessionProblem.NOT_FOUND: "session",
-}
-
-
 def _refused(exc: SessionRefusedError) -> VipbotError:
     """The shared check's refusal as the CLI reports it: a bad option (exit 2) or an unreachable audience."""
-    option = _CLI_ERRORS.get(exc.problem)
+    from bot.usecases.team_sessions import SessionProblem
+
+    option = {
+        SessionProblem.IN_PAST: "--start",
+        SessionProblem.INVALID: "session",
+        SessionProblem.NOT_FOUND: "session",
+    }.get(exc.problem)
     return ScheduleError(str(exc)) if option is None else ConfigError(option, str(exc))
 
 
 def _use_cases(ctx: CliContext, engine: AsyncEngine) -> tuple[TeamSessions, Materialiser]:
+    from bot.usecases.team_sessions import TeamSessions
+    from scheduler.service import outreach_of
+
     services = ctx.services(engine)
     outreach = outreach_of(services)
     return TeamSessions(outreach, services.clock), outreach.materialiser
 
 
 async def run_add(args: argparse.Namespace, ctx: CliContext) -> int:
+    from bot.usecases.team_sessions import SessionDraft, SessionRefusedError
+
     ctx.content()  # content problems stop the command before the database is touched
     audience = audience_from(args)
     async with ctx.database() as engine:
@@ -151,6 +160,8 @@ async def run_list(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 async def run_cancel(args: argparse.Namespace, ctx: CliContext) -> int:
+    from bot.usecases.team_sessions import SessionRefusedError
+
     try:
         session_id = uuid.UUID(args.session)
     except ValueError:

@@ -8,7 +8,6 @@ import json
 from bot.cli.context import CliContext
 from bot.domain.delivery import DeliveryError, DeliveryFailureKind
 from bot.errors import ConfigError, PlatformError
-from bot.settings import ensure_secret_key
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -78,7 +77,7 @@ async def run_link(args: argparse.Namespace, ctx: CliContext) -> int:
     from bot.storage.organisations import SqlOrganisationRepository
     from bot.storage.slack_installations import SqlSlackInstallations
 
-    settings = ensure_secret_key(ctx.settings())
+    settings = ctx.settings_with_key()
     workspace = args.workspace
     team_name = ""
     if not workspace:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-
-from sqlalchemy.ext.asyncio import AsyncEngine
+from typing import TYPE_CHECKING
 
 from bot.cli.context import CliContext
 from bot.errors import ConfigError
-from bot.settings import ensure_secret_key
-from bot.storage.db import session_factory
-from bot.storage.teams_references import TeamsReferenceStore, master_key_from
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from bot.storage.teams_references import TeamsReferenceStore
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -88,7 +89,11 @@ async def run_package(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def _store(ctx: CliContext, engine: AsyncEngine) -> TeamsReferenceStore:
-    settings = ensure_secret_key(ctx.settings())
+    # Storage is imported when a command runs: `vipbot --help` and a bad setting need none of it.
+    from bot.storage.db import session_factory
+    from bot.storage.teams_references import TeamsReferenceStore, master_key_from
+
+    settings = ctx.settings_with_key()
     if settings.secret_key is None:  # ensure_secret_key always sets one
         raise ConfigError("VIPBOT_SECRET_KEY", "is needed to read Teams conversation references")
     return TeamsReferenceStore(
@@ -97,6 +102,7 @@ def _store(ctx: CliContext, engine: AsyncEngine) -> TeamsReferenceStore:
 
 
 async def run_connect(args: argparse.Namespace, ctx: CliContext) -> int:
+    from bot.storage.db import session_factory
     from bot.storage.organisations import SqlOrganisationRepository
 
     async with ctx.database() as engine:
@@ -107,6 +113,7 @@ async def run_connect(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 async def run_disconnect(args: argparse.Namespace, ctx: CliContext) -> int:
+    from bot.storage.db import session_factory
     from bot.storage.organisations import SqlOrganisationRepository
 
     async with ctx.database() as engine:
@@ -117,6 +124,7 @@ async def run_disconnect(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 async def run_conversations(args: argparse.Namespace, ctx: CliContext) -> int:
+    from bot.storage.db import session_factory
     from bot.storage.organisations import SqlOrganisationRepository
     from bot.storage.teams_references import TeamsScope
 

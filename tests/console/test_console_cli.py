@@ -2,40 +2,37 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
+
+import pytest
 
 from bot.domain.accounts import Role
 from bot.security import Secret, verify_password
 from bot.storage.accounts import SqlAccountRepository
 from bot.storage.db import create_engine, session_factory
+from tests.ops.cli import Outcome, run_vipbot_in_process
+from tests.support.process import seed_migrated_database
 
 
-def _vipbot(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("VIPBOT_", "SLACK_", "MICROSOFT_APP_"))}
-    env["VIPBOT_DATA_DIR"] = str(tmp_path / "data")
-    return subprocess.run(
-        [sys.executable, "-m", "bot", "admin", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=120,
-        check=False,
-    )
+@pytest.fixture(autouse=True)
+def _migrated_data_dir(tmp_path: Path, sqlite_template: Path) -> None:
+    """The embedded database as a first start leaves it (these tests are about accounts, not migrations)."""
+    seed_migrated_database(tmp_path / "data", sqlite_template)
+
+
+async def _vipbot(tmp_path: Path, *args: str, stdin: str = "") -> Outcome:
+    """`vipbot admin ARGS` on the embedded database in tmp_path/data (through `main`, in this process)."""
+    return await run_vipbot_in_process(["admin", *args], tmp_path / "data", stdin=stdin, cwd=tmp_path)
 
 
 async def test_admin_create_list_and_reset(tmp_path: Path) -> None:
-    short = _vipbot(
+    short = await _vipbot(
         tmp_path, "create", "--email", "a@p.test", "--name", "A", "--password-stdin", stdin="short\n"
     )
-    assert short.returncode == 2
-    assert "at least 12 characters" in short.stderr
-    made = _vipbot(
+    assert short.code == 2
+    assert "at least 12 characters" in short.err
+    made = await _vipbot(
         tmp_path,
         "create",
         "--email",
@@ -45,9 +42,9 @@ async def test_admin_create_list_and_reset(tmp_path: Path) -> None:
         "--password-stdin",
         stdin="a long enough password\n",
     )
-    assert made.returncode == 0, made.stderr
-    assert "Created administrator beheer@p.test" in made.stdout
-    again = _vipbot(
+    assert made.code == 0, made.err
+    assert "Created administrator beheer@p.test" in made.out
+    again = await _vipbot(
         tmp_path,
         "create",
         "--email",
@@ -57,11 +54,11 @@ async def test_admin_create_list_and_reset(tmp_path: Path) -> None:
         "--password-stdin",
         stdin="a long enough password\n",
     )
-    assert again.returncode == 1
-    assert "exists already" in again.stderr
-    listed = _vipbot(tmp_path, "list")
-    assert "beheer@p.test" in listed.stdout
-    assert "2FA not set up" in listed.stdout
+    assert again.code == 1
+    assert "exists already" in again.err
+    listed = await _vipbot(tmp_path, "list")
+    assert "beheer@p.test" in listed.out
+    assert "2FA not set up" in listed.out
 
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'data' / 'vipbot.db'}")
     try:
@@ -75,7 +72,7 @@ async def test_admin_create_list_and_reset(tmp_path: Path) -> None:
         await repo.record_failure(credentials.account.id, datetime.now(UTC))
     finally:
         await engine.dispose()
-    new_password = _vipbot(
+    new_password = await _vipbot(
         tmp_path,
         "reset-password",
         "--email",
@@ -83,9 +80,9 @@ async def test_admin_create_list_and_reset(tmp_path: Path) -> None:
         "--password-stdin",
         stdin="another long password\n",
     )
-    assert new_password.returncode == 0, new_password.stderr
-    reset = _vipbot(tmp_path, "reset-2fa", "--email", "beheer@p.test")
-    assert reset.returncode == 0, reset.stderr
+    assert new_password.code == 0, new_password.err
+    reset = await _vipbot(tmp_path, "reset-2fa", "--email", "beheer@p.test")
+    assert reset.code == 0, reset.err
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'data' / 'vipbot.db'}")
     try:
         credentials = await SqlAccountRepository(session_factory(engine)).credentials("beheer@p.test")
@@ -102,7 +99,7 @@ async def test_an_organisation_requires_a_second_factor_of_its_viewers(tmp_path:
     from bot.storage.console_policy import SqlConsolePolicy
     from bot.storage.organisations import SqlOrganisationRepository
 
-    assert _vipbot(tmp_path, "list").returncode == 0  # creates the database
+    assert (await _vipbot(tmp_path, "list")).code == 0
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'data' / 'vipbot.db'}")
     try:
         org = await SqlOrganisationRepository(session_factory(engine)).add_organisation(
@@ -110,16 +107,16 @@ async def test_an_organisation_requires_a_second_factor_of_its_viewers(tmp_path:
         )
     finally:
         await engine.dispose()
-    required = _vipbot(tmp_path, "require-2fa", "--organisation", "de-linde")
-    assert required.returncode == 0, required.stderr
-    assert "now need a second factor" in required.stdout
-    unknown = _vipbot(tmp_path, "require-2fa", "--organisation", "nobody")
-    assert unknown.returncode == 1
+    required = await _vipbot(tmp_path, "require-2fa", "--organisation", "de-linde")
+    assert required.code == 0, required.err
+    assert "now need a second factor" in required.out
+    unknown = await _vipbot(tmp_path, "require-2fa", "--organisation", "nobody")
+    assert unknown.code == 1
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'data' / 'vipbot.db'}")
     try:
         assert await SqlConsolePolicy(engine).requires_totp(org.id)
-        off = _vipbot(tmp_path, "require-2fa", "--organisation", "de-linde", "--off")
-        assert off.returncode == 0, off.stderr
+        off = await _vipbot(tmp_path, "require-2fa", "--organisation", "de-linde", "--off")
+        assert off.code == 0, off.err
         assert not await SqlConsolePolicy(engine).requires_totp(org.id)
     finally:
         await engine.dispose()

@@ -21,10 +21,9 @@ from bot.ops.backup import BackupError
 from bot.security import INSECURE_TEST_ARGON2_PARAMS, Secret
 from bot.settings import ensure_secret_key, load_settings
 from bot.storage.db import create_engine
-from bot.storage.migrate import upgrade
 from bot.web.portal.channel import ConfidentialChannel
 from tests.portal.support import PASSPHRASE, practice
-from tests.support.databases import create_database, drop_database
+from tests.support.databases import clone_postgres, clone_sqlite, create_database, drop_database
 
 
 async def vipbot(environ: Mapping[str, str], *argv: str) -> str:
@@ -63,15 +62,17 @@ async def test_backup_erase_restore_round_trip(  # noqa: PLR0915
     server = databases = None
     if backend == "postgresql":
         server = request.getfixturevalue("postgres_server")
-        url, name = await create_database(server)
+        # Migrated: the suite's migrated template, copied (migrating is tests/test_migrations.py's business).
+        url, name = await clone_postgres(server, request.getfixturevalue("postgres_template"))
         databases = [name]
         environ["VIPBOT_DATABASE_URL"] = url
         _put_pg_tools_on_path(monkeypatch)
     try:
         # A practice in use: a conversation, a schedule and a pulse round.
         settings = ensure_secret_key(load_settings(environ, dotenv_path=None))  # generated into data/
+        if backend == "sqlite":
+            clone_sqlite(request.getfixturevalue("sqlite_template"), settings.effective_database_url)
         engine = create_engine(settings.effective_database_url)
-        await upgrade(engine)
         services = Services(settings=settings, clock=SystemClock(), engine=engine, content=content)
         p = await practice(services)
         conversation_id, _code = await p.channel.service.start(
@@ -152,12 +153,11 @@ def _put_pg_tools_on_path(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.postgres
-async def test_without_pg_dump_the_advice_is_exact(tmp_path: Path, postgres_server: str, monkeypatch) -> None:
-    url, name = await create_database(postgres_server)
+async def test_without_pg_dump_the_advice_is_exact(
+    tmp_path: Path, postgres_server: str, postgres_template: str, monkeypatch
+) -> None:
+    url, name = await clone_postgres(postgres_server, postgres_template)  # a migrated database
     try:
-        engine = create_engine(url)
-        await upgrade(engine)
-        await engine.dispose()
         monkeypatch.setenv("PATH", str(tmp_path))  # no PostgreSQL client tools here
         environ = {"VIPBOT_DATA_DIR": str(tmp_path / "data"), "VIPBOT_DATABASE_URL": url}
         with pytest.raises(BackupError) as refused:

@@ -16,8 +16,10 @@ from bot.settings import load_settings
 from tests.doubles.bf_connector import BotConnectorDouble
 from tests.doubles.slack_api import DEFAULT_TOKEN, SlackApiSimulator
 from tests.doubles.smtp_sink import SmtpSink
-from tests.ops.cli import Outcome, run_vipbot
+from tests.ops.cli import Outcome, run_vipbot, run_vipbot_in_process
+from tests.support.databases import clone_sqlite
 from tests.support.net import free_port
+from tests.support.process import seed_migrated_database
 
 APP_ID = "00000000-0000-0000-0000-00000000b0b0"
 APP_PASSWORD = "the-right-app-password"
@@ -58,10 +60,12 @@ async def test_a_good_setup_passes_every_check(
     smtp_sink: SmtpSink,
     bf_double: BotConnectorDouble,
     vipbot_health: str,
+    sqlite_template: Path,
 ) -> None:
     slack_api.workspaces["T0001"].scopes = ",".join(BOT_SCOPES)
-    assert (await run_vipbot(["db", "upgrade"], tmp_path / "data")).code == 0
-    outcome = await run_vipbot(
+    # An upgraded embedded database (what `vipbot db upgrade` leaves), copied from the suite's migrated one.
+    seed_migrated_database(tmp_path / "data", sqlite_template)
+    outcome = await run_vipbot_in_process(
         ["doctor"],
         tmp_path / "data",
         VIPBOT_SECRET_KEY="k" * 40,
@@ -88,6 +92,7 @@ async def test_each_misconfiguration_is_one_line(
     tmp_path: Path, slack_api: SlackApiSimulator, bf_double: BotConnectorDouble
 ) -> None:
     wrong_base = f"http://127.0.0.1:{free_port()}"
+    # A real process: its exit code and an empty stderr are part of what is checked.
     outcome = await run_vipbot(
         ["doctor"],
         tmp_path / "data",
@@ -129,7 +134,7 @@ async def test_missing_scopes_are_named(
     tmp_path: Path, slack_api: SlackApiSimulator, vipbot_health: str
 ) -> None:
     slack_api.workspaces["T0001"].scopes = "chat:write,commands"
-    outcome = await run_vipbot(
+    outcome = await run_vipbot_in_process(
         ["doctor"],
         tmp_path / "data",
         VIPBOT_SECRET_KEY="k" * 40,
@@ -231,14 +236,13 @@ async def test_teams_token_endpoint_unreachable_or_failing_is_one_finding(
 
 
 async def test_every_linked_workspace_is_asked_with_its_own_token(
-    tmp_path: Path, slack_api: SlackApiSimulator, content
+    tmp_path: Path, slack_api: SlackApiSimulator, content, sqlite_template: Path
 ) -> None:
     from datetime import UTC, datetime
 
     from bot.adapters.slack.service import master_key_of
     from bot.security import Secret
     from bot.storage.db import create_engine, session_factory
-    from bot.storage.migrate import upgrade
     from bot.storage.organisations import SqlOrganisationRepository
     from bot.storage.slack_installations import SlackInstallation, SqlSlackInstallations
     from tests.conftest import TEST_SECRET_KEY
@@ -253,9 +257,9 @@ async def test_every_linked_workspace_is_asked_with_its_own_token(
         },
         dotenv_path=None,
     )
+    clone_sqlite(sqlite_template, settings.effective_database_url)  # a migrated database
     engine = create_engine(settings.effective_database_url)
     try:
-        await upgrade(engine)
         sessions = session_factory(engine)
         org = await SqlOrganisationRepository(sessions).add_organisation(
             "De Linde", "de-linde", "Europe/Amsterdam", "nl", 90

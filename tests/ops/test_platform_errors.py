@@ -8,6 +8,7 @@ import pytest
 
 from tests.doubles.slack_api import DEFAULT_TOKEN, SlackApiSimulator
 from tests.ops.cli import Outcome, run_vipbot
+from tests.support.databases import clone_sqlite
 from tests.support.net import free_port
 
 
@@ -62,14 +63,15 @@ async def test_slack_link_with_a_revoked_token_is_one_line(
     assert_one_line(outcome, "Slack refused the bot token (auth.test: invalid_auth)")
 
 
-async def test_digest_with_the_mail_server_unreachable_is_one_line(tmp_path: Path) -> None:
+async def test_digest_with_the_mail_server_unreachable_is_one_line(
+    tmp_path: Path, sqlite_template: Path
+) -> None:
     from bot.app import Services
     from bot.catalog import load_content
     from bot.domain.clock import SystemClock
     from bot.domain.conversations import Mode
     from bot.settings import BUNDLED_CONTENT, load_settings
     from bot.storage.db import create_engine
-    from bot.storage.migrate import upgrade
     from tests.conftest import TEST_SECRET_KEY
     from tests.portal.support import practice
 
@@ -78,9 +80,9 @@ async def test_digest_with_the_mail_server_unreachable_is_one_line(tmp_path: Pat
         "VIPBOT_SECRET_KEY": TEST_SECRET_KEY,
     }
     settings = load_settings({**environ, "VIPBOT_DATA_DIR": str(tmp_path / "data")}, dotenv_path=None)
+    clone_sqlite(sqlite_template, settings.effective_database_url)  # a migrated database
     engine = create_engine(settings.effective_database_url)
     try:
-        await upgrade(engine)
         services = Services(settings, SystemClock(), engine, load_content(BUNDLED_CONTENT))
         p = await practice(services, deputy=False)
         await p.channel.service.start(p.org.id, 90, Mode.ANONYMOUS, "Er speelt iets.", None)
@@ -101,13 +103,14 @@ async def test_digest_with_the_mail_server_unreachable_is_one_line(tmp_path: Pat
 
 
 async def test_serve_in_socket_mode_starts_and_logs_one_line_while_slack_is_unreachable(
-    tmp_path: Path,
+    tmp_path: Path, sqlite_template: Path
 ) -> None:
     import asyncio
 
     from tests.support.net import wait_for_http
-    from tests.support.process import start_vipbot, stop, vipbot_env
+    from tests.support.process import seed_migrated_database, start_vipbot, stop, vipbot_env
 
+    seed_migrated_database(tmp_path / "data", sqlite_template)
     port = free_port()
     env = vipbot_env(
         tmp_path / "data",

@@ -43,3 +43,11 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 20) -> int:
     except subprocess.TimeoutExpired:
         process.kill()
         return process.wait(timeout=timeout)
+
+
+def seed_migrated_database(data_dir: Path, template: Path) -> None:
+    """The embedded database of `VIPBOT_DATA_DIR=data_dir` as a first start leaves it, copied from the suite's
+    migrated template (`sqlite_template`): for a test that is not about migrating."""
+    from tests.support.databases import clone_sqlite
+
+    clone_sqlite(template, f"sqlite+aiosqlite:///{data_dir / 'vipbot.db'}")

@@ -29,11 +29,11 @@ from bot.web.console.report import (
     build_report,
     number,
     period_label,
+    sessions_sentence,
     short_date,
     shown_text,
     total_text,
 )
-from bot.web.console.report_pdf import report_pdf, sessions_sentence
 from bot.web.shared.templates import TEMPLATES, Fragment, render, request_locale, translate
 
 NOTE_MAX = 8000
@@ -340,6 +340,9 @@ async def report_pdf_download(request: web.Request) -> web.StreamResponse:
     account, organisation, data = await _report(request)
     t = translate(request)
     now = console_of(request).now()
+    # fpdf is loaded at the first PDF, not at every start of the service (a third of a second of CPU).
+    from bot.web.console.report_pdf import report_pdf
+
     pdf = await asyncio.to_thread(report_pdf, data, t, request_locale(request), now)
     await console_of(request).services.audit.record(
         account.id, AuditAction.EXPORTED, organisation.id, f"report:{data.period.key.lower()}"

@@ -40,7 +40,6 @@ from bot.web.console.cache import Expiring
 from bot.web.console.pages_auth import see_other
 from bot.web.console.pages_main import field, forget_organisation_list
 from bot.web.console.report import Period, build_report
-from bot.web.console.report_pdf import report_pdf
 from bot.web.shared.templates import TEMPLATES, Fragment, render, request_locale, translate
 
 OWN_ENTRY = "own"
@@ -267,6 +266,9 @@ async def export_reports(request: web.Request) -> web.StreamResponse:
     t, locale = translate(request), request_locale(request)
     now = console.now()
     first = (await _store(request).created_on(organisation.id)).year
+    # fpdf is loaded at the first PDF, not at every start of the service.
+    from bot.web.console.report_pdf import report_pdf
+
     files: list[tuple[str, bytes]] = []
     for year in range(first, now.year + 1):
         for key in (f"{year}-H1", f"{year}-H2", str(year)):

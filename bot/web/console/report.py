@@ -311,6 +311,15 @@ def total_text(data: ReportData, t: T, locale: str) -> str:
     return shown_text(data.conversations_total, t, locale)
 
 
+def sessions_sentence(data: ReportData, t: T) -> str:
+    """ "3 teamsessies gehouden, met samen 12 inschrijvingen." — the page and the PDF say it alike."""
+    return t(
+        "console.report.sessions_line",
+        count=data.sessions_held,
+        signups=t("console.sessions.signups", count=data.signups),
+    )
+
+
 def shown_text(shown: Shown | int | None, t: T, locale: str) -> str:
     """A published count, or "minder dan 5" — the same words on the page, in the PDF and in its charts."""
     count = shown.count if isinstance(shown, Shown) else shown

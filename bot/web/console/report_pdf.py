@@ -23,6 +23,7 @@ from bot.web.console.report import (
     T,
     number,
     period_label,
+    sessions_sentence,
     short_date,
     shown_text,
     total_text,
@@ -227,15 +228,6 @@ def _prevention(pdf: _Document, data: ReportData, words: _Words) -> None:
     labels = [a.label for a in data.activity] + [t("console.report.activity.signups")]
     bars = [Bar(label, value, number(value, locale)) for label, value in zip(labels, values, strict=True)]
     pdf.chart(count_bars(bars, t("console.report.axis_count"), MIN_SHOWN, lambda n: number(n, locale)))
-
-
-def sessions_sentence(data: ReportData, t: T) -> str:
-    """ "3 teamsessies gehouden, met samen 12 inschrijvingen." — the page and the PDF say it alike."""
-    return t(
-        "console.report.sessions_line",
-        count=data.sessions_held,
-        signups=t("console.sessions.signups", count=data.signups),
-    )
 
 
 def _check_ins(pdf: _Document, data: ReportData, words: _Words) -> None:

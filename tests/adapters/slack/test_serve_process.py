@@ -11,18 +11,16 @@ import aiohttp
 
 from tests.adapters.slack.support import SIGNING_SECRET, command_body, event_body, eventually, signed_headers
 from tests.doubles.slack_api import DEFAULT_TEAM, DEFAULT_TOKEN, SlackApiSimulator
+from tests.ops.cli import run_vipbot_in_process
 from tests.support.net import free_port, wait_for_http
-from tests.support.process import vipbot_env
+from tests.support.process import seed_migrated_database, vipbot_env
 
 
-async def _vipbot(args: list[str], env: dict[str, str], cwd: Path) -> str:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", *args, env=env, cwd=cwd,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )  # fmt: skip
-    output, _ = await process.communicate()
-    assert process.returncode == 0, output.decode()
-    return output.decode()
+async def _vipbot(args: list[str], data: Path, settings: dict[str, str]) -> str:
+    """A set-up command on the service's data folder and settings (through `main`, in this process)."""
+    outcome = await run_vipbot_in_process(args, data, **settings)
+    assert outcome.code == 0, outcome.out + outcome.err
+    return outcome.out + outcome.err
 
 
 def _read(path: Path) -> bytes:
@@ -30,22 +28,22 @@ def _read(path: Path) -> bytes:
 
 
 async def test_serve_answers_slack_and_keeps_no_trace_of_a_dm(
-    tmp_path: Path, slack_api: SlackApiSimulator
+    tmp_path: Path, slack_api: SlackApiSimulator, sqlite_template: Path
 ) -> None:
     port = free_port()
     data = tmp_path / "data"
-    env = vipbot_env(
-        data,
-        port,
-        VIPBOT_LOG_LEVEL="DEBUG",
-        VIPBOT_SCHEDULER="false",
-        VIPBOT_BASE_URL=f"http://127.0.0.1:{port}",
-        SLACK_BOT_TOKEN=DEFAULT_TOKEN,
-        SLACK_SIGNING_SECRET=SIGNING_SECRET,
-        SLACK_API_URL=slack_api.api_url,
-    )
-    await _vipbot(["org", "add", "Acme Zorg", "--slug", "acme"], env, tmp_path)
-    linked = await _vipbot(["slack", "link", "acme"], env, tmp_path)
+    seed_migrated_database(data, sqlite_template)
+    settings = {
+        "VIPBOT_LOG_LEVEL": "DEBUG",
+        "VIPBOT_SCHEDULER": "false",
+        "VIPBOT_BASE_URL": f"http://127.0.0.1:{port}",
+        "SLACK_BOT_TOKEN": DEFAULT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": slack_api.api_url,
+    }
+    env = vipbot_env(data, port, **settings)
+    await _vipbot(["org", "add", "Acme Zorg", "--slug", "acme"], data, settings)
+    linked = await _vipbot(["slack", "link", "acme"], data, settings)
     assert f"{DEFAULT_TEAM} (Default workspace) linked to Acme Zorg" in linked
     slack_api.add_user("UNL")
     canary = "CANARY-b7c1-ik-word-gepest-door-mijn-teamleider"

@@ -12,25 +12,27 @@ from bot.catalog import ContentLibrary
 from bot.domain.clock import FixedClock
 from bot.settings import load_settings
 from bot.storage.db import create_engine
-from bot.storage.migrate import upgrade
 from tests.adapters.teams.support import BOT_ID, PERSONAL_CHAT, activity, card_text, cards_of, connect
 from tests.adapters.teams.test_teams_http import CANARY
 from tests.conftest import TEST_SECRET_KEY
 from tests.doubles.bf_connector import BotConnectorDouble
 from tests.support.net import free_port, wait_for_http
-from tests.support.process import start_vipbot, stop, vipbot_env
+from tests.support.process import seed_migrated_database, start_vipbot, stop, vipbot_env
 
 
 async def test_the_running_service_keeps_typed_text_nowhere(
-    tmp_path: Path, bf_connector: BotConnectorDouble, content: ContentLibrary, clock: FixedClock
+    tmp_path: Path,
+    bf_connector: BotConnectorDouble,
+    content: ContentLibrary,
+    clock: FixedClock,
+    sqlite_template: Path,
 ) -> None:
     data_dir = tmp_path / "data"
     port = free_port()
     env = vipbot_env(data_dir, port, VIPBOT_SECRET_KEY=TEST_SECRET_KEY, VIPBOT_LOG_LEVEL="DEBUG")
     settings = load_settings(env, dotenv_path=None)
+    seed_migrated_database(data_dir, sqlite_template)
     engine = create_engine(settings.effective_database_url)
-    data_dir.mkdir()
-    await upgrade(engine)
     services = Services(settings=settings, clock=clock, engine=engine, content=content)
     await connect(services)
     await engine.dispose()
