@@ -1,5 +1,9 @@
 """What the audit log of console actions holds: an action, who, on which organisation, and a subject that is an
-id or a kind (never content). The use case is `bot.usecases.audit.AuditLog`."""
+id or a kind (never content). The use case is `bot.usecases.audit.AuditLog`.
+
+Actions on conversations (`CONVERSATION_ACTIONS`) are kept by day, once per counsellor, organisation and action,
+and no longer than the organisation's conversation retention: the log must not say when a conversation was
+active after the conversation itself is gone (DESIGN §4.4, §4.6; docs/console.md, threat model)."""
 
 from __future__ import annotations
 
@@ -36,6 +40,23 @@ class AuditAction(StrEnum):
     ORGANISATION_ERASED = "organisation_erased"
 
 
+#: Actions that only happen because a conversation exists (unlocking the inbox, replying, classifying, labelling,
+#: closing, a whistleblowing duty): recorded by day, at most once a day per counsellor, organisation and action,
+#: and purged with the organisation's conversation retention. Everything else keeps the audit retention.
+CONVERSATION_ACTIONS = frozenset(
+    {
+        AuditAction.UNLOCKED,
+        AuditAction.REPLIED,
+        AuditAction.CLASSIFIED,
+        AuditAction.CONVERSATION_LABELLED,
+        AuditAction.CONVERSATION_STATUS,
+        AuditAction.WHISTLEBLOWING_DUTY,
+    }
+)
+#: The only subjects a conversation action may carry: a kind, never anything that tells conversations apart.
+CONVERSATION_SUBJECTS = frozenset({CONVERSATION, "inbox"})
+
+
 @dataclass(frozen=True, slots=True)
 class AuditEntry:
     at: datetime
@@ -44,6 +65,11 @@ class AuditEntry:
     organisation_id: UUID | None
     subject: str | None
     id: int | None = None
+
+    @property
+    def daily(self) -> bool:
+        """Kept by day only (an action on a conversation): `at` is the start of that day, in UTC."""
+        return self.action in CONVERSATION_ACTIONS
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,9 +90,24 @@ class AuditPage:
 class AuditStore(Protocol):
     async def add(self, entry: AuditEntry) -> None: ...
 
+    async def add_once(self, entry: AuditEntry) -> None:
+        """Add `entry` unless one with the same moment, actor, action and organisation is there already."""
+        ...
+
     async def list(self, query: AuditQuery) -> AuditPage: ...
 
-    async def purge_before(self, moment: datetime) -> int: ...
+    async def purge_before(
+        self,
+        moment: datetime,
+        actions: frozenset[AuditAction] | None = None,
+        organisation_id: UUID | None = None,
+    ) -> int:
+        """Delete entries older than `moment`: all, or only of `actions` (and of one organisation)."""
+        ...
+
+    async def purge_unlisted(self, actions: frozenset[AuditAction], organisation_ids: set[UUID]) -> int:
+        """Delete every entry of `actions` whose organisation is not one of `organisation_ids` (or has none)."""
+        ...
 
 
 class MemoryAuditStore:
@@ -77,6 +118,11 @@ class MemoryAuditStore:
 
     async def add(self, entry: AuditEntry) -> None:
         self.entries.append(replace(entry, id=len(self.entries) + 1))
+
+    async def add_once(self, entry: AuditEntry) -> None:
+        same = (entry.at, entry.actor_account_id, entry.action, entry.organisation_id)
+        if not any((e.at, e.actor_account_id, e.action, e.organisation_id) == same for e in self.entries):
+            await self.add(entry)
 
     async def list(self, query: AuditQuery) -> AuditPage:
         found = [
@@ -90,8 +136,26 @@ class MemoryAuditStore:
             found[start : start + query.page_size], query.page, len(found) > start + query.page_size
         )
 
-    async def purge_before(self, moment: datetime) -> int:
-        kept = [e for e in self.entries if e.at >= moment]
+    async def purge_before(
+        self,
+        moment: datetime,
+        actions: frozenset[AuditAction] | None = None,
+        organisation_id: UUID | None = None,
+    ) -> int:
+        def doomed(e: AuditEntry) -> bool:
+            return (
+                e.at < moment
+                and (actions is None or e.action in actions)
+                and (organisation_id is None or e.organisation_id == organisation_id)
+            )
+
+        kept = [e for e in self.entries if not doomed(e)]
+        gone = len(self.entries) - len(kept)
+        self.entries = kept
+        return gone
+
+    async def purge_unlisted(self, actions: frozenset[AuditAction], organisation_ids: set[UUID]) -> int:
+        kept = [e for e in self.entries if e.action not in actions or e.organisation_id in organisation_ids]
         gone = len(self.entries) - len(kept)
         self.entries = kept
         return gone

@@ -7,7 +7,7 @@ each platform adapter registers a renderer for every Post type it can show.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol, TypeVar
@@ -125,6 +125,7 @@ class Gateway(Protocol):
 
 
 RenderFunction = Callable[[Any, str], Rendered]
+PartsFunction = Callable[[Any, str], Sequence[Rendered]]
 
 
 class RendererRegistry:
@@ -132,25 +133,50 @@ class RendererRegistry:
 
     `register(ColumnPost, render_column)`; `render(post, locale)` calls the function of the post's type (or of the
     nearest base class registered). Delivery, the CLI's preview and the console's preview all render through it.
+
+    A post that may not fit in one message on the platform (a management summary of a large organisation) is
+    registered with `register_parts`: its function gives every message, in the order they are sent, and
+    `render_parts` is the way to render it (`render` refuses it rather than leave messages out).
     """
 
     def __init__(self, platform: Platform) -> None:
         self.platform = platform
         self._renders: dict[type[Post], RenderFunction] = {}
+        self._parts: dict[type[Post], PartsFunction] = {}
 
     def register(self, post_type: type[P], render: Callable[[P, str], Rendered]) -> None:
-        if post_type in self._renders:
-            raise ValueError(f"{post_type.__name__} already has a {self.platform.value} renderer")
+        self._claim(post_type)
         self._renders[post_type] = render
 
+    def register_parts(self, post_type: type[P], render: Callable[[P, str], Sequence[Rendered]]) -> None:
+        """A post sent as one or more messages: `render` gives all of them, in order."""
+        self._claim(post_type)
+        self._parts[post_type] = render
+
+    def _claim(self, post_type: type[Post]) -> None:
+        if post_type in self._renders or post_type in self._parts:
+            raise ValueError(f"{post_type.__name__} already has a {self.platform.value} renderer")
+
     def knows(self, post_type: type[Post]) -> bool:
-        return any(cls in self._renders for cls in post_type.__mro__)
+        return any(cls in self._renders or cls in self._parts for cls in post_type.__mro__)
 
     def render(self, post: Post, locale: str) -> Rendered:
         for cls in type(post).__mro__:
             render = self._renders.get(cls)
             if render is not None:
                 return render(post, locale)
+            if cls in self._parts:
+                raise TypeError(f"{type(post).__name__} is sent as several messages: use render_parts")
+        raise TypeError(f"no {self.platform.value} renderer for {type(post).__name__}")
+
+    def render_parts(self, post: Post, locale: str) -> tuple[Rendered, ...]:
+        """Every message of `post`, in the order they are sent: one for most posts."""
+        for cls in type(post).__mro__:
+            parts = self._parts.get(cls)
+            if parts is not None:
+                return tuple(parts(post, locale))
+            if cls in self._renders:
+                return (self._renders[cls](post, locale),)
         raise TypeError(f"no {self.platform.value} renderer for {type(post).__name__}")
 
 

@@ -61,6 +61,7 @@ SLACK_CODES: dict[str, str] = {
     "restricted_action": "slack_restricted",
     "ekm_access_denied": "slack_restricted",
     "msg_too_long": "content_rejected",
+    "msg_blocks_too_long": "content_rejected",
     "invalid_blocks": "content_rejected",
     "no_text": "content_rejected",
     "rate limited": "transient",

@@ -27,6 +27,7 @@ from bot.domain.content import PulseSet, QuestionKind
 from bot.domain.i18n import Translator
 from bot.domain.privacy import NoiseSource, Spend, charge, period_end, period_of, release_epsilon
 from bot.domain.pulses import Pulse, PulseStatus
+from bot.domain.summary import SummaryGroup
 from bot.domain.tenancy import GroupKind
 from bot.errors import ConflictError
 
@@ -268,21 +269,43 @@ def hidden_explanation(insights: Insights, t: Translator, locale: str) -> str:
     return t.t(locale, "insights.hidden", count=hidden) + " " + rules
 
 
-def summary_lines(insights: Insights, t: Translator, locale: str) -> list[str]:
-    """The latest period, every group (teams only as deep as they exist), and the trend."""
+def summary_heading(insights: Insights, t: Translator, locale: str) -> str:
+    """The latest period and how many rounds it pools (or that there is none yet)."""
     latest = insights.latest
     if latest is None:
-        return [t.t(locale, "insights.no_rounds")]
-    lines = [
-        t.t(
-            locale,
-            "insights.round_heading",
-            pulse=insights.pulse_set.name.in_locale(locale),
-            period=latest.period,
-            count=latest.rounds,
+        return t.t(locale, "insights.no_rounds")
+    return t.t(
+        locale,
+        "insights.round_heading",
+        pulse=insights.pulse_set.name.in_locale(locale),
+        period=latest.period,
+        count=latest.rounds,
+    )
+
+
+def summary_groups(insights: Insights, t: Translator, locale: str) -> list[SummaryGroup]:
+    """Every group of the latest period in the order of the tree (teams only as deep as they exist), each with its
+    `cell_line` and the name of the group it belongs to."""
+    latest = insights.latest
+    if latest is None:
+        return []
+    names = {c.group.id: c.group.name for c in latest.cells}
+    return [
+        SummaryGroup(
+            c.depth,
+            cell_line(c, insights.pulse_set, t, locale),
+            names.get(c.group.parent_id) if c.group.parent_id is not None else None,
         )
+        for c in latest.cells
     ]
-    lines.extend(cell_line(c, insights.pulse_set, t, locale) for c in latest.cells)
+
+
+def summary_lines(insights: Insights, t: Translator, locale: str) -> list[str]:
+    """The latest period, every group (teams only as deep as they exist), and the trend."""
+    if insights.latest is None:
+        return [summary_heading(insights, t, locale)]
+    lines = [summary_heading(insights, t, locale)]
+    lines.extend(g.text for g in summary_groups(insights, t, locale))
     trend = trend_line(insights, t, locale)
     if trend:
         lines.append(trend)

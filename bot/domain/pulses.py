@@ -23,6 +23,7 @@ from uuid import UUID
 from bot.domain.clock import Clock
 from bot.domain.content import PulseSet, Question, QuestionKind
 from bot.domain.delivery import Attachment, Post
+from bot.domain.summary import SummaryGroup
 from bot.domain.tenancy import Group, GroupKind, GroupTree, Platform
 from bot.errors import ConflictError, NotFoundError
 
@@ -103,13 +104,23 @@ class PulseReminderPost(Post):
 
 @dataclass(frozen=True, slots=True)
 class ManagementSummaryPost(Post):
-    """The management summary of a closed round: plain text lines, the chart, what is hidden and why."""
+    """The management summary of the latest period: the round heading, every group (its line and tables), the
+    trend, what is hidden and why, and the chart. A platform too small for it in one message sends it as pages
+    (`bot.domain.summary`)."""
 
     title: str
-    lines: tuple[str, ...]
+    heading: str
+    groups: tuple[SummaryGroup, ...]
+    trend: str | None
     hidden_explanation: str
     chart: Attachment
     kind: str = "insights_summary"
+
+    @property
+    def lines(self) -> tuple[str, ...]:
+        """The text in the order of the tree, as one message would show it: heading, groups, trend."""
+        trend = (self.trend,) if self.trend else ()
+        return (self.heading, *(g.text for g in self.groups), *trend)
 
 
 @dataclass(frozen=True, slots=True)

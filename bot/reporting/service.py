@@ -25,8 +25,15 @@ from uuid import UUID
 
 from aiohttp import web
 
-from bot.domain.delivery import DeliveryError, Gateway, Renderer, portal_link
-from bot.domain.insights import hidden_explanation, load_insights, release_due, summary_lines
+from bot.domain.delivery import DeliveryError, Gateway, Rendered, RendererRegistry, portal_link
+from bot.domain.insights import (
+    hidden_explanation,
+    load_insights,
+    release_due,
+    summary_groups,
+    summary_heading,
+    trend_line,
+)
 from bot.domain.outreach import Occurrence
 from bot.domain.privacy import NoiseSource
 from bot.domain.pulses import (
@@ -109,14 +116,16 @@ class Pulses:
         )
         post = ManagementSummaryPost(
             title=title,
-            lines=tuple(summary_lines(insights, t, locale)),
+            heading=summary_heading(insights, t, locale),
+            groups=tuple(summary_groups(insights, t, locale)),
+            trend=trend_line(insights, t, locale),
             hidden_explanation=hidden_explanation(insights, t, locale),
             # Drawing takes a few hundred milliseconds of CPU: not on the event loop, where requests wait.
             chart=await asyncio.to_thread(chart_attachment, insights, t, locale),
         )
         return post, locale
 
-    def platforms(self) -> dict[Platform, tuple[Renderer, Gateway]]:
+    def platforms(self) -> dict[Platform, tuple[RendererRegistry, Gateway]]:
         return {
             platform: (registry.renderers, registry.gateway)
             for platform, registry in self.services.platforms.items()
@@ -124,7 +133,10 @@ class Pulses:
         }
 
     async def send_summary(self, organisation_id: UUID, pulse_set_id: str, *, monthly: bool = False) -> int:
-        """Send the summary to every management target; returns how many received it."""
+        """Send the summary to every management target; returns how many received it whole.
+
+        A summary too large for one message on a platform is several messages ("1/3", "2/3", …), sent in order; a
+        target that refuses one of them is told nothing more (the rest would read as the whole)."""
         targets = await self.store.management_targets(organisation_id)
         if not targets:
             log.warning(
@@ -137,20 +149,31 @@ class Pulses:
             return 0
         post, locale = built
         platforms = self.platforms()
+        rendered: dict[Platform, tuple[Rendered, ...]] = {}
         sent = 0
         for target in targets:
             pair = platforms.get(target.platform)
             if pair is None:
                 continue
             renderer, gateway = pair
+            messages = rendered.get(target.platform)
+            if messages is None:
+                # Once per platform, off the event loop: laying out a large organisation's pages measures every
+                # page as it grows (about a second for 500 groups on a busy machine).
+                messages = rendered[target.platform] = await asyncio.to_thread(
+                    renderer.render_parts, post, locale
+                )
             try:
-                await gateway.send(target, renderer.render(post, locale))
+                for message in messages:
+                    await gateway.send(target, message)
                 sent += 1
             except DeliveryError as exc:
                 log.warning(
                     "pulse summary not delivered",
                     platform=target.platform.value,
                     reason=exc.reason,
+                    code=exc.failure.code.value if exc.failure else None,
+                    messages=len(messages),
                 )
         return sent
 

@@ -141,7 +141,8 @@ class ConsoleOrganisationPolicyRow(SQLModel, table=True):
 class ConsoleAuditRow(SQLModel, table=True):
     """One console action: who, what, in which organisation, on which kind of thing — never content.
 
-    Times are kept to the minute. Removing an account or erasing an organisation keeps the row (who did what
+    Times are kept to the minute; actions on conversations to the day, once a day (see `bot.usecases.audit`).
+    Removing an account or erasing an organisation keeps the row (who did what
     stays accountable) but forgets the link to them.
     """
 

@@ -23,6 +23,13 @@ Failures are programmable: `fail_next(n, status, retry_after=...)` answers the n
 429 (with a Retry-After header) or a 5xx; `remove_conversation(id)` makes every later call to that
 conversation answer 403 "BotNotInConversationRoster" (the bot was removed) or 404 "ConversationNotFound".
 
+Message size, as Teams enforces it: a send, reply or update whose activity is too large is answered 413 with the
+error code "MessageSizeTooBig" and nothing is delivered. Teams' documentation has given the limit as about 28 KB
+for the whole message and, later, as 40 KB (now 100 KB) for the message encoded as UTF-16 without its base64
+images; the double holds the bot to the strictest reading of each: the request body at most `message_limit` bytes
+(28 KB, images included) and, without its `data:image/…;base64,` URIs, at most `message_limit_utf16` bytes as
+UTF-16 (40 KB).
+
 Use it through the `bf_connector` fixture: re-export it from your tests' conftest.py
 (``from tests.doubles.bf_connector import bf_connector`` plus ``__all__ = ["bf_connector"]``), then::
 
@@ -37,6 +44,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
@@ -55,6 +63,17 @@ from tests.doubles.card_check import card_problems, entries_of_activity
 ISSUED_TOKEN = "bf-double-access-token"
 CHANNEL_ISSUER = "https://api.botframework.com"
 SIGNING_KEY_ID = "bf-double-key-1"
+MESSAGE_LIMIT = 28 * 1024
+MESSAGE_LIMIT_UTF16 = 40 * 1024
+_BASE64_IMAGE = re.compile(rb"data:image/[A-Za-z0-9.+-]+;base64,[A-Za-z0-9+/=]*")
+
+
+def message_too_large(raw: bytes, limit: int = MESSAGE_LIMIT, limit_utf16: int = MESSAGE_LIMIT_UTF16) -> bool:
+    """Whether Teams would refuse this activity body as too large (see the module's docstring)."""
+    if len(raw) > limit:
+        return True
+    text = _BASE64_IMAGE.sub(b"", raw).decode("utf-8", "replace")
+    return len(text.encode("utf-16-le")) > limit_utf16
 
 
 @dataclass(frozen=True)
@@ -99,6 +118,8 @@ class BotConnectorDouble:
     """The Bot Framework connector service on 127.0.0.1, port chosen by the OS."""
 
     require_token: bool = False
+    message_limit: int = MESSAGE_LIMIT  # bytes of an activity's body, images included
+    message_limit_utf16: int = MESSAGE_LIMIT_UTF16  # bytes of its body as UTF-16, without base64 images
     client_secret: str | None = None  # when set, the token endpoint refuses any other secret (invalid_client)
     requests: list[RecordedRequest] = field(default_factory=list)
     _failures: list[_Failure] = field(default_factory=list)
@@ -273,6 +294,11 @@ class BotConnectorDouble:
         if refusal is not None:
             await self._record(request, refusal.status)
             return refusal
+        if request.method in {"POST", "PUT"} and message_too_large(
+            await request.read(), self.message_limit, self.message_limit_utf16
+        ):
+            await self._record(request, 413)
+            return _error(413, "MessageSizeTooBig", "Message size too big.")
         recorded = await self._record(request, 200)
         if recorded.kind == "delete":
             return web.Response(status=200)

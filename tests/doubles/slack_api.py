@@ -32,10 +32,18 @@ conftest with ``from tests.doubles.slack_api import slack_api  # noqa: F401``)::
 
 Everything the simulator saw is in ``sim.calls`` (answered calls and refused ones), so confidentiality tests can
 search all traffic: ``sim.traffic_contains("canary")``.
+
+Messages are held to Slack's limits (``chat.postMessage``, ``chat.update``, ``chat.postEphemeral``): at most 50
+blocks, a section's text at most 3,000 characters, a header's 150, a context block at most 10 elements
+(``invalid_blocks``); a fallback ``text`` over 40,000 characters is ``msg_too_long``; and blocks whose texts
+together exceed ``BLOCK_TEXT_LIMIT`` characters are ``msg_blocks_too_long`` — a limit Slack does not document as
+a figure (its developers speak of about 12,000 characters with room for the blocks themselves; refusals have been
+reported from about 11,300), so the simulator refuses from 11,000.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import itertools
 import json
@@ -55,6 +63,52 @@ DEFAULT_TOKEN = "xoxb-test"
 
 # Methods that need no token (Slack checks the client credentials instead).
 _NO_TOKEN = {"oauth.v2.access", "api.test"}
+MESSAGE_BLOCKS = 50
+SECTION_TEXT = 3000
+HEADER_TEXT = 150
+CONTEXT_ELEMENTS = 10
+MESSAGE_TEXT = 40_000
+BLOCK_TEXT_LIMIT = 11_000
+
+
+def _texts(value: Any) -> list[str]:
+    """Every `text` string inside blocks."""
+    if isinstance(value, dict):
+        return [
+            found
+            for key, item in value.items()
+            for found in ([item] if key == "text" and isinstance(item, str) else _texts(item))
+        ]
+    if isinstance(value, list):
+        return [found for item in value for found in _texts(item)]
+    return []
+
+
+def _block_text(block: dict[str, Any]) -> str:
+    text = block.get("text")
+    return str(text.get("text", "")) if isinstance(text, dict) else ""
+
+
+def message_refusal(params: dict[str, Any]) -> str | None:  # noqa: PLR0911  (one answer per limit)
+    """The error Slack answers a message with that breaks its limits (see the module docstring), or None."""
+    if len(str(params.get("text") or "")) > MESSAGE_TEXT:
+        return "msg_too_long"
+    blocks = params.get("blocks")
+    if not blocks:
+        return None
+    if not isinstance(blocks, list) or len(blocks) > MESSAGE_BLOCKS:
+        return "invalid_blocks"
+    for block in blocks:
+        kind = block.get("type")
+        if kind == "section" and len(_block_text(block)) > SECTION_TEXT:
+            return "invalid_blocks"
+        if kind == "header" and len(_block_text(block)) > HEADER_TEXT:
+            return "invalid_blocks"
+        if kind == "context" and len(block.get("elements") or []) > CONTEXT_ELEMENTS:
+            return "invalid_blocks"
+    if sum(len(text) for text in _texts(blocks)) > BLOCK_TEXT_LIMIT:
+        return "msg_blocks_too_long"
+    return None
 
 
 @dataclass
@@ -122,6 +176,7 @@ class SlackApiSimulator:
         self.grids: dict[str, list[str]] = {}  # enterprise id -> the workspaces an org-wide install reaches
         self._failures: dict[str, deque[Failure]] = defaultdict(deque)
         self._limits: dict[str, float] = {}
+        self._delays: dict[str, float] = {}
         self._last_call: dict[tuple[str, str | None], float] = {}
         self._ts = itertools.count(1)
         self.app_tokens: set[str] = set()
@@ -294,6 +349,10 @@ class SlackApiSimulator:
         """Enforce a rate limit on `method` per token: calls closer together get a 429 with Retry-After."""
         self._limits[method] = per_second
 
+    def slow(self, method: str, *, seconds: float) -> None:
+        """Answer `method` only after `seconds`, as a busy Slack does."""
+        self._delays[method] = seconds
+
     @staticmethod
     def dm_channel(user_id: str) -> str:
         """The id of the app's DM with a person: "D" + the user id without its first letter."""
@@ -349,6 +408,8 @@ class SlackApiSimulator:
         token = self._token(request, params)
         call = Call(method=method, params=params, token=token)
         self.calls.append(call)
+        if method in self._delays:
+            await asyncio.sleep(self._delays[method])
 
         workspace = next((w for w in self.workspaces.values() if w.token == token), None)
         if method == "apps.connections.open":
@@ -421,6 +482,12 @@ class SlackApiSimulator:
             raise _SlackError("unknown_method")
         result: dict[str, Any] = handler(params, workspace)
         return result
+
+    @staticmethod
+    def _within_limits(params: dict[str, Any]) -> None:
+        refusal = message_refusal(params)
+        if refusal is not None:
+            raise _SlackError(refusal)
 
     def _next_ts(self) -> str:
         return f"{int(time.time())}.{next(self._ts):06d}"
@@ -506,6 +573,7 @@ class SlackApiSimulator:
         channel = self._channel_for(str(params.get("channel", "")))
         if not params.get("text") and not params.get("blocks"):
             raise _SlackError("no_text")
+        self._within_limits(params)
         message = {
             "ts": self._next_ts(),
             "text": params.get("text", ""),
@@ -518,6 +586,7 @@ class SlackApiSimulator:
 
     def _m_chat_update(self, params: dict[str, Any], _w: Workspace | None) -> dict[str, Any]:
         channel = self._channel_for(str(params.get("channel", "")))
+        self._within_limits(params)
         for message in self.messages[channel]:
             if message["ts"] == params.get("ts"):
                 message["text"] = params.get("text", message["text"])
@@ -528,6 +597,7 @@ class SlackApiSimulator:
 
     def _m_chat_postEphemeral(self, params: dict[str, Any], _w: Workspace | None) -> dict[str, Any]:  # noqa: N802
         channel = self._channel_for(str(params.get("channel", "")))
+        self._within_limits(params)
         if str(params.get("user", "")) not in self.users:
             raise _SlackError("user_not_in_channel")
         ts = self._next_ts()

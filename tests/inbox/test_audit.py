@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from pathlib import Path
+from uuid import uuid4
 
 import pytest
 from aiohttp.test_utils import TestClient
+from sqlalchemy import text
 from sqlmodel import select
 
 from bot.app import Services
@@ -15,7 +17,14 @@ from bot.domain.accounts import Role
 from bot.domain.clock import FixedClock
 from bot.domain.conversations import Mode
 from bot.storage.tables_console import ConsoleAuditRow
-from bot.usecases.audit import AuditAction, AuditLog, AuditQuery, MemoryAuditStore
+from bot.usecases.audit import (
+    CONVERSATION_ACTIONS,
+    AuditAction,
+    AuditLog,
+    AuditQuery,
+    MemoryAuditStore,
+)
+from bot.web.portal.maintenance import run_once
 from tests.console.helpers import csrf_from, make_person, sign_in
 from tests.inbox.support import INBOX, counsellor_with_key, unlock
 
@@ -108,9 +117,12 @@ async def test_every_console_action_is_recorded_and_no_content(
     assert (beheer, AuditAction.SIGNED_IN.value, None) in done
     assert (beheer, AuditAction.INVITED.value, org.id) in done
     assert [r.subject for r in rows if r.action == AuditAction.ORGANISATION_CREATED.value] == ["organisation"]
-    # Conversations are named by kind only, and times are kept to the minute.
+    # Conversations are named by kind only; times are kept to the minute, and to the day for conversations.
     assert {r.subject for r in rows if r.action == AuditAction.REPLIED.value} == {"conversation"}
     assert all(r.at.second == 0 and r.at.microsecond == 0 for r in rows)
+    for row in rows:
+        if AuditAction(row.action) in CONVERSATION_ACTIONS:
+            assert (row.at.hour, row.at.minute) == (0, 0), row.action
     assert str(conversation_id) not in {r.subject for r in rows}
 
     # No content anywhere in the table, nor in the database file (SQLite: the file and its write-ahead log).
@@ -129,8 +141,9 @@ async def test_the_audit_page_is_for_administrators_filters_and_pages(
     admin = await make_person(services, Role.ADMIN, "beheer@vp.test")
     person, _channel, org = await counsellor_with_key(services, "de-linde", "mira@vp.test")
     other = await services.organisations.add_organisation("Noord", "noord", "Europe/Amsterdam", "nl", 90)
-    for _ in range(60):
+    for _ in range(60):  # replies are kept once a day: one a day for 60 days
         await services.audit.record(person.account.id, AuditAction.REPLIED, org.id, "conversation")
+        clock.advance(timedelta(days=1))
     await services.audit.record(person.account.id, AuditAction.EXPORTED, other.id, "report:2026-h1")
 
     await sign_in(client, person, clock)
@@ -141,6 +154,8 @@ async def test_the_audit_page_is_for_administrators_filters_and_pages(
     assert 'rel="next"' in first
     replies = await (await client.get("/console/audit?action=replied")).text()
     assert replies.count("antwoord verstuurd</td>") == 50
+    assert replies.count("(per dag)") == 50  # a day, no time: the day entries of conversations
+    assert " UTC</time>" not in replies
     second = await (await client.get("/console/audit?action=replied&page=2")).text()
     assert second.count("antwoord verstuurd</td>") == 10
     assert 'rel="next"' not in second
@@ -177,3 +192,88 @@ async def test_the_memory_fake_behaves_like_the_table(clock: FixedClock) -> None
     assert [e.action for e in page.entries] == [AuditAction.INVITED]
     clock.advance(timedelta(days=2))
     assert await log.purge() == 2
+
+
+def database_files(database_url: str) -> list[bytes]:
+    """SQLite: the database file and its write-ahead log, as a copy of the data folder would hold them."""
+    if not database_url.startswith("sqlite"):
+        return []
+    path = Path(database_url.split("///", 1)[1])
+    return [part.read_bytes() for part in (path, path.with_name(path.name + "-wal")) if part.exists()]
+
+
+async def test_actions_on_a_conversation_do_not_outlive_its_retention(
+    client: TestClient, services: Services, clock: FixedClock, database_url: str
+) -> None:
+    """A reply logged with its organisation and minute for a year would date the conversation long after it is
+    gone. Kept by day, once, and purged with the organisation's conversation retention, it leaves nothing."""
+    person, channel, org = await counsellor_with_key(services, "de-linde", "mira@vp.test")
+    async with services.engine.begin() as connection:
+        await connection.execute(text("UPDATE organisation SET retention_days = 30 WHERE slug = 'de-linde'"))
+    conversation_id, _code = await channel.service.start(org.id, 30, Mode.ANONYMOUS, "Er wordt gepest.", None)
+    clock.advance(timedelta(hours=13, minutes=37))
+    await sign_in(client, person, clock)
+    assert await unlock(client, "de-linde") == 200
+    here = f"{INBOX('de-linde')}/{conversation_id}"
+    for answer in ("Vertel.", "Ben je er nog?"):
+        html = await (await client.get(here)).text()
+        after = re.search(r'name="after" value="(\d+)"', html)
+        assert after
+        replied = await client.post(
+            f"{here}/reply", data={"csrf_token": csrf_from(html), "text": answer, "after": after.group(1)}
+        )
+        assert replied.status == 200
+        clock.advance(timedelta(minutes=7))
+    html = await (await client.get(here)).text()
+    await client.post(f"{here}/label", data={"csrf_token": csrf_from(html), "label": "pesten"})
+
+    rows = await audit_rows(services)
+    day = clock.now().replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=None)
+    replies = [r for r in rows if r.action == AuditAction.REPLIED.value]
+    assert [(r.at.replace(tzinfo=None), r.organisation_id, r.subject) for r in replies] == [
+        (day, org.id, "conversation")
+    ]  # two replies, one entry, by day
+    assert {r.action for r in rows} >= {"signed_in", "unlocked", "replied", "conversation_labelled"}
+
+    # Past the organisation's retention (30 days, the audit log's is 365): the conversation expires, and with it
+    # every trace in the audit log that something happened in one that day; the sign-in stays.
+    clock.advance(timedelta(days=31))
+    await run_once(services)
+    async with services.engine.connect() as connection:
+        left = (await connection.execute(text("SELECT count(*) FROM conversation"))).scalar_one()
+    assert left == 0
+    rows = await audit_rows(services)
+    assert [r.action for r in rows if AuditAction(r.action) in CONVERSATION_ACTIONS] == []
+    assert [r.action for r in rows] == ["signed_in"]
+    for content in database_files(database_url):
+        for action in ("replied", "conversation_labelled"):
+            assert action.encode() not in content, action
+
+
+async def test_a_conversation_action_names_a_kind_and_an_organisation(
+    services: Services, clock: FixedClock
+) -> None:
+    org = await services.organisations.add_organisation("Linde", "linde", "Europe/Amsterdam", "nl", 90)
+    with pytest.raises(ValueError, match="never an id"):
+        await services.audit.record(None, AuditAction.REPLIED, org.id, "3f1c2a9e-5b7d-4e0a-9c1b-2d3e4f5a6b7c")
+    with pytest.raises(ValueError, match="never an id"):
+        await services.audit.record(None, AuditAction.CLASSIFIED, None, "conversation")
+    assert await audit_rows(services) == []
+
+
+async def test_conversation_actions_follow_each_organisations_retention(clock: FixedClock) -> None:
+    short, long, gone = uuid4(), uuid4(), uuid4()
+    log = AuditLog(MemoryAuditStore(), clock, retention_days=60)
+    for organisation in (short, long, gone):
+        await log.record(None, AuditAction.REPLIED, organisation, "conversation")
+        await log.record(None, AuditAction.SETTINGS_CHANGED, organisation, "groups")
+    clock.advance(timedelta(days=10))
+    retention = {short: 10, long: 400}
+    assert await log.purge(retention) == 2  # the short organisation's reply, and every one of an erased one
+    assert await log.purge(retention) == 0
+    clock.advance(timedelta(days=49))  # day 59: the audit retention (60) caps the longer one minus a day
+    assert await log.purge(retention) == 1
+    left = (await log.list(AuditQuery())).entries
+    assert sorted(e.action.value for e in left) == ["settings_changed"] * 3
+    clock.advance(timedelta(days=2))
+    assert await log.purge(retention) == 3

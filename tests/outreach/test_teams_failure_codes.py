@@ -76,6 +76,7 @@ async def stored_failures(p: Pipeline) -> list[tuple[str, str | None, str | None
         (404, ("teams_gone", None)),  # ConversationNotFound: the chat is gone
         (500, ("gave_up", "1")),  # transient; the worker gives up after its attempts
         ("unreachable", ("gave_up", "1")),
+        (413, ("content_rejected", "MessageSizeTooBig")),  # the message is larger than Teams takes
     ],
 )
 async def test_a_failed_teams_delivery_stores_the_gateway_s_code(
@@ -91,6 +92,8 @@ async def test_a_failed_teams_delivery_stores_the_gateway_s_code(
         bf_connector.remove_conversation(CHAT, status=int(answer))
     elif answer == 500:
         bf_connector.fail_next(5, 500)
+    elif answer == 413:
+        bf_connector.message_limit = 1_000  # a reminder card is larger: refused as Teams refuses a large one
     await publish(p, Audience(members=True, platforms=(Platform.TEAMS,)))
     gateway = TeamsGateway(reference_store(p.services), http, None, NO_RETRY)
     worker = OutboxWorker(

@@ -6,6 +6,13 @@ the counsellor's file, book a call and add it to the calendar, take the whole co
 counsellor works in the console on a desktop. On every portal page: no horizontal scroll, touch targets of at
 least 44 px, and no axe-core violations. The notices that reach the SMTP sink and the loopback push service carry
 nothing of the conversation, the organisation or the code; the data folder and the log hold none of it in clear.
+
+The same checks on every page the portal shows when something goes wrong, each provoked by a real request: an
+unknown organisation, a wrong method, a form with a broken token, a body over the size limit, a proof of work that
+does not hold (too busy), a file too large or of a refused kind, a conversation erased on another device, one
+whose sealed data is damaged, an address refused for the notice, an erasure not confirmed. The server says which
+template it rendered (a header added by the test only), and `test_portal_templates_covered` fails when a template
+in the portal's folder is on no page these tests check.
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from PIL import Image, PngImagePlugin
-from playwright.async_api import Browser, BrowserContext, Page, expect
+from playwright.async_api import Browser, BrowserContext, Page, Response, expect
 from sqlalchemy import text
 
 from bot.app import Services, build_app
@@ -45,6 +52,7 @@ from bot.storage.migrate import upgrade
 from bot.web.observability import AccessLogger
 from bot.web.portal.channel import ConfidentialChannel
 from bot.web.portal.maintenance import run_notices
+from bot.web.shared.templates import TEMPLATES, Templates
 from tests.console.helpers import make_person
 from tests.doubles.push_service import PushServiceDouble, push_service  # noqa: F401 - fixture
 from tests.doubles.smtp_sink import SmtpSink, smtp_env, smtp_sink  # noqa: F401 - fixture
@@ -59,6 +67,82 @@ PASSWORD = "correct horse battery staple"
 PASSPHRASE = "lange wachtwoordzin van mira voor de test"
 ZONE = ZoneInfo("Europe/Amsterdam")
 START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+
+
+TEMPLATE_HEADER = "X-Test-Template"
+#: The pages the journey from start to erasure checks, and those the error states check; with the parts and bases
+#: they include, these must be every file in the portal's template folder (test_portal_templates_covered).
+JOURNEY_PAGES = frozenset(
+    {
+        "portal_landing.html",
+        "portal_start.html",
+        "portal_code.html",
+        "portal_conversation.html",
+        "portal_notice.html",
+        "portal_left.html",
+        "portal_return.html",
+        "portal_delete.html",
+        "portal_deleted.html",
+    }
+)
+ERROR_PAGES = frozenset(
+    {
+        "error.html",
+        "portal_damaged.html",
+        "portal_landing.html",
+        "portal_start.html",
+        "portal_return.html",
+        "portal_conversation.html",
+        "portal_notice.html",
+        "portal_delete.html",
+    }
+)
+
+
+def record_templates(app: web.Application) -> None:
+    """Every page the portal renders says which template it came from, in a response header (tests only)."""
+    for resource in app.router.resources():
+        if isinstance(resource, web.PrefixedSubAppResource) and resource.canonical == "/portal":
+            templates = resource._app[TEMPLATES]
+            break
+    else:
+        raise AssertionError("no portal in this application")
+    render = templates.render
+
+    def recording(
+        request: web.Request, template: str, /, *, status: int = 200, **context: object
+    ) -> web.Response:
+        response = render(request, template, status=status, **context)
+        response.headers[TEMPLATE_HEADER] = template
+        return response
+
+    templates.render = recording  # type: ignore[method-assign]
+    assert isinstance(templates, Templates)
+
+
+@dataclass
+class Seen:
+    """What the phone checks passed on: page paths, templates, and each open tab's latest page template."""
+
+    paths: set[str]
+    templates: set[str]
+    states: set[str]
+    current: dict[Page, str]
+
+    @classmethod
+    def new(cls) -> Seen:
+        return cls(set(), set(), set(), {})
+
+    def watch(self, context: BrowserContext) -> None:
+        def on_response(response: Response) -> None:
+            template = response.headers.get(TEMPLATE_HEADER.lower())
+            if not template or response.request.resource_type != "document":
+                return
+            frame = response.frame
+            if frame.parent_frame is None:
+                self.current[frame.page] = f"{template} {response.status}"
+
+        context.on("response", on_response)
 
 
 @asynccontextmanager
@@ -168,9 +252,11 @@ SMALL_TARGETS = """
 """
 
 
-async def phone_checks(page: Page, width: int, seen: set[str]) -> None:
+async def phone_checks(page: Page, width: int, seen: Seen) -> None:
     """No horizontal scroll, touch targets of 44 px or more, and axe-core finds nothing."""
     await page.wait_for_load_state("load")
+    rendered = seen.current.get(page)
+    assert rendered is not None, ("not a page the portal rendered", page.url)
     assert await page.evaluate("document.documentElement.scrollWidth") <= width, page.url
     small = await page.evaluate(SMALL_TARGETS, 44)
     assert small == [], (page.url, small)
@@ -181,8 +267,11 @@ async def phone_checks(page: Page, width: int, seen: set[str]) -> None:
         "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
         ".map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))"
     )
-    assert violations == [], (page.url, violations)
-    seen.add(re.sub(r"\?.*", "", page.url).rsplit("/portal/de-linde", 1)[1] or "/")
+    assert violations == [], (page.url, rendered, violations)
+    path = re.sub(r"[?#].*", "", page.url)
+    seen.paths.add(path.rsplit("/portal/de-linde", 1)[1] or "/" if "/portal/de-linde" in path else path)
+    seen.templates.add(rendered.split()[0])
+    seen.states.add(rendered)
 
 
 async def phone(browser: Browser, width: int) -> BrowserContext:  # noqa: F811
@@ -229,9 +318,12 @@ async def test_an_employee_on_a_phone_from_start_to_erasure(  # noqa: PLR0915
     exif_marker, png_marker = "KX9QZ-camera", f"CANARY{tag}-png"
     email = f"sam.{tag.lower()}@example.net"
     services, clock = world.services, world.clock
-    seen: set[str] = set()
-    async with serve_app(build_app(services)) as base:
+    seen = Seen.new()
+    app = build_app(services)
+    record_templates(app)
+    async with serve_app(app) as base:
         context = await phone(browser, width)
+        seen.watch(context)
         await context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
         employee = await context.new_page()
         errors: list[str] = []
@@ -460,4 +552,153 @@ async def test_an_employee_on_a_phone_from_start_to_erasure(  # noqa: PLR0915
         assert errors == []
         await desk.close()
         await context.close()
-    assert {"/", "/start", "/code", "/conversation", "/notice", "/leave", "/return", "/delete"} <= seen
+    assert {"/", "/start", "/code", "/conversation", "/notice", "/leave", "/return", "/delete"} <= seen.paths
+    assert seen.templates >= JOURNEY_PAGES, JOURNEY_PAGES - seen.templates
+
+
+async def damage(services: Services) -> None:
+    """What bit rot or a bad restore does to a conversation: one byte flipped inside a sealed message."""
+    async with services.engine.begin() as connection:
+        rows = (await connection.execute(text("SELECT id, ciphertext FROM conversation_message"))).all()
+        assert rows
+        row_id, sealed = rows[0]
+        broken = bytearray(sealed)
+        broken[len(broken) // 2] ^= 0x40
+        await connection.execute(
+            text("UPDATE conversation_message SET ciphertext = :c WHERE id = :i"),
+            {"c": bytes(broken), "i": row_id},
+        )
+
+
+async def started(page: Page, base: str, message: str) -> str:
+    """Start a conversation anonymously and go on to it; returns the receipt code."""
+    await page.goto(f"{base}/portal/de-linde/start")
+    await page.get_by_label("Wat wil je bespreken?").fill(message)
+    await page.get_by_role("button", name="Verstuur en maak mijn code").click()
+    code = str(await page.locator("#receipt-code").get_attribute("data-code"))
+    await page.get_by_role("link", name="Ik heb mijn code bewaard, ga naar het gesprek").click()
+    await expect(page.locator(".thread")).to_contain_text(message)
+    return code
+
+
+async def signed_in_with(page: Page, base: str, code: str) -> None:
+    await page.goto(f"{base}/portal/de-linde/return")
+    await page.get_by_label("Je code").fill(code)
+    await page.get_by_role("button", name="Open mijn gesprek").click()
+    await expect(page.locator(".thread")).to_be_visible()
+
+
+@pytest.mark.parametrize("width", [360, 390])
+async def test_every_error_page_on_a_phone(  # noqa: PLR0915
+    world: World,
+    width: int,
+    browser: Browser,  # noqa: F811
+) -> None:
+    services = world.services
+    await services.organisations.add_organisation("Leeg BV", "leeg", "Europe/Amsterdam", "nl", 90)
+    seen = Seen.new()
+    app = build_app(services)
+    record_templates(app)
+    async with serve_app(app) as base:
+        context = await phone(browser, width)
+        seen.watch(context)
+        page = await context.new_page()
+
+        # -- pages of the error middleware --------------------------------------------------------------------
+        await page.goto(f"{base}/portal/bestaat-niet")
+        await expect(page.get_by_role("heading", name="Niet gevonden")).to_be_visible()
+        assert seen.current[page] == "error.html 404"
+        await phone_checks(page, width, seen)
+        await page.goto(f"{base}/portal/de-linde/leave")  # only a form may sign out
+        assert seen.current[page] == "error.html 405"
+        await phone_checks(page, width, seen)
+        await page.goto(f"{base}/portal/de-linde/start")
+        await page.locator("input[name=csrf_token]").evaluate("field => { field.value = 'verlopen'; }")
+        await page.get_by_label("Wat wil je bespreken?").fill("Een formulier dat te lang openstond.")
+        await page.get_by_role("button", name="Verstuur en maak mijn code").click()
+        await expect(page.get_by_role("heading", name="Niet toegestaan")).to_be_visible()
+        assert seen.current[page] == "error.html 403"
+        await phone_checks(page, width, seen)
+
+        # -- an organisation without a counsellor yet -----------------------------------------------------------
+        await page.goto(f"{base}/portal/leeg")
+        assert seen.current[page] == "portal_landing.html 200"
+        await phone_checks(page, width, seen)
+
+        # -- too busy: a proof of work that does not hold ---------------------------------------------------------
+        await page.goto(f"{base}/portal/de-linde/start")
+        await page.locator("input[name=pow_challenge]").evaluate("field => { field.value = 'x.y'; }")
+        await page.get_by_label("Wat wil je bespreken?").fill("Mijn eerste bericht.")
+        await page.get_by_role("button", name="Verstuur en maak mijn code").click()
+        await expect(page.get_by_role("alert")).to_be_visible()
+        assert seen.current[page] == "portal_start.html 429"
+        assert await page.get_by_label("Wat wil je bespreken?").input_value() == "Mijn eerste bericht."
+        await phone_checks(page, width, seen)
+        await page.goto(f"{base}/portal/de-linde/return")
+        await page.locator("input[name=pow_challenge]").evaluate("field => { field.value = 'x.y'; }")
+        await page.get_by_label("Je code").fill("ABCD-EFGH-JKMN-PQRS-TVWX")
+        await page.get_by_role("button", name="Open mijn gesprek").click()
+        await expect(page.get_by_role("alert")).to_be_visible()
+        assert seen.current[page] == "portal_return.html 429"
+        await phone_checks(page, width, seen)
+
+        # -- files refused: too large, not a PDF or image, over the body limit ------------------------------------
+        code = await started(page, base, "Ik wil iets laten zien.")
+        limit = services.settings.portal_file_mb * 1024 * 1024
+        refused = [
+            ("groot.jpg", "image/jpeg", b"\xff\xd8\xff" + bytes(limit), "portal_conversation.html 400"),
+            ("notities.txt", "text/plain", b"gewoon tekst", "portal_conversation.html 400"),
+            ("enorm.pdf", "application/pdf", b"%PDF-" + bytes(limit + 1024 * 1024), "error.html 413"),
+        ]
+        for name, kind, data, expected in refused:
+            await page.goto(f"{base}/portal/de-linde/conversation")
+            await page.locator("#file").set_input_files(
+                files=[{"name": name, "mimeType": kind, "buffer": data}]
+            )
+            async with page.expect_navigation():
+                await page.get_by_role("button", name="Bestand versleuteld meesturen").click()
+            assert seen.current[page] == expected, (name, seen.current[page])
+            if expected == "error.html 413":
+                await expect(page.get_by_role("heading", name="Te groot")).to_be_visible()
+            else:
+                await expect(page.get_by_role("alert")).to_be_visible()
+            await phone_checks(page, width, seen)
+
+        # -- a notice address the portal cannot use; an erasure not confirmed ---------------------------------------
+        await page.goto(f"{base}/portal/de-linde/notice")
+        await page.get_by_label("Je (privé) e-mailadres").fill("sam@localhost")
+        await page.get_by_role("button", name="Stuur me een bericht bij een antwoord").click()
+        await expect(page.get_by_role("alert")).to_be_visible()
+        assert seen.current[page] == "portal_notice.html 400"
+        await phone_checks(page, width, seen)
+        await page.goto(f"{base}/portal/de-linde/delete")
+        await page.locator("input[name=confirm]").evaluate("box => box.removeAttribute('required')")
+        await page.get_by_role("button", name="Wis het gesprek").click()
+        await expect(page.get_by_role("alert")).to_be_visible()
+        assert seen.current[page] == "portal_delete.html 400"
+        await phone_checks(page, width, seen)
+
+        # -- erased on another device: this phone's session is still open, the conversation is gone ----------------
+        other = await browser.new_context(locale="nl-NL", timezone_id="Europe/Amsterdam")
+        other.set_default_timeout(20_000)
+        elsewhere = await other.new_page()
+        await signed_in_with(elsewhere, base, code)
+        await elsewhere.goto(f"{base}/portal/de-linde/delete")
+        await elsewhere.get_by_label("Ja, wis dit gesprek definitief").check()
+        await elsewhere.get_by_role("button", name="Wis het gesprek").click()
+        await expect(elsewhere.get_by_role("heading", name="Je gesprek is gewist")).to_be_visible()
+        await other.close()
+        await page.goto(f"{base}/portal/de-linde/conversation")
+        await expect(page.get_by_role("alert")).to_be_visible()
+        assert seen.current[page] == "portal_return.html 404"
+        await phone_checks(page, width, seen)
+
+        # -- a conversation whose sealed data is damaged -------------------------------------------------------------
+        await started(page, base, "Een gesprek dat beschadigd raakt.")
+        await damage(services)
+        await page.goto(f"{base}/portal/de-linde/conversation")
+        assert seen.current[page] == "portal_damaged.html 500"
+        await expect(page.get_by_role("heading", level=1)).to_be_visible()
+        await phone_checks(page, width, seen)
+        await context.close()
+    assert seen.templates >= ERROR_PAGES, ERROR_PAGES - seen.templates

@@ -12,13 +12,13 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import replace
 from typing import Any
 from uuid import UUID
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackObjectFormationError
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
@@ -31,7 +31,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.adapters.slack.blocks import HEADER_LIMIT, SECTION_LIMIT, escape, strong
+from bot.adapters.slack.blocks import HEADER_LIMIT, MESSAGE_BLOCK_LIMIT, SECTION_LIMIT, escape, strong
 from bot.adapters.slack.blocks import fallback as fallback_text
 from bot.adapters.slack.service import RECEIVED_AT
 from bot.cache import TtlCache
@@ -49,6 +49,15 @@ from bot.domain.pulses import (
     PulseReminderPost,
     PulseService,
     answer_options,
+)
+from bot.domain.summary import (
+    SIZING_TOTAL,
+    ParentLine,
+    SummaryPage,
+    continued,
+    page_title,
+    paginate,
+    parent_line,
 )
 from bot.domain.tenancy import Platform, WorkspaceOrganisations
 from bot.logs import get_logger
@@ -152,17 +161,72 @@ def reminder_blocks(t: Translator, post: PulseReminderPost, locale: str) -> list
     ]
 
 
-def summary_blocks(post: ManagementSummaryPost) -> list[Block]:
-    blocks: list[Block] = [HeaderBlock(text=_clip(post.title, HEADER_LIMIT))]
-    text = "\n".join(escape(line) for line in post.lines)
-    for start in range(0, len(text), SECTION_LIMIT):
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=text[start : start + SECTION_LIMIT])))
-        if len(blocks) > 40:
-            break
-    blocks.append(
-        ContextBlock(elements=[MarkdownTextObject(text=_clip(escape(post.hidden_explanation), 3000))])
-    )
+#: Slack refuses a message whose blocks together carry too much text (`msg_blocks_too_long`): not documented as a
+#: figure; Slack's developers speak of about 12,000 characters with room for the blocks themselves, and refusals
+#: have been reported from about 11,300. A summary page keeps its blocks' text within this.
+BLOCK_TEXT_BUDGET = 10_000
+
+
+def _header(t: Translator, locale: str, title: str, page: SummaryPage) -> HeaderBlock:
+    """The page's title in a header: a long title is clipped (as far as the widest "n/total" needs, so that a page
+    measured before its total is known does not grow), never its "2/3"."""
+    widest = page if page.total == 1 else replace(page, number=SIZING_TOTAL, total=SIZING_TOTAL)
+    room = HEADER_LIMIT - len(page_title(t, locale, "", widest))
+    return HeaderBlock(text=page_title(t, locale, _clip(title, room), page))
+
+
+def _section(text: str) -> SectionBlock:
+    return SectionBlock(text=MarkdownTextObject(text="\n".join(escape(line) for line in text.split("\n"))))
+
+
+def summary_blocks(t: Translator, post: ManagementSummaryPost, page: SummaryPage, locale: str) -> list[Block]:
+    """One page of the summary: its title; on the first page the round heading, the organisation and its
+    departments and the trend; on later pages the other groups under their parent's name; on the last what is
+    hidden and why."""
+    blocks: list[Block] = [_header(t, locale, post.title, page)]
+    if page.first:
+        blocks.append(_section(post.heading))
+    for item in page.items():
+        if isinstance(item, ParentLine):
+            blocks.append(_section(parent_line(t, locale, item)))
+        else:
+            blocks.append(_section(item.text))
+    if page.first:
+        if post.trend:
+            blocks.append(_section(post.trend))
+        if page.total > 1:
+            blocks.append(
+                ContextBlock(elements=[MarkdownTextObject(text=escape(continued(t, locale, page)))])
+            )
+    if page.footer:
+        blocks.append(
+            ContextBlock(elements=[MarkdownTextObject(text=_clip(escape(post.hidden_explanation), 3000))])
+        )
     return blocks
+
+
+def _texts(value: Any) -> Iterator[str]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "text" and isinstance(item, str):
+                yield item
+            else:
+                yield from _texts(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _texts(item)
+
+
+def blocks_fit(blocks: list[Block]) -> bool:
+    """Within Slack's limits for one message: at most 50 blocks, each within its own limits (slack_sdk checks them
+    when it serialises a block), and their text together within `BLOCK_TEXT_BUDGET`."""
+    if len(blocks) > MESSAGE_BLOCK_LIMIT:
+        return False
+    try:
+        serialised = [b.to_dict() for b in blocks]
+    except SlackObjectFormationError:
+        return False
+    return sum(len(text) for text in _texts(serialised)) <= BLOCK_TEXT_BUDGET
 
 
 def _message(blocks: list[Block], fallback: str) -> Rendered:
@@ -183,9 +247,16 @@ def render_pulse_reminder(t: Translator, post: PulseReminderPost, locale: str) -
     return _message(reminder_blocks(t, post, locale), t.t(locale, "pulses.reminder_label"))
 
 
-def render_summary(post: ManagementSummaryPost, _locale: str) -> Rendered:
-    rendered = _message(summary_blocks(post), post.title)
-    return replace(rendered, attachments=(post.chart,))
+def render_summary(t: Translator, post: ManagementSummaryPost, locale: str) -> tuple[Rendered, ...]:
+    """The summary as one message, or as several (each within Slack's limits) for a large organisation; the chart
+    goes with the first."""
+    locale = pick_locale(locale)
+    pages = paginate(post.groups, lambda page: blocks_fit(summary_blocks(t, post, page, locale)))
+    messages = [
+        _message(summary_blocks(t, post, page, locale), page_title(t, locale, post.title, page))
+        for page in pages
+    ]
+    return (replace(messages[0], attachments=(post.chart,)), *messages[1:])
 
 
 def register_pulse_actions(

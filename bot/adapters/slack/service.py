@@ -19,7 +19,7 @@ import logging
 import re
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote_plus
 from uuid import UUID
@@ -46,6 +46,7 @@ from bot.adapters.slack.gateway import (
     TokenSource,
     make_client,
 )
+from bot.adapters.slack.listeners import ListenerTasks, follow_listeners
 from bot.adapters.slack.manifest import BOT_SCOPES
 from bot.adapters.slack.members import SlackMemberSync
 from bot.adapters.slack.oauth import (
@@ -103,6 +104,7 @@ class SlackFeature:
     members: SlackMemberSync | None = None
     socket_mode_handler: Any | None = None
     socket_mode_task: asyncio.Task[None] | None = None
+    listeners: ListenerTasks = field(default_factory=ListenerTasks)
 
     def use_session(self, session: aiohttp.ClientSession | None) -> None:
         """One HTTP session for every Web API call of this process: bolt's listeners, OAuth and the gateway."""
@@ -404,6 +406,7 @@ def build_feature(services: Services) -> SlackFeature | None:
         bolt = AsyncApp(logger=quiet, signing_secret=signing.get_secret_value(), client=client)
         tokens = StaticToken(Secret(token.get_secret_value()))
 
+    listeners = follow_listeners(bolt)
     handlers = _Handlers(services, stores)
     bolt.event("app_home_opened")(handlers.home_opened)
     bolt.command("/vp")(handlers.command)
@@ -449,6 +452,7 @@ def build_feature(services: Services) -> SlackFeature | None:
         installations=installations,
         oauth=oauth,
         clients=clients,
+        listeners=listeners,
     )
 
 
@@ -590,6 +594,8 @@ def install(app: web.Application, services: Services) -> None:
 
     app.router.add_post(EVENTS_PATH, events)
     app.cleanup_ctx.append(_shared_http(feature))
+    # Before the Web API session closes and the database is disposed (both on cleanup).
+    app.on_shutdown.append(feature.listeners.drain)
     flow = bolt.oauth_flow
     if feature.oauth and flow is not None:
 

@@ -7,13 +7,15 @@ Microsoft identity platform (client credentials; the login URL is a setting), wi
 
 Failures: 429 honours Retry-After, 5xx and connection errors are retried with backoff, a few times within one
 call (`RetryPolicy`); what is left is a `DeliveryError` — rate_limited, transient or permanent (403 "bot not in
-conversation" and 404 "conversation not found" also forget the reference: the bot was removed) — carrying the
-`FailureCode` the outbox stores; its reason text is for operators only.
+conversation" and 404 "conversation not found" also forget the reference: the bot was removed; 413 "message size
+too big" is the message's own fault: `content_rejected`) — carrying the `FailureCode` the outbox stores; its reason
+text is for operators only.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, replace
@@ -270,13 +272,15 @@ class TeamsGateway:
     async def _once(
         self, method: str, stored: StoredReference, path: str, body: dict[str, Any]
     ) -> dict[str, Any]:
-        headers = {"Authorization": await self._tokens.header()} if self._tokens else {}
+        headers = {"Content-Type": "application/json; charset=utf-8"}
+        if self._tokens:
+            headers["Authorization"] = await self._tokens.header()
         url = stored.reference.service_url.rstrip("/") + path
         # A new 1:1 chat has no id yet: its creation counts against the person's address.
         await self._pacer.wait(stored.reference.tenant_id, stored.reference.conversation_id or stored.address)
         async with self._slots:
             try:
-                async with self._http.request(method, url, json=body, headers=headers) as response:
+                async with self._http.request(method, url, data=encoded(body), headers=headers) as response:
                     status = response.status
                     retry_after = response.headers.get("Retry-After")
                     try:
@@ -311,6 +315,14 @@ class TeamsGateway:
             raise _failed(
                 DeliveryFailureKind.PERMANENT, f"the bot was removed from the conversation ({code})", removed
             )
+        if status == 413:
+            # MessageSizeTooBig: the message itself is refused; sending it again would be refused again.
+            raise _failed(
+                DeliveryFailureKind.PERMANENT,
+                f"Teams refused the message as too large (413 {code or 'MessageSizeTooBig'})",
+                FailureCode.CONTENT_REJECTED,
+                "MessageSizeTooBig",
+            )
         if status == 401:
             raise _failed(
                 DeliveryFailureKind.PERMANENT,
@@ -323,6 +335,12 @@ class TeamsGateway:
             FailureCode.OTHER_CODE,
             f"HTTP {status}",
         )
+
+
+def encoded(body: dict[str, Any]) -> bytes:
+    """An activity as sent: JSON in UTF-8 (Dutch letters, "±" and the no-break spaces of a summary's tree take 2
+    bytes each rather than 6 as `\\u` escapes: Teams limits a message's size)."""
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 def _seconds(header: str | None) -> float:

@@ -27,7 +27,7 @@ def register_posts(renderers: RendererRegistry, translator: Translator) -> None:
     renderers.register(SessionReminderPost, partial(render_sessions.render_reminder, translator))
     renderers.register(PulsePost, partial(render_pulse, translator))
     renderers.register(PulseReminderPost, partial(render_pulse_reminder, translator))
-    renderers.register(ManagementSummaryPost, partial(render_summary, translator))
+    renderers.register_parts(ManagementSummaryPost, partial(render_summary, translator))
     renderers.register(ColumnDigestPost, partial(render_digest, translator))
 
 

@@ -3,12 +3,14 @@
 
 Teams sends a bot message of at most about 28 KB, and an Adaptive Card can show an image from a data URI: the
 chart is redrawn small with a 16-colour palette so that it travels inside the card, with no link to it anywhere.
+A summary too large for one message goes out as several, each within the limit (`bot.domain.summary`).
 """
 
 from __future__ import annotations
 
 import base64
 import io
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,6 +26,7 @@ from bot.adapters.teams.cards import (
     rendered,
     text_block,
 )
+from bot.adapters.teams.gateway import encoded
 from bot.adapters.teams.submits import CardSubmit, ClickAnswer, SubmitAnswer, SubmitRoutes, Transient
 from bot.domain.content import QuestionKind, pick_locale
 from bot.domain.delivery import Rendered
@@ -40,6 +43,15 @@ from bot.domain.pulses import (
     PulseService,
     PulseStore,
     answer_options,
+)
+from bot.domain.summary import (
+    SIZING_TOTAL,
+    ParentLine,
+    SummaryPage,
+    continued,
+    page_title,
+    paginate,
+    parent_line,
 )
 from bot.domain.tenancy import Platform
 
@@ -167,7 +179,7 @@ def chart_palette(image: Any, size: int = PALETTE_SIZE) -> Any:
 CARD_WIDTH = 450  # px: about what a Teams card is wide on a laptop; the image is shown stretched to it
 
 
-def small_png(png: bytes) -> bytes:
+def small_png(png: bytes, limit: int = MAX_INLINE_IMAGE) -> bytes:
     """The chart as a PNG of 16 colours (a palette that keeps its colours) that fits in a Teams message. A larger
     chart (many groups) first gets fewer pixels down to the card's width, then 8 colours: made smaller than the
     card, its labels would be stretched back to the card's width blurred and too small to read. Only a chart that
@@ -196,35 +208,103 @@ def small_png(png: bytes) -> bytes:
         palette = chart_palette(image, colours)
         for width in widths:
             found = encoded(width, palette)
-            if len(found) <= MAX_INLINE_IMAGE:
+            if len(found) <= limit:
                 return found
     width = widths[-1]
-    while len(found) > MAX_INLINE_IMAGE and width >= 300:
+    while len(found) > limit and width >= 300:
         width = int(width * 0.85)
         found = encoded(width, palette)
     return found
 
 
 def _keep_indent(text: str) -> str:
-    """Markdown drops leading spaces, and with them the indentation of the group tree: no-break spaces stay."""
-    stripped = text.lstrip(" ")
-    return "\u00a0" * (len(text) - len(stripped)) + stripped
+    """Markdown drops leading spaces, and with them the indentation of the group tree: no-break spaces stay (on
+    every line: a group's table is indented under it)."""
+    kept = []
+    for line in text.split("\n"):
+        stripped = line.lstrip(" ")
+        kept.append("\u00a0" * (len(line) - len(stripped)) + stripped)
+    return "\n".join(kept)
 
 
-def summary_card(post: ManagementSummaryPost, alt: str) -> Card:
-    image = base64.b64encode(small_png(post.chart.data)).decode("ascii")
+def _tree_line(text: str, **style: Any) -> Element:
+    return text_block(
+        _keep_indent(escape(text)), wrap=True, spacing="None", fontType="Monospace", size="Small", **style
+    )
+
+
+def summary_card(
+    t: Translator, post: ManagementSummaryPost, page: SummaryPage, locale: str, image: str
+) -> Card:
+    """One page of the summary (`image`: the chart's data URI, on the first page)."""
     body: list[Element] = [
-        text_block(escape(post.title), size="Large", weight="Bolder", wrap=True),
-        {"type": "Image", "url": f"data:image/png;base64,{image}", "altText": alt, "size": "Stretch"},
-        *(
-            text_block(
-                _keep_indent(escape(line)), wrap=True, spacing="None", fontType="Monospace", size="Small"
-            )
-            for line in post.lines
-        ),
-        text_block(escape(post.hidden_explanation), wrap=True, isSubtle=True, size="Small"),
+        text_block(escape(page_title(t, locale, post.title, page)), size="Large", weight="Bolder", wrap=True)
     ]
+    if page.first:
+        body.append(
+            {"type": "Image", "url": image, "altText": t.t(locale, "insights.chart_alt"), "size": "Stretch"}
+        )
+        body.append(_tree_line(post.heading))
+    for item in page.items():
+        if isinstance(item, ParentLine):
+            body.append(_tree_line(parent_line(t, locale, item)))
+        else:
+            body.append(_tree_line(item.text))
+    if page.first:
+        if post.trend:
+            body.append(_tree_line(post.trend))
+        if page.total > 1:
+            body.append(
+                text_block(escape(continued(t, locale, page)), wrap=True, weight="Bolder", size="Small")
+            )
+    if page.footer:
+        body.append(text_block(escape(post.hidden_explanation), wrap=True, isSubtle=True, size="Small"))
     return card(body)
+
+
+#: Teams refuses a bot message that is too large (413, MessageSizeTooBig). Its documentation has said "about 28 KB"
+#: for the whole message and, later, 40 KB and then 100 KB for the message encoded as UTF-16 without base64
+#: images; a summary keeps within the strictest reading of each: the activity as sent, chart included, within
+#: 28 KB, and as UTF-16 without the chart within 40 KB.
+MESSAGE_LIMIT = 28 * 1024
+MESSAGE_LIMIT_UTF16 = 40 * 1024
+ADDRESSING = 512  # bytes the gateway adds to a rendered message: sender, conversation, tenant (about 300)
+
+
+def message_fits(payload: dict[str, Any], image_chars: int = 0) -> bool:
+    """Whether a rendered message stays within Teams' size limit once the gateway has addressed it. The body is
+    measured as the gateway sends it (`encoded`); `image_chars` of it are a base64 image."""
+    sent = len(encoded(payload)) + ADDRESSING
+    text = len(json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-16-le"))
+    return sent <= MESSAGE_LIMIT and text - 2 * image_chars + 2 * ADDRESSING <= MESSAGE_LIMIT_UTF16
+
+
+def _data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def _chart(t: Translator, post: ManagementSummaryPost, locale: str) -> str:
+    """The chart as a data URI small enough that the first page fits even before any group is on it."""
+    empty = SummaryPage(1, SIZING_TOTAL, ())
+    without = len(encoded(rendered(summary_card(t, post, empty, locale, ""), locale, post.title).payload))
+    room = MESSAGE_LIMIT - ADDRESSING - without - len(_data_uri(b""))
+    return _data_uri(small_png(post.chart.data, min(MAX_INLINE_IMAGE, room * 3 // 4)))  # base64: 4 for 3
+
+
+def render_summary(t: Translator, post: ManagementSummaryPost, locale: str) -> tuple[Rendered, ...]:
+    """The summary as one message, or as several (each within Teams' limit) for a large organisation: the first
+    with the chart and the organisation's and departments' tables, the next ones every other group's, "2/3"."""
+    locale = pick_locale(locale)
+    image = _chart(t, post, locale)
+
+    def page_message(page: SummaryPage) -> Rendered:
+        title = page_title(t, locale, post.title, page)
+        return rendered(summary_card(t, post, page, locale, image if page.first else ""), locale, title)
+
+    def fits(page: SummaryPage) -> bool:
+        return message_fits(page_message(page).payload, len(image) if page.first else 0)
+
+    return tuple(page_message(page) for page in paginate(post.groups, fits))
 
 
 def render_pulse(t: Translator, post: PulsePost, locale: str) -> Rendered:
@@ -235,11 +315,6 @@ def render_pulse(t: Translator, post: PulsePost, locale: str) -> Rendered:
 def render_pulse_reminder(t: Translator, post: PulseReminderPost, locale: str) -> Rendered:
     locale = pick_locale(locale)
     return rendered(reminder_card(t, post, locale), locale, t.t(locale, "pulses.reminder_label"))
-
-
-def render_summary(t: Translator, post: ManagementSummaryPost, locale: str) -> Rendered:
-    locale = pick_locale(locale)
-    return rendered(summary_card(post, t.t(locale, "insights.chart_alt")), locale, post.title)
 
 
 def pulse_submits(service: PulseService, store: PulseStore, translator: Translator) -> SubmitAnswer:

@@ -33,7 +33,9 @@ async def run_once(services: Services) -> tuple[int, int]:
     expired = await channel.expire()
     if expired:
         log.info("retention: conversations erased", count=expired)
-    purged = await services.audit.purge()
+    # Actions on conversations leave the audit log with the organisation's conversation retention.
+    retention = {o.id: o.retention_days for o in await services.organisations.list_organisations()}
+    purged = await services.audit.purge(retention)
     if purged:
         log.info("retention: audit entries purged", count=purged)
     sent = await send_due_digests(

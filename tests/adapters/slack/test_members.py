@@ -88,6 +88,33 @@ async def test_a_linked_workspace_fills_the_directory_and_deactivated_members_le
     assert not (await directory(configured)).keys() & {"UBOT", "UGUEST", "USINGLE", "UGONE", "UOTHERTEAM"}
 
 
+async def test_stopping_the_service_lets_a_member_event_in_flight_finish_its_write(
+    services: Services, slack_api: SlackApiSimulator
+) -> None:
+    """bolt acknowledges an event and runs its listener in a task nothing awaits: a stop in that moment must wait
+    for it, or the newcomer never reaches the directory and the listener's connection outlives the database."""
+    configured = slack_services(services, slack_api, slack_bot_token=DEFAULT_TOKEN)
+    configured.settings = configured.settings.model_copy(update={"scheduler_enabled": False})
+    org = await add_org(configured, "Zorggroep De Linde", "linde")
+    await SqlSlackInstallations(configured.sessions, Secret(TEST_SECRET_KEY.encode())).link(
+        org.id, DEFAULT_TEAM
+    )
+    slack_api.add_user("UNEW", locale="en-GB")
+    slack_api.slow("users.info", seconds=0.5)  # the newcomer's language is looked up before the write
+    running = await start_service(configured)
+    try:
+        response = await running.post_signed(_event(slack_api.user_event("team_join", "UNEW")))
+        assert response.status == 200
+        await until(lambda: _called(slack_api, "users.info"))
+    finally:
+        await stop_service(running)
+    assert (await directory(configured)).get("UNEW") == (True, "en-GB")
+
+
+async def _called(slack_api: SlackApiSimulator, method: str) -> bool:
+    return bool(slack_api.calls_to(method))
+
+
 async def test_a_resync_removes_whoever_slack_no_longer_lists_and_brings_back_the_reactivated(
     services: Services, slack_api: SlackApiSimulator
 ) -> None:

@@ -89,3 +89,33 @@ async def test_oauth_and_file_upload_flow(slack_api: SlackApiSimulator) -> None:
     assert upload["data"] == b"PNGDATA"
     assert upload["channel_id"] == "C9"
     assert slack_api.traffic_contains("PNGDATA")
+
+
+@pytest.mark.parametrize(
+    ("blocks", "text", "error"),
+    [
+        ([{"type": "divider"}] * 51, "x", "invalid_blocks"),
+        ([{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}], "x", "invalid_blocks"),
+        ([{"type": "header", "text": {"type": "plain_text", "text": "x" * 151}}], "x", "invalid_blocks"),
+        (
+            [{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 2900}}] * 4,
+            "x",
+            "msg_blocks_too_long",
+        ),
+        ([{"type": "divider"}], "x" * 40_001, "msg_too_long"),
+        ([{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 2700}}] * 4, "x", None),
+    ],
+)
+async def test_messages_are_held_to_slack_s_limits(
+    slack_api: SlackApiSimulator, blocks: list[dict[str, object]], text: str, error: str | None
+) -> None:
+    slack_api.add_channel("C1", "general")
+    client = AsyncWebClient(token=DEFAULT_TOKEN, base_url=slack_api.api_url)
+    if error is None:
+        await client.chat_postMessage(channel="C1", text=text, blocks=blocks)
+        assert len(slack_api.messages["C1"]) == 1
+        return
+    with pytest.raises(SlackApiError) as refused:
+        await client.chat_postMessage(channel="C1", text=text, blocks=blocks)
+    assert refused.value.response["error"] == error
+    assert slack_api.messages["C1"] == []

@@ -60,3 +60,27 @@ async def test_token_endpoint_and_required_token() -> None:
                 assert r.status == 200
     finally:
         await double.stop()
+
+
+async def test_a_message_too_large_is_refused_as_teams_does(bf_connector: BotConnectorDouble) -> None:
+    """413 "MessageSizeTooBig", nothing delivered: over 28 KB with the image, or over 40 KB as UTF-16 without it."""
+    image = "data:image/png;base64," + "A" * 20_000
+
+    def activity(text: str, url: str = "") -> dict[str, object]:
+        body = [{"type": "TextBlock", "text": text}, {"type": "Image", "url": url}]
+        return {"type": "message", "attachments": [{"content": {"type": "AdaptiveCard", "body": body}}]}
+
+    async with aiohttp.ClientSession(base_url=bf_connector.url) as http:
+        for payload, status in (
+            (activity("x" * 7_000, image), 200),  # 27 KB with the image
+            (activity("x" * 9_000, image), 413),  # 29 KB with the image
+            (activity("x" * 20_000), 200),  # 20 KB: 40 KB as UTF-16
+            (activity("x" * 21_000), 413),  # 21 KB: 42 KB as UTF-16
+        ):
+            async with http.post("/v3/conversations/19:c@thread/activities", json=payload) as r:
+                assert r.status == status, len(str(payload))
+                if status == 413:
+                    assert (await r.json())["error"]["code"] == "MessageSizeTooBig"
+            async with http.put("/v3/conversations/19:c@thread/activities/a-1", json=payload) as r:
+                assert r.status == status
+    assert len(bf_connector.activities("19:c@thread")) == 4

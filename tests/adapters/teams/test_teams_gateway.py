@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import aiohttp
 import pytest
@@ -12,6 +13,7 @@ from bot.adapters.teams.gateway import BotCredentials, RetryPolicy, TeamsGateway
 from bot.adapters.teams.posts import teams_renderers
 from bot.app import Services
 from bot.domain.delivery import DeliveryError, DeliveryFailureKind, ReminderPost, Rendered, Target, TargetKind
+from bot.domain.failures import Failure, FailureCode
 from bot.domain.tenancy import Platform
 from bot.storage.teams_references import TeamsReference, TeamsScope
 from tests.adapters.teams.support import BOT_ID, CHANNEL_ID, OTHER_TENANT, TENANT, USER_ID, card_text, connect
@@ -113,6 +115,26 @@ async def test_bot_removed_is_permanent_and_forgets_the_reference(
     assert failed.value.kind is DeliveryFailureKind.PERMANENT
     assert await store.get(target.address) is None
     assert len(bf_connector.requests) == 1
+
+
+async def test_a_message_too_large_for_teams_is_refused_with_its_own_code(
+    services: Services, bf_connector: BotConnectorDouble, http: aiohttp.ClientSession
+) -> None:
+    """Teams answers 413 "MessageSizeTooBig": the message itself is at fault — permanent (sending it again would
+    be refused again), `content_rejected` for the console ("the platform refused the message itself, for example
+    because it is too long"), and the conversation is still there."""
+    target = await channel_target(services, bf_connector)
+    store = reference_store(services)
+    small = reminder(services)
+    large = replace(small, payload={**small.payload, "text": "lang " * 6_000})
+    with pytest.raises(DeliveryError) as failed:
+        await TeamsGateway(store, http, None, FAST).send(target, large)
+    assert failed.value.kind is DeliveryFailureKind.PERMANENT
+    assert failed.value.failure == Failure(FailureCode.CONTENT_REJECTED, "MessageSizeTooBig")
+    assert [r.status for r in bf_connector.requests] == [413]  # not tried again
+    assert await store.get(target.address) is not None
+    await TeamsGateway(store, http, None, FAST).send(target, small)
+    assert len(bf_connector.activities(CHANNEL_ID, kind="send")) == 1
 
 
 async def test_unknown_or_foreign_targets_are_permanent(
