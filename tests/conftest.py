@@ -5,7 +5,7 @@ from __future__ import annotations
 import atexit
 import shutil
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,6 +18,7 @@ from bot.domain.clock import FixedClock
 from bot.logs import route_structlog_to_stdlib
 from bot.settings import BUNDLED_CONTENT, Settings, load_settings
 from bot.storage.db import create_engine
+from tests.support.browser import SharedChromium, shared_chromium_for
 from tests.support.databases import (
     clone_postgres,
     clone_sqlite,
@@ -89,6 +90,12 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     engine = create_engine(database_url)
     yield engine
     await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def shared_chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedChromium]:
+    """One headless Chromium per test process; the `browser` fixture (tests/support/browser.py) connects to it."""
+    yield from shared_chromium_for(tmp_path_factory)
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,8 @@ import json
 import signal
 import subprocess
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import IO, Any
@@ -90,14 +91,37 @@ async def queue_fan_out(database_url: str, content: ContentLibrary, simulator: S
         await engine.dispose()
 
 
+async def counts_in(engine: AsyncEngine) -> dict[str, int]:
+    async with session_factory(engine)() as session:
+        rows = await session.exec(
+            select(OutreachDeliveryRow.status, func.count()).group_by(col(OutreachDeliveryRow.status))
+        )
+        return {str(s): int(n) for s, n in rows}
+
+
 async def outbox_counts(database_url: str) -> dict[str, int]:
     engine = create_engine(database_url)
     try:
-        async with session_factory(engine)() as session:
-            rows = await session.exec(
-                select(OutreachDeliveryRow.status, func.count()).group_by(col(OutreachDeliveryRow.status))
-            )
-            return {str(s): int(n) for s, n in rows}
+        return await counts_in(engine)
+    finally:
+        await engine.dispose()
+
+
+# While the services send, the test looks at the outbox through one engine every POLL seconds: a new engine per
+# look, fifty times a second, took the CPU that the simulator (in this same process) needs to answer them.
+POLL = 0.1
+
+
+@asynccontextmanager
+async def watching(database_url: str) -> AsyncIterator[Callable[[], Awaitable[int]]]:
+    """`sent()`: how many deliveries the outbox holds as sent, read through one engine kept open meanwhile."""
+    engine = create_engine(database_url)
+
+    async def sent() -> int:
+        return (await counts_in(engine)).get("sent", 0)
+
+    try:
+        yield sent
     finally:
         await engine.dispose()
 
@@ -192,12 +216,13 @@ async def test_sigkill_in_the_middle_of_a_fan_out_loses_nothing(
 
     second = serve(tmp_path, "second", database_url, slack_api)
     try:
+        async with watching(database_url) as sent:
 
-        async def all_sent() -> bool:
-            assert second.poll() is None, (tmp_path / "second.log").read_text()
-            return (await outbox_counts(database_url)).get("sent", 0) == DELIVERIES
+            async def all_sent() -> bool:
+                assert second.poll() is None, (tmp_path / "second.log").read_text()
+                return await sent() == DELIVERIES
 
-        await eventually(all_sent, 120, "the rest of the fan-out after the restart")
+            await eventually(all_sent, 120, "the rest of the fan-out after the restart", interval=POLL)
     finally:
         assert stop(second) == 0
     per_person = posted(slack_api)
@@ -222,13 +247,14 @@ async def test_two_services_on_one_postgres_send_every_delivery_exactly_once(
     await queue_fan_out(database_url, content, slack_api)
     processes = [serve(tmp_path, f"replica{i}", database_url, slack_api) for i in range(2)]
     try:
+        async with watching(database_url) as sent:
 
-        async def all_sent() -> bool:
-            for i, process in enumerate(processes):
-                assert process.poll() is None, (tmp_path / f"replica{i}.log").read_text()
-            return (await outbox_counts(database_url)).get("sent", 0) == DELIVERIES
+            async def all_sent() -> bool:
+                for i, process in enumerate(processes):
+                    assert process.poll() is None, (tmp_path / f"replica{i}.log").read_text()
+                return await sent() == DELIVERIES
 
-        await eventually(all_sent, 120, "the fan-out by two replicas")
+            await eventually(all_sent, 120, "the fan-out by two replicas", interval=POLL)
     finally:
         codes = [stop(p) for p in processes]
     assert codes == [0, 0]
@@ -323,16 +349,18 @@ async def test_a_schedule_firing_in_two_services_is_sent_once(
 
         # Both replicas have read the schedule (a sync round, VIPBOT_OUTREACH_SYNC=2); then the minute turns
         # half a second later on every replica's clock.
-        await eventually(both_have_the_trigger, 60, "the schedule's trigger in both replicas")
+        await eventually(both_have_the_trigger, 60, "the schedule's trigger in both replicas", interval=POLL)
         turning = FileOffsetClock(clock).now().replace(second=0, microsecond=0) + timedelta(minutes=1)
         move_clock(clock, turning - timedelta(seconds=0.5))
 
-        async def all_sent() -> bool:
-            for i, process in enumerate(processes):
-                assert process.poll() is None, (tmp_path / f"replica{i}.log").read_text()
-            return (await outbox_counts(database_url)).get("sent", 0) >= SCHEDULED
+        async with watching(database_url) as sent:
 
-        await eventually(all_sent, 90, "the scheduled fan-out by two replicas")
+            async def all_sent() -> bool:
+                for i, process in enumerate(processes):
+                    assert process.poll() is None, (tmp_path / f"replica{i}.log").read_text()
+                return await sent() >= SCHEDULED
+
+            await eventually(all_sent, 90, "the scheduled fan-out by two replicas", interval=POLL)
         await asyncio.sleep(1)  # a second materialisation or send would show up by now
     finally:
         codes = [stop(p) for p in processes]

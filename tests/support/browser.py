@@ -8,19 +8,30 @@ Use in a test module or conftest::
         async with serve_app(build_app(services, features=[...])) as base_url:
             await page.goto(base_url + "/console/login")
 
-`browser` is one Chromium per test (cheap enough, and nothing leaks between tests); `page` is a fresh context
-and page on it, with JavaScript errors collected in `page.errors` (a test can assert there were none).
+Each test process starts one headless Chromium (`shared_chromium`, its profile folder under pytest's temporary
+folder) and every test connects to it over the DevTools protocol: starting a browser per test cost seconds of
+CPU each, on a machine where the tests share two cores. Nothing leaks between tests: `browser` is a connection
+of its own, every context a test opens on it is a fresh incognito-like context (no cookies, storage or cache
+shared with another context), and closing the connection closes them all. A browser that died (crash, killed)
+is started again for the next test. `page` is a fresh context and page, with JavaScript errors collected in
+`page.errors` (a test can assert there were none). A test about what Chromium writes into its own profile
+(tests/portal/test_browser_profile.py) launches its own browser on its own folder instead.
 """
 
 from __future__ import annotations
 
+import contextlib
 import shutil
-from collections.abc import AsyncIterator
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import pytest
 from aiohttp import web
 from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Error as PlaywrightError
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -29,6 +40,43 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
+]
+
+
+# What Playwright itself passes when it launches Chromium headless (its `chromiumSwitches`), for the switches that
+# change how pages behave: the shared browser must behave as a browser Playwright launched would.
+_HEADLESS_ARGS = [
+    "--headless",
+    "--hide-scrollbars",
+    "--mute-audio",
+    "--blink-settings=primaryHoverType=2,availableHoverTypes=2,primaryPointerType=4,availablePointerTypes=4",
+    "--disable-field-trial-config",
+    "--disable-background-timer-throttling",
+    "--disable-backgrounding-occluded-windows",
+    "--disable-renderer-backgrounding",
+    "--disable-back-forward-cache",
+    "--disable-breakpad",
+    "--disable-component-extensions-with-background-pages",
+    "--no-default-browser-check",
+    "--disable-default-apps",
+    "--disable-dev-shm-usage",
+    "--disable-extensions",
+    "--disable-features=AcceptCHFrame,AvoidUnnecessaryBeforeUnloadCheckSync,DestroyProfileOnBrowserClose,"
+    "HttpsUpgrades,HttpsFirstBalancedModeAutoEnable,LensOverlay,MediaRouter,PaintHolding,"
+    "ThirdPartyStoragePartitioning,AvoidCorsURLLoaderRestartOnRedirect,OptimizationHints,"
+    "NetworkTimeServiceQuerying,AimEnabled,PreconnectToSearch",
+    "--allow-pre-commit-input",
+    "--disable-hang-monitor",
+    "--disable-ipc-flooding-protection",
+    "--disable-popup-blocking",
+    "--disable-prompt-on-repost",
+    "--force-color-profile=srgb",
+    "--metrics-recording-only",
+    "--password-store=basic",
+    "--use-mock-keychain",
+    "--no-service-autorun",
+    "--disable-search-engine-choice-screen",
+    "--no-startup-window",
 ]
 
 
@@ -57,14 +105,96 @@ async def serve_app(app: web.Application) -> AsyncIterator[str]:
         await runner.cleanup()
 
 
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+class SharedChromium:
+    """One headless Chromium for this test process, listening for DevTools on a free loopback port.
+
+    `endpoint()` gives the address to connect to, starting the browser first when it is not running (not yet,
+    or it died); each start gets a new profile folder under `folder`.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self._folder = folder
+        self._starts = 0
+        self._process: subprocess.Popen[bytes] | None = None
+        self._endpoint = ""
+
+    def endpoint(self) -> str:
+        if self._process is None or self._process.poll() is not None:
+            self._start()
+        return self._endpoint
+
+    def restart(self) -> None:
+        self.stop()
+        self._start()
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
         try:
-            yield launched
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def _start(self, timeout: float = 60.0) -> None:
+        self.stop()
+        self._starts += 1
+        profile = self._folder / f"profile-{self._starts}"
+        profile.mkdir()
+        with (self._folder / f"chromium-{self._starts}.log").open("wb") as log:
+            # the port Chromium picked is in DevToolsActivePort in its profile folder: no fixed port
+            self._process = subprocess.Popen(
+                [
+                    chromium_path(),
+                    *CHROMIUM_ARGS,
+                    *_HEADLESS_ARGS,
+                    f"--user-data-dir={profile}",
+                    "--remote-debugging-address=127.0.0.1",
+                    "--remote-debugging-port=0",
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+            )
+        active_port = profile / "DevToolsActivePort"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                break
+            lines = active_port.read_text().split() if active_port.exists() else []
+            if len(lines) == 2:
+                self._endpoint = f"ws://127.0.0.1:{lines[0]}{lines[1]}"
+                return
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"Chromium did not start: see {self._folder}")
+
+
+def shared_chromium_for(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedChromium]:
+    """The body of the session fixture `shared_chromium` (tests/conftest.py: one definition, so one browser)."""
+    chromium = SharedChromium(tmp_path_factory.mktemp("chromium"))
+    try:
+        yield chromium
+    finally:
+        chromium.stop()
+
+
+@pytest.fixture
+async def browser(shared_chromium: SharedChromium) -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        try:
+            connected = await playwright.chromium.connect_over_cdp(shared_chromium.endpoint(), timeout=30_000)
+        except PlaywrightError:  # alive but not answering: a new browser
+            shared_chromium.restart()
+            connected = await playwright.chromium.connect_over_cdp(shared_chromium.endpoint(), timeout=30_000)
+        try:
+            yield connected
         finally:
-            await launched.close()
+            # closes every context this test opened (and so its pages, cookies and storage)
+            with contextlib.suppress(PlaywrightError):
+                await connected.close()
 
 
 @pytest.fixture
@@ -78,4 +208,5 @@ async def page(browser: Browser) -> AsyncIterator[Page]:
     try:
         yield opened
     finally:
-        await context.close()
+        with contextlib.suppress(PlaywrightError):  # gone with a browser that died in the test
+            await context.close()
