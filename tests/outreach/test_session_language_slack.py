@@ -16,8 +16,8 @@ from scheduler import service as outreach_feature
 from scheduler.service import Outreach
 from scheduler.worker import WorkerConfig
 from tests.doubles.slack_api import DEFAULT_TEAM, DEFAULT_TOKEN, SlackApiSimulator
-from tests.outreach.test_sessions_slack import button, click
-from tests.support.slack import linked_org, slack_services, start_service, stop_service
+from tests.outreach.test_sessions_slack import button
+from tests.support.slack import block_action, linked_org, slack_services, start_service, stop_service
 from tests.support.waiting import eventually
 
 
@@ -54,7 +54,7 @@ async def test_a_sign_up_keeps_an_english_announcement_english_in_a_dutch_organi
         post = slack_api.messages["C0ALL"][0]
         assert "team session" in post["text"].lower()
 
-        data, content_type = click(
+        data, content_type = block_action(
             "U0CLICKER", SIGNUP_ACTION, button(post, SIGNUP_ACTION)["value"], "C0ALL", post["ts"]
         )
         async with await running.post_signed((data, content_type)) as response:
