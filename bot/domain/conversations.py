@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
-from uuid import UUID, uuid4
+from uuid import UUID, uuid4, uuid5
 
 from bot.domain.clock import Clock
 from bot.domain.secret import Secret
@@ -350,6 +350,21 @@ class ConversationStore(Protocol):
     async def set_label(self, organisation_id: UUID, conversation_id: UUID, sealed: bytes | None) -> None: ...
 
 
+#: The first byte of a label sealed under a label key (`bot.security.label_keys`); a label of the first format, an
+#: HPKE payload sealed to the conversation's key, starts with 1.
+LABEL_KEY_FORMAT = 2
+
+
+def under_label_key(sealed_label: bytes) -> bool:
+    return sealed_label[:1] == bytes([LABEL_KEY_FORMAT])
+
+
+def label_key_id(organisation_id: UUID, chosen_counsellor: UUID | None) -> UUID:
+    """The id of the label key of an organisation's audience: every counsellor (`chosen_counsellor` None), or the
+    counsellor an employee addressed and the deputies. Derived, so it needs no lookup and is made once."""
+    return uuid5(organisation_id, f"label-key:{chosen_counsellor or 'all'}")
+
+
 def padded_size(length: int) -> int:
     """The bucket a plaintext of `length` bytes is padded to: the next power of two, at least `PAD_TO`."""
     size = PAD_TO
@@ -521,6 +536,18 @@ class ConversationService:
     ) -> Thread:
         summary = await self._store.get(organisation_id, conversation_id)
         stored = await self._store.messages(conversation_id)
+        return await self.open_thread(summary, stored, key, reader)
+
+    async def open_thread(
+        self,
+        summary: ConversationSummary,
+        stored: Sequence[StoredMessage],
+        key: ConversationKey,
+        reader: Author,
+    ) -> Thread:
+        """The thread of messages read from storage (with `summary`, in one go), opened with the conversation's
+        key; marked read for `reader`."""
+        conversation_id = summary.id
         messages: list[Message] = []
         for expected, item in enumerate(stored):
             if item.sequence != expected:

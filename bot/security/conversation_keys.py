@@ -39,6 +39,7 @@ from bot.security.hpke import (
     seal,
     seal_secret,
 )
+from bot.security.label_keys import LabelKey, open_label_key, seal_label_key
 from bot.security.receipts import (
     new_receipt_code,
     normalize_code,
@@ -103,6 +104,10 @@ class UnlockedCounsellorKey:
         context = Context.conversation_key(str(conversation_id), str(self.counsellor_id))
         return UnlockedConversationKey(Secret(self._opening.open(share, context=context)))
 
+    def open_label_key(self, share: bytes, *, label_key_id: UUID) -> LabelKey:
+        """This counsellor's share of a label key (see `bot.security.label_keys`)."""
+        return open_label_key(self._opening, share, label_key_id, self.counsellor_id)
+
     def __repr__(self) -> str:
         return "UnlockedCounsellorKey(***)"
 
@@ -143,6 +148,13 @@ def reseal_share(old: UnlockedCounsellorKey, share: bytes, conversation_id: UUID
     assert isinstance(key, UnlockedConversationKey)  # noqa: S101 - open_share returns this type
     context = Context.conversation_key(str(conversation_id), str(old.counsellor_id))
     return seal_secret(new_public, key.private, context=context)
+
+
+def reseal_label_key_share(
+    old: UnlockedCounsellorKey, share: bytes, label_key_id: UUID, new_public: bytes
+) -> bytes:
+    """A label key share of `old`'s counsellor, re-sealed to their new public key (key rotation)."""
+    return seal_label_key(new_public, old.open_label_key(share, label_key_id=label_key_id), old.counsellor_id)
 
 
 class ConversationCrypto:

@@ -50,7 +50,8 @@ class Purpose(StrEnum):
 
     MESSAGE = "message"
     CONVERSATION_KEY = "conversation-key"
-    LABEL = "label"  # the counsellors' own short label of a conversation
+    LABEL = "label"  # the counsellors' own short label of a conversation (the first format, see label_keys)
+    LABEL_KEY = "label-key"  # an organisation's label key sealed to one counsellor (see label_keys)
 
 
 class Direction(StrEnum):
@@ -110,6 +111,12 @@ class Context:
     def label(cls, conversation_id: str) -> Context:
         """Context of the counsellors' label of a conversation (sealed to the conversation's key)."""
         return cls(Purpose.LABEL, conversation_id)
+
+    @classmethod
+    def label_key(cls, label_key_id: str, recipient_id: str) -> Context:
+        """Context of a label key sealed to the key pair of `recipient_id` (a counsellor). The key's id takes the
+        place of the conversation id: it names what is sealed."""
+        return cls(Purpose.LABEL_KEY, label_key_id, recipient_id=recipient_id)
 
     def encode(self) -> bytes:
         """Canonical, injective byte encoding (length-prefixed fields, explicit absence markers)."""

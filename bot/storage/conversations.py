@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -31,8 +31,10 @@ from bot.domain.conversations import (
     Status,
     StoredMessage,
     WhistleblowingClock,
+    label_key_id,
     month_start,
     recipients_for,
+    under_label_key,
 )
 from bot.domain.tenancy import CounsellorRole
 from bot.errors import ConflictError, NotFoundError
@@ -47,6 +49,8 @@ from bot.storage.tables_conversations import (
     ConversationShareRow,
     CounsellorVaultRow,
     InboxUnlockRow,
+    LabelKeyRow,
+    LabelKeyShareRow,
 )
 
 
@@ -56,6 +60,46 @@ class CounsellorInfo:
     display_name: str
     email: str | None
     has_key: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CounsellorView:
+    """Everything the counsellor's conversation page reads, from one session."""
+
+    summary: ConversationSummary
+    share: bytes = field(repr=False)
+    messages: list[StoredMessage] = field(repr=False)
+    label_key_share: bytes | None = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class InboxListing:
+    """The inbox list of one organisation: conversations with the counsellor's share of each key, and the
+    counsellor's shares of the organisation's label keys (by label key id)."""
+
+    conversations: list[tuple[ConversationSummary, bytes]] = field(repr=False)
+    label_key_shares: dict[UUID, bytes] = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class LabelTarget:
+    """What labelling a conversation needs: whom its label key serves, this counsellor's share of that key (None
+    when they hold none), and whether anybody holds that key."""
+
+    chosen_counsellor: UUID | None
+    label_key_share: bytes | None = field(repr=False)
+    label_key_held: bool
+
+
+@dataclass(frozen=True, slots=True)
+class FirstFormatLabel:
+    """A label still sealed to its conversation's key, with the counsellor's share of that key."""
+
+    conversation_id: UUID
+    organisation_id: UUID
+    chosen_counsellor: UUID | None
+    sealed_label: bytes = field(repr=False)
+    share: bytes = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -509,8 +553,10 @@ class SqlConversationStore:
         wrapped_private: bytes,
         shares: dict[UUID, bytes],
         today: date,
+        label_key_shares: dict[UUID, bytes] | None = None,
     ) -> None:
-        """Key rotation in one transaction: the new key pair and every share re-sealed to it; unlocks dropped."""
+        """Key rotation in one transaction: the new key pair and every share (of conversation keys and of label
+        keys) re-sealed to it; unlocks dropped."""
         async with transaction(self._sessions) as session:
             vault = await session.get(CounsellorVaultRow, counsellor_id)
             if vault is None:
@@ -523,6 +569,15 @@ class SqlConversationStore:
                     .where(
                         col(ConversationShareRow.conversation_id) == conversation_id,
                         col(ConversationShareRow.counsellor_id) == counsellor_id,
+                    )
+                    .values(sealed_key=sealed)
+                )
+            for label_key, sealed in (label_key_shares or {}).items():
+                await session.exec(
+                    update(LabelKeyShareRow)
+                    .where(
+                        col(LabelKeyShareRow.label_key_id) == label_key,
+                        col(LabelKeyShareRow.counsellor_id) == counsellor_id,
                     )
                     .values(sealed_key=sealed)
                 )
@@ -581,33 +636,199 @@ class SqlConversationStore:
     async def inbox_with_shares(
         self, counsellor_id: UUID, organisation_id: UUID | None = None
     ) -> list[tuple[ConversationSummary, bytes]]:
-        """`inbox`, each with the counsellor's sealed share of its key (to open labels without a query each)."""
-        statement = (
-            select(ConversationRow, ConversationClassificationRow, _last_author(), _counsellor_wrote())
-            .join(ConversationShareRow, col(ConversationShareRow.conversation_id) == col(ConversationRow.id))
-            .outerjoin(
-                ConversationClassificationRow,
-                col(ConversationClassificationRow.conversation_id) == col(ConversationRow.id),
-            )
-            .where(col(ConversationShareRow.counsellor_id) == counsellor_id)
-            .order_by(col(ConversationRow.last_activity_on).desc(), col(ConversationRow.started_on).desc())
-        )
-        shares = select(ConversationShareRow.conversation_id, ConversationShareRow.sealed_key).where(
-            col(ConversationShareRow.counsellor_id) == counsellor_id
-        )
-        if organisation_id is not None:
-            statement = statement.where(col(ConversationRow.organisation_id) == organisation_id)
-            shares = shares.join(
-                ConversationRow, col(ConversationRow.id) == col(ConversationShareRow.conversation_id)
-            ).where(col(ConversationRow.organisation_id) == organisation_id)
+        """`inbox`, each with the counsellor's sealed share of its key."""
         async with self._sessions() as session:
-            rows = (await session.exec(statement)).all()
-            sealed = dict((await session.exec(shares)).all())
-        return [
-            (_summary(row, classification, last_author, wrote), sealed[row.id])
-            for row, classification, last_author, wrote in rows
-            if row.id in sealed
-        ]
+            return await _inbox_with_shares(session, counsellor_id, organisation_id)
+
+    async def inbox_listing(self, counsellor_id: UUID, organisation_id: UUID) -> InboxListing:
+        """The inbox list of one organisation and the label key shares that open its labels, in one session."""
+        async with self._sessions() as session:
+            conversations = await _inbox_with_shares(session, counsellor_id, organisation_id)
+            shares = await session.exec(
+                select(LabelKeyShareRow.label_key_id, LabelKeyShareRow.sealed_key)
+                .join(LabelKeyRow, col(LabelKeyRow.id) == col(LabelKeyShareRow.label_key_id))
+                .where(
+                    col(LabelKeyShareRow.counsellor_id) == counsellor_id,
+                    col(LabelKeyRow.organisation_id) == organisation_id,
+                )
+            )
+            return InboxListing(conversations, dict(shares.all()))
+
+    async def counsellor_view(
+        self, organisation_id: UUID, conversation_id: UUID, counsellor_id: UUID
+    ) -> CounsellorView:
+        """A conversation as its counsellor opens it, in one session: not found unless this counsellor holds a
+        key for it in this organisation."""
+        async with self._sessions() as session:
+            share = await session.get(ConversationShareRow, (conversation_id, counsellor_id))
+            if share is None:
+                raise ConversationNotFoundError("no such conversation in this inbox")
+            found = (
+                await session.exec(
+                    select(
+                        ConversationRow, ConversationClassificationRow, _last_author(), _counsellor_wrote()
+                    )
+                    .outerjoin(
+                        ConversationClassificationRow,
+                        col(ConversationClassificationRow.conversation_id) == col(ConversationRow.id),
+                    )
+                    .where(
+                        col(ConversationRow.id) == conversation_id,
+                        col(ConversationRow.organisation_id) == organisation_id,
+                    )
+                )
+            ).first()
+            if found is None:
+                raise ConversationNotFoundError("no such conversation in this inbox")
+            row, classification, last_author, wrote = found
+            messages = await session.exec(
+                select(ConversationMessageRow)
+                .where(col(ConversationMessageRow.conversation_id) == conversation_id)
+                .order_by(col(ConversationMessageRow.sequence))
+            )
+            label_share = None
+            if row.sealed_label is not None:
+                label_share = await _label_key_share(
+                    session, label_key_id(organisation_id, row.counsellor_id), counsellor_id
+                )
+            return CounsellorView(
+                _summary(row, classification, last_author, wrote),
+                share.sealed_key,
+                [StoredMessage(m.sequence, Author(m.author), m.ciphertext, m.day) for m in messages],
+                label_share,
+            )
+
+    # -- label keys -----------------------------------------------------------------------------------
+    async def label_target(
+        self, organisation_id: UUID, conversation_id: UUID, counsellor_id: UUID
+    ) -> LabelTarget:
+        async with self._sessions() as session:
+            row = await _conversation(session, organisation_id, conversation_id)
+            key_id = label_key_id(organisation_id, row.counsellor_id)
+            holders = set(
+                await session.exec(
+                    select(LabelKeyShareRow.counsellor_id).where(col(LabelKeyShareRow.label_key_id) == key_id)
+                )
+            )
+            share = (
+                await _label_key_share(session, key_id, counsellor_id) if counsellor_id in holders else None
+            )
+            return LabelTarget(row.counsellor_id, share, bool(holders))
+
+    async def add_label_key(
+        self,
+        organisation_id: UUID,
+        chosen_counsellor: UUID | None,
+        shares: dict[UUID, bytes],
+    ) -> bool:
+        """A new label key with its shares; False when another session made it first. A key nobody holds any
+        more (every holder removed) is replaced: what it sealed could not be opened again anyway."""
+        key_id = label_key_id(organisation_id, chosen_counsellor)
+        try:
+            async with transaction(self._sessions) as session:
+                existing = await session.get(LabelKeyRow, key_id)
+                if existing is not None:
+                    held = (
+                        await session.exec(
+                            select(func.count())
+                            .select_from(LabelKeyShareRow)
+                            .where(col(LabelKeyShareRow.label_key_id) == key_id)
+                        )
+                    ).one()
+                    if held:
+                        return False
+                    await session.delete(existing)
+                    await session.flush()
+                session.add(
+                    LabelKeyRow(id=key_id, organisation_id=organisation_id, counsellor_id=chosen_counsellor)
+                )
+                await session.flush()
+                for counsellor_id, sealed in shares.items():
+                    session.add(
+                        LabelKeyShareRow(label_key_id=key_id, counsellor_id=counsellor_id, sealed_key=sealed)
+                    )
+        except IntegrityError:
+            return False
+        return True
+
+    async def label_key_shares_of(self, counsellor_id: UUID) -> list[tuple[UUID, bytes]]:
+        async with self._sessions() as session:
+            rows = await session.exec(
+                select(LabelKeyShareRow.label_key_id, LabelKeyShareRow.sealed_key).where(
+                    col(LabelKeyShareRow.counsellor_id) == counsellor_id
+                )
+            )
+            return list(rows.all())
+
+    async def missing_label_key_shares(self, counsellor_id: UUID) -> list[tuple[UUID, bytes, Recipient]]:
+        """(label key, this counsellor's share of it, colleague) where the colleague belongs to the key's audience
+        (as they would receive the conversations' keys) and holds no share yet."""
+        found: list[tuple[UUID, bytes, Recipient]] = []
+        async with self._sessions() as session:
+            mine = (
+                await session.exec(
+                    select(LabelKeyRow, LabelKeyShareRow.sealed_key)
+                    .join(LabelKeyShareRow, col(LabelKeyShareRow.label_key_id) == col(LabelKeyRow.id))
+                    .where(col(LabelKeyShareRow.counsellor_id) == counsellor_id)
+                )
+            ).all()
+            for key, sealed in mine:
+                holders = set(
+                    await session.exec(
+                        select(LabelKeyShareRow.counsellor_id).where(
+                            col(LabelKeyShareRow.label_key_id) == key.id
+                        )
+                    )
+                )
+                everyone = await self.recipients(key.organisation_id)
+                for recipient in recipients_for(everyone, key.counsellor_id):
+                    if recipient.counsellor_id not in holders:
+                        found.append((key.id, sealed, recipient))
+        return found
+
+    async def add_label_key_share(self, key_id: UUID, counsellor_id: UUID, sealed: bytes) -> None:
+        try:
+            async with transaction(self._sessions) as session:
+                session.add(
+                    LabelKeyShareRow(label_key_id=key_id, counsellor_id=counsellor_id, sealed_key=sealed)
+                )
+        except IntegrityError:
+            return  # another session shared it first
+
+    async def first_format_labels(self, counsellor_id: UUID) -> list[FirstFormatLabel]:
+        """Labels still sealed to their conversation's key, of conversations this counsellor holds a key for."""
+        async with self._sessions() as session:
+            rows = await session.exec(
+                select(ConversationRow, ConversationShareRow.sealed_key)
+                .join(
+                    ConversationShareRow, col(ConversationShareRow.conversation_id) == col(ConversationRow.id)
+                )
+                .where(
+                    col(ConversationShareRow.counsellor_id) == counsellor_id,
+                    col(ConversationRow.sealed_label).is_not(None),
+                )
+            )
+            return [
+                FirstFormatLabel(row.id, row.organisation_id, row.counsellor_id, row.sealed_label, share)
+                for row, share in rows
+                if row.sealed_label is not None and not under_label_key(row.sealed_label)
+            ]
+
+    async def replace_label(
+        self, organisation_id: UUID, conversation_id: UUID, old: bytes, new: bytes
+    ) -> bool:
+        """Re-seal a label in place unless it changed meanwhile (compare-and-set on the stored bytes)."""
+        async with transaction(self._sessions) as session:
+            result = await session.exec(
+                update(ConversationRow)
+                .where(
+                    col(ConversationRow.id) == conversation_id,
+                    col(ConversationRow.organisation_id) == organisation_id,
+                    col(ConversationRow.sealed_label) == old,
+                )
+                .values(sealed_label=new)
+            )
+            return bool(result.rowcount == 1)
 
     async def holds_share(self, conversation_id: UUID, counsellor_id: UUID) -> UUID:
         """The conversation's organisation, if this counsellor holds a key for it; else not found."""
@@ -862,6 +1083,41 @@ async def _classification(
     ).first()
 
 
+async def _inbox_with_shares(
+    session: AsyncSession, counsellor_id: UUID, organisation_id: UUID | None
+) -> list[tuple[ConversationSummary, bytes]]:
+    statement = (
+        select(ConversationRow, ConversationClassificationRow, _last_author(), _counsellor_wrote())
+        .join(ConversationShareRow, col(ConversationShareRow.conversation_id) == col(ConversationRow.id))
+        .outerjoin(
+            ConversationClassificationRow,
+            col(ConversationClassificationRow.conversation_id) == col(ConversationRow.id),
+        )
+        .where(col(ConversationShareRow.counsellor_id) == counsellor_id)
+        .order_by(col(ConversationRow.last_activity_on).desc(), col(ConversationRow.started_on).desc())
+    )
+    shares = select(ConversationShareRow.conversation_id, ConversationShareRow.sealed_key).where(
+        col(ConversationShareRow.counsellor_id) == counsellor_id
+    )
+    if organisation_id is not None:
+        statement = statement.where(col(ConversationRow.organisation_id) == organisation_id)
+        shares = shares.join(
+            ConversationRow, col(ConversationRow.id) == col(ConversationShareRow.conversation_id)
+        ).where(col(ConversationRow.organisation_id) == organisation_id)
+    rows = (await session.exec(statement)).all()
+    sealed = dict((await session.exec(shares)).all())
+    return [
+        (_summary(row, classification, last_author, wrote), sealed[row.id])
+        for row, classification, last_author, wrote in rows
+        if row.id in sealed
+    ]
+
+
+async def _label_key_share(session: AsyncSession, key_id: UUID, counsellor_id: UUID) -> bytes | None:
+    row = await session.get(LabelKeyShareRow, (key_id, counsellor_id))
+    return None if row is None else row.sealed_key
+
+
 async def _random_row_number(session: AsyncSession, conversation_id: UUID) -> None:
     """SQLite: give the new conversation a random hidden row number instead of the next one.
 
@@ -879,15 +1135,23 @@ async def _random_row_number(session: AsyncSession, conversation_id: UUID) -> No
 
 
 async def remove_counsellor(session: AsyncSession, organisation_id: UUID, counsellor_id: UUID) -> int:
-    """In `session`: end the assignment and delete the counsellor's shares of the organisation's conversations.
+    """In `session`: end the assignment and delete the counsellor's shares of the organisation's conversation keys
+    and label keys.
 
-    Returns how many shares went. The caller calls `erase_wal` after the commit.
+    Returns how many conversation key shares went. The caller calls `erase_wal` after the commit.
     """
     conversations = select(ConversationRow.id).where(col(ConversationRow.organisation_id) == organisation_id)
     result = await session.exec(
         delete(ConversationShareRow).where(
             col(ConversationShareRow.counsellor_id) == counsellor_id,
             col(ConversationShareRow.conversation_id).in_(conversations),
+        )
+    )
+    label_keys = select(LabelKeyRow.id).where(col(LabelKeyRow.organisation_id) == organisation_id)
+    await session.exec(
+        delete(LabelKeyShareRow).where(
+            col(LabelKeyShareRow.counsellor_id) == counsellor_id,
+            col(LabelKeyShareRow.label_key_id).in_(label_keys),
         )
     )
     await session.exec(

@@ -56,7 +56,8 @@ class ConversationRow(SQLModel, table=True):
     # say as much already); NULL: to every counsellor of the organisation. No foreign key: see migration
     # conversations_0004.
     counsellor_id: uuid.UUID | None = Field(default=None)
-    # The counsellors' short label, sealed to the conversation's key like a message, padded to one size.
+    # The counsellors' short label, padded to one size: sealed under the organisation's label key for the
+    # conversation's audience, or (first format, still read) to the conversation's key like a message.
     sealed_label: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
 
 
@@ -67,6 +68,35 @@ class ConversationShareRow(SQLModel, table=True):
     __table_args__ = NO_ROWID
 
     conversation_id: uuid.UUID = Field(foreign_key="conversation.id", primary_key=True, ondelete="CASCADE")
+    counsellor_id: uuid.UUID = Field(foreign_key="counsellor.id", primary_key=True, ondelete="CASCADE")
+    sealed_key: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class LabelKeyRow(SQLModel, table=True):
+    """An organisation's label key for one audience (`bot.security.label_keys`): its id and whom it serves only.
+
+    The key exists in the database only sealed to each counsellor of the audience (`LabelKeyShareRow`). The id is
+    derived from the organisation and the audience (`bot.domain.conversations.label_key_id`), so two counsellors
+    making the first one at once cannot make two.
+    """
+
+    __tablename__ = "label_key"
+    __table_args__ = NO_ROWID
+
+    id: uuid.UUID = Field(primary_key=True)
+    organisation_id: uuid.UUID = Field(foreign_key="organisation.id", index=True, ondelete="CASCADE")
+    # The counsellor an employee addressed: the key serves that counsellor and the deputies; NULL: every
+    # counsellor of the organisation. No foreign key, like `conversation.counsellor_id`.
+    counsellor_id: uuid.UUID | None = Field(default=None)
+
+
+class LabelKeyShareRow(SQLModel, table=True):
+    """A label key sealed to one counsellor's public key."""
+
+    __tablename__ = "label_key_share"
+    __table_args__ = NO_ROWID
+
+    label_key_id: uuid.UUID = Field(foreign_key="label_key.id", primary_key=True, ondelete="CASCADE")
     counsellor_id: uuid.UUID = Field(foreign_key="counsellor.id", primary_key=True, ondelete="CASCADE")
     sealed_key: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 

@@ -33,14 +33,13 @@ from bot.domain.conversations import (
     Classification,
     ConversationClosedError,
     ConversationNotFoundError,
-    ConversationService,
-    ConversationSummary,
     DamagedMessageError,
     InboxState,
     InvalidTextError,
     StaleWriteError,
     Status,
     Thread,
+    label_key_id,
     today_in,
 )
 from bot.domain.tenancy import Organisation
@@ -56,6 +55,7 @@ from bot.web.console.inbox_access import (
     Inbox,
     Outcome,
     again,
+    conversation_id_of,
     conversation_url,
     inbox_of,
     open_conversation,
@@ -204,19 +204,6 @@ FILTERS = {
 }
 
 
-def _conversation_label(
-    service: ConversationService, key: UnlockedCounsellorKey, summary: ConversationSummary, share: bytes
-) -> str | None:
-    if summary.sealed_label is None:
-        return None
-    try:
-        conversation_key = key.open_share(share, conversation_id=summary.id)
-        return service.label_of(summary, conversation_key)
-    except (SecurityError, DamagedMessageError):
-        log.warning("inbox: a conversation label did not open (damaged or tampered)")
-        return None
-
-
 async def inbox_page(request: web.Request) -> web.StreamResponse:
     account, org = await _context(request)
     key = await unlocked_key(request, account)
@@ -229,10 +216,13 @@ async def inbox_page(request: web.Request) -> web.StreamResponse:
     chosen = request.query.get("show", "open")
     if chosen not in FILTERS:
         chosen = "open"
-    listed = await channel.store.inbox_with_shares(key.counsellor_id, org.id)
+    listing = await channel.store.inbox_listing(key.counsellor_id, org.id)
+    listed = listing.conversations
     counts = {name: sum(1 for s, _ in listed if s.state in states) for name, states in FILTERS.items()}
+    # One label key opened per audience on this page (not two public-key operations per row); forgotten after.
+    labels = channel.labels.reader(key, listing.label_key_shares)
     shown = [
-        (summary, _conversation_label(channel.service, key, summary, share))
+        (summary, labels.label(summary, share=share))
         for summary, share in listed
         if summary.state in FILTERS[chosen]
     ]
@@ -429,19 +419,29 @@ async def _thread_page(
     channel = inbox_of(request).channel
     conversation_label: str | None = None
     try:
-        conversation_key = await channel.service.counsellor_key(key, conversation_id)
-        thread: Thread | None = await channel.service.read(
-            org.id, conversation_id, conversation_key, Author.COUNSELLOR
-        )
-        if thread is not None:
-            conversation_label = channel.service.label_of(thread.summary, conversation_key)
+        # One session reads the conversation, the counsellor's share of its key, its messages and the label key.
+        view = await channel.store.counsellor_view(org.id, conversation_id, key.counsellor_id)
     except ConversationNotFoundError:
         raise web.HTTPNotFound() from None
-    except DamagedMessageError:
+    summary = view.summary
+    thread: Thread | None = None
+    try:
+        conversation_key = key.open_share(view.share, conversation_id=conversation_id)
+        thread = await channel.service.open_thread(
+            summary, view.messages, conversation_key, Author.COUNSELLOR
+        )
+        shares = (
+            {}
+            if view.label_key_share is None
+            else {label_key_id(org.id, summary.chosen_counsellor): view.label_key_share}
+        )
+        conversation_label = channel.labels.reader(key, shares).label(
+            summary, conversation_key=conversation_key
+        )
+    except (DamagedMessageError, SecurityError):
         log.warning("inbox: a conversation did not open (damaged or tampered)")
         thread = None
         status, error = 500, "portal.inbox.damaged"
-    summary = thread.summary if thread else await channel.store.get(org.id, conversation_id)
     today = today_in(channel.clock)
     return render(
         request,
@@ -464,7 +464,13 @@ async def _thread_page(
 
 
 async def conversation_page(request: web.Request) -> web.StreamResponse:
-    account, org, key, conversation_id = await open_conversation(request)
+    """The thread: whether this counsellor holds the conversation's key here is checked by the same read that
+    loads it (`counsellor_view`), not by a query of its own."""
+    account, org = await _context(request)
+    conversation_id = conversation_id_of(request)
+    key = await unlocked_key(request, account)
+    if key is None:
+        raise web.HTTPSeeOther(f"{url_for(request, 'inbox', org=org.slug)}?next={conversation_id}")
     draft = inbox_of(request).drafts.take(request.query.get("d"))
     if draft is not None:
         return await _thread_page(
@@ -504,14 +510,15 @@ async def reply(request: web.Request) -> web.StreamResponse:
 
 
 async def label(request: web.Request) -> web.StreamResponse:
-    """The counsellors' short label of a conversation, sealed to its key (it may say what it is about)."""
-    account, org, _key, conversation_id = await open_conversation(request)
+    """The counsellors' short label of a conversation, sealed under the label key of the counsellors who hold
+    the conversation (it may say what it is about; see `bot.web.portal.labels`)."""
+    account, org, key, conversation_id = await open_conversation(request)
     form = await request.post()
     value = form.get("label")
     value = value if isinstance(value, str) else ""
     here = conversation_url(request, org, conversation_id)
     try:
-        await inbox_of(request).channel.service.set_label(org.id, conversation_id, value)
+        await inbox_of(request).channel.labels.set(key, org.id, conversation_id, value)
     except InvalidTextError:
         raise again(request, here, Draft("console.inbox.label_too_long", 400, {"label": value})) from None
     await _audit(request, account, AuditAction.CONVERSATION_LABELLED, org)

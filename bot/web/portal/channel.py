@@ -20,6 +20,7 @@ from bot.security.conversation_keys import (
     ConversationCrypto,
     UnlockedCounsellorKey,
     new_counsellor_key,
+    reseal_label_key_share,
     reseal_share,
     unlock_counsellor_key,
 )
@@ -30,6 +31,7 @@ from bot.security.secretbox import SecretBox
 from bot.settings import Settings
 from bot.storage.conversations import SqlConversationStore
 from bot.storage.db import session_factory
+from bot.web.portal.labels import ConversationLabels
 
 UNLOCK_PURPOSE = "inbox/unlocked-counsellor-key"
 
@@ -61,6 +63,7 @@ class ConfidentialChannel:
         self.crypto = ConversationCrypto(master_key(settings))
         self.clock = clock
         self.service = ConversationService(self.store, self.crypto, clock)
+        self.labels = ConversationLabels(self.store, self.service)
         self.argon2 = argon2
 
     # -- counsellor keys ------------------------------------------------------------------------------
@@ -110,26 +113,41 @@ class ConfidentialChannel:
         )
 
     async def rotate_key(self, counsellor_id: UUID, old: Secret[str], new: Secret[str]) -> int:
-        """A fresh key pair under `new`; every conversation key share re-sealed to it. Returns the share count."""
+        """A fresh key pair under `new`; every conversation key share and label key share re-sealed to it. Returns
+        the count of conversation key shares."""
         current = await self.unlock(counsellor_id, old)
         material, _fresh = await asyncio.to_thread(new_counsellor_key, counsellor_id, new, self.argon2)
         shares = {
             conversation_id: reseal_share(current, sealed, conversation_id, material.public_key)
             for conversation_id, sealed in await self.store.shares_of(counsellor_id)
         }
+        label_key_shares = {
+            key_id: reseal_label_key_share(current, sealed, key_id, material.public_key)
+            for key_id, sealed in await self.store.label_key_shares_of(counsellor_id)
+        }
         await self.store.replace_key(
-            counsellor_id, material.public_key, material.wrapped_private, shares, today_in(self.clock)
+            counsellor_id,
+            material.public_key,
+            material.wrapped_private,
+            shares,
+            today_in(self.clock),
+            label_key_shares,
         )
         return len(shares)
 
     async def share_with_colleagues(self, key: UnlockedCounsellorKey) -> int:
-        """Seal conversation keys this counsellor holds to co-counsellors who joined later (e.g. a deputy)."""
+        """Seal conversation keys and label keys this counsellor holds to co-counsellors who joined later (e.g. a
+        deputy), and re-seal labels of the first format under a label key. Returns the conversation key shares
+        made."""
         count = 0
         for conversation_id, recipient in await self.store.missing_shares(key.counsellor_id):
             conversation_key = await self.service.counsellor_key(key, conversation_id)
             sealed = self.crypto.share_for(conversation_key, conversation_id, recipient)
             await self.store.add_share(conversation_id, recipient.counsellor_id, sealed)
             count += 1
+        # Labels first: re-sealing may make a label key, which the colleagues then receive.
+        await self.labels.reseal_first_format(key)
+        await self.labels.share_with_colleagues(key)
         return count
 
     async def recipients(self, organisation_id: UUID) -> list[Recipient]:
