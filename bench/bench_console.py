@@ -205,10 +205,11 @@ async def seed_conversations(services, first, account_id) -> tuple[str, UUID]:  
         await accounts.assign_counsellor(account_id, client.id)
         organisations.append(client)
     shown = None
+    key = await channel.unlock(counsellor_id, Secret("bench passphrase"))
     for org in organisations:
         for c in range(CONVERSATIONS):
             conversation, _code = await channel.service.start(org.id, 90, Mode.ANONYMOUS, f"Bericht {c}")
-            await channel.service.set_label(org.id, conversation, f"Label {c}")
+            await channel.labels.set(key, org.id, conversation, f"Label {c}")  # as the console labels
             shown = shown or conversation
             if c % 3:  # a third new, a third waiting for the employee, a third waiting for the counsellor
                 await channel.service.write(org.id, 90, conversation, Author.COUNSELLOR, "Antwoord", 1)
@@ -221,7 +222,6 @@ async def seed_conversations(services, first, account_id) -> tuple[str, UUID]:  
                     Classification(follow_up="whistleblowing-report"),
                     services.clock.now().date(),
                 )
-    key = await channel.unlock(counsellor_id, Secret("bench passphrase"))
     ticket = await channel.open_inbox(key, timedelta(hours=4))
     cookie = base64.urlsafe_b64encode(ticket.unlock_id.bytes + ticket.key.reveal()).decode("ascii")
     if shown is None:
