@@ -6,15 +6,17 @@ Every query that reads an organisation's conversations filters on `organisation_
 
 from __future__ import annotations
 
+import functools
 import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 from uuid import UUID
 
-from sqlalchemy import delete, exists, func, text, update
+from sqlalchemy import bindparam, delete, exists, func, text, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
@@ -70,6 +72,17 @@ class CounsellorView:
     share: bytes = field(repr=False)
     messages: list[StoredMessage] = field(repr=False)
     label_key_share: bytes | None = field(repr=False)
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class UnlockedRead(Generic[T]):
+    """What a page read together with the browser's unlock row, in the same session (None: no such row)."""
+
+    unlock: InboxUnlockRow | None = field(repr=False)
+    found: T
 
 
 @dataclass(frozen=True, slots=True)
@@ -640,9 +653,13 @@ class SqlConversationStore:
         async with self._sessions() as session:
             return await _inbox_with_shares(session, counsellor_id, organisation_id)
 
-    async def inbox_listing(self, counsellor_id: UUID, organisation_id: UUID) -> InboxListing:
-        """The inbox list of one organisation and the label key shares that open its labels, in one session."""
+    async def inbox_listing(
+        self, counsellor_id: UUID, organisation_id: UUID, unlock_id: UUID
+    ) -> UnlockedRead[InboxListing]:
+        """The inbox list of one organisation and the label key shares that open its labels, with the browser's
+        unlock row: one session for the whole page. Nothing here is opened until the unlock row is."""
         async with self._sessions() as session:
+            unlock = await session.get(InboxUnlockRow, unlock_id)
             conversations = await _inbox_with_shares(session, counsellor_id, organisation_id)
             shares = await session.exec(
                 select(LabelKeyShareRow.label_key_id, LabelKeyShareRow.sealed_key)
@@ -652,17 +669,18 @@ class SqlConversationStore:
                     col(LabelKeyRow.organisation_id) == organisation_id,
                 )
             )
-            return InboxListing(conversations, dict(shares.all()))
+            return UnlockedRead(unlock, InboxListing(conversations, dict(shares.all())))
 
     async def counsellor_view(
-        self, organisation_id: UUID, conversation_id: UUID, counsellor_id: UUID
-    ) -> CounsellorView:
-        """A conversation as its counsellor opens it, in one session: not found unless this counsellor holds a
-        key for it in this organisation."""
+        self, organisation_id: UUID, conversation_id: UUID, counsellor_id: UUID, unlock_id: UUID
+    ) -> UnlockedRead[CounsellorView | None]:
+        """A conversation as its counsellor opens it, with the browser's unlock row, in one session; None unless
+        this counsellor holds a key for it in this organisation."""
         async with self._sessions() as session:
+            unlock = await session.get(InboxUnlockRow, unlock_id)
             share = await session.get(ConversationShareRow, (conversation_id, counsellor_id))
             if share is None:
-                raise ConversationNotFoundError("no such conversation in this inbox")
+                return UnlockedRead(unlock, None)
             found = (
                 await session.exec(
                     select(
@@ -679,7 +697,7 @@ class SqlConversationStore:
                 )
             ).first()
             if found is None:
-                raise ConversationNotFoundError("no such conversation in this inbox")
+                return UnlockedRead(unlock, None)
             row, classification, last_author, wrote = found
             messages = await session.exec(
                 select(ConversationMessageRow)
@@ -691,12 +709,13 @@ class SqlConversationStore:
                 label_share = await _label_key_share(
                     session, label_key_id(organisation_id, row.counsellor_id), counsellor_id
                 )
-            return CounsellorView(
+            view = CounsellorView(
                 _summary(row, classification, last_author, wrote),
                 share.sealed_key,
                 [StoredMessage(m.sequence, Author(m.author), m.ciphertext, m.day) for m in messages],
                 label_share,
             )
+            return UnlockedRead(unlock, view)
 
     # -- label keys -----------------------------------------------------------------------------------
     async def label_target(
@@ -914,11 +933,15 @@ class SqlConversationStore:
     async def unlock(self, unlock_id: UUID, now: datetime) -> InboxUnlockRow | None:
         async with self._sessions() as session:
             row = await session.get(InboxUnlockRow, unlock_id)
+        return await self.current_unlock(row, now)
+
+    async def current_unlock(self, row: InboxUnlockRow | None, now: datetime) -> InboxUnlockRow | None:
+        """The unlock row if it has not expired; an expired one is removed."""
         if row is None:
             return None
         expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=now.tzinfo)
         if expires <= now:
-            await self.remove_unlock(unlock_id)
+            await self.remove_unlock(row.id)
             return None
         return row
 
@@ -1083,34 +1106,85 @@ async def _classification(
     ).first()
 
 
-async def _inbox_with_shares(
-    session: AsyncSession, counsellor_id: UUID, organisation_id: UUID | None
-) -> list[tuple[ConversationSummary, bytes]]:
+#: What the inbox list reads of each conversation: columns, not ORM objects (the list is the counsellor's busiest
+#: page; building a mapped object per row, with its keys and receipt lookup it never shows, costs more than the
+#: query). Built once with bound parameters: SQLAlchemy compiles it once too.
+_LISTED = (
+    ConversationRow.id,
+    ConversationRow.organisation_id,
+    ConversationRow.status,
+    ConversationRow.started_on,
+    ConversationRow.last_activity_on,
+    ConversationRow.expires_on,
+    ConversationRow.next_sequence,
+    ConversationRow.unread_for_counsellor,
+    ConversationRow.unread_for_employee,
+    ConversationRow.whistleblowing_on,
+    ConversationRow.acknowledged_on,
+    ConversationRow.feedback_on,
+    ConversationRow.counsellor_id,
+    ConversationRow.sealed_label,
+    ConversationClassificationRow.category,
+    ConversationClassificationRow.contact_type,
+    ConversationClassificationRow.follow_up,
+    ConversationShareRow.sealed_key,
+)
+
+
+@functools.cache
+def _listing(by_organisation: bool) -> Any:
     statement = (
-        select(ConversationRow, ConversationClassificationRow, _last_author(), _counsellor_wrote())
+        sa_select(*(col(c) for c in _LISTED), _last_author(), _counsellor_wrote())
         .join(ConversationShareRow, col(ConversationShareRow.conversation_id) == col(ConversationRow.id))
         .outerjoin(
             ConversationClassificationRow,
             col(ConversationClassificationRow.conversation_id) == col(ConversationRow.id),
         )
-        .where(col(ConversationShareRow.counsellor_id) == counsellor_id)
+        .where(col(ConversationShareRow.counsellor_id) == bindparam("counsellor_id"))
         .order_by(col(ConversationRow.last_activity_on).desc(), col(ConversationRow.started_on).desc())
     )
-    shares = select(ConversationShareRow.conversation_id, ConversationShareRow.sealed_key).where(
-        col(ConversationShareRow.counsellor_id) == counsellor_id
+    if by_organisation:
+        statement = statement.where(col(ConversationRow.organisation_id) == bindparam("organisation_id"))
+    return statement
+
+
+def _listed_summary(values: Sequence[Any]) -> tuple[ConversationSummary, bytes]:
+    (
+        conversation_id, organisation_id, status, started_on, last_activity_on, expires_on, next_sequence,
+        unread_for_counsellor, unread_for_employee, whistleblowing_on, acknowledged_on, feedback_on,
+        chosen, sealed_label, category, contact_type, follow_up, share, last_author, counsellor_wrote,
+    ) = values  # fmt: skip
+    summary = ConversationSummary(
+        id=conversation_id,
+        organisation_id=organisation_id,
+        status=Status(status),
+        started_on=started_on,
+        last_activity_on=last_activity_on,
+        expires_on=expires_on,
+        next_sequence=next_sequence,
+        unread_for_counsellor=unread_for_counsellor,
+        unread_for_employee=unread_for_employee,
+        classification=Classification(category, contact_type, follow_up),
+        whistleblowing=WhistleblowingClock(whistleblowing_on, acknowledged_on, feedback_on)
+        if whistleblowing_on is not None
+        else None,
+        last_author=Author(last_author) if last_author else None,
+        counsellor_wrote=bool(counsellor_wrote),
+        sealed_label=sealed_label,
+        chosen_counsellor=chosen,
     )
+    return summary, share
+
+
+async def _inbox_with_shares(
+    session: AsyncSession, counsellor_id: UUID, organisation_id: UUID | None
+) -> list[tuple[ConversationSummary, bytes]]:
+    params: dict[str, Any] = {"counsellor_id": counsellor_id}
     if organisation_id is not None:
-        statement = statement.where(col(ConversationRow.organisation_id) == organisation_id)
-        shares = shares.join(
-            ConversationRow, col(ConversationRow.id) == col(ConversationShareRow.conversation_id)
-        ).where(col(ConversationRow.organisation_id) == organisation_id)
-    rows = (await session.exec(statement)).all()
-    sealed = dict((await session.exec(shares)).all())
-    return [
-        (_summary(row, classification, last_author, wrote), sealed[row.id])
-        for row, classification, last_author, wrote in rows
-        if row.id in sealed
-    ]
+        params["organisation_id"] = organisation_id
+    connection = await session.connection()
+    rows = await connection.execute(_listing(organisation_id is not None), params)
+    return [_listed_summary(row) for row in rows]
 
 
 async def _label_key_share(session: AsyncSession, key_id: UUID, counsellor_id: UUID) -> bytes | None:

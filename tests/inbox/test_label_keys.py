@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from bot.app import Services
 from bot.catalog import ContentLibrary
@@ -34,7 +34,7 @@ async def labels_seen(
     key = await channel.unlock(counsellor_id, Secret(passphrase))
     found: dict[UUID, str | None] = {}
     for organisation_id in await channel.store.organisations_of(counsellor_id):
-        listing = await channel.store.inbox_listing(counsellor_id, organisation_id)
+        listing = (await channel.store.inbox_listing(counsellor_id, organisation_id, uuid4())).found
         reader = channel.labels.reader(key, listing.label_key_shares)
         for summary, share in listing.conversations:
             found[summary.id] = reader.label(summary, share=share)

@@ -32,7 +32,6 @@ from bot.domain.conversations import (
     Author,
     Classification,
     ConversationClosedError,
-    ConversationNotFoundError,
     DamagedMessageError,
     InboxState,
     InvalidTextError,
@@ -48,6 +47,7 @@ from bot.logs import get_logger, log_failure
 from bot.security.conversation_keys import UnlockedCounsellorKey, unlock_counsellor_key
 from bot.security.errors import SecurityError
 from bot.security.secret import Secret
+from bot.storage.conversations import CounsellorView
 from bot.usecases.audit import CONVERSATION, AuditAction, AuditTrail
 from bot.web.console.auth import CONSOLE, organisation_for, require
 from bot.web.console.inbox_access import (
@@ -58,6 +58,7 @@ from bot.web.console.inbox_access import (
     conversation_id_of,
     conversation_url,
     inbox_of,
+    key_from_row,
     open_conversation,
     read_cookie,
     unlocked_key,
@@ -206,17 +207,22 @@ FILTERS = {
 
 async def inbox_page(request: web.Request) -> web.StreamResponse:
     account, org = await _context(request)
-    key = await unlocked_key(request, account)
+    channel = inbox_of(request).channel
+    cookie = read_cookie(request)
+    key = None
+    if cookie is not None and account.counsellor_id is not None:
+        # One session for the page: the unlock row and the list (nothing in the list opens without the row).
+        read = await channel.store.inbox_listing(account.counsellor_id, org.id, cookie.unlock_id)
+        key = await key_from_row(request, account, read.unlock)
     if key is None:
         draft = inbox_of(request).drafts.take(request.query.get("d"))
         if draft is not None:
             return _locked_page(request, account, org, status=draft.status, error=draft.error)
         return _locked_page(request, account, org)
-    channel = inbox_of(request).channel
     chosen = request.query.get("show", "open")
     if chosen not in FILTERS:
         chosen = "open"
-    listing = await channel.store.inbox_listing(key.counsellor_id, org.id)
+    listing = read.found
     listed = listing.conversations
     counts = {name: sum(1 for s, _ in listed if s.state in states) for name, states in FILTERS.items()}
     # One label key opened per audience on this page (not two public-key operations per row); forgotten after.
@@ -236,6 +242,7 @@ async def inbox_page(request: web.Request) -> web.StreamResponse:
         filters=list(FILTERS),
         chosen=chosen,
         counts=counts,
+        states=[state.value for state in InboxState],
         today=today_in(channel.clock),
         labels=_labels(request),
     )
@@ -409,7 +416,7 @@ async def _thread_page(
     account: Account,
     org: Organisation,
     key: UnlockedCounsellorKey,
-    conversation_id: UUID,
+    view: CounsellorView,
     *,
     status: int = 200,
     error: str | None = None,
@@ -418,15 +425,10 @@ async def _thread_page(
 ) -> web.StreamResponse:
     channel = inbox_of(request).channel
     conversation_label: str | None = None
-    try:
-        # One session reads the conversation, the counsellor's share of its key, its messages and the label key.
-        view = await channel.store.counsellor_view(org.id, conversation_id, key.counsellor_id)
-    except ConversationNotFoundError:
-        raise web.HTTPNotFound() from None
     summary = view.summary
     thread: Thread | None = None
     try:
-        conversation_key = key.open_share(view.share, conversation_id=conversation_id)
+        conversation_key = key.open_share(view.share, conversation_id=summary.id)
         thread = await channel.service.open_thread(
             summary, view.messages, conversation_key, Author.COUNSELLOR
         )
@@ -464,13 +466,22 @@ async def _thread_page(
 
 
 async def conversation_page(request: web.Request) -> web.StreamResponse:
-    """The thread: whether this counsellor holds the conversation's key here is checked by the same read that
-    loads it (`counsellor_view`), not by a query of its own."""
+    """The thread, read in one session with the unlock row: whether this counsellor holds the conversation's key
+    here is checked by the same read that loads it (`counsellor_view`), not by a query of its own."""
     account, org = await _context(request)
     conversation_id = conversation_id_of(request)
-    key = await unlocked_key(request, account)
+    channel = inbox_of(request).channel
+    cookie = read_cookie(request)
+    key, view = None, None
+    if cookie is not None and account.counsellor_id is not None:
+        read = await channel.store.counsellor_view(
+            org.id, conversation_id, account.counsellor_id, cookie.unlock_id
+        )
+        key, view = await key_from_row(request, account, read.unlock), read.found
     if key is None:
         raise web.HTTPSeeOther(f"{url_for(request, 'inbox', org=org.slug)}?next={conversation_id}")
+    if view is None:
+        raise web.HTTPNotFound()
     draft = inbox_of(request).drafts.take(request.query.get("d"))
     if draft is not None:
         return await _thread_page(
@@ -478,13 +489,13 @@ async def conversation_page(request: web.Request) -> web.StreamResponse:
             account,
             org,
             key,
-            conversation_id,
+            view,
             status=draft.status,
             error=draft.error,
             draft=draft.fields.get("text", ""),
             label_draft=draft.fields.get("label"),
         )
-    return await _thread_page(request, account, org, key, conversation_id)
+    return await _thread_page(request, account, org, key, view)
 
 
 async def reply(request: web.Request) -> web.StreamResponse:

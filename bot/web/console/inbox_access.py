@@ -19,6 +19,7 @@ from bot.domain.conversations import ConversationNotFoundError
 from bot.domain.tenancy import Organisation
 from bot.security.conversation_keys import UnlockedCounsellorKey
 from bot.security.secret import Secret
+from bot.storage.tables_conversations import InboxUnlockRow
 from bot.web.console.auth import organisation_for
 from bot.web.portal.channel import ConfidentialChannel, InboxUnlock
 from bot.web.portal.drafts import Draft, Drafts
@@ -75,6 +76,19 @@ async def unlocked_key(request: web.Request, account: Account) -> UnlockedCounse
     if cookie is None:
         return None
     key = await inbox_of(request).channel.resume_inbox(cookie)
+    if key is None or key.counsellor_id != account.counsellor_id:
+        return None
+    return key
+
+
+async def key_from_row(
+    request: web.Request, account: Account, row: InboxUnlockRow | None
+) -> UnlockedCounsellorKey | None:
+    """`unlocked_key` when the page's own query read the unlock row (one session for the page)."""
+    cookie = read_cookie(request)
+    if account.counsellor_id is None or cookie is None:
+        return None
+    key = await inbox_of(request).channel.resume_from(row, cookie)
     if key is None or key.counsellor_id != account.counsellor_id:
         return None
     return key

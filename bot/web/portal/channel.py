@@ -31,6 +31,7 @@ from bot.security.secretbox import SecretBox
 from bot.settings import Settings
 from bot.storage.conversations import SqlConversationStore
 from bot.storage.db import session_factory
+from bot.storage.tables_conversations import InboxUnlockRow
 from bot.web.portal.labels import ConversationLabels
 
 UNLOCK_PURPOSE = "inbox/unlocked-counsellor-key"
@@ -174,7 +175,17 @@ class ConfidentialChannel:
 
     async def resume_inbox(self, unlock: InboxUnlock) -> UnlockedCounsellorKey | None:
         row = await self.store.unlock(unlock.unlock_id, self.clock.now())
-        if row is None:
+        return self._open_unlock(row, unlock)
+
+    async def resume_from(
+        self, row: InboxUnlockRow | None, unlock: InboxUnlock
+    ) -> UnlockedCounsellorKey | None:
+        """`resume_inbox` with the unlock row read already (by the query of the page, in its session)."""
+        return self._open_unlock(await self.store.current_unlock(row, self.clock.now()), unlock)
+
+    @staticmethod
+    def _open_unlock(row: InboxUnlockRow | None, unlock: InboxUnlock) -> UnlockedCounsellorKey | None:
+        if row is None or row.id != unlock.unlock_id:
             return None
         box = SecretBox(unlock.key, UNLOCK_PURPOSE)
         try:
