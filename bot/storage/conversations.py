@@ -678,41 +678,33 @@ class SqlConversationStore:
         this counsellor holds a key for it in this organisation."""
         async with self._sessions() as session:
             unlock = await session.get(InboxUnlockRow, unlock_id)
-            share = await session.get(ConversationShareRow, (conversation_id, counsellor_id))
-            if share is None:
-                return UnlockedRead(unlock, None)
+            connection = await session.connection()
             found = (
-                await session.exec(
-                    select(
-                        ConversationRow, ConversationClassificationRow, _last_author(), _counsellor_wrote()
-                    )
-                    .outerjoin(
-                        ConversationClassificationRow,
-                        col(ConversationClassificationRow.conversation_id) == col(ConversationRow.id),
-                    )
-                    .where(
-                        col(ConversationRow.id) == conversation_id,
-                        col(ConversationRow.organisation_id) == organisation_id,
-                    )
+                await connection.execute(
+                    _one_listed(),
+                    {
+                        "counsellor_id": counsellor_id,
+                        "organisation_id": organisation_id,
+                        "conversation_id": conversation_id,
+                    },
                 )
             ).first()
             if found is None:
                 return UnlockedRead(unlock, None)
-            row, classification, last_author, wrote = found
-            messages = await session.exec(
-                select(ConversationMessageRow)
-                .where(col(ConversationMessageRow.conversation_id) == conversation_id)
-                .order_by(col(ConversationMessageRow.sequence))
-            )
+            summary, share = _listed_summary(found)
+            messages = await connection.execute(_messages(), {"conversation_id": conversation_id})
             label_share = None
-            if row.sealed_label is not None:
+            if summary.sealed_label is not None:
                 label_share = await _label_key_share(
-                    session, label_key_id(organisation_id, row.counsellor_id), counsellor_id
+                    session, label_key_id(organisation_id, summary.chosen_counsellor), counsellor_id
                 )
             view = CounsellorView(
-                _summary(row, classification, last_author, wrote),
-                share.sealed_key,
-                [StoredMessage(m.sequence, Author(m.author), m.ciphertext, m.day) for m in messages],
+                summary,
+                share,
+                [
+                    StoredMessage(sequence, Author(author), ciphertext, day)
+                    for sequence, author, ciphertext, day in messages
+                ],
                 label_share,
             )
             return UnlockedRead(unlock, view)
@@ -1146,6 +1138,26 @@ def _listing(by_organisation: bool) -> Any:
     if by_organisation:
         statement = statement.where(col(ConversationRow.organisation_id) == bindparam("organisation_id"))
     return statement
+
+
+@functools.cache
+def _one_listed() -> Any:
+    """`_listing` of one conversation (also the check that this counsellor holds its key in this organisation)."""
+    return _listing(True).where(col(ConversationRow.id) == bindparam("conversation_id"))
+
+
+@functools.cache
+def _messages() -> Any:
+    return (
+        sa_select(
+            col(ConversationMessageRow.sequence),
+            col(ConversationMessageRow.author),
+            col(ConversationMessageRow.ciphertext),
+            col(ConversationMessageRow.day),
+        )
+        .where(col(ConversationMessageRow.conversation_id) == bindparam("conversation_id"))
+        .order_by(col(ConversationMessageRow.sequence))
+    )
 
 
 def _listed_summary(values: Sequence[Any]) -> tuple[ConversationSummary, bytes]:
