@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Delete, delete
+from sqlalchemy import Delete, Integer, bindparam, delete
+from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 
@@ -14,6 +17,28 @@ from bot.storage.db import erase_wal, session_factory, transaction
 from bot.storage.tables_console import ConsoleAuditRow, aware
 
 KNOWN = frozenset(a.value for a in AuditAction)
+
+
+@functools.cache
+def _page(by_action: bool, by_organisation: bool) -> Any:
+    """The page query for one shape of filter, built once with bound parameters (compiled once too)."""
+    statement = sa_select(
+        col(ConsoleAuditRow.id),
+        col(ConsoleAuditRow.at),
+        col(ConsoleAuditRow.actor_account_id),
+        col(ConsoleAuditRow.action),
+        col(ConsoleAuditRow.organisation_id),
+        col(ConsoleAuditRow.subject),
+    )
+    if by_action:
+        statement = statement.where(col(ConsoleAuditRow.action) == bindparam("action"))
+    if by_organisation:
+        statement = statement.where(col(ConsoleAuditRow.organisation_id) == bindparam("organisation_id"))
+    return (
+        statement.order_by(col(ConsoleAuditRow.id).desc())
+        .limit(bindparam("limit", type_=Integer))
+        .offset(bindparam("offset", type_=Integer))
+    )
 
 
 class SqlAuditStore:
@@ -61,30 +86,32 @@ class SqlAuditStore:
                 )
 
     async def list(self, query: AuditQuery) -> AuditPage:
-        statement = select(ConsoleAuditRow)
-        if query.action is not None:
-            statement = statement.where(col(ConsoleAuditRow.action) == query.action.value)
-        if query.organisation_id is not None:
-            statement = statement.where(col(ConsoleAuditRow.organisation_id) == query.organisation_id)
+        """One page, newest first: LIMIT/OFFSET in SQL along the primary key (or the action's or organisation's
+        index, which SQLite keeps in id order), read as columns, not mapped objects."""
         page = max(query.page, 1)
-        statement = (
-            statement.order_by(col(ConsoleAuditRow.id).desc())
-            .offset((page - 1) * query.page_size)
-            .limit(query.page_size + 1)  # one more says whether a next page exists
-        )
+        params: dict[str, object] = {"limit": query.page_size + 1, "offset": (page - 1) * query.page_size}
+        if query.action is not None:
+            params["action"] = query.action.value
+        if query.organisation_id is not None:
+            params["organisation_id"] = query.organisation_id
         async with self._sessions() as session:
-            rows = (await session.exec(statement)).all()
+            connection = await session.connection()
+            rows = (
+                await connection.execute(
+                    _page(query.action is not None, query.organisation_id is not None), params
+                )
+            ).all()
         entries = [
             AuditEntry(
-                at=aware(row.at),
-                actor_account_id=row.actor_account_id,
-                action=AuditAction(row.action),
-                organisation_id=row.organisation_id,
-                subject=row.subject,
-                id=row.id,
+                at=aware(at),
+                actor_account_id=actor,
+                action=AuditAction(action),
+                organisation_id=organisation_id,
+                subject=subject,
+                id=entry_id,
             )
-            for row in rows[: query.page_size]
-            if row.action in KNOWN
+            for entry_id, at, actor, action, organisation_id, subject in rows[: query.page_size]
+            if action in KNOWN
         ]
         return AuditPage(entries, page, len(rows) > query.page_size)
 

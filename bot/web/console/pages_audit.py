@@ -33,6 +33,8 @@ def _query(request: web.Request) -> AuditQuery:
 
 #: Rendered tables, keyed by everything they show: a reload with nothing new logged renders nothing again.
 AUDIT_PAGES_TTL = 60.0
+#: Account names the log shows (who did what): read once for a few seconds, not on every page view.
+ACCOUNT_NAMES_TTL = 5.0
 
 
 async def audit_page(request: web.Request) -> web.StreamResponse:
@@ -41,7 +43,8 @@ async def audit_page(request: web.Request) -> web.StreamResponse:
     query = _query(request)
     found = await console.services.audit.list(query)
     organisations = await all_organisations(console)  # an administrator sees every organisation
-    account_names = await console.accounts.display_names()
+    names: Expiring[dict[UUID, str]] = console.expiring("audit_account_names", ACCOUNT_NAMES_TTL)
+    account_names = await names.get_or_compute("all", console.accounts.display_names)
     locale = request_locale(request)
     key = (
         query,
