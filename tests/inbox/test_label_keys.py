@@ -9,6 +9,9 @@ import itertools
 from pathlib import Path
 from uuid import UUID, uuid4
 
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
 from bot.app import Services
 from bot.catalog import ContentLibrary
 from bot.domain.clock import FixedClock
@@ -17,8 +20,11 @@ from bot.security import Secret
 from bot.settings import Settings
 from bot.storage.db import create_engine
 from bot.storage.migrate import code_heads, upgrade
+from bot.web.console.auth import CONSOLE
 from bot.web.portal.channel import ConfidentialChannel
 from bot.web.portal.labels import ConversationLabels
+from tests.console.helpers import csrf_from, sign_in
+from tests.inbox.support import INBOX, counsellor_with_key, unlock
 from tests.portal.support import DEPUTY_PASSPHRASE, PASSPHRASE, Practice, practice
 from tests.security.test_destroyed_key_copies import NEW_PASSPHRASE, pieces, surviving
 
@@ -215,3 +221,43 @@ async def test_a_counsellor_whose_share_has_not_arrived_labels_the_first_way(ser
     assert resealed is not None
     assert under_label_key(resealed)
     assert await labels_seen(p.channel, third, THIRD_PASSPHRASE) == {earlier: "Eerst", later: "Door Noor"}
+
+
+async def test_the_list_kept_between_requests_holds_no_label(
+    client: TestClient, services: Services, clock: FixedClock
+) -> None:
+    """The rendered list is kept a few seconds, without its labels: they are opened and filled in per request."""
+    person, channel, org = await counsellor_with_key(services, "de-linde", "mira@vp.test")
+    conversation, _ = await channel.service.start(org.id, 90, Mode.ANONYMOUS, "Een")
+    await channel.service.start(org.id, 90, Mode.ANONYMOUS, "Twee")
+    await sign_in(client, person, clock)
+    assert await unlock(client, "de-linde") == 200
+    page = await client.get(f"{INBOX('de-linde')}/{conversation}")
+    await client.post(
+        f"{INBOX('de-linde')}/{conversation}/label",
+        data={"csrf_token": csrf_from(await page.text()), "label": "<b>" + LABEL},
+    )
+    for _ in range(2):
+        listing = await (await client.get(INBOX("de-linde"))).text()
+        assert f">&lt;b&gt;{LABEL}</a>" in listing  # filled in, escaped once
+        assert "Gesprek van 2026-03-02</a>" in listing  # the unlabelled one
+
+    consoles = [sub[CONSOLE] for sub in _sub_apps(client.app) if CONSOLE in sub]
+    kept = [
+        value
+        for console in consoles
+        for name, cache in console._expiring.items()
+        if name == "inbox_pages"
+        for _at, value in cache._items._items.values()
+    ]
+    assert kept
+    assert all(LABEL not in fragment.html for fragment in kept)
+
+
+def _sub_apps(app: web.Application) -> list[web.Application]:
+    found = [app]
+    for resource in app.router.resources():
+        sub = getattr(resource, "_app", None)
+        if isinstance(sub, web.Application):
+            found += _sub_apps(sub)
+    return found

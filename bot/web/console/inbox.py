@@ -20,11 +20,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import re
 import secrets
 from datetime import timedelta
 from uuid import UUID
 
 from aiohttp import web
+from markupsafe import Markup, escape
 
 from bot.domain.accounts import Account, Role
 from bot.domain.conversations import (
@@ -49,7 +51,8 @@ from bot.security.errors import SecurityError
 from bot.security.secret import Secret
 from bot.storage.conversations import CounsellorView
 from bot.usecases.audit import CONVERSATION, AuditAction, AuditTrail
-from bot.web.console.auth import CONSOLE, organisation_for, require
+from bot.web.console.auth import CONSOLE, console_of, organisation_for, require
+from bot.web.console.cache import Expiring
 from bot.web.console.inbox_access import (
     INBOX,
     Inbox,
@@ -68,7 +71,7 @@ from bot.web.portal.channel import ConfidentialChannel, InboxUnlock
 from bot.web.portal.drafts import Draft
 from bot.web.portal.limits import RateLimiter
 from bot.web.shared.cookies import cookie_name
-from bot.web.shared.templates import render, request_locale
+from bot.web.shared.templates import TEMPLATES, Fragment, render, request_locale
 from bot.web.shared.urls import url_for
 
 log = get_logger(__name__)
@@ -224,28 +227,59 @@ async def inbox_page(request: web.Request) -> web.StreamResponse:
         chosen = "open"
     listing = read.found
     listed = listing.conversations
-    counts = {name: sum(1 for s, _ in listed if s.state in states) for name, states in FILTERS.items()}
-    # One label key opened per audience on this page (not two public-key operations per row); forgotten after.
-    labels = channel.labels.reader(key, listing.label_key_shares)
-    shown = [
-        (summary, labels.label(summary, share=share))
-        for summary, share in listed
-        if summary.state in FILTERS[chosen]
-    ]
-    return render(
-        request,
-        "inbox.html",
-        account=account,
-        organisation=org,
-        page="inbox",
-        conversations=shown,
-        filters=list(FILTERS),
-        chosen=chosen,
-        counts=counts,
-        states=[state.value for state in InboxState],
-        today=today_in(channel.clock),
-        labels=_labels(request),
-    )
+    locale = request_locale(request)
+    today = today_in(channel.clock)
+    shown = [(summary, share) for summary, share in listed if summary.state in FILTERS[chosen]]
+    # The list without its labels is rendered once for a few seconds (what it shows is stored in the clear);
+    # labels are opened by every request, one label key per audience, and forgotten when it ends (DESIGN §4.3).
+    key_of_page = (key.counsellor_id, org.id, org.name, chosen, locale, today, tuple(s for s, _ in listed))
+
+    async def compute() -> Fragment:
+        counts = {name: sum(1 for s, _ in listed if s.state in states) for name, states in FILTERS.items()}
+        return request.config_dict[TEMPLATES].fragment(
+            request,
+            "inbox_main.html",
+            organisation=org,
+            conversations=[
+                (summary, _label_slot(n) if summary.sealed_label is not None else None)
+                for n, (summary, _share) in enumerate(shown)
+            ],
+            filters=list(FILTERS),
+            chosen=chosen,
+            counts=counts,
+            states=[state.value for state in InboxState],
+            today=today,
+            labels=_labels(request),
+        )
+
+    pages: Expiring[Fragment] = console_of(request).expiring("inbox_pages", INBOX_PAGES_TTL)
+    body = (await pages.get_or_compute(key_of_page, compute)).fill(request)
+    reader = channel.labels.reader(key, listing.label_key_shares)
+    translator = request.config_dict[TEMPLATES].translator
+    texts: dict[str, str] = {}
+    for n, (summary, share) in enumerate(shown):
+        if summary.sealed_label is not None:
+            opened = reader.label(summary, share=share)
+            text = opened or translator.t(
+                locale, "portal.inbox.started_on", day=summary.started_on.isoformat()
+            )
+            texts[str(n)] = str(escape(text))
+    # One pass over the rendered list: a label's own text is never searched for another row's slot.
+    filled = LABEL_SLOT.sub(lambda slot: texts.get(slot.group(1), ""), str(body))
+    body = Markup(filled)  # noqa: S704 - rendered autoescaped, labels escaped above
+    return render(request, "inbox.html", account=account, organisation=org, page="inbox", body=body)
+
+
+#: The rendered list (without labels) is kept this long per counsellor, organisation, filter and state of the list.
+INBOX_PAGES_TTL = 5.0
+
+
+LABEL_SLOT = re.compile("\x00label:([0-9]+)\x00")
+
+
+def _label_slot(n: int) -> str:
+    """Where the n-th row's label goes in the rendered list."""
+    return f"\x00label:{n}\x00"
 
 
 # -- unlocking -----------------------------------------------------------------------------------------------
