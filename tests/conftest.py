@@ -18,6 +18,7 @@ from bot.domain.clock import FixedClock
 from bot.logs import route_structlog_to_stdlib
 from bot.settings import BUNDLED_CONTENT, Settings, load_settings
 from bot.storage.db import create_engine
+from tests.support import cpuprofile
 from tests.support.browser import SharedChromium, shared_chromium_for
 from tests.support.databases import (
     clone_postgres,
@@ -32,7 +33,16 @@ from tests.support.databases import (
 TEST_SECRET_KEY = "test-secret-key-0123456789abcdefghijklmnop"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--profile-cpu",
+        metavar="FOLDER",
+        help="record each test's CPU and wall time into FOLDER (see tests/support/cpuprofile.py)",
+    )
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    cpuprofile.configure(config)
     # structlog loggers bind their configuration on first use: route them to stdlib logging (and so to pytest's
     # log capture) before any test logs anything.
     route_structlog_to_stdlib()
@@ -46,7 +56,11 @@ def postgres_server() -> str:
     workdir = Path(tempfile.mkdtemp(prefix="vipbot-pg-"))
     workdir.chmod(0o755)
     atexit.register(shutil.rmtree, workdir, True)
-    return start_postgres(workdir)
+    url = start_postgres(workdir)
+    postmaster = workdir / "pgdata" / "postmaster.pid"
+    if postmaster.exists():  # not when the suite uses a server of its own (VIPBOT_TEST_POSTGRES_URL)
+        cpuprofile.extra_roots.add(int(postmaster.read_text().split()[0]))
+    return url
 
 
 @pytest.fixture(scope="session")
