@@ -77,7 +77,12 @@ class CpuProfile:
         own2, done2 = _own_cpu()
         # A process that ended during the test moved its whole CPU into its parent's `RUSAGE_CHILDREN` (or the
         # parent's own children counters): what it had used before the test is not this test's.
-        running = sum(after.values()) - sum(before.values())
+        # (Not when the process's counters were lost with it: Chromium's helpers, say, are not reaped by this
+        # worker when the shared browser stops at the end.)
+        ended = sum(cpu for key, cpu in before.items() if key not in after)
+        running = sum(after.values()) - sum(before.values()) + ended
+        if done2 - done >= ended / 2:
+            running -= ended
         record = {
             "test": item.nodeid,
             "worker": self._worker,
