@@ -10,6 +10,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support.content import remembered_content
 from tests.support.net import free_port
 from tests.support.process import vipbot_env
 
@@ -67,7 +68,7 @@ def run_vipbot_here(
         os.environ.update(vipbot_env(data_dir, free_port(), **env))
         os.chdir(cwd or data_dir.parent)
         sys.stdin = io.StringIO(stdin or "")
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), remembered_content():
             try:
                 code = main(args)
             except SystemExit as exited:  # argparse: --help, or arguments it refuses
