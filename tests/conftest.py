@@ -21,6 +21,7 @@ from bot.settings import BUNDLED_CONTENT, Settings, load_settings
 from bot.storage.db import create_engine
 from tests.support import cpuprofile
 from tests.support.browser import SharedChromium, shared_chromium_for
+from tests.support.content import remember_loaded_content
 from tests.support.databases import (
     clone_postgres,
     clone_sqlite,
@@ -66,6 +67,7 @@ def memory_backed_temp_folder() -> str | None:
 
 def pytest_configure(config: pytest.Config) -> None:
     cpuprofile.configure(config)
+    remember_loaded_content()
     # Before pytest picks its temporary folder (tmp_path) and before the PostgreSQL server's folder is made.
     tempfile.tempdir = memory_backed_temp_folder() or tempfile.tempdir
     # structlog loggers bind their configuration on first use: route them to stdlib logging (and so to pytest's

@@ -10,7 +10,6 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support.content import remembered_content
 from tests.support.net import free_port
 from tests.support.process import vipbot_env
 
@@ -68,7 +67,7 @@ def run_vipbot_here(
         os.environ.update(vipbot_env(data_dir, free_port(), **env))
         os.chdir(cwd or data_dir.parent)
         sys.stdin = io.StringIO(stdin or "")
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), remembered_content():
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
                 code = main(args)
             except SystemExit as exited:  # argparse: --help, or arguments it refuses

@@ -8,7 +8,6 @@ from pathlib import Path
 from bot.__main__ import build_parser
 from bot.cli.context import CliContext
 from tests.conftest import TEST_SECRET_KEY
-from tests.support.content import remembered_content
 
 
 class Cli:
@@ -25,6 +24,5 @@ class Cli:
         args = build_parser().parse_args(list(argv))
         out = io.StringIO()
         ctx = CliContext(environ=self.environ, dotenv=None, out=out)
-        with remembered_content():  # the bundled content, loaded once per test process
-            code = await args.handler(args, ctx)
+        code = await args.handler(args, ctx)
         return code, out.getvalue()

@@ -1,16 +1,14 @@
 """The content library loaded once per test process for each content folder as it is on disk.
 
 Loading and validating a content folder (YAML, Markdown, both locales) costs about a third of a second of CPU; a
-command run in the test's process (`run_vipbot_here`, `Cli`) loaded it again on each run. `ContentLibrary` is
-frozen, and the session's `content` fixture is shared by every test already; a folder whose files changed (a
-test that writes its own content) is loaded afresh, and a folder with problems raises as it always did.
+command run in the test's process (`run_vipbot_here`, `Cli`, a `CliContext` of a test's own) loaded it again on
+each run. `ContentLibrary` is frozen, and the session's `content` fixture is shared by every test already; a
+folder whose files changed (a test that writes its own content) is loaded afresh, and a folder with problems
+raises as it always did.
 """
 
 from __future__ import annotations
 
-import contextlib
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import bot.catalog
@@ -39,22 +37,7 @@ def load_content(root: Path) -> ContentLibrary:
     return _loaded[key]
 
 
-_users: list[object] = []  # one entry per command running with it
-_users_lock = threading.Lock()
-
-
-@contextlib.contextmanager
-def remembered_content() -> Iterator[None]:
-    """While it lasts, commands load their content folder through `load_content` above (commands run in threads,
-    and may overlap: the original is put back when the last one ends)."""
-    me = object()
-    with _users_lock:
-        _users.append(me)
-        bot.catalog.load_content = load_content
-    try:
-        yield
-    finally:
-        with _users_lock:
-            _users.remove(me)
-            if not _users:
-                bot.catalog.load_content = load_from_disk
+def remember_loaded_content() -> None:
+    """From now on in this process, `bot.catalog.load_content` (which commands look up when they run) is
+    `load_content` above. Called once by the suite's conftest; the function's answers are the same."""
+    bot.catalog.load_content = load_content
