@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
@@ -65,7 +66,20 @@ def memory_backed_temp_folder() -> str | None:
     return str(shm)
 
 
+def keep_compiled_bytecode() -> None:
+    """Python writes the bytecode it compiles (`__pycache__`, git-ignored) in this process, its test workers and
+    every `vipbot` process a test starts, even where PYTHONDONTWRITEBYTECODE is set.
+
+    Without it every process compiled every module it imported from source, every time: each test worker spent
+    some 8 s of CPU on compiling and rewriting the assertions of the test modules at collection, and each `vipbot`
+    process some 2-3 s on compiling vipbot's own modules, which is most of what it takes to start one.
+    """
+    sys.dont_write_bytecode = False
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)  # the workers and the processes they start inherit this
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    keep_compiled_bytecode()
     cpuprofile.configure(config)
     remember_loaded_content()
     # Before pytest picks its temporary folder (tmp_path) and before the PostgreSQL server's folder is made.
