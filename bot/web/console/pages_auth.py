@@ -30,6 +30,7 @@ from bot.web.console.auth import (
 from bot.web.console.throttle import remember_device, throttle_keys
 from bot.web.portal.drafts import Draft
 from bot.web.shared.templates import render
+from bot.web.shared.urls import url_for
 
 log = get_logger(__name__)
 MAX_FIELD = 500
@@ -37,10 +38,6 @@ MAX_FIELD = 500
 
 def see_other(location: str) -> web.Response:
     return web.Response(status=303, headers={"Location": location})
-
-
-def _url(request: web.Request, name: str, **parts: str) -> str:
-    return str(request.app.router[name].url_for(**parts))
 
 
 def _field(form: object, name: str) -> str:
@@ -54,12 +51,12 @@ def _raw(form: object, name: str) -> str:
 
 
 def _after_sign_in(request: web.Request, account: Account) -> str:
-    return _url(request, "home")
+    return url_for(request, "home")
 
 
 async def login_form(request: web.Request) -> web.StreamResponse:
     if current_account(request) is not None:
-        return see_other(_url(request, "home"))
+        return see_other(url_for(request, "home"))
     draft = console_of(request).drafts.take(request.query.get("d"))
     if draft is not None:
         return render(
@@ -74,7 +71,7 @@ def _refused(request: web.Request, email: str) -> web.StreamResponse:
     """A refused sign-in, as a redirect to the sign-in page: a page answering the POST would leave the password
     in the browser's session-restore files (see `bot.web.portal.drafts`)."""
     token = console_of(request).drafts.keep(Draft("console.login.failed", 401, {"email": email}))
-    return see_other(_url(request, "login") + "?d=" + token)
+    return see_other(url_for(request, "login") + "?d=" + token)
 
 
 async def login_submit(request: web.Request) -> web.StreamResponse:
@@ -120,7 +117,7 @@ async def _after_password(request: web.Request, account: Account, sealed: bytes 
     if await needs_second_factor(request, account):
         if account.totp_enabled and _readable_totp(request, account.id, sealed):
             await begin_session(request, account, SessionStage.TOTP)
-            return see_other(_url(request, "login_code"))
+            return see_other(url_for(request, "login_code"))
         return await _enrol_anew(request, account)
     await console_of(request).accounts.record_success(account.id)
     await begin_session(request, account, SessionStage.FULL)
@@ -145,12 +142,12 @@ async def _enrol_anew(request: web.Request, account: Account) -> web.StreamRespo
         log.warning("console sign-in: an authenticator secret no longer opens; the account enrols again")
         await console.accounts.reset_second_factor(account.id)
     await begin_session(request, account, SessionStage.ENROL)
-    return see_other(_url(request, "setup_totp"))
+    return see_other(url_for(request, "setup_totp"))
 
 
 def _pending(request: web.Request, stage: SessionStage) -> Account:
     if PENDING_ACCOUNT not in request or request.get(SESSION_STAGE) is not stage:
-        raise web.HTTPSeeOther(_url(request, "login"))
+        raise web.HTTPSeeOther(url_for(request, "login"))
     return request[PENDING_ACCOUNT]
 
 
@@ -167,7 +164,7 @@ async def code_submit(request: web.Request) -> web.StreamResponse:
     now = console.now()
     if credentials is None or credentials.totp_secret is None or is_locked(credentials.locked_until, now):
         await end_session(request)
-        return see_other(_url(request, "login"))
+        return see_other(url_for(request, "login"))
     if not _readable_totp(request, account.id, credentials.totp_secret):
         return await _enrol_anew(request, account)
     step = console.match_totp(account.id, credentials.totp_secret, _field(form, "code"))
@@ -175,7 +172,7 @@ async def code_submit(request: web.Request) -> web.StreamResponse:
         until = await console.accounts.record_failure(account.id, now)
         if is_locked(until, now):
             await end_session(request)
-            return see_other(_url(request, "login"))
+            return see_other(url_for(request, "login"))
         return render(request, "login_code.html", status=401, error="console.login.code_failed")
     await begin_session(request, account, SessionStage.FULL)
     return see_other(_after_sign_in(request, account))
@@ -236,7 +233,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
     rotate_csrf(request)
     if account is not None:
         await console_of(request).services.audit.record(account.id, AuditAction.SIGNED_OUT)
-    response = see_other(_url(request, "login"))
+    response = see_other(url_for(request, "login"))
     await lock_on_sign_out(request, response)  # signing out of the console locks the inbox
     return response
 
@@ -273,7 +270,7 @@ async def invitation_submit(request: web.Request) -> web.StreamResponse:
         return render(request, "invitation.html", status=404, invitation=None, error=None, name="")
     if await needs_second_factor(request, account):
         await begin_session(request, account, SessionStage.ENROL)
-        return see_other(_url(request, "setup_totp"))
+        return see_other(url_for(request, "setup_totp"))
     await begin_session(request, account, SessionStage.FULL)
     return see_other(_after_sign_in(request, account))
 
@@ -282,7 +279,7 @@ async def offer_totp_form(request: web.Request) -> web.StreamResponse:
     """A management viewer may add a second factor of their own accord."""
     account = current_account(request)
     if account is None:
-        return see_other(_url(request, "login"))
+        return see_other(url_for(request, "login"))
     return render(request, "offer_totp.html", account=account, enabled=account.totp_enabled)
 
 
@@ -291,9 +288,9 @@ async def offer_totp_submit(request: web.Request) -> web.StreamResponse:
     if account is None:
         raise web.HTTPForbidden()
     if account.totp_enabled:
-        return see_other(_url(request, "offer_totp"))
+        return see_other(url_for(request, "offer_totp"))
     await begin_session(request, account, SessionStage.ENROL)
-    return see_other(_url(request, "setup_totp"))
+    return see_other(url_for(request, "setup_totp"))
 
 
 def add_routes(app: web.Application) -> None:

@@ -20,6 +20,7 @@ from bot.web.console.auth import console_of, organisation_for
 from bot.web.console.pages_auth import see_other
 from bot.web.console.preview import preview
 from bot.web.shared.templates import render, request_locale
+from bot.web.shared.urls import url_for
 
 TITLE_MAX = 150
 SUMMARY_MAX = 300
@@ -35,10 +36,6 @@ FIELDS = (
     "body_nl",
     "body_en",
 )
-
-
-def _url(request: web.Request, name: str, **parts: str) -> str:
-    return str(request.app.router[name].url_for(**parts))
 
 
 def content_store(request: web.Request) -> SqlConsoleContent:
@@ -252,7 +249,7 @@ async def content_save(request: web.Request) -> web.StreamResponse:
         kind = item.kind
         origin = await _practice_origin(request, organisation, item)
         if origin is not None:  # written once for the practice: edited in the practice library, not here
-            return see_other(_url(request, "practice_item", item=str(origin)))
+            return see_other(url_for(request, "practice_item", item=str(origin)))
     else:
         kind = request.query.get("kind", "column")
         if kind not in KINDS:
@@ -272,14 +269,14 @@ async def content_save(request: web.Request) -> web.StreamResponse:
         return _editor(request, account=account, organisation=organisation, form=form, item=item, status=400)
     except NotFoundError:
         raise web.HTTPNotFound() from None
-    return see_other(_url(request, "content_edit", org=organisation.slug, item=str(saved.id)) + "?saved=1")
+    return see_other(url_for(request, "content_edit", org=organisation.slug, item=str(saved.id)) + "?saved=1")
 
 
 async def content_delete(request: web.Request) -> web.StreamResponse:
     _account, organisation = await organisation_for(request, Role.COUNSELLOR)
     item = await _own(request, organisation)
     await content_store(request).remove(organisation.id, item.id)
-    return see_other(_url(request, "content", org=organisation.slug))
+    return see_other(url_for(request, "content", org=organisation.slug))
 
 
 async def content_preview(request: web.Request) -> web.StreamResponse:

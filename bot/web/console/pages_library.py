@@ -25,6 +25,7 @@ from bot.web.console.auth import console_of, organisation_for, require
 from bot.web.console.pages_auth import see_other
 from bot.web.console.pages_content import FIELDS, Form, check, draft_of, read_form
 from bot.web.shared.templates import render, translate
+from bot.web.shared.urls import url_for
 from bot.wiring import Services
 
 # -- the code of conduct ---------------------------------------------------------------------------------------
@@ -34,7 +35,7 @@ def conduct_store(request: web.Request) -> SqlConduct:
     return SqlConduct(console_of(request).services.sessions)
 
 
-def _content_url(request: web.Request, organisation: Organisation, **query: str) -> str:
+def _contenturl_for(request: web.Request, organisation: Organisation, **query: str) -> str:
     target = str(request.app.router["content"].url_for(org=organisation.slug))
     return target + ("?" + urlencode(query) if query else "") + "#conduct"
 
@@ -46,13 +47,13 @@ async def conduct_save(request: web.Request) -> web.StreamResponse:
     store, now = conduct_store(request), console_of(request).now()
     if form.get("remove"):
         await store.clear(organisation.id)
-        return see_other(_content_url(request, organisation))
+        return see_other(_contenturl_for(request, organisation))
     url = str(form.get("url") or "").strip()
     problem = url_problem(url)
     if problem is not None:
-        return see_other(_content_url(request, organisation, conduct_problem=problem.value))
+        return see_other(_contenturl_for(request, organisation, conduct_problem=problem.value))
     await store.set_url(organisation.id, url, now)
-    return see_other(_content_url(request, organisation, conduct_saved="1"))
+    return see_other(_contenturl_for(request, organisation, conduct_saved="1"))
 
 
 async def conduct_upload(request: web.Request) -> web.StreamResponse:
@@ -62,10 +63,10 @@ async def conduct_upload(request: web.Request) -> web.StreamResponse:
     data = upload.file.read() if isinstance(upload, FileField) else b""
     problem = document_problem(data)
     if problem is not None:
-        return see_other(_content_url(request, organisation, conduct_problem=problem.value))
+        return see_other(_contenturl_for(request, organisation, conduct_problem=problem.value))
     name = unquote(upload.filename) if isinstance(upload, FileField) else ""  # some clients percent-encode it
     await conduct_store(request).set_document(organisation.id, data, name, console_of(request).now())
-    return see_other(_content_url(request, organisation, conduct_saved="1"))
+    return see_other(_contenturl_for(request, organisation, conduct_saved="1"))
 
 
 async def conduct_context(request: web.Request, organisation: Organisation) -> dict[str, Any]:
@@ -115,10 +116,6 @@ PRACTICE_SCHEDULE_PREFIX = "praktijk-"  # schedules made from the practice libra
 
 def library_store(request: web.Request) -> SqlPracticeLibrary:
     return SqlPracticeLibrary(console_of(request).services.sessions)
-
-
-def _url(request: web.Request, name: str, **parts: str) -> str:
-    return str(request.app.router[name].url_for(**parts))
 
 
 async def _reachable(request: web.Request, account: Account) -> list[Organisation]:
@@ -218,11 +215,11 @@ async def library_save(request: web.Request) -> web.StreamResponse:
     except NotFoundError:
         raise web.HTTPNotFound() from None
     if item is None:
-        return see_other(_url(request, "practice_item", item=str(saved.id)) + "?saved=1")
+        return see_other(url_for(request, "practice_item", item=str(saved.id)) + "?saved=1")
     # every organisation's copy was rewritten: their cached pages show it at once
     for organisation_id in await library_store(request).copies(saved.id):
         console_of(request).bump(organisation_id)
-    return see_other(_url(request, "practice_item", item=str(saved.id)) + "?saved=1")
+    return see_other(url_for(request, "practice_item", item=str(saved.id)) + "?saved=1")
 
 
 async def library_delete(request: web.Request) -> web.StreamResponse:
@@ -230,11 +227,11 @@ async def library_delete(request: web.Request) -> web.StreamResponse:
     await require(request, Role.COUNSELLOR)
     item = await _item(request)
     if not (await request.post()).get("confirm"):
-        return see_other(_url(request, "practice_item", item=str(item.id)) + "?problem=confirm")
+        return see_other(url_for(request, "practice_item", item=str(item.id)) + "?problem=confirm")
     for organisation_id in await library_store(request).copies(item.id):
         console_of(request).bump(organisation_id)
     await library_store(request).remove(item.id)
-    return see_other(_url(request, "practice"))
+    return see_other(url_for(request, "practice"))
 
 
 def _local_moment(value: str, organisation: Organisation) -> datetime | None:
@@ -255,7 +252,7 @@ async def library_organisations(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     chosen = {str(v) for v in form.getall("organisation", [])}
     organisations = [o for o in await _reachable(request, account) if o.slug in chosen]
-    target = _url(request, "practice_item", item=str(item.id))
+    target = url_for(request, "practice_item", item=str(item.id))
     if not organisations:
         return see_other(target + "?problem=organisations")
     action = str(form.get("action") or "add")
@@ -319,7 +316,7 @@ async def _schedule_everywhere(
     from scheduler.materialiser import anchor_today
 
     console = console_of(request)
-    target = _url(request, "practice_item", item=str(item.id))
+    target = url_for(request, "practice_item", item=str(item.id))
     outreach = outreach_of(console.services)
     now = console.now()
     try:

@@ -27,6 +27,7 @@ from bot.web.console.pages_auth import see_other
 from bot.web.portal.channel import ConfidentialChannel
 from bot.web.portal.drafts import Draft
 from bot.web.shared.templates import render
+from bot.web.shared.urls import url_for
 
 PAGE = "profile"
 #: The profile is remembered this long: every change made on this page forgets it at once; a change made
@@ -60,10 +61,6 @@ def changes_profile(handler: Handler) -> Handler:
     return changing
 
 
-def _url(request: web.Request, name: str) -> str:
-    return str(request.app.router[name].url_for())
-
-
 def _store(request: web.Request) -> SqlPracticeStore:
     return SqlPracticeStore(console_of(request).services.sessions)
 
@@ -80,7 +77,7 @@ async def _person(request: web.Request) -> Account:
 
 def _again(request: web.Request, error: str, status: int = 400) -> web.HTTPSeeOther:
     token = console_of(request).drafts.keep(Draft(error, status))
-    return web.HTTPSeeOther(f"{_url(request, 'profile')}?d={token}")
+    return web.HTTPSeeOther(f"{url_for(request, 'profile')}?d={token}")
 
 
 async def _audit(request: web.Request, account: Account, action: AuditAction, subject: str) -> None:
@@ -120,7 +117,7 @@ async def become_counsellor(request: web.Request) -> web.StreamResponse:
         raise _again(request, "console.profile.problem.not_counsellor", 403) from None
     forget_sessions(request)  # the account now carries its counsellor id
     await _audit(request, account, AuditAction.PROFILE_CHANGED, "counsellor")
-    return see_other(_url(request, "profile") + "?done=counsellor")
+    return see_other(url_for(request, "profile") + "?done=counsellor")
 
 
 async def create_key(request: web.Request) -> web.StreamResponse:
@@ -134,7 +131,7 @@ async def create_key(request: web.Request) -> web.StreamResponse:
     except counsellors.CounsellorKeyError as exc:
         raise _again(request, f"console.keys.problem.{exc.code.value}") from None
     await _audit(request, account, AuditAction.KEY_CREATED, "key")
-    raise web.HTTPSeeOther(_url(request, "profile") + "?done=key")
+    raise web.HTTPSeeOther(url_for(request, "profile") + "?done=key")
 
 
 async def rotate_key(request: web.Request) -> web.StreamResponse:
@@ -149,7 +146,7 @@ async def rotate_key(request: web.Request) -> web.StreamResponse:
     except counsellors.CounsellorKeyError as exc:
         raise _again(request, f"console.keys.problem.{exc.code.value}") from None
     await _audit(request, account, AuditAction.KEY_ROTATED, "key")
-    raise web.HTTPSeeOther(_url(request, "profile") + "?done=rotated")
+    raise web.HTTPSeeOther(url_for(request, "profile") + "?done=rotated")
 
 
 async def upload_photo(request: web.Request) -> web.StreamResponse:
@@ -171,7 +168,7 @@ async def upload_photo(request: web.Request) -> web.StreamResponse:
     except profile.ProfileError as exc:
         raise _again(request, f"console.profile.problem.{exc.code.value}") from None
     await _audit(request, account, AuditAction.PROFILE_CHANGED, "photo")
-    return see_other(_url(request, "profile") + "?done=photo")
+    return see_other(url_for(request, "profile") + "?done=photo")
 
 
 async def remove_photo(request: web.Request) -> web.StreamResponse:
@@ -179,7 +176,7 @@ async def remove_photo(request: web.Request) -> web.StreamResponse:
     if account.counsellor_id is not None:
         await _store(request).remove_photo(account.counsellor_id)
         await _audit(request, account, AuditAction.PROFILE_CHANGED, "photo")
-    return see_other(_url(request, "profile") + "?done=photo_removed")
+    return see_other(url_for(request, "profile") + "?done=photo_removed")
 
 
 async def save_introduction(request: web.Request) -> web.StreamResponse:
@@ -197,7 +194,7 @@ async def save_introduction(request: web.Request) -> web.StreamResponse:
     except profile.ProfileError as exc:
         raise _again(request, f"console.profile.problem.{exc.code.value}") from None
     await _audit(request, account, AuditAction.PROFILE_CHANGED, "introduction")
-    return see_other(_url(request, "profile") + "?done=intro")
+    return see_other(url_for(request, "profile") + "?done=intro")
 
 
 def add_routes(app: web.Application) -> None:

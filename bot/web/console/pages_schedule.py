@@ -61,6 +61,7 @@ from bot.web.console.failures import explain_all, stored_failure
 from bot.web.console.outreach_bridge import CANCELLED_PREFIX, outreach_of, publish_occurrence
 from bot.web.console.pages_auth import see_other
 from bot.web.shared.templates import TEMPLATES, Fragment, render, request_locale, translate
+from bot.web.shared.urls import url_for
 from bot.wiring import Services
 from scheduler.materialiser import anchor_today
 
@@ -85,10 +86,6 @@ class Sent:
     failed: int
     pending: int
     reasons: tuple[str, ...]
-
-
-def _url(request: web.Request, name: str, **parts: str) -> str:
-    return str(request.app.router[name].url_for(**parts))
 
 
 #: Schedules made in the console use the organisation's time zone and this grace window.
@@ -638,13 +635,15 @@ async def schedule_submit(request: web.Request) -> web.StreamResponse:
     form = ScheduleForm.from_post(await request.post())
     action = (await request.post()).get("action")
     if action == "now":  # an older page's "send now": never sends, it goes to the step that says to whom
-        return see_other(_publish_url(request, organisation, form))
+        return see_other(_publishurl_for(request, organisation, form))
     if action == "preview":
         await check_form(request, organisation, form, needs_name=False)
         return await _schedule_form(request, organisation, account, form)
     if not await save_new(request, organisation, form):
         return await _schedule_form(request, organisation, account, form, status=400)
-    return see_other(_url(request, "calendar", org=organisation.slug) + "?" + urlencode({"saved": form.name}))
+    return see_other(
+        url_for(request, "calendar", org=organisation.slug) + "?" + urlencode({"saved": form.name})
+    )
 
 
 async def save_new(request: web.Request, organisation: Organisation, form: ScheduleForm) -> bool:
@@ -676,7 +675,7 @@ async def save_new(request: web.Request, organisation: Organisation, form: Sched
 def _home_of(request: web.Request, organisation: Organisation, schedule: Schedule) -> str:
     """Where a schedule is looked after: the digest's own page, or the calendar."""
     page = "digest" if schedule.what is What.DIGEST else "calendar"
-    return _url(request, page, org=organisation.slug)
+    return url_for(request, page, org=organisation.slug)
 
 
 async def schedule_preview(request: web.Request) -> web.StreamResponse:
@@ -732,13 +731,13 @@ async def schedule_edit_submit(request: web.Request) -> web.StreamResponse:
 # --- publish now: a deliberate second step that names its audience ----------------------------------------
 
 
-def _publish_url(request: web.Request, organisation: Organisation, form: ScheduleForm) -> str:
+def _publishurl_for(request: web.Request, organisation: Organisation, form: ScheduleForm) -> str:
     query = [("what", form.what), ("item", form.item)]
     query += [("groups", g) for g in form.groups]
     query += [("platforms", p) for p in form.platforms]
     if form.members:
         query.append(("members", "1"))
-    return _url(request, "publish", org=organisation.slug) + "?" + urlencode(query)
+    return url_for(request, "publish", org=organisation.slug) + "?" + urlencode(query)
 
 
 @dataclass(frozen=True, slots=True)
@@ -782,7 +781,7 @@ async def publish_check(request: web.Request) -> web.StreamResponse:
     """The schedule form's "send now…": nothing is sent here; it leads to the page that says to whom."""
     _account, organisation = await organisation_for(request, Role.COUNSELLOR)
     form = ScheduleForm.from_post(await request.post())
-    return see_other(_publish_url(request, organisation, form))
+    return see_other(_publishurl_for(request, organisation, form))
 
 
 def _form_from_query(request: web.Request) -> ScheduleForm:
@@ -830,7 +829,7 @@ async def publish_confirm(request: web.Request) -> web.StreamResponse:
             services, organisation, What(form.what), form.item, t, request_locale(request)
         )
     back = (
-        _url(request, "schedule_new", org=organisation.slug)
+        url_for(request, "schedule_new", org=organisation.slug)
         + "?"
         + urlencode({"what": form.what, "item": form.item})
     )
@@ -857,16 +856,18 @@ async def publish_send(request: web.Request) -> web.StreamResponse:
     form.platforms = form.platforms or [p.value for p in Platform]
     problem, _reach = await _publish_problem(request, organisation, form)
     if problem is not None:
-        return see_other(_publish_url(request, organisation, form))
+        return see_other(_publishurl_for(request, organisation, form))
     try:
         occurrence = await publish_occurrence(
             console.services, organisation, What(form.what), form.item, form.audience()
         )
     except AudienceError:
-        return see_other(_publish_url(request, organisation, form))
+        return see_other(_publishurl_for(request, organisation, form))
     console.bump(organisation.id)
     return see_other(
-        _url(request, "deliveries", org=organisation.slug) + "?" + urlencode({"occurrence": str(occurrence)})
+        url_for(request, "deliveries", org=organisation.slug)
+        + "?"
+        + urlencode({"occurrence": str(occurrence)})
     )
 
 
@@ -933,7 +934,7 @@ async def schedule_toggle(request: web.Request) -> web.StreamResponse:
             .where(col(OutreachScheduleRow.id) == schedule.id)
             .values(**values)
         )
-    return see_other(_url(request, "calendar", org=organisation.slug))
+    return see_other(url_for(request, "calendar", org=organisation.slug))
 
 
 async def schedule_remove_confirm(request: web.Request) -> web.StreamResponse:
@@ -974,7 +975,7 @@ async def calendar_settings(request: web.Request) -> web.StreamResponse:
     """Quiet hours, weekends and holidays: when nothing is posted to the organisation."""
     _account, organisation = await organisation_for(request, Role.COUNSELLOR)
     form = await request.post()
-    target = _url(request, "calendar", org=organisation.slug)
+    target = url_for(request, "calendar", org=organisation.slug)
     try:
         quiet_start = parse_clock(str(form.get("quiet_start", "")))
         quiet_end = parse_clock(str(form.get("quiet_end", "")))

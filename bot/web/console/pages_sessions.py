@@ -20,12 +20,9 @@ from bot.web.console.auth import console_of, organisation_for
 from bot.web.console.outreach_bridge import CANCELLED_PREFIX, outreach_of, publish
 from bot.web.console.pages_auth import see_other
 from bot.web.shared.templates import render, request_locale, translate
+from bot.web.shared.urls import url_for
 
 FIELDS = ("title", "description", "day", "start", "end", "place", "online_url")
-
-
-def _url(request: web.Request, name: str, **parts: str) -> str:
-    return str(request.app.router[name].url_for(**parts))
 
 
 async def _page(
@@ -106,7 +103,7 @@ async def session_plan(request: web.Request) -> web.StreamResponse:
     except SessionRefusedError as refused:
         problem = f"console.sessions.problem.{refused.problem.value}"
         return await _page(request, account, organisation, values, problem, 400)
-    return see_other(_url(request, "sessions", org=organisation.slug) + "?notice=planned")
+    return see_other(url_for(request, "sessions", org=organisation.slug) + "?notice=planned")
 
 
 async def _announce_confirm(
@@ -215,7 +212,7 @@ async def session_cancel(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     if form.get("confirm") != "1":  # one click never cancels: first the page that says who is told
         return see_other(
-            _url(request, "session_cancel", org=organisation.slug, session=request.match_info["session"])
+            url_for(request, "session_cancel", org=organisation.slug, session=request.match_info["session"])
         )
     try:
         session_id = UUID(request.match_info["session"])
@@ -229,7 +226,7 @@ async def session_cancel(request: web.Request) -> web.StreamResponse:
         )
     except AudienceError:
         notice = "cancelled_nobody"
-    return see_other(_url(request, "sessions", org=organisation.slug) + f"?notice={notice}")
+    return see_other(url_for(request, "sessions", org=organisation.slug) + f"?notice={notice}")
 
 
 def add_routes(app: web.Application) -> None:

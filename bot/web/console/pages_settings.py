@@ -41,6 +41,7 @@ from bot.web.console.pages_auth import see_other
 from bot.web.console.pages_main import field, forget_organisation_list
 from bot.web.console.report import Period, build_report
 from bot.web.shared.templates import TEMPLATES, Fragment, render, request_locale, translate
+from bot.web.shared.urls import url_for
 
 OWN_ENTRY = "own"
 #: The page's body is remembered this long: the console's own changes bump the organisation's version (part of
@@ -65,10 +66,6 @@ async def own_settings(console: Console, organisation: Organisation) -> OwnSetti
     return OwnSettings(entries, tuple(channels), tuple(viewers))
 
 
-def _url(request: web.Request, name: str, organisation: Organisation) -> str:
-    return str(request.app.router[name].url_for(org=organisation.slug))
-
-
 def _store(request: web.Request) -> SqlPracticeStore:
     return SqlPracticeStore(console_of(request).services.sessions)
 
@@ -82,7 +79,9 @@ async def _changed(request: web.Request, organisation: Organisation, what: str) 
 
 def _back(request: web.Request, organisation: Organisation, **query: str) -> web.Response:
     suffix = "&".join(f"{k}={v}" for k, v in query.items())
-    return see_other(_url(request, "org_settings", organisation) + (f"?{suffix}" if suffix else ""))
+    return see_other(
+        url_for(request, "org_settings", org=organisation.slug) + (f"?{suffix}" if suffix else "")
+    )
 
 
 def _problem(request: web.Request, organisation: Organisation, problem: SettingsProblem) -> web.Response:
@@ -301,7 +300,7 @@ async def erase(request: web.Request) -> web.StreamResponse:
     account, organisation = await organisation_for(request, Role.ADMIN)
     form = await request.post()
     if field(form, "confirm", 60) != organisation.slug:
-        return see_other(_url(request, "org_offboarding", organisation) + "?error=confirm")
+        return see_other(url_for(request, "org_offboarding", org=organisation.slug) + "?error=confirm")
     try:
         await _store(request).erase_organisation(organisation.id)
     except NotFoundError:
