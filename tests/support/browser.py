@@ -94,6 +94,11 @@ def headless_shell_path() -> str:
     without the desktop browser around them, and what Playwright itself runs for headless Chromium. The shared
     browser uses it: a page costs it less than half the CPU of the full browser in `--headless` mode. Falls back
     to the full browser where the shell is not installed (scripts/ensure-chromium installs both)."""
+    # Debian's /usr/bin/chromium-headless-shell is a shell script that starts the binary without `exec`: stopping
+    # the script would leave the browser running, so the binary itself is started.
+    binary = Path("/usr/lib/chromium/chromium-headless-shell")
+    if binary.is_file():
+        return str(binary)
     return shutil.which("chromium-headless-shell") or chromium_path()
 
 
