@@ -120,7 +120,9 @@ def summarise(folder: Path, top: int) -> None:
             tests.append((cpu, r["test"], r["self"], r["children"], r["wall"]))
     total_self = sum(f[0] for f in per_file.values())
     total_children = sum(f[1] for f in per_file.values())
-    print(f"{len(tests)} tests: {total_self:.0f} s CPU in the workers, {total_children:.0f} s in their processes")
+    print(
+        f"{len(tests)} tests: {total_self:.0f} s CPU in the workers, {total_children:.0f} s in their processes"
+    )
     print(f"\n{'cpu s':>8} {'self':>7} {'procs':>7} {'wall s':>7} {'tests':>5}  file")
     ranked = sorted(per_file.items(), key=lambda kv: -(kv[1][0] + kv[1][1]))
     for name, (own, children, wall, count) in ranked[:top]:
