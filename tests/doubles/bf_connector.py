@@ -42,6 +42,7 @@ Confidentiality tests grep `bf_connector.raw_traffic()` for their canary.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import re
@@ -113,6 +114,14 @@ class _Failure:
     retry_after: float | None
 
 
+@functools.cache
+def process_signing_key() -> rsa.RSAPrivateKey:
+    """The doubles' RSA signing key, made once per test process: a 2048-bit key costs some 70 ms of CPU to make,
+    and every test with a double made one. Each double still has its own address (so its own key set URL); a test
+    about a token signed with another key makes that key itself."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
 @dataclass
 class BotConnectorDouble:
     """The Bot Framework connector service on 127.0.0.1, port chosen by the OS."""
@@ -129,9 +138,7 @@ class BotConnectorDouble:
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _runner: web.AppRunner | None = None
     url: str = ""
-    _signing_key: rsa.RSAPrivateKey = field(
-        default_factory=lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    )
+    _signing_key: rsa.RSAPrivateKey = field(default_factory=process_signing_key)
 
     @property
     def openid_metadata_url(self) -> str:

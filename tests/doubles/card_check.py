@@ -1,18 +1,20 @@
 """Every Adaptive Card the bot sends, checked with Microsoft's `adaptivecards` package (the parser Teams' clients
 use): card version 1.5 or lower, no parse or validation events, and a `summary` on every message that carries a
-card (without one Teams' chat list says "sent a card"). Runs `tests/js/validate-cards.js` under Node; the packages
+card (without one Teams' chat list says "sent a card"). Runs `tests/js/validate-cards.js` under Node (one
+process per test process, kept running and asked once per check: tests/support/node_checker.py); the packages
 come from `tests/js/package-lock.json` (`scripts/ensure-node-tools`, called by `make test`)."""
 
 from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
+
+from tests.support.node_checker import node_checker
 
 TOOLS = Path(__file__).resolve().parent.parent / "js"
 VALIDATOR = TOOLS / "validate-cards.js"
@@ -78,14 +80,6 @@ def card_problems(entries: list[dict[str, Any]]) -> list[str]:
     if not entries:
         return []
     node_tools()
-    done = subprocess.run(
-        ["node", str(VALIDATOR)],
-        input=json.dumps(entries),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    problems: list[str] = json.loads(done.stdout)
+    # one validator per test process, kept running between tests (tests/support/node_checker.py)
+    problems: list[str] = node_checker(VALIDATOR).ask(entries)
     return problems

@@ -1,6 +1,7 @@
 // Validates Adaptive Cards with Microsoft's own `adaptivecards` package, as Teams' clients parse them.
 // stdin: a JSON list of {"where": "...", "card": {...}, "summary": "..." | null, "message": true | false}.
-// stdout: a JSON list of problems (strings); empty when every card is fine.
+// stdout: a JSON list of problems (strings); empty when every card is fine. With --serve: one such list per line
+// of stdin, answered one line each.
 "use strict";
 const path = require("path");
 const AC = require(path.join(__dirname, "node_modules", "adaptivecards", "dist", "adaptivecards.js"));
@@ -35,11 +36,26 @@ function problemsOf(entry) {
   return problems;
 }
 
-let input = "";
-process.stdin.setEncoding("utf8");
-process.stdin.on("data", (chunk) => (input += chunk));
-process.stdin.on("end", () => {
-  const entries = JSON.parse(input || "[]");
-  const problems = entries.flatMap(problemsOf);
-  process.stdout.write(JSON.stringify(problems));
-});
+if (process.argv.includes("--serve")) {
+  // One list of entries per line in, one list of problems per line out, until stdin ends
+  // (tests/support/node_checker.py keeps one of these per test process).
+  const lines = require("readline").createInterface({ input: process.stdin, crlfDelay: Infinity });
+  lines.on("line", (line) => {
+    let problems;
+    try {
+      problems = JSON.parse(line).flatMap(problemsOf);
+    } catch (error) {
+      problems = [`the checker failed: ${error && error.stack ? error.stack : error}`];
+    }
+    process.stdout.write(JSON.stringify(problems) + "\n");
+  });
+} else {
+  let input = "";
+  process.stdin.setEncoding("utf8");
+  process.stdin.on("data", (chunk) => (input += chunk));
+  process.stdin.on("end", () => {
+    const entries = JSON.parse(input || "[]");
+    const problems = entries.flatMap(problemsOf);
+    process.stdout.write(JSON.stringify(problems));
+  });
+}
