@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 
 from bot.domain.audit import AuditAction, AuditEntry, AuditPage, AuditQuery
-from bot.storage.db import erase_wal, session_factory, transaction
+from bot.storage.db import erase_wal, read, session_factory, transaction
 from bot.storage.tables_console import ConsoleAuditRow, aware
 
 KNOWN = frozenset(a.value for a in AuditAction)
@@ -94,13 +94,10 @@ class SqlAuditStore:
             params["action"] = query.action.value
         if query.organisation_id is not None:
             params["organisation_id"] = query.organisation_id
-        async with self._sessions() as session:
-            connection = await session.connection()
-            rows = (
-                await connection.execute(
-                    _page(query.action is not None, query.organisation_id is not None), params
-                )
-            ).all()
+        statement = _page(query.action is not None, query.organisation_id is not None)
+        rows = await read(
+            self._sessions, lambda session: session.connection().execute(statement, params).all()
+        )
         entries = [
             AuditEntry(
                 at=aware(at),
