@@ -3,6 +3,7 @@ PostgreSQL), read-only, seeing what was committed, and gone with its engine."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -86,3 +87,41 @@ def _open_handles(path: Path) -> list[str]:
         if target == path:
             found.append(fd.name)
     return found
+
+
+async def test_a_remembered_read_is_answered_again_until_anything_is_committed(tmp_path: Path) -> None:
+    path = tmp_path / "reads.db"
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    try:
+        sessions = session_factory(engine)
+        async with transaction(sessions) as session:
+            await session.exec(text("CREATE TABLE t (n INTEGER)"))  # type: ignore[call-overload]
+            await session.exec(text("INSERT INTO t VALUES (1)"))  # type: ignore[call-overload]
+        runs: list[int] = []
+
+        def total(session: Session) -> int:
+            found = int(session.connection().execute(text("SELECT sum(n) FROM t")).scalar_one())
+            runs.append(found)
+            return found
+
+        assert await read(sessions, total, remember="total") == 1
+        assert await read(sessions, total, remember="total") == 1
+        assert runs == [1], "nothing changed: answered from what was read"
+        assert await read(sessions, total, remember="other key") == 1
+        assert runs == [1, 1]
+
+        # A commit through the service's own engine…
+        async with transaction(sessions) as session:
+            await session.exec(text("INSERT INTO t VALUES (2)"))  # type: ignore[call-overload]
+        assert await read(sessions, total, remember="total") == 3
+        # …or by another process (here: another connection to the file).
+        other = sqlite3.connect(path)
+        with other:
+            other.execute("INSERT INTO t VALUES (4)")
+        other.close()
+        assert await read(sessions, total, remember="total") == 7
+        assert runs == [1, 1, 3, 7]
+        assert await read(sessions, total, remember="total") == 7
+        assert runs == [1, 1, 3, 7]
+    finally:
+        await engine.dispose()

@@ -682,7 +682,10 @@ class SqlConversationStore:
             )
             return UnlockedRead(unlock, InboxListing(conversations, dict(shares.all())))
 
-        return await read(self._sessions, work)
+        # Sealed data only (nothing here is opened): it may be answered again until the database changes.
+        return await read(
+            self._sessions, work, remember=("inbox_listing", counsellor_id, organisation_id, unlock_id)
+        )
 
     async def counsellor_view(
         self, organisation_id: UUID, conversation_id: UUID, counsellor_id: UUID, unlock_id: UUID
@@ -723,7 +726,9 @@ class SqlConversationStore:
             )
             return UnlockedRead(unlock, view)
 
-        return await read(self._sessions, work)
+        # Sealed data only (nothing here is opened): it may be answered again until the database changes.
+        remember = ("counsellor_view", organisation_id, conversation_id, counsellor_id, unlock_id)
+        return await read(self._sessions, work, remember=remember)
 
     # -- label keys -----------------------------------------------------------------------------------
     async def label_target(
