@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import calendar
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -359,6 +360,7 @@ def under_label_key(sealed_label: bytes) -> bool:
     return sealed_label[:1] == bytes([LABEL_KEY_FORMAT])
 
 
+@functools.lru_cache(maxsize=4096)  # asked once per row of every inbox list; a hash each time
 def label_key_id(organisation_id: UUID, chosen_counsellor: UUID | None) -> UUID:
     """The id of the label key of an organisation's audience: every counsellor (`chosen_counsellor` None), or the
     counsellor an employee addressed and the deputies. Derived, so it needs no lookup and is made once."""

@@ -10,10 +10,10 @@ from uuid import UUID
 from sqlalchemy import Delete, Integer, bindparam, delete
 from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from bot.domain.audit import AuditAction, AuditEntry, AuditPage, AuditQuery
-from bot.storage.db import erase_wal, session_factory, transaction
+from bot.storage.db import erase_wal, read, session_factory, transaction
 from bot.storage.tables_console import ConsoleAuditRow, aware
 
 KNOWN = frozenset(a.value for a in AuditAction)
@@ -94,26 +94,26 @@ class SqlAuditStore:
             params["action"] = query.action.value
         if query.organisation_id is not None:
             params["organisation_id"] = query.organisation_id
-        async with self._sessions() as session:
-            connection = await session.connection()
-            rows = (
-                await connection.execute(
-                    _page(query.action is not None, query.organisation_id is not None), params
+        statement = _page(query.action is not None, query.organisation_id is not None)
+
+        def work(session: Session) -> AuditPage:
+            rows = session.connection().execute(statement, params).all()
+            entries = [
+                AuditEntry(
+                    at=aware(at),
+                    actor_account_id=actor,
+                    action=AuditAction(action),
+                    organisation_id=organisation_id,
+                    subject=subject,
+                    id=entry_id,
                 )
-            ).all()
-        entries = [
-            AuditEntry(
-                at=aware(at),
-                actor_account_id=actor,
-                action=AuditAction(action),
-                organisation_id=organisation_id,
-                subject=subject,
-                id=entry_id,
-            )
-            for entry_id, at, actor, action, organisation_id, subject in rows[: query.page_size]
-            if action in KNOWN
-        ]
-        return AuditPage(entries, page, len(rows) > query.page_size)
+                for entry_id, at, actor, action, organisation_id, subject in rows[: query.page_size]
+                if action in KNOWN
+            ]
+            return AuditPage(entries, page, len(rows) > query.page_size)
+
+        # Answered again until the next commit (an action logged, a purge): the log changes only by commits.
+        return await read(self._sessions, work, remember=("audit_page", query))
 
     async def purge_before(
         self,

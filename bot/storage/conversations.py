@@ -19,7 +19,7 @@ from sqlalchemy import bindparam, delete, exists, func, text, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.domain.conversations import (
@@ -40,7 +40,7 @@ from bot.domain.conversations import (
 )
 from bot.domain.tenancy import CounsellorRole
 from bot.errors import ConflictError, NotFoundError
-from bot.storage.db import erase_wal, transaction
+from bot.storage.db import erase_wal, read, transaction
 from bot.storage.tables import CounsellorRow, OrganisationCounsellorRow, OrganisationRow
 from bot.storage.tables_console import ConsoleAccountRow
 from bot.storage.tables_conversations import (
@@ -650,18 +650,29 @@ class SqlConversationStore:
         self, counsellor_id: UUID, organisation_id: UUID | None = None
     ) -> list[tuple[ConversationSummary, bytes]]:
         """`inbox`, each with the counsellor's sealed share of its key."""
-        async with self._sessions() as session:
-            return await _inbox_with_shares(session, counsellor_id, organisation_id)
+        params: dict[str, Any] = {"counsellor_id": counsellor_id}
+        if organisation_id is not None:
+            params["organisation_id"] = organisation_id
+        statement = _listing(organisation_id is not None)
+
+        def work(session: Session) -> list[tuple[ConversationSummary, bytes]]:
+            return [_listed_summary(row) for row in session.connection().execute(statement, params)]
+
+        return await read(self._sessions, work)
 
     async def inbox_listing(
         self, counsellor_id: UUID, organisation_id: UUID, unlock_id: UUID
     ) -> UnlockedRead[InboxListing]:
         """The inbox list of one organisation and the label key shares that open its labels, with the browser's
-        unlock row: one session for the whole page. Nothing here is opened until the unlock row is."""
-        async with self._sessions() as session:
-            unlock = await session.get(InboxUnlockRow, unlock_id)
-            conversations = await _inbox_with_shares(session, counsellor_id, organisation_id)
-            shares = await session.exec(
+        unlock row: one read for the whole page. Nothing here is opened until the unlock row is."""
+
+        def work(session: Session) -> UnlockedRead[InboxListing]:
+            unlock = session.get(InboxUnlockRow, unlock_id)
+            params = {"counsellor_id": counsellor_id, "organisation_id": organisation_id}
+            conversations = [
+                _listed_summary(row) for row in session.connection().execute(_listing(True), params)
+            ]
+            shares = session.exec(
                 select(LabelKeyShareRow.label_key_id, LabelKeyShareRow.sealed_key)
                 .join(LabelKeyRow, col(LabelKeyRow.id) == col(LabelKeyShareRow.label_key_id))
                 .where(
@@ -671,33 +682,39 @@ class SqlConversationStore:
             )
             return UnlockedRead(unlock, InboxListing(conversations, dict(shares.all())))
 
+        # Sealed data only (nothing here is opened): it may be answered again until the database changes.
+        return await read(
+            self._sessions, work, remember=("inbox_listing", counsellor_id, organisation_id, unlock_id)
+        )
+
     async def counsellor_view(
         self, organisation_id: UUID, conversation_id: UUID, counsellor_id: UUID, unlock_id: UUID
     ) -> UnlockedRead[CounsellorView | None]:
-        """A conversation as its counsellor opens it, with the browser's unlock row, in one session; None unless
+        """A conversation as its counsellor opens it, with the browser's unlock row, in one read; None unless
         this counsellor holds a key for it in this organisation."""
-        async with self._sessions() as session:
-            unlock = await session.get(InboxUnlockRow, unlock_id)
-            connection = await session.connection()
-            found = (
-                await connection.execute(
-                    _one_listed(),
-                    {
-                        "counsellor_id": counsellor_id,
-                        "organisation_id": organisation_id,
-                        "conversation_id": conversation_id,
-                    },
-                )
+
+        def work(session: Session) -> UnlockedRead[CounsellorView | None]:
+            unlock = session.get(InboxUnlockRow, unlock_id)
+            connection = session.connection()
+            found = connection.execute(
+                _one_listed(),
+                {
+                    "counsellor_id": counsellor_id,
+                    "organisation_id": organisation_id,
+                    "conversation_id": conversation_id,
+                },
             ).first()
             if found is None:
                 return UnlockedRead(unlock, None)
             summary, share = _listed_summary(found)
-            messages = await connection.execute(_messages(), {"conversation_id": conversation_id})
+            messages = connection.execute(_messages(), {"conversation_id": conversation_id})
             label_share = None
             if summary.sealed_label is not None:
-                label_share = await _label_key_share(
-                    session, label_key_id(organisation_id, summary.chosen_counsellor), counsellor_id
+                label_row = session.get(
+                    LabelKeyShareRow,
+                    (label_key_id(organisation_id, summary.chosen_counsellor), counsellor_id),
                 )
+                label_share = None if label_row is None else label_row.sealed_key
             view = CounsellorView(
                 summary,
                 share,
@@ -708,6 +725,10 @@ class SqlConversationStore:
                 label_share,
             )
             return UnlockedRead(unlock, view)
+
+        # Sealed data only (nothing here is opened): it may be answered again until the database changes.
+        remember = ("counsellor_view", organisation_id, conversation_id, counsellor_id, unlock_id)
+        return await read(self._sessions, work, remember=remember)
 
     # -- label keys -----------------------------------------------------------------------------------
     async def label_target(
@@ -1186,17 +1207,6 @@ def _listed_summary(values: Sequence[Any]) -> tuple[ConversationSummary, bytes]:
         chosen_counsellor=chosen,
     )
     return summary, share
-
-
-async def _inbox_with_shares(
-    session: AsyncSession, counsellor_id: UUID, organisation_id: UUID | None
-) -> list[tuple[ConversationSummary, bytes]]:
-    params: dict[str, Any] = {"counsellor_id": counsellor_id}
-    if organisation_id is not None:
-        params["organisation_id"] = organisation_id
-    connection = await session.connection()
-    rows = await connection.execute(_listing(organisation_id is not None), params)
-    return [_listed_summary(row) for row in rows]
 
 
 async def _label_key_share(session: AsyncSession, key_id: UUID, counsellor_id: UUID) -> bytes | None:

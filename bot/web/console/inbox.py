@@ -479,24 +479,50 @@ async def _thread_page(
         thread = None
         status, error = 500, "portal.inbox.damaged"
     today = today_in(channel.clock)
+    clear = {
+        "organisation": org,
+        "summary": summary,
+        "labels": _labels(request),
+        "duties": summary.whistleblowing.due(today) if summary.whistleblowing else [],
+        "today": today,
+        "whistleblowing_id": WHISTLEBLOWING_FOLLOW_UP,
+    }
     return render(
         request,
         "inbox_conversation.html",
         status=status,
         account=account,
-        organisation=org,
         page="inbox",
         thread=thread,
-        summary=summary,
         error=error,
         draft=draft,
         conversation_label=conversation_label if label_draft is None else label_draft,
-        labels=_labels(request),
-        duties=summary.whistleblowing.due(today) if summary.whistleblowing else [],
-        today=today,
-        whistleblowing_id=WHISTLEBLOWING_FOLLOW_UP,
         sections=CONVERSATION_SECTIONS,
+        drawn=await _sections_in_the_clear(request, clear),
+        **clear,
     )
+
+
+#: Sections drawn only from what is stored in the clear (the conversation's summary, the organisation, the day):
+#: rendered once per state of the conversation and language, and shared for a few seconds. The others show what
+#: was opened for this request and are rendered by it alone (DESIGN §4.3).
+CLEAR_SECTIONS: tuple[str, ...] = ("clock", "classify", "status")
+CLEAR_SECTIONS_TTL = 5.0
+
+
+async def _sections_in_the_clear(request: web.Request, clear: dict[str, object]) -> dict[str, Markup]:
+    templates = request.config_dict[TEMPLATES]
+    sections: Expiring[Fragment] = console_of(request).expiring("conversation_sections", CLEAR_SECTIONS_TTL)
+    summary, org = clear["summary"], clear["organisation"]
+    drawn = {}
+    for name in CLEAR_SECTIONS:
+
+        async def compute(name: str = name) -> Fragment:
+            return templates.fragment(request, f"_conversation_{name}.html", **clear)
+
+        key = (name, summary, org, clear["today"], request_locale(request))
+        drawn[name] = (await sections.get_or_compute(key, compute)).fill(request)
+    return drawn
 
 
 async def conversation_page(request: web.Request) -> web.StreamResponse:

@@ -48,7 +48,7 @@ async def audit_page(request: web.Request) -> web.StreamResponse:
     locale = request_locale(request)
     key = (
         query,
-        tuple(found.entries),
+        tuple(entry.id for entry in found.entries),  # an entry never changes: its id names it
         found.has_next,
         tuple((o.id, o.name) for o in organisations),
         tuple(sorted(account_names.items())),
