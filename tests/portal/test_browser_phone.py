@@ -21,6 +21,7 @@ import asyncio
 import io
 import json
 import logging
+import mimetypes
 import random
 import re
 import uuid
@@ -48,7 +49,6 @@ from bot.logs import configure_logging, route_structlog_to_stdlib
 from bot.security import INSECURE_TEST_ARGON2_PARAMS, Secret, totp_code
 from bot.settings import load_settings
 from bot.storage.db import create_engine
-from bot.storage.migrate import upgrade
 from bot.web.observability import AccessLogger
 from bot.web.portal.channel import ConfidentialChannel
 from bot.web.portal.maintenance import run_notices
@@ -59,6 +59,7 @@ from tests.doubles.smtp_sink import SmtpSink, smtp_env, smtp_sink  # noqa: F401 
 from tests.portal.test_portal_extras import jpeg_with_position
 from tests.security.test_canary_sweep import copy_data_folder
 from tests.support.browser import browser  # noqa: F401 - fixture
+from tests.support.databases import clone_sqlite
 
 pytestmark = pytest.mark.browser
 
@@ -176,6 +177,7 @@ async def world(
     tmp_path: Path,
     content: ContentLibrary,
     smtp_sink: SmtpSink,  # noqa: F811
+    sqlite_template: Path,
 ) -> AsyncIterator[World]:
     data = tmp_path / "data"
     data.mkdir()
@@ -200,8 +202,10 @@ async def world(
     configure_logging(settings.log_level, settings.log_format.value, log_file)
     # The SMTP sink runs in this process and logs each SMTP command it receives: the double's log, not ours.
     logging.getLogger("mail.log").setLevel(logging.WARNING)
+    # The embedded database as a first start leaves it: a copy of the suite's migrated template (not a test of
+    # migrating; running every migration again cost about a second of CPU per test).
+    clone_sqlite(sqlite_template, settings.effective_database_url)
     engine = create_engine(settings.effective_database_url)
-    await upgrade(engine)
     clock = FixedClock(START)
     services = Services(settings=settings, clock=clock, engine=engine, content=content)
     try:
@@ -593,6 +597,7 @@ async def test_every_error_page_on_a_phone(  # noqa: PLR0915
     world: World,
     width: int,
     browser: Browser,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     services = world.services
     await services.organisations.add_organisation("Leeg BV", "leeg", "Europe/Amsterdam", "nl", 90)
@@ -652,9 +657,12 @@ async def test_every_error_page_on_a_phone(  # noqa: PLR0915
         ]
         for name, kind, data, expected in refused:
             await page.goto(f"{base}/portal/de-linde/conversation")
-            await page.locator("#file").set_input_files(
-                files=[{"name": name, "mimeType": kind, "buffer": data}]
-            )
+            # From a file, as someone picks one: the browser reads it (the name gives its type). A buffer of
+            # megabytes would go into the page as base64 and cost Chromium seconds of CPU.
+            upload = tmp_path / name
+            await asyncio.to_thread(upload.write_bytes, data)
+            assert mimetypes.guess_type(name)[0] == kind
+            await page.locator("#file").set_input_files(upload)
             async with page.expect_navigation():
                 await page.get_by_role("button", name="Bestand versleuteld meesturen").click()
             assert seen.current[page] == expected, (name, seen.current[page])
