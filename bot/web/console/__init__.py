@@ -12,10 +12,13 @@ API note:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from pathlib import Path
 
 from aiohttp import web
+from markupsafe import Markup
 
+from bot.cache import Lru
 from bot.errors import ConfigError
 from bot.web.console.auth import CONSOLE, make_console, session_middleware
 from bot.web.console.waiting import waiting_count, waiting_middleware
@@ -99,7 +102,24 @@ def _template_globals(console: web.Application) -> None:
     def org_nav(_account: object) -> list[tuple[str, str]]:
         return [(name, label) for name, label in ORGANISATION_PAGES if name in named]
 
-    console[TEMPLATES].env.globals.update(has_route=has_route, org_nav=org_nav, waiting_count=waiting_count)
+    blocks: Lru[Markup] = Lru(MENUS_KEPT)
+
+    def remembered(*key: Hashable, caller: Callable[[], str]) -> Markup:
+        """`{% call remembered(…everything the block shows…) %}…{% endcall %}`: the block rendered once per key.
+        For the console's menu, which is the same on every view for one role, organisation, page, count and
+        language (a tenth of a page's rendering)."""
+        found = blocks.get(key)
+        if found is None:
+            found = blocks.put(key, Markup(caller()))  # noqa: S704 - rendered autoescaped by the template
+        return found
+
+    console[TEMPLATES].env.globals.update(
+        has_route=has_route, org_nav=org_nav, waiting_count=waiting_count, remembered=remembered
+    )
+
+
+#: Rendered menus kept per console (roles × organisations × pages × counts × languages in use).
+MENUS_KEPT = 1024
 
 
 def install(app: web.Application, services: Services) -> None:
