@@ -65,7 +65,8 @@ class _SqliteReader:
     run in one piece on the sqlite3 driver 0.8 ms.
 
     A remembered result is answered again only while SQLite's `data_version` has not moved: it moves with every
-    commit of any other connection, of this process or another, so an answer is never older than the file.
+    commit of any other connection, of this process or another, so an answer is never older than the file. When it
+    moves, everything remembered is dropped at once (a locked inbox's sealed row does not linger in memory).
     """
 
     def __init__(self, url: str, path: str) -> None:
@@ -76,14 +77,20 @@ class _SqliteReader:
         event.listen(self.engine, "connect", _reader_pragmas)
         self._path = path
         self._probe: sqlite3.Connection | None = None
-        self.remembered: Lru[tuple[int, Any]] = Lru(REMEMBERED_READS)
+        self._version: int | None = None
+        self.remembered: Lru[Any] = Lru(REMEMBERED_READS)
 
-    def version(self) -> int:
-        """The database's data version as this process's probe connection sees it (a few microseconds)."""
+    def current(self) -> int:
+        """The database's data version as this process's probe connection sees it (a few microseconds); what was
+        remembered under an earlier one is forgotten."""
         if self._probe is None:
             self._probe = sqlite3.connect(self._path, timeout=1, check_same_thread=False)
             self._probe.execute("PRAGMA query_only=ON")
-        return int(self._probe.execute("PRAGMA data_version").fetchone()[0])
+        version = int(self._probe.execute("PRAGMA data_version").fetchone()[0])
+        if version != self._version:
+            self.remembered.clear()
+            self._version = version
+        return version
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -134,20 +141,20 @@ async def read(
         async with sessions() as session:
             # sqlmodel's AsyncSession runs the work on its own Session class (`sync_session_class`)
             return await session.run_sync(lambda sync: work(cast(Session, sync)))
-    version = reader.version() if remember is not None else 0
+    version = reader.current() if remember is not None else None
     if remember is not None:
         kept = reader.remembered.get(remember)
-        if kept is not None and kept[0] == version:
-            return cast(T, kept[1])
+        if kept is not None:
+            return cast(T, kept)
 
     def run() -> T:
         with Session(reader.engine) as session:
             return work(session)
 
     result = await asyncio.get_running_loop().run_in_executor(_threads(), run)
-    if remember is not None:
-        # The version read before the work: a commit during it makes the next caller read again.
-        reader.remembered.put(remember, (version, result))
+    # Kept only if nothing was committed since the version was read before the work (else the next caller reads).
+    if remember is not None and reader.current() == version:
+        reader.remembered.put(remember, result)
     return result
 
 
