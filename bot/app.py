@@ -22,6 +22,7 @@ from bot.domain.slack_workspaces import SlackStores
 from bot.domain.teams_references import TeamsReferences, TeamsScope
 from bot.domain.tenancy import Platform
 from bot.settings import Settings
+from bot.storage.db import close_engine
 from bot.storage.home import HomeInfoSource
 from bot.storage.team_sessions import SqlTeamSessionStore
 from bot.storage.teams_references import TeamsReferenceStore, master_key_from
@@ -210,7 +211,7 @@ def build_app(services: wiring.Services, features: list[FeatureInstaller] | None
         install(app, services)
 
     async def dispose_engine(_app: web.Application) -> None:
-        await services.engine.dispose()
+        await close_engine(services.engine)
 
     app.on_cleanup.append(dispose_engine)
     return app

@@ -19,7 +19,7 @@ from bot.catalog import ContentLibrary, load_content
 from bot.domain.clock import FixedClock
 from bot.logs import route_structlog_to_stdlib
 from bot.settings import BUNDLED_CONTENT, Settings, load_settings
-from bot.storage.db import create_engine
+from bot.storage.db import close_engine, create_engine
 from tests.support import cpuprofile
 from tests.support.browser import SharedChromium, shared_chromium_for
 from tests.support.content import remember_loaded_content
@@ -144,7 +144,7 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     """A migrated database, on each backend (cloned from the session's template by `database_url`)."""
     engine = create_engine(database_url)
     yield engine
-    await engine.dispose()
+    await close_engine(engine)
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import sqlite3
 import weakref
@@ -28,13 +29,72 @@ def is_sqlite(url: str) -> bool:
 
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
-    """An async engine; on SQLite with WAL, foreign keys and a busy timeout so one writer and many readers coexist."""
+    """An async engine; on SQLite with WAL, foreign keys and a busy timeout so one writer and many readers coexist.
+
+    Close it with `close_engine`, which lets the work still holding a connection finish first."""
     if is_sqlite(url):
         engine = create_async_engine(url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         _add_sqlite_reader(engine, url)
-        return engine
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    else:
+        engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    _follow_checkouts(engine)
+    return engine
+
+
+#: How long `close_engine` waits for connections still in use before it closes the pool anyway.
+CLOSE_GRACE_SECONDS = 5.0
+
+
+class _Checkouts:
+    """The connections of an engine in use now, and those of them to close when handed back."""
+
+    def __init__(self) -> None:
+        self.in_use: set[int] = set()
+        self.to_close: set[int] = set()
+        self.idle: asyncio.Event | None = None  # set by `close_engine` while it waits
+
+    def checked_out(self, dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        self.in_use.add(id(dbapi_connection))
+
+    def checked_in(self, dbapi_connection: Any, _record: Any) -> None:
+        if dbapi_connection is None:  # invalidated: already closed
+            return
+        self.in_use.discard(id(dbapi_connection))
+        if not self.in_use and self.idle is not None:
+            self.idle.set()
+        if id(dbapi_connection) in self.to_close:
+            # In use when its pool was closed: that pool is gone, so nothing else would ever close it.
+            self.to_close.discard(id(dbapi_connection))
+            dbapi_connection.close()
+
+
+_CHECKOUTS: weakref.WeakKeyDictionary[Engine, _Checkouts] = weakref.WeakKeyDictionary()
+
+
+def _follow_checkouts(engine: AsyncEngine) -> None:
+    checkouts = _CHECKOUTS[engine.sync_engine] = _Checkouts()
+    event.listen(engine.sync_engine, "checkout", checkouts.checked_out)
+    event.listen(engine.sync_engine, "checkin", checkouts.checked_in)
+
+
+async def close_engine(engine: AsyncEngine, grace: float = CLOSE_GRACE_SECONDS) -> None:
+    """Close the engine's connections, after those in use are handed back (waiting at most `grace` seconds).
+
+    `dispose` closes only the connections in the pool. One still in use (a background write finishing as the
+    service stops) would be handed back to the old pool afterwards and never closed: on SQLite its thread and file
+    stay open until the garbage collector finds it. One that outlives the grace is closed when it is handed back.
+    """
+    checkouts = _CHECKOUTS.get(engine.sync_engine) or _Checkouts()
+    if checkouts.in_use:
+        checkouts.idle = asyncio.Event()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(checkouts.idle.wait(), grace)
+        checkouts.idle = None
+    if checkouts.in_use:
+        log.warning("database connections still in use at shutdown", connections=len(checkouts.in_use))
+        checkouts.to_close |= checkouts.in_use
+    await engine.dispose()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
