@@ -50,23 +50,23 @@ class _Checkouts:
     """The connections of an engine in use now, and those of them to close when handed back."""
 
     def __init__(self) -> None:
-        self.in_use: set[int] = set()
-        self.to_close: set[int] = set()
+        # Keyed by the pool's record of each connection: it outlives an invalidated connection's handle.
+        self.in_use: set[object] = set()
+        self.to_close: set[object] = set()
         self.idle: asyncio.Event | None = None  # set by `close_engine` while it waits
 
-    def checked_out(self, dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
-        self.in_use.add(id(dbapi_connection))
+    def checked_out(self, _dbapi_connection: Any, record: object, _proxy: Any) -> None:
+        self.in_use.add(record)
 
-    def checked_in(self, dbapi_connection: Any, _record: Any) -> None:
-        if dbapi_connection is None:  # invalidated: already closed
-            return
-        self.in_use.discard(id(dbapi_connection))
+    def checked_in(self, dbapi_connection: Any, record: object) -> None:
+        self.in_use.discard(record)
         if not self.in_use and self.idle is not None:
             self.idle.set()
-        if id(dbapi_connection) in self.to_close:
-            # In use when its pool was closed: that pool is gone, so nothing else would ever close it.
-            self.to_close.discard(id(dbapi_connection))
-            dbapi_connection.close()
+        if record in self.to_close:
+            self.to_close.discard(record)
+            if dbapi_connection is not None:  # None: invalidated, so already closed
+                # In use when its pool was closed: that pool is gone, so nothing else would ever close it.
+                dbapi_connection.close()
 
 
 _CHECKOUTS: weakref.WeakKeyDictionary[Engine, _Checkouts] = weakref.WeakKeyDictionary()
