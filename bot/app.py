@@ -135,7 +135,7 @@ def build_services(
 
     services = Services(settings=settings, clock=clock, engine=engine, content=content)
     outreach = outreach_of(services)
-    services.session_calendar = outreach.sessions
+    services.session_calendar = outreach.team_sessions
     if settings.secret_key is not None:
         from bot.reporting.service import build_pulses
 

@@ -22,14 +22,14 @@ class OutreachPosts:
         self,
         content: ContentLibrary,
         organisations: SqlOrganisationRepository,
-        sessions: SqlTeamSessionStore,
+        team_sessions: SqlTeamSessionStore,
         portal_base_url: str,
         public_base_url: str,
         others: Mapping[What, PostFactory] | None = None,
     ) -> None:
         self._content = content
         self._organisations = organisations
-        self._sessions = sessions
+        self._team_sessions = team_sessions
         self._portal = portal_base_url
         self._public = public_base_url
         self._others = dict(others or {})
@@ -60,10 +60,12 @@ class OutreachPosts:
             reminder = catalog.reminder(occurrence.item_id or "")
             return None if reminder is None else ReminderPost(reminder=reminder, portal_url=portal)
         if occurrence.what in {What.SESSION, What.SESSION_REMINDER}:
-            session = await self._sessions.get(occurrence.organisation_id, UUID(occurrence.item_id or ""))
+            session = await self._team_sessions.get(
+                occurrence.organisation_id, UUID(occurrence.item_id or "")
+            )
             if session is None or session.cancelled:
                 return None
-            count = await self._sessions.count(occurrence.organisation_id, session.id)
+            count = await self._team_sessions.count(occurrence.organisation_id, session.id)
             kind = SessionAnnouncementPost if occurrence.what is What.SESSION else SessionReminderPost
             return kind(
                 session=session,

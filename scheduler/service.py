@@ -65,7 +65,7 @@ class Outreach:
     schedules: SqlScheduleRepository
     outbox: SqlOutbox
     members: SqlMemberDirectory
-    sessions: SqlTeamSessionStore
+    team_sessions: SqlTeamSessionStore
     posts: OutreachPosts
     materialiser: Materialiser
     # Tests may deliver through their own pairs instead of the platform registries.
@@ -247,8 +247,8 @@ def ics_handler(store: SqlTeamSessionStore, services: Services) -> Any:
 
 def install(app: web.Application, services: Services) -> None:
     outreach = outreach_of(services)
-    services.session_calendar = outreach.sessions
-    app.router.add_get(ICS_PATH, ics_handler(outreach.sessions, services))
+    services.session_calendar = outreach.team_sessions
+    app.router.add_get(ICS_PATH, ics_handler(outreach.team_sessions, services))
     if not services.settings.scheduler_enabled:
         log.info("outreach scheduler is off (VIPBOT_SCHEDULER=false): nothing is sent from this process")
         return

@@ -92,7 +92,7 @@ class TeamSessions:
                 SessionProblem.NO_AUDIENCE,
                 f"the session's audience ({draft.audience.describe()}) has no channel or member",
             )
-        await self._outreach.sessions.add(session)
+        await self._outreach.team_sessions.add(session)
         announced = await materialiser.publish_now(
             organisation, What.SESSION, str(session.id), draft.audience, draft.locale
         )
@@ -123,7 +123,7 @@ class TeamSessions:
     async def cancel(self, organisation: Organisation, session_id: uuid.UUID) -> TeamSession:
         """Cancel: posts about it still in the outbox build nothing and are not sent."""
         try:
-            return await self._outreach.sessions.cancel(organisation.id, session_id)
+            return await self._outreach.team_sessions.cancel(organisation.id, session_id)
         except NotFoundError:
             raise SessionRefusedError(
                 SessionProblem.NOT_FOUND, f"there is no session {session_id} in {organisation.slug}"
@@ -132,4 +132,4 @@ class TeamSessions:
     async def listing(self, organisation: Organisation, *, past_too: bool) -> list[tuple[TeamSession, int]]:
         """Sessions with their sign-up counts: the coming ones, or all of them."""
         after = None if past_too else self._clock.now()
-        return await self._outreach.sessions.list_sessions(organisation.id, after=after)
+        return await self._outreach.team_sessions.list_sessions(organisation.id, after=after)

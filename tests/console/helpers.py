@@ -202,7 +202,7 @@ async def seed_organisation(services: Services, organisation: Organisation, coun
         grace_minutes=120,
         now=now,
     )
-    session = await outreach.sessions.add(
+    session = await outreach.team_sessions.add(
         TeamSession(
             id=uuid4(),
             organisation_id=organisation.id,

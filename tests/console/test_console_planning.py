@@ -34,13 +34,13 @@ async def test_cancelling_a_session_first_says_how_many_signed_up_and_who_is_tol
     outreach = outreach_of(console_services)
     org = seeded.organisation
     for person in ("U1", "U2", "U3"):
-        await outreach.sessions.sign_up(org.id, UUID(seeded.session), person)
+        await outreach.team_sessions.sign_up(org.id, UUID(seeded.session), person)
     path = f"/console/o/{org.slug}/sessions/{seeded.session}/cancel"
     token = await form_token(client, f"/console/o/{org.slug}/sessions")
     asked = await client.post(path, data={"csrf_token": token}, allow_redirects=False)
     assert asked.status == 303
     assert asked.headers["Location"] == path
-    assert not (await outreach.sessions.get(org.id, UUID(seeded.session))).cancelled  # type: ignore[union-attr]
+    assert not (await outreach.team_sessions.get(org.id, UUID(seeded.session))).cancelled  # type: ignore[union-attr]
     page = await (await client.get(path)).text()
     assert "3 mensen hebben zich aangemeld." in page
     assert "De bot laat het weten aan #zorg" in page
@@ -48,7 +48,7 @@ async def test_cancelling_a_session_first_says_how_many_signed_up_and_who_is_tol
         path, data={"csrf_token": csrf_from(page), "confirm": "1"}, allow_redirects=False
     )
     assert done.headers["Location"].endswith("notice=cancelled")
-    assert (await outreach.sessions.get(org.id, UUID(seeded.session))).cancelled  # type: ignore[union-attr]
+    assert (await outreach.team_sessions.get(org.id, UUID(seeded.session))).cancelled  # type: ignore[union-attr]
 
 
 async def test_a_schedule_is_edited_in_the_console_keeping_what_was_typed_on_a_refusal(

@@ -40,4 +40,4 @@ async def test_a_session_nobody_can_be_told_about_is_refused_and_not_stored(
     status, page = await plan(day="2026-03-12", end="13:00", groups="zorg")
     assert status == 400
     assert "Deze sessie klopt niet" in page
-    assert await outreach_of(console_services).sessions.list_sessions(org_a.id) == []
+    assert await outreach_of(console_services).team_sessions.list_sessions(org_a.id) == []

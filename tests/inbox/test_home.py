@@ -74,7 +74,7 @@ async def test_the_home_page_lists_what_needs_the_counsellor_in_every_organisati
     await failed_delivery(services, linde.id, days_ago=20)  # long ago: not on the home page
     outreach = outreach_of(services)
     now = clock.now()
-    await outreach.sessions.add(
+    await outreach.team_sessions.add(
         TeamSession(
             id=uuid4(),
             organisation_id=linde.id,

@@ -47,7 +47,7 @@ async def test_a_sign_up_keeps_an_english_announcement_english_in_a_dutch_organi
             audience=Audience(groups=("acme",)),
             locale="en",
         )
-        await outreach.sessions.add(session)
+        await outreach.team_sessions.add(session)
         await outreach.materialiser.publish_now(org, What.SESSION, str(session.id), session.audience, "en")
         worker = outreach.worker(WorkerConfig(rate_per_second=100, poll_interval=0.05))
         assert await worker.drain() == 1

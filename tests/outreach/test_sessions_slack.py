@@ -101,7 +101,7 @@ async def test_a_team_session_end_to_end_on_slack(  # noqa: PLR0915  (one story,
             audience=Audience(groups=("acme",), members=True),
             locale=None,
         )
-        await outreach.sessions.add(session)
+        await outreach.team_sessions.add(session)
         announced = await outreach.materialiser.publish_now(
             org, What.SESSION, str(session.id), session.audience, None
         )
@@ -127,7 +127,7 @@ async def test_a_team_session_end_to_end_on_slack(  # noqa: PLR0915  (one story,
         for _ in range(2):
             await post(block_action(PERSON, SIGNUP_ACTION, signup["value"], dm, message["ts"]))
         await eventually(lambda: len(slack_api.calls_to("chat.postEphemeral")) == 2)
-        assert await outreach.sessions.count(org.id, session.id) == 1
+        assert await outreach.team_sessions.count(org.id, session.id) == 1
         confirmation = slack_api.calls_to("chat.postEphemeral")[-1].params
         assert confirmation["user"] == PERSON
         assert "Je bent aangemeld voor 'Intervisie: grenzen aangeven'" in confirmation["text"]
@@ -148,14 +148,14 @@ async def test_a_team_session_end_to_end_on_slack(  # noqa: PLR0915  (one story,
         await post(block_action(PERSON, WITHDRAW_ACTION, withdraw["value"], dm, "1700000000.000001"))
         await eventually(lambda: len(slack_api.calls_to("chat.postEphemeral")) == 4)
         assert "Je bent afgemeld" in slack_api.calls_to("chat.postEphemeral")[-1].params["text"]
-        assert await outreach.sessions.count(org.id, session.id) == 1
+        assert await outreach.team_sessions.count(org.id, session.id) == 1
         last_update = slack_api.calls_to("chat.update")[-1].params
         assert (last_update["channel"], last_update["ts"]) == (dm, message["ts"])  # the original post's count
         assert "1 persoon aangemeld" in json.dumps(last_update["blocks"])
-        state = await outreach.sessions.state(org.id, session.id, f"slack:{DEFAULT_TEAM}:{OTHER}")
+        state = await outreach.team_sessions.state(org.id, session.id, f"slack:{DEFAULT_TEAM}:{OTHER}")
         assert state.signed_up
         assert not (
-            await outreach.sessions.state(org.id, session.id, f"slack:{DEFAULT_TEAM}:{PERSON}")
+            await outreach.team_sessions.state(org.id, session.id, f"slack:{DEFAULT_TEAM}:{PERSON}")
         ).signed_up
 
         # The day-before reminder goes to the whole audience, with the current count.
@@ -193,7 +193,7 @@ async def test_a_team_session_end_to_end_on_slack(  # noqa: PLR0915  (one story,
         rows = (await db.exec(select(TeamSessionSignupRow))).all()
     assert len(rows) == 1
     assert set(TeamSessionSignupRow.model_fields) == {"session_id", "person"}
-    hashed = outreach.sessions.person_key(session.id, f"slack:{DEFAULT_TEAM}:{OTHER}")
+    hashed = outreach.team_sessions.person_key(session.id, f"slack:{DEFAULT_TEAM}:{OTHER}")
     assert rows[0].person == hashed
     assert OTHER not in hashed
-    assert outreach.sessions.person_key(uuid.uuid4(), f"slack:{DEFAULT_TEAM}:{OTHER}") != hashed
+    assert outreach.team_sessions.person_key(uuid.uuid4(), f"slack:{DEFAULT_TEAM}:{OTHER}") != hashed

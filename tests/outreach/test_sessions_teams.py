@@ -89,7 +89,7 @@ async def test_a_team_session_end_to_end_on_teams(  # noqa: PLR0915  (one story,
             audience=Audience(groups=("linde",), members=True, platforms=(Platform.TEAMS,)),
             locale="en",
         )
-        await outreach.sessions.add(session)
+        await outreach.team_sessions.add(session)
         done = await outreach.materialiser.publish_now(
             org, What.SESSION, str(session.id), session.audience, "en"
         )
@@ -155,7 +155,7 @@ async def test_a_team_session_end_to_end_on_teams(  # noqa: PLR0915  (one story,
         (withdraw,) = submits(mine)
         assert withdraw["data"] == {ACTION_KEY: WITHDRAW_ACTION, "session": str(session.id), "lang": "en"}
         await press(signup["data"])  # a repeated submit counts once
-        assert await outreach.sessions.count(org.id, session.id) == 1
+        assert await outreach.team_sessions.count(org.id, session.id) == 1
 
         # Someone else signs up in the channel: they alone see their own sign-up (the channel's message stays as
         # it was for everybody else, in its own language), never anyone's name.
@@ -165,12 +165,12 @@ async def test_a_team_session_end_to_end_on_teams(  # noqa: PLR0915  (one story,
         assert "You're signed up" in text_of(theirs)
         assert OTHER_USER not in text_of(theirs)
         assert [a["data"][ACTION_KEY] for a in submits(theirs)] == [WITHDRAW_ACTION]
-        assert await outreach.sessions.count(org.id, session.id) == 2
+        assert await outreach.team_sessions.count(org.id, session.id) == 2
         # Opening the card again (its refresh) shows each reader their own state and changes nothing.
         view = announcement["refresh"]["action"]["data"]
         assert "You're signed up" in text_of(await press(view, scope="channel", user=OTHER_USER) or {})
         assert "You're signed up" not in text_of(await press(view, scope="channel", user="29:third") or {})
-        assert await outreach.sessions.count(org.id, session.id) == 2
+        assert await outreach.team_sessions.count(org.id, session.id) == 2
 
         # The first person withdraws with the button on their own copy.
         back = await press(withdraw["data"])
@@ -178,7 +178,7 @@ async def test_a_team_session_end_to_end_on_teams(  # noqa: PLR0915  (one story,
         assert "1 person signed up" in text_of(back)
         assert "You're signed up" not in text_of(back)
         assert [a["data"][ACTION_KEY] for a in submits(back)] == [SIGNUP_ACTION]
-        assert await outreach.sessions.count(org.id, session.id) == 1
+        assert await outreach.team_sessions.count(org.id, session.id) == 1
 
         # Another tenant's person cannot sign up for this organisation's session.
         await connect(configured, tenant="tenant-elsewhere", slug="elders")
@@ -193,7 +193,7 @@ async def test_a_team_session_end_to_end_on_teams(  # noqa: PLR0915  (one story,
         async with http.post(str(server.make_url("/api/messages")), json=stranger) as response:
             refusal = await response.json()
         assert "This session is over or cancelled." in text_of(refusal["value"])
-        assert await outreach.sessions.count(org.id, session.id) == 1
+        assert await outreach.team_sessions.count(org.id, session.id) == 1
 
         # The day-before reminder goes to the whole audience with the current count; its buttons still work.
         await outreach.materialiser.publish_now(
@@ -219,7 +219,7 @@ async def test_a_team_session_end_to_end_on_teams(  # noqa: PLR0915  (one story,
 
         # A cancelled session is not posted any more; queued posts about it fail visibly instead, and a click
         # on an old card in a channel tells the clicker alone.
-        await outreach.sessions.cancel(org.id, session.id)
+        await outreach.team_sessions.cancel(org.id, session.id)
         closed = await press(signup["data"], scope="channel", user=OTHER_USER, card_id=channel_card)
         assert closed is not None
         assert "This session is over or cancelled." in text_of(closed)

@@ -90,7 +90,7 @@ async def _failed_deliveries(console: Console, organisation_ids: list[UUID]) -> 
 
 
 async def _sessions(console: Console, organisation_id: UUID) -> tuple[UpcomingSession, ...]:
-    calendar = console.services.session_calendar or outreach_of(console.services).sessions
+    calendar = console.services.session_calendar or outreach_of(console.services).team_sessions
     now = console.now()
     upcoming = await calendar.upcoming(organisation_id, now, SESSIONS_SHOWN)
     return tuple(s for s in upcoming if s.starts_at <= now + SESSIONS_WITHIN)

@@ -57,7 +57,7 @@ class ConsoleItemPosts:
             session_id = UUID(item_id.removeprefix(CANCELLED_PREFIX))
         except ValueError:
             return None
-        session = await self._outreach.sessions.get(organisation.id, session_id)
+        session = await self._outreach.team_sessions.get(organisation.id, session_id)
         if session is None or not session.cancelled:
             return None
         t = self._services.content.translator.t

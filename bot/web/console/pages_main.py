@@ -256,7 +256,7 @@ async def group_remove_confirm(request: web.Request) -> web.StreamResponse:
         now = console_of(request).now()
         sessions = [
             s
-            for s, _n in await outreach.sessions.list_sessions(organisation.id)
+            for s, _n in await outreach.team_sessions.list_sessions(organisation.id)
             if s.ends_at > now and not s.cancelled and slugs & set(s.audience.groups)
         ]
         context = {

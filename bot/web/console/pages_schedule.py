@@ -295,7 +295,7 @@ async def _calendar_context(
         label = await item_label(services, organisation, what, occurrence.item_id, t, locale)
         state = "failed" if counts.get("failed") else ("sent" if counts.get("sent") else "pending")
         entries[moment.date()].append(Entry(moment, label, state, " ".join(explain_all(reasons, t))))
-    for session, signups in await outreach.sessions.list_sessions(organisation.id, after=start):
+    for session, signups in await outreach.team_sessions.list_sessions(organisation.id, after=start):
         local = session.starts_at.astimezone(zone)
         if local < end:
             state = "cancelled" if session.cancelled else "session"

@@ -36,7 +36,7 @@ async def _page(
     services = console_of(request).services
     outreach = outreach_of(services)
     now = console_of(request).now()
-    sessions = await outreach.sessions.list_sessions(organisation.id)
+    sessions = await outreach.team_sessions.list_sessions(organisation.id)
     tree = await services.organisations.group_tree(organisation.id)
     zone = ZoneInfo(organisation.timezone)
     return render(
@@ -174,7 +174,7 @@ async def _session_and_signups(request: web.Request, organisation: Organisation)
         session_id = UUID(request.match_info["session"])
     except ValueError:
         raise web.HTTPNotFound() from None
-    for session, signups in await outreach.sessions.list_sessions(organisation.id):
+    for session, signups in await outreach.team_sessions.list_sessions(organisation.id):
         if session.id == session_id:
             return session, signups
     raise web.HTTPNotFound()

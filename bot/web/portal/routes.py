@@ -81,7 +81,7 @@ class Portal:
     box: SecretBox
     cookie: str
     secure: bool
-    sessions: SqlPortalSessions
+    web_sessions: SqlPortalSessions
     drafts: Drafts
 
 
@@ -113,7 +113,7 @@ def build_portal_app(services: Services, limits: PortalLimits | None = None) -> 
         box=SecretBox(master, SESSION_PURPOSE),
         cookie=cookie_name("vipbot_portal", secure),
         secure=secure,
-        sessions=SqlPortalSessions(services.engine),
+        web_sessions=SqlPortalSessions(services.engine),
         drafts=Drafts(),
     )
     add_static(app)
@@ -224,14 +224,14 @@ async def _read_session(request: web.Request, org: Organisation) -> EmployeeSess
         return None
     if expired or session.organisation_id != org.id:
         return None
-    if not await portal.sessions.alive(session.token, org.id, portal.services.clock.now()):
+    if not await portal.web_sessions.alive(session.token, org.id, portal.services.clock.now()):
         return None  # signed out on this device, erased, or past its end
     return session
 
 
 async def _begin_session(portal: Portal, org: Organisation, *, reveal_code: bool = False) -> str:
     now = portal.services.clock.now()
-    return await portal.sessions.begin(org.id, now, SESSION_ABSOLUTE, reveal_code=reveal_code)
+    return await portal.web_sessions.begin(org.id, now, SESSION_ABSOLUTE, reveal_code=reveal_code)
 
 
 def _again(
@@ -411,7 +411,7 @@ async def code_page(request: web.Request) -> web.StreamResponse:
     session = await _read_session(request, org)
     if session is None:
         raise web.HTTPSeeOther(_url(request, "comeback", org))
-    if not await portal.sessions.take_code_reveal(session.token):
+    if not await portal.web_sessions.take_code_reveal(session.token):
         raise web.HTTPSeeOther(_url(request, "conversation", org))
     code = session.code.reveal()
     return _page(request, "portal_code.html", org, code=code, groups=code.split("-"))
@@ -585,7 +585,7 @@ async def delete_submit(request: web.Request) -> web.Response:
         await portal.channel.service.delete(org.id, conversation_id)
     except ConversationNotFoundError:
         pass  # gone already: the outcome the employee asked for
-    await portal.sessions.end(session.token)
+    await portal.web_sessions.end(session.token)
     response = _page(request, "portal_deleted.html", org)
     _clear_session(portal, response)
     return response
@@ -596,7 +596,7 @@ async def leave(request: web.Request) -> web.Response:
     portal = _portal(request)
     session = await _read_session(request, org)
     if session is not None:
-        await portal.sessions.end(session.token)  # the cookie, even if copied, opens nothing any more
+        await portal.web_sessions.end(session.token)  # the cookie, even if copied, opens nothing any more
     response = _page(request, "portal_left.html", org)
     _clear_session(portal, response)
     return response

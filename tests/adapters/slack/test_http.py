@@ -230,9 +230,11 @@ async def test_home_shows_the_counsellors_and_the_upcoming_sessions_from_the_dat
                 locale=None,
             )
 
-        await outreach.sessions.add(team_session("Intervisie: grenzen aangeven", org.id, timedelta(days=3)))
-        await outreach.sessions.add(team_session("Gisteren geweest", org.id, -timedelta(days=1)))
-        await outreach.sessions.add(team_session("Sessie van Noord", other.id, timedelta(days=2)))
+        await outreach.team_sessions.add(
+            team_session("Intervisie: grenzen aangeven", org.id, timedelta(days=3))
+        )
+        await outreach.team_sessions.add(team_session("Gisteren geweest", org.id, -timedelta(days=1)))
+        await outreach.team_sessions.add(team_session("Sessie van Noord", other.id, timedelta(days=2)))
 
         response = await running.post_signed(
             event_body(

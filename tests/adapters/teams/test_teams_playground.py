@@ -127,7 +127,7 @@ async def test_the_playground_shows_the_welcome_and_the_door(
             audience=Audience(groups=("team-noord",), members=False, platforms=(Platform.TEAMS,)),
             locale="nl",
         )
-        await outreach.sessions.add(session)
+        await outreach.team_sessions.add(session)
         await outreach.materialiser.publish_now(org, What.SESSION, str(session.id), session.audience, "nl")
         await outreach.materialiser.publish_now(
             org, What.PULSE, "wekelijkse-check-in", Audience(groups=("team-noord",), members=False), "nl"
@@ -141,7 +141,7 @@ async def test_the_playground_shows_the_welcome_and_the_door(
         ).first.wait_for()
         await page.get_by_role("button", name="Ik doe mee").first.click()
         await page.get_by_text("Je bent aangemeld voor", exact=False).first.wait_for()
-        assert await outreach.sessions.count(org.id, session.id) == 1
+        assert await outreach.team_sessions.count(org.id, session.id) == 1
         await no_error_shown(page)
 
         # A pulse answer is recorded; the card stays as it was.
