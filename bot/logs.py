@@ -64,7 +64,9 @@ _CREDENTIAL_PATTERNS = (
 )
 
 # Libraries that log request payloads at DEBUG: never let them below WARNING.
-_CHATTY_LIBRARIES = ("slack_bolt", "slack_sdk", "aiohttp.client")
+# alembic.runtime.plugins: one "setup plugin …" line per autogenerate plugin at every start that migrates, seven
+# lines of nothing for an operator above the migrations that matter.
+_CHATTY_LIBRARIES = ("slack_bolt", "slack_sdk", "aiohttp.client", "alembic.runtime.plugins")
 # Libraries that put identifiers (conversation ids, service URLs, tokens' claims) into their lines at every level,
 # errors included: silenced; the code that calls them logs what happened in its own words.
 # PIL and pypdf log the metadata of the files they read (a photo's camera and GPS position) at debug level.

@@ -36,6 +36,20 @@ def test_library_debug_output_is_silenced() -> None:
     assert "CANARY" not in stream.getvalue()
 
 
+def test_a_migrating_start_shows_its_migrations_not_alembics_plugin_setup() -> None:
+    stream = io.StringIO()
+    configure_logging("INFO", "json", stream)
+    logging.getLogger("alembic.runtime.plugins").info("setup plugin %s", "alembic.autogenerate.schemas")
+    logging.getLogger("alembic.runtime.migration").info(
+        "Running upgrade %s -> %s, %s", None, "0001", "tenancy"
+    )
+    logging.getLogger("alembic.runtime.plugins").warning("plugin %s failed", "x")
+    assert [record["event"] for record in _lines(stream)] == [
+        "Running upgrade None -> 0001, tenancy",
+        "plugin x failed",
+    ]
+
+
 def test_stdlib_arguments_are_not_interpolated() -> None:
     stream = io.StringIO()
     configure_logging("INFO", "json", stream)
