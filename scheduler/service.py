@@ -10,7 +10,8 @@ then). There is no APScheduler job store: the database is the source of truth.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -40,6 +41,9 @@ from scheduler.triggers import ScheduleTrigger
 from scheduler.worker import OutboxWorker, PlatformDelivery, WorkerConfig
 
 log = get_logger(__name__)
+
+#: How long stopping the service waits for a running job (a sync, a schedule firing) to finish.
+STOP_GRACE_SECONDS = 10.0
 
 
 def master_key(settings: Settings) -> Secret[bytes]:
@@ -146,6 +150,7 @@ class OutreachRunner:
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._jobs: dict[str, tuple[Any, ...]] = {}
+        self._running: set[asyncio.Task[Any]] = set()
 
     async def start(self) -> None:
         self.scheduler = AsyncIOScheduler(timezone=UTC)
@@ -164,13 +169,34 @@ class OutreachRunner:
 
     async def stop(self) -> None:
         if self.scheduler is not None:
+            # A job running now (a sync, a schedule firing) finishes first: shutting down cancels it, and
+            # apscheduler logs the cancellation as a failed job with its traceback at every ordinary stop.
+            self.scheduler.pause()
+            if self._running:
+                await asyncio.wait(set(self._running), timeout=STOP_GRACE_SECONDS)
             self.scheduler.shutdown(wait=False)
         self._stop.set()
         if self._task is not None:
             await self._task
 
+    @contextlib.contextmanager
+    def _job(self) -> Iterator[None]:
+        """Around a job's body: `stop` waits for the jobs running now."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._running.add(task)
+        try:
+            yield
+        finally:
+            if task is not None:
+                self._running.discard(task)
+
     async def sync(self) -> None:
         """Bring the trigger jobs in line with the database, then materialise whatever is due (catch-up)."""
+        with self._job():
+            await self._sync()
+
+    async def _sync(self) -> None:
         assert self.scheduler is not None  # noqa: S101  (only called while running)
         try:
             rows = await self.outreach.schedules.all_enabled()
@@ -211,11 +237,14 @@ class OutreachRunner:
             log_failure(log, "outreach sync failed; trying again at the next interval")
 
     async def fire(self, schedule_id: UUID) -> None:
-        try:
-            await self.outreach.materialiser.run_by_id(schedule_id)
-        except Exception:
-            log_failure(log, "outreach occurrence could not be materialised", schedule_id=str(schedule_id))
-        self.worker.wake()
+        with self._job():
+            try:
+                await self.outreach.materialiser.run_by_id(schedule_id)
+            except Exception:
+                log_failure(
+                    log, "outreach occurrence could not be materialised", schedule_id=str(schedule_id)
+                )
+            self.worker.wake()
 
 
 RUNNER = web.AppKey("outreach_runner", OutreachRunner)

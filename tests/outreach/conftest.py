@@ -36,7 +36,7 @@ class Pipeline:
     schedules: SqlScheduleRepository
     outbox: SqlOutbox
     members: SqlMemberDirectory
-    sessions: SqlTeamSessionStore
+    team_sessions: SqlTeamSessionStore
     materialiser: Materialiser
     posts: OutreachPosts
     slack: FakeGateway
