@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 from aiohttp import web
@@ -46,7 +45,8 @@ from bot.domain.pulses import (
 )
 from bot.domain.tenancy import Platform
 from bot.errors import ConfigError, NotFoundError
-from bot.logs import get_logger, log_failure
+from bot.logs import get_logger
+from bot.periodic import Periodic
 from bot.security.noise import OpenDpNoise
 from bot.storage.pulses import SqlPulseStore, master_key_from
 from bot.wiring import Services
@@ -257,26 +257,18 @@ def install(app: web.Application, services: Services) -> None:
         register_pulse_submits(teams_submits, pulses.service, pulses.store, services.content.translator)
     if not services.settings.scheduler_enabled:
         return
-    state: dict[str, Any] = {}
 
-    async def loop() -> None:
-        while True:
-            try:
-                await pulses.tick()
-                await monthly_due(pulses)
-            except Exception:  # one catch-all per entry point: log, keep the loop alive
-                log_failure(log, "pulse housekeeping failed")
-            await asyncio.sleep(TICK_SECONDS)
+    async def housekeeping() -> None:
+        await pulses.tick()
+        await monthly_due(pulses)
+
+    loop = Periodic(housekeeping, "pulse housekeeping failed", TICK_SECONDS, "pulse-housekeeping", log)
 
     async def start(_app: web.Application) -> None:
-        state["task"] = asyncio.get_running_loop().create_task(loop())
+        loop.start()
 
     async def stop(_app: web.Application) -> None:
-        task = state.pop("task", None)
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await loop.stop()
 
     app.on_startup.append(start)
     app.on_cleanup.insert(0, stop)

@@ -15,7 +15,6 @@ Nothing about a person is stored but their user id, whether they count as a memb
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -34,6 +33,7 @@ from bot.domain.delivery import DeliveryError
 from bot.domain.slack_workspaces import MemberDirectory, SlackGrid, SlackInstallations, SlackStores
 from bot.domain.tenancy import Platform
 from bot.logs import get_logger
+from bot.periodic import Periodic
 from bot.wiring import Services
 
 log = get_logger(__name__)
@@ -202,21 +202,13 @@ def member_sync_job(
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     """A cleanup context running `sync_due` now and every `interval` seconds while the application runs."""
 
-    async def loop() -> None:
-        while True:
-            try:
-                await sync.sync_due()
-            except Exception as exc:  # the job's one catch-all: a bad moment must not end it
-                log.error("slack member sync job failed", error=type(exc).__name__)
-            await asyncio.sleep(interval)
-
     async def job(_app: web.Application) -> AsyncIterator[None]:
-        task = asyncio.create_task(loop(), name="slack-member-sync")
+        loop = Periodic(sync.sync_due, "slack member sync job failed", interval, "slack-member-sync", log)
+        loop.start()
         try:
             yield
         finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            await loop.stop()
 
     return job
 

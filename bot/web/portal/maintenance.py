@@ -7,24 +7,22 @@ counsellor's send slot and each reply notice its due time with a compare-and-set
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import random
-from collections.abc import Awaitable, Callable
 
 import aiohttp
 from aiohttp import web
 
-from bot.logs import get_logger, log_failure
+from bot.logs import get_logger
 from bot.mail.digest import send_due_digests
 from bot.mail.reply_notice import send_due_notices
+from bot.periodic import Periodic
 from bot.web.portal.channel import ConfidentialChannel, master_key
 from bot.wiring import Services
 
 log = get_logger(__name__)
 INTERVAL_S = 600.0
 NOTICE_INTERVAL_S = 60.0
-MAINTENANCE = web.AppKey("portal_maintenance", list[asyncio.Task[None]])
+MAINTENANCE = web.AppKey("portal_maintenance", list[Periodic])
 NOTICE_HTTP = web.AppKey("portal_notice_http", aiohttp.ClientSession)
 
 
@@ -56,15 +54,6 @@ async def run_notices(services: Services, http: aiohttp.ClientSession, rng: rand
     )
 
 
-async def _loop(job: Callable[[], Awaitable[object]], what: str, interval: float) -> None:
-    while True:
-        try:
-            await job()
-        except Exception:  # keep the loop alive whatever one round met; the next round tries again
-            log_failure(log, what)
-        await asyncio.sleep(interval)
-
-
 def install_maintenance(
     app: web.Application,
     services: Services,
@@ -77,20 +66,28 @@ def install_maintenance(
     async def start(app: web.Application) -> None:
         http = aiohttp.ClientSession()
         app[NOTICE_HTTP] = http
-        app[MAINTENANCE] = [
-            asyncio.create_task(
-                _loop(lambda: run_once(services), "confidential channel housekeeping failed", interval)
+        app[MAINTENANCE] = loops = [
+            Periodic(
+                lambda: run_once(services),
+                "confidential channel housekeeping failed",
+                interval,
+                "portal-housekeeping",
+                log,
             ),
-            asyncio.create_task(
-                _loop(lambda: run_notices(services, http, draw), "reply notices failed", notice_interval)
+            Periodic(
+                lambda: run_notices(services, http, draw),
+                "reply notices failed",
+                notice_interval,
+                "reply-notices",
+                log,
             ),
         ]
+        for loop in loops:
+            loop.start()
 
     async def stop(app: web.Application) -> None:
-        for task in app.get(MAINTENANCE, []):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        for loop in app.get(MAINTENANCE, []):
+            await loop.stop()
         http = app.get(NOTICE_HTTP)
         if http is not None:
             await http.close()
