@@ -16,7 +16,7 @@ from bot.logs import get_logger, log_failure
 
 log = get_logger(__name__)
 
-#: How long stopping waits for a run in progress before cancelling it.
+#: How long stopping waits for a run in progress before cancelling it (the outreach runner's jobs too).
 STOP_GRACE_SECONDS = 10.0
 
 
@@ -51,7 +51,7 @@ class Periodic:
         self._stopping.set()
         done, _ = await asyncio.wait({task}, timeout=grace)
         if not done:
-            log.warning("background work cancelled at shutdown", work=self._name, grace_seconds=grace)
+            self._log.warning("background work cancelled at shutdown", work=self._name, grace_seconds=grace)
             task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task

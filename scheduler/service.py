@@ -26,6 +26,7 @@ from bot.domain.outreach import What
 from bot.domain.team_sessions import ICS_PATH, session_ics
 from bot.domain.tenancy import Platform
 from bot.logs import get_logger, log_failure
+from bot.periodic import STOP_GRACE_SECONDS
 from bot.security.secret import Secret
 from bot.settings import Settings
 from bot.storage.db import session_factory
@@ -41,9 +42,6 @@ from scheduler.triggers import ScheduleTrigger
 from scheduler.worker import OutboxWorker, PlatformDelivery, WorkerConfig
 
 log = get_logger(__name__)
-
-#: How long stopping the service waits for a running job (a sync, a schedule firing) to finish.
-STOP_GRACE_SECONDS = 10.0
 
 
 def master_key(settings: Settings) -> Secret[bytes]:
